@@ -1,0 +1,368 @@
+//! Holds and their lifecycle (DESIGN.md §6). A hold (保留) keeps a suspected duplicate from shipping
+//! until the buyer, the staff, the mall or the deadline settles it.
+//!
+//! ```text
+//! held ──buyer: ship both──▶ confirmed      held ──buyer/staff: cancel──▶ cancelled
+//! held ──the other order is cancelled at the mall──▶ released
+//! held ──deadline, no answer──▶ cancelled (unanswered); Amazon: fallback noted
+//! ```
+//! Every transition starts from the state it read; the store applies it only if nobody moved first.
+
+use std::fmt;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::Language;
+use crate::identity::KeyKind;
+use crate::ids::{HoldId, Mall, OrderRef, ProductKey};
+use crate::order::{Order, PaymentMethod};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HoldState {
+    /// 保留中: waiting for an answer.
+    Held,
+    /// Ship both: the buyer (or the staff) confirmed both orders.
+    Confirmed,
+    /// The held order is cancelled.
+    Cancelled,
+    /// The other order was cancelled at the mall, so the held one ships.
+    Released,
+}
+
+impl HoldState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HoldState::Held => "held",
+            HoldState::Confirmed => "confirmed",
+            HoldState::Cancelled => "cancelled",
+            HoldState::Released => "released",
+        }
+    }
+
+    pub fn label(self, lang: Language) -> &'static str {
+        match (self, lang) {
+            (HoldState::Held, Language::Ja) => "ご回答待ち（発送保留中）",
+            (HoldState::Held, Language::En) => "waiting for your answer (on hold)",
+            (HoldState::Confirmed, Language::Ja) => "両方とも発送します",
+            (HoldState::Confirmed, Language::En) => "both orders will be shipped",
+            (HoldState::Cancelled, Language::Ja) => "保留中のご注文はキャンセルされました",
+            (HoldState::Cancelled, Language::En) => "the held order has been cancelled",
+            (HoldState::Released, Language::Ja) => "もう一方のご注文がキャンセルされたため、保留を解除して発送します",
+            (HoldState::Released, Language::En) => "the other order was cancelled, so this one will be shipped",
+        }
+    }
+}
+
+impl fmt::Display for HoldState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Who settled a hold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "by", rename_all = "snake_case")]
+pub enum Resolver {
+    Buyer,
+    /// A staff member, e.g. after a phone call.
+    Staff {
+        name: String,
+    },
+    /// Nobody answered before the deadline.
+    Deadline,
+    /// A later notification from the mall.
+    Mall,
+}
+
+impl fmt::Display for Resolver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Resolver::Buyer => f.write_str("buyer"),
+            Resolver::Staff { name } => write!(f, "staff ({name})"),
+            Resolver::Deadline => f.write_str("deadline (unanswered)"),
+            Resolver::Mall => f.write_str("mall"),
+        }
+    }
+}
+
+/// What someone decided about a hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    /// Ship both orders.
+    Confirm,
+    /// Cancel the held order.
+    Cancel,
+    /// The other order is gone: ship the held one.
+    Release,
+}
+
+impl Decision {
+    fn target(self) -> HoldState {
+        match self {
+            Decision::Confirm => HoldState::Confirmed,
+            Decision::Cancel => HoldState::Cancelled,
+            Decision::Release => HoldState::Released,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Confirm => "confirm",
+            Decision::Cancel => "cancel",
+            Decision::Release => "release",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resolution {
+    pub state: HoldState,
+    pub by: Resolver,
+    pub at: Timestamp,
+}
+
+/// Why a hold needs care beyond the usual mail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RiskFlag {
+    /// キャリアメール: carrier addresses often reject mail from shops.
+    CarrierMail,
+    /// Free mail with cash on delivery: the classic pattern of refused parcels.
+    FreeMailCashOnDelivery,
+    /// The buyer has no mail address we can write to.
+    NoBuyerEmail,
+}
+
+impl RiskFlag {
+    pub fn label(self, lang: Language) -> &'static str {
+        match (self, lang) {
+            (RiskFlag::CarrierMail, Language::Ja) => "キャリアメール（受信拒否の可能性）",
+            (RiskFlag::CarrierMail, Language::En) => "carrier mail address (may reject our mail)",
+            (RiskFlag::FreeMailCashOnDelivery, Language::Ja) => "フリーメール＋代金引換",
+            (RiskFlag::FreeMailCashOnDelivery, Language::En) => "free mail with cash on delivery",
+            (RiskFlag::NoBuyerEmail, Language::Ja) => "購入者のメールアドレスなし",
+            (RiskFlag::NoBuyerEmail, Language::En) => "no buyer mail address",
+        }
+    }
+}
+
+const CARRIER_DOMAINS: &[&str] = &[
+    "docomo.ne.jp",
+    "ezweb.ne.jp",
+    "au.com",
+    "softbank.ne.jp",
+    "i.softbank.jp",
+    "disney.ne.jp",
+    "ymobile.ne.jp",
+    "y-mobile.ne.jp",
+    "emobile.ne.jp",
+    "willcom.com",
+    "rakuten.jp",
+    "uqmobile.jp",
+];
+
+const FREE_MAIL_DOMAINS: &[&str] = &[
+    "gmail.com",
+    "googlemail.com",
+    "yahoo.co.jp",
+    "ymail.ne.jp",
+    "hotmail.com",
+    "hotmail.co.jp",
+    "outlook.com",
+    "outlook.jp",
+    "live.jp",
+    "icloud.com",
+    "me.com",
+    "aol.com",
+];
+
+fn domain_in(domain: &str, list: &[&str]) -> bool {
+    list.iter().any(|d| domain == *d || domain.ends_with(&format!(".{d}")))
+}
+
+/// The risk flags staff see on a held order.
+pub fn risk_flags(order: &Order) -> Vec<RiskFlag> {
+    let mut flags = vec![];
+    match &order.buyer.email {
+        None => flags.push(RiskFlag::NoBuyerEmail),
+        Some(email) => {
+            let domain = email.domain();
+            if domain_in(&domain, CARRIER_DOMAINS) {
+                flags.push(RiskFlag::CarrierMail);
+            }
+            if domain_in(&domain, FREE_MAIL_DOMAINS) && order.payment == PaymentMethod::CashOnDelivery {
+                flags.push(RiskFlag::FreeMailCashOnDelivery);
+            }
+        }
+    }
+    flags
+}
+
+/// How the staff may reach the buyer beyond mail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContactRules {
+    /// Staff may phone: never for Amazon (Amazon forbids it), never for a gift (the recipient may answer).
+    pub phone_allowed: bool,
+    /// Amazon's customer service can confirm with the buyer on the shop's behalf.
+    pub amazon_fallback: bool,
+}
+
+impl ContactRules {
+    pub fn for_order(order: &Order) -> Self {
+        let amazon = order.order_ref.mall == Mall::Amazon;
+        Self {
+            phone_allowed: !amazon && !order.gift && order.buyer.phone.is_some(),
+            amazon_fallback: amazon,
+        }
+    }
+}
+
+/// A suspected duplicate held before it ships.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hold {
+    pub id: HoldId,
+    /// The order that is held (the one that arrived second).
+    pub order: OrderRef,
+    /// The earlier order it seems to duplicate.
+    pub original: OrderRef,
+    pub state: HoldState,
+    /// Bumped by every write: transitions are conditional on it.
+    pub version: u64,
+    pub created_at: Timestamp,
+    pub deadline: Timestamp,
+    /// When to remind; None once reminded or when reminders are off.
+    pub remind_at: Option<Timestamp>,
+    pub urgent: bool,
+    pub shared_keys: Vec<KeyKind>,
+    pub shared_products: Vec<ProductKey>,
+    pub risks: Vec<RiskFlag>,
+    pub contact: ContactRules,
+    /// Set when the Amazon customer-service fallback was noted for the staff (with the case text).
+    pub amazon_fallback_case: Option<String>,
+    pub resolution: Option<Resolution>,
+}
+
+/// A transition that lost: the hold had already been settled.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("hold {id} is already {state}")]
+pub struct AlreadySettled {
+    pub id: HoldId,
+    pub state: HoldState,
+}
+
+impl Hold {
+    /// The next moment the expiry sweep must look at this hold; None once settled.
+    pub fn next_due(&self) -> Option<Timestamp> {
+        if self.state != HoldState::Held {
+            return None;
+        }
+        Some(self.remind_at.map_or(self.deadline, |r| r.min(self.deadline)))
+    }
+
+    /// The hold after `decision`, or the state that won if it was already settled.
+    pub fn settle(&self, decision: Decision, by: Resolver, at: Timestamp) -> Result<Hold, AlreadySettled> {
+        if self.state != HoldState::Held {
+            return Err(AlreadySettled {
+                id: self.id.clone(),
+                state: self.state,
+            });
+        }
+        let state = decision.target();
+        Ok(Hold {
+            state,
+            version: self.version + 1,
+            remind_at: None,
+            resolution: Some(Resolution { state, by, at }),
+            ..self.clone()
+        })
+    }
+
+    /// The hold with its reminder marked as sent.
+    pub fn reminded(&self) -> Hold {
+        Hold {
+            remind_at: None,
+            version: self.version + 1,
+            ..self.clone()
+        }
+    }
+}
+
+/// The ready-to-paste text for Amazon's customer service (Amazon forbids sellers to phone buyers, but
+/// its customer service can confirm with the buyer on the shop's behalf).
+pub fn amazon_case_text(shop_name: &str, held: &Order, original: &Order) -> String {
+    format!(
+        "【購入者様へのご確認のお願い】\n\
+         いつもお世話になっております。{shop_name}でございます。\n\
+         注文番号 {orig} （{orig_time}）と注文番号 {held_id} （{held_time}）は、同じお客様から同じ商品を\n\
+         ご注文いただいており、重複注文の可能性がございます。購入者様へメッセージでご確認しましたが、\n\
+         期限までにご回答をいただけませんでした。\n\
+         お手数ですが、両方のご注文の発送をご希望か、後のご注文（{held_id}）をキャンセルしてよいか、\n\
+         購入者様へご確認いただけますでしょうか。ご確認が取れるまで {held_id} の発送を保留しております。\n\
+         よろしくお願いいたします。",
+        orig = original.order_ref.order_id,
+        orig_time = crate::policy::format_jst(original.placed_at, Language::Ja),
+        held_id = held.order_ref.order_id,
+        held_time = crate::policy::format_jst(held.placed_at, Language::Ja),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::order::EmailAddress;
+    use crate::testing::{hold_for, order};
+
+    #[test]
+    fn a_held_hold_settles_once_and_the_loser_learns_the_final_state() {
+        let hold = hold_for(&order("2"), &order("1"));
+        let at: Timestamp = "2026-11-23T04:00:00Z".parse().unwrap();
+        let cancelled = hold.settle(Decision::Cancel, Resolver::Buyer, at).unwrap();
+        assert_eq!(cancelled.state, HoldState::Cancelled);
+        assert_eq!(cancelled.version, hold.version + 1);
+        assert_eq!(cancelled.next_due(), None);
+        let err = cancelled.settle(Decision::Confirm, Resolver::Deadline, at).unwrap_err();
+        assert_eq!(err.state, HoldState::Cancelled);
+    }
+
+    #[test]
+    fn the_sweep_looks_at_a_hold_at_its_reminder_then_at_its_deadline() {
+        let hold = hold_for(&order("2"), &order("1"));
+        assert_eq!(hold.next_due(), hold.remind_at);
+        assert_eq!(hold.reminded().next_due(), Some(hold.deadline));
+    }
+
+    #[test]
+    fn carrier_mail_and_free_mail_with_cash_on_delivery_are_flagged() {
+        let mut o = order("1");
+        o.buyer.email = Some(EmailAddress::parse("taro@docomo.ne.jp").unwrap());
+        assert_eq!(risk_flags(&o), vec![RiskFlag::CarrierMail]);
+        o.buyer.email = Some(EmailAddress::parse("taro@gmail.com").unwrap());
+        assert!(risk_flags(&o).is_empty());
+        o.payment = PaymentMethod::CashOnDelivery;
+        assert_eq!(risk_flags(&o), vec![RiskFlag::FreeMailCashOnDelivery]);
+        o.buyer.email = Some(EmailAddress::parse("x@i.softbank.jp").unwrap());
+        assert_eq!(risk_flags(&o), vec![RiskFlag::CarrierMail]);
+    }
+
+    #[test]
+    fn amazon_buyers_and_gift_orders_are_never_phoned() {
+        let mut o = order("1");
+        assert!(ContactRules::for_order(&o).phone_allowed);
+        o.gift = true;
+        assert!(!ContactRules::for_order(&o).phone_allowed);
+        o.gift = false;
+        o.order_ref.mall = Mall::Amazon;
+        let rules = ContactRules::for_order(&o);
+        assert!(!rules.phone_allowed);
+        assert!(rules.amazon_fallback);
+    }
+
+    #[test]
+    fn the_amazon_case_text_names_both_orders() {
+        let text = amazon_case_text("テスト商店", &order("503-2"), &order("503-1"));
+        assert!(text.contains("503-1") && text.contains("503-2") && text.contains("テスト商店"));
+    }
+}

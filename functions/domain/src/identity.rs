@@ -1,0 +1,333 @@
+//! Identity keys: what ties one customer across malls whose emails differ (DESIGN.md §4).
+//!
+//! Keys are kept only as keyed hashes (HMAC-SHA256 with a secret pepper, truncated), so the match
+//! index holds no readable personal data.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+
+use crate::ids::ProductKey;
+use crate::normalize;
+use crate::order::{Order, PostalAddress};
+
+/// What an identity key was derived from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyKind {
+    Email,
+    Phone,
+    /// Postal code + address + the name of the person at it.
+    Address,
+}
+
+impl KeyKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyKind::Email => "email",
+            KeyKind::Phone => "phone",
+            KeyKind::Address => "address",
+        }
+    }
+
+    fn tag(self) -> char {
+        match self {
+            KeyKind::Email => 'e',
+            KeyKind::Phone => 'p',
+            KeyKind::Address => 'a',
+        }
+    }
+
+    fn from_tag(tag: char) -> Option<Self> {
+        match tag {
+            'e' => Some(KeyKind::Email),
+            'p' => Some(KeyKind::Phone),
+            'a' => Some(KeyKind::Address),
+            _ => None,
+        }
+    }
+}
+
+/// A keyed hash of one normalised identity attribute, such as `e:Zk3…`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct IdentityKey(String);
+
+/// A stored identity key that does not have the shape we write.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not an identity key")]
+pub struct BadIdentityKey(String);
+
+impl IdentityKey {
+    pub fn parse(raw: &str) -> Result<Self, BadIdentityKey> {
+        let mut chars = raw.chars();
+        let ok = chars.next().and_then(KeyKind::from_tag).is_some()
+            && chars.next() == Some(':')
+            && raw.len() == 24
+            && raw[2..]
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if ok {
+            Ok(Self(raw.to_owned()))
+        } else {
+            Err(BadIdentityKey(raw.to_owned()))
+        }
+    }
+
+    pub fn kind(&self) -> KeyKind {
+        self.0
+            .chars()
+            .next()
+            .and_then(KeyKind::from_tag)
+            .expect("parsed identity keys carry a kind tag")
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for IdentityKey {
+    type Error = BadIdentityKey;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+
+impl From<IdentityKey> for String {
+    fn from(value: IdentityKey) -> String {
+        value.0
+    }
+}
+
+impl fmt::Display for IdentityKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A hash of a recipient attribute, compared but never matched on by itself.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Fingerprint(String);
+
+impl Fingerprint {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn from_stored(raw: String) -> Self {
+        Self(raw)
+    }
+}
+
+/// Who the parcel goes to, hashed: decides the gift-season rule ("different recipients are not duplicates").
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Recipient {
+    /// The recipient's normalised name.
+    pub name: Fingerprint,
+    /// The ship-to postal code and normalised address, without the name.
+    pub place: Fingerprint,
+}
+
+impl Recipient {
+    /// The same recipient when the name or the address is the same: a corrected address to the same
+    /// person is still a re-order, a different person at a different address is a gift.
+    pub fn same_as(&self, other: &Recipient) -> bool {
+        self.name == other.name || self.place == other.place
+    }
+}
+
+/// The secret pepper that makes identity hashes useless without it.
+#[derive(Clone)]
+pub struct IdentityHasher {
+    pepper: Vec<u8>,
+}
+
+impl fmt::Debug for IdentityHasher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("IdentityHasher(<pepper>)")
+    }
+}
+
+impl IdentityHasher {
+    pub fn new(pepper: impl Into<Vec<u8>>) -> Self {
+        Self { pepper: pepper.into() }
+    }
+
+    fn digest(&self, domain: &str, value: &str) -> String {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.pepper).expect("HMAC takes a key of any length");
+        mac.update(domain.as_bytes());
+        mac.update(&[0]);
+        mac.update(value.as_bytes());
+        let bytes = mac.finalize().into_bytes();
+        // 128 bits: no collisions among any shop's customers, and shorter index keys.
+        URL_SAFE_NO_PAD.encode(&bytes[..16])
+    }
+
+    pub fn key(&self, kind: KeyKind, normalised: &str) -> IdentityKey {
+        IdentityKey(format!("{}:{}", kind.tag(), self.digest(kind.as_str(), normalised)))
+    }
+
+    fn fingerprint(&self, what: &str, normalised: &str) -> Fingerprint {
+        Fingerprint(self.digest(what, normalised))
+    }
+
+    /// The address key of a person at an address, or None when the address is too thin to identify anyone.
+    fn address_key(&self, address: &PostalAddress) -> Option<IdentityKey> {
+        let postal = normalize::postal_code(&address.postal_code)?;
+        let place = place_text(address);
+        let name = normalize::name(&address.name);
+        if place.is_empty() || name.is_empty() {
+            return None;
+        }
+        Some(self.key(KeyKind::Address, &format!("{postal}|{place}|{name}")))
+    }
+
+    /// Every identity key of an order and its recipient fingerprint.
+    pub fn order_identity(&self, order: &Order) -> OrderIdentity {
+        let mut keys = BTreeSet::new();
+        if let Some(email) = order.buyer.email.as_ref().and_then(|e| normalize::email(e.as_str())) {
+            keys.insert(self.key(KeyKind::Email, &email));
+        }
+        let phones = [order.buyer.phone.as_deref(), order.ship_to.phone.as_deref()];
+        let buyer_address_phone = order.buyer.address.as_ref().and_then(|a| a.phone.as_deref());
+        for phone in phones.into_iter().chain([buyer_address_phone]).flatten() {
+            if let Some(p) = normalize::phone(phone) {
+                keys.insert(self.key(KeyKind::Phone, &p));
+            }
+        }
+        keys.extend(self.address_key(&order.ship_to));
+        if let Some(buyer_address) = &order.buyer.address {
+            let mut with_name = buyer_address.clone();
+            if with_name.name.trim().is_empty() {
+                with_name.name = order.buyer.name.clone();
+            }
+            keys.extend(self.address_key(&with_name));
+        }
+        let postal = normalize::postal_code(&order.ship_to.postal_code).unwrap_or_default();
+        let recipient = Recipient {
+            name: self.fingerprint("recipient-name", &normalize::name(&order.ship_to.name)),
+            place: self.fingerprint("recipient-place", &format!("{postal}|{}", place_text(&order.ship_to))),
+        };
+        OrderIdentity {
+            keys: keys.into_iter().collect(),
+            recipient,
+        }
+    }
+}
+
+fn place_text(address: &PostalAddress) -> String {
+    let mut parts: Vec<&str> = vec![&address.prefecture, &address.city];
+    parts.extend(address.lines.iter().map(String::as_str));
+    normalize::address(&parts)
+}
+
+/// The hashed identity of one order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderIdentity {
+    /// Sorted and distinct.
+    pub keys: Vec<IdentityKey>,
+    pub recipient: Recipient,
+}
+
+/// Optional mapping from mall item codes to the shop's one product code: the same product can carry
+/// different codes per mall.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProductMap(BTreeMap<ProductKey, ProductKey>);
+
+impl ProductMap {
+    pub fn new(map: BTreeMap<ProductKey, ProductKey>) -> Self {
+        Self(map)
+    }
+
+    pub fn resolve(&self, code: &ProductKey) -> ProductKey {
+        self.0.get(code).unwrap_or(code).clone()
+    }
+
+    /// The distinct product keys of an order after mapping.
+    pub fn products_of(&self, order: &Order) -> Vec<ProductKey> {
+        let set: BTreeSet<ProductKey> = order.lines.iter().map(|l| self.resolve(&l.product)).collect();
+        set.into_iter().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::order;
+
+    fn hasher() -> IdentityHasher {
+        IdentityHasher::new(b"test pepper".to_vec())
+    }
+
+    #[test]
+    fn keys_are_hashes_that_hold_no_readable_data() {
+        let o = order("1");
+        let id = hasher().order_identity(&o);
+        assert!(!id.keys.is_empty());
+        for key in &id.keys {
+            let text = key.as_str();
+            assert!(
+                !text.contains("example") && !text.contains("090") && !text.contains("山田"),
+                "{text}"
+            );
+            assert_eq!(IdentityKey::parse(text).unwrap(), *key);
+        }
+    }
+
+    #[test]
+    fn a_different_pepper_gives_different_keys() {
+        let o = order("1");
+        let a = hasher().order_identity(&o);
+        let b = IdentityHasher::new(b"other".to_vec()).order_identity(&o);
+        assert!(a.keys.iter().all(|k| !b.keys.contains(k)));
+    }
+
+    #[test]
+    fn the_same_customer_on_two_malls_shares_phone_and_address_keys() {
+        let rakuten = order("1");
+        let mut yahoo = order("2");
+        yahoo.buyer.email = Some(crate::order::EmailAddress::parse("x-masked@pc.fw.rakuten.ne.jp").unwrap());
+        yahoo.buyer.phone = Some("+81 90-1234-5678".into());
+        yahoo.ship_to.phone = None;
+        yahoo.ship_to.lines = vec!["千代田１丁目２番３号　メゾン千代田１０１".into()];
+        yahoo.ship_to.name = "山田　太郎".into();
+        let a = hasher().order_identity(&rakuten);
+        let b = hasher().order_identity(&yahoo);
+        let shared: Vec<_> = a.keys.iter().filter(|k| b.keys.contains(k)).map(|k| k.kind()).collect();
+        assert!(shared.contains(&KeyKind::Phone), "{shared:?}");
+        assert!(shared.contains(&KeyKind::Address), "{shared:?}");
+        assert!(!shared.contains(&KeyKind::Email));
+        assert_eq!(a.recipient, b.recipient);
+    }
+
+    #[test]
+    fn placeholder_phones_and_thin_addresses_give_no_keys() {
+        let mut o = order("1");
+        o.buyer.email = None;
+        o.buyer.phone = Some("000-0000-0000".into());
+        o.ship_to.phone = None;
+        o.ship_to.postal_code = String::new();
+        assert!(hasher().order_identity(&o).keys.is_empty());
+    }
+
+    #[test]
+    fn product_codes_map_to_one_product() {
+        let mut o = order("1");
+        let map = ProductMap::new(BTreeMap::from([(
+            ProductKey::parse("rakuten-item-77").unwrap(),
+            ProductKey::parse("SKU-A").unwrap(),
+        )]));
+        o.lines = crate::order::OrderLines::parse(vec![
+            crate::testing::line("rakuten-item-77", 1),
+            crate::testing::line("SKU-A", 2),
+        ])
+        .unwrap();
+        assert_eq!(map.products_of(&o), vec![ProductKey::parse("SKU-A").unwrap()]);
+    }
+}

@@ -1,0 +1,562 @@
+//! Mails to buyers and staff (DESIGN.md §7–§8) and their outbox records.
+//!
+//! A notice is rendered once, stored as pending, then sent; a failed send stays pending for the
+//! expiry sweep to retry, so no notice is silently dropped.
+
+use std::fmt;
+
+use jiff::Timestamp;
+use minijinja::Environment;
+use serde::{Deserialize, Serialize};
+
+use crate::Language;
+use crate::hold::Hold;
+use crate::ids::{HoldId, OrderRef};
+use crate::order::{EmailAddress, Order};
+use crate::policy::{ShopProfile, format_jst};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoticeKind {
+    /// 発送前確認: the confirm-or-cancel notice to the buyer.
+    Notice,
+    /// The half-time reminder.
+    Reminder,
+    /// いったんキャンセル: the held order was cancelled because nobody answered.
+    Cancellation,
+    /// The buyer's answer was recorded.
+    Receipt,
+    /// Staff: a new hold (urgent ones marked).
+    StaffNewHold,
+    /// Staff: the buyer answered; what to do at the mall now.
+    StaffResolved,
+    /// Staff: a hold expired (Amazon: with the customer-service fallback).
+    StaffExpired,
+    /// Staff: a signed payload could not be understood and was quarantined.
+    StaffQuarantine,
+}
+
+impl NoticeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NoticeKind::Notice => "notice",
+            NoticeKind::Reminder => "reminder",
+            NoticeKind::Cancellation => "cancellation",
+            NoticeKind::Receipt => "receipt",
+            NoticeKind::StaffNewHold => "staff_new_hold",
+            NoticeKind::StaffResolved => "staff_resolved",
+            NoticeKind::StaffExpired => "staff_expired",
+            NoticeKind::StaffQuarantine => "staff_quarantine",
+        }
+    }
+}
+
+/// The outbox key of a notice: one of each kind per hold, so a retried decision never mails twice.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct NoticeId(String);
+
+impl NoticeId {
+    pub fn for_hold(hold: &HoldId, kind: NoticeKind) -> Self {
+        Self(format!("{hold}.{}", kind.as_str()))
+    }
+
+    pub fn for_quarantine(quarantine_id: &str) -> Self {
+        Self(format!("q{quarantine_id}.{}", NoticeKind::StaffQuarantine.as_str()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn from_stored(raw: String) -> Self {
+        Self(raw)
+    }
+}
+
+impl fmt::Display for NoticeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A rendered message, ready for any mailer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mail {
+    pub to: EmailAddress,
+    pub subject: String,
+    pub text: String,
+    pub html: Option<String>,
+    /// Tags the mail service keeps with the message (e.g. the hold id), for delivery events.
+    pub tags: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoticeState {
+    Pending,
+    Sent,
+}
+
+/// An outbox record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notice {
+    pub id: NoticeId,
+    pub kind: NoticeKind,
+    pub hold: Option<HoldId>,
+    /// The order whose history records what happens to this notice.
+    pub order: Option<OrderRef>,
+    pub mail: Mail,
+    pub state: NoticeState,
+    pub version: u64,
+    pub attempts: u32,
+    pub created_at: Timestamp,
+    /// When a pending notice is next tried.
+    pub next_attempt_at: Timestamp,
+    pub message_id: Option<String>,
+    pub last_error: Option<String>,
+}
+
+impl Notice {
+    pub fn new(id: NoticeId, kind: NoticeKind, hold: Option<HoldId>, mail: Mail, now: Timestamp) -> Self {
+        Self {
+            id,
+            kind,
+            hold,
+            order: None,
+            mail,
+            state: NoticeState::Pending,
+            version: 0,
+            attempts: 0,
+            created_at: now,
+            next_attempt_at: now,
+            message_id: None,
+            last_error: None,
+        }
+    }
+
+    pub fn sent(&self, message_id: String) -> Self {
+        Self {
+            state: NoticeState::Sent,
+            version: self.version + 1,
+            attempts: self.attempts + 1,
+            message_id: Some(message_id),
+            last_error: None,
+            ..self.clone()
+        }
+    }
+
+    /// The notice after a failed attempt, retried with backoff: 1, 2, 4 … minutes, at most an hour apart.
+    pub fn failed(&self, error: String, now: Timestamp) -> Self {
+        let attempts = self.attempts + 1;
+        let minutes = 1i64 << attempts.saturating_sub(1).min(6);
+        let next = now
+            .saturating_add(jiff::SignedDuration::from_mins(minutes.min(60)))
+            .unwrap_or(now);
+        Self {
+            version: self.version + 1,
+            attempts,
+            next_attempt_at: next,
+            last_error: Some(error),
+            ..self.clone()
+        }
+    }
+}
+
+/// One order as a buyer or the staff reads it.
+#[derive(Debug, Clone, Serialize)]
+pub struct OrderSummary {
+    pub mall: String,
+    pub order_id: String,
+    pub placed_at: String,
+    pub items: Vec<ItemSummary>,
+    pub ship_to_name: String,
+    pub ship_to: String,
+    pub total: Option<String>,
+    pub requested_date: Option<String>,
+    pub gift: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ItemSummary {
+    pub title: String,
+    pub product: String,
+    pub quantity: u32,
+}
+
+impl OrderSummary {
+    pub fn of(order: &Order, lang: Language) -> Self {
+        Self {
+            mall: order.order_ref.mall.display_name(lang).to_owned(),
+            order_id: order.order_ref.order_id.to_string(),
+            placed_at: format_jst(order.placed_at, lang),
+            items: order
+                .lines
+                .iter()
+                .map(|l| ItemSummary {
+                    title: l.title.clone(),
+                    product: l.product.to_string(),
+                    quantity: l.quantity.get(),
+                })
+                .collect(),
+            ship_to_name: order.ship_to.name.clone(),
+            ship_to: order.ship_to.one_line(),
+            total: order.total.as_ref().map(ToString::to_string),
+            requested_date: order.delivery.requested_date.map(|d| d.to_string()),
+            gift: order.gift,
+        }
+    }
+}
+
+/// The two links of a notice.
+#[derive(Debug, Clone, Serialize)]
+pub struct Links {
+    pub confirm: String,
+    pub cancel: String,
+}
+
+/// Why a mail could not be rendered (a template bug: tests render every template).
+#[derive(Debug, thiserror::Error)]
+#[error("rendering {template}: {source}")]
+pub struct RenderError {
+    template: String,
+    #[source]
+    source: minijinja::Error,
+}
+
+/// Everything a hold's mails talk about.
+pub struct HoldMailContext<'a> {
+    pub shop: &'a ShopProfile,
+    pub hold: &'a Hold,
+    pub held: &'a Order,
+    pub original: &'a Order,
+    pub links: Option<&'a Links>,
+}
+
+/// Renders mails from the templates compiled into the binary.
+pub struct Templates {
+    env: Environment<'static>,
+}
+
+impl Default for Templates {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Templates {
+    pub fn new() -> Self {
+        let mut env = Environment::new();
+        // Text mails are laid out line by line: block tags must not leave blank lines behind.
+        env.set_trim_blocks(true);
+        env.set_lstrip_blocks(true);
+        let templates = [
+            ("buyer_ja.txt", include_str!("templates/buyer_ja.txt")),
+            ("buyer_ja.html", include_str!("templates/buyer_ja.html")),
+            ("buyer_en.txt", include_str!("templates/buyer_en.txt")),
+            ("buyer_en.html", include_str!("templates/buyer_en.html")),
+            ("staff_ja.txt", include_str!("templates/staff_ja.txt")),
+            ("staff_en.txt", include_str!("templates/staff_en.txt")),
+        ];
+        for (name, source) in templates {
+            env.add_template(name, source)
+                .expect("templates compiled into the binary parse");
+        }
+        Self { env }
+    }
+
+    fn render(&self, name: &str, ctx: &minijinja::Value) -> Result<String, RenderError> {
+        self.env
+            .get_template(name)
+            .and_then(|t| t.render(ctx))
+            .map_err(|source| RenderError {
+                template: name.to_owned(),
+                source,
+            })
+    }
+
+    fn subject(kind: NoticeKind, lang: Language, shop: &str, order_id: &str, urgent: bool) -> String {
+        let urgent_mark = match (urgent, lang) {
+            (true, Language::Ja) => "【至急】",
+            (true, Language::En) => "[URGENT] ",
+            (false, _) => "",
+        };
+        match (kind, lang) {
+            (NoticeKind::Notice, Language::Ja) => {
+                format!("【{shop}】ご注文内容のご確認のお願い（注文番号 {order_id}）")
+            }
+            (NoticeKind::Notice, Language::En) => format!("[{shop}] Please confirm your order {order_id}"),
+            (NoticeKind::Reminder, Language::Ja) => {
+                format!("【{shop}】再送：ご注文内容のご確認のお願い（注文番号 {order_id}）")
+            }
+            (NoticeKind::Reminder, Language::En) => format!("[{shop}] Reminder: please confirm your order {order_id}"),
+            (NoticeKind::Cancellation, Language::Ja) => {
+                format!("【{shop}】ご注文キャンセルのお知らせ（注文番号 {order_id}）")
+            }
+            (NoticeKind::Cancellation, Language::En) => format!("[{shop}] Your order {order_id} has been cancelled"),
+            (NoticeKind::Receipt, Language::Ja) => {
+                format!("【{shop}】ご回答ありがとうございます（注文番号 {order_id}）")
+            }
+            (NoticeKind::Receipt, Language::En) => format!("[{shop}] Thank you for your answer (order {order_id})"),
+            (NoticeKind::StaffNewHold, Language::Ja) => {
+                format!("{urgent_mark}[mallguard] 重複の疑いで保留: {order_id}")
+            }
+            (NoticeKind::StaffNewHold, Language::En) => {
+                format!("{urgent_mark}[mallguard] Suspected duplicate held: {order_id}")
+            }
+            (NoticeKind::StaffResolved, Language::Ja) => format!("[mallguard] 購入者が回答しました: {order_id}"),
+            (NoticeKind::StaffResolved, Language::En) => format!("[mallguard] The buyer answered: {order_id}"),
+            (NoticeKind::StaffExpired, Language::Ja) => format!("[mallguard] 期限切れ・回答なし: {order_id}"),
+            (NoticeKind::StaffExpired, Language::En) => format!("[mallguard] Hold expired unanswered: {order_id}"),
+            (NoticeKind::StaffQuarantine, Language::Ja) => "[mallguard] 解析できない注文通知を隔離しました".into(),
+            (NoticeKind::StaffQuarantine, Language::En) => "[mallguard] A signed payload could not be parsed".into(),
+        }
+    }
+
+    /// A mail about a hold: to the buyer for the buyer kinds, to the staff for the staff kinds.
+    /// None for a buyer mail when the buyer has no address: the staff alert says so.
+    pub fn hold_mail(&self, kind: NoticeKind, ctx: &HoldMailContext<'_>) -> Result<Option<Mail>, RenderError> {
+        let staff = matches!(
+            kind,
+            NoticeKind::StaffNewHold | NoticeKind::StaffResolved | NoticeKind::StaffExpired
+        );
+        let lang = ctx.shop.language;
+        let to = if staff {
+            Some(ctx.shop.staff_email.clone())
+        } else {
+            ctx.held.buyer.email.clone()
+        };
+        let Some(to) = to else { return Ok(None) };
+        let hold = ctx.hold;
+        let values = minijinja::context! {
+            kind => kind.as_str(),
+            shop => ctx.shop,
+            buyer_name => ctx.held.buyer.name,
+            held => OrderSummary::of(ctx.held, lang),
+            original => OrderSummary::of(ctx.original, lang),
+            deadline => format_jst(hold.deadline, lang),
+            urgent => hold.urgent,
+            links => ctx.links,
+            hold_id => hold.id.as_str(),
+            state => hold.state.label(lang),
+            risks => hold.risks.iter().map(|r| r.label(lang)).collect::<Vec<_>>(),
+            shared_keys => hold.shared_keys.iter().map(|k| k.as_str()).collect::<Vec<_>>(),
+            phone_allowed => hold.contact.phone_allowed,
+            amazon => hold.contact.amazon_fallback,
+            amazon_case => hold.amazon_fallback_case,
+            buyer_phone => ctx.held.buyer.phone,
+            no_buyer_email => ctx.held.buyer.email.is_none(),
+            mall_steps => crate::mall_steps(ctx.held.order_ref.mall, hold.state, lang),
+        };
+        let suffix = match lang {
+            Language::Ja => "ja",
+            Language::En => "en",
+        };
+        let (text, html) = if staff {
+            (self.render(&format!("staff_{suffix}.txt"), &values)?, None)
+        } else {
+            let text = self.render(&format!("buyer_{suffix}.txt"), &values)?;
+            (text, Some(self.render(&format!("buyer_{suffix}.html"), &values)?))
+        };
+        Ok(Some(Mail {
+            to,
+            subject: Self::subject(
+                kind,
+                lang,
+                &ctx.shop.name,
+                ctx.held.order_ref.order_id.as_str(),
+                hold.urgent,
+            ),
+            text,
+            html,
+            tags: vec![
+                ("hold".into(), hold.id.to_string()),
+                ("kind".into(), kind.as_str().into()),
+            ],
+        }))
+    }
+
+    /// The staff alert for a quarantined payload.
+    pub fn quarantine_mail(
+        &self,
+        shop: &ShopProfile,
+        quarantine_id: &str,
+        source: &str,
+        error: &str,
+    ) -> Result<Mail, RenderError> {
+        let lang = shop.language;
+        let suffix = if lang == Language::Ja { "ja" } else { "en" };
+        let values = minijinja::context! {
+            kind => NoticeKind::StaffQuarantine.as_str(),
+            shop => shop,
+            quarantine_id => quarantine_id,
+            source => source,
+            error => error,
+        };
+        Ok(Mail {
+            to: shop.staff_email.clone(),
+            subject: Self::subject(NoticeKind::StaffQuarantine, lang, &shop.name, "", false),
+            text: self.render(&format!("staff_{suffix}.txt"), &values)?,
+            html: None,
+            tags: vec![("kind".into(), NoticeKind::StaffQuarantine.as_str().into())],
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hold::{Decision, Resolver};
+    use crate::testing::{hold_for, order, shop};
+
+    fn links() -> Links {
+        Links {
+            confirm: "https://x.example/h/CONFIRM".into(),
+            cancel: "https://x.example/h/CANCEL".into(),
+        }
+    }
+
+    fn render(kind: NoticeKind, lang: Language) -> Mail {
+        let mut shop = shop();
+        shop.language = lang;
+        let held = order("1002");
+        let original = order("1001");
+        let hold = hold_for(&held, &original);
+        let links = links();
+        let ctx = HoldMailContext {
+            shop: &shop,
+            hold: &hold,
+            held: &held,
+            original: &original,
+            links: Some(&links),
+        };
+        Templates::new().hold_mail(kind, &ctx).unwrap().unwrap()
+    }
+
+    #[test]
+    fn the_japanese_notice_lists_both_orders_the_deadline_and_two_links() {
+        let mail = render(NoticeKind::Notice, Language::Ja);
+        assert_eq!(mail.to.as_str(), "taro.yamada@example.com");
+        assert!(mail.subject.contains("ご確認のお願い"), "{}", mail.subject);
+        for needle in [
+            "1001",
+            "1002",
+            "https://x.example/h/CONFIRM",
+            "https://x.example/h/CANCEL",
+            "までに",
+            "日本時間",
+        ] {
+            assert!(mail.text.contains(needle), "{needle} missing from:\n{}", mail.text);
+        }
+        let html = mail.html.unwrap();
+        assert!(html.contains("href=\"https://x.example/h/CANCEL\""));
+        assert!(html.contains("1001") && html.contains("1002"));
+    }
+
+    #[test]
+    fn the_english_notice_is_available() {
+        let mail = render(NoticeKind::Notice, Language::En);
+        assert!(mail.subject.contains("Please confirm"));
+        assert!(
+            mail.text.contains("Ship both") && mail.text.contains("JST"),
+            "{}",
+            mail.text
+        );
+    }
+
+    #[test]
+    fn html_escapes_what_the_buyer_typed() {
+        let shop = shop();
+        let mut held = order("1002");
+        held.ship_to.name = "<script>alert(1)</script>".into();
+        let original = order("1001");
+        let hold = hold_for(&held, &original);
+        let ctx = HoldMailContext {
+            shop: &shop,
+            hold: &hold,
+            held: &held,
+            original: &original,
+            links: Some(&links()),
+        };
+        let mail = Templates::new().hold_mail(NoticeKind::Notice, &ctx).unwrap().unwrap();
+        assert!(!mail.html.unwrap().contains("<script>"));
+    }
+
+    #[test]
+    fn every_kind_renders_in_both_languages() {
+        for lang in [Language::Ja, Language::En] {
+            for kind in [
+                NoticeKind::Notice,
+                NoticeKind::Reminder,
+                NoticeKind::Cancellation,
+                NoticeKind::Receipt,
+                NoticeKind::StaffNewHold,
+                NoticeKind::StaffResolved,
+                NoticeKind::StaffExpired,
+            ] {
+                let mail = render(kind, lang);
+                assert!(mail.text.contains("1002"), "{kind:?} {lang:?}:\n{}", mail.text);
+                assert!(!mail.subject.is_empty());
+            }
+        }
+    }
+
+    #[test]
+    fn the_cancellation_mail_explains_why_and_invites_a_new_order() {
+        let mail = render(NoticeKind::Cancellation, Language::Ja);
+        assert!(mail.text.contains("再度ご注文"), "{}", mail.text);
+    }
+
+    #[test]
+    fn the_staff_alert_for_amazon_forbids_phoning_and_carries_the_case_text() {
+        let shop = shop();
+        let mut held = order("503-2");
+        held.order_ref.mall = crate::ids::Mall::Amazon;
+        let original = order("503-1");
+        let mut hold = hold_for(&held, &original);
+        hold.contact = crate::hold::ContactRules::for_order(&held);
+        hold.amazon_fallback_case = Some(crate::hold::amazon_case_text(&shop.name, &held, &original));
+        let hold = hold
+            .settle(Decision::Cancel, Resolver::Deadline, held.placed_at)
+            .unwrap();
+        let ctx = HoldMailContext {
+            shop: &shop,
+            hold: &hold,
+            held: &held,
+            original: &original,
+            links: None,
+        };
+        let mail = Templates::new()
+            .hold_mail(NoticeKind::StaffExpired, &ctx)
+            .unwrap()
+            .unwrap();
+        assert_eq!(mail.to, shop.staff_email);
+        assert!(
+            mail.text.contains("電話") && mail.text.contains("カスタマーサービス"),
+            "{}",
+            mail.text
+        );
+        assert!(mail.text.contains("購入者様へのご確認のお願い"), "{}", mail.text);
+    }
+
+    #[test]
+    fn a_failed_send_is_retried_with_growing_backoff() {
+        let shop = shop();
+        let now: Timestamp = "2026-11-23T03:00:00Z".parse().unwrap();
+        let mail = Templates::new()
+            .quarantine_mail(&shop, "abc", "shopify", "missing field")
+            .unwrap();
+        let n = Notice::new(
+            NoticeId::for_quarantine("abc"),
+            NoticeKind::StaffQuarantine,
+            None,
+            mail,
+            now,
+        );
+        let once = n.failed("timeout".into(), now);
+        let twice = once.failed("timeout".into(), now);
+        assert_eq!(once.next_attempt_at, "2026-11-23T03:01:00Z".parse().unwrap());
+        assert_eq!(twice.next_attempt_at, "2026-11-23T03:02:00Z".parse().unwrap());
+        assert_eq!(twice.state, NoticeState::Pending);
+        assert_eq!(twice.sent("m-1".into()).state, NoticeState::Sent);
+    }
+}

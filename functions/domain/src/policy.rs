@@ -1,0 +1,189 @@
+//! The shop's policy: matching window, answer deadline, reminders, shipping cut-off (DESIGN.md §5–§6).
+
+use jiff::civil::{Date, Time};
+use jiff::tz::TimeZone;
+use jiff::{SignedDuration, Timestamp};
+use serde::{Deserialize, Serialize};
+
+use crate::Language;
+use crate::order::{EmailAddress, Order};
+
+/// Japan Standard Time: every time a buyer or the staff reads is in JST. Japan keeps no daylight saving.
+pub fn jst() -> TimeZone {
+    TimeZone::fixed(jiff::tz::offset(9))
+}
+
+/// Formats an instant for people, in JST: `2026年11月23日 12:05` or `2026-11-23 12:05 JST`.
+pub fn format_jst(at: Timestamp, lang: Language) -> String {
+    let local = at.to_zoned(jst());
+    match lang {
+        Language::Ja => local.strftime("%Y年%-m月%-d日 %H:%M").to_string(),
+        Language::En => local.strftime("%Y-%m-%d %H:%M JST").to_string(),
+    }
+}
+
+/// The numbers a shop can tune. Defaults follow DESIGN.md.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Policy {
+    /// How far apart two orders may be placed and still be suspected duplicates.
+    pub window: SignedDuration,
+    /// How long the buyer has to answer after the notice.
+    pub answer_within: SignedDuration,
+    /// The shortest answer time, even when the shipping cut-off is nearer or past.
+    pub minimum_answer_time: SignedDuration,
+    /// Send a reminder at half time.
+    pub remind: bool,
+    /// Days the carrier needs: ship by (requested delivery date − transit days).
+    pub transit_days: i64,
+    /// The shop's daily shipping cut-off, JST.
+    pub shipping_cutoff: Time,
+    /// Answer this much before the cut-off so the staff can still pack.
+    pub cutoff_margin: SignedDuration,
+    /// Amazon: note the customer-service fallback at the first deadline and cancel only at a second one.
+    pub amazon_fallback_first: bool,
+    /// With `amazon_fallback_first`: the time Amazon's customer service gets before the order is cancelled.
+    pub amazon_fallback_within: SignedDuration,
+    /// How long the links in a notice stay usable after the deadline (to show the outcome).
+    pub link_grace: SignedDuration,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            window: SignedDuration::from_hours(48),
+            answer_within: SignedDuration::from_hours(24),
+            minimum_answer_time: SignedDuration::from_hours(1),
+            remind: true,
+            transit_days: 1,
+            shipping_cutoff: Time::constant(15, 0, 0, 0),
+            cutoff_margin: SignedDuration::from_hours(2),
+            amazon_fallback_first: false,
+            amazon_fallback_within: SignedDuration::from_hours(48),
+            link_grace: SignedDuration::from_hours(24 * 14),
+        }
+    }
+}
+
+/// When a hold must be answered, and whether it is urgent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deadline {
+    pub at: Timestamp,
+    /// The shipping cut-off of a requested delivery date (or express shipping) is near: staff should act now.
+    pub urgent: bool,
+    pub remind_at: Option<Timestamp>,
+}
+
+impl Policy {
+    /// The latest moment an answer still lets the parcel leave in time for `date`.
+    pub fn shipping_cutoff_for(&self, date: Date) -> Option<Timestamp> {
+        let ship_day = date.checked_sub(jiff::Span::new().days(self.transit_days)).ok()?;
+        let cutoff = ship_day
+            .to_datetime(self.shipping_cutoff)
+            .to_zoned(jst())
+            .ok()?
+            .timestamp();
+        cutoff.checked_sub(self.cutoff_margin).ok()
+    }
+
+    /// The deadline of a hold noticed at `now` (24 h by default, never later than the shipping cut-off).
+    pub fn deadline(&self, order: &Order, now: Timestamp) -> Deadline {
+        let normal = now.saturating_add(self.answer_within).unwrap_or(now);
+        let floor = now.saturating_add(self.minimum_answer_time).unwrap_or(now);
+        let cutoff = order.delivery.requested_date.and_then(|d| self.shipping_cutoff_for(d));
+        let (at, urgent) = match cutoff {
+            Some(cutoff) if cutoff < normal => (cutoff.max(floor), true),
+            _ => (normal, order.delivery.express),
+        };
+        let remind_at = self.remind.then(|| {
+            let half = at.duration_since(now) / 2;
+            now.saturating_add(half).unwrap_or(now)
+        });
+        // A reminder less than an hour before the deadline only adds noise.
+        let remind_at = remind_at.filter(|r| at.duration_since(*r) >= SignedDuration::from_hours(1));
+        Deadline { at, urgent, remind_at }
+    }
+}
+
+/// What the buyer and the staff read about the shop.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShopProfile {
+    /// The shop's name as buyers know it.
+    pub name: String,
+    /// Where buyers reach the shop (shown on every page and mail).
+    pub contact_email: EmailAddress,
+    pub contact_phone: Option<String>,
+    /// Where staff alerts go.
+    pub staff_email: EmailAddress,
+    /// The public base URL of the respond function, without a trailing slash.
+    pub public_url: String,
+    /// The language of buyer mails and pages.
+    pub language: Language,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::order;
+
+    fn at(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn the_default_deadline_is_a_day_after_the_notice_with_a_reminder_at_half_time() {
+        let now = at("2026-11-23T03:00:00Z");
+        let d = Policy::default().deadline(&order("1"), now);
+        assert_eq!(d.at, at("2026-11-24T03:00:00Z"));
+        assert_eq!(d.remind_at, Some(at("2026-11-23T15:00:00Z")));
+        assert!(!d.urgent);
+    }
+
+    #[test]
+    fn a_requested_delivery_date_pulls_the_deadline_before_the_shipping_cutoff() {
+        let now = at("2026-11-23T01:00:00Z"); // 10:00 JST
+        let mut o = order("1");
+        o.delivery.requested_date = Some(Date::constant(2026, 11, 24));
+        let d = Policy::default().deadline(&o, now);
+        // Ship on the 23rd by 15:00 JST, answer two hours before: 13:00 JST = 04:00 UTC.
+        assert_eq!(d.at, at("2026-11-23T04:00:00Z"));
+        assert!(d.urgent);
+        assert_eq!(d.remind_at, Some(at("2026-11-23T02:30:00Z")));
+    }
+
+    #[test]
+    fn a_past_cutoff_still_leaves_the_minimum_answer_time_and_is_urgent() {
+        let now = at("2026-11-23T09:00:00Z"); // 18:00 JST, past the cut-off
+        let mut o = order("1");
+        o.delivery.requested_date = Some(Date::constant(2026, 11, 24));
+        let d = Policy::default().deadline(&o, now);
+        assert_eq!(d.at, at("2026-11-23T10:00:00Z"));
+        assert!(d.urgent);
+        assert_eq!(d.remind_at, None);
+    }
+
+    #[test]
+    fn express_shipping_is_urgent_and_a_far_delivery_date_is_not() {
+        let now = at("2026-11-23T01:00:00Z");
+        let mut o = order("1");
+        o.delivery.express = true;
+        assert!(Policy::default().deadline(&o, now).urgent);
+        o.delivery.express = false;
+        o.delivery.requested_date = Some(Date::constant(2026, 12, 10));
+        let d = Policy::default().deadline(&o, now);
+        assert!(!d.urgent);
+        assert_eq!(d.at, at("2026-11-24T01:00:00Z"));
+    }
+
+    #[test]
+    fn times_are_shown_in_jst() {
+        assert_eq!(
+            format_jst(at("2026-11-23T03:05:00Z"), Language::Ja),
+            "2026年11月23日 12:05"
+        );
+        assert_eq!(
+            format_jst(at("2026-11-23T15:05:00Z"), Language::En),
+            "2026-11-24 00:05 JST"
+        );
+    }
+}

@@ -1,0 +1,186 @@
+//! The ports the use cases talk to: store, mailer, clock. Each has a production adapter (DynamoDB, SES,
+//! the system clock) and a local one (embedded store, outbox folder, a clock tests can move).
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::history::HistoryEntry;
+use crate::hold::Hold;
+use crate::identity::{IdentityKey, OrderIdentity};
+use crate::ids::{HoldId, OrderRef, ProductKey};
+use crate::matching::IndexEntry;
+use crate::notice::{Mail, Notice, NoticeId};
+use crate::order::Order;
+
+/// An order as mallguard keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredOrder {
+    pub order: Order,
+    pub identity: OrderIdentity,
+    /// Product keys after the mall-code mapping.
+    pub products: Vec<ProductKey>,
+    /// The exact bytes the mall sent, for evidence and replay (stores compress them).
+    pub raw: Vec<u8>,
+    pub received_at: Timestamp,
+    pub version: u64,
+    /// The hold on this order, if it was held.
+    pub hold: Option<HoldId>,
+    /// Holds on later orders that duplicate this one.
+    pub duplicates: Vec<HoldId>,
+}
+
+/// The serialisation point of one identity key: every decision that adds an order under a key bumps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Head {
+    pub key: IdentityKey,
+    /// The version read; a commit succeeds only if it is still the stored one (0: none stored yet).
+    pub version: u64,
+}
+
+/// What the ingest decision reads.
+#[derive(Debug, Clone, Default)]
+pub struct IngestSnapshot {
+    pub existing: Option<StoredOrder>,
+    /// Index entries of the new order's keys, placed inside the window around it.
+    pub entries: Vec<IndexEntry>,
+    pub heads: Vec<Head>,
+}
+
+/// The condition on a put.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// Only if no such item exists.
+    Absent,
+    /// Only if the stored item has this version.
+    Version(u64),
+    /// Unconditionally (records nobody else writes).
+    Any,
+}
+
+/// A signed payload that could not be understood, kept so nothing is lost (DESIGN.md §10).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Quarantined {
+    /// Derived from the payload digest: a redelivery of the same payload is one item.
+    pub id: String,
+    /// The route it came in on (`shopify`, `generic`, …).
+    pub source: String,
+    pub received_at: Timestamp,
+    pub error: String,
+    pub raw: Vec<u8>,
+    /// The request headers the parser needs again on replay (topic, shop domain), never secrets.
+    pub meta: BTreeMap<String, String>,
+    pub replayed_at: Option<Timestamp>,
+}
+
+/// Everything one decision writes, all or nothing. Mirrors one DynamoDB TransactWriteItems.
+#[derive(Debug, Clone, Default)]
+pub struct WriteBatch {
+    /// Head versions read; each must be unchanged and is bumped by one.
+    pub heads: Vec<Head>,
+    pub orders: Vec<(StoredOrder, Expect)>,
+    /// Upserted by (key, order).
+    pub index: Vec<IndexEntry>,
+    pub holds: Vec<(Hold, Expect)>,
+    pub notices: Vec<(Notice, Expect)>,
+    pub history: Vec<HistoryEntry>,
+    pub quarantine: Vec<(Quarantined, Expect)>,
+    /// Webhook delivery ids seen (Shopify `X-Shopify-Webhook-Id`, Standard Webhooks `webhook-id`).
+    pub deliveries: Vec<String>,
+}
+
+impl WriteBatch {
+    pub fn is_empty(&self) -> bool {
+        self.heads.is_empty()
+            && self.orders.is_empty()
+            && self.index.is_empty()
+            && self.holds.is_empty()
+            && self.notices.is_empty()
+            && self.history.is_empty()
+            && self.quarantine.is_empty()
+            && self.deliveries.is_empty()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// Throttled, down or unreachable: the caller answers 503 so the mall retries.
+    #[error("the store is unavailable: {0}")]
+    Unavailable(String),
+    /// An item that does not read back as written.
+    #[error("a stored item is corrupt: {0}")]
+    Corrupt(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CommitError {
+    /// A condition failed: somebody else wrote first. Re-read and decide again.
+    #[error("a concurrent writer changed what this decision read")]
+    Conflict,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Where orders, holds, notices and the evidence live.
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// Reads what an ingest decision needs: the stored order with this ref, the index entries of `keys`
+    /// placed in `[from, to]`, and the head version of each key. Never scans.
+    async fn ingest_snapshot(
+        &self,
+        order: &OrderRef,
+        keys: &[IdentityKey],
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<IngestSnapshot, StoreError>;
+
+    /// Writes the batch atomically, or nothing when a condition fails.
+    async fn commit(&self, batch: WriteBatch) -> Result<(), CommitError>;
+
+    async fn order(&self, order: &OrderRef) -> Result<Option<StoredOrder>, StoreError>;
+    async fn hold(&self, id: &HoldId) -> Result<Option<Hold>, StoreError>;
+    /// Holds, newest first; only unsettled ones when `open_only`.
+    async fn holds(&self, open_only: bool) -> Result<Vec<Hold>, StoreError>;
+    /// Unsettled holds whose reminder or deadline is at or before `now`, soonest first. Never scans.
+    async fn due_holds(&self, now: Timestamp, limit: usize) -> Result<Vec<Hold>, StoreError>;
+    async fn notice(&self, id: &NoticeId) -> Result<Option<Notice>, StoreError>;
+    /// Pending notices whose next attempt is at or before `now`, oldest first.
+    async fn pending_notices(&self, now: Timestamp, limit: usize) -> Result<Vec<Notice>, StoreError>;
+    /// The order's history in the order it happened.
+    async fn history(&self, order: &OrderRef) -> Result<Vec<HistoryEntry>, StoreError>;
+    async fn delivery_seen(&self, delivery: &str) -> Result<bool, StoreError>;
+    async fn quarantined(&self) -> Result<Vec<Quarantined>, StoreError>;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MailError {
+    /// Worth retrying later (network, throttling, the service down).
+    #[error("mail could not be sent now: {0}")]
+    Transient(String),
+    /// The mail service refused this message (e.g. an address it will not send to).
+    #[error("mail was refused: {0}")]
+    Rejected(String),
+}
+
+/// Sends one rendered mail and returns the mail service's message id.
+#[async_trait]
+pub trait Mailer: Send + Sync {
+    async fn send(&self, mail: &Mail) -> Result<String, MailError>;
+}
+
+/// The time, injected so tests can stand just before and after a deadline.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> Timestamp;
+}
+
+/// The real time.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::now()
+    }
+}

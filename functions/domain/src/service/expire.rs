@@ -1,0 +1,137 @@
+//! The expiry sweep (DESIGN.md §6): reminders at half time, cancellation at the deadline (Amazon: the
+//! customer-service fallback noted), and retries of notices that failed to send. Reads only due items.
+
+use jiff::Timestamp;
+
+use super::{Mallguard, SEND_LEASE, ServiceError, queue};
+use crate::history::{Event, HistoryEntry};
+use crate::hold::{Decision, Hold, Resolver, amazon_case_text};
+use crate::notice::{Notice, NoticeKind};
+use crate::ports::{CommitError, Expect, WriteBatch};
+
+/// How many holds and notices one sweep takes; the next sweep takes the rest.
+const SWEEP_LIMIT: usize = 200;
+
+/// What one sweep did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SweepReport {
+    pub reminded: usize,
+    pub cancelled: usize,
+    /// Amazon holds escalated to the customer-service fallback before cancelling.
+    pub escalated: usize,
+    pub notices_sent: usize,
+    pub notices_failed: usize,
+    /// Holds another writer settled while this sweep looked at them.
+    pub skipped: usize,
+}
+
+impl Mallguard {
+    /// Runs one sweep at the clock's now.
+    pub async fn sweep(&self) -> Result<SweepReport, ServiceError> {
+        let now = self.clock.now();
+        let mut report = SweepReport::default();
+        let mut notices = vec![];
+        for hold in self.store.due_holds(now, SWEEP_LIMIT).await? {
+            match self.sweep_hold(&hold, now).await? {
+                Some((kind, queued)) => {
+                    match kind {
+                        Swept::Reminded => report.reminded += 1,
+                        Swept::Cancelled => report.cancelled += 1,
+                        Swept::Escalated => report.escalated += 1,
+                    }
+                    notices.extend(queued);
+                }
+                None => report.skipped += 1,
+            }
+        }
+        let (sent, failed) = self.deliver(notices).await;
+        report.notices_sent += sent;
+        report.notices_failed += failed;
+        let (sent, failed) = self.retry_pending(now).await?;
+        report.notices_sent += sent;
+        report.notices_failed += failed;
+        if report != SweepReport::default() {
+            tracing::info!(?report, "sweep done");
+        }
+        Ok(report)
+    }
+
+    async fn sweep_hold(&self, hold: &Hold, now: Timestamp) -> Result<Option<(Swept, Vec<Notice>)>, ServiceError> {
+        let held = self.load_order(&hold.order).await?;
+        let original = self.load_order(&hold.original).await?;
+        let policy = &self.settings.policy;
+        let mut batch = WriteBatch::default();
+        let swept = if now >= hold.deadline {
+            let escalate_first = hold.contact.amazon_fallback && policy.amazon_fallback_first;
+            if escalate_first && hold.amazon_fallback_case.is_none() {
+                // Amazon, shop's choice: ask Amazon's customer service first, cancel at a second deadline.
+                let mut escalated = hold.clone();
+                escalated.version += 1;
+                escalated.amazon_fallback_case =
+                    Some(amazon_case_text(&self.settings.shop.name, &held.order, &original.order));
+                escalated.deadline = now.saturating_add(policy.amazon_fallback_within).unwrap_or(now);
+                batch.holds.push((escalated.clone(), Expect::Version(hold.version)));
+                batch.history.push(HistoryEntry::new(
+                    &hold.order,
+                    now,
+                    Event::AmazonFallbackNoted { hold: hold.id.clone() },
+                ));
+                if let Some(n) = self.hold_notice(NoticeKind::StaffExpired, &escalated, &held, &original, now)? {
+                    queue(&mut batch, n, now);
+                }
+                Swept::Escalated
+            } else {
+                match self.settle_into(
+                    &mut batch,
+                    hold,
+                    Decision::Cancel,
+                    Resolver::Deadline,
+                    &held,
+                    &original,
+                    now,
+                )? {
+                    Ok(_) => Swept::Cancelled,
+                    Err(_) => return Ok(None),
+                }
+            }
+        } else {
+            let reminded = hold.reminded();
+            batch.holds.push((reminded.clone(), Expect::Version(hold.version)));
+            if let Some(n) = self.hold_notice(NoticeKind::Reminder, &reminded, &held, &original, now)? {
+                queue(&mut batch, n, now);
+            }
+            Swept::Reminded
+        };
+        let notices = batch.notices.iter().map(|(n, _)| n.clone()).collect();
+        match self.store.commit(batch).await {
+            Ok(()) => Ok(Some((swept, notices))),
+            // The buyer, the staff or another sweep moved first; the next sweep sees the result.
+            Err(CommitError::Conflict) => Ok(None),
+            Err(CommitError::Store(err)) => Err(err.into()),
+        }
+    }
+
+    /// Retries notices that are still pending: claims each one first, so two sweeps never mail twice.
+    async fn retry_pending(&self, now: Timestamp) -> Result<(usize, usize), ServiceError> {
+        let mut claimed = vec![];
+        for notice in self.store.pending_notices(now, SWEEP_LIMIT).await? {
+            let mut lease = notice.clone();
+            lease.version += 1;
+            lease.next_attempt_at = now.saturating_add(SEND_LEASE).unwrap_or(now);
+            let mut batch = WriteBatch::default();
+            batch.notices.push((lease.clone(), Expect::Version(notice.version)));
+            match self.store.commit(batch).await {
+                Ok(()) => claimed.push(lease),
+                Err(CommitError::Conflict) => {}
+                Err(CommitError::Store(err)) => return Err(err.into()),
+            }
+        }
+        Ok(self.deliver(claimed).await)
+    }
+}
+
+enum Swept {
+    Reminded,
+    Cancelled,
+    Escalated,
+}

@@ -1,0 +1,306 @@
+//! Ingest one order: record it, match it, hold a suspected duplicate and queue its notices, in one
+//! atomic write conditioned on the head versions of the customer's identity keys (DESIGN.md §5).
+
+use jiff::Timestamp;
+
+use super::{MAX_ATTEMPTS, Mallguard, ServiceError, index_entries, queue};
+use crate::history::{Event, HistoryEntry};
+use crate::hold::{ContactRules, Decision, Hold, HoldState, Resolver, risk_flags};
+use crate::ids::HoldId;
+use crate::matching::{Candidate, find_duplicate};
+use crate::notice::{Notice, NoticeKind};
+use crate::order::{Order, OrderStatus, PayloadDigest};
+use crate::ports::{CommitError, Expect, IngestSnapshot, StoredOrder, WriteBatch};
+
+/// An order as a mall delivered it.
+#[derive(Debug, Clone)]
+pub struct Incoming {
+    pub order: Order,
+    /// The exact bytes received.
+    pub raw: Vec<u8>,
+    /// The webhook's delivery id, when the mall sends one.
+    pub delivery: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IngestOutcome {
+    /// Recorded; no suspected duplicate.
+    Accepted,
+    /// Recorded and held as a suspected duplicate; `notified` when the buyer notice went out now.
+    Held { hold: HoldId, notified: bool },
+    /// Seen before and unchanged: nothing written.
+    Redelivered,
+    /// A later notification changed the order's status at the mall.
+    Updated { status: OrderStatus },
+}
+
+struct Plan {
+    batch: WriteBatch,
+    notices: Vec<Notice>,
+    outcome: IngestOutcome,
+}
+
+impl Mallguard {
+    /// Records `incoming` and decides whether it is a suspected duplicate. Safe to call concurrently
+    /// with copies of the same order or with other orders of the same customer: exactly one decision
+    /// wins per customer at a time, and a loser re-reads and decides again.
+    pub async fn ingest(&self, incoming: Incoming) -> Result<IngestOutcome, ServiceError> {
+        if let Some(delivery) = &incoming.delivery
+            && self.store.delivery_seen(delivery).await?
+        {
+            return Ok(IngestOutcome::Redelivered);
+        }
+        let settings = &self.settings;
+        let identity = settings.hasher.order_identity(&incoming.order);
+        let products = settings.products.products_of(&incoming.order);
+        let window = settings.policy.window;
+        let placed = incoming.order.placed_at;
+        let from = placed.saturating_sub(window).unwrap_or(placed);
+        let to = placed.saturating_add(window).unwrap_or(placed);
+        for attempt in 0..MAX_ATTEMPTS {
+            let now = self.clock.now();
+            let snapshot = self
+                .store
+                .ingest_snapshot(&incoming.order.order_ref, &identity.keys, from, to)
+                .await?;
+            let mut plan = match &snapshot.existing {
+                Some(existing) => self.plan_update(existing, &incoming, now).await?,
+                None => {
+                    let stored = StoredOrder {
+                        order: incoming.order.clone(),
+                        identity: identity.clone(),
+                        products: products.clone(),
+                        raw: incoming.raw.clone(),
+                        received_at: now,
+                        version: 1,
+                        hold: None,
+                        duplicates: vec![],
+                    };
+                    self.plan_new(stored, snapshot, now).await?
+                }
+            };
+            if plan.batch.is_empty() {
+                return Ok(plan.outcome);
+            }
+            plan.batch.deliveries.extend(incoming.delivery.clone());
+            match self.store.commit(plan.batch).await {
+                Ok(()) => {
+                    let (sent, _) = self.deliver(plan.notices).await;
+                    tracing::info!(order = %incoming.order.order_ref, outcome = ?plan.outcome, attempt, "order ingested");
+                    return Ok(match plan.outcome {
+                        IngestOutcome::Held { hold, .. } => IngestOutcome::Held {
+                            hold,
+                            notified: sent > 0,
+                        },
+                        other => other,
+                    });
+                }
+                Err(CommitError::Conflict) => {
+                    tracing::debug!(order = %incoming.order.order_ref, attempt, "concurrent writer; deciding again");
+                }
+                Err(CommitError::Store(err)) => return Err(err.into()),
+            }
+        }
+        Err(ServiceError::Contention)
+    }
+
+    /// A new order: record it, and hold it when it duplicates an earlier one.
+    async fn plan_new(
+        &self,
+        mut stored: StoredOrder,
+        snapshot: IngestSnapshot,
+        now: Timestamp,
+    ) -> Result<Plan, ServiceError> {
+        let order = stored.order.clone();
+        let mut batch = WriteBatch {
+            heads: snapshot.heads,
+            ..WriteBatch::default()
+        };
+        batch.history.push(HistoryEntry::new(
+            &order.order_ref,
+            now,
+            Event::Received {
+                digest: order.payload_digest.clone(),
+                status: order.status,
+            },
+        ));
+        let candidate = Candidate {
+            order: &order.order_ref,
+            placed_at: order.placed_at,
+            keys: &stored.identity.keys,
+            products: &stored.products,
+            recipient: &stored.identity.recipient,
+        };
+        // Only an open order can be a duplicate: one that arrives already cancelled or shipped is recorded.
+        let duplicate = (order.status == OrderStatus::Open)
+            .then(|| find_duplicate(candidate, &snapshot.entries, self.settings.policy.window))
+            .flatten();
+        let original = match &duplicate {
+            Some(dup) => self.store.order(&dup.original).await?,
+            None => None,
+        };
+        let (Some(dup), Some(mut original)) = (duplicate, original) else {
+            batch.index.extend(index_entries(&stored));
+            batch.orders.push((stored, Expect::Absent));
+            return Ok(Plan {
+                batch,
+                notices: vec![],
+                outcome: IngestOutcome::Accepted,
+            });
+        };
+
+        let deadline = self.settings.policy.deadline(&order, now);
+        let hold = Hold {
+            id: HoldId::for_order(&order.order_ref),
+            order: order.order_ref.clone(),
+            original: dup.original.clone(),
+            state: HoldState::Held,
+            version: 1,
+            created_at: now,
+            deadline: deadline.at,
+            remind_at: deadline.remind_at,
+            urgent: deadline.urgent,
+            shared_keys: dup.shared_keys.clone(),
+            shared_products: dup.shared_products.clone(),
+            risks: risk_flags(&order),
+            contact: ContactRules::for_order(&order),
+            amazon_fallback_case: None,
+            resolution: None,
+        };
+        stored.hold = Some(hold.id.clone());
+        let expected_original = original.version;
+        original.duplicates.push(hold.id.clone());
+        original.version += 1;
+
+        batch.history.push(HistoryEntry::new(
+            &order.order_ref,
+            now,
+            Event::Matched {
+                with: dup.original.clone(),
+                keys: dup.shared_keys,
+                products: dup.shared_products,
+            },
+        ));
+        batch.history.push(HistoryEntry::new(
+            &dup.original,
+            now,
+            Event::DuplicateReceived {
+                held: order.order_ref.clone(),
+                hold: hold.id.clone(),
+            },
+        ));
+        batch.history.push(HistoryEntry::new(
+            &order.order_ref,
+            now,
+            Event::Held {
+                hold: hold.id.clone(),
+                deadline: hold.deadline,
+                urgent: hold.urgent,
+            },
+        ));
+        let mut notices = vec![];
+        for kind in [NoticeKind::Notice, NoticeKind::StaffNewHold] {
+            if let Some(notice) = self.hold_notice(kind, &hold, &stored, &original, now)? {
+                notices.push(notice);
+            }
+        }
+        batch.holds.push((hold.clone(), Expect::Absent));
+        for notice in &notices {
+            queue(&mut batch, notice.clone(), now);
+        }
+        batch.index.extend(index_entries(&stored));
+        batch.orders.push((stored, Expect::Absent));
+        batch.orders.push((original, Expect::Version(expected_original)));
+        tracing::info!(order = %order.order_ref, hold = %hold.id, urgent = hold.urgent, "suspected duplicate held");
+        Ok(Plan {
+            batch,
+            notices,
+            outcome: IngestOutcome::Held {
+                hold: hold.id,
+                notified: false,
+            },
+        })
+    }
+
+    /// An order seen before. An unchanged status writes nothing; a cancellation at the mall settles the
+    /// holds it takes part in.
+    async fn plan_update(
+        &self,
+        existing: &StoredOrder,
+        incoming: &Incoming,
+        now: Timestamp,
+    ) -> Result<Plan, ServiceError> {
+        let new_status = incoming.order.status;
+        let old_status = existing.order.status;
+        let nothing = Plan {
+            batch: WriteBatch::default(),
+            notices: vec![],
+            outcome: IngestOutcome::Redelivered,
+        };
+        // A status never goes back to open; a mall that re-sends an old state changes nothing.
+        if new_status == old_status || new_status == OrderStatus::Open {
+            return Ok(nothing);
+        }
+        let mut batch = WriteBatch::default();
+        let mut updated = existing.clone();
+        updated.order.status = new_status;
+        updated.version += 1;
+        let digest = PayloadDigest::of(&incoming.raw);
+        batch.history.push(HistoryEntry::new(
+            &existing.order.order_ref,
+            now,
+            Event::StatusChanged {
+                from: old_status,
+                to: new_status,
+                digest,
+            },
+        ));
+        batch.index.extend(index_entries(&updated));
+        batch.orders.push((updated.clone(), Expect::Version(existing.version)));
+
+        let mut notices = vec![];
+        if new_status == OrderStatus::Cancelled {
+            // This order was held: the buyer cancelled it at the mall, which settles the hold.
+            if let Some(hold) = self.open_hold(existing.hold.as_ref()).await? {
+                let original = self.load_order(&hold.original).await?;
+                self.settle_into(
+                    &mut batch,
+                    &hold,
+                    Decision::Cancel,
+                    Resolver::Mall,
+                    &updated,
+                    &original,
+                    now,
+                )?
+                .ok();
+            }
+            // Later orders held as duplicates of this one are no longer duplicates: ship them.
+            for id in &existing.duplicates {
+                if let Some(hold) = self.open_hold(Some(id)).await? {
+                    let held = self.load_order(&hold.order).await?;
+                    self.settle_into(
+                        &mut batch,
+                        &hold,
+                        Decision::Release,
+                        Resolver::Mall,
+                        &held,
+                        &updated,
+                        now,
+                    )?
+                    .ok();
+                }
+            }
+        }
+        notices.extend(batch.notices.iter().map(|(n, _)| n.clone()));
+        Ok(Plan {
+            batch,
+            notices,
+            outcome: IngestOutcome::Updated { status: new_status },
+        })
+    }
+
+    async fn open_hold(&self, id: Option<&HoldId>) -> Result<Option<Hold>, ServiceError> {
+        let Some(id) = id else { return Ok(None) };
+        Ok(self.store.hold(id).await?.filter(|h| h.state == HoldState::Held))
+    }
+}

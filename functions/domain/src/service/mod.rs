@@ -1,0 +1,380 @@
+//! The use cases: ingest an order, show and answer a hold's page, resolve a hold as staff, sweep due
+//! holds, quarantine what cannot be parsed, print the evidence. They take their ports at construction,
+//! so one code path serves Lambda, the local stack and the tests.
+
+mod expire;
+mod ingest;
+mod respond;
+
+use std::sync::Arc;
+
+use jiff::Timestamp;
+
+pub use expire::SweepReport;
+pub use ingest::{Incoming, IngestOutcome};
+pub use respond::{Answer, HoldPage};
+
+use crate::history::{Event, HistoryEntry};
+use crate::hold::{Decision, Hold, HoldState, Resolver, amazon_case_text};
+use crate::identity::{IdentityHasher, ProductMap};
+use crate::ids::{HoldId, OrderRef};
+use crate::matching::IndexEntry;
+use crate::notice::{HoldMailContext, Links, Notice, NoticeId, NoticeKind, NoticeState, RenderError, Templates};
+use crate::order::OrderStatus;
+use crate::policy::{Policy, ShopProfile};
+use crate::ports::{Clock, CommitError, Expect, Mailer, Quarantined, Store, StoreError, StoredOrder, WriteBatch};
+use crate::token::{LinkAction, LinkSigner};
+
+/// How often a decision is re-read and retried when concurrent writers keep winning.
+const MAX_ATTEMPTS: usize = 16;
+/// A notice being sent now is not picked up by the sweep for this long.
+const SEND_LEASE: jiff::SignedDuration = jiff::SignedDuration::from_mins(2);
+
+/// The secrets and numbers of one deployment.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub hasher: IdentityHasher,
+    pub signer: LinkSigner,
+    pub products: ProductMap,
+    pub policy: Policy,
+    pub shop: ShopProfile,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("gave up after {MAX_ATTEMPTS} attempts: concurrent writers kept changing the same customer")]
+    Contention,
+    #[error(transparent)]
+    Render(#[from] RenderError),
+    #[error("no hold {0}")]
+    HoldNotFound(HoldId),
+    #[error("the link is not valid")]
+    InvalidLink,
+    #[error("no order {0}")]
+    OrderNotFound(OrderRef),
+}
+
+impl ServiceError {
+    /// Worth a retry by the caller (the mall, the scheduler): the store or the contention will pass.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            ServiceError::Store(StoreError::Unavailable(_)) | ServiceError::Contention
+        )
+    }
+}
+
+/// What the staff see about one order.
+#[derive(Debug, Clone)]
+pub struct Evidence {
+    pub order: StoredOrder,
+    pub hold: Option<Hold>,
+    pub history: Vec<HistoryEntry>,
+}
+
+/// mallguard's use cases over injected ports.
+#[derive(Clone)]
+pub struct Mallguard {
+    store: Arc<dyn Store>,
+    mailer: Arc<dyn Mailer>,
+    clock: Arc<dyn Clock>,
+    settings: Arc<Settings>,
+    templates: Arc<Templates>,
+}
+
+impl Mallguard {
+    pub fn new(store: Arc<dyn Store>, mailer: Arc<dyn Mailer>, clock: Arc<dyn Clock>, settings: Settings) -> Self {
+        Self {
+            store,
+            mailer,
+            clock,
+            settings: Arc::new(settings),
+            templates: Arc::new(Templates::new()),
+        }
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    fn links(&self, hold: &Hold) -> Links {
+        let expires = hold
+            .deadline
+            .saturating_add(self.settings.policy.link_grace)
+            .unwrap_or(hold.deadline);
+        let url = |action| {
+            let token = self.settings.signer.sign(&hold.id, action, expires);
+            format!("{}/h/{}", self.settings.shop.public_url.trim_end_matches('/'), token)
+        };
+        Links {
+            confirm: url(LinkAction::Confirm),
+            cancel: url(LinkAction::Cancel),
+        }
+    }
+
+    /// Renders and queues a hold mail; None when a buyer mail has no address to go to.
+    fn hold_notice(
+        &self,
+        kind: NoticeKind,
+        hold: &Hold,
+        held: &StoredOrder,
+        original: &StoredOrder,
+        now: Timestamp,
+    ) -> Result<Option<Notice>, RenderError> {
+        let links = matches!(kind, NoticeKind::Notice | NoticeKind::Reminder).then(|| self.links(hold));
+        let ctx = HoldMailContext {
+            shop: &self.settings.shop,
+            hold,
+            held: &held.order,
+            original: &original.order,
+            links: links.as_ref(),
+        };
+        Ok(self.templates.hold_mail(kind, &ctx)?.map(|mail| {
+            let mut notice = Notice::new(
+                NoticeId::for_hold(&hold.id, kind),
+                kind,
+                Some(hold.id.clone()),
+                mail,
+                now,
+            );
+            notice.order = Some(hold.order.clone());
+            // Sent right after the commit; the sweep only retries it if that fails.
+            notice.next_attempt_at = now.saturating_add(SEND_LEASE).unwrap_or(now);
+            notice
+        }))
+    }
+
+    async fn load_order(&self, order: &OrderRef) -> Result<StoredOrder, ServiceError> {
+        self.store
+            .order(order)
+            .await?
+            .ok_or_else(|| ServiceError::OrderNotFound(order.clone()))
+    }
+
+    /// Adds to `batch` the settlement of `hold` and what follows from it: the held order is taken out of
+    /// matching when cancelled, the history, and the mails for who decided. Returns the notices queued.
+    #[allow(clippy::too_many_arguments)]
+    fn settle_into(
+        &self,
+        batch: &mut WriteBatch,
+        hold: &Hold,
+        decision: Decision,
+        by: Resolver,
+        held: &StoredOrder,
+        original: &StoredOrder,
+        now: Timestamp,
+    ) -> Result<Result<Hold, crate::hold::AlreadySettled>, ServiceError> {
+        let mut settled = match hold.settle(decision, by.clone(), now) {
+            Ok(settled) => settled,
+            Err(lost) => return Ok(Err(lost)),
+        };
+        if by == Resolver::Deadline && settled.contact.amazon_fallback && settled.amazon_fallback_case.is_none() {
+            settled.amazon_fallback_case =
+                Some(amazon_case_text(&self.settings.shop.name, &held.order, &original.order));
+            batch.history.push(HistoryEntry::new(
+                &hold.order,
+                now,
+                Event::AmazonFallbackNoted { hold: hold.id.clone() },
+            ));
+        }
+        batch.holds.push((settled.clone(), Expect::Version(hold.version)));
+        let event = Event::Resolved {
+            hold: hold.id.clone(),
+            decision,
+            state: settled.state,
+            by: by.clone(),
+        };
+        batch.history.push(HistoryEntry::new(&hold.order, now, event.clone()));
+        batch.history.push(HistoryEntry::new(&hold.original, now, event));
+        // A cancelled hold no longer counts as an earlier order; the mall updates it when staff cancel there.
+        if settled.state == HoldState::Cancelled && by != Resolver::Mall {
+            cancel_locally(batch, held);
+        }
+        let kinds: &[NoticeKind] = match by {
+            Resolver::Buyer => &[NoticeKind::Receipt, NoticeKind::StaffResolved],
+            Resolver::Staff { .. } => &[NoticeKind::Receipt],
+            Resolver::Deadline => &[NoticeKind::Cancellation, NoticeKind::StaffExpired],
+            Resolver::Mall => &[],
+        };
+        for kind in kinds {
+            if let Some(notice) = self.hold_notice(*kind, &settled, held, original, now)? {
+                queue(batch, notice, now);
+            }
+        }
+        Ok(Ok(settled))
+    }
+
+    /// Sends notices just committed; a failure leaves each pending for the sweep.
+    async fn deliver(&self, notices: Vec<Notice>) -> (usize, usize) {
+        let (mut sent, mut failed) = (0, 0);
+        for notice in notices {
+            let now = self.clock.now();
+            let (updated, event) = match self.mailer.send(&notice.mail).await {
+                Ok(message_id) => {
+                    sent += 1;
+                    tracing::info!(notice = %notice.id, %message_id, "notice sent");
+                    let event = Event::NoticeSent {
+                        notice: notice.id.clone(),
+                        kind: notice.kind,
+                        message_id: message_id.clone(),
+                    };
+                    (notice.sent(message_id), event)
+                }
+                Err(err) => {
+                    failed += 1;
+                    tracing::warn!(notice = %notice.id, error = %err, "notice not sent; the sweep retries it");
+                    let updated = notice.failed(err.to_string(), now);
+                    let event = Event::NoticeFailed {
+                        notice: notice.id.clone(),
+                        kind: notice.kind,
+                        attempt: updated.attempts,
+                        error: err.to_string(),
+                    };
+                    (updated, event)
+                }
+            };
+            let mut batch = WriteBatch::default();
+            if let Some(order) = &notice.order {
+                batch.history.push(HistoryEntry::new(order, now, event));
+            }
+            batch.notices.push((updated, Expect::Version(notice.version)));
+            if let Err(err) = self.store.commit(batch).await {
+                // The mail went out (or not) either way; a conflict means the sweep already recorded it.
+                tracing::warn!(notice = %notice.id, error = %err, "could not record the notice's outcome");
+            }
+        }
+        (sent, failed)
+    }
+
+    /// Keeps a signed payload that could not be parsed and alerts the staff: nothing is lost.
+    pub async fn quarantine(
+        &self,
+        source: &str,
+        raw: Vec<u8>,
+        meta: std::collections::BTreeMap<String, String>,
+        error: &str,
+    ) -> Result<String, ServiceError> {
+        let now = self.clock.now();
+        let digest = crate::order::PayloadDigest::of(&raw);
+        let id = digest.as_str()[..20].to_owned();
+        let item = Quarantined {
+            id: id.clone(),
+            source: source.to_owned(),
+            received_at: now,
+            error: error.to_owned(),
+            raw,
+            meta,
+            replayed_at: None,
+        };
+        let mail = self
+            .templates
+            .quarantine_mail(&self.settings.shop, &id, source, error)?;
+        let notice = Notice::new(
+            NoticeId::for_quarantine(&id),
+            NoticeKind::StaffQuarantine,
+            None,
+            mail,
+            now,
+        );
+        let mut batch = WriteBatch::default();
+        batch.quarantine.push((item, Expect::Absent));
+        batch.notices.push((notice.clone(), Expect::Absent));
+        match self.store.commit(batch).await {
+            Ok(()) => {
+                self.deliver(vec![notice]).await;
+            }
+            // The same payload is already quarantined and its staff alert queued.
+            Err(CommitError::Conflict) => {}
+            Err(CommitError::Store(err)) => return Err(err.into()),
+        }
+        tracing::warn!(quarantine = %id, source, "payload quarantined");
+        Ok(id)
+    }
+
+    /// Marks a quarantined payload as reprocessed.
+    pub async fn mark_replayed(&self, mut item: Quarantined) -> Result<(), ServiceError> {
+        item.replayed_at = Some(self.clock.now());
+        let mut batch = WriteBatch::default();
+        batch.quarantine.push((item, Expect::Any));
+        match self.store.commit(batch).await {
+            Ok(()) | Err(CommitError::Conflict) => Ok(()),
+            Err(CommitError::Store(err)) => Err(err.into()),
+        }
+    }
+
+    /// The order, its hold and its whole history: what a shop shows a customer in a dispute.
+    pub async fn evidence(&self, order: &OrderRef) -> Result<Evidence, ServiceError> {
+        let stored = self.load_order(order).await?;
+        let hold = match &stored.hold {
+            Some(id) => self.store.hold(id).await?,
+            None => None,
+        };
+        let history = self.store.history(order).await?;
+        Ok(Evidence {
+            order: stored,
+            hold,
+            history,
+        })
+    }
+
+    /// Holds for the staff: open ones first, urgent first, then by deadline.
+    pub async fn holds(&self, open_only: bool) -> Result<Vec<Hold>, ServiceError> {
+        let mut holds = self.store.holds(open_only).await?;
+        holds.sort_by_key(|h| (h.state != HoldState::Held, !h.urgent, h.deadline));
+        Ok(holds)
+    }
+}
+
+fn queue(batch: &mut WriteBatch, notice: Notice, now: Timestamp) {
+    if let Some(order) = &notice.order {
+        batch.history.push(HistoryEntry::new(
+            order,
+            now,
+            Event::NoticeQueued {
+                notice: notice.id.clone(),
+                kind: notice.kind,
+            },
+        ));
+    }
+    debug_assert_eq!(notice.state, NoticeState::Pending);
+    batch.notices.push((notice, Expect::Absent));
+}
+
+/// Marks an order cancelled in mallguard's records and takes it out of matching.
+fn cancel_locally(batch: &mut WriteBatch, stored: &StoredOrder) {
+    let mut cancelled = stored.clone();
+    cancelled.order.status = OrderStatus::Cancelled;
+    cancelled.version = stored.version + 1;
+    batch.index.extend(index_entries(&cancelled));
+    batch.orders.push((cancelled, Expect::Version(stored.version)));
+}
+
+/// The match-index entries of a stored order, one per identity key.
+pub fn index_entries(stored: &StoredOrder) -> Vec<IndexEntry> {
+    stored
+        .identity
+        .keys
+        .iter()
+        .map(|key| IndexEntry {
+            key: key.clone(),
+            order: stored.order.order_ref.clone(),
+            placed_at: stored.order.placed_at,
+            products: stored.products.clone(),
+            recipient: stored.identity.recipient.clone(),
+            cancelled: stored.order.status == OrderStatus::Cancelled,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

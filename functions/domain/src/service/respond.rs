@@ -1,0 +1,166 @@
+//! The buyer's page behind a notice link, and settling a hold by the buyer or the staff (DESIGN.md §7).
+//! Viewing never changes a hold: mail scanners and link previewers open links too.
+
+use super::{MAX_ATTEMPTS, Mallguard, ServiceError};
+use crate::history::{Event, HistoryEntry};
+use crate::hold::{Decision, Hold, Resolver};
+use crate::ids::HoldId;
+use crate::order::Order;
+use crate::ports::{CommitError, WriteBatch};
+use crate::token::{LinkAction, LinkToken, TokenError};
+
+/// What the buyer's page shows.
+#[derive(Debug, Clone)]
+pub struct HoldPage {
+    pub hold: Hold,
+    pub held: Order,
+    pub original: Order,
+    /// The action of the link that was opened.
+    pub action: LinkAction,
+    /// Tokens for the two buttons, while the hold can still be answered through this link.
+    pub confirm_token: Option<String>,
+    pub cancel_token: Option<String>,
+    /// The link is past its expiry: the page shows the outcome and how to reach the shop.
+    pub expired: bool,
+}
+
+/// The result of pressing a button.
+#[derive(Debug, Clone)]
+pub enum Answer {
+    /// This press settled the hold.
+    Done(HoldPage),
+    /// Somebody (an earlier press, the staff, the deadline) settled it first; the page shows how.
+    AlreadySettled(HoldPage),
+    /// The link expired before it was used.
+    Expired(HoldPage),
+}
+
+impl Mallguard {
+    fn verify_link(&self, token: &str) -> Result<(LinkToken, bool), ServiceError> {
+        match self.settings.signer.verify(token, self.clock.now()) {
+            Ok(token) => Ok((token, false)),
+            Err(TokenError::Expired { token }) => Ok((*token, true)),
+            Err(TokenError::Invalid) => Err(ServiceError::InvalidLink),
+        }
+    }
+
+    async fn page(&self, token: &LinkToken, hold: Hold, expired: bool) -> Result<HoldPage, ServiceError> {
+        let held = self.load_order(&hold.order).await?.order;
+        let original = self.load_order(&hold.original).await?.order;
+        let open = hold.next_due().is_some() && !expired;
+        let sign = |action| {
+            open.then(|| {
+                self.settings
+                    .signer
+                    .sign(&hold.id, action, token.expires_at)
+                    .to_string()
+            })
+        };
+        Ok(HoldPage {
+            confirm_token: sign(LinkAction::Confirm),
+            cancel_token: sign(LinkAction::Cancel),
+            action: token.action,
+            hold,
+            held,
+            original,
+            expired,
+        })
+    }
+
+    async fn load_hold(&self, id: &HoldId) -> Result<Hold, ServiceError> {
+        self.store
+            .hold(id)
+            .await?
+            .ok_or_else(|| ServiceError::HoldNotFound(id.clone()))
+    }
+
+    /// The page behind a link (GET). Changes no hold; the opening is noted in the evidence.
+    pub async fn view(&self, token: &str) -> Result<HoldPage, ServiceError> {
+        let (token, expired) = self.verify_link(token)?;
+        let hold = self.load_hold(&token.hold).await?;
+        if !expired {
+            let mut batch = WriteBatch::default();
+            let event = Event::PageOpened { hold: hold.id.clone() };
+            batch
+                .history
+                .push(HistoryEntry::new(&hold.order, self.clock.now(), event));
+            if let Err(err) = self.store.commit(batch).await {
+                tracing::warn!(hold = %hold.id, error = %err, "could not note the page opening");
+            }
+        }
+        self.page(&token, hold, expired).await
+    }
+
+    /// Performs the link's action (POST), once. A second press, or one after the staff or the deadline
+    /// settled the hold, shows the outcome.
+    pub async fn answer(&self, token: &str) -> Result<Answer, ServiceError> {
+        let (token, expired) = self.verify_link(token)?;
+        if expired {
+            let hold = self.load_hold(&token.hold).await?;
+            return Ok(Answer::Expired(self.page(&token, hold, true).await?));
+        }
+        let outcome = self
+            .decide(&token.hold, token.action.decision(), Resolver::Buyer)
+            .await?;
+        Ok(match outcome {
+            Ok(hold) => Answer::Done(self.page(&token, hold, false).await?),
+            Err(hold) => Answer::AlreadySettled(self.page(&token, hold, false).await?),
+        })
+    }
+
+    /// Staff settle a hold, e.g. after a phone call. Err(hold) when it was already settled.
+    pub async fn resolve(
+        &self,
+        id: &HoldId,
+        decision: Decision,
+        staff: &str,
+    ) -> Result<Result<Hold, Hold>, ServiceError> {
+        self.decide(id, decision, Resolver::Staff { name: staff.to_owned() })
+            .await
+    }
+
+    /// Settles a hold under its version; on a conflict re-reads, so two racing decisions give one
+    /// outcome and the loser learns it.
+    pub(super) async fn decide(
+        &self,
+        id: &HoldId,
+        decision: Decision,
+        by: Resolver,
+    ) -> Result<Result<Hold, Hold>, ServiceError> {
+        for _ in 0..MAX_ATTEMPTS {
+            let now = self.clock.now();
+            let hold = self.load_hold(id).await?;
+            let held = self.load_order(&hold.order).await?;
+            let original = self.load_order(&hold.original).await?;
+            let mut batch = WriteBatch::default();
+            let settled = match self.settle_into(&mut batch, &hold, decision, by.clone(), &held, &original, now)? {
+                Ok(settled) => settled,
+                Err(lost) => {
+                    let mut late = WriteBatch::default();
+                    let event = Event::LateAnswer {
+                        hold: hold.id.clone(),
+                        decision,
+                        state: lost.state,
+                        by,
+                    };
+                    late.history.push(HistoryEntry::new(&hold.order, now, event));
+                    if let Err(err) = self.store.commit(late).await {
+                        tracing::warn!(hold = %hold.id, error = %err, "could not note a late answer");
+                    }
+                    return Ok(Err(hold));
+                }
+            };
+            let notices = batch.notices.iter().map(|(n, _)| n.clone()).collect();
+            match self.store.commit(batch).await {
+                Ok(()) => {
+                    tracing::info!(hold = %id, state = %settled.state, by = %settled.resolution.as_ref().map(|r| r.by.to_string()).unwrap_or_default(), "hold settled");
+                    self.deliver(notices).await;
+                    return Ok(Ok(settled));
+                }
+                Err(CommitError::Conflict) => continue,
+                Err(CommitError::Store(err)) => return Err(err.into()),
+            }
+        }
+        Err(ServiceError::Contention)
+    }
+}
