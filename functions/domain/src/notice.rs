@@ -32,6 +32,8 @@ pub enum NoticeKind {
     StaffResolved,
     /// Staff: a hold expired (Amazon: with the customer-service fallback).
     StaffExpired,
+    /// Staff: an Amazon hold went unanswered and waits for Amazon's customer service (shop's choice).
+    StaffEscalated,
     /// Staff: a signed payload could not be understood and was quarantined.
     StaffQuarantine,
 }
@@ -46,6 +48,7 @@ impl NoticeKind {
             NoticeKind::StaffNewHold => "staff_new_hold",
             NoticeKind::StaffResolved => "staff_resolved",
             NoticeKind::StaffExpired => "staff_expired",
+            NoticeKind::StaffEscalated => "staff_escalated",
             NoticeKind::StaffQuarantine => "staff_quarantine",
         }
     }
@@ -307,6 +310,12 @@ impl Templates {
             (NoticeKind::StaffResolved, Language::En) => format!("[mallguard] The buyer answered: {order_id}"),
             (NoticeKind::StaffExpired, Language::Ja) => format!("[mallguard] 期限切れ・回答なし: {order_id}"),
             (NoticeKind::StaffExpired, Language::En) => format!("[mallguard] Hold expired unanswered: {order_id}"),
+            (NoticeKind::StaffEscalated, Language::Ja) => {
+                format!("[mallguard] Amazonカスタマーサービスへ確認を依頼してください: {order_id}")
+            }
+            (NoticeKind::StaffEscalated, Language::En) => {
+                format!("[mallguard] Ask Amazon customer service to confirm: {order_id}")
+            }
             (NoticeKind::StaffQuarantine, Language::Ja) => "[mallguard] 解析できない注文通知を隔離しました".into(),
             (NoticeKind::StaffQuarantine, Language::En) => "[mallguard] A signed payload could not be parsed".into(),
         }
@@ -317,7 +326,10 @@ impl Templates {
     pub fn hold_mail(&self, kind: NoticeKind, ctx: &HoldMailContext<'_>) -> Result<Option<Mail>, RenderError> {
         let staff = matches!(
             kind,
-            NoticeKind::StaffNewHold | NoticeKind::StaffResolved | NoticeKind::StaffExpired
+            NoticeKind::StaffNewHold
+                | NoticeKind::StaffResolved
+                | NoticeKind::StaffExpired
+                | NoticeKind::StaffEscalated
         );
         let lang = ctx.shop.language;
         let to = if staff {
@@ -492,6 +504,7 @@ mod tests {
                 NoticeKind::StaffNewHold,
                 NoticeKind::StaffResolved,
                 NoticeKind::StaffExpired,
+                NoticeKind::StaffEscalated,
             ] {
                 let mail = render(kind, lang);
                 assert!(mail.text.contains("1002"), "{kind:?} {lang:?}:\n{}", mail.text);

@@ -13,7 +13,18 @@ use crate::order::{
     PostalAddress, Quantity,
 };
 use crate::policy::{Policy, ShopProfile};
-use crate::ports::Clock;
+use std::collections::BTreeMap;
+
+use crate::history::HistoryEntry;
+use crate::identity::{IdentityHasher, IdentityKey, ProductMap};
+use crate::matching::IndexEntry;
+use crate::notice::{Mail, Notice, NoticeId, NoticeState};
+use crate::ports::{
+    Clock, CommitError, Expect, Head, IngestSnapshot, MailError, Mailer, Quarantined, Store, StoreError, StoredOrder,
+    WriteBatch,
+};
+use crate::service::{Incoming, Settings};
+use crate::token::LinkSigner;
 
 pub fn line(sku: &str, quantity: u32) -> OrderLine {
     OrderLine {
@@ -113,5 +124,245 @@ impl ManualClock {
 impl Clock for ManualClock {
     fn now(&self) -> Timestamp {
         *self.0.lock().unwrap()
+    }
+}
+
+/// A store in memory, for the use-case tests: the reference behaviour of the `Store` port.
+#[derive(Default)]
+pub struct MemoryStore {
+    inner: Mutex<Tables>,
+    /// Counts calls, so tests can check how much a use case reads.
+    pub calls: std::sync::atomic::AtomicUsize,
+}
+
+#[derive(Default, Clone)]
+struct Tables {
+    orders: BTreeMap<String, StoredOrder>,
+    index: BTreeMap<(IdentityKey, String), IndexEntry>,
+    heads: BTreeMap<IdentityKey, u64>,
+    holds: BTreeMap<HoldId, Hold>,
+    notices: BTreeMap<NoticeId, Notice>,
+    history: Vec<HistoryEntry>,
+    quarantine: BTreeMap<String, Quarantined>,
+    deliveries: std::collections::BTreeSet<String>,
+}
+
+fn condition_holds(stored: Option<u64>, expect: Expect) -> bool {
+    match expect {
+        Expect::Absent => stored.is_none(),
+        Expect::Version(v) => stored == Some(v),
+        Expect::Any => true,
+    }
+}
+
+impl MemoryStore {
+    fn tables(&self) -> std::sync::MutexGuard<'_, Tables> {
+        self.calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.inner.lock().unwrap()
+    }
+}
+
+#[async_trait::async_trait]
+impl Store for MemoryStore {
+    async fn ingest_snapshot(
+        &self,
+        order: &OrderRef,
+        keys: &[IdentityKey],
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<IngestSnapshot, StoreError> {
+        let t = self.tables();
+        let entries = t
+            .index
+            .values()
+            .filter(|e| keys.contains(&e.key) && e.placed_at >= from && e.placed_at <= to)
+            .cloned()
+            .collect();
+        let heads = keys
+            .iter()
+            .map(|k| Head {
+                key: k.clone(),
+                version: t.heads.get(k).copied().unwrap_or(0),
+            })
+            .collect();
+        Ok(IngestSnapshot {
+            existing: t.orders.get(&order.key()).cloned(),
+            entries,
+            heads,
+        })
+    }
+
+    async fn commit(&self, batch: WriteBatch) -> Result<(), CommitError> {
+        let mut t = self.tables();
+        let ok = batch
+            .heads
+            .iter()
+            .all(|h| t.heads.get(&h.key).copied().unwrap_or(0) == h.version)
+            && batch
+                .orders
+                .iter()
+                .all(|(o, e)| condition_holds(t.orders.get(&o.order.order_ref.key()).map(|s| s.version), *e))
+            && batch
+                .holds
+                .iter()
+                .all(|(h, e)| condition_holds(t.holds.get(&h.id).map(|s| s.version), *e))
+            && batch
+                .notices
+                .iter()
+                .all(|(n, e)| condition_holds(t.notices.get(&n.id).map(|s| s.version), *e))
+            && batch
+                .quarantine
+                .iter()
+                .all(|(q, e)| condition_holds(t.quarantine.get(&q.id).map(|_| 0), *e));
+        if !ok {
+            return Err(CommitError::Conflict);
+        }
+        for h in batch.heads {
+            t.heads.insert(h.key, h.version + 1);
+        }
+        for (o, _) in batch.orders {
+            t.orders.insert(o.order.order_ref.key(), o);
+        }
+        for e in batch.index {
+            t.index.insert((e.key.clone(), e.order.key()), e);
+        }
+        for (h, _) in batch.holds {
+            t.holds.insert(h.id.clone(), h);
+        }
+        for (n, _) in batch.notices {
+            t.notices.insert(n.id.clone(), n);
+        }
+        t.history.extend(batch.history);
+        for (q, _) in batch.quarantine {
+            t.quarantine.insert(q.id.clone(), q);
+        }
+        t.deliveries.extend(batch.deliveries);
+        Ok(())
+    }
+
+    async fn order(&self, order: &OrderRef) -> Result<Option<StoredOrder>, StoreError> {
+        Ok(self.tables().orders.get(&order.key()).cloned())
+    }
+
+    async fn hold(&self, id: &HoldId) -> Result<Option<Hold>, StoreError> {
+        Ok(self.tables().holds.get(id).cloned())
+    }
+
+    async fn holds(&self, open_only: bool) -> Result<Vec<Hold>, StoreError> {
+        let mut holds: Vec<Hold> = self
+            .tables()
+            .holds
+            .values()
+            .filter(|h| !open_only || h.state == HoldState::Held)
+            .cloned()
+            .collect();
+        holds.sort_by_key(|h| std::cmp::Reverse(h.created_at));
+        Ok(holds)
+    }
+
+    async fn due_holds(&self, now: Timestamp, limit: usize) -> Result<Vec<Hold>, StoreError> {
+        let mut due: Vec<Hold> = self
+            .tables()
+            .holds
+            .values()
+            .filter(|h| h.next_due().is_some_and(|d| d <= now))
+            .cloned()
+            .collect();
+        due.sort_by_key(|h| h.next_due());
+        due.truncate(limit);
+        Ok(due)
+    }
+
+    async fn notice(&self, id: &NoticeId) -> Result<Option<Notice>, StoreError> {
+        Ok(self.tables().notices.get(id).cloned())
+    }
+
+    async fn pending_notices(&self, now: Timestamp, limit: usize) -> Result<Vec<Notice>, StoreError> {
+        let mut pending: Vec<Notice> = self
+            .tables()
+            .notices
+            .values()
+            .filter(|n| n.state == NoticeState::Pending && n.next_attempt_at <= now)
+            .cloned()
+            .collect();
+        pending.sort_by_key(|n| n.next_attempt_at);
+        pending.truncate(limit);
+        Ok(pending)
+    }
+
+    async fn history(&self, order: &OrderRef) -> Result<Vec<HistoryEntry>, StoreError> {
+        Ok(self
+            .tables()
+            .history
+            .iter()
+            .filter(|h| &h.order == order)
+            .cloned()
+            .collect())
+    }
+
+    async fn delivery_seen(&self, delivery: &str) -> Result<bool, StoreError> {
+        Ok(self.tables().deliveries.contains(delivery))
+    }
+
+    async fn quarantined(&self) -> Result<Vec<Quarantined>, StoreError> {
+        Ok(self.tables().quarantine.values().cloned().collect())
+    }
+}
+
+/// A mailer that keeps what it was asked to send, and fails on demand.
+#[derive(Default)]
+pub struct RecordingMailer {
+    pub sent: Mutex<Vec<Mail>>,
+    pub failing: std::sync::atomic::AtomicBool,
+}
+
+impl RecordingMailer {
+    pub fn mails(&self) -> Vec<Mail> {
+        self.sent.lock().unwrap().clone()
+    }
+
+    pub fn fail(&self, failing: bool) {
+        self.failing.store(failing, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[async_trait::async_trait]
+impl Mailer for RecordingMailer {
+    async fn send(&self, mail: &Mail) -> Result<String, MailError> {
+        if self.failing.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(MailError::Transient("the test mailer is down".into()));
+        }
+        let mut sent = self.sent.lock().unwrap();
+        sent.push(mail.clone());
+        Ok(format!("test-{}", sent.len()))
+    }
+}
+
+/// Settings for tests: fixed secrets, the default policy, the test shop.
+pub fn settings() -> Settings {
+    Settings {
+        hasher: IdentityHasher::new(b"test pepper".to_vec()),
+        signer: LinkSigner::new(b"test link key".to_vec()),
+        products: ProductMap::default(),
+        policy: Policy::default(),
+        shop: shop(),
+    }
+}
+
+/// The link tokens (`/h/{token}`) in a mail's text, confirm first.
+pub fn link_tokens(mail: &Mail) -> Vec<String> {
+    mail.text
+        .split_whitespace()
+        .filter_map(|word| word.split_once("/h/").map(|(_, token)| token.to_owned()))
+        .collect()
+}
+
+/// The raw bytes a test pretends a mall sent for `order`.
+pub fn incoming(order: Order) -> Incoming {
+    let raw = format!("{{\"order\":\"{}\"}}", order.order_ref.key()).into_bytes();
+    Incoming {
+        order,
+        raw,
+        delivery: None,
     }
 }

@@ -70,13 +70,14 @@ impl Mallguard {
                 escalated.amazon_fallback_case =
                     Some(amazon_case_text(&self.settings.shop.name, &held.order, &original.order));
                 escalated.deadline = now.saturating_add(policy.amazon_fallback_within).unwrap_or(now);
+                escalated.remind_at = None;
                 batch.holds.push((escalated.clone(), Expect::Version(hold.version)));
                 batch.history.push(HistoryEntry::new(
                     &hold.order,
                     now,
                     Event::AmazonFallbackNoted { hold: hold.id.clone() },
                 ));
-                if let Some(n) = self.hold_notice(NoticeKind::StaffExpired, &escalated, &held, &original, now)? {
+                if let Some(n) = self.hold_notice(NoticeKind::StaffEscalated, &escalated, &held, &original, now)? {
                     queue(&mut batch, n, now);
                 }
                 Swept::Escalated

@@ -1,1 +1,493 @@
+//! Use-case tests over the in-memory store: the lifecycle, the races, the mails.
 
+use std::sync::Arc;
+
+use jiff::SignedDuration;
+
+use super::*;
+use crate::hold::HoldState;
+use crate::ids::Mall;
+use crate::notice::NoticeKind;
+use crate::testing::{
+    ManualClock, MemoryStore, RecordingMailer, incoming, line, link_tokens, order, order_at, settings,
+};
+
+struct World {
+    app: Mallguard,
+    store: Arc<MemoryStore>,
+    mailer: Arc<RecordingMailer>,
+    clock: Arc<ManualClock>,
+}
+
+fn world_with(settings: Settings) -> World {
+    let store = Arc::new(MemoryStore::default());
+    let mailer = Arc::new(RecordingMailer::default());
+    let clock = Arc::new(ManualClock::at("2026-11-23T03:05:01Z"));
+    let app = Mallguard::new(store.clone(), mailer.clone(), clock.clone(), settings);
+    World {
+        app,
+        store,
+        mailer,
+        clock,
+    }
+}
+
+fn world() -> World {
+    world_with(settings())
+}
+
+impl World {
+    /// Ingests 1001 then its duplicate 1002 five minutes later; returns the hold.
+    async fn held_pair(&self) -> Hold {
+        assert_eq!(
+            self.app.ingest(incoming(order("1001"))).await.unwrap(),
+            IngestOutcome::Accepted
+        );
+        let outcome = self
+            .app
+            .ingest(incoming(order_at("1002", "2026-11-23T03:05:00Z")))
+            .await
+            .unwrap();
+        let IngestOutcome::Held { hold, notified: true } = outcome else {
+            panic!("expected a notified hold: {outcome:?}")
+        };
+        self.store.hold(&hold).await.unwrap().unwrap()
+    }
+
+    fn mails_of(&self, kind: NoticeKind) -> Vec<Mail> {
+        self.mailer
+            .mails()
+            .into_iter()
+            .filter(|m| m.tags.contains(&("kind".into(), kind.as_str().into())))
+            .collect()
+    }
+
+    fn token(&self, action: usize) -> String {
+        let notice = self.mails_of(NoticeKind::Notice).pop().expect("a notice was sent");
+        link_tokens(&notice)[action].clone()
+    }
+
+    async fn state(&self, hold: &Hold) -> HoldState {
+        self.store.hold(&hold.id).await.unwrap().unwrap().state
+    }
+
+    async fn events(&self, order_id: &str) -> Vec<String> {
+        let r = order(order_id).order_ref;
+        self.store
+            .history(&r)
+            .await
+            .unwrap()
+            .iter()
+            .map(|h| format!("{:?}", h.event))
+            .collect()
+    }
+}
+
+use crate::notice::Mail;
+
+#[tokio::test]
+async fn a_duplicate_is_held_and_the_buyer_and_staff_are_mailed_at_once() {
+    let w = world();
+    let hold = w.held_pair().await;
+    assert_eq!(hold.state, HoldState::Held);
+    assert_eq!(hold.original.order_id.as_str(), "1001");
+    let notice = w.mails_of(NoticeKind::Notice);
+    assert_eq!(notice.len(), 1);
+    assert_eq!(notice[0].to.as_str(), "taro.yamada@example.com");
+    assert_eq!(link_tokens(&notice[0]).len(), 2);
+    assert_eq!(
+        w.mails_of(NoticeKind::StaffNewHold)[0].to.as_str(),
+        "staff@tanaka-shop.example"
+    );
+    let stored = w
+        .store
+        .notice(&NoticeId::for_hold(&hold.id, NoticeKind::Notice))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.state, NoticeState::Sent);
+    assert_eq!(stored.message_id.as_deref(), Some("test-1"));
+    let events = w.events("1002").await.join("\n");
+    for needle in ["Received", "Matched", "Held", "NoticeQueued", "NoticeSent"] {
+        assert!(events.contains(needle), "{needle} missing from\n{events}");
+    }
+    assert!(w.events("1001").await.join("").contains("DuplicateReceived"));
+}
+
+#[tokio::test]
+async fn a_redelivered_order_writes_nothing_and_never_matches_itself() {
+    let w = world();
+    w.app.ingest(incoming(order("1001"))).await.unwrap();
+    let history = w.events("1001").await.len();
+    for _ in 0..3 {
+        assert_eq!(
+            w.app.ingest(incoming(order("1001"))).await.unwrap(),
+            IngestOutcome::Redelivered
+        );
+    }
+    assert_eq!(w.events("1001").await.len(), history);
+    assert!(w.store.holds(false).await.unwrap().is_empty());
+    assert!(w.mailer.mails().is_empty());
+}
+
+#[tokio::test]
+async fn a_seen_delivery_id_is_answered_without_reading_the_order_again() {
+    let w = world();
+    let mut first = incoming(order("1001"));
+    first.delivery = Some("delivery-1".into());
+    w.app.ingest(first.clone()).await.unwrap();
+    assert_eq!(w.app.ingest(first).await.unwrap(), IngestOutcome::Redelivered);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn twenty_concurrent_copies_of_a_duplicate_pair_give_exactly_one_hold() {
+    let w = world();
+    let mut tasks = vec![];
+    for i in 0..40 {
+        let app = w.app.clone();
+        let o = if i % 2 == 0 {
+            order("1001")
+        } else {
+            order_at("1002", "2026-11-23T03:05:00Z")
+        };
+        tasks.push(tokio::spawn(async move { app.ingest(incoming(o)).await }));
+    }
+    let mut held = 0;
+    for t in tasks {
+        if let IngestOutcome::Held { .. } = t.await.unwrap().unwrap() {
+            held += 1;
+        }
+    }
+    assert_eq!(held, 1);
+    assert_eq!(w.store.holds(false).await.unwrap().len(), 1);
+    assert_eq!(w.mails_of(NoticeKind::Notice).len(), 1);
+}
+
+#[tokio::test]
+async fn a_a_b_holds_only_the_second_a_and_three_copies_point_at_the_first() {
+    let w = world();
+    w.app.ingest(incoming(order("1"))).await.unwrap();
+    let second = w
+        .app
+        .ingest(incoming(order_at("2", "2026-11-23T03:01:00Z")))
+        .await
+        .unwrap();
+    let mut b = order_at("3", "2026-11-23T03:02:00Z");
+    b.lines = crate::order::OrderLines::parse(vec![line("SKU-B", 1)]).unwrap();
+    assert_eq!(w.app.ingest(incoming(b)).await.unwrap(), IngestOutcome::Accepted);
+    let third = w
+        .app
+        .ingest(incoming(order_at("4", "2026-11-23T03:03:00Z")))
+        .await
+        .unwrap();
+    assert!(matches!(second, IngestOutcome::Held { .. }));
+    let IngestOutcome::Held { hold, .. } = third else {
+        panic!("{third:?}")
+    };
+    let hold = w.store.hold(&hold).await.unwrap().unwrap();
+    assert_eq!(hold.original.order_id.as_str(), "1");
+}
+
+#[tokio::test]
+async fn the_buyer_cancels_once_and_a_second_click_learns_the_outcome() {
+    let w = world();
+    let hold = w.held_pair().await;
+    let page = w.app.view(&w.token(1)).await.unwrap();
+    assert_eq!(page.hold.state, HoldState::Held, "viewing changes nothing");
+    assert!(page.confirm_token.is_some() && page.cancel_token.is_some());
+    let Answer::Done(page) = w.app.answer(&w.token(1)).await.unwrap() else {
+        panic!("first click settles")
+    };
+    assert_eq!(page.hold.state, HoldState::Cancelled);
+    assert!(page.confirm_token.is_none());
+    let Answer::AlreadySettled(page) = w.app.answer(&w.token(0)).await.unwrap() else {
+        panic!("second click")
+    };
+    assert_eq!(page.hold.state, HoldState::Cancelled);
+    assert_eq!(w.state(&hold).await, HoldState::Cancelled);
+    assert_eq!(w.mails_of(NoticeKind::Receipt).len(), 1);
+    assert_eq!(w.mails_of(NoticeKind::StaffResolved).len(), 1);
+    let held = w.store.order(&hold.order).await.unwrap().unwrap();
+    assert_eq!(
+        held.order.status,
+        crate::order::OrderStatus::Cancelled,
+        "out of matching"
+    );
+    let events = w.events("1002").await.join("\n");
+    assert!(events.contains("PageOpened") && events.contains("Resolved") && events.contains("LateAnswer"));
+}
+
+#[tokio::test]
+async fn a_forged_link_is_refused_and_an_expired_link_shows_the_outcome() {
+    let w = world();
+    let hold = w.held_pair().await;
+    let mut forged = w.token(1);
+    forged.replace_range(forged.len() - 3.., "AAA");
+    assert!(matches!(w.app.view(&forged).await, Err(ServiceError::InvalidLink)));
+    w.clock.set(
+        hold.deadline
+            .saturating_add(SignedDuration::from_hours(24 * 15))
+            .unwrap(),
+    );
+    let Answer::Expired(page) = w.app.answer(&w.token(1)).await.unwrap() else {
+        panic!("expired")
+    };
+    assert!(page.expired);
+    assert_eq!(w.state(&hold).await, HoldState::Held, "an expired link changes nothing");
+}
+
+#[tokio::test]
+async fn the_sweep_reminds_at_half_time_and_cancels_at_the_deadline() {
+    let w = world();
+    let hold = w.held_pair().await;
+    assert_eq!(
+        w.app.sweep().await.unwrap(),
+        SweepReport::default(),
+        "nothing is due yet"
+    );
+    w.clock.set(hold.remind_at.unwrap());
+    let report = w.app.sweep().await.unwrap();
+    assert_eq!((report.reminded, report.cancelled), (1, 0));
+    assert_eq!(w.mails_of(NoticeKind::Reminder).len(), 1);
+    assert_eq!(link_tokens(&w.mails_of(NoticeKind::Reminder)[0]).len(), 2);
+    assert_eq!(w.app.sweep().await.unwrap().reminded, 0, "reminded once");
+    w.clock.set(hold.deadline);
+    let report = w.app.sweep().await.unwrap();
+    assert_eq!(report.cancelled, 1);
+    assert_eq!(w.state(&hold).await, HoldState::Cancelled);
+    let cancellation = w.mails_of(NoticeKind::Cancellation);
+    assert_eq!(cancellation.len(), 1);
+    assert!(cancellation[0].text.contains("1002"));
+    assert_eq!(w.mails_of(NoticeKind::StaffExpired).len(), 1);
+    assert_eq!(w.app.sweep().await.unwrap(), SweepReport::default());
+}
+
+#[tokio::test]
+async fn an_amazon_hold_expires_with_the_customer_service_fallback_and_no_phone() {
+    let w = world();
+    let mut first = order("503-1111111-0000001");
+    first.order_ref.mall = Mall::Amazon;
+    let mut second = order_at("503-1111111-0000002", "2026-11-23T03:05:00Z");
+    second.order_ref.mall = Mall::Amazon;
+    w.app.ingest(incoming(first)).await.unwrap();
+    let IngestOutcome::Held { hold, .. } = w.app.ingest(incoming(second)).await.unwrap() else {
+        panic!()
+    };
+    let hold = w.store.hold(&hold).await.unwrap().unwrap();
+    assert!(!hold.contact.phone_allowed);
+    let alert = &w.mails_of(NoticeKind::StaffNewHold)[0];
+    assert!(alert.text.contains("電話連絡は禁止"), "{}", alert.text);
+    w.clock.set(hold.deadline);
+    w.app.sweep().await.unwrap();
+    let settled = w.store.hold(&hold.id).await.unwrap().unwrap();
+    assert_eq!(settled.state, HoldState::Cancelled);
+    let case = settled.amazon_fallback_case.expect("fallback noted");
+    assert!(case.contains("503-1111111-0000002"));
+    assert!(w.mails_of(NoticeKind::StaffExpired)[0].text.contains(&case));
+    let r = settled.order;
+    let events: Vec<_> = w
+        .store
+        .history(&r)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|h| h.event)
+        .collect();
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, crate::history::Event::AmazonFallbackNoted { .. }))
+    );
+}
+
+#[tokio::test]
+async fn a_shop_may_escalate_amazon_holds_to_customer_service_before_cancelling() {
+    let mut s = settings();
+    s.policy.amazon_fallback_first = true;
+    let w = world_with(s);
+    let mut first = order("503-1");
+    first.order_ref.mall = Mall::Amazon;
+    let mut second = order_at("503-2", "2026-11-23T03:05:00Z");
+    second.order_ref.mall = Mall::Amazon;
+    w.app.ingest(incoming(first)).await.unwrap();
+    let IngestOutcome::Held { hold, .. } = w.app.ingest(incoming(second)).await.unwrap() else {
+        panic!()
+    };
+    let hold = w.store.hold(&hold).await.unwrap().unwrap();
+    w.clock.set(hold.deadline);
+    assert_eq!(w.app.sweep().await.unwrap().escalated, 1);
+    let escalated = w.store.hold(&hold.id).await.unwrap().unwrap();
+    assert_eq!(escalated.state, HoldState::Held);
+    assert!(escalated.amazon_fallback_case.is_some());
+    assert!(escalated.deadline > hold.deadline);
+    w.clock.set(escalated.deadline);
+    assert_eq!(w.app.sweep().await.unwrap().cancelled, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_buyer_click_racing_the_sweep_gives_one_outcome() {
+    for _ in 0..10 {
+        let w = world();
+        let hold = w.held_pair().await;
+        w.clock.set(hold.deadline);
+        let token = w.token(0);
+        let app = w.app.clone();
+        let click = tokio::spawn(async move { app.answer(&token).await });
+        let app = w.app.clone();
+        let sweep = tokio::spawn(async move { app.sweep().await });
+        let click = click.await.unwrap().unwrap();
+        let report = sweep.await.unwrap().unwrap();
+        let state = w.state(&hold).await;
+        match click {
+            // The link expires at deadline + grace, so the click counts when it wins.
+            Answer::Done(page) => {
+                assert_eq!(page.hold.state, HoldState::Confirmed);
+                assert_eq!(report.cancelled, 0);
+                assert_eq!(state, HoldState::Confirmed);
+            }
+            Answer::AlreadySettled(page) => {
+                assert_eq!(page.hold.state, HoldState::Cancelled);
+                assert_eq!(state, HoldState::Cancelled);
+            }
+            Answer::Expired(_) => panic!("the link is still valid"),
+        }
+        let resolved = w
+            .events("1002")
+            .await
+            .iter()
+            .filter(|e| e.starts_with("Resolved"))
+            .count();
+        assert_eq!(resolved, 1);
+    }
+}
+
+#[tokio::test]
+async fn a_failed_notice_stays_pending_and_the_sweep_sends_it_later() {
+    let w = world();
+    w.mailer.fail(true);
+    w.app.ingest(incoming(order("1001"))).await.unwrap();
+    let outcome = w
+        .app
+        .ingest(incoming(order_at("1002", "2026-11-23T03:05:00Z")))
+        .await
+        .unwrap();
+    let IngestOutcome::Held { hold, notified: false } = outcome else {
+        panic!("{outcome:?}")
+    };
+    let id = NoticeId::for_hold(&hold, NoticeKind::Notice);
+    let pending = w.store.notice(&id).await.unwrap().unwrap();
+    assert_eq!(pending.state, NoticeState::Pending);
+    assert_eq!(pending.attempts, 1);
+    w.mailer.fail(false);
+    assert_eq!(w.app.sweep().await.unwrap().notices_sent, 0, "not before the backoff");
+    w.clock.advance(SignedDuration::from_mins(1));
+    let report = w.app.sweep().await.unwrap();
+    assert_eq!(report.notices_sent, 2, "the notice and the staff alert");
+    assert_eq!(w.store.notice(&id).await.unwrap().unwrap().state, NoticeState::Sent);
+    assert_eq!(w.mails_of(NoticeKind::Notice).len(), 1);
+}
+
+#[tokio::test]
+async fn the_earlier_order_cancelled_at_the_mall_releases_the_hold() {
+    let w = world();
+    let hold = w.held_pair().await;
+    let mut cancelled = order("1001");
+    cancelled.status = crate::order::OrderStatus::Cancelled;
+    let outcome = w.app.ingest(incoming(cancelled)).await.unwrap();
+    assert_eq!(
+        outcome,
+        IngestOutcome::Updated {
+            status: crate::order::OrderStatus::Cancelled
+        }
+    );
+    assert_eq!(w.state(&hold).await, HoldState::Released);
+    // A new copy does not match the cancelled order but matches the released one.
+    let later = w
+        .app
+        .ingest(incoming(order_at("1003", "2026-11-23T03:10:00Z")))
+        .await
+        .unwrap();
+    let IngestOutcome::Held { hold: third, .. } = later else {
+        panic!("{later:?}")
+    };
+    assert_eq!(
+        w.store.hold(&third).await.unwrap().unwrap().original.order_id.as_str(),
+        "1002"
+    );
+}
+
+#[tokio::test]
+async fn the_held_order_cancelled_at_the_mall_settles_its_hold() {
+    let w = world();
+    let hold = w.held_pair().await;
+    let mut cancelled = order_at("1002", "2026-11-23T03:05:00Z");
+    cancelled.status = crate::order::OrderStatus::Cancelled;
+    w.app.ingest(incoming(cancelled)).await.unwrap();
+    let settled = w.store.hold(&hold.id).await.unwrap().unwrap();
+    assert_eq!(settled.state, HoldState::Cancelled);
+    assert_eq!(settled.resolution.unwrap().by, crate::hold::Resolver::Mall);
+}
+
+#[tokio::test]
+async fn staff_resolve_a_hold_after_a_phone_call() {
+    let w = world();
+    let hold = w.held_pair().await;
+    let done = w
+        .app
+        .resolve(&hold.id, crate::hold::Decision::Confirm, "suzuki")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(done.state, HoldState::Confirmed);
+    let again = w
+        .app
+        .resolve(&hold.id, crate::hold::Decision::Cancel, "suzuki")
+        .await
+        .unwrap();
+    assert_eq!(again.unwrap_err().state, HoldState::Confirmed);
+    let evidence = w.app.evidence(&hold.order).await.unwrap();
+    let timeline: Vec<String> = evidence
+        .history
+        .iter()
+        .map(|h| h.describe(crate::Language::En))
+        .collect();
+    assert!(timeline.iter().any(|l| l.contains("staff (suzuki)")), "{timeline:#?}");
+}
+
+#[tokio::test]
+async fn the_same_buyer_on_rakuten_then_yahoo_is_held_across_malls() {
+    let w = world();
+    let mut rakuten = order("386193-20261123-0000012345");
+    rakuten.order_ref.mall = Mall::Rakuten;
+    rakuten.buyer.email = Some(crate::order::EmailAddress::parse("a1b2c3@pc.fw.rakuten.ne.jp").unwrap());
+    rakuten.ship_to.lines = vec!["千代田1丁目2番3号 メゾン千代田101".into()];
+    let mut yahoo = order_at("tanaka-yahoo-10000123", "2026-11-23T03:40:00Z");
+    yahoo.order_ref.mall = Mall::Yahoo;
+    yahoo.buyer.phone = Some("＋８１ ９０－１２３４－５６７８".into());
+    yahoo.ship_to.name = "山田　太郎".into();
+    yahoo.ship_to.lines = vec!["千代田１－２－３　メゾン千代田１０１".into()];
+    w.app.ingest(incoming(rakuten)).await.unwrap();
+    let outcome = w.app.ingest(incoming(yahoo)).await.unwrap();
+    assert!(matches!(outcome, IngestOutcome::Held { .. }), "{outcome:?}");
+}
+
+#[tokio::test]
+async fn a_quarantined_payload_is_kept_once_and_the_staff_alerted_once() {
+    let w = world();
+    let raw = b"{\"id\": {}}".to_vec();
+    let id = w
+        .app
+        .quarantine("shopify", raw.clone(), Default::default(), "id: expected a number")
+        .await
+        .unwrap();
+    let again = w
+        .app
+        .quarantine("shopify", raw.clone(), Default::default(), "id: expected a number")
+        .await
+        .unwrap();
+    assert_eq!(id, again);
+    let kept = w.store.quarantined().await.unwrap();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0].raw, raw);
+    assert_eq!(w.mails_of(NoticeKind::StaffQuarantine).len(), 1);
+}
