@@ -1,1 +1,168 @@
-//! placeholder
+//! The respond function: the buyer's confirm-or-cancel page behind the links of a notice
+//! (DESIGN.md §7).
+//!
+//! - `GET /h/{token}` shows both orders and, while the hold is open, two buttons. It never changes a
+//!   hold: mail scanners and link previewers open links too.
+//! - `POST /h/{token}` performs the one action the token is scoped to, once. The form body is ignored.
+//! - `GET /healthz` answers `ok`.
+//!
+//! Status codes: 200 for a page (including "already settled", which is what a double click gives),
+//! 410 when a button of an expired link is pressed, 404 for an invalid link or a hold that is gone,
+//! 503 with `Retry-After` when the store is busy, 500 for anything else (logged).
+//!
+//! Pages are in the shop's language; `?lang=en` or `?lang=ja` switches one page (and the answer
+//! page its buttons lead to), which helps support staff read what a buyer sees.
+
+mod error;
+mod pages;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::middleware::map_response;
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use mallguard_domain::Language;
+use mallguard_domain::ids::HoldId;
+use mallguard_domain::policy::ShopProfile;
+use mallguard_domain::service::{Answer, HoldPage, Mallguard};
+use serde::Deserialize;
+
+use crate::error::RespondError;
+use crate::pages::{Chrome, Situation};
+
+/// The router of the respond function: `GET`/`POST /h/{token}` and `GET /healthz`.
+///
+/// Mount it at the root of the public URL the notices link to (`{public_url}/h/{token}`); the
+/// buttons post to `/h/{token}`.
+pub fn router(app: Mallguard) -> Router {
+    let state = AppState {
+        shop: Arc::new(app.settings().shop.clone()),
+        app,
+    };
+    Router::new()
+        .route("/h/{token}", get(show).post(answer))
+        .route("/healthz", get(healthz))
+        .layer(map_response(security_headers))
+        .with_state(state)
+}
+
+#[derive(Clone)]
+struct AppState {
+    app: Mallguard,
+    /// Copied once: every page, error pages too, names the shop and how to reach it.
+    shop: Arc<ShopProfile>,
+}
+
+/// `?lang=en|ja`. Anything else (or a query that does not parse) falls back to the shop's language.
+#[derive(Debug, Deserialize)]
+struct PageQuery {
+    lang: Option<String>,
+}
+
+impl AppState {
+    fn chrome(&self, query: Result<Query<PageQuery>, QueryRejection>) -> Chrome {
+        let asked = query
+            .ok()
+            .and_then(|Query(q)| q.lang)
+            .and_then(|lang| lang.parse::<Language>().ok());
+        Chrome {
+            shop: self.shop.clone(),
+            lang: asked.unwrap_or(self.shop.language),
+            explicit_lang: asked.is_some(),
+        }
+    }
+}
+
+/// The hold a token claims to be about, for logs only. The token is not verified here, so only a
+/// well-formed hold id is taken from it: nothing an attacker types reaches the log verbatim.
+fn hold_named_by(token: &str) -> Option<HoldId> {
+    token.split('.').next().and_then(|id| HoldId::parse(id).ok())
+}
+
+/// The token from the path; a path that does not even decode is an invalid link, not a 400.
+fn token_of(path: Result<Path<String>, PathRejection>, chrome: &Chrome) -> Result<String, RespondError> {
+    path.map(|Path(token)| token)
+        .map_err(|_| RespondError::InvalidLink { chrome: chrome.clone() })
+}
+
+fn page_response(
+    status: StatusCode,
+    chrome: &Chrome,
+    page: &HoldPage,
+    situation: Situation,
+) -> Result<Response, RespondError> {
+    let html = chrome
+        .hold_page(page, situation)
+        .map_err(|err| RespondError::render(err, chrome.clone(), Some(page.hold.id.clone())))?;
+    Ok((status, Html(html)).into_response())
+}
+
+/// `GET /h/{token}`: shows the hold; changes nothing.
+async fn show(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+    query: Result<Query<PageQuery>, QueryRejection>,
+) -> Result<Response, RespondError> {
+    let chrome = state.chrome(query);
+    let token = token_of(path, &chrome)?;
+    let page = state
+        .app
+        .view(&token)
+        .await
+        .map_err(|err| RespondError::service(err, chrome.clone(), hold_named_by(&token)))?;
+    // An expired link still shows what happened (200): the page is there, only its buttons are gone.
+    let situation = if page.expired {
+        Situation::Expired
+    } else {
+        Situation::View
+    };
+    page_response(StatusCode::OK, &chrome, &page, situation)
+}
+
+/// `POST /h/{token}`: performs the token's action, once. Any form body is ignored: the token alone
+/// scopes the action.
+async fn answer(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+    query: Result<Query<PageQuery>, QueryRejection>,
+) -> Result<Response, RespondError> {
+    let chrome = state.chrome(query);
+    let token = token_of(path, &chrome)?;
+    let answer = state
+        .app
+        .answer(&token)
+        .await
+        .map_err(|err| RespondError::service(err, chrome.clone(), hold_named_by(&token)))?;
+    match answer {
+        Answer::Done(page) => page_response(StatusCode::OK, &chrome, &page, Situation::Done),
+        // 200, not 409: a double click or a second tab lands here, and the page explains it.
+        Answer::AlreadySettled(page) => page_response(StatusCode::OK, &chrome, &page, Situation::AlreadySettled),
+        Answer::Expired(page) => page_response(StatusCode::GONE, &chrome, &page, Situation::Expired),
+    }
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// Headers on every response. The URL carries a bearer token: no caching, no referrer, no indexing;
+/// the pages load nothing from elsewhere and post only to this origin.
+async fn security_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(
+        HeaderName::from_static("x-robots-tag"),
+        HeaderValue::from_static("noindex"),
+    );
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; form-action 'self'"),
+    );
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    response
+}
