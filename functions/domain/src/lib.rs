@@ -2,6 +2,8 @@
 //! notices, link tokens, the ports and the use cases. No AWS, no HTTP server, no file system: the same
 //! code runs on Lambda, on the local stack and in the tests.
 
+#[cfg(any(test, feature = "testing"))]
+pub mod contract;
 pub mod history;
 pub mod hold;
 pub mod identity;

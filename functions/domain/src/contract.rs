@@ -1,0 +1,1050 @@
+//! The contract every [`Store`] keeps, as a suite any implementation runs against itself: the embedded
+//! SQLite store, DynamoDB Local, the in-memory reference (DESIGN.md §11: "the same store contract tests
+//! run against the embedded store and against DynamoDB").
+//!
+//! It talks to the store only through the `Store` trait. Each check writes items of its own (its own
+//! order ids and its own identity-hash pepper, so its own identity keys) and puts its sweep-time items in
+//! a year no other check uses, so all checks can run one after another on the same store. They expect a
+//! fresh, empty store: they create items with `Expect::Absent`.
+//!
+//! ```ignore
+//! #[tokio::test]
+//! async fn my_store_keeps_the_contract() {
+//!     mallguard_domain::contract::run_all(&MyStore::new()).await;
+//! }
+//! ```
+
+use std::collections::BTreeMap;
+
+use jiff::{SignedDuration, Timestamp};
+
+use crate::history::{Event, HistoryEntry};
+use crate::hold::{Decision, Hold, HoldState, Resolver};
+use crate::identity::{IdentityHasher, IdentityKey, ProductMap};
+use crate::ids::{HoldId, OrderRef};
+use crate::matching::IndexEntry;
+use crate::notice::{Mail, Notice, NoticeId, NoticeKind};
+use crate::order::{EmailAddress, OrderStatus, PayloadDigest};
+use crate::ports::{CommitError, Expect, Head, Quarantined, Store, StoredOrder, WriteBatch};
+use crate::service::index_entries;
+use crate::testing::{hold_for, line, order, order_at};
+
+/// Runs every check of the contract, in turn, on one fresh store. Panics with a message naming the
+/// broken rule.
+pub async fn run_all(store: &dyn Store) {
+    every_item_round_trips(store).await;
+    absent_on_an_existing_item_conflicts_and_writes_nothing(store).await;
+    a_stale_head_version_conflicts(store).await;
+    a_version_mismatch_conflicts_and_any_overwrites(store).await;
+    the_snapshot_reads_only_the_window_and_the_keys_asked_for(store).await;
+    due_holds_are_held_ones_at_or_before_now_soonest_first(store).await;
+    pending_notices_are_due_ones_oldest_first(store).await;
+    history_comes_back_in_insertion_order(store).await;
+    holds_are_listed_newest_first_and_open_only_on_request(store).await;
+    deliveries_are_remembered_and_a_repeat_is_no_conflict(store).await;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Builders
+
+fn ts(at: &str) -> Timestamp {
+    at.parse().unwrap_or_else(|e| panic!("bad test time {at:?}: {e}"))
+}
+
+/// A payload with every byte value, Japanese text and enough bulk to be worth compressing.
+fn raw_payload(id: &str) -> Vec<u8> {
+    let mut raw = format!("{{\"id\":\"{id}\",\"note\":\"山田 太郎様 ご注文ありがとうございます\"}}").into_bytes();
+    raw.extend((0..=255u8).cycle().take(70_000));
+    raw
+}
+
+/// An order as a store keeps it, with its identity keys hashed with `pepper`: a check that uses its own
+/// pepper has identity keys (and so heads and index entries) no other check touches.
+fn stored_order(id: &str, placed_at: &str, pepper: &str) -> StoredOrder {
+    let mut order = order_at(id, placed_at);
+    order.lines = crate::order::OrderLines::parse(vec![line("SKU-A", 1), line("SKU-B", 2)]).expect("two lines");
+    let identity = IdentityHasher::new(pepper.as_bytes().to_vec()).order_identity(&order);
+    let products = ProductMap::default().products_of(&order);
+    StoredOrder {
+        order,
+        identity,
+        products,
+        raw: raw_payload(id),
+        // Nanoseconds: a store must not round times.
+        received_at: ts(placed_at)
+            .checked_add(SignedDuration::new(1, 123_456_789))
+            .expect("in range"),
+        version: 1,
+        hold: None,
+        duplicates: vec![],
+    }
+}
+
+/// A held hold on order `id`, created at `created_at`, with the reminder and deadline given.
+fn hold_at(id: &str, created_at: &str, remind_at: Option<&str>, deadline: &str) -> Hold {
+    let held = order_at(id, created_at);
+    let original = order_at(&format!("{id}-original"), created_at);
+    let mut hold = hold_for(&held, &original);
+    hold.created_at = ts(created_at);
+    hold.remind_at = remind_at.map(ts);
+    hold.deadline = ts(deadline);
+    hold
+}
+
+fn mail(subject: &str) -> Mail {
+    Mail {
+        to: EmailAddress::parse("taro.yamada@example.com").expect("valid address"),
+        subject: subject.to_owned(),
+        text: "山田 太郎様\n\nご注文の発送前確認です。\nhttp://127.0.0.1:9000/h/confirm-token\n".to_owned(),
+        html: Some("<p>山田 太郎様</p><p><a href=\"http://127.0.0.1:9000/h/confirm-token\">確認</a></p>".to_owned()),
+        tags: vec![("kind".to_owned(), "notice".to_owned())],
+    }
+}
+
+/// A pending notice `id`, created at `created_at` and due at `next_attempt_at`.
+fn notice_at(id: &str, created_at: &str, next_attempt_at: &str) -> Notice {
+    let hold = HoldId::for_order(&order(id).order_ref);
+    let mut notice = Notice::new(
+        NoticeId::from_stored(format!("{hold}.{id}")),
+        NoticeKind::Notice,
+        Some(hold),
+        mail(&format!("【田中商店】ご注文の確認 {id}")),
+        ts(created_at),
+    );
+    notice.order = Some(order(id).order_ref);
+    notice.next_attempt_at = ts(next_attempt_at);
+    notice
+}
+
+fn quarantined(id: &str) -> Quarantined {
+    let mut raw = b"{\"unexpected\": \xff\xfe not json".to_vec();
+    raw.extend((0..=255u8).cycle().take(5_000));
+    Quarantined {
+        id: id.to_owned(),
+        source: "shopify".to_owned(),
+        received_at: ts("2026-11-23T03:00:00.000000001Z"),
+        error: "missing field `line_items`".to_owned(),
+        raw,
+        meta: BTreeMap::from([
+            ("topic".to_owned(), "orders/create".to_owned()),
+            ("shop_domain".to_owned(), "tanaka.myshopify.com".to_owned()),
+        ]),
+        replayed_at: None,
+    }
+}
+
+fn received(order: &OrderRef, at: Timestamp) -> HistoryEntry {
+    let event = Event::Received {
+        digest: PayloadDigest::of(order.key().as_bytes()),
+        status: OrderStatus::Open,
+    };
+    HistoryEntry::new(order, at, event)
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Helpers
+
+async fn commit_ok(store: &dyn Store, batch: WriteBatch, what: &str) {
+    if let Err(err) = store.commit(batch).await {
+        panic!("{what}: the commit should succeed, got {err:?}");
+    }
+}
+
+async fn commit_conflicts(store: &dyn Store, batch: WriteBatch, what: &str) {
+    match store.commit(batch).await {
+        Err(CommitError::Conflict) => {}
+        other => panic!("{what}: the commit should fail with Conflict, got {other:?}"),
+    }
+}
+
+async fn read_order(store: &dyn Store, order: &OrderRef) -> Option<StoredOrder> {
+    store.order(order).await.expect("reading an order")
+}
+
+async fn read_hold(store: &dyn Store, id: &HoldId) -> Option<Hold> {
+    store.hold(id).await.expect("reading a hold")
+}
+
+async fn read_notice(store: &dyn Store, id: &NoticeId) -> Option<Notice> {
+    store.notice(id).await.expect("reading a notice")
+}
+
+/// The heads of `keys` as the store has them now.
+async fn heads_of(store: &dyn Store, order: &OrderRef, keys: &[IdentityKey]) -> Vec<Head> {
+    let at = ts("2026-11-23T03:00:00Z");
+    store
+        .ingest_snapshot(order, keys, at, at)
+        .await
+        .expect("reading a snapshot")
+        .heads
+}
+
+/// Entries sorted by (key, order): the contract does not fix the order a snapshot returns them in.
+fn sorted(mut entries: Vec<IndexEntry>) -> Vec<IndexEntry> {
+    entries.sort_by(|a, b| (a.key.as_str(), a.order.key()).cmp(&(b.key.as_str(), b.order.key())));
+    entries
+}
+
+fn hold_ids(holds: &[Hold]) -> Vec<String> {
+    holds.iter().map(|h| h.order.order_id.to_string()).collect()
+}
+
+fn notice_ids(notices: &[Notice]) -> Vec<String> {
+    notices.iter().map(|n| n.id.to_string()).collect()
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Checks
+
+/// Every kind of item reads back exactly as written: orders with their raw bytes, index entries, holds,
+/// notices, history, quarantined payloads and delivery ids.
+pub async fn every_item_round_trips(store: &dyn Store) {
+    let original = stored_order("c-rt-1", "2026-11-23T03:00:00Z", "contract round trip");
+    let mut held = stored_order("c-rt-2", "2026-11-23T03:05:00Z", "contract round trip");
+    let hold = hold_for(&held.order, &original.order);
+    held.hold = Some(hold.id.clone());
+    held.version = 7;
+    let mut original_with_dup = original.clone();
+    original_with_dup.duplicates = vec![hold.id.clone()];
+    let mut empty_raw = stored_order("c-rt-3", "2026-11-23T03:10:00Z", "contract round trip");
+    empty_raw.raw = vec![];
+    let mut notice = notice_at("c-rt-2", "2026-11-23T03:05:01Z", "2026-11-23T03:07:01.5Z");
+    notice.last_error = Some("SES: throttled".to_owned());
+    notice.attempts = 2;
+    let history = vec![
+        received(&held.order.order_ref, ts("2026-11-23T03:05:01.000000001Z")),
+        HistoryEntry::new(
+            &held.order.order_ref,
+            ts("2026-11-23T03:05:01.000000002Z"),
+            Event::Held {
+                hold: hold.id.clone(),
+                deadline: hold.deadline,
+                urgent: hold.urgent,
+            },
+        ),
+        HistoryEntry::new(
+            &held.order.order_ref,
+            ts("2026-11-23T03:05:01.000000002Z"),
+            Event::NoticeQueued {
+                notice: notice.id.clone(),
+                kind: notice.kind,
+            },
+        ),
+    ];
+    let q = quarantined("contractrt1");
+    let entries: Vec<IndexEntry> = index_entries(&original_with_dup)
+        .into_iter()
+        .chain(index_entries(&held))
+        .collect();
+    assert!(!entries.is_empty(), "the test order must have identity keys");
+
+    let batch = WriteBatch {
+        heads: vec![],
+        orders: vec![
+            (original_with_dup.clone(), Expect::Absent),
+            (held.clone(), Expect::Absent),
+            (empty_raw.clone(), Expect::Absent),
+        ],
+        index: entries.clone(),
+        holds: vec![(hold.clone(), Expect::Absent)],
+        notices: vec![(notice.clone(), Expect::Absent)],
+        history: history.clone(),
+        quarantine: vec![(q.clone(), Expect::Absent)],
+        deliveries: vec!["contract-rt-delivery".to_owned()],
+    };
+    commit_ok(store, batch, "writing one item of every kind").await;
+
+    let got = read_order(store, &held.order.order_ref).await;
+    assert_eq!(
+        got.as_ref(),
+        Some(&held),
+        "an order (with its raw payload and version) must round-trip"
+    );
+    let got = read_order(store, &original.order.order_ref).await;
+    assert_eq!(
+        got.as_ref(),
+        Some(&original_with_dup),
+        "an order with duplicates must round-trip"
+    );
+    let got = read_order(store, &empty_raw.order.order_ref).await;
+    assert_eq!(
+        got.as_ref(),
+        Some(&empty_raw),
+        "an order with an empty raw payload must round-trip"
+    );
+    assert_eq!(
+        read_order(store, &order("c-rt-missing").order_ref).await,
+        None,
+        "an order never written must read as None"
+    );
+
+    assert_eq!(
+        read_hold(store, &hold.id).await.as_ref(),
+        Some(&hold),
+        "a hold must round-trip"
+    );
+    let missing_hold = HoldId::for_order(&order("c-rt-missing").order_ref);
+    assert_eq!(
+        read_hold(store, &missing_hold).await,
+        None,
+        "a hold never written must read as None"
+    );
+
+    assert_eq!(
+        read_notice(store, &notice.id).await.as_ref(),
+        Some(&notice),
+        "a notice must round-trip"
+    );
+    let missing_notice = NoticeId::from_stored("c-rt-missing.notice".to_owned());
+    assert_eq!(
+        read_notice(store, &missing_notice).await,
+        None,
+        "a notice never written must read as None"
+    );
+
+    let got = store.history(&held.order.order_ref).await.expect("reading history");
+    assert_eq!(got, history, "history must round-trip, in the order written");
+
+    let got = store.quarantined().await.expect("reading quarantine");
+    let got: Vec<&Quarantined> = got.iter().filter(|item| item.id == q.id).collect();
+    assert_eq!(
+        got,
+        vec![&q],
+        "a quarantined payload (with its raw bytes and meta) must round-trip"
+    );
+
+    assert!(
+        store
+            .delivery_seen("contract-rt-delivery")
+            .await
+            .expect("reading a delivery"),
+        "a delivery id written must be seen"
+    );
+    assert!(
+        !store
+            .delivery_seen("contract-rt-other")
+            .await
+            .expect("reading a delivery"),
+        "a delivery id never written must not be seen"
+    );
+
+    let keys = held.identity.keys.clone();
+    let snapshot = store
+        .ingest_snapshot(
+            &held.order.order_ref,
+            &keys,
+            ts("2026-11-22T00:00:00Z"),
+            ts("2026-11-24T00:00:00Z"),
+        )
+        .await
+        .expect("reading a snapshot");
+    assert_eq!(
+        snapshot.existing.as_ref(),
+        Some(&held),
+        "the snapshot must carry the stored order"
+    );
+    assert_eq!(
+        sorted(snapshot.entries),
+        sorted(entries),
+        "index entries must round-trip through the snapshot"
+    );
+}
+
+/// `Expect::Absent` on an item that exists fails the whole batch: nothing else in it is written, heads
+/// included. Holds for every kind of item.
+pub async fn absent_on_an_existing_item_conflicts_and_writes_nothing(store: &dyn Store) {
+    let pepper = "contract absent";
+    let first = stored_order("c-abs-1", "2026-11-23T03:00:00Z", pepper);
+    let hold = hold_for(&order("c-abs-h"), &first.order);
+    let notice = notice_at("c-abs-n", "2026-11-23T03:00:00Z", "2026-11-23T03:02:00Z");
+    let q = quarantined("contractabs1");
+    let batch = WriteBatch {
+        orders: vec![(first.clone(), Expect::Absent)],
+        holds: vec![(hold.clone(), Expect::Absent)],
+        notices: vec![(notice.clone(), Expect::Absent)],
+        quarantine: vec![(q.clone(), Expect::Absent)],
+        ..WriteBatch::default()
+    };
+    commit_ok(store, batch, "creating the items").await;
+
+    // A valid new order, its index entries, its history, its heads and a delivery id, together with a
+    // hold that already exists: all or nothing.
+    let second = stored_order("c-abs-2", "2026-11-23T03:05:00Z", pepper);
+    let keys = second.identity.keys.clone();
+    let heads = heads_of(store, &second.order.order_ref, &keys).await;
+    let mut changed_hold = hold.clone();
+    changed_hold.urgent = !hold.urgent;
+    let batch = WriteBatch {
+        heads: heads.clone(),
+        orders: vec![(second.clone(), Expect::Absent)],
+        index: index_entries(&second),
+        holds: vec![(changed_hold, Expect::Absent)],
+        history: vec![received(&second.order.order_ref, ts("2026-11-23T03:05:01Z"))],
+        deliveries: vec!["contract-abs-delivery".to_owned()],
+        ..WriteBatch::default()
+    };
+    commit_conflicts(store, batch, "a batch with Expect::Absent on an existing hold").await;
+    assert_eq!(
+        read_order(store, &second.order.order_ref).await,
+        None,
+        "atomicity: the new order of a failed batch must not be written"
+    );
+    assert_eq!(
+        read_hold(store, &hold.id).await.as_ref(),
+        Some(&hold),
+        "the existing hold must be unchanged"
+    );
+    let snapshot = store
+        .ingest_snapshot(
+            &second.order.order_ref,
+            &keys,
+            ts("2026-11-22T00:00:00Z"),
+            ts("2026-11-24T00:00:00Z"),
+        )
+        .await
+        .expect("reading a snapshot");
+    assert!(
+        snapshot.entries.iter().all(|e| e.order != second.order.order_ref),
+        "atomicity: the index entries of a failed batch must not be written"
+    );
+    assert_eq!(
+        snapshot.heads, heads,
+        "atomicity: the heads of a failed batch must not be bumped"
+    );
+    let history = store.history(&second.order.order_ref).await.expect("reading history");
+    assert!(
+        history.is_empty(),
+        "atomicity: the history of a failed batch must not be written"
+    );
+    assert!(
+        !store
+            .delivery_seen("contract-abs-delivery")
+            .await
+            .expect("reading a delivery"),
+        "atomicity: the delivery id of a failed batch must not be written"
+    );
+
+    let mut again = first.clone();
+    again.version = 2;
+    let batch = WriteBatch {
+        orders: vec![(again, Expect::Absent)],
+        ..WriteBatch::default()
+    };
+    commit_conflicts(store, batch, "Expect::Absent on an existing order").await;
+    assert_eq!(
+        read_order(store, &first.order.order_ref).await,
+        Some(first),
+        "the order must be unchanged"
+    );
+
+    let mut again = notice.clone();
+    again.attempts = 9;
+    let batch = WriteBatch {
+        notices: vec![(again, Expect::Absent)],
+        ..WriteBatch::default()
+    };
+    commit_conflicts(store, batch, "Expect::Absent on an existing notice").await;
+    assert_eq!(
+        read_notice(store, &notice.id).await,
+        Some(notice),
+        "the notice must be unchanged"
+    );
+
+    let mut again = q.clone();
+    again.error = "another error".to_owned();
+    let batch = WriteBatch {
+        quarantine: vec![(again, Expect::Absent)],
+        ..WriteBatch::default()
+    };
+    commit_conflicts(store, batch, "Expect::Absent on an existing quarantined payload").await;
+    let stored = store.quarantined().await.expect("reading quarantine");
+    assert_eq!(
+        stored.iter().find(|item| item.id == q.id),
+        Some(&q),
+        "the quarantined payload must be unchanged"
+    );
+}
+
+/// A commit whose head versions are not the stored ones (a missing head is version 0) fails; a
+/// successful one bumps each head by one. This is what serialises two decisions about one customer.
+pub async fn a_stale_head_version_conflicts(store: &dyn Store) {
+    let pepper = "contract heads";
+    let first = stored_order("c-head-1", "2026-11-23T03:00:00Z", pepper);
+    let second = stored_order("c-head-2", "2026-11-23T03:00:01Z", pepper);
+    let keys = first.identity.keys.clone();
+    assert!(keys.len() >= 2, "the test order must have at least two identity keys");
+    let at = |v: u64| {
+        keys.iter()
+            .map(|k| Head {
+                key: k.clone(),
+                version: v,
+            })
+            .collect::<Vec<_>>()
+    };
+
+    let read = heads_of(store, &first.order.order_ref, &keys).await;
+    assert_eq!(
+        read,
+        at(0),
+        "a key never written must have head version 0, one head per key asked"
+    );
+
+    let batch = WriteBatch {
+        heads: read.clone(),
+        orders: vec![(first.clone(), Expect::Absent)],
+        index: index_entries(&first),
+        ..WriteBatch::default()
+    };
+    commit_ok(store, batch, "the first decision under fresh heads").await;
+    assert_eq!(
+        heads_of(store, &first.order.order_ref, &keys).await,
+        at(1),
+        "a commit must bump every head it carries by one"
+    );
+
+    let batch = WriteBatch {
+        heads: read,
+        orders: vec![(second.clone(), Expect::Absent)],
+        index: index_entries(&second),
+        ..WriteBatch::default()
+    };
+    commit_conflicts(store, batch, "a decision made on stale heads").await;
+    assert_eq!(
+        read_order(store, &second.order.order_ref).await,
+        None,
+        "the order of a decision on stale heads must not be written"
+    );
+
+    // Every head is checked, not only the first.
+    let mut one_stale = at(1);
+    one_stale.last_mut().expect("heads").version = 0;
+    let batch = WriteBatch {
+        heads: one_stale,
+        orders: vec![(second.clone(), Expect::Absent)],
+        ..WriteBatch::default()
+    };
+    commit_conflicts(store, batch, "a decision where only the last head is stale").await;
+    assert_eq!(
+        heads_of(store, &first.order.order_ref, &keys).await,
+        at(1),
+        "a failed commit must not bump any head"
+    );
+
+    let missing = IdentityHasher::new(b"contract heads missing".to_vec())
+        .order_identity(&first.order)
+        .keys;
+    let batch = WriteBatch {
+        heads: vec![Head {
+            key: missing[0].clone(),
+            version: 3,
+        }],
+        ..WriteBatch::default()
+    };
+    commit_conflicts(store, batch, "a head read as version 3 that was never written (0)").await;
+
+    let batch = WriteBatch {
+        heads: at(1),
+        orders: vec![(second.clone(), Expect::Absent)],
+        index: index_entries(&second),
+        ..WriteBatch::default()
+    };
+    commit_ok(store, batch, "the second decision after re-reading the heads").await;
+    assert_eq!(heads_of(store, &first.order.order_ref, &keys).await, at(2));
+    assert_eq!(read_order(store, &second.order.order_ref).await, Some(second));
+}
+
+/// `Expect::Version(v)` succeeds only when the stored item has version `v` (never when it is missing);
+/// the item's own `version` field becomes the stored version. `Expect::Any` writes unconditionally.
+pub async fn a_version_mismatch_conflicts_and_any_overwrites(store: &dyn Store) {
+    let original = stored_order("c-ver-1", "2026-11-23T03:00:00Z", "contract versions");
+    let hold = hold_at(
+        "c-ver-2",
+        "2026-11-23T03:05:00Z",
+        Some("2026-11-23T15:05:00Z"),
+        "2026-11-24T03:05:00Z",
+    );
+    let notice = notice_at("c-ver-n", "2026-11-23T03:05:00Z", "2026-11-23T03:07:00Z");
+    let q = quarantined("contractver1");
+    let batch = WriteBatch {
+        orders: vec![(original.clone(), Expect::Absent)],
+        holds: vec![(hold.clone(), Expect::Absent)],
+        notices: vec![(notice.clone(), Expect::Absent)],
+        quarantine: vec![(q.clone(), Expect::Absent)],
+        ..WriteBatch::default()
+    };
+    commit_ok(store, batch, "creating the items").await;
+
+    // Holds: the buyer confirms; a racing expiry that read the same version loses.
+    let at = ts("2026-11-23T04:00:00Z");
+    let confirmed = hold.settle(Decision::Confirm, Resolver::Buyer, at).expect("held");
+    let batch = WriteBatch {
+        holds: vec![(confirmed.clone(), Expect::Version(hold.version))],
+        ..WriteBatch::default()
+    };
+    commit_ok(store, batch, "settling a hold at the version read").await;
+    assert_eq!(read_hold(store, &hold.id).await.as_ref(), Some(&confirmed));
+    let cancelled = hold.settle(Decision::Cancel, Resolver::Deadline, at).expect("held");
+    let batch = WriteBatch {
+        holds: vec![(cancelled, Expect::Version(hold.version))],
+        ..WriteBatch::default()
+    };
+    commit_conflicts(store, batch, "settling a hold at a version that is no longer stored").await;
+    assert_eq!(
+        read_hold(store, &hold.id).await,
+        Some(confirmed),
+        "the first settlement must stand"
+    );
+    let never = hold_at("c-ver-3", "2026-11-23T03:05:00Z", None, "2026-11-24T03:05:00Z");
+    let batch = WriteBatch {
+        holds: vec![(never.clone(), Expect::Version(1))],
+        ..WriteBatch::default()
+    };
+    commit_conflicts(store, batch, "Expect::Version on a hold that does not exist").await;
+    assert_eq!(
+        read_hold(store, &never.id).await,
+        None,
+        "a failed Expect::Version must not create"
+    );
+
+    // Orders.
+    let mut updated = original.clone();
+    updated.order.status = OrderStatus::Cancelled;
+    updated.version = original.version + 1;
+    let batch = WriteBatch {
+        orders: vec![(updated.clone(), Expect::Version(original.version + 1))],
+        ..WriteBatch::default()
+    };
+    commit_conflicts(store, batch, "updating an order at a version ahead of the stored one").await;
+    assert_eq!(
+        read_order(store, &original.order.order_ref).await.as_ref(),
+        Some(&original)
+    );
+    let batch = WriteBatch {
+        orders: vec![(updated.clone(), Expect::Version(original.version))],
+        ..WriteBatch::default()
+    };
+    commit_ok(store, batch, "updating an order at the stored version").await;
+    assert_eq!(
+        read_order(store, &original.order.order_ref).await.as_ref(),
+        Some(&updated),
+        "the update must be stored with its own version"
+    );
+    let batch = WriteBatch {
+        orders: vec![(updated.clone(), Expect::Version(original.version))],
+        ..WriteBatch::default()
+    };
+    commit_conflicts(store, batch, "the same update again, at the old version").await;
+
+    // Notices: the sweep's lease and a sender racing on the same version.
+    let sent = notice.sent("message-1".to_owned());
+    let batch = WriteBatch {
+        notices: vec![(sent.clone(), Expect::Version(notice.version))],
+        ..WriteBatch::default()
+    };
+    commit_ok(store, batch, "marking a notice sent at the version read").await;
+    let failed = notice.failed("timeout".to_owned(), at);
+    let batch = WriteBatch {
+        notices: vec![(failed, Expect::Version(notice.version))],
+        ..WriteBatch::default()
+    };
+    commit_conflicts(store, batch, "marking a notice failed at a version no longer stored").await;
+    assert_eq!(
+        read_notice(store, &notice.id).await,
+        Some(sent),
+        "the sent notice must stand"
+    );
+
+    // Any: unconditional, on an existing item and on a new one.
+    let mut replayed = q.clone();
+    replayed.replayed_at = Some(at);
+    let mut overwritten = updated.clone();
+    overwritten.version = 40;
+    let fresh = stored_order("c-ver-4", "2026-11-23T03:00:00Z", "contract versions");
+    let batch = WriteBatch {
+        orders: vec![(overwritten.clone(), Expect::Any), (fresh.clone(), Expect::Any)],
+        quarantine: vec![(replayed.clone(), Expect::Any)],
+        ..WriteBatch::default()
+    };
+    commit_ok(store, batch, "Expect::Any on existing and new items").await;
+    assert_eq!(read_order(store, &original.order.order_ref).await, Some(overwritten));
+    assert_eq!(read_order(store, &fresh.order.order_ref).await, Some(fresh));
+    let stored = store.quarantined().await.expect("reading quarantine");
+    assert_eq!(
+        stored.iter().find(|item| item.id == q.id),
+        Some(&replayed),
+        "Expect::Any must overwrite a quarantined payload"
+    );
+}
+
+/// The snapshot returns the index entries of the keys asked for, placed in `[from, to]` (both ends
+/// included), and nothing else; entries are upserted by (key, order).
+pub async fn the_snapshot_reads_only_the_window_and_the_keys_asked_for(store: &dyn Store) {
+    let (pa, pb) = ("contract window a", "contract window b");
+    let from = ts("2026-06-01T00:00:00Z");
+    let to = ts("2026-06-03T00:00:00Z");
+    let ns = SignedDuration::from_nanos(1);
+    let placed = |id: &str, at: Timestamp, pepper: &str| stored_order(id, &at.to_string(), pepper);
+    let before = placed("c-win-before", from.checked_sub(ns).expect("in range"), pa);
+    let at_from = placed("c-win-from", from, pa);
+    let mid = placed("c-win-mid", ts("2026-06-02T00:00:00Z"), pa);
+    let at_to = placed("c-win-to", to, pa);
+    let after = placed("c-win-after", to.checked_add(ns).expect("in range"), pa);
+    let other_keys = placed("c-win-other", ts("2026-06-02T00:00:00Z"), pb);
+    let all = [&before, &at_from, &mid, &at_to, &after, &other_keys];
+    let batch = WriteBatch {
+        index: all.iter().flat_map(|o| index_entries(o)).collect(),
+        ..WriteBatch::default()
+    };
+    commit_ok(store, batch, "writing index entries around the window").await;
+
+    let keys = mid.identity.keys.clone();
+    let probe = order("c-win-new").order_ref;
+    let snapshot = store
+        .ingest_snapshot(&probe, &keys, from, to)
+        .await
+        .expect("reading a snapshot");
+    let expected: Vec<IndexEntry> = [&at_from, &mid, &at_to].iter().flat_map(|o| index_entries(o)).collect();
+    assert_eq!(
+        sorted(snapshot.entries),
+        sorted(expected),
+        "the snapshot must hold exactly the entries of the keys asked for, placed in [from, to]"
+    );
+    assert_eq!(snapshot.existing, None, "no order was stored under the probe's ref");
+    assert_eq!(
+        snapshot.heads.iter().map(|h| &h.key).collect::<Vec<_>>(),
+        keys.iter().collect::<Vec<_>>(),
+        "one head per key asked for, in the order asked"
+    );
+
+    let one = &keys[..1];
+    let snapshot = store
+        .ingest_snapshot(&probe, one, from, to)
+        .await
+        .expect("reading a snapshot");
+    assert!(
+        !snapshot.entries.is_empty() && snapshot.entries.iter().all(|e| e.key == one[0]),
+        "asked for one key, the snapshot must hold entries of that key only"
+    );
+    assert_eq!(
+        snapshot.entries.len(),
+        3,
+        "one entry per order in the window for that key"
+    );
+
+    let snapshot = store
+        .ingest_snapshot(&probe, &[], from, to)
+        .await
+        .expect("reading a snapshot");
+    assert!(
+        snapshot.entries.is_empty() && snapshot.heads.is_empty(),
+        "no keys asked, nothing read"
+    );
+
+    // Upsert by (key, order): marking an order cancelled replaces its entries; moving an entry's time
+    // into the window makes it found.
+    let mut cancelled = mid.clone();
+    cancelled.order.status = OrderStatus::Cancelled;
+    let mut moved = before.clone();
+    moved.order.placed_at = ts("2026-06-01T12:00:00Z");
+    let batch = WriteBatch {
+        index: index_entries(&cancelled)
+            .into_iter()
+            .chain(index_entries(&moved))
+            .collect(),
+        ..WriteBatch::default()
+    };
+    commit_ok(store, batch, "rewriting index entries").await;
+    let snapshot = store
+        .ingest_snapshot(&probe, &keys, from, to)
+        .await
+        .expect("reading a snapshot");
+    let expected: Vec<IndexEntry> = [&at_from, &cancelled, &at_to, &moved]
+        .iter()
+        .flat_map(|o| index_entries(o))
+        .collect();
+    assert!(
+        expected.iter().any(|e| e.cancelled),
+        "the rewritten entries must be marked cancelled"
+    );
+    assert_eq!(
+        sorted(snapshot.entries),
+        sorted(expected),
+        "index entries must be replaced by (key, order), never duplicated, with their new time"
+    );
+}
+
+/// `due_holds` returns held holds whose next due time (reminder, else deadline) is at or before `now`,
+/// soonest first, at most `limit`; settled holds never.
+pub async fn due_holds_are_held_ones_at_or_before_now_soonest_first(store: &dyn Store) {
+    // The year 2001: no other check has anything due this early.
+    let now = ts("2001-01-01T06:00:00Z");
+    let d1 = hold_at(
+        "c-due-1",
+        "2001-01-01T00:00:00Z",
+        Some("2001-01-01T05:00:00Z"),
+        "2001-01-02T00:00:00Z",
+    );
+    let d2 = hold_at("c-due-2", "2001-01-01T00:00:00Z", None, "2001-01-01T03:00:00Z");
+    let d3 = hold_at(
+        "c-due-3",
+        "2001-01-01T00:00:00Z",
+        Some("2001-01-01T04:00:00Z"),
+        "2001-01-02T00:00:00Z",
+    );
+    let settled = hold_at("c-due-4", "2001-01-01T00:00:00Z", None, "2001-01-01T01:00:00Z")
+        .settle(
+            Decision::Cancel,
+            Resolver::Staff {
+                name: "佐藤".to_owned(),
+            },
+            now,
+        )
+        .expect("held");
+    let later = hold_at(
+        "c-due-5",
+        "2001-01-01T00:00:00Z",
+        Some("2001-01-01T06:00:00.000000001Z"),
+        "2001-01-02T00:00:00Z",
+    );
+    let exactly_now = hold_at("c-due-6", "2001-01-01T00:00:00Z", None, "2001-01-01T06:00:00Z");
+    let all = [&d1, &d2, &d3, &settled, &later, &exactly_now];
+    let batch = WriteBatch {
+        holds: all.iter().map(|h| ((*h).clone(), Expect::Absent)).collect(),
+        ..WriteBatch::default()
+    };
+    commit_ok(store, batch, "writing holds due at different times").await;
+
+    let due = store.due_holds(now, 10).await.expect("reading due holds");
+    assert_eq!(
+        hold_ids(&due),
+        vec!["c-due-2", "c-due-3", "c-due-1", "c-due-6"],
+        "due holds: held ones with next_due <= now (inclusive), soonest first, settled ones never"
+    );
+    assert_eq!(due[0], d2, "a due hold must read back whole");
+    let due = store.due_holds(now, 2).await.expect("reading due holds");
+    assert_eq!(
+        hold_ids(&due),
+        vec!["c-due-2", "c-due-3"],
+        "due_holds must honour the limit"
+    );
+
+    // Settling a hold takes it out of the sweep; a sent reminder moves it to its deadline.
+    let batch = WriteBatch {
+        holds: vec![
+            (
+                d2.settle(Decision::Confirm, Resolver::Buyer, now).expect("held"),
+                Expect::Version(d2.version),
+            ),
+            (d1.reminded(), Expect::Version(d1.version)),
+        ],
+        ..WriteBatch::default()
+    };
+    commit_ok(store, batch, "settling one hold and reminding another").await;
+    let due = store.due_holds(now, 10).await.expect("reading due holds");
+    assert_eq!(
+        hold_ids(&due),
+        vec!["c-due-3", "c-due-6"],
+        "a settled hold is never due, and a reminded one is due at its deadline"
+    );
+    let due = store
+        .due_holds(ts("2001-01-02T00:00:00Z"), 10)
+        .await
+        .expect("reading due holds");
+    assert_eq!(
+        hold_ids(&due),
+        vec!["c-due-3", "c-due-6", "c-due-5", "c-due-1"],
+        "a rewritten hold must be due at its new next_due"
+    );
+}
+
+/// `pending_notices` returns pending notices whose next attempt is at or before `now`, oldest first, at
+/// most `limit`; sent ones never.
+///
+/// "Oldest" is by next attempt; the notices here are also created in that order, so a store that sorts
+/// by creation time among due notices passes too.
+pub async fn pending_notices_are_due_ones_oldest_first(store: &dyn Store) {
+    let now = ts("2001-01-01T06:00:00Z");
+    let p1 = notice_at("c-pn-1", "2001-01-01T00:00:00Z", "2001-01-01T01:00:00Z");
+    let p2 = notice_at("c-pn-2", "2001-01-01T00:30:00Z", "2001-01-01T02:00:00Z");
+    let p3 = notice_at("c-pn-3", "2001-01-01T01:00:00Z", "2001-01-01T03:00:00Z");
+    let sent = notice_at("c-pn-4", "2000-12-31T23:00:00Z", "2001-01-01T00:10:00Z").sent("m-1".to_owned());
+    let later = notice_at("c-pn-5", "2001-01-01T05:00:00Z", "2001-01-01T06:00:00.000000001Z");
+    let exactly_now = notice_at("c-pn-6", "2001-01-01T05:00:00Z", "2001-01-01T06:00:00Z");
+    // Written out of order, so a store cannot pass by returning insertion order.
+    let batch = WriteBatch {
+        notices: [&exactly_now, &p3, &sent, &p1, &later, &p2]
+            .iter()
+            .map(|n| ((*n).clone(), Expect::Absent))
+            .collect(),
+        ..WriteBatch::default()
+    };
+    commit_ok(store, batch, "writing notices due at different times").await;
+
+    let ids = |ns: &[&Notice]| ns.iter().map(|n| n.id.to_string()).collect::<Vec<_>>();
+    let pending = store.pending_notices(now, 10).await.expect("reading pending notices");
+    assert_eq!(
+        notice_ids(&pending),
+        ids(&[&p1, &p2, &p3, &exactly_now]),
+        "pending notices: next_attempt_at <= now (inclusive), oldest first, sent ones never"
+    );
+    assert_eq!(pending[0], p1, "a pending notice must read back whole");
+    let pending = store.pending_notices(now, 2).await.expect("reading pending notices");
+    assert_eq!(
+        notice_ids(&pending),
+        ids(&[&p1, &p2]),
+        "pending_notices must honour the limit"
+    );
+
+    let batch = WriteBatch {
+        notices: vec![
+            (p1.sent("m-2".to_owned()), Expect::Version(p1.version)),
+            (p2.failed("throttled".to_owned(), now), Expect::Version(p2.version)),
+        ],
+        ..WriteBatch::default()
+    };
+    commit_ok(store, batch, "one notice sent, one failed and retried later").await;
+    let pending = store.pending_notices(now, 10).await.expect("reading pending notices");
+    assert_eq!(
+        notice_ids(&pending),
+        ids(&[&p3, &exactly_now]),
+        "a sent notice is never pending, and a failed one waits for its next attempt"
+    );
+}
+
+/// An order's history comes back in the order it was written, across batches, whatever the times in
+/// the entries, and only that order's.
+pub async fn history_comes_back_in_insertion_order(store: &dyn Store) {
+    let x = order("c-hist-x").order_ref;
+    let y = order("c-hist-y").order_ref;
+    let hold = HoldId::for_order(&x);
+    let x1 = received(&x, ts("2026-11-23T10:00:00Z"));
+    let y1 = received(&y, ts("2026-11-23T09:30:00Z"));
+    // Times going backwards and equal times: the order written is what counts.
+    let x2 = HistoryEntry::new(&x, ts("2026-11-23T09:00:00Z"), Event::PageOpened { hold: hold.clone() });
+    let x3 = HistoryEntry::new(
+        &x,
+        ts("2026-11-23T09:00:00Z"),
+        Event::Redelivered {
+            digest: PayloadDigest::of(b"again"),
+        },
+    );
+    let x4 = HistoryEntry::new(
+        &x,
+        ts("2026-11-23T08:00:00Z"),
+        Event::Resolved {
+            hold,
+            decision: Decision::Confirm,
+            state: HoldState::Confirmed,
+            by: Resolver::Staff {
+                name: "佐藤".to_owned(),
+            },
+        },
+    );
+    let batch = WriteBatch {
+        history: vec![x1.clone(), y1.clone(), x2.clone(), x3.clone()],
+        ..WriteBatch::default()
+    };
+    commit_ok(store, batch, "writing history").await;
+    let batch = WriteBatch {
+        history: vec![x4.clone()],
+        ..WriteBatch::default()
+    };
+    commit_ok(store, batch, "appending history").await;
+
+    let got = store.history(&x).await.expect("reading history");
+    assert_eq!(
+        got,
+        vec![x1, x2, x3, x4],
+        "history must come back in insertion order, and only the order's"
+    );
+    assert_eq!(store.history(&y).await.expect("reading history"), vec![y1]);
+    let none = store
+        .history(&order("c-hist-none").order_ref)
+        .await
+        .expect("reading history");
+    assert!(none.is_empty(), "an order without history has none");
+}
+
+/// `holds(false)` lists every hold newest first (by creation); `holds(true)` only the held ones.
+pub async fn holds_are_listed_newest_first_and_open_only_on_request(store: &dyn Store) {
+    // The year 2011: between the sweep checks' 2001 and everything else's 2026.
+    let l1 = hold_at("c-list-1", "2011-01-01T01:00:00Z", None, "2011-01-02T01:00:00Z");
+    let l2 = hold_at("c-list-2", "2011-01-01T02:00:00Z", None, "2011-01-02T02:00:00Z");
+    let l3 = hold_at("c-list-3", "2011-01-01T03:00:00Z", None, "2011-01-02T03:00:00Z");
+    let l2_settled = l2
+        .settle(Decision::Cancel, Resolver::Buyer, ts("2011-01-01T04:00:00Z"))
+        .expect("held");
+    let batch = WriteBatch {
+        holds: vec![
+            (l2.clone(), Expect::Absent),
+            (l3.clone(), Expect::Absent),
+            (l1.clone(), Expect::Absent),
+        ],
+        ..WriteBatch::default()
+    };
+    commit_ok(store, batch, "writing holds").await;
+    let batch = WriteBatch {
+        holds: vec![(l2_settled, Expect::Version(l2.version))],
+        ..WriteBatch::default()
+    };
+    commit_ok(store, batch, "settling a hold").await;
+
+    let own = |holds: Vec<Hold>| -> Vec<String> {
+        hold_ids(&holds)
+            .into_iter()
+            .filter(|id| id.starts_with("c-list-"))
+            .collect()
+    };
+    let all = store.holds(false).await.expect("listing holds");
+    assert!(
+        all.windows(2).all(|w| w[0].created_at >= w[1].created_at),
+        "holds must be listed newest first"
+    );
+    assert_eq!(
+        own(all),
+        vec!["c-list-3", "c-list-2", "c-list-1"],
+        "all holds, newest first"
+    );
+    let open = store.holds(true).await.expect("listing open holds");
+    assert!(
+        open.iter().all(|h| h.state == HoldState::Held),
+        "open_only must list only held holds"
+    );
+    assert!(
+        open.windows(2).all(|w| w[0].created_at >= w[1].created_at),
+        "open holds must be listed newest first"
+    );
+    assert_eq!(
+        own(open),
+        vec!["c-list-3", "c-list-1"],
+        "open holds, newest first, settled left out"
+    );
+}
+
+/// A delivery id is remembered once written, and writing it again is not a conflict (a retried
+/// decision carries it again).
+pub async fn deliveries_are_remembered_and_a_repeat_is_no_conflict(store: &dyn Store) {
+    let id = "contract-dlv-1";
+    assert!(!store.delivery_seen(id).await.expect("reading a delivery"));
+    let batch = || WriteBatch {
+        deliveries: vec![id.to_owned()],
+        ..WriteBatch::default()
+    };
+    commit_ok(store, batch(), "recording a delivery").await;
+    assert!(
+        store.delivery_seen(id).await.expect("reading a delivery"),
+        "a recorded delivery must be seen"
+    );
+    commit_ok(store, batch(), "recording the same delivery again").await;
+    assert!(store.delivery_seen(id).await.expect("reading a delivery"));
+}
+
+#[cfg(test)]
+mod tests {
+    /// The in-memory reference store keeps the contract too, so the use-case tests run on a store that
+    /// behaves like the real ones.
+    #[tokio::test]
+    async fn the_memory_store_keeps_the_contract() {
+        super::run_all(&crate::testing::MemoryStore::default()).await;
+    }
+}
