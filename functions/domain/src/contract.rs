@@ -7,7 +7,7 @@
 //! a year no other check uses, so all checks can run one after another on the same store. They expect a
 //! fresh, empty store: they create items with `Expect::Absent`.
 //!
-//! ```ignore
+//! ```text
 //! #[tokio::test]
 //! async fn my_store_keeps_the_contract() {
 //!     mallguard_domain::contract::run_all(&MyStore::new()).await;
@@ -42,6 +42,7 @@ pub async fn run_all(store: &dyn Store) {
     history_comes_back_in_insertion_order(store).await;
     holds_are_listed_newest_first_and_open_only_on_request(store).await;
     deliveries_are_remembered_and_a_repeat_is_no_conflict(store).await;
+    orders_are_found_by_their_mall_order_id_in_any_shop(store).await;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -1037,6 +1038,34 @@ pub async fn deliveries_are_remembered_and_a_repeat_is_no_conflict(store: &dyn S
     );
     commit_ok(store, batch(), "recording the same delivery again").await;
     assert!(store.delivery_seen(id).await.expect("reading a delivery"));
+}
+
+/// Staff find an order by the mall's order number, whatever the shop; nothing else matches.
+pub async fn orders_are_found_by_their_mall_order_id_in_any_shop(store: &dyn Store) {
+    let mut in_shop_a = stored_order("contract-find-1", "2026-11-23T03:00:00Z", "pepper-find");
+    let mut in_shop_b = in_shop_a.clone();
+    in_shop_b.order.order_ref.shop = crate::ids::ShopId::parse("another-shop").expect("a shop id");
+    let mut longer = stored_order("x-contract-find-1", "2026-11-23T03:00:00Z", "pepper-find");
+    let mut other_mall = in_shop_a.clone();
+    other_mall.order.order_ref.mall = crate::ids::Mall::Amazon;
+    in_shop_a.hold = None;
+    longer.hold = None;
+    let batch = WriteBatch {
+        orders: [in_shop_a.clone(), in_shop_b.clone(), longer, other_mall]
+            .into_iter()
+            .map(|o| (o, Expect::Absent))
+            .collect(),
+        ..WriteBatch::default()
+    };
+    commit_ok(store, batch, "orders in two shops and two malls").await;
+    let order_id = in_shop_a.order.order_ref.order_id.clone();
+    let mut found = store.orders_with_id(in_shop_a.order.order_ref.mall, &order_id).await.expect("finding orders");
+    found.sort();
+    let mut expected = vec![in_shop_a.order.order_ref, in_shop_b.order.order_ref];
+    expected.sort();
+    assert_eq!(found, expected, "the same order id in two shops of one mall, and nothing else");
+    let none = crate::ids::OrderId::parse("contract-find-missing").expect("an order id");
+    assert!(store.orders_with_id(crate::ids::Mall::Own, &none).await.expect("finding orders").is_empty());
 }
 
 #[cfg(test)]

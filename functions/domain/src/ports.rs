@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::history::HistoryEntry;
 use crate::hold::Hold;
 use crate::identity::{IdentityKey, OrderIdentity};
-use crate::ids::{HoldId, OrderRef, ProductKey};
+use crate::ids::{HoldId, Mall, OrderId, OrderRef, ProductKey};
 use crate::matching::IndexEntry;
 use crate::notice::{Mail, Notice, NoticeId};
 use crate::order::Order;
@@ -140,6 +140,9 @@ pub trait Store: Send + Sync {
     async fn commit(&self, batch: WriteBatch) -> Result<(), CommitError>;
 
     async fn order(&self, order: &OrderRef) -> Result<Option<StoredOrder>, StoreError>;
+    /// The orders with this mall order id in any shop: staff look an order up by the number they see in the
+    /// mall's admin screen.
+    async fn orders_with_id(&self, mall: Mall, order_id: &OrderId) -> Result<Vec<OrderRef>, StoreError>;
     async fn hold(&self, id: &HoldId) -> Result<Option<Hold>, StoreError>;
     /// Holds, newest first; only unsettled ones when `open_only`.
     async fn holds(&self, open_only: bool) -> Result<Vec<Hold>, StoreError>;

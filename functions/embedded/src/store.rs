@@ -20,7 +20,7 @@ use jiff::Timestamp;
 use mallguard_domain::history::HistoryEntry;
 use mallguard_domain::hold::Hold;
 use mallguard_domain::identity::IdentityKey;
-use mallguard_domain::ids::{HoldId, OrderRef};
+use mallguard_domain::ids::{HoldId, Mall, OrderId, OrderRef};
 use mallguard_domain::matching::IndexEntry;
 use mallguard_domain::notice::{Notice, NoticeId, NoticeState};
 use mallguard_domain::ports::{
@@ -524,6 +524,31 @@ impl Store for SqliteStore {
     async fn order(&self, order: &OrderRef) -> Result<Option<StoredOrder>, StoreError> {
         let order = order.clone();
         self.run(move |conn| read_order(conn, &order)).await
+    }
+
+    async fn orders_with_id(&self, mall: Mall, order_id: &OrderId) -> Result<Vec<OrderRef>, StoreError> {
+        // Keys are `mall/shop/order`: a range over the mall's keys, then the order id checked exactly. Only
+        // staff look-ups take this path; matching never does.
+        let (mall_text, order_id) = (mall.as_str(), order_id.clone());
+        self.run(move |conn| {
+            let mut statement =
+                conn.prepare_cached("SELECT key FROM orders WHERE key >= ?1 AND key < ?2 AND substr(key, -?3) = ?4")?;
+            let suffix = format!("/{order_id}");
+            let rows = statement.query_map(
+                params![format!("{mall_text}/"), format!("{mall_text}0"), suffix.len() as i64, suffix],
+                |row| row.get::<_, String>(0),
+            )?;
+            let mut refs = vec![];
+            for key in rows {
+                let key = key?;
+                let parsed = OrderRef::parse_key(&key).map_err(|e| StoreError::Corrupt(format!("order key {key:?}: {e}")))?;
+                if parsed.order_id == order_id {
+                    refs.push(parsed);
+                }
+            }
+            Ok(refs)
+        })
+        .await
     }
 
     async fn hold(&self, id: &HoldId) -> Result<Option<Hold>, StoreError> {
