@@ -1,1 +1,805 @@
-//! placeholder
+//! Mall adapters: check that a webhook really comes from the mall, then turn its payload into the canonical
+//! [`Order`](mallguard_domain::order::Order) (DESIGN.md §4, §9).
+//!
+//! Pure: no IO and no clock reads (the time is a parameter), so the HTTP edge decides what each error means
+//! on the wire:
+//!
+//! - [`SignatureError`]: refused before anything was parsed, nothing stored (401).
+//! - [`ParseError::NotJson`]: the body is empty or not JSON at all (400).
+//! - [`ParseError::Invalid`]: signed JSON that we do not understand; the edge quarantines it and answers 202
+//!   so the mall neither retries forever nor drops the subscription (DESIGN.md §10).
+//!
+//! One module per mall that pushes: [`shopify`] (Shopify's own HMAC scheme) and [`generic`] (the canonical
+//! order JSON signed with Standard Webhooks, for a shop's own system or an order management system that relays
+//! orders from every mall).
+
+pub mod generic;
+pub mod shopify;
+
+use std::fmt;
+
+use serde::de::{DeserializeOwned, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// Why a request was refused before anything was parsed (HTTP 401 at the edge).
+///
+/// The `&'static str` says what was missing or malformed: a header name, or the configured secret. It never
+/// carries request data, so the error can be logged as is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SignatureError {
+    #[error("{0} is missing")]
+    Missing(&'static str),
+    #[error("{0} is malformed")]
+    Malformed(&'static str),
+    #[error("the signature does not match the body")]
+    Mismatch,
+    /// Standard Webhooks only: correctly signed, but the timestamp is too far from now (a replay, or a clock
+    /// far off).
+    #[error("the webhook timestamp is outside the tolerance")]
+    OutsideTolerance,
+}
+
+/// A signed payload we could not turn into an order.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    /// The body is empty or not JSON at all (HTTP 400 at the edge).
+    #[error("the body is not JSON: {0}")]
+    NotJson(String),
+    /// JSON, but not an order we understand (quarantine + 202 at the edge). The message starts with the path of
+    /// the offending field, such as `lines[0].quantity: must be at least 1`.
+    #[error("the order is not understood: {0}")]
+    Invalid(String),
+}
+
+impl ParseError {
+    /// An [`Invalid`](ParseError::Invalid) error about one field, as `"{field}: {problem}"`.
+    pub(crate) fn field(field: &str, problem: impl std::fmt::Display) -> Self {
+        if field.is_empty() {
+            ParseError::Invalid(problem.to_string())
+        } else {
+            ParseError::Invalid(format!("{field}: {problem}"))
+        }
+    }
+}
+
+/// An amount of money as a mall writes it: a decimal string (`"1200"`, `"1200.00"`) or a whole JSON number
+/// (`1200`). Kept as text until the currency is known; a JSON fraction (`19.99`) is refused because a binary
+/// float is not an exact amount. Serialises as a string.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Amount(String);
+
+impl Amount {
+    /// The amount as text, for [`Money::parse`](mallguard_domain::order::Money::parse).
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&str> for Amount {
+    fn from(value: &str) -> Self {
+        Self(value.to_owned())
+    }
+}
+
+impl From<i64> for Amount {
+    fn from(value: i64) -> Self {
+        Self(value.to_string())
+    }
+}
+
+impl fmt::Display for Amount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Serialize for Amount {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Amount {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        scalar(
+            deserializer,
+            "an amount as a string or a whole number",
+            |value| match value {
+                Scalar::Text(text) | Scalar::Integer(text) => Ok(Amount(text)),
+                Scalar::Fraction(f) => Err(format!(
+                    "{f} is not exact as a JSON number; write amounts with decimals as a string, like \"{f}\""
+                )),
+                other => Err(format!("must be a string or a whole number, not {}", other.kind())),
+            },
+        )
+    }
+}
+
+/// A JSON scalar as read, integers as exact decimal text (never through floating point).
+pub(crate) enum Scalar {
+    Null,
+    Text(String),
+    Integer(String),
+    Fraction(f64),
+    /// A boolean, array or object: its kind, for the error message.
+    Other(&'static str),
+}
+
+impl Scalar {
+    pub(crate) fn kind(&self) -> &'static str {
+        match self {
+            Scalar::Null => "null",
+            Scalar::Text(_) => "a string",
+            Scalar::Integer(_) | Scalar::Fraction(_) => "a number",
+            Scalar::Other(kind) => kind,
+        }
+    }
+}
+
+/// Reads one JSON value as a [`Scalar`] and converts it. The conversion runs inside serde_json's visitor, so a
+/// refusal carries the position of the value and [`decode`] can name the field.
+pub(crate) fn scalar<'de, D, T, F>(deserializer: D, expecting: &'static str, convert: F) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    F: FnOnce(Scalar) -> Result<T, String>,
+{
+    deserializer.deserialize_any(ScalarVisitor { expecting, convert })
+}
+
+struct ScalarVisitor<F> {
+    expecting: &'static str,
+    convert: F,
+}
+
+impl<F> ScalarVisitor<F> {
+    fn finish<T, E: serde::de::Error>(self, value: Scalar) -> Result<T, E>
+    where
+        F: FnOnce(Scalar) -> Result<T, String>,
+    {
+        (self.convert)(value).map_err(E::custom)
+    }
+}
+
+impl<'de, T, F: FnOnce(Scalar) -> Result<T, String>> Visitor<'de> for ScalarVisitor<F> {
+    type Value = T;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.expecting)
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<T, E> {
+        self.finish(Scalar::Null)
+    }
+
+    fn visit_none<E: serde::de::Error>(self) -> Result<T, E> {
+        self.finish(Scalar::Null)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<T, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+
+    fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<T, E> {
+        self.finish(Scalar::Other("a boolean"))
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<T, E> {
+        self.finish(Scalar::Integer(n.to_string()))
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<T, E> {
+        self.finish(Scalar::Integer(n.to_string()))
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, n: f64) -> Result<T, E> {
+        self.finish(Scalar::Fraction(n))
+    }
+
+    fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<T, E> {
+        self.finish(Scalar::Text(s.to_owned()))
+    }
+
+    fn visit_string<E: serde::de::Error>(self, s: String) -> Result<T, E> {
+        self.finish(Scalar::Text(s))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<T, A::Error> {
+        self.finish(Scalar::Other("an array"))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<T, A::Error> {
+        self.finish(Scalar::Other("an object"))
+    }
+}
+
+/// For `#[serde(default, deserialize_with = "crate::null_as_default")]`: malls write `null` where a field has
+/// nothing, and `null` must mean the same as the field being absent.
+pub(crate) fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
+}
+
+/// For `#[serde(deserialize_with = "crate::string_only")]` on an order id: a JSON number is refused, because
+/// ids beyond 2^53 lose digits in any reader that goes through floating point.
+pub(crate) fn string_only<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    scalar(deserializer, "a string", |value| match value {
+        Scalar::Text(text) => Ok(text),
+        Scalar::Integer(_) | Scalar::Fraction(_) => {
+            Err("must be a string, not a number (JSON numbers lose digits beyond 2^53)".to_owned())
+        }
+        other => Err(format!("must be a string, not {}", other.kind())),
+    })
+}
+
+/// A trimmed text, or None when it is absent or blank: malls send `""` for "not given".
+pub(crate) fn non_empty(text: Option<&str>) -> Option<&str> {
+    text.map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// Deserializes a JSON body into `T`.
+///
+/// Bodies that are not JSON become [`ParseError::NotJson`]. Data errors (wrong type, missing field, a value a
+/// field refuses) become [`ParseError::Invalid`] prefixed with the JSON path of the offending value, found from
+/// the error's position, because serde_json only reports line and column and staff need to know which field a
+/// mall changed.
+pub(crate) fn decode<T: DeserializeOwned>(raw: &[u8]) -> Result<T, ParseError> {
+    if raw.iter().all(u8::is_ascii_whitespace) {
+        return Err(ParseError::NotJson("it is empty".into()));
+    }
+    // A syntax check of the whole body first: a typed decode may stop at a data error before it meets a syntax
+    // error further on, and a body that is not JSON must get a 400, not a quarantine.
+    if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(raw) {
+        return Err(ParseError::NotJson(e.to_string()));
+    }
+    serde_json::from_slice(raw).map_err(|e| {
+        let suffix = format!(" at line {} column {}", e.line(), e.column());
+        let text = e.to_string();
+        let message = text.strip_suffix(&suffix).unwrap_or(&text);
+        let path = json_path::at_error(raw, e.line(), e.column());
+        ParseError::field(&path, message)
+    })
+}
+
+/// Finds the JSON path (`lines[0].quantity`) of the value a serde_json data error is about.
+mod json_path {
+    /// A value in the document: where it starts and ends (exclusive), and its path.
+    struct Span {
+        start: usize,
+        end: usize,
+        path: String,
+    }
+
+    /// The path of the value that the data error at (`line`, `column`) is about; empty for the whole body.
+    ///
+    /// serde_json reports how many bytes it had consumed. That is usually the end of the value the error is
+    /// about: one of the wrong type, an unknown variant, one refused by its own check, or an object that lacks a
+    /// field (its closing brace is consumed before the error is placed). Two exceptions: a `{` or `[` where a
+    /// scalar was expected is only peeked at (the position is the start of that value), and a visitor that
+    /// refuses an array or object does so just after its opening bracket.
+    pub(super) fn at_error(raw: &[u8], line: usize, column: usize) -> String {
+        let Some(index) = index_of(raw, line, column) else {
+            return String::new();
+        };
+        let mut spans = Vec::new();
+        let mut scanner = Scanner { s: raw, i: 0 };
+        scanner.value(&mut Vec::new(), &mut spans);
+        // `spans` is in post-order (children before their parents), so the first hit is the innermost value.
+        let found = if matches!(raw.get(index), Some(b'{' | b'[')) {
+            spans.iter().find(|s| s.start == index)
+        } else {
+            spans.iter().find(|s| s.end == index).or_else(|| {
+                spans
+                    .iter()
+                    .find(|s| s.start + 1 == index && matches!(raw.get(s.start), Some(b'{' | b'[')))
+            })
+        };
+        found.map(|s| s.path.clone()).unwrap_or_default()
+    }
+
+    /// The byte index of a serde_json position: lines count from 1, the column counts bytes since the newline.
+    fn index_of(raw: &[u8], line: usize, column: usize) -> Option<usize> {
+        let line_start = if line <= 1 {
+            0
+        } else {
+            raw.iter()
+                .enumerate()
+                .filter(|(_, b)| **b == b'\n')
+                .nth(line - 2)
+                .map(|(i, _)| i + 1)?
+        };
+        Some(line_start + column)
+    }
+
+    enum Segment {
+        Key(String),
+        Index(usize),
+    }
+
+    fn render(path: &[Segment]) -> String {
+        let mut out = String::new();
+        for segment in path {
+            match segment {
+                Segment::Key(key) => {
+                    if !out.is_empty() {
+                        out.push('.');
+                    }
+                    out.push_str(key);
+                }
+                Segment::Index(i) => out.push_str(&format!("[{i}]")),
+            }
+        }
+        out
+    }
+
+    /// A minimal scanner for JSON that serde_json has already accepted, so it does not re-check syntax.
+    struct Scanner<'a> {
+        s: &'a [u8],
+        i: usize,
+    }
+
+    impl Scanner<'_> {
+        fn peek(&self) -> Option<u8> {
+            self.s.get(self.i).copied()
+        }
+
+        fn skip_white(&mut self) {
+            while matches!(self.peek(), Some(b' ' | b'\n' | b'\r' | b'\t')) {
+                self.i += 1;
+            }
+        }
+
+        fn value(&mut self, path: &mut Vec<Segment>, spans: &mut Vec<Span>) {
+            self.skip_white();
+            let start = self.i;
+            match self.peek() {
+                Some(b'{') => self.object(path, spans),
+                Some(b'[') => self.array(path, spans),
+                Some(b'"') => {
+                    self.string();
+                }
+                Some(_) => {
+                    while matches!(self.peek(), Some(b) if !matches!(b, b',' | b'}' | b']' | b' ' | b'\n' | b'\r' | b'\t'))
+                    {
+                        self.i += 1;
+                    }
+                }
+                None => return,
+            }
+            spans.push(Span {
+                start,
+                end: self.i,
+                path: render(path),
+            });
+        }
+
+        /// Skips a string and returns its raw bytes, quotes included.
+        fn string(&mut self) -> &[u8] {
+            let start = self.i;
+            self.i += 1;
+            while let Some(b) = self.peek() {
+                self.i += 1;
+                match b {
+                    b'\\' => self.i += 1,
+                    b'"' => break,
+                    _ => {}
+                }
+            }
+            &self.s[start..self.i.min(self.s.len())]
+        }
+
+        fn object(&mut self, path: &mut Vec<Segment>, spans: &mut Vec<Span>) {
+            self.i += 1;
+            loop {
+                self.skip_white();
+                match self.peek() {
+                    Some(b'"') => {
+                        let raw_key = self.string();
+                        let key = serde_json::from_slice::<String>(raw_key).unwrap_or_default();
+                        self.skip_white();
+                        self.i += 1; // ':'
+                        path.push(Segment::Key(key));
+                        self.value(path, spans);
+                        path.pop();
+                        self.skip_white();
+                        if self.peek() == Some(b',') {
+                            self.i += 1;
+                        }
+                    }
+                    Some(b'}') => {
+                        self.i += 1;
+                        return;
+                    }
+                    _ => return,
+                }
+            }
+        }
+
+        fn array(&mut self, path: &mut Vec<Segment>, spans: &mut Vec<Span>) {
+            self.i += 1;
+            let mut index = 0;
+            loop {
+                self.skip_white();
+                match self.peek() {
+                    Some(b']') => {
+                        self.i += 1;
+                        return;
+                    }
+                    Some(_) => {
+                        path.push(Segment::Index(index));
+                        self.value(path, spans);
+                        path.pop();
+                        index += 1;
+                        self.skip_white();
+                        if self.peek() == Some(b',') {
+                            self.i += 1;
+                        }
+                    }
+                    None => return,
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Outer {
+        name: String,
+        inner: Inner,
+        #[serde(default)]
+        items: Vec<Item>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Inner {
+        count: u32,
+        flag: bool,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Item {
+        quantity: u32,
+        tags: Vec<String>,
+        #[serde(default)]
+        price: Option<Amount>,
+    }
+
+    fn invalid(body: &str) -> String {
+        match decode::<Outer>(body.as_bytes()) {
+            Err(ParseError::Invalid(message)) => message,
+            other => panic!("expected Invalid for {body}, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_empty_body_is_not_json() {
+        assert!(matches!(decode::<Outer>(b""), Err(ParseError::NotJson(m)) if m.contains("empty")));
+        assert!(matches!(decode::<Outer>(b"  \n"), Err(ParseError::NotJson(_))));
+    }
+
+    #[test]
+    fn a_body_with_a_syntax_error_anywhere_is_not_json() {
+        assert!(matches!(decode::<Outer>(b"name=taro"), Err(ParseError::NotJson(_))));
+        // The typed decode would stop at the wrong type of "name" before it reached the broken end.
+        assert!(matches!(
+            decode::<Outer>(br#"{"name": 5, "inner": "#),
+            Err(ParseError::NotJson(_))
+        ));
+    }
+
+    #[test]
+    fn a_wrong_type_names_the_nested_field_in_compact_and_pretty_json() {
+        let compact = r#"{"name":"a","inner":{"count":"three","flag":true}}"#;
+        assert!(
+            invalid(compact).starts_with("inner.count: invalid type: string \"three\""),
+            "{}",
+            invalid(compact)
+        );
+        let pretty = "{\n  \"name\": \"a\",\n  \"inner\": {\n    \"count\": 3,\n    \"flag\": \"yes\"\n  }\n}";
+        assert!(
+            invalid(pretty).starts_with("inner.flag: invalid type: string"),
+            "{}",
+            invalid(pretty)
+        );
+    }
+
+    #[test]
+    fn a_wrong_type_inside_an_array_names_the_index() {
+        let body = r#"{"name":"a","inner":{"count":1,"flag":true},"items":[{"quantity":1,"tags":[]},{"quantity":-2,"tags":[]}]}"#;
+        assert!(
+            invalid(body).starts_with("items[1].quantity: invalid value: integer `-2`"),
+            "{}",
+            invalid(body)
+        );
+        let body = r#"{"name":"a","inner":{"count":1,"flag":true},"items":[{"quantity":1,"tags":["x",7]}]}"#;
+        assert!(
+            invalid(body).starts_with("items[0].tags[1]: invalid type: integer `7`"),
+            "{}",
+            invalid(body)
+        );
+    }
+
+    #[test]
+    fn an_object_where_a_scalar_belongs_names_that_field() {
+        let body = r#"{"name":{"first":"a"},"inner":{"count":1,"flag":true}}"#;
+        assert!(
+            invalid(body).starts_with("name: invalid type: map"),
+            "{}",
+            invalid(body)
+        );
+        let body = r#"{"name":["a"],"inner":{"count":1,"flag":true}}"#;
+        assert!(
+            invalid(body).starts_with("name: invalid type: sequence"),
+            "{}",
+            invalid(body)
+        );
+    }
+
+    #[test]
+    fn a_value_refused_by_its_own_check_names_that_field() {
+        let body = r#"{"name":"a","inner":{"count":1,"flag":true},"items":[{"quantity":1,"tags":[],"price":12.5}]}"#;
+        assert!(
+            invalid(body).starts_with("items[0].price: 12.5 is not exact"),
+            "{}",
+            invalid(body)
+        );
+        let body = r#"{"name":"a","inner":{"count":1,"flag":true},"items":[{"quantity":1,"tags":[],"price":[1]}]}"#;
+        assert!(
+            invalid(body).starts_with("items[0].price: must be a string"),
+            "{}",
+            invalid(body)
+        );
+        let body = r#"{"name":"a","inner":{"count":1,"flag":true},"items":[{"quantity":1,"tags":[],"price":{}}]}"#;
+        assert!(
+            invalid(body).starts_with("items[0].price: must be a string"),
+            "{}",
+            invalid(body)
+        );
+        let body = r#"{"name":"a","inner":{"count":1,"flag":true},"items":[{"quantity":1,"tags":[],"price":true}]}"#;
+        assert!(
+            invalid(body).starts_with("items[0].price: must be a string"),
+            "{}",
+            invalid(body)
+        );
+    }
+
+    #[test]
+    fn amounts_keep_their_text_and_whole_numbers_become_text() {
+        let items: Vec<Amount> = serde_json::from_str(r#"["1200.00", 1200, -5]"#).unwrap();
+        assert_eq!(
+            items.iter().map(Amount::as_str).collect::<Vec<_>>(),
+            ["1200.00", "1200", "-5"]
+        );
+        assert_eq!(serde_json::to_string(&Amount::from(1200)).unwrap(), r#""1200""#);
+    }
+
+    #[test]
+    fn a_missing_field_names_the_object_it_is_missing_from() {
+        assert_eq!(
+            invalid(r#"{"name":"a","inner":{"count":1}}"#),
+            "inner: missing field `flag`"
+        );
+        assert_eq!(invalid(r#"{"name":"a"}"#), "missing field `inner`");
+        assert_eq!(invalid(r#"{"inner":{"count":1,"flag":true}}"#), "missing field `name`");
+    }
+
+    #[test]
+    fn a_body_of_the_wrong_shape_altogether_is_invalid_not_unparseable() {
+        assert!(invalid("true").starts_with("invalid type: boolean"));
+        assert!(invalid("null").starts_with("invalid type: null"));
+        assert!(invalid(r#""order""#).starts_with("invalid type: string"));
+    }
+}
+
+/// The sample events in `events/` are what people send with `mallguard send` and what other crates' tests
+/// replay: each must parse, and the duplicate scenarios they stage must hold.
+#[cfg(test)]
+mod sample_events {
+    use std::collections::BTreeSet;
+    use std::path::PathBuf;
+
+    use mallguard_domain::identity::{IdentityHasher, IdentityKey, KeyKind};
+    use mallguard_domain::ids::{Mall, ShopId};
+    use mallguard_domain::order::{Order, OrderStatus, PaymentMethod};
+
+    use crate::{generic, shopify};
+
+    fn events() -> PathBuf {
+        PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../events"))
+    }
+
+    fn read(path: &str) -> Vec<u8> {
+        std::fs::read(events().join(path)).unwrap_or_else(|e| panic!("events/{path}: {e}"))
+    }
+
+    fn shopify_topic(file_name: &str) -> shopify::Topic {
+        if file_name.starts_with("orders-cancelled") {
+            shopify::Topic::OrdersCancelled
+        } else {
+            shopify::Topic::OrdersCreate
+        }
+    }
+
+    fn shopify(path: &str) -> Order {
+        let name = path.rsplit('/').next().unwrap();
+        shopify::parse_order(
+            &read(path),
+            &shopify_topic(name),
+            &ShopId::parse("tanaka-shop").unwrap(),
+        )
+        .unwrap()
+    }
+
+    fn generic(path: &str) -> Order {
+        generic::parse_order(&read(path)).unwrap()
+    }
+
+    fn keys(order: &Order, kind: KeyKind) -> BTreeSet<IdentityKey> {
+        let hasher = IdentityHasher::new(b"sample-events-pepper".to_vec());
+        let identity = hasher.order_identity(order);
+        identity.keys.into_iter().filter(|k| k.kind() == kind).collect()
+    }
+
+    fn share(a: &Order, b: &Order, kind: KeyKind) -> bool {
+        !keys(a, kind).is_disjoint(&keys(b, kind))
+    }
+
+    #[test]
+    fn every_sample_under_shopify_and_generic_parses() {
+        let mut parsed = Vec::new();
+        for dir in ["shopify", "generic"] {
+            let entries = std::fs::read_dir(events().join(dir)).unwrap_or_else(|e| panic!("events/{dir}: {e}"));
+            for entry in entries {
+                let path = entry.unwrap().path();
+                if path.extension().is_none_or(|ext| ext != "json") {
+                    continue;
+                }
+                let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+                let raw = std::fs::read(&path).unwrap();
+                let result = match dir {
+                    "shopify" => {
+                        shopify::parse_order(&raw, &shopify_topic(&name), &ShopId::parse("tanaka-shop").unwrap())
+                    }
+                    _ => generic::parse_order(&raw),
+                };
+                if let Err(e) = result {
+                    panic!("events/{dir}/{name}: {e}");
+                }
+                parsed.push(format!("{dir}/{name}"));
+            }
+        }
+        parsed.sort();
+        let expected = [
+            "generic/order-cancelled.json",
+            "generic/order-duplicate.json",
+            "generic/order-redelivered.json",
+            "generic/order-unrelated.json",
+            "generic/order.json",
+            "generic/rakuten-order.json",
+            "generic/yahoo-order.json",
+            "shopify/orders-cancelled.json",
+            "shopify/orders-create-duplicate.json",
+            "shopify/orders-create-redelivered.json",
+            "shopify/orders-create-unrelated.json",
+            "shopify/orders-create.json",
+        ];
+        for file in expected {
+            assert!(parsed.iter().any(|p| p == file), "events/{file} is missing");
+        }
+    }
+
+    #[test]
+    fn redeliveries_are_byte_identical_copies() {
+        assert_eq!(
+            read("shopify/orders-create.json"),
+            read("shopify/orders-create-redelivered.json")
+        );
+        assert_eq!(read("generic/order.json"), read("generic/order-redelivered.json"));
+    }
+
+    #[test]
+    fn the_shopify_order_keeps_its_id_beyond_two_to_the_53() {
+        let order = shopify("shopify/orders-create.json");
+        assert_eq!(order.order_ref.key(), "shopify/tanaka-shop/5678901234567890123");
+        assert_eq!(order.placed_at.to_string(), "2026-11-23T03:00:00Z");
+        assert_eq!(order.buyer.name, "山田 太郎");
+        assert_eq!(order.buyer.email.as_ref().unwrap().as_str(), "taro.yamada@example.com");
+        assert_eq!(order.ship_to.name, "山田 太郎");
+        assert_eq!(order.ship_to.postal_code, "100-0001");
+        assert_eq!(order.ship_to.lines, ["千代田1-2-3", "メゾン千代田101"]);
+        assert_eq!(order.lines.iter().next().unwrap().product.as_str(), "TEA-SENCHA-100");
+        assert_eq!(order.payment, PaymentMethod::Card);
+        assert_eq!(order.status, OrderStatus::Open);
+        // The delivery-date app's "指定なし" is no request.
+        assert_eq!(order.delivery.requested_date, None);
+        assert_eq!(order.delivery.time_slot, None);
+    }
+
+    #[test]
+    fn the_shopify_duplicate_is_the_same_customer_five_minutes_later() {
+        let first = shopify("shopify/orders-create.json");
+        let second = shopify("shopify/orders-create-duplicate.json");
+        assert_eq!(second.order_ref.order_id.as_str(), "5678901234567890456");
+        assert_eq!(second.placed_at.duration_since(first.placed_at).as_mins(), 5);
+        assert_ne!(
+            first.ship_to.lines, second.ship_to.lines,
+            "the address is written differently"
+        );
+        for kind in [KeyKind::Email, KeyKind::Phone, KeyKind::Address] {
+            assert!(share(&first, &second, kind), "{kind:?}");
+        }
+        let unrelated = shopify("shopify/orders-create-unrelated.json");
+        assert!(keys(&first, KeyKind::Email).is_disjoint(&keys(&unrelated, KeyKind::Email)));
+        for kind in [KeyKind::Email, KeyKind::Phone, KeyKind::Address] {
+            assert!(!share(&first, &unrelated, kind), "{kind:?}");
+        }
+        assert_eq!(unrelated.payment, PaymentMethod::CashOnDelivery);
+        assert!(unrelated.delivery.requested_date.is_some());
+    }
+
+    #[test]
+    fn the_shopify_cancellation_cancels_the_duplicate() {
+        let cancelled = shopify("shopify/orders-cancelled.json");
+        assert_eq!(
+            cancelled.order_ref,
+            shopify("shopify/orders-create-duplicate.json").order_ref
+        );
+        assert_eq!(cancelled.status, OrderStatus::Cancelled);
+    }
+
+    #[test]
+    fn the_generic_samples_stage_a_duplicate_an_unrelated_order_and_a_cancellation() {
+        let first = generic("generic/order.json");
+        let second = generic("generic/order-duplicate.json");
+        assert_eq!(first.order_ref.mall, Mall::Own);
+        assert_eq!(first.order_ref.shop.as_str(), "tanaka-shop");
+        assert_eq!(second.placed_at.duration_since(first.placed_at).as_mins(), 5);
+        assert!(share(&first, &second, KeyKind::Address));
+        let unrelated = generic("generic/order-unrelated.json");
+        for kind in [KeyKind::Email, KeyKind::Phone, KeyKind::Address] {
+            assert!(!share(&first, &unrelated, kind), "{kind:?}");
+        }
+        let cancelled = generic("generic/order-cancelled.json");
+        assert_eq!(cancelled.order_ref, second.order_ref);
+        assert_eq!(cancelled.status, OrderStatus::Cancelled);
+        assert_eq!(second.status, OrderStatus::Open);
+    }
+
+    #[test]
+    fn the_cross_mall_pair_differs_in_email_but_shares_phone_and_address() {
+        let rakuten = generic("generic/rakuten-order.json");
+        let yahoo = generic("generic/yahoo-order.json");
+        assert_eq!(
+            rakuten.order_ref.key(),
+            "rakuten/tanaka-rakuten/386193-20261123-0000012345"
+        );
+        assert_eq!(yahoo.order_ref.key(), "yahoo/tanaka-yahoo/tanaka-yahoo-10000123");
+        // Rakuten masks the buyer's address behind a relay.
+        let masked = rakuten.buyer.email.as_ref().unwrap();
+        assert_eq!(masked.domain(), "pc.fw.rakuten.ne.jp");
+        assert_eq!(yahoo.buyer.email.as_ref().unwrap().as_str(), "taro.yamada@example.com");
+        assert_eq!(rakuten.buyer.phone.as_deref(), Some("090-1234-5678"));
+        assert_eq!(yahoo.buyer.phone.as_deref(), Some("＋８１ ９０－１２３４－５６７８"));
+        assert_eq!(yahoo.ship_to.name, "山田\u{3000}太郎");
+        assert_eq!(yahoo.placed_at.duration_since(rakuten.placed_at).as_mins(), 40);
+        let product = |o: &Order| o.lines.iter().next().unwrap().product.clone();
+        assert_eq!(product(&rakuten), product(&yahoo));
+        assert!(!share(&rakuten, &yahoo, KeyKind::Email));
+        assert!(share(&rakuten, &yahoo, KeyKind::Phone));
+        assert!(share(&rakuten, &yahoo, KeyKind::Address));
+        // And both are the Shopify customer too.
+        let own_store = shopify("shopify/orders-create.json");
+        assert!(share(&own_store, &yahoo, KeyKind::Email));
+        assert!(share(&own_store, &rakuten, KeyKind::Phone));
+    }
+}
