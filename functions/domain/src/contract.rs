@@ -1059,13 +1059,25 @@ pub async fn orders_are_found_by_their_mall_order_id_in_any_shop(store: &dyn Sto
     };
     commit_ok(store, batch, "orders in two shops and two malls").await;
     let order_id = in_shop_a.order.order_ref.order_id.clone();
-    let mut found = store.orders_with_id(in_shop_a.order.order_ref.mall, &order_id).await.expect("finding orders");
+    let mut found = store
+        .orders_with_id(in_shop_a.order.order_ref.mall, &order_id)
+        .await
+        .expect("finding orders");
     found.sort();
     let mut expected = vec![in_shop_a.order.order_ref, in_shop_b.order.order_ref];
     expected.sort();
-    assert_eq!(found, expected, "the same order id in two shops of one mall, and nothing else");
+    assert_eq!(
+        found, expected,
+        "the same order id in two shops of one mall, and nothing else"
+    );
     let none = crate::ids::OrderId::parse("contract-find-missing").expect("an order id");
-    assert!(store.orders_with_id(crate::ids::Mall::Own, &none).await.expect("finding orders").is_empty());
+    assert!(
+        store
+            .orders_with_id(crate::ids::Mall::Own, &none)
+            .await
+            .expect("finding orders")
+            .is_empty()
+    );
 }
 
 #[cfg(test)]

@@ -55,6 +55,13 @@ impl EmailAddress {
     }
 }
 
+impl std::str::FromStr for EmailAddress {
+    type Err = OrderError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s)
+    }
+}
+
 impl TryFrom<String> for EmailAddress {
     type Error = OrderError;
     fn try_from(value: String) -> Result<Self, Self::Error> {

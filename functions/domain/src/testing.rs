@@ -247,7 +247,10 @@ impl Store for MemoryStore {
     async fn orders_with_id(&self, mall: Mall, order_id: &OrderId) -> Result<Vec<OrderRef>, StoreError> {
         let t = self.tables();
         let refs = t.orders.values().map(|o| &o.order.order_ref);
-        Ok(refs.filter(|r| r.mall == mall && &r.order_id == order_id).cloned().collect())
+        Ok(refs
+            .filter(|r| r.mall == mall && &r.order_id == order_id)
+            .cloned()
+            .collect())
     }
 
     async fn hold(&self, id: &HoldId) -> Result<Option<Hold>, StoreError> {

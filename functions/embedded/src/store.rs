@@ -535,13 +535,19 @@ impl Store for SqliteStore {
                 conn.prepare_cached("SELECT key FROM orders WHERE key >= ?1 AND key < ?2 AND substr(key, -?3) = ?4")?;
             let suffix = format!("/{order_id}");
             let rows = statement.query_map(
-                params![format!("{mall_text}/"), format!("{mall_text}0"), suffix.len() as i64, suffix],
+                params![
+                    format!("{mall_text}/"),
+                    format!("{mall_text}0"),
+                    suffix.len() as i64,
+                    suffix
+                ],
                 |row| row.get::<_, String>(0),
             )?;
             let mut refs = vec![];
             for key in rows {
                 let key = key?;
-                let parsed = OrderRef::parse_key(&key).map_err(|e| StoreError::Corrupt(format!("order key {key:?}: {e}")))?;
+                let parsed =
+                    OrderRef::parse_key(&key).map_err(|e| StoreError::Corrupt(format!("order key {key:?}: {e}")))?;
                 if parsed.order_id == order_id {
                     refs.push(parsed);
                 }

@@ -1,1 +1,28 @@
-fn main() {}
+//! `mallguard`: runs the whole stack locally on the embedded store (`cargo run`), and gives the staff
+//! their tools: list and resolve holds, print the evidence, run the expiry sweep, replay quarantine.
+
+mod cli;
+mod local;
+mod send;
+mod serve;
+mod staff;
+
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = cli::Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("MALLGUARD_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .init();
+    match cli::run(cli).await {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

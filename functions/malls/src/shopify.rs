@@ -465,8 +465,10 @@ impl WireAddress {
         PostalAddress {
             name: self.person(),
             postal_code: text(&self.zip),
-            // Kept as given: Shopify writes "Tokyo" or "東京都" depending on the store's settings.
-            prefecture: non_empty(self.province.as_deref())
+            // Shopify writes "Tokyo" or "東京都" depending on the store's language; the other malls write
+            // 東京都. The ISO code (JP-13) names the prefecture the way every mall does.
+            prefecture: prefecture_of(self.province_code.as_deref())
+                .or(non_empty(self.province.as_deref()))
                 .or(non_empty(self.province_code.as_deref()))
                 .unwrap_or_default()
                 .to_owned(),
@@ -479,6 +481,63 @@ impl WireAddress {
             phone: non_empty(self.phone.as_deref()).map(str::to_owned),
         }
     }
+}
+
+/// The 47 prefectures in ISO 3166-2:JP order (JP-01 北海道 … JP-47 沖縄県).
+const PREFECTURES: [&str; 47] = [
+    "北海道",
+    "青森県",
+    "岩手県",
+    "宮城県",
+    "秋田県",
+    "山形県",
+    "福島県",
+    "茨城県",
+    "栃木県",
+    "群馬県",
+    "埼玉県",
+    "千葉県",
+    "東京都",
+    "神奈川県",
+    "新潟県",
+    "富山県",
+    "石川県",
+    "福井県",
+    "山梨県",
+    "長野県",
+    "岐阜県",
+    "静岡県",
+    "愛知県",
+    "三重県",
+    "滋賀県",
+    "京都府",
+    "大阪府",
+    "兵庫県",
+    "奈良県",
+    "和歌山県",
+    "鳥取県",
+    "島根県",
+    "岡山県",
+    "広島県",
+    "山口県",
+    "徳島県",
+    "香川県",
+    "愛媛県",
+    "高知県",
+    "福岡県",
+    "佐賀県",
+    "長崎県",
+    "熊本県",
+    "大分県",
+    "宮崎県",
+    "鹿児島県",
+    "沖縄県",
+];
+
+/// The prefecture's Japanese name from its ISO code ("JP-13" → "東京都").
+fn prefecture_of(code: Option<&str>) -> Option<&'static str> {
+    let number: usize = code?.trim().strip_prefix("JP-")?.parse().ok()?;
+    PREFECTURES.get(number.checked_sub(1)?).copied()
 }
 
 impl WireLineItem {
@@ -651,6 +710,16 @@ mod tests {
         parse_order(raw, &Topic::OrdersCreate, &shop())
     }
 
+    #[test]
+    fn the_prefecture_is_named_in_japanese_whatever_the_store_language() {
+        let order = parse(&body(|_| {})).unwrap();
+        assert_eq!(order.ship_to.prefecture, "東京都");
+        assert_eq!(prefecture_of(Some("JP-01")), Some("北海道"));
+        assert_eq!(prefecture_of(Some("JP-47")), Some("沖縄県"));
+        assert_eq!(prefecture_of(Some("JP-48")), None);
+        assert_eq!(prefecture_of(Some("US-CA")), None);
+    }
+
     fn invalid(raw: &[u8]) -> String {
         match parse(raw) {
             Err(ParseError::Invalid(message)) => message,
@@ -775,7 +844,7 @@ mod tests {
             PostalAddress {
                 name: "山田 太郎".into(),
                 postal_code: "100-0001".into(),
-                prefecture: "Tokyo".into(),
+                prefecture: "東京都".into(),
                 city: "千代田区".into(),
                 lines: vec!["千代田1-2-3".into(), "メゾン千代田101".into()],
                 phone: Some("090-1234-5678".into()),
