@@ -101,68 +101,215 @@ impl HistoryEntry {
         }
     }
 
-    /// One line of the timeline a shop shows a customer in a dispute.
+    /// One line of the timeline a shop shows a customer in a dispute, to the second, in JST.
     pub fn describe(&self, lang: Language) -> String {
-        let when = format_jst(self.at, lang);
-        let what = match (&self.event, lang) {
-            (Event::Received { digest, status }, _) => {
-                format!("received ({status:?}, payload sha256 {})", &digest.as_str()[..16])
+        let local = self.at.to_zoned(crate::policy::jst());
+        let when = match lang {
+            Language::Ja => local.strftime("%Y年%-m月%-d日 %H:%M:%S").to_string(),
+            Language::En => local.strftime("%Y-%m-%d %H:%M:%S JST").to_string(),
+        };
+        let ja = lang == Language::Ja;
+        let what = match &self.event {
+            Event::Received { digest, status } => {
+                let digest = &digest.as_str()[..16];
+                if ja {
+                    format!(
+                        "注文通知を受信（{}、ペイロード sha256 {digest}）",
+                        status_label(*status, lang)
+                    )
+                } else {
+                    format!(
+                        "order notification received ({}, payload sha256 {digest})",
+                        status_label(*status, lang)
+                    )
+                }
             }
-            (Event::Redelivered { .. }, _) => "notification received again (no change)".into(),
-            (Event::StatusChanged { from, to, .. }, _) => format!("status at the mall: {from:?} -> {to:?}"),
-            (Event::Matched { with, keys, products }, _) => {
-                let keys: Vec<_> = keys.iter().map(|k| k.as_str()).collect();
+            Event::Redelivered { .. } => {
+                if ja {
+                    "同じ注文通知を再受信（変更なし）".into()
+                } else {
+                    "notification received again (no change)".into()
+                }
+            }
+            Event::StatusChanged { from, to, .. } => {
+                let (from, to) = (status_label(*from, lang), status_label(*to, lang));
+                if ja {
+                    format!("モールでの状態が変更: {from} → {to}")
+                } else {
+                    format!("status at the mall: {from} -> {to}")
+                }
+            }
+            Event::Matched { with, keys, products } => {
+                let keys: Vec<_> = keys.iter().map(|k| key_label(*k, lang)).collect();
                 let products: Vec<_> = products.iter().map(|p| p.as_str()).collect();
-                format!(
-                    "suspected duplicate of {with} (same {}; product {})",
-                    keys.join(", "),
-                    products.join(", ")
-                )
+                if ja {
+                    format!(
+                        "{with} と重複の疑い（一致: {}、商品 {}）",
+                        keys.join("・"),
+                        products.join(", ")
+                    )
+                } else {
+                    format!(
+                        "suspected duplicate of {with} (same {}; product {})",
+                        keys.join(", "),
+                        products.join(", ")
+                    )
+                }
             }
-            (Event::DuplicateReceived { held, hold }, _) => {
-                format!("later order {held} held as its duplicate ({hold})")
+            Event::DuplicateReceived { held, hold } => {
+                if ja {
+                    format!("後の注文 {held} を重複の疑いで保留（{hold}）")
+                } else {
+                    format!("later order {held} held as its duplicate ({hold})")
+                }
             }
-            (Event::Held { hold, deadline, urgent }, _) => format!(
-                "held ({hold}), answer deadline {}{}",
-                format_jst(*deadline, lang),
-                if *urgent { ", URGENT" } else { "" }
-            ),
-            (Event::NoticeQueued { kind, .. }, _) => format!("{} queued", kind.as_str()),
-            (Event::NoticeSent { kind, message_id, .. }, _) => {
-                format!("{} sent (message id {message_id})", kind.as_str())
+            Event::Held { hold, deadline, urgent } => {
+                let deadline = format_jst(*deadline, lang);
+                match (ja, urgent) {
+                    (true, true) => format!("発送を保留（{hold}）、回答期限 {deadline}、至急"),
+                    (true, false) => format!("発送を保留（{hold}）、回答期限 {deadline}"),
+                    (false, true) => format!("held ({hold}), answer deadline {deadline}, URGENT"),
+                    (false, false) => format!("held ({hold}), answer deadline {deadline}"),
+                }
             }
-            (
-                Event::NoticeFailed {
-                    kind, attempt, error, ..
-                },
-                _,
-            ) => {
-                format!("{} failed to send (attempt {attempt}): {error}", kind.as_str())
+            Event::NoticeQueued { kind, .. } => {
+                if ja {
+                    format!("{}を作成", kind_label(*kind, lang))
+                } else {
+                    format!("{} queued", kind_label(*kind, lang))
+                }
             }
-            (Event::PageOpened { .. }, _) => "buyer opened the confirmation page".into(),
-            (
-                Event::Resolved {
-                    decision, state, by, ..
-                },
-                _,
-            ) => {
-                format!("answered {} by {by}: hold {state}", decision.as_str())
+            Event::NoticeSent { kind, message_id, .. } => {
+                let kind = kind_label(*kind, lang);
+                if ja {
+                    format!("{kind}を送信（メッセージID {message_id}）")
+                } else {
+                    format!("{kind} sent (message id {message_id})")
+                }
             }
-            (
-                Event::LateAnswer {
-                    decision, state, by, ..
-                },
-                _,
-            ) => {
-                format!(
-                    "late answer {} by {by} ignored: hold already {state}",
-                    decision.as_str()
-                )
+            Event::NoticeFailed {
+                kind, attempt, error, ..
+            } => {
+                let kind = kind_label(*kind, lang);
+                if ja {
+                    format!("{kind}の送信に失敗（{attempt}回目）: {error}")
+                } else {
+                    format!("{kind} failed to send (attempt {attempt}): {error}")
+                }
             }
-            (Event::AmazonFallbackNoted { .. }, _) => {
-                "Amazon customer-service fallback noted for the staff (no phone contact)".into()
+            Event::PageOpened { .. } => {
+                if ja {
+                    "購入者が確認ページを開いた".into()
+                } else {
+                    "buyer opened the confirmation page".into()
+                }
+            }
+            Event::Resolved {
+                decision, state, by, ..
+            } => {
+                if ja {
+                    format!(
+                        "{}が「{}」と回答: {}",
+                        resolver_label(by, lang),
+                        decision_label(*decision, lang),
+                        state.label(lang)
+                    )
+                } else {
+                    format!(
+                        "{} answered {}: hold {state}",
+                        resolver_label(by, lang),
+                        decision_label(*decision, lang)
+                    )
+                }
+            }
+            Event::LateAnswer {
+                decision, state, by, ..
+            } => {
+                if ja {
+                    format!(
+                        "{}の「{}」は解決済みのため反映せず（{}）",
+                        resolver_label(by, lang),
+                        decision_label(*decision, lang),
+                        state.label(lang)
+                    )
+                } else {
+                    format!(
+                        "late answer {} by {} ignored: hold already {state}",
+                        decision_label(*decision, lang),
+                        resolver_label(by, lang)
+                    )
+                }
+            }
+            Event::AmazonFallbackNoted { .. } => {
+                if ja {
+                    "Amazonカスタマーサービスによる確認をスタッフへ案内（電話連絡は不可）".into()
+                } else {
+                    "Amazon customer-service fallback noted for the staff (no phone contact)".into()
+                }
             }
         };
         format!("{when}  {what}")
+    }
+}
+
+fn status_label(status: OrderStatus, lang: Language) -> &'static str {
+    match (status, lang) {
+        (OrderStatus::Open, Language::Ja) => "受付",
+        (OrderStatus::Cancelled, Language::Ja) => "キャンセル",
+        (OrderStatus::Shipped, Language::Ja) => "発送済み",
+        (OrderStatus::Open, Language::En) => "open",
+        (OrderStatus::Cancelled, Language::En) => "cancelled",
+        (OrderStatus::Shipped, Language::En) => "shipped",
+    }
+}
+
+fn key_label(kind: KeyKind, lang: Language) -> &'static str {
+    match (kind, lang) {
+        (KeyKind::Email, Language::Ja) => "メールアドレス",
+        (KeyKind::Phone, Language::Ja) => "電話番号",
+        (KeyKind::Address, Language::Ja) => "住所と氏名",
+        (kind, Language::En) => kind.as_str(),
+    }
+}
+
+fn kind_label(kind: NoticeKind, lang: Language) -> &'static str {
+    match (kind, lang) {
+        (NoticeKind::Notice, Language::Ja) => "購入者への確認メール",
+        (NoticeKind::Reminder, Language::Ja) => "購入者への再確認メール",
+        (NoticeKind::Cancellation, Language::Ja) => "購入者へのキャンセルのお知らせ",
+        (NoticeKind::Receipt, Language::Ja) => "購入者への回答受付メール",
+        (NoticeKind::StaffNewHold, Language::Ja) => "スタッフへの保留通知",
+        (NoticeKind::StaffResolved, Language::Ja) => "スタッフへの回答通知",
+        (NoticeKind::StaffExpired, Language::Ja) => "スタッフへの期限切れ通知",
+        (NoticeKind::StaffEscalated, Language::Ja) => "スタッフへのAmazon確認依頼",
+        (NoticeKind::StaffQuarantine, Language::Ja) => "スタッフへの隔離通知",
+        (NoticeKind::Notice, Language::En) => "buyer notice",
+        (NoticeKind::Reminder, Language::En) => "buyer reminder",
+        (NoticeKind::Cancellation, Language::En) => "buyer cancellation mail",
+        (NoticeKind::Receipt, Language::En) => "buyer receipt",
+        (NoticeKind::StaffNewHold, Language::En) => "staff alert (new hold)",
+        (NoticeKind::StaffResolved, Language::En) => "staff alert (answered)",
+        (NoticeKind::StaffExpired, Language::En) => "staff alert (expired)",
+        (NoticeKind::StaffEscalated, Language::En) => "staff alert (Amazon customer service)",
+        (NoticeKind::StaffQuarantine, Language::En) => "staff alert (quarantine)",
+    }
+}
+
+fn decision_label(decision: Decision, lang: Language) -> &'static str {
+    match (decision, lang) {
+        (Decision::Confirm, Language::Ja) => "両方発送",
+        (Decision::Cancel, Language::Ja) => "キャンセル",
+        (Decision::Release, Language::Ja) => "保留解除",
+        (decision, Language::En) => decision.as_str(),
+    }
+}
+
+fn resolver_label(by: &Resolver, lang: Language) -> String {
+    match (by, lang) {
+        (Resolver::Buyer, Language::Ja) => "購入者".into(),
+        (Resolver::Staff { name }, Language::Ja) => format!("スタッフ（{name}）"),
+        (Resolver::Deadline, Language::Ja) => "期限切れ（回答なし）".into(),
+        (Resolver::Mall, Language::Ja) => "モール".into(),
+        (by, Language::En) => by.to_string(),
     }
 }

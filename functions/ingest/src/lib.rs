@@ -120,7 +120,7 @@ pub const SHOPIFY_SHOP_DOMAIN: &str = "x-shopify-shop-domain";
 
 /// What a verified payload turns into.
 pub enum Parsed {
-    Order(Order),
+    Order(Box<Order>),
     /// A topic we do not act on (e.g. Shopify `orders/fulfilled` beyond status): acknowledged.
     Ignored(String),
 }
@@ -128,7 +128,7 @@ pub enum Parsed {
 /// Parses a verified payload; also used to replay quarantined payloads after a fix.
 pub fn parse_payload(source: Source, meta: &BTreeMap<String, String>, raw: &[u8]) -> Result<Parsed, ParseError> {
     match source {
-        Source::Generic => generic::parse_order(raw).map(Parsed::Order),
+        Source::Generic => generic::parse_order(raw).map(|o| Parsed::Order(Box::new(o))),
         Source::Shopify => {
             let topic_text = meta.get(SHOPIFY_TOPIC).map(String::as_str).unwrap_or("orders/create");
             let topic = shopify::Topic::parse(topic_text);
@@ -138,7 +138,7 @@ pub fn parse_payload(source: Source, meta: &BTreeMap<String, String>, raw: &[u8]
             let domain = meta.get(SHOPIFY_SHOP_DOMAIN).map(String::as_str).unwrap_or_default();
             let shop = shopify::shop_id_from_domain(domain)
                 .map_err(|e| ParseError::Invalid(format!("{SHOPIFY_SHOP_DOMAIN}: {e}")))?;
-            shopify::parse_order(raw, &topic, &shop).map(Parsed::Order)
+            shopify::parse_order(raw, &topic, &shop).map(|o| Parsed::Order(Box::new(o)))
         }
     }
 }
@@ -305,7 +305,7 @@ async fn receive(
         }
     }
     let order = match parse_payload(source, &meta, &raw) {
-        Ok(Parsed::Order(order)) => order,
+        Ok(Parsed::Order(order)) => *order,
         Ok(Parsed::Ignored(topic)) => {
             return Ok((StatusCode::OK, Json(json!({ "status": "ignored", "topic": topic }))).into_response());
         }

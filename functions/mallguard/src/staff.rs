@@ -164,7 +164,7 @@ pub async fn quarantine_replay(shop: &ShopArgs) -> CliResult<ExitCode> {
             Ok(Parsed::Order(order)) => {
                 let outcome = app
                     .ingest(Incoming {
-                        order,
+                        order: *order,
                         raw: q.raw.clone(),
                         delivery: None,
                     })

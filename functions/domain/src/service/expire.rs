@@ -45,7 +45,7 @@ impl Mallguard {
             }
         }
         let (sent, failed) = self.deliver(notices).await;
-        report.notices_sent += sent;
+        report.notices_sent += sent.len();
         report.notices_failed += failed;
         let (sent, failed) = self.retry_pending(now).await?;
         report.notices_sent += sent;
@@ -127,7 +127,8 @@ impl Mallguard {
                 Err(CommitError::Store(err)) => return Err(err.into()),
             }
         }
-        Ok(self.deliver(claimed).await)
+        let (sent, failed) = self.deliver(claimed).await;
+        Ok((sent.len(), failed))
     }
 }
 

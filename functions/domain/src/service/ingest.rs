@@ -86,14 +86,15 @@ impl Mallguard {
             match self.store.commit(plan.batch).await {
                 Ok(()) => {
                     let (sent, _) = self.deliver(plan.notices).await;
-                    tracing::info!(order = %incoming.order.order_ref, outcome = ?plan.outcome, attempt, "order ingested");
-                    return Ok(match plan.outcome {
+                    let outcome = match plan.outcome {
                         IngestOutcome::Held { hold, .. } => IngestOutcome::Held {
                             hold,
-                            notified: sent > 0,
+                            notified: sent.contains(&NoticeKind::Notice),
                         },
                         other => other,
-                    });
+                    };
+                    tracing::info!(order = %incoming.order.order_ref, ?outcome, attempt, "order ingested");
+                    return Ok(outcome);
                 }
                 Err(CommitError::Conflict) => {
                     tracing::debug!(order = %incoming.order.order_ref, attempt, "concurrent writer; deciding again");

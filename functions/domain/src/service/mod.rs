@@ -214,14 +214,15 @@ impl Mallguard {
         Ok(Ok(settled))
     }
 
-    /// Sends notices just committed; a failure leaves each pending for the sweep.
-    async fn deliver(&self, notices: Vec<Notice>) -> (usize, usize) {
-        let (mut sent, mut failed) = (0, 0);
+    /// Sends notices just committed; a failure leaves each pending for the sweep. Returns the kinds sent
+    /// and the number that failed.
+    async fn deliver(&self, notices: Vec<Notice>) -> (Vec<NoticeKind>, usize) {
+        let (mut sent, mut failed) = (vec![], 0);
         for notice in notices {
             let now = self.clock.now();
             let (updated, event) = match self.mailer.send(&notice.mail).await {
                 Ok(message_id) => {
-                    sent += 1;
+                    sent.push(notice.kind);
                     tracing::info!(notice = %notice.id, %message_id, "notice sent");
                     let event = Event::NoticeSent {
                         notice: notice.id.clone(),

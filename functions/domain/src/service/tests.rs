@@ -452,6 +452,17 @@ async fn staff_resolve_a_hold_after_a_phone_call() {
         .map(|h| h.describe(crate::Language::En))
         .collect();
     assert!(timeline.iter().any(|l| l.contains("staff (suzuki)")), "{timeline:#?}");
+    let japanese: Vec<String> = evidence
+        .history
+        .iter()
+        .map(|h| h.describe(crate::Language::Ja))
+        .collect();
+    assert!(
+        japanese
+            .iter()
+            .any(|l| l.contains("スタッフ（suzuki）が「両方発送」と回答")),
+        "{japanese:#?}"
+    );
 }
 
 #[tokio::test]

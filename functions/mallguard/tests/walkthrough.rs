@@ -1,0 +1,171 @@
+//! The README walkthrough, step by step, with the real `mallguard` program: start the stack, send two
+//! same-item orders, read the notice in the outbox, open the link, cancel, then the staff's tools.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+use mallguard_tests::{OutboxMail, events_dir};
+
+const BIN: &str = env!("CARGO_BIN_EXE_mallguard");
+
+/// The server, stopped when the test ends however it ends.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn mallguard(data: &Path, args: &[&str]) -> Output {
+    let output = Command::new(BIN)
+        .arg("--data")
+        .arg(data)
+        .args(args)
+        .env("MALLGUARD_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success() || args[0] == "resolve",
+        "mallguard {args:?} failed: {}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+fn start(data: &Path) -> (Server, String) {
+    let mut child = Command::new(BIN)
+        .arg("--data")
+        .arg(data)
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env("MALLGUARD_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let out = child.stdout.take().unwrap();
+    let server = Server(child);
+    let mut banner = String::new();
+    let mut url = None;
+    for line in BufReader::new(out).lines() {
+        let line = line.unwrap();
+        banner.push_str(&line);
+        banner.push('\n');
+        if let Some(rest) = line.trim().strip_prefix("webhooks:") {
+            url = rest
+                .split_whitespace()
+                .next()
+                .and_then(|u| u.strip_suffix("/webhooks/shopify"))
+                .map(str::to_owned);
+        }
+        if line.contains("cargo run -- send events/generic/order-duplicate.json") {
+            break;
+        }
+    }
+    let url = url.unwrap_or_else(|| panic!("no URL in the banner:\n{banner}"));
+    assert!(
+        banner.contains("cargo run -- send events/generic/order.json"),
+        "{banner}"
+    );
+    (server, url)
+}
+
+fn event(name: &str) -> String {
+    events_dir().join(name).to_string_lossy().into_owned()
+}
+
+fn outbox(data: &Path) -> Vec<OutboxMail> {
+    let dir: PathBuf = data.join("outbox");
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    paths.sort();
+    paths.iter().map(|p| OutboxMail::read(p)).collect()
+}
+
+#[tokio::test]
+async fn the_readme_walkthrough_holds_the_second_order_and_the_buyer_cancels_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join(".mallguard");
+    let (_server, url) = start(&data);
+    assert!(data.join("secrets.json").exists(), "secrets are made on first run");
+
+    let first = stdout(&mallguard(
+        &data,
+        &["send", &event("generic/order.json"), "--url", &url],
+    ));
+    assert!(first.contains("\"accepted\""), "{first}");
+    let second = stdout(&mallguard(
+        &data,
+        &["send", &event("generic/order-duplicate.json"), "--url", &url],
+    ));
+    assert!(second.contains("\"held\""), "{second}");
+
+    let mails = outbox(&data);
+    let notice = mails
+        .iter()
+        .find(|m| m.subject.contains("ご確認のお願い"))
+        .expect("the notice is in the outbox");
+    let links = notice.links();
+    assert_eq!(links.len(), 2);
+    assert!(links.iter().all(|l| l.starts_with(&url)), "{links:?}");
+
+    let client = reqwest::Client::new();
+    let page = client.get(&links[1]).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let holds = stdout(&mallguard(&data, &["holds"]));
+    assert!(holds.contains("held"), "opening the page changes nothing:\n{holds}");
+
+    let done = client.post(&links[1]).send().await.unwrap();
+    assert_eq!(done.status(), 200);
+    assert!(done.text().await.unwrap().contains("キャンセル"));
+
+    let holds = stdout(&mallguard(&data, &["holds", "--all"]));
+    assert!(holds.contains("cancelled"), "{holds}");
+    let hold_id = holds
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+
+    let evidence = stdout(&mallguard(&data, &["evidence", "own", "TS-20261123-0002"]));
+    for needle in [
+        "重複の疑い",
+        "発送を保留",
+        "購入者への確認メールを送信",
+        "購入者が確認ページを開いた",
+        "購入者が「キャンセル」と回答",
+    ] {
+        assert!(evidence.contains(needle), "{needle} missing from\n{evidence}");
+    }
+
+    // The staff cannot settle it a second time.
+    let again = mallguard(&data, &["resolve", &hold_id, "confirm", "--staff", "suzuki"]);
+    assert!(!again.status.success());
+    assert!(stdout(&again).contains("already cancelled"), "{}", stdout(&again));
+
+    let sweep = stdout(&mallguard(&data, &["expire", "--now"]));
+    assert!(sweep.contains("cancelled 0"), "{sweep}");
+}
+
+#[test]
+fn send_without_a_server_says_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(BIN)
+        .arg("--data")
+        .arg(dir.path())
+        .args(["send", &event("generic/order.json"), "--url", "http://127.0.0.1:9"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(err.contains("is `cargo run` running?"), "{err}");
+}
