@@ -126,8 +126,10 @@ pub enum CommitError {
 /// Where orders, holds, notices and the evidence live.
 #[async_trait]
 pub trait Store: Send + Sync {
-    /// Reads what an ingest decision needs: the stored order with this ref, the index entries of `keys`
-    /// placed in `[from, to]`, and the head version of each key. Never scans.
+    /// Reads what an ingest decision needs: the index entries of `keys` placed in `[from, to]`, the head
+    /// version of each key, and the stored order with this ref. Never scans. A store may leave `existing`
+    /// empty when no index entry names the order (saving a read per new order): the use case asks
+    /// `order` itself when a commit conflicts or the order has no keys.
     async fn ingest_snapshot(
         &self,
         order: &OrderRef,

@@ -59,10 +59,15 @@ impl Mallguard {
         let to = placed.saturating_add(window).unwrap_or(placed);
         for attempt in 0..MAX_ATTEMPTS {
             let now = self.clock.now();
-            let snapshot = self
+            let mut snapshot = self
                 .store
                 .ingest_snapshot(&incoming.order.order_ref, &identity.keys, from, to)
                 .await?;
+            // A store may find a stored copy through the index entries alone (a redelivery shares its keys
+            // and time). After a lost race, or for an order with no identity keys, ask for it directly.
+            if snapshot.existing.is_none() && (attempt > 0 || identity.keys.is_empty()) {
+                snapshot.existing = self.store.order(&incoming.order.order_ref).await?;
+            }
             let mut plan = match &snapshot.existing {
                 Some(existing) => self.plan_update(existing, &incoming, now).await?,
                 None => {
