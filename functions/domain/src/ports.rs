@@ -189,3 +189,53 @@ impl Clock for SystemClock {
         Timestamp::now()
     }
 }
+
+/// What the functions count, for dashboards and alarms (CloudWatch metrics on Lambda).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Metric {
+    /// A new order recorded.
+    OrderReceived,
+    /// A suspected duplicate held.
+    DuplicateHeld,
+    NoticeSent,
+    NoticeFailed,
+    /// Ship both (buyer or staff).
+    HoldConfirmed,
+    /// Cancelled by the buyer, the staff or the mall.
+    HoldCancelled,
+    /// Cancelled at the deadline, unanswered.
+    HoldExpired,
+    /// Released because the other order was cancelled at the mall.
+    HoldReleased,
+    /// A signed payload that could not be parsed (quarantined).
+    ParseFailure,
+}
+
+impl Metric {
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::OrderReceived => "OrdersReceived",
+            Metric::DuplicateHeld => "DuplicatesHeld",
+            Metric::NoticeSent => "NoticesSent",
+            Metric::NoticeFailed => "NoticesFailed",
+            Metric::HoldConfirmed => "HoldsConfirmed",
+            Metric::HoldCancelled => "HoldsCancelled",
+            Metric::HoldExpired => "HoldsExpired",
+            Metric::HoldReleased => "HoldsReleased",
+            Metric::ParseFailure => "ParseFailures",
+        }
+    }
+}
+
+/// Where counts go. Recording never fails and never blocks the use case.
+pub trait Metrics: Send + Sync {
+    fn record(&self, metric: Metric, count: u64);
+}
+
+/// Counts nothing (the local program logs instead).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoMetrics;
+
+impl Metrics for NoMetrics {
+    fn record(&self, _metric: Metric, _count: u64) {}
+}

@@ -104,8 +104,12 @@ impl Mallguard {
             Swept::Reminded
         };
         let notices = batch.notices.iter().map(|(n, _)| n.clone()).collect();
+        let settled: Vec<Hold> = batch.holds.iter().map(|(h, _)| h.clone()).collect();
         match self.store.commit(batch).await {
-            Ok(()) => Ok(Some((swept, notices))),
+            Ok(()) => {
+                settled.iter().for_each(|h| self.record_settled(h));
+                Ok(Some((swept, notices)))
+            }
             // The buyer, the staff or another sweep moved first; the next sweep sees the result.
             Err(CommitError::Conflict) => Ok(None),
             Err(CommitError::Store(err)) => Err(err.into()),

@@ -10,7 +10,7 @@ use crate::ids::HoldId;
 use crate::matching::{Candidate, find_duplicate};
 use crate::notice::{Notice, NoticeKind};
 use crate::order::{Order, OrderStatus, PayloadDigest};
-use crate::ports::{CommitError, Expect, IngestSnapshot, StoredOrder, WriteBatch};
+use crate::ports::{CommitError, Expect, IngestSnapshot, Metric, StoredOrder, WriteBatch};
 
 /// An order as a mall delivered it.
 #[derive(Debug, Clone)]
@@ -88,8 +88,24 @@ impl Mallguard {
                 return Ok(plan.outcome);
             }
             plan.batch.deliveries.extend(incoming.delivery.clone());
+            let settled: Vec<Hold> = plan
+                .batch
+                .holds
+                .iter()
+                .map(|(h, _)| h.clone())
+                .filter(|h| h.state != HoldState::Held)
+                .collect();
             match self.store.commit(plan.batch).await {
                 Ok(()) => {
+                    settled.iter().for_each(|h| self.record_settled(h));
+                    match &plan.outcome {
+                        IngestOutcome::Accepted => self.metrics.record(Metric::OrderReceived, 1),
+                        IngestOutcome::Held { .. } => {
+                            self.metrics.record(Metric::OrderReceived, 1);
+                            self.metrics.record(Metric::DuplicateHeld, 1);
+                        }
+                        IngestOutcome::Redelivered | IngestOutcome::Updated { .. } => {}
+                    }
                     let (sent, _) = self.deliver(plan.notices).await;
                     let outcome = match plan.outcome {
                         IngestOutcome::Held { hold, .. } => IngestOutcome::Held {

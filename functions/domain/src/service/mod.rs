@@ -22,7 +22,10 @@ use crate::matching::IndexEntry;
 use crate::notice::{HoldMailContext, Links, Notice, NoticeId, NoticeKind, NoticeState, RenderError, Templates};
 use crate::order::OrderStatus;
 use crate::policy::{Policy, ShopProfile};
-use crate::ports::{Clock, CommitError, Expect, Mailer, Quarantined, Store, StoreError, StoredOrder, WriteBatch};
+use crate::ports::{
+    Clock, CommitError, Expect, Mailer, Metric, Metrics, NoMetrics, Quarantined, Store, StoreError, StoredOrder,
+    WriteBatch,
+};
 use crate::token::{LinkAction, LinkSigner};
 
 /// How often a decision is re-read and retried when concurrent writers keep winning.
@@ -82,6 +85,7 @@ pub struct Mallguard {
     clock: Arc<dyn Clock>,
     settings: Arc<Settings>,
     templates: Arc<Templates>,
+    metrics: Arc<dyn Metrics>,
 }
 
 impl Mallguard {
@@ -92,7 +96,26 @@ impl Mallguard {
             clock,
             settings: Arc::new(settings),
             templates: Arc::new(Templates::new()),
+            metrics: Arc::new(NoMetrics),
         }
+    }
+
+    /// Counts what happens into `metrics` (CloudWatch on Lambda).
+    pub fn with_metrics(mut self, metrics: Arc<dyn Metrics>) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// Counts a hold that was just settled.
+    fn record_settled(&self, hold: &Hold) {
+        let metric = match (hold.state, hold.resolution.as_ref().map(|r| &r.by)) {
+            (HoldState::Held, _) => return,
+            (HoldState::Confirmed, _) => Metric::HoldConfirmed,
+            (HoldState::Released, _) => Metric::HoldReleased,
+            (HoldState::Cancelled, Some(Resolver::Deadline)) => Metric::HoldExpired,
+            (HoldState::Cancelled, _) => Metric::HoldCancelled,
+        };
+        self.metrics.record(metric, 1);
     }
 
     pub fn settings(&self) -> &Settings {
@@ -223,6 +246,7 @@ impl Mallguard {
             let (updated, event) = match self.mailer.send(&notice.mail).await {
                 Ok(message_id) => {
                     sent.push(notice.kind);
+                    self.metrics.record(Metric::NoticeSent, 1);
                     tracing::info!(notice = %notice.id, %message_id, "notice sent");
                     let event = Event::NoticeSent {
                         notice: notice.id.clone(),
@@ -233,6 +257,7 @@ impl Mallguard {
                 }
                 Err(err) => {
                     failed += 1;
+                    self.metrics.record(Metric::NoticeFailed, 1);
                     tracing::warn!(notice = %notice.id, error = %err, "notice not sent; the sweep retries it");
                     let updated = notice.failed(err.to_string(), now);
                     let event = Event::NoticeFailed {
@@ -292,6 +317,7 @@ impl Mallguard {
         batch.notices.push((notice.clone(), Expect::Absent));
         match self.store.commit(batch).await {
             Ok(()) => {
+                self.metrics.record(Metric::ParseFailure, 1);
                 self.deliver(vec![notice]).await;
             }
             // The same payload is already quarantined and its staff alert queued.

@@ -154,6 +154,7 @@ impl Mallguard {
             match self.store.commit(batch).await {
                 Ok(()) => {
                     tracing::info!(hold = %id, state = %settled.state, by = %settled.resolution.as_ref().map(|r| r.by.to_string()).unwrap_or_default(), "hold settled");
+                    self.record_settled(&settled);
                     self.deliver(notices).await;
                     return Ok(Ok(settled));
                 }

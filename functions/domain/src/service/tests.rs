@@ -502,3 +502,35 @@ async fn a_quarantined_payload_is_kept_once_and_the_staff_alerted_once() {
     assert_eq!(kept[0].raw, raw);
     assert_eq!(w.mails_of(NoticeKind::StaffQuarantine).len(), 1);
 }
+
+#[derive(Default)]
+struct CountingMetrics(std::sync::Mutex<std::collections::HashMap<&'static str, u64>>);
+
+impl crate::ports::Metrics for CountingMetrics {
+    fn record(&self, metric: crate::ports::Metric, count: u64) {
+        *self.0.lock().unwrap().entry(metric.name()).or_default() += count;
+    }
+}
+
+#[tokio::test]
+async fn what_happens_is_counted_for_the_dashboards() {
+    let metrics = Arc::new(CountingMetrics::default());
+    let mut w = world();
+    w.app = w.app.clone().with_metrics(metrics.clone());
+    let hold = w.held_pair().await;
+    w.app.ingest(incoming(order("1001"))).await.unwrap();
+    w.clock.set(hold.deadline);
+    w.app.sweep().await.unwrap();
+    w.app
+        .quarantine("generic", b"{}".to_vec(), Default::default(), "lines: missing")
+        .await
+        .unwrap();
+    let counts = metrics.0.lock().unwrap().clone();
+    assert_eq!(counts.get("OrdersReceived"), Some(&2), "{counts:?}");
+    assert_eq!(counts.get("DuplicatesHeld"), Some(&1), "{counts:?}");
+    assert_eq!(counts.get("HoldsExpired"), Some(&1), "{counts:?}");
+    assert_eq!(counts.get("ParseFailures"), Some(&1), "{counts:?}");
+    // notice + staff alert, cancellation + staff alert, quarantine alert
+    assert_eq!(counts.get("NoticesSent"), Some(&5), "{counts:?}");
+    assert_eq!(counts.get("HoldsCancelled"), None);
+}
