@@ -1,0 +1,81 @@
+//! The expire function: one sweep per scheduled invocation (EventBridge Scheduler, every few minutes).
+//! The event carries nothing the sweep needs: the clock and the store say what is due.
+
+use mallguard_domain::service::{Mallguard, ServiceError, SweepReport};
+use serde::Serialize;
+
+/// What one invocation did, returned to the scheduler and logged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SweepSummary {
+    pub reminded: usize,
+    pub cancelled: usize,
+    pub escalated: usize,
+    pub notices_sent: usize,
+    pub notices_failed: usize,
+    pub skipped: usize,
+}
+
+impl From<SweepReport> for SweepSummary {
+    fn from(r: SweepReport) -> Self {
+        Self {
+            reminded: r.reminded,
+            cancelled: r.cancelled,
+            escalated: r.escalated,
+            notices_sent: r.notices_sent,
+            notices_failed: r.notices_failed,
+            skipped: r.skipped,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExpireError {
+    /// The store was unavailable: the invocation fails so the scheduler retries it; the next tick would
+    /// pick everything up anyway, since nothing due is lost.
+    #[error("sweep failed: {0}")]
+    Sweep(#[from] ServiceError),
+}
+
+/// Handles one scheduler event (its payload is ignored: any JSON is accepted).
+pub async fn handle(app: &Mallguard, _event: serde_json::Value) -> Result<SweepSummary, ExpireError> {
+    let summary = SweepSummary::from(app.sweep().await?);
+    tracing::info!(?summary, "expiry sweep");
+    Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use mallguard_domain::hold::HoldState;
+    use mallguard_domain::ports::Store;
+    use mallguard_domain::service::{IngestOutcome, Mallguard};
+    use mallguard_domain::testing::{ManualClock, MemoryStore, RecordingMailer, incoming, order, order_at, settings};
+
+    use super::*;
+
+    fn scheduler_event() -> serde_json::Value {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../events/lambda/expire-schedule.json");
+        serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_scheduled_event_cancels_a_hold_at_its_deadline() {
+        let store = Arc::new(MemoryStore::default());
+        let clock = Arc::new(ManualClock::at("2026-11-23T03:05:01Z"));
+        let app = Mallguard::new(store.clone(), Arc::new(RecordingMailer::default()), clock.clone(), settings());
+        app.ingest(incoming(order("1001"))).await.unwrap();
+        let IngestOutcome::Held { hold, .. } =
+            app.ingest(incoming(order_at("1002", "2026-11-23T03:05:00Z"))).await.unwrap()
+        else {
+            panic!("held")
+        };
+        assert_eq!(handle(&app, scheduler_event()).await.unwrap().cancelled, 0);
+        let deadline = store.hold(&hold).await.unwrap().unwrap().deadline;
+        clock.set(deadline);
+        let summary = handle(&app, scheduler_event()).await.unwrap();
+        assert_eq!(summary.cancelled, 1);
+        assert_eq!(summary.notices_sent, 2, "the cancellation mail and the staff alert");
+        assert_eq!(store.hold(&hold).await.unwrap().unwrap().state, HoldState::Cancelled);
+    }
+}
