@@ -23,7 +23,10 @@ impl EmfMetrics {
     }
 
     pub fn to_writer(function: &str, out: Box<dyn Write + Send>) -> Self {
-        Self { function: function.to_owned(), out: Mutex::new(out) }
+        Self {
+            function: function.to_owned(),
+            out: Mutex::new(out),
+        }
     }
 
     /// The EMF document of one count.

@@ -63,10 +63,17 @@ mod tests {
     async fn the_scheduled_event_cancels_a_hold_at_its_deadline() {
         let store = Arc::new(MemoryStore::default());
         let clock = Arc::new(ManualClock::at("2026-11-23T03:05:01Z"));
-        let app = Mallguard::new(store.clone(), Arc::new(RecordingMailer::default()), clock.clone(), settings());
+        let app = Mallguard::new(
+            store.clone(),
+            Arc::new(RecordingMailer::default()),
+            clock.clone(),
+            settings(),
+        );
         app.ingest(incoming(order("1001"))).await.unwrap();
-        let IngestOutcome::Held { hold, .. } =
-            app.ingest(incoming(order_at("1002", "2026-11-23T03:05:00Z"))).await.unwrap()
+        let IngestOutcome::Held { hold, .. } = app
+            .ingest(incoming(order_at("1002", "2026-11-23T03:05:00Z")))
+            .await
+            .unwrap()
         else {
             panic!("held")
         };

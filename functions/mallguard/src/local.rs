@@ -1,30 +1,39 @@
 //! The local data folder: generated secrets, the embedded store and the outbox. Nothing secret is ever
 //! committed: the secrets are made on first run and kept in the folder (git-ignored), readable by the
 //! owner only.
+//!
+//! `secrets.json` has the JSON shape of the deployed functions' secret ([`Secrets`]), so the local
+//! program and the functions read one type; a file in the first versions' shape is still read.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use serde::{Deserialize, Serialize};
+use mallguard_aws::config::{ConfigError, Secrets};
+use serde::Deserialize;
 
-/// The local stack's secrets.
-#[derive(Clone, Serialize, Deserialize)]
-pub struct LocalSecrets {
-    /// Keys identity hashes (base64).
-    pub identity_pepper: String,
-    /// Signs the links in notices (base64).
-    pub link_key: String,
-    /// Shopify app secret for the local shops.
-    pub shopify_secret: String,
-    /// Standard Webhooks secret for `/webhooks/generic`.
-    pub generic_secret: String,
+/// The secrets file as the first versions of the program wrote it: one Shopify secret for every shop
+/// and one generic secret. Still read, so an existing data folder keeps its identity hashes and links.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LegacySecrets {
+    identity_pepper: String,
+    link_key: String,
+    shopify_secret: String,
+    generic_secret: String,
 }
 
-impl std::fmt::Debug for LocalSecrets {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("LocalSecrets(<redacted>)")
+impl LegacySecrets {
+    fn upgrade(self) -> Result<Secrets, String> {
+        // These versions fell back to the raw text when a key was not base64.
+        let bytes = |s: &str| STANDARD.decode(s).unwrap_or_else(|_| s.as_bytes().to_vec());
+        Secrets::new(
+            bytes(&self.identity_pepper),
+            bytes(&self.link_key),
+            [("*".to_owned(), self.shopify_secret)].into(),
+            vec![self.generic_secret],
+        )
     }
 }
 
@@ -36,12 +45,9 @@ pub enum LocalError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{path} is not a valid secrets file: {source}")]
-    BadSecrets {
-        path: PathBuf,
-        #[source]
-        source: serde_json::Error,
-    },
+    /// The reason names fields, never their values.
+    #[error("{path} is not a valid secrets file: {reason}")]
+    BadSecrets { path: PathBuf, reason: String },
     #[error("the system random source failed: {0}")]
     Random(String),
 }
@@ -52,26 +58,36 @@ fn random(n: usize) -> Result<Vec<u8>, LocalError> {
     Ok(buf)
 }
 
-impl LocalSecrets {
-    fn generate() -> Result<Self, LocalError> {
-        Ok(Self {
-            identity_pepper: STANDARD.encode(random(32)?),
-            link_key: STANDARD.encode(random(32)?),
-            shopify_secret: random(24)?.iter().map(|b| format!("{b:02x}")).collect(),
-            generic_secret: format!("whsec_{}", STANDARD.encode(random(24)?)),
-        })
-    }
+/// Fresh secrets for a new data folder: one Shopify secret for every shop, one generic secret.
+fn generate() -> Result<Secrets, LocalError> {
+    let shopify: String = random(24)?.iter().map(|b| format!("{b:02x}")).collect();
+    let generic = format!("whsec_{}", STANDARD.encode(random(24)?));
+    Ok(Secrets::new(
+        random(32)?,
+        random(32)?,
+        [("*".to_owned(), shopify)].into(),
+        vec![generic],
+    )
+    .expect("generated secrets are valid"))
+}
 
-    pub fn identity_pepper(&self) -> Vec<u8> {
-        STANDARD
-            .decode(&self.identity_pepper)
-            .unwrap_or_else(|_| self.identity_pepper.as_bytes().to_vec())
-    }
-
-    pub fn link_key(&self) -> Vec<u8> {
-        STANDARD
-            .decode(&self.link_key)
-            .unwrap_or_else(|_| self.link_key.as_bytes().to_vec())
+/// Reads a secrets file: the shape of [`Secrets`] (as in Secrets Manager), or the legacy one.
+fn parse(path: &Path, bytes: &[u8]) -> Result<Secrets, LocalError> {
+    let bad = |reason| LocalError::BadSecrets {
+        path: path.to_owned(),
+        reason,
+    };
+    let text = String::from_utf8_lossy(bytes);
+    match Secrets::from_json(&path.display().to_string(), &text) {
+        Ok(secrets) => Ok(secrets),
+        Err(err) => match serde_json::from_str::<LegacySecrets>(&text) {
+            Ok(legacy) => legacy.upgrade().map_err(bad),
+            // Not the legacy shape either: the current shape's error says what is wrong.
+            Err(_) => Err(bad(match err {
+                ConfigError::BadSecret { reason, .. } => reason,
+                other => other.to_string(),
+            })),
+        },
     }
 }
 
@@ -103,19 +119,18 @@ impl DataDir {
     }
 
     /// Reads the secrets, making them on first run.
-    pub fn secrets(&self) -> Result<LocalSecrets, LocalError> {
+    pub fn secrets(&self) -> Result<Secrets, LocalError> {
         let path = self.secrets_path();
         let io = |source| LocalError::Io {
             path: path.clone(),
             source,
         };
         match fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|source| LocalError::BadSecrets { path, source }),
+            Ok(bytes) => parse(&path, &bytes),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 fs::create_dir_all(&self.root).map_err(io)?;
-                let secrets = LocalSecrets::generate()?;
-                let json = serde_json::to_vec_pretty(&secrets).expect("secrets serialise");
-                write_private(&path, &json).map_err(io)?;
+                let secrets = generate()?;
+                write_private(&path, secrets.to_json_pretty().as_bytes()).map_err(io)?;
                 tracing::info!(path = %path.display(), "generated local secrets");
                 Ok(secrets)
             }
@@ -151,9 +166,10 @@ mod tests {
         let data = DataDir::new(&dir);
         let first = data.secrets().unwrap();
         let again = data.secrets().unwrap();
-        assert_eq!(first.link_key, again.link_key);
+        assert_eq!(first, again);
         assert_eq!(first.identity_pepper().len(), 32);
-        assert!(first.generic_secret.starts_with("whsec_"));
+        assert!(first.generic()[0].starts_with("whsec_"));
+        assert!(first.shopify_for("any-shop").is_some());
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -161,5 +177,28 @@ mod tests {
             assert_eq!(mode & 0o077, 0, "readable by the owner only");
         }
         fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_secrets_file_in_the_first_shape_is_still_read_with_the_same_keys() {
+        let legacy = r#"{"identity_pepper": "cGVwcGVyLXBlcHBlci1wZXBwZXItcGVwcGVyLTMyYg==",
+            "link_key": "bGluay1rZXktbGluay1rZXktbGluay1rZXktMzJieXQ=",
+            "shopify_secret": "0a1b2c", "generic_secret": "whsec_c2VjcmV0"}"#;
+        let secrets = parse(Path::new("secrets.json"), legacy.as_bytes()).unwrap();
+        assert_eq!(secrets.identity_pepper(), b"pepper-pepper-pepper-pepper-32b");
+        assert_eq!(secrets.link_key(), b"link-key-link-key-link-key-32byt");
+        assert_eq!(secrets.shopify_for("tanaka-shop"), Some("0a1b2c"));
+        assert_eq!(secrets.generic(), ["whsec_c2VjcmV0"]);
+    }
+
+    #[test]
+    fn a_broken_secrets_file_names_the_file_and_what_is_wrong() {
+        let err = parse(Path::new(".mallguard/secrets.json"), br#"{"identity_pepper": "x"}"#).unwrap_err();
+        let message = err.to_string();
+        assert!(
+            message.starts_with(".mallguard/secrets.json is not a valid secrets file: "),
+            "{message}"
+        );
+        assert!(message.contains("missing field `link_key`"), "{message}");
     }
 }

@@ -58,19 +58,30 @@ pub async fn send(shop: &ShopArgs, args: SendArgs) -> CliResult<ExitCode> {
                     "orders/create".into()
                 }
             });
+            // The shop's own secret, else the one for every shop, as the ingest router picks it.
+            let shop_id = mallguard_malls::shopify::shop_id_from_domain(&args.shop_domain)
+                .map(|id| id.as_str().to_owned())
+                .unwrap_or_default();
+            let secret = secrets
+                .shopify_for(&shop_id)
+                .ok_or_else(|| format!("secrets.json has no Shopify secret for {}", args.shop_domain))?;
             request = request
                 .header("x-shopify-topic", topic)
                 .header("x-shopify-shop-domain", &args.shop_domain)
                 .header("x-shopify-webhook-id", delivery)
                 .header(
                     "x-shopify-hmac-sha256",
-                    mallguard_malls::shopify::sign(secrets.shopify_secret.as_bytes(), &body),
+                    mallguard_malls::shopify::sign(secret.as_bytes(), &body),
                 );
         }
         _ => {
             let timestamp = jiff::Timestamp::now().as_second();
             let id = format!("msg_{delivery}");
-            let signature = mallguard_malls::generic::sign(&secrets.generic_secret, &id, timestamp, &body);
+            let secret = secrets
+                .generic()
+                .first()
+                .ok_or("secrets.json has no generic (Standard Webhooks) secret")?;
+            let signature = mallguard_malls::generic::sign(secret, &id, timestamp, &body);
             request = request
                 .header("webhook-id", id)
                 .header("webhook-timestamp", timestamp.to_string())

@@ -10,13 +10,13 @@ use mallguard_ingest::{Parsed, Source, parse_payload};
 
 use crate::cli::{CliResult, ShopArgs, url_of};
 
-fn app(shop: &ShopArgs) -> CliResult<Mallguard> {
+async fn app(shop: &ShopArgs) -> CliResult<Mallguard> {
     let default_url = url_of("127.0.0.1:9000".parse().expect("a valid address"));
-    Ok(shop.local_app(default_url)?.0)
+    Ok(shop.app(default_url).await?.0)
 }
 
 pub async fn holds(shop: &ShopArgs, all: bool) -> CliResult<ExitCode> {
-    let app = app(shop)?;
+    let app = app(shop).await?;
     let lang = app.settings().shop.language;
     let holds = app.holds(!all).await?;
     if holds.is_empty() {
@@ -46,7 +46,7 @@ pub async fn holds(shop: &ShopArgs, all: bool) -> CliResult<ExitCode> {
 }
 
 pub async fn resolve(shop: &ShopArgs, hold: &str, decision: Decision, staff: &str) -> CliResult<ExitCode> {
-    let app = app(shop)?;
+    let app = app(shop).await?;
     let id = HoldId::parse(hold).map_err(|e| format!("{hold:?}: {e}"))?;
     match app.resolve(&id, decision, staff).await? {
         Ok(settled) => {
@@ -61,7 +61,7 @@ pub async fn resolve(shop: &ShopArgs, hold: &str, decision: Decision, staff: &st
 }
 
 pub async fn evidence(shop: &ShopArgs, mall: &str, order_id: &str, shop_id: Option<&str>) -> CliResult<ExitCode> {
-    let app = app(shop)?;
+    let app = app(shop).await?;
     let lang = app.settings().shop.language;
     let mall: Mall = mall.parse()?;
     let order_id = OrderId::parse(order_id)?;
@@ -119,7 +119,7 @@ pub async fn evidence(shop: &ShopArgs, mall: &str, order_id: &str, shop_id: Opti
 }
 
 pub async fn expire(shop: &ShopArgs) -> CliResult<ExitCode> {
-    let app = app(shop)?;
+    let app = app(shop).await?;
     let report = app.sweep().await?;
     println!(
         "reminded {}, cancelled {}, escalated to Amazon customer service {}, notices sent {}, failed {}, skipped {}",
@@ -129,7 +129,7 @@ pub async fn expire(shop: &ShopArgs) -> CliResult<ExitCode> {
 }
 
 pub async fn quarantine_list(shop: &ShopArgs) -> CliResult<ExitCode> {
-    let app = app(shop)?;
+    let app = app(shop).await?;
     let lang = app.settings().shop.language;
     let items = app.store().quarantined().await?;
     if items.is_empty() {
@@ -153,7 +153,7 @@ pub async fn quarantine_list(shop: &ShopArgs) -> CliResult<ExitCode> {
 }
 
 pub async fn quarantine_replay(shop: &ShopArgs) -> CliResult<ExitCode> {
-    let app = app(shop)?;
+    let app = app(shop).await?;
     let mut failed = 0;
     for q in app.store().quarantined().await? {
         if q.replayed_at.is_some() {

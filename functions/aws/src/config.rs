@@ -1,0 +1,699 @@
+//! Configuration of the deployed functions, read once per cold start (issue 4, DESIGN.md §10):
+//!
+//! - [`Knobs`]: the shop and its policy, one `MALLGUARD_*` environment variable each. It is a
+//!   `clap::Args` struct, so the `mallguard` program flattens the very same definitions into its
+//!   command line: every knob has one definition, and the CLI and the functions read the same
+//!   variables.
+//! - [`AwsConfig`]: where the function's resources are (table, secret, SES configuration set) and the
+//!   public URL of the buyer's page; required in Lambda.
+//! - [`Secrets`]: the identity pepper, the link-signing key and the webhook secrets, from one AWS
+//!   Secrets Manager secret, never from the template or the repository.
+//!
+//! [`Deployment::load`] puts them together and fails fast with a message that names the variable (or
+//! the secret) at fault, so a misconfigured function fails its first invocation rather than later.
+
+use std::collections::BTreeMap;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use clap::{Args, CommandFactory, Parser};
+use jiff::SignedDuration;
+use jiff::civil::Time;
+use mallguard_domain::Language;
+use mallguard_domain::identity::{IdentityHasher, ProductMap};
+use mallguard_domain::ids::ProductKey;
+use mallguard_domain::order::EmailAddress;
+use mallguard_domain::policy::{Policy, ShopProfile};
+use mallguard_domain::service::Settings;
+use serde::{Deserialize, Serialize};
+
+use crate::ses::SesMailer;
+
+/// The DynamoDB table name.
+pub const TABLE_VAR: &str = "MALLGUARD_TABLE";
+/// The id (name or ARN) of the Secrets Manager secret holding [`Secrets`].
+pub const SECRET_ID_VAR: &str = "MALLGUARD_SECRET_ID";
+/// The SES configuration set whose event destination feeds `mail-events` (optional).
+pub const CONFIGURATION_SET_VAR: &str = "MALLGUARD_CONFIGURATION_SET";
+/// The public base URL of the respond function: where the links in notices point.
+pub const PUBLIC_URL_VAR: &str = "MALLGUARD_PUBLIC_URL";
+
+/// Keys shorter than this are refused: an HMAC key or pepper of a few bytes protects nothing.
+const MIN_KEY_BYTES: usize = 16;
+
+/// What is wrong with the configuration; every message names the variable, flag or secret at fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{variable} is not set")]
+    Missing { variable: String },
+    #[error("{variable}: {reason}")]
+    Invalid { variable: String, reason: String },
+    /// The secret could not be read (permissions, network, no such secret).
+    #[error("the secret {secret_id} could not be read: {reason}")]
+    SecretUnavailable { secret_id: String, reason: String },
+    /// The secret was read but does not hold what [`Secrets`] documents. Never quotes secret values.
+    #[error("the secret {secret_id} is not valid: {reason}")]
+    BadSecret { secret_id: String, reason: String },
+}
+
+/// The shop and its policy. Every knob is a flag with a `MALLGUARD_*` environment variable; the
+/// deployed functions read the variables ([`Knobs::from_env`]), the `mallguard` program flattens this
+/// struct into its command line.
+#[derive(Debug, Clone, Args)]
+pub struct Knobs {
+    /// The shop's name in mails and pages (also the sender's display name).
+    #[arg(long, env = "MALLGUARD_SHOP_NAME", default_value = "サンプル商店", global = true)]
+    pub shop_name: String,
+    /// Where buyers reach the shop (also the Reply-To of SES mails).
+    #[arg(
+        long,
+        env = "MALLGUARD_CONTACT_EMAIL",
+        default_value = "support@shop.example",
+        global = true
+    )]
+    pub contact_email: EmailAddress,
+    /// The shop's phone number, shown to buyers in mails and pages when set.
+    #[arg(long, env = "MALLGUARD_CONTACT_PHONE", global = true)]
+    pub contact_phone: Option<String>,
+    /// Where staff alerts go.
+    #[arg(
+        long,
+        env = "MALLGUARD_STAFF_EMAIL",
+        default_value = "staff@shop.example",
+        global = true
+    )]
+    pub staff_email: EmailAddress,
+    /// The From address of every mail (an identity verified in SES).
+    #[arg(
+        long,
+        env = "MALLGUARD_SENDER",
+        default_value = "noreply@shop.example",
+        global = true
+    )]
+    pub sender: EmailAddress,
+    /// ja or en: the language of mails and pages.
+    #[arg(long, env = "MALLGUARD_LANGUAGE", default_value = "ja", global = true)]
+    pub language: Language,
+    /// The public base URL of the buyer's page (locally: default the serve address; required in Lambda).
+    #[arg(long, env = PUBLIC_URL_VAR, global = true)]
+    pub public_url: Option<String>,
+    /// Hours apart two orders may be placed and still be suspected duplicates.
+    #[arg(long, env = "MALLGUARD_WINDOW_HOURS", default_value_t = 48, value_parser = hours, global = true)]
+    pub window_hours: i64,
+    /// Hours the buyer has to answer.
+    #[arg(long, env = "MALLGUARD_ANSWER_HOURS", default_value_t = 24, value_parser = hours, global = true)]
+    pub answer_hours: i64,
+    /// Send a reminder at half time.
+    #[arg(long, env = "MALLGUARD_REMIND", default_value_t = true, action = clap::ArgAction::Set, global = true)]
+    pub remind: bool,
+    /// Days the carrier needs, for requested delivery dates.
+    #[arg(long, env = "MALLGUARD_TRANSIT_DAYS", default_value_t = 1, value_parser = transit_days, global = true)]
+    pub transit_days: i64,
+    /// The daily shipping cut-off, JST (HH:MM).
+    #[arg(long, env = "MALLGUARD_SHIPPING_CUTOFF", default_value = "15:00", global = true)]
+    pub shipping_cutoff: Time,
+    /// Amazon: ask Amazon's customer service first and cancel only at a second deadline.
+    #[arg(long, env = "MALLGUARD_AMAZON_FALLBACK_FIRST", default_value_t = false, action = clap::ArgAction::Set, global = true)]
+    pub amazon_fallback_first: bool,
+    /// Days personal data is kept after it was last written (the DynamoDB TTL, DESIGN.md §10).
+    #[arg(long, env = "MALLGUARD_RETENTION_DAYS", default_value_t = 180, value_parser = retention_days, global = true)]
+    pub retention_days: i64,
+    /// Mall item codes to the shop's product codes, {"rakuten-item-77": "SKU-A"}: a JSON file, or the
+    /// JSON object itself (handy in a function's environment).
+    #[arg(long, env = "MALLGUARD_PRODUCT_MAP", global = true)]
+    pub product_map: Option<String>,
+}
+
+/// A whole number of hours, at least one: a zero window or answer time would hold nothing or cancel at once.
+fn hours(raw: &str) -> Result<i64, String> {
+    match raw.trim().parse::<i64>() {
+        // A year bounds the arithmetic on timestamps far below jiff's limits.
+        Ok(h) if (1..=24 * 366).contains(&h) => Ok(h),
+        _ => Err("expected a whole number of hours from 1 to 8784".into()),
+    }
+}
+
+/// Carrier days: a requested delivery date is at most a few weeks ahead.
+fn transit_days(raw: &str) -> Result<i64, String> {
+    match raw.trim().parse::<i64>() {
+        Ok(d) if (0..=30).contains(&d) => Ok(d),
+        _ => Err("expected a whole number of days from 0 to 30".into()),
+    }
+}
+
+/// Retention days: at least one, at most ten years (the evidence of a dispute is rarely older).
+fn retention_days(raw: &str) -> Result<i64, String> {
+    match raw.trim().parse::<i64>() {
+        Ok(d) if (1..=3660).contains(&d) => Ok(d),
+        _ => Err("expected a whole number of days from 1 to 3660".into()),
+    }
+}
+
+/// Parses [`Knobs`] alone, from the environment.
+#[derive(Debug, Parser)]
+#[command(name = "mallguard-function")]
+struct KnobsFromEnv {
+    #[command(flatten)]
+    knobs: Knobs,
+}
+
+impl Knobs {
+    /// The knobs from the `MALLGUARD_*` variables alone (no command line), checked: a bad value fails
+    /// here, naming its variable.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let knobs = KnobsFromEnv::try_parse_from(["mallguard-function"])
+            .map_err(env_error)?
+            .knobs;
+        // Read the product map now, so a bad one fails the cold start and not the first order.
+        knobs.products()?;
+        Ok(knobs)
+    }
+
+    /// The policy numbers.
+    pub fn policy(&self) -> Policy {
+        Policy {
+            window: SignedDuration::from_hours(self.window_hours),
+            answer_within: SignedDuration::from_hours(self.answer_hours),
+            remind: self.remind,
+            transit_days: self.transit_days,
+            shipping_cutoff: self.shipping_cutoff,
+            amazon_fallback_first: self.amazon_fallback_first,
+            ..Policy::default()
+        }
+    }
+
+    /// How long personal data is kept after its last write.
+    pub fn retention(&self) -> SignedDuration {
+        SignedDuration::from_hours(self.retention_days * 24)
+    }
+
+    /// The product-code map: empty without `MALLGUARD_PRODUCT_MAP`.
+    pub fn products(&self) -> Result<ProductMap, ConfigError> {
+        let Some(source) = self.product_map.as_deref().map(str::trim) else {
+            return Ok(ProductMap::default());
+        };
+        let invalid = |reason: String| ConfigError::Invalid {
+            variable: "MALLGUARD_PRODUCT_MAP (--product-map)".into(),
+            reason,
+        };
+        let text = if source.starts_with('{') {
+            source.as_bytes().to_vec()
+        } else {
+            std::fs::read(source).map_err(|e| invalid(format!("{source}: {e}")))?
+        };
+        let map: BTreeMap<ProductKey, ProductKey> = serde_json::from_slice(&text)
+            .map_err(|e| invalid(format!("{source}: not a JSON object of product codes: {e}")))?;
+        Ok(ProductMap::new(map))
+    }
+
+    /// The shop as buyers and staff read about it; `public_url` unless `MALLGUARD_PUBLIC_URL` is set.
+    pub fn shop(&self, public_url: String) -> ShopProfile {
+        ShopProfile {
+            name: self.shop_name.clone(),
+            contact_email: self.contact_email.clone(),
+            contact_phone: self.contact_phone.clone().filter(|p| !p.trim().is_empty()),
+            staff_email: self.staff_email.clone(),
+            public_url: self
+                .public_url
+                .clone()
+                .unwrap_or(public_url)
+                .trim_end_matches('/')
+                .to_owned(),
+            language: self.language,
+        }
+    }
+
+    /// The use cases' settings: these knobs with the secrets.
+    pub fn settings(&self, secrets: &Secrets, public_url: String) -> Result<Settings, ConfigError> {
+        Ok(Settings {
+            hasher: IdentityHasher::new(secrets.identity_pepper().to_vec()),
+            signer: mallguard_domain::token::LinkSigner::new(secrets.link_key().to_vec()),
+            products: self.products()?,
+            policy: self.policy(),
+            shop: self.shop(public_url),
+        })
+    }
+
+    /// An SES mailer that sends as the shop: `shop name <sender>`, answers to the contact address.
+    pub fn ses_mailer(&self, client: aws_sdk_sesv2::Client, configuration_set: Option<String>) -> SesMailer {
+        SesMailer::new(client, self.sender.clone(), configuration_set)
+            .with_display_name(&self.shop_name)
+            .with_reply_to(self.contact_email.clone())
+    }
+}
+
+/// A clap error about the environment, as a [`ConfigError`] naming the variable (and its flag).
+fn env_error(err: clap::Error) -> ConfigError {
+    use clap::error::{ContextKind, ContextValue};
+    let args: Vec<String> = match err.get(ContextKind::InvalidArg) {
+        Some(ContextValue::String(s)) => vec![s.clone()],
+        Some(ContextValue::Strings(v)) => v.clone(),
+        _ => vec![],
+    };
+    let command = KnobsFromEnv::command();
+    let variables: Vec<String> = args
+        .iter()
+        .filter_map(|arg| {
+            // `--window-hours <WINDOW_HOURS>` → `window-hours`
+            let long = arg.split_whitespace().next()?.trim_start_matches('-');
+            let found = command.get_arguments().find(|a| a.get_long() == Some(long))?;
+            let env = found.get_env()?.to_string_lossy().into_owned();
+            Some(format!("{env} (--{long})"))
+        })
+        .collect();
+    let rendered = err.to_string();
+    let reason = rendered
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .trim_start_matches("error: ")
+        .to_owned();
+    ConfigError::Invalid {
+        variable: if variables.is_empty() {
+            "the MALLGUARD_* environment".into()
+        } else {
+            variables.join(", ")
+        },
+        reason,
+    }
+}
+
+/// Where a deployed function's resources are. Every variable is required except the configuration set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwsConfig {
+    /// `MALLGUARD_TABLE`: the DynamoDB table.
+    pub table: String,
+    /// `MALLGUARD_SECRET_ID`: the Secrets Manager secret holding [`Secrets`].
+    pub secret_id: String,
+    /// `MALLGUARD_CONFIGURATION_SET`: the SES configuration set, when mail events are wanted.
+    pub configuration_set: Option<String>,
+    /// `MALLGUARD_PUBLIC_URL`: the public base URL of the respond function.
+    pub public_url: String,
+}
+
+impl AwsConfig {
+    /// From the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// From any lookup of variables (tests pass a map).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let required = |name: &str| {
+            get(name).ok_or_else(|| ConfigError::Missing {
+                variable: name.to_owned(),
+            })
+        };
+        let public_url = required(PUBLIC_URL_VAR)?;
+        if !(public_url.starts_with("https://") || public_url.starts_with("http://")) {
+            return Err(ConfigError::Invalid {
+                variable: PUBLIC_URL_VAR.into(),
+                reason: "must be an http(s) URL".into(),
+            });
+        }
+        Ok(Self {
+            table: required(TABLE_VAR)?,
+            secret_id: required(SECRET_ID_VAR)?,
+            configuration_set: get(CONFIGURATION_SET_VAR),
+            public_url: public_url.trim_end_matches('/').to_owned(),
+        })
+    }
+}
+
+/// The secrets of one deployment.
+///
+/// Stored as one JSON secret string in AWS Secrets Manager (the secret named by
+/// `MALLGUARD_SECRET_ID`), and locally as `secrets.json` in the data folder, in this shape:
+///
+/// ```json
+/// {
+///   "identity_pepper": "<base64 of at least 16 random bytes: keys the identity hashes>",
+///   "link_key": "<base64 of at least 16 random bytes: signs the links in notices>",
+///   "shopify": { "*": "<Shopify app secret>", "tanaka-shop": "<this shop's app secret>" },
+///   "generic": ["whsec_<Standard Webhooks secret>", "whsec_<the previous one, while rotating>"]
+/// }
+/// ```
+///
+/// `shopify` maps a shop id (the `….myshopify.com` subdomain) to its app secret; `*` serves every shop
+/// without its own entry. `generic` lists the secrets accepted on `/webhooks/generic`; any may match, so
+/// a secret can be rotated without a gap. Both may be empty (no such route in use). Unknown fields are
+/// refused, so a misspelt name fails the cold start instead of silently disabling a route.
+///
+/// Changing the identity pepper orphans every stored identity key: rotate it only with a re-index.
+/// `Debug` prints no secret.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "SecretsJson", into = "SecretsJson")]
+pub struct Secrets {
+    identity_pepper: Vec<u8>,
+    link_key: Vec<u8>,
+    shopify: BTreeMap<String, String>,
+    generic: Vec<String>,
+}
+
+/// The JSON shape of [`Secrets`].
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SecretsJson {
+    identity_pepper: String,
+    link_key: String,
+    #[serde(default)]
+    shopify: BTreeMap<String, String>,
+    #[serde(default)]
+    generic: Vec<String>,
+}
+
+impl TryFrom<SecretsJson> for Secrets {
+    type Error = String;
+    fn try_from(json: SecretsJson) -> Result<Self, String> {
+        // The messages name the field, never its value.
+        let decode = |field: &str, value: &str| {
+            STANDARD
+                .decode(value.trim())
+                .map_err(|_| format!("{field} is not base64"))
+        };
+        Secrets::new(
+            decode("identity_pepper", &json.identity_pepper)?,
+            decode("link_key", &json.link_key)?,
+            json.shopify,
+            json.generic,
+        )
+    }
+}
+
+impl From<Secrets> for SecretsJson {
+    fn from(s: Secrets) -> Self {
+        Self {
+            identity_pepper: STANDARD.encode(&s.identity_pepper),
+            link_key: STANDARD.encode(&s.link_key),
+            shopify: s.shopify,
+            generic: s.generic,
+        }
+    }
+}
+
+impl std::fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Secrets")
+            .field("identity_pepper", &"<redacted>")
+            .field("link_key", &"<redacted>")
+            .field("shopify_shops", &self.shopify.keys().collect::<Vec<_>>())
+            .field("generic", &format_args!("<{} redacted>", self.generic.len()))
+            .finish()
+    }
+}
+
+impl Secrets {
+    /// Checks and keeps the secrets: keys of at least 16 bytes, no empty webhook secret.
+    pub fn new(
+        identity_pepper: Vec<u8>,
+        link_key: Vec<u8>,
+        shopify: BTreeMap<String, String>,
+        generic: Vec<String>,
+    ) -> Result<Self, String> {
+        for (field, key) in [("identity_pepper", &identity_pepper), ("link_key", &link_key)] {
+            if key.len() < MIN_KEY_BYTES {
+                return Err(format!("{field} must be at least {MIN_KEY_BYTES} bytes"));
+            }
+        }
+        if let Some(shop) = shopify.iter().find(|(_, s)| s.trim().is_empty()).map(|(k, _)| k) {
+            return Err(format!("shopify[{shop:?}] is empty"));
+        }
+        if let Some(i) = generic.iter().position(|s| s.trim().is_empty()) {
+            return Err(format!("generic[{i}] is empty"));
+        }
+        Ok(Self {
+            identity_pepper,
+            link_key,
+            shopify,
+            generic,
+        })
+    }
+
+    /// Parses the JSON shape documented on [`Secrets`]; `name` is what error messages call the source.
+    pub fn from_json(name: &str, json: &str) -> Result<Self, ConfigError> {
+        serde_json::from_str(json).map_err(|e| {
+            let reason = redact_quoted(&e.to_string());
+            ConfigError::BadSecret {
+                secret_id: name.to_owned(),
+                reason: if e.is_syntax() || e.is_eof() {
+                    format!("not JSON: {reason}")
+                } else {
+                    reason
+                },
+            }
+        })
+    }
+
+    /// The JSON shape documented on [`Secrets`], for the local secrets file.
+    pub fn to_json_pretty(&self) -> String {
+        serde_json::to_string_pretty(self).expect("secrets serialise")
+    }
+
+    /// Reads the secret `secret_id` (name or ARN) from AWS Secrets Manager: once per cold start.
+    pub async fn load(client: &aws_sdk_secretsmanager::Client, secret_id: &str) -> Result<Self, ConfigError> {
+        let output = client
+            .get_secret_value()
+            .secret_id(secret_id)
+            .send()
+            .await
+            .map_err(|e| ConfigError::SecretUnavailable {
+                secret_id: secret_id.to_owned(),
+                reason: error_chain(&e),
+            })?;
+        let Some(json) = output.secret_string() else {
+            return Err(ConfigError::BadSecret {
+                secret_id: secret_id.to_owned(),
+                reason: "it holds no secret string (binary secrets are not supported)".into(),
+            });
+        };
+        Self::from_json(secret_id, json)
+    }
+
+    /// Keys the identity hashes.
+    pub fn identity_pepper(&self) -> &[u8] {
+        &self.identity_pepper
+    }
+
+    /// Signs the links in notices.
+    pub fn link_key(&self) -> &[u8] {
+        &self.link_key
+    }
+
+    /// Shopify app secrets by shop id; `*` serves every shop without its own.
+    pub fn shopify(&self) -> &BTreeMap<String, String> {
+        &self.shopify
+    }
+
+    /// The Shopify secret for `shop`: its own, else the `*` one.
+    pub fn shopify_for(&self, shop: &str) -> Option<&str> {
+        self.shopify
+            .get(shop)
+            .or_else(|| self.shopify.get("*"))
+            .map(String::as_str)
+    }
+
+    /// The Standard Webhooks secrets of `/webhooks/generic`, newest first by convention.
+    pub fn generic(&self) -> &[String] {
+        &self.generic
+    }
+}
+
+/// serde's messages quote the offending value (`invalid type: string "whsec_…"`): replace every
+/// double-quoted part so no secret reaches a log. Field names are in backticks and stay.
+fn redact_quoted(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut inside = false;
+    for c in message.chars() {
+        if c == '"' {
+            if inside {
+                out.push_str("…\"");
+            } else {
+                out.push('"');
+            }
+            inside = !inside;
+        } else if !inside {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// An error and its sources on one line.
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        let next = s.to_string();
+        if !text.contains(&next) {
+            text.push_str(": ");
+            text.push_str(&next);
+        }
+        source = s.source();
+    }
+    text
+}
+
+/// Everything a deployed function reads at cold start, checked.
+#[derive(Debug, Clone)]
+pub struct Deployment {
+    pub knobs: Knobs,
+    pub aws: AwsConfig,
+    pub secrets: Secrets,
+    pub settings: Settings,
+}
+
+impl Deployment {
+    /// Reads the environment and the secret, once: call it before serving the first event.
+    pub async fn load(sdk: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
+        let knobs = Knobs::from_env()?;
+        let aws = AwsConfig::from_env()?;
+        let secrets = Secrets::load(&aws_sdk_secretsmanager::Client::new(sdk), &aws.secret_id).await?;
+        let settings = knobs.settings(&secrets, aws.public_url.clone())?;
+        Ok(Self {
+            knobs,
+            aws,
+            secrets,
+            settings,
+        })
+    }
+
+    /// The DynamoDB store of this deployment.
+    pub fn store(&self, sdk: &aws_config::SdkConfig) -> crate::dynamodb::DynamoDbStore {
+        crate::dynamodb::DynamoDbStore::new(
+            aws_sdk_dynamodb::Client::new(sdk),
+            self.aws.table.clone(),
+            self.knobs.retention(),
+        )
+    }
+
+    /// The SES mailer of this deployment.
+    pub fn mailer(&self, sdk: &aws_config::SdkConfig) -> SesMailer {
+        self.knobs
+            .ses_mailer(aws_sdk_sesv2::Client::new(sdk), self.aws.configuration_set.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: BTreeMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |name| map.get(name).cloned()
+    }
+
+    const FULL: &[(&str, &str)] = &[
+        ("MALLGUARD_TABLE", "mallguard-prod"),
+        ("MALLGUARD_SECRET_ID", "mallguard/prod"),
+        ("MALLGUARD_PUBLIC_URL", "https://confirm.shop.example/"),
+    ];
+
+    #[test]
+    fn the_function_config_reads_its_variables_and_the_configuration_set_is_optional() {
+        let config = AwsConfig::from_lookup(vars(FULL)).unwrap();
+        assert_eq!(
+            config,
+            AwsConfig {
+                table: "mallguard-prod".into(),
+                secret_id: "mallguard/prod".into(),
+                configuration_set: None,
+                public_url: "https://confirm.shop.example".into(),
+            }
+        );
+        let mut with_set = FULL.to_vec();
+        with_set.push(("MALLGUARD_CONFIGURATION_SET", "mallguard-events"));
+        let config = AwsConfig::from_lookup(vars(&with_set)).unwrap();
+        assert_eq!(config.configuration_set.as_deref(), Some("mallguard-events"));
+    }
+
+    #[test]
+    fn a_missing_or_empty_function_variable_is_named() {
+        for missing in ["MALLGUARD_TABLE", "MALLGUARD_SECRET_ID", "MALLGUARD_PUBLIC_URL"] {
+            let without: Vec<_> = FULL.iter().copied().filter(|(k, _)| *k != missing).collect();
+            let err = AwsConfig::from_lookup(vars(&without)).unwrap_err();
+            assert_eq!(err.to_string(), format!("{missing} is not set"));
+            let mut empty = without.clone();
+            empty.push((missing, "  "));
+            assert_eq!(AwsConfig::from_lookup(vars(&empty)).unwrap_err(), err);
+        }
+        let mut bad_url = FULL.to_vec();
+        bad_url.retain(|(k, _)| *k != "MALLGUARD_PUBLIC_URL");
+        bad_url.push(("MALLGUARD_PUBLIC_URL", "confirm.shop.example"));
+        let err = AwsConfig::from_lookup(vars(&bad_url)).unwrap_err().to_string();
+        assert!(err.starts_with("MALLGUARD_PUBLIC_URL: "), "{err}");
+    }
+
+    #[test]
+    fn secrets_round_trip_through_their_json_shape_and_debug_shows_none_of_them() {
+        let secrets = Secrets::new(
+            vec![1; 32],
+            vec![2; 32],
+            [("*".to_owned(), "shpss_top".to_owned())].into(),
+            vec!["whsec_c2VjcmV0".into()],
+        )
+        .unwrap();
+        let json = secrets.to_json_pretty();
+        assert_eq!(Secrets::from_json("secrets.json", &json).unwrap(), secrets);
+        let debug = format!("{secrets:?}");
+        assert!(!debug.contains("shpss_top") && !debug.contains("whsec_"), "{debug}");
+        assert!(debug.contains("\"*\""), "the shops are named: {debug}");
+        assert_eq!(secrets.shopify_for("tanaka-shop"), Some("shpss_top"));
+    }
+
+    #[test]
+    fn a_malformed_secret_names_the_field_and_never_quotes_a_value() {
+        let cases = [
+            ("not json", "not JSON: expected"),
+            (r#"{"identity_pepper": "AAAA"}"#, "missing field `link_key`"),
+            (
+                r#"{"identity_pepper": "%%%", "link_key": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}"#,
+                "identity_pepper is not base64",
+            ),
+            (
+                r#"{"identity_pepper": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "link_key": "AAAA"}"#,
+                "link_key must be at least 16 bytes",
+            ),
+            (
+                r#"{"identity_pepper": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "link_key": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "generic": "whsec_topsecret"}"#,
+                "invalid type",
+            ),
+            (
+                r#"{"identity_pepper": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "link_key": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "shopfy": {}}"#,
+                "unknown field `shopfy`",
+            ),
+        ];
+        for (json, expected) in cases {
+            let err = Secrets::from_json("mallguard/prod", json).unwrap_err().to_string();
+            assert!(err.starts_with("the secret mallguard/prod is not valid: "), "{err}");
+            assert!(err.contains(expected), "{json}: {err}");
+            assert!(!err.contains("topsecret"), "{err}");
+        }
+    }
+
+    #[test]
+    fn the_product_map_is_a_file_or_inline_json_and_a_bad_one_names_its_variable() {
+        let knobs = KnobsFromEnv::try_parse_from(["x", "--product-map", r#"{"rakuten-item-77": "SKU-A"}"#])
+            .unwrap()
+            .knobs;
+        assert!(knobs.products().is_ok());
+        let knobs = KnobsFromEnv::try_parse_from(["x", "--product-map", "/nonexistent/map.json"])
+            .unwrap()
+            .knobs;
+        let err = knobs.products().unwrap_err().to_string();
+        assert!(
+            err.starts_with("MALLGUARD_PRODUCT_MAP (--product-map): /nonexistent/map.json"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_bad_flag_value_is_reported_with_its_variable_and_flag() {
+        let err = KnobsFromEnv::try_parse_from(["x", "--window-hours", "0"]).unwrap_err();
+        let err = env_error(err).to_string();
+        assert!(err.starts_with("MALLGUARD_WINDOW_HOURS (--window-hours): "), "{err}");
+        let err = KnobsFromEnv::try_parse_from(["x", "--staff-email", "staff"]).unwrap_err();
+        let err = env_error(err).to_string();
+        assert!(err.starts_with("MALLGUARD_STAFF_EMAIL (--staff-email): "), "{err}");
+    }
+}

@@ -1,0 +1,219 @@
+//! The request budgets of issue 4 (item 8), counted, never timed: what one use case costs in DynamoDB
+//! requests and items read. Each test prints its measured counts.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use mallguard_aws::dynamodb::DynamoDbStore;
+use mallguard_domain::hold::{Decision, Resolver};
+use mallguard_domain::ports::{Expect, Store, StoredOrder, WriteBatch};
+use mallguard_domain::service::{IngestOutcome, index_entries};
+use mallguard_domain::testing::{hold_for, incoming, settings};
+use tokio::sync::Mutex;
+
+use crate::support::{Table, World, customer_order};
+
+fn keys_of(order: &mallguard_domain::order::Order) -> u64 {
+    settings().hasher.order_identity(order).keys.len() as u64
+}
+
+#[tokio::test]
+async fn a_new_order_costs_one_query_per_identity_key_and_one_transaction() {
+    let table = Table::new().await;
+    let world = World::new(table.store.clone());
+
+    let first = customer_order(1, "budget-1", "2026-11-23T03:00:00Z");
+    let keys = keys_of(&first);
+    assert!(keys >= 3, "the test customer has an email, a phone and an address key");
+    table.counts.reset();
+    assert_eq!(
+        world.app.ingest(incoming(first.clone())).await.unwrap(),
+        IngestOutcome::Accepted
+    );
+    let new = table.counts.take();
+    println!("a new order ({keys} identity keys): {new}");
+    assert_eq!(new.of("Query"), keys, "one Query per identity key");
+    assert_eq!(new.of("TransactWriteItems"), 1, "one transaction");
+    assert_eq!(new.of("GetItem"), 0, "no GetItem for an order nobody stored yet");
+    assert_eq!(new.total(), keys + 1, "nothing else: {new}");
+    assert_eq!(new.attempts, keys + 1, "no retries");
+
+    // Another new order of another customer costs the same, whatever the table holds.
+    let other = customer_order(2, "budget-2", "2026-11-23T03:00:00Z");
+    world.app.ingest(incoming(other)).await.unwrap();
+    let again = table.counts.take();
+    assert_eq!(
+        (again.of("Query"), again.of("TransactWriteItems"), again.total()),
+        (keys, 1, keys + 1)
+    );
+
+    // A duplicate: the same Queries, the original's GetItem, the decision's transaction, then one
+    // transaction per notice sent (the buyer's notice and the staff alert) to record it as sent.
+    let duplicate = customer_order(1, "budget-3", "2026-11-23T03:05:00Z");
+    let outcome = world.app.ingest(incoming(duplicate)).await.unwrap();
+    assert!(
+        matches!(outcome, IngestOutcome::Held { notified: true, .. }),
+        "{outcome:?}"
+    );
+    let dup = table.counts.take();
+    println!("a duplicate (held, notice and staff alert sent): {dup}");
+    assert_eq!(dup.of("Query"), keys);
+    assert_eq!(dup.of("GetItem"), 1, "the original order");
+    assert_eq!(
+        dup.of("TransactWriteItems"),
+        3,
+        "the decision, then each of the two notices recorded as sent"
+    );
+
+    // A redelivery of the first order: its own index entries name it, so one GetItem finds it; it
+    // writes nothing.
+    let redelivered = world.app.ingest(incoming(first)).await.unwrap();
+    assert_eq!(redelivered, IngestOutcome::Redelivered);
+    let redelivery = table.counts.take();
+    println!("a redelivery (no webhook delivery id): {redelivery}");
+    assert_eq!(redelivery.writes(), 0, "a redelivery writes nothing");
+    assert_eq!(redelivery.of("Query"), keys);
+    assert_eq!(redelivery.of("GetItem"), 1);
+
+    // With a webhook delivery id: the first delivery costs one GetItem more (has it been seen?), a
+    // repeat only that GetItem.
+    let mut with_id = incoming(customer_order(3, "budget-4", "2026-11-23T03:00:00Z"));
+    with_id.delivery = Some("webhook-delivery-1".into());
+    world.app.ingest(with_id.clone()).await.unwrap();
+    let first_delivery = table.counts.take();
+    println!("a new order with a webhook delivery id: {first_delivery}");
+    assert_eq!(
+        (
+            first_delivery.of("GetItem"),
+            first_delivery.of("Query"),
+            first_delivery.of("TransactWriteItems")
+        ),
+        (1, keys, 1)
+    );
+    assert_eq!(world.app.ingest(with_id).await.unwrap(), IngestOutcome::Redelivered);
+    let repeat = table.counts.take();
+    println!("a repeated webhook delivery: {repeat}");
+    assert_eq!(repeat.total(), 1, "one GetItem of the delivery id: {repeat}");
+    assert_eq!(repeat.writes(), 0);
+}
+
+const ORDERS: usize = 10_000;
+const DUE: usize = 10;
+
+/// Writes `batches` through the store's own `commit`, several transactions at a time.
+async fn commit_all(store: &DynamoDbStore, batches: Vec<WriteBatch>) {
+    let queue = Arc::new(Mutex::new(batches));
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..6 {
+        let (queue, store) = (queue.clone(), store.clone());
+        workers.spawn(async move {
+            loop {
+                let Some(batch) = queue.lock().await.pop() else { break };
+                store.commit(batch).await.expect("writing the setup");
+            }
+        });
+    }
+    while let Some(done) = workers.join_next().await {
+        done.expect("a setup writer panicked");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_expiry_sweep_over_ten_thousand_orders_reads_only_the_due_holds() {
+    let table = Table::new().await;
+    let world = World::new(table.store.clone());
+    let started = Instant::now();
+
+    // 10,000 orders of 10,000 customers, with their match-index entries.
+    let hasher = &settings().hasher;
+    let mut orders: Vec<StoredOrder> = (0..ORDERS)
+        .map(|i| {
+            let order = customer_order(10_000 + i, &format!("bulk-{i:05}"), "2026-11-23T03:00:00Z");
+            StoredOrder {
+                identity: hasher.order_identity(&order),
+                products: settings().products.products_of(&order),
+                raw: format!("{{\"order\":\"bulk-{i:05}\"}}").into_bytes(),
+                received_at: "2026-11-23T03:00:01Z".parse().unwrap(),
+                version: 1,
+                hold: None,
+                duplicates: vec![],
+                order,
+            }
+        })
+        .collect();
+
+    // Holds on the first 100 orders (held order 2i, original 2i+1): 10 due, 20 due next week and 20
+    // settled, so the sweep has holds to pass over in the index as well as in the table.
+    let due_at: jiff::Timestamp = "2026-11-24T00:00:00Z".parse().unwrap();
+    let mut holds = vec![];
+    for h in 0..DUE + 40 {
+        let mut hold = hold_for(&orders[2 * h].order, &orders[2 * h + 1].order);
+        hold.remind_at = None;
+        hold.deadline = if h < DUE {
+            due_at
+        } else {
+            "2026-11-30T00:00:00Z".parse().unwrap()
+        };
+        if h >= DUE + 20 {
+            hold = hold
+                .settle(Decision::Confirm, Resolver::Buyer, due_at)
+                .expect("a held hold settles");
+        }
+        orders[2 * h].hold = Some(hold.id.clone());
+        orders[2 * h + 1].duplicates = vec![hold.id.clone()];
+        holds.push((hold, Expect::Absent));
+    }
+    // 25 orders and their entries (4 keys or fewer each) per transaction: under 100 items.
+    let mut batches: Vec<WriteBatch> = orders
+        .chunks(25)
+        .map(|chunk| WriteBatch {
+            index: chunk.iter().flat_map(index_entries).collect(),
+            orders: chunk.iter().map(|o| (o.clone(), Expect::Absent)).collect(),
+            ..WriteBatch::default()
+        })
+        .collect();
+    batches.push(WriteBatch {
+        holds,
+        ..WriteBatch::default()
+    });
+    let transactions = batches.len();
+    let items: usize = batches
+        .iter()
+        .map(|b| b.orders.len() + b.index.len() + b.holds.len())
+        .sum();
+    commit_all(&table.store, batches).await;
+    println!(
+        "setup: {ORDERS} orders, {items} items in {transactions} transactions in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+
+    world.clock.set("2026-11-24T00:00:01Z".parse().unwrap());
+    table.counts.reset();
+    let report = world.app.sweep().await.expect("the sweep");
+    let sweep = table.counts.take();
+    println!("the expiry sweep over {ORDERS} orders and {DUE} due holds: {sweep}; {report:?}");
+    assert_eq!(report.cancelled, DUE, "every due hold is cancelled");
+    assert_eq!(sweep.of("Scan"), 0, "never a Scan");
+    assert_eq!(
+        sweep.of("Query"),
+        2,
+        "one Query for the due holds and one for the due notices: {sweep}"
+    );
+    assert_eq!(
+        sweep.of("GetItem"),
+        2 * DUE as u64,
+        "the held and the original order of each due hold: {sweep}"
+    );
+    assert!(
+        sweep.items_read <= 3 * DUE as u64,
+        "the sweep reads the due holds and their two orders each, nothing of the other {ORDERS} orders: {sweep}"
+    );
+
+    // The next sweep finds nothing due: one page of nothing per index partition.
+    let idle = {
+        world.app.sweep().await.expect("the second sweep");
+        table.counts.take()
+    };
+    println!("an idle sweep over the same table: {idle}");
+    assert_eq!((idle.of("Query"), idle.items_read, idle.total()), (2, 0, 2));
+}

@@ -1,0 +1,99 @@
+//! The secrets loaded from Secrets Manager, against moto in server mode (started by `bash tests/run`;
+//! moto serves Secrets Manager on the same port as SES).
+
+use aws_config::BehaviorVersion;
+use mallguard_aws::config::{ConfigError, Secrets};
+
+fn moto() -> String {
+    std::env::var("MALLGUARD_TEST_SES")
+        .unwrap_or_else(|_| panic!("moto is not running: run the tests with `bash tests/run`"))
+}
+
+async fn client() -> aws_sdk_secretsmanager::Client {
+    let config = aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(moto())
+        .load()
+        .await;
+    aws_sdk_secretsmanager::Client::new(&config)
+}
+
+/// A secret name no other test uses: moto's state is shared by every test of the run.
+fn unique(name: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("mallguard/test/{name}-{nanos}")
+}
+
+async fn create(client: &aws_sdk_secretsmanager::Client, name: &str, value: &str) {
+    client
+        .create_secret()
+        .name(name)
+        .secret_string(value)
+        .send()
+        .await
+        .expect("moto creates the secret");
+}
+
+const SECRET: &str = r#"{
+  "identity_pepper": "cGVwcGVyLXBlcHBlci1wZXBwZXItcGVwcGVyLTMyYg==",
+  "link_key": "bGluay1rZXktbGluay1rZXktbGluay1rZXktMzJieXQ=",
+  "shopify": {"*": "shpss_default", "tanaka-shop": "shpss_tanaka"},
+  "generic": ["whsec_bmV3ZXN0", "whsec_b2xkZXI="]
+}"#;
+
+#[tokio::test]
+async fn a_secret_in_secrets_manager_loads_into_the_secrets() {
+    let client = client().await;
+    let name = unique("good");
+    create(&client, &name, SECRET).await;
+
+    let secrets = Secrets::load(&client, &name).await.unwrap();
+    assert_eq!(secrets.identity_pepper(), b"pepper-pepper-pepper-pepper-32b");
+    assert_eq!(secrets.link_key(), b"link-key-link-key-link-key-32byt");
+    assert_eq!(secrets.shopify_for("tanaka-shop"), Some("shpss_tanaka"));
+    assert_eq!(secrets.shopify_for("other-shop"), Some("shpss_default"));
+    assert_eq!(secrets.generic(), ["whsec_bmV3ZXN0", "whsec_b2xkZXI="]);
+    let debug = format!("{secrets:?}");
+    assert!(!debug.contains("shpss_") && !debug.contains("whsec_"), "{debug}");
+}
+
+#[tokio::test]
+async fn a_malformed_secret_gives_a_clear_error_that_quotes_no_secret() {
+    let client = client().await;
+    let name = unique("malformed");
+    create(
+        &client,
+        &name,
+        r#"{"identity_pepper": "cGVwcGVyLXBlcHBlci1wZXBwZXItcGVwcGVyLTMyYg==", "link_key": "bGluay1rZXktbGluay1rZXktbGluay1rZXktMzJieXQ=", "generic": "whsec_topsecret"}"#,
+    )
+    .await;
+
+    let err = Secrets::load(&client, &name).await.unwrap_err();
+    assert!(matches!(err, ConfigError::BadSecret { .. }), "{err:?}");
+    let message = err.to_string();
+    assert!(
+        message.starts_with(&format!("the secret {name} is not valid: invalid type: string")),
+        "{message}"
+    );
+    assert!(message.contains("expected a sequence"), "{message}");
+    assert!(!message.contains("topsecret"), "{message}");
+
+    let name = unique("not-json");
+    create(&client, &name, "identity_pepper=abc").await;
+    let message = Secrets::load(&client, &name).await.unwrap_err().to_string();
+    assert!(message.contains("is not valid: not JSON"), "{message}");
+}
+
+#[tokio::test]
+async fn a_missing_secret_is_unavailable_and_named() {
+    let name = unique("missing");
+    let err = Secrets::load(&client().await, &name).await.unwrap_err();
+    assert!(matches!(err, ConfigError::SecretUnavailable { .. }), "{err:?}");
+    assert!(
+        err.to_string()
+            .starts_with(&format!("the secret {name} could not be read: ")),
+        "{err}"
+    );
+}
