@@ -335,6 +335,11 @@ impl AwsConfig {
 /// }
 /// ```
 ///
+/// The deployment template creates the secret with a generated `master_key` instead of the two keys:
+/// each missing key is then derived from it (HMAC-SHA256 of the master key over the key's purpose), so
+/// a fresh stack works at once and no key is ever typed by hand. A key given explicitly wins, which is
+/// how one is rotated without touching the other.
+///
 /// `shopify` maps a shop id (the `….myshopify.com` subdomain) to its app secret; `*` serves every shop
 /// without its own entry. `generic` lists the secrets accepted on `/webhooks/generic`; any may match, so
 /// a secret can be rotated without a gap. Both may be empty (no such route in use). Unknown fields are
@@ -355,26 +360,52 @@ pub struct Secrets {
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SecretsJson {
-    identity_pepper: String,
-    link_key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    identity_pepper: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    link_key: Option<String>,
+    /// What the deployment template generates: the two keys are derived from it unless given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    master_key: Option<String>,
     #[serde(default)]
     shopify: BTreeMap<String, String>,
     #[serde(default)]
     generic: Vec<String>,
 }
 
+/// A key derived from the generated master key, one per purpose, so that knowing one key tells nothing
+/// about the other.
+fn derive_key(master: &str, purpose: &str) -> Vec<u8> {
+    use hmac::Mac;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(master.as_bytes()).expect("HMAC takes any key length");
+    mac.update(purpose.as_bytes());
+    mac.finalize().into_bytes().to_vec()
+}
+
 impl TryFrom<SecretsJson> for Secrets {
     type Error = String;
     fn try_from(json: SecretsJson) -> Result<Self, String> {
         // The messages name the field, never its value.
-        let decode = |field: &str, value: &str| {
-            STANDARD
+        let master = json.master_key.as_deref().map(str::trim).filter(|m| !m.is_empty());
+        if master.is_some_and(|m| m.len() < MIN_KEY_BYTES) {
+            return Err(format!("master_key must be at least {MIN_KEY_BYTES} characters"));
+        }
+        let key = |field: &str, value: Option<&String>, purpose: &str| match (value, master) {
+            (Some(value), _) => STANDARD
                 .decode(value.trim())
-                .map_err(|_| format!("{field} is not base64"))
+                .map_err(|_| format!("{field} is not base64")),
+            (None, Some(master)) => Ok(derive_key(master, purpose)),
+            (None, None) => Err(format!(
+                "{field} is missing (give it, or a master_key to derive it from)"
+            )),
         };
         Secrets::new(
-            decode("identity_pepper", &json.identity_pepper)?,
-            decode("link_key", &json.link_key)?,
+            key(
+                "identity_pepper",
+                json.identity_pepper.as_ref(),
+                "mallguard identity pepper v1",
+            )?,
+            key("link_key", json.link_key.as_ref(), "mallguard link key v1")?,
             json.shopify,
             json.generic,
         )
@@ -384,8 +415,9 @@ impl TryFrom<SecretsJson> for Secrets {
 impl From<Secrets> for SecretsJson {
     fn from(s: Secrets) -> Self {
         Self {
-            identity_pepper: STANDARD.encode(&s.identity_pepper),
-            link_key: STANDARD.encode(&s.link_key),
+            identity_pepper: Some(STANDARD.encode(&s.identity_pepper)),
+            link_key: Some(STANDARD.encode(&s.link_key)),
+            master_key: None,
             shopify: s.shopify,
             generic: s.generic,
         }
@@ -642,10 +674,35 @@ mod tests {
     }
 
     #[test]
+    fn the_generated_master_key_derives_two_different_keys_and_an_explicit_key_wins() {
+        let master = r#"{"master_key": "Zq3v9Kx2Lm8Pw4Rt6Yb1Nc5Hd7Gf0Js2", "shopify": {}, "generic": []}"#;
+        let derived = Secrets::from_json("mallguard/prod", master).unwrap();
+        assert_eq!(derived.identity_pepper().len(), 32);
+        assert_ne!(derived.identity_pepper(), derived.link_key());
+        assert_eq!(
+            Secrets::from_json("again", master).unwrap(),
+            derived,
+            "derivation is stable"
+        );
+        let explicit = r#"{"master_key": "Zq3v9Kx2Lm8Pw4Rt6Yb1Nc5Hd7Gf0Js2", "link_key": "AQEBAQEBAQEBAQEBAQEBAQ=="}"#;
+        let rotated = Secrets::from_json("mallguard/prod", explicit).unwrap();
+        assert_eq!(rotated.link_key(), &[1u8; 16]);
+        assert_eq!(
+            rotated.identity_pepper(),
+            derived.identity_pepper(),
+            "the pepper is untouched"
+        );
+        let short = Secrets::from_json("x", r#"{"master_key": "short"}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(short.contains("master_key must be at least 16"), "{short}");
+    }
+
+    #[test]
     fn a_malformed_secret_names_the_field_and_never_quotes_a_value() {
         let cases = [
             ("not json", "not JSON: expected"),
-            (r#"{"identity_pepper": "AAAA"}"#, "missing field `link_key`"),
+            (r#"{"identity_pepper": "AAAA"}"#, "link_key is missing"),
             (
                 r#"{"identity_pepper": "%%%", "link_key": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}"#,
                 "identity_pepper is not base64",

@@ -192,6 +192,23 @@ impl DynamoDbStore {
     }
 
     /// The SDK client.
+    /// Opens the connection to DynamoDB during a cold start with one cheap read of a key that never
+    /// exists, so the first order after a cold start does not pay the TLS handshake (most of a second at
+    /// 128 MB). Failures are only logged: the first real request will report them properly.
+    pub async fn warm_up(&self) {
+        let result = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S("WARMUP".into()))
+            .key("sk", AttributeValue::S("WARMUP".into()))
+            .send()
+            .await;
+        if let Err(err) = result {
+            tracing::warn!(error = %DisplayErrorContext(&err), "DynamoDB warm-up failed");
+        }
+    }
+
     pub fn client(&self) -> &Client {
         &self.client
     }

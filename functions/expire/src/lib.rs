@@ -36,6 +36,19 @@ pub enum ExpireError {
     Sweep(#[from] ServiceError),
 }
 
+impl From<ExpireError> for lambda_runtime::Diagnostic {
+    fn from(err: ExpireError) -> Self {
+        let error_type = match &err {
+            ExpireError::Sweep(e) if e.is_transient() => "SweepUnavailable",
+            ExpireError::Sweep(_) => "SweepFailed",
+        };
+        Self {
+            error_type: error_type.into(),
+            error_message: err.to_string(),
+        }
+    }
+}
+
 /// Handles one scheduler event (its payload is ignored: any JSON is accepted).
 pub async fn handle(app: &Mallguard, _event: serde_json::Value) -> Result<SweepSummary, ExpireError> {
     let summary = SweepSummary::from(app.sweep().await?);

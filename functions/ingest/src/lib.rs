@@ -48,6 +48,18 @@ impl std::fmt::Debug for WebhookSecrets {
 }
 
 impl WebhookSecrets {
+    /// The webhook secrets of a deployment's (or the local stack's) secret.
+    pub fn from_secrets(secrets: &mallguard_aws::config::Secrets) -> Self {
+        Self {
+            shopify: secrets
+                .shopify()
+                .iter()
+                .map(|(shop, s)| (shop.clone(), s.as_bytes().to_vec()))
+                .collect(),
+            generic: secrets.generic().to_vec(),
+        }
+    }
+
     fn shopify_for(&self, shop: Option<&str>) -> Option<&[u8]> {
         shop.and_then(|s| self.shopify.get(s))
             .or_else(|| self.shopify.get("*"))

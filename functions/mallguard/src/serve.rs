@@ -15,14 +15,7 @@ const TEMPLATE: &str = include_str!("../../../infra/template.yaml");
 
 /// The webhook secrets of the ingest router, from the deployment's secrets.
 pub fn webhook_secrets(secrets: &Secrets) -> WebhookSecrets {
-    WebhookSecrets {
-        shopify: secrets
-            .shopify()
-            .iter()
-            .map(|(shop, secret)| (shop.clone(), secret.as_bytes().to_vec()))
-            .collect(),
-        generic: secrets.generic().to_vec(),
-    }
+    WebhookSecrets::from_secrets(secrets)
 }
 
 /// Creates the table from the template unless it exists.

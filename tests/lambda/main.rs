@@ -1,0 +1,236 @@
+//! Each deployed function, as Lambda runs it: the cold start reads its configuration from the
+//! environment and its secret from Secrets Manager (moto), the store is DynamoDB Local with the table
+//! created from infra/template.yaml, mail goes to SES (moto), and the handler is invoked with the exact
+//! envelope Lambda delivers, from `events/lambda/`.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use aws_config::BehaviorVersion;
+use mallguard_aws::emf::EmfMetrics;
+use mallguard_aws::lambda::{ColdStart, cold_start_with};
+use mallguard_domain::hold::HoldState;
+use mallguard_domain::ids::HoldId;
+use mallguard_domain::testing::ManualClock;
+use mallguard_ingest::{IngestConfig, WebhookSecrets};
+use serde_json::Value;
+use tower::ServiceExt;
+
+/// The secrets the sample events in `events/lambda/` were signed with (test values only).
+const SECRETS: &str = r#"{
+  "identity_pepper": "dGVzdCBwZXBwZXIgZm9yIHRoZSBsYW1iZGEgdGVzdHM=",
+  "link_key": "dGVzdCBsaW5rIGtleSBmb3IgdGhlIGxhbWJkYSB0ZXN0cw==",
+  "shopify": { "*": "test-shopify-secret-for-lambda" },
+  "generic": ["whsec_dGVzdCBnZW5lcmljIHNlY3JldCBmb3IgbGFtYmRhISE="]
+}"#;
+const SENDER: &str = "noreply@tanaka-shop.example";
+/// The hold the respond events' token names: the Shopify duplicate #1002.
+const HOLD: &str = "h26528c4c205a0bcea6dc";
+
+/// Environment variables are process-wide: tests that set them take this lock.
+static ENV: Mutex<()> = Mutex::new(());
+
+fn service(var: &str, what: &str) -> String {
+    std::env::var(var).unwrap_or_else(|_| panic!("{what} is not running: run the tests with `bash tests/run`"))
+}
+
+fn event(name: &str) -> String {
+    std::fs::read_to_string(mallguard_tests::events_dir().join("lambda").join(name)).unwrap()
+}
+
+/// Collects EMF lines.
+#[derive(Clone, Default)]
+struct Lines(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Lines {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+struct Deployed {
+    cold: ColdStart,
+    clock: Arc<ManualClock>,
+    metrics: Lines,
+    moto: String,
+}
+
+/// A deployment as the template makes it: a table, a secret, a verified sender, the environment.
+async fn deploy(name: &str) -> Deployed {
+    let dynamodb = service("MALLGUARD_TEST_DYNAMODB", "DynamoDB Local");
+    let moto = service("MALLGUARD_TEST_SES", "moto");
+    let table = format!("mallguard-lambda-{name}-{}", std::process::id());
+    let secret = format!("mallguard/{name}-{}", std::process::id());
+    // SAFETY: set while holding ENV, before any client reads them.
+    unsafe {
+        for (k, v) in [
+            ("AWS_ENDPOINT_URL_DYNAMODB", dynamodb.as_str()),
+            ("AWS_ENDPOINT_URL_SESV2", moto.as_str()),
+            ("AWS_ENDPOINT_URL_SECRETS_MANAGER", moto.as_str()),
+            ("MALLGUARD_TABLE", table.as_str()),
+            ("MALLGUARD_SECRET_ID", secret.as_str()),
+            (
+                "MALLGUARD_PUBLIC_URL",
+                "https://p7lq2h3kz5w6x7y8a9b0c1d2e3f4g5h6.lambda-url.ap-northeast-1.on.aws/",
+            ),
+            ("MALLGUARD_SHOP_NAME", "田中商店"),
+            ("MALLGUARD_SENDER", SENDER),
+            ("MALLGUARD_CONTACT_EMAIL", "support@tanaka-shop.example"),
+            ("MALLGUARD_STAFF_EMAIL", "staff@tanaka-shop.example"),
+        ] {
+            std::env::set_var(k, v);
+        }
+    }
+    let sdk = aws_config::load_defaults(BehaviorVersion::latest()).await;
+    let ddb = aws_sdk_dynamodb::Client::new(&sdk);
+    mallguard_aws::table_setup::create_table_from_template(&ddb, &table, include_str!("../../infra/template.yaml"))
+        .await
+        .unwrap();
+    aws_sdk_secretsmanager::Client::new(&sdk)
+        .create_secret()
+        .name(&secret)
+        .secret_string(SECRETS)
+        .send()
+        .await
+        .unwrap();
+    aws_sdk_sesv2::Client::new(&sdk)
+        .create_email_identity()
+        .email_identity(SENDER)
+        .send()
+        .await
+        .unwrap();
+    let clock = Arc::new(ManualClock::at("2026-11-23T03:10:05Z"));
+    let metrics = Lines::default();
+    let emf = Arc::new(EmfMetrics::to_writer("ingest", Box::new(metrics.clone())));
+    let cold = cold_start_with(&sdk, clock.clone(), emf)
+        .await
+        .expect("the cold start succeeds");
+    Deployed {
+        cold,
+        clock,
+        metrics,
+        moto,
+    }
+}
+
+async fn invoke(router: axum::Router, event: &str) -> (u16, String) {
+    let request = lambda_http::request::from_str(event).expect("a Lambda HTTP event");
+    let response = router.oneshot(request).await.unwrap();
+    let status = response.status().as_u16();
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+    (status, String::from_utf8(body.to_vec()).unwrap())
+}
+
+async fn moto_messages(moto: &str) -> Vec<Value> {
+    let data: Value = reqwest::get(format!("{moto}/moto-api/data.json"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    data["ses"]["Message"].as_array().cloned().unwrap_or_default()
+}
+
+fn run<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
+
+#[test]
+fn each_function_handles_its_sample_event_against_dynamodb_local_and_moto() {
+    let _env = ENV.lock().unwrap_or_else(|e| e.into_inner());
+    run(async {
+        let d = deploy("all").await;
+        let ingest = || {
+            let webhooks = WebhookSecrets::from_secrets(&d.cold.deployment.secrets);
+            mallguard_ingest::router(d.cold.app.clone(), IngestConfig::new(webhooks))
+        };
+
+        // ingest: the Shopify order, then its duplicate delivered base64-encoded: the raw bytes verify.
+        let (status, body) = invoke(ingest(), &event("ingest-shopify.json")).await;
+        assert_eq!((status, body.contains("\"accepted\"")), (200, true), "{body}");
+        let (status, body) = invoke(ingest(), &event("ingest-shopify-base64.json")).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(body.contains(HOLD) && body.contains("\"notified\":true"), "{body}");
+        let notice = moto_messages(&d.moto).await;
+        assert!(
+            notice
+                .iter()
+                .any(|m| m["subject"].as_str().unwrap_or("").contains("ご確認のお願い")),
+            "the notice went out through SES: {notice:?}"
+        );
+        // The same Standard Webhooks message from the shop's order system: the same buyer and tea again.
+        let (status, body) = invoke(ingest(), &event("ingest-generic.json")).await;
+        assert_eq!((status, body.contains("\"held\"")), (200, true), "{body}");
+        // A body changed on the way fails its signature.
+        let tampered = event("ingest-shopify.json").replace("有機煎茶", "有機番茶");
+        assert_eq!(invoke(ingest(), &tampered).await.0, 401);
+
+        // respond: GET shows the page and changes nothing; POST cancels once.
+        let respond = || mallguard_respond::router(d.cold.app.clone());
+        let hold = HoldId::parse(HOLD).unwrap();
+        let (status, page) = invoke(respond(), &event("respond-get.json")).await;
+        assert_eq!(status, 200, "{page}");
+        assert!(
+            page.contains("5678901234567890123") && page.contains("5678901234567890456"),
+            "{page}"
+        );
+        let store = d.cold.app.store().clone();
+        assert_eq!(store.hold(&hold).await.unwrap().unwrap().state, HoldState::Held);
+        let (status, page) = invoke(respond(), &event("respond-post.json")).await;
+        assert_eq!(status, 200, "{page}");
+        assert_eq!(store.hold(&hold).await.unwrap().unwrap().state, HoldState::Cancelled);
+        let (status, _) = invoke(respond(), &event("respond-post.json")).await;
+        assert_eq!(status, 200, "a second press shows the outcome");
+        assert_eq!(store.hold(&hold).await.unwrap().unwrap().state, HoldState::Cancelled);
+
+        // expire: at the deadline of the generic order's hold, the scheduled event cancels it.
+        let open = store.holds(true).await.unwrap();
+        assert_eq!(open.len(), 1, "{open:?}");
+        d.clock.set(open[0].deadline);
+        let payload: Value = serde_json::from_str(&event("expire-schedule.json")).unwrap();
+        let summary = mallguard_expire::handle(&d.cold.app, payload).await.unwrap();
+        assert_eq!(summary.cancelled, 1, "{summary:?}");
+        assert_eq!(
+            store.hold(&open[0].id).await.unwrap().unwrap().state,
+            HoldState::Cancelled
+        );
+
+        // Metrics in Embedded Metric Format went to stdout (here: captured).
+        let emf = String::from_utf8(d.metrics.0.lock().unwrap().clone()).unwrap();
+        for metric in [
+            "OrdersReceived",
+            "DuplicatesHeld",
+            "NoticesSent",
+            "HoldsCancelled",
+            "HoldsExpired",
+        ] {
+            assert!(emf.contains(&format!("\"{metric}\"")), "{metric} missing from {emf}");
+        }
+    });
+}
+
+#[test]
+fn a_cold_start_without_its_secret_names_what_is_missing() {
+    let _env = ENV.lock().unwrap_or_else(|e| e.into_inner());
+    run(async {
+        let d = deploy("nosecret").await;
+        drop(d);
+        // SAFETY: under ENV.
+        unsafe { std::env::set_var("MALLGUARD_SECRET_ID", "mallguard/does-not-exist") };
+        let sdk = aws_config::load_defaults(BehaviorVersion::latest()).await;
+        let clock = Arc::new(ManualClock::at("2026-11-23T03:10:05Z"));
+        let err = cold_start_with(&sdk, clock, Arc::new(mallguard_domain::ports::NoMetrics))
+            .await
+            .err()
+            .expect("no such secret");
+        assert!(err.to_string().contains("mallguard/does-not-exist"), "{err}");
+    });
+}
