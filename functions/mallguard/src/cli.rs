@@ -134,6 +134,10 @@ pub struct ShopArgs {
     /// The DynamoDB table, with --store dynamodb.
     #[arg(long, env = "MALLGUARD_TABLE", default_value = "mallguard", global = true)]
     pub table: String,
+    /// Operate a deployed stack: read the secrets from this Secrets Manager secret (the stack's `SecretArn`
+    /// output) instead of the local data folder, so identity keys and links match the deployment's.
+    #[arg(long, env = "MALLGUARD_SECRET_ID", global = true)]
+    pub secret_id: Option<String>,
     #[command(flatten)]
     pub knobs: Knobs,
 }
@@ -146,7 +150,13 @@ impl ShopArgs {
     /// The use cases over the chosen store and mailer, with the local secrets.
     pub async fn app(&self, public_url: String) -> CliResult<(Mallguard, Secrets)> {
         let data = self.data_dir();
-        let secrets = data.secrets()?;
+        let secrets = match &self.secret_id {
+            Some(id) => {
+                let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+                Secrets::load(&aws_sdk_secretsmanager::Client::new(&sdk), id).await?
+            }
+            None => data.secrets()?,
+        };
         let settings = self.knobs.settings(&secrets, public_url)?;
         let (store, mailer): (Arc<dyn Store>, Arc<dyn Mailer>) = match self.store {
             StoreKind::Embedded => (
