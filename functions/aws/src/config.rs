@@ -491,7 +491,7 @@ impl Secrets {
             .await
             .map_err(|e| ConfigError::SecretUnavailable {
                 secret_id: secret_id.to_owned(),
-                reason: error_chain(&e),
+                reason: crate::error_chain(&e),
             })?;
         let Some(json) = output.secret_string() else {
             return Err(ConfigError::BadSecret {
@@ -549,21 +549,6 @@ fn redact_quoted(message: &str) -> String {
         }
     }
     out
-}
-
-/// An error and its sources on one line.
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(s) = source {
-        let next = s.to_string();
-        if !text.contains(&next) {
-            text.push_str(": ");
-            text.push_str(&next);
-        }
-        source = s.source();
-    }
-    text
 }
 
 /// Everything a deployed function reads at cold start, checked.

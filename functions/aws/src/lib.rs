@@ -9,3 +9,19 @@ pub mod lambda;
 pub mod ses;
 #[cfg(feature = "table-setup")]
 pub mod table_setup;
+
+/// An error and its sources on one line: the SDK's top-level text alone ("dispatch failure",
+/// "service error") says little.
+pub(crate) fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        let next = s.to_string();
+        if !text.contains(&next) {
+            text.push_str(": ");
+            text.push_str(&next);
+        }
+        source = s.source();
+    }
+    text
+}

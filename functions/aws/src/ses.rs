@@ -221,7 +221,7 @@ fn classify(err: SdkError<SendEmailError, aws_sdk_sesv2::config::http::HttpRespo
         }
         other => {
             // The SDK's own text ("dispatch failure") says little: the sources say what happened.
-            let detail = scrub(&source_chain(&other));
+            let detail = scrub(&crate::error_chain(&other));
             let what = match &other {
                 SdkError::TimeoutError(_) => "SES did not answer in time",
                 SdkError::DispatchFailure(e) if e.is_timeout() => "the request to SES timed out",
@@ -246,21 +246,6 @@ fn describe(err: &SendEmailError) -> String {
         Some(message) if !message.is_empty() => format!("{code}: {}", scrub(message)),
         _ => code.to_owned(),
     }
-}
-
-/// The error and its sources on one line: the SDK's top-level text alone ("dispatch failure") says little.
-fn source_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(s) = source {
-        let next = s.to_string();
-        if !text.contains(&next) {
-            text.push_str(": ");
-            text.push_str(&next);
-        }
-        source = s.source();
-    }
-    text
 }
 
 /// Replaces every word that holds an `@` with `<address>`: SES's messages can name the addresses

@@ -2,31 +2,6 @@
 //! The event carries nothing the sweep needs: the clock and the store say what is due.
 
 use mallguard_domain::service::{Mallguard, ServiceError, SweepReport};
-use serde::Serialize;
-
-/// What one invocation did, returned to the scheduler and logged.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SweepSummary {
-    pub reminded: usize,
-    pub cancelled: usize,
-    pub escalated: usize,
-    pub notices_sent: usize,
-    pub notices_failed: usize,
-    pub skipped: usize,
-}
-
-impl From<SweepReport> for SweepSummary {
-    fn from(r: SweepReport) -> Self {
-        Self {
-            reminded: r.reminded,
-            cancelled: r.cancelled,
-            escalated: r.escalated,
-            notices_sent: r.notices_sent,
-            notices_failed: r.notices_failed,
-            skipped: r.skipped,
-        }
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExpireError {
@@ -50,10 +25,11 @@ impl From<ExpireError> for lambda_runtime::Diagnostic {
 }
 
 /// Handles one scheduler event (its payload is ignored: any JSON is accepted).
-pub async fn handle(app: &Mallguard, _event: serde_json::Value) -> Result<SweepSummary, ExpireError> {
-    let summary = SweepSummary::from(app.sweep().await?);
-    tracing::info!(?summary, "expiry sweep");
-    Ok(summary)
+/// Returns what the sweep did, which Lambda records as the invocation's result.
+pub async fn handle(app: &Mallguard, event: serde_json::Value) -> Result<SweepReport, ExpireError> {
+    let report = app.sweep().await?;
+    tracing::info!(?report, scheduled_time = %event["scheduled_time"], "expiry sweep");
+    Ok(report)
 }
 
 #[cfg(test)]

@@ -193,12 +193,16 @@ mod tests {
 
     #[test]
     fn a_broken_secrets_file_names_the_file_and_what_is_wrong() {
-        let err = parse(Path::new(".mallguard/secrets.json"), br#"{"identity_pepper": "x"}"#).unwrap_err();
+        let err = parse(
+            Path::new(".mallguard/secrets.json"),
+            br#"{"identity_pepper": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}"#,
+        )
+        .unwrap_err();
         let message = err.to_string();
         assert!(
             message.starts_with(".mallguard/secrets.json is not a valid secrets file: "),
             "{message}"
         );
-        assert!(message.contains("missing field `link_key`"), "{message}");
+        assert!(message.contains("link_key is missing"), "{message}");
     }
 }

@@ -2,30 +2,19 @@
 //! DynamoDB Local and moto (both started by `bash tests/run`), through the standard
 //! `AWS_ENDPOINT_URL_*` variables, with the secrets from the data folder.
 
-use std::io::{BufRead, BufReader};
+mod common;
+
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use aws_config::BehaviorVersion;
-use mallguard_tests::events_dir;
+use common::{BIN, Server, event, stdout};
 use serde_json::Value;
-
-const BIN: &str = env!("CARGO_BIN_EXE_mallguard");
 
 fn service(variable: &str) -> String {
     std::env::var(variable).unwrap_or_else(|_| {
         panic!("{variable} is not set: DynamoDB Local and moto are not running: run the tests with `bash tests/run`")
     })
-}
-
-/// The server, stopped when the test ends however it ends.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// Everything the program reads, for one test: its own table and sender, so tests sharing the
@@ -66,43 +55,10 @@ impl Env {
     }
 
     fn start(&self) -> (Server, String, String) {
-        let mut child = self
-            .command()
-            .args(["serve", "--bind", "127.0.0.1:0", "--create-table"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let out = child.stdout.take().unwrap();
-        let server = Server(child);
-        let mut banner = String::new();
-        let mut url = None;
-        for line in BufReader::new(out).lines() {
-            let line = line.unwrap();
-            banner.push_str(&line);
-            banner.push('\n');
-            if let Some(rest) = line.trim().strip_prefix("webhooks:") {
-                url = rest
-                    .split_whitespace()
-                    .next()
-                    .and_then(|u| u.strip_suffix("/webhooks/shopify"))
-                    .map(str::to_owned);
-            }
-            if line.contains("order-duplicate.json") {
-                break;
-            }
-        }
-        let url = url.unwrap_or_else(|| panic!("no URL in the banner:\n{banner}"));
-        (server, url, banner)
+        let mut command = self.command();
+        command.args(["serve", "--bind", "127.0.0.1:0", "--create-table"]);
+        common::spawn(command)
     }
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8(output.stdout.clone()).unwrap()
-}
-
-fn event(name: &str) -> String {
-    events_dir().join(name).to_string_lossy().into_owned()
 }
 
 async fn messages_from(ses: &str, sender: &str) -> Vec<Value> {

@@ -1,23 +1,13 @@
 //! The README walkthrough, step by step, with the real `mallguard` program: start the stack, send two
 //! same-item orders, read the notice in the outbox, open the link, cancel, then the staff's tools.
 
-use std::io::{BufRead, BufReader};
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 
-use mallguard_tests::{OutboxMail, events_dir};
-
-const BIN: &str = env!("CARGO_BIN_EXE_mallguard");
-
-/// The server, stopped when the test ends however it ends.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use common::{BIN, Server, event, stdout};
+use mallguard_tests::OutboxMail;
 
 fn mallguard(data: &Path, args: &[&str]) -> Output {
     let output = Command::new(BIN)
@@ -36,49 +26,19 @@ fn mallguard(data: &Path, args: &[&str]) -> Output {
     output
 }
 
-fn stdout(output: &Output) -> String {
-    String::from_utf8(output.stdout.clone()).unwrap()
-}
-
 fn start(data: &Path) -> (Server, String) {
-    let mut child = Command::new(BIN)
+    let mut command = Command::new(BIN);
+    command
         .arg("--data")
         .arg(data)
         .args(["serve", "--bind", "127.0.0.1:0"])
-        .env("MALLGUARD_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let out = child.stdout.take().unwrap();
-    let server = Server(child);
-    let mut banner = String::new();
-    let mut url = None;
-    for line in BufReader::new(out).lines() {
-        let line = line.unwrap();
-        banner.push_str(&line);
-        banner.push('\n');
-        if let Some(rest) = line.trim().strip_prefix("webhooks:") {
-            url = rest
-                .split_whitespace()
-                .next()
-                .and_then(|u| u.strip_suffix("/webhooks/shopify"))
-                .map(str::to_owned);
-        }
-        if line.contains("cargo run -- send events/generic/order-duplicate.json") {
-            break;
-        }
-    }
-    let url = url.unwrap_or_else(|| panic!("no URL in the banner:\n{banner}"));
+        .env("MALLGUARD_LOG", "warn");
+    let (server, url, banner) = common::spawn(command);
     assert!(
         banner.contains("cargo run -- send events/generic/order.json"),
         "{banner}"
     );
     (server, url)
-}
-
-fn event(name: &str) -> String {
-    events_dir().join(name).to_string_lossy().into_owned()
 }
 
 fn outbox(data: &Path) -> Vec<OutboxMail> {

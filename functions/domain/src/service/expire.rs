@@ -13,7 +13,7 @@ use crate::ports::{CommitError, Expect, WriteBatch};
 const SWEEP_LIMIT: usize = 200;
 
 /// What one sweep did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct SweepReport {
     pub reminded: usize,
     pub cancelled: usize,

@@ -1,0 +1,54 @@
+//! What the program's tests share: start `mallguard serve` and read its banner, run a command.
+
+#![allow(dead_code)] // each test binary uses its own part
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Output, Stdio};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_mallguard");
+
+/// The server, stopped when the test ends however it ends.
+pub struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `command` (a `mallguard … serve --bind 127.0.0.1:0`) and reads its banner up to the sample
+/// commands; returns the server, its URL and the banner.
+pub fn spawn(mut command: Command) -> (Server, String, String) {
+    let mut child = command.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let out = child.stdout.take().unwrap();
+    let server = Server(child);
+    let mut banner = String::new();
+    let mut url = None;
+    for line in BufReader::new(out).lines() {
+        let line = line.unwrap();
+        banner.push_str(&line);
+        banner.push('\n');
+        if let Some(rest) = line.trim().strip_prefix("webhooks:") {
+            url = rest
+                .split_whitespace()
+                .next()
+                .and_then(|u| u.strip_suffix("/webhooks/shopify"))
+                .map(str::to_owned);
+        }
+        if line.contains("order-duplicate.json") {
+            break;
+        }
+    }
+    let url = url.unwrap_or_else(|| panic!("no URL in the banner:\n{banner}"));
+    (server, url, banner)
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+/// The absolute path of a sample event.
+pub fn event(name: &str) -> String {
+    mallguard_tests::events_dir().join(name).to_string_lossy().into_owned()
+}
