@@ -922,46 +922,29 @@ trait Transient {
     fn is_transient(&self) -> bool;
 }
 
-impl Transient for QueryError {
-    fn is_transient(&self) -> bool {
-        matches!(
-            self,
-            QueryError::ProvisionedThroughputExceededException(_)
-                | QueryError::RequestLimitExceeded(_)
-                | QueryError::ThrottlingException(_)
-                | QueryError::InternalServerError(_)
-                | QueryError::InvalidEndpointException(_)
-        )
-    }
+/// The errors every DynamoDB operation shares that pass with time, plus any of the operation's own.
+macro_rules! transient {
+    ($error:ident $(, $own:ident)*) => {
+        impl Transient for $error {
+            fn is_transient(&self) -> bool {
+                matches!(
+                    self,
+                    $error::ProvisionedThroughputExceededException(_)
+                        | $error::RequestLimitExceeded(_)
+                        | $error::ThrottlingException(_)
+                        | $error::InternalServerError(_)
+                        | $error::InvalidEndpointException(_)
+                        $(| $error::$own(_))*
+                )
+            }
+        }
+    };
 }
 
-impl Transient for GetItemError {
-    fn is_transient(&self) -> bool {
-        matches!(
-            self,
-            GetItemError::ProvisionedThroughputExceededException(_)
-                | GetItemError::RequestLimitExceeded(_)
-                | GetItemError::ThrottlingException(_)
-                | GetItemError::InternalServerError(_)
-                | GetItemError::InvalidEndpointException(_)
-        )
-    }
-}
-
-impl Transient for TransactWriteItemsError {
-    fn is_transient(&self) -> bool {
-        matches!(
-            self,
-            TransactWriteItemsError::ProvisionedThroughputExceededException(_)
-                | TransactWriteItemsError::RequestLimitExceeded(_)
-                | TransactWriteItemsError::ThrottlingException(_)
-                | TransactWriteItemsError::InternalServerError(_)
-                | TransactWriteItemsError::InvalidEndpointException(_)
-                // The same idempotency token is still being applied: its outcome will be there shortly.
-                | TransactWriteItemsError::TransactionInProgressException(_)
-        )
-    }
-}
+transient!(QueryError);
+transient!(GetItemError);
+// TransactionInProgress: the same idempotency token is still being applied; its outcome comes shortly.
+transient!(TransactWriteItemsError, TransactionInProgressException);
 
 /// Maps a failed call: what may pass is `Unavailable`, the rest is a bug (`Corrupt`).
 fn store_error<E>(operation: &str, err: SdkError<E, HttpResponse>) -> StoreError
