@@ -280,6 +280,35 @@ impl DynamoDbStore {
         Ok(kept)
     }
 
+    /// A Query of one partition of the table or of an index, with `#pk`/`:pk` bound and `#sk` named when
+    /// `sort_condition` is given. The table is read consistently; indexes cannot be.
+    fn partition_query(&self, keys: Keys, pk: String, sort_condition: Option<&str>) -> QueryFluentBuilder {
+        let (index, pk_attr, sk_attr) = match keys {
+            Keys::Table => (None, PK, SK),
+            Keys::Due => (Some(DUE_INDEX), GSI1PK, GSI1SK),
+            Keys::Lookup => (Some(LOOKUP_INDEX), GSI2PK, GSI2SK),
+        };
+        let condition = match sort_condition {
+            Some(sort) => format!("#pk = :pk AND {sort}"),
+            None => "#pk = :pk".to_owned(),
+        };
+        let mut query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .set_index_name(index.map(str::to_owned))
+            .key_condition_expression(condition)
+            .expression_attribute_names("#pk", pk_attr)
+            .expression_attribute_values(":pk", s(pk));
+        if sort_condition.is_some() {
+            query = query.expression_attribute_names("#sk", sk_attr);
+        }
+        if index.is_none() {
+            query = query.consistent_read(true);
+        }
+        query
+    }
+
     /// The head version and the live entries of `key` placed at or after `from` (entries after the window
     /// are dropped by the caller, which knows `to`).
     async fn key_window(
@@ -289,14 +318,7 @@ impl DynamoDbStore {
         now: Timestamp,
     ) -> Result<(u64, Vec<IndexEntry>), StoreError> {
         let query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .consistent_read(true)
-            .key_condition_expression("#pk = :pk AND #sk BETWEEN :from AND :head")
-            .expression_attribute_names("#pk", PK)
-            .expression_attribute_names("#sk", SK)
-            .expression_attribute_values(":pk", s(key_pk(key)))
+            .partition_query(Keys::Table, key_pk(key), Some("#sk BETWEEN :from AND :head"))
             .expression_attribute_values(":from", s(format!("{ENTRY_PREFIX}{}", time_key(from))))
             .expression_attribute_values(":head", s(HEAD_SK))
             // Newest first, so the head comes first: see "The ingest Query" in the module docs.
@@ -331,14 +353,7 @@ impl DynamoDbStore {
             return Ok(vec![]);
         }
         let query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(DUE_INDEX)
-            .key_condition_expression("#pk = :pk AND #sk <= :now")
-            .expression_attribute_names("#pk", GSI1PK)
-            .expression_attribute_names("#sk", GSI1SK)
-            .expression_attribute_values(":pk", s(partition))
+            .partition_query(Keys::Due, partition.to_owned(), Some("#sk <= :now"))
             // `~` sorts after every character of an id, so items due exactly at `now` are included.
             .expression_attribute_values(":now", s(format!("{}#~", time_key(now))))
             .scan_index_forward(true);
@@ -658,13 +673,7 @@ impl Store for DynamoDbStore {
     async fn orders_with_id(&self, mall: Mall, order_id: &OrderId) -> Result<Vec<OrderRef>, StoreError> {
         let now = Timestamp::now();
         let query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(LOOKUP_INDEX)
-            .key_condition_expression("#pk = :pk")
-            .expression_attribute_names("#pk", GSI2PK)
-            .expression_attribute_values(":pk", s(format!("MALLORDER#{mall}#{order_id}")))
+            .partition_query(Keys::Lookup, format!("MALLORDER#{mall}#{order_id}"), None)
             // The refs only: the orders themselves (raw payloads included) stay where they are.
             .projection_expression("#opk, #exp")
             .expression_attribute_names("#opk", PK)
@@ -690,13 +699,7 @@ impl Store for DynamoDbStore {
     async fn holds(&self, open_only: bool) -> Result<Vec<Hold>, StoreError> {
         let now = Timestamp::now();
         let mut query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(LOOKUP_INDEX)
-            .key_condition_expression("#pk = :pk")
-            .expression_attribute_names("#pk", GSI2PK)
-            .expression_attribute_values(":pk", s(HOLDS_PK))
+            .partition_query(Keys::Lookup, HOLDS_PK.to_owned(), None)
             // Newest first: the sort key starts with the creation time.
             .scan_index_forward(false);
         if open_only {
@@ -739,14 +742,7 @@ impl Store for DynamoDbStore {
 
     async fn history(&self, order: &OrderRef) -> Result<Vec<HistoryEntry>, StoreError> {
         let query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .consistent_read(true)
-            .key_condition_expression("#pk = :pk AND begins_with(#sk, :h)")
-            .expression_attribute_names("#pk", PK)
-            .expression_attribute_names("#sk", SK)
-            .expression_attribute_values(":pk", s(order_pk(order)))
+            .partition_query(Keys::Table, order_pk(order), Some("begins_with(#sk, :h)"))
             .expression_attribute_values(":h", s(HISTORY_PREFIX))
             .scan_index_forward(true);
         self.query(query, None, |item| from_json(str_attr(&item, DOC)?).map(Some))
@@ -762,14 +758,7 @@ impl Store for DynamoDbStore {
 
     async fn quarantined(&self) -> Result<Vec<Quarantined>, StoreError> {
         let now = Timestamp::now();
-        let query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .consistent_read(true)
-            .key_condition_expression("#pk = :pk")
-            .expression_attribute_names("#pk", PK)
-            .expression_attribute_values(":pk", s(QUARANTINE_PK));
+        let query = self.partition_query(Keys::Table, QUARANTINE_PK.to_owned(), None);
         let mut found = self
             .query(query, None, |item| {
                 let Some(item) = live(item, now)? else { return Ok(None) };
@@ -916,6 +905,16 @@ fn decompress(blob: &[u8]) -> Result<Vec<u8>, StoreError> {
 
 // -------------------------------------------------------------------------------------------------
 // Errors
+
+/// The key schemas a Query can use.
+#[derive(Debug, Clone, Copy)]
+enum Keys {
+    Table,
+    /// The sparse `due` index: unsettled holds and pending notices by time.
+    Due,
+    /// The `lookup` index: holds by creation time, orders by mall order id.
+    Lookup,
+}
 
 /// Service errors that pass with time: the SDK has already retried them with backoff.
 trait Transient {
