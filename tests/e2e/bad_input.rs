@@ -1,4 +1,4 @@
-use mallguard_domain::ports::Store;
+use mallguard_domain::ports::roles::*;
 use mallguard_tests::{GENERIC_SECRET, event, spawn_app, spawn_app_with};
 use serde_json::Value;
 
@@ -151,4 +151,80 @@ async fn a_signed_payload_that_cannot_be_parsed_is_quarantined_with_202_and_the_
     // The mall retries; the payload is kept once.
     assert_eq!(app.post_generic(body).await.status(), 202);
     assert_eq!(app.store.quarantined().await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn an_unsigned_topic_header_cannot_cancel_an_order_or_release_its_hold() {
+    let app = spawn_app().await;
+    app.post_shopify(&event("shopify/orders-create.json"), "orders/create")
+        .await;
+    let held: Value = app
+        .post_shopify(&event("shopify/orders-create-duplicate.json"), "orders/create")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(held["status"], "held", "{held}");
+    // The genuinely signed create body of the held order, re-posted under the cancelled topic.
+    let replayed: Value = app
+        .post_shopify(&event("shopify/orders-create-duplicate.json"), "orders/cancelled")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_ne!(replayed["order_status"], "cancelled", "{replayed}");
+    let holds = app.store.holds(false).await.unwrap();
+    assert_eq!(holds.len(), 1);
+    assert_eq!(
+        holds[0].state,
+        mallguard_domain::hold::HoldState::Held,
+        "the hold stands"
+    );
+}
+
+#[tokio::test]
+async fn a_signed_body_under_a_shop_domain_nobody_configured_gets_401() {
+    let app = spawn_app().await;
+    let body = event("shopify/orders-create.json");
+    let swapped = app
+        .client
+        .post(format!("{}/webhooks/shopify", app.url))
+        .header("x-shopify-topic", "orders/create")
+        .header("x-shopify-shop-domain", "someone-else.myshopify.com")
+        .header(
+            "x-shopify-hmac-sha256",
+            mallguard_malls::shopify::sign(mallguard_tests::SHOPIFY_SECRET, &body),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status_and_error(swapped).await, (401, "bad_signature".into()));
+    assert!(
+        app.store
+            .orders_with_id(
+                mallguard_domain::ids::Mall::Shopify,
+                &mallguard_domain::ids::OrderId::parse("5678901234567890123").unwrap()
+            )
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn a_body_nested_a_hundred_thousand_deep_is_refused_and_the_server_lives_on() {
+    let app = spawn_app().await;
+    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    let (status, error) = status_and_error(app.post_generic(deep.as_bytes()).await).await;
+    assert_eq!((status, error.as_str()), (400, "too_deep"));
+    let (status, error) = status_and_error(app.post_shopify(deep.as_bytes(), "orders/create").await).await;
+    assert_eq!((status, error.as_str()), (400, "too_deep"));
+    let ok: Value = app
+        .post_generic(&event("generic/order.json"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ok["status"], "accepted", "the server still answers: {ok}");
 }

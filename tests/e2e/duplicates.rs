@@ -1,6 +1,6 @@
 use mallguard_domain::hold::HoldState;
 use mallguard_domain::ids::{Mall, OrderId, OrderRef, ShopId};
-use mallguard_domain::ports::Store;
+use mallguard_domain::ports::roles::*;
 use mallguard_tests::{event, spawn_app};
 use serde_json::Value;
 

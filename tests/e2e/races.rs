@@ -1,4 +1,4 @@
-use mallguard_domain::ports::Store;
+use mallguard_domain::ports::roles::*;
 use mallguard_tests::{event, spawn_app};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -6,11 +6,13 @@ use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use mallguard_domain::ports::{Clock, Store};
+use mallguard_domain::ports::Clock;
+use mallguard_domain::ports::roles::*;
 use mallguard_domain::service::{Mallguard, Settings};
 use mallguard_domain::testing::ManualClock;
 use mallguard_embedded::{OutboxMailer, SqliteStore};
-use mallguard_ingest::{IngestConfig, WebhookSecrets};
+use mallguard_ingest::IngestConfig;
+use mallguard_malls::WebhookSecrets;
 
 pub const SHOPIFY_SECRET: &[u8] = b"shpss_test_secret";
 pub const GENERIC_SECRET: &str = "whsec_dGVzdCBnZW5lcmljIHNlY3JldCBmb3IgbWFsbGd1YXJk";
@@ -49,16 +51,22 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut IngestConfig)) -> TestAp
         outbox.clone(),
         "noreply@tanaka-shop.example".parse().unwrap(),
     ));
-    let clock = Arc::new(ManualClock::at(&jiff::Timestamp::now().to_string()));
+    let clock = Arc::new(ManualClock::at(&mallguard_domain::ports::SystemClock.now().to_string()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let mut settings: Settings = mallguard_domain::testing::settings();
     settings.shop.public_url = url.clone();
     let app = Mallguard::new(store.clone(), mailer, clock.clone(), settings);
-    let mut config = IngestConfig::new(WebhookSecrets {
-        shopify: [("*".to_owned(), SHOPIFY_SECRET.to_vec())].into(),
-        generic: vec![GENERIC_SECRET.to_owned()],
-    });
+    let secrets = WebhookSecrets::new(
+        [(
+            "tanaka-shop".to_owned(),
+            String::from_utf8(SHOPIFY_SECRET.to_vec()).unwrap(),
+        )]
+        .into(),
+        vec![GENERIC_SECRET.to_owned()],
+    )
+    .unwrap();
+    let mut config = IngestConfig::new(secrets);
     configure(&mut config);
     let router = mallguard_ingest::router(app.clone(), config).merge(mallguard_respond::router(app.clone()));
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
@@ -201,15 +209,16 @@ impl OutboxMail {
     }
 }
 
-/// Decodes RFC 2047 `=?UTF-8?B?…?=` words.
+/// Decodes RFC 2047 `=?UTF-8?B?…?=` words (the charset and encoding labels in any case).
 fn decode_words(value: &str) -> String {
     let mut out = Vec::new();
     for word in value.split_whitespace() {
-        match word
-            .strip_prefix("=?UTF-8?B?")
-            .or_else(|| word.strip_prefix("=?utf-8?b?"))
-            .and_then(|w| w.strip_suffix("?="))
-        {
+        let prefix = "=?utf-8?b?";
+        let encoded = word
+            .get(..prefix.len())
+            .filter(|p| p.eq_ignore_ascii_case(prefix))
+            .map(|_| &word[prefix.len()..]);
+        match encoded.and_then(|w| w.strip_suffix("?=")) {
             Some(b64) => out.extend(STANDARD.decode(b64).expect("base64 encoded word")),
             None => {
                 if !out.is_empty() {

@@ -1,4 +1,4 @@
-//! Configuration of the deployed functions, read once per cold start (issue 4, DESIGN.md §10):
+//! Configuration of the deployed functions, read once per cold start:
 //!
 //! - [`Knobs`]: the shop and its policy, one `MALLGUARD_*` environment variable each. It is a
 //!   `clap::Args` struct, so the `mallguard` program flattens the very same definitions into its
@@ -25,6 +25,9 @@ use mallguard_domain::ids::ProductKey;
 use mallguard_domain::order::EmailAddress;
 use mallguard_domain::policy::{Policy, ShopProfile};
 use mallguard_domain::service::Settings;
+use mallguard_malls::WebhookSecrets;
+use mallguard_malls::inbound::WebhookSecretsJson;
+use secrecy::{ExposeSecret, SecretSlice};
 use serde::{Deserialize, Serialize};
 
 use crate::ses::SesMailer;
@@ -62,65 +65,80 @@ pub enum ConfigError {
 #[derive(Debug, Clone, Args)]
 pub struct Knobs {
     /// The shop's name in mails and pages (also the sender's display name).
-    #[arg(long, env = "MALLGUARD_SHOP_NAME", default_value = "サンプル商店", global = true)]
+    #[arg(long, env = "MALLGUARD_SHOP_NAME", default_value = "サンプル商店")]
     pub shop_name: String,
     /// Where buyers reach the shop (also the Reply-To of SES mails).
-    #[arg(
-        long,
-        env = "MALLGUARD_CONTACT_EMAIL",
-        default_value = "support@shop.example",
-        global = true
-    )]
+    #[arg(long, env = "MALLGUARD_CONTACT_EMAIL", default_value = "support@shop.example")]
     pub contact_email: EmailAddress,
     /// The shop's phone number, shown to buyers in mails and pages when set.
-    #[arg(long, env = "MALLGUARD_CONTACT_PHONE", global = true)]
+    #[arg(long, env = "MALLGUARD_CONTACT_PHONE")]
     pub contact_phone: Option<String>,
     /// Where staff alerts go.
-    #[arg(
-        long,
-        env = "MALLGUARD_STAFF_EMAIL",
-        default_value = "staff@shop.example",
-        global = true
-    )]
+    #[arg(long, env = "MALLGUARD_STAFF_EMAIL", default_value = "staff@shop.example")]
     pub staff_email: EmailAddress,
     /// The From address of every mail (an identity verified in SES).
-    #[arg(
-        long,
-        env = "MALLGUARD_SENDER",
-        default_value = "noreply@shop.example",
-        global = true
-    )]
+    #[arg(long, env = "MALLGUARD_SENDER", default_value = "noreply@shop.example")]
     pub sender: EmailAddress,
     /// ja or en: the language of mails and pages.
-    #[arg(long, env = "MALLGUARD_LANGUAGE", default_value = "ja", global = true)]
+    #[arg(long, env = "MALLGUARD_LANGUAGE", default_value = "ja")]
     pub language: Language,
     /// The public base URL of the buyer's page (locally: default the serve address; required in Lambda).
-    #[arg(long, env = PUBLIC_URL_VAR, global = true)]
+    #[arg(long, env = PUBLIC_URL_VAR)]
     pub public_url: Option<String>,
     /// Hours apart two orders may be placed and still be suspected duplicates.
-    #[arg(long, env = "MALLGUARD_WINDOW_HOURS", default_value_t = 48, value_parser = hours, global = true)]
+    #[arg(long, env = "MALLGUARD_WINDOW_HOURS", default_value_t = 48, value_parser = hours)]
     pub window_hours: i64,
     /// Hours the buyer has to answer.
-    #[arg(long, env = "MALLGUARD_ANSWER_HOURS", default_value_t = 24, value_parser = hours, global = true)]
+    #[arg(long, env = "MALLGUARD_ANSWER_HOURS", default_value_t = 24, value_parser = hours)]
     pub answer_hours: i64,
-    /// Send a reminder at half time.
-    #[arg(long, env = "MALLGUARD_REMIND", default_value_t = true, action = clap::ArgAction::Set, global = true)]
+    /// Send a reminder at half time (the default; `--no-remind` sends none).
+    #[arg(
+        long,
+        env = "MALLGUARD_REMIND",
+        default_value_t = true,
+        num_args = 0..=1,
+        default_missing_value = "true",
+        action = clap::ArgAction::Set,
+        overrides_with = "no_remind",
+        value_name = "BOOL",
+        hide_possible_values = true
+    )]
     pub remind: bool,
+    /// Send no reminder at half time.
+    #[arg(long, overrides_with = "remind")]
+    pub no_remind: bool,
     /// Days the carrier needs, for requested delivery dates.
-    #[arg(long, env = "MALLGUARD_TRANSIT_DAYS", default_value_t = 1, value_parser = transit_days, global = true)]
+    #[arg(long, env = "MALLGUARD_TRANSIT_DAYS", default_value_t = 1, value_parser = transit_days)]
     pub transit_days: i64,
     /// The daily shipping cut-off, JST (HH:MM).
-    #[arg(long, env = "MALLGUARD_SHIPPING_CUTOFF", default_value = "15:00", global = true)]
+    #[arg(long, env = "MALLGUARD_SHIPPING_CUTOFF", default_value = "15:00")]
     pub shipping_cutoff: Time,
     /// Amazon: ask Amazon's customer service first and cancel only at a second deadline.
-    #[arg(long, env = "MALLGUARD_AMAZON_FALLBACK_FIRST", default_value_t = false, action = clap::ArgAction::Set, global = true)]
+    #[arg(
+        long,
+        env = "MALLGUARD_AMAZON_FALLBACK_FIRST",
+        default_value_t = false,
+        num_args = 0..=1,
+        default_missing_value = "true",
+        action = clap::ArgAction::Set,
+        overrides_with = "no_amazon_fallback_first",
+        value_name = "BOOL",
+        hide_possible_values = true
+    )]
     pub amazon_fallback_first: bool,
-    /// Days personal data is kept after it was last written (the DynamoDB TTL, DESIGN.md §10).
-    #[arg(long, env = "MALLGUARD_RETENTION_DAYS", default_value_t = 180, value_parser = retention_days, global = true)]
+    /// Amazon: cancel at the deadline like other malls (the default).
+    #[arg(long, overrides_with = "amazon_fallback_first")]
+    pub no_amazon_fallback_first: bool,
+    /// The shortest time the buyer gets to answer, in minutes, even when a requested delivery date's
+    /// shipping cut-off is nearer or already past.
+    #[arg(long, env = "MALLGUARD_MIN_ANSWER_MINUTES", default_value_t = 60, value_parser = minutes)]
+    pub min_answer_minutes: i64,
+    /// Days personal data is kept after it was last written (the DynamoDB TTL).
+    #[arg(long, env = "MALLGUARD_RETENTION_DAYS", default_value_t = 180, value_parser = retention_days)]
     pub retention_days: i64,
     /// Mall item codes to the shop's product codes, {"rakuten-item-77": "SKU-A"}: a JSON file, or the
     /// JSON object itself (handy in a function's environment).
-    #[arg(long, env = "MALLGUARD_PRODUCT_MAP", global = true)]
+    #[arg(long, env = "MALLGUARD_PRODUCT_MAP")]
     pub product_map: Option<String>,
 }
 
@@ -130,6 +148,14 @@ fn hours(raw: &str) -> Result<i64, String> {
         // A year bounds the arithmetic on timestamps far below jiff's limits.
         Ok(h) if (1..=24 * 366).contains(&h) => Ok(h),
         _ => Err("expected a whole number of hours from 1 to 8784".into()),
+    }
+}
+
+/// Minutes of the shortest answer time: at least five (a buyer must be able to read the mail), at most a day.
+fn minutes(raw: &str) -> Result<i64, String> {
+    match raw.trim().parse::<i64>() {
+        Ok(m) if (5..=24 * 60).contains(&m) => Ok(m),
+        _ => Err("expected a whole number of minutes from 5 to 1440".into()),
     }
 }
 
@@ -174,10 +200,11 @@ impl Knobs {
         Policy {
             window: SignedDuration::from_hours(self.window_hours),
             answer_within: SignedDuration::from_hours(self.answer_hours),
-            remind: self.remind,
+            remind: self.remind && !self.no_remind,
             transit_days: self.transit_days,
             shipping_cutoff: self.shipping_cutoff,
-            amazon_fallback_first: self.amazon_fallback_first,
+            amazon_fallback_first: self.amazon_fallback_first && !self.no_amazon_fallback_first,
+            minimum_answer_time: SignedDuration::from_mins(self.min_answer_minutes),
             ..Policy::default()
         }
     }
@@ -330,7 +357,7 @@ impl AwsConfig {
 /// {
 ///   "identity_pepper": "<base64 of at least 16 random bytes: keys the identity hashes>",
 ///   "link_key": "<base64 of at least 16 random bytes: signs the links in notices>",
-///   "shopify": { "*": "<Shopify app secret>", "tanaka-shop": "<this shop's app secret>" },
+///   "shopify": { "tanaka-shop": "<this shop's Shopify app secret>" },
 ///   "generic": ["whsec_<Standard Webhooks secret>", "whsec_<the previous one, while rotating>"]
 /// }
 /// ```
@@ -340,20 +367,20 @@ impl AwsConfig {
 /// a fresh stack works at once and no key is ever typed by hand. A key given explicitly wins, which is
 /// how one is rotated without touching the other.
 ///
-/// `shopify` maps a shop id (the `….myshopify.com` subdomain) to its app secret; `*` serves every shop
-/// without its own entry. `generic` lists the secrets accepted on `/webhooks/generic`; any may match, so
-/// a secret can be rotated without a gap. Both may be empty (no such route in use). Unknown fields are
-/// refused, so a misspelt name fails the cold start instead of silently disabling a route.
+/// `shopify` and `generic` are the [`WebhookSecrets`]: `shopify` maps each shop id (the `….myshopify.com`
+/// subdomain) to its app secret; `generic` lists the
+/// secrets accepted on `/webhooks/generic`, any of which may match, so a secret can be rotated without a
+/// gap. Both may be empty (no such route in use). Unknown fields are refused, so a misspelt name fails
+/// the cold start instead of silently disabling a route.
 ///
 /// Changing the identity pepper orphans every stored identity key: rotate it only with a re-index.
 /// `Debug` prints no secret.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(try_from = "SecretsJson", into = "SecretsJson")]
 pub struct Secrets {
-    identity_pepper: Vec<u8>,
-    link_key: Vec<u8>,
-    shopify: BTreeMap<String, String>,
-    generic: Vec<String>,
+    identity_pepper: SecretSlice<u8>,
+    link_key: SecretSlice<u8>,
+    webhooks: WebhookSecrets,
 }
 
 /// The JSON shape of [`Secrets`].
@@ -406,20 +433,20 @@ impl TryFrom<SecretsJson> for Secrets {
                 "mallguard identity pepper v1",
             )?,
             key("link_key", json.link_key.as_ref(), "mallguard link key v1")?,
-            json.shopify,
-            json.generic,
+            WebhookSecrets::new(json.shopify, json.generic)?,
         )
     }
 }
 
 impl From<Secrets> for SecretsJson {
     fn from(s: Secrets) -> Self {
+        let webhooks = WebhookSecretsJson::from(s.webhooks);
         Self {
-            identity_pepper: Some(STANDARD.encode(&s.identity_pepper)),
-            link_key: Some(STANDARD.encode(&s.link_key)),
+            identity_pepper: Some(STANDARD.encode(s.identity_pepper.expose_secret())),
+            link_key: Some(STANDARD.encode(s.link_key.expose_secret())),
             master_key: None,
-            shopify: s.shopify,
-            generic: s.generic,
+            shopify: webhooks.shopify,
+            generic: webhooks.generic,
         }
     }
 }
@@ -427,38 +454,35 @@ impl From<Secrets> for SecretsJson {
 impl std::fmt::Debug for Secrets {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Secrets")
-            .field("identity_pepper", &"<redacted>")
-            .field("link_key", &"<redacted>")
-            .field("shopify_shops", &self.shopify.keys().collect::<Vec<_>>())
-            .field("generic", &format_args!("<{} redacted>", self.generic.len()))
+            .field("identity_pepper", &self.identity_pepper)
+            .field("link_key", &self.link_key)
+            .field("webhooks", &self.webhooks)
             .finish()
     }
 }
 
+impl PartialEq for Secrets {
+    fn eq(&self, other: &Self) -> bool {
+        self.identity_pepper() == other.identity_pepper()
+            && self.link_key() == other.link_key()
+            && self.webhooks == other.webhooks
+    }
+}
+
+impl Eq for Secrets {}
+
 impl Secrets {
-    /// Checks and keeps the secrets: keys of at least 16 bytes, no empty webhook secret.
-    pub fn new(
-        identity_pepper: Vec<u8>,
-        link_key: Vec<u8>,
-        shopify: BTreeMap<String, String>,
-        generic: Vec<String>,
-    ) -> Result<Self, String> {
+    /// Checks and keeps the secrets: keys of at least 16 bytes.
+    pub fn new(identity_pepper: Vec<u8>, link_key: Vec<u8>, webhooks: WebhookSecrets) -> Result<Self, String> {
         for (field, key) in [("identity_pepper", &identity_pepper), ("link_key", &link_key)] {
             if key.len() < MIN_KEY_BYTES {
                 return Err(format!("{field} must be at least {MIN_KEY_BYTES} bytes"));
             }
         }
-        if let Some(shop) = shopify.iter().find(|(_, s)| s.trim().is_empty()).map(|(k, _)| k) {
-            return Err(format!("shopify[{shop:?}] is empty"));
-        }
-        if let Some(i) = generic.iter().position(|s| s.trim().is_empty()) {
-            return Err(format!("generic[{i}] is empty"));
-        }
         Ok(Self {
-            identity_pepper,
-            link_key,
-            shopify,
-            generic,
+            identity_pepper: identity_pepper.into(),
+            link_key: link_key.into(),
+            webhooks,
         })
     }
 
@@ -504,30 +528,17 @@ impl Secrets {
 
     /// Keys the identity hashes.
     pub fn identity_pepper(&self) -> &[u8] {
-        &self.identity_pepper
+        self.identity_pepper.expose_secret()
     }
 
     /// Signs the links in notices.
     pub fn link_key(&self) -> &[u8] {
-        &self.link_key
+        self.link_key.expose_secret()
     }
 
-    /// Shopify app secrets by shop id; `*` serves every shop without its own.
-    pub fn shopify(&self) -> &BTreeMap<String, String> {
-        &self.shopify
-    }
-
-    /// The Shopify secret for `shop`: its own, else the `*` one.
-    pub fn shopify_for(&self, shop: &str) -> Option<&str> {
-        self.shopify
-            .get(shop)
-            .or_else(|| self.shopify.get("*"))
-            .map(String::as_str)
-    }
-
-    /// The Standard Webhooks secrets of `/webhooks/generic`, newest first by convention.
-    pub fn generic(&self) -> &[String] {
-        &self.generic
+    /// The secrets the webhook routes verify signatures with.
+    pub fn webhooks(&self) -> &WebhookSecrets {
+        &self.webhooks
     }
 }
 
@@ -643,19 +654,18 @@ mod tests {
 
     #[test]
     fn secrets_round_trip_through_their_json_shape_and_debug_shows_none_of_them() {
-        let secrets = Secrets::new(
-            vec![1; 32],
-            vec![2; 32],
-            [("*".to_owned(), "shpss_top".to_owned())].into(),
+        let webhooks = WebhookSecrets::new(
+            [("tanaka-shop".to_owned(), "shpss_top".to_owned())].into(),
             vec!["whsec_c2VjcmV0".into()],
         )
         .unwrap();
+        let secrets = Secrets::new(vec![1; 32], vec![2; 32], webhooks).unwrap();
         let json = secrets.to_json_pretty();
         assert_eq!(Secrets::from_json("secrets.json", &json).unwrap(), secrets);
         let debug = format!("{secrets:?}");
         assert!(!debug.contains("shpss_top") && !debug.contains("whsec_"), "{debug}");
-        assert!(debug.contains("\"*\""), "the shops are named: {debug}");
-        assert_eq!(secrets.shopify_for("tanaka-shop"), Some("shpss_top"));
+        assert!(debug.contains("\"tanaka-shop\""), "the shops are named: {debug}");
+        assert!(secrets.webhooks().shopify_for(Some("tanaka-shop")).is_some());
     }
 
     #[test]
@@ -727,6 +737,28 @@ mod tests {
             err.starts_with("MALLGUARD_PRODUCT_MAP (--product-map): /nonexistent/map.json"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn boolean_settings_are_switches_with_a_no_form_and_the_last_one_wins() {
+        let policy = |args: &[&str]| {
+            let argv = std::iter::once("x").chain(args.iter().copied());
+            KnobsFromEnv::try_parse_from(argv).unwrap().knobs.policy()
+        };
+        assert!(policy(&[]).remind, "on by default");
+        assert!(!policy(&["--no-remind"]).remind);
+        assert!(policy(&["--no-remind", "--remind"]).remind);
+        assert!(!policy(&["--remind", "--no-remind"]).remind);
+        assert!(!policy(&["--remind", "false"]).remind);
+        assert!(!policy(&[]).amazon_fallback_first, "off by default");
+        assert!(policy(&["--amazon-fallback-first"]).amazon_fallback_first);
+        assert!(!policy(&["--amazon-fallback-first", "--no-amazon-fallback-first"]).amazon_fallback_first);
+        assert_eq!(
+            policy(&["--min-answer-minutes", "30"]).minimum_answer_time.as_mins(),
+            30
+        );
+        assert_eq!(policy(&[]).minimum_answer_time.as_mins(), 60);
+        assert!(KnobsFromEnv::try_parse_from(["x", "--min-answer-minutes", "1"]).is_err());
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! Request counting for DynamoDB (issue 4, item 8): how many requests of each operation a use case
+//! Request counting for DynamoDB: how many requests of each operation a use case
 //! costs, and how many items DynamoDB read to answer them. The budget tests assert on these counts,
 //! never on time, so they hold on a slow CI machine as on a fast one.
 //!

@@ -1,14 +1,16 @@
 //! The SES v2 mailer: sends each rendered [`Mail`] with `SendEmail` (simple content: subject, text and
 //! HTML, all UTF-8) and returns the SES message id, which the domain records in the notice item so the
-//! delivery, bounce and complaint events of `mail-events` attach to it (DESIGN.md §7).
+//! delivery, bounce and complaint events of `mail-events` attach to it. SES puts the MIME
+//! message together itself (the outbox mailer of the local stack writes its own with `mail-builder`);
+//! only the sender's display name is encoded here, as RFC 2047 encoded-words.
 //!
 //! Failures come back as [`MailError`]: `Transient` for what passes on its own (throttling, 5xx,
 //! timeouts, the network), `Rejected` for what SES refuses to send. Either way the domain leaves the
-//! notice pending and the expiry sweep retries it later (DESIGN.md §10); the split tells the staff and
+//! notice pending and the expiry sweep retries it later; the split tells the staff and
 //! the logs which kind of trouble it is. Errors are told apart by the SDK's typed errors and HTTP
 //! status, never by parsing messages.
 //!
-//! Logs carry the message id and the hold and kind tags, never an address (DESIGN.md §10): error
+//! Logs carry the message id and the hold and kind tags, never an address: error
 //! messages from SES can name addresses (in the sandbox it names the unverified recipient), so they
 //! are scrubbed before they leave this module.
 
@@ -16,8 +18,7 @@ use async_trait::async_trait;
 use aws_sdk_sesv2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sesv2::operation::send_email::SendEmailError;
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message, MessageTag};
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
+use mail_builder::encoders::base64::base64_encode;
 use mallguard_domain::notice::Mail;
 use mallguard_domain::order::EmailAddress;
 use mallguard_domain::ports::{MailError, Mailer};
@@ -181,20 +182,30 @@ pub fn mailbox(name: &str, address: &EmailAddress) -> String {
 }
 
 /// Encoded-words of at most [`WORD_BYTES`] bytes of text each, never splitting a character (RFC 2047 §5).
+///
+/// `mail-builder` does the base64. Its own display-name encoder is not used: it puts the encoded-word
+/// inside a quoted string (`"=?utf-8?B?…?=" <…>`), which RFC 2047 §5 forbids and readers may show as is.
 fn encoded_words(text: &str) -> Vec<String> {
     let mut words = vec![];
     let mut chunk = String::new();
     for c in text.chars() {
         if !chunk.is_empty() && chunk.len() + c.len_utf8() > WORD_BYTES {
-            words.push(format!("=?UTF-8?B?{}?=", STANDARD.encode(chunk.as_bytes())));
+            words.push(encoded_word(&chunk));
             chunk.clear();
         }
         chunk.push(c);
     }
     if !chunk.is_empty() {
-        words.push(format!("=?UTF-8?B?{}?=", STANDARD.encode(chunk.as_bytes())));
+        words.push(encoded_word(&chunk));
     }
     words
+}
+
+/// `=?UTF-8?B?{base64 of text}?=`.
+fn encoded_word(text: &str) -> String {
+    // Encoding into memory cannot fail, and base64 is ASCII.
+    let base64 = base64_encode(text.as_bytes()).unwrap_or_default();
+    format!("=?UTF-8?B?{}?=", String::from_utf8_lossy(&base64))
 }
 
 /// Maps a failed `SendEmail` to the domain's error: typed SDK errors first, then the HTTP status.
@@ -276,6 +287,9 @@ pub fn scrub(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+
     use super::*;
 
     fn address(s: &str) -> EmailAddress {
@@ -317,6 +331,15 @@ mod tests {
             decoded.push_str(std::str::from_utf8(&STANDARD.decode(b64).unwrap()).expect("whole characters"));
         }
         assert_eq!(decoded, "田中商店（静岡・お茶の専門店）オンラインショップ");
+    }
+
+    #[test]
+    fn a_short_japanese_shop_name_is_one_encoded_word() {
+        let from = address("noreply@shop.example");
+        assert_eq!(
+            mailbox("田中商店", &from),
+            "=?UTF-8?B?55Sw5Lit5ZWG5bqX?= <noreply@shop.example>"
+        );
     }
 
     #[test]

@@ -134,7 +134,7 @@ async fn a_cold_start_reads_the_environment_and_the_secret_from_secrets_manager(
     assert_eq!(deployment.aws.table, "mallguard-test");
     assert_eq!(deployment.settings.shop.name, "田中商店");
     assert_eq!(deployment.settings.shop.public_url, "https://confirm.tanaka.example");
-    assert!(deployment.secrets.generic().is_empty());
+    assert!(deployment.secrets.webhooks().generic().is_empty());
     assert_eq!(
         deployment.mailer(&sdk).from_header(),
         "=?UTF-8?B?55Sw5Lit5ZWG5bqX?= <noreply@shop.example>"

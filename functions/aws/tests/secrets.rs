@@ -39,7 +39,7 @@ async fn create(client: &aws_sdk_secretsmanager::Client, name: &str, value: &str
 const SECRET: &str = r#"{
   "identity_pepper": "cGVwcGVyLXBlcHBlci1wZXBwZXItcGVwcGVyLTMyYg==",
   "link_key": "bGluay1rZXktbGluay1rZXktbGluay1rZXktMzJieXQ=",
-  "shopify": {"*": "shpss_default", "tanaka-shop": "shpss_tanaka"},
+  "shopify": {"suzuki-shop": "shpss_default", "tanaka-shop": "shpss_tanaka"},
   "generic": ["whsec_bmV3ZXN0", "whsec_b2xkZXI="]
 }"#;
 
@@ -52,9 +52,18 @@ async fn a_secret_in_secrets_manager_loads_into_the_secrets() {
     let secrets = Secrets::load(&client, &name).await.unwrap();
     assert_eq!(secrets.identity_pepper(), b"pepper-pepper-pepper-pepper-32b");
     assert_eq!(secrets.link_key(), b"link-key-link-key-link-key-32byt");
-    assert_eq!(secrets.shopify_for("tanaka-shop"), Some("shpss_tanaka"));
-    assert_eq!(secrets.shopify_for("other-shop"), Some("shpss_default"));
-    assert_eq!(secrets.generic(), ["whsec_bmV3ZXN0", "whsec_b2xkZXI="]);
+    use secrecy::ExposeSecret;
+    let webhooks = secrets.webhooks();
+    let shopify = |shop| webhooks.shopify_for(Some(shop)).map(|s| s.expose_secret().to_vec());
+    assert_eq!(shopify("tanaka-shop").as_deref(), Some(&b"shpss_tanaka"[..]));
+    assert_eq!(shopify("suzuki-shop").as_deref(), Some(&b"shpss_default"[..]));
+    assert_eq!(
+        shopify("other-shop"),
+        None,
+        "a shop that is not configured has no secret"
+    );
+    let generic: Vec<&str> = webhooks.generic().iter().map(|s| s.expose_secret()).collect();
+    assert_eq!(generic, ["whsec_bmV3ZXN0", "whsec_b2xkZXI="]);
     let debug = format!("{secrets:?}");
     assert!(!debug.contains("shpss_") && !debug.contains("whsec_"), "{debug}");
 }

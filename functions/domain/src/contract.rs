@@ -1,6 +1,6 @@
 //! The contract every [`Store`] keeps, as a suite any implementation runs against itself: the embedded
-//! SQLite store, DynamoDB Local, the in-memory reference (DESIGN.md §11: "the same store contract tests
-//! run against the embedded store and against DynamoDB").
+//! SQLite store, DynamoDB Local and the in-memory reference all pass the same checks, so the local stack
+//! behaves as the deployed one does.
 //!
 //! It talks to the store only through the `Store` trait. Each check writes items of its own (its own
 //! order ids and its own identity-hash pepper, so its own identity keys) and puts its sweep-time items in
@@ -30,7 +30,8 @@ use crate::service::index_entries;
 use crate::testing::{hold_for, line, order, order_at};
 
 /// Runs every check of the contract, in turn, on one fresh store. Panics with a message naming the
-/// broken rule.
+/// broken rule. Test suites use [`store_contract!`](crate::store_contract) instead, which makes each check
+/// a test of its own so that one failure hides no other.
 pub async fn run_all(store: &dyn Store) {
     every_item_round_trips(store).await;
     absent_on_an_existing_item_conflicts_and_writes_nothing(store).await;
@@ -43,6 +44,53 @@ pub async fn run_all(store: &dyn Store) {
     holds_are_listed_newest_first_and_open_only_on_request(store).await;
     deliveries_are_remembered_and_a_repeat_is_no_conflict(store).await;
     orders_are_found_by_their_mall_order_id_in_any_shop(store).await;
+}
+
+/// A store, or a store with what must live as long as it (a temporary folder): `(store, guard)`.
+pub trait AsStore {
+    fn as_store(&self) -> &dyn Store;
+}
+
+impl<T: Store> AsStore for T {
+    fn as_store(&self) -> &dyn Store {
+        self
+    }
+}
+
+impl<T: Store, G> AsStore for (T, G) {
+    fn as_store(&self) -> &dyn Store {
+        &self.0
+    }
+}
+
+/// One `#[tokio::test]` per contract check, each on a store of its own made by `$setup` (an expression
+/// that may `.await`): `mallguard_domain::store_contract!(store => SqliteStore::in_memory().unwrap());`
+#[macro_export]
+macro_rules! store_contract {
+    ($store:ident => $setup:expr) => {
+        $crate::store_contract!(@each $store, $setup;
+            every_item_round_trips,
+            absent_on_an_existing_item_conflicts_and_writes_nothing,
+            a_stale_head_version_conflicts,
+            a_version_mismatch_conflicts_and_any_overwrites,
+            the_snapshot_reads_only_the_window_and_the_keys_asked_for,
+            due_holds_are_held_ones_at_or_before_now_soonest_first,
+            pending_notices_are_due_ones_oldest_first,
+            history_comes_back_in_insertion_order,
+            holds_are_listed_newest_first_and_open_only_on_request,
+            deliveries_are_remembered_and_a_repeat_is_no_conflict,
+            orders_are_found_by_their_mall_order_id_in_any_shop
+        );
+    };
+    (@each $store:ident, $setup:expr; $($check:ident),*) => {
+        $(
+            #[tokio::test]
+            async fn $check() {
+                let $store = $setup;
+                $crate::contract::$check($crate::contract::AsStore::as_store(&$store)).await;
+            }
+        )*
+    };
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-//! The evidence (注文履歴): every event of an order, appended, never rewritten (DESIGN.md §8).
+//! The evidence (注文履歴): every event of an order, appended, never rewritten.
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -103,11 +103,7 @@ impl HistoryEntry {
 
     /// One line of the timeline a shop shows a customer in a dispute, to the second, in JST.
     pub fn describe(&self, lang: Language) -> String {
-        let local = self.at.to_zoned(crate::policy::jst());
-        let when = match lang {
-            Language::Ja => local.strftime("%Y年%-m月%-d日 %H:%M:%S").to_string(),
-            Language::En => local.strftime("%Y-%m-%d %H:%M:%S JST").to_string(),
-        };
+        let when = crate::policy::format_jst_seconds(self.at, lang);
         let ja = lang == Language::Ja;
         let what = match &self.event {
             Event::Received { digest, status } => {

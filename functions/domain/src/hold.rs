@@ -1,4 +1,4 @@
-//! Holds and their lifecycle (DESIGN.md §6). A hold (保留) keeps a suspected duplicate from shipping
+//! Holds and their lifecycle. A hold (保留) keeps a suspected duplicate from shipping
 //! until the buyer, the staff, the mall or the deadline settles it.
 //!
 //! ```text
@@ -41,6 +41,21 @@ impl HoldState {
         }
     }
 
+    /// The state as the staff read it in lists and the evidence.
+    pub fn staff_label(self, lang: Language) -> &'static str {
+        match (self, lang) {
+            (HoldState::Held, Language::Ja) => "保留中",
+            (HoldState::Held, Language::En) => "held",
+            (HoldState::Confirmed, Language::Ja) => "確定（両方発送）",
+            (HoldState::Confirmed, Language::En) => "confirmed (ship both)",
+            (HoldState::Cancelled, Language::Ja) => "キャンセル",
+            (HoldState::Cancelled, Language::En) => "cancelled",
+            (HoldState::Released, Language::Ja) => "保留解除",
+            (HoldState::Released, Language::En) => "released",
+        }
+    }
+
+    /// The state as the buyer reads it.
     pub fn label(self, lang: Language) -> &'static str {
         match (self, lang) {
             (HoldState::Held, Language::Ja) => "ご回答待ち（発送保留中）",
@@ -74,6 +89,22 @@ pub enum Resolver {
     Deadline,
     /// A later notification from the mall.
     Mall,
+}
+
+impl Resolver {
+    /// Who settled it, as the staff read it.
+    pub fn label(&self, lang: Language) -> String {
+        match (self, lang) {
+            (Resolver::Buyer, Language::Ja) => "購入者".into(),
+            (Resolver::Buyer, Language::En) => "the buyer".into(),
+            (Resolver::Staff { name }, Language::Ja) => format!("スタッフ（{name}）"),
+            (Resolver::Staff { name }, Language::En) => format!("staff ({name})"),
+            (Resolver::Deadline, Language::Ja) => "回答期限（回答なし）".into(),
+            (Resolver::Deadline, Language::En) => "the deadline (unanswered)".into(),
+            (Resolver::Mall, Language::Ja) => "モール".into(),
+            (Resolver::Mall, Language::En) => "the mall".into(),
+        }
+    }
 }
 
 impl fmt::Display for Resolver {
@@ -208,6 +239,48 @@ pub struct ContactRules {
     pub phone_allowed: bool,
     /// Amazon's customer service can confirm with the buyer on the shop's behalf.
     pub amazon_fallback: bool,
+}
+
+/// What the staff must do in the mall's admin screen, where mallguard does not call the mall's API.
+pub fn mall_steps(mall: Mall, state: HoldState, lang: crate::Language) -> &'static str {
+    use crate::Language::*;
+    use HoldState::*;
+    match (mall, state, lang) {
+        (_, Confirmed | Released, Ja) => "保留を解除し、通常どおり発送してください。",
+        (_, Confirmed | Released, En) => "Release the hold and ship as usual.",
+        (Mall::Shopify, Held, Ja) => {
+            "Shopify管理画面 > 注文管理 > 該当注文 > 「フルフィルメントを保留」で保留にしてください。"
+        }
+        (Mall::Shopify, Held, En) => "Shopify admin > Orders > the order > \"Hold fulfillment\".",
+        (Mall::Shopify, Cancelled, Ja) => {
+            "Shopify管理画面 > 注文管理 > 該当注文 > 「その他の操作」>「注文をキャンセル」。"
+        }
+        (Mall::Shopify, Cancelled, En) => "Shopify admin > Orders > the order > More actions > Cancel order.",
+        (Mall::Rakuten, Held, Ja) => "RMS > 受注・問合せ管理 > 受注管理 > 該当注文を「保留」にしてください。",
+        (Mall::Rakuten, Held, En) => "RMS > Order management > set the order to \"on hold\" (保留).",
+        (Mall::Rakuten, Cancelled, Ja) => {
+            "RMS > 受注・問合せ管理 > 受注管理 > 該当注文 > 「キャンセル」（理由: 顧客都合・重複注文）。"
+        }
+        (Mall::Rakuten, Cancelled, En) => "RMS > Order management > the order > Cancel (reason: duplicate order).",
+        (Mall::Yahoo, Held, Ja) => "ストアクリエイターPro > 注文管理 > 該当注文のステータスを「保留」にしてください。",
+        (Mall::Yahoo, Held, En) => "Store Creator Pro > Order management > set the status to \"on hold\" (保留).",
+        (Mall::Yahoo, Cancelled, Ja) => "ストアクリエイターPro > 注文管理 > 該当注文 > 「キャンセル」。",
+        (Mall::Yahoo, Cancelled, En) => "Store Creator Pro > Order management > the order > Cancel.",
+        (Mall::Amazon, Held, Ja) => {
+            "セラーセントラル > 注文管理 > 該当注文は出荷通知を送らず、発送を止めておいてください。"
+        }
+        (Mall::Amazon, Held, En) => "Seller Central > Manage orders > do not confirm shipment of the order yet.",
+        (Mall::Amazon, Cancelled, Ja) => {
+            "セラーセントラル > 注文管理 > 該当注文 > 「注文をキャンセル」（理由: 購入者によるキャンセル）。"
+        }
+        (Mall::Amazon, Cancelled, En) => {
+            "Seller Central > Manage orders > the order > Cancel order (reason: buyer cancelled)."
+        }
+        (Mall::Own, Held, Ja) => "受注システムで該当注文の出荷を止めてください。",
+        (Mall::Own, Held, En) => "Stop the order's shipment in your order system.",
+        (Mall::Own, Cancelled, Ja) => "受注システムで該当注文をキャンセルしてください。",
+        (Mall::Own, Cancelled, En) => "Cancel the order in your order system.",
+    }
 }
 
 impl ContactRules {

@@ -1,8 +1,9 @@
-//! Identity keys: what ties one customer across malls whose emails differ (DESIGN.md §4).
+//! Identity keys: what ties one customer across malls whose emails differ.
 //!
 //! Keys are kept only as keyed hashes (HMAC-SHA256 with a secret pepper, truncated), so the match
 //! index holds no readable personal data.
 
+use secrecy::{ExposeSecret, SecretSlice};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
@@ -142,25 +143,22 @@ impl Recipient {
     }
 }
 
-/// The secret pepper that makes identity hashes useless without it.
-#[derive(Clone)]
+/// The secret pepper that makes identity hashes useless without it. `Debug` shows no byte of it.
+#[derive(Clone, Debug)]
 pub struct IdentityHasher {
-    pepper: Vec<u8>,
-}
-
-impl fmt::Debug for IdentityHasher {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("IdentityHasher(<pepper>)")
-    }
+    pepper: SecretSlice<u8>,
 }
 
 impl IdentityHasher {
     pub fn new(pepper: impl Into<Vec<u8>>) -> Self {
-        Self { pepper: pepper.into() }
+        Self {
+            pepper: SecretSlice::from(pepper.into()),
+        }
     }
 
     fn digest(&self, domain: &str, value: &str) -> String {
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.pepper).expect("HMAC takes a key of any length");
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(self.pepper.expose_secret()).expect("HMAC takes a key of any length");
         mac.update(domain.as_bytes());
         mac.update(&[0]);
         mac.update(value.as_bytes());

@@ -15,6 +15,14 @@ pub enum IdError {
     TooLong { what: &'static str, max: usize },
     #[error("{what} contains a character that is not allowed: {found:?}")]
     BadCharacter { what: &'static str, found: char },
+    #[error("{what} must start with {prefix:?}")]
+    BadPrefix { what: &'static str, prefix: &'static str },
+    #[error("{what} has {found} characters, not {expected}: was it copied whole?")]
+    WrongLength {
+        what: &'static str,
+        expected: usize,
+        found: usize,
+    },
     #[error("unknown mall {0:?} (expected shopify, rakuten, yahoo, amazon or own)")]
     UnknownMall(String),
 }
@@ -195,6 +203,8 @@ pub struct HoldId(String);
 
 impl HoldId {
     const PREFIX: &'static str = "h";
+    /// `h` and 20 hex digits.
+    const LEN: usize = 21;
 
     pub fn for_order(order: &OrderRef) -> Self {
         let digest = Sha256::digest(order.key().as_bytes());
@@ -207,10 +217,23 @@ impl HoldId {
         if s.is_empty() {
             return Err(IdError::Empty { what: "hold id" });
         }
-        let valid = s.len() == 21 && s.starts_with(Self::PREFIX) && s[1..].chars().all(|c| c.is_ascii_hexdigit());
-        if !valid {
-            let found = s.chars().find(|c| !c.is_ascii_hexdigit()).unwrap_or('?');
+        // Checked in the order a person mistypes: the prefix, each character, then the length (a hold id
+        // copied short is the common slip).
+        let Some(hex) = s.strip_prefix(Self::PREFIX) else {
+            return Err(IdError::BadPrefix {
+                what: "hold id",
+                prefix: Self::PREFIX,
+            });
+        };
+        if let Some(found) = hex.chars().find(|c| !c.is_ascii_hexdigit()) {
             return Err(IdError::BadCharacter { what: "hold id", found });
+        }
+        if s.len() != Self::LEN {
+            return Err(IdError::WrongLength {
+                what: "hold id",
+                expected: Self::LEN,
+                found: s.chars().count(),
+            });
         }
         Ok(Self(s.to_ascii_lowercase()))
     }
@@ -274,5 +297,34 @@ mod tests {
         assert_eq!(id, HoldId::for_order(&r));
         assert_eq!(HoldId::parse(id.as_str()).unwrap(), id);
         assert!(HoldId::parse("h123").is_err());
+    }
+
+    #[test]
+    fn a_hold_id_copied_short_says_so_rather_than_blaming_a_character() {
+        let full = "hd5a10eb53f58a940451f";
+        let short = HoldId::parse(&full[..12]).unwrap_err();
+        assert_eq!(
+            short,
+            IdError::WrongLength {
+                what: "hold id",
+                expected: 21,
+                found: 12
+            }
+        );
+        assert!(short.to_string().contains("12 characters, not 21"), "{short}");
+        assert!(matches!(
+            HoldId::parse("x5a10eb53f58a940451f0"),
+            Err(IdError::BadPrefix { .. })
+        ));
+        assert!(matches!(
+            HoldId::parse("hd5a10eb53f58a94045zz"),
+            Err(IdError::BadCharacter { found: 'z', .. })
+        ));
+        assert_eq!(
+            HoldId::parse(&full.to_uppercase().replacen('H', "h", 1))
+                .unwrap()
+                .as_str(),
+            full
+        );
     }
 }

@@ -1,4 +1,4 @@
-//! Suspected-duplicate matching (DESIGN.md §5). Pure: the store hands in the index entries of the new
+//! Suspected-duplicate matching. Pure: the store hands in the index entries of the new
 //! order's identity keys inside the window, and this decides.
 
 use std::collections::BTreeMap;

@@ -1,4 +1,4 @@
-//! Normalisation of the personal data that identity keys are derived from (DESIGN.md §4).
+//! Normalisation of the personal data that identity keys are derived from.
 //!
 //! The same customer is written differently by every mall: 全角 or 半角, `丁目` or `-`, a space or an
 //! ideographic space, `+81` or `0`. Identity keys are hashes of these normalised strings, so two spellings of

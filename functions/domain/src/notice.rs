@@ -1,4 +1,4 @@
-//! Mails to buyers and staff (DESIGN.md §7–§8) and their outbox records.
+//! Mails to buyers and staff and their outbox records.
 //!
 //! A notice is rendered once, stored as pending, then sent; a failed send stays pending for the
 //! expiry sweep to retry, so no notice is silently dropped.
@@ -115,6 +115,10 @@ pub struct Notice {
     pub created_at: Timestamp,
     /// When a pending notice is next tried.
     pub next_attempt_at: Timestamp,
+    /// While somebody is sending it (the request that queued it, or a sweep that claimed it): until then
+    /// nobody else may, not even a sweep run by hand that skips the retry back-off.
+    #[serde(default)]
+    pub leased_until: Option<Timestamp>,
     pub message_id: Option<String>,
     pub last_error: Option<String>,
 }
@@ -132,9 +136,26 @@ impl Notice {
             attempts: 0,
             created_at: now,
             next_attempt_at: now,
+            leased_until: None,
             message_id: None,
             last_error: None,
         }
+    }
+
+    /// The notice claimed for sending until `until`: nobody else sends it meanwhile, and if the sender
+    /// dies, a sweep retries it after `until`.
+    pub fn leased(&self, until: Timestamp) -> Self {
+        Self {
+            version: self.version + 1,
+            next_attempt_at: until,
+            leased_until: Some(until),
+            ..self.clone()
+        }
+    }
+
+    /// Whether somebody may be sending it right now.
+    pub fn is_leased(&self, now: Timestamp) -> bool {
+        self.leased_until.is_some_and(|until| until > now)
     }
 
     pub fn sent(&self, message_id: String) -> Self {
@@ -143,6 +164,7 @@ impl Notice {
             version: self.version + 1,
             attempts: self.attempts + 1,
             message_id: Some(message_id),
+            leased_until: None,
             last_error: None,
             ..self.clone()
         }
@@ -159,6 +181,7 @@ impl Notice {
             version: self.version + 1,
             attempts,
             next_attempt_at: next,
+            leased_until: None,
             last_error: Some(error),
             ..self.clone()
         }
@@ -235,6 +258,25 @@ pub struct HoldMailContext<'a> {
     pub links: Option<&'a Links>,
 }
 
+/// The one way mails and pages build their template environment: a missing variable is a template bug and
+/// fails loudly (the tests render every template) instead of showing a blank where an order number should
+/// be; block tags leave no blank lines behind (text mails are laid out line by line).
+///
+/// # Panics
+///
+/// If a template does not parse: they are compiled into the binary, and the tests render each one.
+pub fn template_environment(templates: &[(&'static str, &'static str)]) -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+    env.set_trim_blocks(true);
+    env.set_lstrip_blocks(true);
+    for (name, source) in templates {
+        env.add_template(name, source)
+            .unwrap_or_else(|e| panic!("the template {name} compiled into the binary does not parse: {e}"));
+    }
+    env
+}
+
 /// Renders mails from the templates compiled into the binary.
 pub struct Templates {
     env: Environment<'static>,
@@ -248,22 +290,14 @@ impl Default for Templates {
 
 impl Templates {
     pub fn new() -> Self {
-        let mut env = Environment::new();
-        // Text mails are laid out line by line: block tags must not leave blank lines behind.
-        env.set_trim_blocks(true);
-        env.set_lstrip_blocks(true);
-        let templates = [
+        let env = template_environment(&[
             ("buyer_ja.txt", include_str!("templates/buyer_ja.txt")),
             ("buyer_ja.html", include_str!("templates/buyer_ja.html")),
             ("buyer_en.txt", include_str!("templates/buyer_en.txt")),
             ("buyer_en.html", include_str!("templates/buyer_en.html")),
             ("staff_ja.txt", include_str!("templates/staff_ja.txt")),
             ("staff_en.txt", include_str!("templates/staff_en.txt")),
-        ];
-        for (name, source) in templates {
-            env.add_template(name, source)
-                .expect("templates compiled into the binary parse");
-        }
+        ]);
         Self { env }
     }
 
@@ -357,7 +391,7 @@ impl Templates {
             amazon_case => hold.amazon_fallback_case,
             buyer_phone => ctx.held.buyer.phone,
             no_buyer_email => ctx.held.buyer.email.is_none(),
-            mall_steps => crate::mall_steps(ctx.held.order_ref.mall, hold.state, lang),
+            mall_steps => crate::hold::mall_steps(ctx.held.order_ref.mall, hold.state, lang),
         };
         let suffix = match lang {
             Language::Ja => "ja",

@@ -1,4 +1,4 @@
-//! The canonical order every mall adapter produces (DESIGN.md §4).
+//! The canonical order every mall adapter produces.
 
 use std::fmt;
 use std::num::NonZeroU32;
@@ -309,6 +309,21 @@ pub enum OrderStatus {
     Open,
     Cancelled,
     Shipped,
+}
+
+impl OrderStatus {
+    /// The status as the staff read it.
+    pub fn label(self, lang: crate::Language) -> &'static str {
+        use crate::Language::{En, Ja};
+        match (self, lang) {
+            (OrderStatus::Open, Ja) => "未発送",
+            (OrderStatus::Open, En) => "open",
+            (OrderStatus::Cancelled, Ja) => "キャンセル",
+            (OrderStatus::Cancelled, En) => "cancelled",
+            (OrderStatus::Shipped, Ja) => "発送済み",
+            (OrderStatus::Shipped, En) => "shipped",
+        }
+    }
 }
 
 /// SHA-256 of the exact bytes a mall sent: the evidence keeps it after the payload expires.

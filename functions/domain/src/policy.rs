@@ -1,4 +1,4 @@
-//! The shop's policy: matching window, answer deadline, reminders, shipping cut-off (DESIGN.md §5–§6).
+//! The shop's policy: matching window, answer deadline, reminders, shipping cut-off.
 
 use jiff::civil::{Date, Time};
 use jiff::tz::TimeZone;
@@ -22,7 +22,17 @@ pub fn format_jst(at: Timestamp, lang: Language) -> String {
     }
 }
 
-/// The numbers a shop can tune. Defaults follow DESIGN.md.
+/// Formats an instant to the second, in JST, as the evidence shows it: `2026年11月23日 12:05:00` or
+/// `2026-11-23 12:05:00 JST`.
+pub fn format_jst_seconds(at: Timestamp, lang: Language) -> String {
+    let local = at.to_zoned(jst());
+    match lang {
+        Language::Ja => local.strftime("%Y年%-m月%-d日 %H:%M:%S").to_string(),
+        Language::En => local.strftime("%Y-%m-%d %H:%M:%S JST").to_string(),
+    }
+}
+
+/// The numbers a shop can tune. Defaults are what most shops want.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Policy {

@@ -60,7 +60,7 @@ pub enum Expect {
     Any,
 }
 
-/// A signed payload that could not be understood, kept so nothing is lost (DESIGN.md §10).
+/// A signed payload that could not be understood, kept so nothing is lost.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Quarantined {
     /// Derived from the payload digest: a redelivery of the same payload is one item.
@@ -123,9 +123,24 @@ pub enum CommitError {
     Store(#[from] StoreError),
 }
 
-/// Where orders, holds, notices and the evidence live.
+/// Writes every decision: one atomic, conditional batch. Every use case needs it.
 #[async_trait]
-pub trait Store: Send + Sync {
+pub trait Commit: Send + Sync {
+    /// Writes the batch atomically, or nothing when a condition fails.
+    async fn commit(&self, batch: WriteBatch) -> Result<(), CommitError>;
+}
+
+/// Reads one record by its key: what every use case that settles a hold needs.
+#[async_trait]
+pub trait Records: Commit {
+    async fn order(&self, order: &OrderRef) -> Result<Option<StoredOrder>, StoreError>;
+    async fn hold(&self, id: &HoldId) -> Result<Option<Hold>, StoreError>;
+    async fn notice(&self, id: &NoticeId) -> Result<Option<Notice>, StoreError>;
+}
+
+/// What ingesting an order reads besides [`Records`].
+#[async_trait]
+pub trait IngestStore: Records {
     /// Reads what an ingest decision needs: the index entries of `keys` placed in `[from, to]`, the head
     /// version of each key, and the stored order with this ref. Never scans. A store may leave `existing`
     /// empty when no index entry names the order (saving a read per new order): the use case asks
@@ -137,26 +152,50 @@ pub trait Store: Send + Sync {
         from: Timestamp,
         to: Timestamp,
     ) -> Result<IngestSnapshot, StoreError>;
+    /// Whether a webhook delivery id was recorded, and the digest of the payload it carried.
+    async fn delivery_seen(&self, delivery: &str) -> Result<bool, StoreError>;
+}
 
-    /// Writes the batch atomically, or nothing when a condition fails.
-    async fn commit(&self, batch: WriteBatch) -> Result<(), CommitError>;
+/// What the expiry sweep reads besides [`Records`]: only what is due, never the whole table.
+#[async_trait]
+pub trait SweepStore: Records {
+    /// Unsettled holds whose reminder or deadline is at or before `now`, soonest first. Never scans.
+    async fn due_holds(&self, now: Timestamp, limit: usize) -> Result<Vec<Hold>, StoreError>;
+    /// Pending notices whose next attempt is at or before `now`, oldest first.
+    async fn pending_notices(&self, now: Timestamp, limit: usize) -> Result<Vec<Notice>, StoreError>;
+}
 
-    async fn order(&self, order: &OrderRef) -> Result<Option<StoredOrder>, StoreError>;
+/// What the staff look up besides [`Records`].
+#[async_trait]
+pub trait StaffStore: Records {
     /// The orders with this mall order id in any shop: staff look an order up by the number they see in the
     /// mall's admin screen.
     async fn orders_with_id(&self, mall: Mall, order_id: &OrderId) -> Result<Vec<OrderRef>, StoreError>;
-    async fn hold(&self, id: &HoldId) -> Result<Option<Hold>, StoreError>;
     /// Holds, newest first; only unsettled ones when `open_only`.
     async fn holds(&self, open_only: bool) -> Result<Vec<Hold>, StoreError>;
-    /// Unsettled holds whose reminder or deadline is at or before `now`, soonest first. Never scans.
-    async fn due_holds(&self, now: Timestamp, limit: usize) -> Result<Vec<Hold>, StoreError>;
-    async fn notice(&self, id: &NoticeId) -> Result<Option<Notice>, StoreError>;
-    /// Pending notices whose next attempt is at or before `now`, oldest first.
-    async fn pending_notices(&self, now: Timestamp, limit: usize) -> Result<Vec<Notice>, StoreError>;
     /// The order's history in the order it happened.
     async fn history(&self, order: &OrderRef) -> Result<Vec<HistoryEntry>, StoreError>;
-    async fn delivery_seen(&self, delivery: &str) -> Result<bool, StoreError>;
     async fn quarantined(&self) -> Result<Vec<Quarantined>, StoreError>;
+}
+
+/// Where orders, holds, notices and the evidence live: every role at once. Implemented for any type that
+/// implements the roles, so a store implements the roles and a test double only the role it stands in for.
+pub trait Store: IngestStore + SweepStore + StaffStore {}
+
+impl<T: IngestStore + SweepStore + StaffStore + ?Sized> Store for T {}
+
+/// What a signed payload turns into.
+#[derive(Debug, Clone)]
+pub enum ParsedPayload {
+    Order(Box<Order>),
+    /// A topic we do not act on (e.g. Shopify `orders/delete`): acknowledged, nothing recorded.
+    Ignored(String),
+}
+
+/// Turns a stored payload into an order again: the malls' parsers, for replaying quarantined payloads
+/// after a fix. The error says why it still cannot be parsed.
+pub trait PayloadParser: Send + Sync {
+    fn parse(&self, source: &str, meta: &BTreeMap<String, String>, raw: &[u8]) -> Result<ParsedPayload, String>;
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -238,4 +277,10 @@ pub struct NoMetrics;
 
 impl Metrics for NoMetrics {
     fn record(&self, _metric: Metric, _count: u64) {}
+}
+
+/// The store's role traits, unnamed: `use mallguard_domain::ports::roles::*;` makes every store method
+/// callable on a concrete store.
+pub mod roles {
+    pub use super::{Commit as _, IngestStore as _, Records as _, StaffStore as _, SweepStore as _};
 }

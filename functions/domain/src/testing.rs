@@ -20,8 +20,8 @@ use crate::identity::{IdentityHasher, IdentityKey, ProductMap};
 use crate::matching::IndexEntry;
 use crate::notice::{Mail, Notice, NoticeId, NoticeState};
 use crate::ports::{
-    Clock, CommitError, Expect, Head, IngestSnapshot, MailError, Mailer, Quarantined, Store, StoreError, StoredOrder,
-    WriteBatch,
+    Clock, Commit, CommitError, Expect, Head, IngestSnapshot, IngestStore, MailError, Mailer, Quarantined, Records,
+    StaffStore, StoreError, StoredOrder, SweepStore, WriteBatch,
 };
 use crate::service::{Incoming, Settings};
 use crate::token::LinkSigner;
@@ -163,35 +163,7 @@ impl MemoryStore {
 }
 
 #[async_trait::async_trait]
-impl Store for MemoryStore {
-    async fn ingest_snapshot(
-        &self,
-        order: &OrderRef,
-        keys: &[IdentityKey],
-        from: Timestamp,
-        to: Timestamp,
-    ) -> Result<IngestSnapshot, StoreError> {
-        let t = self.tables();
-        let entries = t
-            .index
-            .values()
-            .filter(|e| keys.contains(&e.key) && e.placed_at >= from && e.placed_at <= to)
-            .cloned()
-            .collect();
-        let heads = keys
-            .iter()
-            .map(|k| Head {
-                key: k.clone(),
-                version: t.heads.get(k).copied().unwrap_or(0),
-            })
-            .collect();
-        Ok(IngestSnapshot {
-            existing: t.orders.get(&order.key()).cloned(),
-            entries,
-            heads,
-        })
-    }
-
+impl Commit for MemoryStore {
     async fn commit(&self, batch: WriteBatch) -> Result<(), CommitError> {
         let mut t = self.tables();
         let ok = batch
@@ -239,36 +211,60 @@ impl Store for MemoryStore {
         t.deliveries.extend(batch.deliveries);
         Ok(())
     }
+}
 
+#[async_trait::async_trait]
+impl Records for MemoryStore {
     async fn order(&self, order: &OrderRef) -> Result<Option<StoredOrder>, StoreError> {
         Ok(self.tables().orders.get(&order.key()).cloned())
-    }
-
-    async fn orders_with_id(&self, mall: Mall, order_id: &OrderId) -> Result<Vec<OrderRef>, StoreError> {
-        let t = self.tables();
-        let refs = t.orders.values().map(|o| &o.order.order_ref);
-        Ok(refs
-            .filter(|r| r.mall == mall && &r.order_id == order_id)
-            .cloned()
-            .collect())
     }
 
     async fn hold(&self, id: &HoldId) -> Result<Option<Hold>, StoreError> {
         Ok(self.tables().holds.get(id).cloned())
     }
 
-    async fn holds(&self, open_only: bool) -> Result<Vec<Hold>, StoreError> {
-        let mut holds: Vec<Hold> = self
-            .tables()
-            .holds
+    async fn notice(&self, id: &NoticeId) -> Result<Option<Notice>, StoreError> {
+        Ok(self.tables().notices.get(id).cloned())
+    }
+}
+
+#[async_trait::async_trait]
+impl IngestStore for MemoryStore {
+    async fn ingest_snapshot(
+        &self,
+        order: &OrderRef,
+        keys: &[IdentityKey],
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<IngestSnapshot, StoreError> {
+        let t = self.tables();
+        let entries = t
+            .index
             .values()
-            .filter(|h| !open_only || h.state == HoldState::Held)
+            .filter(|e| keys.contains(&e.key) && e.placed_at >= from && e.placed_at <= to)
             .cloned()
             .collect();
-        holds.sort_by_key(|h| std::cmp::Reverse(h.created_at));
-        Ok(holds)
+        let heads = keys
+            .iter()
+            .map(|k| Head {
+                key: k.clone(),
+                version: t.heads.get(k).copied().unwrap_or(0),
+            })
+            .collect();
+        Ok(IngestSnapshot {
+            existing: t.orders.get(&order.key()).cloned(),
+            entries,
+            heads,
+        })
     }
 
+    async fn delivery_seen(&self, delivery: &str) -> Result<bool, StoreError> {
+        Ok(self.tables().deliveries.contains(delivery))
+    }
+}
+
+#[async_trait::async_trait]
+impl SweepStore for MemoryStore {
     async fn due_holds(&self, now: Timestamp, limit: usize) -> Result<Vec<Hold>, StoreError> {
         let mut due: Vec<Hold> = self
             .tables()
@@ -280,10 +276,6 @@ impl Store for MemoryStore {
         due.sort_by_key(|h| h.next_due());
         due.truncate(limit);
         Ok(due)
-    }
-
-    async fn notice(&self, id: &NoticeId) -> Result<Option<Notice>, StoreError> {
-        Ok(self.tables().notices.get(id).cloned())
     }
 
     async fn pending_notices(&self, now: Timestamp, limit: usize) -> Result<Vec<Notice>, StoreError> {
@@ -298,6 +290,30 @@ impl Store for MemoryStore {
         pending.truncate(limit);
         Ok(pending)
     }
+}
+
+#[async_trait::async_trait]
+impl StaffStore for MemoryStore {
+    async fn orders_with_id(&self, mall: Mall, order_id: &OrderId) -> Result<Vec<OrderRef>, StoreError> {
+        let t = self.tables();
+        let refs = t.orders.values().map(|o| &o.order.order_ref);
+        Ok(refs
+            .filter(|r| r.mall == mall && &r.order_id == order_id)
+            .cloned()
+            .collect())
+    }
+
+    async fn holds(&self, open_only: bool) -> Result<Vec<Hold>, StoreError> {
+        let mut holds: Vec<Hold> = self
+            .tables()
+            .holds
+            .values()
+            .filter(|h| !open_only || h.state == HoldState::Held)
+            .cloned()
+            .collect();
+        holds.sort_by_key(|h| std::cmp::Reverse(h.created_at));
+        Ok(holds)
+    }
 
     async fn history(&self, order: &OrderRef) -> Result<Vec<HistoryEntry>, StoreError> {
         Ok(self
@@ -307,10 +323,6 @@ impl Store for MemoryStore {
             .filter(|h| &h.order == order)
             .cloned()
             .collect())
-    }
-
-    async fn delivery_seen(&self, delivery: &str) -> Result<bool, StoreError> {
-        Ok(self.tables().deliveries.contains(delivery))
     }
 
     async fn quarantined(&self) -> Result<Vec<Quarantined>, StoreError> {
@@ -373,5 +385,76 @@ pub fn incoming(order: Order) -> Incoming {
         order,
         raw,
         delivery: None,
+    }
+}
+
+/// A store that is down (throttled past the SDK's retries, or unreachable): every call fails with
+/// [`StoreError::Unavailable`], so callers can be checked to answer "retry later".
+#[derive(Debug, Clone, Copy, Default)]
+pub struct UnavailableStore;
+
+fn unavailable<T>() -> Result<T, StoreError> {
+    Err(StoreError::Unavailable("throttled".into()))
+}
+
+#[async_trait::async_trait]
+impl Commit for UnavailableStore {
+    async fn commit(&self, _: WriteBatch) -> Result<(), CommitError> {
+        Err(CommitError::Store(StoreError::Unavailable("throttled".into())))
+    }
+}
+
+#[async_trait::async_trait]
+impl Records for UnavailableStore {
+    async fn order(&self, _: &OrderRef) -> Result<Option<StoredOrder>, StoreError> {
+        unavailable()
+    }
+    async fn hold(&self, _: &HoldId) -> Result<Option<Hold>, StoreError> {
+        unavailable()
+    }
+    async fn notice(&self, _: &NoticeId) -> Result<Option<Notice>, StoreError> {
+        unavailable()
+    }
+}
+
+#[async_trait::async_trait]
+impl IngestStore for UnavailableStore {
+    async fn ingest_snapshot(
+        &self,
+        _: &OrderRef,
+        _: &[IdentityKey],
+        _: Timestamp,
+        _: Timestamp,
+    ) -> Result<IngestSnapshot, StoreError> {
+        unavailable()
+    }
+    async fn delivery_seen(&self, _: &str) -> Result<bool, StoreError> {
+        unavailable()
+    }
+}
+
+#[async_trait::async_trait]
+impl SweepStore for UnavailableStore {
+    async fn due_holds(&self, _: Timestamp, _: usize) -> Result<Vec<Hold>, StoreError> {
+        unavailable()
+    }
+    async fn pending_notices(&self, _: Timestamp, _: usize) -> Result<Vec<Notice>, StoreError> {
+        unavailable()
+    }
+}
+
+#[async_trait::async_trait]
+impl StaffStore for UnavailableStore {
+    async fn orders_with_id(&self, _: Mall, _: &OrderId) -> Result<Vec<OrderRef>, StoreError> {
+        unavailable()
+    }
+    async fn holds(&self, _: bool) -> Result<Vec<Hold>, StoreError> {
+        unavailable()
+    }
+    async fn history(&self, _: &OrderRef) -> Result<Vec<HistoryEntry>, StoreError> {
+        unavailable()
+    }
+    async fn quarantined(&self) -> Result<Vec<Quarantined>, StoreError> {
+        unavailable()
     }
 }

@@ -1,8 +1,9 @@
-//! Signed, expiring link tokens for the buttons in a notice (DESIGN.md §7).
+//! Signed, expiring link tokens for the buttons in a notice.
 //!
 //! `{hold}.{action}.{expiry}.{mac}`: an HMAC-SHA256 over hold id, action scope and expiry, truncated
 //! to 128 bits. Readable on purpose: it holds no personal data, and support staff can read a link.
 
+use secrecy::{ExposeSecret, SecretSlice};
 use std::fmt;
 
 use base64::Engine;
@@ -86,27 +87,23 @@ pub enum TokenError {
     Expired { token: Box<LinkToken> },
 }
 
-/// Signs and checks link tokens with the link-signing key.
-#[derive(Clone)]
+/// Signs and checks link tokens with the link-signing key. `Debug` shows no byte of it.
+#[derive(Clone, Debug)]
 pub struct LinkSigner {
-    key: Vec<u8>,
-}
-
-impl fmt::Debug for LinkSigner {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("LinkSigner(<key>)")
-    }
+    key: SecretSlice<u8>,
 }
 
 const MAC_BYTES: usize = 16;
 
 impl LinkSigner {
     pub fn new(key: impl Into<Vec<u8>>) -> Self {
-        Self { key: key.into() }
+        Self {
+            key: SecretSlice::from(key.into()),
+        }
     }
 
     fn mac(&self, payload: &str) -> Hmac<Sha256> {
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes a key of any length");
+        let mut mac = Hmac::<Sha256>::new_from_slice(self.key.expose_secret()).expect("HMAC takes a key of any length");
         mac.update(b"mallguard-link\0");
         mac.update(payload.as_bytes());
         mac

@@ -2,25 +2,25 @@
 //! where any mail client opens it. The local stack uses it so a developer can read what a buyer would
 //! receive and click its links; the links are also printed in the log.
 //!
-//! The message is plain MIME with no dependency beyond the standard library: headers in ASCII (the
-//! subject and any non-ASCII tag as RFC 2047 `=?UTF-8?B?…?=` encoded-words), and a
-//! `multipart/alternative` body whose text and HTML parts are UTF-8 in base64.
+//! The message is put together by `mail-builder`: headers in ASCII (the subject and any non-ASCII tag
+//! as RFC 2047 encoded-words), and a `multipart/alternative` body whose text part (and HTML part, when
+//! the mail has one) is UTF-8, in the transfer encoding `mail-builder` finds shortest (base64 for
+//! Japanese text).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use jiff::Timestamp;
 use jiff::tz::{self, TimeZone};
+use mail_builder::MessageBuilder;
+use mail_builder::headers::raw::Raw;
+use mail_builder::headers::text::Text;
+use mail_builder::mime::MimePart;
 use mallguard_domain::notice::Mail;
 use mallguard_domain::order::EmailAddress;
-use mallguard_domain::ports::{MailError, Mailer};
-
-/// Lines of the message stay under this many characters (RFC 5322 asks for at most 78).
-const LINE_MAX: usize = 76;
-/// Bytes of text per encoded-word: 40 base64 characters, 52 with the `=?UTF-8?B?` `?=` frame.
-const WORD_BYTES: usize = 30;
-const CRLF: &str = "\r\n";
+use mallguard_domain::ports::{Clock, MailError, Mailer, SystemClock};
 
 /// Tells apart messages written in the same microsecond by the same process.
 static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -28,17 +28,38 @@ static COUNTER: AtomicU64 = AtomicU64::new(0);
 /// A [`Mailer`] that writes every message into a folder as an `.eml` file.
 ///
 /// Files are named `{UTC time}-{kind}-{message id}.eml` (e.g. `20261123T030000123456Z-notice-….eml`),
-/// so `ls` lists them in the order they were sent.
-#[derive(Debug, Clone)]
+/// so `ls` lists them in the order they were sent. The time is the mailer's clock's: the system clock
+/// unless [`with_clock`](Self::with_clock) sets another.
+#[derive(Clone)]
 pub struct OutboxMailer {
     dir: PathBuf,
     from: EmailAddress,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for OutboxMailer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OutboxMailer")
+            .field("dir", &self.dir)
+            .field("from", &self.from)
+            .finish_non_exhaustive()
+    }
 }
 
 impl OutboxMailer {
     /// Writes into `dir` (created on the first mail when missing), with `from` as the sender.
     pub fn new(dir: impl Into<PathBuf>, from: EmailAddress) -> Self {
-        Self { dir: dir.into(), from }
+        Self {
+            dir: dir.into(),
+            from,
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    /// Takes "now" from `clock`: the `Date` header, the file name and the message id.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// The folder the mails are written into.
@@ -50,7 +71,7 @@ impl OutboxMailer {
 #[async_trait]
 impl Mailer for OutboxMailer {
     async fn send(&self, mail: &Mail) -> Result<String, MailError> {
-        let now = Timestamp::now();
+        let now = self.clock.now();
         let id = message_id(now);
         let kind = mail
             .tags
@@ -60,13 +81,14 @@ impl Mailer for OutboxMailer {
             .filter(|kind| !kind.is_empty())
             .unwrap_or_else(|| "mail".to_owned());
         let name = format!("{}-{kind}-{id}.eml", compact_utc(now));
-        let message = render(mail, &self.from, &id, now);
+        let message = render(mail, &self.from, &id, now)
+            .map_err(|e| MailError::Rejected(format!("the mail could not be put together: {e}")))?;
         let dir = self.dir.clone();
-        let path = tokio::task::spawn_blocking(move || write_file(&dir, &name, message.as_bytes()))
+        let path = tokio::task::spawn_blocking(move || write_file(&dir, &name, &message))
             .await
             .map_err(|e| MailError::Transient(format!("the outbox writer failed: {e}")))?
             .map_err(|e| MailError::Transient(format!("cannot write to the outbox {}: {e}", self.dir.display())))?;
-        // No address in the log (DESIGN.md §10): the file holds it, the log says where the file is.
+        // No address in the log: the file holds it, the log says where the file is.
         tracing::info!(path = %path.display(), kind, message_id = %id, "mail written to the outbox");
         for link in links(&mail.text) {
             tracing::info!(%link, path = %path.display(), "link in the mail");
@@ -123,111 +145,42 @@ fn header_name(tag: &str) -> String {
 }
 
 /// The whole message, with CRLF line ends.
-fn render(mail: &Mail, from: &EmailAddress, id: &str, now: Timestamp) -> String {
+fn render(mail: &Mail, from: &EmailAddress, id: &str, now: Timestamp) -> std::io::Result<Vec<u8>> {
     // Japanese readers expect the Date in JST; a fixed offset needs no time zone database.
     let jst = now.to_zoned(TimeZone::fixed(tz::offset(9)));
     let date = jiff::fmt::rfc2822::to_string(&jst).unwrap_or_else(|_| "Thu, 1 Jan 1970 00:00:00 +0000".to_owned());
-    let boundary = format!("=_mallguard_{id}");
-    let mut m = String::new();
-    m.push_str(&header("From", from.as_str()));
-    m.push_str(&header("To", mail.to.as_str()));
-    m.push_str(&header("Subject", &mail.subject));
-    m.push_str(&header("Date", &date));
-    m.push_str(&header("Message-ID", &format!("<{id}@mallguard.local>")));
-    m.push_str(&header("MIME-Version", "1.0"));
+    let mut message = MessageBuilder::new()
+        .from(from.as_str())
+        .to(mail.to.as_str())
+        .subject(one_line(&mail.subject))
+        .header("Date", Raw::new(date))
+        .message_id(format!("{id}@mallguard.local"));
     for (name, value) in &mail.tags {
         let name = header_name(name);
         if !name.is_empty() {
-            m.push_str(&header(&format!("X-Mallguard-{name}"), value));
+            message = message.header(format!("X-Mallguard-{name}"), Text::new(one_line(value)));
         }
     }
-    m.push_str(&format!(
-        "Content-Type: multipart/alternative;{CRLF} boundary=\"{boundary}\"{CRLF}{CRLF}"
-    ));
-    m.push_str(&format!("This is a multi-part message in MIME format.{CRLF}"));
-    m.push_str(&part(&boundary, "text/plain", &mail.text));
+    // Text travels in its canonical form, CRLF line ends (RFC 2045 §6.8), whatever the encoding. The
+    // body is `multipart/alternative` even without HTML, so every mail has one shape.
+    let mut parts = vec![MimePart::new("text/plain", canonical(&mail.text))];
     if let Some(html) = &mail.html {
-        m.push_str(&part(&boundary, "text/html", html));
+        parts.push(MimePart::new("text/html", canonical(html)));
     }
-    m.push_str(&format!("--{boundary}--{CRLF}"));
-    m
+    message
+        .body(MimePart::new("multipart/alternative", parts))
+        .write_to_vec()
 }
 
-/// One body part: the text with CRLF line ends (the canonical form of text, RFC 2045 §6.8) in base64.
-fn part(boundary: &str, content_type: &str, body: &str) -> String {
-    let canonical = body.replace("\r\n", "\n").replace('\n', CRLF);
-    let mut p = format!(
-        "--{boundary}{CRLF}Content-Type: {content_type}; charset=UTF-8{CRLF}\
-         Content-Transfer-Encoding: base64{CRLF}{CRLF}"
-    );
-    let encoded = base64(canonical.as_bytes());
-    // Base64 is ASCII, so slicing at any byte offset is at a character boundary.
-    for start in (0..encoded.len()).step_by(LINE_MAX) {
-        p.push_str(&encoded[start..(start + LINE_MAX).min(encoded.len())]);
-        p.push_str(CRLF);
-    }
-    p
+/// A header value on one line: control characters (line breaks above all) are dropped, so a value can
+/// never end its header and start another.
+fn one_line(value: &str) -> String {
+    value.chars().filter(|c| !c.is_control()).collect()
 }
 
-/// `Name: value` with its CRLF; the value as RFC 2047 encoded-words unless it is short printable ASCII.
-fn header(name: &str, value: &str) -> String {
-    let plain = value.chars().all(|c| matches!(c, ' '..='~'))
-        && !value.contains("=?")
-        && name.len() + 2 + value.len() <= LINE_MAX;
-    if plain {
-        return format!("{name}: {value}{CRLF}");
-    }
-    let mut out = format!("{name}:");
-    let mut line_len = out.len();
-    for word in encoded_words(value) {
-        // White space between two encoded-words is dropped by the reader, so folding here adds nothing.
-        if line_len + 1 + word.len() > LINE_MAX {
-            out.push_str(CRLF);
-            line_len = 0;
-        }
-        out.push(' ');
-        out.push_str(&word);
-        line_len += 1 + word.len();
-    }
-    out.push_str(CRLF);
-    out
-}
-
-/// `=?UTF-8?B?…?=` words of at most [`WORD_BYTES`] bytes each, never splitting a character (RFC 2047 §5).
-fn encoded_words(text: &str) -> Vec<String> {
-    let mut words = vec![];
-    let mut chunk = String::new();
-    for c in text.chars() {
-        if chunk.len() + c.len_utf8() > WORD_BYTES {
-            words.push(format!("=?UTF-8?B?{}?=", base64(chunk.as_bytes())));
-            chunk.clear();
-        }
-        chunk.push(c);
-    }
-    if !chunk.is_empty() || words.is_empty() {
-        words.push(format!("=?UTF-8?B?{}?=", base64(chunk.as_bytes())));
-    }
-    words
-}
-
-/// Standard base64 with padding (RFC 4648 §4).
-fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for group in bytes.chunks(3) {
-        let n = group
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
-        for i in 0..4 {
-            if i <= group.len() {
-                out.push(char::from(ALPHABET[(n >> (18 - 6 * i) & 0x3f) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+/// The text with CRLF line ends.
+fn canonical(text: &str) -> String {
+    text.replace("\r\n", "\n").replace('\n', "\r\n")
 }
 
 /// The `http://` and `https://` links in a text, without trailing punctuation.
@@ -249,54 +202,84 @@ fn links(text: &str) -> Vec<&str> {
 
 #[cfg(test)]
 mod tests {
+    use mallguard_domain::testing::ManualClock;
+
     use super::*;
 
-    #[test]
-    fn base64_matches_the_rfc_4648_test_vectors() {
-        let vectors = [
-            ("", ""),
-            ("f", "Zg=="),
-            ("fo", "Zm8="),
-            ("foo", "Zm9v"),
-            ("foob", "Zm9vYg=="),
-            ("fooba", "Zm9vYmE="),
-            ("foobar", "Zm9vYmFy"),
-        ];
-        for (plain, encoded) in vectors {
-            assert_eq!(base64(plain.as_bytes()), encoded, "{plain:?}");
+    fn mail(subject: &str) -> Mail {
+        Mail {
+            to: EmailAddress::parse("taro.yamada@example.com").unwrap(),
+            subject: subject.into(),
+            text: "本文\nhttp://127.0.0.1:9000/h/abc\n".into(),
+            html: None,
+            tags: vec![("kind".into(), "notice".into())],
         }
     }
 
+    fn head(message: &[u8]) -> String {
+        let message = std::str::from_utf8(message).unwrap();
+        message.split_once("\r\n\r\n").unwrap().0.to_owned()
+    }
+
     #[test]
-    fn a_long_japanese_subject_becomes_whole_character_encoded_words_on_short_lines() {
+    fn a_long_japanese_subject_becomes_encoded_words_on_short_lines() {
         let subject = "【重要】ご注文の発送前確認のお願い（注文番号 1001 と 1002 は重複していませんか？）田中商店";
-        let h = header("Subject", subject);
-        assert!(h.ends_with(CRLF));
-        for line in h.trim_end().split(CRLF) {
+        let from = EmailAddress::parse("noreply@shop.example").unwrap();
+        let message = render(&mail(subject), &from, "id", Timestamp::UNIX_EPOCH).unwrap();
+        assert!(message.is_ascii());
+        let head = head(&message);
+        let start = head.find("Subject: ").unwrap();
+        let lines: Vec<&str> = head[start..]
+            .split("\r\n")
+            .take_while(|l| l.starts_with("Subject") || l.starts_with([' ', '\t']))
+            .collect();
+        assert!(lines.len() > 2, "{lines:?}");
+        for line in &lines {
             assert!(line.len() < 78, "line too long: {line:?}");
+            assert!(
+                line.trim_start()
+                    .trim_start_matches("Subject: ")
+                    .to_ascii_uppercase()
+                    .starts_with("=?UTF-8?B?"),
+                "{line}"
+            );
         }
-        assert!(h.split(CRLF).skip(1).all(|l| l.is_empty() || l.starts_with(' ')), "{h}");
-        let words = encoded_words(subject);
-        assert!(words.len() > 2);
-        assert!(
-            words.iter().all(|w| w.len() <= 75),
-            "RFC 2047 caps a word at 75 characters"
-        );
-        // Every word decodes on its own: no character is split between two words.
-        let mut joined = String::new();
-        for word in &words {
-            let b64 = word.trim_start_matches("=?UTF-8?B?").trim_end_matches("?=");
-            joined.push_str(std::str::from_utf8(&decode(b64)).expect("whole characters"));
-        }
-        assert_eq!(joined, subject);
     }
 
     #[test]
-    fn short_ascii_headers_stay_readable_and_line_breaks_cannot_inject_headers() {
-        assert_eq!(header("X-Mallguard-Kind", "notice"), "X-Mallguard-Kind: notice\r\n");
-        let h = header("Subject", "hi\r\nBcc: someone@example.com");
-        assert!(h.starts_with("Subject: =?UTF-8?B?"), "{h}");
-        assert!(!h.contains("Bcc:"));
+    fn line_breaks_in_a_header_value_cannot_add_headers() {
+        let from = EmailAddress::parse("noreply@shop.example").unwrap();
+        let mut mail = mail("hi\r\nBcc: someone@example.com");
+        mail.tags.push(("hold".into(), "h1\r\nBcc: other@example.com".into()));
+        let head = head(&render(&mail, &from, "id", Timestamp::UNIX_EPOCH).unwrap());
+        assert!(!head.split("\r\n").any(|line| line.starts_with("Bcc")), "{head}");
+        assert!(head.contains("Subject: hiBcc: someone@example.com\r\n"), "{head}");
+        assert!(
+            head.contains("X-Mallguard-Hold: h1Bcc: other@example.com\r\n"),
+            "{head}"
+        );
+    }
+
+    #[test]
+    fn the_date_is_the_injected_time_in_jst() {
+        let from = EmailAddress::parse("noreply@shop.example").unwrap();
+        let at: Timestamp = "2026-11-23T03:05:01Z".parse().unwrap();
+        let head = head(&render(&mail("hi"), &from, "id", at).unwrap());
+        assert!(head.contains("\r\nDate: Mon, 23 Nov 2026 12:05:01 +0900\r\n"), "{head}");
+        assert!(head.contains("\r\nMessage-ID: <id@mallguard.local>\r\n"), "{head}");
+    }
+
+    #[tokio::test]
+    async fn the_file_name_and_the_message_id_follow_the_injected_clock() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(ManualClock::at("2026-11-23T03:05:01.000042Z"));
+        let from = EmailAddress::parse("noreply@shop.example").unwrap();
+        let mailer = OutboxMailer::new(dir.path(), from).with_clock(clock);
+        let id = mailer.send(&mail("hi")).await.unwrap();
+        let at: Timestamp = "2026-11-23T03:05:01.000042Z".parse().unwrap();
+        assert!(id.starts_with(&format!("{:x}.", at.as_microsecond())), "{id}");
+        let name = format!("20261123T030501000042Z-notice-{id}.eml");
+        assert!(dir.path().join(name).exists());
     }
 
     #[test]
@@ -327,27 +310,5 @@ mod tests {
         assert_eq!(compact_utc(a), "20261123T030000000009Z");
         assert!(compact_utc(a) < compact_utc(b));
         assert_ne!(message_id(a), message_id(a));
-    }
-
-    fn decode(b64: &str) -> Vec<u8> {
-        let value = |c: u8| match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            _ => 63,
-        };
-        let clean: Vec<u8> = b64.bytes().filter(|&c| c != b'=').collect();
-        let mut out = vec![];
-        for group in clean.chunks(4) {
-            let n = group
-                .iter()
-                .enumerate()
-                .fold(0u32, |n, (i, &c)| n | u32::from(value(c)) << (18 - 6 * i));
-            for i in 0..group.len() - 1 {
-                out.push((n >> (16 - 8 * i)) as u8);
-            }
-        }
-        out
     }
 }

@@ -4,7 +4,7 @@
 //! times). Times are integers (Unix nanoseconds) so SQL orders them correctly; raw payloads are
 //! zlib-compressed blobs. A commit is one `BEGIN IMMEDIATE` transaction that checks every condition of
 //! the batch before it writes anything, which gives the same all-or-nothing guarantee as one DynamoDB
-//! `TransactWriteItems` (DESIGN.md §5, "Races").
+//! `TransactWriteItems`.
 
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
@@ -24,7 +24,8 @@ use mallguard_domain::ids::{HoldId, Mall, OrderId, OrderRef};
 use mallguard_domain::matching::IndexEntry;
 use mallguard_domain::notice::{Notice, NoticeId, NoticeState};
 use mallguard_domain::ports::{
-    CommitError, Expect, Head, IngestSnapshot, Quarantined, Store, StoreError, StoredOrder, WriteBatch,
+    Clock, Commit, CommitError, Expect, Head, IngestSnapshot, IngestStore, Quarantined, Records, StaffStore,
+    StoreError, StoredOrder, SweepStore, SystemClock, WriteBatch,
 };
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use serde::Serialize;
@@ -94,14 +95,16 @@ CREATE TABLE IF NOT EXISTS deliveries (
 );
 ";
 
-/// A [`Store`] in one SQLite database (a file, or memory for tests).
+/// A [`Store`](mallguard_domain::ports::Store) in one SQLite database (a file, or memory for tests).
 ///
 /// One connection behind a mutex: SQLite serialises writers anyway, and a single connection keeps the
 /// prepared-statement cache warm. Every call runs on tokio's blocking pool so a slow disk or a lock held
-/// by another process never stalls the async runtime. Clones share the connection.
+/// by another process never stalls the async runtime. Clones share the connection and the clock.
 #[derive(Clone)]
 pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
+    /// When a delivery id was seen (`deliveries.seen_at`).
+    clock: Arc<dyn Clock>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -142,7 +145,15 @@ impl SqliteStore {
         migrate(&mut conn).map_err(|e| e.0)?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
+            clock: Arc::new(SystemClock),
         })
+    }
+
+    /// Takes "now" from `clock` (the system clock by default): the time a delivery id is recorded as
+    /// seen.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// Runs `f` with the connection on the blocking pool.
@@ -322,8 +333,8 @@ fn conditions_hold(tx: &Transaction<'_>, batch: &WriteBatch) -> Result<bool, Err
     Ok(true)
 }
 
-/// Writes every item of `batch`; the conditions were checked in the same transaction.
-fn write_batch(tx: &Transaction<'_>, batch: WriteBatch) -> Result<(), Error> {
+/// Writes every item of `batch` at `now`; the conditions were checked in the same transaction.
+fn write_batch(tx: &Transaction<'_>, batch: WriteBatch, now: Timestamp) -> Result<(), Error> {
     for head in &batch.heads {
         tx.prepare_cached(
             "INSERT INTO heads (key, version) VALUES (?1, ?2)
@@ -398,7 +409,7 @@ fn write_batch(tx: &Transaction<'_>, batch: WriteBatch) -> Result<(), Error> {
         )?
         .execute(params![item.id, time_key(item.received_at), to_json(&item)?, raw])?;
     }
-    let seen_at = Timestamp::now().as_second();
+    let seen_at = now.as_second();
     for delivery in &batch.deliveries {
         tx.prepare_cached("INSERT OR IGNORE INTO deliveries (id, seen_at) VALUES (?1, ?2)")?
             .execute(params![delivery, seen_at])?;
@@ -406,8 +417,8 @@ fn write_batch(tx: &Transaction<'_>, batch: WriteBatch) -> Result<(), Error> {
     Ok(())
 }
 
-/// Commits `batch`, or returns `Ok(false)` and writes nothing when a condition fails.
-fn commit_batch(conn: &mut Connection, batch: WriteBatch) -> Result<bool, Error> {
+/// Commits `batch` at `now`, or returns `Ok(false)` and writes nothing when a condition fails.
+fn commit_batch(conn: &mut Connection, batch: WriteBatch, now: Timestamp) -> Result<bool, Error> {
     // IMMEDIATE takes the write lock before the checks, so no other writer can slip in between the
     // reads of the versions and the writes that depend on them.
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -415,7 +426,7 @@ fn commit_batch(conn: &mut Connection, batch: WriteBatch) -> Result<bool, Error>
         // Dropping the transaction rolls it back; nothing was written yet anyway.
         return Ok(false);
     }
-    write_batch(&tx, batch)?;
+    write_batch(&tx, batch, now)?;
     tx.commit()?;
     Ok(true)
 }
@@ -499,7 +510,41 @@ fn read_quarantined(conn: &Connection) -> Result<Vec<Quarantined>, Error> {
 }
 
 #[async_trait]
-impl Store for SqliteStore {
+impl Commit for SqliteStore {
+    async fn commit(&self, batch: WriteBatch) -> Result<(), CommitError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let now = self.clock.now();
+        match self.run(move |conn| commit_batch(conn, batch, now)).await? {
+            true => Ok(()),
+            false => Err(CommitError::Conflict),
+        }
+    }
+}
+
+#[async_trait]
+impl Records for SqliteStore {
+    async fn order(&self, order: &OrderRef) -> Result<Option<StoredOrder>, StoreError> {
+        let order = order.clone();
+        self.run(move |conn| read_order(conn, &order)).await
+    }
+
+    async fn hold(&self, id: &HoldId) -> Result<Option<Hold>, StoreError> {
+        let id = id.clone();
+        self.run(move |conn| read_one(conn, "SELECT json FROM holds WHERE id = ?1", id.as_str()))
+            .await
+    }
+
+    async fn notice(&self, id: &NoticeId) -> Result<Option<Notice>, StoreError> {
+        let id = id.clone();
+        self.run(move |conn| read_one(conn, "SELECT json FROM notices WHERE id = ?1", id.as_str()))
+            .await
+    }
+}
+
+#[async_trait]
+impl IngestStore for SqliteStore {
     async fn ingest_snapshot(
         &self,
         order: &OrderRef,
@@ -511,21 +556,54 @@ impl Store for SqliteStore {
         self.run(move |conn| snapshot(conn, &order, &keys, from, to)).await
     }
 
-    async fn commit(&self, batch: WriteBatch) -> Result<(), CommitError> {
-        if batch.is_empty() {
-            return Ok(());
-        }
-        match self.run(move |conn| commit_batch(conn, batch)).await? {
-            true => Ok(()),
-            false => Err(CommitError::Conflict),
-        }
+    async fn delivery_seen(&self, delivery: &str) -> Result<bool, StoreError> {
+        let delivery = delivery.to_owned();
+        self.run(move |conn| {
+            let seen = conn
+                .prepare_cached("SELECT 1 FROM deliveries WHERE id = ?1")?
+                .query_row([delivery], |_| Ok(()))
+                .optional()?;
+            Ok(seen.is_some())
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl SweepStore for SqliteStore {
+    async fn due_holds(&self, now: Timestamp, limit: usize) -> Result<Vec<Hold>, StoreError> {
+        self.run(move |conn| {
+            // `next_due` is NULL for settled holds, so the index holds exactly the holds the sweep watches.
+            let holds: Vec<Hold> = read_all(
+                conn,
+                "SELECT json FROM holds WHERE next_due IS NOT NULL AND next_due <= ?1
+                 ORDER BY next_due, id LIMIT ?2",
+                params![time_key(now), limit_col(limit)],
+            )?;
+            Ok(holds
+                .into_iter()
+                .filter(|h| h.next_due().is_some_and(|due| due <= now))
+                .collect())
+        })
+        .await
     }
 
-    async fn order(&self, order: &OrderRef) -> Result<Option<StoredOrder>, StoreError> {
-        let order = order.clone();
-        self.run(move |conn| read_order(conn, &order)).await
+    async fn pending_notices(&self, now: Timestamp, limit: usize) -> Result<Vec<Notice>, StoreError> {
+        self.run(move |conn| {
+            let notices: Vec<Notice> = read_all(
+                conn,
+                "SELECT json FROM notices WHERE state = 'pending' AND next_attempt_at <= ?1
+                 ORDER BY next_attempt_at, id LIMIT ?2",
+                params![time_key(now), limit_col(limit)],
+            )?;
+            Ok(notices.into_iter().filter(|n| n.next_attempt_at <= now).collect())
+        })
+        .await
     }
+}
 
+#[async_trait]
+impl StaffStore for SqliteStore {
     async fn orders_with_id(&self, mall: Mall, order_id: &OrderId) -> Result<Vec<OrderRef>, StoreError> {
         // Keys are `mall/shop/order`: a range over the mall's keys, then the order id checked exactly. Only
         // staff look-ups take this path; matching never does.
@@ -557,12 +635,6 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn hold(&self, id: &HoldId) -> Result<Option<Hold>, StoreError> {
-        let id = id.clone();
-        self.run(move |conn| read_one(conn, "SELECT json FROM holds WHERE id = ?1", id.as_str()))
-            .await
-    }
-
     async fn holds(&self, open_only: bool) -> Result<Vec<Hold>, StoreError> {
         self.run(move |conn| {
             let sql = if open_only {
@@ -571,42 +643,6 @@ impl Store for SqliteStore {
                 "SELECT json FROM holds ORDER BY created_at DESC, id DESC"
             };
             read_all(conn, sql, [])
-        })
-        .await
-    }
-
-    async fn due_holds(&self, now: Timestamp, limit: usize) -> Result<Vec<Hold>, StoreError> {
-        self.run(move |conn| {
-            // `next_due` is NULL for settled holds, so the index holds exactly the holds the sweep watches.
-            let holds: Vec<Hold> = read_all(
-                conn,
-                "SELECT json FROM holds WHERE next_due IS NOT NULL AND next_due <= ?1
-                 ORDER BY next_due, id LIMIT ?2",
-                params![time_key(now), limit_col(limit)],
-            )?;
-            Ok(holds
-                .into_iter()
-                .filter(|h| h.next_due().is_some_and(|due| due <= now))
-                .collect())
-        })
-        .await
-    }
-
-    async fn notice(&self, id: &NoticeId) -> Result<Option<Notice>, StoreError> {
-        let id = id.clone();
-        self.run(move |conn| read_one(conn, "SELECT json FROM notices WHERE id = ?1", id.as_str()))
-            .await
-    }
-
-    async fn pending_notices(&self, now: Timestamp, limit: usize) -> Result<Vec<Notice>, StoreError> {
-        self.run(move |conn| {
-            let notices: Vec<Notice> = read_all(
-                conn,
-                "SELECT json FROM notices WHERE state = 'pending' AND next_attempt_at <= ?1
-                 ORDER BY next_attempt_at, id LIMIT ?2",
-                params![time_key(now), limit_col(limit)],
-            )?;
-            Ok(notices.into_iter().filter(|n| n.next_attempt_at <= now).collect())
         })
         .await
     }
@@ -623,18 +659,6 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn delivery_seen(&self, delivery: &str) -> Result<bool, StoreError> {
-        let delivery = delivery.to_owned();
-        self.run(move |conn| {
-            let seen = conn
-                .prepare_cached("SELECT 1 FROM deliveries WHERE id = ?1")?
-                .query_row([delivery], |_| Ok(()))
-                .optional()?;
-            Ok(seen.is_some())
-        })
-        .await
-    }
-
     async fn quarantined(&self) -> Result<Vec<Quarantined>, StoreError> {
         self.run(|conn| read_quarantined(conn)).await
     }
@@ -642,6 +666,8 @@ impl Store for SqliteStore {
 
 #[cfg(test)]
 mod tests {
+    use mallguard_domain::testing::ManualClock;
+
     use super::*;
 
     #[test]
@@ -677,6 +703,37 @@ mod tests {
         assert!(
             matches!(err, StoreError::Corrupt(ref m) if m.contains("schema version")),
             "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_delivery_is_seen_at_the_time_of_the_injected_clock() {
+        let clock = Arc::new(ManualClock::at("2026-11-23T03:05:01Z"));
+        let store = SqliteStore::in_memory().unwrap().with_clock(clock.clone());
+        let deliveries = |ids: &[&str]| WriteBatch {
+            deliveries: ids.iter().map(|&id| id.to_owned()).collect(),
+            ..WriteBatch::default()
+        };
+        store.commit(deliveries(&["d-1"])).await.unwrap();
+        clock.advance(jiff::SignedDuration::from_hours(1));
+        // A redelivery keeps the first sighting.
+        store.commit(deliveries(&["d-1", "d-2"])).await.unwrap();
+        assert!(store.delivery_seen("d-2").await.unwrap());
+        let conn = store.conn.lock().unwrap();
+        let seen: Vec<(String, i64)> = conn
+            .prepare("SELECT id, seen_at FROM deliveries ORDER BY id")
+            .unwrap()
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let at = |t: &str| t.parse::<Timestamp>().unwrap().as_second();
+        assert_eq!(
+            seen,
+            [
+                ("d-1".to_owned(), at("2026-11-23T03:05:01Z")),
+                ("d-2".to_owned(), at("2026-11-23T04:05:01Z"))
+            ]
         );
     }
 

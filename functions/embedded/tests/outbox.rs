@@ -1,10 +1,12 @@
 //! The outbox mailer writes mails a mail client opens: read one back and decode it as a client would.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use mallguard_domain::notice::Mail;
 use mallguard_domain::order::EmailAddress;
-use mallguard_domain::ports::{MailError, Mailer};
+use mallguard_domain::ports::{Clock, MailError, Mailer, SystemClock};
+use mallguard_domain::testing::ManualClock;
 use mallguard_embedded::OutboxMailer;
 
 fn address(raw: &str) -> EmailAddress {
@@ -67,6 +69,25 @@ fn decode_base64(text: &str) -> Vec<u8> {
     out
 }
 
+/// Quoted-printable (RFC 2045 §6.7): soft line breaks dropped, `=XX` decoded.
+fn decode_quoted_printable(text: &str) -> Vec<u8> {
+    let text = text.replace("=\r\n", "");
+    let bytes = text.as_bytes();
+    let mut out = vec![];
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'=' {
+            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap();
+            out.push(u8::from_str_radix(hex, 16).unwrap_or_else(|_| panic!("not quoted-printable: ={hex}")));
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
 /// A header's value, unfolded; encoded-words decoded (the white space between them dropped, RFC 2047 §6.2).
 fn header(head: &str, name: &str) -> Option<String> {
     let unfolded = head.replace("\r\n ", " ").replace("\r\n\t", " ");
@@ -79,9 +100,11 @@ fn header(head: &str, name: &str) -> Option<String> {
     }
     let mut bytes = vec![];
     for word in value.split_whitespace() {
+        // The charset name is case-insensitive (RFC 2047 §2): `UTF-8` and `utf-8` are one.
         let b64 = word
-            .strip_prefix("=?UTF-8?B?")
-            .and_then(|w| w.strip_suffix("?="))
+            .get(..10)
+            .filter(|prefix| prefix.eq_ignore_ascii_case("=?UTF-8?B?"))
+            .and_then(|_| word[10..].strip_suffix("?="))
             .unwrap_or_else(|| panic!("not a UTF-8 base64 encoded-word: {word}"));
         let decoded = decode_base64(b64);
         std::str::from_utf8(&decoded).expect("each encoded-word holds whole characters");
@@ -91,11 +114,35 @@ fn header(head: &str, name: &str) -> Option<String> {
 }
 
 struct Part {
-    head: String,
+    /// `type/subtype; charset=…`, lower case, unquoted.
+    content_type: String,
     body: String,
 }
 
-/// The parts of a multipart message, with their bodies base64-decoded.
+/// One body part: its content type and its body, decoded from its transfer encoding as a client would.
+fn part(head: &str, encoded: &str) -> Part {
+    let content_type = header(head, "Content-Type")
+        .expect("Content-Type")
+        .to_ascii_lowercase()
+        .replace('"', "");
+    let body = match header(head, "Content-Transfer-Encoding").as_deref() {
+        Some("base64") => {
+            for line in encoded.split("\r\n") {
+                assert!(line.len() <= 76, "base64 lines are wrapped at 76: {line}");
+            }
+            decode_base64(encoded)
+        }
+        Some("quoted-printable") => decode_quoted_printable(encoded),
+        Some("7bit") | None => encoded.as_bytes().to_vec(),
+        Some(other) => panic!("unexpected transfer encoding {other}"),
+    };
+    Part {
+        content_type,
+        body: String::from_utf8(body).expect("UTF-8"),
+    }
+}
+
+/// The message's headers and the alternatives of its `multipart/alternative` body.
 fn parts(message: &str) -> (String, Vec<Part>) {
     let (head, body) = message.split_once("\r\n\r\n").expect("a blank line after the headers");
     let content_type = header(head, "Content-Type").expect("Content-Type");
@@ -111,17 +158,10 @@ fn parts(message: &str) -> (String, Vec<Part>) {
     let parts = body[..body.len() - closing.len()]
         .split(&format!("{delimiter}\r\n"))
         .skip(1)
-        .map(|part| {
-            let (head, encoded) = part.split_once("\r\n\r\n").expect("part headers");
-            assert_eq!(header(head, "Content-Transfer-Encoding").as_deref(), Some("base64"));
-            for line in encoded.split("\r\n") {
-                assert!(line.len() <= 76, "base64 lines are wrapped at 76: {line}");
-            }
-            let body = String::from_utf8(decode_base64(encoded)).expect("UTF-8");
-            Part {
-                head: head.to_owned(),
-                body,
-            }
+        .map(|part_text| {
+            let (head, encoded) = part_text.split_once("\r\n\r\n").expect("part headers");
+            // The CRLF before a delimiter belongs to the delimiter (RFC 2046 §5.1.1).
+            part(head, encoded.strip_suffix("\r\n").unwrap_or(encoded))
         })
         .collect();
     (head.to_owned(), parts)
@@ -155,10 +195,13 @@ async fn a_japanese_mail_is_written_as_an_eml_a_client_decodes_to_the_original_t
     assert!(!message.replace("\r\n", "").contains('\n'), "every line ends with CRLF");
 
     let (head, parts) = parts(&message);
-    assert_eq!(header(&head, "From").as_deref(), Some("noreply@tanaka-shop.example"));
-    assert_eq!(header(&head, "To").as_deref(), Some("taro.yamada@example.com"));
+    assert_eq!(header(&head, "From").as_deref(), Some("<noreply@tanaka-shop.example>"));
+    assert_eq!(header(&head, "To").as_deref(), Some("<taro.yamada@example.com>"));
     assert_eq!(header(&head, "Subject").as_deref(), Some(mail.subject.as_str()));
-    assert!(head.contains("Subject: =?UTF-8?B?"), "the subject is RFC 2047 encoded");
+    assert!(
+        head.to_ascii_uppercase().contains("SUBJECT: =?UTF-8?B?"),
+        "the subject is RFC 2047 encoded"
+    );
     assert_eq!(header(&head, "Message-ID"), Some(format!("<{id}@mallguard.local>")));
     assert_eq!(header(&head, "MIME-Version").as_deref(), Some("1.0"));
     assert_eq!(header(&head, "X-Mallguard-Kind").as_deref(), Some("notice"));
@@ -168,20 +211,12 @@ async fn a_japanese_mail_is_written_as_an_eml_a_client_decodes_to_the_original_t
     );
     let date = header(&head, "Date").expect("Date");
     let sent = jiff::fmt::rfc2822::parse(&date).unwrap_or_else(|e| panic!("{date:?} is not RFC 2822: {e}"));
-    let age = jiff::Timestamp::now().duration_since(sent.timestamp());
+    let age = SystemClock.now().duration_since(sent.timestamp());
     assert!(age.abs() < jiff::SignedDuration::from_mins(5), "Date is now: {date}");
 
     assert_eq!(parts.len(), 2, "a text and an HTML alternative");
-    assert!(
-        parts[0].head.contains("Content-Type: text/plain; charset=UTF-8"),
-        "{}",
-        parts[0].head
-    );
-    assert!(
-        parts[1].head.contains("Content-Type: text/html; charset=UTF-8"),
-        "{}",
-        parts[1].head
-    );
+    assert_eq!(parts[0].content_type, "text/plain; charset=utf-8");
+    assert_eq!(parts[1].content_type, "text/html; charset=utf-8");
     // Text travels in its canonical form, CRLF line ends (RFC 2045 §6.8); otherwise it is the original.
     assert_eq!(parts[0].body.replace("\r\n", "\n"), mail.text);
     assert_eq!(parts[1].body.replace("\r\n", "\n"), mail.html.unwrap());
@@ -217,6 +252,7 @@ async fn mails_are_listed_in_the_order_sent_and_a_mail_without_html_or_kind_has_
     assert_eq!(header(&message, "Subject").as_deref(), Some("Quarantined payload 0"));
     let (_, parts) = parts(&message);
     assert_eq!(parts.len(), 1, "no HTML, only the text part");
+    assert_eq!(parts[0].content_type, "text/plain; charset=utf-8");
     assert_eq!(parts[0].body.replace("\r\n", "\n"), notice_mail().text);
 }
 
@@ -228,4 +264,29 @@ async fn a_folder_that_cannot_be_written_is_a_transient_failure() {
     let mailer = OutboxMailer::new(&blocked, address("noreply@tanaka-shop.example"));
     let err = mailer.send(&notice_mail()).await.unwrap_err();
     assert!(matches!(err, MailError::Transient(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn the_date_and_the_file_name_are_the_time_of_the_injected_clock() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::at("2026-11-23T03:05:01.5Z"));
+    let mailer = OutboxMailer::new(dir.path(), address("noreply@tanaka-shop.example")).with_clock(clock.clone());
+    mailer.send(&notice_mail()).await.unwrap();
+    clock.advance(jiff::SignedDuration::from_hours(24));
+    mailer.send(&notice_mail()).await.unwrap();
+
+    let files = eml_files(dir.path());
+    let names: Vec<&str> = files.iter().map(|p| p.file_name().unwrap().to_str().unwrap()).collect();
+    assert_eq!(names.len(), 2);
+    assert!(names[0].starts_with("20261123T030501500000Z-notice-"), "{names:?}");
+    assert!(names[1].starts_with("20261124T030501500000Z-notice-"), "{names:?}");
+    let dates: Vec<String> = files
+        .iter()
+        .map(|f| header(&std::fs::read_to_string(f).unwrap(), "Date").expect("Date"))
+        .collect();
+    // In JST, as Japanese readers expect.
+    assert_eq!(
+        dates,
+        ["Mon, 23 Nov 2026 12:05:01 +0900", "Tue, 24 Nov 2026 12:05:01 +0900"]
+    );
 }

@@ -37,7 +37,7 @@ mod tests {
     use std::sync::Arc;
 
     use mallguard_domain::hold::HoldState;
-    use mallguard_domain::ports::Store;
+    use mallguard_domain::ports::roles::*;
     use mallguard_domain::service::{IngestOutcome, Mallguard};
     use mallguard_domain::testing::{ManualClock, MemoryStore, RecordingMailer, incoming, order, order_at, settings};
 

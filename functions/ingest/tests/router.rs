@@ -1,91 +1,40 @@
-//! The ingest router over a store that fails: the mall must be told to retry (503), never that the order
-//! was taken.
+//! The ingest router over a store that is down: the mall must be told to retry (503), never that the order
+//! was taken; and bodies that are refused before the store is asked at all.
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use axum::body::Body;
 use axum::http::Request;
 use jiff::Timestamp;
-use mallguard_domain::history::HistoryEntry;
-use mallguard_domain::hold::Hold;
-use mallguard_domain::identity::IdentityKey;
-use mallguard_domain::ids::{HoldId, Mall, OrderId, OrderRef};
-use mallguard_domain::notice::{Notice, NoticeId};
-use mallguard_domain::ports::{CommitError, IngestSnapshot, Quarantined, Store, StoreError, StoredOrder, WriteBatch};
 use mallguard_domain::service::Mallguard;
-use mallguard_domain::testing::{ManualClock, RecordingMailer, settings};
-use mallguard_ingest::{IngestConfig, WebhookSecrets};
+use mallguard_domain::testing::{ManualClock, RecordingMailer, UnavailableStore, settings};
+use mallguard_ingest::IngestConfig;
+use mallguard_malls::WebhookSecrets;
 use tower::ServiceExt;
 
-/// DynamoDB throttled past the SDK's retries, or down.
-struct DownStore;
-
-fn down<T>() -> Result<T, StoreError> {
-    Err(StoreError::Unavailable("throttled".into()))
-}
-
-#[async_trait]
-impl Store for DownStore {
-    async fn ingest_snapshot(
-        &self,
-        _: &OrderRef,
-        _: &[IdentityKey],
-        _: Timestamp,
-        _: Timestamp,
-    ) -> Result<IngestSnapshot, StoreError> {
-        down()
-    }
-    async fn commit(&self, _: WriteBatch) -> Result<(), CommitError> {
-        Err(CommitError::Store(StoreError::Unavailable("throttled".into())))
-    }
-    async fn order(&self, _: &OrderRef) -> Result<Option<StoredOrder>, StoreError> {
-        down()
-    }
-    async fn orders_with_id(&self, _: Mall, _: &OrderId) -> Result<Vec<OrderRef>, StoreError> {
-        down()
-    }
-    async fn hold(&self, _: &HoldId) -> Result<Option<Hold>, StoreError> {
-        down()
-    }
-    async fn holds(&self, _: bool) -> Result<Vec<Hold>, StoreError> {
-        down()
-    }
-    async fn due_holds(&self, _: Timestamp, _: usize) -> Result<Vec<Hold>, StoreError> {
-        down()
-    }
-    async fn notice(&self, _: &NoticeId) -> Result<Option<Notice>, StoreError> {
-        down()
-    }
-    async fn pending_notices(&self, _: Timestamp, _: usize) -> Result<Vec<Notice>, StoreError> {
-        down()
-    }
-    async fn history(&self, _: &OrderRef) -> Result<Vec<HistoryEntry>, StoreError> {
-        down()
-    }
-    async fn delivery_seen(&self, _: &str) -> Result<bool, StoreError> {
-        down()
-    }
-    async fn quarantined(&self) -> Result<Vec<Quarantined>, StoreError> {
-        down()
-    }
-}
-
+const SHOPIFY_SECRET: &str = "test shopify secret for the ingest router";
 const SECRET: &str = "whsec_dGVzdCBzZWNyZXQgZm9yIHRoZSBpbmdlc3Qgcm91dGVy";
 
 fn router() -> axum::Router {
+    router_with_limit(mallguard_ingest::DEFAULT_MAX_BODY)
+}
+
+fn router_with_limit(max_body: usize) -> axum::Router {
     let clock = Arc::new(ManualClock::at("2026-11-23T03:10:00Z"));
     let app = Mallguard::new(
-        Arc::new(DownStore),
+        Arc::new(UnavailableStore),
         Arc::new(RecordingMailer::default()),
         clock,
         settings(),
     );
-    let secrets = WebhookSecrets {
-        shopify: Default::default(),
-        generic: vec![SECRET.into()],
-    };
-    mallguard_ingest::router(app, IngestConfig::new(secrets))
+    let secrets = WebhookSecrets::new(
+        [("tanaka-shop".to_owned(), SHOPIFY_SECRET.to_owned())].into(),
+        vec![SECRET.into()],
+    )
+    .unwrap();
+    let mut config = IngestConfig::new(secrets);
+    config.max_body = max_body;
+    mallguard_ingest::router(app, config)
 }
 
 fn signed(body: &[u8]) -> Request<Body> {
@@ -118,4 +67,55 @@ async fn a_payload_that_cannot_even_be_quarantined_gets_503_not_202() {
         .await
         .unwrap();
     assert_eq!(response.status(), 503);
+}
+
+async fn error_of(response: axum::response::Response) -> (u16, serde_json::Value) {
+    let status = response.status().as_u16();
+    let json = serde_json::from_slice(&axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap()).unwrap();
+    (status, json)
+}
+
+fn signed_shopify(body: &[u8]) -> Request<Body> {
+    Request::post("/webhooks/shopify")
+        .header("x-shopify-topic", "orders/create")
+        .header("x-shopify-shop-domain", "tanaka-shop.myshopify.com")
+        .header(
+            "x-shopify-hmac-sha256",
+            mallguard_malls::shopify::sign(SHOPIFY_SECRET.as_bytes(), body),
+        )
+        .body(Body::from(body.to_vec()))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_signed_body_nested_a_hundred_thousand_deep_is_refused_on_every_mall_route() {
+    // Nothing is read from the store: a store that is down would answer 503 if the body got that far.
+    for body in [
+        format!("{}{}", "[".repeat(100_000), "]".repeat(100_000)),
+        format!("{{\"note\":{}1{}}}", "{\"a\":".repeat(100_000), "}".repeat(100_000)),
+    ] {
+        for request in [signed(body.as_bytes()), signed_shopify(body.as_bytes())] {
+            // A limit above the body's size, so the depth check is what answers.
+            let (status, json) = error_of(router_with_limit(1 << 20).oneshot(request).await.unwrap()).await;
+            assert_eq!((status, json["error"].as_str()), (400, Some("too_deep")), "{json}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_signed_body_that_is_not_an_object_or_not_utf8_is_refused_not_quarantined() {
+    let mut not_utf8 = br#"{"mall":"own","note":""#.to_vec();
+    not_utf8.extend_from_slice(&[0xff, 0xfe, b'"', b'}']);
+    let cases: [(&[u8], &str); 4] = [
+        (b"[1, 2]", "not_an_object"),
+        (b"\"order\"", "not_an_object"),
+        (b"42", "not_an_object"),
+        (&not_utf8, "not_json"),
+    ];
+    for (body, code) in cases {
+        for request in [signed(body), signed_shopify(body)] {
+            let (status, json) = error_of(router().oneshot(request).await.unwrap()).await;
+            assert_eq!((status, json["error"].as_str()), (400, Some(code)), "{json}");
+        }
+    }
 }

@@ -3,39 +3,26 @@
 //! owner only.
 //!
 //! `secrets.json` has the JSON shape of the deployed functions' secret ([`Secrets`]), so the local
-//! program and the functions read one type; a file in the first versions' shape is still read.
+//! program and the functions read one type.
+//!
+//! [`compose`] is the local program's one composition: secrets, store, mailer and clock wired into the
+//! use cases, on the embedded store or on DynamoDB and SES.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use std::sync::Arc;
+
 use mallguard_aws::config::{ConfigError, Secrets};
-use serde::Deserialize;
+use mallguard_aws::dynamodb::DynamoDbStore;
+use mallguard_domain::ports::{Clock, Mailer, Store, SystemClock};
+use mallguard_domain::service::Mallguard;
+use mallguard_embedded::{OutboxMailer, SqliteStore};
+use mallguard_malls::WebhookSecrets;
 
-/// The secrets file as the first versions of the program wrote it: one Shopify secret for every shop
-/// and one generic secret. Still read, so an existing data folder keeps its identity hashes and links.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct LegacySecrets {
-    identity_pepper: String,
-    link_key: String,
-    shopify_secret: String,
-    generic_secret: String,
-}
-
-impl LegacySecrets {
-    fn upgrade(self) -> Result<Secrets, String> {
-        // These versions fell back to the raw text when a key was not base64.
-        let bytes = |s: &str| STANDARD.decode(s).unwrap_or_else(|_| s.as_bytes().to_vec());
-        Secrets::new(
-            bytes(&self.identity_pepper),
-            bytes(&self.link_key),
-            [("*".to_owned(), self.shopify_secret)].into(),
-            vec![self.generic_secret],
-        )
-    }
-}
+use crate::args::{CliResult, ShopArgs, StoreKind};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LocalError {
@@ -58,37 +45,29 @@ fn random(n: usize) -> Result<Vec<u8>, LocalError> {
     Ok(buf)
 }
 
-/// Fresh secrets for a new data folder: one Shopify secret for every shop, one generic secret.
+/// The Shopify shop of the samples in `events/shopify/` (`tanaka-shop.myshopify.com`).
+pub const SAMPLE_SHOPIFY_SHOP: &str = "tanaka-shop";
+
+/// Fresh secrets for a new data folder: a Shopify secret for the sample shop, one generic secret. More
+/// shops are added to `secrets.json` by name.
 fn generate() -> Result<Secrets, LocalError> {
     let shopify: String = random(24)?.iter().map(|b| format!("{b:02x}")).collect();
     let generic = format!("whsec_{}", STANDARD.encode(random(24)?));
-    Ok(Secrets::new(
-        random(32)?,
-        random(32)?,
-        [("*".to_owned(), shopify)].into(),
-        vec![generic],
-    )
-    .expect("generated secrets are valid"))
+    let webhooks = WebhookSecrets::new([(SAMPLE_SHOPIFY_SHOP.to_owned(), shopify)].into(), vec![generic])
+        .expect("generated webhook secrets are valid");
+    Ok(Secrets::new(random(32)?, random(32)?, webhooks).expect("generated secrets are valid"))
 }
 
-/// Reads a secrets file: the shape of [`Secrets`] (as in Secrets Manager), or the legacy one.
+/// Reads a secrets file in the shape of [`Secrets`] (as in Secrets Manager).
 fn parse(path: &Path, bytes: &[u8]) -> Result<Secrets, LocalError> {
-    let bad = |reason| LocalError::BadSecrets {
-        path: path.to_owned(),
-        reason,
-    };
     let text = String::from_utf8_lossy(bytes);
-    match Secrets::from_json(&path.display().to_string(), &text) {
-        Ok(secrets) => Ok(secrets),
-        Err(err) => match serde_json::from_str::<LegacySecrets>(&text) {
-            Ok(legacy) => legacy.upgrade().map_err(bad),
-            // Not the legacy shape either: the current shape's error says what is wrong.
-            Err(_) => Err(bad(match err {
-                ConfigError::BadSecret { reason, .. } => reason,
-                other => other.to_string(),
-            })),
+    Secrets::from_json(&path.display().to_string(), &text).map_err(|err| LocalError::BadSecrets {
+        path: path.to_owned(),
+        reason: match err {
+            ConfigError::BadSecret { reason, .. } => reason,
+            other => other.to_string(),
         },
-    }
+    })
 }
 
 /// The local data folder (`.mallguard/` by default).
@@ -139,6 +118,47 @@ impl DataDir {
     }
 }
 
+/// The local stack, wired: the use cases and the secrets the webhook routes verify with.
+pub struct Local {
+    pub app: Mallguard,
+    pub webhooks: WebhookSecrets,
+}
+
+/// The local program's composition: the secrets (the data folder's, or a deployed stack's with
+/// `--secret-id`), the chosen store and mailer, and the system clock, wired into the use cases. Links in
+/// mails point at `public_url` unless `--public-url` says otherwise.
+pub async fn compose(shop: &ShopArgs, public_url: String) -> CliResult<Local> {
+    let data = shop.data_dir();
+    let sdk = || aws_config::load_defaults(aws_config::BehaviorVersion::latest());
+    let secrets = match &shop.state.secret_id {
+        Some(id) => Secrets::load(&aws_sdk_secretsmanager::Client::new(&sdk().await), id).await?,
+        None => data.secrets()?,
+    };
+    let settings = shop.knobs.settings(&secrets, public_url)?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let (store, mailer): (Arc<dyn Store>, Arc<dyn Mailer>) = match shop.state.store {
+        StoreKind::Embedded => (
+            Arc::new(SqliteStore::open(&data.database())?.with_clock(clock.clone())),
+            Arc::new(OutboxMailer::new(data.outbox(), shop.knobs.sender.clone()).with_clock(clock.clone())),
+        ),
+        StoreKind::Dynamodb => {
+            let sdk = sdk().await;
+            let store = DynamoDbStore::new(
+                aws_sdk_dynamodb::Client::new(&sdk),
+                shop.state.table.clone(),
+                shop.knobs.retention(),
+            )
+            .with_clock(clock.clone());
+            let mailer = shop.knobs.ses_mailer(aws_sdk_sesv2::Client::new(&sdk), None);
+            (Arc::new(store), Arc::new(mailer))
+        }
+    };
+    Ok(Local {
+        app: Mallguard::new(store, mailer, clock, settings),
+        webhooks: secrets.webhooks().clone(),
+    })
+}
+
 #[cfg(unix)]
 fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
@@ -168,8 +188,13 @@ mod tests {
         let again = data.secrets().unwrap();
         assert_eq!(first, again);
         assert_eq!(first.identity_pepper().len(), 32);
-        assert!(first.generic()[0].starts_with("whsec_"));
-        assert!(first.shopify_for("any-shop").is_some());
+        use secrecy::ExposeSecret;
+        assert!(first.webhooks().generic()[0].expose_secret().starts_with("whsec_"));
+        assert!(first.webhooks().shopify_for(Some(SAMPLE_SHOPIFY_SHOP)).is_some());
+        assert!(
+            first.webhooks().shopify_for(Some("any-shop")).is_none(),
+            "only named shops"
+        );
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -177,18 +202,6 @@ mod tests {
             assert_eq!(mode & 0o077, 0, "readable by the owner only");
         }
         fs::remove_dir_all(dir).unwrap();
-    }
-
-    #[test]
-    fn a_secrets_file_in_the_first_shape_is_still_read_with_the_same_keys() {
-        let legacy = r#"{"identity_pepper": "cGVwcGVyLXBlcHBlci1wZXBwZXItcGVwcGVyLTMyYg==",
-            "link_key": "bGluay1rZXktbGluay1rZXktbGluay1rZXktMzJieXQ=",
-            "shopify_secret": "0a1b2c", "generic_secret": "whsec_c2VjcmV0"}"#;
-        let secrets = parse(Path::new("secrets.json"), legacy.as_bytes()).unwrap();
-        assert_eq!(secrets.identity_pepper(), b"pepper-pepper-pepper-pepper-32b");
-        assert_eq!(secrets.link_key(), b"link-key-link-key-link-key-32byt");
-        assert_eq!(secrets.shopify_for("tanaka-shop"), Some("0a1b2c"));
-        assert_eq!(secrets.generic(), ["whsec_c2VjcmV0"]);
     }
 
     #[test]

@@ -1,11 +1,13 @@
 //! `mallguard`: runs the whole stack locally on the embedded store (`cargo run`), and gives the staff
 //! their tools: list and resolve holds, print the evidence, run the expiry sweep, replay quarantine.
 
+mod args;
 mod cli;
 mod local;
 mod send;
 mod serve;
 mod staff;
+mod terminal;
 
 use clap::Parser;
 

@@ -4,9 +4,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
+use mallguard_domain::ports::{Clock, SystemClock};
+use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
 
-use crate::cli::{CliResult, ShopArgs};
+use crate::args::{CliResult, DataArgs};
+use crate::terminal::say;
 
 #[derive(Debug, Args)]
 pub struct SendArgs {
@@ -24,11 +27,13 @@ pub struct SendArgs {
     /// Shopify shop domain.
     #[arg(long, default_value = "tanaka-shop.myshopify.com")]
     pub shop_domain: String,
+    #[command(flatten)]
+    pub data: DataArgs,
 }
 
-pub async fn send(shop: &ShopArgs, args: SendArgs) -> CliResult<ExitCode> {
+pub async fn send(args: SendArgs) -> CliResult<ExitCode> {
     let body = std::fs::read(&args.file).map_err(|e| format!("{}: {e}", args.file.display()))?;
-    let secrets = shop.data_dir().secrets()?;
+    let secrets = args.data.data_dir().secrets()?;
     let path_text = args.file.to_string_lossy().to_string();
     let mall = args.mall.clone().unwrap_or_else(|| {
         if path_text.split(['/', '\\']).any(|p| p == "shopify") {
@@ -63,7 +68,8 @@ pub async fn send(shop: &ShopArgs, args: SendArgs) -> CliResult<ExitCode> {
                 .map(|id| id.as_str().to_owned())
                 .unwrap_or_default();
             let secret = secrets
-                .shopify_for(&shop_id)
+                .webhooks()
+                .shopify_for(Some(&shop_id))
                 .ok_or_else(|| format!("secrets.json has no Shopify secret for {}", args.shop_domain))?;
             request = request
                 .header("x-shopify-topic", topic)
@@ -71,17 +77,18 @@ pub async fn send(shop: &ShopArgs, args: SendArgs) -> CliResult<ExitCode> {
                 .header("x-shopify-webhook-id", delivery)
                 .header(
                     "x-shopify-hmac-sha256",
-                    mallguard_malls::shopify::sign(secret.as_bytes(), &body),
+                    mallguard_malls::shopify::sign(secret.expose_secret(), &body),
                 );
         }
         _ => {
-            let timestamp = jiff::Timestamp::now().as_second();
+            let timestamp = SystemClock.now().as_second();
             let id = format!("msg_{delivery}");
             let secret = secrets
+                .webhooks()
                 .generic()
                 .first()
                 .ok_or("secrets.json has no generic (Standard Webhooks) secret")?;
-            let signature = mallguard_malls::generic::sign(secret, &id, timestamp, &body);
+            let signature = mallguard_malls::generic::sign(secret.expose_secret(), &id, timestamp, &body);
             request = request
                 .header("webhook-id", id)
                 .header("webhook-timestamp", timestamp.to_string())
@@ -95,7 +102,7 @@ pub async fn send(shop: &ShopArgs, args: SendArgs) -> CliResult<ExitCode> {
         .map_err(|e| format!("cannot reach {url}: {e} (is `cargo run` running?)"))?;
     let status = response.status();
     let text = response.text().await.unwrap_or_default();
-    println!("{} {status}\n{text}", args.file.display());
+    say!("{} {status}\n{text}", args.file.display());
     Ok(if status.is_success() {
         ExitCode::SUCCESS
     } else {

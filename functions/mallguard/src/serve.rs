@@ -5,18 +5,12 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use mallguard_aws::config::Secrets;
-use mallguard_ingest::{IngestConfig, WebhookSecrets};
+use mallguard_ingest::IngestConfig;
 
-use crate::cli::{CliResult, ServeArgs, ShopArgs, StoreKind, url_of};
+use crate::args::{CliResult, ServeArgs, ShopArgs, StoreKind, url_of};
 
 /// The table's definition, compiled in so the program creates exactly the table the stack deploys.
 const TEMPLATE: &str = include_str!("../../../infra/template.yaml");
-
-/// The webhook secrets of the ingest router, from the deployment's secrets.
-pub fn webhook_secrets(secrets: &Secrets) -> WebhookSecrets {
-    WebhookSecrets::from_secrets(secrets)
-}
 
 /// Creates the table from the template unless it exists.
 async fn ensure_table(table: &str) -> CliResult<bool> {
@@ -54,13 +48,15 @@ pub async fn serve(shop: &ShopArgs, args: ServeArgs) -> CliResult<ExitCode> {
         .await
         .map_err(|e| format!("cannot listen on {}: {e} (choose another with --bind)", args.bind))?;
     let addr = listener.local_addr()?;
-    let created = if shop.store == StoreKind::Dynamodb && args.create_table {
-        ensure_table(&shop.table).await?
+    let created = if shop.state.store == StoreKind::Dynamodb && args.create_table {
+        ensure_table(&shop.state.table).await?
     } else {
         false
     };
-    let (app, secrets) = shop.app(url_of(addr)).await?;
-    let router = mallguard_ingest::router(app.clone(), IngestConfig::new(webhook_secrets(&secrets)))
+    let crate::local::Local { app, webhooks } = crate::local::compose(shop, url_of(addr)).await?;
+    let router = axum::Router::new()
+        .route("/", axum::routing::get(index))
+        .merge(mallguard_ingest::router(app.clone(), IngestConfig::new(webhooks)))
         .merge(mallguard_respond::router(app.clone()));
 
     let sweeper = app.clone();
@@ -77,12 +73,16 @@ pub async fn serve(shop: &ShopArgs, args: ServeArgs) -> CliResult<ExitCode> {
 
     let data = shop.data_dir();
     let url = url_of(addr);
-    let port_flag = if addr.port() == 9000 {
+    // The send commands must reach this server and sign with this data folder's secrets.
+    let mut port_flag = if addr.port() == 9000 {
         String::new()
     } else {
         format!(" --url {url}")
     };
-    let (store_line, where_line) = match shop.store {
+    if shop.state.data.data != std::path::Path::new(".mallguard") {
+        port_flag.push_str(&format!(" --data {}", shell_word(&data.root().display().to_string())));
+    }
+    let (store_line, where_line) = match shop.state.store {
         StoreKind::Embedded => (
             "the embedded store".to_owned(),
             format!(
@@ -94,7 +94,7 @@ pub async fn serve(shop: &ShopArgs, args: ServeArgs) -> CliResult<ExitCode> {
         StoreKind::Dynamodb => (
             format!(
                 "DynamoDB table {}{} at {}, mail through SES at {}",
-                shop.table,
+                shop.state.table,
                 if created { " (just created)" } else { "" },
                 endpoint("AWS_ENDPOINT_URL_DYNAMODB"),
                 endpoint("AWS_ENDPOINT_URL_SESV2"),
@@ -122,6 +122,42 @@ pub async fn serve(shop: &ShopArgs, args: ServeArgs) -> CliResult<ExitCode> {
     axum::serve(listener, router).with_graceful_shutdown(shutdown()).await?;
     println!("mallguard stopped.");
     Ok(ExitCode::SUCCESS)
+}
+
+/// `GET /`: what this server is, for whoever opens its address in a browser.
+async fn index() -> axum::response::Html<&'static str> {
+    axum::response::Html(INDEX)
+}
+
+const INDEX: &str = r#"<!doctype html>
+<html lang="ja"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>mallguard（ローカル）</title>
+<style>body{font-family:system-ui,"Noto Sans CJK JP",sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem;line-height:1.7}
+code{background:#f3f3f3;padding:.1em .3em;border-radius:3px}</style></head>
+<body>
+<h1>mallguard</h1>
+<p>重複注文の疑いを発送前に保留し、購入者に確認するサーバーです（ローカル実行）。</p>
+<ul>
+<li>モールからの注文通知: <code>POST /webhooks/shopify</code>、<code>POST /webhooks/generic</code></li>
+<li>購入者の確認ページ: <code>/h/&lt;トークン&gt;</code>（確認メールのリンクから開きます）</li>
+<li>保留の一覧: <code>cargo run -- holds</code></li>
+</ul>
+<p lang="en">mallguard holds suspected duplicate orders before they ship and asks the buyer. Order webhooks:
+<code>POST /webhooks/shopify</code>, <code>POST /webhooks/generic</code>. The buyer's page: <code>/h/&lt;token&gt;</code>,
+linked from the notice mail. Holds: <code>cargo run -- holds</code>.</p>
+</body></html>
+"#;
+
+/// A path as one shell word: quoted when it holds anything a shell would split or expand.
+fn shell_word(text: &str) -> String {
+    if text
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/._-+=:,@".contains(c))
+    {
+        text.to_owned()
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
+    }
 }
 
 async fn shutdown() {

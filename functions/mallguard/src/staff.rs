@@ -2,72 +2,128 @@
 
 use std::process::ExitCode;
 
+use mallguard_domain::Language;
 use mallguard_domain::hold::{Decision, HoldState};
 use mallguard_domain::ids::{HoldId, Mall, OrderId, OrderRef, ShopId};
-use mallguard_domain::policy::format_jst;
-use mallguard_domain::service::{Incoming, Mallguard};
-use mallguard_ingest::{Parsed, Source, parse_payload};
+use mallguard_domain::policy::{format_jst, format_jst_seconds};
+use mallguard_domain::service::{Mallguard, ReplayOutcome, Retry, Settlement};
 
-use crate::cli::{CliResult, ShopArgs, url_of};
+use crate::args::{CliResult, ShopArgs, url_of};
+use crate::terminal::{say, table};
 
+/// The use cases, with links in mails pointing at the default local address (or `--public-url`).
 async fn app(shop: &ShopArgs) -> CliResult<Mallguard> {
     let default_url = url_of("127.0.0.1:9000".parse().expect("a valid address"));
-    Ok(shop.app(default_url).await?.0)
+    Ok(crate::local::compose(shop, default_url).await?.app)
+}
+
+/// Words of the staff's tools, per language.
+struct Words {
+    ja: bool,
+}
+
+impl Words {
+    fn of(lang: Language) -> Self {
+        Self {
+            ja: lang == Language::Ja,
+        }
+    }
+
+    fn pick<'a>(&self, ja: &'a str, en: &'a str) -> &'a str {
+        if self.ja { ja } else { en }
+    }
+}
+
+/// An order as staff type it back into `evidence`: the mall and the order number.
+fn order_words(order: &OrderRef) -> String {
+    format!("{} #{}", order.mall, order.order_id)
 }
 
 pub async fn holds(shop: &ShopArgs, all: bool) -> CliResult<ExitCode> {
     let app = app(shop).await?;
     let lang = app.settings().shop.language;
+    let w = Words::of(lang);
     let holds = app.holds(!all).await?;
     if holds.is_empty() {
-        println!("{}", if all { "No holds." } else { "No open holds." });
+        say!(
+            "{}",
+            match all {
+                true => w.pick("保留はありません。", "No holds."),
+                false => w.pick("対応待ちの保留はありません。", "No open holds."),
+            }
+        );
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
-        "{:<22} {:<10} {:<7} {:<22} {:<40} DUPLICATE OF",
-        "HOLD", "STATE", "URGENT", "DEADLINE (JST)", "HELD ORDER"
-    );
+    let mut rows = vec![vec![
+        w.pick("保留ID", "HOLD").to_owned(),
+        w.pick("状態", "STATE").to_owned(),
+        w.pick("至急", "URGENT").to_owned(),
+        w.pick("回答期限（日本時間）", "DEADLINE (JST)").to_owned(),
+        w.pick("保留中の注文", "HELD ORDER").to_owned(),
+        w.pick("重複の疑いの相手", "DUPLICATE OF").to_owned(),
+        w.pick("ショップ", "SHOP").to_owned(),
+    ]];
     for h in holds {
-        println!(
-            "{:<22} {:<10} {:<7} {:<22} {:<40} {}",
-            h.id,
-            h.state,
-            if h.urgent && h.state == HoldState::Held {
-                "URGENT"
-            } else {
-                ""
-            },
+        let urgent = h.urgent && h.state == HoldState::Held;
+        rows.push(vec![
+            h.id.to_string(),
+            h.state.staff_label(lang).to_owned(),
+            if urgent { w.pick("至急", "URGENT") } else { "-" }.to_owned(),
             format_jst(h.deadline, lang),
-            h.order.to_string(),
-            h.original,
-        );
+            order_words(&h.order),
+            order_words(&h.original),
+            h.order.shop.to_string(),
+        ]);
     }
+    print!("{}", table(&rows));
+    say!(
+        "{}",
+        w.pick(
+            "注文の経過: mallguard evidence <モール> <注文番号>（例: mallguard evidence own #TS-20261123-0002）",
+            "An order's timeline: mallguard evidence <mall> <order number> (e.g. mallguard evidence own #TS-20261123-0002)"
+        )
+    );
     Ok(ExitCode::SUCCESS)
 }
 
 pub async fn resolve(shop: &ShopArgs, hold: &str, decision: Decision, staff: &str) -> CliResult<ExitCode> {
     let app = app(shop).await?;
+    let lang = app.settings().shop.language;
     let id = HoldId::parse(hold).map_err(|e| format!("{hold:?}: {e}"))?;
     match app.resolve(&id, decision, staff).await? {
-        Ok(settled) => {
-            println!("{id}: {} by {staff}", settled.state);
+        Settlement::Settled(settled) => {
+            say!("{id}: {} ({})", settled.state.staff_label(lang), staff);
             Ok(ExitCode::SUCCESS)
         }
-        Err(current) => {
-            println!("{id} was already {} — nothing changed", current.state);
+        Settlement::AlreadySettled(current) => {
+            let w = Words::of(lang);
+            say!(
+                "{id}: {} {} — {}",
+                w.pick("すでに", "was already"),
+                current.state.staff_label(lang),
+                w.pick("変更はありません", "nothing changed")
+            );
             Ok(ExitCode::FAILURE)
         }
     }
 }
 
+/// An order number as staff copy it: `#TS-…` (as `holds` and the mails show it) or without the `#`.
+fn order_number(raw: &str) -> Result<OrderId, String> {
+    let trimmed = raw.trim();
+    let number = trimmed.strip_prefix('#').unwrap_or(trimmed);
+    OrderId::parse(number).map_err(|e| format!("{raw:?}: {e}"))
+}
+
 pub async fn evidence(shop: &ShopArgs, mall: &str, order_id: &str, shop_id: Option<&str>) -> CliResult<ExitCode> {
     let app = app(shop).await?;
     let lang = app.settings().shop.language;
+    let w = Words::of(lang);
     let mall: Mall = mall.parse()?;
-    let order_id = OrderId::parse(order_id)?;
+    let order_id = order_number(order_id)?;
     let refs = match shop_id {
         Some(s) => vec![OrderRef::new(mall, ShopId::parse(s)?, order_id.clone())],
-        None => app.store().orders_with_id(mall, &order_id).await?,
+        None => app.find_orders(mall, &order_id).await?,
     };
     let [order_ref] = refs.as_slice() else {
         if refs.is_empty() {
@@ -78,73 +134,144 @@ pub async fn evidence(shop: &ShopArgs, mall: &str, order_id: &str, shop_id: Opti
     };
     let evidence = app.evidence(order_ref).await?;
     let order = &evidence.order.order;
-    println!(
-        "Order {} ({} / shop {})",
-        order.order_ref.order_id,
-        order.order_ref.mall.display_name(lang),
-        order.order_ref.shop
-    );
-    println!("  placed:   {}", format_jst(order.placed_at, lang));
-    println!("  received: {}", format_jst(evidence.order.received_at, lang));
-    println!("  status:   {:?}", order.status);
-    for line in order.lines.iter() {
-        println!(
-            "  item:     {} ({}) x {}",
-            line.title,
-            line.product,
-            line.quantity.get()
+    let at = |t| format_jst_seconds(t, lang);
+    if w.ja {
+        say!(
+            "注文 {}（{}、ショップ {}）　時刻はすべて日本時間",
+            order.order_ref.order_id,
+            order.order_ref.mall.display_name(lang),
+            order.order_ref.shop
+        );
+    } else {
+        say!(
+            "Order {} ({}, shop {}); all times JST",
+            order.order_ref.order_id,
+            order.order_ref.mall.display_name(lang),
+            order.order_ref.shop
         );
     }
-    println!("  payload:  sha256 {}", order.payload_digest.as_str());
+    let mut rows = vec![
+        vec![w.pick("注文日時", "placed").to_owned(), at(order.placed_at)],
+        vec![
+            w.pick("受信日時", "received").to_owned(),
+            at(evidence.order.received_at),
+        ],
+        vec![w.pick("状態", "status").to_owned(), order.status.label(lang).to_owned()],
+    ];
+    for line in order.lines.iter() {
+        rows.push(vec![
+            w.pick("商品", "item").to_owned(),
+            format!("{}（{}）× {}", line.title, line.product, line.quantity.get()),
+        ]);
+    }
+    rows.push(vec![
+        w.pick("受信データ", "payload").to_owned(),
+        format!("sha256 {}", order.payload_digest.as_str()),
+    ]);
     if let Some(hold) = &evidence.hold {
-        println!(
-            "  hold:     {} {} (duplicate of {}), deadline {}",
-            hold.id,
-            hold.state,
-            hold.original,
-            format_jst(hold.deadline, lang)
-        );
+        rows.push(vec![
+            w.pick("保留", "hold").to_owned(),
+            if w.ja {
+                format!(
+                    "{} {}（{} と重複の疑い）、回答期限 {}",
+                    hold.id,
+                    hold.state.staff_label(lang),
+                    order_words(&hold.original),
+                    at(hold.deadline)
+                )
+            } else {
+                format!(
+                    "{} {} (duplicate of {}), deadline {}",
+                    hold.id,
+                    hold.state.staff_label(lang),
+                    order_words(&hold.original),
+                    at(hold.deadline)
+                )
+            },
+        ]);
         if let Some(r) = &hold.resolution {
-            println!("  settled:  {} by {} at {}", r.state, r.by, format_jst(r.at, lang));
+            rows.push(vec![
+                w.pick("決着", "settled").to_owned(),
+                format!("{} / {} / {}", r.state.staff_label(lang), r.by.label(lang), at(r.at)),
+            ]);
         }
     }
     for id in &evidence.order.duplicates {
-        println!("  later duplicate held: {id}");
+        rows.push(vec![
+            w.pick("後の重複注文の保留", "later duplicate held").to_owned(),
+            id.to_string(),
+        ]);
     }
-    println!("\nTimeline:");
+    let indented: Vec<Vec<String>> = rows
+        .into_iter()
+        .map(|mut r| {
+            r[0] = format!("  {}:", r[0]);
+            r
+        })
+        .collect();
+    print!("{}", table(&indented));
+    say!();
+    say!("{}", w.pick("経過:", "Timeline:"));
     for entry in &evidence.history {
-        println!("  {}", entry.describe(lang));
+        say!("  {}", entry.describe(lang));
     }
     Ok(ExitCode::SUCCESS)
 }
 
 pub async fn expire(shop: &ShopArgs) -> CliResult<ExitCode> {
     let app = app(shop).await?;
-    let report = app.sweep().await?;
-    println!(
-        "reminded {}, cancelled {}, escalated to Amazon customer service {}, notices sent {}, failed {}, skipped {}",
-        report.reminded, report.cancelled, report.escalated, report.notices_sent, report.notices_failed, report.skipped
-    );
-    Ok(ExitCode::SUCCESS)
+    let lang = app.settings().shop.language;
+    // By hand, staff want every pending mail out now: the buyer's answer time is running.
+    let r = app.sweep_with(Retry::AllNow).await?;
+    if lang == Language::Ja {
+        say!(
+            "リマインド {}件、期限キャンセル {}件、Amazonカスタマーサービスへの確認依頼 {}件、メール送信 {}件（失敗 {}件）、他で処理済み {}件",
+            r.reminded,
+            r.cancelled,
+            r.escalated,
+            r.notices_sent,
+            r.notices_failed,
+            r.skipped
+        );
+    } else {
+        say!(
+            "reminded {}, cancelled {}, escalated to Amazon customer service {}, mails sent {}, failed {}, skipped {}",
+            r.reminded,
+            r.cancelled,
+            r.escalated,
+            r.notices_sent,
+            r.notices_failed,
+            r.skipped
+        );
+    }
+    Ok(if r.notices_failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 pub async fn quarantine_list(shop: &ShopArgs) -> CliResult<ExitCode> {
     let app = app(shop).await?;
     let lang = app.settings().shop.language;
-    let items = app.store().quarantined().await?;
+    let w = Words::of(lang);
+    let items = app.quarantined().await?;
     if items.is_empty() {
-        println!("Nothing in quarantine.");
+        say!(
+            "{}",
+            w.pick("隔離中の受信データはありません。", "Nothing in quarantine.")
+        );
     }
     for q in items {
         let replayed = q
             .replayed_at
-            .map(|t| format!("replayed {}", format_jst(t, lang)))
-            .unwrap_or_else(|| "waiting".into());
-        println!(
+            .map(|t| format!("{} {}", w.pick("再処理済み", "replayed"), format_jst_seconds(t, lang)))
+            .unwrap_or_else(|| w.pick("再処理待ち", "waiting").to_owned());
+        say!(
             "{}  {:<8} {}  {} bytes  {replayed}\n    {}",
             q.id,
             q.source,
-            format_jst(q.received_at, lang),
+            format_jst_seconds(q.received_at, lang),
             q.raw.len(),
             q.error
         );
@@ -154,31 +281,25 @@ pub async fn quarantine_list(shop: &ShopArgs) -> CliResult<ExitCode> {
 
 pub async fn quarantine_replay(shop: &ShopArgs) -> CliResult<ExitCode> {
     let app = app(shop).await?;
+    let w = Words::of(app.settings().shop.language);
+    let report = app.replay_quarantined(&mallguard_malls::Malls).await?;
+    if report.is_empty() {
+        say!(
+            "{}",
+            w.pick(
+                "再処理を待つ受信データはありません。",
+                "Nothing waiting in quarantine: nothing to replay."
+            )
+        );
+    }
     let mut failed = 0;
-    for q in app.store().quarantined().await? {
-        if q.replayed_at.is_some() {
-            continue;
-        }
-        let source: Source = q.source.parse()?;
-        match parse_payload(source, &q.meta, &q.raw) {
-            Ok(Parsed::Order(order)) => {
-                let outcome = app
-                    .ingest(Incoming {
-                        order: *order,
-                        raw: q.raw.clone(),
-                        delivery: None,
-                    })
-                    .await?;
-                println!("{}: {outcome:?}", q.id);
-                app.mark_replayed(q).await?;
-            }
-            Ok(Parsed::Ignored(topic)) => {
-                println!("{}: topic {topic} needs no processing", q.id);
-                app.mark_replayed(q).await?;
-            }
-            Err(err) => {
+    for replayed in &report {
+        match &replayed.outcome {
+            ReplayOutcome::Ingested(outcome) => say!("{}: {outcome:?}", replayed.id),
+            ReplayOutcome::Ignored(topic) => say!("{}: topic {topic} needs no processing", replayed.id),
+            ReplayOutcome::StillInvalid(err) => {
                 failed += 1;
-                println!("{}: still cannot be parsed: {err}", q.id);
+                say!("{}: still cannot be parsed: {err}", replayed.id);
             }
         }
     }

@@ -1,4 +1,4 @@
-//! The local program on the real adapters (issue 4, item 9): `mallguard serve --store dynamodb` against
+//! The local program on the real adapters: `mallguard serve --store dynamodb` against
 //! DynamoDB Local and moto (both started by `bash tests/run`), through the standard
 //! `AWS_ENDPOINT_URL_*` variables, with the secrets from the data folder.
 
@@ -31,8 +31,7 @@ impl Env {
     fn command(&self) -> Command {
         let mut command = Command::new(BIN);
         command
-            .arg("--data")
-            .arg(&self.data)
+            .env("MALLGUARD_DATA", &self.data)
             .env("MALLGUARD_STORE", "dynamodb")
             .env("MALLGUARD_TABLE", &self.table)
             .env("MALLGUARD_SENDER", &self.sender)
@@ -133,7 +132,7 @@ async fn serve_on_dynamodb_and_ses_holds_the_second_order_and_mails_the_notice_t
 
     // The staff's tools read the same table, and the evidence names SES's message id.
     let holds = stdout(&env.run(&["holds"]));
-    assert!(holds.contains("held"), "{holds}");
+    assert!(holds.contains("保留中"), "{holds}");
     let evidence = stdout(&env.run(&["evidence", "own", "TS-20261123-0002"]));
     let id = notice["id"].as_str().unwrap();
     assert!(

@@ -4,42 +4,10 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
-use common::{BIN, Server, event, stdout};
+use common::{BIN, event, mallguard, start, stdout};
 use mallguard_tests::OutboxMail;
-
-fn mallguard(data: &Path, args: &[&str]) -> Output {
-    let output = Command::new(BIN)
-        .arg("--data")
-        .arg(data)
-        .args(args)
-        .env("MALLGUARD_LOG", "warn")
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success() || args[0] == "resolve",
-        "mallguard {args:?} failed: {}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
-}
-
-fn start(data: &Path) -> (Server, String) {
-    let mut command = Command::new(BIN);
-    command
-        .arg("--data")
-        .arg(data)
-        .args(["serve", "--bind", "127.0.0.1:0"])
-        .env("MALLGUARD_LOG", "warn");
-    let (server, url, banner) = common::spawn(command);
-    assert!(
-        banner.contains("cargo run -- send events/generic/order.json"),
-        "{banner}"
-    );
-    (server, url)
-}
 
 fn outbox(data: &Path) -> Vec<OutboxMail> {
     let dir: PathBuf = data.join("outbox");
@@ -54,6 +22,10 @@ async fn the_readme_walkthrough_holds_the_second_order_and_the_buyer_cancels_it(
     let data = dir.path().join(".mallguard");
     let (_server, url) = start(&data);
     assert!(data.join("secrets.json").exists(), "secrets are made on first run");
+    let index = reqwest::get(format!("{url}/")).await.unwrap();
+    assert_eq!(index.status(), 200, "the server says what it is");
+    let index = index.text().await.unwrap();
+    assert!(index.contains("/webhooks/shopify") && index.contains("/h/"), "{index}");
 
     let first = stdout(&mallguard(
         &data,
@@ -79,24 +51,27 @@ async fn the_readme_walkthrough_holds_the_second_order_and_the_buyer_cancels_it(
     let page = client.get(&links[1]).send().await.unwrap();
     assert_eq!(page.status(), 200);
     let holds = stdout(&mallguard(&data, &["holds"]));
-    assert!(holds.contains("held"), "opening the page changes nothing:\n{holds}");
+    assert!(holds.contains("保留中"), "opening the page changes nothing:\n{holds}");
 
     let done = client.post(&links[1]).send().await.unwrap();
     assert_eq!(done.status(), 200);
     assert!(done.text().await.unwrap().contains("キャンセル"));
 
     let holds = stdout(&mallguard(&data, &["holds", "--all"]));
-    assert!(holds.contains("cancelled"), "{holds}");
-    let hold_id = holds
-        .lines()
-        .nth(1)
-        .unwrap()
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_owned();
+    assert!(holds.contains("キャンセル"), "{holds}");
+    let row: Vec<&str> = holds.lines().nth(1).unwrap().split_whitespace().collect();
+    let hold_id = row[0].to_owned();
+    // The held order's column pastes straight into `evidence`: `own #TS-20261123-0002`.
+    let at = row.iter().position(|w| *w == "own").expect("the held order's mall");
+    let (mall, number) = (row[at], row[at + 1]);
+    assert_eq!((mall, number), ("own", "#TS-20261123-0002"), "{holds}");
 
-    let evidence = stdout(&mallguard(&data, &["evidence", "own", "TS-20261123-0002"]));
+    let evidence = stdout(&mallguard(&data, &["evidence", mall, number]));
+    assert!(evidence.contains("時刻はすべて日本時間"), "{evidence}");
+    assert!(
+        !evidence.contains("placed:") && !evidence.contains("Timeline"),
+        "one language: {evidence}"
+    );
     for needle in [
         "重複の疑い",
         "発送を保留",
@@ -110,18 +85,19 @@ async fn the_readme_walkthrough_holds_the_second_order_and_the_buyer_cancels_it(
     // The staff cannot settle it a second time.
     let again = mallguard(&data, &["resolve", &hold_id, "confirm", "--staff", "suzuki"]);
     assert!(!again.status.success());
-    assert!(stdout(&again).contains("already cancelled"), "{}", stdout(&again));
+    assert!(stdout(&again).contains("すでに キャンセル"), "{}", stdout(&again));
 
+    let sweep = stdout(&mallguard(&data, &["expire"]));
+    assert!(sweep.contains("期限キャンセル 0件"), "{sweep}");
     let sweep = stdout(&mallguard(&data, &["expire", "--now"]));
-    assert!(sweep.contains("cancelled 0"), "{sweep}");
+    assert!(sweep.contains("期限キャンセル 0件"), "--now still works: {sweep}");
 }
 
 #[test]
 fn send_without_a_server_says_what_to_do() {
     let dir = tempfile::tempdir().unwrap();
     let output = Command::new(BIN)
-        .arg("--data")
-        .arg(dir.path())
+        .env("MALLGUARD_DATA", dir.path())
         .args(["send", &event("generic/order.json"), "--url", "http://127.0.0.1:9"])
         .output()
         .unwrap();

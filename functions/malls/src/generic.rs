@@ -1,6 +1,6 @@
 //! The generic input: the canonical order as JSON, signed with Standard Webhooks
 //! (<https://www.standardwebhooks.com>), for a shop's own system or an order management system that relays
-//! orders from every mall (DESIGN.md §9).
+//! orders from every mall.
 //!
 //! # Signature
 //!
@@ -859,10 +859,11 @@ mod tests {
     }
 
     #[test]
-    fn json_of_the_wrong_shape_is_invalid() {
-        for raw in [&b"[]"[..], b"\"order\"", b"42", b"null", b"{}"] {
-            assert!(matches!(parse_order(raw), Err(ParseError::Invalid(_))), "{raw:?}");
+    fn json_that_is_not_an_object_is_refused_and_an_object_of_the_wrong_shape_is_invalid() {
+        for raw in [&b"[]"[..], b"\"order\"", b"42", b"null"] {
+            assert!(matches!(parse_order(raw), Err(ParseError::NotObject(_))), "{raw:?}");
         }
+        assert!(matches!(parse_order(b"{}"), Err(ParseError::Invalid(_))));
     }
 
     #[test]

@@ -1,20 +1,29 @@
-//! Mall adapters: check that a webhook really comes from the mall, then turn its payload into the canonical
-//! [`Order`](mallguard_domain::order::Order) (DESIGN.md §4, §9).
+//! Mall adapters: the inbound contract of every mall that sends us orders. Check that a payload really
+//! comes from the mall, then turn it into the canonical [`Order`](mallguard_domain::order::Order).
 //!
 //! Pure: no IO and no clock reads (the time is a parameter), so the HTTP edge decides what each error means
 //! on the wire:
 //!
-//! - [`SignatureError`]: refused before anything was parsed, nothing stored (401).
-//! - [`ParseError::NotJson`]: the body is empty or not JSON at all (400).
+//! - [`VerifyError`]: refused before anything was parsed, nothing stored (401).
+//! - [`ParseError::NotJson`], [`ParseError::NotObject`], [`ParseError::TooDeep`]: the body is empty, not
+//!   UTF-8, not JSON, not a JSON object, or nested deeper than [`MAX_DEPTH`] (400). The depth is checked
+//!   without recursion before anything else reads the body, so no body can exhaust the stack.
 //! - [`ParseError::Invalid`]: signed JSON that we do not understand; the edge quarantines it and answers 202
-//!   so the mall neither retries forever nor drops the subscription (DESIGN.md §10).
+//!   so the mall neither retries forever nor drops the subscription.
 //!
-//! One module per mall that pushes: [`shopify`] (Shopify's own HMAC scheme) and [`generic`] (the canonical
-//! order JSON signed with Standard Webhooks, for a shop's own system or an order management system that relays
-//! orders from every mall).
+//! [`inbound`] is the one entry point: [`Source`] (which route, which headers), [`verify`], [`parse`] and
+//! [`delivery_id`], over [`WebhookSecrets`]. Behind it, one module per mall with the same shape (header
+//! names, `verify`, `sign` for tests and `mallguard send`, `parse_order`): [`shopify`] (Shopify's own HMAC
+//! scheme) and [`generic`] (the canonical order JSON signed with Standard Webhooks, for a shop's own system
+//! or an order management system that relays orders from every mall).
 
 pub mod generic;
+pub mod inbound;
 pub mod shopify;
+
+pub use inbound::{
+    Headers, Malls, Parsed, RouteError, Source, VerifyError, WebhookSecrets, delivery_id, parse, verify,
+};
 
 use std::fmt;
 
@@ -45,6 +54,12 @@ pub enum ParseError {
     /// The body is empty or not JSON at all (HTTP 400 at the edge).
     #[error("the body is not JSON: {0}")]
     NotJson(String),
+    /// Arrays and objects nested deeper than the bound (HTTP 400 at the edge).
+    #[error("the body nests deeper than {0} levels")]
+    TooDeep(usize),
+    /// Well-formed JSON, but not an object (HTTP 400 at the edge).
+    #[error("the body must be a JSON object, not {0}")]
+    NotObject(&'static str),
     /// JSON, but not an order we understand (quarantine + 202 at the edge). The message starts with the path of
     /// the offending field, such as `lines[0].quantity: must be at least 1`.
     #[error("the order is not understood: {0}")]
@@ -239,208 +254,76 @@ pub(crate) fn non_empty(text: Option<&str>) -> Option<&str> {
     text.map(str::trim).filter(|s| !s.is_empty())
 }
 
+/// How deeply arrays and objects may nest in a payload. Real order payloads nest about six levels; the
+/// bound is checked before anything recursive reads the body, so no body can exhaust the stack.
+pub const MAX_DEPTH: usize = 64;
+
 /// Deserializes a JSON body into `T`.
 ///
-/// Bodies that are not JSON become [`ParseError::NotJson`]. Data errors (wrong type, missing field, a value a
-/// field refuses) become [`ParseError::Invalid`] prefixed with the JSON path of the offending value, found from
-/// the error's position, because serde_json only reports line and column and staff need to know which field a
-/// mall changed.
+/// A body that is empty, not UTF-8, not JSON, nested deeper than [`MAX_DEPTH`] or not a JSON object is
+/// refused as such (HTTP 400 at the edge). Data errors (wrong type, missing field, a value a field refuses)
+/// become [`ParseError::Invalid`] prefixed with the JSON path of the offending value (`lines[0].quantity`),
+/// because staff need to know which field a mall changed.
 pub(crate) fn decode<T: DeserializeOwned>(raw: &[u8]) -> Result<T, ParseError> {
+    check_shape(raw)?;
+    let mut deserializer = serde_json::Deserializer::from_slice(raw);
+    serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let suffix = format!(" at line {} column {}", inner.line(), inner.column());
+        let text = inner.to_string();
+        let message = text.strip_suffix(&suffix).unwrap_or(&text);
+        ParseError::field(if path == "." { "" } else { &path }, message)
+    })
+}
+
+/// Checks, without recursion, that `raw` is one UTF-8 JSON object nested at most [`MAX_DEPTH`] deep.
+pub fn check_shape(raw: &[u8]) -> Result<(), ParseError> {
     if raw.iter().all(u8::is_ascii_whitespace) {
         return Err(ParseError::NotJson("it is empty".into()));
     }
-    // A syntax check of the whole body first: a typed decode may stop at a data error before it meets a syntax
+    // serde_json skips the strings of ignored fields without checking their encoding.
+    if let Err(e) = std::str::from_utf8(raw) {
+        return Err(ParseError::NotJson(format!(
+            "it is not UTF-8 (invalid byte at offset {})",
+            e.valid_up_to()
+        )));
+    }
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for &b in raw {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Err(ParseError::TooDeep(MAX_DEPTH));
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    // A syntax check of the whole body: a typed decode may stop at a data error before it meets a syntax
     // error further on, and a body that is not JSON must get a 400, not a quarantine.
     if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(raw) {
         return Err(ParseError::NotJson(e.to_string()));
     }
-    serde_json::from_slice(raw).map_err(|e| {
-        let suffix = format!(" at line {} column {}", e.line(), e.column());
-        let text = e.to_string();
-        let message = text.strip_suffix(&suffix).unwrap_or(&text);
-        let path = json_path::at_error(raw, e.line(), e.column());
-        ParseError::field(&path, message)
-    })
-}
-
-/// Finds the JSON path (`lines[0].quantity`) of the value a serde_json data error is about.
-mod json_path {
-    /// A value in the document: where it starts and ends (exclusive), and its path.
-    struct Span {
-        start: usize,
-        end: usize,
-        path: String,
-    }
-
-    /// The path of the value that the data error at (`line`, `column`) is about; empty for the whole body.
-    ///
-    /// serde_json reports how many bytes it had consumed. That is usually the end of the value the error is
-    /// about: one of the wrong type, an unknown variant, one refused by its own check, or an object that lacks a
-    /// field (its closing brace is consumed before the error is placed). Two exceptions: a `{` or `[` where a
-    /// scalar was expected is only peeked at (the position is the start of that value), and a visitor that
-    /// refuses an array or object does so just after its opening bracket.
-    pub(super) fn at_error(raw: &[u8], line: usize, column: usize) -> String {
-        let Some(index) = index_of(raw, line, column) else {
-            return String::new();
-        };
-        let mut spans = Vec::new();
-        let mut scanner = Scanner { s: raw, i: 0 };
-        scanner.value(&mut Vec::new(), &mut spans);
-        // `spans` is in post-order (children before their parents), so the first hit is the innermost value.
-        let found = if matches!(raw.get(index), Some(b'{' | b'[')) {
-            spans.iter().find(|s| s.start == index)
-        } else {
-            spans.iter().find(|s| s.end == index).or_else(|| {
-                spans
-                    .iter()
-                    .find(|s| s.start + 1 == index && matches!(raw.get(s.start), Some(b'{' | b'[')))
-            })
-        };
-        found.map(|s| s.path.clone()).unwrap_or_default()
-    }
-
-    /// The byte index of a serde_json position: lines count from 1, the column counts bytes since the newline.
-    fn index_of(raw: &[u8], line: usize, column: usize) -> Option<usize> {
-        let line_start = if line <= 1 {
-            0
-        } else {
-            raw.iter()
-                .enumerate()
-                .filter(|(_, b)| **b == b'\n')
-                .nth(line - 2)
-                .map(|(i, _)| i + 1)?
-        };
-        Some(line_start + column)
-    }
-
-    enum Segment {
-        Key(String),
-        Index(usize),
-    }
-
-    fn render(path: &[Segment]) -> String {
-        let mut out = String::new();
-        for segment in path {
-            match segment {
-                Segment::Key(key) => {
-                    if !out.is_empty() {
-                        out.push('.');
-                    }
-                    out.push_str(key);
-                }
-                Segment::Index(i) => out.push_str(&format!("[{i}]")),
-            }
-        }
-        out
-    }
-
-    /// A minimal scanner for JSON that serde_json has already accepted, so it does not re-check syntax.
-    struct Scanner<'a> {
-        s: &'a [u8],
-        i: usize,
-    }
-
-    impl Scanner<'_> {
-        fn peek(&self) -> Option<u8> {
-            self.s.get(self.i).copied()
-        }
-
-        fn skip_white(&mut self) {
-            while matches!(self.peek(), Some(b' ' | b'\n' | b'\r' | b'\t')) {
-                self.i += 1;
-            }
-        }
-
-        fn value(&mut self, path: &mut Vec<Segment>, spans: &mut Vec<Span>) {
-            self.skip_white();
-            let start = self.i;
-            match self.peek() {
-                Some(b'{') => self.object(path, spans),
-                Some(b'[') => self.array(path, spans),
-                Some(b'"') => {
-                    self.string();
-                }
-                Some(_) => {
-                    while matches!(self.peek(), Some(b) if !matches!(b, b',' | b'}' | b']' | b' ' | b'\n' | b'\r' | b'\t'))
-                    {
-                        self.i += 1;
-                    }
-                }
-                None => return,
-            }
-            spans.push(Span {
-                start,
-                end: self.i,
-                path: render(path),
-            });
-        }
-
-        /// Skips a string and returns its raw bytes, quotes included.
-        fn string(&mut self) -> &[u8] {
-            let start = self.i;
-            self.i += 1;
-            while let Some(b) = self.peek() {
-                self.i += 1;
-                match b {
-                    b'\\' => self.i += 1,
-                    b'"' => break,
-                    _ => {}
-                }
-            }
-            &self.s[start..self.i.min(self.s.len())]
-        }
-
-        fn object(&mut self, path: &mut Vec<Segment>, spans: &mut Vec<Span>) {
-            self.i += 1;
-            loop {
-                self.skip_white();
-                match self.peek() {
-                    Some(b'"') => {
-                        let raw_key = self.string();
-                        let key = serde_json::from_slice::<String>(raw_key).unwrap_or_default();
-                        self.skip_white();
-                        self.i += 1; // ':'
-                        path.push(Segment::Key(key));
-                        self.value(path, spans);
-                        path.pop();
-                        self.skip_white();
-                        if self.peek() == Some(b',') {
-                            self.i += 1;
-                        }
-                    }
-                    Some(b'}') => {
-                        self.i += 1;
-                        return;
-                    }
-                    _ => return,
-                }
-            }
-        }
-
-        fn array(&mut self, path: &mut Vec<Segment>, spans: &mut Vec<Span>) {
-            self.i += 1;
-            let mut index = 0;
-            loop {
-                self.skip_white();
-                match self.peek() {
-                    Some(b']') => {
-                        self.i += 1;
-                        return;
-                    }
-                    Some(_) => {
-                        path.push(Segment::Index(index));
-                        self.value(path, spans);
-                        path.pop();
-                        index += 1;
-                        self.skip_white();
-                        if self.peek() == Some(b',') {
-                            self.i += 1;
-                        }
-                    }
-                    None => return,
-                }
-            }
-        }
+    match raw.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') => Ok(()),
+        Some(b'[') => Err(ParseError::NotObject("an array")),
+        Some(b'"') => Err(ParseError::NotObject("a string")),
+        Some(b'n') => Err(ParseError::NotObject("null")),
+        Some(b't' | b'f') => Err(ParseError::NotObject("a boolean")),
+        _ => Err(ParseError::NotObject("a number")),
     }
 }
 
@@ -594,10 +477,46 @@ mod tests {
     }
 
     #[test]
-    fn a_body_of_the_wrong_shape_altogether_is_invalid_not_unparseable() {
-        assert!(invalid("true").starts_with("invalid type: boolean"));
-        assert!(invalid("null").starts_with("invalid type: null"));
-        assert!(invalid(r#""order""#).starts_with("invalid type: string"));
+    fn a_body_that_is_not_an_object_is_refused_not_quarantined() {
+        assert_eq!(
+            decode::<Outer>(b"true").unwrap_err(),
+            ParseError::NotObject("a boolean")
+        );
+        assert_eq!(decode::<Outer>(b" null").unwrap_err(), ParseError::NotObject("null"));
+        assert_eq!(
+            decode::<Outer>(br#""order""#).unwrap_err(),
+            ParseError::NotObject("a string")
+        );
+        assert_eq!(decode::<Outer>(b"[1]").unwrap_err(), ParseError::NotObject("an array"));
+        assert_eq!(decode::<Outer>(b"12").unwrap_err(), ParseError::NotObject("a number"));
+    }
+
+    #[test]
+    fn a_body_that_is_not_utf8_is_refused_even_inside_an_ignored_field() {
+        let mut body = br#"{"name":"a","inner":{"count":1,"flag":true},"note":""#.to_vec();
+        body.extend_from_slice(&[0xff, 0xfe]);
+        body.extend_from_slice(br#""}"#);
+        assert!(matches!(decode::<Outer>(&body), Err(ParseError::NotJson(m)) if m.contains("UTF-8")));
+    }
+
+    #[test]
+    fn a_body_nested_a_hundred_thousand_deep_is_refused_without_recursion() {
+        for (open, close) in [("[", "]"), ("{\"a\":", "}")] {
+            let body = format!("{{\"x\":{}1{}}}", open.repeat(100_000), close.repeat(100_000));
+            assert_eq!(
+                decode::<Outer>(body.as_bytes()).unwrap_err(),
+                ParseError::TooDeep(MAX_DEPTH)
+            );
+        }
+        // Brackets inside strings do not count.
+        let body = format!(r#"{{"name":"{}","inner":{{"count":1,"flag":true}}}}"#, "[".repeat(1000));
+        assert!(decode::<Outer>(body.as_bytes()).is_ok());
+        // A deep unknown field after a data error: refused before any walk.
+        let body = format!(r#"{{"name":5,"deep":{}1{}}}"#, "[".repeat(20_000), "]".repeat(20_000));
+        assert_eq!(
+            decode::<Outer>(body.as_bytes()).unwrap_err(),
+            ParseError::TooDeep(MAX_DEPTH)
+        );
     }
 }
 

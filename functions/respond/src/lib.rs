@@ -1,5 +1,4 @@
-//! The respond function: the buyer's confirm-or-cancel page behind the links of a notice
-//! (DESIGN.md §7).
+//! The respond function: the buyer's confirm-or-cancel page behind the links of a notice.
 //!
 //! - `GET /h/{token}` shows both orders and, while the hold is open, two buttons. It never changes a
 //!   hold: mail scanners and link previewers open links too.

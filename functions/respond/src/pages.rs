@@ -8,21 +8,16 @@ use std::sync::{Arc, LazyLock};
 use mallguard_domain::Language;
 use mallguard_domain::hold::Resolver;
 use mallguard_domain::notice::OrderSummary;
+use mallguard_domain::notice::template_environment;
 use mallguard_domain::policy::{ShopProfile, format_jst};
 use mallguard_domain::service::HoldPage;
 use mallguard_domain::token::LinkAction;
-use minijinja::{Environment, UndefinedBehavior, context};
+use minijinja::{Environment, context};
 use serde::Serialize;
 
 /// Built once per process: parsing the templates on every request would be wasted work.
 static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
-    let mut env = Environment::new();
-    // A missing variable is a template bug: fail loudly (the tests render every page) instead of
-    // showing the buyer a blank where an order number should be.
-    env.set_undefined_behavior(UndefinedBehavior::Strict);
-    env.set_trim_blocks(true);
-    env.set_lstrip_blocks(true);
-    let templates = [
+    template_environment(&[
         ("base.html", include_str!("templates/base.html")),
         ("contact_ja.html", include_str!("templates/contact_ja.html")),
         ("contact_en.html", include_str!("templates/contact_en.html")),
@@ -32,12 +27,7 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         ("hold_en.html", include_str!("templates/hold_en.html")),
         ("error_ja.html", include_str!("templates/error_ja.html")),
         ("error_en.html", include_str!("templates/error_en.html")),
-    ];
-    for (name, source) in templates {
-        env.add_template(name, source)
-            .expect("templates compiled into the binary parse");
-    }
-    env
+    ])
 });
 
 /// The language of one page and how to reach the shop: what every page, error pages too, needs.

@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use mallguard_domain::ports::roles::*;
+
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
@@ -17,6 +19,7 @@ use tower::ServiceExt;
 /// A shop with one suspected duplicate on hold, and the two links its notice carries.
 struct Held {
     app: Mallguard,
+    store: Arc<MemoryStore>,
     clock: Arc<ManualClock>,
     router: Router,
     hold: HoldId,
@@ -34,7 +37,7 @@ impl Held {
         let store = Arc::new(MemoryStore::default());
         let mailer = Arc::new(RecordingMailer::default());
         let clock = Arc::new(ManualClock::at("2026-11-23T03:06:00Z"));
-        let app = Mallguard::new(store, mailer.clone(), clock.clone(), testing::settings());
+        let app = Mallguard::new(store.clone(), mailer.clone(), clock.clone(), testing::settings());
         let mut first = testing::order("1001");
         let mut second = testing::order_at("1002", "2026-11-23T03:05:00Z");
         edit(&mut first);
@@ -59,6 +62,7 @@ impl Held {
                 return Self {
                     router: mallguard_respond::router(app.clone()),
                     app,
+                    store,
                     clock,
                     hold,
                     confirm: tokens[0].clone(),
@@ -70,7 +74,7 @@ impl Held {
     }
 
     async fn hold(&self) -> Hold {
-        self.app.store().hold(&self.hold).await.unwrap().unwrap()
+        self.store.hold(&self.hold).await.unwrap().unwrap()
     }
 
     /// Moves the clock an hour past the hold's deadline, and past the links' expiry too when

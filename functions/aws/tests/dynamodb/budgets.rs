@@ -1,4 +1,4 @@
-//! The request budgets of issue 4 (item 8), counted, never timed: what one use case costs in DynamoDB
+//! The request budgets, counted, never timed: what one use case costs in DynamoDB
 //! requests and items read. Each test prints its measured counts.
 
 use std::sync::Arc;
@@ -6,7 +6,8 @@ use std::time::Instant;
 
 use mallguard_aws::dynamodb::DynamoDbStore;
 use mallguard_domain::hold::{Decision, Resolver};
-use mallguard_domain::ports::{Expect, Store, StoredOrder, WriteBatch};
+use mallguard_domain::ports::roles::*;
+use mallguard_domain::ports::{Expect, StoredOrder, WriteBatch};
 use mallguard_domain::service::{IngestOutcome, index_entries};
 use mallguard_domain::testing::{hold_for, incoming, settings};
 use tokio::sync::Mutex;

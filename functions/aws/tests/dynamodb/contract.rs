@@ -2,30 +2,28 @@
 //! once with DynamoDB's own page size and once with pages of one item, so every read must follow
 //! `LastEvaluatedKey`.
 
-use jiff::Timestamp;
 use mallguard_aws::dynamodb::DynamoDbStore;
-use mallguard_domain::contract;
 use mallguard_domain::hold::Hold;
 use mallguard_domain::ids::{Mall, ShopId};
-use mallguard_domain::ports::{CommitError, Expect, Quarantined, Store, StoreError, WriteBatch};
+use mallguard_domain::ports::roles::*;
+use mallguard_domain::ports::{Clock, CommitError, Expect, Quarantined, StoreError, SystemClock, WriteBatch};
 use mallguard_domain::service::index_entries;
 use mallguard_domain::testing::{hold_for, order_at, settings};
 
 use crate::support::{Table, customer_order};
 
-#[tokio::test]
-async fn the_dynamodb_store_keeps_the_store_contract() {
-    let table = Table::new().await;
-    contract::run_all(&table.store).await;
-    println!("contract suite: {}", table.counts.snapshot());
+/// The contract on a table of its own per check.
+mod on_dynamodb_local {
+    use crate::support::Table;
+
+    mallguard_domain::store_contract!(store => Table::new().await.store);
 }
 
-#[tokio::test]
-async fn the_dynamodb_store_keeps_the_contract_when_every_query_pages_one_item_at_a_time() {
-    let table = Table::new().await;
-    let store = table.store.clone().with_page_size(1);
-    contract::run_all(&store).await;
-    println!("contract suite, pages of one item: {}", table.counts.snapshot());
+/// The same when every query pages one item at a time, so every read must follow `LastEvaluatedKey`.
+mod one_item_pages {
+    use crate::support::Table;
+
+    mallguard_domain::store_contract!(store => Table::new().await.store.with_page_size(1));
 }
 
 fn stored(n: usize, id: &str) -> mallguard_domain::ports::StoredOrder {
@@ -67,7 +65,7 @@ async fn every_read_follows_the_pages_past_the_first() {
         batch.orders.push((order.clone(), Expect::Absent));
         batch.history.push(mallguard_domain::history::HistoryEntry::new(
             &stored(1, "page-history").order.order_ref,
-            Timestamp::now(),
+            SystemClock.now(),
             mallguard_domain::history::Event::PageOpened {
                 hold: holds[0].id.clone(),
             },
@@ -76,7 +74,7 @@ async fn every_read_follows_the_pages_past_the_first() {
             Quarantined {
                 id: format!("page{i}"),
                 source: "shopify".into(),
-                received_at: Timestamp::now(),
+                received_at: SystemClock.now(),
                 error: "no".into(),
                 raw: vec![1, 2, 3],
                 meta: Default::default(),
@@ -120,12 +118,15 @@ async fn every_read_follows_the_pages_past_the_first() {
         store.orders_with_id(Mall::Own, &order_id).await.unwrap().len(),
     );
     check("holds", store.holds(false).await.unwrap().len());
-    check("due_holds", store.due_holds(Timestamp::now(), 100).await.unwrap().len());
+    check(
+        "due_holds",
+        store.due_holds(SystemClock.now(), 100).await.unwrap().len(),
+    );
     check("quarantined", store.quarantined().await.unwrap().len());
     let history_of = stored(1, "page-history").order.order_ref;
     check("history", store.history(&history_of).await.unwrap().len());
     // The limit is honoured across pages too, and no page is read past it.
-    let due = store.due_holds(Timestamp::now(), 3).await.unwrap();
+    let due = store.due_holds(SystemClock.now(), 3).await.unwrap();
     assert_eq!(due.len(), 3);
     let counts = table.counts.take();
     assert_eq!(counts.of("Query"), 2, "3 items in pages of two: two Queries: {counts}");

@@ -1,5 +1,5 @@
-//! The DynamoDB store against DynamoDB Local: the shared store contract, the races of DESIGN.md §5–§6,
-//! the request budgets of issue 4 and the TTL rules. Run with `bash tests/run`, which starts DynamoDB
+//! The DynamoDB store against DynamoDB Local: the shared store contract, the races of concurrent decisions,
+//! the request budgets and the TTL rules. Run with `bash tests/run`, which starts DynamoDB
 //! Local and tells these tests where it listens.
 
 mod budgets;

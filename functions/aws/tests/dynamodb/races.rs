@@ -1,11 +1,11 @@
-//! The races of DESIGN.md §5–§6 on DynamoDB Local, through the real use cases: double-clicked orders
+//! The races of concurrent decisions on DynamoDB Local, through the real use cases: double-clicked orders
 //! (exactly one of each pair held) and a buyer's click racing the expiry sweep (one outcome).
 
 use std::collections::BTreeMap;
 
 use mallguard_domain::history::Event;
 use mallguard_domain::hold::HoldState;
-use mallguard_domain::ports::Store;
+use mallguard_domain::ports::roles::*;
 use mallguard_domain::service::{Answer, IngestOutcome};
 use mallguard_domain::testing::incoming;
 use tokio::task::JoinSet;

@@ -14,6 +14,7 @@ use mallguard_aws::table_setup::create_table_from_template;
 use mallguard_domain::ids::HoldId;
 use mallguard_domain::notice::{Mail, NoticeKind};
 use mallguard_domain::order::{EmailAddress, Order};
+use mallguard_domain::ports::{Clock, SystemClock};
 use mallguard_domain::service::Mallguard;
 use mallguard_domain::testing::{ManualClock, RecordingMailer, link_tokens, order_at, settings};
 
@@ -45,7 +46,7 @@ pub async fn client(counts: &RequestCounts) -> Client {
 /// A table name no other test (or test process) uses.
 pub fn unique_table_name() -> String {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let nanos = jiff::Timestamp::now().as_nanosecond() % 1_000_000_000;
+    let nanos = SystemClock.now().as_nanosecond() % 1_000_000_000;
     format!(
         "mallguard-test-{}-{}-{nanos}",
         std::process::id(),

@@ -1,9 +1,9 @@
-//! The expiry sweep (DESIGN.md §6): reminders at half time, cancellation at the deadline (Amazon: the
+//! The expiry sweep: reminders at half time, cancellation at the deadline (Amazon: the
 //! customer-service fallback noted), and retries of notices that failed to send. Reads only due items.
 
 use jiff::Timestamp;
 
-use super::{Mallguard, SEND_LEASE, ServiceError, queue};
+use super::{Mallguard, SEND_LEASE, ServiceError, Settlement, Settling, queue};
 use crate::history::{Event, HistoryEntry};
 use crate::hold::{Decision, Hold, Resolver, amazon_case_text};
 use crate::notice::{Notice, NoticeKind};
@@ -25,9 +25,27 @@ pub struct SweepReport {
     pub skipped: usize,
 }
 
+/// How a sweep treats mails that failed to send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retry {
+    /// Those whose retry back-off has passed (the scheduled sweep).
+    WhenDue,
+    /// Every one not being sent right now, back-off or not: staff who run a sweep by hand after fixing
+    /// the mail route want the mail out now, since the buyer's answer time is running.
+    AllNow,
+}
+
+/// How far ahead a sweep run by hand looks for mail waiting out a back-off: beyond the longest back-off.
+const BACKOFF_HORIZON: jiff::SignedDuration = jiff::SignedDuration::from_hours(24);
+
 impl Mallguard {
-    /// Runs one sweep at the clock's now.
+    /// Runs one scheduled sweep at the clock's now.
     pub async fn sweep(&self) -> Result<SweepReport, ServiceError> {
+        self.sweep_with(Retry::WhenDue).await
+    }
+
+    /// Runs one sweep at the clock's now, retrying failed mail as `retry` says.
+    pub async fn sweep_with(&self, retry: Retry) -> Result<SweepReport, ServiceError> {
         let now = self.clock.now();
         let mut report = SweepReport::default();
         let mut notices = vec![];
@@ -47,7 +65,7 @@ impl Mallguard {
         let (sent, failed) = self.deliver(notices).await;
         report.notices_sent += sent.len();
         report.notices_failed += failed;
-        let (sent, failed) = self.retry_pending(now).await?;
+        let (sent, failed) = self.retry_pending(now, retry).await?;
         report.notices_sent += sent;
         report.notices_failed += failed;
         if report != SweepReport::default() {
@@ -82,17 +100,17 @@ impl Mallguard {
                 }
                 Swept::Escalated
             } else {
-                match self.settle_into(
-                    &mut batch,
+                let settling = Settling {
                     hold,
-                    Decision::Cancel,
-                    Resolver::Deadline,
-                    &held,
-                    &original,
+                    decision: Decision::Cancel,
+                    by: Resolver::Deadline,
+                    held: &held,
+                    original: &original,
                     now,
-                )? {
-                    Ok(_) => Swept::Cancelled,
-                    Err(_) => return Ok(None),
+                };
+                match self.settle_into(&mut batch, settling)? {
+                    Settlement::Settled(_) => Swept::Cancelled,
+                    Settlement::AlreadySettled(_) => return Ok(None),
                 }
             }
         } else {
@@ -117,12 +135,17 @@ impl Mallguard {
     }
 
     /// Retries notices that are still pending: claims each one first, so two sweeps never mail twice.
-    async fn retry_pending(&self, now: Timestamp) -> Result<(usize, usize), ServiceError> {
+    async fn retry_pending(&self, now: Timestamp, retry: Retry) -> Result<(usize, usize), ServiceError> {
+        let horizon = match retry {
+            Retry::WhenDue => now,
+            Retry::AllNow => now.saturating_add(BACKOFF_HORIZON).unwrap_or(now),
+        };
         let mut claimed = vec![];
-        for notice in self.store.pending_notices(now, SWEEP_LIMIT).await? {
-            let mut lease = notice.clone();
-            lease.version += 1;
-            lease.next_attempt_at = now.saturating_add(SEND_LEASE).unwrap_or(now);
+        for notice in self.store.pending_notices(horizon, SWEEP_LIMIT).await? {
+            if notice.is_leased(now) {
+                continue;
+            }
+            let lease = notice.leased(now.saturating_add(SEND_LEASE).unwrap_or(now));
             let mut batch = WriteBatch::default();
             batch.notices.push((lease.clone(), Expect::Version(notice.version)));
             match self.store.commit(batch).await {

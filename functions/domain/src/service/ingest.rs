@@ -1,9 +1,9 @@
 //! Ingest one order: record it, match it, hold a suspected duplicate and queue its notices, in one
-//! atomic write conditioned on the head versions of the customer's identity keys (DESIGN.md §5).
+//! atomic write conditioned on the head versions of the customer's identity keys.
 
 use jiff::Timestamp;
 
-use super::{MAX_ATTEMPTS, Mallguard, ServiceError, index_entries, queue};
+use super::{MAX_ATTEMPTS, Mallguard, ServiceError, Settling, index_entries, queue};
 use crate::history::{Event, HistoryEntry};
 use crate::hold::{ContactRules, Decision, Hold, HoldState, Resolver, risk_flags};
 use crate::ids::HoldId;
@@ -287,14 +287,15 @@ impl Mallguard {
                 let original = self.load_order(&hold.original).await?;
                 self.settle_into(
                     &mut batch,
-                    &hold,
-                    Decision::Cancel,
-                    Resolver::Mall,
-                    &updated,
-                    &original,
-                    now,
-                )?
-                .ok();
+                    Settling {
+                        hold: &hold,
+                        decision: Decision::Cancel,
+                        by: Resolver::Mall,
+                        held: &updated,
+                        original: &original,
+                        now,
+                    },
+                )?;
             }
             // Later orders held as duplicates of this one are no longer duplicates: ship them.
             for id in &existing.duplicates {
@@ -302,14 +303,15 @@ impl Mallguard {
                     let held = self.load_order(&hold.order).await?;
                     self.settle_into(
                         &mut batch,
-                        &hold,
-                        Decision::Release,
-                        Resolver::Mall,
-                        &held,
-                        &updated,
-                        now,
-                    )?
-                    .ok();
+                        Settling {
+                            hold: &hold,
+                            decision: Decision::Release,
+                            by: Resolver::Mall,
+                            held: &held,
+                            original: &updated,
+                            now,
+                        },
+                    )?;
                 }
             }
         }

@@ -10,21 +10,21 @@ use std::sync::Arc;
 
 use jiff::Timestamp;
 
-pub use expire::SweepReport;
+pub use expire::{Retry, SweepReport};
 pub use ingest::{Incoming, IngestOutcome};
 pub use respond::{Answer, HoldPage};
 
 use crate::history::{Event, HistoryEntry};
 use crate::hold::{Decision, Hold, HoldState, Resolver, amazon_case_text};
 use crate::identity::{IdentityHasher, ProductMap};
-use crate::ids::{HoldId, OrderRef};
+use crate::ids::{HoldId, Mall, OrderId, OrderRef};
 use crate::matching::IndexEntry;
 use crate::notice::{HoldMailContext, Links, Notice, NoticeId, NoticeKind, NoticeState, RenderError, Templates};
 use crate::order::OrderStatus;
 use crate::policy::{Policy, ShopProfile};
 use crate::ports::{
-    Clock, CommitError, Expect, Mailer, Metric, Metrics, NoMetrics, Quarantined, Store, StoreError, StoredOrder,
-    WriteBatch,
+    Clock, CommitError, Expect, Mailer, Metric, Metrics, NoMetrics, ParsedPayload, PayloadParser, Quarantined, Store,
+    StoreError, StoredOrder, WriteBatch,
 };
 use crate::token::{LinkAction, LinkSigner};
 
@@ -67,6 +67,51 @@ impl ServiceError {
             ServiceError::Store(StoreError::Unavailable(_)) | ServiceError::Contention
         )
     }
+}
+
+/// What became of a hold somebody tried to settle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Settlement {
+    /// Settled by this decision: the hold as it is now.
+    Settled(Hold),
+    /// Somebody (the buyer, the staff, the deadline, the mall) settled it first: the hold as they left it.
+    AlreadySettled(Hold),
+}
+
+impl Settlement {
+    /// The hold as it is now, whoever settled it.
+    pub fn hold(&self) -> &Hold {
+        match self {
+            Settlement::Settled(hold) | Settlement::AlreadySettled(hold) => hold,
+        }
+    }
+}
+
+/// One settlement to add to a batch: which hold, what was decided and by whom, and the two orders.
+struct Settling<'a> {
+    hold: &'a Hold,
+    decision: Decision,
+    by: Resolver,
+    held: &'a StoredOrder,
+    original: &'a StoredOrder,
+    now: Timestamp,
+}
+
+/// What became of one quarantined payload on replay.
+#[derive(Debug, Clone)]
+pub struct Replayed {
+    pub id: String,
+    pub outcome: ReplayOutcome,
+}
+
+#[derive(Debug, Clone)]
+pub enum ReplayOutcome {
+    /// It parses now and went through ingest.
+    Ingested(IngestOutcome),
+    /// It parses now, as a topic that needs no processing.
+    Ignored(String),
+    /// It still cannot be parsed; it stays in quarantine.
+    StillInvalid(String),
 }
 
 /// What the staff see about one order.
@@ -122,10 +167,6 @@ impl Mallguard {
         &self.settings
     }
 
-    pub fn store(&self) -> &Arc<dyn Store> {
-        &self.store
-    }
-
     pub fn now(&self) -> Timestamp {
         self.clock.now()
     }
@@ -172,7 +213,9 @@ impl Mallguard {
             );
             notice.order = Some(hold.order.clone());
             // Sent right after the commit; the sweep only retries it if that fails.
-            notice.next_attempt_at = now.saturating_add(SEND_LEASE).unwrap_or(now);
+            let lease = now.saturating_add(SEND_LEASE).unwrap_or(now);
+            notice.next_attempt_at = lease;
+            notice.leased_until = Some(lease);
             notice
         }))
     }
@@ -184,22 +227,20 @@ impl Mallguard {
             .ok_or_else(|| ServiceError::OrderNotFound(order.clone()))
     }
 
-    /// Adds to `batch` the settlement of `hold` and what follows from it: the held order is taken out of
-    /// matching when cancelled, the history, and the mails for who decided. Returns the notices queued.
-    #[allow(clippy::too_many_arguments)]
-    fn settle_into(
-        &self,
-        batch: &mut WriteBatch,
-        hold: &Hold,
-        decision: Decision,
-        by: Resolver,
-        held: &StoredOrder,
-        original: &StoredOrder,
-        now: Timestamp,
-    ) -> Result<Result<Hold, crate::hold::AlreadySettled>, ServiceError> {
+    /// Adds to `batch` the settlement of `s.hold` and what follows from it: the held order is taken out of
+    /// matching when cancelled, the history, and the mails for who decided.
+    fn settle_into(&self, batch: &mut WriteBatch, s: Settling<'_>) -> Result<Settlement, ServiceError> {
+        let Settling {
+            hold,
+            decision,
+            by,
+            held,
+            original,
+            now,
+        } = s;
         let mut settled = match hold.settle(decision, by.clone(), now) {
             Ok(settled) => settled,
-            Err(lost) => return Ok(Err(lost)),
+            Err(_) => return Ok(Settlement::AlreadySettled(hold.clone())),
         };
         if by == Resolver::Deadline && settled.contact.amazon_fallback && settled.amazon_fallback_case.is_none() {
             settled.amazon_fallback_case =
@@ -234,7 +275,7 @@ impl Mallguard {
                 queue(batch, notice, now);
             }
         }
-        Ok(Ok(settled))
+        Ok(Settlement::Settled(settled))
     }
 
     /// Sends notices just committed; a failure leaves each pending for the sweep. Returns the kinds sent
@@ -305,13 +346,17 @@ impl Mallguard {
         let mail = self
             .templates
             .quarantine_mail(&self.settings.shop, &id, source, error)?;
-        let notice = Notice::new(
+        let mut notice = Notice::new(
             NoticeId::for_quarantine(&id),
             NoticeKind::StaffQuarantine,
             None,
             mail,
             now,
         );
+        // Sent right after the commit; the sweep only retries it if that fails.
+        let lease = now.saturating_add(SEND_LEASE).unwrap_or(now);
+        notice.next_attempt_at = lease;
+        notice.leased_until = Some(lease);
         let mut batch = WriteBatch::default();
         batch.quarantine.push((item, Expect::Absent));
         batch.notices.push((notice.clone(), Expect::Absent));
@@ -329,7 +374,7 @@ impl Mallguard {
     }
 
     /// Marks a quarantined payload as reprocessed.
-    pub async fn mark_replayed(&self, mut item: Quarantined) -> Result<(), ServiceError> {
+    async fn mark_replayed(&self, mut item: Quarantined) -> Result<(), ServiceError> {
         item.replayed_at = Some(self.clock.now());
         let mut batch = WriteBatch::default();
         batch.quarantine.push((item, Expect::Any));
@@ -337,6 +382,49 @@ impl Mallguard {
             Ok(()) | Err(CommitError::Conflict) => Ok(()),
             Err(CommitError::Store(err)) => Err(err.into()),
         }
+    }
+
+    /// The quarantined payloads, replayed ones included, oldest first.
+    pub async fn quarantined(&self) -> Result<Vec<Quarantined>, ServiceError> {
+        let mut items = self.store.quarantined().await?;
+        items.sort_by_key(|q| q.received_at);
+        Ok(items)
+    }
+
+    /// Parses every quarantined payload not yet replayed again with `parser` (after a fix) and ingests
+    /// what now parses. A payload that still fails stays waiting; each one's outcome is reported.
+    pub async fn replay_quarantined(&self, parser: &dyn PayloadParser) -> Result<Vec<Replayed>, ServiceError> {
+        let mut report = vec![];
+        for item in self.quarantined().await? {
+            if item.replayed_at.is_some() {
+                continue;
+            }
+            let id = item.id.clone();
+            let outcome = match parser.parse(&item.source, &item.meta, &item.raw) {
+                Ok(ParsedPayload::Order(order)) => {
+                    let incoming = Incoming {
+                        order: *order,
+                        raw: item.raw.clone(),
+                        delivery: None,
+                    };
+                    let outcome = self.ingest(incoming).await?;
+                    self.mark_replayed(item).await?;
+                    ReplayOutcome::Ingested(outcome)
+                }
+                Ok(ParsedPayload::Ignored(topic)) => {
+                    self.mark_replayed(item).await?;
+                    ReplayOutcome::Ignored(topic)
+                }
+                Err(error) => ReplayOutcome::StillInvalid(error),
+            };
+            report.push(Replayed { id, outcome });
+        }
+        Ok(report)
+    }
+
+    /// The orders with this mall order id, in every shop of the mall.
+    pub async fn find_orders(&self, mall: Mall, order_id: &OrderId) -> Result<Vec<OrderRef>, ServiceError> {
+        Ok(self.store.orders_with_id(mall, order_id).await?)
     }
 
     /// The order, its hold and its whole history: what a shop shows a customer in a dispute.

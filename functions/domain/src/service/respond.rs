@@ -1,7 +1,7 @@
-//! The buyer's page behind a notice link, and settling a hold by the buyer or the staff (DESIGN.md §7).
+//! The buyer's page behind a notice link, and settling a hold by the buyer or the staff.
 //! Viewing never changes a hold: mail scanners and link previewers open links too.
 
-use super::{MAX_ATTEMPTS, Mallguard, ServiceError};
+use super::{MAX_ATTEMPTS, Mallguard, ServiceError, Settlement, Settling};
 use crate::history::{Event, HistoryEntry};
 use crate::hold::{Decision, Hold, Resolver};
 use crate::ids::HoldId;
@@ -103,18 +103,13 @@ impl Mallguard {
             .decide(&token.hold, token.action.decision(), Resolver::Buyer)
             .await?;
         Ok(match outcome {
-            Ok(hold) => Answer::Done(self.page(&token, hold, false).await?),
-            Err(hold) => Answer::AlreadySettled(self.page(&token, hold, false).await?),
+            Settlement::Settled(hold) => Answer::Done(self.page(&token, hold, false).await?),
+            Settlement::AlreadySettled(hold) => Answer::AlreadySettled(self.page(&token, hold, false).await?),
         })
     }
 
-    /// Staff settle a hold, e.g. after a phone call. Err(hold) when it was already settled.
-    pub async fn resolve(
-        &self,
-        id: &HoldId,
-        decision: Decision,
-        staff: &str,
-    ) -> Result<Result<Hold, Hold>, ServiceError> {
+    /// Staff settle a hold, e.g. after a phone call.
+    pub async fn resolve(&self, id: &HoldId, decision: Decision, staff: &str) -> Result<Settlement, ServiceError> {
         self.decide(id, decision, Resolver::Staff { name: staff.to_owned() })
             .await
     }
@@ -126,16 +121,24 @@ impl Mallguard {
         id: &HoldId,
         decision: Decision,
         by: Resolver,
-    ) -> Result<Result<Hold, Hold>, ServiceError> {
+    ) -> Result<Settlement, ServiceError> {
         for _ in 0..MAX_ATTEMPTS {
             let now = self.clock.now();
             let hold = self.load_hold(id).await?;
             let held = self.load_order(&hold.order).await?;
             let original = self.load_order(&hold.original).await?;
             let mut batch = WriteBatch::default();
-            let settled = match self.settle_into(&mut batch, &hold, decision, by.clone(), &held, &original, now)? {
-                Ok(settled) => settled,
-                Err(lost) => {
+            let settling = Settling {
+                hold: &hold,
+                decision,
+                by: by.clone(),
+                held: &held,
+                original: &original,
+                now,
+            };
+            let settled = match self.settle_into(&mut batch, settling)? {
+                Settlement::Settled(settled) => settled,
+                Settlement::AlreadySettled(lost) => {
                     let mut late = WriteBatch::default();
                     let event = Event::LateAnswer {
                         hold: hold.id.clone(),
@@ -147,7 +150,7 @@ impl Mallguard {
                     if let Err(err) = self.store.commit(late).await {
                         tracing::warn!(hold = %hold.id, error = %err, "could not note a late answer");
                     }
-                    return Ok(Err(hold));
+                    return Ok(Settlement::AlreadySettled(lost));
                 }
             };
             let notices = batch.notices.iter().map(|(n, _)| n.clone()).collect();
@@ -156,7 +159,7 @@ impl Mallguard {
                     tracing::info!(hold = %id, state = %settled.state, by = %settled.resolution.as_ref().map(|r| r.by.to_string()).unwrap_or_default(), "hold settled");
                     self.record_settled(&settled);
                     self.deliver(notices).await;
-                    return Ok(Ok(settled));
+                    return Ok(Settlement::Settled(settled));
                 }
                 Err(CommitError::Conflict) => continue,
                 Err(CommitError::Store(err)) => return Err(err.into()),

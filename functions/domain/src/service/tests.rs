@@ -8,6 +8,7 @@ use super::*;
 use crate::hold::HoldState;
 use crate::ids::Mall;
 use crate::notice::NoticeKind;
+use crate::ports::roles::*;
 use crate::testing::{
     ManualClock, MemoryStore, RecordingMailer, incoming, line, link_tokens, order, order_at, settings,
 };
@@ -388,6 +389,39 @@ async fn a_failed_notice_stays_pending_and_the_sweep_sends_it_later() {
 }
 
 #[tokio::test]
+async fn a_sweep_run_by_hand_retries_failed_mail_at_once_but_never_mail_being_sent() {
+    let w = world();
+    w.mailer.fail(true);
+    w.app.ingest(incoming(order("1001"))).await.unwrap();
+    let IngestOutcome::Held { hold, .. } = w
+        .app
+        .ingest(incoming(order_at("1002", "2026-11-23T03:05:00Z")))
+        .await
+        .unwrap()
+    else {
+        panic!("held")
+    };
+    w.mailer.fail(false);
+    // Staff fixed the mail route a few seconds later and sweep by hand: no waiting out the back-off.
+    w.clock.advance(SignedDuration::from_secs(5));
+    let report = w.app.sweep_with(Retry::AllNow).await.unwrap();
+    assert_eq!(report.notices_sent, 2, "the notice and the staff alert, now");
+    let id = NoticeId::for_hold(&hold, NoticeKind::Notice);
+    assert_eq!(w.store.notice(&id).await.unwrap().unwrap().state, NoticeState::Sent);
+
+    // A notice somebody is sending right now (leased) is left alone, back-off or not.
+    let mut leased = w.store.notice(&id).await.unwrap().unwrap();
+    leased.state = NoticeState::Pending;
+    let leased = leased.leased(w.clock.now().saturating_add(SignedDuration::from_mins(2)).unwrap());
+    let mut batch = WriteBatch::default();
+    batch.notices.push((leased, Expect::Any));
+    w.store.commit(batch).await.unwrap();
+    let report = w.app.sweep_with(Retry::AllNow).await.unwrap();
+    assert_eq!(report.notices_sent, 0, "{report:?}");
+    assert_eq!(w.mails_of(NoticeKind::Notice).len(), 1);
+}
+
+#[tokio::test]
 async fn the_earlier_order_cancelled_at_the_mall_releases_the_hold() {
     let w = world();
     let hold = w.held_pair().await;
@@ -436,15 +470,20 @@ async fn staff_resolve_a_hold_after_a_phone_call() {
         .app
         .resolve(&hold.id, crate::hold::Decision::Confirm, "suzuki")
         .await
-        .unwrap()
         .unwrap();
+    let Settlement::Settled(done) = done else {
+        panic!("settled now: {done:?}")
+    };
     assert_eq!(done.state, HoldState::Confirmed);
     let again = w
         .app
         .resolve(&hold.id, crate::hold::Decision::Cancel, "suzuki")
         .await
         .unwrap();
-    assert_eq!(again.unwrap_err().state, HoldState::Confirmed);
+    let Settlement::AlreadySettled(again) = again else {
+        panic!("already settled: {again:?}")
+    };
+    assert_eq!(again.state, HoldState::Confirmed);
     let evidence = w.app.evidence(&hold.order).await.unwrap();
     let timeline: Vec<String> = evidence
         .history

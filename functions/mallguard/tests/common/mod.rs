@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test binary uses its own part
 
 use std::io::{BufRead, BufReader};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_mallguard");
@@ -51,4 +52,46 @@ pub fn stdout(output: &Output) -> String {
 /// The absolute path of a sample event.
 pub fn event(name: &str) -> String {
     mallguard_tests::events_dir().join(name).to_string_lossy().into_owned()
+}
+
+/// Runs `mallguard ARGS` on the data folder `data`; fails the test if it fails (but for `resolve`).
+pub fn mallguard(data: &Path, args: &[&str]) -> Output {
+    let output = Command::new(BIN)
+        .env("MALLGUARD_DATA", data)
+        .args(args)
+        .env("MALLGUARD_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success() || args[0] == "resolve",
+        "mallguard {args:?} failed: {}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+/// Starts `mallguard serve` on a free port over the data folder `data`.
+pub fn start(data: &Path) -> (Server, String) {
+    let mut command = Command::new(BIN);
+    command
+        .env("MALLGUARD_DATA", data)
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env("MALLGUARD_LOG", "warn");
+    let (server, url, banner) = spawn(command);
+    assert!(
+        banner.contains("cargo run -- send events/generic/order.json"),
+        "{banner}"
+    );
+    (server, url)
+}
+
+/// Runs `mallguard ARGS` on the data folder `data` and returns what happened, success or not.
+pub fn run(data: &Path, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .env("MALLGUARD_DATA", data)
+        .args(args)
+        .env("MALLGUARD_LOG", "warn")
+        .output()
+        .unwrap()
 }

@@ -5,6 +5,6 @@ use lambda_http::{Error, run, tracing};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
-    let cold = mallguard_aws::lambda::cold_start("respond").await?;
+    let cold = mallguard_lambda::cold_start("respond").await?;
     run(mallguard_respond::router(cold.app)).await
 }

@@ -1,14 +1,16 @@
-//! The cold start every deployed function shares: read the configuration and the secret once, build the
-//! clients once, open the first connection, and hand back the use cases wired to DynamoDB and SES.
+//! The Lambda composition: the one place where a deployed function is wired. [`cold_start`] reads the
+//! configuration and the secret once, builds the DynamoDB and SES clients once, opens the first
+//! connection, and hands back the use cases and the webhook secrets; the binaries in `src/bin/` pass them
+//! to the function libraries (`mallguard-ingest`, `mallguard-respond`, `mallguard-expire`), which never
+//! see an AWS type.
 
 use std::sync::Arc;
 
 use aws_config::{BehaviorVersion, SdkConfig};
+use mallguard_aws::config::{ConfigError, Deployment};
+use mallguard_aws::emf::EmfMetrics;
 use mallguard_domain::ports::{Clock, Metrics, SystemClock};
 use mallguard_domain::service::Mallguard;
-
-use crate::config::{ConfigError, Deployment};
-use crate::emf::EmfMetrics;
 
 /// A function ready to serve: its use cases and what it was configured with.
 pub struct ColdStart {
@@ -30,7 +32,8 @@ pub async fn cold_start_with(
     metrics: Arc<dyn Metrics>,
 ) -> Result<ColdStart, ConfigError> {
     let deployment = Deployment::load(sdk).await?;
-    let store = deployment.store(sdk);
+    // One clock for the use cases and the store, so a test clock governs TTLs and leases too.
+    let store = deployment.store(sdk).with_clock(clock.clone());
     store.warm_up().await;
     let mailer = deployment.mailer(sdk);
     let app =

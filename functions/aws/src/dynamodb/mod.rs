@@ -1,0 +1,698 @@
+//! The DynamoDB store: every mallguard item in one table, defined in
+//! `infra/template.yaml` (`pk`/`sk` strings; GSI `due` on `gsi1pk`/`gsi1sk`; GSI `lookup` on
+//! `gsi2pk`/`gsi2sk`; TTL attribute `expires_at`).
+//!
+//! # Item catalogue
+//!
+//! Times in keys are *sortable UTC strings*, `2026-11-23T03:00:00.000000000Z` (fixed width, nanoseconds,
+//! so string order is time order; times before year 0 clamp to year 0 and every read re-checks the exact
+//! time in the item's `doc`). `doc` is the domain type as JSON: the exact round trip the contract suite
+//! asks for, with no second schema to drift. `expires_at` is epoch seconds: the write's time by the
+//! store's clock (the system clock unless [`DynamoDbStore::with_clock`] sets another) plus the retention
+//! period (default 180 days), so personal data goes [`DEFAULT_RETENTION`] after it was last written. TTL
+//! deletion lags up to two days, so **every read drops items whose `expires_at` is past by the store's
+//! clock**, and `Expect::Absent` counts an expired item as absent.
+//!
+//! | item | pk | sk | GSI keys | other attributes | TTL | access pattern |
+//! |---|---|---|---|---|---|---|
+//! | order | `ORDER#{mall}/{shop}/{order id}` | `ORDER` | `lookup`: `MALLORDER#{mall}#{order id}` / `{shop}` | `version` N, `doc` S (StoredOrder without `raw`), `raw` B (zlib) | yes | GetItem by ref; `orders_with_id` Queries `lookup` |
+//! | match-index entry | `KEY#{identity key}` | `AT#{placed_at}#{order key}` | – | `doc` S (IndexEntry: hashes only) | yes | the ingest Query below |
+//! | head | `KEY#{identity key}` | `~HEAD` | – | `version` N | yes, refreshed by every bump | the ingest Query below; bumped under a condition by every decision |
+//! | hold | `HOLD#{hold id}` | `HOLD` | `due` while held: `DUE#HOLD` / `{next_due}#{id}`; `lookup`: `HOLDS` / `{created_at}#{id}` | `version` N, `state` S, `doc` S | yes | GetItem; `due_holds` Queries `due`; `holds` Queries `lookup` newest first |
+//! | notice | `NOTICE#{notice id}` | `NOTICE` | `due` while pending: `DUE#NOTICE` / `{next_attempt_at}#{id}` | `version` N, `doc` S (the rendered mail) | yes | GetItem; `pending_notices` Queries `due` |
+//! | history | the order's pk | `H#{commit time}#{writer}#{index}` | – | `doc` S (HistoryEntry: digests, ids, no personal data) | **none** (the evidence for disputes) | Query `begins_with(sk, "H#")`, ascending |
+//! | quarantined payload | `QUARANTINE` | `Q#{id}` | – | `version` N (always 0), `doc` S, `raw` B (zlib) | yes | Query pk `QUARANTINE` |
+//! | delivery id | `DELIVERY#{id}` | `DELIVERY` | – | – | 7 days | GetItem |
+//! | blacklist (planned) | `KEY#{identity key}` | `BLOCKED` | – | – | – | the ingest Query reads it for free: `AT#…` < `BLOCKED` < `~HEAD` |
+//!
+//! **The ingest Query.** One Query per identity key of the new order, all run concurrently:
+//! `pk = KEY#{key} AND sk BETWEEN AT#{from} AND ~HEAD`, descending, strongly consistent, paginated.
+//! `~HEAD` sorts after every `AT#…`, so this one range holds the window's entries (plus the rare entry
+//! placed after `to`, dropped on the client: a filter expression cannot name the sort key, and a filtered
+//! item is billed all the same) and the head. Descending order reads the head *first*: a decision that
+//! commits after that read bumps the head and makes this decision's commit fail, and one that committed
+//! before it has its entries in place for the rest of the read. (DynamoDB gives a Query read-committed
+//! isolation per item, so in theory one concurrent transaction could be seen half-applied between the
+//! head and its entry; the window is the time DynamoDB takes to apply one transaction's two items in
+//! one partition.) A new order that no entry names costs these Queries and one TransactWriteItems —
+//! no GetItem; an entry that names the order itself (a redelivery) costs one GetItem of the order.
+//!
+//! **Commit.** A [`WriteBatch`] is one `TransactWriteItems` (at most 100 items; a domain batch holds far
+//! fewer, a larger one is refused as `Corrupt`). Heads are Updates that set `version + 1` under
+//! `attribute_not_exists(pk)` (read as version 0) or `version = :read`; items with an [`Expect`] are whole
+//! Puts (so a settled hold loses its `due` keys and the index stays sparse) under
+//! `attribute_not_exists(pk) OR expires_at <= :now` (Absent), `version = :v` (Version) or nothing (Any);
+//! index entries, history and deliveries are unconditional Puts. The SDK sets the transaction's
+//! `ClientRequestToken` once per call, before its retries, so a retry of a transaction whose answer was
+//! lost succeeds instead of failing its own conditions.
+//!
+//! **History order.** The contract wants history back in the order it was written, whatever the
+//! entries' own times (a test clock freezes them; a late mall event may go back in time). So the sort
+//! key is the commit's instant by the store's clock (the wall clock in production; made strictly
+//! increasing within a process, so a test clock standing still keeps the order too), a random id of the
+//! writing store, and the entry's place in its batch. Between two Lambda instances writing to one order
+//! the order is that of their wall clocks, which NTP keeps within milliseconds; such writes are rare
+//! (a buyer's click and the sweep) and each is a settled decision already serialised by the hold's
+//! version.
+//!
+//! **Errors.** A cancelled transaction whose reasons include `ConditionalCheckFailed` or
+//! `TransactionConflict` is [`CommitError::Conflict`] (the use case re-reads and decides again).
+//! Throttling, exceeded throughput or request limits, 5xx, timeouts and connection failures are
+//! [`StoreError::Unavailable`] after the SDK's standard retries (the caller answers 503 and the mall
+//! retries). A validation error or anything else is [`StoreError::Corrupt`]: a bug, not worth a retry.
+//!
+//! **Hot keys.** `DUE#HOLD`, `DUE#NOTICE`, `HOLDS` and `QUARANTINE` are one partition each. They hold
+//! only holds, notices and quarantined payloads, which are rare next to orders; orders, entries and
+//! heads spread over one partition per order and per customer key.
+//!
+//! **Consistency.** Reads of the base table are strongly consistent. The two GSIs are eventually
+//! consistent: the sweep may see a hold a moment after it was settled, and then its conditional write
+//! fails and it skips the hold, which is what the domain expects of a sweep that lost a race.
+//!
+//! **This module.** `keys` builds every key shape of the catalogue (one function per shape), `codec`
+//! turns the domain types into items and back (the `doc`, `raw` and TTL attributes, [`time_key`]), and
+//! `error` maps DynamoDB's answers to the domain's errors; this file holds the store and its reads and
+//! writes.
+
+mod codec;
+mod error;
+mod keys;
+
+use std::collections::{BTreeSet, HashMap};
+use std::hash::{BuildHasher, Hasher};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
+use aws_smithy_types::error::display::DisplayErrorContext;
+use jiff::{SignedDuration, Timestamp};
+use mallguard_domain::history::HistoryEntry;
+use mallguard_domain::hold::{Hold, HoldState};
+use mallguard_domain::identity::IdentityKey;
+use mallguard_domain::ids::{HoldId, Mall, OrderId, OrderRef};
+use mallguard_domain::matching::IndexEntry;
+use mallguard_domain::notice::{Notice, NoticeId, NoticeState};
+use mallguard_domain::ports::{
+    Clock, Commit, CommitError, Expect, Head, IngestSnapshot, IngestStore, Quarantined, Records, StaffStore,
+    StoreError, StoredOrder, SweepStore, SystemClock, WriteBatch,
+};
+
+pub use self::codec::time_key;
+use self::codec::{
+    EXPIRES_AT, GSI1PK, GSI1SK, GSI2PK, GSI2SK, Item, PK, SK, STATE, VERSION, doc, live, n, s, str_attr, version_attr,
+};
+use self::error::{commit_error, corrupt, store_error};
+use self::keys::KeySchema;
+use crate::counting::RequestCounts;
+
+/// How long personal data is kept after it was last written.
+pub const DEFAULT_RETENTION: SignedDuration = SignedDuration::from_hours(180 * 24);
+/// How long a webhook delivery id is remembered: malls retry for hours (Shopify: 4), not weeks.
+pub const DELIVERY_RETENTION: SignedDuration = SignedDuration::from_hours(7 * 24);
+/// The most items DynamoDB takes in one `TransactWriteItems`.
+pub const MAX_TRANSACTION_ITEMS: usize = 100;
+
+/// A [`Store`](mallguard_domain::ports::Store) over one DynamoDB table laid out as the
+/// [module docs](self) describe. Cheap to clone: clones share the SDK client and the clock.
+#[derive(Clone)]
+pub struct DynamoDbStore {
+    client: Client,
+    table: String,
+    retention: SignedDuration,
+    page_size: Option<i32>,
+    counts: RequestCounts,
+    /// Random per store: two writers that append history to one order in the same nanosecond still
+    /// write two items.
+    writer: u64,
+    /// What "now" is for TTLs, expiry checks and the commit instant of history.
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for DynamoDbStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DynamoDbStore")
+            .field("table", &self.table)
+            .field("retention", &self.retention)
+            .field("page_size", &self.page_size)
+            .field("writer", &format_args!("{:016x}", self.writer))
+            .finish_non_exhaustive()
+    }
+}
+
+impl DynamoDbStore {
+    /// A store over `table`, keeping personal data for `retention` after it was last written
+    /// ([`DEFAULT_RETENTION`] in production; a negative one makes every item born expired, for tests).
+    /// Its clock is the system clock until [`with_clock`](Self::with_clock) sets another.
+    pub fn new(client: Client, table: String, retention: SignedDuration) -> Self {
+        Self {
+            client,
+            table,
+            retention,
+            page_size: None,
+            counts: RequestCounts::default(),
+            writer: std::collections::hash_map::RandomState::new().build_hasher().finish(),
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    /// Takes every "now" from `clock`: the `expires_at` of the items written, the TTL check of every
+    /// read and of `Expect::Absent`, and the commit instant that orders history. Tests use it to stand
+    /// past an item's retention without waiting for it.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Caps every Query page at `items` (DynamoDB's own cap is 1 MB), so tests can make every read
+    /// paginate.
+    pub fn with_page_size(mut self, items: i32) -> Self {
+        self.page_size = Some(items.max(1));
+        self
+    }
+
+    /// Adds the items this store reads to `counts` (register `counts.interceptor()` on the client to count
+    /// the requests too).
+    pub fn with_counts(mut self, counts: RequestCounts) -> Self {
+        self.counts = counts;
+        self
+    }
+
+    /// The counts this store adds its items read to.
+    pub fn counts(&self) -> &RequestCounts {
+        &self.counts
+    }
+
+    /// The table's name.
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// Opens the connection to DynamoDB during a cold start with one cheap read of a key that never
+    /// exists, so the first order after a cold start does not pay the TLS handshake (most of a second at
+    /// 128 MB). Failures are only logged: the first real request will report them properly.
+    pub async fn warm_up(&self) {
+        let result = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(PK, s(keys::WARM_UP))
+            .key(SK, s(keys::WARM_UP))
+            .send()
+            .await;
+        if let Err(err) = result {
+            tracing::warn!(error = %DisplayErrorContext(&err), "DynamoDB warm-up failed");
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Reads
+
+    /// The live item with this key, if any.
+    async fn get(&self, pk: String, sk: &str) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(PK, s(pk))
+            .key(SK, s(sk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| store_error("GetItem", e))?;
+        let found = u64::from(out.item.is_some());
+        self.counts.add_items(found, found);
+        let now = self.clock.now();
+        out.item.map(|item| live(item, now)).transpose().map(Option::flatten)
+    }
+
+    /// Runs `query` page by page (following `LastEvaluatedKey`), decoding each item with `decode`, until
+    /// the pages end or `limit` items were kept.
+    async fn query<T>(
+        &self,
+        query: QueryFluentBuilder,
+        limit: Option<usize>,
+        mut decode: impl FnMut(Item) -> Result<Option<T>, StoreError>,
+    ) -> Result<Vec<T>, StoreError> {
+        let mut kept = vec![];
+        let mut start = None;
+        loop {
+            let wanted = limit.map(|l| l.saturating_sub(kept.len()));
+            let page_limit = match (wanted, self.page_size) {
+                (Some(w), Some(p)) => Some(i32::try_from(w).unwrap_or(i32::MAX).min(p)),
+                (Some(w), None) => Some(i32::try_from(w).unwrap_or(i32::MAX)),
+                (None, p) => p,
+            };
+            let out = query
+                .clone()
+                .set_exclusive_start_key(start.take())
+                .set_limit(page_limit)
+                .send()
+                .await
+                .map_err(|e| store_error("Query", e))?;
+            self.counts.add_items(
+                u64::try_from(out.scanned_count).unwrap_or(0),
+                u64::try_from(out.count).unwrap_or(0),
+            );
+            for item in out.items.unwrap_or_default() {
+                if let Some(value) = decode(item)? {
+                    kept.push(value);
+                }
+            }
+            if limit.is_some_and(|l| kept.len() >= l) {
+                break;
+            }
+            match out.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => break,
+            }
+        }
+        Ok(kept)
+    }
+
+    /// A Query of one partition of the table or of an index, with `#pk`/`:pk` bound and `#sk` named when
+    /// `sort_condition` is given. The table is read consistently; indexes cannot be.
+    fn partition_query(&self, schema: KeySchema, pk: String, sort_condition: Option<&str>) -> QueryFluentBuilder {
+        let (index, pk_attr, sk_attr) = match schema {
+            KeySchema::Table => (None, PK, SK),
+            KeySchema::Due => (Some(keys::DUE_INDEX), GSI1PK, GSI1SK),
+            KeySchema::Lookup => (Some(keys::LOOKUP_INDEX), GSI2PK, GSI2SK),
+        };
+        let condition = match sort_condition {
+            Some(sort) => format!("#pk = :pk AND {sort}"),
+            None => "#pk = :pk".to_owned(),
+        };
+        let mut query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .set_index_name(index.map(str::to_owned))
+            .key_condition_expression(condition)
+            .expression_attribute_names("#pk", pk_attr)
+            .expression_attribute_values(":pk", s(pk));
+        if sort_condition.is_some() {
+            query = query.expression_attribute_names("#sk", sk_attr);
+        }
+        if index.is_none() {
+            query = query.consistent_read(true);
+        }
+        query
+    }
+
+    /// The head version and the live entries of `key` placed at or after `from` (entries after the window
+    /// are dropped by the caller, which knows `to`).
+    async fn key_window(
+        &self,
+        key: &IdentityKey,
+        from: Timestamp,
+        now: Timestamp,
+    ) -> Result<(u64, Vec<IndexEntry>), StoreError> {
+        let query = self
+            .partition_query(KeySchema::Table, keys::key_pk(key), Some("#sk BETWEEN :from AND :head"))
+            .expression_attribute_values(":from", s(keys::entries_from(from)))
+            .expression_attribute_values(":head", s(keys::HEAD_SK))
+            // Newest first, so the head comes first: see "The ingest Query" in the module docs.
+            .scan_index_forward(false);
+        let mut head = 0;
+        let entries = self
+            .query(query, None, |item| {
+                if str_attr(&item, SK)? == keys::HEAD_SK {
+                    // A head is never dropped as expired: its version must be read as stored, or every
+                    // decision would conflict until TTL deletes it.
+                    head = version_attr(&item)?;
+                    return Ok(None);
+                }
+                match live(item, now)? {
+                    Some(item) => doc::<IndexEntry>(&item).map(Some),
+                    None => Ok(None),
+                }
+            })
+            .await?;
+        Ok((head, entries))
+    }
+
+    /// Live items (by the store's clock) of one `due` partition whose sort key is at or before `due`,
+    /// soonest first, at most `limit`.
+    async fn due<T>(
+        &self,
+        partition: &str,
+        due: Timestamp,
+        limit: usize,
+        mut keep: impl FnMut(Item) -> Result<Option<T>, StoreError>,
+    ) -> Result<Vec<T>, StoreError> {
+        if limit == 0 {
+            return Ok(vec![]);
+        }
+        let now = self.clock.now();
+        let query = self
+            .partition_query(KeySchema::Due, partition.to_owned(), Some("#sk <= :due"))
+            .expression_attribute_values(":due", s(keys::due_until(due)))
+            .scan_index_forward(true);
+        let mut found = self
+            .query(query, Some(limit), |item| match live(item, now)? {
+                Some(item) => keep(item),
+                None => Ok(None),
+            })
+            .await?;
+        found.truncate(limit);
+        Ok(found)
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Writes
+
+    fn transact_items(&self, batch: WriteBatch) -> Result<Vec<TransactWriteItem>, CommitError> {
+        let now = self.clock.now();
+        let ttl = codec::expires_at(now, self.retention);
+        let mut items = Writes::default();
+
+        let mut heads: Vec<Head> = vec![];
+        for head in batch.heads {
+            match heads.iter().find(|h| h.key == head.key) {
+                // One key read twice at two versions: one of the reads is stale by definition.
+                Some(seen) if seen.version != head.version => return Err(CommitError::Conflict),
+                Some(_) => {}
+                None => heads.push(head),
+            }
+        }
+        for head in heads {
+            let next = head
+                .version
+                .checked_add(1)
+                .ok_or_else(|| corrupt("a head version overflows"))?;
+            let mut update = Update::builder()
+                .table_name(&self.table)
+                .key(PK, s(keys::key_pk(&head.key)))
+                .key(SK, s(keys::HEAD_SK))
+                .update_expression("SET #v = :next, #exp = :exp")
+                .expression_attribute_names("#v", VERSION)
+                .expression_attribute_names("#exp", EXPIRES_AT)
+                .expression_attribute_values(":next", n(next))
+                .expression_attribute_values(":exp", ttl.clone());
+            update = if head.version == 0 {
+                update
+                    .condition_expression("attribute_not_exists(#pk)")
+                    .expression_attribute_names("#pk", PK)
+            } else {
+                update
+                    .condition_expression("#v = :read")
+                    .expression_attribute_values(":read", n(head.version))
+            };
+            let update = update.build().map_err(|e| corrupt(format!("a head update: {e}")))?;
+            items.push(
+                (keys::key_pk(&head.key), keys::HEAD_SK.to_owned()),
+                TransactWriteItem::builder().update(update).build(),
+                true,
+            )?;
+        }
+
+        for (stored, expect) in batch.orders {
+            self.put(&mut items, codec::order_item(stored, &ttl)?, Some(expect), now)?;
+        }
+        for entry in &batch.index {
+            self.put(&mut items, codec::entry_item(entry, &ttl)?, None, now)?;
+        }
+        for (hold, expect) in &batch.holds {
+            self.put(&mut items, codec::hold_item(hold, &ttl)?, Some(*expect), now)?;
+        }
+        for (notice, expect) in &batch.notices {
+            self.put(&mut items, codec::notice_item(notice, &ttl)?, Some(*expect), now)?;
+        }
+
+        // History comes back in commit order, not by the entries' own times (which may go backwards, and
+        // which a test clock may freeze): the sort key is this commit's instant, made strictly increasing
+        // within the process, then the writer, then the place in the batch.
+        if !batch.history.is_empty() {
+            let instant = keys::commit_instant(now);
+            for (i, entry) in batch.history.iter().enumerate() {
+                let item = codec::history_item(entry, keys::history_sk(instant, self.writer, i))?;
+                self.put(&mut items, item, None, now)?;
+            }
+        }
+
+        for (quarantined, expect) in batch.quarantine {
+            self.put(
+                &mut items,
+                codec::quarantine_item(quarantined, &ttl)?,
+                Some(expect),
+                now,
+            )?;
+        }
+
+        // A store whose items are born expired (tests) expires its deliveries too.
+        let delivery_ttl = codec::expires_at(now, DELIVERY_RETENTION.min(self.retention));
+        for delivery in &batch.deliveries {
+            self.put(&mut items, codec::delivery_item(delivery, &delivery_ttl), None, now)?;
+        }
+
+        Ok(items.into_items())
+    }
+
+    /// Adds a whole-item Put under the condition `expect` asks for (None: unconditional).
+    fn put(&self, items: &mut Writes, item: Item, expect: Option<Expect>, now: Timestamp) -> Result<(), CommitError> {
+        let key = (str_attr(&item, PK)?.to_owned(), str_attr(&item, SK)?.to_owned());
+        let mut put = Put::builder().table_name(&self.table).set_item(Some(item));
+        let conditional = match expect {
+            None | Some(Expect::Any) => false,
+            Some(Expect::Absent) => {
+                // An item past its TTL reads as absent, so it also counts as absent here: a new order must
+                // not conflict forever with its own expired copy that TTL has not deleted yet.
+                put = put
+                    .condition_expression("attribute_not_exists(#pk) OR #exp <= :now")
+                    .expression_attribute_names("#pk", PK)
+                    .expression_attribute_names("#exp", EXPIRES_AT)
+                    .expression_attribute_values(":now", n(now.as_second()));
+                true
+            }
+            Some(Expect::Version(version)) => {
+                put = put
+                    .condition_expression("#v = :v")
+                    .expression_attribute_names("#v", VERSION)
+                    .expression_attribute_values(":v", n(version));
+                true
+            }
+        };
+        let put = put.build().map_err(|e| corrupt(format!("a put: {e}")))?;
+        items.push(key, TransactWriteItem::builder().put(put).build(), conditional)
+    }
+}
+
+/// The writes of one transaction, at most one per item (DynamoDB refuses a transaction that names an
+/// item twice).
+#[derive(Default)]
+struct Writes {
+    items: Vec<(TransactWriteItem, bool)>,
+    at: HashMap<(String, String), usize>,
+}
+
+impl Writes {
+    fn push(&mut self, key: (String, String), item: TransactWriteItem, conditional: bool) -> Result<(), CommitError> {
+        match self.at.get(&key) {
+            // Unconditional writes of one item (an index entry written twice): the last one wins, as it
+            // would in two transactions.
+            Some(&i) if !conditional && !self.items[i].1 => {
+                self.items[i] = (item, false);
+                Ok(())
+            }
+            Some(_) => Err(corrupt(format!(
+                "the batch writes the item {}/{} twice, once under a condition",
+                key.0, key.1
+            ))
+            .into()),
+            None => {
+                self.at.insert(key, self.items.len());
+                self.items.push((item, conditional));
+                Ok(())
+            }
+        }
+    }
+
+    fn into_items(self) -> Vec<TransactWriteItem> {
+        self.items.into_iter().map(|(item, _)| item).collect()
+    }
+}
+
+#[async_trait]
+impl Commit for DynamoDbStore {
+    async fn commit(&self, batch: WriteBatch) -> Result<(), CommitError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let items = self.transact_items(batch)?;
+        if items.len() > MAX_TRANSACTION_ITEMS {
+            return Err(corrupt(format!(
+                "a batch of {} items is more than one DynamoDB transaction takes ({MAX_TRANSACTION_ITEMS})",
+                items.len()
+            ))
+            .into());
+        }
+        self.client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(commit_error)
+    }
+}
+
+#[async_trait]
+impl Records for DynamoDbStore {
+    async fn order(&self, order: &OrderRef) -> Result<Option<StoredOrder>, StoreError> {
+        let item = self.get(keys::order_pk(order), keys::ORDER_SK).await?;
+        item.map(|item| codec::order_from_item(&item)).transpose()
+    }
+
+    async fn hold(&self, id: &HoldId) -> Result<Option<Hold>, StoreError> {
+        let item = self.get(keys::hold_pk(id), keys::HOLD_SK).await?;
+        item.map(|item| doc(&item)).transpose()
+    }
+
+    async fn notice(&self, id: &NoticeId) -> Result<Option<Notice>, StoreError> {
+        let item = self.get(keys::notice_pk(id), keys::NOTICE_SK).await?;
+        item.map(|item| doc(&item)).transpose()
+    }
+}
+
+#[async_trait]
+impl IngestStore for DynamoDbStore {
+    async fn ingest_snapshot(
+        &self,
+        order: &OrderRef,
+        keys: &[IdentityKey],
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<IngestSnapshot, StoreError> {
+        let now = self.clock.now();
+        let unique: Vec<&IdentityKey> = keys.iter().collect::<BTreeSet<_>>().into_iter().collect();
+        let windows =
+            futures_util::future::try_join_all(unique.iter().map(|key| self.key_window(key, from, now))).await?;
+        let mut versions = HashMap::new();
+        let mut entries: Vec<IndexEntry> = vec![];
+        for (key, (version, found)) in unique.iter().zip(windows) {
+            versions.insert(*key, version);
+            for entry in found {
+                if entry.placed_at < from || entry.placed_at > to {
+                    continue;
+                }
+                // Upserted by (key, order): an order's entries keep its placed_at, so one (key, order) is
+                // one item; should a moved time ever leave two, the snapshot still shows one.
+                if !entries.iter().any(|e| e.key == entry.key && e.order == entry.order) {
+                    entries.push(entry);
+                }
+            }
+        }
+        let heads = keys
+            .iter()
+            .map(|key| Head {
+                key: key.clone(),
+                version: versions.get(key).copied().unwrap_or(0),
+            })
+            .collect();
+        // A stored copy of this order has entries at its own placed_at, inside the window: only then is
+        // it worth a GetItem. The use case asks for it itself after a conflict.
+        let existing = if entries.iter().any(|e| &e.order == order) {
+            self.order(order).await?
+        } else {
+            None
+        };
+        Ok(IngestSnapshot {
+            existing,
+            entries,
+            heads,
+        })
+    }
+
+    async fn delivery_seen(&self, delivery: &str) -> Result<bool, StoreError> {
+        let item = self.get(keys::delivery_pk(delivery), keys::DELIVERY_SK).await?;
+        Ok(item.is_some())
+    }
+}
+
+#[async_trait]
+impl SweepStore for DynamoDbStore {
+    async fn due_holds(&self, now: Timestamp, limit: usize) -> Result<Vec<Hold>, StoreError> {
+        self.due(keys::DUE_HOLD, now, limit, |item| {
+            let hold: Hold = doc(&item)?;
+            // The key's time is exact except for clamped far-past times; the doc decides.
+            Ok(hold.next_due().is_some_and(|due| due <= now).then_some(hold))
+        })
+        .await
+    }
+
+    async fn pending_notices(&self, now: Timestamp, limit: usize) -> Result<Vec<Notice>, StoreError> {
+        self.due(keys::DUE_NOTICE, now, limit, |item| {
+            let notice: Notice = doc(&item)?;
+            Ok((notice.state == NoticeState::Pending && notice.next_attempt_at <= now).then_some(notice))
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl StaffStore for DynamoDbStore {
+    async fn orders_with_id(&self, mall: Mall, order_id: &OrderId) -> Result<Vec<OrderRef>, StoreError> {
+        let now = self.clock.now();
+        let query = self
+            .partition_query(KeySchema::Lookup, keys::order_lookup_pk(mall, order_id), None)
+            // The refs only: the orders themselves (raw payloads included) stay where they are.
+            .projection_expression("#opk, #exp")
+            .expression_attribute_names("#opk", PK)
+            .expression_attribute_names("#exp", EXPIRES_AT);
+        self.query(query, None, |item| {
+            let Some(item) = live(item, now)? else { return Ok(None) };
+            let pk = str_attr(&item, PK)?;
+            let key =
+                keys::order_key_of(pk).ok_or_else(|| corrupt(format!("{pk:?} in the lookup index is not an order")))?;
+            OrderRef::parse_key(key)
+                .map(Some)
+                .map_err(|e| corrupt(format!("order key {key:?}: {e}")))
+        })
+        .await
+    }
+
+    async fn holds(&self, open_only: bool) -> Result<Vec<Hold>, StoreError> {
+        let now = self.clock.now();
+        let mut query = self
+            .partition_query(KeySchema::Lookup, keys::HOLDS_PK.to_owned(), None)
+            // Newest first: the sort key starts with the creation time.
+            .scan_index_forward(false);
+        if open_only {
+            query = query
+                .filter_expression("#state = :held")
+                .expression_attribute_names("#state", STATE)
+                .expression_attribute_values(":held", s(HoldState::Held.as_str()));
+        }
+        self.query(query, None, |item| match live(item, now)? {
+            Some(item) => {
+                let hold: Hold = doc(&item)?;
+                Ok((!open_only || hold.state == HoldState::Held).then_some(hold))
+            }
+            None => Ok(None),
+        })
+        .await
+    }
+
+    async fn history(&self, order: &OrderRef) -> Result<Vec<HistoryEntry>, StoreError> {
+        let query = self
+            .partition_query(KeySchema::Table, keys::order_pk(order), Some("begins_with(#sk, :h)"))
+            .expression_attribute_values(":h", s(keys::HISTORY_PREFIX))
+            .scan_index_forward(true);
+        self.query(query, None, |item| doc(&item).map(Some)).await
+    }
+
+    async fn quarantined(&self) -> Result<Vec<Quarantined>, StoreError> {
+        let now = self.clock.now();
+        let query = self.partition_query(KeySchema::Table, keys::QUARANTINE_PK.to_owned(), None);
+        let mut found = self
+            .query(query, None, |item| match live(item, now)? {
+                Some(item) => codec::quarantined_from_item(&item).map(Some),
+                None => Ok(None),
+            })
+            .await?;
+        // The embedded store's order: oldest first.
+        found.sort_by(|a, b| (a.received_at, &a.id).cmp(&(b.received_at, &b.id)));
+        Ok(found)
+    }
+}

@@ -1,0 +1,124 @@
+//! The arguments every command shares: the shop and its policy, the data folder, the store. In a module of
+//! their own so that each command's module depends on them and `cli` depends on the commands, never the
+//! other way round.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+use mallguard_aws::config::{ConfigError, Knobs};
+use mallguard_domain::Language;
+
+use crate::local::DataDir;
+
+pub type CliResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Where to listen.
+    #[arg(long, env = "MALLGUARD_BIND", default_value = "127.0.0.1:9000")]
+    pub bind: SocketAddr,
+    /// Seconds between expiry sweeps.
+    #[arg(long, env = "MALLGUARD_SWEEP_EVERY", default_value_t = 60)]
+    pub sweep_every: u64,
+    /// With --store dynamodb: create the table from infra/template.yaml when it does not exist (for
+    /// DynamoDB Local; a deployed table comes from the template).
+    #[arg(long, env = "MALLGUARD_CREATE_TABLE")]
+    pub create_table: bool,
+}
+
+impl Default for ServeArgs {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:9000".parse().expect("a valid address"),
+            sweep_every: 60,
+            create_table: false,
+        }
+    }
+}
+
+/// Which store and mailer the program runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StoreKind {
+    /// The embedded store in the data folder, mails written to its outbox folder.
+    Embedded,
+    /// DynamoDB and SES, at the endpoints the standard AWS variables name (`AWS_ENDPOINT_URL_DYNAMODB`,
+    /// `AWS_ENDPOINT_URL_SESV2`): DynamoDB Local and moto, or a real account.
+    Dynamodb,
+}
+
+/// The local data folder.
+#[derive(Debug, Clone, Args)]
+pub struct DataArgs {
+    /// The local data folder: secrets, the embedded store, the outbox.
+    #[arg(long, env = "MALLGUARD_DATA", default_value = ".mallguard")]
+    pub data: PathBuf,
+}
+
+impl DataArgs {
+    pub fn data_dir(&self) -> DataDir {
+        DataDir::new(&self.data)
+    }
+}
+
+/// Where the program keeps its state: the data folder and the store.
+#[derive(Debug, Clone, Args)]
+pub struct StoreArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// embedded (the data folder) or dynamodb (DynamoDB and SES; the secrets stay in the data folder).
+    #[arg(long, env = "MALLGUARD_STORE", value_enum, default_value_t = StoreKind::Embedded)]
+    pub store: StoreKind,
+    /// The DynamoDB table, with --store dynamodb.
+    #[arg(long, env = "MALLGUARD_TABLE", default_value = "mallguard")]
+    pub table: String,
+    /// Operate a deployed stack: read the secrets from this Secrets Manager secret (the stack's `SecretArn`
+    /// output) instead of the local data folder, so identity keys and links match the deployment's.
+    #[arg(long, env = "MALLGUARD_SECRET_ID")]
+    pub secret_id: Option<String>,
+}
+
+/// The state and the shop with its policy: what a command that decides or mails needs. The shop and
+/// policy knobs are the deployed functions' own ([`Knobs`]): one definition, the same `MALLGUARD_*`
+/// variables.
+#[derive(Debug, Clone, Args)]
+pub struct ShopArgs {
+    #[command(flatten)]
+    pub state: StoreArgs,
+    #[command(flatten)]
+    pub knobs: Knobs,
+}
+
+impl ShopArgs {
+    pub fn data_dir(&self) -> DataDir {
+        self.state.data.data_dir()
+    }
+}
+
+/// The state and the language: what a command that only shows things needs. The other knobs come from
+/// their `MALLGUARD_*` variables, as the deployed functions read them.
+#[derive(Debug, Clone, Args)]
+pub struct ViewArgs {
+    #[command(flatten)]
+    pub state: StoreArgs,
+    /// ja or en: the language of what is printed.
+    #[arg(long, env = "MALLGUARD_LANGUAGE", default_value = "ja")]
+    pub language: Language,
+}
+
+impl ViewArgs {
+    /// The shop from the environment, in this language.
+    pub fn shop(&self) -> Result<ShopArgs, ConfigError> {
+        let mut knobs = Knobs::from_env()?;
+        knobs.language = self.language;
+        Ok(ShopArgs {
+            state: self.state.clone(),
+            knobs,
+        })
+    }
+}
+
+/// The public URL of a bound address: what links in mails point at.
+pub fn url_of(addr: SocketAddr) -> String {
+    format!("http://{addr}")
+}
