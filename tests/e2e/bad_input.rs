@@ -228,3 +228,36 @@ async fn a_body_nested_a_hundred_thousand_deep_is_refused_and_the_server_lives_o
         .unwrap();
     assert_eq!(ok["status"], "accepted", "the server still answers: {ok}");
 }
+
+#[tokio::test]
+async fn a_reused_delivery_id_with_a_different_body_is_processed_as_a_new_order() {
+    let app = spawn_app().await;
+    let post = |body: Vec<u8>| {
+        let app = &app;
+        async move {
+            let now = app.now().as_second();
+            let signature = mallguard_malls::generic::sign(GENERIC_SECRET, "msg_reused", now, &body);
+            let response = app
+                .client
+                .post(format!("{}/webhooks/generic", app.url))
+                .header("webhook-id", "msg_reused")
+                .header("webhook-timestamp", now.to_string())
+                .header("webhook-signature", signature)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            response.json::<Value>().await.unwrap()
+        }
+    };
+    assert_eq!(post(event("generic/order.json")).await["status"], "accepted");
+    // The same id, a different order: not a retry.
+    let second = post(event("generic/order-duplicate.json")).await;
+    assert_eq!(second["status"], "held", "{second}");
+    // A true retry of the second body is still recognised.
+    assert_eq!(
+        post(event("generic/order-duplicate.json")).await["status"],
+        "redelivered"
+    );
+    assert_eq!(app.store.holds(false).await.unwrap().len(), 1);
+}

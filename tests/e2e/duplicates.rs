@@ -40,12 +40,23 @@ async fn a_duplicate_is_held_noticed_and_cancelled_by_the_buyer_with_a_complete_
     assert!(html.contains("<form") && html.contains("method=\"post\""), "{html}");
     assert_eq!(app.hold_state(&hold).await, HoldState::Held);
 
-    // Pressing the button cancels the held order once.
+    // Pressing the button cancels the held order once, then sends the browser to the link's page.
     let done = app.client.post(&links[1]).send().await.unwrap();
-    assert_eq!(done.status(), 200);
+    assert_eq!(done.status(), 303);
+    assert_eq!(
+        format!("{}{}", app.url, done.headers()["location"].to_str().unwrap()),
+        links[1]
+    );
     assert_eq!(app.hold_state(&hold).await, HoldState::Cancelled);
+    let page = app.client.get(&links[1]).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("キャンセルされました"));
     let again = app.client.post(&links[0]).send().await.unwrap();
-    assert_eq!(again.status(), 200);
+    assert_eq!(again.status(), 303);
+    assert_eq!(
+        format!("{}{}", app.url, again.headers()["location"].to_str().unwrap()),
+        links[0]
+    );
     assert_eq!(
         app.hold_state(&hold).await,
         HoldState::Cancelled,
@@ -191,5 +202,41 @@ async fn an_unanswered_hold_is_cancelled_at_the_deadline_with_a_mail_that_explai
         Mall::Own,
         ShopId::parse("tanaka-shop").unwrap(),
         OrderId::parse("1").unwrap(),
+    );
+}
+
+#[tokio::test]
+async fn shopify_orders_are_shown_by_the_number_the_buyer_knows_not_the_internal_id() {
+    let app = spawn_app().await;
+    app.post_shopify(&event("shopify/orders-create.json"), "orders/create")
+        .await;
+    let held: serde_json::Value = app
+        .post_shopify(&event("shopify/orders-create-duplicate.json"), "orders/create")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(held["status"], "held", "{held}");
+    let mails = app.outbox();
+    let notice = mails
+        .iter()
+        .find(|m| m.subject.contains("ご確認のお願い"))
+        .expect("the buyer's notice");
+    assert!(notice.subject.contains("#1002"), "{}", notice.subject);
+    assert!(notice.text.contains("#1002"), "{}", notice.text);
+    assert!(
+        notice.text.contains("***01"),
+        "the earlier order, masked: {}",
+        notice.text
+    );
+    for internal in ["5678901234567890456", "5678901234567890123"] {
+        assert!(!notice.text.contains(internal), "{internal} in\n{}", notice.text);
+        assert!(!notice.subject.contains(internal));
+    }
+    let staff = mails.iter().find(|m| m.to.contains("staff")).expect("the staff alert");
+    assert!(
+        staff.text.contains("#1001") && staff.text.contains("#1002"),
+        "{}",
+        staff.text
     );
 }

@@ -25,7 +25,7 @@ use crate::ids::{HoldId, OrderRef};
 use crate::matching::IndexEntry;
 use crate::notice::{Mail, Notice, NoticeId, NoticeKind};
 use crate::order::{EmailAddress, OrderStatus, PayloadDigest};
-use crate::ports::{CommitError, Expect, Head, Quarantined, Store, StoredOrder, WriteBatch};
+use crate::ports::{CommitError, Expect, Head, Quarantined, Store, StoredOrder, WebhookDelivery, WriteBatch};
 use crate::service::index_entries;
 use crate::testing::{hold_for, line, order, order_at};
 
@@ -44,6 +44,7 @@ pub async fn run_all(store: &dyn Store) {
     holds_are_listed_newest_first_and_open_only_on_request(store).await;
     deliveries_are_remembered_and_a_repeat_is_no_conflict(store).await;
     orders_are_found_by_their_mall_order_id_in_any_shop(store).await;
+    orders_are_found_by_the_number_their_buyer_knows(store).await;
 }
 
 /// A store, or a store with what must live as long as it (a temporary folder): `(store, guard)`.
@@ -79,7 +80,8 @@ macro_rules! store_contract {
             history_comes_back_in_insertion_order,
             holds_are_listed_newest_first_and_open_only_on_request,
             deliveries_are_remembered_and_a_repeat_is_no_conflict,
-            orders_are_found_by_their_mall_order_id_in_any_shop
+            orders_are_found_by_their_mall_order_id_in_any_shop,
+            orders_are_found_by_the_number_their_buyer_knows
         );
     };
     (@each $store:ident, $setup:expr; $($check:ident),*) => {
@@ -299,7 +301,7 @@ pub async fn every_item_round_trips(store: &dyn Store) {
         notices: vec![(notice.clone(), Expect::Absent)],
         history: history.clone(),
         quarantine: vec![(q.clone(), Expect::Absent)],
-        deliveries: vec!["contract-rt-delivery".to_owned()],
+        deliveries: vec![delivery("contract-rt-delivery", b"payload one")],
     };
     commit_ok(store, batch, "writing one item of every kind").await;
 
@@ -362,18 +364,20 @@ pub async fn every_item_round_trips(store: &dyn Store) {
         "a quarantined payload (with its raw bytes and meta) must round-trip"
     );
 
-    assert!(
+    assert_eq!(
         store
-            .delivery_seen("contract-rt-delivery")
+            .delivery_digest("contract-rt-delivery")
             .await
             .expect("reading a delivery"),
-        "a delivery id written must be seen"
+        Some(PayloadDigest::of(b"payload one")),
+        "a delivery id written must be seen with the digest of its payload"
     );
-    assert!(
-        !store
-            .delivery_seen("contract-rt-other")
+    assert_eq!(
+        store
+            .delivery_digest("contract-rt-other")
             .await
             .expect("reading a delivery"),
+        None,
         "a delivery id never written must not be seen"
     );
 
@@ -429,7 +433,7 @@ pub async fn absent_on_an_existing_item_conflicts_and_writes_nothing(store: &dyn
         index: index_entries(&second),
         holds: vec![(changed_hold, Expect::Absent)],
         history: vec![received(&second.order.order_ref, ts("2026-11-23T03:05:01Z"))],
-        deliveries: vec!["contract-abs-delivery".to_owned()],
+        deliveries: vec![delivery("contract-abs-delivery", b"payload")],
         ..WriteBatch::default()
     };
     commit_conflicts(store, batch, "a batch with Expect::Absent on an existing hold").await;
@@ -466,10 +470,11 @@ pub async fn absent_on_an_existing_item_conflicts_and_writes_nothing(store: &dyn
         "atomicity: the history of a failed batch must not be written"
     );
     assert!(
-        !store
-            .delivery_seen("contract-abs-delivery")
+        store
+            .delivery_digest("contract-abs-delivery")
             .await
-            .expect("reading a delivery"),
+            .expect("reading a delivery")
+            .is_none(),
         "atomicity: the delivery id of a failed batch must not be written"
     );
 
@@ -1070,22 +1075,37 @@ pub async fn holds_are_listed_newest_first_and_open_only_on_request(store: &dyn 
     );
 }
 
-/// A delivery id is remembered once written, and writing it again is not a conflict (a retried
-/// decision carries it again).
+/// A delivery id is remembered with its payload's digest once written, writing it again is not a conflict
+/// (a retried decision carries it again), and the same id with another payload keeps the latest digest.
 pub async fn deliveries_are_remembered_and_a_repeat_is_no_conflict(store: &dyn Store) {
     let id = "contract-dlv-1";
-    assert!(!store.delivery_seen(id).await.expect("reading a delivery"));
-    let batch = || WriteBatch {
-        deliveries: vec![id.to_owned()],
+    let read = || async { store.delivery_digest(id).await.expect("reading a delivery") };
+    assert_eq!(read().await, None);
+    let batch = |payload: &[u8]| WriteBatch {
+        deliveries: vec![delivery(id, payload)],
         ..WriteBatch::default()
     };
-    commit_ok(store, batch(), "recording a delivery").await;
-    assert!(
-        store.delivery_seen(id).await.expect("reading a delivery"),
+    commit_ok(store, batch(b"first"), "recording a delivery").await;
+    assert_eq!(
+        read().await,
+        Some(PayloadDigest::of(b"first")),
         "a recorded delivery must be seen"
     );
-    commit_ok(store, batch(), "recording the same delivery again").await;
-    assert!(store.delivery_seen(id).await.expect("reading a delivery"));
+    commit_ok(store, batch(b"first"), "recording the same delivery again").await;
+    assert_eq!(read().await, Some(PayloadDigest::of(b"first")));
+    commit_ok(store, batch(b"second"), "the same id with another payload").await;
+    assert_eq!(
+        read().await,
+        Some(PayloadDigest::of(b"second")),
+        "the latest payload's digest is kept"
+    );
+}
+
+fn delivery(id: &str, payload: &[u8]) -> WebhookDelivery {
+    WebhookDelivery {
+        id: id.to_owned(),
+        digest: PayloadDigest::of(payload),
+    }
 }
 
 /// Staff find an order by the mall's order number, whatever the shop; nothing else matches.
@@ -1125,6 +1145,106 @@ pub async fn orders_are_found_by_their_mall_order_id_in_any_shop(store: &dyn Sto
             .await
             .expect("finding orders")
             .is_empty()
+    );
+}
+
+/// Staff find an order by the number its buyer knows (Shopify's `#1001`, which they type as `1001`) as
+/// well as by the mall's order id, in any shop of the mall, each order once; a number of another mall, a
+/// longer number, or a number the order no longer has finds nothing.
+pub async fn orders_are_found_by_the_number_their_buyer_knows(store: &dyn Store) {
+    use crate::ids::{Mall, OrderId, ShopId};
+    let numbered = |mall: Mall, shop: &str, id: &str, number: Option<&str>| {
+        let mut stored = stored_order(id, "2026-11-23T03:00:00Z", "pepper-number");
+        stored.order.order_ref = OrderRef::new(
+            mall,
+            ShopId::parse(shop).expect("a shop id"),
+            OrderId::parse(id).expect("an order id"),
+        );
+        stored.order.number = number.map(str::to_owned);
+        stored
+    };
+    let tanaka = numbered(Mall::Shopify, "tanaka", "cnum-56789-01", Some("#cnum-1001"));
+    let suzuki = numbered(Mall::Shopify, "suzuki", "cnum-56789-02", Some("#cnum-1001"));
+    // Another order whose mall order id is what the first two's buyers know as their number.
+    let by_id = numbered(Mall::Shopify, "sato", "cnum-1001", None);
+    let without_hash = numbered(Mall::Shopify, "tanaka", "cnum-56789-03", Some("cnum-2002"));
+    let longer = numbered(Mall::Shopify, "tanaka", "cnum-56789-04", Some("#cnum-10011"));
+    let number_is_id = numbered(Mall::Shopify, "tanaka", "cnum-3003", Some("#cnum-3003"));
+    let other_mall = numbered(Mall::Own, "tanaka", "cnum-56789-05", Some("#cnum-1001"));
+    let batch = WriteBatch {
+        orders: [
+            &tanaka,
+            &suzuki,
+            &by_id,
+            &without_hash,
+            &longer,
+            &number_is_id,
+            &other_mall,
+        ]
+        .into_iter()
+        .map(|o| (o.clone(), Expect::Absent))
+        .collect(),
+        ..WriteBatch::default()
+    };
+    commit_ok(store, batch, "orders with numbers their buyers know").await;
+
+    let find = |mall: Mall, id: &'static str| async move {
+        let id = OrderId::parse(id).expect("an order id");
+        let mut found = store.orders_with_id(mall, &id).await.expect("finding orders");
+        found.sort();
+        found
+    };
+    let refs = |orders: &[&StoredOrder]| {
+        let mut refs: Vec<OrderRef> = orders.iter().map(|o| o.order.order_ref.clone()).collect();
+        refs.sort();
+        refs
+    };
+    assert_eq!(
+        find(Mall::Shopify, "cnum-1001").await,
+        refs(&[&tanaka, &suzuki, &by_id]),
+        "the number `#cnum-1001` without its `#`, in two shops, and the order whose id it is; not another mall's \
+         nor a longer number"
+    );
+    assert_eq!(
+        find(Mall::Shopify, "cnum-2002").await,
+        refs(&[&without_hash]),
+        "a number the mall shows without `#`"
+    );
+    assert_eq!(
+        find(Mall::Shopify, "cnum-3003").await,
+        refs(&[&number_is_id]),
+        "an order whose number is its id is found once"
+    );
+    assert_eq!(
+        find(Mall::Shopify, "cnum-56789-01").await,
+        refs(&[&tanaka]),
+        "a numbered order is still found by its mall order id"
+    );
+    assert_eq!(
+        find(Mall::Own, "cnum-1001").await,
+        refs(&[&other_mall]),
+        "each mall on its own"
+    );
+    assert!(find(Mall::Shopify, "cnum-100").await.is_empty(), "no prefix matches");
+
+    // The mall renumbers an order (an edit): the new number finds it, the old one no longer does.
+    let mut renumbered = tanaka.clone();
+    renumbered.order.number = Some("#cnum-4004".to_owned());
+    renumbered.version = tanaka.version + 1;
+    let batch = WriteBatch {
+        orders: vec![(renumbered, Expect::Version(tanaka.version))],
+        ..WriteBatch::default()
+    };
+    commit_ok(store, batch, "an order with a new number").await;
+    assert_eq!(
+        find(Mall::Shopify, "cnum-4004").await,
+        refs(&[&tanaka]),
+        "the new number"
+    );
+    assert_eq!(
+        find(Mall::Shopify, "cnum-1001").await,
+        refs(&[&suzuki, &by_id]),
+        "the old number no longer finds the renumbered order"
     );
 }
 

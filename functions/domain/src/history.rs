@@ -34,11 +34,21 @@ pub enum Event {
         with: OrderRef,
         keys: Vec<KeyKind>,
         products: Vec<ProductKey>,
+        /// The order it matched when that order is itself held as a duplicate of `with`: the new order is
+        /// held against the first order of the chain, the one that ships.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        via: Option<OrderRef>,
+        /// `with`'s number as people know it, where it differs from its id (Shopify `#1001`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        with_number: Option<String>,
     },
     /// This order is the earlier order of a hold on `held`.
     DuplicateReceived {
         held: OrderRef,
         hold: HoldId,
+        /// `held`'s number as people know it, where it differs from its id.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        held_number: Option<String>,
     },
     Held {
         hold: HoldId,
@@ -135,24 +145,44 @@ impl HistoryEntry {
                     format!("status at the mall: {from} -> {to}")
                 }
             }
-            Event::Matched { with, keys, products } => {
+            Event::Matched {
+                with,
+                keys,
+                products,
+                via,
+                with_number,
+            } => {
+                let with = order_label(with, with_number.as_deref());
                 let keys: Vec<_> = keys.iter().map(|k| key_label(*k, lang)).collect();
                 let products: Vec<_> = products.iter().map(|p| p.as_str()).collect();
                 if ja {
+                    let via = via
+                        .as_ref()
+                        .map(|v| format!("、保留中の {v} と一致したため最初の注文に対して保留"))
+                        .unwrap_or_default();
                     format!(
-                        "{with} と重複の疑い（一致: {}、商品 {}）",
+                        "{with} と重複の疑い（一致: {}、商品 {}{via}）",
                         keys.join("・"),
                         products.join(", ")
                     )
                 } else {
+                    let via = via
+                        .as_ref()
+                        .map(|v| format!("; matched {v}, itself held, so held against the first order"))
+                        .unwrap_or_default();
                     format!(
-                        "suspected duplicate of {with} (same {}; product {})",
+                        "suspected duplicate of {with} (same {}; product {}{via})",
                         keys.join(", "),
                         products.join(", ")
                     )
                 }
             }
-            Event::DuplicateReceived { held, hold } => {
+            Event::DuplicateReceived {
+                held,
+                hold,
+                held_number,
+            } => {
+                let held = order_label(held, held_number.as_deref());
                 if ja {
                     format!("後の注文 {held} を重複の疑いで保留（{hold}）")
                 } else {
@@ -259,7 +289,8 @@ fn status_label(status: OrderStatus, lang: Language) -> &'static str {
     }
 }
 
-fn key_label(kind: KeyKind, lang: Language) -> &'static str {
+/// A kind of identity key as the staff read it.
+pub fn key_label(kind: KeyKind, lang: Language) -> &'static str {
     match (kind, lang) {
         (KeyKind::Email, Language::Ja) => "メールアドレス",
         (KeyKind::Phone, Language::Ja) => "電話番号",
@@ -307,5 +338,13 @@ fn resolver_label(by: &Resolver, lang: Language) -> String {
         (Resolver::Deadline, Language::Ja) => "期限切れ（回答なし）".into(),
         (Resolver::Mall, Language::Ja) => "モール".into(),
         (by, Language::En) => by.to_string(),
+    }
+}
+
+/// An order as people read it in the timeline: mall, shop and the number they know.
+fn order_label(order: &OrderRef, number: Option<&str>) -> String {
+    match number {
+        Some(number) => format!("{} {} {number}", order.mall, order.shop),
+        None => order.to_string(),
     }
 }

@@ -301,6 +301,9 @@ pub struct Hold {
     pub order: OrderRef,
     /// The earlier order it seems to duplicate.
     pub original: OrderRef,
+    /// The order numbers people know, where a mall's differs from its order id (Shopify `#1001`).
+    #[serde(default, skip_serializing_if = "OrderNumbers::is_empty")]
+    pub numbers: OrderNumbers,
     pub state: HoldState,
     /// Bumped by every write: transitions are conditional on it.
     pub version: u64,
@@ -326,7 +329,35 @@ pub struct AlreadySettled {
     pub state: HoldState,
 }
 
+/// The numbers people know the two orders of a hold by, where they differ from the order ids.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderNumbers {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub original: Option<String>,
+}
+
+impl OrderNumbers {
+    pub fn is_empty(&self) -> bool {
+        self.held.is_none() && self.original.is_none()
+    }
+}
+
 impl Hold {
+    /// The held order's number as people know it.
+    pub fn held_number(&self) -> &str {
+        self.numbers.held.as_deref().unwrap_or(self.order.order_id.as_str())
+    }
+
+    /// The earlier order's number as people know it.
+    pub fn original_number(&self) -> &str {
+        self.numbers
+            .original
+            .as_deref()
+            .unwrap_or(self.original.order_id.as_str())
+    }
+
     /// The next moment the expiry sweep must look at this hold; None once settled.
     pub fn next_due(&self) -> Option<Timestamp> {
         if self.state != HoldState::Held {

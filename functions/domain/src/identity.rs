@@ -220,9 +220,8 @@ impl IdentityHasher {
 }
 
 fn place_text(address: &PostalAddress) -> String {
-    let mut parts: Vec<&str> = vec![&address.prefecture, &address.city];
-    parts.extend(address.lines.iter().map(String::as_str));
-    normalize::address(&parts)
+    let lines: Vec<&str> = address.lines.iter().map(String::as_str).collect();
+    normalize::place(&address.prefecture, &address.city, &lines)
 }
 
 /// The hashed identity of one order.
@@ -275,6 +274,89 @@ mod tests {
                 "{text}"
             );
             assert_eq!(IdentityKey::parse(text).unwrap(), *key);
+        }
+    }
+
+    /// One address as the malls and buyers really write it, one variant a row: (prefecture field, city
+    /// field, address lines). Every row must give the same address key as the first.
+    const ONE_ADDRESS: &[(&str, &str, &[&str])] = &[
+        ("東京都", "千代田区", &["千代田1-2-3", "メゾン千代田101"]),
+        // The prefecture repeated at the start of the address line, or the city too.
+        ("東京都", "千代田区", &["東京都千代田区千代田1-2-3", "メゾン千代田101"]),
+        ("東京都", "千代田区", &["千代田区千代田1-2-3 メゾン千代田101"]),
+        // Left out of the fields and written in the line instead.
+        ("", "", &["東京都千代田区千代田1-2-3 メゾン千代田101"]),
+        ("", "千代田区", &["千代田1-2-3", "メゾン千代田101"]),
+        ("東京都", "", &["千代田区千代田一丁目2番3号", "メゾン千代田101"]),
+        // 丁目/番地/号 and every hyphen form.
+        ("東京都", "千代田区", &["千代田1丁目2番地3号", "メゾン千代田101"]),
+        ("東京都", "千代田区", &["千代田一丁目二番三号 メゾン千代田101"]),
+        ("東京都", "千代田区", &["千代田1ー2ー3", "メゾン千代田101"]),
+        ("東京都", "千代田区", &["千代田1−2−3", "メゾン千代田101"]),
+        ("東京都", "千代田区", &["千代田１－２－３", "メゾン千代田１０１"]),
+        ("東京都", "千代田区", &["千代田1‐2‐3-メゾン千代田-101"]),
+        // Building names with and without spaces, full-width, half-width kana.
+        ("東京都", "千代田区", &["千代田1-2-3 メゾン 千代田 101"]),
+        ("東京都", "千代田区", &["千代田1-2-3　メゾン千代田　101"]),
+        ("東京都", "千代田区", &["千代田1-2-3ﾒｿﾞﾝ千代田101"]),
+        // Floor and room words.
+        ("東京都", "千代田区", &["千代田1-2-3", "メゾン千代田101号室"]),
+        ("東京都", "千代田区", &["千代田1-2-3", "メゾン千代田 101号"]),
+        ("東京都", "千代田区", &["千代田1-2-3", "メゾン千代田 1階 101"]),
+        ("東京都", "千代田区", &["千代田1-2-3", "メゾン千代田 1F 101号室"]),
+    ];
+
+    /// A rural address with 大字/字, written with and without them.
+    const ONE_RURAL_ADDRESS: &[(&str, &str, &[&str])] = &[
+        ("長野県", "北佐久郡軽井沢町", &["大字軽井沢1323-4"]),
+        ("長野県", "北佐久郡軽井沢町", &["軽井沢1323番地4"]),
+        ("長野県", "北佐久郡軽井沢町", &["字軽井沢1323−4"]),
+        ("", "", &["長野県北佐久郡軽井沢町大字軽井沢１３２３－４"]),
+    ];
+
+    fn address_key(postal: &str, (prefecture, city, lines): (&str, &str, &[&str])) -> IdentityKey {
+        let mut o = order("1");
+        o.buyer.email = None;
+        o.buyer.phone = None;
+        o.buyer.address = None;
+        o.ship_to.phone = None;
+        o.ship_to.postal_code = postal.into();
+        o.ship_to.prefecture = prefecture.into();
+        o.ship_to.city = city.into();
+        o.ship_to.lines = lines.iter().map(|l| l.to_string()).collect();
+        let keys = hasher().order_identity(&o).keys;
+        let [key] = keys.as_slice() else {
+            panic!("one address key for {lines:?}: {keys:?}")
+        };
+        key.clone()
+    }
+
+    #[test]
+    fn one_address_written_every_way_the_malls_and_buyers_write_it_gives_one_key() {
+        for (postal, table) in [("100-0001", ONE_ADDRESS), ("389-0102", ONE_RURAL_ADDRESS)] {
+            let expected = address_key(postal, table[0]);
+            let differing: Vec<_> = table[1..]
+                .iter()
+                .filter(|row| address_key(postal, **row) != expected)
+                .collect();
+            assert!(
+                differing.is_empty(),
+                "these rows differ from {:?}: {differing:#?}",
+                table[0]
+            );
+        }
+    }
+
+    #[test]
+    fn neighbours_in_one_building_or_one_block_stay_apart() {
+        let base = address_key("100-0001", ONE_ADDRESS[0]);
+        for other in [
+            ("東京都", "千代田区", &["千代田1-2-3", "メゾン千代田102"][..]),
+            ("東京都", "千代田区", &["千代田1-2-4", "メゾン千代田101"][..]),
+            ("東京都", "千代田区", &["千代田1-23", "メゾン千代田101"][..]),
+            ("東京都", "千代田区", &["千代田1-2-3", "メゾン千代田1101"][..]),
+        ] {
+            assert_ne!(address_key("100-0001", other), base, "{other:?}");
         }
     }
 

@@ -107,8 +107,122 @@ pub fn address(parts: &[&str]) -> String {
         .collect();
     let chars = drop_aza_prefixes(&chars);
     let chars = kanji_numerals_to_digits(&chars);
+    let chars = drop_floor_before_room(&chars);
     let chars = fold_separators(&chars);
     tidy_dashes(&chars)
+}
+
+/// The place of a ship-to or buyer address, normalised as [`address`] does, in one canonical form however
+/// the prefecture and the city were split between the fields and the lines: the prefecture is dropped
+/// (the postal code beside it in every key already implies it), and the city is written once, whether the
+/// city field held it, the line repeated it, or only the line had it.
+pub fn place(prefecture: &str, city: &str, lines: &[&str]) -> String {
+    let city = address(&[city]);
+    let rest = address(lines);
+    let prefecture = address(&[prefecture]);
+    let mut rest = rest.as_str();
+    // The prefecture (the field's, or any one written at the start of the line) and the city, each
+    // repeated at the start of the line or not.
+    if !prefecture.is_empty() {
+        rest = rest.strip_prefix(prefecture.as_str()).unwrap_or(rest);
+    }
+    if let Some(written) = PREFECTURES.iter().find(|p| rest.starts_with(**p)) {
+        rest = &rest[written.len()..];
+    }
+    let city_field = address(&[city.strip_prefix(prefecture.as_str()).unwrap_or(&city)]);
+    let city_field = PREFECTURES
+        .iter()
+        .find_map(|p| city_field.strip_prefix(*p))
+        .map(str::to_owned)
+        .unwrap_or(city_field);
+    if !city_field.is_empty() {
+        rest = rest.strip_prefix(city_field.as_str()).unwrap_or(rest);
+    }
+    address(&[&city_field, rest])
+}
+
+/// The 47 prefectures as addresses write them.
+const PREFECTURES: [&str; 47] = [
+    "北海道",
+    "青森県",
+    "岩手県",
+    "宮城県",
+    "秋田県",
+    "山形県",
+    "福島県",
+    "茨城県",
+    "栃木県",
+    "群馬県",
+    "埼玉県",
+    "千葉県",
+    "東京都",
+    "神奈川県",
+    "新潟県",
+    "富山県",
+    "石川県",
+    "福井県",
+    "山梨県",
+    "長野県",
+    "岐阜県",
+    "静岡県",
+    "愛知県",
+    "三重県",
+    "滋賀県",
+    "京都府",
+    "大阪府",
+    "兵庫県",
+    "奈良県",
+    "和歌山県",
+    "鳥取県",
+    "島根県",
+    "岡山県",
+    "広島県",
+    "山口県",
+    "徳島県",
+    "香川県",
+    "愛媛県",
+    "高知県",
+    "福岡県",
+    "佐賀県",
+    "長崎県",
+    "熊本県",
+    "大分県",
+    "宮崎県",
+    "鹿児島県",
+    "沖縄県",
+];
+
+/// Drops a floor (`1階`, `1F`) written before a room number: `1F 101号室` is room `101`. A floor with no room
+/// after it stays, since it is then all that tells two tenants of one building apart.
+fn drop_floor_before_room(chars: &[char]) -> Vec<char> {
+    let mut out: Vec<char> = Vec::with_capacity(chars.len());
+    let mut i = 0;
+    while i < chars.len() {
+        let standalone = out.last().is_none_or(|p| !p.is_ascii_alphanumeric());
+        if standalone && chars[i].is_ascii_digit() {
+            let digits_end = (i..chars.len())
+                .find(|&j| !chars[j].is_ascii_digit())
+                .unwrap_or(chars.len());
+            let is_floor = matches!(chars.get(digits_end), Some('階' | 'f'))
+                && chars.get(digits_end + 1).is_none_or(|c| !c.is_ascii_alphabetic());
+            let room_follows = chars
+                .get(digits_end + 1..)
+                .and_then(|rest| rest.iter().find(|&&c| c != ' '))
+                .is_some_and(char::is_ascii_digit);
+            if is_floor && room_follows {
+                i = digits_end + 1;
+                while chars.get(i) == Some(&' ') {
+                    i += 1;
+                }
+                // Keep one separator so the room number does not run into what came before.
+                out.push(' ');
+                continue;
+            }
+        }
+        out.push(chars[i]);
+        i += 1;
+    }
+    out
 }
 
 /// Normalised person name: NFKC, all white space (incl. U+3000) removed, ASCII lower-cased, middle dots

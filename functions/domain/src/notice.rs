@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::Language;
 use crate::hold::Hold;
 use crate::ids::{HoldId, OrderRef};
+use crate::normalize;
 use crate::order::{EmailAddress, Order};
 use crate::policy::{ShopProfile, format_jst};
 
@@ -210,10 +211,12 @@ pub struct ItemSummary {
 }
 
 impl OrderSummary {
+    /// The whole order, for its own buyer and for the staff. The order number is the one the buyer
+    /// knows (Shopify's `#1001`, not its internal id).
     pub fn of(order: &Order, lang: Language) -> Self {
         Self {
             mall: order.order_ref.mall.display_name(lang).to_owned(),
-            order_id: order.order_ref.order_id.to_string(),
+            order_id: order.number().to_owned(),
             placed_at: format_jst(order.placed_at, lang),
             items: order
                 .lines
@@ -227,10 +230,71 @@ impl OrderSummary {
             ship_to_name: order.ship_to.name.clone(),
             ship_to: order.ship_to.one_line(),
             total: order.total.as_ref().map(ToString::to_string),
-            requested_date: order.delivery.requested_date.map(|d| d.to_string()),
+            requested_date: order.delivery.requested_date.map(|d| format_date(d, lang)),
             gift: order.gift,
         }
     }
+
+    /// `other` as the buyer of `own` may see it. The two orders matched on as little as a name and a
+    /// phone number, so the buyer of `own` may be somebody else: show only what they gave themselves or
+    /// cannot misuse. The mall, the time and the items stay (they are what the buyer must recognise);
+    /// the order number is partly masked; the recipient and the address only where they are `own`'s
+    /// own, else the prefecture and city alone; no total, no delivery date, no gift flag.
+    pub fn of_other(other: &Order, own: &Order, lang: Language) -> Self {
+        let mut summary = Self::of(other, lang);
+        summary.order_id = masked(other.number());
+        let same_place = normalize::postal_code(&other.ship_to.postal_code)
+            == normalize::postal_code(&own.ship_to.postal_code)
+            && place(&other.ship_to) == place(&own.ship_to);
+        let same_name = normalize::name(&other.ship_to.name) == normalize::name(&own.ship_to.name);
+        if !(same_place && same_name) {
+            summary.ship_to_name = String::new();
+        }
+        if !same_place {
+            summary.ship_to = format!("{}{}", other.ship_to.prefecture, other.ship_to.city);
+        }
+        summary.total = None;
+        summary.requested_date = None;
+        summary.gift = false;
+        summary
+    }
+}
+
+/// A phone number written one way in every mail, whatever way the buyer typed it: `０９０ー1234ー5678`
+/// and `+81 90 1234 5678` are both `090-1234-5678`. Numbers that do not normalise are shown as typed.
+pub fn display_phone(raw: &str) -> String {
+    match normalize::phone(raw) {
+        // Mobile and IP numbers: 0X0-XXXX-XXXX.
+        Some(d) if d.len() == 11 => format!("{}-{}-{}", &d[..3], &d[3..7], &d[7..]),
+        // Landlines: the area code's length varies, so the digits stay together.
+        Some(d) => d,
+        None => raw.trim().to_owned(),
+    }
+}
+
+/// A calendar date as people read it: `2026年11月25日` or `2026-11-25`.
+pub fn format_date(date: jiff::civil::Date, lang: Language) -> String {
+    match lang {
+        Language::Ja => format!("{}年{}月{}日", date.year(), date.month(), date.day()),
+        Language::En => date.to_string(),
+    }
+}
+
+/// The normalised place of an address, without the name and the postal code.
+fn place(address: &crate::order::PostalAddress) -> String {
+    let lines: Vec<&str> = address.lines.iter().map(String::as_str).collect();
+    normalize::place(&address.prefecture, &address.city, &lines)
+}
+
+/// An order number with all but its last characters hidden: enough for its own buyer to recognise, too
+/// little for anybody else to quote to the shop. `TS-20261123-0001` is `************0001`.
+pub fn masked(number: &str) -> String {
+    let chars: Vec<char> = number.chars().collect();
+    let shown = if chars.len() > 6 { 4 } else { chars.len() / 2 };
+    let hidden = chars.len() - shown;
+    std::iter::repeat_n('*', hidden)
+        .chain(chars[hidden..].iter().copied())
+        .collect()
 }
 
 /// The two links of a notice.
@@ -378,18 +442,34 @@ impl Templates {
             shop => ctx.shop,
             buyer_name => ctx.held.buyer.name,
             held => OrderSummary::of(ctx.held, lang),
-            original => OrderSummary::of(ctx.original, lang),
+            // The buyer mails go to the held order's buyer, who may not be the earlier order's.
+            original => if staff {
+                OrderSummary::of(ctx.original, lang)
+            } else {
+                OrderSummary::of_other(ctx.original, ctx.held, lang)
+            },
             deadline => format_jst(hold.deadline, lang),
             urgent => hold.urgent,
             links => ctx.links,
             hold_id => hold.id.as_str(),
             state => hold.state.label(lang),
+            staff_state => hold.state.staff_label(lang),
+            // Only an unsettled hold needs the staff to reach the buyer.
+            open => hold.state == crate::hold::HoldState::Held,
+            answered_by_buyer => hold
+                .resolution
+                .as_ref()
+                .is_some_and(|r| r.by == crate::hold::Resolver::Buyer),
             risks => hold.risks.iter().map(|r| r.label(lang)).collect::<Vec<_>>(),
-            shared_keys => hold.shared_keys.iter().map(|k| k.as_str()).collect::<Vec<_>>(),
+            shared_keys => hold
+                .shared_keys
+                .iter()
+                .map(|k| crate::history::key_label(*k, lang))
+                .collect::<Vec<_>>(),
             phone_allowed => hold.contact.phone_allowed,
             amazon => hold.contact.amazon_fallback,
             amazon_case => hold.amazon_fallback_case,
-            buyer_phone => ctx.held.buyer.phone,
+            buyer_phone => ctx.held.buyer.phone.as_deref().map(display_phone),
             no_buyer_email => ctx.held.buyer.email.is_none(),
             mall_steps => crate::hold::mall_steps(ctx.held.order_ref.mall, hold.state, lang),
         };
@@ -405,13 +485,7 @@ impl Templates {
         };
         Ok(Some(Mail {
             to,
-            subject: Self::subject(
-                kind,
-                lang,
-                &ctx.shop.name,
-                ctx.held.order_ref.order_id.as_str(),
-                hold.urgent,
-            ),
+            subject: Self::subject(kind, lang, &ctx.shop.name, ctx.held.number(), hold.urgent),
             text,
             html,
             tags: vec![
@@ -484,7 +558,7 @@ mod tests {
         assert_eq!(mail.to.as_str(), "taro.yamada@example.com");
         assert!(mail.subject.contains("ご確認のお願い"), "{}", mail.subject);
         for needle in [
-            "1001",
+            "**01",
             "1002",
             "https://x.example/h/CONFIRM",
             "https://x.example/h/CANCEL",
@@ -495,7 +569,79 @@ mod tests {
         }
         let html = mail.html.unwrap();
         assert!(html.contains("href=\"https://x.example/h/CANCEL\""));
-        assert!(html.contains("1001") && html.contains("1002"));
+        assert!(html.contains("**01") && html.contains("1002"));
+    }
+
+    /// An earlier order of somebody else who shares only a name and a phone with the later buyer.
+    fn strangers_pair() -> (Order, Order) {
+        let mut original = order("TS-20261123-0001");
+        original.buyer.email = Some(EmailAddress::parse("hanako@example.org").unwrap());
+        original.ship_to.postal_code = "530-0001".into();
+        original.ship_to.prefecture = "大阪府".into();
+        original.ship_to.city = "大阪市北区".into();
+        original.ship_to.lines = vec!["梅田9-8-7 グランドハイツ 1203".into()];
+        original.ship_to.name = "山田 花子".into();
+        let held = order("TS-20261123-0002");
+        (held, original)
+    }
+
+    #[test]
+    fn a_buyer_notice_shows_nothing_of_a_strangers_earlier_order_but_what_cannot_harm_them() {
+        let (held, original) = strangers_pair();
+        let hold = hold_for(&held, &original);
+        let shop = shop();
+        let ctx = HoldMailContext {
+            shop: &shop,
+            hold: &hold,
+            held: &held,
+            original: &original,
+            links: Some(&links()),
+        };
+        let templates = Templates::new();
+        for kind in [NoticeKind::Notice, NoticeKind::Reminder, NoticeKind::Cancellation] {
+            let mail = templates.hold_mail(kind, &ctx).unwrap().unwrap();
+            let html = mail.html.clone().unwrap();
+            for text in [&mail.text, &html] {
+                for secret in [
+                    "梅田",
+                    "グランドハイツ",
+                    "1203",
+                    "530-0001",
+                    "山田 花子",
+                    "TS-20261123-0001",
+                ] {
+                    assert!(!text.contains(secret), "{kind:?} shows {secret}:\n{text}");
+                }
+            }
+            if kind != NoticeKind::Cancellation {
+                assert!(
+                    mail.text.contains("大阪府大阪市北区"),
+                    "prefecture and city stay:\n{}",
+                    mail.text
+                );
+                assert!(
+                    mail.text.contains("************0001"),
+                    "a masked number:\n{}",
+                    mail.text
+                );
+            }
+        }
+        // The staff see everything.
+        let staff = templates.hold_mail(NoticeKind::StaffNewHold, &ctx).unwrap().unwrap();
+        assert!(staff.text.contains("TS-20261123-0001"), "{}", staff.text);
+    }
+
+    #[test]
+    fn the_earlier_order_to_the_buyers_own_address_is_shown_whole_but_its_number() {
+        let held = order("TS-20261123-0002");
+        let mut original = order("TS-20261123-0001");
+        original.ship_to.lines = vec!["千代田１－２－３　メゾン千代田１０１".into()];
+        let summary = OrderSummary::of_other(&original, &held, Language::Ja);
+        assert_eq!(summary.ship_to_name, "山田 太郎");
+        assert!(summary.ship_to.contains("メゾン千代田"), "{}", summary.ship_to);
+        assert_eq!(summary.order_id, "************0001");
+        assert_eq!(masked("#1001"), "***01");
+        assert_eq!(masked("ab"), "*b");
     }
 
     #[test]

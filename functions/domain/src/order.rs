@@ -331,6 +331,12 @@ impl OrderStatus {
 pub struct PayloadDigest(String);
 
 impl PayloadDigest {
+    /// A digest as a store kept it: 64 lower-case hex digits.
+    pub fn parse(hex: &str) -> Option<Self> {
+        (hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+            .then(|| Self(hex.to_owned()))
+    }
+
     pub fn of(raw: &[u8]) -> Self {
         Self(Sha256::digest(raw).iter().map(|b| format!("{b:02x}")).collect())
     }
@@ -344,6 +350,10 @@ impl PayloadDigest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Order {
     pub order_ref: OrderRef,
+    /// The order number the buyer and the staff know, where it differs from the mall's order id:
+    /// Shopify's `name` (`#1001`) against its internal id (`5678901234567890123`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub number: Option<String>,
     pub placed_at: Timestamp,
     pub buyer: Buyer,
     pub ship_to: PostalAddress,
@@ -354,6 +364,19 @@ pub struct Order {
     pub status: OrderStatus,
     pub total: Option<Money>,
     pub payload_digest: PayloadDigest,
+}
+
+impl Order {
+    /// The order number as people know it: the mall's number where it has one, else the order id.
+    pub fn number(&self) -> &str {
+        self.number.as_deref().unwrap_or(self.order_ref.order_id.as_str())
+    }
+}
+
+/// An order number as staff type it: without the `#` a mall shows before it (`#1001` is `1001`).
+pub fn bare_number(number: &str) -> &str {
+    let trimmed = number.trim();
+    trimmed.strip_prefix('#').unwrap_or(trimmed)
 }
 
 #[cfg(test)]

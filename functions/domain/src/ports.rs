@@ -13,7 +13,7 @@ use crate::identity::{IdentityKey, OrderIdentity};
 use crate::ids::{HoldId, Mall, OrderId, OrderRef, ProductKey};
 use crate::matching::IndexEntry;
 use crate::notice::{Mail, Notice, NoticeId};
-use crate::order::Order;
+use crate::order::{Order, PayloadDigest};
 
 /// An order as mallguard keeps it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -87,8 +87,9 @@ pub struct WriteBatch {
     pub notices: Vec<(Notice, Expect)>,
     pub history: Vec<HistoryEntry>,
     pub quarantine: Vec<(Quarantined, Expect)>,
-    /// Webhook delivery ids seen (Shopify `X-Shopify-Webhook-Id`, Standard Webhooks `webhook-id`).
-    pub deliveries: Vec<String>,
+    /// Webhook deliveries seen (Shopify `X-Shopify-Webhook-Id`, Standard Webhooks `webhook-id`), with the
+    /// digest of what each carried; a later write of the same id keeps the latest digest.
+    pub deliveries: Vec<WebhookDelivery>,
 }
 
 impl WriteBatch {
@@ -102,6 +103,14 @@ impl WriteBatch {
             && self.quarantine.is_empty()
             && self.deliveries.is_empty()
     }
+}
+
+/// A webhook delivery id and the digest of the payload it carried: a delivery is a redelivery only
+/// when both match, since a sender can reuse an id for a different body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookDelivery {
+    pub id: String,
+    pub digest: PayloadDigest,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -152,8 +161,9 @@ pub trait IngestStore: Records {
         from: Timestamp,
         to: Timestamp,
     ) -> Result<IngestSnapshot, StoreError>;
-    /// Whether a webhook delivery id was recorded, and the digest of the payload it carried.
-    async fn delivery_seen(&self, delivery: &str) -> Result<bool, StoreError>;
+    /// The digest of the payload a webhook delivery id was recorded with; None when the id was never
+    /// recorded (or recorded without a digest by an older version, which then counts as unseen).
+    async fn delivery_digest(&self, delivery: &str) -> Result<Option<PayloadDigest>, StoreError>;
 }
 
 /// What the expiry sweep reads besides [`Records`]: only what is due, never the whole table.
@@ -168,8 +178,9 @@ pub trait SweepStore: Records {
 /// What the staff look up besides [`Records`].
 #[async_trait]
 pub trait StaffStore: Records {
-    /// The orders with this mall order id in any shop: staff look an order up by the number they see in the
-    /// mall's admin screen.
+    /// The orders with this mall order id, or with this order number as people know it without its `#`
+    /// (Shopify `1001` for `#1001`), in any shop: staff look an order up by the number they see in the
+    /// mall's admin screen or the buyer quotes.
     async fn orders_with_id(&self, mall: Mall, order_id: &OrderId) -> Result<Vec<OrderRef>, StoreError>;
     /// Holds, newest first; only unsettled ones when `open_only`.
     async fn holds(&self, open_only: bool) -> Result<Vec<Hold>, StoreError>;

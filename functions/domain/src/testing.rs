@@ -5,7 +5,7 @@ use std::sync::Mutex;
 use jiff::{SignedDuration, Timestamp};
 
 use crate::Language;
-use crate::hold::{ContactRules, Hold, HoldState, risk_flags};
+use crate::hold::{ContactRules, Hold, HoldState, OrderNumbers, risk_flags};
 use crate::identity::KeyKind;
 use crate::ids::{HoldId, Mall, OrderId, OrderRef, ProductKey, ShopId};
 use crate::order::{
@@ -43,6 +43,7 @@ pub fn order(id: &str) -> Order {
 pub fn order_at(id: &str, placed_at: &str) -> Order {
     Order {
         order_ref: OrderRef::new(Mall::Own, ShopId::parse("tanaka").unwrap(), OrderId::parse(id).unwrap()),
+        number: None,
         placed_at: placed_at.parse().unwrap(),
         buyer: Buyer {
             name: "山田 太郎".into(),
@@ -87,6 +88,10 @@ pub fn hold_for(held: &Order, original: &Order) -> Hold {
         id: HoldId::for_order(&held.order_ref),
         order: held.order_ref.clone(),
         original: original.order_ref.clone(),
+        numbers: OrderNumbers {
+            held: held.number.clone(),
+            original: original.number.clone(),
+        },
         state: HoldState::Held,
         version: 1,
         created_at: held.placed_at,
@@ -144,7 +149,7 @@ struct Tables {
     notices: BTreeMap<NoticeId, Notice>,
     history: Vec<HistoryEntry>,
     quarantine: BTreeMap<String, Quarantined>,
-    deliveries: std::collections::BTreeSet<String>,
+    deliveries: BTreeMap<String, crate::order::PayloadDigest>,
 }
 
 fn condition_holds(stored: Option<u64>, expect: Expect) -> bool {
@@ -208,7 +213,8 @@ impl Commit for MemoryStore {
         for (q, _) in batch.quarantine {
             t.quarantine.insert(q.id.clone(), q);
         }
-        t.deliveries.extend(batch.deliveries);
+        t.deliveries
+            .extend(batch.deliveries.into_iter().map(|d| (d.id, d.digest)));
         Ok(())
     }
 }
@@ -258,8 +264,8 @@ impl IngestStore for MemoryStore {
         })
     }
 
-    async fn delivery_seen(&self, delivery: &str) -> Result<bool, StoreError> {
-        Ok(self.tables().deliveries.contains(delivery))
+    async fn delivery_digest(&self, delivery: &str) -> Result<Option<crate::order::PayloadDigest>, StoreError> {
+        Ok(self.tables().deliveries.get(delivery).cloned())
     }
 }
 
@@ -295,12 +301,14 @@ impl SweepStore for MemoryStore {
 #[async_trait::async_trait]
 impl StaffStore for MemoryStore {
     async fn orders_with_id(&self, mall: Mall, order_id: &OrderId) -> Result<Vec<OrderRef>, StoreError> {
+        // By the mall's order id, or by the number the buyer knows without its `#`; each order once.
         let t = self.tables();
-        let refs = t.orders.values().map(|o| &o.order.order_ref);
-        Ok(refs
-            .filter(|r| r.mall == mall && &r.order_id == order_id)
-            .cloned()
-            .collect())
+        let found = t.orders.values().map(|o| &o.order).filter(|o| {
+            o.order_ref.mall == mall
+                && (&o.order_ref.order_id == order_id
+                    || o.number.as_deref().map(crate::order::bare_number) == Some(order_id.as_str()))
+        });
+        Ok(found.map(|o| o.order_ref.clone()).collect())
     }
 
     async fn holds(&self, open_only: bool) -> Result<Vec<Hold>, StoreError> {
@@ -428,7 +436,7 @@ impl IngestStore for UnavailableStore {
     ) -> Result<IngestSnapshot, StoreError> {
         unavailable()
     }
-    async fn delivery_seen(&self, _: &str) -> Result<bool, StoreError> {
+    async fn delivery_digest(&self, _: &str) -> Result<Option<crate::order::PayloadDigest>, StoreError> {
         unavailable()
     }
 }

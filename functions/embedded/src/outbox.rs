@@ -7,6 +7,7 @@
 //! the mail has one) is UTF-8, in the transfer encoding `mail-builder` finds shortest (base64 for
 //! Japanese text).
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -98,13 +99,56 @@ impl Mailer for OutboxMailer {
 }
 
 /// Writes under a temporary name and renames, so a watcher of the folder never sees half a message.
+///
+/// A mail holds the buyer's name, address and order: the folder is the owner's only (0700, made so when
+/// an older version or a wide umask left it open) and so is every file (0600), whatever the umask.
 fn write_file(dir: &Path, name: &str, contents: &[u8]) -> std::io::Result<PathBuf> {
-    std::fs::create_dir_all(dir)?;
+    private_dir(dir)?;
     let path = dir.join(name);
     let partial = dir.join(format!(".{name}.partial"));
-    std::fs::write(&partial, contents)?;
+    let mut file = private_file(&partial)?;
+    file.write_all(contents)?;
+    drop(file);
     std::fs::rename(&partial, &path)?;
     Ok(path)
+}
+
+#[cfg(unix)]
+fn private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+    let mode = std::fs::metadata(dir)?.permissions().mode();
+    if mode & 0o077 != 0 {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode & 0o700))?;
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn private_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)
+}
+
+/// A new file (a stale one from a crash is replaced), 0600 whatever the umask.
+#[cfg(unix)]
+fn private_file(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    // `mode` applies to a file it creates; a stale one keeps its own until told.
+    if file.metadata()?.permissions().mode() & 0o077 != 0 {
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(file)
+}
+
+#[cfg(not(unix))]
+fn private_file(path: &Path) -> std::io::Result<std::fs::File> {
+    std::fs::File::create(path)
 }
 
 /// A message id unique across processes and calls: the time, the process id and a counter.

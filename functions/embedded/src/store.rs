@@ -8,7 +8,7 @@
 
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -23,22 +23,29 @@ use mallguard_domain::identity::IdentityKey;
 use mallguard_domain::ids::{HoldId, Mall, OrderId, OrderRef};
 use mallguard_domain::matching::IndexEntry;
 use mallguard_domain::notice::{Notice, NoticeId, NoticeState};
+use mallguard_domain::order::{Order, PayloadDigest, bare_number};
 use mallguard_domain::ports::{
     Clock, Commit, CommitError, Expect, Head, IngestSnapshot, IngestStore, Quarantined, Records, StaffStore,
     StoreError, StoredOrder, SweepStore, SystemClock, WriteBatch,
 };
-use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 /// The schema this build writes, kept in SQLite's `user_version`. A file written by a newer build is
 /// refused rather than misread.
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 3;
 
-/// How long a writer waits for another process holding the file's write lock before giving up with
-/// `Unavailable` (the caller then answers 503 and the mall retries).
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a request waits for the file's write lock (another process's, or the commits queued before
+/// it in this one) before giving up with `Unavailable` (the caller then answers 503 and the mall retries).
+pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The most read connections a store on a file keeps open: readers never wait for the writer (WAL), and
+/// a few of them are enough for one machine's requests.
+const READERS: usize = 4;
+
+/// Version 1's schema. A new database gets it and then every migration step, so a new database and a
+/// migrated one can never differ.
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS orders (
     key      TEXT PRIMARY KEY NOT NULL,
@@ -95,36 +102,75 @@ CREATE TABLE IF NOT EXISTS deliveries (
 );
 ";
 
+/// Version 1 → 2: a delivery id keeps the digest of its payload. Ids kept by version 1 have none and read
+/// as unseen.
+const TO_VERSION_2: &str = "ALTER TABLE deliveries ADD COLUMN digest TEXT;";
+
+/// Version 2 → 3: an order keeps the number its buyer knows (Shopify's `#1001`), without its `#`, where it
+/// differs from the mall's order id, so staff find the order by either. The partial index holds only the
+/// orders that have such a number. The numbers of the orders already stored are filled in from their JSON
+/// ([`fill_in_order_numbers`]).
+const TO_VERSION_3: &str = "
+ALTER TABLE orders ADD COLUMN number TEXT;
+CREATE INDEX IF NOT EXISTS orders_by_number ON orders (number, key) WHERE number IS NOT NULL;
+";
+
 /// A [`Store`](mallguard_domain::ports::Store) in one SQLite database (a file, or memory for tests).
 ///
-/// One connection behind a mutex: SQLite serialises writers anyway, and a single connection keeps the
-/// prepared-statement cache warm. Every call runs on tokio's blocking pool so a slow disk or a lock held
-/// by another process never stalls the async runtime. Clones share the connection and the clock.
+/// **Connections.** One connection writes: every commit is a `BEGIN IMMEDIATE` transaction on it, so
+/// this process never competes with itself for SQLite's write lock, and the conditions a commit checks are
+/// read under that lock. A commit waits for that connection (behind the commits queued before it) and then
+/// for the file's write lock (held by another process, say) for at most the busy timeout *in all*, counted
+/// from when it was asked: when the store is locked, every waiting request gets `Unavailable` one busy
+/// timeout after it came, together, instead of one busy timeout after the one before it. Reads run on
+/// connections of their own (up to a few, opened as needed): the file is in WAL mode, so they read the
+/// last commit while a writer (this process's or another's) holds the write lock, and never queue behind
+/// a commit. A store in memory has one connection for everything (a second would be a second database).
+///
+/// **Files.** The database file, and the `-wal` and `-shm` files SQLite gives the same permissions, are
+/// readable and writable by the owner only (they hold buyers' names and addresses), whatever the umask.
+///
+/// Every call runs on tokio's blocking pool so a slow disk or a lock held by another process never
+/// stalls the async runtime. Clones share the connections and the clock.
 #[derive(Clone)]
 pub struct SqliteStore {
-    conn: Arc<Mutex<Connection>>,
+    writer: Arc<tokio::sync::Mutex<Connection>>,
+    /// None for a store in memory: its reads go to the writer.
+    readers: Option<Arc<Readers>>,
+    busy_timeout: Duration,
     /// When a delivery id was seen (`deliveries.seen_at`).
     clock: Arc<dyn Clock>,
 }
 
+/// The read connections of a store on a file: idle ones kept for the next read, at most [`READERS`]
+/// open at once.
+struct Readers {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+    permits: Arc<tokio::sync::Semaphore>,
+}
+
 impl std::fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SqliteStore").finish_non_exhaustive()
+        f.debug_struct("SqliteStore")
+            .field("busy_timeout", &self.busy_timeout)
+            .finish_non_exhaustive()
     }
 }
 
 impl SqliteStore {
-    /// Opens (or creates) the database at `path`, creating its folder and the schema when missing.
+    /// Opens (or creates) the database at `path`, creating its folder (owner only) and the schema when
+    /// missing, and migrating a database of an older version.
     ///
     /// The file is put in WAL mode so readers (e.g. `mallguard evidence` in another terminal) never block
-    /// the writer. Fails with `Corrupt` when the file is not a database or has a newer schema.
+    /// the writer. Its group and other permissions are taken away (also from its `-wal` and `-shm`
+    /// files) when an older version or a wide umask left them. Fails with `Corrupt` when the file is not
+    /// a database or has a newer schema.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| StoreError::Unavailable(format!("cannot create the folder {}: {e}", parent.display())))?;
-        }
+        private_file(path)
+            .map_err(|e| StoreError::Unavailable(format!("cannot create the database {}: {e}", path.display())))?;
         let conn = Connection::open(path).map_err(|e| Error::from(e).0)?;
-        conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| Error::from(e).0)?;
+        conn.busy_timeout(DEFAULT_BUSY_TIMEOUT).map_err(|e| Error::from(e).0)?;
         // `journal_mode` answers with the mode in force, so it is read as a query, not executed.
         let mode: String = conn
             .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
@@ -132,7 +178,13 @@ impl SqliteStore {
         if !mode.eq_ignore_ascii_case("wal") {
             tracing::warn!(path = %path.display(), mode, "the store could not switch to WAL mode");
         }
-        Self::with_schema(conn)
+        let mut store = Self::with_schema(conn)?;
+        store.readers = Some(Arc::new(Readers {
+            path: path.to_owned(),
+            idle: Mutex::new(Vec::with_capacity(READERS)),
+            permits: Arc::new(tokio::sync::Semaphore::new(READERS)),
+        }));
+        Ok(store)
     }
 
     /// A private database in memory, gone when the store is dropped. For tests.
@@ -144,7 +196,9 @@ impl SqliteStore {
     fn with_schema(mut conn: Connection) -> Result<Self, StoreError> {
         migrate(&mut conn).map_err(|e| e.0)?;
         Ok(Self {
-            conn: Arc::new(Mutex::new(conn)),
+            writer: Arc::new(tokio::sync::Mutex::new(conn)),
+            readers: None,
+            busy_timeout: DEFAULT_BUSY_TIMEOUT,
             clock: Arc::new(SystemClock),
         })
     }
@@ -156,42 +210,184 @@ impl SqliteStore {
         self
     }
 
-    /// Runs `f` with the connection on the blocking pool.
-    async fn run<T, F>(&self, f: F) -> Result<T, StoreError>
+    /// Gives up with `Unavailable` after waiting `timeout` for the write lock, or for a connection
+    /// ([`DEFAULT_BUSY_TIMEOUT`] unless set).
+    pub fn with_busy_timeout(mut self, timeout: Duration) -> Self {
+        self.busy_timeout = timeout;
+        self
+    }
+
+    /// Runs `f` on the writing connection on the blocking pool, once the commits before it are done,
+    /// giving up one busy timeout after the call.
+    async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, Error> + Send + 'static,
     {
-        let conn = Arc::clone(&self.conn);
+        let deadline = tokio::time::Instant::now() + self.busy_timeout;
+        let busy_timeout = self.busy_timeout;
+        let mut conn = tokio::time::timeout_at(deadline, Arc::clone(&self.writer).lock_owned())
+            .await
+            .map_err(|_| busy(busy_timeout))?;
         tokio::task::spawn_blocking(move || {
-            // A panic elsewhere cannot leave the connection mid-transaction: `Transaction` rolls back on
-            // drop, so a poisoned lock still guards a usable connection.
-            let mut conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
-            f(&mut conn).map_err(|e| e.0)
+            // What is left of the wait is how long SQLite may wait for another process's lock. (A panic in
+            // `f` cannot leave the connection mid-transaction: `Transaction` rolls back on drop.)
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            conn.busy_timeout(left).map_err(Error::from)?;
+            f(&mut conn)
         })
         .await
         .map_err(|e| StoreError::Unavailable(format!("the store's worker thread failed: {e}")))?
+        .map_err(|e| e.0)
+    }
+
+    /// Runs `f` on a read connection on the blocking pool (the writing one for a store in memory).
+    async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, Error> + Send + 'static,
+    {
+        let Some(readers) = &self.readers else {
+            return self.write(f).await;
+        };
+        let deadline = tokio::time::Instant::now() + self.busy_timeout;
+        let busy_timeout = self.busy_timeout;
+        let permit = tokio::time::timeout_at(deadline, Arc::clone(&readers.permits).acquire_owned())
+            .await
+            .map_err(|_| busy(busy_timeout))?
+            .map_err(|_| StoreError::Unavailable("the store is closed".to_owned()))?;
+        let readers = Arc::clone(readers);
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            let idle = readers.idle.lock().unwrap_or_else(PoisonError::into_inner).pop();
+            let mut conn = match idle {
+                Some(conn) => conn,
+                None => open_reader(&readers.path)?,
+            };
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            conn.busy_timeout(left).map_err(Error::from)?;
+            let result = f(&mut conn);
+            // A connection whose read failed is not kept: whatever failed may stick to it.
+            if result.is_ok() {
+                readers.idle.lock().unwrap_or_else(PoisonError::into_inner).push(conn);
+            }
+            result
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("the store's worker thread failed: {e}")))?
+        .map_err(|e| e.0)
     }
 }
 
-/// Creates the schema in a fresh database and refuses one written by a newer build.
+fn busy(timeout: Duration) -> StoreError {
+    StoreError::Unavailable(format!(
+        "the store is busy: waited {} ms for the database",
+        timeout.as_millis()
+    ))
+}
+
+/// A connection that only reads (`query_only`), to the database [`SqliteStore::open`] prepared (never a
+/// new one, should the file have gone meanwhile).
+fn open_reader(path: &Path) -> Result<Connection, Error> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.pragma_update(None, "query_only", true)?;
+    Ok(conn)
+}
+
+/// Makes sure the database file exists with owner-only permissions before SQLite opens it (SQLite gives
+/// the `-wal` and `-shm` files it creates the database file's permissions), and takes group and other
+/// permissions from the three files when they have them. A missing folder is created for the owner
+/// only; an existing one is left as it is (the caller's data folder may hold more than the database).
+#[cfg(unix)]
+fn private_file(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(parent)?;
+    }
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path)?;
+    for suffix in ["", "-wal", "-shm"] {
+        let mut file = path.as_os_str().to_owned();
+        file.push(suffix);
+        let file = PathBuf::from(file);
+        match std::fs::symlink_metadata(&file) {
+            Ok(meta) if meta.is_file() && meta.permissions().mode() & 0o077 != 0 => {
+                let mode = meta.permissions().mode() & 0o700;
+                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode))?;
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn private_file(path: &Path) -> std::io::Result<()> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)?;
+    }
+    Ok(())
+}
+
+/// Creates the schema in a fresh database, brings an older one up to [`SCHEMA_VERSION`] step by step, and
+/// refuses one written by a newer build.
 fn migrate(conn: &mut Connection) -> Result<(), Error> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let version: i64 = tx.query_row("PRAGMA user_version", [], |row| row.get(0))?;
-    match version {
-        0 => {
-            tx.execute_batch(SCHEMA)?;
-            tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
-        }
-        SCHEMA_VERSION => {}
-        other => {
-            return Err(Error(StoreError::Corrupt(format!(
-                "the database has schema version {other}; this build knows version {SCHEMA_VERSION}"
-            ))));
-        }
+    if version > SCHEMA_VERSION {
+        return Err(Error(StoreError::Corrupt(format!(
+            "the database has schema version {version}; this build knows version {SCHEMA_VERSION}"
+        ))));
+    }
+    if version < 1 {
+        tx.execute_batch(SCHEMA)?;
+    }
+    if version < 2 {
+        tx.execute_batch(TO_VERSION_2)?;
+    }
+    if version < 3 {
+        tx.execute_batch(TO_VERSION_3)?;
+        fill_in_order_numbers(&tx)?;
+    }
+    if version != SCHEMA_VERSION {
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     }
     tx.commit()?;
     Ok(())
+}
+
+/// Sets the `number` column of the orders stored before it existed, from each order's JSON.
+fn fill_in_order_numbers(tx: &Transaction<'_>) -> Result<(), Error> {
+    let rows: Vec<(String, String)> = tx
+        .prepare("SELECT key, json FROM orders WHERE number IS NULL")?
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    let mut update = tx.prepare("UPDATE orders SET number = ?2 WHERE key = ?1")?;
+    for (key, json) in rows {
+        let stored: StoredOrder = from_json(&json)?;
+        if let Some(number) = number_col(&stored.order) {
+            update.execute(params![key, number])?;
+        }
+    }
+    Ok(())
+}
+
+/// The `number` column of an order: the number its buyer knows without its `#`, where it has one that
+/// differs from its mall order id (that one is found by its key already) and that an order id could spell
+/// (no look-up could ask for another).
+fn number_col(order: &Order) -> Option<&str> {
+    let number = bare_number(order.number.as_deref()?);
+    (number != order.order_ref.order_id.as_str() && OrderId::parse(number).is_ok()).then_some(number)
 }
 
 /// A `StoreError` that the `?` operator can make from SQLite, JSON and I/O errors.
@@ -345,14 +541,16 @@ fn write_batch(tx: &Transaction<'_>, batch: WriteBatch, now: Timestamp) -> Resul
     for (mut order, _) in batch.orders {
         let raw = compress(&std::mem::take(&mut order.raw))?;
         tx.prepare_cached(
-            "INSERT INTO orders (key, version, json, raw) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (key) DO UPDATE SET version = excluded.version, json = excluded.json, raw = excluded.raw",
+            "INSERT INTO orders (key, version, json, raw, number) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (key) DO UPDATE SET version = excluded.version, json = excluded.json, raw = excluded.raw,
+                 number = excluded.number",
         )?
         .execute(params![
             order.order.order_ref.key(),
             version_col(order.version)?,
             to_json(&order)?,
-            raw
+            raw,
+            number_col(&order.order)
         ])?;
     }
     for entry in &batch.index {
@@ -411,8 +609,12 @@ fn write_batch(tx: &Transaction<'_>, batch: WriteBatch, now: Timestamp) -> Resul
     }
     let seen_at = now.as_second();
     for delivery in &batch.deliveries {
-        tx.prepare_cached("INSERT OR IGNORE INTO deliveries (id, seen_at) VALUES (?1, ?2)")?
-            .execute(params![delivery, seen_at])?;
+        // The first sighting's time stays; the latest payload's digest is kept.
+        tx.prepare_cached(
+            "INSERT INTO deliveries (id, seen_at, digest) VALUES (?1, ?2, ?3)
+             ON CONFLICT (id) DO UPDATE SET digest = excluded.digest",
+        )?
+        .execute(params![delivery.id, seen_at, delivery.digest.as_str()])?;
     }
     Ok(())
 }
@@ -516,7 +718,7 @@ impl Commit for SqliteStore {
             return Ok(());
         }
         let now = self.clock.now();
-        match self.run(move |conn| commit_batch(conn, batch, now)).await? {
+        match self.write(move |conn| commit_batch(conn, batch, now)).await? {
             true => Ok(()),
             false => Err(CommitError::Conflict),
         }
@@ -527,18 +729,18 @@ impl Commit for SqliteStore {
 impl Records for SqliteStore {
     async fn order(&self, order: &OrderRef) -> Result<Option<StoredOrder>, StoreError> {
         let order = order.clone();
-        self.run(move |conn| read_order(conn, &order)).await
+        self.read(move |conn| read_order(conn, &order)).await
     }
 
     async fn hold(&self, id: &HoldId) -> Result<Option<Hold>, StoreError> {
         let id = id.clone();
-        self.run(move |conn| read_one(conn, "SELECT json FROM holds WHERE id = ?1", id.as_str()))
+        self.read(move |conn| read_one(conn, "SELECT json FROM holds WHERE id = ?1", id.as_str()))
             .await
     }
 
     async fn notice(&self, id: &NoticeId) -> Result<Option<Notice>, StoreError> {
         let id = id.clone();
-        self.run(move |conn| read_one(conn, "SELECT json FROM notices WHERE id = ?1", id.as_str()))
+        self.read(move |conn| read_one(conn, "SELECT json FROM notices WHERE id = ?1", id.as_str()))
             .await
     }
 }
@@ -553,17 +755,23 @@ impl IngestStore for SqliteStore {
         to: Timestamp,
     ) -> Result<IngestSnapshot, StoreError> {
         let (order, keys) = (order.clone(), keys.to_vec());
-        self.run(move |conn| snapshot(conn, &order, &keys, from, to)).await
+        self.read(move |conn| snapshot(conn, &order, &keys, from, to)).await
     }
 
-    async fn delivery_seen(&self, delivery: &str) -> Result<bool, StoreError> {
-        let delivery = delivery.to_owned();
-        self.run(move |conn| {
-            let seen = conn
-                .prepare_cached("SELECT 1 FROM deliveries WHERE id = ?1")?
-                .query_row([delivery], |_| Ok(()))
+    async fn delivery_digest(&self, delivery: &str) -> Result<Option<PayloadDigest>, StoreError> {
+        let delivery_id = delivery.to_owned();
+        self.read(move |conn| {
+            let digest: Option<Option<String>> = conn
+                .prepare_cached("SELECT digest FROM deliveries WHERE id = ?1")?
+                .query_row([&delivery_id], |row| row.get(0))
                 .optional()?;
-            Ok(seen.is_some())
+            digest
+                .flatten()
+                .map(|hex| {
+                    PayloadDigest::parse(&hex)
+                        .ok_or_else(|| Error(StoreError::Corrupt(format!("delivery {delivery_id:?}: bad digest"))))
+                })
+                .transpose()
         })
         .await
     }
@@ -572,7 +780,7 @@ impl IngestStore for SqliteStore {
 #[async_trait]
 impl SweepStore for SqliteStore {
     async fn due_holds(&self, now: Timestamp, limit: usize) -> Result<Vec<Hold>, StoreError> {
-        self.run(move |conn| {
+        self.read(move |conn| {
             // `next_due` is NULL for settled holds, so the index holds exactly the holds the sweep watches.
             let holds: Vec<Hold> = read_all(
                 conn,
@@ -589,7 +797,7 @@ impl SweepStore for SqliteStore {
     }
 
     async fn pending_notices(&self, now: Timestamp, limit: usize) -> Result<Vec<Notice>, StoreError> {
-        self.run(move |conn| {
+        self.read(move |conn| {
             let notices: Vec<Notice> = read_all(
                 conn,
                 "SELECT json FROM notices WHERE state = 'pending' AND next_attempt_at <= ?1
@@ -605,28 +813,32 @@ impl SweepStore for SqliteStore {
 #[async_trait]
 impl StaffStore for SqliteStore {
     async fn orders_with_id(&self, mall: Mall, order_id: &OrderId) -> Result<Vec<OrderRef>, StoreError> {
-        // Keys are `mall/shop/order`: a range over the mall's keys, then the order id checked exactly. Only
-        // staff look-ups take this path; matching never does.
+        // Keys are `mall/shop/order`: a range over the mall's keys, then the order id checked exactly; and
+        // the orders whose buyers know them by this number, from the number's index. Only staff look-ups
+        // take this path; matching never does.
         let (mall_text, order_id) = (mall.as_str(), order_id.clone());
-        self.run(move |conn| {
-            let mut statement =
-                conn.prepare_cached("SELECT key FROM orders WHERE key >= ?1 AND key < ?2 AND substr(key, -?3) = ?4")?;
+        self.read(move |conn| {
+            let (from, to) = (format!("{mall_text}/"), format!("{mall_text}0"));
             let suffix = format!("/{order_id}");
-            let rows = statement.query_map(
-                params![
-                    format!("{mall_text}/"),
-                    format!("{mall_text}0"),
-                    suffix.len() as i64,
-                    suffix
-                ],
-                |row| row.get::<_, String>(0),
-            )?;
+            let mut keys = BTreeSet::new();
+            let mut by_id =
+                conn.prepare_cached("SELECT key FROM orders WHERE key >= ?1 AND key < ?2 AND substr(key, -?3) = ?4")?;
+            for key in by_id.query_map(params![from, to, suffix.len() as i64, suffix], |row| {
+                row.get::<_, String>(0)
+            })? {
+                keys.insert(key?);
+            }
+            let mut by_number =
+                conn.prepare_cached("SELECT key FROM orders WHERE number = ?1 AND key >= ?2 AND key < ?3")?;
+            let mut numbered = BTreeSet::new();
+            for key in by_number.query_map(params![order_id.as_str(), from, to], |row| row.get::<_, String>(0))? {
+                numbered.insert(key?);
+            }
             let mut refs = vec![];
-            for key in rows {
-                let key = key?;
+            for key in keys.union(&numbered) {
                 let parsed =
-                    OrderRef::parse_key(&key).map_err(|e| StoreError::Corrupt(format!("order key {key:?}: {e}")))?;
-                if parsed.order_id == order_id {
+                    OrderRef::parse_key(key).map_err(|e| StoreError::Corrupt(format!("order key {key:?}: {e}")))?;
+                if parsed.mall == mall && (parsed.order_id == order_id || numbered.contains(key)) {
                     refs.push(parsed);
                 }
             }
@@ -636,7 +848,7 @@ impl StaffStore for SqliteStore {
     }
 
     async fn holds(&self, open_only: bool) -> Result<Vec<Hold>, StoreError> {
-        self.run(move |conn| {
+        self.read(move |conn| {
             let sql = if open_only {
                 "SELECT json FROM holds WHERE state = 'held' ORDER BY created_at DESC, id DESC"
             } else {
@@ -649,7 +861,7 @@ impl StaffStore for SqliteStore {
 
     async fn history(&self, order: &OrderRef) -> Result<Vec<HistoryEntry>, StoreError> {
         let key = order.key();
-        self.run(move |conn| {
+        self.read(move |conn| {
             read_all(
                 conn,
                 "SELECT json FROM history WHERE order_key = ?1 ORDER BY seq",
@@ -660,12 +872,13 @@ impl StaffStore for SqliteStore {
     }
 
     async fn quarantined(&self) -> Result<Vec<Quarantined>, StoreError> {
-        self.run(|conn| read_quarantined(conn)).await
+        self.read(|conn| read_quarantined(conn)).await
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use mallguard_domain::ports::WebhookDelivery;
     use mallguard_domain::testing::ManualClock;
 
     use super::*;
@@ -707,19 +920,135 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_version_1_database_is_migrated_and_its_digestless_deliveries_read_as_unseen() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(SCHEMA).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        conn.execute("INSERT INTO deliveries (id, seen_at) VALUES ('old', 1)", [])
+            .unwrap();
+        let store = SqliteStore::with_schema(conn).unwrap();
+        assert_eq!(store.delivery_digest("old").await.unwrap(), None);
+        let batch = WriteBatch {
+            deliveries: vec![WebhookDelivery {
+                id: "old".into(),
+                digest: PayloadDigest::of(b"body"),
+            }],
+            ..WriteBatch::default()
+        };
+        store.commit(batch).await.unwrap();
+        assert_eq!(
+            store.delivery_digest("old").await.unwrap(),
+            Some(PayloadDigest::of(b"body"))
+        );
+        let version: i64 = store
+            .writer
+            .try_lock()
+            .unwrap()
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+    }
+
+    #[tokio::test]
+    async fn a_version_2_database_is_migrated_and_its_orders_are_found_by_their_numbers() {
+        let numbered = |id: &str, number: Option<&str>| {
+            let order = mallguard_domain::testing::order(id);
+            let mut stored = StoredOrder {
+                identity: mallguard_domain::identity::IdentityHasher::new(b"v2".to_vec()).order_identity(&order),
+                products: mallguard_domain::identity::ProductMap::default().products_of(&order),
+                raw: vec![],
+                received_at: order.placed_at,
+                version: 1,
+                hold: None,
+                duplicates: vec![],
+                order,
+            };
+            stored.order.number = number.map(str::to_owned);
+            stored
+        };
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(SCHEMA).unwrap();
+        conn.execute_batch(TO_VERSION_2).unwrap();
+        conn.pragma_update(None, "user_version", 2).unwrap();
+        let orders = [
+            numbered("5678901234567890123", Some("#1001")),
+            numbered("5678901234567890124", None),
+            numbered("1001", None),
+        ];
+        for stored in &orders {
+            conn.execute(
+                "INSERT INTO orders (key, version, json, raw) VALUES (?1, 1, ?2, ?3)",
+                params![
+                    stored.order.order_ref.key(),
+                    to_json(stored).unwrap(),
+                    compress(b"").unwrap()
+                ],
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::with_schema(conn).unwrap();
+        let mut found = store
+            .orders_with_id(Mall::Own, &OrderId::parse("1001").unwrap())
+            .await
+            .unwrap();
+        found.sort();
+        assert_eq!(
+            found,
+            vec![orders[2].order.order_ref.clone(), orders[0].order.order_ref.clone()]
+        );
+        let version: i64 = store
+            .writer
+            .try_lock()
+            .unwrap()
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+    }
+
+    #[test]
+    fn a_new_database_has_the_schema_of_a_migrated_one() {
+        let schema = |conn: &Connection| -> Vec<String> {
+            let mut stmt = conn
+                .prepare("SELECT sql FROM sqlite_schema WHERE sql IS NOT NULL ORDER BY name")
+                .unwrap();
+            stmt.query_map([], |row| row.get(0))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect()
+        };
+        let mut new = Connection::open_in_memory().unwrap();
+        migrate(&mut new).unwrap();
+        let mut old = Connection::open_in_memory().unwrap();
+        old.execute_batch(SCHEMA).unwrap();
+        old.pragma_update(None, "user_version", 1).unwrap();
+        migrate(&mut old).unwrap();
+        assert_eq!(schema(&new), schema(&old));
+        assert!(schema(&new).iter().any(|sql| sql.contains("orders_by_number")));
+    }
+
+    #[tokio::test]
     async fn a_delivery_is_seen_at_the_time_of_the_injected_clock() {
         let clock = Arc::new(ManualClock::at("2026-11-23T03:05:01Z"));
         let store = SqliteStore::in_memory().unwrap().with_clock(clock.clone());
         let deliveries = |ids: &[&str]| WriteBatch {
-            deliveries: ids.iter().map(|&id| id.to_owned()).collect(),
+            deliveries: ids
+                .iter()
+                .map(|&id| WebhookDelivery {
+                    id: id.to_owned(),
+                    digest: PayloadDigest::of(id.as_bytes()),
+                })
+                .collect(),
             ..WriteBatch::default()
         };
         store.commit(deliveries(&["d-1"])).await.unwrap();
         clock.advance(jiff::SignedDuration::from_hours(1));
         // A redelivery keeps the first sighting.
         store.commit(deliveries(&["d-1", "d-2"])).await.unwrap();
-        assert!(store.delivery_seen("d-2").await.unwrap());
-        let conn = store.conn.lock().unwrap();
+        assert_eq!(
+            store.delivery_digest("d-2").await.unwrap(),
+            Some(PayloadDigest::of(b"d-2"))
+        );
+        let conn = store.writer.try_lock().unwrap();
         let seen: Vec<(String, i64)> = conn
             .prepare("SELECT id, seen_at FROM deliveries ORDER BY id")
             .unwrap()
@@ -740,7 +1069,7 @@ mod tests {
     #[test]
     fn the_sweep_queries_use_their_indexes() {
         let store = SqliteStore::in_memory().unwrap();
-        let conn = store.conn.lock().unwrap();
+        let conn = store.writer.try_lock().unwrap();
         let plan = |sql: &str| -> String {
             let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
             let rows = stmt.query_map([], |row| row.get::<_, String>(3)).unwrap();
@@ -758,5 +1087,7 @@ mod tests {
         assert!(window.contains("index_entries_by_time"), "{window}");
         let history = plan("SELECT json FROM history WHERE order_key = 'o' ORDER BY seq");
         assert!(history.contains("history_by_order"), "{history}");
+        let number = plan("SELECT key FROM orders WHERE number = '1001' AND key >= 'shopify/' AND key < 'shopify0'");
+        assert!(number.contains("orders_by_number"), "{number}");
     }
 }

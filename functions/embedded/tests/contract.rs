@@ -64,7 +64,7 @@ async fn the_file_store_keeps_its_data_across_a_reopen() {
         after, before,
         "orders (with raw payloads), holds, history and quarantine persist"
     );
-    assert!(store.delivery_seen("contract-dlv-1").await.unwrap());
+    assert!(store.delivery_digest("contract-dlv-1").await.unwrap().is_some());
     // Heads persist too: the stale-head check left its keys at version 2.
     let heads_order = order("c-head-1");
     let heads_keys = IdentityHasher::new(b"contract heads".to_vec())

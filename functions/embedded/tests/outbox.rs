@@ -290,3 +290,33 @@ async fn the_date_and_the_file_name_are_the_time_of_the_injected_clock() {
         ["Mon, 23 Nov 2026 12:05:01 +0900", "Tue, 24 Nov 2026 12:05:01 +0900"]
     );
 }
+
+/// A mail holds the buyer's name and address: other local users must not read it, whatever the umask,
+/// and a folder an older version left open is closed.
+#[cfg(unix)]
+#[tokio::test]
+async fn mails_and_their_folder_are_the_owners_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    let dir = tempfile::tempdir().unwrap();
+
+    // A new folder, two levels deep.
+    let fresh = dir.path().join("data").join("outbox");
+    let mailer = OutboxMailer::new(&fresh, address("noreply@tanaka-shop.example"));
+    mailer.send(&notice_mail()).await.unwrap();
+    assert_eq!(mode(&fresh), 0o700);
+    for file in eml_files(&fresh) {
+        assert_eq!(mode(&file), 0o600, "{}", file.display());
+    }
+
+    // A folder left open by an older version.
+    let open = dir.path().join("open");
+    std::fs::create_dir(&open).unwrap();
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mailer = OutboxMailer::new(&open, address("noreply@tanaka-shop.example"));
+    mailer.send(&notice_mail()).await.unwrap();
+    assert_eq!(mode(&open), 0o700, "the folder is closed");
+    let files = eml_files(&open);
+    assert_eq!(files.len(), 1);
+    assert_eq!(mode(&files[0]), 0o600);
+}

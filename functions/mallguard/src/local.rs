@@ -97,6 +97,19 @@ impl DataDir {
         self.root.join("secrets.json")
     }
 
+    /// Creates the folder when missing, and keeps it and everything in it (the secrets, the database,
+    /// the outbox and its mails: buyers' names and addresses) the owner's only: folders 0700, files
+    /// without any group or other permission, whatever the umask. A folder an older version (or a wide
+    /// umask) left open is closed here, on every start. Links are left alone, never followed.
+    pub fn prepare(&self) -> Result<(), LocalError> {
+        let io = |path: &Path| {
+            let path = path.to_owned();
+            move |source| LocalError::Io { path, source }
+        };
+        private_dir(&self.root).map_err(io(&self.root))?;
+        close_entries(&self.root, io)
+    }
+
     /// Reads the secrets, making them on first run.
     pub fn secrets(&self) -> Result<Secrets, LocalError> {
         let path = self.secrets_path();
@@ -107,7 +120,7 @@ impl DataDir {
         match fs::read(&path) {
             Ok(bytes) => parse(&path, &bytes),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                fs::create_dir_all(&self.root).map_err(io)?;
+                self.prepare()?;
                 let secrets = generate()?;
                 write_private(&path, secrets.to_json_pretty().as_bytes()).map_err(io)?;
                 tracing::info!(path = %path.display(), "generated local secrets");
@@ -138,7 +151,10 @@ pub async fn compose(shop: &ShopArgs, public_url: String) -> CliResult<Local> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let (store, mailer): (Arc<dyn Store>, Arc<dyn Mailer>) = match shop.state.store {
         StoreKind::Embedded => (
-            Arc::new(SqliteStore::open(&data.database())?.with_clock(clock.clone())),
+            {
+                data.prepare()?;
+                Arc::new(SqliteStore::open(&data.database())?.with_clock(clock.clone()))
+            },
             Arc::new(OutboxMailer::new(data.outbox(), shop.knobs.sender.clone()).with_clock(clock.clone())),
         ),
         StoreKind::Dynamodb => {
@@ -174,6 +190,62 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 #[cfg(not(unix))]
 fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     fs::write(path, bytes)
+}
+
+/// Creates `dir` (and its missing parents) 0700 whatever the umask, and takes group and other
+/// permissions from it when it has them.
+#[cfg(unix)]
+fn private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+    let mode = fs::metadata(dir)?.permissions().mode();
+    if mode & 0o077 != 0 {
+        fs::set_permissions(dir, fs::Permissions::from_mode(mode & 0o700))?;
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn private_dir(dir: &Path) -> std::io::Result<()> {
+    fs::create_dir_all(dir)
+}
+
+/// Takes group and other permissions from every file and folder under `dir`, folders included, without
+/// following links.
+#[cfg(unix)]
+fn close_entries<E>(dir: &Path, io: impl Fn(&Path) -> E + Copy) -> Result<(), LocalError>
+where
+    E: FnOnce(std::io::Error) -> LocalError,
+{
+    use std::os::unix::fs::PermissionsExt;
+    for entry in fs::read_dir(dir).map_err(io(dir))? {
+        let path = entry.map_err(io(dir))?.path();
+        let meta = match fs::symlink_metadata(&path) {
+            Ok(meta) => meta,
+            // Gone meanwhile (a mail's temporary file renamed): nothing to close.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(io(&path)(e)),
+        };
+        if meta.file_type().is_symlink() {
+            continue;
+        }
+        let mode = meta.permissions().mode();
+        if mode & 0o077 != 0 {
+            fs::set_permissions(&path, fs::Permissions::from_mode(mode & 0o700)).map_err(io(&path))?;
+        }
+        if meta.is_dir() {
+            close_entries(&path, io)?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn close_entries<E>(_: &Path, _: impl Fn(&Path) -> E + Copy) -> Result<(), LocalError>
+where
+    E: FnOnce(std::io::Error) -> LocalError,
+{
+    Ok(())
 }
 
 #[cfg(test)]

@@ -3,11 +3,68 @@
 //! moto, through the standard `AWS_ENDPOINT_URL_*` variables), so the real adapters can be tried locally.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
+use axum::http::StatusCode;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use mallguard_ingest::IngestConfig;
+use tokio::net::TcpListener;
+use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutLayer};
 
 use crate::args::{CliResult, ServeArgs, ShopArgs, StoreKind, url_of};
+
+/// How long a client may take to send a request's line and headers, and how long a kept-alive connection
+/// may sit idle, before the connection is closed: a client that opens connections and never finishes a
+/// request (by mistake, or to exhaust the server) holds each for this long at most.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long one request may take in all, its body included, before it is answered 408 Request Timeout;
+/// also the longest a body may pause between two of its parts.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// The most connections served at once; more wait in the listen backlog until one closes.
+const MAX_CONNECTIONS: usize = 512;
+/// How long Ctrl-C waits for the requests in flight to finish.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// The server's limits: the constants above, each replaceable by a variable that is deliberately not a
+/// flag (tests and tuning, not everyday use): `MALLGUARD_HEADER_TIMEOUT_SECS`,
+/// `MALLGUARD_REQUEST_TIMEOUT_SECS`, `MALLGUARD_MAX_CONNECTIONS`.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    header_timeout: Duration,
+    request_timeout: Duration,
+    max_connections: usize,
+}
+
+impl Limits {
+    fn from_env() -> CliResult<Self> {
+        let secs = |name: &str, default: Duration| -> CliResult<Duration> {
+            Ok(positive(name)?.map_or(default, Duration::from_secs))
+        };
+        Ok(Self {
+            header_timeout: secs("MALLGUARD_HEADER_TIMEOUT_SECS", HEADER_TIMEOUT)?,
+            request_timeout: secs("MALLGUARD_REQUEST_TIMEOUT_SECS", REQUEST_TIMEOUT)?,
+            max_connections: match positive("MALLGUARD_MAX_CONNECTIONS")? {
+                Some(n) => usize::try_from(n).map_err(|_| "MALLGUARD_MAX_CONNECTIONS is too large")?,
+                None => MAX_CONNECTIONS,
+            },
+        })
+    }
+}
+
+/// A whole number above zero from the environment variable `name`, if it is set.
+fn positive(name: &str) -> CliResult<Option<u64>> {
+    match std::env::var(name) {
+        Ok(text) => match text.trim().parse::<u64>() {
+            Ok(n) if n > 0 => Ok(Some(n)),
+            _ => Err(format!("{name} must be a whole number above zero, not {text:?}").into()),
+        },
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => Err(format!("{name} must be a whole number above zero").into()),
+    }
+}
 
 /// The table's definition, compiled in so the program creates exactly the table the stack deploys.
 const TEMPLATE: &str = include_str!("../../../infra/template.yaml");
@@ -44,7 +101,8 @@ fn endpoint(service_variable: &str) -> String {
 }
 
 pub async fn serve(shop: &ShopArgs, args: ServeArgs) -> CliResult<ExitCode> {
-    let listener = tokio::net::TcpListener::bind(args.bind)
+    let limits = Limits::from_env()?;
+    let listener = TcpListener::bind(args.bind)
         .await
         .map_err(|e| format!("cannot listen on {}: {e} (choose another with --bind)", args.bind))?;
     let addr = listener.local_addr()?;
@@ -119,9 +177,69 @@ pub async fn serve(shop: &ShopArgs, args: ServeArgs) -> CliResult<ExitCode> {
          \n  cargo run -- send events/generic/order-duplicate.json{port_flag}\n",
         secs = every.as_secs(),
     );
-    axum::serve(listener, router).with_graceful_shutdown(shutdown()).await?;
+    // A request is answered 408 once it has taken `request_timeout` in all (the last layer, the outermost),
+    // and its body fails once it pauses that long (a handler reading it then gives up).
+    let router = router
+        .layer(RequestBodyTimeoutLayer::new(limits.request_timeout))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            limits.request_timeout,
+        ));
+    run(listener, router, limits, shutdown()).await;
     println!("mallguard stopped.");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Serves `router` on `listener` until `stop` completes, then waits up to [`SHUTDOWN_GRACE`] for the
+/// requests in flight (idle connections close at once).
+///
+/// HTTP/1 only, as `axum::serve` was here, with what it lacks: every connection must deliver a request's
+/// headers within the header timeout (also the idle limit between two requests on one connection), and
+/// at most `max_connections` are served at once: the accept loop takes a slot before it accepts, so
+/// beyond the limit new connections wait in the kernel's backlog instead of costing a task each.
+async fn run(listener: TcpListener, router: axum::Router, limits: Limits, stop: impl Future<Output = ()>) {
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        .keep_alive(true);
+    let service = TowerToHyperService::new(router);
+    let graceful = GracefulShutdown::new();
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
+    tokio::pin!(stop);
+    loop {
+        let slot = tokio::select! {
+            slot = Arc::clone(&slots).acquire_owned() => slot.expect("the semaphore is never closed"),
+            () = &mut stop => break,
+        };
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(err) => {
+                    // Out of file descriptors, say: wait a moment rather than spin.
+                    tracing::warn!(error = %err, "cannot accept a connection");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut stop => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service.clone()));
+        tokio::spawn(async move {
+            // A header timeout, a reset, a malformed request: the client's business, not the log's.
+            if let Err(err) = connection.await {
+                tracing::debug!(%peer, error = %err, "connection closed");
+            }
+            drop(slot);
+        });
+    }
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(SHUTDOWN_GRACE) => {
+            tracing::warn!("requests still in flight after {} s; stopping anyway", SHUTDOWN_GRACE.as_secs());
+        }
+    }
 }
 
 /// `GET /`: what this server is, for whoever opens its address in a browser.

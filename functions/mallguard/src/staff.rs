@@ -34,9 +34,11 @@ impl Words {
     }
 }
 
-/// An order as staff type it back into `evidence`: the mall and the order number.
-fn order_words(order: &OrderRef) -> String {
-    format!("{} #{}", order.mall, order.order_id)
+/// An order as staff type it back into `evidence`: the mall and the number they know (`#1001` for
+/// Shopify, whose internal id nobody types).
+fn order_words(order: &OrderRef, number: &str) -> String {
+    let number = mallguard_domain::order::bare_number(number);
+    format!("{} #{number}", order.mall)
 }
 
 pub async fn holds(shop: &ShopArgs, all: bool) -> CliResult<ExitCode> {
@@ -70,8 +72,8 @@ pub async fn holds(shop: &ShopArgs, all: bool) -> CliResult<ExitCode> {
             h.state.staff_label(lang).to_owned(),
             if urgent { w.pick("至急", "URGENT") } else { "-" }.to_owned(),
             format_jst(h.deadline, lang),
-            order_words(&h.order),
-            order_words(&h.original),
+            order_words(&h.order, h.held_number()),
+            order_words(&h.original, h.original_number()),
             h.order.shop.to_string(),
         ]);
     }
@@ -108,11 +110,10 @@ pub async fn resolve(shop: &ShopArgs, hold: &str, decision: Decision, staff: &st
     }
 }
 
-/// An order number as staff copy it: `#TS-…` (as `holds` and the mails show it) or without the `#`.
+/// An order number as staff copy it: `#TS-…` or `#1001` (as `holds` and the mails show it), without the
+/// `#`, or the mall's internal id.
 fn order_number(raw: &str) -> Result<OrderId, String> {
-    let trimmed = raw.trim();
-    let number = trimmed.strip_prefix('#').unwrap_or(trimmed);
-    OrderId::parse(number).map_err(|e| format!("{raw:?}: {e}"))
+    OrderId::parse(mallguard_domain::order::bare_number(raw)).map_err(|e| format!("{raw:?}: {e}"))
 }
 
 pub async fn evidence(shop: &ShopArgs, mall: &str, order_id: &str, shop_id: Option<&str>) -> CliResult<ExitCode> {
@@ -138,26 +139,34 @@ pub async fn evidence(shop: &ShopArgs, mall: &str, order_id: &str, shop_id: Opti
     if w.ja {
         say!(
             "注文 {}（{}、ショップ {}）　時刻はすべて日本時間",
-            order.order_ref.order_id,
+            order.number(),
             order.order_ref.mall.display_name(lang),
             order.order_ref.shop
         );
     } else {
         say!(
             "Order {} ({}, shop {}); all times JST",
-            order.order_ref.order_id,
+            order.number(),
             order.order_ref.mall.display_name(lang),
             order.order_ref.shop
         );
     }
-    let mut rows = vec![
+    let mut rows = vec![];
+    if order.number.is_some() {
+        // The mall's internal id, for its API and support, beside the number people know.
+        rows.push(vec![
+            w.pick("注文ID", "order id").to_owned(),
+            order.order_ref.order_id.to_string(),
+        ]);
+    }
+    rows.extend([
         vec![w.pick("注文日時", "placed").to_owned(), at(order.placed_at)],
         vec![
             w.pick("受信日時", "received").to_owned(),
             at(evidence.order.received_at),
         ],
         vec![w.pick("状態", "status").to_owned(), order.status.label(lang).to_owned()],
-    ];
+    ]);
     for line in order.lines.iter() {
         rows.push(vec![
             w.pick("商品", "item").to_owned(),
@@ -169,25 +178,31 @@ pub async fn evidence(shop: &ShopArgs, mall: &str, order_id: &str, shop_id: Opti
         format!("sha256 {}", order.payload_digest.as_str()),
     ]);
     if let Some(hold) = &evidence.hold {
+        let (duplicate_of, deadline) = if w.ja {
+            (
+                format!(
+                    "（{} と重複の疑い）",
+                    order_words(&hold.original, hold.original_number())
+                ),
+                "、回答期限",
+            )
+        } else {
+            (
+                format!(
+                    " (duplicate of {})",
+                    order_words(&hold.original, hold.original_number())
+                ),
+                ", deadline",
+            )
+        };
         rows.push(vec![
             w.pick("保留", "hold").to_owned(),
-            if w.ja {
-                format!(
-                    "{} {}（{} と重複の疑い）、回答期限 {}",
-                    hold.id,
-                    hold.state.staff_label(lang),
-                    order_words(&hold.original),
-                    at(hold.deadline)
-                )
-            } else {
-                format!(
-                    "{} {} (duplicate of {}), deadline {}",
-                    hold.id,
-                    hold.state.staff_label(lang),
-                    order_words(&hold.original),
-                    at(hold.deadline)
-                )
-            },
+            format!(
+                "{} {}{duplicate_of}{deadline} {}",
+                hold.id,
+                hold.state.staff_label(lang),
+                at(hold.deadline)
+            ),
         ]);
         if let Some(r) = &hold.resolution {
             rows.push(vec![

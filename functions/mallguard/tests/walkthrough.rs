@@ -55,6 +55,11 @@ async fn the_readme_walkthrough_holds_the_second_order_and_the_buyer_cancels_it(
 
     let done = client.post(&links[1]).send().await.unwrap();
     assert_eq!(done.status(), 200);
+    assert_eq!(
+        done.url().as_str(),
+        links[1],
+        "redirected to the link's page: a reload does not resubmit"
+    );
     assert!(done.text().await.unwrap().contains("キャンセル"));
 
     let holds = stdout(&mallguard(&data, &["holds", "--all"]));
@@ -104,4 +109,48 @@ fn send_without_a_server_says_what_to_do() {
     assert!(!output.status.success());
     let err = String::from_utf8_lossy(&output.stderr);
     assert!(err.contains("is `cargo run` running?"), "{err}");
+}
+
+/// The README's "More to try": each scenario on a data folder of its own behaves as the README says.
+#[tokio::test]
+async fn the_more_to_try_scenarios_each_start_clean_and_hold_what_the_readme_says() {
+    let dir = tempfile::tempdir().unwrap();
+
+    let shopify = dir.path().join(".mallguard-shopify");
+    let (_server, url) = start(&shopify);
+    let send = |data: &std::path::Path, file: &str| stdout(&mallguard(data, &["send", &event(file), "--url", &url]));
+    assert!(send(&shopify, "shopify/orders-create.json").contains("\"accepted\""));
+    let held = send(&shopify, "shopify/orders-create-duplicate.json");
+    assert!(held.contains("\"held\""), "{held}");
+    let cancelled = send(&shopify, "shopify/orders-cancelled.json");
+    assert!(cancelled.contains("\"cancelled\""), "{cancelled}");
+    let evidence = stdout(&mallguard(&shopify, &["evidence", "shopify", "#1002"]));
+    assert!(
+        evidence.starts_with("注文 #1002"),
+        "found by the number the buyer knows: {evidence}"
+    );
+    assert!(
+        evidence.contains("5678901234567890456"),
+        "the internal id is there too: {evidence}"
+    );
+    let holds = stdout(&mallguard(&shopify, &["holds", "--all"]));
+    assert!(
+        holds.contains("shopify #1002") && holds.contains("shopify #1001"),
+        "{holds}"
+    );
+
+    let cross = dir.path().join(".mallguard-cross-mall");
+    let (_server2, url2) = start(&cross);
+    let send2 = |file: &str| stdout(&mallguard(&cross, &["send", &event(file), "--url", &url2]));
+    assert!(
+        send2("generic/rakuten-order.json").contains("\"accepted\""),
+        "a clean start"
+    );
+    let held = send2("generic/yahoo-order.json");
+    assert!(held.contains("\"held\""), "{held}");
+    let holds = stdout(&mallguard(&cross, &["holds"]));
+    assert!(
+        holds.contains("yahoo #") && holds.contains("rakuten #"),
+        "held against each other: {holds}"
+    );
 }

@@ -310,6 +310,7 @@ impl WireOrder {
             .transpose()?;
         Ok(Order {
             order_ref: OrderRef::new(self.mall, shop, order_id),
+            number: None,
             placed_at,
             buyer: self.buyer.to_buyer()?,
             ship_to: self.ship_to.to_postal(),

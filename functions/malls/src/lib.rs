@@ -30,6 +30,12 @@ use std::fmt;
 use serde::de::{DeserializeOwned, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+/// One order read from a mall's order API (the malls that push nothing and are polled), with the exact
+/// bytes of that one order as the API returned it, kept for the evidence and for replay. An order of the
+/// response that cannot be understood comes back as its bytes and the reason, so the caller quarantines
+/// it alone and takes the others.
+pub type PolledOrder = Result<(mallguard_domain::order::Order, Vec<u8>), (Vec<u8>, ParseError)>;
+
 /// Why a request was refused before anything was parsed (HTTP 401 at the edge).
 ///
 /// The `&'static str` says what was missing or malformed: a header name, or the configured secret. It never
@@ -630,6 +636,7 @@ mod sample_events {
     fn the_shopify_order_keeps_its_id_beyond_two_to_the_53() {
         let order = shopify("shopify/orders-create.json");
         assert_eq!(order.order_ref.key(), "shopify/tanaka-shop/5678901234567890123");
+        assert_eq!(order.number(), "#1001", "the number the buyer knows");
         assert_eq!(order.placed_at.to_string(), "2026-11-23T03:00:00Z");
         assert_eq!(order.buyer.name, "山田 太郎");
         assert_eq!(order.buyer.email.as_ref().unwrap().as_str(), "taro.yamada@example.com");

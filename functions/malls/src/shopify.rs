@@ -143,7 +143,8 @@ impl fmt::Display for Topic {
 /// Parses an order webhook body (the REST Order resource) into the canonical order of `shop`.
 ///
 /// The order id is the numeric `id` as exact decimal text (it exceeds 2^53, so it never goes through a
-/// float); `name` (`#1001`) is only for display and is not kept. Errors name the offending field.
+/// float); `name` (`#1001`) is the number the buyer knows and is kept as [`Order::number`]. Errors name the
+/// offending field.
 pub fn parse_order(raw_body: &[u8], topic: &Topic, shop: &ShopId) -> Result<Order, ParseError> {
     if !topic.is_order_topic() {
         return Err(ParseError::Invalid(format!(
@@ -160,6 +161,9 @@ pub fn parse_order(raw_body: &[u8], topic: &Topic, shop: &ShopId) -> Result<Orde
 struct WireOrder {
     #[serde(deserialize_with = "exact_id")]
     id: String,
+    /// The order number the buyer knows (`#1001`), shown in mails and the admin; the id is internal.
+    #[serde(default)]
+    name: Option<String>,
     created_at: String,
     #[serde(default)]
     email: Option<String>,
@@ -340,6 +344,8 @@ impl WireOrder {
 
         Ok(Order {
             order_ref: OrderRef::new(Mall::Shopify, shop.clone(), order_id),
+            // Bounded, as every text a mall sends: it ends up in mails and logs.
+            number: non_empty(self.name.as_deref()).map(|n| n.chars().take(64).collect()),
             placed_at,
             buyer,
             ship_to,

@@ -1,16 +1,20 @@
 //! The respond function: the buyer's confirm-or-cancel page behind the links of a notice.
 //!
-//! - `GET /h/{token}` shows both orders and, while the hold is open, two buttons. It never changes a
-//!   hold: mail scanners and link previewers open links too.
-//! - `POST /h/{token}` performs the one action the token is scoped to, once. The form body is ignored.
+//! - `GET /h/{token}` shows both orders and, while the hold is open, two buttons; once it is settled, the
+//!   outcome (answered by this link, settled otherwise, or the link expired). It never changes a hold:
+//!   mail scanners and link previewers open links too.
+//! - `POST /h/{token}` performs the one action the token is scoped to, once, then answers
+//!   `303 See Other` to `GET /h/{token}` (post/redirect/get): a reload or the back button shows the
+//!   outcome again instead of posting again. A second press, or a press on an expired link, performs
+//!   nothing and redirects the same way. The form body is ignored.
 //! - `GET /healthz` answers `ok`.
 //!
-//! Status codes: 200 for a page (including "already settled", which is what a double click gives),
-//! 410 when a button of an expired link is pressed, 404 for an invalid link or a hold that is gone,
-//! 503 with `Retry-After` when the store is busy, 500 for anything else (logged).
+//! Status codes: 200 for a page (an expired link's page too: it shows what happened), 303 after a
+//! press, 404 for an invalid link or a hold that is gone, 503 with `Retry-After` when the store is
+//! busy, 500 for anything else (logged).
 //!
-//! Pages are in the shop's language; `?lang=en` or `?lang=ja` switches one page (and the answer
-//! page its buttons lead to), which helps support staff read what a buyer sees.
+//! Pages are in the shop's language; `?lang=en` or `?lang=ja` switches one page (and the page its
+//! buttons lead to), which helps support staff read what a buyer sees.
 
 mod error;
 mod pages;
@@ -20,9 +24,9 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, header};
 use axum::middleware::map_response;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use mallguard_domain::Language;
 use mallguard_domain::ids::HoldId;
@@ -31,7 +35,7 @@ use mallguard_domain::service::{Answer, HoldPage, Mallguard};
 use serde::Deserialize;
 
 use crate::error::RespondError;
-use crate::pages::{Chrome, Situation};
+use crate::pages::Chrome;
 
 /// The router of the respond function: `GET`/`POST /h/{token}` and `GET /healthz`.
 ///
@@ -88,16 +92,11 @@ fn token_of(path: Result<Path<String>, PathRejection>, chrome: &Chrome) -> Resul
         .map_err(|_| RespondError::InvalidLink { chrome: chrome.clone() })
 }
 
-fn page_response(
-    status: StatusCode,
-    chrome: &Chrome,
-    page: &HoldPage,
-    situation: Situation,
-) -> Result<Response, RespondError> {
+fn page_response(chrome: &Chrome, page: &HoldPage) -> Result<Response, RespondError> {
     let html = chrome
-        .hold_page(page, situation)
+        .hold_page(page)
         .map_err(|err| RespondError::render(err, chrome.clone(), Some(page.hold.id.clone())))?;
-    Ok((status, Html(html)).into_response())
+    Ok(Html(html).into_response())
 }
 
 /// `GET /h/{token}`: shows the hold; changes nothing.
@@ -114,16 +113,12 @@ async fn show(
         .await
         .map_err(|err| RespondError::service(err, chrome.clone(), hold_named_by(&token)))?;
     // An expired link still shows what happened (200): the page is there, only its buttons are gone.
-    let situation = if page.expired {
-        Situation::Expired
-    } else {
-        Situation::View
-    };
-    page_response(StatusCode::OK, &chrome, &page, situation)
+    page_response(&chrome, &page)
 }
 
-/// `POST /h/{token}`: performs the token's action, once. Any form body is ignored: the token alone
-/// scopes the action.
+/// `POST /h/{token}`: performs the token's action, once, then sends the browser to the page of the
+/// same link (`303 See Other`), which shows the hold as it now stands. Any form body is ignored: the
+/// token alone scopes the action.
 async fn answer(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
@@ -136,12 +131,15 @@ async fn answer(
         .answer(&token)
         .await
         .map_err(|err| RespondError::service(err, chrome.clone(), hold_named_by(&token)))?;
-    match answer {
-        Answer::Done(page) => page_response(StatusCode::OK, &chrome, &page, Situation::Done),
-        // 200, not 409: a double click or a second tab lands here, and the page explains it.
-        Answer::AlreadySettled(page) => page_response(StatusCode::OK, &chrome, &page, Situation::AlreadySettled),
-        Answer::Expired(page) => page_response(StatusCode::GONE, &chrome, &page, Situation::Expired),
-    }
+    // Whatever the press did, the page of the link tells it: it reads the hold's state and who settled it.
+    let (hold, outcome) = match &answer {
+        Answer::Done(page) => (&page.hold.id, "done"),
+        // A double click, a second tab, or a hold the staff or the deadline settled first.
+        Answer::AlreadySettled(page) => (&page.hold.id, "already settled"),
+        Answer::Expired(page) => (&page.hold.id, "expired link"),
+    };
+    tracing::info!(%hold, outcome, "buyer pressed a button");
+    Ok(Redirect::to(&chrome.link(&token)).into_response())
 }
 
 async fn healthz() -> &'static str {

@@ -6,7 +6,7 @@
 use std::sync::{Arc, LazyLock};
 
 use mallguard_domain::Language;
-use mallguard_domain::hold::Resolver;
+use mallguard_domain::hold::{HoldState, Resolver};
 use mallguard_domain::notice::OrderSummary;
 use mallguard_domain::notice::template_environment;
 use mallguard_domain::policy::{ShopProfile, format_jst};
@@ -55,24 +55,32 @@ impl Chrome {
         }
     }
 
-    /// Where a button posts to: the token alone scopes the action.
+    /// The URL of one link's page, and where its button posts to: the token alone scopes the action.
+    /// A language asked for with `?lang=` is kept, so the next page matches.
     ///
-    /// The domain signs these tokens from URL-safe characters only; checked here so the URL can go into
-    /// the attribute verbatim (`/h/…`, not `&#x2f;h&#x2f;…`). Anything else would be escaped as usual.
-    fn action_url(&self, token: &str) -> minijinja::Value {
-        let url = if self.explicit_lang {
-            format!("/h/{token}?lang={}", self.lang_code())
-        } else {
-            format!("/h/{token}")
-        };
-        let url_safe = token
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
-        if url_safe {
-            minijinja::Value::from_safe_string(url)
-        } else {
-            minijinja::Value::from(url)
+    /// The domain signs tokens from URL-safe characters only; anything else (a token typed by hand,
+    /// which will not verify anyway) is percent-encoded, so the URL is safe in a `Location` header and
+    /// in an HTML attribute as it is (`/h/…`, not `&#x2f;h&#x2f;…`).
+    pub fn link(&self, token: &str) -> String {
+        let mut url = String::with_capacity(token.len() + 12);
+        url.push_str("/h/");
+        for b in token.bytes() {
+            if b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'~') {
+                url.push(char::from(b));
+            } else {
+                url.push_str(&format!("%{b:02X}"));
+            }
         }
+        if self.explicit_lang {
+            url.push_str("?lang=");
+            url.push_str(self.lang_code());
+        }
+        url
+    }
+
+    fn action_url(&self, token: &str) -> minijinja::Value {
+        // Only `A-Z a-z 0-9 . - _ ~ % / ? =`: nothing HTML would read as markup.
+        minijinja::Value::from_safe_string(self.link(token))
     }
 
     fn render(&self, page: &str, ctx: minijinja::Value) -> Result<String, minijinja::Error> {
@@ -89,8 +97,9 @@ impl Chrome {
         self.render("error", context! { kind => kind })
     }
 
-    /// The hold page in one situation.
-    pub fn hold_page(&self, page: &HoldPage, situation: Situation) -> Result<String, minijinja::Error> {
+    /// The page behind a link. It reads only the hold as it stands, so the page after a press (reached
+    /// by a redirect) and a later look at the link show the same thing.
+    pub fn hold_page(&self, page: &HoldPage) -> Result<String, minijinja::Error> {
         let lang = self.lang;
         let hold = &page.hold;
         let resolution = hold.resolution.as_ref();
@@ -99,7 +108,8 @@ impl Chrome {
             state_label: hold.state.label(lang),
             deadline: format_jst(hold.deadline, lang),
             held: OrderSummary::of(&page.held, lang),
-            original: OrderSummary::of(&page.original, lang),
+            // The buyer of the held order may not be the earlier order's: show it only as far as it is theirs.
+            original: OrderSummary::of_other(&page.original, &page.held, lang),
             resolved_at: resolution.map(|r| format_jst(r.at, lang)),
             resolved_by: resolution.map(|r| match r.by {
                 Resolver::Buyer => "buyer",
@@ -123,7 +133,7 @@ impl Chrome {
         self.render(
             "hold",
             context! {
-                situation => situation.as_str(),
+                situation => Situation::of(page).as_str(),
                 page => view,
                 forms => forms,
             },
@@ -131,25 +141,44 @@ impl Chrome {
     }
 }
 
-/// Why the hold page is shown.
+/// What the page behind a link says, from the hold as it stands. A GET cannot know whether the press
+/// that led to it settled the hold, but the hold tells who settled it and how: when the buyer did, in
+/// the way this link asks, this link's answer is the one that counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Situation {
-    /// The link was opened (GET).
-    View,
-    /// This press settled the hold.
-    Done,
-    /// Somebody settled it first (a double click, the staff, the deadline).
-    AlreadySettled,
-    /// The link is past its expiry.
+enum Situation {
+    /// The hold waits for an answer: both orders and the two buttons.
+    Open,
+    /// The buyer settled it as this link asks (this press, or an earlier one of the same kind).
+    Answered,
+    /// Settled otherwise: the buyer's other answer, the shop, the mall or the deadline came first.
+    Settled,
+    /// The link is past its expiry: the outcome so far, no buttons.
     Expired,
 }
 
 impl Situation {
+    fn of(page: &HoldPage) -> Self {
+        let hold = &page.hold;
+        if page.expired {
+            return Situation::Expired;
+        }
+        let by_buyer = hold.resolution.as_ref().is_some_and(|r| r.by == Resolver::Buyer);
+        let as_asked = matches!(
+            (page.action, hold.state),
+            (LinkAction::Confirm, HoldState::Confirmed) | (LinkAction::Cancel, HoldState::Cancelled)
+        );
+        match hold.state {
+            HoldState::Held => Situation::Open,
+            _ if by_buyer && as_asked => Situation::Answered,
+            _ => Situation::Settled,
+        }
+    }
+
     fn as_str(self) -> &'static str {
         match self {
-            Situation::View => "view",
-            Situation::Done => "done",
-            Situation::AlreadySettled => "already",
+            Situation::Open => "open",
+            Situation::Answered => "answered",
+            Situation::Settled => "settled",
             Situation::Expired => "expired",
         }
     }
@@ -186,6 +215,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_link_keeps_an_asked_language_and_percent_encodes_what_is_not_url_safe() {
+        let mut chrome = Chrome {
+            shop: Arc::new(mallguard_domain::testing::shop()),
+            lang: Language::En,
+            explicit_lang: false,
+        };
+        assert_eq!(chrome.link("h1.x.2.Ab-_c"), "/h/h1.x.2.Ab-_c");
+        chrome.explicit_lang = true;
+        assert_eq!(chrome.link("h1.x.2.Ab-_c"), "/h/h1.x.2.Ab-_c?lang=en");
+        assert_eq!(chrome.link("a\"<b/ é?"), "/h/a%22%3Cb%2F%20%C3%A9%3F?lang=en");
+    }
+
+    #[test]
     fn every_error_page_renders_in_both_languages() {
         for lang in [Language::Ja, Language::En] {
             let chrome = Chrome {
@@ -197,6 +239,8 @@ mod tests {
                 let html = chrome.error_page(kind).unwrap();
                 assert!(html.contains("support@tanaka-shop.example"), "{kind}: {html}");
                 assert!(html.contains("<meta name=\"viewport\""));
+                let code = if lang == Language::Ja { "ja" } else { "en" };
+                assert!(html.contains(&format!("<html lang=\"{code}\">")));
             }
         }
     }

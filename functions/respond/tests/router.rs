@@ -8,7 +8,8 @@ use mallguard_domain::ports::roles::*;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
-use mallguard_domain::hold::{Hold, HoldState};
+use mallguard_domain::history::Event;
+use mallguard_domain::hold::{Decision, Hold, HoldState};
 use mallguard_domain::ids::HoldId;
 use mallguard_domain::order::Order;
 use mallguard_domain::service::{Incoming, IngestOutcome, Mallguard};
@@ -96,6 +97,34 @@ impl Held {
         self.request(Method::POST, uri, Body::empty(), None).await
     }
 
+    /// Presses a button as a browser does: the POST must answer `303 See Other` to the GET page of
+    /// the same link (`uri` itself), which is then opened.
+    async fn press(&self, uri: &str) -> Page {
+        let posted = self.post(uri).await;
+        assert_eq!(posted.status, StatusCode::SEE_OTHER, "POST {uri}: {}", posted.html);
+        assert_eq!(
+            posted.location(),
+            uri,
+            "POST {uri} redirects to the page of the same link"
+        );
+        self.get(uri).await
+    }
+
+    /// The hold's history: how many answers settled it, and how many came too late.
+    async fn answers(&self) -> (usize, usize) {
+        let hold = self.hold().await;
+        let history = self.store.history(&hold.order).await.unwrap();
+        let resolved = history
+            .iter()
+            .filter(|h| matches!(h.event, Event::Resolved { .. }))
+            .count();
+        let late = history
+            .iter()
+            .filter(|h| matches!(h.event, Event::LateAnswer { .. }))
+            .count();
+        (resolved, late)
+    }
+
     async fn request(&self, method: Method, uri: &str, body: Body, content_type: Option<&str>) -> Page {
         let mut request = Request::builder().method(method).uri(uri);
         if let Some(content_type) = content_type {
@@ -123,6 +152,14 @@ impl Page {
     fn forms(&self) -> usize {
         self.html.matches("<form method=\"post\"").count()
     }
+
+    fn location(&self) -> &str {
+        self.headers
+            .get(header::LOCATION)
+            .expect("a Location header")
+            .to_str()
+            .unwrap()
+    }
 }
 
 fn h(token: &str) -> String {
@@ -141,9 +178,14 @@ async fn opening_a_link_shows_both_orders_and_two_buttons_and_leaves_the_hold_he
             .starts_with("text/html")
     );
     let html = &page.html;
+    assert!(html.contains("<html lang=\"ja\">"));
     assert!(html.contains("<meta name=\"viewport\""));
+    // Japanese lines break between phrases (Chromium), or at spaces and punctuation elsewhere.
+    assert!(html.contains("word-break:auto-phrase") && html.contains("word-break:keep-all"));
     assert!(html.contains("田中商店"));
-    assert!(html.contains("1001") && html.contains("1002"));
+    // The earlier order partly masked: the later buyer may be somebody else.
+    assert!(html.contains("**01") && html.contains("1002"));
+    assert!(!html.contains(">1001<"), "{html}");
     assert!(html.contains("有機緑茶 SKU-A × 1"));
     assert!(html.contains("山田 太郎"));
     assert!(html.contains("2026年11月23日 12:00") && html.contains("2026年11月23日 12:05"));
@@ -188,45 +230,80 @@ async fn each_button_posts_to_a_token_scoped_to_its_action() {
 }
 
 #[tokio::test]
-async fn pressing_cancel_cancels_the_later_order_and_says_so() {
+async fn pressing_cancel_cancels_the_later_order_and_redirects_to_the_page_that_says_so() {
     let held = Held::new().await;
-    let page = held.post(&h(&held.cancel)).await;
+    let posted = held.post(&h(&held.cancel)).await;
+    // Post/redirect/get: the answer is done, and the browser is sent to the link's page.
+    assert_eq!(posted.status, StatusCode::SEE_OTHER);
+    assert_eq!(posted.location(), h(&held.cancel));
+    assert_eq!(held.hold().await.state, HoldState::Cancelled);
+    let page = held.get(posted.location()).await;
     assert_eq!(page.status, StatusCode::OK);
-    assert!(page.html.contains("ご回答ありがとうございました"));
+    assert!(page.html.contains("ご回答ありがとうございました"), "{}", page.html);
+    assert!(
+        page.html
+            .contains(HoldState::Cancelled.label(mallguard_domain::Language::Ja))
+    );
+    assert!(page.html.contains("・お客様のご回答による"));
+    assert_eq!(page.forms(), 0);
+    assert_eq!(held.answers().await, (1, 0));
+}
+
+#[tokio::test]
+async fn reloading_the_page_after_a_press_shows_the_outcome_and_answers_nothing_again() {
+    let held = Held::new().await;
+    held.press(&h(&held.cancel)).await;
+    let settled = held.hold().await;
+    // A reload after the redirect is a GET: it shows the same outcome and changes nothing.
+    for _ in 0..3 {
+        let page = held.get(&h(&held.cancel)).await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(page.html.contains("ご回答ありがとうございました"));
+        assert!(
+            page.html
+                .contains(HoldState::Cancelled.label(mallguard_domain::Language::Ja))
+        );
+    }
+    assert_eq!(held.hold().await, settled);
+    assert_eq!(held.answers().await, (1, 0), "one answer in the history");
+}
+
+#[tokio::test]
+async fn a_second_press_redirects_to_the_outcome_and_changes_nothing() {
+    let held = Held::new().await;
+    held.press(&h(&held.cancel)).await;
+    let settled = held.hold().await;
+    let page = held.press(&h(&held.cancel)).await;
+    assert_eq!(page.status, StatusCode::OK);
     assert!(
         page.html
             .contains(HoldState::Cancelled.label(mallguard_domain::Language::Ja))
     );
     assert_eq!(page.forms(), 0);
-    assert_eq!(held.hold().await.state, HoldState::Cancelled);
-}
-
-#[tokio::test]
-async fn a_second_press_says_it_was_already_settled_and_changes_nothing() {
-    let held = Held::new().await;
-    held.post(&h(&held.cancel)).await;
-    let settled = held.hold().await;
-    let page = held.post(&h(&held.cancel)).await;
-    assert_eq!(page.status, StatusCode::OK);
-    assert!(page.html.contains("このご注文はすでに確定しています"));
-    assert!(
-        page.html
-            .contains(HoldState::Cancelled.label(mallguard_domain::Language::Ja))
-    );
     assert_eq!(held.hold().await, settled);
+    // The second press is noted as a late answer; only the first one settled the hold.
+    assert_eq!(held.answers().await, (1, 1));
 }
 
 #[tokio::test]
-async fn confirming_after_cancelling_leaves_the_order_cancelled() {
+async fn confirming_after_cancelling_leaves_the_order_cancelled_and_says_it_was_settled_before() {
     let held = Held::new().await;
-    held.post(&h(&held.cancel)).await;
-    let page = held.post(&h(&held.confirm)).await;
+    held.press(&h(&held.cancel)).await;
+    let page = held.press(&h(&held.confirm)).await;
     assert_eq!(page.status, StatusCode::OK);
-    assert!(page.html.contains("このご注文はすでに確定しています"));
+    // It says what happened, not only that something did.
+    assert!(
+        page.html.contains("後のご注文はすでにキャンセルされています"),
+        "{}",
+        page.html
+    );
+    assert!(!page.html.contains("確定しています"), "{}", page.html);
+    assert!(page.html.contains("先にいただいたご回答により"));
     assert!(
         page.html
             .contains(HoldState::Cancelled.label(mallguard_domain::Language::Ja))
     );
+    assert!(!page.html.contains("ご回答ありがとうございました"));
     assert_eq!(held.hold().await.state, HoldState::Cancelled);
     // Opening a link of a settled hold shows the outcome and no buttons.
     let page = held.get(&h(&held.confirm)).await;
@@ -241,13 +318,55 @@ async fn confirming_after_cancelling_leaves_the_order_cancelled() {
 #[tokio::test]
 async fn pressing_ship_both_confirms_the_hold() {
     let held = Held::new().await;
-    let page = held.post(&h(&held.confirm)).await;
+    let page = held.press(&h(&held.confirm)).await;
     assert_eq!(page.status, StatusCode::OK);
+    assert!(page.html.contains("ご回答ありがとうございました"));
     assert!(
         page.html
             .contains(HoldState::Confirmed.label(mallguard_domain::Language::Ja))
     );
+    assert!(page.html.contains("両方を発送いたします"));
     assert_eq!(held.hold().await.state, HoldState::Confirmed);
+}
+
+#[tokio::test]
+async fn a_hold_the_shop_settled_first_says_so_and_a_press_changes_nothing() {
+    let held = Held::new().await;
+    held.app.resolve(&held.hold, Decision::Confirm, "suzuki").await.unwrap();
+    let page = held.get(&h(&held.cancel)).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.html.contains("両方のご注文の発送がすでに決まっています"),
+        "{}",
+        page.html
+    );
+    assert!(page.html.contains("ショップでの確認により"));
+    assert!(
+        page.html
+            .contains(HoldState::Confirmed.label(mallguard_domain::Language::Ja))
+    );
+    assert_eq!(page.forms(), 0);
+    let page = held.press(&h(&held.cancel)).await;
+    assert!(page.html.contains("ショップでの確認により"));
+    assert_eq!(held.hold().await.state, HoldState::Confirmed);
+    assert_eq!(held.answers().await, (1, 1));
+}
+
+#[tokio::test]
+async fn opening_a_link_never_changes_the_hold() {
+    let held = Held::new().await;
+    let before = held.hold().await;
+    for uri in [
+        h(&held.cancel),
+        h(&held.confirm),
+        format!("{}?lang=en", h(&held.cancel)),
+    ] {
+        for _ in 0..2 {
+            assert_eq!(held.get(&uri).await.status, StatusCode::OK);
+        }
+    }
+    assert_eq!(held.hold().await, before);
+    assert_eq!(held.answers().await, (0, 0));
 }
 
 #[tokio::test]
@@ -261,7 +380,8 @@ async fn a_form_body_is_ignored() {
             Some("application/x-www-form-urlencoded"),
         )
         .await;
-    assert_eq!(page.status, StatusCode::OK);
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    assert_eq!(page.location(), h(&held.confirm));
     assert_eq!(held.hold().await.state, HoldState::Confirmed);
 }
 
@@ -327,8 +447,9 @@ async fn an_expired_link_shows_the_outcome_and_how_to_reach_the_shop() {
     assert!(page.html.contains("support@tanaka-shop.example") && page.html.contains("03-1234-5678"));
     assert_eq!(page.forms(), 0);
 
-    let page = held.post(&h(&held.confirm)).await;
-    assert_eq!(page.status, StatusCode::GONE);
+    // Pressing a button of the expired link performs nothing and leads to the same page.
+    let page = held.press(&h(&held.confirm)).await;
+    assert_eq!(page.status, StatusCode::OK);
     assert!(page.html.contains("このリンクは有効期限が切れています"));
     assert!(
         page.html
@@ -342,10 +463,13 @@ async fn an_expired_link_shows_the_outcome_and_how_to_reach_the_shop() {
 async fn an_expired_link_of_a_hold_nobody_settled_answers_nothing() {
     let held = Held::new().await;
     held.move_past_deadline(true).await;
-    let page = held.post(&h(&held.cancel)).await;
-    assert_eq!(page.status, StatusCode::GONE);
+    let page = held.press(&h(&held.cancel)).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.html.contains("このリンクは有効期限が切れています"));
     assert!(page.html.contains("ショップにて確認中"));
+    assert_eq!(page.forms(), 0);
     assert_eq!(held.hold().await.state, HoldState::Held);
+    assert_eq!(held.answers().await, (0, 0));
 }
 
 #[tokio::test]
@@ -355,7 +479,7 @@ async fn what_the_buyer_typed_is_escaped() {
         order.ship_to.lines = vec!["千代田1-2-3 \"><img src=x onerror=alert(2)>".into()];
     })
     .await;
-    for page in [held.get(&h(&held.cancel)).await, held.post(&h(&held.cancel)).await] {
+    for page in [held.get(&h(&held.cancel)).await, held.press(&h(&held.cancel)).await] {
         assert_eq!(page.status, StatusCode::OK);
         assert!(!page.html.contains("<script>"), "{}", page.html);
         assert!(!page.html.contains("<img"));
@@ -398,7 +522,8 @@ async fn lang_en_switches_the_page_to_english_and_its_buttons_keep_it() {
     assert!(!page.html.contains("両方とも発送を希望する"));
     assert!(page.html.contains(&format!("action=\"/h/{}?lang=en\"", held.cancel)));
 
-    let page = held.post(&format!("/h/{}?lang=en", held.cancel)).await;
+    let page = held.press(&format!("/h/{}?lang=en", held.cancel)).await;
+    assert!(page.html.contains("<html lang=\"en\">"));
     assert!(page.html.contains("Thank you for your answer"));
     assert!(
         page.html
@@ -409,9 +534,12 @@ async fn lang_en_switches_the_page_to_english_and_its_buttons_keep_it() {
     assert_eq!(page.status, StatusCode::NOT_FOUND);
     assert!(page.html.contains("This link is not valid"));
 
-    // An unknown language falls back to the shop's.
+    // An unknown language falls back to the shop's, and the redirect after a press drops it.
     let page = held.get(&format!("/h/{}?lang=fr", held.cancel)).await;
     assert!(page.html.contains("<html lang=\"ja\">"));
+    let page = held.post(&format!("/h/{}?lang=fr", held.confirm)).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    assert_eq!(page.location(), h(&held.confirm));
 }
 
 #[tokio::test]

@@ -11,9 +11,11 @@ use flate2::write::ZlibEncoder;
 use jiff::{SignedDuration, Timestamp};
 use mallguard_domain::history::HistoryEntry;
 use mallguard_domain::hold::Hold;
+use mallguard_domain::ids::OrderId;
 use mallguard_domain::matching::IndexEntry;
 use mallguard_domain::notice::{Notice, NoticeState};
-use mallguard_domain::ports::{Quarantined, StoreError, StoredOrder};
+use mallguard_domain::order::{Order, PayloadDigest, bare_number};
+use mallguard_domain::ports::{Quarantined, StoreError, StoredOrder, WebhookDelivery};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -34,6 +36,8 @@ pub(super) const DOC: &str = "doc";
 pub(super) const RAW: &str = "raw";
 pub(super) const STATE: &str = "state";
 pub(super) const EXPIRES_AT: &str = "expires_at";
+/// The payload digest of a delivery item.
+pub(super) const DIGEST: &str = "digest";
 
 /// A time as a fixed-width UTC string whose string order is time order:
 /// `2026-11-23T03:00:00.000000000Z`. Times before year 0 clamp to year 0 (the order is kept, never
@@ -86,6 +90,25 @@ pub(super) fn order_item(mut stored: StoredOrder, ttl: &AttributeValue) -> Resul
             GSI2PK.into(),
             s(keys::order_lookup_pk(order_ref.mall, &order_ref.order_id)),
         ),
+        (GSI2SK.into(), s(order_ref.shop.as_str())),
+    ]))
+}
+
+/// The number item of an order its buyer knows by a number other than its mall order id (Shopify's
+/// `#1001`, kept without its `#`), so the `lookup` Query for that number finds the order; None when the
+/// order has no such number (or one no order id could spell, which no look-up could ask for).
+pub(super) fn order_number_item(order: &Order, ttl: &AttributeValue) -> Option<Item> {
+    let number = bare_number(order.number.as_deref()?);
+    if number == order.order_ref.order_id.as_str() {
+        return None;
+    }
+    let number = OrderId::parse(number).ok()?;
+    let order_ref = &order.order_ref;
+    Some(Item::from([
+        (PK.into(), s(keys::order_pk(order_ref))),
+        (SK.into(), s(keys::NUMBER_SK)),
+        (EXPIRES_AT.into(), ttl.clone()),
+        (GSI2PK.into(), s(keys::order_lookup_pk(order_ref.mall, &number))),
         (GSI2SK.into(), s(order_ref.shop.as_str())),
     ]))
 }
@@ -170,12 +193,26 @@ pub(super) fn quarantined_from_item(item: &Item) -> Result<Quarantined, StoreErr
     Ok(quarantined)
 }
 
-pub(super) fn delivery_item(delivery: &str, ttl: &AttributeValue) -> Item {
+pub(super) fn delivery_item(delivery: &WebhookDelivery, ttl: &AttributeValue) -> Item {
     Item::from([
-        (PK.into(), s(keys::delivery_pk(delivery))),
+        (PK.into(), s(keys::delivery_pk(&delivery.id))),
         (SK.into(), s(keys::DELIVERY_SK)),
+        (DIGEST.into(), s(delivery.digest.as_str())),
         (EXPIRES_AT.into(), ttl.clone()),
     ])
+}
+
+/// The payload digest a delivery item was written with; None for one written without (older versions).
+pub(super) fn delivery_digest(item: &Item) -> Result<Option<PayloadDigest>, StoreError> {
+    match item.get(DIGEST) {
+        None => Ok(None),
+        Some(_) => {
+            let hex = str_attr(item, DIGEST)?;
+            PayloadDigest::parse(hex)
+                .map(Some)
+                .ok_or_else(|| corrupt(format!("a delivery item's {DIGEST} is not a SHA-256 digest")))
+        }
+    }
 }
 
 /// The domain type an item's `doc` holds.

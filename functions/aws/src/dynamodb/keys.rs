@@ -23,12 +23,14 @@ pub(super) enum KeySchema {
     Table,
     /// The sparse `due` index: unsettled holds and pending notices by time.
     Due,
-    /// The `lookup` index: holds by creation time, orders by mall order id.
+    /// The `lookup` index: holds by creation time, orders by mall order id and by the number buyers know.
     Lookup,
 }
 
 // Fixed keys.
 pub(super) const ORDER_SK: &str = "ORDER";
+/// The sort key of an order's number item, in the order's partition.
+pub(super) const NUMBER_SK: &str = "NUMBER";
 pub(super) const HEAD_SK: &str = "~HEAD";
 pub(super) const HOLD_SK: &str = "HOLD";
 pub(super) const NOTICE_SK: &str = "NOTICE";
@@ -53,7 +55,8 @@ pub(super) fn order_key_of(pk: &str) -> Option<&str> {
     pk.strip_prefix(ORDER_PREFIX)
 }
 
-/// `MALLORDER#{mall}#{order id}`: the `lookup` partition of the orders with one mall order id.
+/// `MALLORDER#{mall}#{order id}`: the `lookup` partition of the orders with one mall order id, and of the
+/// number items of the orders their buyers know by that number.
 pub(super) fn order_lookup_pk(mall: Mall, order_id: &OrderId) -> String {
     format!("MALLORDER#{mall}#{order_id}")
 }

@@ -16,14 +16,22 @@
 //! | item | pk | sk | GSI keys | other attributes | TTL | access pattern |
 //! |---|---|---|---|---|---|---|
 //! | order | `ORDER#{mall}/{shop}/{order id}` | `ORDER` | `lookup`: `MALLORDER#{mall}#{order id}` / `{shop}` | `version` N, `doc` S (StoredOrder without `raw`), `raw` B (zlib) | yes | GetItem by ref; `orders_with_id` Queries `lookup` |
+//! | order number | the order's pk | `NUMBER` | `lookup`: `MALLORDER#{mall}#{number without its #}` / `{shop}` | – | yes, the order's (written with it) | written unconditionally in the order's transaction whenever the order is, if its buyer knows it by a number other than its order id (Shopify's `#1001`); `orders_with_id` finds it with the order ids |
 //! | match-index entry | `KEY#{identity key}` | `AT#{placed_at}#{order key}` | – | `doc` S (IndexEntry: hashes only) | yes | the ingest Query below |
 //! | head | `KEY#{identity key}` | `~HEAD` | – | `version` N | yes, refreshed by every bump | the ingest Query below; bumped under a condition by every decision |
 //! | hold | `HOLD#{hold id}` | `HOLD` | `due` while held: `DUE#HOLD` / `{next_due}#{id}`; `lookup`: `HOLDS` / `{created_at}#{id}` | `version` N, `state` S, `doc` S | yes | GetItem; `due_holds` Queries `due`; `holds` Queries `lookup` newest first |
 //! | notice | `NOTICE#{notice id}` | `NOTICE` | `due` while pending: `DUE#NOTICE` / `{next_attempt_at}#{id}` | `version` N, `doc` S (the rendered mail) | yes | GetItem; `pending_notices` Queries `due` |
 //! | history | the order's pk | `H#{commit time}#{writer}#{index}` | – | `doc` S (HistoryEntry: digests, ids, no personal data) | **none** (the evidence for disputes) | Query `begins_with(sk, "H#")`, ascending |
 //! | quarantined payload | `QUARANTINE` | `Q#{id}` | – | `version` N (always 0), `doc` S, `raw` B (zlib) | yes | Query pk `QUARANTINE` |
-//! | delivery id | `DELIVERY#{id}` | `DELIVERY` | – | – | 7 days | GetItem |
+//! | delivery id | `DELIVERY#{id}` | `DELIVERY` | – | `digest` S (SHA-256 of the payload it carried; a reused id with another payload is not a redelivery) | 7 days | GetItem |
 //! | blacklist (planned) | `KEY#{identity key}` | `BLOCKED` | – | – | – | the ingest Query reads it for free: `AT#…` < `BLOCKED` < `~HEAD` |
+//!
+//! **Order numbers.** Staff look an order up by the number they and the buyer see (Shopify's `#1001`) as
+//! often as by the mall's order id (Shopify's `5678901234567890123`). The number item puts the order in
+//! the `lookup` partition of its number too, so the one `orders_with_id` Query answers both, and it
+//! points back at the order by its pk. It lives and expires with the order: each write of the order
+//! rewrites it (a new number replaces the old), and an order rewritten without a number keeps its last
+//! one until the TTL takes it.
 //!
 //! **The ingest Query.** One Query per identity key of the new order, all run concurrently:
 //! `pk = KEY#{key} AND sk BETWEEN AT#{from} AND ~HEAD`, descending, strongly consistent, paginated.
@@ -94,6 +102,7 @@ use mallguard_domain::identity::IdentityKey;
 use mallguard_domain::ids::{HoldId, Mall, OrderId, OrderRef};
 use mallguard_domain::matching::IndexEntry;
 use mallguard_domain::notice::{Notice, NoticeId, NoticeState};
+use mallguard_domain::order::PayloadDigest;
 use mallguard_domain::ports::{
     Clock, Commit, CommitError, Expect, Head, IngestSnapshot, IngestStore, Quarantined, Records, StaffStore,
     StoreError, StoredOrder, SweepStore, SystemClock, WriteBatch,
@@ -408,7 +417,11 @@ impl DynamoDbStore {
         }
 
         for (stored, expect) in batch.orders {
+            let number = codec::order_number_item(&stored.order, &ttl);
             self.put(&mut items, codec::order_item(stored, &ttl)?, Some(expect), now)?;
+            if let Some(number) = number {
+                self.put(&mut items, number, None, now)?;
+            }
         }
         for entry in &batch.index {
             self.put(&mut items, codec::entry_item(entry, &ttl)?, None, now)?;
@@ -604,9 +617,9 @@ impl IngestStore for DynamoDbStore {
         })
     }
 
-    async fn delivery_seen(&self, delivery: &str) -> Result<bool, StoreError> {
+    async fn delivery_digest(&self, delivery: &str) -> Result<Option<PayloadDigest>, StoreError> {
         let item = self.get(keys::delivery_pk(delivery), keys::DELIVERY_SK).await?;
-        Ok(item.is_some())
+        Ok(item.as_ref().map(codec::delivery_digest).transpose()?.flatten())
     }
 }
 
@@ -636,20 +649,24 @@ impl StaffStore for DynamoDbStore {
         let now = self.clock.now();
         let query = self
             .partition_query(KeySchema::Lookup, keys::order_lookup_pk(mall, order_id), None)
-            // The refs only: the orders themselves (raw payloads included) stay where they are.
+            // The refs only: the orders themselves (raw payloads included) stay where they are. Order items
+            // (by their id) and number items (by the number buyers know) both name the order by its pk.
             .projection_expression("#opk, #exp")
             .expression_attribute_names("#opk", PK)
             .expression_attribute_names("#exp", EXPIRES_AT);
-        self.query(query, None, |item| {
-            let Some(item) = live(item, now)? else { return Ok(None) };
-            let pk = str_attr(&item, PK)?;
-            let key =
-                keys::order_key_of(pk).ok_or_else(|| corrupt(format!("{pk:?} in the lookup index is not an order")))?;
-            OrderRef::parse_key(key)
-                .map(Some)
-                .map_err(|e| corrupt(format!("order key {key:?}: {e}")))
-        })
-        .await
+        let found = self
+            .query(query, None, |item| {
+                let Some(item) = live(item, now)? else { return Ok(None) };
+                let pk = str_attr(&item, PK)?;
+                let key = keys::order_key_of(pk)
+                    .ok_or_else(|| corrupt(format!("{pk:?} in the lookup index is not an order")))?;
+                OrderRef::parse_key(key)
+                    .map(Some)
+                    .map_err(|e| corrupt(format!("order key {key:?}: {e}")))
+            })
+            .await?;
+        // Each order once, should its id and its number ever both match.
+        Ok(found.into_iter().collect::<BTreeSet<_>>().into_iter().collect())
     }
 
     async fn holds(&self, open_only: bool) -> Result<Vec<Hold>, StoreError> {

@@ -206,13 +206,16 @@ async fn refusals_map_to_unavailable_or_corrupt() {
         table.name.clone(),
         mallguard_aws::dynamodb::DEFAULT_RETENTION,
     );
-    match down.delivery_seen("d").await {
+    match down.delivery_digest("d").await {
         Err(StoreError::Unavailable(_)) => {}
         other => panic!("an unreachable DynamoDB must be Unavailable, got {other:?}"),
     }
     match down
         .commit(WriteBatch {
-            deliveries: vec!["d".into()],
+            deliveries: vec![mallguard_domain::ports::WebhookDelivery {
+                id: "d".into(),
+                digest: mallguard_domain::order::PayloadDigest::of(b"d"),
+            }],
             ..WriteBatch::default()
         })
         .await

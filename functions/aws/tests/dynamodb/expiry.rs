@@ -19,7 +19,9 @@ use mallguard_domain::testing::{ManualClock, hold_for, order_at, settings};
 use crate::support::{Table, customer_order};
 
 fn stored(id: &str) -> StoredOrder {
-    let order = customer_order(7, id, "2026-11-23T03:00:00Z");
+    let mut order = customer_order(7, id, "2026-11-23T03:00:00Z");
+    // Known to its buyer by a number of its own, so its number item expires with it too.
+    order.number = Some(format!("#{id}-number"));
     StoredOrder {
         identity: settings().hasher.order_identity(&order),
         products: settings().products.products_of(&order),
@@ -96,7 +98,10 @@ fn everything(id: &str) -> Everything {
             },
             Expect::Absent,
         )],
-        deliveries: vec![format!("{id}-delivery")],
+        deliveries: vec![mallguard_domain::ports::WebhookDelivery {
+            id: format!("{id}-delivery"),
+            digest: mallguard_domain::order::PayloadDigest::of(id.as_bytes()),
+        }],
     };
     Everything {
         order,
@@ -116,6 +121,11 @@ fn window() -> (Timestamp, Timestamp) {
     )
 }
 
+/// The number the buyer of [`stored`]`(id)` knows it by, as staff type it.
+fn number_of(order: &mallguard_domain::ids::OrderRef) -> mallguard_domain::ids::OrderId {
+    mallguard_domain::ids::OrderId::parse(&format!("{}-number", order.order_id)).unwrap()
+}
+
 /// Whether `store` reads every item of `it` (`true`) or none of them (`false`); history is always read.
 async fn reads_everything(store: &DynamoDbStore, it: &Everything) -> bool {
     let ref_ = &it.order.order.order_ref;
@@ -127,6 +137,11 @@ async fn reads_everything(store: &DynamoDbStore, it: &Everything) -> bool {
         store.order(ref_).await.unwrap().is_some(),
         !store
             .orders_with_id(Mall::Own, &ref_.order_id)
+            .await
+            .unwrap()
+            .is_empty(),
+        !store
+            .orders_with_id(Mall::Own, &number_of(ref_))
             .await
             .unwrap()
             .is_empty(),
@@ -182,6 +197,13 @@ async fn items_past_their_expiry_are_not_returned_by_any_read() {
         live.orders_with_id(Mall::Own, &ref_.order_id).await.unwrap().is_empty(),
         "orders_with_id"
     );
+    assert!(
+        live.orders_with_id(Mall::Own, &number_of(ref_))
+            .await
+            .unwrap()
+            .is_empty(),
+        "orders_with_id by the number the buyer knows"
+    );
     assert_eq!(live.hold(&hold.id).await.unwrap(), None, "hold");
     assert!(live.holds(false).await.unwrap().is_empty(), "holds");
     assert!(
@@ -194,7 +216,10 @@ async fn items_past_their_expiry_are_not_returned_by_any_read() {
         "pending_notices"
     );
     assert!(live.quarantined().await.unwrap().is_empty(), "quarantined");
-    assert!(!live.delivery_seen("ttl-1-delivery").await.unwrap(), "delivery");
+    assert!(
+        live.delivery_digest("ttl-1-delivery").await.unwrap().is_none(),
+        "delivery"
+    );
     // The evidence keeps no personal data and has no TTL.
     assert_eq!(live.history(ref_).await.unwrap(), vec![history]);
 
@@ -252,13 +277,13 @@ async fn reads_and_absent_conditions_judge_expiry_by_the_stores_clock() {
 
     // Delivery ids are remembered for a week, by the store's clock too.
     let delivery = "clock-1-delivery";
-    assert!(table.store.delivery_seen(delivery).await.unwrap());
+    assert!(table.store.delivery_digest(delivery).await.unwrap().is_some());
     let week_later = table
         .store
         .clone()
         .with_clock(clock_at(DELIVERY_RETENTION + SignedDuration::from_hours(1)));
     assert!(
-        !week_later.delivery_seen(delivery).await.unwrap(),
+        week_later.delivery_digest(delivery).await.unwrap().is_none(),
         "a delivery id is forgotten after a week"
     );
     assert!(
@@ -303,7 +328,14 @@ async fn items_expire_a_retention_after_the_writing_stores_clock() {
         "live by the clock that wrote them"
     );
     assert!(!reads_everything(&table.store, &old).await, "expired by the real clock");
-    assert!(!table.store.delivery_seen("clock-old-delivery").await.unwrap());
+    assert!(
+        table
+            .store
+            .delivery_digest("clock-old-delivery")
+            .await
+            .unwrap()
+            .is_none()
+    );
 
     let table = Table::new().await;
     let recently = table

@@ -5,12 +5,12 @@ use jiff::Timestamp;
 
 use super::{MAX_ATTEMPTS, Mallguard, ServiceError, Settling, index_entries, queue};
 use crate::history::{Event, HistoryEntry};
-use crate::hold::{ContactRules, Decision, Hold, HoldState, Resolver, risk_flags};
-use crate::ids::HoldId;
+use crate::hold::{ContactRules, Decision, Hold, HoldState, OrderNumbers, Resolver, risk_flags};
+use crate::ids::{HoldId, OrderRef};
 use crate::matching::{Candidate, find_duplicate};
 use crate::notice::{Notice, NoticeKind};
 use crate::order::{Order, OrderStatus, PayloadDigest};
-use crate::ports::{CommitError, Expect, IngestSnapshot, Metric, StoredOrder, WriteBatch};
+use crate::ports::{CommitError, Expect, IngestSnapshot, Metric, StoredOrder, WebhookDelivery, WriteBatch};
 
 /// An order as a mall delivered it.
 #[derive(Debug, Clone)]
@@ -45,10 +45,18 @@ impl Mallguard {
     /// with copies of the same order or with other orders of the same customer: exactly one decision
     /// wins per customer at a time, and a loser re-reads and decides again.
     pub async fn ingest(&self, incoming: Incoming) -> Result<IngestOutcome, ServiceError> {
-        if let Some(delivery) = &incoming.delivery
-            && self.store.delivery_seen(delivery).await?
-        {
-            return Ok(IngestOutcome::Redelivered);
+        let digest = PayloadDigest::of(&incoming.raw);
+        if let Some(delivery) = &incoming.delivery {
+            match self.store.delivery_digest(delivery).await? {
+                Some(seen) if seen == digest => return Ok(IngestOutcome::Redelivered),
+                // The same id with another body is not a retry: processing it as new loses nothing (the
+                // order itself is idempotent by its mall, shop and id), dropping it could lose an order.
+                Some(_) => tracing::warn!(
+                    delivery = delivery.as_str(),
+                    "a delivery id seen before came with a different payload: processed as new"
+                ),
+                None => {}
+            }
         }
         let settings = &self.settings;
         let identity = settings.hasher.order_identity(&incoming.order);
@@ -87,7 +95,12 @@ impl Mallguard {
             if plan.batch.is_empty() {
                 return Ok(plan.outcome);
             }
-            plan.batch.deliveries.extend(incoming.delivery.clone());
+            plan.batch
+                .deliveries
+                .extend(incoming.delivery.clone().map(|id| WebhookDelivery {
+                    id,
+                    digest: digest.clone(),
+                }));
             let settled: Vec<Hold> = plan
                 .batch
                 .holds
@@ -157,11 +170,17 @@ impl Mallguard {
         let duplicate = (order.status == OrderStatus::Open)
             .then(|| find_duplicate(candidate, &snapshot.entries, self.settings.policy.window))
             .flatten();
-        let original = match &duplicate {
-            Some(dup) => self.store.order(&dup.original).await?,
-            None => None,
+        let (original, via) = match &duplicate {
+            Some(dup) => match self.store.order(&dup.original).await? {
+                Some(matched) => {
+                    let (first, via) = self.first_of_chain(matched).await?;
+                    (Some(first), via)
+                }
+                None => (None, None),
+            },
+            None => (None, None),
         };
-        let (Some(dup), Some(mut original)) = (duplicate, original) else {
+        let (Some(mut dup), Some(mut original)) = (duplicate, original) else {
             batch.index.extend(index_entries(&stored));
             batch.orders.push((stored, Expect::Absent));
             return Ok(Plan {
@@ -171,11 +190,17 @@ impl Mallguard {
             });
         };
 
+        dup.original = original.order.order_ref.clone();
+        dup.original_placed_at = original.order.placed_at;
         let deadline = self.settings.policy.deadline(&order, now);
         let hold = Hold {
             id: HoldId::for_order(&order.order_ref),
             order: order.order_ref.clone(),
             original: dup.original.clone(),
+            numbers: OrderNumbers {
+                held: order.number.clone(),
+                original: original.order.number.clone(),
+            },
             state: HoldState::Held,
             version: 1,
             created_at: now,
@@ -201,6 +226,8 @@ impl Mallguard {
                 with: dup.original.clone(),
                 keys: dup.shared_keys,
                 products: dup.shared_products,
+                via,
+                with_number: original.order.number.clone(),
             },
         ));
         batch.history.push(HistoryEntry::new(
@@ -209,6 +236,7 @@ impl Mallguard {
             Event::DuplicateReceived {
                 held: order.order_ref.clone(),
                 hold: hold.id.clone(),
+                held_number: order.number.clone(),
             },
         ));
         batch.history.push(HistoryEntry::new(
@@ -321,6 +349,29 @@ impl Mallguard {
             notices,
             outcome: IngestOutcome::Updated { status: new_status },
         })
+    }
+
+    /// The order a new duplicate is held against: `matched` itself, or, when `matched` is itself held as a
+    /// duplicate of an earlier order, the first order of that chain (the one that ships), with the order
+    /// that was matched. A notice must not promise to ship an order that is itself on hold.
+    async fn first_of_chain(&self, matched: StoredOrder) -> Result<(StoredOrder, Option<OrderRef>), ServiceError> {
+        let mut current = matched;
+        let mut via = None;
+        // Chains are short (each link is a hold on the first order); the bound guards a corrupt loop.
+        for _ in 0..8 {
+            let Some(hold) = self.open_hold(current.hold.as_ref()).await? else {
+                break;
+            };
+            let Some(first) = self.store.order(&hold.original).await? else {
+                break;
+            };
+            if first.order.status == OrderStatus::Cancelled {
+                break;
+            }
+            via.get_or_insert_with(|| current.order.order_ref.clone());
+            current = first;
+        }
+        Ok((current, via))
     }
 
     async fn open_hold(&self, id: Option<&HoldId>) -> Result<Option<Hold>, ServiceError> {

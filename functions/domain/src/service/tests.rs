@@ -573,3 +573,133 @@ async fn what_happens_is_counted_for_the_dashboards() {
     assert_eq!(counts.get("NoticesSent"), Some(&5), "{counts:?}");
     assert_eq!(counts.get("HoldsCancelled"), None);
 }
+
+#[tokio::test]
+async fn an_order_matching_only_a_held_order_is_held_against_the_first_order_of_the_chain() {
+    let w = world();
+    // A (own store) and S (Shopify) share the buyer's email; R (Rakuten) shares only the phone with S.
+    let mut a = order("A-1");
+    a.ship_to.phone = Some("03-1111-1111".into());
+    a.buyer.phone = Some("03-1111-1111".into());
+    a.ship_to.lines = vec!["千代田1-2-3 メゾン千代田 101".into()];
+    let mut s = order_at("S-1", "2026-11-23T03:02:00Z");
+    s.order_ref.mall = Mall::Shopify;
+    s.buyer.phone = Some("090-2222-2222".into());
+    s.ship_to.phone = Some("090-2222-2222".into());
+    s.ship_to.postal_code = "100-0002".into();
+    s.ship_to.lines = vec!["皇居外苑1-1".into()];
+    let mut r = order_at("R-1", "2026-11-23T03:04:00Z");
+    r.order_ref.mall = Mall::Rakuten;
+    r.buyer.email = Some(crate::order::EmailAddress::parse("abc123@pc.fw.rakuten.ne.jp").unwrap());
+    r.buyer.phone = Some("090-2222-2222".into());
+    r.ship_to.phone = Some("090-2222-2222".into());
+    r.ship_to.postal_code = "100-0003".into();
+    r.ship_to.lines = vec!["一ツ橋1-1".into()];
+
+    assert_eq!(
+        w.app.ingest(incoming(a.clone())).await.unwrap(),
+        IngestOutcome::Accepted
+    );
+    let IngestOutcome::Held { hold: on_s, .. } = w.app.ingest(incoming(s.clone())).await.unwrap() else {
+        panic!("S is held against A")
+    };
+    assert_eq!(w.store.hold(&on_s).await.unwrap().unwrap().original, a.order_ref);
+    let IngestOutcome::Held { hold: on_r, .. } = w.app.ingest(incoming(r.clone())).await.unwrap() else {
+        panic!("R is held")
+    };
+    let hold = w.store.hold(&on_r).await.unwrap().unwrap();
+    assert_eq!(
+        hold.original, a.order_ref,
+        "held against the first order, not the held S"
+    );
+    let first = w.store.order(&a.order_ref).await.unwrap().unwrap();
+    assert!(first.duplicates.contains(&on_r) && first.duplicates.contains(&on_s));
+    // R's buyer is not promised that the held S ships.
+    let notice = w
+        .mails_of(NoticeKind::Notice)
+        .into_iter()
+        .find(|m| m.to.as_str().ends_with("rakuten.ne.jp"))
+        .expect("R's notice");
+    assert!(!notice.text.contains("S-1"), "{}", notice.text);
+    assert!(
+        notice.text.contains("注文番号　: **1"),
+        "the first order, masked: {}",
+        notice.text
+    );
+    let timeline: Vec<String> = w
+        .app
+        .evidence(&r.order_ref)
+        .await
+        .unwrap()
+        .history
+        .iter()
+        .map(|e| e.describe(crate::Language::Ja))
+        .collect();
+    assert!(
+        timeline
+            .iter()
+            .any(|l| l.contains("shopify") && l.contains("最初の注文に対して保留")),
+        "{timeline:?}"
+    );
+}
+
+#[tokio::test]
+async fn mails_say_what_happened_in_one_style_and_never_ask_to_settle_a_settled_hold() {
+    let w = world();
+    w.app.ingest(incoming(order("1001"))).await.unwrap();
+    let mut second = order_at("1002", "2026-11-23T03:05:00Z");
+    second.buyer.phone = Some("＋８１ ９０－１２３４－５６７８".into());
+    second.delivery.requested_date = Some(jiff::civil::date(2026, 11, 30));
+    let IngestOutcome::Held { hold, .. } = w.app.ingest(incoming(second)).await.unwrap() else {
+        panic!("held")
+    };
+    let alert = &w.mails_of(NoticeKind::StaffNewHold)[0];
+    assert!(
+        alert.text.contains("一致項目: メールアドレス・電話番号"),
+        "{}",
+        alert.text
+    );
+    assert!(
+        !alert.text.contains("email") && !alert.text.contains("phone,"),
+        "{}",
+        alert.text
+    );
+    assert!(alert.text.contains("090-1234-5678"), "one phone format: {}", alert.text);
+    assert!(!alert.text.contains("＋８１"), "{}", alert.text);
+    let notice = &w.mails_of(NoticeKind::Notice)[0];
+    assert!(notice.text.contains("2026年11月30日"), "{}", notice.text);
+    assert!(!notice.text.contains("2026-11-30"), "one date style: {}", notice.text);
+
+    // Staff settle it after a phone call: the buyer is told what was done, not thanked for an answer.
+    let settled = w
+        .app
+        .resolve(&hold, crate::hold::Decision::Confirm, "suzuki")
+        .await
+        .unwrap();
+    assert!(matches!(settled, Settlement::Settled(_)));
+    let receipt = &w.mails_of(NoticeKind::Receipt)[0];
+    assert!(!receipt.text.contains("ご回答いただき"), "{}", receipt.text);
+    assert!(receipt.text.contains("次のとおり対応いたしました"), "{}", receipt.text);
+}
+
+#[tokio::test]
+async fn the_staff_mail_after_the_buyers_answer_does_not_ask_the_staff_to_settle_it() {
+    let w = world();
+    w.held_pair().await;
+    let token = w.token(1);
+    assert!(matches!(w.app.answer(&token).await.unwrap(), Answer::Done(_)));
+    let resolved = &w.mails_of(NoticeKind::StaffResolved)[0];
+    assert!(!resolved.text.contains("mallguard resolve"), "{}", resolved.text);
+    assert!(!resolved.text.contains("【連絡方法】"), "{}", resolved.text);
+    assert!(
+        resolved.text.contains("キャンセル"),
+        "says what the buyer chose: {}",
+        resolved.text
+    );
+    let receipt = &w.mails_of(NoticeKind::Receipt)[0];
+    assert!(
+        receipt.text.contains("ご回答いただき"),
+        "the buyer did answer: {}",
+        receipt.text
+    );
+}

@@ -95,3 +95,16 @@ pub fn run(data: &Path, args: &[&str]) -> Output {
         .output()
         .unwrap()
 }
+
+/// Starts `mallguard serve` on a free port over the data folder `data`, with more environment variables
+/// (the server's hidden limits, say).
+pub fn start_with_env(data: &Path, env: &[(&str, &str)]) -> (Server, String) {
+    let mut command = Command::new(BIN);
+    command
+        .env("MALLGUARD_DATA", data)
+        .envs(env.iter().copied())
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env("MALLGUARD_LOG", "warn");
+    let (server, url, _) = spawn(command);
+    (server, url)
+}
