@@ -17,9 +17,12 @@
 //! scheme) and [`generic`] (the canonical order JSON signed with Standard Webhooks, for a shop's own system
 //! or an order management system that relays orders from every mall).
 
+pub mod amazon;
 pub mod generic;
 pub mod inbound;
+pub mod rakuten;
 pub mod shopify;
+pub mod yahoo;
 
 pub use inbound::{
     Headers, Malls, Parsed, RouteError, Source, VerifyError, WebhookSecrets, delivery_id, parse, verify,
