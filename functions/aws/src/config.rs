@@ -27,7 +27,7 @@ use mallguard_domain::policy::{Policy, ShopProfile};
 use mallguard_domain::service::Settings;
 use mallguard_malls::WebhookSecrets;
 use mallguard_malls::inbound::WebhookSecretsJson;
-use secrecy::{ExposeSecret, SecretSlice};
+use secrecy::{ExposeSecret, SecretSlice, SecretString};
 use serde::{Deserialize, Serialize};
 
 use crate::ses::SesMailer;
@@ -358,9 +358,13 @@ impl AwsConfig {
 ///   "identity_pepper": "<base64 of at least 16 random bytes: keys the identity hashes>",
 ///   "link_key": "<base64 of at least 16 random bytes: signs the links in notices>",
 ///   "shopify": { "tanaka-shop": "<this shop's Shopify app secret>" },
-///   "generic": ["whsec_<Standard Webhooks secret>", "whsec_<the previous one, while rotating>"]
+///   "generic": ["whsec_<Standard Webhooks secret>", "whsec_<the previous one, while rotating>"],
+///   "rakuten": { "tanaka-rakuten": { "service_secret": "SP…", "license_key": "SL…" } }
 /// }
 /// ```
+///
+/// `rakuten` holds the RMS WEB SERVICE credentials of each Rakuten shop the poller reads (the shop id is
+/// the one its orders are filed under); the licenseKey expires every 90 days and is replaced here.
 ///
 /// The deployment template creates the secret with a generated `master_key` instead of the two keys:
 /// each missing key is then derived from it (HMAC-SHA256 of the master key over the key's purpose), so
@@ -381,6 +385,28 @@ pub struct Secrets {
     identity_pepper: SecretSlice<u8>,
     link_key: SecretSlice<u8>,
     webhooks: WebhookSecrets,
+    rakuten: BTreeMap<String, RakutenSecret>,
+}
+
+/// The RMS WEB SERVICE credentials of one Rakuten shop.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RakutenSecret {
+    #[serde(serialize_with = "expose")]
+    pub service_secret: SecretString,
+    #[serde(serialize_with = "expose")]
+    pub license_key: SecretString,
+}
+
+fn expose<S: serde::Serializer>(secret: &SecretString, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(secret.expose_secret())
+}
+
+impl PartialEq for RakutenSecret {
+    fn eq(&self, other: &Self) -> bool {
+        self.service_secret.expose_secret() == other.service_secret.expose_secret()
+            && self.license_key.expose_secret() == other.license_key.expose_secret()
+    }
 }
 
 /// The JSON shape of [`Secrets`].
@@ -398,6 +424,8 @@ struct SecretsJson {
     shopify: BTreeMap<String, String>,
     #[serde(default)]
     generic: Vec<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    rakuten: BTreeMap<String, RakutenSecret>,
 }
 
 /// A key derived from the generated master key, one per purpose, so that knowing one key tells nothing
@@ -426,7 +454,20 @@ impl TryFrom<SecretsJson> for Secrets {
                 "{field} is missing (give it, or a master_key to derive it from)"
             )),
         };
-        Secrets::new(
+        for (shop, secret) in &json.rakuten {
+            if mallguard_domain::ids::ShopId::parse(shop).is_err() {
+                return Err(format!("rakuten[{shop:?}] is not a shop id"));
+            }
+            for (field, value) in [
+                ("service_secret", &secret.service_secret),
+                ("license_key", &secret.license_key),
+            ] {
+                if value.expose_secret().trim().is_empty() {
+                    return Err(format!("rakuten[{shop:?}].{field} is empty"));
+                }
+            }
+        }
+        let secrets = Secrets::new(
             key(
                 "identity_pepper",
                 json.identity_pepper.as_ref(),
@@ -434,7 +475,8 @@ impl TryFrom<SecretsJson> for Secrets {
             )?,
             key("link_key", json.link_key.as_ref(), "mallguard link key v1")?,
             WebhookSecrets::new(json.shopify, json.generic)?,
-        )
+        )?;
+        Ok(secrets.with_rakuten(json.rakuten))
     }
 }
 
@@ -447,6 +489,7 @@ impl From<Secrets> for SecretsJson {
             master_key: None,
             shopify: webhooks.shopify,
             generic: webhooks.generic,
+            rakuten: s.rakuten,
         }
     }
 }
@@ -457,6 +500,7 @@ impl std::fmt::Debug for Secrets {
             .field("identity_pepper", &self.identity_pepper)
             .field("link_key", &self.link_key)
             .field("webhooks", &self.webhooks)
+            .field("rakuten_shops", &self.rakuten.keys().collect::<Vec<_>>())
             .finish()
     }
 }
@@ -466,6 +510,7 @@ impl PartialEq for Secrets {
         self.identity_pepper() == other.identity_pepper()
             && self.link_key() == other.link_key()
             && self.webhooks == other.webhooks
+            && self.rakuten == other.rakuten
     }
 }
 
@@ -483,7 +528,19 @@ impl Secrets {
             identity_pepper: identity_pepper.into(),
             link_key: link_key.into(),
             webhooks,
+            rakuten: BTreeMap::new(),
         })
+    }
+
+    /// The same secrets with these Rakuten shops' RMS credentials.
+    pub fn with_rakuten(mut self, rakuten: BTreeMap<String, RakutenSecret>) -> Self {
+        self.rakuten = rakuten;
+        self
+    }
+
+    /// The RMS credentials by Rakuten shop id.
+    pub fn rakuten(&self) -> &BTreeMap<String, RakutenSecret> {
+        &self.rakuten
     }
 
     /// Parses the JSON shape documented on [`Secrets`]; `name` is what error messages call the source.
@@ -666,6 +723,30 @@ mod tests {
         assert!(!debug.contains("shpss_top") && !debug.contains("whsec_"), "{debug}");
         assert!(debug.contains("\"tanaka-shop\""), "the shops are named: {debug}");
         assert!(secrets.webhooks().shopify_for(Some("tanaka-shop")).is_some());
+    }
+
+    #[test]
+    fn rakuten_credentials_are_read_per_shop_checked_and_never_shown() {
+        let json = r#"{"master_key": "Zq3v9Kx2Lm8Pw4Rt6Yb1Nc5Hd7Gf0Js2",
+            "rakuten": {"tanaka-rakuten": {"service_secret": "SP386193_secret", "license_key": "SL386193_key"}}}"#;
+        let secrets = Secrets::from_json("mallguard/prod", json).unwrap();
+        let shop = &secrets.rakuten()["tanaka-rakuten"];
+        assert_eq!(shop.license_key.expose_secret(), "SL386193_key");
+        let debug = format!("{secrets:?}");
+        assert!(
+            debug.contains("tanaka-rakuten") && !debug.contains("SL386193"),
+            "{debug}"
+        );
+        let again = Secrets::from_json("again", &secrets.to_json_pretty()).unwrap();
+        assert_eq!(again, secrets, "written back as read");
+        for bad in [
+            r#"{"master_key": "Zq3v9Kx2Lm8Pw4Rt6Yb1Nc5Hd7Gf0Js2", "rakuten": {"s": {"service_secret": " ", "license_key": "k"}}}"#,
+            r#"{"master_key": "Zq3v9Kx2Lm8Pw4Rt6Yb1Nc5Hd7Gf0Js2", "rakuten": {"s": {"service_secret": "x"}}}"#,
+        ] {
+            let err = Secrets::from_json("mallguard/prod", bad).unwrap_err().to_string();
+            assert!(err.contains("rakuten") || err.contains("license_key"), "{err}");
+            assert!(!err.contains("\"x\""), "{err}");
+        }
     }
 
     #[test]

@@ -18,10 +18,11 @@ use std::collections::BTreeMap;
 
 use jiff::{SignedDuration, Timestamp};
 
+use crate::feed::PollCursor;
 use crate::history::{Event, HistoryEntry};
 use crate::hold::{Decision, Hold, HoldState, Resolver};
 use crate::identity::{IdentityHasher, IdentityKey, ProductMap};
-use crate::ids::{HoldId, OrderRef};
+use crate::ids::{HoldId, Mall, OrderRef, ShopId};
 use crate::matching::IndexEntry;
 use crate::notice::{Mail, Notice, NoticeId, NoticeKind};
 use crate::order::{EmailAddress, OrderStatus, PayloadDigest};
@@ -45,6 +46,7 @@ pub async fn run_all(store: &dyn Store) {
     deliveries_are_remembered_and_a_repeat_is_no_conflict(store).await;
     orders_are_found_by_their_mall_order_id_in_any_shop(store).await;
     orders_are_found_by_the_number_their_buyer_knows(store).await;
+    cursors_move_only_from_the_version_read(store).await;
 }
 
 /// A store, or a store with what must live as long as it (a temporary folder): `(store, guard)`.
@@ -81,7 +83,8 @@ macro_rules! store_contract {
             holds_are_listed_newest_first_and_open_only_on_request,
             deliveries_are_remembered_and_a_repeat_is_no_conflict,
             orders_are_found_by_their_mall_order_id_in_any_shop,
-            orders_are_found_by_the_number_their_buyer_knows
+            orders_are_found_by_the_number_their_buyer_knows,
+            cursors_move_only_from_the_version_read
         );
     };
     (@each $store:ident, $setup:expr; $($check:ident),*) => {
@@ -184,6 +187,17 @@ fn quarantined(id: &str) -> Quarantined {
     }
 }
 
+/// The poll cursor of `shop` on `mall` at `position`, version `version`, written at `at`.
+fn poll_cursor(mall: Mall, shop: &str, position: &str, version: u64, at: &str) -> PollCursor {
+    PollCursor {
+        mall,
+        shop: ShopId::parse(shop).expect("a shop id"),
+        position: position.to_owned(),
+        version,
+        updated_at: ts(at),
+    }
+}
+
 fn received(order: &OrderRef, at: Timestamp) -> HistoryEntry {
     let event = Event::Received {
         digest: PayloadDigest::of(order.key().as_bytes()),
@@ -248,7 +262,7 @@ fn notice_ids(notices: &[Notice]) -> Vec<String> {
 // Checks
 
 /// Every kind of item reads back exactly as written: orders with their raw bytes, index entries, holds,
-/// notices, history, quarantined payloads and delivery ids.
+/// notices, history, quarantined payloads, delivery ids and poll cursors.
 pub async fn every_item_round_trips(store: &dyn Store) {
     let original = stored_order("c-rt-1", "2026-11-23T03:00:00Z", "contract round trip");
     let mut held = stored_order("c-rt-2", "2026-11-23T03:05:00Z", "contract round trip");
@@ -283,6 +297,13 @@ pub async fn every_item_round_trips(store: &dyn Store) {
         ),
     ];
     let q = quarantined("contractrt1");
+    let cursor = poll_cursor(
+        Mall::Rakuten,
+        "contract-rt",
+        "2026-11-23T12:04:59+09:00",
+        1,
+        "2026-11-23T03:05:01.000000007Z",
+    );
     let entries: Vec<IndexEntry> = index_entries(&original_with_dup)
         .into_iter()
         .chain(index_entries(&held))
@@ -302,6 +323,7 @@ pub async fn every_item_round_trips(store: &dyn Store) {
         history: history.clone(),
         quarantine: vec![(q.clone(), Expect::Absent)],
         deliveries: vec![delivery("contract-rt-delivery", b"payload one")],
+        cursors: vec![(cursor.clone(), Expect::Absent)],
     };
     commit_ok(store, batch, "writing one item of every kind").await;
 
@@ -379,6 +401,12 @@ pub async fn every_item_round_trips(store: &dyn Store) {
             .expect("reading a delivery"),
         None,
         "a delivery id never written must not be seen"
+    );
+
+    assert_eq!(
+        store.cursor(cursor.mall, &cursor.shop).await.expect("reading a cursor"),
+        Some(cursor),
+        "a poll cursor must round-trip"
     );
 
     let keys = held.identity.keys.clone();
@@ -1245,6 +1273,164 @@ pub async fn orders_are_found_by_the_number_their_buyer_knows(store: &dyn Store)
         find(Mall::Shopify, "cnum-1001").await,
         refs(&[&suzuki, &by_id]),
         "the old number no longer finds the renumbered order"
+    );
+}
+
+/// A poll cursor reads as None until it is written; it is created under `Expect::Absent` and then moves
+/// only from the version read (each write carrying the next version). A stale version, or `Absent` on a
+/// cursor that exists, conflicts and writes nothing of its batch; a cursor move in a batch whose other
+/// condition fails is not written either. Each mall and shop has a cursor of its own.
+pub async fn cursors_move_only_from_the_version_read(store: &dyn Store) {
+    let shop = ShopId::parse("contract-cursor").expect("a shop id");
+    let read = |mall: Mall, shop: &str| {
+        let shop = ShopId::parse(shop).expect("a shop id");
+        async move { store.cursor(mall, &shop).await.expect("reading a cursor") }
+    };
+    assert_eq!(
+        read(Mall::Rakuten, "contract-cursor").await,
+        None,
+        "a cursor never written must read as None"
+    );
+    let cursors = |cursor: &PollCursor, expect: Expect| WriteBatch {
+        cursors: vec![(cursor.clone(), expect)],
+        ..WriteBatch::default()
+    };
+
+    let first = poll_cursor(
+        Mall::Rakuten,
+        shop.as_str(),
+        "2026-11-23T12:00:00+09:00",
+        1,
+        "2026-11-23T03:00:00.000000001Z",
+    );
+    commit_ok(store, cursors(&first, Expect::Absent), "the first cursor, under Absent").await;
+    assert_eq!(
+        read(Mall::Rakuten, "contract-cursor").await,
+        Some(first.clone()),
+        "a cursor must read back as written"
+    );
+
+    // An opaque position: a page token with any characters.
+    let second = PollCursor {
+        position: "page=2&token=eyJ0b2tlbiI6IuWxseeUsCJ9/+?#%; 山田".to_owned(),
+        version: 2,
+        updated_at: ts("2026-11-23T03:10:00.123456789Z"),
+        ..first.clone()
+    };
+    commit_ok(
+        store,
+        cursors(&second, Expect::Version(1)),
+        "moving the cursor from version 1",
+    )
+    .await;
+    assert_eq!(
+        read(Mall::Rakuten, "contract-cursor").await,
+        Some(second.clone()),
+        "the moved cursor must read back as written"
+    );
+
+    // A run that read version 1 too: its move, with an order, its index entries, its history and a
+    // delivery id, all or nothing.
+    let order = stored_order("c-cur-1", "2026-11-23T03:00:00Z", "contract cursor");
+    let stale = PollCursor {
+        position: "stale".to_owned(),
+        version: 2,
+        updated_at: ts("2026-11-23T03:11:00Z"),
+        ..first.clone()
+    };
+    let batch = WriteBatch {
+        orders: vec![(order.clone(), Expect::Absent)],
+        index: index_entries(&order),
+        history: vec![received(&order.order.order_ref, ts("2026-11-23T03:11:00Z"))],
+        deliveries: vec![delivery("contract-cursor-delivery", b"payload")],
+        cursors: vec![(stale.clone(), Expect::Version(1))],
+        ..WriteBatch::default()
+    };
+    commit_conflicts(store, batch, "moving a cursor from a stale version").await;
+    assert_eq!(
+        read(Mall::Rakuten, "contract-cursor").await,
+        Some(second.clone()),
+        "a stale move must leave the cursor as it was"
+    );
+    assert_eq!(
+        read_order(store, &order.order.order_ref).await,
+        None,
+        "atomicity: the order of a failed batch must not be written"
+    );
+    assert!(
+        store
+            .history(&order.order.order_ref)
+            .await
+            .expect("reading history")
+            .is_empty(),
+        "atomicity: the history of a failed batch must not be written"
+    );
+    assert!(
+        store
+            .delivery_digest("contract-cursor-delivery")
+            .await
+            .expect("reading a delivery")
+            .is_none(),
+        "atomicity: the delivery id of a failed batch must not be written"
+    );
+
+    commit_conflicts(
+        store,
+        cursors(
+            &PollCursor {
+                version: 1,
+                ..stale.clone()
+            },
+            Expect::Absent,
+        ),
+        "Expect::Absent on an existing cursor",
+    )
+    .await;
+
+    // A valid move together with a hold whose version does not match: nothing is written.
+    let hold = hold_for(&order.order, &order_at("c-cur-original", "2026-11-23T02:00:00Z"));
+    let third = PollCursor {
+        position: "third".to_owned(),
+        version: 3,
+        ..second.clone()
+    };
+    let batch = WriteBatch {
+        holds: vec![(hold, Expect::Version(7))],
+        cursors: vec![(third.clone(), Expect::Version(2))],
+        ..WriteBatch::default()
+    };
+    commit_conflicts(store, batch, "a cursor move with a hold of another version").await;
+    assert_eq!(
+        read(Mall::Rakuten, "contract-cursor").await,
+        Some(second.clone()),
+        "atomicity: a cursor move in a failed batch must not be written"
+    );
+    commit_ok(
+        store,
+        cursors(&third, Expect::Version(2)),
+        "moving the cursor from version 2",
+    )
+    .await;
+    assert_eq!(read(Mall::Rakuten, "contract-cursor").await, Some(third.clone()));
+
+    // Every mall and shop on its own.
+    assert_eq!(
+        read(Mall::Yahoo, "contract-cursor").await,
+        None,
+        "another mall's cursor of the same shop"
+    );
+    assert_eq!(
+        read(Mall::Rakuten, "contract-cursor-2").await,
+        None,
+        "another shop's cursor"
+    );
+    let yahoo = poll_cursor(Mall::Yahoo, shop.as_str(), "1", 1, "2026-11-23T03:12:00Z");
+    commit_ok(store, cursors(&yahoo, Expect::Absent), "another mall's first cursor").await;
+    assert_eq!(read(Mall::Yahoo, "contract-cursor").await, Some(yahoo));
+    assert_eq!(
+        read(Mall::Rakuten, "contract-cursor").await,
+        Some(third),
+        "a cursor of another mall leaves this one as it was"
     );
 }
 

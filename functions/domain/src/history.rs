@@ -310,6 +310,7 @@ fn kind_label(kind: NoticeKind, lang: Language) -> &'static str {
         (NoticeKind::StaffExpired, Language::Ja) => "スタッフへの期限切れ通知",
         (NoticeKind::StaffEscalated, Language::Ja) => "スタッフへのAmazon確認依頼",
         (NoticeKind::StaffQuarantine, Language::Ja) => "スタッフへの隔離通知",
+        (NoticeKind::StaffFeedFailure, Language::Ja) => "スタッフへの注文取得エラー通知",
         (NoticeKind::Notice, Language::En) => "buyer notice",
         (NoticeKind::Reminder, Language::En) => "buyer reminder",
         (NoticeKind::Cancellation, Language::En) => "buyer cancellation mail",
@@ -319,6 +320,7 @@ fn kind_label(kind: NoticeKind, lang: Language) -> &'static str {
         (NoticeKind::StaffExpired, Language::En) => "staff alert (expired)",
         (NoticeKind::StaffEscalated, Language::En) => "staff alert (Amazon customer service)",
         (NoticeKind::StaffQuarantine, Language::En) => "staff alert (quarantine)",
+        (NoticeKind::StaffFeedFailure, Language::En) => "staff alert (orders cannot be read)",
     }
 }
 

@@ -3,12 +3,14 @@
 //! code runs on Lambda, on the local stack and in the tests.
 //!
 //! The store port is split by role ([`ports::IngestStore`], [`ports::SweepStore`], [`ports::StaffStore`],
-//! over [`ports::Records`] and [`ports::Commit`]); [`ports::Store`] is every role at once. The use cases
-//! ([`service::Mallguard`]) take their ports at construction; the `testing` feature adds builders, an
-//! in-memory store, a store that is down and the store contract suite ([`store_contract!`]).
+//! [`ports::CursorStore`], over [`ports::Records`] and [`ports::Commit`]); [`ports::Store`] is every role at
+//! once. The use cases ([`service::Mallguard`]) take their ports at construction; the `testing` feature adds
+//! builders, an in-memory store, a store that is down, a scripted order feed and the store contract suite
+//! ([`store_contract!`]).
 
 #[cfg(any(test, feature = "testing"))]
 pub mod contract;
+pub mod feed;
 pub mod history;
 pub mod hold;
 pub mod identity;

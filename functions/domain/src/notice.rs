@@ -10,8 +10,9 @@ use minijinja::Environment;
 use serde::{Deserialize, Serialize};
 
 use crate::Language;
+use crate::feed::FeedError;
 use crate::hold::Hold;
-use crate::ids::{HoldId, OrderRef};
+use crate::ids::{HoldId, Mall, OrderRef, ShopId};
 use crate::normalize;
 use crate::order::{EmailAddress, Order};
 use crate::policy::{ShopProfile, format_jst};
@@ -37,6 +38,9 @@ pub enum NoticeKind {
     StaffEscalated,
     /// Staff: a signed payload could not be understood and was quarantined.
     StaffQuarantine,
+    /// Staff: a mall's orders could not be polled for a reason a person must fix (expired credentials, a
+    /// refused request). At most one a day per mall, shop and reason.
+    StaffFeedFailure,
 }
 
 impl NoticeKind {
@@ -51,6 +55,7 @@ impl NoticeKind {
             NoticeKind::StaffExpired => "staff_expired",
             NoticeKind::StaffEscalated => "staff_escalated",
             NoticeKind::StaffQuarantine => "staff_quarantine",
+            NoticeKind::StaffFeedFailure => "staff_feed_failure",
         }
     }
 }
@@ -66,6 +71,17 @@ impl NoticeId {
 
     pub fn for_quarantine(quarantine_id: &str) -> Self {
         Self(format!("q{quarantine_id}.{}", NoticeKind::StaffQuarantine.as_str()))
+    }
+
+    /// The one staff alert a day (`day`, in JST) about polling `shop` on `mall` failing for `failure`
+    /// ([`FeedError::kind`]): `f.rakuten.tanaka-shop.2026-11-23.unauthorized.staff_feed_failure`. The mall,
+    /// the date and the reason hold no `.`, so the shop between them keeps two ids apart even when it has
+    /// one.
+    pub fn for_feed_failure(mall: Mall, shop: &ShopId, day: jiff::civil::Date, failure: &str) -> Self {
+        Self(format!(
+            "f.{mall}.{shop}.{day}.{failure}.{}",
+            NoticeKind::StaffFeedFailure.as_str()
+        ))
     }
 
     pub fn as_str(&self) -> &str {
@@ -375,6 +391,8 @@ impl Templates {
             })
     }
 
+    /// The subject of a mail of `kind`; `order_id` is the number of the order it is about (for a feed
+    /// failure: the mall and the shop).
     fn subject(kind: NoticeKind, lang: Language, shop: &str, order_id: &str, urgent: bool) -> String {
         let urgent_mark = match (urgent, lang) {
             (true, Language::Ja) => "【至急】",
@@ -416,6 +434,12 @@ impl Templates {
             }
             (NoticeKind::StaffQuarantine, Language::Ja) => "[mallguard] 解析できない注文通知を隔離しました".into(),
             (NoticeKind::StaffQuarantine, Language::En) => "[mallguard] A signed payload could not be parsed".into(),
+            (NoticeKind::StaffFeedFailure, Language::Ja) => {
+                format!("[mallguard] 要対応: {order_id}の注文を取得できません")
+            }
+            (NoticeKind::StaffFeedFailure, Language::En) => {
+                format!("[mallguard] Action needed: the orders of {order_id} cannot be read")
+            }
         }
     }
 
@@ -518,6 +542,53 @@ impl Templates {
             text: self.render(&format!("staff_{suffix}.txt"), &values)?,
             html: None,
             tags: vec![("kind".into(), NoticeKind::StaffQuarantine.as_str().into())],
+        })
+    }
+}
+
+/// What a staff alert about a failed poll says.
+pub struct FeedFailureContext<'a> {
+    pub shop: &'a ShopProfile,
+    pub mall: Mall,
+    pub shop_id: &'a ShopId,
+    pub error: &'a FeedError,
+    /// When the poll failed.
+    pub at: Timestamp,
+    /// When the mall's orders were last read (the cursor last moved); None when never.
+    pub last_read: Option<Timestamp>,
+}
+
+impl Templates {
+    /// The staff alert for a poll of a mall's orders that a person must fix.
+    pub fn feed_failure_mail(&self, ctx: &FeedFailureContext<'_>) -> Result<Mail, RenderError> {
+        let lang = ctx.shop.language;
+        let suffix = if lang == Language::Ja { "ja" } else { "en" };
+        let kind = NoticeKind::StaffFeedFailure;
+        let mall = ctx.mall.display_name(lang);
+        let values = minijinja::context! {
+            kind => kind.as_str(),
+            shop => ctx.shop,
+            mall => mall,
+            mall_code => ctx.mall.as_str(),
+            shop_id => ctx.shop_id.as_str(),
+            failure => ctx.error.kind(),
+            error => ctx.error.to_string(),
+            at => format_jst(ctx.at, lang),
+            last_read => ctx.last_read.map(|t| format_jst(t, lang)),
+        };
+        let about = match lang {
+            Language::Ja => format!("{mall}（{}）", ctx.shop_id),
+            Language::En => format!("{mall} ({})", ctx.shop_id),
+        };
+        Ok(Mail {
+            to: ctx.shop.staff_email.clone(),
+            subject: Self::subject(kind, lang, &ctx.shop.name, &about, false),
+            text: self.render(&format!("staff_{suffix}.txt"), &values)?,
+            html: None,
+            tags: vec![
+                ("kind".into(), kind.as_str().into()),
+                ("mall".into(), ctx.mall.as_str().into()),
+            ],
         })
     }
 }
@@ -729,6 +800,94 @@ mod tests {
             mail.text
         );
         assert!(mail.text.contains("購入者様へのご確認のお願い"), "{}", mail.text);
+    }
+
+    fn feed_failure(lang: Language, mall: Mall, error: FeedError, last_read: Option<&str>) -> Mail {
+        let mut shop = shop();
+        shop.language = lang;
+        let shop_id = ShopId::parse("tanaka-shop").unwrap();
+        Templates::new()
+            .feed_failure_mail(&FeedFailureContext {
+                shop: &shop,
+                mall,
+                shop_id: &shop_id,
+                error: &error,
+                at: "2026-11-23T03:05:00Z".parse().unwrap(),
+                last_read: last_read.map(|t| t.parse().unwrap()),
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn the_feed_failure_alert_says_what_failed_and_what_a_person_must_do() {
+        let expired = || FeedError::Unauthorized("ES04-01 licenseKey expired".into());
+        let mail = feed_failure(Language::Ja, Mall::Rakuten, expired(), Some("2026-11-23T02:55:00Z"));
+        assert_eq!(mail.to.as_str(), "staff@tanaka-shop.example");
+        assert!(
+            mail.subject.contains("楽天市場") && mail.subject.contains("tanaka-shop"),
+            "{}",
+            mail.subject
+        );
+        for needle in [
+            "楽天市場",
+            "tanaka-shop",
+            "ES04-01 licenseKey expired",
+            "2026年11月23日 12:05",
+            "最終取得: 2026年11月23日 11:55",
+            "licenseKey は90日ごと",
+            "シークレット",
+            "重複のチェックもされません",
+            "1日1回",
+        ] {
+            assert!(mail.text.contains(needle), "{needle} missing from:\n{}", mail.text);
+        }
+        assert!(
+            !mail.text.contains("{{") && !mail.text.contains("\n\n\n"),
+            "{}",
+            mail.text
+        );
+
+        let mail = feed_failure(Language::En, Mall::Yahoo, FeedError::Unauthorized("401".into()), None);
+        for needle in [
+            "Yahoo! Shopping",
+            "tanaka-shop",
+            "Last read: never",
+            "authorise the store again",
+            "secret",
+        ] {
+            assert!(mail.text.contains(needle), "{needle} missing from:\n{}", mail.text);
+        }
+        assert!(!mail.text.contains("licenseKey"), "{}", mail.text);
+        assert!(mail.subject.contains("Action needed"), "{}", mail.subject);
+
+        // A refused request is no credential to renew: whoever maintains mallguard must look.
+        for lang in [Language::Ja, Language::En] {
+            let mail = feed_failure(lang, Mall::Rakuten, FeedError::Refused("400 dateType".into()), None);
+            assert!(mail.text.contains("400 dateType"), "{}", mail.text);
+            assert!(mail.text.contains("API"), "{}", mail.text);
+            assert!(!mail.text.contains("licenseKey"), "{}", mail.text);
+        }
+        let amazon = feed_failure(Language::Ja, Mall::Amazon, expired(), None);
+        assert!(amazon.text.contains("セラーセントラル"), "{}", amazon.text);
+    }
+
+    #[test]
+    fn a_feed_failure_alert_is_one_a_day_per_mall_shop_and_reason() {
+        let shop = ShopId::parse("tanaka.shop").unwrap();
+        let day: jiff::civil::Date = "2026-11-23".parse().unwrap();
+        let id = NoticeId::for_feed_failure(Mall::Rakuten, &shop, day, "unauthorized");
+        assert_eq!(
+            id.as_str(),
+            "f.rakuten.tanaka.shop.2026-11-23.unauthorized.staff_feed_failure"
+        );
+        let next_day = day.tomorrow().unwrap();
+        let others = [
+            NoticeId::for_feed_failure(Mall::Yahoo, &shop, day, "unauthorized"),
+            NoticeId::for_feed_failure(Mall::Rakuten, &ShopId::parse("tanaka").unwrap(), day, "unauthorized"),
+            NoticeId::for_feed_failure(Mall::Rakuten, &shop, next_day, "unauthorized"),
+            NoticeId::for_feed_failure(Mall::Rakuten, &shop, day, "refused"),
+        ];
+        assert!(others.iter().all(|other| other != &id), "{others:?}");
     }
 
     #[test]

@@ -7,10 +7,11 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use crate::feed::PollCursor;
 use crate::history::HistoryEntry;
 use crate::hold::Hold;
 use crate::identity::{IdentityKey, OrderIdentity};
-use crate::ids::{HoldId, Mall, OrderId, OrderRef, ProductKey};
+use crate::ids::{HoldId, Mall, OrderId, OrderRef, ProductKey, ShopId};
 use crate::matching::IndexEntry;
 use crate::notice::{Mail, Notice, NoticeId};
 use crate::order::{Order, PayloadDigest};
@@ -90,6 +91,9 @@ pub struct WriteBatch {
     /// Webhook deliveries seen (Shopify `X-Shopify-Webhook-Id`, Standard Webhooks `webhook-id`), with the
     /// digest of what each carried; a later write of the same id keeps the latest digest.
     pub deliveries: Vec<WebhookDelivery>,
+    /// Poll cursors moved: `Absent` for a mall and shop never polled, else the version read (the cursor
+    /// written carries that version plus one, as a hold does).
+    pub cursors: Vec<(PollCursor, Expect)>,
 }
 
 impl WriteBatch {
@@ -102,6 +106,7 @@ impl WriteBatch {
             && self.history.is_empty()
             && self.quarantine.is_empty()
             && self.deliveries.is_empty()
+            && self.cursors.is_empty()
     }
 }
 
@@ -189,11 +194,18 @@ pub trait StaffStore: Records {
     async fn quarantined(&self) -> Result<Vec<Quarantined>, StoreError>;
 }
 
+/// What the poller of a mall that pushes nothing reads besides [`Records`]: how far it read.
+#[async_trait]
+pub trait CursorStore: Records {
+    /// The poll cursor of `shop` on `mall`; None when it was never polled.
+    async fn cursor(&self, mall: Mall, shop: &ShopId) -> Result<Option<PollCursor>, StoreError>;
+}
+
 /// Where orders, holds, notices and the evidence live: every role at once. Implemented for any type that
 /// implements the roles, so a store implements the roles and a test double only the role it stands in for.
-pub trait Store: IngestStore + SweepStore + StaffStore {}
+pub trait Store: IngestStore + SweepStore + StaffStore + CursorStore {}
 
-impl<T: IngestStore + SweepStore + StaffStore + ?Sized> Store for T {}
+impl<T: IngestStore + SweepStore + StaffStore + CursorStore + ?Sized> Store for T {}
 
 /// What a signed payload turns into.
 #[derive(Debug, Clone)]
@@ -259,6 +271,9 @@ pub enum Metric {
     HoldReleased,
     /// A signed payload that could not be parsed (quarantined).
     ParseFailure,
+    /// A poll of a mall's orders that failed for a reason a person must fix (credentials expired or
+    /// revoked, a request the mall refuses): counted at every failed run, alerted once a day.
+    FeedFailure,
 }
 
 impl Metric {
@@ -273,6 +288,7 @@ impl Metric {
             Metric::HoldExpired => "HoldsExpired",
             Metric::HoldReleased => "HoldsReleased",
             Metric::ParseFailure => "ParseFailures",
+            Metric::FeedFailure => "FeedFailures",
         }
     }
 }
@@ -293,5 +309,5 @@ impl Metrics for NoMetrics {
 /// The store's role traits, unnamed: `use mallguard_domain::ports::roles::*;` makes every store method
 /// callable on a concrete store.
 pub mod roles {
-    pub use super::{Commit as _, IngestStore as _, Records as _, StaffStore as _, SweepStore as _};
+    pub use super::{Commit as _, CursorStore as _, IngestStore as _, Records as _, StaffStore as _, SweepStore as _};
 }

@@ -1,10 +1,13 @@
-//! Builders for tests: a realistic order, a shop, a hold, a clock that tests move by hand.
+//! Builders for tests: a realistic order, a shop, a hold, a clock that tests move by hand, an in-memory
+//! store, a store that is down, and an order feed that answers from a script.
 
+use std::collections::VecDeque;
 use std::sync::Mutex;
 
 use jiff::{SignedDuration, Timestamp};
 
 use crate::Language;
+use crate::feed::{FeedError, FeedOrder, FeedPage, OrderFeed, PollCursor};
 use crate::hold::{ContactRules, Hold, HoldState, OrderNumbers, risk_flags};
 use crate::identity::KeyKind;
 use crate::ids::{HoldId, Mall, OrderId, OrderRef, ProductKey, ShopId};
@@ -20,8 +23,8 @@ use crate::identity::{IdentityHasher, IdentityKey, ProductMap};
 use crate::matching::IndexEntry;
 use crate::notice::{Mail, Notice, NoticeId, NoticeState};
 use crate::ports::{
-    Clock, Commit, CommitError, Expect, Head, IngestSnapshot, IngestStore, MailError, Mailer, Quarantined, Records,
-    StaffStore, StoreError, StoredOrder, SweepStore, WriteBatch,
+    Clock, Commit, CommitError, CursorStore, Expect, Head, IngestSnapshot, IngestStore, MailError, Mailer, Quarantined,
+    Records, StaffStore, StoreError, StoredOrder, SweepStore, WriteBatch,
 };
 use crate::service::{Incoming, Settings};
 use crate::token::LinkSigner;
@@ -138,6 +141,16 @@ pub struct MemoryStore {
     inner: Mutex<Tables>,
     /// Counts calls, so tests can check how much a use case reads.
     pub calls: std::sync::atomic::AtomicUsize,
+    /// Every batch committed, in order (a batch that conflicted wrote nothing and is not kept), so tests can
+    /// check what a use case wrote.
+    committed: Mutex<Vec<WriteBatch>>,
+}
+
+impl MemoryStore {
+    /// The batches committed so far.
+    pub fn commits(&self) -> Vec<WriteBatch> {
+        self.committed.lock().unwrap().clone()
+    }
 }
 
 #[derive(Default, Clone)]
@@ -150,6 +163,7 @@ struct Tables {
     history: Vec<HistoryEntry>,
     quarantine: BTreeMap<String, Quarantined>,
     deliveries: BTreeMap<String, crate::order::PayloadDigest>,
+    cursors: BTreeMap<(Mall, ShopId), PollCursor>,
 }
 
 fn condition_holds(stored: Option<u64>, expect: Expect) -> bool {
@@ -190,10 +204,15 @@ impl Commit for MemoryStore {
             && batch
                 .quarantine
                 .iter()
-                .all(|(q, e)| condition_holds(t.quarantine.get(&q.id).map(|_| 0), *e));
+                .all(|(q, e)| condition_holds(t.quarantine.get(&q.id).map(|_| 0), *e))
+            && batch
+                .cursors
+                .iter()
+                .all(|(c, e)| condition_holds(t.cursors.get(&(c.mall, c.shop.clone())).map(|s| s.version), *e));
         if !ok {
             return Err(CommitError::Conflict);
         }
+        self.committed.lock().unwrap().push(batch.clone());
         for h in batch.heads {
             t.heads.insert(h.key, h.version + 1);
         }
@@ -215,6 +234,9 @@ impl Commit for MemoryStore {
         }
         t.deliveries
             .extend(batch.deliveries.into_iter().map(|d| (d.id, d.digest)));
+        for (c, _) in batch.cursors {
+            t.cursors.insert((c.mall, c.shop.clone()), c);
+        }
         Ok(())
     }
 }
@@ -335,6 +357,13 @@ impl StaffStore for MemoryStore {
 
     async fn quarantined(&self) -> Result<Vec<Quarantined>, StoreError> {
         Ok(self.tables().quarantine.values().cloned().collect())
+    }
+}
+
+#[async_trait::async_trait]
+impl CursorStore for MemoryStore {
+    async fn cursor(&self, mall: Mall, shop: &ShopId) -> Result<Option<PollCursor>, StoreError> {
+        Ok(self.tables().cursors.get(&(mall, shop.clone())).cloned())
     }
 }
 
@@ -464,5 +493,103 @@ impl StaffStore for UnavailableStore {
     }
     async fn quarantined(&self) -> Result<Vec<Quarantined>, StoreError> {
         unavailable()
+    }
+}
+
+#[async_trait::async_trait]
+impl CursorStore for UnavailableStore {
+    async fn cursor(&self, _: Mall, _: &ShopId) -> Result<Option<PollCursor>, StoreError> {
+        unavailable()
+    }
+}
+
+/// An [`OrderFeed`] that answers from a script given in advance, one answer per call, and keeps the position
+/// each call asked from. Once the script is spent, every call finds nothing new: one empty last page that
+/// stays where it was asked from.
+pub struct ScriptedFeed {
+    mall: Mall,
+    shop: ShopId,
+    script: Mutex<VecDeque<Result<FeedPage, FeedError>>>,
+    asked: Mutex<Vec<Option<String>>>,
+}
+
+impl ScriptedFeed {
+    /// A feed of `shop` on `mall` with nothing scripted yet.
+    pub fn new(mall: Mall, shop: &str) -> Self {
+        Self {
+            mall,
+            shop: ShopId::parse(shop).unwrap(),
+            script: Mutex::new(VecDeque::new()),
+            asked: Mutex::new(vec![]),
+        }
+    }
+
+    /// Adds `answer` to the end of the script.
+    pub fn then(self, answer: Result<FeedPage, FeedError>) -> Self {
+        self.push(answer);
+        self
+    }
+
+    /// Adds `answer` to the end of the script of a feed already in use.
+    pub fn push(&self, answer: Result<FeedPage, FeedError>) {
+        self.script.lock().unwrap().push_back(answer);
+    }
+
+    /// How many times the feed was read.
+    pub fn calls(&self) -> usize {
+        self.asked.lock().unwrap().len()
+    }
+
+    /// The position each read started from, in order (None: the first run's look-back).
+    pub fn positions(&self) -> Vec<Option<String>> {
+        self.asked.lock().unwrap().clone()
+    }
+}
+
+#[async_trait::async_trait]
+impl OrderFeed for ScriptedFeed {
+    fn mall(&self) -> Mall {
+        self.mall
+    }
+
+    fn shop(&self) -> &ShopId {
+        &self.shop
+    }
+
+    async fn changed_since(
+        &self,
+        position: Option<&str>,
+        _now: Timestamp,
+        _first_look_back: SignedDuration,
+    ) -> Result<FeedPage, FeedError> {
+        self.asked.lock().unwrap().push(position.map(str::to_owned));
+        let next = self.script.lock().unwrap().pop_front();
+        next.unwrap_or_else(|| {
+            Ok(FeedPage {
+                orders: vec![],
+                next: position.unwrap_or("start").to_owned(),
+                more: false,
+                requests: 1,
+            })
+        })
+    }
+}
+
+/// An order as a feed reads it, with the bytes [`incoming`] pretends the mall sent.
+pub fn feed_order(order: Order) -> FeedOrder {
+    let Incoming { order, raw, .. } = incoming(order);
+    FeedOrder::Order {
+        order: Box::new(order),
+        raw,
+    }
+}
+
+/// A page of `orders` (one request) that ends at `next`, with `more` changed orders beyond it.
+pub fn feed_page(orders: Vec<FeedOrder>, next: &str, more: bool) -> FeedPage {
+    FeedPage {
+        orders,
+        next: next.to_owned(),
+        more,
+        requests: 1,
     }
 }

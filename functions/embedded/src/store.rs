@@ -17,16 +17,17 @@ use flate2::Compression;
 use flate2::read::ZlibDecoder;
 use flate2::write::ZlibEncoder;
 use jiff::Timestamp;
+use mallguard_domain::feed::PollCursor;
 use mallguard_domain::history::HistoryEntry;
 use mallguard_domain::hold::Hold;
 use mallguard_domain::identity::IdentityKey;
-use mallguard_domain::ids::{HoldId, Mall, OrderId, OrderRef};
+use mallguard_domain::ids::{HoldId, Mall, OrderId, OrderRef, ShopId};
 use mallguard_domain::matching::IndexEntry;
 use mallguard_domain::notice::{Notice, NoticeId, NoticeState};
 use mallguard_domain::order::{Order, PayloadDigest, bare_number};
 use mallguard_domain::ports::{
-    Clock, Commit, CommitError, Expect, Head, IngestSnapshot, IngestStore, Quarantined, Records, StaffStore,
-    StoreError, StoredOrder, SweepStore, SystemClock, WriteBatch,
+    Clock, Commit, CommitError, CursorStore, Expect, Head, IngestSnapshot, IngestStore, Quarantined, Records,
+    StaffStore, StoreError, StoredOrder, SweepStore, SystemClock, WriteBatch,
 };
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params};
 use serde::Serialize;
@@ -34,7 +35,7 @@ use serde::de::DeserializeOwned;
 
 /// The schema this build writes, kept in SQLite's `user_version`. A file written by a newer build is
 /// refused rather than misread.
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 4;
 
 /// How long a request waits for the file's write lock (another process's, or the commits queued before
 /// it in this one) before giving up with `Unavailable` (the caller then answers 503 and the mall retries).
@@ -113,6 +114,16 @@ const TO_VERSION_2: &str = "ALTER TABLE deliveries ADD COLUMN digest TEXT;";
 const TO_VERSION_3: &str = "
 ALTER TABLE orders ADD COLUMN number TEXT;
 CREATE INDEX IF NOT EXISTS orders_by_number ON orders (number, key) WHERE number IS NOT NULL;
+";
+
+/// Version 3 → 4: the poll cursor of each mall and shop (`{mall}/{shop}`), how far the poller of a mall that
+/// pushes nothing has read. A database of version 3 has none: its malls were never polled.
+const TO_VERSION_4: &str = "
+CREATE TABLE IF NOT EXISTS cursors (
+    key      TEXT PRIMARY KEY NOT NULL,
+    version  INTEGER NOT NULL,
+    json     TEXT NOT NULL
+) WITHOUT ROWID;
 ";
 
 /// A [`Store`](mallguard_domain::ports::Store) in one SQLite database (a file, or memory for tests).
@@ -359,6 +370,9 @@ fn migrate(conn: &mut Connection) -> Result<(), Error> {
         tx.execute_batch(TO_VERSION_3)?;
         fill_in_order_numbers(&tx)?;
     }
+    if version < 4 {
+        tx.execute_batch(TO_VERSION_4)?;
+    }
     if version != SCHEMA_VERSION {
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     }
@@ -466,6 +480,11 @@ fn decompress(blob: &[u8]) -> Result<Vec<u8>, Error> {
     Ok(raw)
 }
 
+/// The key of a poll cursor: `{mall}/{shop}` (shop ids hold no `/`).
+fn cursor_key(mall: Mall, shop: &ShopId) -> String {
+    format!("{mall}/{shop}")
+}
+
 fn notice_state(state: NoticeState) -> &'static str {
     match state {
         NoticeState::Pending => "pending",
@@ -522,6 +541,13 @@ fn conditions_hold(tx: &Transaction<'_>, batch: &WriteBatch) -> Result<bool, Err
     for (item, expect) in &batch.quarantine {
         // Quarantined payloads carry no version: one that exists counts as version 0.
         let stored = stored_version(tx, "SELECT 0 FROM quarantine WHERE id = ?1", &item.id)?;
+        if !condition_holds(stored, *expect) {
+            return Ok(false);
+        }
+    }
+    for (cursor, expect) in &batch.cursors {
+        let key = cursor_key(cursor.mall, &cursor.shop);
+        let stored = stored_version(tx, "SELECT version FROM cursors WHERE key = ?1", &key)?;
         if !condition_holds(stored, *expect) {
             return Ok(false);
         }
@@ -615,6 +641,17 @@ fn write_batch(tx: &Transaction<'_>, batch: WriteBatch, now: Timestamp) -> Resul
              ON CONFLICT (id) DO UPDATE SET digest = excluded.digest",
         )?
         .execute(params![delivery.id, seen_at, delivery.digest.as_str()])?;
+    }
+    for (cursor, _) in &batch.cursors {
+        tx.prepare_cached(
+            "INSERT INTO cursors (key, version, json) VALUES (?1, ?2, ?3)
+             ON CONFLICT (key) DO UPDATE SET version = excluded.version, json = excluded.json",
+        )?
+        .execute(params![
+            cursor_key(cursor.mall, &cursor.shop),
+            version_col(cursor.version)?,
+            to_json(cursor)?
+        ])?;
     }
     Ok(())
 }
@@ -876,6 +913,15 @@ impl StaffStore for SqliteStore {
     }
 }
 
+#[async_trait]
+impl CursorStore for SqliteStore {
+    async fn cursor(&self, mall: Mall, shop: &ShopId) -> Result<Option<PollCursor>, StoreError> {
+        let key = cursor_key(mall, shop);
+        self.read(move |conn| read_one(conn, "SELECT json FROM cursors WHERE key = ?1", &key))
+            .await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use mallguard_domain::ports::WebhookDelivery;
@@ -1024,6 +1070,60 @@ mod tests {
         migrate(&mut old).unwrap();
         assert_eq!(schema(&new), schema(&old));
         assert!(schema(&new).iter().any(|sql| sql.contains("orders_by_number")));
+        assert!(schema(&new).iter().any(|sql| sql.contains("CREATE TABLE cursors")));
+    }
+
+    #[tokio::test]
+    async fn a_version_3_database_is_migrated_and_its_malls_start_unpolled() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(SCHEMA).unwrap();
+        conn.execute_batch(TO_VERSION_2).unwrap();
+        conn.execute_batch(TO_VERSION_3).unwrap();
+        conn.pragma_update(None, "user_version", 3).unwrap();
+        let order = mallguard_domain::testing::order("v3-1");
+        let stored = StoredOrder {
+            identity: mallguard_domain::identity::IdentityHasher::new(b"v3".to_vec()).order_identity(&order),
+            products: mallguard_domain::identity::ProductMap::default().products_of(&order),
+            raw: b"{}".to_vec(),
+            received_at: order.placed_at,
+            version: 1,
+            hold: None,
+            duplicates: vec![],
+            order,
+        };
+        conn.execute(
+            "INSERT INTO orders (key, version, json, raw) VALUES (?1, 1, ?2, ?3)",
+            params![
+                stored.order.order_ref.key(),
+                to_json(&stored).unwrap(),
+                compress(&stored.raw).unwrap()
+            ],
+        )
+        .unwrap();
+        let store = SqliteStore::with_schema(conn).unwrap();
+        let shop = ShopId::parse("tanaka-rakuten").unwrap();
+        assert_eq!(store.cursor(Mall::Rakuten, &shop).await.unwrap(), None);
+        let cursor = PollCursor {
+            mall: Mall::Rakuten,
+            shop: shop.clone(),
+            position: "2026-11-23T12:00:00+09:00".into(),
+            version: 1,
+            updated_at: "2026-11-23T03:00:00Z".parse().unwrap(),
+        };
+        let batch = WriteBatch {
+            cursors: vec![(cursor.clone(), Expect::Absent)],
+            ..WriteBatch::default()
+        };
+        store.commit(batch).await.unwrap();
+        assert_eq!(store.cursor(Mall::Rakuten, &shop).await.unwrap(), Some(cursor));
+        assert_eq!(store.order(&stored.order.order_ref).await.unwrap(), Some(stored));
+        let version: i64 = store
+            .writer
+            .try_lock()
+            .unwrap()
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
     }
 
     #[tokio::test]

@@ -4,6 +4,7 @@
 
 use mallguard_domain::contract;
 use mallguard_domain::identity::{IdentityHasher, ProductMap};
+use mallguard_domain::ids::{Mall, ShopId};
 use mallguard_domain::ports::roles::*;
 use mallguard_domain::ports::{CommitError, Expect, StoreError, StoredOrder, WriteBatch};
 use mallguard_domain::service::index_entries;
@@ -34,16 +35,21 @@ async fn the_file_store_keeps_its_data_across_a_reopen() {
     // A folder that does not exist yet: `open` creates it.
     let path = dir.path().join("state").join("mallguard.db");
     let store = SqliteStore::open(&path).unwrap();
-    // The checks whose items the reopened store must still have: every kind of item, heads, deliveries.
+    // The checks whose items the reopened store must still have: every kind of item, heads, deliveries,
+    // poll cursors.
     contract::every_item_round_trips(&store).await;
     contract::a_stale_head_version_conflicts(&store).await;
     contract::deliveries_are_remembered_and_a_repeat_is_no_conflict(&store).await;
+    contract::cursors_move_only_from_the_version_read(&store).await;
     assert!(
         dir.path().join("state").join("mallguard.db-wal").exists(),
         "the store runs in WAL mode"
     );
 
     let held = order("c-rt-2").order_ref;
+    let cursor_shop = ShopId::parse("contract-cursor").unwrap();
+    let cursor = store.cursor(Mall::Rakuten, &cursor_shop).await.unwrap();
+    assert!(cursor.is_some());
     let before = (
         store.order(&held).await.unwrap(),
         store.holds(false).await.unwrap(),
@@ -65,6 +71,11 @@ async fn the_file_store_keeps_its_data_across_a_reopen() {
         "orders (with raw payloads), holds, history and quarantine persist"
     );
     assert!(store.delivery_digest("contract-dlv-1").await.unwrap().is_some());
+    assert_eq!(
+        store.cursor(Mall::Rakuten, &cursor_shop).await.unwrap(),
+        cursor,
+        "poll cursors persist"
+    );
     // Heads persist too: the stale-head check left its keys at version 2.
     let heads_order = order("c-head-1");
     let heads_keys = IdentityHasher::new(b"contract heads".to_vec())

@@ -21,6 +21,9 @@ pub struct ServeArgs {
     /// Seconds between expiry sweeps.
     #[arg(long, env = "MALLGUARD_SWEEP_EVERY", default_value_t = 60)]
     pub sweep_every: u64,
+    /// Seconds between polls of the malls that push nothing (Rakuten), when the secret has credentials.
+    #[arg(long, env = "MALLGUARD_POLL_EVERY", default_value_t = 300)]
+    pub poll_every: u64,
     /// With --store dynamodb: create the table from infra/template.yaml when it does not exist (for
     /// DynamoDB Local; a deployed table comes from the template).
     #[arg(long, env = "MALLGUARD_CREATE_TABLE")]
@@ -32,6 +35,7 @@ impl Default for ServeArgs {
         Self {
             bind: "127.0.0.1:9000".parse().expect("a valid address"),
             sweep_every: 60,
+            poll_every: 300,
             create_table: false,
         }
     }
@@ -115,6 +119,31 @@ impl ViewArgs {
             state: self.state.clone(),
             knobs,
         })
+    }
+}
+
+/// Where the polled malls' APIs are, and how far back a shop's first poll reads. Credentials come from the
+/// secret (`rakuten` in `secrets.json`); the URLs are settings so that the local program and the tests can
+/// point at fakes.
+#[derive(Debug, Clone, Args)]
+pub struct FeedArgs {
+    /// The Rakuten RMS host.
+    #[arg(long, env = "MALLGUARD_RAKUTEN_URL", default_value = mallguard_feeds::rakuten::DEFAULT_BASE_URL)]
+    pub rakuten_url: String,
+    /// Days a shop's first poll looks back (later polls go on from where the last one stopped).
+    #[arg(long, env = "MALLGUARD_POLL_LOOK_BACK_DAYS", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=60))]
+    pub look_back_days: u16,
+    /// Pages one poll of a shop reads at most; the next poll goes on from there.
+    #[arg(long, env = "MALLGUARD_POLL_MAX_PAGES", default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub max_pages: u16,
+}
+
+impl FeedArgs {
+    pub fn budget(&self) -> mallguard_domain::service::PollBudget {
+        mallguard_domain::service::PollBudget {
+            max_pages: usize::from(self.max_pages),
+            first_look_back: jiff::SignedDuration::from_hours(i64::from(self.look_back_days) * 24),
+        }
     }
 }
 

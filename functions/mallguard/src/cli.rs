@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use mallguard_domain::hold::Decision;
 
-use crate::args::{CliResult, ServeArgs, ShopArgs, ViewArgs};
+use crate::args::{CliResult, FeedArgs, ServeArgs, ShopArgs, ViewArgs};
 
 /// mallguard: holds suspected duplicate orders across malls until the buyer confirms or cancels.
 ///
@@ -28,6 +28,8 @@ pub struct ServeCommand {
     pub serve: ServeArgs,
     #[command(flatten)]
     pub shop: ShopArgs,
+    #[command(flatten)]
+    pub feeds: FeedArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -76,6 +78,19 @@ pub enum Command {
         #[command(flatten)]
         shop: ShopArgs,
     },
+    /// Poll the malls that push nothing (Rakuten) once now: every shop the secret has credentials for.
+    Poll {
+        /// Only this mall.
+        #[arg(long, value_parser = ["rakuten"])]
+        mall: Option<String>,
+        /// Accepted for symmetry with the scheduled polls; a poll runs now either way.
+        #[arg(long, hide = true)]
+        now: bool,
+        #[command(flatten)]
+        shop: Box<ShopArgs>,
+        #[command(flatten)]
+        feeds: FeedArgs,
+    },
     /// Payloads that were signed but could not be parsed.
     Quarantine {
         #[command(subcommand)]
@@ -107,7 +122,8 @@ pub enum StaffDecision {
 
 pub async fn run(cli: Cli) -> CliResult<ExitCode> {
     match cli.command.unwrap_or(Command::Serve(cli.serve)) {
-        Command::Serve(ServeCommand { serve, shop }) => crate::serve::serve(&shop, serve).await,
+        Command::Serve(ServeCommand { serve, shop, feeds }) => crate::serve::serve(&shop, serve, &feeds).await,
+        Command::Poll { mall, shop, feeds, .. } => crate::staff::poll(&shop, &feeds, mall.as_deref()).await,
         Command::Send(args) => crate::send::send(args).await,
         Command::Holds { all, view } => crate::staff::holds(&view.shop()?, all).await,
         Command::Resolve {

@@ -8,21 +8,24 @@
 //! [`compose`] is the local program's one composition: secrets, store, mailer and clock wired into the
 //! use cases, on the embedded store or on DynamoDB and SES.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use std::sync::Arc;
-
-use mallguard_aws::config::{ConfigError, Secrets};
+use mallguard_aws::config::{ConfigError, RakutenSecret, Secrets};
 use mallguard_aws::dynamodb::DynamoDbStore;
+use mallguard_domain::feed::OrderFeed;
+use mallguard_domain::ids::{Mall, ShopId};
 use mallguard_domain::ports::{Clock, Mailer, Store, SystemClock};
 use mallguard_domain::service::Mallguard;
 use mallguard_embedded::{OutboxMailer, SqliteStore};
+use mallguard_feeds::rakuten::{RakutenCredentials, RakutenFeed, RakutenOptions};
 use mallguard_malls::WebhookSecrets;
 
-use crate::args::{CliResult, ShopArgs, StoreKind};
+use crate::args::{CliResult, FeedArgs, ShopArgs, StoreKind};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LocalError {
@@ -131,10 +134,41 @@ impl DataDir {
     }
 }
 
-/// The local stack, wired: the use cases and the secrets the webhook routes verify with.
+/// The local stack, wired: the use cases, the secrets the webhook routes verify with, and the secret's
+/// credentials of the polled malls.
 pub struct Local {
     pub app: Mallguard,
     pub webhooks: WebhookSecrets,
+    pub rakuten: BTreeMap<String, RakutenSecret>,
+}
+
+/// The order feeds of every polled mall shop the secret has credentials for (only `mall` when given). Each
+/// read re-reads the orders of the matching window `recheck`, so a cancellation at the mall is seen while
+/// the order can still hold or be held.
+pub fn feeds(
+    local: &Local,
+    args: &FeedArgs,
+    mall: Option<Mall>,
+    recheck: jiff::SignedDuration,
+) -> CliResult<Vec<Arc<dyn OrderFeed>>> {
+    let mut feeds: Vec<Arc<dyn OrderFeed>> = vec![];
+    if mall.is_none_or(|m| m == Mall::Rakuten) {
+        for (shop, secret) in &local.rakuten {
+            let credentials = RakutenCredentials {
+                service_secret: secret.service_secret.clone(),
+                license_key: secret.license_key.clone(),
+            };
+            let options = RakutenOptions {
+                base_url: args.rakuten_url.clone(),
+                recheck,
+                ..RakutenOptions::default()
+            };
+            let feed = RakutenFeed::new(ShopId::parse(shop)?, credentials, options)
+                .map_err(|e| format!("rakuten shop {shop}: {e}"))?;
+            feeds.push(Arc::new(feed));
+        }
+    }
+    Ok(feeds)
 }
 
 /// The local program's composition: the secrets (the data folder's, or a deployed stack's with
@@ -172,6 +206,7 @@ pub async fn compose(shop: &ShopArgs, public_url: String) -> CliResult<Local> {
     Ok(Local {
         app: Mallguard::new(store, mailer, clock, settings),
         webhooks: secrets.webhooks().clone(),
+        rakuten: secrets.rakuten().clone(),
     })
 }
 

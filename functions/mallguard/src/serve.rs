@@ -14,7 +14,7 @@ use mallguard_ingest::IngestConfig;
 use tokio::net::TcpListener;
 use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutLayer};
 
-use crate::args::{CliResult, ServeArgs, ShopArgs, StoreKind, url_of};
+use crate::args::{CliResult, FeedArgs, ServeArgs, ShopArgs, StoreKind, url_of};
 
 /// How long a client may take to send a request's line and headers, and how long a kept-alive connection
 /// may sit idle, before the connection is closed: a client that opens connections and never finishes a
@@ -100,7 +100,7 @@ fn endpoint(service_variable: &str) -> String {
         .unwrap_or_else(|_| "AWS".to_owned())
 }
 
-pub async fn serve(shop: &ShopArgs, args: ServeArgs) -> CliResult<ExitCode> {
+pub async fn serve(shop: &ShopArgs, args: ServeArgs, feed_args: &FeedArgs) -> CliResult<ExitCode> {
     let limits = Limits::from_env()?;
     let listener = TcpListener::bind(args.bind)
         .await
@@ -111,7 +111,9 @@ pub async fn serve(shop: &ShopArgs, args: ServeArgs) -> CliResult<ExitCode> {
     } else {
         false
     };
-    let crate::local::Local { app, webhooks } = crate::local::compose(shop, url_of(addr)).await?;
+    let local = crate::local::compose(shop, url_of(addr)).await?;
+    let feeds = crate::local::feeds(&local, feed_args, None, shop.knobs.policy().window)?;
+    let crate::local::Local { app, webhooks, .. } = local;
     let router = axum::Router::new()
         .route("/", axum::routing::get(index))
         .merge(mallguard_ingest::router(app.clone(), IngestConfig::new(webhooks)))
@@ -128,6 +130,28 @@ pub async fn serve(shop: &ShopArgs, args: ServeArgs) -> CliResult<ExitCode> {
             }
         }
     });
+
+    // The malls that push nothing are polled on their own timer, every shop in turn.
+    let poll_every = Duration::from_secs(args.poll_every.max(10));
+    if !feeds.is_empty() {
+        let poller = app.clone();
+        let budget = feed_args.budget();
+        let feeds = feeds.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(poll_every);
+            loop {
+                tick.tick().await;
+                for feed in &feeds {
+                    match poller.poll(feed.as_ref(), budget).await {
+                        Ok(report) => tracing::info!(mall = %feed.mall(), shop = %feed.shop(), ?report, "polled"),
+                        Err(err) => {
+                            tracing::warn!(mall = %feed.mall(), shop = %feed.shop(), error = %err, "poll failed; trying again at the next tick")
+                        }
+                    }
+                }
+            }
+        });
+    }
 
     let data = shop.data_dir();
     let url = url_of(addr);
@@ -171,11 +195,21 @@ pub async fn serve(shop: &ShopArgs, args: ServeArgs) -> CliResult<ExitCode> {
          \n  webhooks:     {url}/webhooks/shopify   {url}/webhooks/generic\
          \n  buyer pages:  {url}/h/<token>\
          \n  {where_line}\
-         \n  expiry sweep: every {secs} s\
+         \n  expiry sweep: every {secs} s{polling}\
          \n\nSend two same-item orders from another terminal; the second is held:\
          \n  cargo run -- send events/generic/order.json{port_flag}\
          \n  cargo run -- send events/generic/order-duplicate.json{port_flag}\n",
         secs = every.as_secs(),
+        polling = if feeds.is_empty() {
+            String::new()
+        } else {
+            let shops: Vec<String> = feeds.iter().map(|f| format!("{} {}", f.mall(), f.shop())).collect();
+            format!(
+                "\n  polling:      {} every {} s",
+                shops.join(", "),
+                poll_every.as_secs()
+            )
+        },
     );
     // A request is answered 408 once it has taken `request_timeout` in all (the last layer, the outermost),
     // and its body fails once it pauses that long (a handler reading it then gives up).

@@ -8,7 +8,7 @@ use mallguard_domain::ids::{HoldId, Mall, OrderId, OrderRef, ShopId};
 use mallguard_domain::policy::{format_jst, format_jst_seconds};
 use mallguard_domain::service::{Mallguard, ReplayOutcome, Retry, Settlement};
 
-use crate::args::{CliResult, ShopArgs, url_of};
+use crate::args::{CliResult, FeedArgs, ShopArgs, url_of};
 use crate::terminal::{say, table};
 
 /// The use cases, with links in mails pointing at the default local address (or `--public-url`).
@@ -264,6 +264,42 @@ pub async fn expire(shop: &ShopArgs) -> CliResult<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+pub async fn poll(shop: &ShopArgs, args: &FeedArgs, mall: Option<&str>) -> CliResult<ExitCode> {
+    let default_url = url_of("127.0.0.1:9000".parse().expect("a valid address"));
+    let local = crate::local::compose(shop, default_url).await?;
+    let mall = mall.map(str::parse::<Mall>).transpose()?;
+    let feeds = crate::local::feeds(&local, args, mall, shop.knobs.policy().window)?;
+    let w = Words::of(local.app.settings().shop.language);
+    if feeds.is_empty() {
+        say!(
+            "{}",
+            w.pick(
+                "ポーリングするモールがありません: secrets.json の rakuten にショップの認証情報を追加してください。",
+                "Nothing to poll: add a shop's credentials under rakuten in secrets.json."
+            )
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    let mut failed = false;
+    for feed in &feeds {
+        let r = local.app.poll(feed.as_ref(), args.budget()).await?;
+        let counts = [
+            (w.pick("注文", "orders"), r.orders),
+            (w.pick("受付", "accepted"), r.accepted),
+            (w.pick("保留", "held"), r.held),
+            (w.pick("更新", "updated"), r.updated),
+            (w.pick("隔離", "quarantined"), r.quarantined),
+        ];
+        let counts: Vec<String> = counts.iter().map(|(what, n)| format!("{what} {n}")).collect();
+        say!("{} {}: {}", feed.mall(), feed.shop(), counts.join(w.pick("、", ", ")));
+        if let Some(failure) = &r.failure {
+            failed = true;
+            say!("  {}: {failure}", w.pick("読み取れませんでした", "could not be read"));
+        }
+    }
+    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }
 
 pub async fn quarantine_list(shop: &ShopArgs) -> CliResult<ExitCode> {

@@ -9,6 +9,7 @@ use flate2::Compression;
 use flate2::read::ZlibDecoder;
 use flate2::write::ZlibEncoder;
 use jiff::{SignedDuration, Timestamp};
+use mallguard_domain::feed::PollCursor;
 use mallguard_domain::history::HistoryEntry;
 use mallguard_domain::hold::Hold;
 use mallguard_domain::ids::OrderId;
@@ -202,6 +203,17 @@ pub(super) fn delivery_item(delivery: &WebhookDelivery, ttl: &AttributeValue) ->
     ])
 }
 
+/// A poll cursor item: its version for the condition of the next move, the cursor as its doc, and no TTL
+/// (a cursor that expired would send its poller back to its first look-back).
+pub(super) fn cursor_item(cursor: &PollCursor) -> Result<Item, StoreError> {
+    Ok(Item::from([
+        (PK.into(), s(keys::cursor_pk(cursor.mall, &cursor.shop))),
+        (SK.into(), s(keys::CURSOR_SK)),
+        (VERSION.into(), n(cursor.version)),
+        (DOC.into(), s(to_json(cursor)?)),
+    ]))
+}
+
 /// The payload digest a delivery item was written with; None for one written without (older versions).
 pub(super) fn delivery_digest(item: &Item) -> Result<Option<PayloadDigest>, StoreError> {
     match item.get(DIGEST) {
@@ -331,6 +343,24 @@ mod tests {
         assert!(live(Item::new(), now).unwrap().is_some());
         let bad = Item::from([(EXPIRES_AT.to_owned(), s("tomorrow"))]);
         assert!(matches!(live(bad, now), Err(StoreError::Corrupt(_))));
+    }
+
+    #[test]
+    fn a_cursor_item_carries_its_version_and_no_ttl() {
+        use mallguard_domain::ids::{Mall, ShopId};
+        let cursor = PollCursor {
+            mall: Mall::Rakuten,
+            shop: ShopId::parse("tanaka-shop").unwrap(),
+            position: "2026-11-23T12:00:00+09:00".into(),
+            version: 3,
+            updated_at: "2026-11-23T03:00:00.5Z".parse().unwrap(),
+        };
+        let item = cursor_item(&cursor).unwrap();
+        assert_eq!(str_attr(&item, PK).unwrap(), "CURSOR#rakuten#tanaka-shop");
+        assert_eq!(str_attr(&item, SK).unwrap(), "CURSOR");
+        assert_eq!(version_attr(&item).unwrap(), 3);
+        assert!(!item.contains_key(EXPIRES_AT), "a cursor never expires");
+        assert_eq!(doc::<PollCursor>(&item).unwrap(), cursor);
     }
 
     #[test]

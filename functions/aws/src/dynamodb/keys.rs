@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use jiff::Timestamp;
 use mallguard_domain::hold::Hold;
 use mallguard_domain::identity::IdentityKey;
-use mallguard_domain::ids::{HoldId, Mall, OrderId, OrderRef};
+use mallguard_domain::ids::{HoldId, Mall, OrderId, OrderRef, ShopId};
 use mallguard_domain::matching::IndexEntry;
 use mallguard_domain::notice::NoticeId;
 
@@ -35,6 +35,7 @@ pub(super) const HEAD_SK: &str = "~HEAD";
 pub(super) const HOLD_SK: &str = "HOLD";
 pub(super) const NOTICE_SK: &str = "NOTICE";
 pub(super) const DELIVERY_SK: &str = "DELIVERY";
+pub(super) const CURSOR_SK: &str = "CURSOR";
 pub(super) const QUARANTINE_PK: &str = "QUARANTINE";
 pub(super) const DUE_HOLD: &str = "DUE#HOLD";
 pub(super) const DUE_NOTICE: &str = "DUE#NOTICE";
@@ -115,6 +116,11 @@ pub(super) fn quarantine_sk(id: &str) -> String {
 /// `DELIVERY#{delivery id}`.
 pub(super) fn delivery_pk(delivery: &str) -> String {
     format!("DELIVERY#{delivery}")
+}
+
+/// `CURSOR#{mall}#{shop}`: the poll cursor of one shop on one mall.
+pub(super) fn cursor_pk(mall: Mall, shop: &ShopId) -> String {
+    format!("CURSOR#{mall}#{shop}")
 }
 
 /// The instant of a commit whose clock reads `now`: `now`, unless an earlier commit of this process

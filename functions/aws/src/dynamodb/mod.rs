@@ -24,6 +24,7 @@
 //! | history | the order's pk | `H#{commit time}#{writer}#{index}` | – | `doc` S (HistoryEntry: digests, ids, no personal data) | **none** (the evidence for disputes) | Query `begins_with(sk, "H#")`, ascending |
 //! | quarantined payload | `QUARANTINE` | `Q#{id}` | – | `version` N (always 0), `doc` S, `raw` B (zlib) | yes | Query pk `QUARANTINE` |
 //! | delivery id | `DELIVERY#{id}` | `DELIVERY` | – | `digest` S (SHA-256 of the payload it carried; a reused id with another payload is not a redelivery) | 7 days | GetItem |
+//! | poll cursor | `CURSOR#{mall}#{shop}` | `CURSOR` | – | `version` N, `doc` S (PollCursor: the feed's opaque position and when it moved; no personal data) | **none** (a cursor gone would send its poller back to its first look-back) | GetItem by mall and shop at the start of every poll; a Put under `attribute_not_exists(pk)` (first poll) or `version = :read` after each page, so of two overlapping polls only one moves it |
 //! | blacklist (planned) | `KEY#{identity key}` | `BLOCKED` | – | – | – | the ingest Query reads it for free: `AT#…` < `BLOCKED` < `~HEAD` |
 //!
 //! **Order numbers.** Staff look an order up by the number they and the buyer see (Shopify's `#1001`) as
@@ -96,16 +97,17 @@ use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
 use aws_smithy_types::error::display::DisplayErrorContext;
 use jiff::{SignedDuration, Timestamp};
+use mallguard_domain::feed::PollCursor;
 use mallguard_domain::history::HistoryEntry;
 use mallguard_domain::hold::{Hold, HoldState};
 use mallguard_domain::identity::IdentityKey;
-use mallguard_domain::ids::{HoldId, Mall, OrderId, OrderRef};
+use mallguard_domain::ids::{HoldId, Mall, OrderId, OrderRef, ShopId};
 use mallguard_domain::matching::IndexEntry;
 use mallguard_domain::notice::{Notice, NoticeId, NoticeState};
 use mallguard_domain::order::PayloadDigest;
 use mallguard_domain::ports::{
-    Clock, Commit, CommitError, Expect, Head, IngestSnapshot, IngestStore, Quarantined, Records, StaffStore,
-    StoreError, StoredOrder, SweepStore, SystemClock, WriteBatch,
+    Clock, Commit, CommitError, CursorStore, Expect, Head, IngestSnapshot, IngestStore, Quarantined, Records,
+    StaffStore, StoreError, StoredOrder, SweepStore, SystemClock, WriteBatch,
 };
 
 pub use self::codec::time_key;
@@ -459,6 +461,10 @@ impl DynamoDbStore {
             self.put(&mut items, codec::delivery_item(delivery, &delivery_ttl), None, now)?;
         }
 
+        for (cursor, expect) in &batch.cursors {
+            self.put(&mut items, codec::cursor_item(cursor)?, Some(*expect), now)?;
+        }
+
         Ok(items.into_items())
     }
 
@@ -711,5 +717,13 @@ impl StaffStore for DynamoDbStore {
         // The embedded store's order: oldest first.
         found.sort_by(|a, b| (a.received_at, &a.id).cmp(&(b.received_at, &b.id)));
         Ok(found)
+    }
+}
+
+#[async_trait]
+impl CursorStore for DynamoDbStore {
+    async fn cursor(&self, mall: Mall, shop: &ShopId) -> Result<Option<PollCursor>, StoreError> {
+        let item = self.get(keys::cursor_pk(mall, shop), keys::CURSOR_SK).await?;
+        item.map(|item| doc(&item)).transpose()
     }
 }

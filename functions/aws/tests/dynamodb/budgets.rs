@@ -6,10 +6,11 @@ use std::time::Instant;
 
 use mallguard_aws::dynamodb::DynamoDbStore;
 use mallguard_domain::hold::{Decision, Resolver};
+use mallguard_domain::ids::{Mall, ShopId};
 use mallguard_domain::ports::roles::*;
 use mallguard_domain::ports::{Expect, StoredOrder, WriteBatch};
-use mallguard_domain::service::{IngestOutcome, index_entries};
-use mallguard_domain::testing::{hold_for, incoming, settings};
+use mallguard_domain::service::{IngestOutcome, PollBudget, index_entries};
+use mallguard_domain::testing::{ScriptedFeed, feed_order, feed_page, hold_for, incoming, settings};
 use tokio::sync::Mutex;
 
 use crate::support::{Table, World, customer_order};
@@ -102,6 +103,55 @@ const ORDERS: usize = 10_000;
 const DUE: usize = 10;
 
 /// Writes `batches` through the store's own `commit`, several transactions at a time.
+/// A poll that finds nothing new costs what it must and nothing else: the cursor read, the cursor moved.
+#[tokio::test]
+async fn a_poll_with_nothing_new_costs_one_getitem_and_one_transaction() {
+    let table = Table::new().await;
+    let world = World::new(table.store.clone());
+    let mut order = customer_order(5, "386193-20261123-0000000005", "2026-11-23T03:00:00Z");
+    order.order_ref.mall = Mall::Rakuten;
+    order.order_ref.shop = ShopId::parse("tanaka-rakuten").unwrap();
+    let feed = ScriptedFeed::new(Mall::Rakuten, "tanaka-rakuten").then(Ok(feed_page(
+        vec![feed_order(order.clone())],
+        "2026-11-23T12:05:00+09:00",
+        false,
+    )));
+    let budget = PollBudget {
+        max_pages: 10,
+        first_look_back: jiff::SignedDuration::from_hours(24),
+    };
+    let first = world.app.poll(&feed, budget).await.unwrap();
+    assert_eq!((first.accepted, first.cursor_moved), (1, true), "{first:?}");
+    let keys = keys_of(&order);
+    let polled = table.counts.take();
+    println!("a first poll with one new order ({keys} identity keys): {polled}");
+    assert_eq!(polled.of("GetItem"), 1, "the cursor: {polled}");
+    assert_eq!(polled.of("Query"), keys, "the new order's ingest Queries: {polled}");
+    assert_eq!(
+        polled.of("TransactWriteItems"),
+        2,
+        "the order's decision and the cursor: {polled}"
+    );
+
+    let idle = world.app.poll(&feed, budget).await.unwrap();
+    let counts = table.counts.take();
+    println!("a poll with nothing new: {counts}");
+    assert_eq!((idle.pages, idle.orders, idle.cursor_moved), (1, 0, true), "{idle:?}");
+    assert_eq!(counts.of("GetItem"), 1, "the cursor: {counts}");
+    assert_eq!(counts.of("TransactWriteItems"), 1, "the cursor moved: {counts}");
+    assert_eq!(counts.total(), 2, "nothing else: {counts}");
+    let cursor = world
+        .app
+        .cursor(Mall::Rakuten, &ShopId::parse("tanaka-rakuten").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (cursor.position.as_str(), cursor.version),
+        ("2026-11-23T12:05:00+09:00", 2)
+    );
+}
+
 async fn commit_all(store: &DynamoDbStore, batches: Vec<WriteBatch>) {
     let queue = Arc::new(Mutex::new(batches));
     let mut workers = tokio::task::JoinSet::new();

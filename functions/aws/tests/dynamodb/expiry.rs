@@ -5,10 +5,11 @@ use std::sync::Arc;
 
 use jiff::{SignedDuration, Timestamp};
 use mallguard_aws::dynamodb::{DEFAULT_RETENTION, DELIVERY_RETENTION, DynamoDbStore};
+use mallguard_domain::feed::PollCursor;
 use mallguard_domain::history::{Event, HistoryEntry};
 use mallguard_domain::hold::Hold;
 use mallguard_domain::identity::IdentityKey;
-use mallguard_domain::ids::Mall;
+use mallguard_domain::ids::{Mall, ShopId};
 use mallguard_domain::notice::{Mail, Notice, NoticeId, NoticeKind};
 use mallguard_domain::order::EmailAddress;
 use mallguard_domain::ports::roles::*;
@@ -34,13 +35,14 @@ fn stored(id: &str) -> StoredOrder {
     }
 }
 
-/// One of every item with a TTL, plus a history entry: what a decision writes.
+/// One of every item with a TTL, plus a history entry and a poll cursor (neither has one).
 struct Everything {
     order: StoredOrder,
     keys: Vec<IdentityKey>,
     hold: Hold,
     notice: Notice,
     history: HistoryEntry,
+    cursor: PollCursor,
     batch: WriteBatch,
 }
 
@@ -73,6 +75,13 @@ fn everything(id: &str) -> Everything {
         SystemClock.now(),
         Event::PageOpened { hold: hold.id.clone() },
     );
+    let cursor = PollCursor {
+        mall: Mall::Rakuten,
+        shop: ShopId::parse(id).unwrap(),
+        position: "2026-11-23T12:00:00+09:00".into(),
+        version: 1,
+        updated_at: "2026-11-23T03:00:00Z".parse().unwrap(),
+    };
     let batch = WriteBatch {
         heads: keys
             .iter()
@@ -102,6 +111,7 @@ fn everything(id: &str) -> Everything {
             id: format!("{id}-delivery"),
             digest: mallguard_domain::order::PayloadDigest::of(id.as_bytes()),
         }],
+        cursors: vec![(cursor.clone(), Expect::Absent)],
     };
     Everything {
         order,
@@ -109,6 +119,7 @@ fn everything(id: &str) -> Everything {
         hold,
         notice,
         history,
+        cursor,
         batch,
     }
 }
@@ -126,7 +137,8 @@ fn number_of(order: &mallguard_domain::ids::OrderRef) -> mallguard_domain::ids::
     mallguard_domain::ids::OrderId::parse(&format!("{}-number", order.order_id)).unwrap()
 }
 
-/// Whether `store` reads every item of `it` (`true`) or none of them (`false`); history is always read.
+/// Whether `store` reads every item of `it` (`true`) or none of them (`false`); history and the poll
+/// cursor are always read.
 async fn reads_everything(store: &DynamoDbStore, it: &Everything) -> bool {
     let ref_ = &it.order.order.order_ref;
     let (from, to) = window();
@@ -161,6 +173,11 @@ async fn reads_everything(store: &DynamoDbStore, it: &Everything) -> bool {
         vec![it.history.clone()],
         "history has no TTL"
     );
+    assert_eq!(
+        store.cursor(it.cursor.mall, &it.cursor.shop).await.unwrap().as_ref(),
+        Some(&it.cursor),
+        "a poll cursor has no TTL"
+    );
     found[0]
 }
 
@@ -178,6 +195,7 @@ async fn items_past_their_expiry_are_not_returned_by_any_read() {
         hold,
         notice,
         history,
+        cursor,
         batch,
     } = everything("ttl-1");
     expired.commit(batch).await.expect("writing expired items");
@@ -222,6 +240,8 @@ async fn items_past_their_expiry_are_not_returned_by_any_read() {
     );
     // The evidence keeps no personal data and has no TTL.
     assert_eq!(live.history(ref_).await.unwrap(), vec![history]);
+    // Nor has a poll cursor: one gone would send its poller back to its first look-back.
+    assert_eq!(live.cursor(cursor.mall, &cursor.shop).await.unwrap(), Some(cursor));
 
     // An expired item counts as absent: the order can be recorded again (a mall re-sending it after the
     // retention period), and then reads find the new one.

@@ -1,9 +1,10 @@
-//! The use cases: ingest an order, show and answer a hold's page, resolve a hold as staff, sweep due
-//! holds, quarantine what cannot be parsed, print the evidence. They take their ports at construction,
-//! so one code path serves Lambda, the local stack and the tests.
+//! The use cases: ingest an order, poll a mall that pushes nothing, show and answer a hold's page, resolve
+//! a hold as staff, sweep due holds, quarantine what cannot be parsed, print the evidence. They take their
+//! ports at construction, so one code path serves Lambda, the local stack and the tests.
 
 mod expire;
 mod ingest;
+mod poll;
 mod respond;
 
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use jiff::Timestamp;
 
 pub use expire::{Retry, SweepReport};
 pub use ingest::{Incoming, IngestOutcome};
+pub use poll::{PollBudget, PollReport};
 pub use respond::{Answer, HoldPage};
 
 use crate::history::{Event, HistoryEntry};
@@ -346,17 +348,16 @@ impl Mallguard {
         let mail = self
             .templates
             .quarantine_mail(&self.settings.shop, &id, source, error)?;
-        let mut notice = Notice::new(
-            NoticeId::for_quarantine(&id),
-            NoticeKind::StaffQuarantine,
-            None,
-            mail,
+        let notice = sent_after_commit(
+            Notice::new(
+                NoticeId::for_quarantine(&id),
+                NoticeKind::StaffQuarantine,
+                None,
+                mail,
+                now,
+            ),
             now,
         );
-        // Sent right after the commit; the sweep only retries it if that fails.
-        let lease = now.saturating_add(SEND_LEASE).unwrap_or(now);
-        notice.next_attempt_at = lease;
-        notice.leased_until = Some(lease);
         let mut batch = WriteBatch::default();
         batch.quarantine.push((item, Expect::Absent));
         batch.notices.push((notice.clone(), Expect::Absent));
@@ -450,6 +451,15 @@ impl Mallguard {
     }
 }
 
+/// A notice the writer sends itself right after its commit: leased to it for a while, so the sweep only
+/// retries it if that send fails or the writer dies.
+fn sent_after_commit(mut notice: Notice, now: Timestamp) -> Notice {
+    let lease = now.saturating_add(SEND_LEASE).unwrap_or(now);
+    notice.next_attempt_at = lease;
+    notice.leased_until = Some(lease);
+    notice
+}
+
 fn queue(batch: &mut WriteBatch, notice: Notice, now: Timestamp) {
     if let Some(order) = &notice.order {
         batch.history.push(HistoryEntry::new(
@@ -491,5 +501,7 @@ pub fn index_entries(stored: &StoredOrder) -> Vec<IndexEntry> {
         .collect()
 }
 
+#[cfg(test)]
+mod poll_tests;
 #[cfg(test)]
 mod tests;

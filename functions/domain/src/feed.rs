@@ -1,0 +1,93 @@
+//! The malls that push nothing (Rakuten RMS, Yahoo! Shopping, and Amazon as a backstop to its
+//! notifications) are polled: an [`OrderFeed`] reads the orders a mall changed since a position, and the
+//! poll use case feeds them through the same ingest as webhooks, then moves the mall's [`PollCursor`]
+//! forward under a condition, so two overlapping runs never both advance it.
+
+use async_trait::async_trait;
+use jiff::{SignedDuration, Timestamp};
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{Mall, ShopId};
+use crate::order::Order;
+
+/// How far a mall's orders have been read, per mall and shop. The position is the feed's own (a time, a
+/// page token): opaque to everything but the feed that wrote it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PollCursor {
+    pub mall: Mall,
+    pub shop: ShopId,
+    pub position: String,
+    /// Bumped by every write: a cursor moves only from the version its writer read.
+    pub version: u64,
+    pub updated_at: Timestamp,
+}
+
+/// One order a feed read: the canonical order and the exact bytes of that order as the mall's API
+/// returned them, or those bytes and why they could not be read (quarantined alone; the others go on).
+#[derive(Debug, Clone)]
+pub enum FeedOrder {
+    Order { order: Box<Order>, raw: Vec<u8> },
+    Unreadable { raw: Vec<u8>, error: String },
+}
+
+/// One page of a feed.
+#[derive(Debug, Clone)]
+pub struct FeedPage {
+    pub orders: Vec<FeedOrder>,
+    /// Where the next read starts; stored as the cursor once this page's orders are recorded.
+    pub next: String,
+    /// Whether more changed orders wait beyond this page now.
+    pub more: bool,
+    /// How many requests this page cost at the mall (counted, for the request budgets).
+    pub requests: u32,
+}
+
+/// Why a feed could not be read now.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FeedError {
+    /// The mall asks us to slow down: try again after `retry_after` (or the next run).
+    #[error("the mall throttled us{}", retry_after.map(|d| format!("; retry after {}s", d.as_secs())).unwrap_or_default())]
+    Throttled { retry_after: Option<SignedDuration> },
+    /// Expired or revoked credentials: a person must act (renew the key, authorise again).
+    #[error("the mall refused our credentials: {0}")]
+    Unauthorized(String),
+    /// The mall's API is down or answered nonsense at the transport level: the next run tries again.
+    #[error("the mall's API is unavailable: {0}")]
+    Unavailable(String),
+    /// The mall refused the request itself (a bug of ours or a changed API): a person must look.
+    #[error("the mall refused the request: {0}")]
+    Refused(String),
+}
+
+impl FeedError {
+    /// Whether the next run may simply try again, with no person involved.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, FeedError::Throttled { .. } | FeedError::Unavailable(_))
+    }
+
+    /// The reason in one word, for ids, logs and templates: `throttled`, `unauthorized`, `unavailable` or
+    /// `refused`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            FeedError::Throttled { .. } => "throttled",
+            FeedError::Unauthorized(_) => "unauthorized",
+            FeedError::Unavailable(_) => "unavailable",
+            FeedError::Refused(_) => "refused",
+        }
+    }
+}
+
+/// A mall's order API, read page by page from a position.
+#[async_trait]
+pub trait OrderFeed: Send + Sync {
+    fn mall(&self) -> Mall;
+    fn shop(&self) -> &ShopId;
+    /// The orders changed since `position` (None: the first run, which starts `first_look_back` before
+    /// `now`), one page at most.
+    async fn changed_since(
+        &self,
+        position: Option<&str>,
+        now: Timestamp,
+        first_look_back: SignedDuration,
+    ) -> Result<FeedPage, FeedError>;
+}

@@ -1,0 +1,235 @@
+//! Polling a mall that pushes nothing (Rakuten, Yahoo!, Amazon as a backstop): read its changed orders
+//! page by page from the stored cursor, put each through the same ingest as a webhook (a re-read unchanged
+//! order is a redelivery there, a changed status an update; matching, holds and notices as for webhooks),
+//! quarantine what cannot be read, and move the cursor after each page under the version read, so two
+//! overlapping runs never both move it.
+
+use std::collections::BTreeMap;
+
+use jiff::SignedDuration;
+use serde::Serialize;
+
+use super::{Incoming, IngestOutcome, Mallguard, ServiceError, sent_after_commit};
+use crate::feed::{FeedError, FeedOrder, FeedPage, OrderFeed, PollCursor};
+use crate::ids::{Mall, ShopId};
+use crate::notice::{FeedFailureContext, Notice, NoticeId, NoticeKind};
+use crate::policy::jst;
+use crate::ports::{CommitError, Expect, Metric, WriteBatch};
+
+/// How much one run of the poller may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PollBudget {
+    /// The most pages read in one run: the next run goes on from where this one stopped.
+    pub max_pages: usize,
+    /// How far back the first run of a mall and shop (no cursor yet) reads.
+    pub first_look_back: SignedDuration,
+}
+
+/// What one run of the poller did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PollReport {
+    /// Pages read.
+    pub pages: usize,
+    /// Requests those pages cost at the mall.
+    pub requests: u64,
+    /// Orders read and ingested (accepted, held, redelivered or updated).
+    pub orders: usize,
+    pub accepted: usize,
+    pub held: usize,
+    /// Read again unchanged: nothing written.
+    pub redelivered: usize,
+    /// Read again with a new status.
+    pub updated: usize,
+    /// Orders that could not be read, kept in quarantine (and the staff alerted).
+    pub quarantined: usize,
+    /// Whether this run moved the cursor at least once.
+    pub cursor_moved: bool,
+    /// Why the feed could not be read to the end, if it could not (the cursor stays after the last page
+    /// recorded).
+    pub failure: Option<String>,
+}
+
+impl Mallguard {
+    /// Reads what `feed`'s mall changed since the stored cursor, at most `budget.max_pages` pages, ingests
+    /// every order, and moves the cursor after each page. A feed error ends the run with what was done so
+    /// far in `failure` (an expired credential or a refused request also alerts the staff, at most once a
+    /// day). Only what ingest itself cannot get past (the store failing, endless contention) is an `Err`,
+    /// and leaves the cursor before the page it happened on. When another run moved the cursor since this
+    /// one read it, this one stops: the orders it ingested were idempotent anyway.
+    pub async fn poll(&self, feed: &dyn OrderFeed, budget: PollBudget) -> Result<PollReport, ServiceError> {
+        let (mall, shop) = (feed.mall(), feed.shop().clone());
+        let mut cursor = self.store.cursor(mall, &shop).await?;
+        let mut report = PollReport::default();
+        while report.pages < budget.max_pages {
+            let position = cursor.as_ref().map(|c| c.position.as_str());
+            let page = match feed
+                .changed_since(position, self.clock.now(), budget.first_look_back)
+                .await
+            {
+                Ok(page) => page,
+                Err(error) => {
+                    report.failure = Some(error.to_string());
+                    self.feed_failed(mall, &shop, cursor.as_ref(), &error).await?;
+                    break;
+                }
+            };
+            let FeedPage {
+                orders,
+                next,
+                more,
+                requests,
+            } = page;
+            report.pages += 1;
+            report.requests += u64::from(requests);
+            for item in orders {
+                self.poll_one(mall, &shop, item, &mut report).await?;
+            }
+            let now = self.clock.now();
+            let (moved, expect) = match &cursor {
+                Some(read) => (
+                    PollCursor {
+                        position: next,
+                        version: read.version + 1,
+                        updated_at: now,
+                        ..read.clone()
+                    },
+                    Expect::Version(read.version),
+                ),
+                None => (
+                    PollCursor {
+                        mall,
+                        shop: shop.clone(),
+                        position: next,
+                        version: 1,
+                        updated_at: now,
+                    },
+                    Expect::Absent,
+                ),
+            };
+            let batch = WriteBatch {
+                cursors: vec![(moved.clone(), expect)],
+                ..WriteBatch::default()
+            };
+            match self.store.commit(batch).await {
+                Ok(()) => {
+                    report.cursor_moved = true;
+                    cursor = Some(moved);
+                }
+                Err(CommitError::Conflict) => {
+                    tracing::info!(%mall, %shop, "another poll moved the cursor since this one read it: stopping");
+                    break;
+                }
+                Err(CommitError::Store(err)) => return Err(err.into()),
+            }
+            if !more {
+                break;
+            }
+        }
+        if report.orders + report.quarantined > 0 || report.failure.is_some() {
+            tracing::info!(%mall, %shop, ?report, "poll done");
+        } else {
+            tracing::debug!(%mall, %shop, ?report, "poll done: nothing new");
+        }
+        Ok(report)
+    }
+
+    /// How far the poller has read `shop` on `mall` (None: never), for the staff tools.
+    pub async fn cursor(&self, mall: Mall, shop: &ShopId) -> Result<Option<PollCursor>, ServiceError> {
+        Ok(self.store.cursor(mall, shop).await?)
+    }
+
+    /// Ingests one order a feed read, or quarantines it.
+    async fn poll_one(
+        &self,
+        mall: Mall,
+        shop: &ShopId,
+        item: FeedOrder,
+        report: &mut PollReport,
+    ) -> Result<(), ServiceError> {
+        let meta = BTreeMap::from([("shop".to_owned(), shop.to_string())]);
+        let (raw, error) = match item {
+            FeedOrder::Order { order, raw } => {
+                let at = &order.order_ref;
+                if at.mall == mall && &at.shop == shop {
+                    let outcome = self
+                        .ingest(Incoming {
+                            order: *order,
+                            raw,
+                            delivery: None,
+                        })
+                        .await?;
+                    report.orders += 1;
+                    match outcome {
+                        IngestOutcome::Accepted => report.accepted += 1,
+                        IngestOutcome::Held { .. } => report.held += 1,
+                        IngestOutcome::Redelivered => report.redelivered += 1,
+                        IngestOutcome::Updated { .. } => report.updated += 1,
+                    }
+                    return Ok(());
+                }
+                // A feed reads one shop of one mall with that shop's credentials: an order it files under
+                // another is a bug of the feed's, kept aside rather than filed where nobody vouched for it.
+                let error = format!(
+                    "the {mall} feed of shop {shop} read an order of {} shop {}",
+                    at.mall, at.shop
+                );
+                (raw, error)
+            }
+            FeedOrder::Unreadable { raw, error } => (raw, error),
+        };
+        self.quarantine(mall.as_str(), raw, meta, &error).await?;
+        report.quarantined += 1;
+        Ok(())
+    }
+
+    /// A feed that could not be read. What passes by itself (throttling, an outage) is only logged: the
+    /// next run tries again from the same cursor. What a person must fix is counted and alerted to the
+    /// staff, once a day per mall, shop and reason however many runs fail.
+    async fn feed_failed(
+        &self,
+        mall: Mall,
+        shop: &ShopId,
+        cursor: Option<&PollCursor>,
+        error: &FeedError,
+    ) -> Result<(), ServiceError> {
+        if error.is_transient() {
+            tracing::warn!(%mall, %shop, %error, "the mall's orders cannot be read now; the next run tries again");
+            return Ok(());
+        }
+        self.metrics.record(Metric::FeedFailure, 1);
+        tracing::error!(%mall, %shop, %error, "the mall's orders cannot be read until a person acts");
+        let now = self.clock.now();
+        let day = now.to_zoned(jst()).date();
+        let mail = self.templates.feed_failure_mail(&FeedFailureContext {
+            shop: &self.settings.shop,
+            mall,
+            shop_id: shop,
+            error,
+            at: now,
+            last_read: cursor.map(|c| c.updated_at),
+        })?;
+        let notice = sent_after_commit(
+            Notice::new(
+                NoticeId::for_feed_failure(mall, shop, day, error.kind()),
+                NoticeKind::StaffFeedFailure,
+                None,
+                mail,
+                now,
+            ),
+            now,
+        );
+        let batch = WriteBatch {
+            notices: vec![(notice.clone(), Expect::Absent)],
+            ..WriteBatch::default()
+        };
+        match self.store.commit(batch).await {
+            Ok(()) => {
+                self.deliver(vec![notice]).await;
+            }
+            // The staff were alerted about this today already.
+            Err(CommitError::Conflict) => {}
+            Err(CommitError::Store(err)) => return Err(err.into()),
+        }
+        Ok(())
+    }
+}

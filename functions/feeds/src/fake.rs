@@ -1,0 +1,555 @@
+//! A fake RMS (楽天ペイ受注API and the licenseKey expiry API) on a loopback port, serving the samples of
+//! `events/rakuten/` the way RMS does, for tests over real HTTP: the feed's own, and the local program's
+//! end-to-end tests (feature `fake`).
+//!
+//! - `POST /es/2.0/order/searchOrder/`: the orders whose order time lies in `[startDatetime,
+//!   endDatetime]`, ascending, paged by `PaginationRequestModel`; the sample's empty answer when none does.
+//!   A request not in RMS's format (no `dateType` 1, a time not like `2026-11-23T12:00:00+0900`, a window
+//!   over 63 days, a page size over 1,000) gets the sample's 400.
+//! - `POST /es/2.0/order/getOrder/`: the asked orders, each as the exact bytes it has in its sample, one
+//!   INFO message per number it does not know; 400 without `version` or with over 100 numbers.
+//! - `GET /es/1.0/license-management/license-key/expiry-date?licenseKey=…`: the sample's expiry.
+//!
+//! Every request must carry `Authorization: ESA base64(serviceSecret:licenseKey)` of [`SERVICE_SECRET`] and
+//! [`LICENSE_KEY`] (and the order API the official `Content-Type`), or gets the gateway's 401 sample. A test
+//! scripts answers per endpoint ([`FakeRms::answer_once`]: a status with a body and a `Retry-After`, or no
+//! answer at all), expires the key, cancels the 山田 order, corrupts an order, adds synthetic orders, and
+//! reads what the fake received.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use crate::Timeouts;
+use crate::rakuten::{RakutenCredentials, RakutenFeed, RakutenOptions};
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::Response;
+use axum::routing::{get, post};
+use jiff::{SignedDuration, Timestamp};
+use mallguard_domain::ids::ShopId;
+use mallguard_malls::rakuten;
+use secrecy::SecretString;
+use serde_json::{Value, json};
+
+pub const SERVICE_SECRET: &str = "SP386193_fakeServiceSecret";
+/// With characters that must be percent-encoded in the expiry API's query.
+pub const LICENSE_KEY: &str = "SL386193_fake+License/Key=";
+/// The orders of `getOrder.json`: 山田 太郎 (cancelled in `getOrder-cancelled.json`) and 佐藤 花子.
+pub const YAMADA: &str = "386193-20261123-0000012345";
+pub const SATO: &str = "386193-20261123-0000012401";
+pub const SHOP: &str = "tea-shop";
+
+pub const GET_ORDER: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../events/rakuten/getOrder.json"
+));
+pub const GET_ORDER_CANCELLED: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../events/rakuten/getOrder-cancelled.json"
+));
+pub const SEARCH_ORDER_EMPTY: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../events/rakuten/searchOrder-empty.json"
+));
+pub const SEARCH_ORDER_INVALID: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../events/rakuten/searchOrder-invalid.json"
+));
+pub const ERROR_UNAUTHORIZED: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../events/rakuten/error-unauthorized.json"
+));
+pub const ERROR_THROTTLED: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../events/rakuten/error-throttled.xml"
+));
+pub const LICENSE_EXPIRY: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../events/rakuten/license-expiry.json"
+));
+
+/// The RMS endpoints the fake serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Endpoint {
+    SearchOrder,
+    GetOrder,
+    LicenseExpiry,
+}
+
+/// A scripted answer, given once in place of the real one.
+#[derive(Debug, Clone)]
+pub enum Answer {
+    Status {
+        status: u16,
+        body: Vec<u8>,
+        retry_after: Option<String>,
+    },
+    /// Takes the request and never answers.
+    Hang,
+}
+
+impl Answer {
+    /// RMS's documented throttling answer: 403 with the `QPSLimit` body.
+    pub fn throttled(retry_after: Option<&str>) -> Answer {
+        Answer::Status {
+            status: 403,
+            body: ERROR_THROTTLED.to_vec(),
+            retry_after: retry_after.map(str::to_owned),
+        }
+    }
+
+    pub fn status(status: u16, body: &[u8]) -> Answer {
+        Answer::Status {
+            status,
+            body: body.to_vec(),
+            retry_after: None,
+        }
+    }
+}
+
+/// One searchOrder request as the fake received it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchSeen {
+    pub start: String,
+    pub end: String,
+    pub page: u64,
+    pub per_page: u64,
+}
+
+#[derive(Debug, Clone)]
+struct FakeOrder {
+    placed_at: Timestamp,
+    raw: Vec<u8>,
+}
+
+struct Inner {
+    authorization: String,
+    key_expired: bool,
+    orders: BTreeMap<String, FakeOrder>,
+    scripted: HashMap<Endpoint, VecDeque<Answer>>,
+    counts: HashMap<Endpoint, u32>,
+    searches: Vec<SearchSeen>,
+    get_batches: Vec<Vec<String>>,
+}
+
+type Shared = Arc<Mutex<Inner>>;
+
+/// The fake, serving until it is dropped.
+pub struct FakeRms {
+    url: String,
+    state: Shared,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for FakeRms {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+/// The orders of a getOrder sample, by number: their order time and their exact bytes.
+fn sample_orders(sample: &[u8]) -> BTreeMap<String, FakeOrder> {
+    let shop = ShopId::parse(SHOP).unwrap();
+    rakuten::parse_get_order(sample, &shop)
+        .expect("a getOrder sample")
+        .into_iter()
+        .map(|entry| {
+            let (order, raw) = entry.expect("a readable sample order");
+            let fake = FakeOrder {
+                placed_at: order.placed_at,
+                raw,
+            };
+            (order.order_ref.order_id.as_str().to_owned(), fake)
+        })
+        .collect()
+}
+
+impl FakeRms {
+    /// The fake on 127.0.0.1 and a free port, with the two orders of `getOrder.json`.
+    pub async fn start() -> FakeRms {
+        let state: Shared = Arc::new(Mutex::new(Inner {
+            authorization: rakuten::authorization(SERVICE_SECRET, LICENSE_KEY),
+            key_expired: false,
+            orders: sample_orders(GET_ORDER),
+            scripted: HashMap::new(),
+            counts: HashMap::new(),
+            searches: Vec::new(),
+            get_batches: Vec::new(),
+        }));
+        let app = Router::new()
+            .route("/es/2.0/order/searchOrder/", post(search_order))
+            .route("/es/2.0/order/getOrder/", post(get_order))
+            .route(
+                "/es/1.0/license-management/license-key/expiry-date",
+                get(license_expiry),
+            )
+            .with_state(state.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        FakeRms { url, state, server }
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    fn inner(&self) -> MutexGuard<'_, Inner> {
+        self.state.lock().unwrap()
+    }
+
+    /// The credentials the fake accepts.
+    pub fn credentials() -> RakutenCredentials {
+        RakutenCredentials {
+            service_secret: SecretString::from(SERVICE_SECRET),
+            license_key: SecretString::from(LICENSE_KEY),
+        }
+    }
+
+    /// Options reading from the fake, with short timeouts.
+    pub fn options(&self) -> RakutenOptions {
+        RakutenOptions {
+            base_url: self.url.clone(),
+            timeouts: Timeouts {
+                connect: Duration::from_secs(2),
+                total: Duration::from_secs(5),
+            },
+            ..RakutenOptions::default()
+        }
+    }
+
+    /// A feed of [`SHOP`] reading from the fake with `options` and `credentials`.
+    pub fn feed_with(&self, credentials: RakutenCredentials, options: RakutenOptions) -> RakutenFeed {
+        RakutenFeed::new(ShopId::parse(SHOP).unwrap(), credentials, options).unwrap()
+    }
+
+    /// A feed of [`SHOP`] reading from the fake with the right credentials and [`FakeRms::options`].
+    pub fn feed(&self) -> RakutenFeed {
+        self.feed_with(FakeRms::credentials(), self.options())
+    }
+
+    /// The next request to `endpoint` gets `answer` (after the ones scripted before it).
+    pub fn answer_once(&self, endpoint: Endpoint, answer: Answer) {
+        self.inner().scripted.entry(endpoint).or_default().push_back(answer);
+    }
+
+    /// From now on every request gets the gateway's 401, as after the licenseKey's 90 days.
+    pub fn expire_key(&self) {
+        self.inner().key_expired = true;
+    }
+
+    /// The 山田 order becomes its cancelled version (`getOrder-cancelled.json`).
+    pub fn cancel_yamada(&self) {
+        let cancelled = sample_orders(GET_ORDER_CANCELLED).remove(YAMADA).unwrap();
+        self.inner().orders.insert(YAMADA.to_owned(), cancelled);
+    }
+
+    /// Order `number` gets an order time that is none (`"yesterday 2026-…"`): getOrder then serves an
+    /// order the parser cannot read, which the search still lists.
+    pub fn corrupt(&self, number: &str) {
+        let mut inner = self.inner();
+        let order = inner.orders.get_mut(number).unwrap();
+        let text = String::from_utf8(order.raw.clone()).unwrap();
+        let corrupted = text.replacen("\"orderDatetime\": \"", "\"orderDatetime\": \"yesterday ", 1);
+        assert_ne!(corrupted, text);
+        order.raw = corrupted.into_bytes();
+    }
+
+    /// `count` copies of the 山田 order with numbers of their own (`386193-20261123-0000100000`, …) and
+    /// order times `first`, `first + spacing`, …; their numbers in that order.
+    pub fn add_orders(&self, count: usize, first: Timestamp, spacing: SignedDuration) -> Vec<String> {
+        let template = String::from_utf8(sample_orders(GET_ORDER).remove(YAMADA).unwrap().raw).unwrap();
+        let mut inner = self.inner();
+        (0..count)
+            .map(|i| {
+                let number = format!("386193-20261123-{:010}", 100_000 + i);
+                let placed_at = first + spacing * i32::try_from(i).unwrap();
+                let raw = template.replacen(YAMADA, &number, 1).replacen(
+                    "2026-11-23T12:00:00+0900",
+                    &rakuten::api_datetime(placed_at),
+                    1,
+                );
+                inner.orders.insert(
+                    number.clone(),
+                    FakeOrder {
+                        placed_at,
+                        raw: raw.into_bytes(),
+                    },
+                );
+                number
+            })
+            .collect()
+    }
+
+    /// How many requests `endpoint` received, answered or not.
+    pub fn requests(&self, endpoint: Endpoint) -> u32 {
+        self.inner().counts.get(&endpoint).copied().unwrap_or(0)
+    }
+
+    /// Every searchOrder request the fake answered with orders or none (not the scripted or refused ones).
+    pub fn searches(&self) -> Vec<SearchSeen> {
+        self.inner().searches.clone()
+    }
+
+    /// The order numbers of every getOrder request the fake answered, a list per request.
+    pub fn get_batches(&self) -> Vec<Vec<String>> {
+        self.inner().get_batches.clone()
+    }
+}
+
+/// What a handler answers, worked out under the lock and sent after it.
+enum Reply {
+    Now {
+        status: u16,
+        body: Vec<u8>,
+        retry_after: Option<String>,
+    },
+    Hang,
+}
+
+impl From<Answer> for Reply {
+    fn from(answer: Answer) -> Reply {
+        match answer {
+            Answer::Status {
+                status,
+                body,
+                retry_after,
+            } => Reply::Now {
+                status,
+                body,
+                retry_after,
+            },
+            Answer::Hang => Reply::Hang,
+        }
+    }
+}
+
+fn reply(status: u16, body: impl Into<Vec<u8>>) -> Reply {
+    Reply::Now {
+        status,
+        body: body.into(),
+        retry_after: None,
+    }
+}
+
+async fn send(reply: Reply) -> Response {
+    match reply {
+        Reply::Hang => std::future::pending().await,
+        Reply::Now {
+            status,
+            body,
+            retry_after,
+        } => {
+            let mut response = Response::new(Body::from(body));
+            *response.status_mut() = StatusCode::from_u16(status).unwrap();
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json;charset=utf-8"),
+            );
+            if let Some(retry_after) = retry_after {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_str(&retry_after).unwrap());
+            }
+            response
+        }
+    }
+}
+
+async fn search_order(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    let reply = state.lock().unwrap().search_order(&headers, &body);
+    send(reply).await
+}
+
+async fn get_order(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    let reply = state.lock().unwrap().get_order(&headers, &body);
+    send(reply).await
+}
+
+async fn license_expiry(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let reply = state.lock().unwrap().license_expiry(&headers, &query);
+    send(reply).await
+}
+
+/// A refusal in the order API's shape (the code is the fake's own where RMS's is not documented).
+fn refusal(method: &str, code: &str, text: &str) -> Vec<u8> {
+    let list = if method == "SEARCH" {
+        "orderNumberList"
+    } else {
+        "OrderModelList"
+    };
+    serde_json::to_vec(&json!({
+        list: null,
+        "MessageModelList": [{
+            "messageType": "ERROR",
+            "messageCode": format!("ORDER_EXT_API_{method}_ORDER_ERROR_{code}"),
+            "message": text,
+        }],
+    }))
+    .unwrap()
+}
+
+/// A time as RMS takes it, `2026-11-23T12:00:00+0900` and nothing else.
+fn rms_time(value: &Value) -> Option<Timestamp> {
+    let text = value.as_str()?;
+    if text.len() != 24 || !text.ends_with("+0900") {
+        return None;
+    }
+    jiff::fmt::strtime::parse("%Y-%m-%dT%H:%M:%S%z", text)
+        .ok()?
+        .to_timestamp()
+        .ok()
+}
+
+impl Inner {
+    /// Counts the request, then gives the scripted answer or the gateway's verdict on the credentials.
+    fn gate(&mut self, endpoint: Endpoint, headers: &HeaderMap) -> Option<Reply> {
+        *self.counts.entry(endpoint).or_default() += 1;
+        if let Some(answer) = self.scripted.get_mut(&endpoint).and_then(VecDeque::pop_front) {
+            return Some(answer.into());
+        }
+        let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+        if self.key_expired || authorization != Some(self.authorization.as_str()) {
+            return Some(reply(401, ERROR_UNAUTHORIZED));
+        }
+        if endpoint != Endpoint::LicenseExpiry
+            && headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) != Some(rakuten::CONTENT_TYPE)
+        {
+            return Some(reply(
+                415,
+                br#"{"Results":{"errorCode":"ES04-03","message":"Unsupported Media Type"}}"#.to_vec(),
+            ));
+        }
+        None
+    }
+
+    fn search_order(&mut self, headers: &HeaderMap, body: &[u8]) -> Reply {
+        if let Some(reply) = self.gate(Endpoint::SearchOrder, headers) {
+            return reply;
+        }
+        let Ok(request) = serde_json::from_slice::<Value>(body) else {
+            return reply(400, SEARCH_ORDER_INVALID);
+        };
+        let (Some(1), Some(start), Some(end)) = (
+            request["dateType"].as_u64(),
+            rms_time(&request["startDatetime"]),
+            rms_time(&request["endDatetime"]),
+        ) else {
+            return reply(400, SEARCH_ORDER_INVALID);
+        };
+        if end < start || end.duration_since(start) > SignedDuration::from_hours(24 * 63) {
+            return reply(
+                400,
+                refusal("SEARCH", "901", "検索期間は63日以内で指定して下さい。(fake)"),
+            );
+        }
+        let pagination = &request["PaginationRequestModel"];
+        let per_page = pagination["requestRecordsAmount"].as_u64().unwrap_or(0);
+        let page = pagination["requestPage"].as_u64().unwrap_or(0);
+        if !(1..=1000).contains(&per_page) || page == 0 {
+            return reply(
+                400,
+                refusal("SEARCH", "902", "PaginationRequestModelの値が不正です。(fake)"),
+            );
+        }
+        self.searches.push(SearchSeen {
+            start: request["startDatetime"].as_str().unwrap().to_owned(),
+            end: request["endDatetime"].as_str().unwrap().to_owned(),
+            page,
+            per_page,
+        });
+        let mut found: Vec<(Timestamp, &String)> = self
+            .orders
+            .iter()
+            .filter(|(_, order)| (start..=end).contains(&order.placed_at))
+            .map(|(number, order)| (order.placed_at, number))
+            .collect();
+        if found.is_empty() {
+            return reply(200, SEARCH_ORDER_EMPTY);
+        }
+        found.sort();
+        let total = found.len() as u64;
+        let numbers: Vec<&String> = found
+            .iter()
+            .skip(usize::try_from((page - 1) * per_page).unwrap())
+            .take(usize::try_from(per_page).unwrap())
+            .map(|(_, number)| *number)
+            .collect();
+        let answer = json!({
+            "orderNumberList": numbers,
+            "MessageModelList": [{
+                "messageType": "INFO",
+                "messageCode": "ORDER_EXT_API_SEARCH_ORDER_INFO_101",
+                "message": "注文検索に成功しました。",
+            }],
+            "PaginationResponseModel": {
+                "totalRecordsAmount": total,
+                "totalPages": total.div_ceil(per_page),
+                "requestPage": page,
+            },
+        });
+        reply(200, serde_json::to_vec(&answer).unwrap())
+    }
+
+    fn get_order(&mut self, headers: &HeaderMap, body: &[u8]) -> Reply {
+        if let Some(reply) = self.gate(Endpoint::GetOrder, headers) {
+            return reply;
+        }
+        let Ok(request) = serde_json::from_slice::<Value>(body) else {
+            return reply(400, refusal("GET", "009", "orderNumberListの項目を指定してください。"));
+        };
+        if request["version"].as_u64().is_none() {
+            return reply(400, refusal("GET", "009", "versionの項目を指定して下さい。"));
+        }
+        let numbers: Option<Vec<String>> = request["orderNumberList"]
+            .as_array()
+            .and_then(|list| list.iter().map(|n| n.as_str().map(str::to_owned)).collect());
+        let Some(numbers) = numbers.filter(|n| (1..=100).contains(&n.len())) else {
+            return reply(400, refusal("GET", "009", "orderNumberListの項目を指定してください。"));
+        };
+        self.get_batches.push(numbers.clone());
+        let mut messages = vec![json!({
+            "messageType": "INFO",
+            "messageCode": "ORDER_EXT_API_GET_ORDER_INFO_101",
+            "message": "受注情報取得に成功しました。",
+        })];
+        let mut orders: Vec<&[u8]> = Vec::new();
+        for number in &numbers {
+            match self.orders.get(number) {
+                Some(order) => orders.push(&order.raw),
+                None => messages.push(json!({
+                    "messageType": "INFO",
+                    "messageCode": "ORDER_EXT_API_GET_ORDER_INFO_102",
+                    "message": "受注情報が取得できませんでした。",
+                    "orderNumber": number,
+                })),
+            }
+        }
+        // The orders' own bytes, as RMS wrote them, between the answer's other keys.
+        let mut answer = b"{\"MessageModelList\":".to_vec();
+        answer.extend(serde_json::to_vec(&messages).unwrap());
+        answer.extend_from_slice(b",\"OrderModelList\":[\n");
+        answer.extend(orders.join(b",\n".as_slice()));
+        answer.extend_from_slice(b"\n],\"version\":10}");
+        reply(200, answer)
+    }
+
+    fn license_expiry(&mut self, headers: &HeaderMap, query: &HashMap<String, String>) -> Reply {
+        if let Some(reply) = self.gate(Endpoint::LicenseExpiry, headers) {
+            return reply;
+        }
+        if query.get("licenseKey").map(String::as_str) != Some(LICENSE_KEY) {
+            return reply(401, ERROR_UNAUTHORIZED);
+        }
+        reply(200, LICENSE_EXPIRY)
+    }
+}

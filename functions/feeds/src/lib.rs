@@ -1,0 +1,20 @@
+//! Order feeds: the HTTP side of the malls that push nothing and are polled. Each feed implements the
+//! domain's [`OrderFeed`](mallguard_domain::feed::OrderFeed) port over a mall's order API, with the pure
+//! request building and answer parsing of `mallguard-malls`:
+//!
+//! - [`rakuten::RakutenFeed`]: Rakuten RMS 楽天ペイ受注API (`searchOrder`, then `getOrder` 100 orders at a
+//!   time), and the licenseKey expiry API.
+//!
+//! Every call has a connect timeout and a total timeout ([`Timeouts`]); an answer is read up to a size bound.
+//! A failure comes back as a [`FeedError`](mallguard_domain::feed::FeedError) the poll use case can act on:
+//! throttled and unavailable are tried again on the next run, unauthorized and refused need a person. No
+//! error text carries a credential (URLs are stripped from transport errors: the licence-expiry URL holds
+//! the licenseKey), and the logs carry counts and the shop, never a buyer's data.
+
+#[cfg(feature = "fake")]
+pub mod fake;
+pub mod rakuten;
+
+mod http;
+
+pub use http::{ConfigError, Timeouts};
