@@ -61,6 +61,11 @@ struct Deployed {
 
 /// A deployment as the template makes it: a table, a secret, a verified sender, the environment.
 async fn deploy(name: &str) -> Deployed {
+    deploy_with(name, SECRETS, "ingest").await
+}
+
+/// The same with the secret `secrets`, counting metrics as the function `function`.
+async fn deploy_with(name: &str, secrets: &str, function: &str) -> Deployed {
     let dynamodb = service("MALLGUARD_TEST_DYNAMODB", "DynamoDB Local");
     let moto = service("MALLGUARD_TEST_SES", "moto");
     let table = format!("mallguard-lambda-{name}-{}", std::process::id());
@@ -93,7 +98,7 @@ async fn deploy(name: &str) -> Deployed {
     aws_sdk_secretsmanager::Client::new(&sdk)
         .create_secret()
         .name(&secret)
-        .secret_string(SECRETS)
+        .secret_string(secrets)
         .send()
         .await
         .unwrap();
@@ -105,7 +110,7 @@ async fn deploy(name: &str) -> Deployed {
         .unwrap();
     let clock = Arc::new(ManualClock::at("2026-11-23T03:10:05Z"));
     let metrics = Lines::default();
-    let emf = Arc::new(EmfMetrics::to_writer("ingest", Box::new(metrics.clone())));
+    let emf = Arc::new(EmfMetrics::to_writer(function, Box::new(metrics.clone())));
     let cold = cold_start_with(&sdk, clock.clone(), emf)
         .await
         .expect("the cold start succeeds");
@@ -257,5 +262,108 @@ fn a_cold_start_without_its_secret_names_what_is_missing() {
             .err()
             .expect("no such secret");
         assert!(err.to_string().contains("mallguard/does-not-exist"), "{err}");
+    });
+}
+
+#[test]
+fn the_poll_function_reads_the_rakuten_shops_of_the_secret_from_rms() {
+    use mallguard_domain::ids::{Mall, OrderId};
+    use mallguard_feeds::fake::{self, FakeRms};
+
+    let _env = ENV.lock().unwrap_or_else(|e| e.into_inner());
+    run(async {
+        let rms = FakeRms::start().await;
+        // SAFETY: under ENV, before the feeds are built.
+        unsafe { std::env::set_var("MALLGUARD_RAKUTEN_URL", rms.url()) };
+        let mut secrets: Value = serde_json::from_str(SECRETS).unwrap();
+        secrets["rakuten"] = serde_json::json!({
+            fake::SHOP: { "service_secret": fake::SERVICE_SECRET, "license_key": fake::LICENSE_KEY }
+        });
+        let d = deploy_with("poll", &secrets.to_string(), "poll").await;
+        // After both sample orders (12:00 and 12:20 JST).
+        d.clock.set("2026-11-23T04:00:00Z".parse().unwrap());
+        let feeds = mallguard_lambda::feeds(&d.cold.deployment).expect("feeds from the secret");
+        assert_eq!(feeds.len(), 1);
+        let payload: Value = serde_json::from_str(&event("poll-schedule.json")).unwrap();
+        let poll = |payload: Value| {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+            let (app, feeds) = (&d.cold.app, feeds.as_slice());
+            async move {
+                let report =
+                    mallguard_poll::handle(app, feeds, mallguard_lambda::poll_budget(), Some(deadline), payload)
+                        .await
+                        .expect("the invocation succeeds");
+                serde_json::to_value(report).unwrap()
+            }
+        };
+
+        // The first run records the two sample orders.
+        let report = poll(payload.clone()).await;
+        let shop = &report["shops"][0];
+        assert_eq!(
+            (shop["mall"].as_str(), shop["shop"].as_str()),
+            (Some("rakuten"), Some(fake::SHOP)),
+            "{report}"
+        );
+        assert_eq!(shop["outcome"], "polled", "{report}");
+        assert_eq!(shop["orders"], 2, "{report}");
+        assert_eq!(
+            shop["accepted"].as_u64().unwrap() + shop["held"].as_u64().unwrap(),
+            2,
+            "{report}"
+        );
+        assert_eq!(
+            (shop["cursor_moved"].as_bool(), shop["failure"].is_null()),
+            (Some(true), true),
+            "{report}"
+        );
+        for number in [fake::YAMADA, fake::SATO] {
+            let found = d
+                .cold
+                .app
+                .find_orders(Mall::Rakuten, &OrderId::parse(number).unwrap())
+                .await
+                .unwrap();
+            assert_eq!(found.len(), 1, "{number} is recorded");
+        }
+
+        // The next run reads them again (the matching window) and records nothing new.
+        d.clock.advance(jiff::SignedDuration::from_mins(5));
+        let report = poll(payload.clone()).await;
+        let shop = &report["shops"][0];
+        assert_eq!(shop["outcome"], "polled", "{report}");
+        for new in ["accepted", "held", "updated", "quarantined"] {
+            assert_eq!(shop[new], 0, "{new}: {report}");
+        }
+
+        // The licenseKey expires: the run says so, still succeeds, and the staff are alerted through SES.
+        rms.expire_key();
+        d.clock.advance(jiff::SignedDuration::from_mins(5));
+        let report = poll(payload).await;
+        let failure = report["shops"][0]["failure"].as_str().unwrap_or_default().to_owned();
+        assert!(failure.contains("credentials"), "{report}");
+        let messages = moto_messages(&d.moto).await;
+        assert!(
+            messages.iter().any(|m| {
+                m["subject"].as_str().unwrap_or("").contains("要対応")
+                    && m.to_string().contains("staff@tanaka-shop.example")
+            }),
+            "the staff alert went out through SES: {messages:?}"
+        );
+        // Counted under the poll function, the dimension the template's FeedFailures alarm names.
+        let emf = String::from_utf8(d.metrics.0.lock().unwrap().clone()).unwrap();
+        let line = emf
+            .lines()
+            .find(|l| l.contains("\"FeedFailures\""))
+            .unwrap_or_else(|| panic!("no FeedFailures in {emf}"));
+        let line: Value = serde_json::from_str(line).unwrap();
+        assert_eq!(
+            (line["Function"].as_str(), line["FeedFailures"].as_u64()),
+            (Some("poll"), Some(1))
+        );
+        assert_eq!(line["_aws"]["CloudWatchMetrics"][0]["Namespace"], "mallguard");
+
+        // SAFETY: under ENV.
+        unsafe { std::env::remove_var("MALLGUARD_RAKUTEN_URL") };
     });
 }

@@ -359,9 +359,14 @@ impl AwsConfig {
 ///   "link_key": "<base64 of at least 16 random bytes: signs the links in notices>",
 ///   "shopify": { "tanaka-shop": "<this shop's Shopify app secret>" },
 ///   "generic": ["whsec_<Standard Webhooks secret>", "whsec_<the previous one, while rotating>"],
-///   "rakuten": { "tanaka-rakuten": { "service_secret": "SP…", "license_key": "SL…" } }
+///   "rakuten": { "tanaka-rakuten": { "service_secret": "SP…", "license_key": "SL…" } },
+///   "yahoo": { "tanaka-yahoo": { "client_id": "…", "client_secret": "…", "refresh_token": "…",
+///              "public_key_pem": "-----BEGIN PUBLIC KEY-----…", "public_key_version": "1" } }
 /// }
 /// ```
+///
+/// `yahoo` holds each Yahoo! store's (seller id's) Yahoo! ID連携 app credentials and refresh token, and
+/// optionally the store API's public key for 公開鍵認証 (without it the order API's session lasts 12 hours).
 ///
 /// `rakuten` holds the RMS WEB SERVICE credentials of each Rakuten shop the poller reads (the shop id is
 /// the one its orders are filed under); the licenseKey expires every 90 days and is replaced here.
@@ -386,6 +391,42 @@ pub struct Secrets {
     link_key: SecretSlice<u8>,
     webhooks: WebhookSecrets,
     rakuten: BTreeMap<String, RakutenSecret>,
+    yahoo: BTreeMap<String, YahooSecret>,
+}
+
+/// The Yahoo! ID連携 credentials of one Yahoo! store, and its store API public key when set up.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct YahooSecret {
+    #[serde(serialize_with = "expose")]
+    pub client_id: SecretString,
+    #[serde(serialize_with = "expose")]
+    pub client_secret: SecretString,
+    #[serde(serialize_with = "expose")]
+    pub refresh_token: SecretString,
+    #[serde(default, serialize_with = "expose_option", skip_serializing_if = "Option::is_none")]
+    pub public_key_pem: Option<SecretString>,
+    #[serde(default, serialize_with = "expose_option", skip_serializing_if = "Option::is_none")]
+    pub public_key_version: Option<SecretString>,
+}
+
+fn expose_option<S: serde::Serializer>(secret: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {
+    match secret {
+        Some(secret) => s.serialize_some(secret.expose_secret()),
+        None => s.serialize_none(),
+    }
+}
+
+impl PartialEq for YahooSecret {
+    fn eq(&self, other: &Self) -> bool {
+        let text = |s: &SecretString| s.expose_secret().to_owned();
+        let maybe = |s: &Option<SecretString>| s.as_ref().map(text);
+        text(&self.client_id) == text(&other.client_id)
+            && text(&self.client_secret) == text(&other.client_secret)
+            && text(&self.refresh_token) == text(&other.refresh_token)
+            && maybe(&self.public_key_pem) == maybe(&other.public_key_pem)
+            && maybe(&self.public_key_version) == maybe(&other.public_key_version)
+    }
 }
 
 /// The RMS WEB SERVICE credentials of one Rakuten shop.
@@ -426,6 +467,8 @@ struct SecretsJson {
     generic: Vec<String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     rakuten: BTreeMap<String, RakutenSecret>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    yahoo: BTreeMap<String, YahooSecret>,
 }
 
 /// A key derived from the generated master key, one per purpose, so that knowing one key tells nothing
@@ -476,7 +519,21 @@ impl TryFrom<SecretsJson> for Secrets {
             key("link_key", json.link_key.as_ref(), "mallguard link key v1")?,
             WebhookSecrets::new(json.shopify, json.generic)?,
         )?;
-        Ok(secrets.with_rakuten(json.rakuten))
+        for (shop, secret) in &json.yahoo {
+            if mallguard_domain::ids::ShopId::parse(shop).is_err() {
+                return Err(format!("yahoo[{shop:?}] is not a seller id"));
+            }
+            for (field, value) in [
+                ("client_id", &secret.client_id),
+                ("client_secret", &secret.client_secret),
+                ("refresh_token", &secret.refresh_token),
+            ] {
+                if value.expose_secret().trim().is_empty() {
+                    return Err(format!("yahoo[{shop:?}].{field} is empty"));
+                }
+            }
+        }
+        Ok(secrets.with_rakuten(json.rakuten).with_yahoo(json.yahoo))
     }
 }
 
@@ -490,6 +547,7 @@ impl From<Secrets> for SecretsJson {
             shopify: webhooks.shopify,
             generic: webhooks.generic,
             rakuten: s.rakuten,
+            yahoo: s.yahoo,
         }
     }
 }
@@ -501,6 +559,7 @@ impl std::fmt::Debug for Secrets {
             .field("link_key", &self.link_key)
             .field("webhooks", &self.webhooks)
             .field("rakuten_shops", &self.rakuten.keys().collect::<Vec<_>>())
+            .field("yahoo_shops", &self.yahoo.keys().collect::<Vec<_>>())
             .finish()
     }
 }
@@ -511,6 +570,7 @@ impl PartialEq for Secrets {
             && self.link_key() == other.link_key()
             && self.webhooks == other.webhooks
             && self.rakuten == other.rakuten
+            && self.yahoo == other.yahoo
     }
 }
 
@@ -529,7 +589,19 @@ impl Secrets {
             link_key: link_key.into(),
             webhooks,
             rakuten: BTreeMap::new(),
+            yahoo: BTreeMap::new(),
         })
+    }
+
+    /// The same secrets with these Yahoo! stores' credentials.
+    pub fn with_yahoo(mut self, yahoo: BTreeMap<String, YahooSecret>) -> Self {
+        self.yahoo = yahoo;
+        self
+    }
+
+    /// The Yahoo! ID連携 credentials by seller id.
+    pub fn yahoo(&self) -> &BTreeMap<String, YahooSecret> {
+        &self.yahoo
     }
 
     /// The same secrets with these Rakuten shops' RMS credentials.
@@ -739,6 +811,16 @@ mod tests {
         );
         let again = Secrets::from_json("again", &secrets.to_json_pretty()).unwrap();
         assert_eq!(again, secrets, "written back as read");
+        let yahoo = r#"{"master_key": "Zq3v9Kx2Lm8Pw4Rt6Yb1Nc5Hd7Gf0Js2",
+            "yahoo": {"tanaka-yahoo": {"client_id": "dj0zaiZpPXl", "client_secret": "yahoo-secret-9", "refresh_token": "rt-123"}}}"#;
+        let secrets = Secrets::from_json("mallguard/prod", yahoo).unwrap();
+        assert_eq!(secrets.yahoo()["tanaka-yahoo"].refresh_token.expose_secret(), "rt-123");
+        let debug = format!("{secrets:?}");
+        assert!(
+            debug.contains("tanaka-yahoo") && !debug.contains("yahoo-secret-9"),
+            "{debug}"
+        );
+        assert_eq!(Secrets::from_json("again", &secrets.to_json_pretty()).unwrap(), secrets);
         for bad in [
             r#"{"master_key": "Zq3v9Kx2Lm8Pw4Rt6Yb1Nc5Hd7Gf0Js2", "rakuten": {"s": {"service_secret": " ", "license_key": "k"}}}"#,
             r#"{"master_key": "Zq3v9Kx2Lm8Pw4Rt6Yb1Nc5Hd7Gf0Js2", "rakuten": {"s": {"service_secret": "x"}}}"#,

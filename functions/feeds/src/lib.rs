@@ -4,6 +4,8 @@
 //!
 //! - [`rakuten::RakutenFeed`]: Rakuten RMS 楽天ペイ受注API (`searchOrder`, then `getOrder` 100 orders at a
 //!   time), and the licenseKey expiry API.
+//! - [`yahoo::YahooFeed`]: Yahoo!ショッピング's store API (`orderList`, then `orderInfo` one order at a time),
+//!   with the Yahoo! ID連携 v2 access token refreshed as it expires and the `X-sws-signature` of 公開鍵認証.
 //!
 //! Every call has a connect timeout and a total timeout ([`Timeouts`]); an answer is read up to a size bound.
 //! A failure comes back as a [`FeedError`](mallguard_domain::feed::FeedError) the poll use case can act on:
@@ -13,7 +15,10 @@
 
 #[cfg(feature = "fake")]
 pub mod fake;
+#[cfg(feature = "fake")]
+pub mod fake_yahoo;
 pub mod rakuten;
+pub mod yahoo;
 
 mod http;
 

@@ -130,6 +130,12 @@ pub struct FeedArgs {
     /// The Rakuten RMS host.
     #[arg(long, env = "MALLGUARD_RAKUTEN_URL", default_value = mallguard_feeds::rakuten::DEFAULT_BASE_URL)]
     pub rakuten_url: String,
+    /// The Yahoo! store API's base URL (default: Yahoo!'s, by seller).
+    #[arg(long, env = "MALLGUARD_YAHOO_URL")]
+    pub yahoo_url: Option<String>,
+    /// The Yahoo! ID連携 token endpoint.
+    #[arg(long, env = "MALLGUARD_YAHOO_TOKEN_URL", default_value = mallguard_malls::yahoo::TOKEN_URL)]
+    pub yahoo_token_url: String,
     /// Days a shop's first poll looks back (later polls go on from where the last one stopped).
     #[arg(long, env = "MALLGUARD_POLL_LOOK_BACK_DAYS", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=60))]
     pub look_back_days: u16,

@@ -78,10 +78,10 @@ pub enum Command {
         #[command(flatten)]
         shop: ShopArgs,
     },
-    /// Poll the malls that push nothing (Rakuten) once now: every shop the secret has credentials for.
+    /// Poll the malls that push nothing (Rakuten, Yahoo!) once now: every shop the secret has credentials for.
     Poll {
         /// Only this mall.
-        #[arg(long, value_parser = ["rakuten"])]
+        #[arg(long, value_parser = ["rakuten", "yahoo"])]
         mall: Option<String>,
         /// Accepted for symmetry with the scheduled polls; a poll runs now either way.
         #[arg(long, hide = true)]

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use mallguard_aws::config::{ConfigError, RakutenSecret, Secrets};
+use mallguard_aws::config::{ConfigError, RakutenSecret, Secrets, YahooSecret};
 use mallguard_aws::dynamodb::DynamoDbStore;
 use mallguard_domain::feed::OrderFeed;
 use mallguard_domain::ids::{Mall, ShopId};
@@ -23,6 +23,7 @@ use mallguard_domain::ports::{Clock, Mailer, Store, SystemClock};
 use mallguard_domain::service::Mallguard;
 use mallguard_embedded::{OutboxMailer, SqliteStore};
 use mallguard_feeds::rakuten::{RakutenCredentials, RakutenFeed, RakutenOptions};
+use mallguard_feeds::yahoo::{YahooCredentials, YahooFeed, YahooOptions};
 use mallguard_malls::WebhookSecrets;
 
 use crate::args::{CliResult, FeedArgs, ShopArgs, StoreKind};
@@ -140,6 +141,7 @@ pub struct Local {
     pub app: Mallguard,
     pub webhooks: WebhookSecrets,
     pub rakuten: BTreeMap<String, RakutenSecret>,
+    pub yahoo: BTreeMap<String, YahooSecret>,
 }
 
 /// The order feeds of every polled mall shop the secret has credentials for (only `mall` when given). Each
@@ -165,6 +167,26 @@ pub fn feeds(
             };
             let feed = RakutenFeed::new(ShopId::parse(shop)?, credentials, options)
                 .map_err(|e| format!("rakuten shop {shop}: {e}"))?;
+            feeds.push(Arc::new(feed));
+        }
+    }
+    if mall.is_none_or(|m| m == Mall::Yahoo) {
+        for (shop, secret) in &local.yahoo {
+            let credentials = YahooCredentials {
+                client_id: secret.client_id.clone(),
+                client_secret: secret.client_secret.clone(),
+                refresh_token: secret.refresh_token.clone(),
+                public_key_pem: secret.public_key_pem.clone(),
+                public_key_version: secret.public_key_version.clone(),
+            };
+            let options = YahooOptions {
+                base_url: args.yahoo_url.clone(),
+                token_url: args.yahoo_token_url.clone(),
+                recheck,
+                ..YahooOptions::default()
+            };
+            let feed = YahooFeed::new(ShopId::parse(shop)?, credentials, options)
+                .map_err(|e| format!("yahoo store {shop}: {e}"))?;
             feeds.push(Arc::new(feed));
         }
     }
@@ -207,6 +229,7 @@ pub async fn compose(shop: &ShopArgs, public_url: String) -> CliResult<Local> {
         app: Mallguard::new(store, mailer, clock, settings),
         webhooks: secrets.webhooks().clone(),
         rakuten: secrets.rakuten().clone(),
+        yahoo: secrets.yahoo().clone(),
     })
 }
 

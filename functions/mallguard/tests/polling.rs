@@ -123,3 +123,65 @@ async fn an_expired_license_key_fails_the_poll_and_alerts_the_staff_once() {
         .collect();
     assert_eq!(alerts.len(), 1, "one alert a day, however many polls fail: {alerts:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_polled_yahoo_order_of_the_buyer_of_a_polled_rakuten_order_is_held_on_the_next_pass() {
+    use mallguard_feeds::fake_yahoo::{CLIENT_ID, CLIENT_SECRET, FakeYahoo, REFRESH_TOKEN, SELLER};
+    let rms = FakeRms::start().await;
+    let yahoo = FakeYahoo::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join(".mallguard");
+    add_rakuten_shop(&data);
+    let path = data.join("secrets.json");
+    let mut secrets: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    secrets["yahoo"] = serde_json::json!({
+        SELLER: { "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "refresh_token": REFRESH_TOKEN }
+    });
+    std::fs::write(&path, serde_json::to_vec_pretty(&secrets).unwrap()).unwrap();
+    let poll = |mall: &str| {
+        let out = Command::new(BIN)
+            .env("MALLGUARD_DATA", &data)
+            .env("MALLGUARD_RAKUTEN_URL", rms.url())
+            .env("MALLGUARD_YAHOO_URL", format!("{}/ShoppingWebService/V1/", yahoo.url()))
+            .env(
+                "MALLGUARD_YAHOO_TOKEN_URL",
+                format!("{}/yconnect/v2/token", yahoo.url()),
+            )
+            .env("MALLGUARD_POLL_LOOK_BACK_DAYS", "30")
+            .env("MALLGUARD_WINDOW_HOURS", "720")
+            .env("MALLGUARD_LOG", "warn")
+            .args(["poll", "--mall", mall])
+            .output()
+            .unwrap();
+        let text = stdout(&out);
+        assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+        text
+    };
+    let rakuten = poll("rakuten");
+    assert!(rakuten.contains("受付 2"), "{rakuten}");
+    // The fake's two Yahoo! orders are both 山田 太郎's (the second a copy of the first with its own id and
+    // time): each is held against the Rakuten order, the first of the chain.
+    let polled = poll("yahoo");
+    assert!(
+        polled.contains("yahoo tanaka-yahoo:") && polled.contains("保留 2"),
+        "{polled}"
+    );
+    let holds = stdout(&mallguard(&data, &["holds"]));
+    assert!(
+        holds.contains(&format!("yahoo #{}", mallguard_feeds::fake_yahoo::FIRST)),
+        "{holds}"
+    );
+    assert!(
+        holds.contains("rakuten #386193-20261123-0000012345"),
+        "held against the Rakuten order: {holds}"
+    );
+    let notice = std::fs::read_dir(data.join("outbox"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.contains("-notice-"))
+        .count();
+    assert_eq!(notice, 2, "the Yahoo! buyer got a notice for each held order");
+    // Polled again: nothing new.
+    let again = poll("yahoo");
+    assert!(again.contains("受付 0") && again.contains("保留 0"), "{again}");
+}

@@ -1,0 +1,771 @@
+//! Yahoo!ショッピング: the store API (ストア向けAPI) read as an [`OrderFeed`], over the pure requests and parsers
+//! of [`mallguard_malls::yahoo`]. One feed reads one seller (the shop id is the seller id).
+//!
+//! # Authorisation
+//!
+//! Every call carries `Authorization: Bearer <access token>`. The access token (one hour) comes from Yahoo!
+//! ID連携 v2's token endpoint with the app's refresh token ([`YahooCredentials`]); the feed keeps it, with its
+//! expiry, and refreshes it when it has none or it is about to expire. An answer saying the token expired
+//! (`401`, `error="invalid_token"`) refreshes it once and tries the call again; a second refusal is
+//! [`FeedError::Unauthorized`]. Yahoo does not rotate the refresh token on a refresh (so the research notes);
+//! should a token answer ever carry a new one, the feed uses it from then on and
+//! [`YahooFeed::rotated_refresh_token`] returns it, so the caller can write it back to its secrets. The refresh
+//! token lives four weeks: when the token endpoint answers `invalid_grant` (or an API call `px-04307`), a
+//! person must authorise the app again.
+//!
+//! With the store's public key configured, every call also carries `X-sws-signature` (and
+//! `X-sws-signature-version`): without it, the order API's session ends after 12 hours (`px-04102`, which is
+//! [`FeedError::Unauthorized`]: a person must authorise again). An answer saying the signature was not
+//! accepted (`X-SWS-Authorize-Status`) fails nothing, but is logged as a warning.
+//!
+//! # One read
+//!
+//! The position is an RFC 3339 instant: every order placed up to it has been read. orderList finds orders by
+//! order time only (no "updated since" condition could be verified), so a read makes one search by order
+//! time, oldest first, over:
+//!
+//! - the new orders, from the position less an overlap (10 minutes), or from `now − first_look_back` on the
+//!   first run;
+//! - the orders of the last 48 hours (the matching window) again, for their cancellations.
+//!
+//! The search's pages (`Start`/`Result`) are followed up to [`YahooOptions::max_list_pages`], the order ids
+//! deduplicated. orderInfo is then called once per order (Yahoo gives one order per call) for the orders the
+//! read must look at: those placed since the new orders' start, and the older ones whose `LastUpdateTime` is
+//! since then too (or is not given); on the first read (no position), every order listed. A re-read order that has not changed since the previous read is thus
+//! listed but not fetched again: the cost of a read is one token refresh at most, one orderList per page,
+//! and one orderInfo per new or changed order.
+//!
+//! What a read cannot see: a change to an order placed more than 48 hours ago (only orders in the re-read
+//! window are listed again); a change that does not move `LastUpdateTime` (its behaviour is not documented:
+//! a cancellation is taken to move it); an order that becomes visible to orderList more than the overlap
+//! after its order time (held for fraud screening, say) and more than 48 hours after it. Calls are spaced
+//! [`YahooOptions::min_spacing`] apart (Yahoo asks for one query per second), so a read of many orders is
+//! slow: at one second apart, 100 new orders take 100 seconds.
+//!
+//! `next` is the search's end, so the next read starts `overlap` before it. When the search has more pages
+//! than one read takes, the page says `more` and `next` is the order time of the newest order listed (or the
+//! position, when that is later): the search is ascending, so every order placed before it was listed.
+//!
+//! # Failures
+//!
+//! Every answer is classified by [`yahoo::classify`]: an expired access token is refreshed once, then
+//! [`FeedError::Unauthorized`]; an expired session or a refresh token Yahoo no longer takes is
+//! [`FeedError::Unauthorized`] saying a person must authorise the app again; the daily cap (403 `Your Request
+//! was Forbidden`) is [`FeedError::Throttled`] until midnight JST, when the cap resets; 5xx, a timeout, a
+//! refused or broken connection, or an answer that is not XML is [`FeedError::Unavailable`]; any other
+//! refusal is [`FeedError::Refused`]. No error text or log line holds a credential or a buyer's data: the
+//! log holds the shop and counts.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use jiff::{SignedDuration, Timestamp};
+use mallguard_domain::feed::{FeedError, FeedOrder, FeedPage, OrderFeed};
+use mallguard_domain::ids::{Mall, OrderId, ShopId};
+use mallguard_domain::policy::jst;
+use mallguard_malls::ParseError;
+use mallguard_malls::yahoo::{
+    self, AuthorizeStatus, Failure, ORDER_INFO_FIELDS, ORDER_LIST_FIELDS, parse_order_info, parse_order_list,
+};
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::http::{self, ConfigError, Timeouts};
+
+/// orderList orders per page by default (Yahoo documents no maximum; clients use 100 to 2,000).
+pub const DEFAULT_PAGE_SIZE: u32 = 100;
+/// orderList pages per read by default.
+pub const DEFAULT_MAX_LIST_PAGES: u32 = 5;
+/// How far before the position a read starts.
+pub const DEFAULT_OVERLAP: SignedDuration = SignedDuration::from_mins(10);
+/// The orders placed this long before now are listed again on every read, for their cancellations.
+pub const DEFAULT_RECHECK: SignedDuration = SignedDuration::from_hours(48);
+/// The least time between two calls: Yahoo asks for one query per second.
+pub const DEFAULT_MIN_SPACING: Duration = Duration::from_secs(1);
+/// The largest orderList page `page_size` may ask for.
+const MAX_PAGE_SIZE: u32 = 2_000;
+/// The largest answer read: an orderList page of 2,000 short entries is well under this.
+const MAX_ANSWER_BYTES: usize = 8 * 1024 * 1024;
+/// An access token this close to its expiry is refreshed before use.
+const TOKEN_MARGIN: Duration = Duration::from_secs(60);
+/// How long an access token lives when the token answer does not say (Yahoo's are 3,600 seconds).
+const DEFAULT_TOKEN_LIFETIME: u64 = 3_600;
+
+/// The app's credentials for one store. All as secret as a password: sent only in headers and the token
+/// request's form, never written to a log or an error.
+#[derive(Clone)]
+pub struct YahooCredentials {
+    /// The Client ID (アプリケーションID) of the app approved for the order API.
+    pub client_id: SecretString,
+    pub client_secret: SecretString,
+    /// The refresh token of the store's consent (four weeks).
+    pub refresh_token: SecretString,
+    /// The store public key from ストアクリエイターPro 「設定 > 暗号鍵管理」 (PEM); without it the order API's
+    /// session ends after 12 hours.
+    pub public_key_pem: Option<SecretString>,
+    /// That key's version, sent as `X-sws-signature-version`.
+    pub public_key_version: Option<SecretString>,
+}
+
+impl fmt::Debug for YahooCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("YahooCredentials { .. }")
+    }
+}
+
+/// How a [`YahooFeed`] reads; [`Default`] is Yahoo's hosts with the defaults above.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct YahooOptions {
+    /// The store API's base URL, to which `orderList` and `orderInfo` are appended; None is Yahoo's for the
+    /// seller ([`yahoo::base_url`]: the test environment for sandbox sellers `snbx-…`).
+    pub base_url: Option<String>,
+    /// The token endpoint.
+    pub token_url: String,
+    pub timeouts: Timeouts,
+    /// orderList orders per page, 1 to 2,000.
+    pub page_size: u32,
+    /// orderList pages per read, at least 1.
+    pub max_list_pages: u32,
+    /// How far before the position a read starts.
+    pub overlap: SignedDuration,
+    /// How far back every read lists the orders again (the matching window), for their cancellations.
+    pub recheck: SignedDuration,
+    /// The least time between the starts of two calls of this feed (0 in tests).
+    pub min_spacing: Duration,
+}
+
+impl Default for YahooOptions {
+    fn default() -> Self {
+        YahooOptions {
+            base_url: None,
+            token_url: yahoo::TOKEN_URL.to_owned(),
+            timeouts: Timeouts::default(),
+            page_size: DEFAULT_PAGE_SIZE,
+            max_list_pages: DEFAULT_MAX_LIST_PAGES,
+            overlap: DEFAULT_OVERLAP,
+            recheck: DEFAULT_RECHECK,
+            min_spacing: DEFAULT_MIN_SPACING,
+        }
+    }
+}
+
+/// An access token and when to stop using it.
+struct AccessToken {
+    token: SecretString,
+    expires: Instant,
+}
+
+/// One seller's orders at Yahoo!ショッピング (see the [module](self) for what a read does).
+pub struct YahooFeed {
+    shop: ShopId,
+    credentials: YahooCredentials,
+    base_url: String,
+    token_url: String,
+    client: reqwest::Client,
+    timeout: Duration,
+    page_size: u32,
+    max_list_pages: u32,
+    overlap: SignedDuration,
+    recheck: SignedDuration,
+    min_spacing: Duration,
+    /// The access token in use, if any.
+    access: Mutex<Option<AccessToken>>,
+    /// A refresh token a token answer carried in place of the configured one.
+    rotated: Mutex<Option<SecretString>>,
+    /// When the last call started; calls wait their turn on this lock.
+    last_call: tokio::sync::Mutex<Option<Instant>>,
+}
+
+impl fmt::Debug for YahooFeed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("YahooFeed")
+            .field("shop", &self.shop)
+            .field("base_url", &self.base_url)
+            .field("page_size", &self.page_size)
+            .field("max_list_pages", &self.max_list_pages)
+            .field("min_spacing", &self.min_spacing)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The calls of a read, by the names the logs and errors use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Call {
+    Token,
+    OrderList,
+    OrderInfo,
+}
+
+impl Call {
+    fn name(self) -> &'static str {
+        match self {
+            Call::Token => "token refresh",
+            Call::OrderList => "orderList",
+            Call::OrderInfo => "orderInfo",
+        }
+    }
+}
+
+/// The time range of one read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Window {
+    /// The start of the search: the older of the new orders' start and the re-read's.
+    from: Timestamp,
+    /// Where the new orders start (the position less the overlap, or the first run's look-back).
+    new_from: Timestamp,
+    /// The end of the search, whole seconds; `next` when every page is read.
+    to: Timestamp,
+    /// Whether this is the first read (no position): every order listed is fetched.
+    first: bool,
+}
+
+/// What one read has done so far.
+#[derive(Debug, Default)]
+struct Progress {
+    requests: u32,
+    /// Whether an answer said the public-key signature was not accepted.
+    signature_refused: bool,
+}
+
+/// What the orderList pages of one read found.
+#[derive(Debug)]
+struct Listed {
+    /// The ids to fetch with orderInfo, in listing order.
+    to_fetch: Vec<OrderId>,
+    /// How many orders were listed (deduplicated).
+    listed: usize,
+    /// Whether every page was read.
+    complete: bool,
+    /// The newest order time listed.
+    newest: Option<Timestamp>,
+}
+
+impl YahooFeed {
+    /// A feed of the seller `shop` with its own HTTP client (rustls, both timeouts of `options`).
+    pub fn new(shop: ShopId, credentials: YahooCredentials, options: YahooOptions) -> Result<YahooFeed, ConfigError> {
+        let client = http::client(options.timeouts)?;
+        YahooFeed::with_client(shop, credentials, options, client)
+    }
+
+    /// A feed of `shop` over a client of the caller's. Every call still gets `options.timeouts.total` as its
+    /// own timeout; the connect timeout is the client's.
+    pub fn with_client(
+        shop: ShopId,
+        credentials: YahooCredentials,
+        options: YahooOptions,
+        client: reqwest::Client,
+    ) -> Result<YahooFeed, ConfigError> {
+        let base_url = options.base_url.as_deref().unwrap_or_else(|| yahoo::base_url(&shop));
+        Ok(YahooFeed {
+            base_url: http::base_url(base_url)?,
+            token_url: http::base_url(&options.token_url)?,
+            shop,
+            credentials,
+            client,
+            timeout: options.timeouts.total,
+            page_size: options.page_size.clamp(1, MAX_PAGE_SIZE),
+            max_list_pages: options.max_list_pages.max(1),
+            overlap: options.overlap.abs(),
+            recheck: options.recheck.abs(),
+            min_spacing: options.min_spacing,
+            access: Mutex::new(None),
+            rotated: Mutex::new(None),
+            last_call: tokio::sync::Mutex::new(None),
+        })
+    }
+
+    /// The refresh token a token answer carried in place of the configured one, if Yahoo ever sent one
+    /// (the research notes say it does not rotate them). The feed uses it from then on; write it back to the
+    /// secrets so the next start does too, since the old one may no longer work.
+    pub fn rotated_refresh_token(&self) -> Option<SecretString> {
+        lock(&self.rotated).clone()
+    }
+
+    /// The range of the read from `position` at `now`.
+    fn window(&self, position: Option<Timestamp>, now: Timestamp, first_look_back: SignedDuration) -> Window {
+        let back = |at: Timestamp, by: SignedDuration| at.checked_sub(by).unwrap_or(Timestamp::MIN);
+        let now = whole_second(now);
+        let new_from = match position {
+            Some(position) => back(position, self.overlap),
+            None => back(now, first_look_back.abs()),
+        };
+        let new_from = whole_second(new_from.min(now));
+        Window {
+            from: new_from.min(back(now, self.recheck)),
+            new_from,
+            to: now,
+            first: position.is_none(),
+        }
+    }
+
+    /// The orders of `window`, deduplicated, up to the page cap, and which of them to fetch.
+    async fn list(&self, window: &Window, now: Timestamp, progress: &mut Progress) -> Result<Listed, FeedError> {
+        let mut start = 1;
+        let mut pages_read = 0;
+        let mut seen = HashSet::new();
+        let mut to_fetch = Vec::new();
+        let mut newest = None;
+        loop {
+            let body = yahoo::order_list_request(
+                &self.shop,
+                window.from,
+                window.to,
+                start,
+                self.page_size,
+                &ORDER_LIST_FIELDS,
+            );
+            let answer = self.call(Call::OrderList, body, now, progress).await?;
+            pages_read += 1;
+            let page = parse_order_list(&answer).map_err(|e| unreadable_answer(Call::OrderList, e))?;
+            for order in &page.orders {
+                if !seen.insert(order.order_id.clone()) {
+                    continue;
+                }
+                newest = newest.max(order.order_time);
+                // An order placed before the new orders' start was read by an earlier read: fetch it again
+                // only when Yahoo says it changed since (or does not say when it changed).
+                let new = order.order_time.is_none_or(|t| t >= window.new_from);
+                let changed = order.last_update_time.is_none_or(|t| t >= window.new_from);
+                if window.first || new || changed {
+                    to_fetch.push(order.order_id.clone());
+                }
+            }
+            match page.next_start(start, self.page_size) {
+                None => {
+                    return Ok(Listed {
+                        to_fetch,
+                        listed: seen.len(),
+                        complete: true,
+                        newest,
+                    });
+                }
+                Some(_) if pages_read >= self.max_list_pages => {
+                    return Ok(Listed {
+                        to_fetch,
+                        listed: seen.len(),
+                        complete: false,
+                        newest,
+                    });
+                }
+                Some(next) => start = next,
+            }
+        }
+    }
+
+    /// The orders `ids`, one orderInfo call each; with how many could not be read.
+    async fn fetch(
+        &self,
+        ids: &[OrderId],
+        now: Timestamp,
+        progress: &mut Progress,
+    ) -> Result<(Vec<FeedOrder>, usize), FeedError> {
+        let mut orders = Vec::with_capacity(ids.len());
+        let mut unreadable = 0;
+        for id in ids {
+            let body = yahoo::order_info_request(&self.shop, id, &ORDER_INFO_FIELDS);
+            let answer = self.call(Call::OrderInfo, body, now, progress).await?;
+            match parse_order_info(&answer, &self.shop) {
+                Ok((info, raw)) => orders.push(FeedOrder::Order {
+                    order: Box::new(info.order),
+                    raw,
+                }),
+                Err((raw, error)) => {
+                    unreadable += 1;
+                    orders.push(FeedOrder::Unreadable {
+                        raw,
+                        error: error.to_string(),
+                    });
+                }
+            }
+        }
+        Ok((orders, unreadable))
+    }
+
+    /// POSTs `body` to a store API endpoint with the access token, refreshing the token once when Yahoo says
+    /// it expired, and returns the body of a successful answer.
+    async fn call(
+        &self,
+        call: Call,
+        body: String,
+        now: Timestamp,
+        progress: &mut Progress,
+    ) -> Result<Vec<u8>, FeedError> {
+        let name = match call {
+            Call::OrderList => "orderList",
+            _ => "orderInfo",
+        };
+        let url = format!("{}/{name}", self.base_url);
+        let mut refreshed = false;
+        loop {
+            let token = self.access_token(now, progress).await?;
+            let mut request = self
+                .client
+                .post(&url)
+                .header(
+                    AUTHORIZATION,
+                    sensitive(&yahoo::bearer_authorization(token.expose_secret()))?,
+                )
+                .header(CONTENT_TYPE, yahoo::CONTENT_TYPE)
+                .header(ACCEPT, "application/xml")
+                .body(body.clone());
+            if let Some(pem) = &self.credentials.public_key_pem {
+                let signature = yahoo::sws_signature(&self.shop, Timestamp::now().as_second(), pem.expose_secret())
+                    .map_err(|e| FeedError::Refused(format!("{name}: the store public key cannot be used: {e}")))?;
+                request = request.header(yahoo::SIGNATURE_HEADER, sensitive(&signature)?);
+                if let Some(version) = &self.credentials.public_key_version {
+                    request = request.header(yahoo::SIGNATURE_VERSION_HEADER, sensitive(version.expose_secret())?);
+                }
+            }
+            let (status, headers, retry_after, answer) = self.send(call, request, now, progress).await?;
+            if self.credentials.public_key_pem.is_some()
+                && yahoo::authorize_status(&headers) != AuthorizeStatus::Authorized
+                && (200..300).contains(&status)
+            {
+                progress.signature_refused = true;
+            }
+            match yahoo::classify(status, &headers, &answer) {
+                None => return Ok(answer),
+                Some(Failure::TokenExpired { .. }) if !refreshed => {
+                    tracing::info!(mall = "yahoo", shop = %self.shop, call = name, "the Yahoo access token expired: refreshing it");
+                    *lock(&self.access) = None;
+                    refreshed = true;
+                }
+                Some(failure) => return Err(self.failed(call, failure, retry_after, now)),
+            }
+        }
+    }
+
+    /// The access token to use: the one kept, or a fresh one when there is none or it is about to expire.
+    async fn access_token(&self, now: Timestamp, progress: &mut Progress) -> Result<SecretString, FeedError> {
+        if let Some(access) = lock(&self.access).as_ref()
+            && access.expires > Instant::now() + TOKEN_MARGIN
+        {
+            return Ok(access.token.clone());
+        }
+        let refresh_token = self
+            .rotated_refresh_token()
+            .unwrap_or_else(|| self.credentials.refresh_token.clone());
+        let form = yahoo::token_refresh_form(refresh_token.expose_secret());
+        let basic = yahoo::basic_authorization(
+            self.credentials.client_id.expose_secret(),
+            self.credentials.client_secret.expose_secret(),
+        );
+        let request = self
+            .client
+            .post(&self.token_url)
+            .header(AUTHORIZATION, sensitive(&basic)?)
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(ACCEPT, "application/json")
+            .body(form_urlencoded(&form));
+        let started = Instant::now();
+        let (status, headers, retry_after, answer) = self.send(Call::Token, request, now, progress).await?;
+        if let Some(failure) = yahoo::classify(status, &headers, &answer) {
+            return Err(self.failed(Call::Token, failure, retry_after, now));
+        }
+        let token = yahoo::parse_token_response(&answer).map_err(|e| {
+            FeedError::Refused(format!(
+                "{}: the answer cannot be read: {}",
+                Call::Token.name(),
+                without_detail(&e)
+            ))
+        })?;
+        if let Some(rotated) = token.refresh_token
+            && rotated.expose_secret() != refresh_token.expose_secret()
+        {
+            tracing::warn!(
+                mall = "yahoo",
+                shop = %self.shop,
+                "Yahoo sent a new refresh token: it is used from now on, and must be written back to the secrets"
+            );
+            *lock(&self.rotated) = Some(rotated);
+        }
+        let lifetime = Duration::from_secs(token.expires_in.unwrap_or(DEFAULT_TOKEN_LIFETIME));
+        *lock(&self.access) = Some(AccessToken {
+            token: token.access_token.clone(),
+            expires: started + lifetime,
+        });
+        tracing::info!(mall = "yahoo", shop = %self.shop, expires_in = lifetime.as_secs(), "refreshed the Yahoo access token");
+        Ok(token.access_token)
+    }
+
+    /// Waits for this call's turn (at least `min_spacing` after the last call started), sends the request
+    /// with the total timeout and returns the status, the headers [`yahoo::classify`] reads, `Retry-After`
+    /// and the body.
+    async fn send(
+        &self,
+        call: Call,
+        request: reqwest::RequestBuilder,
+        now: Timestamp,
+        progress: &mut Progress,
+    ) -> Result<(u16, mallguard_malls::Headers, Option<SignedDuration>, Vec<u8>), FeedError> {
+        let name = call.name();
+        {
+            let mut last = self.last_call.lock().await;
+            if let Some(last) = *last {
+                let ready = last + self.min_spacing;
+                let waiting = ready.saturating_duration_since(Instant::now());
+                if !waiting.is_zero() {
+                    tokio::time::sleep(waiting).await;
+                }
+            }
+            *last = Some(Instant::now());
+        }
+        progress.requests += 1;
+        let response = request
+            .timeout(self.timeout)
+            .send()
+            .await
+            .map_err(|e| http::transport(name, e, self.timeout))?;
+        let status = response.status().as_u16();
+        let headers = yahoo::response_headers(|header| response.headers().get(header).and_then(|v| v.to_str().ok()));
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| http::retry_after(v, now));
+        let body = match http::read_body(response, MAX_ANSWER_BYTES, name, self.timeout).await {
+            Ok(body) => body,
+            // A failure is classified by its status when its body cannot be read.
+            Err(_) if !(200..300).contains(&status) => Vec::new(),
+            Err(e) => return Err(e),
+        };
+        Ok((status, headers, retry_after, body))
+    }
+
+    fn failed(&self, call: Call, failure: Failure, retry_after: Option<SignedDuration>, now: Timestamp) -> FeedError {
+        let name = call.name();
+        let error = match &failure {
+            Failure::TokenExpired { .. } => FeedError::Unauthorized(format!(
+                "{name}: {failure}, again after a token refresh: check the app's credentials"
+            )),
+            Failure::SessionExpired | Failure::ReauthorizationNeeded { .. } => FeedError::Unauthorized(format!(
+                "{name}: {failure}: a person must authorise the app for the store again in Yahoo! (and set the \
+                 store public key, without which the session ends after 12 hours)"
+            )),
+            Failure::QuotaExceeded => FeedError::Throttled {
+                retry_after: retry_after.or_else(|| until_jst_midnight(now)),
+            },
+            Failure::Unavailable { .. } => FeedError::Unavailable(format!("{name}: {failure}")),
+            Failure::Refused { .. } => FeedError::Refused(format!("{name}: {failure}")),
+        };
+        tracing::warn!(mall = "yahoo", shop = %self.shop, call = name, kind = error.kind(), "a Yahoo call failed");
+        error
+    }
+}
+
+#[async_trait]
+impl OrderFeed for YahooFeed {
+    fn mall(&self) -> Mall {
+        Mall::Yahoo
+    }
+
+    fn shop(&self) -> &ShopId {
+        &self.shop
+    }
+
+    async fn changed_since(
+        &self,
+        position: Option<&str>,
+        now: Timestamp,
+        first_look_back: SignedDuration,
+    ) -> Result<FeedPage, FeedError> {
+        let position = position.map(parse_position).transpose()?;
+        let window = self.window(position, now, first_look_back);
+        let mut progress = Progress::default();
+        let listed = self.list(&window, now, &mut progress).await?;
+        let (orders, unreadable) = self.fetch(&listed.to_fetch, now, &mut progress).await?;
+        // A search cut short has listed every order placed up to the newest one listed (it is ascending),
+        // and the reads before this one those up to the position.
+        let next = if listed.complete {
+            window.to
+        } else {
+            listed.newest.max(position).unwrap_or(window.new_from)
+        };
+        if progress.signature_refused {
+            tracing::warn!(
+                mall = "yahoo",
+                shop = %self.shop,
+                "Yahoo did not accept the X-sws-signature: the order API session ends after 12 hours; check the \
+                 store public key and its version"
+            );
+        }
+        tracing::info!(
+            mall = "yahoo",
+            shop = %self.shop,
+            from = %window.from,
+            to = %window.to,
+            listed = listed.listed,
+            fetched = listed.to_fetch.len(),
+            orders = orders.len() - unreadable,
+            unreadable,
+            requests = progress.requests,
+            more = !listed.complete,
+            %next,
+            "read the Yahoo orders"
+        );
+        Ok(FeedPage {
+            orders,
+            next: next.to_string(),
+            more: !listed.complete,
+            requests: progress.requests,
+        })
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// A header value that is never printed.
+fn sensitive(value: &str) -> Result<HeaderValue, FeedError> {
+    let mut header = HeaderValue::try_from(value)
+        .map_err(|_| FeedError::Refused("a credential header could not be built (a control character?)".into()))?;
+    header.set_sensitive(true);
+    Ok(header)
+}
+
+/// `application/x-www-form-urlencoded` of `pairs`.
+fn form_urlencoded(pairs: &[(&str, String)]) -> String {
+    let mut url = reqwest::Url::parse("http://form.invalid/").expect("a fixed URL");
+    url.query_pairs_mut()
+        .extend_pairs(pairs.iter().map(|(k, v)| (*k, v.as_str())));
+    url.query().unwrap_or_default().to_owned()
+}
+
+/// The time until the next midnight in Japan, when Yahoo's daily cap resets.
+fn until_jst_midnight(now: Timestamp) -> Option<SignedDuration> {
+    let tomorrow = now.to_zoned(jst()).date().tomorrow().ok()?;
+    let midnight = tomorrow.to_zoned(jst()).ok()?.timestamp();
+    Some(midnight.duration_since(now).max(SignedDuration::ZERO))
+}
+
+/// The stored position: the instant this feed wrote as `next`.
+fn parse_position(position: &str) -> Result<Timestamp, FeedError> {
+    position.trim().parse().map_err(|e| {
+        FeedError::Refused(format!(
+            "the stored Yahoo position {position:?} is not an RFC 3339 instant ({e})"
+        ))
+    })
+}
+
+/// A successful answer that cannot be read: not XML at all (a maintenance page) is unavailability, XML of
+/// another shape a refusal that a person must look at.
+fn unreadable_answer(call: Call, error: ParseError) -> FeedError {
+    let name = call.name();
+    match error {
+        ParseError::NotJson(_) => FeedError::Unavailable(format!("{name}: the answer cannot be read: {error}")),
+        _ => FeedError::Refused(format!("{name}: the answer cannot be read: {error}")),
+    }
+}
+
+/// A token answer's parse error without what it quotes (it may quote the token).
+fn without_detail(error: &ParseError) -> &'static str {
+    match error {
+        ParseError::NotJson(_) => "not JSON",
+        ParseError::TooDeep(_) => "nested too deep",
+        ParseError::NotObject(_) => "not a JSON object",
+        ParseError::Invalid(_) => "no access token in it",
+    }
+}
+
+fn whole_second(at: Timestamp) -> Timestamp {
+    Timestamp::from_second(at.as_second()).unwrap_or(at)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn feed(options: YahooOptions) -> YahooFeed {
+        let credentials = YahooCredentials {
+            client_id: SecretString::from("dj00client"),
+            client_secret: SecretString::from("s3cret-client"),
+            refresh_token: SecretString::from("refresh-AAAA"),
+            public_key_pem: None,
+            public_key_version: None,
+        };
+        YahooFeed::new(ShopId::parse("tanaka-yahoo").unwrap(), credentials, options).unwrap()
+    }
+
+    fn at(text: &str) -> Timestamp {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn the_default_hosts_are_yahoos() {
+        let feed = feed(YahooOptions::default());
+        assert_eq!(
+            feed.base_url,
+            "https://circus.shopping.yahooapis.jp/ShoppingWebService/V1"
+        );
+        assert_eq!(feed.token_url, yahoo::TOKEN_URL);
+        let sandbox = YahooFeed::new(
+            ShopId::parse("snbx-abcdefg").unwrap(),
+            feed.credentials.clone(),
+            YahooOptions::default(),
+        )
+        .unwrap();
+        assert!(sandbox.base_url.starts_with("https://test.circus."));
+        assert!(
+            YahooFeed::new(
+                ShopId::parse("s").unwrap(),
+                feed.credentials.clone(),
+                YahooOptions {
+                    base_url: Some("http://circus.example".into()),
+                    ..YahooOptions::default()
+                },
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn the_window_joins_the_new_orders_and_the_re_read() {
+        let feed = feed(YahooOptions::default());
+        let now = at("2026-11-23T03:30:00.750Z");
+        let window = feed.window(Some(at("2026-11-23T03:25:00Z")), now, SignedDuration::from_hours(24));
+        assert_eq!(window.to, at("2026-11-23T03:30:00Z"));
+        assert_eq!(window.new_from, at("2026-11-23T03:15:00Z"));
+        assert_eq!(window.from, at("2026-11-21T03:30:00Z"));
+        let window = feed.window(None, now, SignedDuration::from_hours(24 * 7));
+        assert_eq!(window.from, at("2026-11-16T03:30:00Z"));
+        assert_eq!(window.new_from, window.from);
+        let window = feed.window(Some(at("2026-11-24T00:00:00Z")), now, SignedDuration::ZERO);
+        assert_eq!(window.new_from, window.to);
+    }
+
+    #[test]
+    fn the_daily_cap_is_waited_out_until_midnight_in_japan() {
+        // 12:30 JST: eleven and a half hours to go.
+        assert_eq!(
+            until_jst_midnight(at("2026-11-23T03:30:00Z")),
+            Some(SignedDuration::from_mins(11 * 60 + 30))
+        );
+    }
+
+    #[test]
+    fn the_token_form_is_url_encoded() {
+        assert_eq!(
+            form_urlencoded(&yahoo::token_refresh_form("a+b/c=")),
+            "grant_type=refresh_token&refresh_token=a%2Bb%2Fc%3D"
+        );
+    }
+
+    #[test]
+    fn nothing_secret_is_printed() {
+        let feed = feed(YahooOptions::default());
+        let printed = format!("{feed:?} {:?}", feed.credentials);
+        for secret in ["dj00client", "s3cret-client", "refresh-AAAA"] {
+            assert!(!printed.contains(secret), "{printed}");
+        }
+        assert!(format!("{:?}", sensitive("Bearer x").unwrap()).contains("Sensitive"));
+    }
+
+    #[test]
+    fn a_position_that_is_no_instant_is_refused() {
+        assert!(matches!(parse_position("yesterday"), Err(FeedError::Refused(_))));
+    }
+}
