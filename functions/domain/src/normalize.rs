@@ -141,8 +141,8 @@ pub fn place(prefecture: &str, city: &str, lines: &[&str]) -> String {
     address(&[&city_field, rest])
 }
 
-/// The 47 prefectures as addresses write them.
-const PREFECTURES: [&str; 47] = [
+/// The 47 prefectures as addresses write them, in ISO 3166-2:JP order (JP-01 北海道 … JP-47 沖縄県).
+pub const PREFECTURES: [&str; 47] = [
     "北海道",
     "青森県",
     "岩手県",

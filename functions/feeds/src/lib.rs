@@ -23,3 +23,18 @@ pub mod yahoo;
 mod http;
 
 pub use http::{ConfigError, Timeouts};
+
+/// A stored position: the instant a feed of `mall` wrote as `next`. A position that is none was not written
+/// by this feed (or the store was edited by hand): a person must look, so it is a refusal.
+pub(crate) fn parse_position(mall: &str, position: &str) -> Result<jiff::Timestamp, mallguard_domain::feed::FeedError> {
+    position.trim().parse().map_err(|e| {
+        mallguard_domain::feed::FeedError::Refused(format!(
+            "the stored {mall} position {position:?} is not an RFC 3339 instant ({e})"
+        ))
+    })
+}
+
+/// `at` without its fraction of a second: the malls' search conditions are whole seconds.
+pub(crate) fn whole_second(at: jiff::Timestamp) -> jiff::Timestamp {
+    jiff::Timestamp::from_second(at.as_second()).unwrap_or(at)
+}

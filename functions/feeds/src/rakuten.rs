@@ -250,7 +250,7 @@ impl RakutenFeed {
     /// When the licenseKey stops working, from RMS's licenseKey expiry API (read as JST, which RMS writes
     /// without an offset). A key that has already expired gets [`FeedError::Unauthorized`] here too. Call it
     /// once a day and warn the staff two weeks ahead: renewing the key is a person's job in RMS.
-    pub async fn license_expiry(&self) -> Result<Timestamp, FeedError> {
+    pub async fn license_expiry(&self, now: Timestamp) -> Result<Timestamp, FeedError> {
         let url = self.url(&rakuten::license_expiry_url(
             self.credentials.license_key.expose_secret(),
         ));
@@ -259,7 +259,7 @@ impl RakutenFeed {
             .get(url)
             .header(AUTHORIZATION, self.authorization()?)
             .header(ACCEPT, "application/json");
-        let answer = self.send(Call::LicenseExpiry, request, Timestamp::now()).await?;
+        let answer = self.send(Call::LicenseExpiry, request, now).await?;
         let expiry = rakuten::license_expiry(&answer).map_err(|e| unreadable_answer(Call::LicenseExpiry, e))?;
         tracing::info!(mall = "rakuten", shop = %self.shop, %expiry, "read the Rakuten licenseKey expiry");
         Ok(expiry)
@@ -289,13 +289,13 @@ impl RakutenFeed {
     /// The range of the read from `position` at `now`.
     fn window(&self, position: Option<Timestamp>, now: Timestamp, first_look_back: SignedDuration) -> Window {
         let back = |at: Timestamp, by: SignedDuration| at.checked_sub(by).unwrap_or(Timestamp::MIN);
-        let now = whole_second(now);
+        let now = crate::whole_second(now);
         let new_from = match position {
             Some(position) => back(position, self.overlap),
             None => back(now, first_look_back.abs()),
         };
         let oldest = back(now, SEARCH_MAX_AGE);
-        let new_from = whole_second(new_from.clamp(oldest, now));
+        let new_from = crate::whole_second(new_from.clamp(oldest, now));
         let from = new_from.min(back(now, self.recheck).max(oldest));
         let longest = from.checked_add(SEARCH_MAX_WINDOW).unwrap_or(Timestamp::MAX);
         Window {
@@ -463,7 +463,7 @@ impl OrderFeed for RakutenFeed {
         now: Timestamp,
         first_look_back: SignedDuration,
     ) -> Result<FeedPage, FeedError> {
-        let position = position.map(parse_position).transpose()?;
+        let position = position.map(|p| crate::parse_position("Rakuten", p)).transpose()?;
         let window = self.window(position, now, first_look_back);
         let mut requests = 0;
         let searched = self.search(&window, now, &mut requests).await?;
@@ -509,15 +509,6 @@ impl OrderFeed for RakutenFeed {
     }
 }
 
-/// The stored position: the instant this feed wrote as `next`.
-fn parse_position(position: &str) -> Result<Timestamp, FeedError> {
-    position.trim().parse().map_err(|e| {
-        FeedError::Refused(format!(
-            "the stored Rakuten position {position:?} is not an RFC 3339 instant ({e})"
-        ))
-    })
-}
-
 /// A successful answer that cannot be read: not JSON at all (a maintenance page) is unavailability, JSON of
 /// another shape a refusal that a person must look at.
 fn unreadable_answer(call: Call, error: ParseError) -> FeedError {
@@ -526,10 +517,6 @@ fn unreadable_answer(call: Call, error: ParseError) -> FeedError {
         ParseError::NotJson(_) => FeedError::Unavailable(format!("{name}: the answer is not JSON: {error}")),
         _ => FeedError::Refused(format!("{name}: the answer cannot be read: {error}")),
     }
-}
-
-fn whole_second(at: Timestamp) -> Timestamp {
-    Timestamp::from_second(at.as_second()).unwrap_or(at)
 }
 
 #[cfg(test)]
@@ -634,9 +621,12 @@ mod tests {
 
     #[test]
     fn a_position_that_is_no_instant_is_refused() {
-        assert!(matches!(parse_position("yesterday"), Err(FeedError::Refused(_))));
+        assert!(matches!(
+            crate::parse_position("Rakuten", "yesterday"),
+            Err(FeedError::Refused(_))
+        ));
         assert_eq!(
-            parse_position("2026-11-23T03:30:00Z").unwrap(),
+            crate::parse_position("Rakuten", "2026-11-23T03:30:00Z").unwrap(),
             at("2026-11-23T03:30:00Z")
         );
     }

@@ -287,12 +287,12 @@ impl YahooFeed {
     /// The range of the read from `position` at `now`.
     fn window(&self, position: Option<Timestamp>, now: Timestamp, first_look_back: SignedDuration) -> Window {
         let back = |at: Timestamp, by: SignedDuration| at.checked_sub(by).unwrap_or(Timestamp::MIN);
-        let now = whole_second(now);
+        let now = crate::whole_second(now);
         let new_from = match position {
             Some(position) => back(position, self.overlap),
             None => back(now, first_look_back.abs()),
         };
-        let new_from = whole_second(new_from.min(now));
+        let new_from = crate::whole_second(new_from.min(now));
         Window {
             from: new_from.min(back(now, self.recheck)),
             new_from,
@@ -572,7 +572,7 @@ impl OrderFeed for YahooFeed {
         now: Timestamp,
         first_look_back: SignedDuration,
     ) -> Result<FeedPage, FeedError> {
-        let position = position.map(parse_position).transpose()?;
+        let position = position.map(|p| crate::parse_position("Yahoo", p)).transpose()?;
         let window = self.window(position, now, first_look_back);
         let mut progress = Progress::default();
         let listed = self.list(&window, now, &mut progress).await?;
@@ -642,15 +642,6 @@ fn until_jst_midnight(now: Timestamp) -> Option<SignedDuration> {
     Some(midnight.duration_since(now).max(SignedDuration::ZERO))
 }
 
-/// The stored position: the instant this feed wrote as `next`.
-fn parse_position(position: &str) -> Result<Timestamp, FeedError> {
-    position.trim().parse().map_err(|e| {
-        FeedError::Refused(format!(
-            "the stored Yahoo position {position:?} is not an RFC 3339 instant ({e})"
-        ))
-    })
-}
-
 /// A successful answer that cannot be read: not XML at all (a maintenance page) is unavailability, XML of
 /// another shape a refusal that a person must look at.
 fn unreadable_answer(call: Call, error: ParseError) -> FeedError {
@@ -669,10 +660,6 @@ fn without_detail(error: &ParseError) -> &'static str {
         ParseError::NotObject(_) => "not a JSON object",
         ParseError::Invalid(_) => "no access token in it",
     }
-}
-
-fn whole_second(at: Timestamp) -> Timestamp {
-    Timestamp::from_second(at.as_second()).unwrap_or(at)
 }
 
 #[cfg(test)]
@@ -766,6 +753,9 @@ mod tests {
 
     #[test]
     fn a_position_that_is_no_instant_is_refused() {
-        assert!(matches!(parse_position("yesterday"), Err(FeedError::Refused(_))));
+        assert!(matches!(
+            crate::parse_position("Yahoo", "yesterday"),
+            Err(FeedError::Refused(_))
+        ));
     }
 }

@@ -279,7 +279,10 @@ async fn a_wrong_key_is_unauthorized_and_the_key_never_shows() {
     assert_eq!(fake.requests(Endpoint::GetOrder), 0);
 
     // The expiry API refuses it the same way.
-    let error = feed.license_expiry().await.unwrap_err();
+    let error = feed
+        .license_expiry(Timestamp::from_second(1_795_000_000).unwrap())
+        .await
+        .unwrap_err();
     assert!(matches!(error, FeedError::Unauthorized(_)), "{error:?}");
     assert!(!format!("{error} {error:?}").contains(wrong_key));
 }
@@ -295,7 +298,10 @@ async fn an_expired_key_is_unauthorized_everywhere() {
         matches!(&error, FeedError::Unauthorized(m) if m.contains("renew the licenseKey")),
         "{error:?}"
     );
-    let error = feed.license_expiry().await.unwrap_err();
+    let error = feed
+        .license_expiry(Timestamp::from_second(1_795_000_000).unwrap())
+        .await
+        .unwrap_err();
     assert!(matches!(error, FeedError::Unauthorized(_)), "{error:?}");
 }
 
@@ -386,7 +392,10 @@ async fn a_server_that_never_answers_is_unavailable_within_the_timeout() {
 
     // The expiry API's URL carries the licenseKey: the error does not.
     fake.answer_once(Endpoint::LicenseExpiry, Answer::Hang);
-    let error = feed.license_expiry().await.unwrap_err();
+    let error = feed
+        .license_expiry(Timestamp::from_second(1_795_000_000).unwrap())
+        .await
+        .unwrap_err();
     assert!(matches!(error, FeedError::Unavailable(_)), "{error:?}");
     let printed = format!("{error} {error:?}");
     assert!(
@@ -445,7 +454,11 @@ async fn rms_refusals_and_outages_map_to_feed_errors() {
 #[tokio::test]
 async fn the_license_expiry_is_read_from_rms() {
     let fake = FakeRms::start().await;
-    let expiry = fake.feed().license_expiry().await.unwrap();
+    let expiry = fake
+        .feed()
+        .license_expiry(Timestamp::from_second(1_795_000_000).unwrap())
+        .await
+        .unwrap();
     // 2026-11-28T23:59:59 without an offset: JST.
     assert_eq!(expiry, at("2026-11-28T14:59:59Z"));
     assert_eq!(fake.requests(Endpoint::LicenseExpiry), 1);
