@@ -142,6 +142,18 @@ pub struct FakeRms {
     url: String,
     state: Shared,
     server: tokio::task::JoinHandle<()>,
+    /// The day the sample orders are served on (None: as written).
+    day: Option<String>,
+}
+/// The day the samples were written on: [`FakeRms::start_on`] moves it to another.
+pub const SAMPLE_DAY: &str = "2026-11-23";
+
+/// `sample` with its day moved to `day` (JST dates and times keep their time of day).
+fn on_day(sample: &[u8], day: Option<&str>) -> Vec<u8> {
+    match day {
+        Some(day) => String::from_utf8_lossy(sample).replace(SAMPLE_DAY, day).into_bytes(),
+        None => sample.to_vec(),
+    }
 }
 
 impl Drop for FakeRms {
@@ -170,10 +182,20 @@ fn sample_orders(sample: &[u8]) -> BTreeMap<String, FakeOrder> {
 impl FakeRms {
     /// The fake on 127.0.0.1 and a free port, with the two orders of `getOrder.json`.
     pub async fn start() -> FakeRms {
+        FakeRms::start_with(None).await
+    }
+
+    /// The same with the sample orders moved to `day` (their order times keep the time of day): for tests
+    /// of programs that read "the last few days" by the real clock, so they pass on any day.
+    pub async fn start_on(day: jiff::civil::Date) -> FakeRms {
+        FakeRms::start_with(Some(day.to_string())).await
+    }
+
+    async fn start_with(day: Option<String>) -> FakeRms {
         let state: Shared = Arc::new(Mutex::new(Inner {
             authorization: rakuten::authorization(SERVICE_SECRET, LICENSE_KEY),
             key_expired: false,
-            orders: sample_orders(GET_ORDER),
+            orders: sample_orders(&on_day(GET_ORDER, day.as_deref())),
             scripted: HashMap::new(),
             counts: HashMap::new(),
             searches: Vec::new(),
@@ -192,7 +214,12 @@ impl FakeRms {
         let server = tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap();
         });
-        FakeRms { url, state, server }
+        FakeRms {
+            url,
+            state,
+            server,
+            day,
+        }
     }
 
     pub fn url(&self) -> &str {
@@ -245,7 +272,9 @@ impl FakeRms {
 
     /// The 山田 order becomes its cancelled version (`getOrder-cancelled.json`).
     pub fn cancel_yamada(&self) {
-        let cancelled = sample_orders(GET_ORDER_CANCELLED).remove(YAMADA).unwrap();
+        let cancelled = sample_orders(&on_day(GET_ORDER_CANCELLED, self.day.as_deref()))
+            .remove(YAMADA)
+            .unwrap();
         self.inner().orders.insert(YAMADA.to_owned(), cancelled);
     }
 
@@ -263,7 +292,8 @@ impl FakeRms {
     /// `count` copies of the 山田 order with numbers of their own (`386193-20261123-0000100000`, …) and
     /// order times `first`, `first + spacing`, …; their numbers in that order.
     pub fn add_orders(&self, count: usize, first: Timestamp, spacing: SignedDuration) -> Vec<String> {
-        let template = String::from_utf8(sample_orders(GET_ORDER).remove(YAMADA).unwrap().raw).unwrap();
+        let sample = on_day(GET_ORDER, self.day.as_deref());
+        let template = String::from_utf8(sample_orders(&sample).remove(YAMADA).unwrap().raw).unwrap();
         let mut inner = self.inner();
         (0..count)
             .map(|i| {

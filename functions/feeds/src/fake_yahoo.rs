@@ -218,6 +218,18 @@ pub struct FakeYahoo {
     url: String,
     state: Shared,
     server: tokio::task::JoinHandle<()>,
+    /// The day the sample orders are served on (None: as written).
+    day: Option<String>,
+}
+
+/// `sample` with its day moved to `day` (JST times keep their time of day).
+fn on_day(sample: &[u8], day: Option<&str>) -> Vec<u8> {
+    match day {
+        Some(day) => String::from_utf8_lossy(sample)
+            .replace(crate::fake::SAMPLE_DAY, day)
+            .into_bytes(),
+        None => sample.to_vec(),
+    }
 }
 
 impl Drop for FakeYahoo {
@@ -262,10 +274,23 @@ fn second_order() -> Vec<u8> {
 impl FakeYahoo {
     /// The fake on 127.0.0.1 and a free port, with the two orders of `orderList.xml`.
     pub async fn start() -> FakeYahoo {
+        FakeYahoo::start_with(None).await
+    }
+
+    /// The same with the sample orders moved to `day` (their times keep the time of day): for tests of
+    /// programs that read "the last few days" by the real clock, so they pass on any day.
+    pub async fn start_on(day: jiff::civil::Date) -> FakeYahoo {
+        FakeYahoo::start_with(Some(day.to_string())).await
+    }
+
+    async fn start_with(day: Option<String>) -> FakeYahoo {
         let private_key = rsa::PrivateKey::from_pkcs8_pem(PRIVATE_KEY_PEM).expect("the test private key");
-        let orders = [sample_order(ORDER_INFO.to_vec()), sample_order(second_order())]
-            .into_iter()
-            .collect();
+        let orders = [
+            sample_order(on_day(ORDER_INFO, day.as_deref())),
+            sample_order(on_day(&second_order(), day.as_deref())),
+        ]
+        .into_iter()
+        .collect();
         let state: Shared = Arc::new(Mutex::new(Inner {
             private_key,
             refresh_token: REFRESH_TOKEN.to_owned(),
@@ -290,7 +315,12 @@ impl FakeYahoo {
         let server = tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap();
         });
-        FakeYahoo { url, state, server }
+        FakeYahoo {
+            url,
+            state,
+            server,
+            day,
+        }
     }
 
     pub fn url(&self) -> &str {
@@ -368,7 +398,7 @@ impl FakeYahoo {
 
     /// [`FIRST`] becomes its cancelled version (`orderInfo-cancelled.xml`, a later `LastUpdateTime`).
     pub fn cancel_first(&self) {
-        let (id, cancelled) = sample_order(ORDER_INFO_CANCELLED.to_vec());
+        let (id, cancelled) = sample_order(on_day(ORDER_INFO_CANCELLED, self.day.as_deref()));
         self.inner().orders.insert(id, cancelled);
     }
 

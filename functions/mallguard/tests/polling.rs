@@ -12,14 +12,22 @@ use std::process::Command;
 use common::{BIN, event, mallguard, stdout};
 use mallguard_feeds::fake::{FakeRms, LICENSE_KEY, SERVICE_SECRET};
 
-/// Runs `mallguard ARGS` against the fake RMS, reading a shop's first month back.
+/// Yesterday in Japan: the fakes serve their sample orders on it, as `send` moves a sample's orders, so
+/// the tests read "the last two days" by the real clock on any day they run.
+fn yesterday() -> jiff::civil::Date {
+    use mallguard_domain::ports::Clock;
+    let today = mallguard_domain::ports::SystemClock
+        .now()
+        .to_zoned(mallguard_domain::policy::jst())
+        .date();
+    today.yesterday().unwrap()
+}
+
+/// Runs `mallguard ARGS` against the fake RMS.
 fn with_rms(data: &Path, rms: &FakeRms, args: &[&str]) -> std::process::Output {
     Command::new(BIN)
         .env("MALLGUARD_DATA", data)
         .env("MALLGUARD_RAKUTEN_URL", rms.url())
-        .env("MALLGUARD_POLL_LOOK_BACK_DAYS", "30")
-        // The samples are of 2026-11-23: a month's window re-reads them, as 48 hours re-read recent orders.
-        .env("MALLGUARD_WINDOW_HOURS", "720")
         .env("MALLGUARD_LOG", "warn")
         .args(args)
         .output()
@@ -39,7 +47,7 @@ fn add_rakuten_shop(data: &Path) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_polled_rakuten_order_holds_the_same_buyers_yahoo_order() {
-    let rms = FakeRms::start().await;
+    let rms = FakeRms::start_on(yesterday()).await;
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join(".mallguard");
 
@@ -59,19 +67,12 @@ async fn a_polled_rakuten_order_holds_the_same_buyers_yahoo_order() {
         "{first_text}"
     );
 
-    // The same buyer's Yahoo! order, relayed 40 minutes later (dates as in the sample).
+    // The same buyer's Yahoo! order, relayed 40 minutes later (`send` moves it to yesterday too).
     // The server polls too (at once, then on its timer): at the fake, never at Rakuten.
-    let (_server, url) = common::start_with_env(
-        &data,
-        &[
-            ("MALLGUARD_RAKUTEN_URL", rms.url()),
-            ("MALLGUARD_POLL_LOOK_BACK_DAYS", "30"),
-            ("MALLGUARD_WINDOW_HOURS", "720"),
-        ],
-    );
+    let (_server, url) = common::start_with_env(&data, &[("MALLGUARD_RAKUTEN_URL", rms.url())]);
     let held = stdout(&mallguard(
         &data,
-        &["send", &event("generic/yahoo-order.json"), "--as-is", "--url", &url],
+        &["send", &event("generic/yahoo-order.json"), "--url", &url],
     ));
     assert!(held.contains("\"held\""), "{held}");
     let holds = stdout(&mallguard(&data, &["holds"]));
@@ -104,7 +105,7 @@ async fn a_polled_rakuten_order_holds_the_same_buyers_yahoo_order() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_license_key_fails_the_poll_and_alerts_the_staff_once() {
-    let rms = FakeRms::start().await;
+    let rms = FakeRms::start_on(yesterday()).await;
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join(".mallguard");
     add_rakuten_shop(&data);
@@ -127,8 +128,8 @@ async fn an_expired_license_key_fails_the_poll_and_alerts_the_staff_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_polled_yahoo_order_of_the_buyer_of_a_polled_rakuten_order_is_held_on_the_next_pass() {
     use mallguard_feeds::fake_yahoo::{CLIENT_ID, CLIENT_SECRET, FakeYahoo, REFRESH_TOKEN, SELLER};
-    let rms = FakeRms::start().await;
-    let yahoo = FakeYahoo::start().await;
+    let rms = FakeRms::start_on(yesterday()).await;
+    let yahoo = FakeYahoo::start_on(yesterday()).await;
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join(".mallguard");
     add_rakuten_shop(&data);
@@ -147,8 +148,6 @@ async fn a_polled_yahoo_order_of_the_buyer_of_a_polled_rakuten_order_is_held_on_
                 "MALLGUARD_YAHOO_TOKEN_URL",
                 format!("{}/yconnect/v2/token", yahoo.url()),
             )
-            .env("MALLGUARD_POLL_LOOK_BACK_DAYS", "30")
-            .env("MALLGUARD_WINDOW_HOURS", "720")
             .env("MALLGUARD_LOG", "warn")
             .args(["poll", "--mall", mall])
             .output()
