@@ -361,12 +361,17 @@ impl AwsConfig {
 ///   "generic": ["whsec_<Standard Webhooks secret>", "whsec_<the previous one, while rotating>"],
 ///   "rakuten": { "tanaka-rakuten": { "service_secret": "SP…", "license_key": "SL…" } },
 ///   "yahoo": { "tanaka-yahoo": { "client_id": "…", "client_secret": "…", "refresh_token": "…",
-///              "public_key_pem": "-----BEGIN PUBLIC KEY-----…", "public_key_version": "1" } }
+///              "public_key_pem": "-----BEGIN PUBLIC KEY-----…", "public_key_version": "1" } },
+///   "amazon": { "A1EXAMPLESELLER": { "client_id": "amzn1.application-oa2-client.…", "client_secret": "…",
+///               "refresh_token": "Atzr|…" } }
 /// }
 /// ```
 ///
 /// `yahoo` holds each Yahoo! store's (seller id's) Yahoo! ID連携 app credentials and refresh token, and
 /// optionally the store API's public key for 公開鍵認証 (without it the order API's session lasts 12 hours).
+///
+/// `amazon` holds each Amazon seller's (by its seller id, the `SellerId` of Amazon's notifications) SP-API
+/// app credentials and the refresh token of the seller's authorisation.
 ///
 /// `rakuten` holds the RMS WEB SERVICE credentials of each Rakuten shop the poller reads (the shop id is
 /// the one its orders are filed under); the licenseKey expires every 90 days and is replaced here.
@@ -392,6 +397,28 @@ pub struct Secrets {
     webhooks: WebhookSecrets,
     rakuten: BTreeMap<String, RakutenSecret>,
     yahoo: BTreeMap<String, YahooSecret>,
+    amazon: BTreeMap<String, AmazonSecret>,
+}
+
+/// The SP-API credentials of one Amazon seller: the Login with Amazon app's client id and secret, and the
+/// refresh token the seller's authorisation of the app gave (it does not expire, but is revoked when the
+/// seller removes the app or the app's client secret is rotated).
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AmazonSecret {
+    pub client_id: String,
+    #[serde(serialize_with = "expose")]
+    pub client_secret: SecretString,
+    #[serde(serialize_with = "expose")]
+    pub refresh_token: SecretString,
+}
+
+impl PartialEq for AmazonSecret {
+    fn eq(&self, other: &Self) -> bool {
+        self.client_id == other.client_id
+            && self.client_secret.expose_secret() == other.client_secret.expose_secret()
+            && self.refresh_token.expose_secret() == other.refresh_token.expose_secret()
+    }
 }
 
 /// The Yahoo! ID連携 credentials of one Yahoo! store, and its store API public key when set up.
@@ -469,6 +496,8 @@ struct SecretsJson {
     rakuten: BTreeMap<String, RakutenSecret>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     yahoo: BTreeMap<String, YahooSecret>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    amazon: BTreeMap<String, AmazonSecret>,
 }
 
 /// A key derived from the generated master key, one per purpose, so that knowing one key tells nothing
@@ -533,7 +562,24 @@ impl TryFrom<SecretsJson> for Secrets {
                 }
             }
         }
-        Ok(secrets.with_rakuten(json.rakuten).with_yahoo(json.yahoo))
+        for (seller, secret) in &json.amazon {
+            if mallguard_domain::ids::ShopId::parse(seller).is_err() {
+                return Err(format!("amazon[{seller:?}] is not a seller id"));
+            }
+            for (field, empty) in [
+                ("client_id", secret.client_id.trim().is_empty()),
+                ("client_secret", secret.client_secret.expose_secret().trim().is_empty()),
+                ("refresh_token", secret.refresh_token.expose_secret().trim().is_empty()),
+            ] {
+                if empty {
+                    return Err(format!("amazon[{seller:?}].{field} is empty"));
+                }
+            }
+        }
+        Ok(secrets
+            .with_rakuten(json.rakuten)
+            .with_yahoo(json.yahoo)
+            .with_amazon(json.amazon))
     }
 }
 
@@ -548,6 +594,7 @@ impl From<Secrets> for SecretsJson {
             generic: webhooks.generic,
             rakuten: s.rakuten,
             yahoo: s.yahoo,
+            amazon: s.amazon,
         }
     }
 }
@@ -560,6 +607,7 @@ impl std::fmt::Debug for Secrets {
             .field("webhooks", &self.webhooks)
             .field("rakuten_shops", &self.rakuten.keys().collect::<Vec<_>>())
             .field("yahoo_shops", &self.yahoo.keys().collect::<Vec<_>>())
+            .field("amazon_sellers", &self.amazon.keys().collect::<Vec<_>>())
             .finish()
     }
 }
@@ -571,6 +619,7 @@ impl PartialEq for Secrets {
             && self.webhooks == other.webhooks
             && self.rakuten == other.rakuten
             && self.yahoo == other.yahoo
+            && self.amazon == other.amazon
     }
 }
 
@@ -590,7 +639,19 @@ impl Secrets {
             webhooks,
             rakuten: BTreeMap::new(),
             yahoo: BTreeMap::new(),
+            amazon: BTreeMap::new(),
         })
+    }
+
+    /// The same secrets with these Amazon sellers' SP-API credentials.
+    pub fn with_amazon(mut self, amazon: BTreeMap<String, AmazonSecret>) -> Self {
+        self.amazon = amazon;
+        self
+    }
+
+    /// The SP-API credentials by Amazon seller id (the `SellerId` of the notifications).
+    pub fn amazon(&self) -> &BTreeMap<String, AmazonSecret> {
+        &self.amazon
     }
 
     /// The same secrets with these Yahoo! stores' credentials.

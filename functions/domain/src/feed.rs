@@ -91,3 +91,21 @@ pub trait OrderFeed: Send + Sync {
         first_look_back: SignedDuration,
     ) -> Result<FeedPage, FeedError>;
 }
+
+/// One order a [`OrderLookup`] read, and what reading it cost at the mall.
+#[derive(Debug, Clone)]
+pub struct LookedUp {
+    pub order: FeedOrder,
+    /// Requests the read cost at the mall (counted, for the request budgets).
+    pub requests: u32,
+}
+
+/// A mall's order read by its id, for the malls whose notifications name an order without carrying it
+/// (Amazon's `ORDER_CHANGE`): one seller's orders, read with that seller's credentials.
+#[async_trait]
+pub trait OrderLookup: Send + Sync {
+    fn mall(&self) -> Mall;
+    fn shop(&self) -> &ShopId;
+    /// The order `id` of this seller as the mall has it now.
+    async fn order(&self, id: &crate::ids::OrderId) -> Result<LookedUp, FeedError>;
+}

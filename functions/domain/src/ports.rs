@@ -274,6 +274,9 @@ pub enum Metric {
     /// A poll of a mall's orders that failed for a reason a person must fix (credentials expired or
     /// revoked, a request the mall refuses): counted at every failed run, alerted once a day.
     FeedFailure,
+    /// A read of a mall's API that must wait for the next run by itself (throttled, the API unavailable):
+    /// counted so a lasting outage or a budget set too tight shows on a graph, never alerted.
+    FeedRetry,
 }
 
 impl Metric {
@@ -289,6 +292,7 @@ impl Metric {
             Metric::HoldReleased => "HoldsReleased",
             Metric::ParseFailure => "ParseFailures",
             Metric::FeedFailure => "FeedFailures",
+            Metric::FeedRetry => "FeedRetries",
         }
     }
 }

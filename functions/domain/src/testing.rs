@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use jiff::{SignedDuration, Timestamp};
 
 use crate::Language;
-use crate::feed::{FeedError, FeedOrder, FeedPage, OrderFeed, PollCursor};
+use crate::feed::{FeedError, FeedOrder, FeedPage, LookedUp, OrderFeed, OrderLookup, PollCursor};
 use crate::hold::{ContactRules, Hold, HoldState, OrderNumbers, risk_flags};
 use crate::identity::KeyKind;
 use crate::ids::{HoldId, Mall, OrderId, OrderRef, ProductKey, ShopId};
@@ -591,5 +591,55 @@ pub fn feed_page(orders: Vec<FeedOrder>, next: &str, more: bool) -> FeedPage {
         next: next.to_owned(),
         more,
         requests: 1,
+    }
+}
+
+/// An [`OrderLookup`] that answers from a script, one answer per read (an order not scripted is
+/// [`FeedError::Refused`]), and remembers which orders were read.
+pub struct ScriptedLookup {
+    mall: Mall,
+    shop: ShopId,
+    script: Mutex<VecDeque<Result<FeedOrder, FeedError>>>,
+    asked: Mutex<Vec<OrderId>>,
+}
+
+impl ScriptedLookup {
+    /// A lookup of `shop`'s orders on `mall` with nothing scripted yet.
+    pub fn new(mall: Mall, shop: &str) -> Self {
+        Self {
+            mall,
+            shop: ShopId::parse(shop).unwrap(),
+            script: Mutex::new(VecDeque::new()),
+            asked: Mutex::new(vec![]),
+        }
+    }
+
+    /// Adds `answer` to the end of the script.
+    pub fn then(self, answer: Result<FeedOrder, FeedError>) -> Self {
+        self.script.lock().unwrap().push_back(answer);
+        self
+    }
+
+    /// The orders read, in order.
+    pub fn asked(&self) -> Vec<OrderId> {
+        self.asked.lock().unwrap().clone()
+    }
+}
+
+#[async_trait::async_trait]
+impl OrderLookup for ScriptedLookup {
+    fn mall(&self) -> Mall {
+        self.mall
+    }
+
+    fn shop(&self) -> &ShopId {
+        &self.shop
+    }
+
+    async fn order(&self, id: &OrderId) -> Result<LookedUp, FeedError> {
+        self.asked.lock().unwrap().push(id.clone());
+        let answer = self.script.lock().unwrap().pop_front();
+        let order = answer.unwrap_or_else(|| Err(FeedError::Refused(format!("nothing scripted for {id}"))))?;
+        Ok(LookedUp { order, requests: 3 })
     }
 }

@@ -4,6 +4,7 @@
 
 mod expire;
 mod ingest;
+mod notified;
 mod poll;
 mod respond;
 
@@ -13,6 +14,7 @@ use jiff::Timestamp;
 
 pub use expire::{Retry, SweepReport};
 pub use ingest::{Incoming, IngestOutcome};
+pub use notified::{NotificationError, NotificationOutcome, OrderNotification};
 pub use poll::{PollBudget, PollReport};
 pub use respond::{Answer, HoldPage};
 

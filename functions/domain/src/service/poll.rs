@@ -185,7 +185,7 @@ impl Mallguard {
     /// A feed that could not be read. What passes by itself (throttling, an outage) is only logged: the
     /// next run tries again from the same cursor. What a person must fix is counted and alerted to the
     /// staff, once a day per mall, shop and reason however many runs fail.
-    async fn feed_failed(
+    pub(super) async fn feed_failed(
         &self,
         mall: Mall,
         shop: &ShopId,
@@ -193,6 +193,7 @@ impl Mallguard {
         error: &FeedError,
     ) -> Result<(), ServiceError> {
         if error.is_transient() {
+            self.metrics.record(Metric::FeedRetry, 1);
             tracing::warn!(%mall, %shop, %error, "the mall's orders cannot be read now; the next run tries again");
             return Ok(());
         }

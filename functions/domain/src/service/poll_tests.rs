@@ -15,7 +15,8 @@ use crate::order::{EmailAddress, Order, OrderLines, OrderStatus};
 use crate::ports::roles::*;
 use crate::ports::{Metric, Metrics};
 use crate::testing::{
-    ManualClock, MemoryStore, RecordingMailer, ScriptedFeed, UnavailableStore, feed_order, feed_page, line, order,
+    ManualClock, MemoryStore, RecordingMailer, ScriptedFeed, ScriptedLookup, UnavailableStore, feed_order, feed_page,
+    line, order,
     order_at, settings,
 };
 
@@ -520,4 +521,187 @@ async fn a_store_that_is_down_is_an_error_not_a_report() {
     let err = app.poll(&feed, budget()).await.unwrap_err();
     assert!(err.is_transient(), "{err}");
     assert_eq!(feed.calls(), 0, "nothing is read before the cursor");
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Notifications that name an order (Amazon's ORDER_CHANGE), read through an OrderLookup
+// ---------------------------------------------------------------------------------------------------------
+
+const AMAZON_SELLER: &str = "A1EXAMPLESELLER";
+const AMAZON_ORDER: &str = "250-1234567-7654321";
+
+/// The same buyer's Amazon order of the same item: Amazon's relay address, the phone on the address only.
+fn amazon_order() -> Order {
+    let mut amazon = on(
+        Mall::Amazon,
+        AMAZON_SELLER,
+        order_at(AMAZON_ORDER, "2026-11-23T03:20:00Z"),
+    );
+    amazon.buyer.email = Some(EmailAddress::parse("abcd1234efgh@marketplace.amazon.co.jp").unwrap());
+    amazon.buyer.phone = None;
+    amazon.ship_to.lines = vec!["千代田1-2-3".into(), "メゾン千代田101".into()];
+    amazon
+}
+
+fn amazon_notification(id: &str) -> OrderNotification {
+    OrderNotification {
+        mall: Mall::Amazon,
+        shop: ShopId::parse(AMAZON_SELLER).unwrap(),
+        order_id: crate::ids::OrderId::parse(AMAZON_ORDER).unwrap(),
+        delivery: format!("amazon:{id}"),
+        worth_reading: true,
+    }
+}
+
+#[tokio::test]
+async fn an_amazon_order_notified_after_the_same_buyers_rakuten_order_is_held_with_no_phone_contact() {
+    let w = world();
+    let rakuten = ScriptedFeed::new(Mall::Rakuten, RAKUTEN_SHOP).then(Ok(feed_page(
+        vec![feed_order(rakuten_order())],
+        "p1",
+        false,
+    )));
+    w.app.poll(&rakuten, budget()).await.unwrap();
+    w.clock.advance(SignedDuration::from_mins(20));
+
+    let lookup = ScriptedLookup::new(Mall::Amazon, AMAZON_SELLER).then(Ok(feed_order(amazon_order())));
+    let (outcome, requests) = w
+        .app
+        .notified(&amazon_notification("n-1"), Some(&lookup))
+        .await
+        .unwrap();
+    let NotificationOutcome::Ingested(IngestOutcome::Held { hold, notified: true }) = outcome else {
+        panic!("held and notified: {outcome:?}")
+    };
+    assert_eq!(requests, 3);
+    let hold = w.store.hold(&hold).await.unwrap().unwrap();
+    assert_eq!(hold.order.mall, Mall::Amazon);
+    assert_eq!(hold.original.mall, Mall::Rakuten);
+    assert!(!hold.contact.phone_allowed, "never a phone task for an Amazon order");
+    assert_eq!(w.mails_of(NoticeKind::Notice).len(), 1);
+    assert!(w.mails_of(NoticeKind::StaffNewHold)[0].text.contains("電話連絡は禁止"));
+
+    // The same notification delivered again (SQS delivers at least once): one read, nothing else.
+    let calls = |s: &MemoryStore| s.calls.load(std::sync::atomic::Ordering::SeqCst);
+    let (reads, commits) = (calls(&w.store), w.store.commits().len());
+    let (again, requests) = w
+        .app
+        .notified(&amazon_notification("n-1"), Some(&lookup))
+        .await
+        .unwrap();
+    assert_eq!((again, requests), (NotificationOutcome::AlreadyHandled, 0));
+    assert_eq!(lookup.asked().len(), 1, "the order is not read again");
+    assert_eq!(w.store.commits().len(), commits);
+    assert_eq!(calls(&w.store) - reads, 1, "one call: the delivery record");
+}
+
+#[tokio::test]
+async fn a_pending_amazon_order_is_not_read_and_nothing_is_written() {
+    let w = world();
+    let lookup = ScriptedLookup::new(Mall::Amazon, AMAZON_SELLER);
+    let notification = OrderNotification {
+        worth_reading: false,
+        ..amazon_notification("n-pending")
+    };
+    let (outcome, _) = w.app.notified(&notification, Some(&lookup)).await.unwrap();
+    assert_eq!(outcome, NotificationOutcome::NotRead);
+    assert!(lookup.asked().is_empty());
+    assert!(w.store.commits().is_empty());
+}
+
+#[tokio::test]
+async fn expired_amazon_credentials_alert_the_staff_once_a_day_and_the_notification_comes_again() {
+    let w = world();
+    let lookup = ScriptedLookup::new(Mall::Amazon, AMAZON_SELLER)
+        .then(Err(FeedError::Unauthorized("LWA answered invalid_grant".into())))
+        .then(Err(FeedError::Unauthorized("LWA answered invalid_grant".into())))
+        .then(Ok(feed_order(amazon_order())));
+    for _ in 0..2 {
+        let error = w
+            .app
+            .notified(&amazon_notification("n-2"), Some(&lookup))
+            .await
+            .unwrap_err();
+        assert!(matches!(error, NotificationError::Feed(FeedError::Unauthorized(_))), "{error}");
+    }
+    assert_eq!(w.metrics.of(Metric::FeedFailure), 2);
+    let alerts = w.mails_of(NoticeKind::StaffFeedFailure);
+    assert_eq!(alerts.len(), 1, "one alert a day");
+    assert!(alerts[0].text.contains(AMAZON_SELLER), "{}", alerts[0].text);
+    // Once the credentials are renewed, the notification delivered again is handled: nothing was lost.
+    let (outcome, _) = w
+        .app
+        .notified(&amazon_notification("n-2"), Some(&lookup))
+        .await
+        .unwrap();
+    assert_eq!(outcome, NotificationOutcome::Ingested(IngestOutcome::Accepted));
+}
+
+#[tokio::test]
+async fn a_throttled_read_is_counted_and_retried_without_alerting_anyone() {
+    let w = world();
+    let lookup = ScriptedLookup::new(Mall::Amazon, AMAZON_SELLER).then(Err(FeedError::Throttled {
+        retry_after: None,
+    }));
+    let error = w
+        .app
+        .notified(&amazon_notification("n-3"), Some(&lookup))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, NotificationError::Feed(FeedError::Throttled { .. })));
+    assert_eq!(w.metrics.of(Metric::FeedRetry), 1);
+    assert_eq!(w.metrics.of(Metric::FeedFailure), 0);
+    assert!(w.mailer.mails().is_empty());
+    assert!(w.store.commits().is_empty(), "nothing recorded: the notification comes again");
+}
+
+#[tokio::test]
+async fn a_seller_without_credentials_alerts_the_staff_and_the_notification_comes_again() {
+    let w = world();
+    let error = w
+        .app
+        .notified(&amazon_notification("n-4"), None)
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains(AMAZON_SELLER), "{error}");
+    let alerts = w.mails_of(NoticeKind::StaffFeedFailure);
+    assert_eq!(alerts.len(), 1);
+    assert!(alerts[0].text.contains(AMAZON_SELLER));
+}
+
+#[tokio::test]
+async fn an_unreadable_amazon_order_is_quarantined_with_its_bytes() {
+    let w = world();
+    let raw = b"{\"payload\": {\"AmazonOrderId\": 12}}".to_vec();
+    let lookup = ScriptedLookup::new(Mall::Amazon, AMAZON_SELLER).then(Ok(FeedOrder::Unreadable {
+        raw: raw.clone(),
+        error: "getOrder.payload.AmazonOrderId: not a string".into(),
+    }));
+    let (outcome, _) = w
+        .app
+        .notified(&amazon_notification("n-5"), Some(&lookup))
+        .await
+        .unwrap();
+    let NotificationOutcome::Quarantined(id) = outcome else {
+        panic!("{outcome:?}")
+    };
+    let kept = w.store.quarantined().await.unwrap();
+    assert_eq!(kept.len(), 1);
+    assert_eq!((kept[0].id.as_str(), kept[0].raw.as_slice()), (id.as_str(), raw.as_slice()));
+    assert_eq!(kept[0].meta.get("delivery").map(String::as_str), Some("amazon:n-5"));
+    assert_eq!(w.mails_of(NoticeKind::StaffQuarantine).len(), 1);
+
+    // An order the lookup files under another seller is kept aside too, never filed there.
+    let stray = ScriptedLookup::new(Mall::Amazon, AMAZON_SELLER).then(Ok(feed_order(on(
+        Mall::Amazon,
+        "ANOTHERSELLER",
+        order_at(AMAZON_ORDER, "2026-11-23T03:20:00Z"),
+    ))));
+    let (outcome, _) = w
+        .app
+        .notified(&amazon_notification("n-6"), Some(&stray))
+        .await
+        .unwrap();
+    assert!(matches!(outcome, NotificationOutcome::Quarantined(_)), "{outcome:?}");
+    assert_eq!(w.store.quarantined().await.unwrap().len(), 2);
 }
