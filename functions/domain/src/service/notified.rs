@@ -66,7 +66,13 @@ impl Mallguard {
             delivery,
             worth_reading,
         } = notification;
-        if self.store.delivery_digest(delivery).await.map_err(ServiceError::from)?.is_some() {
+        if self
+            .store
+            .delivery_digest(delivery)
+            .await
+            .map_err(ServiceError::from)?
+            .is_some()
+        {
             tracing::debug!(delivery = delivery.as_str(), "notification handled before");
             return Ok((NotificationOutcome::AlreadyHandled, 0));
         }

@@ -16,8 +16,7 @@ use crate::ports::roles::*;
 use crate::ports::{Metric, Metrics};
 use crate::testing::{
     ManualClock, MemoryStore, RecordingMailer, ScriptedFeed, ScriptedLookup, UnavailableStore, feed_order, feed_page,
-    line, order,
-    order_at, settings,
+    line, order, order_at, settings,
 };
 
 const RAKUTEN_SHOP: &str = "tanaka-rakuten";
@@ -622,7 +621,10 @@ async fn expired_amazon_credentials_alert_the_staff_once_a_day_and_the_notificat
             .notified(&amazon_notification("n-2"), Some(&lookup))
             .await
             .unwrap_err();
-        assert!(matches!(error, NotificationError::Feed(FeedError::Unauthorized(_))), "{error}");
+        assert!(
+            matches!(error, NotificationError::Feed(FeedError::Unauthorized(_))),
+            "{error}"
+        );
     }
     assert_eq!(w.metrics.of(Metric::FeedFailure), 2);
     let alerts = w.mails_of(NoticeKind::StaffFeedFailure);
@@ -640,9 +642,7 @@ async fn expired_amazon_credentials_alert_the_staff_once_a_day_and_the_notificat
 #[tokio::test]
 async fn a_throttled_read_is_counted_and_retried_without_alerting_anyone() {
     let w = world();
-    let lookup = ScriptedLookup::new(Mall::Amazon, AMAZON_SELLER).then(Err(FeedError::Throttled {
-        retry_after: None,
-    }));
+    let lookup = ScriptedLookup::new(Mall::Amazon, AMAZON_SELLER).then(Err(FeedError::Throttled { retry_after: None }));
     let error = w
         .app
         .notified(&amazon_notification("n-3"), Some(&lookup))
@@ -652,17 +652,16 @@ async fn a_throttled_read_is_counted_and_retried_without_alerting_anyone() {
     assert_eq!(w.metrics.of(Metric::FeedRetry), 1);
     assert_eq!(w.metrics.of(Metric::FeedFailure), 0);
     assert!(w.mailer.mails().is_empty());
-    assert!(w.store.commits().is_empty(), "nothing recorded: the notification comes again");
+    assert!(
+        w.store.commits().is_empty(),
+        "nothing recorded: the notification comes again"
+    );
 }
 
 #[tokio::test]
 async fn a_seller_without_credentials_alerts_the_staff_and_the_notification_comes_again() {
     let w = world();
-    let error = w
-        .app
-        .notified(&amazon_notification("n-4"), None)
-        .await
-        .unwrap_err();
+    let error = w.app.notified(&amazon_notification("n-4"), None).await.unwrap_err();
     assert!(error.to_string().contains(AMAZON_SELLER), "{error}");
     let alerts = w.mails_of(NoticeKind::StaffFeedFailure);
     assert_eq!(alerts.len(), 1);
@@ -687,7 +686,10 @@ async fn an_unreadable_amazon_order_is_quarantined_with_its_bytes() {
     };
     let kept = w.store.quarantined().await.unwrap();
     assert_eq!(kept.len(), 1);
-    assert_eq!((kept[0].id.as_str(), kept[0].raw.as_slice()), (id.as_str(), raw.as_slice()));
+    assert_eq!(
+        (kept[0].id.as_str(), kept[0].raw.as_slice()),
+        (id.as_str(), raw.as_slice())
+    );
     assert_eq!(kept[0].meta.get("delivery").map(String::as_str), Some("amazon:n-5"));
     assert_eq!(w.mails_of(NoticeKind::StaffQuarantine).len(), 1);
 
@@ -697,11 +699,7 @@ async fn an_unreadable_amazon_order_is_quarantined_with_its_bytes() {
         "ANOTHERSELLER",
         order_at(AMAZON_ORDER, "2026-11-23T03:20:00Z"),
     ))));
-    let (outcome, _) = w
-        .app
-        .notified(&amazon_notification("n-6"), Some(&stray))
-        .await
-        .unwrap();
+    let (outcome, _) = w.app.notified(&amazon_notification("n-6"), Some(&stray)).await.unwrap();
     assert!(matches!(outcome, NotificationOutcome::Quarantined(_)), "{outcome:?}");
     assert_eq!(w.store.quarantined().await.unwrap().len(), 2);
 }
