@@ -77,6 +77,14 @@ impl FeedError {
     }
 }
 
+/// When a feed's credentials stop working, as the mall told it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CredentialsExpiry {
+    pub expires_at: Timestamp,
+    /// Requests the asking cost at the mall.
+    pub requests: u32,
+}
+
 /// A mall's order API, read page by page from a position.
 #[async_trait]
 pub trait OrderFeed: Send + Sync {
@@ -90,6 +98,14 @@ pub trait OrderFeed: Send + Sync {
         now: Timestamp,
         first_look_back: SignedDuration,
     ) -> Result<FeedPage, FeedError>;
+
+    /// When the credentials this feed reads with stop working, for the malls whose keys expire on a date a
+    /// person must renew them by (Rakuten's licenseKey, every 90 days). `Ok(None)`: the mall does not say,
+    /// or the feed asked it recently (a feed asks at most once a day, so a poll with nothing new stays one
+    /// list call). Asked by the poll use case before each read.
+    async fn credentials_expiry(&self, _now: Timestamp) -> Result<Option<CredentialsExpiry>, FeedError> {
+        Ok(None)
+    }
 }
 
 /// One order a [`OrderLookup`] read, and what reading it cost at the mall.

@@ -593,6 +593,58 @@ impl Templates {
     }
 }
 
+/// What a staff warning about credentials that expire soon says.
+pub struct CredentialsExpiringContext<'a> {
+    pub shop: &'a ShopProfile,
+    pub mall: Mall,
+    pub shop_id: &'a ShopId,
+    pub expires_at: Timestamp,
+    pub now: Timestamp,
+}
+
+impl Templates {
+    /// The staff warning that a mall's credentials expire soon (Rakuten's licenseKey): renew them before.
+    pub fn credentials_expiring_mail(&self, ctx: &CredentialsExpiringContext<'_>) -> Result<Mail, RenderError> {
+        let lang = ctx.shop.language;
+        let suffix = if lang == Language::Ja { "ja" } else { "en" };
+        let kind = NoticeKind::StaffFeedFailure;
+        let mall = ctx.mall.display_name(lang);
+        // Whole days left, rounded down, counted from now.
+        let days = ctx.expires_at.duration_since(ctx.now).as_hours().max(0) / 24;
+        let values = minijinja::context! {
+            kind => kind.as_str(),
+            shop => ctx.shop,
+            mall => mall,
+            mall_code => ctx.mall.as_str(),
+            shop_id => ctx.shop_id.as_str(),
+            failure => "expiring",
+            expires_at => format_jst(ctx.expires_at, lang),
+            days_left => days,
+            at => format_jst(ctx.now, lang),
+        };
+        let subject = match lang {
+            Language::Ja => format!(
+                "[mallguard] 要対応: {mall}（{}）の認証情報があと{days}日で期限切れになります",
+                ctx.shop_id
+            ),
+            Language::En => format!(
+                "[mallguard] Action needed: the {mall} ({}) credentials expire in {days} days",
+                ctx.shop_id
+            ),
+        };
+        Ok(Mail {
+            to: ctx.shop.staff_email.clone(),
+            subject,
+            text: self.render(&format!("staff_{suffix}.txt"), &values)?,
+            html: None,
+            tags: vec![
+                ("kind".into(), kind.as_str().into()),
+                ("mall".into(), ctx.mall.as_str().into()),
+            ],
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -511,6 +511,7 @@ pub struct ScriptedFeed {
     shop: ShopId,
     script: Mutex<VecDeque<Result<FeedPage, FeedError>>>,
     asked: Mutex<Vec<Option<String>>>,
+    expires_at: Mutex<Option<Timestamp>>,
 }
 
 impl ScriptedFeed {
@@ -521,7 +522,14 @@ impl ScriptedFeed {
             shop: ShopId::parse(shop).unwrap(),
             script: Mutex::new(VecDeque::new()),
             asked: Mutex::new(vec![]),
+            expires_at: Mutex::new(None),
         }
+    }
+
+    /// Says, at every poll (one request each), that the credentials expire at `at`.
+    pub fn expiring(self, at: &str) -> Self {
+        *self.expires_at.lock().unwrap() = Some(at.parse().unwrap());
+        self
     }
 
     /// Adds `answer` to the end of the script.
@@ -572,6 +580,17 @@ impl OrderFeed for ScriptedFeed {
                 requests: 1,
             })
         })
+    }
+
+    async fn credentials_expiry(&self, _now: Timestamp) -> Result<Option<crate::feed::CredentialsExpiry>, FeedError> {
+        Ok(self
+            .expires_at
+            .lock()
+            .unwrap()
+            .map(|expires_at| crate::feed::CredentialsExpiry {
+                expires_at,
+                requests: 1,
+            }))
     }
 }
 

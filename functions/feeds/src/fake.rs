@@ -128,6 +128,8 @@ struct FakeOrder {
 struct Inner {
     authorization: String,
     key_expired: bool,
+    /// The licence-expiry answer: the recorded sample, with its date moved when the fake runs on a day.
+    license_expiry: Vec<u8>,
     orders: BTreeMap<String, FakeOrder>,
     scripted: HashMap<Endpoint, VecDeque<Answer>>,
     counts: HashMap<Endpoint, u32>,
@@ -154,6 +156,12 @@ fn on_day(sample: &[u8], day: Option<&str>) -> Vec<u8> {
         Some(day) => String::from_utf8_lossy(sample).replace(SAMPLE_DAY, day).into_bytes(),
         None => sample.to_vec(),
     }
+}
+
+/// The licence-expiry answer of the recorded sample's shape, with `at` (RMS's offset-less JST time).
+fn license_expiry_answer(at: &str) -> Vec<u8> {
+    let sample = String::from_utf8_lossy(LICENSE_EXPIRY);
+    sample.replace("2026-11-28T23:59:59", at).into_bytes()
 }
 
 impl Drop for FakeRms {
@@ -195,6 +203,14 @@ impl FakeRms {
         let state: Shared = Arc::new(Mutex::new(Inner {
             authorization: rakuten::authorization(SERVICE_SECRET, LICENSE_KEY),
             key_expired: false,
+            license_expiry: match &day {
+                // A key issued on the day the fake runs, good for another 60 days: no warning is due.
+                Some(day) => {
+                    let expires = day.parse::<jiff::civil::Date>().unwrap() + jiff::Span::new().days(60);
+                    license_expiry_answer(&format!("{expires}T23:59:59"))
+                }
+                None => LICENSE_EXPIRY.to_vec(),
+            },
             orders: sample_orders(&on_day(GET_ORDER, day.as_deref())),
             scripted: HashMap::new(),
             counts: HashMap::new(),
@@ -263,6 +279,11 @@ impl FakeRms {
     /// The next request to `endpoint` gets `answer` (after the ones scripted before it).
     pub fn answer_once(&self, endpoint: Endpoint, answer: Answer) {
         self.inner().scripted.entry(endpoint).or_default().push_back(answer);
+    }
+
+    /// From now on the licence-expiry API answers `at` (RMS's offset-less JST, `2026-12-03T23:59:59`).
+    pub fn license_expires(&self, at: &str) {
+        self.inner().license_expiry = license_expiry_answer(at);
     }
 
     /// From now on every request gets the gateway's 401, as after the licenseKey's 90 days.
@@ -580,6 +601,6 @@ impl Inner {
         if query.get("licenseKey").map(String::as_str) != Some(LICENSE_KEY) {
             return reply(401, ERROR_UNAUTHORIZED);
         }
-        reply(200, LICENSE_EXPIRY)
+        reply(200, self.license_expiry.clone())
     }
 }

@@ -50,7 +50,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use jiff::{SignedDuration, Timestamp};
-use mallguard_domain::feed::{FeedError, FeedOrder, FeedPage, OrderFeed};
+use mallguard_domain::feed::{CredentialsExpiry, FeedError, FeedOrder, FeedPage, OrderFeed};
 use mallguard_domain::ids::{Mall, OrderId, ShopId};
 use mallguard_malls::ParseError;
 use mallguard_malls::rakuten::{
@@ -138,7 +138,12 @@ pub struct RakutenFeed {
     max_search_pages: u32,
     overlap: SignedDuration,
     recheck: SignedDuration,
+    /// When this feed last asked RMS when the licenseKey expires: it asks once a day.
+    expiry_asked: std::sync::Mutex<Option<Timestamp>>,
 }
+
+/// How often a feed asks RMS when its licenseKey expires.
+const EXPIRY_ASKED_EVERY: SignedDuration = SignedDuration::from_hours(24);
 
 impl fmt::Debug for RakutenFeed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -244,6 +249,7 @@ impl RakutenFeed {
                 .clamp(1, (SEARCH_MAX_RESULTS / page_size).max(1)),
             overlap: options.overlap.abs(),
             recheck: options.recheck.abs(),
+            expiry_asked: std::sync::Mutex::new(None),
         })
     }
 
@@ -455,6 +461,23 @@ impl OrderFeed for RakutenFeed {
 
     fn shop(&self) -> &ShopId {
         &self.shop
+    }
+
+    /// The licenseKey's expiry from RMS, asked at most once a day by this feed (a process that starts asks
+    /// at once; a failed asking waits a day too: the reads meet the same trouble and report it).
+    async fn credentials_expiry(&self, now: Timestamp) -> Result<Option<CredentialsExpiry>, FeedError> {
+        {
+            let mut asked = self.expiry_asked.lock().unwrap_or_else(|e| e.into_inner());
+            if asked.is_some_and(|at| now.duration_since(at) < EXPIRY_ASKED_EVERY) {
+                return Ok(None);
+            }
+            *asked = Some(now);
+        }
+        let expires_at = self.license_expiry(now).await?;
+        Ok(Some(CredentialsExpiry {
+            expires_at,
+            requests: 1,
+        }))
     }
 
     async fn changed_since(

@@ -463,3 +463,21 @@ async fn the_license_expiry_is_read_from_rms() {
     assert_eq!(expiry, at("2026-11-28T14:59:59Z"));
     assert_eq!(fake.requests(Endpoint::LicenseExpiry), 1);
 }
+
+#[tokio::test]
+async fn the_feed_asks_when_the_license_expires_once_a_day() {
+    let fake = FakeRms::start().await;
+    fake.license_expires("2026-12-03T23:59:59");
+    let feed = fake.feed();
+    let now = at("2026-11-23T03:00:00Z");
+    let first = feed.credentials_expiry(now).await.unwrap().expect("asked");
+    assert_eq!(first.expires_at, at("2026-12-03T14:59:59Z"));
+    assert_eq!(first.requests, 1);
+    // Asked again within the day: not asked of RMS.
+    let later = now + SignedDuration::from_hours(23);
+    assert_eq!(feed.credentials_expiry(later).await.unwrap(), None);
+    assert_eq!(fake.requests(Endpoint::LicenseExpiry), 1);
+    let next_day = now + SignedDuration::from_hours(24);
+    assert!(feed.credentials_expiry(next_day).await.unwrap().is_some());
+    assert_eq!(fake.requests(Endpoint::LicenseExpiry), 2);
+}

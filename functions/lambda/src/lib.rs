@@ -15,6 +15,7 @@ use mallguard_domain::ids::ShopId;
 use mallguard_domain::ports::{Clock, Metrics, SystemClock};
 use mallguard_domain::service::{Mallguard, PollBudget};
 use mallguard_feeds::rakuten::{DEFAULT_BASE_URL, RakutenCredentials, RakutenFeed, RakutenOptions};
+use mallguard_feeds::yahoo::{YahooCredentials, YahooFeed, YahooOptions};
 
 /// A function ready to serve: its use cases and what it was configured with.
 pub struct ColdStart {
@@ -52,31 +53,57 @@ pub async fn cold_start_with(
 
 /// `MALLGUARD_RAKUTEN_URL`: the RMS host the Rakuten feeds read (a fake's in tests); the real one unless set.
 pub const RAKUTEN_URL_VAR: &str = "MALLGUARD_RAKUTEN_URL";
+/// `MALLGUARD_YAHOO_URL`: the Yahoo! store API's base URL (a fake's in tests); Yahoo!'s for each seller
+/// unless set.
+pub const YAHOO_URL_VAR: &str = "MALLGUARD_YAHOO_URL";
+/// `MALLGUARD_YAHOO_TOKEN_URL`: the Yahoo! ID連携 token endpoint; Yahoo!'s unless set.
+pub const YAHOO_TOKEN_URL_VAR: &str = "MALLGUARD_YAHOO_TOKEN_URL";
+
+/// Where the feeds read: each mall's API, the real one unless the environment names another.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedUrls {
+    pub rakuten: String,
+    /// None: Yahoo!'s own, by seller (the test environment for sandbox sellers).
+    pub yahoo: Option<String>,
+    pub yahoo_token: String,
+}
+
+impl FeedUrls {
+    /// The URLs the environment sets, the real APIs' otherwise.
+    pub fn from_env() -> Self {
+        let var = |name: &str| std::env::var(name).ok().filter(|url| !url.trim().is_empty());
+        FeedUrls {
+            rakuten: var(RAKUTEN_URL_VAR).unwrap_or_else(|| DEFAULT_BASE_URL.to_owned()),
+            yahoo: var(YAHOO_URL_VAR),
+            yahoo_token: var(YAHOO_TOKEN_URL_VAR).unwrap_or_else(|| YahooOptions::default().token_url),
+        }
+    }
+}
 
 /// A polled shop whose feed cannot be built from the secret.
 #[derive(Debug, thiserror::Error)]
-#[error("rakuten shop {shop:?} in the secret: {reason}")]
+#[error("{mall} shop {shop:?} in the secret: {reason}")]
 pub struct FeedConfigError {
+    pub mall: &'static str,
     pub shop: String,
     pub reason: String,
 }
 
-/// The order feeds of the poll function: one Rakuten feed per shop with RMS credentials in the
-/// deployment's secret, reading the host of `MALLGUARD_RAKUTEN_URL` (the real RMS unless set). Every read
-/// re-reads the orders of the matching window, so a cancellation at the mall is seen while it matters.
+/// The order feeds of the poll function, from the URLs the environment sets ([`FeedUrls::from_env`]).
 pub fn feeds(deployment: &Deployment) -> Result<Vec<Arc<dyn OrderFeed>>, FeedConfigError> {
-    let base_url = std::env::var(RAKUTEN_URL_VAR)
-        .ok()
-        .filter(|url| !url.trim().is_empty())
-        .unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
-    feeds_from(deployment, &base_url)
+    feeds_from(deployment, &FeedUrls::from_env())
 }
 
-/// The same reading `rakuten_url`.
-pub fn feeds_from(deployment: &Deployment, rakuten_url: &str) -> Result<Vec<Arc<dyn OrderFeed>>, FeedConfigError> {
+/// The order feeds of the poll function: one per shop with credentials in the deployment's secret (Rakuten
+/// RMS, Yahoo! Shopping), reading `urls`. Every read re-reads the orders of the matching window, so a
+/// cancellation at the mall is seen while it matters. Yahoo! reads 40 orders a page (one call a second,
+/// so a page fits well inside an invocation; the poll budget starts no page past its deadline).
+pub fn feeds_from(deployment: &Deployment, urls: &FeedUrls) -> Result<Vec<Arc<dyn OrderFeed>>, FeedConfigError> {
+    let recheck = deployment.settings.policy.window;
     let mut feeds: Vec<Arc<dyn OrderFeed>> = vec![];
     for (shop, secret) in deployment.secrets.rakuten() {
         let error = |reason: String| FeedConfigError {
+            mall: "rakuten",
             shop: shop.clone(),
             reason,
         };
@@ -85,16 +112,44 @@ pub fn feeds_from(deployment: &Deployment, rakuten_url: &str) -> Result<Vec<Arc<
             license_key: secret.license_key.clone(),
         };
         let options = RakutenOptions {
-            base_url: rakuten_url.to_owned(),
-            recheck: deployment.settings.policy.window,
+            base_url: urls.rakuten.clone(),
+            recheck,
             ..RakutenOptions::default()
         };
         let shop_id = ShopId::parse(shop).map_err(|e| error(e.to_string()))?;
         let feed = RakutenFeed::new(shop_id, credentials, options).map_err(|e| error(e.to_string()))?;
         feeds.push(Arc::new(feed));
     }
+    for (seller, secret) in deployment.secrets.yahoo() {
+        let error = |reason: String| FeedConfigError {
+            mall: "yahoo",
+            shop: seller.clone(),
+            reason,
+        };
+        let credentials = YahooCredentials {
+            client_id: secret.client_id.clone(),
+            client_secret: secret.client_secret.clone(),
+            refresh_token: secret.refresh_token.clone(),
+            public_key_pem: secret.public_key_pem.clone(),
+            public_key_version: secret.public_key_version.clone(),
+        };
+        let options = YahooOptions {
+            base_url: urls.yahoo.clone(),
+            token_url: urls.yahoo_token.clone(),
+            recheck,
+            page_size: YAHOO_PAGE_SIZE,
+            max_list_pages: 1,
+            ..YahooOptions::default()
+        };
+        let seller_id = ShopId::parse(seller).map_err(|e| error(e.to_string()))?;
+        let feed = YahooFeed::new(seller_id, credentials, options).map_err(|e| error(e.to_string()))?;
+        feeds.push(Arc::new(feed));
+    }
     Ok(feeds)
 }
+
+/// Orders per Yahoo! page in the poll function: at one call a second, a page of 40 takes under a minute.
+const YAHOO_PAGE_SIZE: u32 = 40;
 
 /// How much one run of the poll function reads of each shop: at most 10 pages (the next run goes on from
 /// there), and two days back on a shop's first run.
@@ -102,5 +157,6 @@ pub fn poll_budget() -> PollBudget {
     PollBudget {
         max_pages: 10,
         first_look_back: jiff::SignedDuration::from_hours(48),
+        until: None,
     }
 }

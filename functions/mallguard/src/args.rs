@@ -149,6 +149,7 @@ impl FeedArgs {
         mallguard_domain::service::PollBudget {
             max_pages: usize::from(self.max_pages),
             first_look_back: jiff::SignedDuration::from_hours(i64::from(self.look_back_days) * 24),
+            until: None,
         }
     }
 }

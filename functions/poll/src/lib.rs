@@ -1,5 +1,6 @@
 //! The poll function: one run per scheduled invocation (EventBridge Scheduler, every few minutes). Each
-//! polled mall shop's feed (Rakuten RMS, one per shop with credentials in the secret) is read once, from
+//! polled mall shop's feed (Rakuten RMS, Yahoo! Shopping, and Amazon's getOrders as the backstop of its
+//! notifications: one per shop with credentials in the secret) is read once, from
 //! its stored cursor, through [`Mallguard::poll`]. The event carries nothing the run needs.
 //!
 //! A shop whose feed cannot be read (expired credentials, the mall down) is in the report, and the others
@@ -8,7 +9,8 @@
 //! cursors make a retried run read only what the failed one did not record.
 //!
 //! The run stops before the invocation's deadline: a shop is not started when less than
-//! [`SAFETY_MARGIN`] remains, and is reported as skipped (the next run reads it from its cursor).
+//! [`SAFETY_MARGIN`] remains, and is reported as skipped (the next run reads it from its cursor); a shop
+//! being read starts no further page within that margin either.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,9 +21,10 @@ use mallguard_domain::ports::StoreError;
 use mallguard_domain::service::{Mallguard, PollBudget, PollReport, ServiceError};
 use serde::Serialize;
 
-/// The time a shop's poll is given at least: one shop is not started with less than this left before
-/// the deadline. A page costs a few requests of at most 10 s each (the feeds' timeouts).
-pub const SAFETY_MARGIN: Duration = Duration::from_secs(30);
+/// The time a shop's poll is given at least: one shop is not started, and no further page of a shop read,
+/// with less than this left before the deadline. A page costs a few requests of at most 10 s each (the
+/// feeds' timeouts), or, at Yahoo!'s one call a second, well under a minute.
+pub const SAFETY_MARGIN: Duration = Duration::from_secs(60);
 
 /// What one run did, shop by shop, in the order of the feeds.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -109,6 +112,14 @@ pub async fn handle(
             tracing::warn!(%mall, %shop, ?left, "too little time left: the next run reads this shop");
             ShopOutcome::Skipped
         } else {
+            // The shop's pages stop in time too: none is started within the margin of the deadline.
+            let budget = PollBudget {
+                until: left.map(|left| {
+                    let spare = jiff::SignedDuration::try_from(left.saturating_sub(SAFETY_MARGIN)).unwrap_or_default();
+                    app.now().saturating_add(spare).unwrap_or_else(|_| app.now())
+                }),
+                ..budget
+            };
             match app.poll(feed.as_ref(), budget).await {
                 Ok(polled) => ShopOutcome::Polled(polled),
                 Err(error) => {
@@ -165,6 +176,7 @@ mod tests {
         PollBudget {
             max_pages: 10,
             first_look_back: SignedDuration::from_hours(48),
+            until: None,
         }
     }
 

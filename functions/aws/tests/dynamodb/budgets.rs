@@ -119,6 +119,7 @@ async fn a_poll_with_nothing_new_costs_one_getitem_and_one_transaction() {
     let budget = PollBudget {
         max_pages: 10,
         first_look_back: jiff::SignedDuration::from_hours(24),
+        until: None,
     };
     let first = world.app.poll(&feed, budget).await.unwrap();
     assert_eq!((first.accepted, first.cursor_moved), (1, true), "{first:?}");

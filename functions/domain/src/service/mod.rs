@@ -15,7 +15,7 @@ use jiff::Timestamp;
 pub use expire::{Retry, SweepReport};
 pub use ingest::{Incoming, IngestOutcome};
 pub use notified::{NotificationError, NotificationOutcome, OrderNotification};
-pub use poll::{PollBudget, PollReport};
+pub use poll::{CREDENTIALS_WARNING, PollBudget, PollReport};
 pub use respond::{Answer, HoldPage};
 
 use crate::history::{Event, HistoryEntry};

@@ -12,9 +12,12 @@ use serde::Serialize;
 use super::{Incoming, IngestOutcome, Mallguard, ServiceError, sent_after_commit};
 use crate::feed::{FeedError, FeedOrder, FeedPage, OrderFeed, PollCursor};
 use crate::ids::{Mall, ShopId};
-use crate::notice::{FeedFailureContext, Notice, NoticeId, NoticeKind};
+use crate::notice::{CredentialsExpiringContext, FeedFailureContext, Notice, NoticeId, NoticeKind};
 use crate::policy::jst;
 use crate::ports::{CommitError, Expect, Metric, WriteBatch};
+
+/// How long before a mall's credentials expire the staff are warned each day to renew them.
+pub const CREDENTIALS_WARNING: SignedDuration = SignedDuration::from_hours(14 * 24);
 
 /// How much one run of the poller may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,6 +26,9 @@ pub struct PollBudget {
     pub max_pages: usize,
     /// How far back the first run of a mall and shop (no cursor yet) reads.
     pub first_look_back: SignedDuration,
+    /// No page is started after this instant (None: no limit): a slow mall (Yahoo!'s one call a second)
+    /// must not read past the end of a Lambda invocation. The next run goes on from the cursor.
+    pub until: Option<jiff::Timestamp>,
 }
 
 /// What one run of the poller did.
@@ -42,6 +48,8 @@ pub struct PollReport {
     pub updated: usize,
     /// Orders that could not be read, kept in quarantine (and the staff alerted).
     pub quarantined: usize,
+    /// When the feed's credentials stop working, if the mall said so during this run (asked once a day).
+    pub credentials_expire: Option<jiff::Timestamp>,
     /// Whether this run moved the cursor at least once.
     pub cursor_moved: bool,
     /// Why the feed could not be read to the end, if it could not (the cursor stays after the last page
@@ -60,7 +68,12 @@ impl Mallguard {
         let (mall, shop) = (feed.mall(), feed.shop().clone());
         let mut cursor = self.store.cursor(mall, &shop).await?;
         let mut report = PollReport::default();
+        self.check_credentials(feed, &mut report).await?;
         while report.pages < budget.max_pages {
+            if report.pages > 0 && budget.until.is_some_and(|until| self.clock.now() >= until) {
+                tracing::info!(%mall, %shop, pages = report.pages, "out of time for this run: the next one goes on");
+                break;
+            }
             let position = cursor.as_ref().map(|c| c.position.as_str());
             let page = match feed
                 .changed_since(position, self.clock.now(), budget.first_look_back)
@@ -131,6 +144,61 @@ impl Mallguard {
             tracing::debug!(%mall, %shop, ?report, "poll done: nothing new");
         }
         Ok(report)
+    }
+
+    /// Asks the feed when its credentials expire (a feed asks the mall at most once a day) and warns the
+    /// staff from [`CREDENTIALS_WARNING`] before, once a day per mall and shop, so a person renews them in
+    /// time. Credentials that have expired fail the read itself, which alerts as a failure.
+    async fn check_credentials(&self, feed: &dyn OrderFeed, report: &mut PollReport) -> Result<(), ServiceError> {
+        let (mall, shop) = (feed.mall(), feed.shop());
+        let now = self.clock.now();
+        let expiry = match feed.credentials_expiry(now).await {
+            Ok(Some(expiry)) => expiry,
+            Ok(None) => return Ok(()),
+            Err(error) => {
+                // The read that follows meets the same trouble and handles it.
+                tracing::warn!(%mall, %shop, %error, "could not ask when the credentials expire");
+                return Ok(());
+            }
+        };
+        report.requests += u64::from(expiry.requests);
+        report.credentials_expire = Some(expiry.expires_at);
+        let left = expiry.expires_at.duration_since(now);
+        if left > CREDENTIALS_WARNING || left <= SignedDuration::ZERO {
+            tracing::info!(%mall, %shop, expires_at = %expiry.expires_at, "credentials checked");
+            return Ok(());
+        }
+        tracing::warn!(%mall, %shop, expires_at = %expiry.expires_at, "the credentials expire soon: the staff are told to renew them");
+        let day = now.to_zoned(jst()).date();
+        let mail = self.templates.credentials_expiring_mail(&CredentialsExpiringContext {
+            shop: &self.settings.shop,
+            mall,
+            shop_id: shop,
+            expires_at: expiry.expires_at,
+            now,
+        })?;
+        let notice = sent_after_commit(
+            Notice::new(
+                NoticeId::for_feed_failure(mall, shop, day, "expiring"),
+                NoticeKind::StaffFeedFailure,
+                None,
+                mail,
+                now,
+            ),
+            now,
+        );
+        let batch = WriteBatch {
+            notices: vec![(notice.clone(), Expect::Absent)],
+            ..WriteBatch::default()
+        };
+        match self.store.commit(batch).await {
+            Ok(()) => {
+                self.deliver(vec![notice]).await;
+            }
+            Err(CommitError::Conflict) => {}
+            Err(CommitError::Store(err)) => return Err(err.into()),
+        }
+        Ok(())
     }
 
     /// How far the poller has read `shop` on `mall` (None: never), for the staff tools.

@@ -26,6 +26,7 @@ fn budget() -> PollBudget {
     PollBudget {
         max_pages: 10,
         first_look_back: SignedDuration::from_hours(24),
+        until: None,
     }
 }
 
@@ -702,4 +703,63 @@ async fn an_unreadable_amazon_order_is_quarantined_with_its_bytes() {
     let (outcome, _) = w.app.notified(&amazon_notification("n-6"), Some(&stray)).await.unwrap();
     assert!(matches!(outcome, NotificationOutcome::Quarantined(_)), "{outcome:?}");
     assert_eq!(w.store.quarantined().await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn credentials_that_expire_within_two_weeks_warn_the_staff_once_a_day() {
+    let w = world();
+    // The clock stands at 2026-11-23 12:05 JST; the key expires ten days later.
+    let feed = ScriptedFeed::new(Mall::Rakuten, RAKUTEN_SHOP).expiring("2026-12-03T03:05:01Z");
+    let report = w.app.poll(&feed, budget()).await.unwrap();
+    assert_eq!(report.credentials_expire, Some("2026-12-03T03:05:01Z".parse().unwrap()));
+    assert_eq!(report.requests, 2, "the expiry asked, and one list call");
+    let warnings = w.mails_of(NoticeKind::StaffFeedFailure);
+    assert_eq!(warnings.len(), 1);
+    assert!(warnings[0].subject.contains("あと10日"), "{}", warnings[0].subject);
+    assert!(warnings[0].text.contains("licenseKey"), "{}", warnings[0].text);
+    assert!(warnings[0].text.contains("2026年12月3日"), "{}", warnings[0].text);
+
+    // The next poll the same day warns no more; the next day it warns again.
+    w.clock.advance(SignedDuration::from_mins(5));
+    w.app.poll(&feed, budget()).await.unwrap();
+    assert_eq!(w.mails_of(NoticeKind::StaffFeedFailure).len(), 1);
+    w.clock.advance(SignedDuration::from_hours(24));
+    w.app.poll(&feed, budget()).await.unwrap();
+    let warnings = w.mails_of(NoticeKind::StaffFeedFailure);
+    assert_eq!(warnings.len(), 2);
+    assert!(warnings[1].subject.contains("あと8日"), "{}", warnings[1].subject);
+}
+
+#[tokio::test]
+async fn credentials_that_expire_later_than_two_weeks_warn_nobody() {
+    let w = world();
+    let feed = ScriptedFeed::new(Mall::Rakuten, RAKUTEN_SHOP).expiring("2026-12-08T03:05:02Z");
+    let report = w.app.poll(&feed, budget()).await.unwrap();
+    assert!(report.credentials_expire.is_some());
+    assert!(w.mailer.mails().is_empty());
+}
+
+#[tokio::test]
+async fn a_run_out_of_time_starts_no_further_page_and_the_next_run_goes_on() {
+    let w = world();
+    let feed = ScriptedFeed::new(Mall::Yahoo, YAHOO_SHOP)
+        .then(Ok(feed_page(vec![feed_order(yahoo_order())], "p1", true)))
+        .then(Ok(feed_page(vec![], "p2", false)));
+    let until = w.clock.now();
+    let report = w
+        .app
+        .poll(
+            &feed,
+            PollBudget {
+                until: Some(until),
+                ..budget()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!((report.pages, report.orders), (1, 1), "the first page is always read");
+    assert_eq!(w.cursor(Mall::Yahoo, YAHOO_SHOP).await.unwrap().position, "p1");
+    let report = w.app.poll(&feed, budget()).await.unwrap();
+    assert_eq!(report.pages, 1);
+    assert_eq!(feed.positions(), [None, Some("p1".to_owned())]);
 }
