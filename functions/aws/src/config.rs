@@ -612,6 +612,28 @@ impl std::fmt::Debug for Secrets {
     }
 }
 
+/// The secret's JSON `json` with `rotated`'s new value in place of the shop's stored one: None when it holds
+/// that value already. Everything else, unknown fields included, is kept as it was. The shop must be in
+/// the secret under its mall (a credential rotated for a shop that is not there is a bug, not a write).
+pub fn with_rotated(json: &str, rotated: &mallguard_domain::feed::RotatedCredential) -> Result<Option<String>, String> {
+    let mut secret: serde_json::Value =
+        serde_json::from_str(json).map_err(|e| format!("the secret is not JSON: {}", redact_quoted(&e.to_string())))?;
+    let (mall, shop, field) = (rotated.mall.as_str(), rotated.shop.as_str(), rotated.field);
+    let Some(stored) = secret
+        .get_mut(mall)
+        .and_then(|m| m.get_mut(shop))
+        .and_then(|s| s.get_mut(field))
+    else {
+        return Err(format!("the secret has no {mall}[{shop:?}].{field} to replace"));
+    };
+    let value = rotated.value.expose_secret();
+    if stored.as_str() == Some(value) {
+        return Ok(None);
+    }
+    *stored = serde_json::Value::String(value.to_owned());
+    Ok(Some(serde_json::to_string_pretty(&secret).expect("JSON serialises")))
+}
+
 impl PartialEq for Secrets {
     fn eq(&self, other: &Self) -> bool {
         self.identity_pepper() == other.identity_pepper()
@@ -701,6 +723,9 @@ impl Secrets {
         let output = client
             .get_secret_value()
             .secret_id(secret_id)
+            // The default, said aloud: a version made current by a stage move (a rotated credential written
+            // back) is what is read, also where a stand-in tracks its default version apart.
+            .version_stage("AWSCURRENT")
             .send()
             .await
             .map_err(|e| ConfigError::SecretUnavailable {

@@ -6,6 +6,7 @@ pub mod config;
 pub mod counting;
 pub mod dynamodb;
 pub mod emf;
+pub mod keeper;
 pub mod ses;
 #[cfg(feature = "table-setup")]
 pub mod table_setup;

@@ -106,3 +106,84 @@ async fn a_missing_secret_is_unavailable_and_named() {
         "{err}"
     );
 }
+
+fn rotated(value: &str) -> mallguard_domain::feed::RotatedCredential {
+    mallguard_domain::feed::RotatedCredential {
+        mall: mallguard_domain::ids::Mall::Yahoo,
+        shop: mallguard_domain::ids::ShopId::parse("tanaka-yahoo").unwrap(),
+        field: "refresh_token",
+        value: value.to_owned().into(),
+    }
+}
+
+fn with_yahoo() -> String {
+    let mut secret: serde_json::Value = serde_json::from_str(SECRET).unwrap();
+    secret["yahoo"] = serde_json::json!({
+        "tanaka-yahoo": {"client_id": "dj0-app", "client_secret": "app-secret", "refresh_token": "old-token"}
+    });
+    secret.to_string()
+}
+
+#[tokio::test]
+async fn a_rotated_refresh_token_is_written_back_to_the_secret_once() {
+    use mallguard_aws::keeper::SecretsManagerKeeper;
+    use mallguard_domain::feed::CredentialKeeper;
+    use secrecy::ExposeSecret;
+
+    let client = client().await;
+    let name = unique("rotated");
+    create(&client, &name, &with_yahoo()).await;
+    let keeper = SecretsManagerKeeper::new(client.clone(), &name);
+
+    assert!(keeper.keep(&rotated("new-token")).await.unwrap(), "written");
+    let secrets = Secrets::load(&client, &name).await.unwrap();
+    let yahoo = &secrets.yahoo()["tanaka-yahoo"];
+    assert_eq!(yahoo.refresh_token.expose_secret(), "new-token");
+    assert_eq!(yahoo.client_secret.expose_secret(), "app-secret", "the rest is kept");
+    assert_eq!(secrets.link_key(), b"link-key-link-key-link-key-32byt");
+
+    // The secret holds it now: nothing is written again.
+    let versions = |c: aws_sdk_secretsmanager::Client, n: String| async move {
+        c.list_secret_version_ids()
+            .secret_id(n)
+            .send()
+            .await
+            .unwrap()
+            .versions()
+            .len()
+    };
+    let before = versions(client.clone(), name.clone()).await;
+    assert!(!keeper.keep(&rotated("new-token")).await.unwrap());
+    assert_eq!(versions(client.clone(), name.clone()).await, before);
+
+    // A shop the secret does not hold is an error, not a write.
+    let mut stranger = rotated("x");
+    stranger.shop = mallguard_domain::ids::ShopId::parse("someone-else").unwrap();
+    let error = keeper.keep(&stranger).await.unwrap_err();
+    assert!(error.contains("someone-else"), "{error}");
+    assert!(!error.contains("new-token"));
+}
+
+#[tokio::test]
+async fn a_write_back_that_loses_a_race_is_done_again_from_the_new_version() {
+    use mallguard_aws::keeper::SecretsManagerKeeper;
+    use mallguard_domain::feed::CredentialKeeper;
+    use secrecy::ExposeSecret;
+
+    let client = client().await;
+    let name = unique("race");
+    create(&client, &name, &with_yahoo()).await;
+    // Two processes rotate at once (each with the token its refresh returned): both writes land in turn,
+    // and the secret ends with one of them and every other field intact.
+    let (a, b) = (
+        SecretsManagerKeeper::new(client.clone(), &name),
+        SecretsManagerKeeper::new(client.clone(), &name),
+    );
+    let (ra, rb) = (rotated("token-a"), rotated("token-b"));
+    let (first, second) = tokio::join!(a.keep(&ra), b.keep(&rb));
+    assert!(first.is_ok() && second.is_ok(), "{first:?} {second:?}");
+    let secrets = Secrets::load(&client, &name).await.unwrap();
+    let token = secrets.yahoo()["tanaka-yahoo"].refresh_token.expose_secret().to_owned();
+    assert!(token == "token-a" || token == "token-b", "{token}");
+    assert_eq!(secrets.yahoo()["tanaka-yahoo"].client_id.expose_secret(), "dj0-app");
+}

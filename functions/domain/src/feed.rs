@@ -106,6 +106,42 @@ pub trait OrderFeed: Send + Sync {
     async fn credentials_expiry(&self, _now: Timestamp) -> Result<Option<CredentialsExpiry>, FeedError> {
         Ok(None)
     }
+
+    /// A credential the mall replaced while this feed used it (a rotated refresh token), which the
+    /// deployment's secret must keep from now on. None: nothing was replaced.
+    fn rotated_credential(&self) -> Option<RotatedCredential> {
+        None
+    }
+}
+
+/// A credential a mall replaced while a feed used it: Yahoo! ID連携 may answer a refresh with a new refresh
+/// token, after which the old one may stop working. It must be written back to where the credentials are
+/// kept, or the next process starts with the old one.
+#[derive(Clone)]
+pub struct RotatedCredential {
+    pub mall: Mall,
+    pub shop: ShopId,
+    /// The field of the shop's credentials that changed (`refresh_token`).
+    pub field: &'static str,
+    pub value: secrecy::SecretString,
+}
+
+impl std::fmt::Debug for RotatedCredential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RotatedCredential")
+            .field("mall", &self.mall)
+            .field("shop", &self.shop)
+            .field("field", &self.field)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where a deployment keeps its mall credentials (Secrets Manager; the local program's `secrets.json`).
+#[async_trait]
+pub trait CredentialKeeper: Send + Sync {
+    /// Writes `rotated` over the shop's stored value, unless the store holds it already (then `Ok(false)`),
+    /// with a condition on what was read, so two writers never lose each other's change.
+    async fn keep(&self, rotated: &RotatedCredential) -> Result<bool, String>;
 }
 
 /// One order a [`OrderLookup`] read, and what reading it cost at the mall.

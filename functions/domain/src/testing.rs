@@ -512,6 +512,7 @@ pub struct ScriptedFeed {
     script: Mutex<VecDeque<Result<FeedPage, FeedError>>>,
     asked: Mutex<Vec<Option<String>>>,
     expires_at: Mutex<Option<Timestamp>>,
+    rotated: Mutex<Option<String>>,
 }
 
 impl ScriptedFeed {
@@ -523,7 +524,13 @@ impl ScriptedFeed {
             script: Mutex::new(VecDeque::new()),
             asked: Mutex::new(vec![]),
             expires_at: Mutex::new(None),
+            rotated: Mutex::new(None),
         }
+    }
+
+    /// Says, from now on, that the mall rotated the refresh token to `value`.
+    pub fn rotate(&self, value: &str) {
+        *self.rotated.lock().unwrap() = Some(value.to_owned());
     }
 
     /// Says, at every poll (one request each), that the credentials expire at `at`.
@@ -591,6 +598,42 @@ impl OrderFeed for ScriptedFeed {
                 expires_at,
                 requests: 1,
             }))
+    }
+
+    fn rotated_credential(&self) -> Option<crate::feed::RotatedCredential> {
+        self.rotated
+            .lock()
+            .unwrap()
+            .clone()
+            .map(|value| crate::feed::RotatedCredential {
+                mall: self.mall,
+                shop: self.shop.clone(),
+                field: "refresh_token",
+                value: value.into(),
+            })
+    }
+}
+
+/// A [`CredentialKeeper`](crate::feed::CredentialKeeper) in memory: what it holds, by mall, shop and field.
+#[derive(Default)]
+pub struct MemoryKeeper {
+    pub kept: Mutex<BTreeMap<(Mall, ShopId, &'static str), String>>,
+    pub writes: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl crate::feed::CredentialKeeper for MemoryKeeper {
+    async fn keep(&self, rotated: &crate::feed::RotatedCredential) -> Result<bool, String> {
+        use secrecy::ExposeSecret;
+        let key = (rotated.mall, rotated.shop.clone(), rotated.field);
+        let value = rotated.value.expose_secret().to_owned();
+        let mut kept = self.kept.lock().unwrap();
+        if kept.get(&key) == Some(&value) {
+            return Ok(false);
+        }
+        kept.insert(key, value);
+        self.writes.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(true)
     }
 }
 

@@ -63,7 +63,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use jiff::{SignedDuration, Timestamp};
-use mallguard_domain::feed::{FeedError, FeedOrder, FeedPage, OrderFeed};
+use mallguard_domain::feed::{FeedError, FeedOrder, FeedPage, OrderFeed, RotatedCredential};
 use mallguard_domain::ids::{Mall, OrderId, ShopId};
 use mallguard_domain::policy::jst;
 use mallguard_malls::ParseError;
@@ -560,6 +560,15 @@ impl YahooFeed {
 impl OrderFeed for YahooFeed {
     fn mall(&self) -> Mall {
         Mall::Yahoo
+    }
+
+    fn rotated_credential(&self) -> Option<RotatedCredential> {
+        self.rotated_refresh_token().map(|value| RotatedCredential {
+            mall: Mall::Yahoo,
+            shop: self.shop.clone(),
+            field: "refresh_token",
+            value,
+        })
     }
 
     fn shop(&self) -> &ShopId {

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use aws_config::{BehaviorVersion, SdkConfig};
 use mallguard_aws::config::{ConfigError, Deployment};
 use mallguard_aws::emf::EmfMetrics;
+use mallguard_aws::keeper::SecretsManagerKeeper;
 use mallguard_domain::feed::OrderFeed;
 use mallguard_domain::ids::ShopId;
 use mallguard_domain::ports::{Clock, Metrics, SystemClock};
@@ -41,8 +42,11 @@ pub async fn cold_start_with(
     let store = deployment.store(sdk).with_clock(clock.clone());
     store.warm_up().await;
     let mailer = deployment.mailer(sdk);
-    let app =
-        Mallguard::new(Arc::new(store), Arc::new(mailer), clock, deployment.settings.clone()).with_metrics(metrics);
+    // A credential a mall rotates while the poll function reads it goes back into the deployment's secret.
+    let keeper = SecretsManagerKeeper::new(aws_sdk_secretsmanager::Client::new(sdk), &deployment.aws.secret_id);
+    let app = Mallguard::new(Arc::new(store), Arc::new(mailer), clock, deployment.settings.clone())
+        .with_metrics(metrics)
+        .with_credential_keeper(Arc::new(keeper));
     tracing::info!(
         table = %deployment.aws.table,
         public_url = %deployment.aws.public_url,

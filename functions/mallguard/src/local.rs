@@ -15,9 +15,10 @@ use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use mallguard_aws::config::{ConfigError, RakutenSecret, Secrets, YahooSecret};
+use mallguard_aws::config::{AmazonSecret, ConfigError, RakutenSecret, Secrets, YahooSecret};
 use mallguard_aws::dynamodb::DynamoDbStore;
-use mallguard_domain::feed::OrderFeed;
+use mallguard_aws::keeper::SecretsManagerKeeper;
+use mallguard_domain::feed::{CredentialKeeper, OrderFeed, RotatedCredential};
 use mallguard_domain::ids::{Mall, ShopId};
 use mallguard_domain::ports::{Clock, Mailer, Store, SystemClock};
 use mallguard_domain::service::Mallguard;
@@ -97,7 +98,7 @@ impl DataDir {
         self.root.join("outbox")
     }
 
-    fn secrets_path(&self) -> PathBuf {
+    pub fn secrets_path(&self) -> PathBuf {
         self.root.join("secrets.json")
     }
 
@@ -142,6 +143,7 @@ pub struct Local {
     pub webhooks: WebhookSecrets,
     pub rakuten: BTreeMap<String, RakutenSecret>,
     pub yahoo: BTreeMap<String, YahooSecret>,
+    pub amazon: BTreeMap<String, AmazonSecret>,
 }
 
 /// The order feeds of every polled mall shop the secret has credentials for (only `mall` when given). Each
@@ -225,12 +227,58 @@ pub async fn compose(shop: &ShopArgs, public_url: String) -> CliResult<Local> {
             (Arc::new(store), Arc::new(mailer))
         }
     };
+    let keeper: Arc<dyn CredentialKeeper> = match &shop.state.secret_id {
+        Some(id) => Arc::new(SecretsManagerKeeper::new(
+            aws_sdk_secretsmanager::Client::new(&sdk().await),
+            id,
+        )),
+        None => Arc::new(SecretsFileKeeper::new(data.secrets_path())),
+    };
     Ok(Local {
-        app: Mallguard::new(store, mailer, clock, settings),
+        app: Mallguard::new(store, mailer, clock, settings).with_credential_keeper(keeper),
         webhooks: secrets.webhooks().clone(),
         rakuten: secrets.rakuten().clone(),
         yahoo: secrets.yahoo().clone(),
+        amazon: secrets.amazon().clone(),
     })
+}
+
+/// The local `secrets.json` as the keeper of rotated credentials: the new file is written beside the old
+/// one and renamed over it (a reader sees the old file or the new, never half of one), after reading it
+/// again under a lock, so two polls of this program never lose each other's change.
+pub struct SecretsFileKeeper {
+    path: PathBuf,
+    lock: tokio::sync::Mutex<()>,
+}
+
+impl SecretsFileKeeper {
+    pub fn new(path: PathBuf) -> Self {
+        SecretsFileKeeper {
+            path,
+            lock: tokio::sync::Mutex::new(()),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl CredentialKeeper for SecretsFileKeeper {
+    async fn keep(&self, rotated: &RotatedCredential) -> Result<bool, String> {
+        let _turn = self.lock.lock().await;
+        let shown = self.path.display();
+        let json = fs::read_to_string(&self.path).map_err(|e| format!("reading {shown}: {e}"))?;
+        let Some(changed) = mallguard_aws::config::with_rotated(&json, rotated)? else {
+            return Ok(false);
+        };
+        let temporary = self.path.with_extension("json.new");
+        match fs::remove_file(&temporary) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(format!("removing {}: {e}", temporary.display())),
+        }
+        write_private(&temporary, changed.as_bytes()).map_err(|e| format!("writing {}: {e}", temporary.display()))?;
+        fs::rename(&temporary, &self.path).map_err(|e| format!("replacing {shown}: {e}"))?;
+        Ok(true)
+    }
 }
 
 #[cfg(unix)]

@@ -135,6 +135,7 @@ pub struct Mallguard {
     settings: Arc<Settings>,
     templates: Arc<Templates>,
     metrics: Arc<dyn Metrics>,
+    keeper: Option<Arc<dyn crate::feed::CredentialKeeper>>,
 }
 
 impl Mallguard {
@@ -146,7 +147,15 @@ impl Mallguard {
             settings: Arc::new(settings),
             templates: Arc::new(Templates::new()),
             metrics: Arc::new(NoMetrics),
+            keeper: None,
         }
+    }
+
+    /// Writes credentials a mall rotated during a poll back to `keeper` (without one, a rotation is only
+    /// logged and alerted).
+    pub fn with_credential_keeper(mut self, keeper: Arc<dyn crate::feed::CredentialKeeper>) -> Self {
+        self.keeper = Some(keeper);
+        self
     }
 
     /// Counts what happens into `metrics` (CloudWatch on Lambda).

@@ -138,6 +138,9 @@ impl Mallguard {
                 break;
             }
         }
+        if let Some(rotated) = feed.rotated_credential() {
+            self.keep_rotated(&rotated).await;
+        }
         if report.orders + report.quarantined > 0 || report.failure.is_some() {
             tracing::info!(%mall, %shop, ?report, "poll done");
         } else {
@@ -199,6 +202,26 @@ impl Mallguard {
             Err(CommitError::Store(err)) => return Err(err.into()),
         }
         Ok(())
+    }
+
+    /// Writes a credential the mall rotated back to the keeper (which writes nothing when it holds it
+    /// already). A failure is counted as a feed failure and logged: the feed goes on with the new credential
+    /// in memory, but the next process would start with the old one.
+    async fn keep_rotated(&self, rotated: &crate::feed::RotatedCredential) {
+        let (mall, shop, field) = (rotated.mall, &rotated.shop, rotated.field);
+        let Some(keeper) = &self.keeper else {
+            self.metrics.record(Metric::FeedFailure, 1);
+            tracing::error!(%mall, %shop, field, "the mall rotated a credential and nothing here can keep it: put the new one in the secret");
+            return;
+        };
+        match keeper.keep(rotated).await {
+            Ok(true) => tracing::info!(%mall, %shop, field, "a rotated credential was written back"),
+            Ok(false) => {}
+            Err(error) => {
+                self.metrics.record(Metric::FeedFailure, 1);
+                tracing::error!(%mall, %shop, field, %error, "a rotated credential could not be written back; the next run tries again");
+            }
+        }
     }
 
     /// How far the poller has read `shop` on `mall` (None: never), for the staff tools.

@@ -763,3 +763,35 @@ async fn a_run_out_of_time_starts_no_further_page_and_the_next_run_goes_on() {
     assert_eq!(report.pages, 1);
     assert_eq!(feed.positions(), [None, Some("p1".to_owned())]);
 }
+
+#[tokio::test]
+async fn a_rotated_refresh_token_is_written_back_once() {
+    let keeper = Arc::new(crate::testing::MemoryKeeper::default());
+    let w = world();
+    let app = w.app.clone().with_credential_keeper(keeper.clone());
+    let feed = ScriptedFeed::new(Mall::Yahoo, YAHOO_SHOP);
+    app.poll(&feed, budget()).await.unwrap();
+    assert_eq!(
+        keeper.writes.load(Ordering::SeqCst),
+        0,
+        "nothing rotated, nothing written"
+    );
+    feed.rotate("new-refresh-token");
+    app.poll(&feed, budget()).await.unwrap();
+    app.poll(&feed, budget()).await.unwrap();
+    assert_eq!(keeper.writes.load(Ordering::SeqCst), 1, "written once");
+    let kept = keeper.kept.lock().unwrap();
+    assert_eq!(
+        kept.get(&(Mall::Yahoo, ShopId::parse(YAHOO_SHOP).unwrap(), "refresh_token")),
+        Some(&"new-refresh-token".to_owned())
+    );
+}
+
+#[tokio::test]
+async fn a_rotated_refresh_token_with_nowhere_to_keep_it_is_counted_as_a_failure() {
+    let w = world();
+    let feed = ScriptedFeed::new(Mall::Yahoo, YAHOO_SHOP);
+    feed.rotate("new-refresh-token");
+    w.app.poll(&feed, budget()).await.unwrap();
+    assert_eq!(w.metrics.of(Metric::FeedFailure), 1);
+}
