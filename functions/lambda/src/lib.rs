@@ -2,19 +2,22 @@
 //! configuration and the secret once, builds the DynamoDB and SES clients once, opens the first
 //! connection, and hands back the use cases and the webhook secrets; the binaries in `src/bin/` pass them
 //! to the function libraries (`mallguard-ingest`, `mallguard-respond`, `mallguard-expire`,
-//! `mallguard-poll`), which never see an AWS type. [`feeds`] builds the poll function's order feeds from
-//! the secret.
+//! `mallguard-poll`, `mallguard-amazon-notifications`), which never see an AWS type. [`feeds`] builds the
+//! poll function's order feeds from the secret, [`amazon_sellers`] the SP-API readers of the
+//! amazon-notifications function.
 
 use std::sync::Arc;
 
 use aws_config::{BehaviorVersion, SdkConfig};
+use mallguard_amazon_notifications::Sellers;
 use mallguard_aws::config::{ConfigError, Deployment};
 use mallguard_aws::emf::EmfMetrics;
 use mallguard_aws::keeper::SecretsManagerKeeper;
-use mallguard_domain::feed::OrderFeed;
+use mallguard_domain::feed::{OrderFeed, OrderLookup};
 use mallguard_domain::ids::ShopId;
 use mallguard_domain::ports::{Clock, Metrics, SystemClock};
 use mallguard_domain::service::{Mallguard, PollBudget};
+use mallguard_feeds::amazon::{AmazonCredentials, AmazonOptions, AmazonSpApi};
 use mallguard_feeds::rakuten::{DEFAULT_BASE_URL, RakutenCredentials, RakutenFeed, RakutenOptions};
 use mallguard_feeds::yahoo::{YahooCredentials, YahooFeed, YahooOptions};
 
@@ -63,6 +66,11 @@ pub const YAHOO_URL_VAR: &str = "MALLGUARD_YAHOO_URL";
 /// `MALLGUARD_YAHOO_TOKEN_URL`: the Yahoo! ID連携 token endpoint; Yahoo!'s unless set.
 pub const YAHOO_TOKEN_URL_VAR: &str = "MALLGUARD_YAHOO_TOKEN_URL";
 
+/// `MALLGUARD_AMAZON_URL`: the SP-API endpoint (a fake's in tests); the Far East one unless set.
+pub const AMAZON_URL_VAR: &str = "MALLGUARD_AMAZON_URL";
+/// `MALLGUARD_AMAZON_TOKEN_URL`: the Login with Amazon token endpoint; Amazon's unless set.
+pub const AMAZON_TOKEN_URL_VAR: &str = "MALLGUARD_AMAZON_TOKEN_URL";
+
 /// Where the feeds read: each mall's API, the real one unless the environment names another.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FeedUrls {
@@ -70,6 +78,8 @@ pub struct FeedUrls {
     /// None: Yahoo!'s own, by seller (the test environment for sandbox sellers).
     pub yahoo: Option<String>,
     pub yahoo_token: String,
+    pub amazon: String,
+    pub amazon_token: String,
 }
 
 impl FeedUrls {
@@ -80,6 +90,8 @@ impl FeedUrls {
             rakuten: var(RAKUTEN_URL_VAR).unwrap_or_else(|| DEFAULT_BASE_URL.to_owned()),
             yahoo: var(YAHOO_URL_VAR),
             yahoo_token: var(YAHOO_TOKEN_URL_VAR).unwrap_or_else(|| YahooOptions::default().token_url),
+            amazon: var(AMAZON_URL_VAR).unwrap_or_else(|| AmazonOptions::default().endpoint),
+            amazon_token: var(AMAZON_TOKEN_URL_VAR).unwrap_or_else(|| AmazonOptions::default().lwa_url),
         }
     }
 }
@@ -149,7 +161,50 @@ pub fn feeds_from(deployment: &Deployment, urls: &FeedUrls) -> Result<Vec<Arc<dy
         let feed = YahooFeed::new(seller_id, credentials, options).map_err(|e| error(e.to_string()))?;
         feeds.push(Arc::new(feed));
     }
+    // Amazon pushes its changes as notifications; getOrders here reads what a lost notification missed.
+    for api in amazon_apis(deployment, urls)? {
+        feeds.push(api);
+    }
     Ok(feeds)
+}
+
+/// One SP-API client per Amazon seller with credentials in the deployment's secret.
+fn amazon_apis(deployment: &Deployment, urls: &FeedUrls) -> Result<Vec<Arc<AmazonSpApi>>, FeedConfigError> {
+    let mut apis = vec![];
+    for (seller, secret) in deployment.secrets.amazon() {
+        let error = |reason: String| FeedConfigError {
+            mall: "amazon",
+            shop: seller.clone(),
+            reason,
+        };
+        let credentials = AmazonCredentials {
+            client_id: secret.client_id.clone(),
+            client_secret: secret.client_secret.clone(),
+            refresh_token: secret.refresh_token.clone(),
+        };
+        let options = AmazonOptions {
+            endpoint: urls.amazon.clone(),
+            lwa_url: urls.amazon_token.clone(),
+            ..AmazonOptions::default()
+        };
+        let seller_id = ShopId::parse(seller).map_err(|e| error(e.to_string()))?;
+        apis.push(Arc::new(
+            AmazonSpApi::new(seller_id, credentials, options).map_err(|e| error(e.to_string()))?,
+        ));
+    }
+    Ok(apis)
+}
+
+/// The SP-API readers of the amazon-notifications function, one per seller in the secret, from the URLs
+/// the environment sets.
+pub fn amazon_sellers(deployment: &Deployment) -> Result<Sellers, FeedConfigError> {
+    amazon_sellers_from(deployment, &FeedUrls::from_env())
+}
+
+/// The same reading `urls`.
+pub fn amazon_sellers_from(deployment: &Deployment, urls: &FeedUrls) -> Result<Sellers, FeedConfigError> {
+    let apis = amazon_apis(deployment, urls)?;
+    Ok(Sellers::new(apis.into_iter().map(|api| api as Arc<dyn OrderLookup>)))
 }
 
 /// Orders per Yahoo! page in the poll function: at one call a second, a page of 40 takes under a minute.

@@ -136,6 +136,12 @@ pub struct FeedArgs {
     /// The Yahoo! ID連携 token endpoint.
     #[arg(long, env = "MALLGUARD_YAHOO_TOKEN_URL", default_value = mallguard_malls::yahoo::TOKEN_URL)]
     pub yahoo_token_url: String,
+    /// The Amazon SP-API endpoint (Far East, Amazon.co.jp's).
+    #[arg(long, env = "MALLGUARD_AMAZON_URL", default_value = mallguard_malls::amazon::FE_ENDPOINT)]
+    pub amazon_url: String,
+    /// The Login with Amazon token endpoint.
+    #[arg(long, env = "MALLGUARD_AMAZON_TOKEN_URL", default_value = mallguard_malls::amazon::LWA_TOKEN_URL)]
+    pub amazon_token_url: String,
     /// Days a shop's first poll looks back (later polls go on from where the last one stopped).
     #[arg(long, env = "MALLGUARD_POLL_LOOK_BACK_DAYS", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=60))]
     pub look_back_days: u16,

@@ -78,14 +78,26 @@ pub enum Command {
         #[command(flatten)]
         shop: ShopArgs,
     },
-    /// Poll the malls that push nothing (Rakuten, Yahoo!) once now: every shop the secret has credentials for.
+    /// Poll the malls once now: Rakuten and Yahoo!, which push nothing, and Amazon's getOrders (the backstop
+    /// of its notifications), for every shop the secret has credentials for.
     Poll {
         /// Only this mall.
-        #[arg(long, value_parser = ["rakuten", "yahoo"])]
+        #[arg(long, value_parser = ["rakuten", "yahoo", "amazon"])]
         mall: Option<String>,
         /// Accepted for symmetry with the scheduled polls; a poll runs now either way.
         #[arg(long, hide = true)]
         now: bool,
+        #[command(flatten)]
+        shop: Box<ShopArgs>,
+        #[command(flatten)]
+        feeds: FeedArgs,
+    },
+    /// Hand Amazon's ORDER_CHANGE notifications to the amazon-notifications handler, as Lambda does with the
+    /// SQS queue's messages: an SQS event (events/lambda/amazon-notifications-sqs.json) or one notification
+    /// (events/amazon/order-change.json). Each order is read from the SP-API and ingested.
+    Notify {
+        /// The SQS event or notification file.
+        file: std::path::PathBuf,
         #[command(flatten)]
         shop: Box<ShopArgs>,
         #[command(flatten)]
@@ -125,6 +137,7 @@ pub async fn run(cli: Cli) -> CliResult<ExitCode> {
         Command::Serve(ServeCommand { serve, shop, feeds }) => crate::serve::serve(&shop, serve, &feeds).await,
         Command::Poll { mall, shop, feeds, .. } => crate::staff::poll(&shop, &feeds, mall.as_deref()).await,
         Command::Send(args) => crate::send::send(args).await,
+        Command::Notify { file, shop, feeds } => crate::staff::notify(&shop, &feeds, &file).await,
         Command::Holds { all, view } => crate::staff::holds(&view.shop()?, all).await,
         Command::Resolve {
             hold,

@@ -15,14 +15,16 @@ use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use mallguard_amazon_notifications::Sellers;
 use mallguard_aws::config::{AmazonSecret, ConfigError, RakutenSecret, Secrets, YahooSecret};
 use mallguard_aws::dynamodb::DynamoDbStore;
 use mallguard_aws::keeper::SecretsManagerKeeper;
-use mallguard_domain::feed::{CredentialKeeper, OrderFeed, RotatedCredential};
+use mallguard_domain::feed::{CredentialKeeper, OrderFeed, OrderLookup, RotatedCredential};
 use mallguard_domain::ids::{Mall, ShopId};
 use mallguard_domain::ports::{Clock, Mailer, Store, SystemClock};
 use mallguard_domain::service::Mallguard;
 use mallguard_embedded::{OutboxMailer, SqliteStore};
+use mallguard_feeds::amazon::{AmazonCredentials, AmazonOptions, AmazonSpApi};
 use mallguard_feeds::rakuten::{RakutenCredentials, RakutenFeed, RakutenOptions};
 use mallguard_feeds::yahoo::{YahooCredentials, YahooFeed, YahooOptions};
 use mallguard_malls::WebhookSecrets;
@@ -192,7 +194,39 @@ pub fn feeds(
             feeds.push(Arc::new(feed));
         }
     }
+    if mall.is_none_or(|m| m == Mall::Amazon) {
+        for api in amazon_apis(local, args)? {
+            feeds.push(api);
+        }
+    }
     Ok(feeds)
+}
+
+/// One SP-API client per Amazon seller with credentials in the secret.
+fn amazon_apis(local: &Local, args: &FeedArgs) -> CliResult<Vec<Arc<AmazonSpApi>>> {
+    let mut apis = vec![];
+    for (seller, secret) in &local.amazon {
+        let credentials = AmazonCredentials {
+            client_id: secret.client_id.clone(),
+            client_secret: secret.client_secret.clone(),
+            refresh_token: secret.refresh_token.clone(),
+        };
+        let options = AmazonOptions {
+            endpoint: args.amazon_url.clone(),
+            lwa_url: args.amazon_token_url.clone(),
+            ..AmazonOptions::default()
+        };
+        let api = AmazonSpApi::new(ShopId::parse(seller)?, credentials, options)
+            .map_err(|e| format!("amazon seller {seller}: {e}"))?;
+        apis.push(Arc::new(api));
+    }
+    Ok(apis)
+}
+
+/// The SP-API readers of Amazon's notifications, one per seller in the secret.
+pub fn amazon_sellers(local: &Local, args: &FeedArgs) -> CliResult<Sellers> {
+    let apis = amazon_apis(local, args)?;
+    Ok(Sellers::new(apis.into_iter().map(|api| api as Arc<dyn OrderLookup>)))
 }
 
 /// The local program's composition: the secrets (the data folder's, or a deployed stack's with

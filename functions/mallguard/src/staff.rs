@@ -276,8 +276,8 @@ pub async fn poll(shop: &ShopArgs, args: &FeedArgs, mall: Option<&str>) -> CliRe
         say!(
             "{}",
             w.pick(
-                "ポーリングするモールがありません: secrets.json の rakuten にショップの認証情報を追加してください。",
-                "Nothing to poll: add a shop's credentials under rakuten in secrets.json."
+                "ポーリングするモールがありません: secrets.json の rakuten・yahoo・amazon にショップの認証情報を追加してください。",
+                "Nothing to poll: add a shop's credentials under rakuten, yahoo or amazon in secrets.json."
             )
         );
         return Ok(ExitCode::FAILURE);
@@ -355,6 +355,58 @@ pub async fn quarantine_replay(shop: &ShopArgs) -> CliResult<ExitCode> {
         }
     }
     Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// `mallguard notify`: Amazon's notifications from a file, handled as the amazon-notifications function
+/// handles the queue's messages.
+pub async fn notify(shop: &ShopArgs, args: &FeedArgs, file: &std::path::Path) -> CliResult<ExitCode> {
+    use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+
+    let bytes = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let json: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|e| format!("{}: not JSON: {e}", file.display()))?;
+    let event: SqsEvent = if json.get("Records").is_some() {
+        serde_json::from_value(json).map_err(|e| format!("{}: not an SQS event: {e}", file.display()))?
+    } else {
+        // One notification, as the body of one message.
+        let mut message = SqsMessage::default();
+        message.message_id = Some(format!("local-{}", file.display()));
+        message.body = Some(String::from_utf8_lossy(&bytes).into_owned());
+        let mut event = SqsEvent::default();
+        event.records.push(message);
+        event
+    };
+    let default_url = url_of("127.0.0.1:9000".parse().expect("a valid address"));
+    let local = crate::local::compose(shop, default_url).await?;
+    let sellers = crate::local::amazon_sellers(&local, args)?;
+    let w = Words::of(local.app.settings().shop.language);
+    let (response, r) = mallguard_amazon_notifications::handle(&local.app, &sellers, None, event).await;
+    let counts = [
+        (w.pick("通知", "messages"), r.messages),
+        (w.pick("取り込み", "ingested"), r.ingested),
+        (w.pick("保留", "held"), r.held),
+        (w.pick("処理済み", "already handled"), r.already_handled),
+        (w.pick("対象外", "let go"), r.let_go),
+        (w.pick("隔離", "quarantined"), r.quarantined),
+        (w.pick("再試行", "to retry"), r.failed),
+    ];
+    let counts: Vec<String> = counts.iter().map(|(what, n)| format!("{what} {n}")).collect();
+    say!("amazon: {}", counts.join(w.pick("、", ", ")));
+    for failure in &response.batch_item_failures {
+        say!(
+            "  {}: {}",
+            w.pick(
+                "処理できませんでした（ログを参照）",
+                "could not be handled (see the log)"
+            ),
+            failure.item_identifier
+        );
+    }
+    Ok(if response.batch_item_failures.is_empty() {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

@@ -11,6 +11,7 @@ use std::process::Command;
 
 use common::{BIN, event, mallguard, stdout};
 use mallguard_feeds::fake::{FakeRms, LICENSE_KEY, SERVICE_SECRET};
+use mallguard_tests::OutboxMail;
 
 /// Yesterday in Japan: the fakes serve their sample orders on it, as `send` moves a sample's orders, so
 /// the tests read "the last two days" by the real clock on any day they run.
@@ -183,4 +184,111 @@ async fn a_polled_yahoo_order_of_the_buyer_of_a_polled_rakuten_order_is_held_on_
     // Polled again: nothing new.
     let again = poll("yahoo");
     assert!(again.contains("受付 0") && again.contains("保留 0"), "{again}");
+}
+
+/// The whole cross-mall story on the local program, each mall through its own interface: a Rakuten order
+/// polled; the same buyer's Yahoo! order polled on the next pass → held; the same buyer's Amazon order
+/// arriving as Amazon's SQS message → read from the SP-API and held against the first, with no phone
+/// contact and Amazon's customer-service fallback in the staff mail. A rotated Yahoo! refresh token is
+/// written back to secrets.json on the way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rakuten_then_yahoo_then_amazon_each_through_its_own_interface() {
+    use mallguard_feeds::fake_amazon::{self, FakeSpApi};
+    use mallguard_feeds::fake_yahoo::{CLIENT_ID, CLIENT_SECRET, FakeYahoo, REFRESH_TOKEN, SELLER};
+    let rms = FakeRms::start_on(yesterday()).await;
+    let yahoo = FakeYahoo::start_on(yesterday()).await;
+    let amazon = FakeSpApi::start_on(yesterday()).await;
+    yahoo.rotate_refresh_token("rotated-refresh-token");
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join(".mallguard");
+    add_rakuten_shop(&data);
+    let path = data.join("secrets.json");
+    let mut secrets: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    secrets["yahoo"] = serde_json::json!({
+        SELLER: { "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "refresh_token": REFRESH_TOKEN }
+    });
+    secrets["amazon"] = serde_json::json!({
+        fake_amazon::SELLER: {
+            "client_id": fake_amazon::CLIENT_ID,
+            "client_secret": fake_amazon::CLIENT_SECRET,
+            "refresh_token": fake_amazon::REFRESH_TOKEN
+        }
+    });
+    std::fs::write(&path, serde_json::to_vec_pretty(&secrets).unwrap()).unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new(BIN)
+            .env("MALLGUARD_DATA", &data)
+            .env("MALLGUARD_RAKUTEN_URL", rms.url())
+            .env("MALLGUARD_YAHOO_URL", format!("{}/ShoppingWebService/V1/", yahoo.url()))
+            .env(
+                "MALLGUARD_YAHOO_TOKEN_URL",
+                format!("{}/yconnect/v2/token", yahoo.url()),
+            )
+            .env("MALLGUARD_AMAZON_URL", amazon.url())
+            .env(
+                "MALLGUARD_AMAZON_TOKEN_URL",
+                format!("{}{}", amazon.url(), fake_amazon::LWA_PATH),
+            )
+            .env("MALLGUARD_LOG", "warn")
+            .args(args)
+            .output()
+            .unwrap();
+        let text = stdout(&out);
+        assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+        text
+    };
+    let rakuten = run(&["poll", "--mall", "rakuten"]);
+    assert!(rakuten.contains("受付 2"), "{rakuten}");
+    let polled = run(&["poll", "--mall", "yahoo"]);
+    assert!(polled.contains("保留 2"), "{polled}");
+    let kept: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    assert_eq!(
+        kept["yahoo"][SELLER]["refresh_token"], "rotated-refresh-token",
+        "the rotated refresh token is written back"
+    );
+    assert_eq!(kept["amazon"][fake_amazon::SELLER]["client_id"], fake_amazon::CLIENT_ID);
+
+    // Amazon's SQS event: two deliveries of one ORDER_CHANGE notification.
+    let notified = run(&["notify", &event("lambda/amazon-notifications-sqs.json")]);
+    assert!(
+        notified.contains("通知 2") && notified.contains("保留 1") && notified.contains("処理済み 1"),
+        "{notified}"
+    );
+    let holds = stdout(&mallguard(&data, &["holds"]));
+    let amazon_line = holds
+        .lines()
+        .find(|l| l.contains(&format!("amazon #{}", fake_amazon::ORDER)))
+        .unwrap_or_else(|| panic!("the Amazon order is held: {holds}"));
+    assert!(
+        amazon_line.contains("rakuten #386193-20261123-0000012345"),
+        "held against the first order, the Rakuten one: {holds}"
+    );
+    let mails: Vec<OutboxMail> = std::fs::read_dir(data.join("outbox"))
+        .unwrap()
+        .map(|e| OutboxMail::read(&e.unwrap().path()))
+        .collect();
+    let staff_mail = mails
+        .iter()
+        .find(|m| m.to.contains("staff@") && m.subject.contains(fake_amazon::ORDER))
+        .unwrap_or_else(|| {
+            panic!(
+                "a staff mail about the Amazon hold: {:?}",
+                mails.iter().map(|m| &m.subject).collect::<Vec<_>>()
+            )
+        });
+    assert!(staff_mail.text.contains("電話連絡は禁止"), "{}", staff_mail.text);
+    assert!(staff_mail.text.contains("カスタマーサービス"), "{}", staff_mail.text);
+    // The buyer's notice went to Amazon's relay address.
+    assert!(
+        mails
+            .iter()
+            .any(|m| m.to.contains("@marketplace.amazon.co.jp") && m.subject.contains("ご確認のお願い")),
+        "no notice to the relay address: {:?}",
+        mails.iter().map(|m| (&m.to, &m.subject)).collect::<Vec<_>>()
+    );
+    assert_eq!(amazon.requests(fake_amazon::Endpoint::GetOrder), 1, "read once");
+
+    // The backstop finds nothing Amazon did not notify: the order is a redelivery.
+    let backstop = run(&["poll", "--mall", "amazon"]);
+    assert!(backstop.contains("受付 0") && backstop.contains("保留 0"), "{backstop}");
 }
