@@ -297,8 +297,19 @@ fn the_poll_function_reads_the_rakuten_shops_of_the_secret_from_rms() {
             }
         };
 
-        // The first run records the two sample orders.
+        // The first run records the two sample orders, and finds the licenseKey expiring in five days: the
+        // staff are told to renew it, once that day.
         let report = poll(payload.clone()).await;
+        assert_eq!(
+            report["shops"][0]["credentials_expire"], "2026-11-28T14:59:59Z",
+            "{report}"
+        );
+        let warnings: Vec<Value> = moto_messages(&d.moto)
+            .await
+            .into_iter()
+            .filter(|m| m["subject"].as_str().unwrap_or("").contains("期限切れになります"))
+            .collect();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
         let shop = &report["shops"][0];
         assert_eq!(
             (shop["mall"].as_str(), shop["shop"].as_str()),
@@ -345,7 +356,7 @@ fn the_poll_function_reads_the_rakuten_shops_of_the_secret_from_rms() {
         let messages = moto_messages(&d.moto).await;
         assert!(
             messages.iter().any(|m| {
-                m["subject"].as_str().unwrap_or("").contains("要対応")
+                m["subject"].as_str().unwrap_or("").contains("取得できません")
                     && m.to_string().contains("staff@tanaka-shop.example")
             }),
             "the staff alert went out through SES: {messages:?}"
@@ -365,5 +376,129 @@ fn the_poll_function_reads_the_rakuten_shops_of_the_secret_from_rms() {
 
         // SAFETY: under ENV.
         unsafe { std::env::remove_var("MALLGUARD_RAKUTEN_URL") };
+    });
+}
+
+/// The cross-mall story with the deployed handlers on DynamoDB Local, each mall through its own interface:
+/// the poll function reads a Rakuten order, then on its next run the same buyer's Yahoo! orders (held); the
+/// amazon-notifications function takes Amazon's SQS event, reads the order from the SP-API and holds it
+/// against the first, with no phone contact; the poll function's getOrders backstop then finds nothing new.
+#[test]
+fn rakuten_yahoo_and_amazon_orders_of_one_buyer_through_the_deployed_handlers() {
+    use mallguard_domain::ids::Mall;
+    use mallguard_feeds::fake::{self, FakeRms};
+    use mallguard_feeds::fake_amazon::{self, FakeSpApi};
+    use mallguard_feeds::fake_yahoo::{self, FakeYahoo};
+    use mallguard_lambda::FeedUrls;
+
+    let _env = ENV.lock().unwrap_or_else(|e| e.into_inner());
+    run(async {
+        let (rms, yahoo, amazon) = (
+            FakeRms::start().await,
+            FakeYahoo::start().await,
+            FakeSpApi::start().await,
+        );
+        let mut secrets: Value = serde_json::from_str(SECRETS).unwrap();
+        secrets["rakuten"] = serde_json::json!({
+            fake::SHOP: { "service_secret": fake::SERVICE_SECRET, "license_key": fake::LICENSE_KEY }
+        });
+        secrets["yahoo"] = serde_json::json!({
+            fake_yahoo::SELLER: {
+                "client_id": fake_yahoo::CLIENT_ID,
+                "client_secret": fake_yahoo::CLIENT_SECRET,
+                "refresh_token": fake_yahoo::REFRESH_TOKEN
+            }
+        });
+        secrets["amazon"] = serde_json::json!({
+            fake_amazon::SELLER: {
+                "client_id": fake_amazon::CLIENT_ID,
+                "client_secret": fake_amazon::CLIENT_SECRET,
+                "refresh_token": fake_amazon::REFRESH_TOKEN
+            }
+        });
+        let d = deploy_with("malls", &secrets.to_string(), "poll").await;
+        d.clock.set("2026-11-23T04:00:00Z".parse().unwrap());
+        let urls = FeedUrls {
+            rakuten: rms.url().to_owned(),
+            yahoo: Some(format!("{}/ShoppingWebService/V1/", yahoo.url())),
+            yahoo_token: format!("{}/yconnect/v2/token", yahoo.url()),
+            amazon: amazon.url().to_owned(),
+            amazon_token: format!("{}{}", amazon.url(), fake_amazon::LWA_PATH),
+        };
+        let feeds = mallguard_lambda::feeds_from(&d.cold.deployment, &urls).expect("feeds from the secret");
+        let of = |mall: Mall| -> Vec<_> { feeds.iter().filter(|f| f.mall() == mall).cloned().collect() };
+        assert_eq!(
+            (of(Mall::Rakuten).len(), of(Mall::Yahoo).len(), of(Mall::Amazon).len()),
+            (1, 1, 1)
+        );
+        let payload: Value = serde_json::from_str(&event("poll-schedule.json")).unwrap();
+        let app = &d.cold.app;
+        let poll = |feeds: Vec<std::sync::Arc<dyn mallguard_domain::feed::OrderFeed>>| {
+            let payload = payload.clone();
+            async move {
+                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+                let report =
+                    mallguard_poll::handle(app, &feeds, mallguard_lambda::poll_budget(), Some(deadline), payload)
+                        .await
+                        .expect("the invocation succeeds");
+                serde_json::to_value(report).unwrap()
+            }
+        };
+
+        let report = poll(of(Mall::Rakuten)).await;
+        assert_eq!(report["shops"][0]["accepted"], 2, "{report}");
+        d.clock.advance(jiff::SignedDuration::from_mins(5));
+        let report = poll(of(Mall::Yahoo)).await;
+        // By 13:05 JST the fake lists one Yahoo! order of 山田 太郎's.
+        assert_eq!(report["shops"][0]["held"], 1, "the Yahoo! order is held: {report}");
+
+        // Amazon's SQS event: two deliveries of one ORDER_CHANGE notification.
+        let sellers = mallguard_lambda::amazon_sellers_from(&d.cold.deployment, &urls).unwrap();
+        let sqs: aws_lambda_events::event::sqs::SqsEvent =
+            serde_json::from_str(&event("amazon-notifications-sqs.json")).unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        let (response, batch) = mallguard_amazon_notifications::handle(app, &sellers, Some(deadline), sqs).await;
+        assert!(response.batch_item_failures.is_empty(), "{response:?}");
+        assert_eq!((batch.held, batch.already_handled), (1, 1), "{batch:?}");
+        assert_eq!(amazon.requests(fake_amazon::Endpoint::GetOrder), 1);
+
+        let holds = app.holds(true).await.unwrap();
+        let amazon_hold = holds
+            .iter()
+            .find(|h| h.order.mall == Mall::Amazon)
+            .unwrap_or_else(|| panic!("the Amazon order is held: {holds:?}"));
+        assert_eq!(amazon_hold.original.mall, Mall::Rakuten, "held against the first order");
+        assert_eq!(amazon_hold.original.order_id.as_str(), fake::YAMADA);
+        assert!(
+            !amazon_hold.contact.phone_allowed,
+            "never a phone task for an Amazon order"
+        );
+        assert_eq!(holds.iter().filter(|h| h.order.mall == Mall::Yahoo).count(), 1);
+        let messages = moto_messages(&d.moto).await;
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.to_string().contains("@marketplace.amazon.co.jp")),
+            "the notice went to Amazon's relay address through SES"
+        );
+        assert!(
+            messages.iter().any(|m| {
+                let text = m.to_string();
+                text.contains("staff@tanaka-shop.example") && text.contains(fake_amazon::ORDER)
+            }),
+            "the staff were told of the Amazon hold"
+        );
+
+        // The backstop: getOrders finds the Amazon order again; it is a redelivery, nothing is written.
+        d.clock.advance(jiff::SignedDuration::from_mins(5));
+        let report = poll(of(Mall::Amazon)).await;
+        let shop = &report["shops"][0];
+        assert_eq!(shop["outcome"], "polled", "{report}");
+        assert_eq!(
+            (shop["accepted"].as_u64(), shop["held"].as_u64()),
+            (Some(0), Some(0)),
+            "{report}"
+        );
+        assert!(shop["failure"].is_null(), "{report}");
     });
 }
