@@ -348,7 +348,39 @@ pub fn delivery_id(source: Source, headers: &Headers) -> Option<String> {
 pub struct Malls;
 
 impl PayloadParser for Malls {
+    /// A webhook's payload by its route, or an order a feed read by its mall: the polled malls' quarantined
+    /// orders are the API's bytes of that one order (Amazon's: the evidence object of both responses), filed
+    /// under the shop in `meta`. An Amazon notification that could not be read names an order without
+    /// carrying it: there is nothing to parse again (the poll's getOrders backstop reads its order).
     fn parse(&self, source: &str, meta: &BTreeMap<String, String>, raw: &[u8]) -> Result<ParsedPayload, String> {
+        let polled_shop = || {
+            let shop = meta.get("shop").map(String::as_str).unwrap_or_default();
+            mallguard_domain::ids::ShopId::parse(shop).map_err(|e| format!("the quarantined order's shop: {e}"))
+        };
+        let polled = |order: Result<mallguard_domain::order::Order, ParseError>| {
+            order
+                .map(|o| ParsedPayload::Order(Box::new(o)))
+                .map_err(|e| e.to_string())
+        };
+        match source {
+            "rakuten" => return polled(crate::rakuten::parse_order(raw, &polled_shop()?)),
+            "yahoo" => {
+                return polled(
+                    crate::yahoo::parse_order(raw, &polled_shop()?)
+                        .map(|(o, _)| o)
+                        .map_err(|(_, e)| e),
+                );
+            }
+            "amazon" => return polled(crate::amazon::order_from_evidence(raw, &polled_shop()?)),
+            "amazon-notification" => {
+                return Err(
+                    "an Amazon notification names an order without carrying it: nothing to parse again \
+                            (the poll's getOrders backstop reads the order)"
+                        .into(),
+                );
+            }
+            _ => {}
+        }
         let source = Source::from_route(source).map_err(|e| e.to_string())?;
         parse(source, &Headers::from_map(meta.clone()), raw).map_err(|e| e.to_string())
     }
@@ -484,5 +516,63 @@ mod tests {
         let json = serde_json::to_string(&secrets()).unwrap();
         let back: WebhookSecrets = serde_json::from_str(&json).unwrap();
         assert_eq!(back, secrets());
+    }
+}
+
+#[cfg(test)]
+mod replay_tests {
+    use super::*;
+
+    fn sample(path: &str) -> Vec<u8> {
+        std::fs::read(format!("{}/../../events/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    }
+
+    fn parsed_id(parsed: ParsedPayload) -> String {
+        match parsed {
+            ParsedPayload::Order(order) => order.order_ref.to_string(),
+            ParsedPayload::Ignored(why) => panic!("ignored: {why}"),
+        }
+    }
+
+    #[test]
+    fn a_quarantined_polled_order_parses_again_under_its_shop() {
+        let shop = mallguard_domain::ids::ShopId::parse("tea-shop").unwrap();
+        let meta = BTreeMap::from([("shop".to_owned(), "tea-shop".to_owned())]);
+        // What the Rakuten feed keeps of one order: that order's bytes.
+        let polled = crate::rakuten::parse_get_order(&sample("rakuten/getOrder.json"), &shop).unwrap();
+        let (_, raw) = polled.into_iter().next().unwrap().unwrap();
+        assert!(parsed_id(Malls.parse("rakuten", &meta, &raw).unwrap()).contains("rakuten"));
+        let yahoo = sample("yahoo/orderInfo.xml");
+        let seller = BTreeMap::from([("shop".to_owned(), "tanaka-yahoo".to_owned())]);
+        assert!(parsed_id(Malls.parse("yahoo", &seller, &yahoo).unwrap()).contains("yahoo"));
+        assert!(
+            Malls
+                .parse("yahoo", &meta, &yahoo)
+                .unwrap_err()
+                .contains("tanaka-yahoo"),
+            "another seller's"
+        );
+        let amazon_seller = mallguard_domain::ids::ShopId::parse("A1EXAMPLESELLER").unwrap();
+        let (_, evidence) = crate::amazon::order_from(
+            &sample("amazon/getOrder.json"),
+            &[&sample("amazon/getOrderItems.json")],
+            &amazon_seller,
+        )
+        .unwrap();
+        let meta_amazon = BTreeMap::from([("shop".to_owned(), "A1EXAMPLESELLER".to_owned())]);
+        assert!(parsed_id(Malls.parse("amazon", &meta_amazon, &evidence).unwrap()).contains("250-1234567-7654321"));
+        // Without its shop, or as a notification, it says why not.
+        assert!(
+            Malls
+                .parse("rakuten", &BTreeMap::new(), &raw)
+                .unwrap_err()
+                .contains("shop")
+        );
+        assert!(
+            Malls
+                .parse("amazon-notification", &meta, b"{}")
+                .unwrap_err()
+                .contains("backstop")
+        );
     }
 }
