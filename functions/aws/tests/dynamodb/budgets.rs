@@ -269,3 +269,113 @@ async fn the_expiry_sweep_over_ten_thousand_orders_reads_only_the_due_holds() {
     println!("an idle sweep over the same table: {idle}");
     assert_eq!((idle.of("Query"), idle.items_read, idle.total()), (2, 0, 2));
 }
+
+/// One pass of a real feed against its fake, counted at both ends: the mall's requests and DynamoDB's.
+struct Pass {
+    report: mallguard_domain::service::PollReport,
+    store: mallguard_aws::counting::Counts,
+}
+
+async fn pass(table: &Table, world: &World, feed: &dyn mallguard_domain::feed::OrderFeed) -> Pass {
+    table.counts.reset();
+    let budget = PollBudget {
+        max_pages: 10,
+        first_look_back: jiff::SignedDuration::from_hours(24),
+        until: None,
+    };
+    let report = world.app.poll(feed, budget).await.unwrap();
+    Pass {
+        report,
+        store: table.counts.take(),
+    }
+}
+
+/// An idle pass: the mall read once, nothing ingested, and in DynamoDB the cursor read and moved, nothing
+/// else (no Scan, no Query).
+fn assert_idle(pass: &Pass, mall: &str) {
+    let Pass { report, store } = pass;
+    println!(
+        "{mall}: a pass with nothing new: {} mall requests; store {store}",
+        report.requests
+    );
+    assert_eq!(
+        (report.orders, report.quarantined, report.failure.as_deref()),
+        (0, 0, None),
+        "{mall}: {report:?}"
+    );
+    assert_eq!(store.of("GetItem"), 1, "{mall}: the cursor: {store}");
+    assert_eq!(store.of("TransactWriteItems"), 1, "{mall}: the cursor moved: {store}");
+    assert_eq!(store.total(), 2, "{mall}: nothing else: {store}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_yahoo_pass_costs_calls_per_changed_order_and_an_idle_one_one_order_list() {
+    use mallguard_feeds::fake_yahoo::{Endpoint, FakeYahoo};
+    let table = Table::new().await;
+    let world = World::new(table.store.clone());
+    world.clock.set("2026-11-23T04:30:00Z".parse().unwrap());
+    let yahoo = FakeYahoo::start().await;
+    let feed = yahoo.feed();
+
+    let first = pass(&table, &world, &feed).await;
+    let orders = first.report.orders as u64;
+    assert!(orders >= 1, "{:?}", first.report);
+    println!(
+        "yahoo: a first pass with {orders} orders: {} mall requests; store {}",
+        first.report.requests, first.store
+    );
+    assert_eq!(
+        yahoo.requests(Endpoint::OrderInfo),
+        orders as u32,
+        "one orderInfo per order"
+    );
+    assert_eq!(yahoo.requests(Endpoint::OrderList), 1);
+    assert_eq!(first.store.of("Scan"), 0);
+    assert!(
+        first.store.of("Query") <= 4 * orders,
+        "the ingest Queries of each order: {}",
+        first.store
+    );
+
+    world.clock.advance(jiff::SignedDuration::from_mins(5));
+    let idle = pass(&table, &world, &feed).await;
+    assert_idle(&idle, "yahoo");
+    assert_eq!(yahoo.requests(Endpoint::OrderList), 2, "one orderList");
+    assert_eq!(yahoo.requests(Endpoint::OrderInfo), orders as u32, "no orderInfo");
+    assert_eq!(idle.report.requests, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_amazon_backstop_pass_costs_calls_per_changed_order_and_an_idle_one_one_get_orders() {
+    use mallguard_feeds::fake_amazon::{Endpoint, FakeSpApi};
+    let table = Table::new().await;
+    let world = World::new(table.store.clone());
+    world.clock.set("2026-11-23T04:00:00Z".parse().unwrap());
+    let amazon = FakeSpApi::start().await;
+    let api = amazon.api();
+
+    let first = pass(&table, &world, &api).await;
+    let orders = first.report.orders as u64;
+    assert!(orders >= 1, "{:?}", first.report);
+    println!(
+        "amazon: a first pass with {orders} orders: {} mall requests; store {}",
+        first.report.requests, first.store
+    );
+    assert_eq!(
+        amazon.requests(Endpoint::GetOrderItems),
+        orders as u32,
+        "one getOrderItems per order read"
+    );
+    assert_eq!(first.store.of("Scan"), 0);
+
+    world.clock.advance(jiff::SignedDuration::from_mins(5));
+    let before = amazon.requests(Endpoint::GetOrders);
+    let idle = pass(&table, &world, &api).await;
+    assert_idle(&idle, "amazon");
+    assert_eq!(amazon.requests(Endpoint::GetOrders) - before, 1, "one getOrders");
+    assert_eq!(
+        amazon.requests(Endpoint::GetOrder),
+        orders as u32,
+        "no order read again"
+    );
+}
