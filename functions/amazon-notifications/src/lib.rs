@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use mallguard_domain::feed::OrderLookup;
 use mallguard_domain::ids::{Mall, ShopId};
-use mallguard_domain::service::{Mallguard, NotificationOutcome, OrderNotification};
+use mallguard_domain::service::{IngestOutcome, Mallguard, NotificationOutcome, OrderNotification};
 use mallguard_malls::amazon;
 use serde::Serialize;
 
@@ -66,10 +66,13 @@ impl Sellers {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct BatchReport {
     pub messages: usize,
-    /// Orders read and ingested.
+    /// Orders read and recorded, new or changed.
     pub ingested: usize,
     /// Of those, held as suspected duplicates.
     pub held: usize,
+    /// Orders read that were known unchanged (the backstop read them first): nothing written but the
+    /// notification's id.
+    pub unchanged: usize,
     /// Notifications handled before (delivered again by SQS).
     pub already_handled: usize,
     /// Orders not read now (`Pending`) or of another marketplace.
@@ -183,9 +186,10 @@ async fn handle_one(
         Ok((outcome, requests)) => {
             report.requests += u64::from(requests);
             match outcome {
+                NotificationOutcome::Ingested(IngestOutcome::Redelivered) => report.unchanged += 1,
                 NotificationOutcome::Ingested(ingested) => {
                     report.ingested += 1;
-                    if matches!(ingested, mallguard_domain::service::IngestOutcome::Held { .. }) {
+                    if matches!(ingested, IngestOutcome::Held { .. }) {
                         report.held += 1;
                     }
                 }

@@ -389,6 +389,7 @@ pub async fn notify(shop: &ShopArgs, args: &FeedArgs, file: &std::path::Path) ->
         (w.pick("通知", "messages"), r.messages),
         (w.pick("取り込み", "ingested"), r.ingested),
         (w.pick("保留", "held"), r.held),
+        (w.pick("変更なし", "unchanged"), r.unchanged),
         (w.pick("処理済み", "already handled"), r.already_handled),
         (w.pick("対象外", "let go"), r.let_go),
         (w.pick("隔離", "quarantined"), r.quarantined),

@@ -104,6 +104,7 @@ impl Mallguard {
         };
         let outcome = match order {
             FeedOrder::Order { order, raw } if order.order_ref.mall == *mall && &order.order_ref.shop == shop => {
+                let digest = crate::order::PayloadDigest::of(&raw);
                 let outcome = self
                     .ingest(Incoming {
                         order: *order,
@@ -111,6 +112,12 @@ impl Mallguard {
                         delivery: Some(delivery.clone()),
                     })
                     .await?;
+                if outcome == IngestOutcome::Redelivered {
+                    // The order was known unchanged (the backstop read it first), so ingest wrote nothing,
+                    // not even the delivery: record it, so this notification's next delivery is not read
+                    // from the mall again.
+                    self.record_delivery(delivery, digest).await?;
+                }
                 NotificationOutcome::Ingested(outcome)
             }
             FeedOrder::Order { order, raw } => {
@@ -125,6 +132,20 @@ impl Mallguard {
             }
         };
         Ok((outcome, requests))
+    }
+
+    async fn record_delivery(&self, delivery: &str, digest: crate::order::PayloadDigest) -> Result<(), ServiceError> {
+        let batch = crate::ports::WriteBatch {
+            deliveries: vec![crate::ports::WebhookDelivery {
+                id: delivery.to_owned(),
+                digest,
+            }],
+            ..crate::ports::WriteBatch::default()
+        };
+        match self.store.commit(batch).await {
+            Ok(()) | Err(crate::ports::CommitError::Conflict) => Ok(()),
+            Err(crate::ports::CommitError::Store(err)) => Err(err.into()),
+        }
     }
 
     async fn quarantine_notified(

@@ -795,3 +795,28 @@ async fn a_rotated_refresh_token_with_nowhere_to_keep_it_is_counted_as_a_failure
     w.app.poll(&feed, budget()).await.unwrap();
     assert_eq!(w.metrics.of(Metric::FeedFailure), 1);
 }
+
+#[tokio::test]
+async fn a_notification_of_an_order_the_backstop_read_first_is_read_once_however_often_it_comes() {
+    let w = world();
+    let backstop = ScriptedFeed::new(Mall::Amazon, AMAZON_SELLER).then(Ok(feed_page(
+        vec![feed_order(amazon_order())],
+        "p1",
+        false,
+    )));
+    w.app.poll(&backstop, budget()).await.unwrap();
+    let lookup = ScriptedLookup::new(Mall::Amazon, AMAZON_SELLER).then(Ok(feed_order(amazon_order())));
+    let (first, _) = w
+        .app
+        .notified(&amazon_notification("n-late"), Some(&lookup))
+        .await
+        .unwrap();
+    assert_eq!(first, NotificationOutcome::Ingested(IngestOutcome::Redelivered));
+    let (again, _) = w
+        .app
+        .notified(&amazon_notification("n-late"), Some(&lookup))
+        .await
+        .unwrap();
+    assert_eq!(again, NotificationOutcome::AlreadyHandled);
+    assert_eq!(lookup.asked().len(), 1);
+}
