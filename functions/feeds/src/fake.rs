@@ -3,20 +3,23 @@
 //! end-to-end tests (feature `fake`).
 //!
 //! - `POST /es/2.0/order/searchOrder/`: the orders whose order time lies in `[startDatetime,
-//!   endDatetime]`, ascending, paged by `PaginationRequestModel`; the sample's empty answer when none does.
-//!   A request not in RMS's format (no `dateType` 1, a time not like `2026-11-23T12:00:00+0900`, a window
-//!   over 63 days, a page size over 1,000) gets the sample's 400.
+//!   endDatetime]` and whose `orderProgress` is in `orderProgressList` (every one without that list),
+//!   ascending, paged by `PaginationRequestModel`; the sample's empty answer when none does. A request not
+//!   in RMS's format (no `dateType` 1, a time not like `2026-11-23T12:00:00+0900`, a window over 63 days, a
+//!   page size over 1,000, an `orderProgressList` that is empty or holds a value RMS does not list) gets a
+//!   400.
 //! - `POST /es/2.0/order/getOrder/`: the asked orders, each as the exact bytes it has in its sample, one
-//!   INFO message per number it does not know; 400 without `version` or with over 100 numbers.
+//!   INFO message per number it does not know (or is told to lag on, as RMS's eventual consistency can);
+//!   400 without `version` or with over 100 numbers.
 //! - `GET /es/1.0/license-management/license-key/expiry-date?licenseKey=…`: the sample's expiry.
 //!
 //! Every request must carry `Authorization: ESA base64(serviceSecret:licenseKey)` of [`SERVICE_SECRET`] and
 //! [`LICENSE_KEY`] (and the order API the official `Content-Type`), or gets the gateway's 401 sample. A test
 //! scripts answers per endpoint ([`FakeRms::answer_once`]: a status with a body and a `Retry-After`, or no
-//! answer at all), expires the key, cancels the 山田 order, corrupts an order, adds synthetic orders, and
-//! reads what the fake received.
+//! answer at all), expires the key, cancels the 山田 order (or any order), corrupts an order, adds synthetic
+//! orders, hides an order from getOrder for a while, and reads what the fake received.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -115,14 +118,35 @@ impl Answer {
 pub struct SearchSeen {
     pub start: String,
     pub end: String,
+    /// Its `orderProgressList` (empty when it had none: every progress).
+    pub progress: Vec<u64>,
     pub page: u64,
     pub per_page: u64,
 }
 
+/// Every `orderProgress` RMS lists.
+const PROGRESS: [u64; 9] = [100, 200, 300, 400, 500, 600, 700, 800, 900];
+
 #[derive(Debug, Clone)]
 struct FakeOrder {
     placed_at: Timestamp,
+    /// Its `orderProgress`, read from its bytes when it is put in.
+    progress: u64,
     raw: Vec<u8>,
+}
+
+impl FakeOrder {
+    fn new(placed_at: Timestamp, raw: Vec<u8>) -> FakeOrder {
+        let progress = serde_json::from_slice::<Value>(&raw)
+            .ok()
+            .and_then(|order| order["orderProgress"].as_u64())
+            .expect("an order with an orderProgress");
+        FakeOrder {
+            placed_at,
+            progress,
+            raw,
+        }
+    }
 }
 
 struct Inner {
@@ -135,6 +159,8 @@ struct Inner {
     counts: HashMap<Endpoint, u32>,
     searches: Vec<SearchSeen>,
     get_batches: Vec<Vec<String>>,
+    /// Numbers searchOrder lists but getOrder does not find yet.
+    lagging: HashSet<String>,
 }
 
 type Shared = Arc<Mutex<Inner>>;
@@ -178,11 +204,10 @@ fn sample_orders(sample: &[u8]) -> BTreeMap<String, FakeOrder> {
         .into_iter()
         .map(|entry| {
             let (order, raw) = entry.expect("a readable sample order");
-            let fake = FakeOrder {
-                placed_at: order.placed_at,
-                raw,
-            };
-            (order.order_ref.order_id.as_str().to_owned(), fake)
+            (
+                order.order_ref.order_id.as_str().to_owned(),
+                FakeOrder::new(order.placed_at, raw),
+            )
         })
         .collect()
 }
@@ -216,6 +241,7 @@ impl FakeRms {
             counts: HashMap::new(),
             searches: Vec::new(),
             get_batches: Vec::new(),
+            lagging: HashSet::new(),
         }));
         let app = Router::new()
             .route("/es/2.0/order/searchOrder/", post(search_order))
@@ -299,6 +325,37 @@ impl FakeRms {
         self.inner().orders.insert(YAMADA.to_owned(), cancelled);
     }
 
+    /// Order `number` (a sample's or one of [`FakeRms::add_orders`]) gets `orderProgress` `progress`: 900
+    /// キャンセル確定 cancels it, 800 キャンセル確定待ち only asks for its cancellation.
+    pub fn set_progress(&self, number: &str, progress: u64) {
+        let mut inner = self.inner();
+        let order = inner.orders.get_mut(number).unwrap();
+        let text = String::from_utf8(order.raw.clone()).unwrap();
+        let from = format!("\"orderProgress\": {},", order.progress);
+        assert!(text.contains(&from), "{number}: no {from}");
+        order.raw = text
+            .replacen(&from, &format!("\"orderProgress\": {progress},"), 1)
+            .into_bytes();
+        order.progress = progress;
+    }
+
+    /// Order `number` is cancelled at Rakuten (`orderProgress` 900 and nothing else changed; the 山田 order
+    /// has its own recorded cancellation, [`FakeRms::cancel_yamada`]).
+    pub fn cancel(&self, number: &str) {
+        self.set_progress(number, 900);
+    }
+
+    /// searchOrder lists order `number` but getOrder does not find it (RMS is eventually consistent) until
+    /// [`FakeRms::catch_up`].
+    pub fn lag(&self, number: &str) {
+        self.inner().lagging.insert(number.to_owned());
+    }
+
+    /// getOrder finds every order again.
+    pub fn catch_up(&self) {
+        self.inner().lagging.clear();
+    }
+
     /// Order `number` gets an order time that is none (`"yesterday 2026-…"`): getOrder then serves an
     /// order the parser cannot read, which the search still lists.
     pub fn corrupt(&self, number: &str) {
@@ -325,13 +382,9 @@ impl FakeRms {
                     &rakuten::api_datetime(placed_at),
                     1,
                 );
-                inner.orders.insert(
-                    number.clone(),
-                    FakeOrder {
-                        placed_at,
-                        raw: raw.into_bytes(),
-                    },
-                );
+                inner
+                    .orders
+                    .insert(number.clone(), FakeOrder::new(placed_at, raw.into_bytes()));
                 number
             })
             .collect()
@@ -503,6 +556,17 @@ impl Inner {
                 refusal("SEARCH", "901", "検索期間は63日以内で指定して下さい。(fake)"),
             );
         }
+        let progress: Option<Vec<u64>> = match &request["orderProgressList"] {
+            Value::Null => Some(Vec::new()),
+            Value::Array(list) if !list.is_empty() => list
+                .iter()
+                .map(|p| p.as_u64().filter(|p| PROGRESS.contains(p)))
+                .collect(),
+            _ => None,
+        };
+        let Some(progress) = progress else {
+            return reply(400, refusal("SEARCH", "903", "orderProgressListの値が不正です。(fake)"));
+        };
         let pagination = &request["PaginationRequestModel"];
         let per_page = pagination["requestRecordsAmount"].as_u64().unwrap_or(0);
         let page = pagination["requestPage"].as_u64().unwrap_or(0);
@@ -515,6 +579,7 @@ impl Inner {
         self.searches.push(SearchSeen {
             start: request["startDatetime"].as_str().unwrap().to_owned(),
             end: request["endDatetime"].as_str().unwrap().to_owned(),
+            progress: progress.clone(),
             page,
             per_page,
         });
@@ -522,6 +587,7 @@ impl Inner {
             .orders
             .iter()
             .filter(|(_, order)| (start..=end).contains(&order.placed_at))
+            .filter(|(_, order)| progress.is_empty() || progress.contains(&order.progress))
             .map(|(number, order)| (order.placed_at, number))
             .collect();
         if found.is_empty() {
@@ -575,7 +641,7 @@ impl Inner {
         })];
         let mut orders: Vec<&[u8]> = Vec::new();
         for number in &numbers {
-            match self.orders.get(number) {
+            match self.orders.get(number).filter(|_| !self.lagging.contains(number)) {
                 Some(order) => orders.push(&order.raw),
                 None => messages.push(json!({
                     "messageType": "INFO",

@@ -3,32 +3,63 @@
 //!
 //! # One read
 //!
-//! The position is an RFC 3339 instant: every order placed up to it has been read. RMS has no "changed
-//! since" search (its `dateType`s are order, confirmation, fixing, shipping, shipping report and payment
-//! dates), so a read does two things in one `searchOrder` by order date (`dateType` 1):
+//! RMS has no "changed since" search (its `dateType`s are order, confirmation, fixing, shipping, shipping
+//! report and payment dates), and the only change of an order already read that matters here is its
+//! cancellation (it releases the holds of the order and against it). So a read makes two `searchOrder`s by
+//! order date (`dateType` 1), up to `now` (whole seconds, JST), each sorted by order time ascending and its
+//! pages followed up to [`RakutenOptions::max_search_pages`]:
 //!
-//! - the new orders, from the position less an overlap (10 minutes: RMS is eventually consistent, and an
-//!   order placed just before the last read may only have become searchable since), or from
-//!   `now − first_look_back` on the first run;
-//! - the orders of the last 48 hours (the matching window) again, so that a cancellation at Rakuten of an
-//!   order that may hold or be held is seen.
+//! 1. **The new orders**, of every `orderProgress`: from the position less an overlap (10 minutes: RMS is
+//!    eventually consistent, and an order placed just before the last read may only have become
+//!    searchable since), or from `now − first_look_back` on the first run, to now. Every number found is
+//!    fetched with `getOrder`.
+//! 2. **The cancellations in the matching window**: the orders placed in `[now − 48 hours, start of the new
+//!    orders)` (the search ends a second before the new orders start, and there is none when they start 48
+//!    hours back or further: a first run looking back that far, a catch-up; a `recheck` over 63 days is
+//!    searched 63 days back only) whose `orderProgress` is 900 キャンセル確定 (800 キャンセル確定待ち is only a request, which can still be
+//!    withdrawn: the order stays open until it is 900). Only the numbers the position does not remember as
+//!    cancelled are fetched with `getOrder`; they come back cancelled, which the poll use case records as an
+//!    update that releases the holds. Skipped when the new orders' search has more pages than one read
+//!    takes (`more`): the new orders are never starved, and the next read that reaches now looks again.
 //!
-//! The search runs over the union of both ranges up to `now` (whole seconds, JST), sorted by order time
-//! ascending, its pages followed up to [`RakutenOptions::max_search_pages`]; the order numbers are
-//! deduplicated (an order placed while paging can shift one onto the next page) and fetched with
-//! `getOrder`, 100 at a time. Each order comes back with its exact bytes, or as unreadable with its bytes
-//! and the reason. The cost is one searchOrder per page of numbers and one getOrder per 100 orders: it grows
-//! with the orders of the last 48 hours, not with time.
+//! The numbers are deduplicated (an order placed while paging can shift one onto the next page) and fetched
+//! 100 per `getOrder`, the new orders and the cancellations together. Each order comes back with its exact
+//! bytes, or as unreadable with its bytes and the reason. What a read costs:
 //!
-//! `next` is the search's end, so the next read starts `overlap` before it. A read takes at most
-//! [`RakutenOptions::max_search_pages`] pages (10 of 1,000 by default); when the search has more, the page
-//! says `more`, and `next` is the order time of the newest order read (or the position, when that is later):
-//! the search is ascending, so every order placed before it was on the pages read, and the next read starts
-//! at it (less the overlap). When the
-//! 48-hour re-read alone fills a read (more than 10,000 orders in 48 hours with the defaults), it is left
-//! out of that read: the search starts over at the new orders only (one searchOrder more), so new orders are
-//! always read, and the staff see a warning in the log. A read can only progress when fewer orders than one
-//! read takes were placed within one overlap (10,000 in 10 minutes by default).
+//! - nothing new and no new cancellation: **2 searchOrder, 0 getOrder**;
+//! - `k` new orders (and `c` cancellations not seen before): 2 searchOrder and `⌈(k + c) / 100⌉` getOrder
+//!   (one searchOrder more per further 1,000 numbers of a search, the page size);
+//! - a cancellation in the window is fetched once, on the first read that finds it: the position
+//!   remembers it, and the next reads skip it.
+//!
+//! Other changes of an order already read (shipping, an address the shop edited) are not read again; only
+//! its cancellation is.
+//!
+//! # The position
+//!
+//! JSON, compact: `{"at":"<RFC 3339 instant>","cancelled":["386193-20261123-0000012345", …]}`. `at`: every
+//! order placed up to it has been read. `cancelled`: the numbers of the window seen cancelled (fetched
+//! after the cancellation search listed them, or read cancelled among the new orders), oldest first. A
+//! number the cancellation search no longer lists (it left the window) is dropped. The list is bounded to
+//! [`MAX_REMEMBERED_CANCELLATIONS`] numbers (about 60 KB, well within a DynamoDB item's 400 KB): past that
+//! the newest are kept, and the oldest are fetched again by the next read (costing requests, never losing a
+//! cancellation), with a warning in the log. A plain RFC 3339 instant (what this feed wrote before) is read
+//! as `at` with no cancellation remembered; anything else is refused, as a person must look at it.
+//!
+//! `at` is the new orders' search end, so the next read starts `overlap` before it. A read takes at most
+//! [`RakutenOptions::max_search_pages`] pages (10 of 1,000 by default) of each search; when the new orders
+//! have more, the page says `more`, and `at` is the order time of the newest order read (or the position,
+//! when that is later): the search is ascending, so every order placed before it was on the pages read,
+//! and the next read starts at it (less the overlap). A read can only progress when fewer orders than one
+//! read takes were placed within one overlap (10,000 in 10 minutes by default). When the cancellation
+//! search has more pages than a read takes (over 10,000 cancellations in 48 hours), the cancellations of
+//! the pages read are fetched, those after them are not, and the staff see a warning in the log.
+//!
+//! A new order's number that `getOrder` does not find yet (eventual consistency) is counted and logged, and
+//! `at` is held back to the order time of the last order found before it in the search (never before the
+//! position), while that lies in the matching window: the next reads search and fetch it again (with the
+//! orders after it, which the poll use case finds unchanged). A cancellation `getOrder` does not find yet
+//! is not remembered, so the next read fetches it again.
 //!
 //! RMS refuses a search longer than 63 days and one starting more than 730 days ago: a position further
 //! back (a poller stopped for months) is caught up 63 days per read, each page saying `more`, and the
@@ -42,9 +73,10 @@
 //! [`FeedError::Throttled`], with `Retry-After` when Rakuten sends one (nothing documents that it does);
 //! 5xx, 408, a timeout, a refused or broken connection, or a 2xx that is not JSON is
 //! [`FeedError::Unavailable`]; any other refusal (a 4xx, an ERROR message, a JSON answer of another shape)
-//! is [`FeedError::Refused`]. No error text holds a credential, and the log holds the shop and counts only.
+//! is [`FeedError::Refused`]. Any failed call fails the whole read: the position does not move. No error
+//! text holds a credential, and the log holds the shop and counts only.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::time::Duration;
 
@@ -52,10 +84,11 @@ use async_trait::async_trait;
 use jiff::{SignedDuration, Timestamp};
 use mallguard_domain::feed::{CredentialsExpiry, FeedError, FeedOrder, FeedPage, OrderFeed};
 use mallguard_domain::ids::{Mall, OrderId, ShopId};
+use mallguard_domain::order::OrderStatus;
 use mallguard_malls::ParseError;
 use mallguard_malls::rakuten::{
-    self, DateType, Failure, GET_ORDER_MAX_NUMBERS, GET_ORDER_VERSION, SEARCH_MAX_PER_PAGE, parse_get_order,
-    parse_search_order,
+    self, DateType, Failure, GET_ORDER_MAX_NUMBERS, GET_ORDER_VERSION, PROGRESS_CANCELLED, SEARCH_MAX_PER_PAGE,
+    parse_get_order, parse_search_order,
 };
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use secrecy::{ExposeSecret, SecretString};
@@ -70,9 +103,11 @@ pub const DEFAULT_PAGE_SIZE: u32 = SEARCH_MAX_PER_PAGE;
 pub const DEFAULT_MAX_SEARCH_PAGES: u32 = 10;
 /// How far before the position a read starts: RMS is eventually consistent.
 pub const DEFAULT_OVERLAP: SignedDuration = SignedDuration::from_mins(10);
-/// The orders placed this long before now are read again on every read, for their cancellations: the
-/// matching window.
+/// Every read looks for the cancellations of the orders placed this long before now: the matching window.
 pub const DEFAULT_RECHECK: SignedDuration = SignedDuration::from_hours(48);
+/// The most cancelled order numbers a position remembers (about 60 KB of JSON with RMS's 26-character
+/// numbers); past that the newest are kept, and the oldest are fetched again.
+pub const MAX_REMEMBERED_CANCELLATIONS: usize = 2_000;
 /// RMS pages through the first 15,000 numbers of a search only.
 const SEARCH_MAX_RESULTS: u32 = 15_000;
 /// The longest search RMS takes.
@@ -110,7 +145,7 @@ pub struct RakutenOptions {
     pub max_search_pages: u32,
     /// How far before the position a read starts.
     pub overlap: SignedDuration,
-    /// How far back every read reads the orders again (the matching window), for their cancellations.
+    /// How far back every read looks for cancellations (the matching window).
     pub recheck: SignedDuration,
 }
 
@@ -183,38 +218,140 @@ impl Call {
     }
 }
 
-/// The time range of one read.
+/// A stored position (see the [module](self)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Position {
+    /// Every order placed up to it has been read.
+    at: Timestamp,
+    /// The numbers of the window seen cancelled, oldest first, at most [`MAX_REMEMBERED_CANCELLATIONS`].
+    cancelled: Vec<OrderId>,
+}
+
+impl Position {
+    /// A position this feed wrote: its JSON, or a plain RFC 3339 instant (the format before the
+    /// cancellations were remembered), which remembers none.
+    fn parse(text: &str) -> Result<Position, FeedError> {
+        let trimmed = text.trim();
+        if !trimmed.starts_with('{') {
+            return crate::parse_position("Rakuten", trimmed).map(|at| Position {
+                at,
+                cancelled: Vec::new(),
+            });
+        }
+        let refused = |why: &str| {
+            let shown: String = trimmed.chars().take(120).collect();
+            FeedError::Refused(format!(
+                "the stored Rakuten position {shown:?} is not one this feed writes ({why})"
+            ))
+        };
+        let value: serde_json::Value = serde_json::from_str(trimmed).map_err(|_| refused("not JSON"))?;
+        let object = value.as_object().ok_or_else(|| refused("not a JSON object"))?;
+        if object.len() != 2 {
+            return Err(refused("it must have at and cancelled, and nothing else"));
+        }
+        let at = object
+            .get("at")
+            .and_then(serde_json::Value::as_str)
+            .ok_or_else(|| refused("at must be a string"))?
+            .parse()
+            .map_err(|_| refused("at is not an RFC 3339 instant"))?;
+        let list = object
+            .get("cancelled")
+            .and_then(serde_json::Value::as_array)
+            .ok_or_else(|| refused("cancelled must be a list"))?;
+        let numbers = list
+            .iter()
+            .map(|n| n.as_str().and_then(|n| OrderId::parse(n).ok()))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| refused("cancelled must hold order numbers"))?;
+        Ok(Position {
+            at,
+            cancelled: bounded(numbers),
+        })
+    }
+
+    fn encode(&self) -> String {
+        let numbers: Vec<&str> = self.cancelled.iter().map(OrderId::as_str).collect();
+        serde_json::json!({ "at": self.at.to_string(), "cancelled": numbers }).to_string()
+    }
+}
+
+/// `numbers` without repeats (the first of each kept), and only the newest (the last)
+/// [`MAX_REMEMBERED_CANCELLATIONS`] of them.
+fn bounded(numbers: Vec<OrderId>) -> Vec<OrderId> {
+    let mut seen = HashSet::new();
+    let mut numbers: Vec<OrderId> = numbers.into_iter().filter(|n| seen.insert(n.clone())).collect();
+    let over = numbers.len().saturating_sub(MAX_REMEMBERED_CANCELLATIONS);
+    numbers.drain(..over);
+    numbers
+}
+
+/// The time ranges of one read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Window {
-    /// The start of the search: the older of the new orders' start and the re-read's.
-    from: Timestamp,
     /// Where the new orders start (the position less the overlap, or the first run's look-back).
     new_from: Timestamp,
-    /// The end of the search, whole seconds; `next` when every page is read.
+    /// The end of the new orders' search, whole seconds; `at` when every page is read.
     to: Timestamp,
     /// Whether `to` was pulled before now to keep the search within 63 days.
     shortened: bool,
+    /// The cancellation search's range, `[now − recheck, new_from − 1 s]` (both ends included, as RMS
+    /// reads them); None when it is empty (the new orders start at or before `now − recheck`).
+    cancelled: Option<(Timestamp, Timestamp)>,
 }
 
-/// What the search of one read found.
-#[derive(Debug)]
+/// The two searches of a read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Search {
+    /// Every `orderProgress`.
+    NewOrders,
+    /// 900 キャンセル確定 only.
+    Cancellations,
+}
+
+impl Search {
+    fn request(self, from: Timestamp, to: Timestamp, page: u32, per_page: u32) -> serde_json::Value {
+        match self {
+            Search::NewOrders => rakuten::search_order_request(DateType::Ordered, from, to, page, per_page),
+            Search::Cancellations => rakuten::search_order_request_with_progress(
+                DateType::Ordered,
+                &[PROGRESS_CANCELLED],
+                from,
+                to,
+                page,
+                per_page,
+            ),
+        }
+    }
+}
+
+/// What one search of a read found.
+#[derive(Debug, Default)]
 struct Searched {
+    /// Deduplicated, in the search's order (order time ascending).
     numbers: Vec<OrderId>,
     /// Whether every page was read.
     complete: bool,
-    /// Whether the 48-hour re-read was left out of this read.
-    recheck_skipped: bool,
+}
+
+/// What getOrder said of one readable order.
+#[derive(Debug, Clone, Copy)]
+struct Returned {
+    placed_at: Timestamp,
+    cancelled: bool,
 }
 
 /// What the getOrder calls of one read brought.
 #[derive(Debug, Default)]
 struct Fetched {
     orders: Vec<FeedOrder>,
-    unreadable: usize,
-    /// Numbers the search listed that getOrder did not find (not yet visible to it).
-    not_found: usize,
-    /// The newest order time among the orders read.
-    newest: Option<Timestamp>,
+    /// The readable orders, by number.
+    readable: HashMap<OrderId, Returned>,
+    /// The numbers of the unreadable orders, where their bytes still name one.
+    unreadable: HashSet<OrderId>,
+    unreadable_count: usize,
+    /// Numbers a search listed that getOrder did not find (not yet visible to it), in the order asked.
+    not_found: Vec<OrderId>,
 }
 
 impl RakutenFeed {
@@ -292,53 +429,47 @@ impl RakutenFeed {
         Ok(header)
     }
 
-    /// The range of the read from `position` at `now`.
-    fn window(&self, position: Option<Timestamp>, now: Timestamp, first_look_back: SignedDuration) -> Window {
+    /// The ranges of the read from the position's `at` at `now`.
+    fn window(&self, at: Option<Timestamp>, now: Timestamp, first_look_back: SignedDuration) -> Window {
         let back = |at: Timestamp, by: SignedDuration| at.checked_sub(by).unwrap_or(Timestamp::MIN);
         let now = crate::whole_second(now);
-        let new_from = match position {
-            Some(position) => back(position, self.overlap),
+        let new_from = match at {
+            Some(at) => back(at, self.overlap),
             None => back(now, first_look_back.abs()),
         };
         let oldest = back(now, SEARCH_MAX_AGE);
         let new_from = crate::whole_second(new_from.clamp(oldest, now));
-        let from = new_from.min(back(now, self.recheck).max(oldest));
-        let longest = from.checked_add(SEARCH_MAX_WINDOW).unwrap_or(Timestamp::MAX);
+        let longest = new_from.checked_add(SEARCH_MAX_WINDOW).unwrap_or(Timestamp::MAX);
+        let cancelled_to = back(new_from, SignedDuration::from_secs(1));
+        let cancelled_from = crate::whole_second(back(now, self.recheck))
+            .max(oldest)
+            .max(back(cancelled_to, SEARCH_MAX_WINDOW));
         Window {
-            from,
             new_from,
             to: now.min(longest),
             shortened: longest < now,
+            cancelled: (cancelled_from <= cancelled_to).then_some((cancelled_from, cancelled_to)),
         }
     }
 
-    /// The order numbers of `window`, deduplicated, up to the page cap.
-    async fn search(&self, window: &Window, now: Timestamp, requests: &mut u32) -> Result<Searched, FeedError> {
-        let mut from = window.from;
+    /// The order numbers `search` finds in `[from, to]`, deduplicated, up to the page cap.
+    async fn search(
+        &self,
+        search: Search,
+        from: Timestamp,
+        to: Timestamp,
+        now: Timestamp,
+        requests: &mut u32,
+    ) -> Result<Searched, FeedError> {
         let mut page = 1;
         let mut pages_read = 0;
-        let mut recheck_skipped = false;
         let mut seen = HashSet::new();
         let mut numbers = Vec::new();
         loop {
-            let request = rakuten::search_order_request(DateType::Ordered, from, window.to, page, self.page_size);
+            let request = search.request(from, to, page, self.page_size);
             let answer = self.post(Call::SearchOrder, &request, now, requests).await?;
             pages_read += 1;
             let found = parse_search_order(&answer).map_err(|e| unreadable_answer(Call::SearchOrder, e))?;
-            let total_pages = found.pagination.map_or(0, |p| p.total_pages);
-            if page == 1 && total_pages > self.max_search_pages && window.new_from > from {
-                tracing::warn!(
-                    mall = "rakuten",
-                    shop = %self.shop,
-                    total_pages,
-                    max_pages = self.max_search_pages,
-                    "too many Rakuten orders in the re-read window to read them again in one read: reading the \
-                     new orders only, so cancellations of older orders are not seen by this read"
-                );
-                from = window.new_from;
-                recheck_skipped = true;
-                continue;
-            }
             for number in found.order_numbers.iter() {
                 if seen.insert(number.clone()) {
                     numbers.push(number.clone());
@@ -349,14 +480,12 @@ impl RakutenFeed {
                     return Ok(Searched {
                         numbers,
                         complete: true,
-                        recheck_skipped,
                     });
                 }
                 Some(_) if pages_read >= self.max_search_pages => {
                     return Ok(Searched {
                         numbers,
                         complete: false,
-                        recheck_skipped,
                     });
                 }
                 Some(next) => page = next,
@@ -371,24 +500,42 @@ impl RakutenFeed {
             let request = rakuten::get_order_request(batch, GET_ORDER_VERSION);
             let answer = self.post(Call::GetOrder, &request, now, requests).await?;
             let polled = parse_get_order(&answer, &self.shop).map_err(|e| unreadable_answer(Call::GetOrder, e))?;
-            fetched.not_found += batch.len().saturating_sub(polled.len());
+            let missing = polled.len() < batch.len();
+            let mut returned = HashSet::new();
             for entry in polled {
                 match entry {
                     Ok((order, raw)) => {
-                        fetched.newest = fetched.newest.max(Some(order.placed_at));
+                        let number = order.order_ref.order_id.clone();
+                        returned.insert(number.clone());
+                        fetched.readable.insert(
+                            number,
+                            Returned {
+                                placed_at: order.placed_at,
+                                cancelled: order.status == OrderStatus::Cancelled,
+                            },
+                        );
                         fetched.orders.push(FeedOrder::Order {
                             order: Box::new(order),
                             raw,
                         });
                     }
                     Err((raw, error)) => {
-                        fetched.unreadable += 1;
+                        if let Some(number) = number_of(&raw) {
+                            returned.insert(number.clone());
+                            fetched.unreadable.insert(number);
+                        }
+                        fetched.unreadable_count += 1;
                         fetched.orders.push(FeedOrder::Unreadable {
                             raw,
                             error: error.to_string(),
                         });
                     }
                 }
+            }
+            if missing {
+                fetched
+                    .not_found
+                    .extend(batch.iter().filter(|n| !returned.contains(*n)).cloned());
             }
         }
         Ok(fetched)
@@ -486,50 +633,162 @@ impl OrderFeed for RakutenFeed {
         now: Timestamp,
         first_look_back: SignedDuration,
     ) -> Result<FeedPage, FeedError> {
-        let position = position.map(|p| crate::parse_position("Rakuten", p)).transpose()?;
-        let window = self.window(position, now, first_look_back);
+        let position = position.map(Position::parse).transpose()?;
+        let at = position.as_ref().map(|p| p.at);
+        let window = self.window(at, now, first_look_back);
         let mut requests = 0;
-        let searched = self.search(&window, now, &mut requests).await?;
-        let fetched = self.fetch(&searched.numbers, now, &mut requests).await?;
+        let new = self
+            .search(Search::NewOrders, window.new_from, window.to, now, &mut requests)
+            .await?;
+        // The new orders first: when they have more pages than a read takes, the cancellations wait for a
+        // read that reaches now.
+        let cancellations = match window.cancelled {
+            Some((from, to)) if new.complete => {
+                Some(self.search(Search::Cancellations, from, to, now, &mut requests).await?)
+            }
+            _ => None,
+        };
+        let remembered: HashSet<&OrderId> = position.iter().flat_map(|p| &p.cancelled).collect();
+        let listed: HashSet<&OrderId> = new.numbers.iter().collect();
+        let newly_cancelled: Vec<OrderId> = cancellations
+            .iter()
+            .flat_map(|c| &c.numbers)
+            .filter(|n| !remembered.contains(n) && !listed.contains(n))
+            .cloned()
+            .collect();
+        let numbers: Vec<OrderId> = new.numbers.iter().chain(&newly_cancelled).cloned().collect();
+        let fetched = self.fetch(&numbers, now, &mut requests).await?;
+
         // A search cut short has read every order placed up to the newest one read (it is ascending), and
         // the reads before this one those up to the position: the next read starts at the later of the two,
         // less the overlap.
-        let next = if searched.complete {
+        let mut next_at = if new.complete {
             window.to
         } else {
-            fetched.newest.max(position).unwrap_or(window.new_from)
+            new.numbers
+                .iter()
+                .filter_map(|n| fetched.readable.get(n).map(|r| r.placed_at))
+                .max()
+                .max(at)
+                .unwrap_or(window.new_from)
         };
-        let more = !searched.complete || window.shortened;
+        // A new order getOrder did not find yet was placed no earlier than the order found before it in the
+        // search: the next read starts there (never before the position), while that lies in the window.
+        let missing: HashSet<&OrderId> = fetched.not_found.iter().collect();
+        let mut held_back = false;
+        if let Some(first_missing) = new.numbers.iter().position(|n| missing.contains(n)) {
+            let floor = at.unwrap_or(window.new_from);
+            let before = new.numbers[..first_missing]
+                .iter()
+                .filter_map(|n| fetched.readable.get(n).map(|r| r.placed_at))
+                .max()
+                .unwrap_or(floor)
+                .max(floor);
+            let window_start = now.checked_sub(self.recheck).unwrap_or(Timestamp::MIN);
+            if before >= window_start && before < next_at {
+                next_at = before;
+                held_back = true;
+            }
+        }
+
+        let cancelled_now =
+            |n: &&OrderId| fetched.readable.get(*n).is_some_and(|r| r.cancelled) || fetched.unreadable.contains(*n);
+        let kept: &[OrderId] = position.as_ref().map_or(&[], |p| &p.cancelled);
+        let mut cancelled: Vec<OrderId> = match &cancellations {
+            // What the search no longer lists has left the window.
+            Some(search) if search.complete => search
+                .numbers
+                .iter()
+                .filter(|n| remembered.contains(n) || cancelled_now(n))
+                .cloned()
+                .collect(),
+            Some(search) => {
+                let seen = search
+                    .numbers
+                    .iter()
+                    .filter(|n| !remembered.contains(n) && cancelled_now(n));
+                kept.iter().chain(seen).cloned().collect()
+            }
+            None => kept.to_vec(),
+        };
+        // New orders read cancelled: the cancellation search lists them once they are older than the overlap.
+        cancelled.extend(
+            new.numbers
+                .iter()
+                .filter(|n| fetched.readable.get(*n).is_some_and(|r| r.cancelled))
+                .cloned(),
+        );
+        let before_bound = cancelled.len();
+        let cancelled = bounded(cancelled);
+        let more = !new.complete || window.shortened;
+        let next = Position { at: next_at, cancelled };
         tracing::info!(
             mall = "rakuten",
             shop = %self.shop,
-            from = %window.from,
+            from = %window.new_from,
             to = %window.to,
-            searched = searched.numbers.len(),
-            orders = fetched.orders.len() - fetched.unreadable,
-            unreadable = fetched.unreadable,
-            not_found = fetched.not_found,
-            recheck_skipped = searched.recheck_skipped,
+            searched = new.numbers.len(),
+            cancellations_listed = cancellations.as_ref().map_or(0, |c| c.numbers.len()),
+            cancellations_fetched = newly_cancelled.len(),
+            cancellations_remembered = next.cancelled.len(),
+            orders = fetched.orders.len() - fetched.unreadable_count,
+            unreadable = fetched.unreadable_count,
+            not_found = fetched.not_found.len(),
             requests,
             more,
-            %next,
+            next = %next.at,
             "read the Rakuten orders"
         );
-        if fetched.not_found > 0 {
+        if window.cancelled.is_some() && cancellations.is_none() {
+            tracing::info!(
+                mall = "rakuten",
+                shop = %self.shop,
+                "more new Rakuten orders than one read takes: their cancellations are looked for once the reads \
+                 reach now"
+            );
+        }
+        if cancellations.as_ref().is_some_and(|c| !c.complete) {
             tracing::warn!(
                 mall = "rakuten",
                 shop = %self.shop,
-                not_found = fetched.not_found,
-                "getOrder did not find orders searchOrder listed; a later read within the re-read window finds them"
+                max_pages = self.max_search_pages,
+                "more cancelled Rakuten orders in the window than one search read takes: the later ones are not \
+                 seen"
+            );
+        }
+        if before_bound > MAX_REMEMBERED_CANCELLATIONS {
+            tracing::warn!(
+                mall = "rakuten",
+                shop = %self.shop,
+                cancelled = before_bound,
+                remembered = MAX_REMEMBERED_CANCELLATIONS,
+                "more cancelled Rakuten orders in the window than the position remembers: the oldest are fetched \
+                 again by the next read"
+            );
+        }
+        if !fetched.not_found.is_empty() {
+            tracing::warn!(
+                mall = "rakuten",
+                shop = %self.shop,
+                not_found = fetched.not_found.len(),
+                held_back,
+                "getOrder did not find orders searchOrder listed; the next reads look for them again while they lie \
+                 in the matching window"
             );
         }
         Ok(FeedPage {
             orders: fetched.orders,
-            next: next.to_string(),
+            next: next.encode(),
             more,
             requests,
         })
     }
+}
+
+/// The order number an OrderModel's bytes name, if they are JSON with one.
+fn number_of(raw: &[u8]) -> Option<OrderId> {
+    let order: serde_json::Value = serde_json::from_slice(raw).ok()?;
+    OrderId::parse(order.get("orderNumber")?.as_str()?).ok()
 }
 
 /// A successful answer that cannot be read: not JSON at all (a maintenance page) is unavailability, JSON of
@@ -579,31 +838,59 @@ mod tests {
     }
 
     #[test]
-    fn the_window_joins_the_new_orders_and_the_re_read() {
-        let feed = feed(RakutenOptions::default());
+    fn the_window_is_the_new_orders_and_the_cancellations_before_them() {
+        let reader = feed(RakutenOptions::default());
         let now = at("2026-11-23T03:30:00.750Z");
-        // Steady state: the new orders lie inside the re-read of 48 hours.
-        let window = feed.window(Some(at("2026-11-23T03:25:00Z")), now, SignedDuration::from_hours(24));
+        // Steady state: the new orders from the position less the overlap, the cancellations of the 48 hours
+        // before them.
+        let window = reader.window(Some(at("2026-11-23T03:25:00Z")), now, SignedDuration::from_hours(24));
         assert_eq!(window.to, at("2026-11-23T03:30:00Z"));
         assert_eq!(window.new_from, at("2026-11-23T03:15:00Z"));
-        assert_eq!(window.from, at("2026-11-21T03:30:00Z"));
+        assert_eq!(
+            window.cancelled,
+            Some((at("2026-11-21T03:30:00Z"), at("2026-11-23T03:14:59Z")))
+        );
         assert!(!window.shortened);
-        // First run looking back a week: the look-back is the older start.
-        let window = feed.window(None, now, SignedDuration::from_hours(24 * 7));
-        assert_eq!(window.from, at("2026-11-16T03:30:00Z"));
-        assert_eq!(window.new_from, window.from);
-        // A position three months old is caught up 63 days at a time.
-        let window = feed.window(Some(at("2026-08-01T00:10:00Z")), now, SignedDuration::ZERO);
-        assert_eq!(window.from, at("2026-08-01T00:00:00Z"));
+        // First run looking back a week: the window lies within the new orders, no cancellation search.
+        let window = reader.window(None, now, SignedDuration::from_hours(24 * 7));
+        assert_eq!(window.new_from, at("2026-11-16T03:30:00Z"));
+        assert_eq!(window.cancelled, None);
+        // Looking back a day: the cancellations of the day before it.
+        let window = reader.window(None, now, SignedDuration::from_hours(24));
+        assert_eq!(
+            window.cancelled,
+            Some((at("2026-11-21T03:30:00Z"), at("2026-11-22T03:29:59Z")))
+        );
+        // A position three months old is caught up 63 days at a time, with no cancellation search.
+        let window = reader.window(Some(at("2026-08-01T00:10:00Z")), now, SignedDuration::ZERO);
+        assert_eq!(window.new_from, at("2026-08-01T00:00:00Z"));
         assert_eq!(window.to, at("2026-10-03T00:00:00Z"));
         assert!(window.shortened);
+        assert_eq!(window.cancelled, None);
         // A position ahead of the clock reads up to now.
-        let window = feed.window(Some(at("2026-11-24T00:00:00Z")), now, SignedDuration::ZERO);
+        let window = reader.window(Some(at("2026-11-24T00:00:00Z")), now, SignedDuration::ZERO);
         assert_eq!(window.to, at("2026-11-23T03:30:00Z"));
         assert_eq!(window.new_from, window.to);
         // RMS searches 730 days back at most.
-        let window = feed.window(None, now, SignedDuration::from_hours(24 * 10_000));
-        assert_eq!(window.from, at("2024-11-24T03:30:00Z"));
+        let window = reader.window(None, now, SignedDuration::from_hours(24 * 10_000));
+        assert_eq!(window.new_from, at("2024-11-24T03:30:00Z"));
+        // A matching window over 63 days is searched 63 days back from the new orders.
+        let long = feed(RakutenOptions {
+            recheck: SignedDuration::from_hours(24 * 100),
+            ..RakutenOptions::default()
+        });
+        let window = long.window(Some(at("2026-11-23T03:25:00Z")), now, SignedDuration::ZERO);
+        assert_eq!(
+            window.cancelled,
+            Some((at("2026-09-21T03:14:59Z"), at("2026-11-23T03:14:59Z")))
+        );
+        // No matching window: one search.
+        let none = feed(RakutenOptions {
+            recheck: SignedDuration::ZERO,
+            ..RakutenOptions::default()
+        });
+        let window = none.window(Some(at("2026-11-23T03:25:00Z")), now, SignedDuration::ZERO);
+        assert_eq!(window.cancelled, None);
     }
 
     #[test]
@@ -642,15 +929,86 @@ mod tests {
         assert!(format!("{:?}", feed.authorization().unwrap()).contains("Sensitive"));
     }
 
+    fn number(n: u32) -> OrderId {
+        OrderId::parse(&format!("386193-20261123-{n:010}")).unwrap()
+    }
+
     #[test]
-    fn a_position_that_is_no_instant_is_refused() {
-        assert!(matches!(
-            crate::parse_position("Rakuten", "yesterday"),
-            Err(FeedError::Refused(_))
-        ));
+    fn the_position_is_compact_json_and_reads_back() {
+        let position = Position {
+            at: at("2026-11-23T03:30:00Z"),
+            cancelled: vec![number(12345), number(12401)],
+        };
+        let text = position.encode();
+        assert_eq!(
+            text,
+            r#"{"at":"2026-11-23T03:30:00Z","cancelled":["386193-20261123-0000012345","386193-20261123-0000012401"]}"#
+        );
+        assert_eq!(Position::parse(&text).unwrap(), position);
+        let empty = Position {
+            at: at("2026-11-23T03:30:00Z"),
+            cancelled: Vec::new(),
+        };
+        assert_eq!(empty.encode(), r#"{"at":"2026-11-23T03:30:00Z","cancelled":[]}"#);
+        assert_eq!(Position::parse(&format!(" {} ", empty.encode())).unwrap(), empty);
+    }
+
+    #[test]
+    fn a_plain_instant_is_a_position_remembering_no_cancellation() {
+        assert_eq!(
+            Position::parse("2026-11-23T03:30:00Z").unwrap(),
+            Position {
+                at: at("2026-11-23T03:30:00Z"),
+                cancelled: Vec::new()
+            }
+        );
         assert_eq!(
             crate::parse_position("Rakuten", "2026-11-23T03:30:00Z").unwrap(),
             at("2026-11-23T03:30:00Z")
         );
+    }
+
+    #[test]
+    fn a_position_this_feed_never_wrote_is_refused() {
+        for refused in [
+            "yesterday",
+            "",
+            "{",
+            "[]",
+            r#"{"at":"2026-11-23T03:30:00Z"}"#,
+            r#"{"at":"yesterday","cancelled":[]}"#,
+            r#"{"at":1795000000,"cancelled":[]}"#,
+            r#"{"at":"2026-11-23T03:30:00Z","cancelled":"386193-20261123-0000012345"}"#,
+            r#"{"at":"2026-11-23T03:30:00Z","cancelled":[12345]}"#,
+            r#"{"at":"2026-11-23T03:30:00Z","cancelled":["a/b"]}"#,
+            r#"{"at":"2026-11-23T03:30:00Z","cancelled":[],"more":true}"#,
+        ] {
+            assert!(
+                matches!(Position::parse(refused), Err(FeedError::Refused(_))),
+                "{refused:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_remembered_cancellations_are_bounded_to_the_newest() {
+        let many: Vec<OrderId> = (0..2_500).map(number).collect();
+        let position = Position {
+            at: at("2026-11-23T03:30:00Z"),
+            cancelled: bounded(many.clone()),
+        };
+        assert_eq!(position.cancelled.len(), MAX_REMEMBERED_CANCELLATIONS);
+        assert_eq!(position.cancelled, many[500..]);
+        let text = position.encode();
+        assert!(text.len() < 64 * 1024, "{} bytes", text.len());
+        // A longer list read back keeps its newest too, and repeats once.
+        let mut repeated = many.clone();
+        repeated.insert(1, many[0].clone());
+        let text = Position {
+            at: position.at,
+            cancelled: repeated,
+        }
+        .encode();
+        assert_eq!(Position::parse(&text).unwrap(), position);
     }
 }

@@ -82,16 +82,19 @@ async fn a_polled_rakuten_order_holds_the_same_buyers_yahoo_order() {
         "{holds}"
     );
 
-    // A second poll reads the same orders again: nothing new, nothing written but the cursor. (The server's
-    // own poll ran at its start; wait for it so the count below is this command's alone.)
+    // A second poll finds nothing new: two searches (new orders, and cancellations in the window), no
+    // getOrder, nothing written but the cursor. (The server's own poll ran at its start, two searches after
+    // the first command's one; wait for it so the counts below are this command's alone.)
+    use mallguard_feeds::fake::Endpoint;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while rms.requests(mallguard_feeds::fake::Endpoint::SearchOrder) < 2 && std::time::Instant::now() < deadline {
+    while rms.requests(Endpoint::SearchOrder) < 3 && std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    let searches = rms.requests(mallguard_feeds::fake::Endpoint::SearchOrder);
+    let (searches, gets) = (rms.requests(Endpoint::SearchOrder), rms.requests(Endpoint::GetOrder));
     let again = stdout(&with_rms(&data, &rms, &["poll"]));
-    assert!(again.contains("受付 0") && again.contains("保留 0"), "{again}");
-    assert_eq!(rms.requests(mallguard_feeds::fake::Endpoint::SearchOrder), searches + 1);
+    assert!(again.contains("注文 0") && again.contains("受付 0"), "{again}");
+    assert_eq!(rms.requests(Endpoint::SearchOrder), searches + 2);
+    assert_eq!(rms.requests(Endpoint::GetOrder), gets, "no order read again");
 
     // A cancellation at Rakuten arrives with the next poll and is in the order's evidence.
     rms.cancel_yamada();

@@ -76,6 +76,10 @@ const NOT_FIXED: i64 = -9999;
 const CURRENCY: &str = "JPY";
 /// Every `orderProgress` the official pages list, for searchOrder's `orderProgressList`.
 const ALL_PROGRESS: [u32; 9] = [100, 200, 300, 400, 500, 600, 700, 800, 900];
+/// `orderProgress` 900 キャンセル確定: the one progress that is a cancellation (800 キャンセル確定待ち is only a
+/// request, which can still be withdrawn; see [`parse_order`]'s status), for
+/// [`search_order_request_with_progress`].
+pub const PROGRESS_CANCELLED: u32 = 900;
 /// The longest message text kept from an error answer: it ends up in logs.
 const MAX_TEXT: usize = 1024;
 
@@ -156,11 +160,30 @@ pub fn search_order_request(
     page: u32,
     per_page: u32,
 ) -> serde_json::Value {
+    search_order_request_with_progress(date_type, &ALL_PROGRESS, from, to, page, per_page)
+}
+
+/// The same as [`search_order_request`] for the orders whose `orderProgress` is one of `progress` only:
+/// `&[PROGRESS_CANCELLED]` lists the cancelled orders of the window. An empty `progress` asks for every
+/// `orderProgress`, as [`search_order_request`] does (an empty list is not a search for nothing).
+pub fn search_order_request_with_progress(
+    date_type: DateType,
+    progress: &[u32],
+    from: Timestamp,
+    to: Timestamp,
+    page: u32,
+    per_page: u32,
+) -> serde_json::Value {
+    let progress = if progress.is_empty() {
+        &ALL_PROGRESS[..]
+    } else {
+        progress
+    };
     serde_json::json!({
         "dateType": date_type.code(),
         "startDatetime": api_datetime(from),
         "endDatetime": api_datetime(to),
-        "orderProgressList": ALL_PROGRESS,
+        "orderProgressList": progress,
         "PaginationRequestModel": {
             "requestRecordsAmount": per_page.clamp(1, SEARCH_MAX_PER_PAGE),
             "requestPage": page.max(1),
@@ -938,7 +961,7 @@ fn parse_api_datetime(text: &str) -> Option<Timestamp> {
 /// any value the API may add later are open.
 fn status_of(order_progress: u32) -> OrderStatus {
     match order_progress {
-        900 => OrderStatus::Cancelled,
+        PROGRESS_CANCELLED => OrderStatus::Cancelled,
         500 | 600 | 700 => OrderStatus::Shipped,
         _ => OrderStatus::Open,
     }
@@ -1920,6 +1943,19 @@ mod tests {
                     "SortModelList": [{ "sortColumn": 1, "sortDirection": 1 }]
                 }
             })
+        );
+        let cancelled = search_order_request_with_progress(DateType::Ordered, &[PROGRESS_CANCELLED], from, to, 1, 1000);
+        assert_eq!(cancelled["orderProgressList"], json!([900]));
+        assert_eq!(cancelled["dateType"], 1);
+        assert_eq!(cancelled["startDatetime"], "2026-11-23T00:00:00+0900");
+        assert_eq!(cancelled["endDatetime"], "2026-11-23T23:59:59+0900");
+        assert_eq!(
+            cancelled["PaginationRequestModel"],
+            search_order_request(DateType::Ordered, from, to, 1, 1000)["PaginationRequestModel"]
+        );
+        assert_eq!(
+            search_order_request_with_progress(DateType::Ordered, &[], from, to, 1, 1000),
+            search_order_request(DateType::Ordered, from, to, 1, 1000)
         );
         let clamped = search_order_request(DateType::PaymentFixed, from, to, 0, 5000);
         assert_eq!(clamped["dateType"], 6);

@@ -379,3 +379,51 @@ async fn an_amazon_backstop_pass_costs_calls_per_changed_order_and_an_idle_one_o
         "no order read again"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rakuten_pass_costs_calls_per_changed_order_and_an_idle_one_two_searches() {
+    use mallguard_feeds::fake::{Endpoint, FakeRms, YAMADA};
+    let table = Table::new().await;
+    let world = World::new(table.store.clone());
+    world.clock.set("2026-11-23T04:00:00Z".parse().unwrap());
+    let rms = FakeRms::start().await;
+    rms.license_expires("2027-02-01T23:59:59");
+    let feed = rms.feed();
+
+    let first = pass(&table, &world, &feed).await;
+    let orders = first.report.orders as u64;
+    assert_eq!(orders, 2, "{:?}", first.report);
+    println!(
+        "rakuten: a first pass with {orders} orders: {} mall requests; store {}",
+        first.report.requests, first.store
+    );
+    assert_eq!(rms.requests(Endpoint::GetOrder), 1, "one getOrder for up to 100 orders");
+    assert_eq!(
+        rms.requests(Endpoint::LicenseExpiry),
+        1,
+        "the licenseKey's expiry, once a day"
+    );
+    assert_eq!(first.store.of("Scan"), 0);
+
+    world.clock.advance(jiff::SignedDuration::from_mins(5));
+    let idle = pass(&table, &world, &feed).await;
+    assert_idle(&idle, "rakuten");
+    assert_eq!(
+        idle.report.requests, 2,
+        "new orders, and cancellations in the window: two searches"
+    );
+    assert_eq!(rms.requests(Endpoint::GetOrder), 1, "no order read again");
+
+    // A cancellation at Rakuten: one getOrder of that order, and the store writes its update.
+    rms.cancel_yamada();
+    world.clock.advance(jiff::SignedDuration::from_mins(5));
+    let cancelled = pass(&table, &world, &feed).await;
+    println!(
+        "rakuten: a pass with one cancellation: {} mall requests; store {}",
+        cancelled.report.requests, cancelled.store
+    );
+    assert_eq!(cancelled.report.updated, 1, "{:?}", cancelled.report);
+    assert_eq!(rms.get_batches().last().unwrap(), &vec![YAMADA.to_owned()]);
+    assert_eq!(cancelled.report.requests, 3);
+    assert_eq!(cancelled.store.of("Scan"), 0);
+}
