@@ -18,6 +18,7 @@ use std::collections::BTreeMap;
 
 use jiff::{SignedDuration, Timestamp};
 
+use crate::action::{ActionKind, ActionState, MallAction};
 use crate::feed::PollCursor;
 use crate::history::{Event, HistoryEntry};
 use crate::hold::{Decision, Hold, HoldState, Resolver};
@@ -47,6 +48,7 @@ pub async fn run_all(store: &dyn Store) {
     orders_are_found_by_their_mall_order_id_in_any_shop(store).await;
     orders_are_found_by_the_number_their_buyer_knows(store).await;
     cursors_move_only_from_the_version_read(store).await;
+    pending_actions_are_due_ones_oldest_first(store).await;
 }
 
 /// A store, or a store with what must live as long as it (a temporary folder): `(store, guard)`.
@@ -84,7 +86,8 @@ macro_rules! store_contract {
             deliveries_are_remembered_and_a_repeat_is_no_conflict,
             orders_are_found_by_their_mall_order_id_in_any_shop,
             orders_are_found_by_the_number_their_buyer_knows,
-            cursors_move_only_from_the_version_read
+            cursors_move_only_from_the_version_read,
+            pending_actions_are_due_ones_oldest_first
         );
     };
     (@each $store:ident, $setup:expr; $($check:ident),*) => {
@@ -304,6 +307,14 @@ pub async fn every_item_round_trips(store: &dyn Store) {
         1,
         "2026-11-23T03:05:01.000000007Z",
     );
+    let mut action = MallAction::new(
+        ActionKind::Cancel,
+        &hold.id,
+        &held.order.order_ref,
+        &original.order.order_ref,
+        ts("2026-11-23T03:05:01.000000009Z"),
+    );
+    action.then_notify = vec![NoticeKind::Receipt];
     let entries: Vec<IndexEntry> = index_entries(&original_with_dup)
         .into_iter()
         .chain(index_entries(&held))
@@ -324,8 +335,14 @@ pub async fn every_item_round_trips(store: &dyn Store) {
         quarantine: vec![(q.clone(), Expect::Absent)],
         deliveries: vec![delivery("contract-rt-delivery", b"payload one")],
         cursors: vec![(cursor.clone(), Expect::Absent)],
+        actions: vec![(action.clone(), Expect::Absent)],
     };
     commit_ok(store, batch, "writing one item of every kind").await;
+    assert_eq!(
+        store.action(&action.id).await.expect("reading an action"),
+        Some(action.clone()),
+        "a mall action (with the mails it waits for) must round-trip"
+    );
 
     let got = read_order(store, &held.order.order_ref).await;
     assert_eq!(
@@ -1442,4 +1459,81 @@ mod tests {
     async fn the_memory_store_keeps_the_contract() {
         super::run_all(&crate::testing::MemoryStore::default()).await;
     }
+}
+
+/// Pending mall actions whose next attempt is due come back oldest first, within the limit; done, refused
+/// and waiting ones never; an action moves only from the version read.
+pub async fn pending_actions_are_due_ones_oldest_first(store: &dyn Store) {
+    let now = ts("2001-01-01T06:00:00Z");
+    let order = |id: &str| {
+        OrderRef::new(
+            Mall::Shopify,
+            ShopId::parse("contract-actions").expect("a shop id"),
+            crate::ids::OrderId::parse(id).expect("an order id"),
+        )
+    };
+    let action = |n: u32, kind: ActionKind, due: &str| {
+        let held = order(&format!("c-act-{n}"));
+        let hold = HoldId::for_order(&held);
+        let mut a = MallAction::new(kind, &hold, &held, &order("c-act-0"), ts("2000-12-31T00:00:00Z"));
+        a.next_attempt_at = ts(due);
+        a
+    };
+    let a1 = action(1, ActionKind::Hold, "2001-01-01T01:00:00Z");
+    let a2 = action(2, ActionKind::Cancel, "2001-01-01T02:00:00Z");
+    let a3 = action(3, ActionKind::Release, "2001-01-01T06:00:00Z");
+    let later = action(4, ActionKind::Hold, "2001-01-01T06:00:00.000000001Z");
+    let done = action(5, ActionKind::Hold, "2001-01-01T00:00:00Z").done(Some("ref-5".into()));
+    let refused = action(6, ActionKind::Cancel, "2001-01-01T00:00:00Z").refused("shipped".into());
+    let batch = WriteBatch {
+        actions: [&later, &a3, &done, &a1, &refused, &a2]
+            .iter()
+            .map(|a| ((*a).clone(), Expect::Absent))
+            .collect(),
+        ..WriteBatch::default()
+    };
+    commit_ok(store, batch, "writing actions due at different times").await;
+    let ids = |xs: &[MallAction]| xs.iter().map(|a| a.id.to_string()).collect::<Vec<_>>();
+    let want = |xs: &[&MallAction]| xs.iter().map(|a| a.id.to_string()).collect::<Vec<_>>();
+    let pending = store.pending_actions(now, 10).await.expect("reading pending actions");
+    assert_eq!(
+        ids(&pending),
+        want(&[&a1, &a2, &a3]),
+        "pending actions: next_attempt_at <= now (inclusive), oldest first, done and refused ones never"
+    );
+    assert_eq!(pending[0], a1, "a pending action must read back whole");
+    assert_eq!(
+        ids(&store.pending_actions(now, 2).await.expect("reading")),
+        want(&[&a1, &a2]),
+        "the limit"
+    );
+
+    let batch = WriteBatch {
+        actions: vec![
+            (
+                a1.done(Some("gid://shopify/FulfillmentHold/1".into())),
+                Expect::Version(a1.version),
+            ),
+            (a2.failed("503".into(), None, now), Expect::Version(a2.version)),
+        ],
+        ..WriteBatch::default()
+    };
+    commit_ok(store, batch, "one action done, one failed and retried later").await;
+    assert_eq!(
+        ids(&store.pending_actions(now, 10).await.expect("reading")),
+        want(&[&a3]),
+        "a done action is never pending, and a failed one waits for its next attempt"
+    );
+    let stale = WriteBatch {
+        actions: vec![(a1.refused("late".into()), Expect::Version(a1.version))],
+        ..WriteBatch::default()
+    };
+    assert!(
+        matches!(store.commit(stale).await, Err(CommitError::Conflict)),
+        "an action moves only from the version read"
+    );
+    assert_eq!(
+        store.action(&a1.id).await.expect("reading").map(|a| a.state),
+        Some(ActionState::Done)
+    );
 }

@@ -8,6 +8,7 @@
 //! builders, an in-memory store, a store that is down, a scripted order feed and the store contract suite
 //! ([`store_contract!`]).
 
+pub mod action;
 #[cfg(any(test, feature = "testing"))]
 pub mod contract;
 pub mod feed;

@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use crate::action::{ActionId, MallAction};
 use crate::feed::PollCursor;
 use crate::history::HistoryEntry;
 use crate::hold::Hold;
@@ -94,6 +95,9 @@ pub struct WriteBatch {
     /// Poll cursors moved: `Absent` for a mall and shop never polled, else the version read (the cursor
     /// written carries that version plus one, as a hold does).
     pub cursors: Vec<(PollCursor, Expect)>,
+    /// Mall actions (hold, release, cancel at the mall) written with the decision that asks for them, and
+    /// their outcomes after.
+    pub actions: Vec<(MallAction, Expect)>,
 }
 
 impl WriteBatch {
@@ -107,6 +111,7 @@ impl WriteBatch {
             && self.quarantine.is_empty()
             && self.deliveries.is_empty()
             && self.cursors.is_empty()
+            && self.actions.is_empty()
     }
 }
 
@@ -150,6 +155,7 @@ pub trait Records: Commit {
     async fn order(&self, order: &OrderRef) -> Result<Option<StoredOrder>, StoreError>;
     async fn hold(&self, id: &HoldId) -> Result<Option<Hold>, StoreError>;
     async fn notice(&self, id: &NoticeId) -> Result<Option<Notice>, StoreError>;
+    async fn action(&self, id: &ActionId) -> Result<Option<MallAction>, StoreError>;
 }
 
 /// What ingesting an order reads besides [`Records`].
@@ -178,6 +184,8 @@ pub trait SweepStore: Records {
     async fn due_holds(&self, now: Timestamp, limit: usize) -> Result<Vec<Hold>, StoreError>;
     /// Pending notices whose next attempt is at or before `now`, oldest first.
     async fn pending_notices(&self, now: Timestamp, limit: usize) -> Result<Vec<Notice>, StoreError>;
+    /// Pending mall actions whose next attempt is at or before `now`, oldest first.
+    async fn pending_actions(&self, now: Timestamp, limit: usize) -> Result<Vec<MallAction>, StoreError>;
 }
 
 /// What the staff look up besides [`Records`].

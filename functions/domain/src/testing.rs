@@ -7,6 +7,7 @@ use std::sync::Mutex;
 use jiff::{SignedDuration, Timestamp};
 
 use crate::Language;
+use crate::action::{ActionId, ActionState, MallAction};
 use crate::feed::{FeedError, FeedOrder, FeedPage, LookedUp, OrderFeed, OrderLookup, PollCursor};
 use crate::hold::{ContactRules, Hold, HoldState, OrderNumbers, risk_flags};
 use crate::identity::KeyKind;
@@ -164,6 +165,7 @@ struct Tables {
     quarantine: BTreeMap<String, Quarantined>,
     deliveries: BTreeMap<String, crate::order::PayloadDigest>,
     cursors: BTreeMap<(Mall, ShopId), PollCursor>,
+    actions: BTreeMap<ActionId, MallAction>,
 }
 
 fn condition_holds(stored: Option<u64>, expect: Expect) -> bool {
@@ -208,7 +210,11 @@ impl Commit for MemoryStore {
             && batch
                 .cursors
                 .iter()
-                .all(|(c, e)| condition_holds(t.cursors.get(&(c.mall, c.shop.clone())).map(|s| s.version), *e));
+                .all(|(c, e)| condition_holds(t.cursors.get(&(c.mall, c.shop.clone())).map(|s| s.version), *e))
+            && batch
+                .actions
+                .iter()
+                .all(|(a, e)| condition_holds(t.actions.get(&a.id).map(|s| s.version), *e));
         if !ok {
             return Err(CommitError::Conflict);
         }
@@ -237,6 +243,9 @@ impl Commit for MemoryStore {
         for (c, _) in batch.cursors {
             t.cursors.insert((c.mall, c.shop.clone()), c);
         }
+        for (a, _) in batch.actions {
+            t.actions.insert(a.id.clone(), a);
+        }
         Ok(())
     }
 }
@@ -253,6 +262,10 @@ impl Records for MemoryStore {
 
     async fn notice(&self, id: &NoticeId) -> Result<Option<Notice>, StoreError> {
         Ok(self.tables().notices.get(id).cloned())
+    }
+
+    async fn action(&self, id: &ActionId) -> Result<Option<MallAction>, StoreError> {
+        Ok(self.tables().actions.get(id).cloned())
     }
 }
 
@@ -315,6 +328,19 @@ impl SweepStore for MemoryStore {
             .cloned()
             .collect();
         pending.sort_by_key(|n| n.next_attempt_at);
+        pending.truncate(limit);
+        Ok(pending)
+    }
+
+    async fn pending_actions(&self, now: Timestamp, limit: usize) -> Result<Vec<MallAction>, StoreError> {
+        let mut pending: Vec<MallAction> = self
+            .tables()
+            .actions
+            .values()
+            .filter(|a| a.state == ActionState::Pending && a.next_attempt_at <= now)
+            .cloned()
+            .collect();
+        pending.sort_by_key(|a| a.next_attempt_at);
         pending.truncate(limit);
         Ok(pending)
     }
@@ -452,6 +478,9 @@ impl Records for UnavailableStore {
     async fn notice(&self, _: &NoticeId) -> Result<Option<Notice>, StoreError> {
         unavailable()
     }
+    async fn action(&self, _: &ActionId) -> Result<Option<MallAction>, StoreError> {
+        unavailable()
+    }
 }
 
 #[async_trait::async_trait]
@@ -476,6 +505,9 @@ impl SweepStore for UnavailableStore {
         unavailable()
     }
     async fn pending_notices(&self, _: Timestamp, _: usize) -> Result<Vec<Notice>, StoreError> {
+        unavailable()
+    }
+    async fn pending_actions(&self, _: Timestamp, _: usize) -> Result<Vec<MallAction>, StoreError> {
         unavailable()
     }
 }

@@ -17,6 +17,7 @@ use flate2::Compression;
 use flate2::read::ZlibDecoder;
 use flate2::write::ZlibEncoder;
 use jiff::Timestamp;
+use mallguard_domain::action::{ActionId, MallAction};
 use mallguard_domain::feed::PollCursor;
 use mallguard_domain::history::HistoryEntry;
 use mallguard_domain::hold::Hold;
@@ -35,7 +36,7 @@ use serde::de::DeserializeOwned;
 
 /// The schema this build writes, kept in SQLite's `user_version`. A file written by a newer build is
 /// refused rather than misread.
-const SCHEMA_VERSION: i64 = 4;
+const SCHEMA_VERSION: i64 = 5;
 
 /// How long a request waits for the file's write lock (another process's, or the commits queued before
 /// it in this one) before giving up with `Unavailable` (the caller then answers 503 and the mall retries).
@@ -124,6 +125,19 @@ CREATE TABLE IF NOT EXISTS cursors (
     version  INTEGER NOT NULL,
     json     TEXT NOT NULL
 ) WITHOUT ROWID;
+";
+
+/// Version 4 → 5: the mall actions (hold, release, cancel at the mall), an outbox like the notices. A
+/// database of version 4 has none: nothing was ever asked of a mall.
+const TO_VERSION_5: &str = "
+CREATE TABLE IF NOT EXISTS actions (
+    id               TEXT PRIMARY KEY NOT NULL,
+    version          INTEGER NOT NULL,
+    state            TEXT NOT NULL,
+    next_attempt_at  TEXT NOT NULL,
+    json             TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS actions_by_next_attempt ON actions (state, next_attempt_at);
 ";
 
 /// A [`Store`](mallguard_domain::ports::Store) in one SQLite database (a file, or memory for tests).
@@ -373,6 +387,9 @@ fn migrate(conn: &mut Connection) -> Result<(), Error> {
     if version < 4 {
         tx.execute_batch(TO_VERSION_4)?;
     }
+    if version < 5 {
+        tx.execute_batch(TO_VERSION_5)?;
+    }
     if version != SCHEMA_VERSION {
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     }
@@ -552,6 +569,12 @@ fn conditions_hold(tx: &Transaction<'_>, batch: &WriteBatch) -> Result<bool, Err
             return Ok(false);
         }
     }
+    for (action, expect) in &batch.actions {
+        let stored = stored_version(tx, "SELECT version FROM actions WHERE id = ?1", action.id.as_str())?;
+        if !condition_holds(stored, *expect) {
+            return Ok(false);
+        }
+    }
     Ok(true)
 }
 
@@ -651,6 +674,20 @@ fn write_batch(tx: &Transaction<'_>, batch: WriteBatch, now: Timestamp) -> Resul
             cursor_key(cursor.mall, &cursor.shop),
             version_col(cursor.version)?,
             to_json(cursor)?
+        ])?;
+    }
+    for (action, _) in &batch.actions {
+        tx.prepare_cached(
+            "INSERT INTO actions (id, version, state, next_attempt_at, json) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (id) DO UPDATE SET version = excluded.version, state = excluded.state,
+                 next_attempt_at = excluded.next_attempt_at, json = excluded.json",
+        )?
+        .execute(params![
+            action.id.as_str(),
+            version_col(action.version)?,
+            action.state.as_str(),
+            time_key(action.next_attempt_at),
+            to_json(action)?
         ])?;
     }
     Ok(())
@@ -780,6 +817,12 @@ impl Records for SqliteStore {
         self.read(move |conn| read_one(conn, "SELECT json FROM notices WHERE id = ?1", id.as_str()))
             .await
     }
+
+    async fn action(&self, id: &ActionId) -> Result<Option<MallAction>, StoreError> {
+        let id = id.clone();
+        self.read(move |conn| read_one(conn, "SELECT json FROM actions WHERE id = ?1", id.as_str()))
+            .await
+    }
 }
 
 #[async_trait]
@@ -842,6 +885,19 @@ impl SweepStore for SqliteStore {
                 params![time_key(now), limit_col(limit)],
             )?;
             Ok(notices.into_iter().filter(|n| n.next_attempt_at <= now).collect())
+        })
+        .await
+    }
+
+    async fn pending_actions(&self, now: Timestamp, limit: usize) -> Result<Vec<MallAction>, StoreError> {
+        self.read(move |conn| {
+            let actions: Vec<MallAction> = read_all(
+                conn,
+                "SELECT json FROM actions WHERE state = 'pending' AND next_attempt_at <= ?1
+                 ORDER BY next_attempt_at, id LIMIT ?2",
+                params![time_key(now), limit_col(limit)],
+            )?;
+            Ok(actions.into_iter().filter(|a| a.next_attempt_at <= now).collect())
         })
         .await
     }

@@ -9,6 +9,7 @@ use flate2::Compression;
 use flate2::read::ZlibDecoder;
 use flate2::write::ZlibEncoder;
 use jiff::{SignedDuration, Timestamp};
+use mallguard_domain::action::{ActionState, MallAction};
 use mallguard_domain::feed::PollCursor;
 use mallguard_domain::history::HistoryEntry;
 use mallguard_domain::hold::Hold;
@@ -161,6 +162,22 @@ pub(super) fn notice_item(notice: &Notice, ttl: &AttributeValue) -> Result<Item,
     if notice.state == NoticeState::Pending {
         item.insert(GSI1PK.into(), s(keys::DUE_NOTICE));
         item.insert(GSI1SK.into(), s(keys::due_sk(notice.next_attempt_at, &notice.id)));
+    }
+    Ok(item)
+}
+
+/// A mall action; in the `due` index while pending, like a notice.
+pub(super) fn action_item(action: &MallAction, ttl: &AttributeValue) -> Result<Item, StoreError> {
+    let mut item = Item::from([
+        (PK.into(), s(keys::action_pk(&action.id))),
+        (SK.into(), s(keys::ACTION_SK)),
+        (VERSION.into(), n(action.version)),
+        (DOC.into(), s(to_json(action)?)),
+        (EXPIRES_AT.into(), ttl.clone()),
+    ]);
+    if action.state == ActionState::Pending {
+        item.insert(GSI1PK.into(), s(keys::DUE_ACTION));
+        item.insert(GSI1SK.into(), s(keys::due_sk(action.next_attempt_at, &action.id)));
     }
     Ok(item)
 }

@@ -5,6 +5,7 @@ use std::fmt::Display;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use jiff::Timestamp;
+use mallguard_domain::action::ActionId;
 use mallguard_domain::hold::Hold;
 use mallguard_domain::identity::IdentityKey;
 use mallguard_domain::ids::{HoldId, Mall, OrderId, OrderRef, ShopId};
@@ -36,9 +37,11 @@ pub(super) const HOLD_SK: &str = "HOLD";
 pub(super) const NOTICE_SK: &str = "NOTICE";
 pub(super) const DELIVERY_SK: &str = "DELIVERY";
 pub(super) const CURSOR_SK: &str = "CURSOR";
+pub(super) const ACTION_SK: &str = "ACTION";
 pub(super) const QUARANTINE_PK: &str = "QUARANTINE";
 pub(super) const DUE_HOLD: &str = "DUE#HOLD";
 pub(super) const DUE_NOTICE: &str = "DUE#NOTICE";
+pub(super) const DUE_ACTION: &str = "DUE#ACTION";
 pub(super) const HOLDS_PK: &str = "HOLDS";
 pub(super) const HISTORY_PREFIX: &str = "H#";
 /// A key no item ever has: the cold start's warm-up reads it.
@@ -92,7 +95,12 @@ pub(super) fn notice_pk(id: &NoticeId) -> String {
     format!("NOTICE#{id}")
 }
 
-/// `{due time}#{id}`: a hold or notice in its `due` partition.
+/// `ACTION#{action id}`.
+pub(super) fn action_pk(id: &ActionId) -> String {
+    format!("ACTION#{id}")
+}
+
+/// `{due time}#{id}`: a hold, notice or mall action in its `due` partition.
 pub(super) fn due_sk(at: Timestamp, id: &impl Display) -> String {
     format!("{}#{id}", time_key(at))
 }

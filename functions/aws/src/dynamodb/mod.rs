@@ -21,6 +21,7 @@
 //! | head | `KEY#{identity key}` | `~HEAD` | – | `version` N | yes, refreshed by every bump | the ingest Query below; bumped under a condition by every decision |
 //! | hold | `HOLD#{hold id}` | `HOLD` | `due` while held: `DUE#HOLD` / `{next_due}#{id}`; `lookup`: `HOLDS` / `{created_at}#{id}` | `version` N, `state` S, `doc` S | yes | GetItem; `due_holds` Queries `due`; `holds` Queries `lookup` newest first |
 //! | notice | `NOTICE#{notice id}` | `NOTICE` | `due` while pending: `DUE#NOTICE` / `{next_attempt_at}#{id}` | `version` N, `doc` S (the rendered mail) | yes | GetItem; `pending_notices` Queries `due` |
+//! | mall action | `ACTION#{hold id}.{kind}` | `ACTION` | `due` while pending: `DUE#ACTION` / `{next_attempt_at}#{id}` | `version` N, `doc` S (MallAction: refs, state, the mall's reference or refusal; no personal data) | yes | GetItem; `pending_actions` Queries `due`; written with the decision that asks for it (Absent), then under `version = :read` |
 //! | history | the order's pk | `H#{commit time}#{writer}#{index}` | – | `doc` S (HistoryEntry: digests, ids, no personal data) | **none** (the evidence for disputes) | Query `begins_with(sk, "H#")`, ascending |
 //! | quarantined payload | `QUARANTINE` | `Q#{id}` | – | `version` N (always 0), `doc` S, `raw` B (zlib) | yes | Query pk `QUARANTINE` |
 //! | delivery id | `DELIVERY#{id}` | `DELIVERY` | – | `digest` S (SHA-256 of the payload it carried; a reused id with another payload is not a redelivery) | 7 days | GetItem |
@@ -70,7 +71,7 @@
 //! [`StoreError::Unavailable`] after the SDK's standard retries (the caller answers 503 and the mall
 //! retries). A validation error or anything else is [`StoreError::Corrupt`]: a bug, not worth a retry.
 //!
-//! **Hot keys.** `DUE#HOLD`, `DUE#NOTICE`, `HOLDS` and `QUARANTINE` are one partition each. They hold
+//! **Hot keys.** `DUE#HOLD`, `DUE#NOTICE`, `DUE#ACTION`, `HOLDS` and `QUARANTINE` are one partition each. They hold
 //! only holds, notices and quarantined payloads, which are rare next to orders; orders, entries and
 //! heads spread over one partition per order and per customer key.
 //!
@@ -97,6 +98,7 @@ use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
 use aws_smithy_types::error::display::DisplayErrorContext;
 use jiff::{SignedDuration, Timestamp};
+use mallguard_domain::action::{ActionId, ActionState, MallAction};
 use mallguard_domain::feed::PollCursor;
 use mallguard_domain::history::HistoryEntry;
 use mallguard_domain::hold::{Hold, HoldState};
@@ -434,6 +436,9 @@ impl DynamoDbStore {
         for (notice, expect) in &batch.notices {
             self.put(&mut items, codec::notice_item(notice, &ttl)?, Some(*expect), now)?;
         }
+        for (action, expect) in &batch.actions {
+            self.put(&mut items, codec::action_item(action, &ttl)?, Some(*expect), now)?;
+        }
 
         // History comes back in commit order, not by the entries' own times (which may go backwards, and
         // which a test clock may freeze): the sort key is this commit's instant, made strictly increasing
@@ -572,6 +577,11 @@ impl Records for DynamoDbStore {
         let item = self.get(keys::notice_pk(id), keys::NOTICE_SK).await?;
         item.map(|item| doc(&item)).transpose()
     }
+
+    async fn action(&self, id: &ActionId) -> Result<Option<MallAction>, StoreError> {
+        let item = self.get(keys::action_pk(id), keys::ACTION_SK).await?;
+        item.map(|item| doc(&item)).transpose()
+    }
 }
 
 #[async_trait]
@@ -644,6 +654,14 @@ impl SweepStore for DynamoDbStore {
         self.due(keys::DUE_NOTICE, now, limit, |item| {
             let notice: Notice = doc(&item)?;
             Ok((notice.state == NoticeState::Pending && notice.next_attempt_at <= now).then_some(notice))
+        })
+        .await
+    }
+
+    async fn pending_actions(&self, now: Timestamp, limit: usize) -> Result<Vec<MallAction>, StoreError> {
+        self.due(keys::DUE_ACTION, now, limit, |item| {
+            let action: MallAction = doc(&item)?;
+            Ok((action.state == ActionState::Pending && action.next_attempt_at <= now).then_some(action))
         })
         .await
     }

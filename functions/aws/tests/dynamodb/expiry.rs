@@ -43,6 +43,7 @@ struct Everything {
     notice: Notice,
     history: HistoryEntry,
     cursor: PollCursor,
+    action: mallguard_domain::action::MallAction,
     batch: WriteBatch,
 }
 
@@ -82,6 +83,14 @@ fn everything(id: &str) -> Everything {
         version: 1,
         updated_at: "2026-11-23T03:00:00Z".parse().unwrap(),
     };
+    let mut action = mallguard_domain::action::MallAction::new(
+        mallguard_domain::action::ActionKind::Hold,
+        &hold.id,
+        &hold.order,
+        &hold.original,
+        "2025-12-31T00:00:00Z".parse().unwrap(),
+    );
+    action.next_attempt_at = "2025-12-31T00:00:00Z".parse().unwrap();
     let batch = WriteBatch {
         heads: keys
             .iter()
@@ -112,6 +121,7 @@ fn everything(id: &str) -> Everything {
             digest: mallguard_domain::order::PayloadDigest::of(id.as_bytes()),
         }],
         cursors: vec![(cursor.clone(), Expect::Absent)],
+        actions: vec![(action.clone(), Expect::Absent)],
     };
     Everything {
         order,
@@ -120,6 +130,7 @@ fn everything(id: &str) -> Everything {
         notice,
         history,
         cursor,
+        action,
         batch,
     }
 }
@@ -162,6 +173,8 @@ async fn reads_everything(store: &DynamoDbStore, it: &Everything) -> bool {
         !store.due_holds(due, 10).await.unwrap().is_empty(),
         store.notice(&it.notice.id).await.unwrap().is_some(),
         !store.pending_notices(due, 10).await.unwrap().is_empty(),
+        store.action(&it.action.id).await.unwrap().is_some(),
+        !store.pending_actions(due, 10).await.unwrap().is_empty(),
         !store.quarantined().await.unwrap().is_empty(),
     ];
     assert!(
@@ -196,6 +209,7 @@ async fn items_past_their_expiry_are_not_returned_by_any_read() {
         notice,
         history,
         cursor,
+        action: _,
         batch,
     } = everything("ttl-1");
     expired.commit(batch).await.expect("writing expired items");

@@ -1,0 +1,332 @@
+//! Mall actions (モールでの操作): what mallguard asks a mall to do with a held order, so that the mall knows
+//! what mallguard decided. Holding the order keeps the warehouse from shipping it (保留), releasing it lets
+//! it ship again, cancelling it cancels it at the mall (キャンセル).
+//!
+//! Actions go through an outbox, exactly like notices: the decision and its pending actions are written in
+//! one transaction, each action runs after the commit, a failure that passes (throttling, an outage) stays
+//! pending and is retried by the sweep with back-off, and a refusal (the order already shipped, already
+//! cancelled, not allowed in its status) ends the action and alerts the staff with the mall's reason. An
+//! action's id is its hold's and its kind's, so it is created once, and a mall adapter makes each action
+//! idempotent at the mall (Shopify: one hold handle per hold; Yahoo!: a status already set is done), so a
+//! retry after a lost answer never acts twice.
+
+use std::fmt;
+
+use async_trait::async_trait;
+use jiff::{SignedDuration, Timestamp};
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{HoldId, Mall, OrderRef, ShopId};
+use crate::notice::NoticeKind;
+
+/// What is asked of the mall.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionKind {
+    /// 保留: keep the held order from shipping while the buyer decides.
+    Hold,
+    /// 保留解除: let it ship (confirmed by the buyer or the staff, or the other order was cancelled).
+    Release,
+    /// キャンセル: cancel it at the mall.
+    Cancel,
+}
+
+impl ActionKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActionKind::Hold => "hold",
+            ActionKind::Release => "release",
+            ActionKind::Cancel => "cancel",
+        }
+    }
+}
+
+impl fmt::Display for ActionKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An action's id: its hold's id and its kind (`h….cancel`), so one hold asks each thing of the mall once.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ActionId(String);
+
+impl ActionId {
+    pub fn for_hold(hold: &HoldId, kind: ActionKind) -> Self {
+        Self(format!("{hold}.{}", kind.as_str()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn from_stored(raw: String) -> Self {
+        Self(raw)
+    }
+}
+
+impl fmt::Display for ActionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Where an action stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionState {
+    /// Not done yet: tried after the commit, then by the sweep until it is done or refused.
+    Pending,
+    /// The mall did it.
+    Done,
+    /// The mall refused it for good: the staff were told why.
+    Refused,
+    /// Not needed any more (a hold that was never placed at the mall needs no release).
+    Dropped,
+}
+
+impl ActionState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActionState::Pending => "pending",
+            ActionState::Done => "done",
+            ActionState::Refused => "refused",
+            ActionState::Dropped => "dropped",
+        }
+    }
+}
+
+/// One thing asked of a mall about one held order: an outbox record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MallAction {
+    pub id: ActionId,
+    pub kind: ActionKind,
+    pub hold: HoldId,
+    /// The order acted on: the held one.
+    pub order: OrderRef,
+    /// The earlier order it duplicates, named in the note the mall keeps with the hold.
+    pub original: OrderRef,
+    pub state: ActionState,
+    pub version: u64,
+    pub attempts: u32,
+    pub created_at: Timestamp,
+    /// When a pending action is next tried.
+    pub next_attempt_at: Timestamp,
+    /// While somebody is performing it: until then nobody else may.
+    #[serde(default)]
+    pub leased_until: Option<Timestamp>,
+    /// What the mall calls what it did (a hold id, a job id, a feed id), when it says.
+    pub reference: Option<String>,
+    pub last_error: Option<String>,
+    /// The buyer's mails that wait for this action: sent once the mall did it (a cancellation receipt
+    /// says the order is cancelled only when it is), never when it refused.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub then_notify: Vec<NoticeKind>,
+}
+
+impl MallAction {
+    pub fn new(kind: ActionKind, hold: &HoldId, order: &OrderRef, original: &OrderRef, now: Timestamp) -> Self {
+        Self {
+            id: ActionId::for_hold(hold, kind),
+            kind,
+            hold: hold.clone(),
+            order: order.clone(),
+            original: original.clone(),
+            state: ActionState::Pending,
+            version: 0,
+            attempts: 0,
+            created_at: now,
+            next_attempt_at: now,
+            leased_until: None,
+            reference: None,
+            last_error: None,
+            then_notify: vec![],
+        }
+    }
+
+    /// The action claimed for performing until `until`.
+    pub fn leased(&self, until: Timestamp) -> Self {
+        Self {
+            version: self.version + 1,
+            next_attempt_at: until,
+            leased_until: Some(until),
+            ..self.clone()
+        }
+    }
+
+    /// Whether somebody may be performing it right now.
+    pub fn is_leased(&self, now: Timestamp) -> bool {
+        self.leased_until.is_some_and(|until| until > now)
+    }
+
+    /// The action done at the mall.
+    pub fn done(&self, reference: Option<String>) -> Self {
+        Self {
+            state: ActionState::Done,
+            version: self.version + 1,
+            attempts: self.attempts + 1,
+            leased_until: None,
+            reference,
+            last_error: None,
+            ..self.clone()
+        }
+    }
+
+    /// The action refused for good.
+    pub fn refused(&self, reason: String) -> Self {
+        Self {
+            state: ActionState::Refused,
+            version: self.version + 1,
+            attempts: self.attempts + 1,
+            leased_until: None,
+            last_error: Some(reason),
+            ..self.clone()
+        }
+    }
+
+    /// The action no longer needed.
+    pub fn dropped(&self) -> Self {
+        Self {
+            state: ActionState::Dropped,
+            version: self.version + 1,
+            leased_until: None,
+            ..self.clone()
+        }
+    }
+
+    /// The action after an attempt that may pass, retried with back-off: 1, 2, 4 … minutes, at most an hour
+    /// apart, and not before the mall asked (`retry_after`).
+    pub fn failed(&self, error: String, retry_after: Option<SignedDuration>, now: Timestamp) -> Self {
+        let attempts = self.attempts + 1;
+        let minutes = 1i64 << attempts.saturating_sub(1).min(6);
+        let backoff = SignedDuration::from_mins(minutes.min(60));
+        let wait = retry_after.map_or(backoff, |asked| asked.max(backoff));
+        Self {
+            version: self.version + 1,
+            attempts,
+            next_attempt_at: now.saturating_add(wait).unwrap_or(now),
+            leased_until: None,
+            last_error: Some(error),
+            ..self.clone()
+        }
+    }
+}
+
+/// What the mall did, as it says.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Performed {
+    /// The mall's id of what it did (a hold, a cancellation job, a feed), for the evidence.
+    pub reference: Option<String>,
+}
+
+/// Why an action was not done.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ActionError {
+    /// Throttled, down, credentials to refresh: tried again later, no person involved.
+    #[error("the mall could not do it now: {message}")]
+    Later {
+        message: String,
+        retry_after: Option<SignedDuration>,
+    },
+    /// The mall refused it for good (already shipped, already cancelled, not allowed in its status, our
+    /// credentials refused): the staff must act; the reason is the mall's.
+    #[error("the mall refused: {0}")]
+    Refused(String),
+}
+
+/// The malls' write APIs, one adapter per mall behind this port.
+#[async_trait]
+pub trait MallActions: Send + Sync {
+    /// Whether this deployment does `kind` at `mall` for `shop` (the mall has such an operation and the
+    /// deployment holds the shop's credentials). Where not, the staff do it by hand, as the staff mails say.
+    fn can(&self, mall: Mall, shop: &ShopId, kind: ActionKind) -> bool;
+
+    /// Does `action` at the mall. Idempotent: an action already done there is done again without effect.
+    async fn perform(&self, action: &MallAction) -> Result<Performed, ActionError>;
+}
+
+/// No mall actions: every hold stays with the staff, as before mallguard acted at malls.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoMallActions;
+
+#[async_trait]
+impl MallActions for NoMallActions {
+    fn can(&self, _mall: Mall, _shop: &ShopId, _kind: ActionKind) -> bool {
+        false
+    }
+
+    async fn perform(&self, action: &MallAction) -> Result<Performed, ActionError> {
+        Err(ActionError::Refused(format!(
+            "this deployment does not act at {}",
+            action.order.mall
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::OrderId;
+
+    fn action() -> MallAction {
+        let order = OrderRef::new(
+            Mall::Shopify,
+            ShopId::parse("tanaka").unwrap(),
+            OrderId::parse("1002").unwrap(),
+        );
+        let original = OrderRef::new(
+            Mall::Shopify,
+            ShopId::parse("tanaka").unwrap(),
+            OrderId::parse("1001").unwrap(),
+        );
+        MallAction::new(
+            ActionKind::Hold,
+            &HoldId::for_order(&order),
+            &order,
+            &original,
+            "2026-11-23T03:00:00Z".parse().unwrap(),
+        )
+    }
+
+    #[test]
+    fn an_action_is_named_by_its_hold_and_kind() {
+        let a = action();
+        assert_eq!(a.id.as_str(), format!("{}.hold", a.hold));
+        assert_eq!(
+            ActionId::for_hold(&a.hold, ActionKind::Cancel).as_str(),
+            format!("{}.cancel", a.hold)
+        );
+    }
+
+    #[test]
+    fn a_failed_action_backs_off_and_honours_the_malls_wait() {
+        let now: Timestamp = "2026-11-23T03:00:00Z".parse().unwrap();
+        let once = action().failed("503".into(), None, now);
+        assert_eq!(
+            (once.attempts, once.next_attempt_at),
+            (1, "2026-11-23T03:01:00Z".parse().unwrap())
+        );
+        let twice = once.failed("503".into(), None, now);
+        assert_eq!(twice.next_attempt_at, "2026-11-23T03:02:00Z".parse().unwrap());
+        let asked = action().failed("429".into(), Some(SignedDuration::from_mins(10)), now);
+        assert_eq!(asked.next_attempt_at, "2026-11-23T03:10:00Z".parse().unwrap());
+        let many = (0..20).fold(action(), |a, _| a.failed("x".into(), None, now));
+        assert_eq!(
+            many.next_attempt_at,
+            "2026-11-23T04:00:00Z".parse().unwrap(),
+            "an hour at most"
+        );
+        assert_eq!(many.state, ActionState::Pending);
+    }
+
+    #[test]
+    fn done_refused_and_dropped_end_the_action() {
+        let done = action().done(Some("gid://shopify/FulfillmentHold/1".into()));
+        assert_eq!((done.state, done.version, done.attempts), (ActionState::Done, 1, 1));
+        let refused = action().refused("already fulfilled".into());
+        assert_eq!(refused.state, ActionState::Refused);
+        assert_eq!(refused.last_error.as_deref(), Some("already fulfilled"));
+        assert_eq!(action().dropped().state, ActionState::Dropped);
+    }
+}
