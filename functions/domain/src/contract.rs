@@ -1451,16 +1451,6 @@ pub async fn cursors_move_only_from_the_version_read(store: &dyn Store) {
     );
 }
 
-#[cfg(test)]
-mod tests {
-    /// The in-memory reference store keeps the contract too, so the use-case tests run on a store that
-    /// behaves like the real ones.
-    #[tokio::test]
-    async fn the_memory_store_keeps_the_contract() {
-        super::run_all(&crate::testing::MemoryStore::default()).await;
-    }
-}
-
 /// Pending mall actions whose next attempt is due come back oldest first, within the limit; done, refused
 /// and waiting ones never; an action moves only from the version read.
 pub async fn pending_actions_are_due_ones_oldest_first(store: &dyn Store) {
@@ -1536,4 +1526,14 @@ pub async fn pending_actions_are_due_ones_oldest_first(store: &dyn Store) {
         store.action(&a1.id).await.expect("reading").map(|a| a.state),
         Some(ActionState::Done)
     );
+}
+
+#[cfg(test)]
+mod tests {
+    /// The in-memory reference store keeps the contract too, so the use-case tests run on a store that
+    /// behaves like the real ones.
+    #[tokio::test]
+    async fn the_memory_store_keeps_the_contract() {
+        super::run_all(&crate::testing::MemoryStore::default()).await;
+    }
 }
