@@ -4,6 +4,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::Language;
+use crate::action::{ActionId, ActionKind};
 use crate::hold::{Decision, HoldState, Resolver};
 use crate::identity::KeyKind;
 use crate::ids::{HoldId, OrderRef, ProductKey};
@@ -91,6 +92,31 @@ pub enum Event {
     /// Amazon: the customer-service fallback was noted for the staff.
     AmazonFallbackNoted {
         hold: HoldId,
+    },
+    /// mallguard asked the mall to hold, release or cancel the order (it runs after this is recorded).
+    ActionRequested {
+        action: ActionId,
+        kind: ActionKind,
+    },
+    /// The mall did it; `reference` is the mall's id of what it did, when it gave one.
+    ActionPerformed {
+        action: ActionId,
+        kind: ActionKind,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reference: Option<String>,
+    },
+    /// The mall could not do it now: tried again later.
+    ActionRetried {
+        action: ActionId,
+        kind: ActionKind,
+        attempt: u32,
+        error: String,
+    },
+    /// The mall refused it for good, with its reason: the staff were told.
+    ActionRefused {
+        action: ActionId,
+        kind: ActionKind,
+        reason: String,
     },
 }
 
@@ -273,8 +299,57 @@ impl HistoryEntry {
                     "Amazon customer-service fallback noted for the staff (no phone contact)".into()
                 }
             }
+            Event::ActionRequested { kind, .. } => {
+                if ja {
+                    format!("モールへ{}を依頼", action_label(*kind, lang))
+                } else {
+                    format!("asked the mall to {}", action_label(*kind, lang))
+                }
+            }
+            Event::ActionPerformed { kind, reference, .. } => {
+                let reference = reference.as_deref().map(|r| format!(" ({r})")).unwrap_or_default();
+                if ja {
+                    format!("モールで{}済み{reference}", action_label(*kind, lang))
+                } else {
+                    format!("the mall did {}{reference}", action_label(*kind, lang))
+                }
+            }
+            Event::ActionRetried {
+                kind, attempt, error, ..
+            } => {
+                if ja {
+                    format!(
+                        "モールでの{}に失敗（{attempt}回目、再試行します）: {error}",
+                        action_label(*kind, lang)
+                    )
+                } else {
+                    format!(
+                        "{} at the mall failed (attempt {attempt}, retried): {error}",
+                        action_label(*kind, lang)
+                    )
+                }
+            }
+            Event::ActionRefused { kind, reason, .. } => {
+                if ja {
+                    format!("モールが{}を拒否: {reason}", action_label(*kind, lang))
+                } else {
+                    format!("the mall refused {}: {reason}", action_label(*kind, lang))
+                }
+            }
         };
         format!("{when}  {what}")
+    }
+}
+
+/// A mall action as the staff read it.
+pub fn action_label(kind: ActionKind, lang: Language) -> &'static str {
+    match (kind, lang) {
+        (ActionKind::Hold, Language::Ja) => "保留",
+        (ActionKind::Release, Language::Ja) => "保留解除",
+        (ActionKind::Cancel, Language::Ja) => "キャンセル",
+        (ActionKind::Hold, Language::En) => "the hold",
+        (ActionKind::Release, Language::En) => "the release",
+        (ActionKind::Cancel, Language::En) => "the cancellation",
     }
 }
 
@@ -321,6 +396,10 @@ fn kind_label(kind: NoticeKind, lang: Language) -> &'static str {
         (NoticeKind::StaffEscalated, Language::En) => "staff alert (Amazon customer service)",
         (NoticeKind::StaffQuarantine, Language::En) => "staff alert (quarantine)",
         (NoticeKind::StaffFeedFailure, Language::En) => "staff alert (orders cannot be read)",
+        (NoticeKind::StaffActionRefused, Language::Ja) => "スタッフへのモール操作拒否の通知",
+        (NoticeKind::StaffActionRefused, Language::En) => "staff alert (the mall refused)",
+        (NoticeKind::StaffShipped, Language::Ja) => "スタッフへの保留中発送の通知",
+        (NoticeKind::StaffShipped, Language::En) => "staff alert (a held order shipped)",
     }
 }
 
@@ -329,6 +408,7 @@ fn decision_label(decision: Decision, lang: Language) -> &'static str {
         (Decision::Confirm, Language::Ja) => "両方発送",
         (Decision::Cancel, Language::Ja) => "キャンセル",
         (Decision::Release, Language::Ja) => "保留解除",
+        (Decision::Shipped, Language::Ja) => "発送済み",
         (decision, Language::En) => decision.as_str(),
     }
 }

@@ -29,6 +29,9 @@ pub enum HoldState {
     Cancelled,
     /// The other order was cancelled at the mall, so the held one ships.
     Released,
+    /// The mall reports the held order shipped before anybody answered: it is not cancelled (the staff are
+    /// told, to contact the buyer about a return if it was a duplicate).
+    Shipped,
 }
 
 impl HoldState {
@@ -38,6 +41,7 @@ impl HoldState {
             HoldState::Confirmed => "confirmed",
             HoldState::Cancelled => "cancelled",
             HoldState::Released => "released",
+            HoldState::Shipped => "shipped",
         }
     }
 
@@ -52,6 +56,8 @@ impl HoldState {
             (HoldState::Cancelled, Language::En) => "cancelled",
             (HoldState::Released, Language::Ja) => "保留解除",
             (HoldState::Released, Language::En) => "released",
+            (HoldState::Shipped, Language::Ja) => "発送済み（保留中に発送）",
+            (HoldState::Shipped, Language::En) => "shipped (while on hold)",
         }
     }
 
@@ -66,6 +72,8 @@ impl HoldState {
             (HoldState::Cancelled, Language::En) => "the held order has been cancelled",
             (HoldState::Released, Language::Ja) => "もう一方のご注文がキャンセルされたため、保留を解除して発送します",
             (HoldState::Released, Language::En) => "the other order was cancelled, so this one will be shipped",
+            (HoldState::Shipped, Language::Ja) => "ご注文は発送済みです",
+            (HoldState::Shipped, Language::En) => "the order has been shipped",
         }
     }
 }
@@ -128,6 +136,8 @@ pub enum Decision {
     Cancel,
     /// The other order is gone: ship the held one.
     Release,
+    /// The mall shipped the held order: nothing is cancelled.
+    Shipped,
 }
 
 impl Decision {
@@ -136,6 +146,7 @@ impl Decision {
             Decision::Confirm => HoldState::Confirmed,
             Decision::Cancel => HoldState::Cancelled,
             Decision::Release => HoldState::Released,
+            Decision::Shipped => HoldState::Shipped,
         }
     }
 
@@ -144,6 +155,7 @@ impl Decision {
             Decision::Confirm => "confirm",
             Decision::Cancel => "cancel",
             Decision::Release => "release",
+            Decision::Shipped => "shipped",
         }
     }
 }
@@ -280,6 +292,12 @@ pub fn mall_steps(mall: Mall, state: HoldState, lang: crate::Language) -> &'stat
         (Mall::Own, Held, En) => "Stop the order's shipment in your order system.",
         (Mall::Own, Cancelled, Ja) => "受注システムで該当注文をキャンセルしてください。",
         (Mall::Own, Cancelled, En) => "Cancel the order in your order system.",
+        (_, Shipped, Ja) => {
+            "発送済みのため、モールでの操作はありません。重複であれば返品について購入者へ連絡してください。"
+        }
+        (_, Shipped, En) => {
+            "It has shipped: nothing to do at the mall. If it was a duplicate, contact the buyer about a return."
+        }
     }
 }
 

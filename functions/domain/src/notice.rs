@@ -41,6 +41,10 @@ pub enum NoticeKind {
     /// Staff: a mall's orders could not be polled for a reason a person must fix (expired credentials, a
     /// refused request). At most one a day per mall, shop and reason.
     StaffFeedFailure,
+    /// Staff: the mall refused a hold, release or cancellation mallguard asked of it, with its reason.
+    StaffActionRefused,
+    /// Staff: a held order shipped at the mall before anybody answered; it is not cancelled.
+    StaffShipped,
 }
 
 impl NoticeKind {
@@ -56,6 +60,8 @@ impl NoticeKind {
             NoticeKind::StaffEscalated => "staff_escalated",
             NoticeKind::StaffQuarantine => "staff_quarantine",
             NoticeKind::StaffFeedFailure => "staff_feed_failure",
+            NoticeKind::StaffActionRefused => "staff_action_refused",
+            NoticeKind::StaffShipped => "staff_shipped",
         }
     }
 }
@@ -336,6 +342,11 @@ pub struct HoldMailContext<'a> {
     pub held: &'a Order,
     pub original: &'a Order,
     pub links: Option<&'a Links>,
+    /// What mallguard asks of the mall for this mail's occasion, so the staff mail says it is done for
+    /// them instead of giving the admin-screen steps.
+    pub at_mall: Option<crate::action::ActionKind>,
+    /// The mall's reason, for a refused action.
+    pub refusal: Option<&'a str>,
 }
 
 /// The one way mails and pages build their template environment: a missing variable is a template bug and
@@ -440,6 +451,18 @@ impl Templates {
             (NoticeKind::StaffFeedFailure, Language::En) => {
                 format!("[mallguard] Action needed: the orders of {order_id} cannot be read")
             }
+            (NoticeKind::StaffActionRefused, Language::Ja) => {
+                format!("[mallguard] 要対応: モールが操作を受け付けませんでした: {order_id}")
+            }
+            (NoticeKind::StaffActionRefused, Language::En) => {
+                format!("[mallguard] Action needed: the mall refused an action on {order_id}")
+            }
+            (NoticeKind::StaffShipped, Language::Ja) => {
+                format!("[mallguard] 要確認: 重複の疑いで保留中の注文が発送されました: {order_id}")
+            }
+            (NoticeKind::StaffShipped, Language::En) => {
+                format!("[mallguard] Check: a suspected duplicate on hold shipped: {order_id}")
+            }
         }
     }
 
@@ -452,6 +475,8 @@ impl Templates {
                 | NoticeKind::StaffResolved
                 | NoticeKind::StaffExpired
                 | NoticeKind::StaffEscalated
+                | NoticeKind::StaffActionRefused
+                | NoticeKind::StaffShipped
         );
         let lang = ctx.shop.language;
         let to = if staff {
@@ -496,6 +521,9 @@ impl Templates {
             buyer_phone => ctx.held.buyer.phone.as_deref().map(display_phone),
             no_buyer_email => ctx.held.buyer.email.is_none(),
             mall_steps => crate::hold::mall_steps(ctx.held.order_ref.mall, hold.state, lang),
+            at_mall => ctx.at_mall.map(|kind| crate::history::action_label(kind, lang)),
+            at_mall_kind => ctx.at_mall.map(|kind| kind.as_str()),
+            refusal => ctx.refusal,
         };
         let suffix = match lang {
             Language::Ja => "ja",
@@ -671,6 +699,8 @@ mod tests {
             held: &held,
             original: &original,
             links: Some(&links),
+            at_mall: None,
+            refusal: None,
         };
         Templates::new().hold_mail(kind, &ctx).unwrap().unwrap()
     }
@@ -719,6 +749,8 @@ mod tests {
             held: &held,
             original: &original,
             links: Some(&links()),
+            at_mall: None,
+            refusal: None,
         };
         let templates = Templates::new();
         for kind in [NoticeKind::Notice, NoticeKind::Reminder, NoticeKind::Cancellation] {
@@ -791,6 +823,8 @@ mod tests {
             held: &held,
             original: &original,
             links: Some(&links()),
+            at_mall: None,
+            refusal: None,
         };
         let mail = Templates::new().hold_mail(NoticeKind::Notice, &ctx).unwrap().unwrap();
         assert!(!mail.html.unwrap().contains("<script>"));
@@ -840,6 +874,8 @@ mod tests {
             held: &held,
             original: &original,
             links: None,
+            at_mall: None,
+            refusal: None,
         };
         let mail = Templates::new()
             .hold_mail(NoticeKind::StaffExpired, &ctx)

@@ -737,3 +737,54 @@ impl OrderLookup for ScriptedLookup {
         Ok(LookedUp { order, requests: 3 })
     }
 }
+
+/// A [`MallActions`](crate::action::MallActions) double: does the kinds it was told it can, answers each
+/// perform from a script (done when nothing is scripted), and remembers what was asked.
+#[derive(Default)]
+pub struct ScriptedActions {
+    can: Mutex<Vec<(Mall, crate::action::ActionKind)>>,
+    script: Mutex<VecDeque<Result<crate::action::Performed, crate::action::ActionError>>>,
+    asked: Mutex<Vec<(ActionId, crate::action::ActionKind)>>,
+}
+
+impl ScriptedActions {
+    /// Acts at `mall` with every kind.
+    pub fn at(mall: Mall) -> Self {
+        use crate::action::ActionKind::*;
+        let actions = Self::default();
+        actions
+            .can
+            .lock()
+            .unwrap()
+            .extend([Hold, Release, Cancel].map(|kind| (mall, kind)));
+        actions
+    }
+
+    /// Adds `answer` to the end of the script.
+    pub fn then(self, answer: Result<crate::action::Performed, crate::action::ActionError>) -> Self {
+        self.script.lock().unwrap().push_back(answer);
+        self
+    }
+
+    /// The actions performed (each attempt), in order.
+    pub fn asked(&self) -> Vec<(ActionId, crate::action::ActionKind)> {
+        self.asked.lock().unwrap().clone()
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::action::MallActions for ScriptedActions {
+    fn can(&self, mall: Mall, _shop: &ShopId, kind: crate::action::ActionKind) -> bool {
+        self.can.lock().unwrap().contains(&(mall, kind))
+    }
+
+    async fn perform(&self, action: &MallAction) -> Result<crate::action::Performed, crate::action::ActionError> {
+        self.asked.lock().unwrap().push((action.id.clone(), action.kind));
+        let answer = self.script.lock().unwrap().pop_front();
+        answer.unwrap_or_else(|| {
+            Ok(crate::action::Performed {
+                reference: Some(format!("ref-{}", action.id)),
+            })
+        })
+    }
+}

@@ -4,13 +4,14 @@
 use jiff::Timestamp;
 
 use super::{Mallguard, SEND_LEASE, ServiceError, Settlement, Settling, queue};
+use crate::action::MallAction;
 use crate::history::{Event, HistoryEntry};
 use crate::hold::{Decision, Hold, Resolver, amazon_case_text};
 use crate::notice::{Notice, NoticeKind};
 use crate::ports::{CommitError, Expect, WriteBatch};
 
 /// How many holds and notices one sweep takes; the next sweep takes the rest.
-const SWEEP_LIMIT: usize = 200;
+pub(super) const SWEEP_LIMIT: usize = 200;
 
 /// What one sweep did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -21,6 +22,8 @@ pub struct SweepReport {
     pub escalated: usize,
     pub notices_sent: usize,
     pub notices_failed: usize,
+    /// Mall actions done, retried later, refused, and dropped as no longer needed.
+    pub actions: super::ActionsReport,
     /// Holds another writer settled while this sweep looked at them.
     pub skipped: usize,
 }
@@ -49,15 +52,17 @@ impl Mallguard {
         let now = self.clock.now();
         let mut report = SweepReport::default();
         let mut notices = vec![];
+        let mut actions = vec![];
         for hold in self.store.due_holds(now, SWEEP_LIMIT).await? {
             match self.sweep_hold(&hold, now).await? {
-                Some((kind, queued)) => {
+                Some((kind, queued, asked)) => {
                     match kind {
                         Swept::Reminded => report.reminded += 1,
                         Swept::Cancelled => report.cancelled += 1,
                         Swept::Escalated => report.escalated += 1,
                     }
                     notices.extend(queued);
+                    actions.extend(asked);
                 }
                 None => report.skipped += 1,
             }
@@ -65,16 +70,32 @@ impl Mallguard {
         let (sent, failed) = self.deliver(notices).await;
         report.notices_sent += sent.len();
         report.notices_failed += failed;
+        let done = self.perform(actions).await?;
         let (sent, failed) = self.retry_pending(now, retry).await?;
         report.notices_sent += sent;
         report.notices_failed += failed;
+        let horizon = match retry {
+            Retry::WhenDue => now,
+            Retry::AllNow => now.saturating_add(BACKOFF_HORIZON).unwrap_or(now),
+        };
+        let retried = self.retry_actions(horizon).await?;
+        report.actions = super::ActionsReport {
+            done: done.done + retried.done,
+            retried: done.retried + retried.retried,
+            refused: done.refused + retried.refused,
+            dropped: done.dropped + retried.dropped,
+        };
         if report != SweepReport::default() {
             tracing::info!(?report, "sweep done");
         }
         Ok(report)
     }
 
-    async fn sweep_hold(&self, hold: &Hold, now: Timestamp) -> Result<Option<(Swept, Vec<Notice>)>, ServiceError> {
+    async fn sweep_hold(
+        &self,
+        hold: &Hold,
+        now: Timestamp,
+    ) -> Result<Option<(Swept, Vec<Notice>, Vec<MallAction>)>, ServiceError> {
         let held = self.load_order(&hold.order).await?;
         let original = self.load_order(&hold.original).await?;
         let policy = &self.settings.policy;
@@ -122,11 +143,12 @@ impl Mallguard {
             Swept::Reminded
         };
         let notices = batch.notices.iter().map(|(n, _)| n.clone()).collect();
+        let actions = super::requested(&batch);
         let settled: Vec<Hold> = batch.holds.iter().map(|(h, _)| h.clone()).collect();
         match self.store.commit(batch).await {
             Ok(()) => {
                 settled.iter().for_each(|h| self.record_settled(h));
-                Ok(Some((swept, notices)))
+                Ok(Some((swept, notices, actions)))
             }
             // The buyer, the staff or another sweep moved first; the next sweep sees the result.
             Err(CommitError::Conflict) => Ok(None),

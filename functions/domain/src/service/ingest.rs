@@ -3,7 +3,8 @@
 
 use jiff::Timestamp;
 
-use super::{MAX_ATTEMPTS, Mallguard, ServiceError, Settling, index_entries, queue};
+use super::{MAX_ATTEMPTS, Mallguard, ServiceError, Settling, index_entries, queue, requested};
+use crate::action::ActionKind;
 use crate::history::{Event, HistoryEntry};
 use crate::hold::{ContactRules, Decision, Hold, HoldState, OrderNumbers, Resolver, risk_flags};
 use crate::ids::{HoldId, OrderRef};
@@ -108,6 +109,7 @@ impl Mallguard {
                 .map(|(h, _)| h.clone())
                 .filter(|h| h.state != HoldState::Held)
                 .collect();
+            let actions = requested(&plan.batch);
             match self.store.commit(plan.batch).await {
                 Ok(()) => {
                     settled.iter().for_each(|h| self.record_settled(h));
@@ -120,6 +122,10 @@ impl Mallguard {
                         IngestOutcome::Redelivered | IngestOutcome::Updated { .. } => {}
                     }
                     let (sent, _) = self.deliver(plan.notices).await;
+                    // The mall is asked after the buyer is mailed: the notice is what must go out in seconds.
+                    if let Err(err) = self.perform(actions).await {
+                        tracing::warn!(error = %err, "a mall action's outcome could not be recorded; the sweep retries it");
+                    }
                     let outcome = match plan.outcome {
                         IngestOutcome::Held { hold, .. } => IngestOutcome::Held {
                             hold,
@@ -258,6 +264,9 @@ impl Mallguard {
         for notice in &notices {
             queue(&mut batch, notice.clone(), now);
         }
+        if self.acts(&hold, ActionKind::Hold) {
+            self.ask_mall(&mut batch, ActionKind::Hold, &hold, vec![], now);
+        }
         batch.index.extend(index_entries(&stored));
         batch.orders.push((stored, Expect::Absent));
         batch.orders.push((original, Expect::Version(expected_original)));
@@ -341,6 +350,24 @@ impl Mallguard {
                         },
                     )?;
                 }
+            }
+        }
+        if new_status == OrderStatus::Shipped {
+            // The mall shipped the held order before anybody answered: what the mall reports wins. The
+            // hold is settled as shipped, nothing is cancelled, and the staff are told.
+            if let Some(hold) = self.open_hold(existing.hold.as_ref()).await? {
+                let original = self.load_order(&hold.original).await?;
+                self.settle_into(
+                    &mut batch,
+                    Settling {
+                        hold: &hold,
+                        decision: Decision::Shipped,
+                        by: Resolver::Mall,
+                        held: &updated,
+                        original: &original,
+                        now,
+                    },
+                )?;
             }
         }
         notices.extend(batch.notices.iter().map(|(n, _)| n.clone()));

@@ -2,6 +2,7 @@
 //! a hold as staff, sweep due holds, quarantine what cannot be parsed, print the evidence. They take their
 //! ports at construction, so one code path serves Lambda, the local stack and the tests.
 
+mod act;
 mod expire;
 mod ingest;
 mod notified;
@@ -12,12 +13,14 @@ use std::sync::Arc;
 
 use jiff::Timestamp;
 
+pub use act::ActionsReport;
 pub use expire::{Retry, SweepReport};
 pub use ingest::{Incoming, IngestOutcome};
 pub use notified::{NotificationError, NotificationOutcome, OrderNotification};
 pub use poll::{CREDENTIALS_WARNING, PollBudget, PollReport};
 pub use respond::{Answer, HoldPage};
 
+use crate::action::{ActionKind, MallActions, NoMallActions};
 use crate::history::{Event, HistoryEntry};
 use crate::hold::{Decision, Hold, HoldState, Resolver, amazon_case_text};
 use crate::identity::{IdentityHasher, ProductMap};
@@ -136,6 +139,7 @@ pub struct Mallguard {
     templates: Arc<Templates>,
     metrics: Arc<dyn Metrics>,
     keeper: Option<Arc<dyn crate::feed::CredentialKeeper>>,
+    actions: Arc<dyn MallActions>,
 }
 
 impl Mallguard {
@@ -148,7 +152,15 @@ impl Mallguard {
             templates: Arc::new(Templates::new()),
             metrics: Arc::new(NoMetrics),
             keeper: None,
+            actions: Arc::new(NoMallActions),
         }
+    }
+
+    /// Holds, releases and cancels orders at their malls through `actions` (without it, the staff do, as
+    /// their mails say).
+    pub fn with_mall_actions(mut self, actions: Arc<dyn MallActions>) -> Self {
+        self.actions = actions;
+        self
     }
 
     /// Writes credentials a mall rotated during a poll back to `keeper` (without one, a rotation is only
@@ -169,7 +181,7 @@ impl Mallguard {
         let metric = match (hold.state, hold.resolution.as_ref().map(|r| &r.by)) {
             (HoldState::Held, _) => return,
             (HoldState::Confirmed, _) => Metric::HoldConfirmed,
-            (HoldState::Released, _) => Metric::HoldReleased,
+            (HoldState::Released | HoldState::Shipped, _) => Metric::HoldReleased,
             (HoldState::Cancelled, Some(Resolver::Deadline)) => Metric::HoldExpired,
             (HoldState::Cancelled, _) => Metric::HoldCancelled,
         };
@@ -208,6 +220,19 @@ impl Mallguard {
         original: &StoredOrder,
         now: Timestamp,
     ) -> Result<Option<Notice>, RenderError> {
+        self.hold_notice_at(kind, hold, held, original, None, now)
+    }
+
+    /// The same, saying that mallguard does `at_mall` at the mall (the staff mails then give no steps).
+    fn hold_notice_at(
+        &self,
+        kind: NoticeKind,
+        hold: &Hold,
+        held: &StoredOrder,
+        original: &StoredOrder,
+        at_mall: Option<ActionKind>,
+        now: Timestamp,
+    ) -> Result<Option<Notice>, RenderError> {
         let links = matches!(kind, NoticeKind::Notice | NoticeKind::Reminder).then(|| self.links(hold));
         let ctx = HoldMailContext {
             shop: &self.settings.shop,
@@ -215,6 +240,8 @@ impl Mallguard {
             held: &held.order,
             original: &original.order,
             links: links.as_ref(),
+            at_mall,
+            refusal: None,
         };
         Ok(self.templates.hold_mail(kind, &ctx)?.map(|mail| {
             let mut notice = Notice::new(
@@ -277,16 +304,33 @@ impl Mallguard {
         if settled.state == HoldState::Cancelled && by != Resolver::Mall {
             cancel_locally(batch, held);
         }
-        let kinds: &[NoticeKind] = match by {
-            Resolver::Buyer => &[NoticeKind::Receipt, NoticeKind::StaffResolved],
-            Resolver::Staff { .. } => &[NoticeKind::Receipt],
-            Resolver::Deadline => &[NoticeKind::Cancellation, NoticeKind::StaffExpired],
-            Resolver::Mall => &[],
+        let kinds: &[NoticeKind] = match (by.clone(), settled.state) {
+            (Resolver::Mall, HoldState::Shipped) => &[NoticeKind::StaffShipped],
+            (Resolver::Buyer, _) => &[NoticeKind::Receipt, NoticeKind::StaffResolved],
+            (Resolver::Staff { .. }, _) => &[NoticeKind::Receipt],
+            (Resolver::Deadline, _) => &[NoticeKind::Cancellation, NoticeKind::StaffExpired],
+            (Resolver::Mall, _) => &[],
         };
-        for kind in kinds {
-            if let Some(notice) = self.hold_notice(*kind, &settled, held, original, now)? {
+        // What the mall must do now: cancel a cancelled order (unless the mall cancelled it itself), and
+        // release a hold placed there when the order is to ship after all.
+        let at_mall = match settled.state {
+            HoldState::Cancelled if by != Resolver::Mall => Some(ActionKind::Cancel),
+            HoldState::Confirmed | HoldState::Released => Some(ActionKind::Release),
+            _ => None,
+        }
+        .filter(|kind| self.acts(&settled, *kind));
+        // A buyer's mail that says the order is cancelled waits until the mall has cancelled it.
+        let waits = |kind: &NoticeKind| {
+            at_mall == Some(ActionKind::Cancel) && matches!(kind, NoticeKind::Receipt | NoticeKind::Cancellation)
+        };
+        for kind in kinds.iter().filter(|k| !waits(k)) {
+            if let Some(notice) = self.hold_notice_at(*kind, &settled, held, original, at_mall, now)? {
                 queue(batch, notice, now);
             }
+        }
+        if let Some(kind) = at_mall {
+            let then_notify = kinds.iter().copied().filter(|k| waits(k)).collect();
+            self.ask_mall(batch, kind, &settled, then_notify, now);
         }
         Ok(Settlement::Settled(settled))
     }
@@ -471,6 +515,16 @@ fn sent_after_commit(mut notice: Notice, now: Timestamp) -> Notice {
     notice
 }
 
+/// The mall actions a batch asks for (its new ones), to perform once it is committed.
+fn requested(batch: &WriteBatch) -> Vec<crate::action::MallAction> {
+    batch
+        .actions
+        .iter()
+        .filter(|(_, expect)| *expect == Expect::Absent)
+        .map(|(action, _)| action.clone())
+        .collect()
+}
+
 fn queue(batch: &mut WriteBatch, notice: Notice, now: Timestamp) {
     if let Some(order) = &notice.order {
         batch.history.push(HistoryEntry::new(
@@ -512,6 +566,8 @@ pub fn index_entries(stored: &StoredOrder) -> Vec<IndexEntry> {
         .collect()
 }
 
+#[cfg(test)]
+mod act_tests;
 #[cfg(test)]
 mod poll_tests;
 #[cfg(test)]

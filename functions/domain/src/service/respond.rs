@@ -154,11 +154,15 @@ impl Mallguard {
                 }
             };
             let notices = batch.notices.iter().map(|(n, _)| n.clone()).collect();
+            let actions = super::requested(&batch);
             match self.store.commit(batch).await {
                 Ok(()) => {
                     tracing::info!(hold = %id, state = %settled.state, by = %settled.resolution.as_ref().map(|r| r.by.to_string()).unwrap_or_default(), "hold settled");
                     self.record_settled(&settled);
                     self.deliver(notices).await;
+                    if let Err(err) = self.perform(actions).await {
+                        tracing::warn!(hold = %id, error = %err, "a mall action's outcome could not be recorded; the sweep retries it");
+                    }
                     return Ok(Settlement::Settled(settled));
                 }
                 Err(CommitError::Conflict) => continue,

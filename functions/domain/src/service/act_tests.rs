@@ -1,0 +1,246 @@
+//! Mall actions in the use cases, over the in-memory store and a scripted mall: a hold placed at the mall,
+//! a cancellation done there before the buyer is told, retries, refusals, and the mall's word on shipping.
+
+use std::sync::Arc;
+
+use jiff::SignedDuration;
+
+use super::*;
+use crate::action::{ActionError, ActionId, ActionKind, ActionState, Performed};
+use crate::hold::HoldState;
+use crate::ids::Mall;
+use crate::notice::{Mail, NoticeKind};
+use crate::order::OrderStatus;
+use crate::ports::roles::*;
+use crate::testing::{
+    ManualClock, MemoryStore, RecordingMailer, ScriptedActions, incoming, link_tokens, order, order_at, settings,
+};
+
+struct World {
+    app: Mallguard,
+    store: Arc<MemoryStore>,
+    mailer: Arc<RecordingMailer>,
+    clock: Arc<ManualClock>,
+    mall: Arc<ScriptedActions>,
+}
+
+fn world(mall: ScriptedActions) -> World {
+    let store = Arc::new(MemoryStore::default());
+    let mailer = Arc::new(RecordingMailer::default());
+    let clock = Arc::new(ManualClock::at("2026-11-23T03:05:01Z"));
+    let mall = Arc::new(mall);
+    let app = Mallguard::new(store.clone(), mailer.clone(), clock.clone(), settings()).with_mall_actions(mall.clone());
+    World {
+        app,
+        store,
+        mailer,
+        clock,
+        mall,
+    }
+}
+
+impl World {
+    async fn held_pair(&self) -> Hold {
+        self.app.ingest(incoming(order("1001"))).await.unwrap();
+        let outcome = self
+            .app
+            .ingest(incoming(order_at("1002", "2026-11-23T03:05:00Z")))
+            .await
+            .unwrap();
+        let IngestOutcome::Held { hold, .. } = outcome else {
+            panic!("{outcome:?}")
+        };
+        self.store.hold(&hold).await.unwrap().unwrap()
+    }
+
+    fn mails_of(&self, kind: NoticeKind) -> Vec<Mail> {
+        self.mailer
+            .mails()
+            .into_iter()
+            .filter(|m| m.tags.contains(&("kind".into(), kind.as_str().into())))
+            .collect()
+    }
+
+    fn cancel_token(&self) -> String {
+        let notice = self.mails_of(NoticeKind::Notice).pop().expect("a notice was sent");
+        link_tokens(&notice)[1].clone()
+    }
+
+    async fn action(&self, hold: &Hold, kind: ActionKind) -> crate::action::MallAction {
+        self.store
+            .action(&ActionId::for_hold(&hold.id, kind))
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("no {kind} action"))
+    }
+
+    async fn events(&self, order_id: &str) -> Vec<String> {
+        self.store
+            .history(&order(order_id).order_ref)
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| e.describe(crate::Language::En))
+            .collect()
+    }
+}
+
+#[tokio::test]
+async fn a_duplicate_is_held_at_the_mall_once_and_the_evidence_says_so() {
+    let w = world(ScriptedActions::at(Mall::Own));
+    let hold = w.held_pair().await;
+    assert_eq!(
+        w.mall.asked(),
+        [(ActionId::for_hold(&hold.id, ActionKind::Hold), ActionKind::Hold)]
+    );
+    let action = w.action(&hold, ActionKind::Hold).await;
+    assert_eq!(action.state, ActionState::Done);
+    assert_eq!(action.reference, Some(format!("ref-{}", action.id)));
+    let events = w.events("1002").await;
+    assert!(
+        events.iter().any(|e| e.contains("asked the mall to the hold")),
+        "{events:?}"
+    );
+    assert!(
+        events.iter().any(|e| e.contains("the mall did the hold (ref-")),
+        "{events:?}"
+    );
+    // The sweep finds nothing left to do at the mall.
+    let report = w.app.sweep().await.unwrap();
+    assert_eq!(report.actions, ActionsReport::default());
+    assert_eq!(w.mall.asked().len(), 1);
+}
+
+#[tokio::test]
+async fn the_buyers_cancellation_reaches_the_mall_before_the_buyers_receipt() {
+    let w = world(ScriptedActions::at(Mall::Own));
+    let hold = w.held_pair().await;
+    let Answer::Done(_) = w.app.answer(&w.cancel_token()).await.unwrap() else {
+        panic!("settled")
+    };
+    let cancel = w.action(&hold, ActionKind::Cancel).await;
+    assert_eq!(cancel.state, ActionState::Done);
+    assert_eq!(w.mall.asked().last().unwrap().1, ActionKind::Cancel);
+    let receipts = w.mails_of(NoticeKind::Receipt);
+    assert_eq!(receipts.len(), 1, "the receipt, once the mall cancelled");
+    let staff = &w.mails_of(NoticeKind::StaffResolved)[0];
+    assert!(
+        staff.text.contains("mallguard"),
+        "the staff are not asked to cancel by hand: {}",
+        staff.text
+    );
+    let events = w.events("1002").await;
+    let cancelled_at = events
+        .iter()
+        .position(|e| e.contains("the mall did the cancellation"))
+        .unwrap();
+    let receipt_queued = events
+        .iter()
+        .position(|e| e.contains("receipt") && e.contains("queued"))
+        .unwrap();
+    assert!(cancelled_at < receipt_queued, "{events:?}");
+}
+
+#[tokio::test]
+async fn a_refused_cancellation_tells_the_staff_why_and_the_buyer_nothing() {
+    let mall = ScriptedActions::at(Mall::Own)
+        .then(Ok(Performed::default()))
+        .then(Err(ActionError::Refused("the order has already been fulfilled".into())));
+    let w = world(mall);
+    let hold = w.held_pair().await;
+    w.app.answer(&w.cancel_token()).await.unwrap();
+    assert_eq!(w.action(&hold, ActionKind::Cancel).await.state, ActionState::Refused);
+    assert!(
+        w.mails_of(NoticeKind::Receipt).is_empty(),
+        "the buyer is told nothing untrue"
+    );
+    let alerts = w.mails_of(NoticeKind::StaffActionRefused);
+    assert_eq!(alerts.len(), 1);
+    assert!(
+        alerts[0].text.contains("the order has already been fulfilled"),
+        "{}",
+        alerts[0].text
+    );
+    // Nothing else changes: the sweep does not try again.
+    w.clock.advance(SignedDuration::from_hours(2));
+    w.app.sweep().await.unwrap();
+    assert_eq!(w.mall.asked().len(), 2);
+}
+
+#[tokio::test]
+async fn a_failure_that_passes_is_retried_by_the_sweep_and_done_once() {
+    let later = || {
+        Err(ActionError::Later {
+            message: "HTTP 503".into(),
+            retry_after: None,
+        })
+    };
+    let w = world(ScriptedActions::at(Mall::Own).then(later()).then(later()));
+    let hold = w.held_pair().await;
+    let pending = w.action(&hold, ActionKind::Hold).await;
+    assert_eq!((pending.state, pending.attempts), (ActionState::Pending, 1));
+    // Not before its back-off.
+    w.app.sweep().await.unwrap();
+    assert_eq!(w.mall.asked().len(), 1);
+    w.clock.advance(SignedDuration::from_mins(1));
+    let report = w.app.sweep().await.unwrap();
+    assert_eq!(report.actions.retried, 1, "{report:?}");
+    w.clock.advance(SignedDuration::from_mins(2));
+    let report = w.app.sweep().await.unwrap();
+    assert_eq!(report.actions.done, 1, "{report:?}");
+    assert_eq!(w.action(&hold, ActionKind::Hold).await.state, ActionState::Done);
+    w.clock.advance(SignedDuration::from_mins(10));
+    w.app.sweep().await.unwrap();
+    assert_eq!(w.mall.asked().len(), 3, "done once, never again");
+}
+
+#[tokio::test]
+async fn a_hold_that_never_reached_the_mall_is_dropped_once_the_buyer_confirms() {
+    let w = world(ScriptedActions::at(Mall::Own).then(Err(ActionError::Later {
+        message: "throttled".into(),
+        retry_after: None,
+    })));
+    let hold = w.held_pair().await;
+    let confirm = link_tokens(&w.mails_of(NoticeKind::Notice)[0])[0].clone();
+    w.app.answer(&confirm).await.unwrap();
+    assert_eq!(w.action(&hold, ActionKind::Release).await.state, ActionState::Done);
+    w.clock.advance(SignedDuration::from_mins(5));
+    let report = w.app.sweep().await.unwrap();
+    assert_eq!(report.actions.dropped, 1, "{report:?}");
+    assert_eq!(w.action(&hold, ActionKind::Hold).await.state, ActionState::Dropped);
+}
+
+#[tokio::test]
+async fn a_held_order_the_mall_reports_shipped_is_never_cancelled() {
+    let w = world(ScriptedActions::at(Mall::Own));
+    let hold = w.held_pair().await;
+    let mut shipped = order_at("1002", "2026-11-23T03:05:00Z");
+    shipped.status = OrderStatus::Shipped;
+    let mut update = incoming(shipped);
+    update.raw = b"shipped at the mall".to_vec();
+    assert!(matches!(
+        w.app.ingest(update).await.unwrap(),
+        IngestOutcome::Updated {
+            status: OrderStatus::Shipped
+        }
+    ));
+    let settled = w.store.hold(&hold.id).await.unwrap().unwrap();
+    assert_eq!(settled.state, HoldState::Shipped);
+    assert_eq!(w.mails_of(NoticeKind::StaffShipped).len(), 1);
+    // The deadline passes: no cancellation, no cancellation mail, nothing asked of the mall.
+    w.clock.set(hold.deadline + SignedDuration::from_hours(1));
+    w.app.sweep().await.unwrap();
+    assert!(w.mails_of(NoticeKind::Cancellation).is_empty());
+    assert!(w.mall.asked().iter().all(|(_, kind)| *kind == ActionKind::Hold));
+}
+
+#[tokio::test]
+async fn at_the_deadline_the_cancellation_mail_waits_for_the_mall() {
+    let w = world(ScriptedActions::at(Mall::Own));
+    let hold = w.held_pair().await;
+    w.clock.set(hold.deadline);
+    let report = w.app.sweep().await.unwrap();
+    assert_eq!((report.cancelled, report.actions.done), (1, 1), "{report:?}");
+    assert_eq!(w.mails_of(NoticeKind::Cancellation).len(), 1);
+    assert_eq!(w.mails_of(NoticeKind::StaffExpired).len(), 1);
+}
