@@ -113,7 +113,21 @@ pub struct Knobs {
     /// The daily shipping cut-off, JST (HH:MM).
     #[arg(long, env = "MALLGUARD_SHIPPING_CUTOFF", default_value = "15:00")]
     pub shipping_cutoff: Time,
-    /// Amazon: ask Amazon's customer service first and cancel only at a second deadline.
+    /// Amazon: cancel unanswered holds automatically at the deadline. Off by default: the staff get the
+    /// customer-service case text and the hold waits for them.
+    #[arg(
+        long,
+        env = "MALLGUARD_AMAZON_AUTO_CANCEL",
+        default_value_t = false,
+        num_args = 0..=1,
+        default_missing_value = "true",
+        action = clap::ArgAction::Set,
+        value_name = "BOOL",
+        hide_possible_values = true
+    )]
+    pub amazon_auto_cancel: bool,
+    /// Amazon, with automatic cancellation: ask Amazon's customer service first and cancel only at a
+    /// second deadline.
     #[arg(
         long,
         env = "MALLGUARD_AMAZON_FALLBACK_FIRST",
@@ -203,6 +217,7 @@ impl Knobs {
             remind: self.remind && !self.no_remind,
             transit_days: self.transit_days,
             shipping_cutoff: self.shipping_cutoff,
+            amazon_auto_cancel: self.amazon_auto_cancel,
             amazon_fallback_first: self.amazon_fallback_first && !self.no_amazon_fallback_first,
             minimum_answer_time: SignedDuration::from_mins(self.min_answer_minutes),
             ..Policy::default()
@@ -1000,6 +1015,11 @@ mod tests {
         assert!(!policy(&["--remind", "--no-remind"]).remind);
         assert!(!policy(&["--remind", "false"]).remind);
         assert!(!policy(&[]).amazon_fallback_first, "off by default");
+        assert!(
+            !policy(&[]).amazon_auto_cancel,
+            "Amazon holds wait for the staff by default"
+        );
+        assert!(policy(&["--amazon-auto-cancel"]).amazon_auto_cancel);
         assert!(policy(&["--amazon-fallback-first"]).amazon_fallback_first);
         assert!(!policy(&["--amazon-fallback-first", "--no-amazon-fallback-first"]).amazon_fallback_first);
         assert_eq!(

@@ -336,6 +336,10 @@ pub struct Hold {
     pub contact: ContactRules,
     /// Set when the Amazon customer-service fallback was noted for the staff (with the case text).
     pub amazon_fallback_case: Option<String>,
+    /// Past its deadline and left to the staff (an Amazon order is not cancelled automatically): no longer
+    /// due for the sweep; the buyer's answer, the staff or the mall settle it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub awaiting_staff: bool,
     pub resolution: Option<Resolution>,
 }
 
@@ -378,7 +382,7 @@ impl Hold {
 
     /// The next moment the expiry sweep must look at this hold; None once settled.
     pub fn next_due(&self) -> Option<Timestamp> {
-        if self.state != HoldState::Held {
+        if self.state != HoldState::Held || self.awaiting_staff {
             return None;
         }
         Some(self.remind_at.map_or(self.deadline, |r| r.min(self.deadline)))

@@ -50,7 +50,12 @@ pub struct Policy {
     pub shipping_cutoff: Time,
     /// Answer this much before the cut-off so the staff can still pack.
     pub cutoff_margin: SignedDuration,
-    /// Amazon: note the customer-service fallback at the first deadline and cancel only at a second one.
+    /// Amazon: cancel an unanswered hold automatically (through the SP-API). Off by default: sellers may not
+    /// phone Amazon buyers and an Amazon order is cancelled only on the buyer's word, so at the deadline the
+    /// staff are given the customer-service case text and the hold waits for them.
+    pub amazon_auto_cancel: bool,
+    /// With `amazon_auto_cancel`: note the customer-service fallback at the first deadline and cancel only
+    /// at a second one.
     pub amazon_fallback_first: bool,
     /// With `amazon_fallback_first`: the time Amazon's customer service gets before the order is cancelled.
     pub amazon_fallback_within: SignedDuration,
@@ -68,6 +73,7 @@ impl Default for Policy {
             transit_days: 1,
             shipping_cutoff: Time::constant(15, 0, 0, 0),
             cutoff_margin: SignedDuration::from_hours(2),
+            amazon_auto_cancel: false,
             amazon_fallback_first: false,
             amazon_fallback_within: SignedDuration::from_hours(48),
             link_grace: SignedDuration::from_hours(24 * 14),

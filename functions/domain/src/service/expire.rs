@@ -101,14 +101,21 @@ impl Mallguard {
         let policy = &self.settings.policy;
         let mut batch = WriteBatch::default();
         let swept = if now >= hold.deadline {
-            let escalate_first = hold.contact.amazon_fallback && policy.amazon_fallback_first;
+            let amazon = hold.contact.amazon_fallback;
+            // Amazon: by default never cancelled unanswered; the staff get the customer-service case text
+            // and the hold waits for them. With automatic cancellation, optionally after a second deadline.
+            let wait_for_staff = amazon && !policy.amazon_auto_cancel;
+            let escalate_first = amazon && (wait_for_staff || policy.amazon_fallback_first);
             if escalate_first && hold.amazon_fallback_case.is_none() {
-                // Amazon, shop's choice: ask Amazon's customer service first, cancel at a second deadline.
                 let mut escalated = hold.clone();
                 escalated.version += 1;
                 escalated.amazon_fallback_case =
                     Some(amazon_case_text(&self.settings.shop.name, &held.order, &original.order));
-                escalated.deadline = now.saturating_add(policy.amazon_fallback_within).unwrap_or(now);
+                if wait_for_staff {
+                    escalated.awaiting_staff = true;
+                } else {
+                    escalated.deadline = now.saturating_add(policy.amazon_fallback_within).unwrap_or(now);
+                }
                 escalated.remind_at = None;
                 batch.holds.push((escalated.clone(), Expect::Version(hold.version)));
                 batch.history.push(HistoryEntry::new(

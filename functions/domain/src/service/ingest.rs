@@ -218,6 +218,7 @@ impl Mallguard {
             risks: risk_flags(&order),
             contact: ContactRules::for_order(&order),
             amazon_fallback_case: None,
+            awaiting_staff: false,
             resolution: None,
         };
         stored.hold = Some(hold.id.clone());

@@ -264,7 +264,7 @@ async fn the_sweep_reminds_at_half_time_and_cancels_at_the_deadline() {
 }
 
 #[tokio::test]
-async fn an_amazon_hold_expires_with_the_customer_service_fallback_and_no_phone() {
+async fn an_unanswered_amazon_hold_is_not_cancelled_but_left_to_the_staff_with_the_case_text() {
     let w = world();
     let mut first = order("503-1111111-0000001");
     first.order_ref.mall = Mall::Amazon;
@@ -279,12 +279,31 @@ async fn an_amazon_hold_expires_with_the_customer_service_fallback_and_no_phone(
     let alert = &w.mails_of(NoticeKind::StaffNewHold)[0];
     assert!(alert.text.contains("電話連絡は禁止"), "{}", alert.text);
     w.clock.set(hold.deadline);
-    w.app.sweep().await.unwrap();
-    let settled = w.store.hold(&hold.id).await.unwrap().unwrap();
-    assert_eq!(settled.state, HoldState::Cancelled);
-    let case = settled.amazon_fallback_case.expect("fallback noted");
+    assert_eq!(w.app.sweep().await.unwrap().escalated, 1);
+    let waiting = w.store.hold(&hold.id).await.unwrap().unwrap();
+    assert_eq!(
+        waiting.state,
+        HoldState::Held,
+        "an Amazon order is cancelled only on the buyer's word"
+    );
+    assert!(waiting.awaiting_staff);
+    let case = waiting.amazon_fallback_case.clone().expect("fallback noted");
     assert!(case.contains("503-1111111-0000002"));
-    assert!(w.mails_of(NoticeKind::StaffExpired)[0].text.contains(&case));
+    let escalation = &w.mails_of(NoticeKind::StaffEscalated)[0];
+    assert!(escalation.text.contains(&case), "{}", escalation.text);
+    assert!(
+        escalation.text.contains("自動ではキャンセルしません"),
+        "{}",
+        escalation.text
+    );
+    assert!(w.mails_of(NoticeKind::Cancellation).is_empty());
+    // It is no longer due: later sweeps leave it to the staff.
+    w.clock.advance(SignedDuration::from_hours(72));
+    assert_eq!(w.app.sweep().await.unwrap(), SweepReport::default());
+    // The staff settle it after Amazon's customer service asked the buyer.
+    w.app.resolve(&hold.id, Decision::Cancel, "tanaka").await.unwrap();
+    assert_eq!(w.state(&hold).await, HoldState::Cancelled);
+    let settled = w.store.hold(&hold.id).await.unwrap().unwrap();
     let r = settled.order;
     let events: Vec<_> = w
         .store
@@ -302,8 +321,9 @@ async fn an_amazon_hold_expires_with_the_customer_service_fallback_and_no_phone(
 }
 
 #[tokio::test]
-async fn a_shop_may_escalate_amazon_holds_to_customer_service_before_cancelling() {
+async fn a_shop_that_turns_automatic_cancellation_on_may_escalate_first_then_cancel() {
     let mut s = settings();
+    s.policy.amazon_auto_cancel = true;
     s.policy.amazon_fallback_first = true;
     let w = world_with(s);
     let mut first = order("503-1");
@@ -702,4 +722,28 @@ async fn the_staff_mail_after_the_buyers_answer_does_not_ask_the_staff_to_settle
         "the buyer did answer: {}",
         receipt.text
     );
+}
+
+#[tokio::test]
+async fn a_shop_that_turns_automatic_cancellation_on_has_amazon_holds_cancelled_at_the_deadline() {
+    let mut s = settings();
+    s.policy.amazon_auto_cancel = true;
+    let w = world_with(s);
+    let mut first = order("503-3");
+    first.order_ref.mall = Mall::Amazon;
+    let mut second = order_at("503-4", "2026-11-23T03:05:00Z");
+    second.order_ref.mall = Mall::Amazon;
+    w.app.ingest(incoming(first)).await.unwrap();
+    let IngestOutcome::Held { hold, .. } = w.app.ingest(incoming(second)).await.unwrap() else {
+        panic!()
+    };
+    let hold = w.store.hold(&hold).await.unwrap().unwrap();
+    w.clock.set(hold.deadline);
+    assert_eq!(w.app.sweep().await.unwrap().cancelled, 1);
+    let settled = w.store.hold(&hold.id).await.unwrap().unwrap();
+    assert_eq!(settled.state, HoldState::Cancelled);
+    let case = settled
+        .amazon_fallback_case
+        .expect("the case text is noted for the staff");
+    assert!(w.mails_of(NoticeKind::StaffExpired)[0].text.contains(&case));
 }
