@@ -22,6 +22,7 @@
 //! the licenseKey), and the logs carry counts and the shop, never a buyer's data.
 
 pub mod amazon;
+pub mod actions;
 #[cfg(feature = "fake")]
 pub mod fake;
 #[cfg(feature = "fake")]

@@ -31,6 +31,31 @@
 //!   open.
 //! - total: RMS's 総合計, `totalPrice − couponAllTotalPrice + deliveryPrice + paymentCharge +
 //!   additionalFeeOccurAmountToUser`; None while any of them is `-9999` (未確定).
+//!
+//! # Writes: marking and cancelling a suspected duplicate
+//!
+//! The 楽天ペイ受注API has **no hold**: `orderProgress` has no held value, and the shop ships by itself. What
+//! mallguard can do is mark the order so that the shop's own shipping flow skips it, and cancel it:
+//!
+//! - [`GET_SUB_STATUS_LIST_URL`] / [`parse_sub_status_list`]: the sub-statuses the shop created in RMS (one
+//!   for mallguard, say 「mallguard保留」, per `orderProgress`; the API cannot create one).
+//! - [`update_order_sub_status_request`]: set that sub-status on orders, or clear it (`null`) to release.
+//! - [`update_order_memo_request`]: write the ひとことメモ (it replaces the whole memo: append to
+//!   [`order_write_state`]'s `memo`).
+//! - [`cancel_order_request`] with a typed [`InventoryRestoreType`] and [`CancelReason`]; only for
+//!   `orderProgress` 100/200/300 ([`can_cancel_order`]).
+//! - [`Failure::of_write`] then [`parse_write_answer`]: these APIs answer HTTP 200 with one
+//!   `MessageModelList` entry per order, INFO and ERROR mixed, so each order gets its own [`WriteOutcome`].
+//!
+//! Sources for the writes (see `/work/research/actions.md` §3): markdown copies of the official
+//! updateOrderSubStatus and updateOrderMemo pages (search-index ids 69458142403 and 69381593406, from an
+//! unnamed repository; the RMS originals sit behind a login), for the fields, the 100-order and 1000-character
+//! limits, `null` clearing a sub-status, the message codes and the mixed 200; JakeJP/Rakuten.RMS.Api
+//! (`RakutenPayOrderService.cs`, `Models.cs`) for the getSubStatusList shape, the cancelOrder fields, its
+//! `changeReasonDetailApply` codes and the progress values it accepts; a Scala client's cancelOrder fixture
+//! (index id 44024821860) for the request and its `ORDER_EXT_API_CANCEL_ORDER_INFO_101` answer. Not verified:
+//! cancelOrder's refusal codes and their HTTP status, the meaning of a WARNING entry, getSubStatusList's
+//! message codes, and whether the memo replaces or appends (replace is assumed).
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -1150,6 +1175,482 @@ pub fn license_expiry(response: &[u8]) -> Result<Timestamp, ParseError> {
         .map_err(|e| bad(format!(" ({e})")))
 }
 
+// ---------------------------------------------------------------------------------------------------------
+// Writes: marking an order (sub-status, memo) and cancelling it
+// ---------------------------------------------------------------------------------------------------------
+
+/// `getSubStatusList`: the sub-statuses the shop defined in RMS, grouped per `orderProgress`. POST with
+/// **no body** (JakeJP/Rakuten.RMS.Api `RakutenPayOrderService.GetSubStatusList` posts `null`, and
+/// kaicoh/rms_api_ruby posts nothing), so there is no request builder; read the answer with
+/// [`parse_sub_status_list`].
+pub const GET_SUB_STATUS_LIST_URL: &str = "https://api.rms.rakuten.co.jp/es/2.0/order/getSubStatusList/";
+/// `updateOrderSubStatus`: set (or clear) one sub-status on up to [`UPDATE_ORDER_SUB_STATUS_MAX_NUMBERS`]
+/// orders; see [`update_order_sub_status_request`].
+pub const UPDATE_ORDER_SUB_STATUS_URL: &str = "https://api.rms.rakuten.co.jp/es/2.0/order/updateOrderSubStatus/";
+/// `updateOrderMemo`: the ひとことメモ (and other shop-side fields) of one order; see
+/// [`update_order_memo_request`].
+pub const UPDATE_ORDER_MEMO_URL: &str = "https://api.rms.rakuten.co.jp/es/2.0/order/updateOrderMemo/";
+/// `cancelOrder`: ask for the cancellation of one order that has not shipped; see [`cancel_order_request`]
+/// and [`can_cancel_order`].
+pub const CANCEL_ORDER_URL: &str = "https://api.rms.rakuten.co.jp/es/2.0/order/cancelOrder/";
+/// At most this many order numbers per updateOrderSubStatus call.
+pub const UPDATE_ORDER_SUB_STATUS_MAX_NUMBERS: usize = 100;
+/// The longest ひとことメモ updateOrderMemo takes: 1000 characters, full- or half-width alike.
+pub const MEMO_MAX_CHARS: usize = 1000;
+/// The `orderProgress` values cancelOrder accepts: 100 注文確認待ち, 200 楽天処理中, 300 発送待ち.
+pub const CANCELLABLE_PROGRESS: [u32; 3] = [100, 200, 300];
+
+/// Whether cancelOrder may be tried on an order at `order_progress`: only before shipping (100, 200, 300;
+/// JakeJP/Rakuten.RMS.Api's doc comment, 「次のステータスの注文にのみ有効」). 400 変更確定待ち is not in that
+/// list; 500–700 have shipped (Rakuten's `cancelOrderAfterShipping` is for returned goods, and mallguard does
+/// not use it); 800 キャンセル確定待ち and 900 キャンセル確定 are already cancelled or being cancelled.
+pub fn can_cancel_order(order_progress: u32) -> bool {
+    CANCELLABLE_PROGRESS.contains(&order_progress)
+}
+
+/// The updateOrderSubStatus body: `subStatusId` (a sub-status of the shop, from [`parse_sub_status_list`];
+/// None writes `null`, which clears the sub-status: the release of a mark) and `orderNumberList`.
+///
+/// The answer is HTTP 200 with one `MessageModelList` entry per order, even when some or all of them
+/// failed: read it with [`Failure::of_write`] and [`parse_write_answer`].
+///
+/// # Panics
+///
+/// With more than [`UPDATE_ORDER_SUB_STATUS_MAX_NUMBERS`] numbers, which the API refuses: pass
+/// `numbers.chunks(UPDATE_ORDER_SUB_STATUS_MAX_NUMBERS)`.
+pub fn update_order_sub_status_request(sub_status_id: Option<u32>, order_numbers: &[OrderId]) -> serde_json::Value {
+    assert!(
+        order_numbers.len() <= UPDATE_ORDER_SUB_STATUS_MAX_NUMBERS,
+        "updateOrderSubStatus takes at most {UPDATE_ORDER_SUB_STATUS_MAX_NUMBERS} order numbers, not {}",
+        order_numbers.len()
+    );
+    let numbers: Vec<&str> = order_numbers.iter().map(OrderId::as_str).collect();
+    serde_json::json!({ "subStatusId": sub_status_id, "orderNumberList": numbers })
+}
+
+/// The updateOrderMemo body that writes `memo` as the order's ひとことメモ, cut to [`MEMO_MAX_CHARS`]
+/// characters (on a character boundary, never inside one). Only the fields sent are updated; the others
+/// (`subStatusId`, `operator`, `deliveryDate`, …) stay as they are.
+///
+/// The memo **replaces** the whole ひとことメモ (inferred from "only specified fields are updated"; an append
+/// mode is not documented): read the current one ([`order_write_state`]) and send it with mallguard's line
+/// added, or the shop's own notes are lost. RMS refuses 機種依存文字 (platform-dependent characters); this
+/// builder does not filter them.
+pub fn update_order_memo_request(order_number: &OrderId, memo: &str) -> serde_json::Value {
+    let memo: String = memo.chars().take(MEMO_MAX_CHARS).collect();
+    serde_json::json!({ "orderNumber": order_number.as_str(), "memo": memo })
+}
+
+/// cancelOrder's `inventoryRestoreType` (在庫連動区分): whether cancelling puts the items back in stock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum InventoryRestoreType {
+    /// 0: 商品設定に合わせる — as each item's own setting says.
+    AsItemSetting,
+    /// 1: 在庫連動する — return the items to stock.
+    Restore,
+    /// 2: 在庫連動しない — leave the stock as it is.
+    DoNotRestore,
+}
+
+impl InventoryRestoreType {
+    /// The number the API takes.
+    pub fn code(self) -> u32 {
+        match self {
+            InventoryRestoreType::AsItemSetting => 0,
+            InventoryRestoreType::Restore => 1,
+            InventoryRestoreType::DoNotRestore => 2,
+        }
+    }
+}
+
+/// cancelOrder's `changeReasonDetailApply` (キャンセル理由), as JakeJP/Rakuten.RMS.Api lists it (its doc comment
+/// of `CancelOrder`; the official page was not read). Rakuten has **no 重複注文 reason**: a duplicate the buyer
+/// asked to cancel is [`CancelReason::DUPLICATE_ORDER`], お客様都合・キャンセル (the research's choice).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CancelReason {
+    /// 1 お客様都合: キャンセル.
+    BuyerCancelled,
+    /// 2 お客様都合: 受取後の返品.
+    BuyerReturnedAfterReceipt,
+    /// 3 お客様都合: 長期不在による受取拒否.
+    BuyerAbsentTooLong,
+    /// 4 お客様都合: 未入金.
+    BuyerDidNotPay,
+    /// 5 お客様都合: 代引決済の受取拒否.
+    BuyerRefusedCashOnDelivery,
+    /// 6 お客様都合: その他 — e.g. a hold nobody answered before its deadline (a business decision).
+    BuyerOther,
+    /// 8 店舗都合: 欠品.
+    OutOfStock,
+    /// 10 店舗都合: その他.
+    ShopOther,
+    /// 13 店舗都合: 発送遅延.
+    ShippingDelayed,
+    /// 14 店舗都合: 顧客・配送対応注意表示.
+    CustomerCaution,
+    /// 15 店舗都合: 返品（破損・品間違い）.
+    ReturnedDamagedOrWrong,
+}
+
+impl CancelReason {
+    /// What mallguard sends for a duplicate the buyer asked to cancel: 1, お客様都合・キャンセル.
+    pub const DUPLICATE_ORDER: CancelReason = CancelReason::BuyerCancelled;
+
+    /// The number the API takes.
+    pub fn code(self) -> u32 {
+        match self {
+            CancelReason::BuyerCancelled => 1,
+            CancelReason::BuyerReturnedAfterReceipt => 2,
+            CancelReason::BuyerAbsentTooLong => 3,
+            CancelReason::BuyerDidNotPay => 4,
+            CancelReason::BuyerRefusedCashOnDelivery => 5,
+            CancelReason::BuyerOther => 6,
+            CancelReason::OutOfStock => 8,
+            CancelReason::ShopOther => 10,
+            CancelReason::ShippingDelayed => 13,
+            CancelReason::CustomerCaution => 14,
+            CancelReason::ReturnedDamagedOrWrong => 15,
+        }
+    }
+}
+
+/// The cancelOrder body for one order: `orderNumber`, `inventoryRestoreType`, `changeReasonDetailApply`
+/// (the three fields a Scala client's fixture sends; JakeJP names the same). Check [`can_cancel_order`]
+/// first: only 100/200/300 are accepted, and how the API refuses the others is not documented.
+///
+/// A success is an *application* (`キャンセル申請に成功しました。`): the order goes to 800 キャンセル確定待ち and
+/// then 900, which the poller sees (inferred; the sequence was not observed).
+pub fn cancel_order_request(
+    order_number: &OrderId,
+    inventory_restore_type: InventoryRestoreType,
+    change_reason: CancelReason,
+) -> serde_json::Value {
+    serde_json::json!({
+        "orderNumber": order_number.as_str(),
+        "inventoryRestoreType": inventory_restore_type.code(),
+        "changeReasonDetailApply": change_reason.code(),
+    })
+}
+
+/// What a write (updateOrderSubStatus, updateOrderMemo, cancelOrder) did to one order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteOutcome {
+    /// An INFO (or WARNING) entry names the order and no ERROR does: the order was updated
+    /// (`…_UPDATE_ORDERSUBSTATUS_INFO_101`, `…_UPDATE_ORDERMEMO_INFO_101`) or its cancellation applied for
+    /// (`ORDER_EXT_API_CANCEL_ORDER_INFO_101`). What a WARNING means is not documented; its entries are kept
+    /// here for the log.
+    Done { messages: Vec<Message> },
+    /// An ERROR entry names the order: refused for this order, and the same request will be refused again
+    /// (e.g. `ORDER_EXT_API_UPDATE_ORDERSUBSTATUS_ERROR_101`, already cancelled, or `_ERROR_102`, a
+    /// sub-status that does not fit the order). No per-order code is documented as transient. cancelOrder's
+    /// refusal codes are not documented at all: any ERROR is a refusal; log `code` as is.
+    Refused { code: String, message: String },
+    /// No entry says what happened to the order: re-read it (getOrder) before writing again.
+    Unconfirmed,
+}
+
+impl WriteOutcome {
+    pub fn is_done(&self) -> bool {
+        matches!(self, WriteOutcome::Done { .. })
+    }
+}
+
+/// One requested order and what the write did to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderOutcome {
+    pub order_number: OrderId,
+    pub outcome: WriteOutcome,
+}
+
+/// A write answer read per order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WriteAnswer {
+    /// One entry per requested order, in the order they were requested.
+    pub outcomes: Vec<OrderOutcome>,
+    /// Every message of the answer, texts cut to 1024 characters.
+    pub messages: Vec<Message>,
+}
+
+impl WriteAnswer {
+    /// The outcome for `order_number`, None when it was not requested.
+    pub fn outcome(&self, order_number: &OrderId) -> Option<&WriteOutcome> {
+        self.outcomes
+            .iter()
+            .find(|o| &o.order_number == order_number)
+            .map(|o| &o.outcome)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct WireWriteAnswer {
+    #[serde(rename = "MessageModelList", default)]
+    messages: Option<Vec<WireMessage>>,
+}
+
+/// Parses the answer of updateOrderSubStatus, updateOrderMemo or cancelOrder for the orders `requested`
+/// (in the request's order), one [`WriteOutcome`] each.
+///
+/// These APIs answer HTTP 200 with a `MessageModelList` of `{messageType, messageCode, message,
+/// orderNumber}`, one entry per order, **even when some or all orders fail** (the copy of the official
+/// updateOrderSubStatus page shows a 200 with INFO and ERROR entries side by side). So classify the HTTP
+/// answer with [`Failure::of_write`] first (transport, gateway and whole-request failures), then read the
+/// orders here. An entry whose `orderNumber` is missing applies to the one order of a one-order request
+/// (updateOrderMemo, cancelOrder); entries naming orders that were not requested are kept in `messages`
+/// only.
+///
+/// The error is for a body that is not such an answer (not JSON, nested too deep, no `MessageModelList`), and
+/// for an ERROR that names no order, which refuses the request as a whole (like `…_ERROR_009`, a required
+/// field missing).
+pub fn parse_write_answer(response: &[u8], requested: &[OrderId]) -> Result<WriteAnswer, ParseError> {
+    let answer: WireWriteAnswer = decode(response)?;
+    let Some(wire_messages) = answer.messages else {
+        return Err(not_an_answer("updateOrderSubStatus, updateOrderMemo or cancelOrder"));
+    };
+    let messages: Vec<Message> = wire_messages.iter().map(WireMessage::to_message).collect();
+    if let Some((i, error)) = messages
+        .iter()
+        .enumerate()
+        .find(|(_, m)| m.is_error() && m.order_number.is_none())
+    {
+        return Err(ParseError::field(
+            &format!("MessageModelList[{i}]"),
+            format_args!("the API refused the request: {error}"),
+        ));
+    }
+    let single = requested.len() == 1;
+    let outcomes = requested
+        .iter()
+        .map(|number| {
+            let about: Vec<&Message> = messages
+                .iter()
+                .filter(|m| match &m.order_number {
+                    Some(named) => named == number.as_str(),
+                    None => single,
+                })
+                .collect();
+            OrderOutcome {
+                order_number: number.clone(),
+                outcome: outcome_of(&about),
+            }
+        })
+        .collect();
+    Ok(WriteAnswer { outcomes, messages })
+}
+
+fn outcome_of(messages: &[&Message]) -> WriteOutcome {
+    if let Some(error) = messages.iter().find(|m| m.is_error()) {
+        return WriteOutcome::Refused {
+            code: error.code.clone(),
+            message: error.text.clone(),
+        };
+    }
+    let done: Vec<Message> = messages
+        .iter()
+        .filter(|m| m.message_type.eq_ignore_ascii_case("INFO") || m.message_type.eq_ignore_ascii_case("WARNING"))
+        .map(|m| (*m).clone())
+        .collect();
+    if done.is_empty() {
+        WriteOutcome::Unconfirmed
+    } else {
+        WriteOutcome::Done { messages: done }
+    }
+}
+
+impl Failure {
+    /// [`Failure::of`] for the answer of a write (updateOrderSubStatus, updateOrderMemo, cancelOrder): the
+    /// same classification, except that an answer whose every ERROR names an order is **not** a failure of
+    /// the request but a per-order result, to read with [`parse_write_answer`]. That holds for a 2xx (what the
+    /// official copy documents) and for a 400 with such entries (the status of a cancelOrder refusal is not
+    /// documented). An ERROR that names no order, a gateway error, 401, 403/429, 5xx and any other status are
+    /// what [`Failure::of`] says they are.
+    pub fn of_write(status: u16, body: &[u8]) -> Option<Failure> {
+        match Failure::of(status, body)? {
+            Failure::Invalid { status, messages }
+                if ((200..300).contains(&status) || status == 400)
+                    && messages.iter().any(|m| m.order_number.is_some())
+                    && messages.iter().all(|m| !m.is_error() || m.order_number.is_some()) =>
+            {
+                None
+            }
+            failure => Some(failure),
+        }
+    }
+}
+
+/// A sub-status the shop defined in RMS (サブステータス), for one `orderProgress`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubStatus {
+    /// `subStatusId`: what [`update_order_sub_status_request`] takes.
+    pub id: u32,
+    /// `subStatusName`, as the shop named it (e.g. `mallguard保留`).
+    pub name: String,
+    /// The `orderProgress` of the `StatusModelList` entry it is listed under: the sub-status fits orders
+    /// at that progress (inferred: an unfitting pair is refused with `…_ERROR_102`).
+    pub order_progress: u32,
+    /// `orderby`, the display order in RMS, when given.
+    pub order_by: Option<i64>,
+}
+
+/// A getSubStatusList answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubStatusList {
+    /// Every sub-status, in the order listed: grouped by `orderProgress`.
+    pub sub_statuses: Vec<SubStatus>,
+    /// The messages of the answer (their codes are not documented).
+    pub messages: Vec<Message>,
+}
+
+impl SubStatusList {
+    /// The sub-status named `name` (trimmed, exact) under `order_progress`: where the shop's mallguard
+    /// sub-status is found for an order at that progress.
+    pub fn named(&self, order_progress: u32, name: &str) -> Option<&SubStatus> {
+        let name = name.trim();
+        self.sub_statuses
+            .iter()
+            .find(|s| s.order_progress == order_progress && s.name == name)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct WireSubStatusAnswer {
+    #[serde(rename = "MessageModelList", default)]
+    messages: Option<Vec<WireMessage>>,
+    #[serde(rename = "StatusModelList", default)]
+    statuses: Option<Vec<WireStatusModel>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WireStatusModel {
+    #[serde(deserialize_with = "whole_number")]
+    order_progress: u32,
+    #[serde(rename = "SubStatusModelList", default, deserialize_with = "null_as_default")]
+    sub_statuses: Vec<WireSubStatus>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WireSubStatus {
+    #[serde(deserialize_with = "whole_number")]
+    sub_status_id: u32,
+    #[serde(default)]
+    sub_status_name: Option<String>,
+    #[serde(default)]
+    orderby: Option<i64>,
+}
+
+/// A whole number written as a JSON number or as a string of digits (RMS's own examples send ids both ways).
+fn whole_number<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error> {
+    crate::scalar(deserializer, "a whole number", |value| match value {
+        crate::Scalar::Integer(text) | crate::Scalar::Text(text) => text
+            .trim()
+            .parse::<u32>()
+            .map_err(|_| format!("{:?} is not a whole number", bounded(&text))),
+        other => Err(format!("must be a whole number, not {}", other.kind())),
+    })
+}
+
+/// [`whole_number`], or None for null (or a missing field, with `#[serde(default)]`).
+fn optional_whole_number<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<u32>, D::Error> {
+    crate::scalar(deserializer, "a whole number or null", |value| match value {
+        crate::Scalar::Null => Ok(None),
+        crate::Scalar::Integer(text) | crate::Scalar::Text(text) => text
+            .trim()
+            .parse::<u32>()
+            .map(Some)
+            .map_err(|_| format!("{:?} is not a whole number", bounded(&text))),
+        other => Err(format!("must be a whole number or null, not {}", other.kind())),
+    })
+}
+
+/// Parses a getSubStatusList answer: `MessageModelList` and `StatusModelList: [{orderProgress,
+/// SubStatusModelList: [{subStatusId, subStatusName, orderby}]}]` (the shape of JakeJP/Rakuten.RMS.Api
+/// `GetSubStatusListResponse`, `StatusModel`, `SubStatusModel`; a Java and a Dart client read the same
+/// names). A null or missing list is no sub-status.
+///
+/// The error is for a body that has neither list, for a value of the wrong type (naming its path, such as
+/// `StatusModelList[0].SubStatusModelList[1].subStatusId: …`), and for an answer that refuses the request
+/// (an ERROR message and no status list): classify such a body with [`Failure::of`].
+pub fn parse_sub_status_list(response: &[u8]) -> Result<SubStatusList, ParseError> {
+    let answer: WireSubStatusAnswer = decode(response)?;
+    if answer.messages.is_none() && answer.statuses.is_none() {
+        return Err(ParseError::Invalid(
+            "not a getSubStatusList answer: it has neither MessageModelList nor StatusModelList (an error body? \
+             classify it with rakuten::Failure::of)"
+                .into(),
+        ));
+    }
+    let statuses = answer.statuses.unwrap_or_default();
+    let messages = messages_of(&answer.messages.unwrap_or_default(), !statuses.is_empty())?;
+    let sub_statuses = statuses
+        .into_iter()
+        .flat_map(|status| {
+            let order_progress = status.order_progress;
+            status.sub_statuses.into_iter().map(move |sub| SubStatus {
+                id: sub.sub_status_id,
+                name: non_empty(sub.sub_status_name.as_deref())
+                    .map(bounded)
+                    .unwrap_or_default(),
+                order_progress,
+                order_by: sub.orderby,
+            })
+        })
+        .collect();
+    Ok(SubStatusList { sub_statuses, messages })
+}
+
+/// What a write needs to know of one order, read from its OrderModel (the bytes a [`PolledOrder`] keeps).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderWriteState {
+    pub order_number: OrderId,
+    /// `orderProgress`: see [`can_cancel_order`].
+    pub order_progress: u32,
+    /// `subStatusId`, None when the order has no sub-status.
+    pub sub_status_id: Option<u32>,
+    /// `subStatusName`, when not blank.
+    pub sub_status_name: Option<String>,
+    /// `memo` (ひとことメモ) as it is, when not blank: what [`update_order_memo_request`] would replace.
+    pub memo: Option<String>,
+}
+
+impl OrderWriteState {
+    /// Whether cancelOrder may be tried: [`can_cancel_order`] of the order's `orderProgress`.
+    pub fn can_cancel(&self) -> bool {
+        can_cancel_order(self.order_progress)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WireWriteState {
+    #[serde(deserialize_with = "string_only")]
+    order_number: String,
+    #[serde(deserialize_with = "whole_number")]
+    order_progress: u32,
+    #[serde(default, deserialize_with = "optional_whole_number")]
+    sub_status_id: Option<u32>,
+    #[serde(default)]
+    sub_status_name: Option<String>,
+    #[serde(default)]
+    memo: Option<String>,
+}
+
+/// Reads `orderNumber`, `orderProgress`, `subStatusId`, `subStatusName` and `memo` (getOrder's OrderModel
+/// names) from one OrderModel: whether the order may still be cancelled, whether mallguard's sub-status is
+/// on it, and the memo to append to. The canonical order does not keep them (its status folds 100–400 and
+/// 800 into "open").
+pub fn order_write_state(raw_order: &[u8]) -> Result<OrderWriteState, ParseError> {
+    let wire: WireWriteState = decode(raw_order)?;
+    let order_number = OrderId::parse(&wire.order_number).map_err(|e| ParseError::field("orderNumber", e))?;
+    Ok(OrderWriteState {
+        order_number,
+        order_progress: wire.order_progress,
+        sub_status_id: wire.sub_status_id,
+        sub_status_name: non_empty(wire.sub_status_name.as_deref()).map(bounded),
+        memo: wire.memo.filter(|m| !m.trim().is_empty()),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeSet;
@@ -2047,17 +2548,493 @@ mod tests {
         assert_eq!(
             names,
             [
+                "cancelOrder.json",
                 "error-throttled.xml",
                 "error-unauthorized.json",
                 "getOrder-cancelled.json",
                 "getOrder-not-found.json",
                 "getOrder.json",
+                "getSubStatusList.json",
                 "license-expiry.json",
                 "searchOrder-empty.json",
                 "searchOrder-invalid.json",
                 "searchOrder.json",
+                "updateOrderMemo.json",
+                "updateOrderSubStatus-invalid.json",
+                "updateOrderSubStatus-partial.json",
+                "updateOrderSubStatus.json",
             ],
             "a new sample needs a test and a line in events/README.md"
         );
+    }
+
+    // -----------------------------------------------------------------------------------------------------
+    // Writes
+    // -----------------------------------------------------------------------------------------------------
+
+    fn number(text: &str) -> OrderId {
+        OrderId::parse(text).unwrap()
+    }
+
+    /// A request body as it goes on the wire, read back.
+    fn on_the_wire(body: &serde_json::Value) -> serde_json::Value {
+        serde_json::from_slice(&serde_json::to_vec(body).unwrap()).unwrap()
+    }
+
+    const YAMADA: &str = "386193-20261123-0000012345";
+    const CANCELLED_EARLIER: &str = "386193-20261122-0000011987";
+
+    #[test]
+    fn the_write_endpoints_are_the_documented_urls() {
+        assert_eq!(
+            GET_SUB_STATUS_LIST_URL,
+            "https://api.rms.rakuten.co.jp/es/2.0/order/getSubStatusList/"
+        );
+        assert_eq!(
+            UPDATE_ORDER_SUB_STATUS_URL,
+            "https://api.rms.rakuten.co.jp/es/2.0/order/updateOrderSubStatus/"
+        );
+        assert_eq!(
+            UPDATE_ORDER_MEMO_URL,
+            "https://api.rms.rakuten.co.jp/es/2.0/order/updateOrderMemo/"
+        );
+        assert_eq!(
+            CANCEL_ORDER_URL,
+            "https://api.rms.rakuten.co.jp/es/2.0/order/cancelOrder/"
+        );
+    }
+
+    #[test]
+    fn the_sub_status_request_sets_a_sub_status_or_clears_it_with_null() {
+        let numbers = [number(YAMADA), number("386193-20261123-0000012401")];
+        let set = on_the_wire(&update_order_sub_status_request(Some(3423), &numbers));
+        assert_eq!(
+            set,
+            json!({
+                "subStatusId": 3423,
+                "orderNumberList": [YAMADA, "386193-20261123-0000012401"]
+            })
+        );
+        let clear = on_the_wire(&update_order_sub_status_request(None, &numbers[..1]));
+        // The release: `subStatusId` is sent, as null (a missing field is ERROR_009).
+        assert_eq!(clear.as_object().unwrap().len(), 2);
+        assert!(clear.as_object().unwrap().contains_key("subStatusId"));
+        assert_eq!(clear["subStatusId"], serde_json::Value::Null);
+        assert_eq!(clear["orderNumberList"], json!([YAMADA]));
+        let hundred: Vec<OrderId> = (0..100).map(|i| number(&format!("386193-20261123-{i:010}"))).collect();
+        assert_eq!(
+            update_order_sub_status_request(Some(1), &hundred)["orderNumberList"]
+                .as_array()
+                .unwrap()
+                .len(),
+            100
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "updateOrderSubStatus takes at most 100 order numbers, not 101")]
+    fn more_than_a_hundred_numbers_are_refused_for_a_sub_status() {
+        let many: Vec<OrderId> = (0..101).map(|i| number(&format!("386193-20261123-{i:010}"))).collect();
+        update_order_sub_status_request(Some(3423), &many);
+    }
+
+    #[test]
+    fn the_memo_request_writes_only_the_memo_cut_to_a_thousand_characters() {
+        let memo = "【mallguard】重複注文の疑い(386193-20261123-0000012301)。確認中のため発送保留";
+        let body = on_the_wire(&update_order_memo_request(&number(YAMADA), memo));
+        assert_eq!(body, json!({ "orderNumber": YAMADA, "memo": memo }));
+        // 1001 three-byte characters: cut to 1000 characters, never inside one.
+        let long = "保".repeat(MEMO_MAX_CHARS + 1);
+        let body = update_order_memo_request(&number(YAMADA), &long);
+        let sent = body["memo"].as_str().unwrap();
+        assert_eq!(sent.chars().count(), MEMO_MAX_CHARS);
+        assert_eq!(sent.len(), 3 * MEMO_MAX_CHARS);
+        // Mixed widths count characters, not bytes.
+        let mixed = format!("{}a🍵", "x".repeat(998));
+        assert_eq!(
+            update_order_memo_request(&number(YAMADA), &mixed)["memo"],
+            format!("{}a🍵", "x".repeat(998))
+        );
+        let over = format!("{}🍵🍵", "x".repeat(999));
+        assert_eq!(
+            update_order_memo_request(&number(YAMADA), &over)["memo"],
+            format!("{}🍵", "x".repeat(999))
+        );
+    }
+
+    #[test]
+    fn the_cancel_request_sends_the_three_fields_with_buyer_cancel_for_a_duplicate() {
+        let body = on_the_wire(&cancel_order_request(
+            &number(YAMADA),
+            InventoryRestoreType::Restore,
+            CancelReason::DUPLICATE_ORDER,
+        ));
+        assert_eq!(
+            body,
+            json!({ "orderNumber": YAMADA, "inventoryRestoreType": 1, "changeReasonDetailApply": 1 })
+        );
+        assert_eq!(CancelReason::DUPLICATE_ORDER, CancelReason::BuyerCancelled);
+        let restore: Vec<u32> = [
+            InventoryRestoreType::AsItemSetting,
+            InventoryRestoreType::Restore,
+            InventoryRestoreType::DoNotRestore,
+        ]
+        .map(InventoryRestoreType::code)
+        .into();
+        assert_eq!(restore, [0, 1, 2]);
+        let reasons: Vec<u32> = [
+            CancelReason::BuyerCancelled,
+            CancelReason::BuyerReturnedAfterReceipt,
+            CancelReason::BuyerAbsentTooLong,
+            CancelReason::BuyerDidNotPay,
+            CancelReason::BuyerRefusedCashOnDelivery,
+            CancelReason::BuyerOther,
+            CancelReason::OutOfStock,
+            CancelReason::ShopOther,
+            CancelReason::ShippingDelayed,
+            CancelReason::CustomerCaution,
+            CancelReason::ReturnedDamagedOrWrong,
+        ]
+        .map(CancelReason::code)
+        .into();
+        assert_eq!(reasons, [1, 2, 3, 4, 5, 6, 8, 10, 13, 14, 15]);
+        let other = cancel_order_request(
+            &number(YAMADA),
+            InventoryRestoreType::AsItemSetting,
+            CancelReason::BuyerOther,
+        );
+        assert_eq!(other["inventoryRestoreType"], 0);
+        assert_eq!(other["changeReasonDetailApply"], 6);
+    }
+
+    #[test]
+    fn only_orders_before_shipping_may_be_cancelled() {
+        for progress in [100, 200, 300] {
+            assert!(can_cancel_order(progress), "{progress}");
+        }
+        for progress in [0, 400, 500, 600, 700, 800, 900, 950] {
+            assert!(!can_cancel_order(progress), "{progress}");
+        }
+    }
+
+    #[test]
+    fn the_sub_status_list_is_read_per_order_progress() {
+        let list = parse_sub_status_list(&sample("getSubStatusList.json")).unwrap();
+        let read: Vec<(u32, u32, &str, Option<i64>)> = list
+            .sub_statuses
+            .iter()
+            .map(|s| (s.order_progress, s.id, s.name.as_str(), s.order_by))
+            .collect();
+        assert_eq!(
+            read,
+            [
+                (100, 3423, "mallguard保留", Some(1)),
+                (100, 3425, "在庫確認中", Some(2)),
+                (300, 3424, "mallguard保留", Some(1)),
+                (300, 3426, "同梱待ち", None),
+            ]
+        );
+        assert!(list.messages.is_empty());
+        assert_eq!(list.named(100, "mallguard保留").map(|s| s.id), Some(3423));
+        assert_eq!(list.named(300, " mallguard保留 ").map(|s| s.id), Some(3424));
+        // None defined for 200, and names are matched whole.
+        assert_eq!(list.named(200, "mallguard保留"), None);
+        assert_eq!(list.named(100, "mallguard"), None);
+    }
+
+    #[test]
+    fn a_sub_status_list_is_read_leniently_where_the_shape_allows() {
+        // Ids as strings, null lists, no message list: still the same answer.
+        let body = r#"{"StatusModelList":[{"orderProgress":"300","SubStatusModelList":[{"subStatusId":"3424","subStatusName":"mallguard保留"}]},{"orderProgress":100,"SubStatusModelList":null}]}"#;
+        let list = parse_sub_status_list(body.as_bytes()).unwrap();
+        assert_eq!(list.named(300, "mallguard保留").map(|s| s.id), Some(3424));
+        assert_eq!(list.sub_statuses.len(), 1);
+        // A shop without sub-statuses.
+        let none = parse_sub_status_list(br#"{"MessageModelList":[],"StatusModelList":null}"#).unwrap();
+        assert!(none.sub_statuses.is_empty());
+    }
+
+    #[test]
+    fn a_malformed_sub_status_list_is_a_clear_error() {
+        let wrong = br#"{"StatusModelList":[{"orderProgress":100,"SubStatusModelList":[{"subStatusId":1,"subStatusName":"a"},{"subStatusId":true}]}]}"#;
+        let message = parse_sub_status_list(wrong).unwrap_err().to_string();
+        assert!(
+            message.contains(
+                "StatusModelList[0].SubStatusModelList[1].subStatusId: must be a whole number, not a boolean"
+            ),
+            "{message}"
+        );
+        let negative = br#"{"StatusModelList":[{"orderProgress":-1,"SubStatusModelList":[]}]}"#;
+        assert!(
+            matches!(parse_sub_status_list(negative), Err(ParseError::Invalid(m)) if m.starts_with("StatusModelList[0].orderProgress: \"-1\" is not a whole number"))
+        );
+        assert!(matches!(
+            parse_sub_status_list(&sample("error-unauthorized.json")),
+            Err(ParseError::Invalid(m)) if m.starts_with("not a getSubStatusList answer")
+        ));
+        let refused = br#"{"MessageModelList":[{"messageType":"ERROR","messageCode":"X_ERROR_1","message":"no"}]}"#;
+        assert!(matches!(
+            parse_sub_status_list(refused),
+            Err(ParseError::Invalid(m)) if m == "MessageModelList[0]: the API refused the request: X_ERROR_1 no"
+        ));
+        assert!(matches!(parse_sub_status_list(b""), Err(ParseError::NotJson(_))));
+        assert!(matches!(
+            parse_sub_status_list(&sample("error-throttled.xml")),
+            Err(ParseError::NotJson(_))
+        ));
+        assert_eq!(
+            parse_sub_status_list(b"[]").unwrap_err(),
+            ParseError::NotObject("an array")
+        );
+        assert_eq!(
+            parse_sub_status_list(&nested(100_000)).unwrap_err(),
+            ParseError::TooDeep(crate::MAX_DEPTH)
+        );
+    }
+
+    #[test]
+    fn a_sub_status_set_on_one_order_is_done() {
+        let body = sample("updateOrderSubStatus.json");
+        assert_eq!(Failure::of_write(200, &body), None);
+        let answer = parse_write_answer(&body, &[number(YAMADA)]).unwrap();
+        assert_eq!(answer.outcomes.len(), 1);
+        let WriteOutcome::Done { messages } = answer.outcome(&number(YAMADA)).unwrap() else {
+            panic!("{answer:?}");
+        };
+        assert_eq!(messages[0].code, "ORDER_EXT_API_UPDATE_ORDERSUBSTATUS_INFO_101");
+        assert_eq!(messages[0].order_number.as_deref(), Some(YAMADA));
+        assert!(answer.outcomes[0].outcome.is_done());
+    }
+
+    #[test]
+    fn one_order_refused_within_an_http_200_leaves_the_other_done() {
+        let body = sample("updateOrderSubStatus-partial.json");
+        // Failure::of reads any ERROR without a result as a refusal of the request…
+        assert!(matches!(
+            Failure::of(200, &body),
+            Some(Failure::Invalid { status: 200, .. })
+        ));
+        // …but for a write it is a per-order answer.
+        assert_eq!(Failure::of_write(200, &body), None);
+        let requested = [number(YAMADA), number(CANCELLED_EARLIER)];
+        let answer = parse_write_answer(&body, &requested).unwrap();
+        let numbers: Vec<&str> = answer.outcomes.iter().map(|o| o.order_number.as_str()).collect();
+        assert_eq!(numbers, [YAMADA, CANCELLED_EARLIER]);
+        assert!(answer.outcomes[0].outcome.is_done());
+        assert_eq!(
+            answer.outcomes[1].outcome,
+            WriteOutcome::Refused {
+                code: "ORDER_EXT_API_UPDATE_ORDERSUBSTATUS_ERROR_101".into(),
+                message: "指定された注文番号は既にキャンセルされているため、サブステータスの更新が出来る状態ではありませんでした。"
+                    .into()
+            }
+        );
+        assert_eq!(answer.messages.len(), 2);
+        // An order the answer does not mention is not assumed done.
+        let third = number("386193-20261123-0000012401");
+        let answer = parse_write_answer(&body, &[number(YAMADA), third.clone()]).unwrap();
+        assert_eq!(answer.outcome(&third), Some(&WriteOutcome::Unconfirmed));
+        assert_eq!(answer.outcome(&number(CANCELLED_EARLIER)), None);
+    }
+
+    #[test]
+    fn the_memo_and_the_cancel_answers_are_done() {
+        let memo = sample("updateOrderMemo.json");
+        assert_eq!(Failure::of_write(200, &memo), None);
+        let answer = parse_write_answer(&memo, &[number(YAMADA)]).unwrap();
+        assert!(matches!(
+            answer.outcome(&number(YAMADA)),
+            Some(WriteOutcome::Done { messages }) if messages[0].code == "ORDER_EXT_API_UPDATE_ORDERMEMO_INFO_101"
+        ));
+        let cancel = sample("cancelOrder.json");
+        assert_eq!(Failure::of_write(200, &cancel), None);
+        let answer = parse_write_answer(&cancel, &[number(YAMADA)]).unwrap();
+        let Some(WriteOutcome::Done { messages }) = answer.outcome(&number(YAMADA)) else {
+            panic!("{answer:?}");
+        };
+        assert_eq!(messages[0].code, "ORDER_EXT_API_CANCEL_ORDER_INFO_101");
+        assert_eq!(messages[0].text, "キャンセル申請に成功しました。");
+    }
+
+    #[test]
+    fn a_cancel_refused_for_the_order_is_refused_whatever_its_code_and_status() {
+        // cancelOrder's refusal codes are not documented: this one is made up.
+        let body = format!(
+            r#"{{"MessageModelList":[{{"messageType":"ERROR","messageCode":"ORDER_EXT_API_CANCEL_ORDER_ERROR_999","message":"{}","orderNumber":"{YAMADA}"}}]}}"#,
+            "あ".repeat(2000)
+        );
+        for status in [200, 400] {
+            assert_eq!(Failure::of_write(status, body.as_bytes()), None, "{status}");
+        }
+        let answer = parse_write_answer(body.as_bytes(), &[number(YAMADA)]).unwrap();
+        let Some(WriteOutcome::Refused { code, message }) = answer.outcome(&number(YAMADA)) else {
+            panic!("{answer:?}");
+        };
+        assert_eq!(code, "ORDER_EXT_API_CANCEL_ORDER_ERROR_999");
+        // The mall's text is echoed, bounded.
+        assert_eq!(message.chars().count(), 1024);
+        // An ERROR and an INFO for the same order: refused.
+        let mixed = format!(
+            r#"{{"MessageModelList":[{{"messageType":"INFO","messageCode":"I","message":"ok","orderNumber":"{YAMADA}"}},{{"messageType":"ERROR","messageCode":"E","message":"no","orderNumber":"{YAMADA}"}}]}}"#
+        );
+        let answer = parse_write_answer(mixed.as_bytes(), &[number(YAMADA)]).unwrap();
+        assert!(matches!(answer.outcome(&number(YAMADA)), Some(WriteOutcome::Refused { code, .. }) if code == "E"));
+    }
+
+    #[test]
+    fn an_entry_without_an_order_number_applies_to_a_one_order_request_only() {
+        let body = br#"{"MessageModelList":[{"messageType":"INFO","messageCode":"ORDER_EXT_API_UPDATE_ORDERMEMO_INFO_101","message":"ok"}]}"#;
+        let answer = parse_write_answer(body, &[number(YAMADA)]).unwrap();
+        assert!(answer.outcomes[0].outcome.is_done());
+        let two = [number(YAMADA), number(CANCELLED_EARLIER)];
+        let answer = parse_write_answer(body, &two).unwrap();
+        assert!(answer.outcomes.iter().all(|o| o.outcome == WriteOutcome::Unconfirmed));
+        // A WARNING counts as done and is kept; an unknown type decides nothing.
+        let warned = format!(
+            r#"{{"MessageModelList":[{{"messageType":"WARNING","messageCode":"W","message":"w","orderNumber":"{YAMADA}"}},{{"messageType":"NOTICE","messageCode":"N","message":"n","orderNumber":"{CANCELLED_EARLIER}"}}]}}"#
+        );
+        let answer = parse_write_answer(warned.as_bytes(), &two).unwrap();
+        assert!(matches!(&answer.outcomes[0].outcome, WriteOutcome::Done { messages } if messages[0].code == "W"));
+        assert_eq!(answer.outcomes[1].outcome, WriteOutcome::Unconfirmed);
+        // Nothing at all.
+        let empty = parse_write_answer(br#"{"MessageModelList":[]}"#, &[number(YAMADA)]).unwrap();
+        assert_eq!(empty.outcomes[0].outcome, WriteOutcome::Unconfirmed);
+    }
+
+    #[test]
+    fn a_refusal_of_the_whole_write_request_is_a_failure_not_a_per_order_answer() {
+        let body = sample("updateOrderSubStatus-invalid.json");
+        let Some(Failure::Invalid { status: 400, messages }) = Failure::of_write(400, &body) else {
+            panic!("{:?}", Failure::of_write(400, &body));
+        };
+        assert_eq!(messages[0].code, "ORDER_EXT_API_UPDATE_ORDERSUBSTATUS_ERROR_009");
+        // The same under a 200 is no less a refusal of the request.
+        assert!(matches!(
+            Failure::of_write(200, &body),
+            Some(Failure::Invalid { status: 200, .. })
+        ));
+        assert_eq!(
+            parse_write_answer(&body, &[number(YAMADA)]).unwrap_err(),
+            ParseError::Invalid(
+                "MessageModelList[0]: the API refused the request: ORDER_EXT_API_UPDATE_ORDERSUBSTATUS_ERROR_009 \
+                 subStatusIdの項目を指定して下さい。"
+                    .into()
+            )
+        );
+        // Transport and gateway failures stay what Failure::of says, whatever the body.
+        let unauthorized = sample("error-unauthorized.json");
+        assert!(matches!(
+            Failure::of_write(401, &unauthorized),
+            Some(Failure::Unauthorized { status: 401, .. })
+        ));
+        assert!(matches!(
+            Failure::of_write(200, &unauthorized),
+            Some(Failure::Unauthorized { status: 200, .. })
+        ));
+        let partial = sample("updateOrderSubStatus-partial.json");
+        assert_eq!(
+            Failure::of_write(403, &partial),
+            Some(Failure::Throttled { status: 403 })
+        );
+        assert_eq!(Failure::of_write(429, b""), Some(Failure::Throttled { status: 429 }));
+        assert_eq!(
+            Failure::of_write(503, &partial),
+            Some(Failure::Unavailable { status: 503 })
+        );
+        assert!(matches!(
+            Failure::of_write(404, &partial),
+            Some(Failure::Invalid { status: 404, .. })
+        ));
+        // A 400 without any message naming an order is a refusal of the request.
+        assert!(matches!(
+            Failure::of_write(400, b"{}"),
+            Some(Failure::Invalid { status: 400, .. })
+        ));
+        assert!(matches!(
+            Failure::of_write(400, br#"{"MessageModelList":[]}"#),
+            Some(Failure::Invalid { status: 400, .. })
+        ));
+    }
+
+    #[test]
+    fn a_malformed_write_answer_is_a_clear_error() {
+        let requested = [number(YAMADA)];
+        assert!(matches!(
+            parse_write_answer(b"", &requested),
+            Err(ParseError::NotJson(_))
+        ));
+        assert!(matches!(
+            parse_write_answer(b"<html>busy</html>", &requested),
+            Err(ParseError::NotJson(_))
+        ));
+        assert_eq!(
+            parse_write_answer(b"null", &requested).unwrap_err(),
+            ParseError::NotObject("null")
+        );
+        assert!(matches!(
+            parse_write_answer(br#"{"Results":{"errorCode":"ES01-01","message":"Un-Authorised"}}"#, &requested),
+            Err(ParseError::Invalid(m)) if m.starts_with("not a updateOrderSubStatus, updateOrderMemo or cancelOrder answer")
+        ));
+        assert!(matches!(
+            parse_write_answer(br#"{"MessageModelList":{"messageType":"INFO"}}"#, &requested),
+            Err(ParseError::Invalid(m)) if m.starts_with("MessageModelList: invalid type: map")
+        ));
+        assert!(matches!(
+            parse_write_answer(br#"{"MessageModelList":[{"messageType":"INFO","orderNumber":12345}]}"#, &requested),
+            Err(ParseError::Invalid(m)) if m.starts_with("MessageModelList[0].orderNumber: invalid type: integer")
+        ));
+        assert_eq!(
+            parse_write_answer(&nested(100_000), &requested).unwrap_err(),
+            ParseError::TooDeep(crate::MAX_DEPTH)
+        );
+    }
+
+    #[test]
+    fn the_write_state_of_an_order_says_whether_it_may_be_cancelled() {
+        let answer: serde_json::Value = serde_json::from_slice(&sample("getOrder.json")).unwrap();
+        let raw = |i: usize| serde_json::to_vec(&answer["OrderModelList"][i]).unwrap();
+        let yamada = order_write_state(&raw(0)).unwrap();
+        assert_eq!(
+            yamada,
+            OrderWriteState {
+                order_number: number(YAMADA),
+                order_progress: 300,
+                sub_status_id: None,
+                sub_status_name: None,
+                memo: None,
+            }
+        );
+        assert!(yamada.can_cancel());
+        // The bytes a PolledOrder keeps read the same.
+        let polled = orders(&sample("getOrder.json"));
+        assert_eq!(order_write_state(&polled[0].1).unwrap(), yamada);
+        assert_eq!(order_write_state(&polled[1].1).unwrap().order_progress, 100);
+
+        let cancelled = parse_get_order(&sample("getOrder-cancelled.json"), &shop()).unwrap();
+        let (_, bytes) = cancelled[0].as_ref().unwrap();
+        let state = order_write_state(bytes).unwrap();
+        assert_eq!(state.order_progress, PROGRESS_CANCELLED);
+        assert!(!state.can_cancel());
+
+        let mut marked = answer["OrderModelList"][0].clone();
+        marked["orderProgress"] = 500.into();
+        marked["subStatusId"] = "3424".into();
+        marked["subStatusName"] = "mallguard保留".into();
+        marked["memo"] = "【mallguard】重複注文の疑い".into();
+        let state = order_write_state(&serde_json::to_vec(&marked).unwrap()).unwrap();
+        assert_eq!(state.sub_status_id, Some(3424));
+        assert_eq!(state.sub_status_name.as_deref(), Some("mallguard保留"));
+        assert_eq!(state.memo.as_deref(), Some("【mallguard】重複注文の疑い"));
+        assert!(!state.can_cancel());
+
+        marked["orderProgress"] = json!(null);
+        assert!(matches!(
+            order_write_state(&serde_json::to_vec(&marked).unwrap()),
+            Err(ParseError::Invalid(m)) if m.starts_with("orderProgress: must be a whole number, not null")
+        ));
+        assert!(matches!(
+            order_write_state(br#"{"orderProgress":100}"#),
+            Err(ParseError::Invalid(m)) if m == "missing field `orderNumber`"
+        ));
     }
 }

@@ -14,7 +14,12 @@
 //!   `<ResultSet><Result><Status/><OrderInfo>` with `Pay` (payment and the Bill* buyer), `Ship` (the Ship*
 //!   recipient, requested date and gift wrapping), `Detail` (amounts), repeated `Item` and `Seller`.
 //! - [`order_status_change_request`]: `POST …/orderStatusChange`, e.g. to cancel a duplicate (4, reason 160
-//!   重複注文).
+//!   重複注文). On top of it, [`status_change_request`] for mallguard's three writes ([`StatusChange`]: hold
+//!   2 → 3, release 3 → 2, cancel → 4), [`StatusChange::check`] / [`OrderInfo::check_change`] to decide
+//!   before sending (Yahoo's transition table, the fraud-screening restriction, and `ShipStatus`, since
+//!   shipping does not stop a cancel at Yahoo), and [`order_status_change_outcome`] /
+//!   [`parse_order_status_change`] for the answer (`Status` OK, `Warning`, or a refusal such as `Cannot Be
+//!   Operated : …`).
 //! - [`token_refresh_form`] and [`basic_authorization`]: the refresh at [`TOKEN_URL`].
 //! - [`sws_signature`]: the `X-sws-signature` header of 公開鍵認証. Without it the order API's session ends
 //!   after 12 hours ([`Failure::SessionExpired`]); check [`authorize_status`] on every answer.
@@ -35,6 +40,14 @@
 //! notes; the value formats of `ShipRequestDate`, `ShipRequestTime`, `NeedGiftWrap`, `FraudHoldStatus` and
 //! `IsCashOnDelivery`, and the full `PayMethod` list, are not verified, so they are read leniently (see each
 //! function) and an unreadable value is an error naming its element rather than a guess.
+//!
+//! orderStatusChange's own request, response and error tables could not be read either (research notes on
+//! the mall writes, `/work/research/actions.md` §2): its element names come from two third-party clients
+//! that agree (JSPSystem/yahoo-shopping-api-client, kunitake1028/yahoo-shopping-jp-php), its transition table
+//! from Yahoo's page, and the fraud-screening rule from Yahoo's changelog of 2021-08-30. Not verified: the
+//! root element of its answer (both forms the clients imply are read), the `Code` and HTTP status of a
+//! refusal, the meanings of the `od9…` codes, `IsPointFix` for a hold or a release (false is sent), the
+//! table's notes ※4 and ※5, and the `CancelReason` list beyond a 2017-era SDK transcription.
 
 use std::collections::BTreeMap;
 
@@ -205,8 +218,9 @@ impl YahooOrderStatus {
     }
 }
 
-/// A `CancelReason` code for [`order_status_change_request`] (as transcribed by a PHP SDK from Yahoo's page;
-/// 400 was added by Yahoo in 2026-01).
+/// A `CancelReason` code for [`order_status_change_request`], as transcribed from Yahoo's page by a PHP SDK
+/// (kunitake1028/yahoo-shopping-jp-php `Enum/CancelReason.php`: 100–180 注文者都合, 200–230 ストア都合); Yahoo's
+/// own list could not be read. A code 400 said to be added in 2026-01 was found in no source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct CancelReason(pub u16);
 
@@ -1080,7 +1094,8 @@ pub fn order_info_request(seller_id: &ShopId, order_id: &OrderId, fields: &[&str
 ///
 /// Yahoo allows only some transitions (4 キャンセル is final; 3 保留 only from 2); a refused one comes back as
 /// an `<Error>` such as `Cannot Be Operated : CancelOrder OrderStatus`, which [`classify`] reads as
-/// [`Failure::Refused`].
+/// [`Failure::Refused`] and [`order_status_change_outcome`] as [`StatusChangeOutcome::Refused`]. For
+/// mallguard's hold, release and cancel, use [`status_change_request`].
 pub fn order_status_change_request(
     seller_id: &ShopId,
     order_id: &OrderId,
@@ -1366,6 +1381,323 @@ pub fn response_headers<'a>(get: impl Fn(&str) -> Option<&'a str>) -> Headers {
     Headers::from_map(map)
 }
 
+// ---------------------------------------------------------------------------------------------------------
+// orderStatusChange: hold, release, cancel
+// ---------------------------------------------------------------------------------------------------------
+
+impl YahooOrderStatus {
+    /// The statuses orderStatusChange may move an order to from this one: the ◯ cells of the transition
+    /// table on Yahoo's orderStatusChange page (Y-CHG in `events/README.md`):
+    ///
+    /// | from \ to | 1 | 2 | 3 | 4 | 5 |
+    /// |---|---|---|---|---|---|
+    /// | 1 予約中 | × | × | × | ◯ | ◯ ※2※5 |
+    /// | 2 処理中 | × | × | ◯ ※4 | ◯ | ◯ ※2※5 |
+    /// | 3 保留 | × ※1 | ◯ ※2 | × | ◯ | ◯ ※2※5 |
+    /// | 4 キャンセル | × | × | × | × | × |
+    /// | 5 完了 | × | ◯ ※3 | × | ◯ ※2 | × |
+    ///
+    /// The notes are not applied here: ※1 3 → 1 is allowed when the release date lies in the future; ※2 not
+    /// for a いたずら注文 (prank order); ※3 5 → 2 only for card and self-settled payments (and such an
+    /// order completes again by itself 180 days after its first completion); ※4 and ※5 could not be read whole. A reservation (1) cannot be held, and
+    /// a cancelled order (4) is final.
+    pub fn allowed_targets(self) -> &'static [YahooOrderStatus] {
+        use YahooOrderStatus::*;
+        match self {
+            Reserved => &[Cancelled, Completed],
+            Processing => &[OnHold, Cancelled, Completed],
+            OnHold => &[Processing, Cancelled, Completed],
+            Cancelled => &[],
+            Completed => &[Processing, Cancelled],
+        }
+    }
+
+    /// Whether Yahoo's table allows this status to become `to` (see [`allowed_targets`](Self::allowed_targets)).
+    pub fn can_change_to(self, to: YahooOrderStatus) -> bool {
+        self.allowed_targets().contains(&to)
+    }
+
+    /// The code and Yahoo's name, `3 保留`, for messages to the staff.
+    pub fn label(self) -> &'static str {
+        match self {
+            YahooOrderStatus::Reserved => "1 予約中",
+            YahooOrderStatus::Processing => "2 処理中",
+            YahooOrderStatus::OnHold => "3 保留",
+            YahooOrderStatus::Cancelled => "4 キャンセル",
+            YahooOrderStatus::Completed => "5 完了",
+        }
+    }
+}
+
+/// What mallguard asks of Yahoo through orderStatusChange; build the body with [`status_change_request`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StatusChange {
+    /// 2 処理中 → 3 保留: hold a suspected duplicate. Only from 2.
+    Hold,
+    /// 3 保留 → 2 処理中: release it. Only from 3 (5 → 2 would reopen a completed order).
+    Release,
+    /// → 4 キャンセル with a `CancelReason`, from 1, 2, 3 (or 5). Final.
+    Cancel(CancelReason),
+}
+
+impl StatusChange {
+    /// A duplicate the buyer asked to cancel: 4 with `CancelReason` 160 重複注文 (注文者都合). The code list is a
+    /// third-party SDK's transcription of Yahoo's page (kunitake1028/yahoo-shopping-jp-php
+    /// `Enum/CancelReason.php`, C-KUN), not Yahoo's table itself, which could not be read.
+    pub const CANCEL_DUPLICATE: StatusChange = StatusChange::Cancel(CancelReason::DUPLICATE_ORDER);
+
+    /// The status the change leads to.
+    pub fn target(self) -> YahooOrderStatus {
+        match self {
+            StatusChange::Hold => YahooOrderStatus::OnHold,
+            StatusChange::Release => YahooOrderStatus::Processing,
+            StatusChange::Cancel(_) => YahooOrderStatus::Cancelled,
+        }
+    }
+
+    /// Whether mallguard should send this change to an order at `from`, with the order's
+    /// `FraudHoldStatus` and `ShipStatus` as orderInfo gives them (see [`OrderInfo::check_change`]). In
+    /// this order:
+    ///
+    /// 1. The order already has the target status: [`ChangeBlocked::AlreadyDone`] (nothing to send; for
+    ///    mallguard the change is made).
+    /// 2. `FraudHoldStatus` 1 (ルール保留審査中) or 3 (ルール悪用確定) and not a cancel:
+    ///    [`ChangeBlocked::FraudHold`]. Yahoo's changelog of 2021-08-30 (about the sandbox, describing the
+    ///    production rule of 2021-10) says such orders allow 「注文キャンセル以外の注文操作不可」; 0, blank and 2
+    ///    (ルール保留解除) lift nothing, and an unknown value is left for Yahoo to judge.
+    /// 3. Not in Yahoo's table ([`YahooOrderStatus::can_change_to`]), or a release of an order that is not
+    ///    on hold: [`ChangeBlocked::NotAllowed`].
+    /// 4. A cancel of an order that has shipped (`ShipStatus` 3 出荷済み or 4 着荷済み, or `OrderStatus` 5 完了):
+    ///    [`ChangeBlocked::AlreadyShipped`]. Yahoo itself does **not** stop it (shipping is a separate
+    ///    status, and even 5 → 4 is allowed), but a cancel then would not stop the parcel.
+    ///
+    /// A hold of an order that has shipped is not blocked (Yahoo allows it and it does no harm; ask
+    /// [`OrderInfo::has_shipped`] to call it too late). The table's notes (※1–※5) are not applied: Yahoo may
+    /// still refuse, which [`order_status_change_outcome`] reads as [`StatusChangeOutcome::Refused`].
+    pub fn check(
+        self,
+        from: YahooOrderStatus,
+        fraud_hold_status: Option<&str>,
+        ship_status: Option<u8>,
+    ) -> Result<(), ChangeBlocked> {
+        let to = self.target();
+        if from == to {
+            return Err(ChangeBlocked::AlreadyDone(to));
+        }
+        let cancel = matches!(self, StatusChange::Cancel(_));
+        if let Some(value) = non_empty(fraud_hold_status).filter(|v| matches!(*v, "1" | "3"))
+            && !cancel
+        {
+            return Err(ChangeBlocked::FraudHold(value.to_owned()));
+        }
+        let release_of_unheld = self == StatusChange::Release && from != YahooOrderStatus::OnHold;
+        if !from.can_change_to(to) || release_of_unheld {
+            return Err(ChangeBlocked::NotAllowed { from, to });
+        }
+        if cancel && (matches!(ship_status, Some(3 | 4)) || from == YahooOrderStatus::Completed) {
+            return Err(ChangeBlocked::AlreadyShipped { ship_status });
+        }
+        Ok(())
+    }
+}
+
+/// Why mallguard should not send a [`StatusChange`] (see [`StatusChange::check`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChangeBlocked {
+    /// The order already has the status the change leads to.
+    #[error("the order is already {}", .0.label())]
+    AlreadyDone(YahooOrderStatus),
+    /// Yahoo's fraud screening restricts the order to a cancel (`FraudHoldStatus` as sent).
+    #[error("Yahoo's fraud screening restricts the order (FraudHoldStatus {0}): only a cancel is possible")]
+    FraudHold(String),
+    /// Yahoo's transition table has × for this change, or it is a release of an order not on hold.
+    #[error("Yahoo does not change an order from {} to {}", .from.label(), .to.label())]
+    NotAllowed {
+        from: YahooOrderStatus,
+        to: YahooOrderStatus,
+    },
+    /// The order has shipped (`ShipStatus` 3 or 4; None when `OrderStatus` 5 完了 says so): do not cancel it.
+    #[error("the order has already shipped (ShipStatus {}): it must not be cancelled", ship_status.map_or("unknown, OrderStatus 5".to_owned(), |s| s.to_string()))]
+    AlreadyShipped { ship_status: Option<u8> },
+}
+
+impl OrderInfo {
+    /// Whether the order has left the store: `ShipStatus` 3 (出荷済み) or 4 (着荷済み), or `OrderStatus` 5
+    /// (完了). Yahoo still accepts a cancel then; mallguard must not send one.
+    pub fn has_shipped(&self) -> bool {
+        matches!(self.ship_status, Some(3 | 4)) || self.order_status == YahooOrderStatus::Completed
+    }
+
+    /// [`StatusChange::check`] with this order's `OrderStatus`, `FraudHoldStatus` and `ShipStatus`. Read the
+    /// order with [`ORDER_INFO_FIELDS`] (which ask for all three) just before the change.
+    pub fn check_change(&self, change: StatusChange) -> Result<(), ChangeBlocked> {
+        change.check(self.order_status, self.fraud_hold_status.as_deref(), self.ship_status)
+    }
+}
+
+/// The orderStatusChange body for `change`: [`order_status_change_request`] with `OrderStatus` 3, 2 or 4,
+/// the cancel's `CancelReason`, and `IsPointFix` false. False is what a client that tested a cancel sends
+/// (JSPSystem/yahoo-shopping-api-client `tests/OrderTest.php`); for 3 and 2 it is not verified (that client's
+/// doc-comment example uses false for 2). Yahoo's note asks for true only when completing (5).
+pub fn status_change_request(seller_id: &ShopId, order_id: &OrderId, change: StatusChange) -> String {
+    let reason = match change {
+        StatusChange::Cancel(reason) => Some(reason),
+        StatusChange::Hold | StatusChange::Release => None,
+    };
+    order_status_change_request(seller_id, order_id, change.target(), false, reason)
+}
+
+/// What Yahoo answered to an orderStatusChange.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StatusChangeOutcome {
+    /// `Status` OK without a `Warning`: the change was made.
+    Ok,
+    /// `Status` OK with `Warning` entries (`Code`, `Message`, `Detail`; the page's warning codes are
+    /// `od91704` and `od91705`, whose meanings could not be read): the change was made; log the warnings.
+    Warning(Vec<YahooMessage>),
+    /// Yahoo refused this change of this order: an `<Error>` whose `Message` starts `Cannot Be Operated`
+    /// (`Cannot Be Operated : CancelOrder OrderStatus` for a cancelled order) or whose `Code` is an `od9…`
+    /// code. Permanent; the texts are Yahoo's, cut to 300 characters. Re-read the order to see why.
+    Refused { code: Option<String>, message: String },
+}
+
+impl StatusChangeOutcome {
+    /// Whether the order now has the new status.
+    pub fn is_changed(&self) -> bool {
+        matches!(self, StatusChangeOutcome::Ok | StatusChangeOutcome::Warning(_))
+    }
+}
+
+/// Why an orderStatusChange answer gives no [`StatusChangeOutcome`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StatusChangeError {
+    /// A failure of the request rather than of the change, as [`classify`] reads it: the token or the
+    /// session, the daily cap, a 5xx, or a refused parameter or permission (`px-…`).
+    #[error(transparent)]
+    Failure(Failure),
+    /// A 2xx whose body is not understood: whether the change was made is unknown, so re-read the order
+    /// (orderInfo) before trying again.
+    #[error("the orderStatusChange answer is not understood: {0}")]
+    NotUnderstood(ParseError),
+}
+
+/// Reads an orderStatusChange answer from its HTTP status, headers and body.
+///
+/// A 5xx, and any answer [`classify`] finds a failure of the request, is [`StatusChangeError::Failure`]. An
+/// `<Error>` that refuses the change itself (`Cannot Be Operated …`, an `od9…` code) is
+/// [`StatusChangeOutcome::Refused`] whatever its status below 500, since that status is not documented. A
+/// 2xx is read with [`parse_order_status_change`]; a body that does not parse is
+/// [`StatusChangeError::NotUnderstood`].
+pub fn order_status_change_outcome(
+    status: u16,
+    headers: &Headers,
+    body: &[u8],
+) -> Result<StatusChangeOutcome, StatusChangeError> {
+    let refusal = if status < 500 { change_refusal(body) } else { None };
+    if let Some(refused) = refusal {
+        return Ok(refused);
+    }
+    if let Some(failure) = classify(status, headers, body) {
+        return Err(StatusChangeError::Failure(failure));
+    }
+    parse_order_status_change(body).map_err(StatusChangeError::NotUnderstood)
+}
+
+/// The refusal of a change, when `body` is an `<Error>` that says so.
+fn change_refusal(body: &[u8]) -> Option<StatusChangeOutcome> {
+    let (text, root) = check_xml(body).ok()?;
+    if root != "Error" {
+        return None;
+    }
+    let error: WireError = decode_xml(text).unwrap_or_default();
+    let code = non_empty(error.code.as_deref());
+    let message = non_empty(error.message.as_deref()).unwrap_or_default();
+    let od9 = code.is_some_and(|c| c.len() > 3 && c.starts_with("od9") && c[3..].bytes().all(|b| b.is_ascii_digit()));
+    let cannot = message
+        .get(..18)
+        .is_some_and(|start| start.eq_ignore_ascii_case("Cannot Be Operated"));
+    (od9 || cannot).then(|| StatusChangeOutcome::Refused {
+        code: code.map(bounded),
+        message: bounded(message),
+    })
+}
+
+/// Parses the body of an orderStatusChange answer.
+///
+/// Sources disagree on its root element (the research notes, §2.6): one client reads `Status` and
+/// `Warning` under the root (`<Result><Status>OK</Status>…</Result>`, C-KUN), another under a `Result` child
+/// of the root (`<ResultSet><Result>…</Result></ResultSet>`, C-JSP). Both are read: the root's own `Status`
+/// first, else its `Result`'s, and the `Warning` entries of both. An `<Error>` document that refuses the
+/// change (`Cannot Be Operated …`, an `od9…` code) is [`StatusChangeOutcome::Refused`].
+///
+/// The error is for a body that is not XML (or not bounded XML: see the module docs), for a `Status`
+/// missing or other than `OK` (a write is not taken as made unless Yahoo says so), and for another
+/// `<Error>` (a token, session or permission error: classify it with [`classify`]).
+pub fn parse_order_status_change(response: &[u8]) -> Result<StatusChangeOutcome, ParseError> {
+    let (text, root) = check_xml(response)?;
+    if root == "Error" {
+        if let Some(refused) = change_refusal(response) {
+            return Ok(refused);
+        }
+        // Any other error document: expect_root refuses it, saying what Yahoo answered.
+        expect_root(text, &root, "an orderStatusChange result")?;
+    }
+    let answer: WireChangeAnswer = decode_xml(text)?;
+    let (status, field) = match (&answer.status, answer.result.as_ref().and_then(|r| r.status.as_ref())) {
+        (Some(status), _) => (status.as_str(), "Status"),
+        (None, Some(status)) => (status.as_str(), "Result.Status"),
+        (None, None) => {
+            let field = if answer.result.is_some() {
+                "Result.Status"
+            } else {
+                "Status"
+            };
+            return Err(ParseError::field(
+                field,
+                format_args!(
+                    "is missing (the root is {}): the change is not confirmed",
+                    bounded(&root)
+                ),
+            ));
+        }
+    };
+    let status = status.trim();
+    if !status.eq_ignore_ascii_case("OK") {
+        return Err(ParseError::field(
+            field,
+            format_args!("is {:?}, not OK: the change is not confirmed", bounded(status)),
+        ));
+    }
+    let warnings: Vec<YahooMessage> = answer
+        .warning
+        .into_iter()
+        .chain(answer.result.into_iter().flat_map(|r| r.warning))
+        .map(WireWarning::into_message)
+        .collect();
+    Ok(if warnings.is_empty() {
+        StatusChangeOutcome::Ok
+    } else {
+        StatusChangeOutcome::Warning(warnings)
+    })
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct WireChangeAnswer {
+    status: Option<String>,
+    #[serde(default)]
+    warning: Vec<WireWarning>,
+    result: Option<WireChangeResult>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct WireChangeResult {
+    status: Option<String>,
+    #[serde(default)]
+    warning: Vec<WireWarning>,
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeSet;
@@ -1476,6 +1808,8 @@ mod tests {
                 "orderList-empty.xml",
                 "orderList.xml",
                 "orderStatusChange-refused.xml",
+                "orderStatusChange-warning.xml",
+                "orderStatusChange.xml",
             ],
             "a new sample needs a test here and a row in events/README.md"
         );
@@ -2368,5 +2702,434 @@ mod tests {
             Some("expired token")
         );
         assert_eq!(bearer_error(r#"Bearer my_error="x""#), None);
+    }
+
+    // -----------------------------------------------------------------------------------------------------
+    // orderStatusChange: hold, release, cancel
+    // -----------------------------------------------------------------------------------------------------
+
+    #[derive(Debug, Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct SentRequest {
+        target: SentTarget,
+        order: SentOrder,
+        seller_id: String,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct SentTarget {
+        order_id: String,
+        is_point_fix: String,
+        operation_user: Option<String>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct SentOrder {
+        order_status: String,
+        cancel_reason: Option<String>,
+    }
+
+    /// A request body read back as Yahoo would: a bounded `<Req>` document.
+    fn sent(body: &str) -> SentRequest {
+        let (text, root) = check_xml(body.as_bytes()).unwrap();
+        assert_eq!(root, "Req");
+        decode_xml(text).unwrap()
+    }
+
+    fn sample_order_id() -> OrderId {
+        OrderId::parse("tanaka-yahoo-10000125").unwrap()
+    }
+
+    #[test]
+    fn hold_release_and_cancel_build_the_status_change_bodies() {
+        let order = sample_order_id();
+        let hold = sent(&status_change_request(&shop(), &order, StatusChange::Hold));
+        assert_eq!(hold.target.order_id, "tanaka-yahoo-10000125");
+        assert_eq!(hold.target.is_point_fix, "false");
+        assert_eq!(hold.target.operation_user, None);
+        assert_eq!(hold.order.order_status, "3");
+        assert_eq!(hold.order.cancel_reason, None);
+        assert_eq!(hold.seller_id, "tanaka-yahoo");
+
+        let release = sent(&status_change_request(&shop(), &order, StatusChange::Release));
+        assert_eq!(release.order.order_status, "2");
+        assert_eq!(release.target.is_point_fix, "false");
+        assert_eq!(release.order.cancel_reason, None);
+
+        let cancel = status_change_request(&shop(), &order, StatusChange::CANCEL_DUPLICATE);
+        let read = sent(&cancel);
+        assert_eq!(read.order.order_status, "4");
+        assert_eq!(read.order.cancel_reason.as_deref(), Some("160"));
+        assert_eq!(read.target.is_point_fix, "false");
+        // Exactly the body the lower-level builder makes.
+        assert_eq!(
+            cancel,
+            order_status_change_request(
+                &shop(),
+                &order,
+                YahooOrderStatus::Cancelled,
+                false,
+                Some(CancelReason::DUPLICATE_ORDER)
+            )
+        );
+        let other = sent(&status_change_request(
+            &shop(),
+            &order,
+            StatusChange::Cancel(CancelReason::BUYER_OTHER),
+        ));
+        assert_eq!(other.order.cancel_reason.as_deref(), Some("180"));
+        assert_eq!(StatusChange::Hold.target(), YahooOrderStatus::OnHold);
+        assert_eq!(StatusChange::Release.target(), YahooOrderStatus::Processing);
+        assert_eq!(StatusChange::CANCEL_DUPLICATE.target(), YahooOrderStatus::Cancelled);
+    }
+
+    #[test]
+    fn the_transition_table_is_yahoos() {
+        use YahooOrderStatus::*;
+        let all = [Reserved, Processing, OnHold, Cancelled, Completed];
+        let allowed: Vec<(u8, Vec<u8>)> = all
+            .iter()
+            .map(|from| (from.code(), from.allowed_targets().iter().map(|to| to.code()).collect()))
+            .collect();
+        assert_eq!(
+            allowed,
+            [
+                (1, vec![4, 5]),
+                (2, vec![3, 4, 5]),
+                (3, vec![2, 4, 5]),
+                (4, vec![]),
+                (5, vec![2, 4]),
+            ]
+        );
+        // A reservation cannot be held; a cancellation is final; nothing changes to itself.
+        assert!(!Reserved.can_change_to(OnHold));
+        assert!(Processing.can_change_to(OnHold));
+        assert!(OnHold.can_change_to(Processing));
+        for to in all {
+            assert!(!Cancelled.can_change_to(to), "{to:?}");
+            assert!(!to.can_change_to(to), "{to:?}");
+        }
+        assert_eq!(OnHold.label(), "3 保留");
+    }
+
+    #[test]
+    fn each_change_is_checked_against_the_status_the_fraud_hold_and_the_shipping() {
+        use YahooOrderStatus::*;
+        let cancel = StatusChange::CANCEL_DUPLICATE;
+        let check = |change: StatusChange, from, fraud: Option<&str>, ship: Option<u8>| change.check(from, fraud, ship);
+        // Hold: only from 2.
+        assert_eq!(check(StatusChange::Hold, Processing, Some("0"), Some(1)), Ok(()));
+        assert_eq!(
+            check(StatusChange::Hold, Reserved, None, None),
+            Err(ChangeBlocked::NotAllowed {
+                from: Reserved,
+                to: OnHold
+            })
+        );
+        assert_eq!(
+            check(StatusChange::Hold, OnHold, None, None),
+            Err(ChangeBlocked::AlreadyDone(OnHold))
+        );
+        assert!(matches!(
+            check(StatusChange::Hold, Completed, None, None),
+            Err(ChangeBlocked::NotAllowed { .. })
+        ));
+        assert!(matches!(
+            check(StatusChange::Hold, Cancelled, None, None),
+            Err(ChangeBlocked::NotAllowed { .. })
+        ));
+        // Release: only from 3, never 5 → 2.
+        assert_eq!(check(StatusChange::Release, OnHold, None, Some(1)), Ok(()));
+        assert_eq!(
+            check(StatusChange::Release, Processing, None, None),
+            Err(ChangeBlocked::AlreadyDone(Processing))
+        );
+        assert_eq!(
+            check(StatusChange::Release, Completed, None, None),
+            Err(ChangeBlocked::NotAllowed {
+                from: Completed,
+                to: Processing
+            })
+        );
+        assert!(matches!(
+            check(StatusChange::Release, Reserved, None, None),
+            Err(ChangeBlocked::NotAllowed { .. })
+        ));
+        // Cancel: from 1, 2, 3 while not shipped.
+        for from in [Reserved, Processing, OnHold] {
+            assert_eq!(check(cancel, from, None, Some(1)), Ok(()), "{from:?}");
+            assert_eq!(check(cancel, from, Some("0"), Some(2)), Ok(()), "{from:?}");
+            assert_eq!(check(cancel, from, None, None), Ok(()), "{from:?}");
+        }
+        assert_eq!(
+            check(cancel, Cancelled, None, None),
+            Err(ChangeBlocked::AlreadyDone(Cancelled))
+        );
+        // Yahoo would cancel a shipped or completed order; mallguard must not.
+        for ship in [3, 4] {
+            assert_eq!(
+                check(cancel, Processing, None, Some(ship)),
+                Err(ChangeBlocked::AlreadyShipped {
+                    ship_status: Some(ship)
+                })
+            );
+        }
+        assert_eq!(
+            check(cancel, Completed, None, None),
+            Err(ChangeBlocked::AlreadyShipped { ship_status: None })
+        );
+        // Fraud screening 1 or 3: only a cancel.
+        for fraud in ["1", "3", " 3 "] {
+            assert_eq!(
+                check(StatusChange::Hold, Processing, Some(fraud), None),
+                Err(ChangeBlocked::FraudHold(fraud.trim().to_owned()))
+            );
+            assert_eq!(
+                check(StatusChange::Release, OnHold, Some(fraud), None),
+                Err(ChangeBlocked::FraudHold(fraud.trim().to_owned()))
+            );
+            assert_eq!(check(cancel, Processing, Some(fraud), None), Ok(()));
+        }
+        // 0, blank, 2 (released) and values nobody documented restrict nothing here.
+        for fraud in [Some("0"), Some(""), Some("2"), Some("9"), None] {
+            assert_eq!(check(StatusChange::Hold, Processing, fraud, None), Ok(()), "{fraud:?}");
+        }
+    }
+
+    #[test]
+    fn a_blocked_change_says_why_in_words() {
+        use YahooOrderStatus::*;
+        assert_eq!(
+            ChangeBlocked::NotAllowed {
+                from: Reserved,
+                to: OnHold
+            }
+            .to_string(),
+            "Yahoo does not change an order from 1 予約中 to 3 保留"
+        );
+        assert_eq!(
+            ChangeBlocked::AlreadyDone(Cancelled).to_string(),
+            "the order is already 4 キャンセル"
+        );
+        assert_eq!(
+            ChangeBlocked::AlreadyShipped { ship_status: Some(3) }.to_string(),
+            "the order has already shipped (ShipStatus 3): it must not be cancelled"
+        );
+        assert!(
+            ChangeBlocked::AlreadyShipped { ship_status: None }
+                .to_string()
+                .contains("OrderStatus 5")
+        );
+        assert!(
+            ChangeBlocked::FraudHold("1".into())
+                .to_string()
+                .contains("FraudHoldStatus 1")
+        );
+    }
+
+    #[test]
+    fn the_sample_orders_say_which_changes_may_be_sent() {
+        let open = info(&sample("orderInfo.xml"));
+        assert!(!open.has_shipped());
+        assert_eq!(open.check_change(StatusChange::Hold), Ok(()));
+        assert_eq!(open.check_change(StatusChange::CANCEL_DUPLICATE), Ok(()));
+        assert_eq!(
+            open.check_change(StatusChange::Release),
+            Err(ChangeBlocked::AlreadyDone(YahooOrderStatus::Processing))
+        );
+        let shipped = info(&patched(&[(
+            "<ShipStatus>1</ShipStatus>",
+            "<ShipStatus>3</ShipStatus>",
+        )]));
+        assert!(shipped.has_shipped());
+        assert_eq!(
+            shipped.check_change(StatusChange::CANCEL_DUPLICATE),
+            Err(ChangeBlocked::AlreadyShipped { ship_status: Some(3) })
+        );
+        let screened = info(&patched(&[(
+            "<FraudHoldStatus>0</FraudHoldStatus>",
+            "<FraudHoldStatus>1</FraudHoldStatus>",
+        )]));
+        assert_eq!(
+            screened.check_change(StatusChange::Hold),
+            Err(ChangeBlocked::FraudHold("1".into()))
+        );
+        assert_eq!(screened.check_change(StatusChange::CANCEL_DUPLICATE), Ok(()));
+        let cancelled = info(&sample("orderInfo-cancelled.xml"));
+        assert_eq!(
+            cancelled.check_change(StatusChange::CANCEL_DUPLICATE),
+            Err(ChangeBlocked::AlreadyDone(YahooOrderStatus::Cancelled))
+        );
+        assert!(matches!(
+            cancelled.check_change(StatusChange::Hold),
+            Err(ChangeBlocked::NotAllowed { .. })
+        ));
+    }
+
+    #[test]
+    fn a_status_change_answer_is_read_under_either_root() {
+        assert_eq!(
+            parse_order_status_change(&sample("orderStatusChange.xml")),
+            Ok(StatusChangeOutcome::Ok)
+        );
+        let warned = StatusChangeOutcome::Warning(vec![YahooMessage {
+            code: Some("od91705".into()),
+            message: Some("注文ステータスを変更しました。注文内容をご確認ください。".into()),
+            detail: Some("tanaka-yahoo-10000125".into()),
+        }]);
+        assert_eq!(
+            parse_order_status_change(&sample("orderStatusChange-warning.xml")),
+            Ok(warned.clone())
+        );
+        assert!(warned.is_changed());
+        assert!(StatusChangeOutcome::Ok.is_changed());
+        // The other root form of each.
+        let wrapped_ok = b"<ResultSet><Result><Status>OK</Status></Result></ResultSet>";
+        assert_eq!(parse_order_status_change(wrapped_ok), Ok(StatusChangeOutcome::Ok));
+        let flat_warning = "<Result><Status>OK</Status><Warning><Code>od91704</Code><Message>m</Message></Warning>\
+                            <Warning><Code>od91705</Code></Warning></Result>";
+        let Ok(StatusChangeOutcome::Warning(warnings)) = parse_order_status_change(flat_warning.as_bytes()) else {
+            panic!("{:?}", parse_order_status_change(flat_warning.as_bytes()));
+        };
+        let codes: Vec<_> = warnings.iter().map(|w| w.code.as_deref()).collect();
+        assert_eq!(codes, [Some("od91704"), Some("od91705")]);
+        assert_eq!(warnings[1].message, None);
+        // Through the HTTP reader: a 200 with either body.
+        assert_eq!(
+            order_status_change_outcome(200, &headers(&[]), &sample("orderStatusChange-warning.xml")),
+            Ok(warned)
+        );
+        assert_eq!(
+            order_status_change_outcome(200, &headers(&[]), wrapped_ok),
+            Ok(StatusChangeOutcome::Ok)
+        );
+    }
+
+    #[test]
+    fn a_refused_change_is_an_outcome_whatever_its_status() {
+        let body = sample("orderStatusChange-refused.xml");
+        let refused = StatusChangeOutcome::Refused {
+            code: None,
+            message: "Cannot Be Operated : CancelOrder OrderStatus".into(),
+        };
+        assert_eq!(parse_order_status_change(&body), Ok(refused.clone()));
+        assert!(!refused.is_changed());
+        for status in [200, 400, 403, 409] {
+            assert_eq!(
+                order_status_change_outcome(status, &headers(&[]), &body),
+                Ok(refused.clone()),
+                "{status}"
+            );
+        }
+        let coded = b"<Error><Message>The order cannot be changed.</Message><Code>od91150</Code></Error>";
+        assert_eq!(
+            order_status_change_outcome(400, &headers(&[]), coded),
+            Ok(StatusChangeOutcome::Refused {
+                code: Some("od91150".into()),
+                message: "The order cannot be changed.".into()
+            })
+        );
+        let long = format!(
+            "<Error><Message>Cannot Be Operated : {}</Message></Error>",
+            "x".repeat(5000)
+        );
+        let Ok(StatusChangeOutcome::Refused { message, .. }) = parse_order_status_change(long.as_bytes()) else {
+            panic!("not refused");
+        };
+        assert_eq!(message.chars().count(), 300);
+    }
+
+    #[test]
+    fn failures_of_the_request_go_through_classify() {
+        let (status, response_headers, body) = http_response(&sample("error-token-expired.http"));
+        assert!(matches!(
+            order_status_change_outcome(status, &response_headers, &body),
+            Err(StatusChangeError::Failure(Failure::TokenExpired { .. }))
+        ));
+        assert_eq!(
+            order_status_change_outcome(401, &headers(&[]), &sample("error-session-expired.xml")),
+            Err(StatusChangeError::Failure(Failure::SessionExpired))
+        );
+        let cap = b"<Error><Message>Your Request was Forbidden</Message></Error>";
+        assert_eq!(
+            order_status_change_outcome(403, &headers(&[]), cap),
+            Err(StatusChangeError::Failure(Failure::QuotaExceeded))
+        );
+        let permission = b"<Error><Message>This application ID is not registered for using order API.</Message><Code>px-04303</Code></Error>";
+        assert!(matches!(
+            order_status_change_outcome(403, &headers(&[]), permission),
+            Err(StatusChangeError::Failure(Failure::Refused { status: 403, code: Some(c), .. })) if c == "px-04303"
+        ));
+        // Under a 200 too: a px error is not a refusal of the change.
+        assert!(matches!(
+            order_status_change_outcome(200, &headers(&[]), permission),
+            Err(StatusChangeError::Failure(Failure::Refused { status: 200, .. }))
+        ));
+        // A 5xx is worth a retry, even with an od code.
+        let server = b"<Error><Message>Internal Server Error</Message><Code>od91001</Code></Error>";
+        assert!(matches!(
+            order_status_change_outcome(500, &headers(&[]), server),
+            Err(StatusChangeError::Failure(Failure::Unavailable { status: 500, .. }))
+        ));
+        assert!(matches!(
+            order_status_change_outcome(503, &headers(&[]), &sample("orderStatusChange.xml")),
+            Err(StatusChangeError::Failure(Failure::Unavailable { status: 503, .. }))
+        ));
+        // A success body under a 4xx is no success.
+        assert!(matches!(
+            order_status_change_outcome(400, &headers(&[]), &sample("orderStatusChange.xml")),
+            Err(StatusChangeError::Failure(Failure::Refused { status: 400, .. }))
+        ));
+    }
+
+    #[test]
+    fn a_malformed_status_change_answer_is_a_clear_error() {
+        let message = |body: &[u8]| match parse_order_status_change(body) {
+            Err(ParseError::Invalid(message)) => message,
+            other => panic!("expected Invalid, got {other:?}"),
+        };
+        assert_eq!(message(b""), "the response is empty");
+        assert!(message(b"<Result><Status>OK</Result>").starts_with("the response is not well-formed XML"));
+        assert_eq!(message(br#"{"Status":"OK"}"#), "the response has no root element");
+        assert_eq!(
+            message(b"<ResultSet><Result><Status>NG</Status></Result></ResultSet>"),
+            "Result.Status: is \"NG\", not OK: the change is not confirmed"
+        );
+        assert_eq!(
+            message(b"<Result><Status></Status></Result>"),
+            "Status: is \"\", not OK: the change is not confirmed"
+        );
+        assert_eq!(
+            message(b"<Result><Warning><Code>od91705</Code></Warning></Result>"),
+            "Status: is missing (the root is Result): the change is not confirmed"
+        );
+        assert_eq!(
+            message(b"<ResultSet><Result></Result></ResultSet>"),
+            "Result.Status: is missing (the root is ResultSet): the change is not confirmed"
+        );
+        assert!(
+            message(&sample("error-session-expired.xml"))
+                .starts_with("Yahoo answered with an error, not an orderStatusChange result: px-04102: "),
+            "{}",
+            message(&sample("error-session-expired.xml"))
+        );
+        let doctype = b"<?xml version=\"1.0\"?><!DOCTYPE r [<!ENTITY x \"OK\">]><Result><Status>&x;</Status></Result>";
+        assert!(message(doctype).starts_with("the response has a DOCTYPE"));
+        let deep = format!("<Result>{}OK{}</Result>", "<a>".repeat(100_000), "</a>".repeat(100_000));
+        assert_eq!(
+            parse_order_status_change(deep.as_bytes()),
+            Err(ParseError::TooDeep(crate::MAX_DEPTH))
+        );
+        // Through the HTTP reader: a 2xx nobody understands leaves the change unknown.
+        assert!(matches!(
+            order_status_change_outcome(200, &headers(&[]), b"<Result><Status>NG</Status></Result>"),
+            Err(StatusChangeError::NotUnderstood(ParseError::Invalid(m))) if m.starts_with("Status: is \"NG\"")
+        ));
+        assert!(matches!(
+            order_status_change_outcome(200, &headers(&[]), b""),
+            Err(StatusChangeError::NotUnderstood(_))
+        ));
     }
 }
