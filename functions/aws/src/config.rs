@@ -378,12 +378,17 @@ impl AwsConfig {
 ///   "yahoo": { "tanaka-yahoo": { "client_id": "…", "client_secret": "…", "refresh_token": "…",
 ///              "public_key_pem": "-----BEGIN PUBLIC KEY-----…", "public_key_version": "1" } },
 ///   "amazon": { "A1EXAMPLESELLER": { "client_id": "amzn1.application-oa2-client.…", "client_secret": "…",
-///               "refresh_token": "Atzr|…" } }
+///               "refresh_token": "Atzr|…" } },
+///   "shopify_admin": { "tanaka-shop": { "access_token": "shpat_…", "refund": "original", "restock": true } }
 /// }
 /// ```
 ///
 /// `yahoo` holds each Yahoo! store's (seller id's) Yahoo! ID連携 app credentials and refresh token, and
 /// optionally the store API's public key for 公開鍵認証 (without it the order API's session lasts 12 hours).
+///
+/// `shopify_admin` gives mallguard a Shopify shop's Admin API, to hold, release and cancel its orders there
+/// (without it, the staff do so by hand); a Rakuten shop's optional `hold_sub_status` does the same for holds
+/// at Rakuten.
 ///
 /// `amazon` holds each Amazon seller's (by its seller id, the `SellerId` of Amazon's notifications) SP-API
 /// app credentials and the refresh token of the seller's authorisation.
@@ -413,6 +418,39 @@ pub struct Secrets {
     rakuten: BTreeMap<String, RakutenSecret>,
     yahoo: BTreeMap<String, YahooSecret>,
     amazon: BTreeMap<String, AmazonSecret>,
+    shopify_admin: BTreeMap<String, ShopifyAdminSecret>,
+}
+
+/// What mallguard may do in one Shopify shop through the Admin API: its access token (a custom app's, with
+/// the fulfillment-order and order write scopes) and how a cancelled order is refunded and restocked.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShopifyAdminSecret {
+    #[serde(serialize_with = "expose")]
+    pub access_token: SecretString,
+    /// How a cancelled order's payment goes back: `original` (to the payment method), `store_credit`, or
+    /// `none` (the shop refunds by hand).
+    #[serde(default = "default_refund")]
+    pub refund: String,
+    /// Whether a cancelled order's items go back to stock.
+    #[serde(default = "default_true")]
+    pub restock: bool,
+}
+
+fn default_refund() -> String {
+    "original".to_owned()
+}
+
+fn default_true() -> bool {
+    true
+}
+
+impl PartialEq for ShopifyAdminSecret {
+    fn eq(&self, other: &Self) -> bool {
+        self.access_token.expose_secret() == other.access_token.expose_secret()
+            && self.refund == other.refund
+            && self.restock == other.restock
+    }
 }
 
 /// The SP-API credentials of one Amazon seller: the Login with Amazon app's client id and secret, and the
@@ -479,6 +517,11 @@ pub struct RakutenSecret {
     pub service_secret: SecretString,
     #[serde(serialize_with = "expose")]
     pub license_key: SecretString,
+    /// The name of the sub-status (サブステータス) the shop created in RMS for orders mallguard holds, e.g.
+    /// `mallguard保留`: RMS has no hold, so a held order is marked with it (and a memo) for the shop's
+    /// shipping flow to respect. Without it, holds at Rakuten stay with the staff; cancellations do not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold_sub_status: Option<String>,
 }
 
 fn expose<S: serde::Serializer>(secret: &SecretString, s: S) -> Result<S::Ok, S::Error> {
@@ -489,6 +532,7 @@ impl PartialEq for RakutenSecret {
     fn eq(&self, other: &Self) -> bool {
         self.service_secret.expose_secret() == other.service_secret.expose_secret()
             && self.license_key.expose_secret() == other.license_key.expose_secret()
+            && self.hold_sub_status == other.hold_sub_status
     }
 }
 
@@ -513,6 +557,8 @@ struct SecretsJson {
     yahoo: BTreeMap<String, YahooSecret>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     amazon: BTreeMap<String, AmazonSecret>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    shopify_admin: BTreeMap<String, ShopifyAdminSecret>,
 }
 
 /// A key derived from the generated master key, one per purpose, so that knowing one key tells nothing
@@ -591,10 +637,24 @@ impl TryFrom<SecretsJson> for Secrets {
                 }
             }
         }
+        for (shop, secret) in &json.shopify_admin {
+            if mallguard_domain::ids::ShopId::parse(shop).is_err() {
+                return Err(format!("shopify_admin[{shop:?}] is not a shop id"));
+            }
+            if secret.access_token.expose_secret().trim().is_empty() {
+                return Err(format!("shopify_admin[{shop:?}].access_token is empty"));
+            }
+            if !matches!(secret.refund.as_str(), "original" | "store_credit" | "none") {
+                return Err(format!(
+                    "shopify_admin[{shop:?}].refund must be original, store_credit or none"
+                ));
+            }
+        }
         Ok(secrets
             .with_rakuten(json.rakuten)
             .with_yahoo(json.yahoo)
-            .with_amazon(json.amazon))
+            .with_amazon(json.amazon)
+            .with_shopify_admin(json.shopify_admin))
     }
 }
 
@@ -610,6 +670,7 @@ impl From<Secrets> for SecretsJson {
             rakuten: s.rakuten,
             yahoo: s.yahoo,
             amazon: s.amazon,
+            shopify_admin: s.shopify_admin,
         }
     }
 }
@@ -623,6 +684,7 @@ impl std::fmt::Debug for Secrets {
             .field("rakuten_shops", &self.rakuten.keys().collect::<Vec<_>>())
             .field("yahoo_shops", &self.yahoo.keys().collect::<Vec<_>>())
             .field("amazon_sellers", &self.amazon.keys().collect::<Vec<_>>())
+            .field("shopify_admin_shops", &self.shopify_admin.keys().collect::<Vec<_>>())
             .finish()
     }
 }
@@ -657,6 +719,7 @@ impl PartialEq for Secrets {
             && self.rakuten == other.rakuten
             && self.yahoo == other.yahoo
             && self.amazon == other.amazon
+            && self.shopify_admin == other.shopify_admin
     }
 }
 
@@ -677,7 +740,19 @@ impl Secrets {
             rakuten: BTreeMap::new(),
             yahoo: BTreeMap::new(),
             amazon: BTreeMap::new(),
+            shopify_admin: BTreeMap::new(),
         })
+    }
+
+    /// The same secrets with these Shopify shops' Admin API access.
+    pub fn with_shopify_admin(mut self, shops: BTreeMap<String, ShopifyAdminSecret>) -> Self {
+        self.shopify_admin = shops;
+        self
+    }
+
+    /// The Admin API access by Shopify shop id (the `….myshopify.com` subdomain).
+    pub fn shopify_admin(&self) -> &BTreeMap<String, ShopifyAdminSecret> {
+        &self.shopify_admin
     }
 
     /// The same secrets with these Amazon sellers' SP-API credentials.
