@@ -6,6 +6,7 @@
 use std::sync::{Arc, LazyLock};
 
 use mallguard_domain::Language;
+use mallguard_domain::action::ActionState;
 use mallguard_domain::hold::{HoldState, Resolver};
 use mallguard_domain::notice::OrderSummary;
 use mallguard_domain::notice::template_environment;
@@ -105,12 +106,23 @@ impl Chrome {
         let resolution = hold.resolution.as_ref();
         let view = HoldView {
             state: hold.state.as_str(),
-            state_label: hold.state.label(lang),
+            state_label: match (page.mall_cancel, lang) {
+                (Some(ActionState::Pending), mallguard_domain::Language::Ja) => "キャンセルの手続きを進めております",
+                (Some(ActionState::Pending), mallguard_domain::Language::En) => "the cancellation is in progress",
+                (Some(ActionState::Refused), mallguard_domain::Language::Ja) => {
+                    "キャンセルの手続きについて、ショップからご連絡いたします"
+                }
+                (Some(ActionState::Refused), mallguard_domain::Language::En) => {
+                    "the shop will contact you about the cancellation"
+                }
+                _ => hold.state.label(lang),
+            },
             deadline: format_jst(hold.deadline, lang),
             held: OrderSummary::of(&page.held, lang),
             // The buyer of the held order may not be the earlier order's: show it only as far as it is theirs.
             original: OrderSummary::of_other(&page.original, &page.held, lang),
             resolved_at: resolution.map(|r| format_jst(r.at, lang)),
+            mall_cancel: page.mall_cancel.map(|state| state.as_str()),
             resolved_by: resolution.map(|r| match r.by {
                 Resolver::Buyer => "buyer",
                 Resolver::Staff { .. } => "staff",
@@ -201,6 +213,8 @@ struct HoldView {
     original: OrderSummary,
     resolved_at: Option<String>,
     resolved_by: Option<&'static str>,
+    /// `pending`, `done` or `refused`: the cancellation at the mall, when mallguard does it.
+    mall_cancel: Option<&'static str>,
 }
 
 #[derive(Serialize)]
@@ -225,6 +239,39 @@ mod tests {
         chrome.explicit_lang = true;
         assert_eq!(chrome.link("h1.x.2.Ab-_c"), "/h/h1.x.2.Ab-_c?lang=en");
         assert_eq!(chrome.link("a\"<b/ é?"), "/h/a%22%3Cb%2F%20%C3%A9%3F?lang=en");
+    }
+
+    #[test]
+    fn a_cancellation_still_in_progress_at_the_mall_is_said_so_on_the_page() {
+        use mallguard_domain::hold::{Decision, Resolver};
+        use mallguard_domain::testing::{hold_for, order, order_at};
+        let (held, original) = (order_at("1002", "2026-11-23T03:05:00Z"), order("1001"));
+        let at = "2026-11-23T04:00:00Z".parse().unwrap();
+        let hold = hold_for(&held, &original)
+            .settle(Decision::Cancel, Resolver::Buyer, at)
+            .unwrap();
+        let page = |mall_cancel| HoldPage {
+            hold: hold.clone(),
+            held: held.clone(),
+            original: original.clone(),
+            action: LinkAction::Cancel,
+            confirm_token: None,
+            cancel_token: None,
+            expired: false,
+            mall_cancel,
+        };
+        let chrome = Chrome {
+            shop: Arc::new(mallguard_domain::testing::shop()),
+            lang: Language::Ja,
+            explicit_lang: false,
+        };
+        let pending = chrome.hold_page(&page(Some(ActionState::Pending))).unwrap();
+        assert!(pending.contains("キャンセルの手続きを進めております"), "{pending}");
+        assert!(!pending.contains("キャンセルされました"), "{pending}");
+        let done = chrome.hold_page(&page(Some(ActionState::Done))).unwrap();
+        assert!(done.contains("キャンセルされました"), "{done}");
+        let refused = chrome.hold_page(&page(Some(ActionState::Refused))).unwrap();
+        assert!(refused.contains("ショップからご連絡いたします"), "{refused}");
     }
 
     #[test]

@@ -244,3 +244,38 @@ async fn at_the_deadline_the_cancellation_mail_waits_for_the_mall() {
     assert_eq!(w.mails_of(NoticeKind::Cancellation).len(), 1);
     assert_eq!(w.mails_of(NoticeKind::StaffExpired).len(), 1);
 }
+
+#[tokio::test]
+async fn the_buyers_page_says_the_cancellation_is_in_progress_until_the_mall_did_it() {
+    let mall = ScriptedActions::at(Mall::Own)
+        .then(Ok(Performed::default()))
+        .then(Err(ActionError::Later {
+            message: "HTTP 503".into(),
+            retry_after: None,
+        }));
+    let w = world(mall);
+    let hold = w.held_pair().await;
+    let token = w.cancel_token();
+    let Answer::Done(page) = w.app.answer(&token).await.unwrap() else {
+        panic!("settled")
+    };
+    assert_eq!(page.hold.state, HoldState::Cancelled);
+    assert_eq!(
+        page.mall_cancel,
+        Some(ActionState::Pending),
+        "not yet cancelled at the mall"
+    );
+    assert!(
+        w.mails_of(NoticeKind::Receipt).is_empty(),
+        "no receipt before the mall cancelled"
+    );
+    w.clock.advance(SignedDuration::from_mins(1));
+    w.app.sweep().await.unwrap();
+    assert_eq!(w.action(&hold, ActionKind::Cancel).await.state, ActionState::Done);
+    assert_eq!(w.app.view(&token).await.unwrap().mall_cancel, Some(ActionState::Done));
+    assert_eq!(
+        w.mails_of(NoticeKind::Receipt).len(),
+        1,
+        "the receipt once the mall cancelled"
+    );
+}

@@ -22,6 +22,9 @@ pub struct HoldPage {
     pub cancel_token: Option<String>,
     /// The link is past its expiry: the page shows the outcome and how to reach the shop.
     pub expired: bool,
+    /// For a cancelled hold whose order mallguard cancels at the mall: how far that is (pending, done,
+    /// refused), so the page says only what really happened.
+    pub mall_cancel: Option<crate::action::ActionState>,
 }
 
 /// The result of pressing a button.
@@ -47,7 +50,16 @@ impl Mallguard {
     async fn page(&self, token: &LinkToken, hold: Hold, expired: bool) -> Result<HoldPage, ServiceError> {
         let held = self.load_order(&hold.order).await?.order;
         let original = self.load_order(&hold.original).await?.order;
-        let open = hold.next_due().is_some() && !expired;
+        // An unsettled hold can be answered until its link expires, also past the deadline when it waits
+        // for the staff (an Amazon order is cancelled only on the buyer's word).
+        let open = hold.state == crate::hold::HoldState::Held && !expired;
+        let mall_cancel =
+            if hold.state == crate::hold::HoldState::Cancelled && self.acts(&hold, crate::action::ActionKind::Cancel) {
+                let id = crate::action::ActionId::for_hold(&hold.id, crate::action::ActionKind::Cancel);
+                self.store.action(&id).await?.map(|action| action.state)
+            } else {
+                None
+            };
         let sign = |action| {
             open.then(|| {
                 self.settings
@@ -64,6 +76,7 @@ impl Mallguard {
             held,
             original,
             expired,
+            mall_cancel,
         })
     }
 
