@@ -28,6 +28,38 @@
 //! SP-API needs no AWS Signature Version 4 since 2023-10-02: the LWA token (or the RDT) is the whole
 //! authorisation. Never log the tokens, `BuyerInfo` or `ShippingAddress`.
 //!
+//! # Cancelling an order: the Feeds API
+//!
+//! Amazon has no hold for a marketplace order and the Orders API cancels nothing: a seller cancels by
+//! acknowledging the order's items with `StatusCode` `Failure` in an `OrderAcknowledgement` feed (the
+//! research notes on the malls' write APIs, §4, citing an Amazon staff answer in
+//! amzn/selling-partner-api-models#4839). The flow, Feeds API 2021-06-30
+//! (amzn/selling-partner-api-models@34dc93f `models/feeds-api-model/feeds_2021-06-30.json`, and Amazon's
+//! Easy Ship feed recipe in amzn/selling-partner-api-samples
+//! `code-recipes/java/src/main/java/easyship/SubmitFeedRequestRecipe.java`):
+//!
+//! 1. POST [`create_feed_document_request`] to [`FEED_DOCUMENTS_PATH`] (`createFeedDocument`, HTTP 201), read
+//!    [`parse_create_feed_document`]: a document id and a presigned `url` that "expires after 5 minutes".
+//! 2. PUT [`order_acknowledgement_cancel_feed`]'s XML to that url with `Content-Type` [`FEED_CONTENT_TYPE`]
+//!    (the same as in step 1) and no `x-amz-access-token`.
+//! 3. POST [`create_feed_request`] to [`FEEDS_PATH`] (`createFeed`, HTTP 202), read [`parse_create_feed`]:
+//!    the feed id. The rate is 0.0083 requests a second (burst 15): put several cancellations in one feed.
+//! 4. Poll [`get_feed`] (`getFeed`), read [`parse_feed`]: [`Feed::outcome`] is pending while `IN_QUEUE` or
+//!    `IN_PROGRESS`, refused when `FATAL` or `CANCELLED`, and says to read the report when `DONE`.
+//! 5. [`get_feed_document`] on the `resultFeedDocumentId` (`getFeedDocument`), read
+//!    [`parse_feed_document`]: a url and whether the report is `GZIP`-compressed (then gunzip it: this crate
+//!    does no IO and has no gzip).
+//! 6. GET that url and read the processing report with [`parse_processing_report`];
+//!    [`ProcessingReport::outcome_of`] says whether the cancellation of one order (one message) was accepted.
+//!
+//! A non-2xx answer of steps 1, 3, 4 and 5 goes through [`Failure::classify`], as every SP-API call.
+//!
+//! Not verified, and so never relied on: the report's `ResultMessageCode` for an order already shipped or
+//! already cancelled (every `Error` result is a refusal, kept verbatim; re-read the order before telling the
+//! staff); whether a `Failure` without any `Item` cancels the whole order (every item is always listed); the
+//! `CancelReason` values of the newer `OrderAcknowledgement.xsd` release_4_1; and the processing report's own
+//! XSD (its element names come from client fixtures). The samples are `events/amazon/feed-*`.
+//!
 //! # Sources, and what is not verified
 //!
 //! Every wire name here is from the SP-API models in `amzn/selling-partner-api-models`
@@ -2162,5 +2194,1486 @@ mod tests {
             ),
             Err(ParseError::Invalid(m)) if m.starts_with("getOrders.payload.Orders[0].LastUpdateDate: ")
         ));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Feeds API: cancelling an order (POST_ORDER_ACKNOWLEDGEMENT_DATA)
+// ---------------------------------------------------------------------------------------------------------
+
+/// Feeds API 2021-06-30 `createFeed` (POST, JSON [`create_feed_request`]), and the parent of `getFeed`.
+pub const FEEDS_PATH: &str = "/feeds/2021-06-30/feeds";
+/// Feeds API 2021-06-30 `createFeedDocument` (POST, JSON [`create_feed_document_request`]), and the parent
+/// of `getFeedDocument`.
+pub const FEED_DOCUMENTS_PATH: &str = "/feeds/2021-06-30/documents";
+/// The feed type that acknowledges (and so cancels) orders; still offered after the XML listings feeds were
+/// removed on 2025-07-31 (<https://developer-docs.amazon.com/sp-api/docs/feed-type-values>).
+pub const ORDER_ACKNOWLEDGEMENT_FEED_TYPE: &str = "POST_ORDER_ACKNOWLEDGEMENT_DATA";
+/// The content type of the feed document, given to `createFeedDocument` and sent again on the upload, as
+/// Amazon's recipe does (`String.format("text/xml; charset=%s", StandardCharsets.UTF_8)`).
+pub const FEED_CONTENT_TYPE: &str = "text/xml; charset=UTF-8";
+/// How many characters of an id Amazon sends we accept; real ones are well under 100.
+const MAX_FEED_ID: usize = 200;
+/// How many characters of a presigned url we accept.
+const MAX_URL: usize = 8192;
+/// How many characters of a report's `ResultDescription` we keep.
+const DESCRIPTION_ECHO: usize = 300;
+/// How many characters an `AmazonOrderItemCode` may have (they are 14 digits).
+const MAX_ITEM_ID: usize = 64;
+
+/// The JSON body of `createFeedDocument`: `{"contentType": "text/xml; charset=UTF-8"}`.
+pub fn create_feed_document_request() -> serde_json::Value {
+    serde_json::json!({ "contentType": FEED_CONTENT_TYPE })
+}
+
+/// The JSON body of `createFeed` for an uploaded cancel document on Amazon.co.jp:
+/// `{"feedType": "POST_ORDER_ACKNOWLEDGEMENT_DATA", "marketplaceIds": ["A1VC38T7YXB528"],
+/// "inputFeedDocumentId": …}`. Send it within two days of `createFeedDocument` ("feedDocumentId value
+/// expires after two days", <https://developer-docs.amazon.com/sp-api/docs/submit-a-feed>).
+pub fn create_feed_request(feed_document_id: &str) -> serde_json::Value {
+    serde_json::json!({
+        "feedType": ORDER_ACKNOWLEDGEMENT_FEED_TYPE,
+        "marketplaceIds": [JP_MARKETPLACE_ID],
+        "inputFeedDocumentId": feed_document_id.trim()
+    })
+}
+
+/// `getFeed`: `GET /feeds/2021-06-30/feeds/{feedId}` (2 requests a second, burst 15).
+pub fn get_feed(feed_id: &str) -> ApiRequest {
+    let mut path = format!("{FEEDS_PATH}/");
+    percent_encode(&mut path, feed_id.trim(), false);
+    ApiRequest {
+        method: "GET",
+        path,
+        query: Vec::new(),
+    }
+}
+
+/// `getFeedDocument`: `GET /feeds/2021-06-30/documents/{feedDocumentId}` (0.0222 requests a second, burst
+/// 10), for the `resultFeedDocumentId` of a `DONE` feed.
+pub fn get_feed_document(feed_document_id: &str) -> ApiRequest {
+    let mut path = format!("{FEED_DOCUMENTS_PATH}/");
+    percent_encode(&mut path, feed_document_id.trim(), false);
+    ApiRequest {
+        method: "GET",
+        path,
+        query: Vec::new(),
+    }
+}
+
+/// `CancelReason` of an `OrderAcknowledgement` item: the enumeration of `OrderAcknowledgement.xsd`
+/// release_1_9, as transcribed in client code (search-index file 19070881044). Whether the newer release_4_1
+/// changed it is not verified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CancelReason {
+    NoInventory,
+    ShippingAddressUndeliverable,
+    CustomerExchange,
+    /// What mallguard sends for a duplicate the buyer chose to cancel. Whether Amazon counts it against the
+    /// seller's cancellation rate when the buyer did not ask on Amazon is not verified.
+    BuyerCanceled,
+    GeneralAdjustment,
+    CarrierCreditDecision,
+    RiskAssessmentInformationNotValid,
+    CarrierCoverageFailure,
+    CustomerReturn,
+    MerchandiseNotReceived,
+}
+
+impl CancelReason {
+    /// The value as the schema writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NoInventory => "NoInventory",
+            Self::ShippingAddressUndeliverable => "ShippingAddressUndeliverable",
+            Self::CustomerExchange => "CustomerExchange",
+            Self::BuyerCanceled => "BuyerCanceled",
+            Self::GeneralAdjustment => "GeneralAdjustment",
+            Self::CarrierCreditDecision => "CarrierCreditDecision",
+            Self::RiskAssessmentInformationNotValid => "RiskAssessmentInformationNotValid",
+            Self::CarrierCoverageFailure => "CarrierCoverageFailure",
+            Self::CustomerReturn => "CustomerReturn",
+            Self::MerchandiseNotReceived => "MerchandiseNotReceived",
+        }
+    }
+}
+
+/// One order to cancel in an `OrderAcknowledgement` feed: the order, every one of its items, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderCancellation {
+    pub order_id: OrderId,
+    /// Each item's `AmazonOrderItemCode`: the `OrderItemId` of `getOrderItems` (the v2026-01-01
+    /// `orderItemId`). List every item of the order: whether an acknowledgement with `Failure` and no item
+    /// cancels the whole order is not verified, so none is ever sent without one.
+    pub item_ids: Vec<String>,
+    pub reason: CancelReason,
+}
+
+/// Why [`order_acknowledgement_cancel_feed`] made no document.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FeedError {
+    #[error("the feed names no order")]
+    NoOrders,
+    #[error("order {0}: no item to cancel (list every AmazonOrderItemCode of the order)")]
+    NoItems(String),
+    #[error("order {order}: {item:?} is not an AmazonOrderItemCode")]
+    BadItem { order: String, item: String },
+    #[error("order {0} is listed twice")]
+    DuplicateOrder(String),
+}
+
+/// The `POST_ORDER_ACKNOWLEDGEMENT_DATA` document that cancels `orders` of the seller `merchant_id` (its
+/// `SellerId`, the `MerchantIdentifier`): one `<Message>` per order, `MessageID` 1, 2, … in the order given
+/// (the processing report refers to them by it: [`ProcessingReport::outcome_of`]), each an
+/// `<OrderAcknowledgement>` with the `AmazonOrderID`, `StatusCode` `Failure`, and one `<Item>` per item with
+/// its `AmazonOrderItemCode` and `CancelReason`. An item listed twice is sent once.
+///
+/// The envelope (`Header` with `DocumentVersion` 1.01 and `MerchantIdentifier`, `MessageType`, `Message`
+/// with `MessageID`) is Amazon's recipe's; the acknowledgement's elements and their order are the XSD's. The
+/// optional `MerchantOrderID`, `MerchantOrderItemID` and `OperationType` are not sent.
+pub fn order_acknowledgement_cancel_feed(
+    merchant_id: &ShopId,
+    orders: &[OrderCancellation],
+) -> Result<String, FeedError> {
+    if orders.is_empty() {
+        return Err(FeedError::NoOrders);
+    }
+    let mut seen_orders = std::collections::BTreeSet::new();
+    let mut xml = String::from(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<AmazonEnvelope \
+         xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xsi:noNamespaceSchemaLocation=\"amzn-envelope.xsd\">\n",
+    );
+    let _ = write!(
+        xml,
+        "  <Header>\n    <DocumentVersion>1.01</DocumentVersion>\n    <MerchantIdentifier>{}</MerchantIdentifier>\n  \
+         </Header>\n  <MessageType>OrderAcknowledgement</MessageType>\n",
+        quick_xml::escape::escape(merchant_id.as_str())
+    );
+    for (i, order) in orders.iter().enumerate() {
+        let order_id = order.order_id.as_str();
+        if !seen_orders.insert(order_id) {
+            return Err(FeedError::DuplicateOrder(order_id.to_owned()));
+        }
+        let mut items: Vec<&str> = Vec::new();
+        for item in &order.item_ids {
+            let trimmed = item.trim();
+            let valid = !trimmed.is_empty()
+                && trimmed.chars().count() <= MAX_ITEM_ID
+                && trimmed.chars().all(|c| c.is_ascii_graphic());
+            if !valid {
+                return Err(FeedError::BadItem {
+                    order: order_id.to_owned(),
+                    item: item.chars().take(ECHO).collect(),
+                });
+            }
+            if !items.contains(&trimmed) {
+                items.push(trimmed);
+            }
+        }
+        if items.is_empty() {
+            return Err(FeedError::NoItems(order_id.to_owned()));
+        }
+        let _ = write!(
+            xml,
+            "  <Message>\n    <MessageID>{}</MessageID>\n    <OrderAcknowledgement>\n      \
+             <AmazonOrderID>{}</AmazonOrderID>\n      <StatusCode>Failure</StatusCode>\n",
+            i + 1,
+            quick_xml::escape::escape(order_id)
+        );
+        for item in items {
+            let _ = write!(
+                xml,
+                "      <Item>\n        <AmazonOrderItemCode>{}</AmazonOrderItemCode>\n        \
+                 <CancelReason>{}</CancelReason>\n      </Item>\n",
+                quick_xml::escape::escape(item),
+                order.reason.as_str()
+            );
+        }
+        xml.push_str("    </OrderAcknowledgement>\n  </Message>\n");
+    }
+    xml.push_str("</AmazonEnvelope>\n");
+    Ok(xml)
+}
+
+/// Where to upload a feed document: the answer of `createFeedDocument`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedDocumentUpload {
+    /// `feedDocumentId`: give it to [`create_feed_request`] once the document is uploaded.
+    pub feed_document_id: String,
+    /// `url`: "The presigned URL for uploading the feed contents. This URL expires after 5 minutes." It
+    /// grants access on its own: never log it.
+    pub url: String,
+}
+
+/// Reads the answer of `createFeedDocument` (`{feedDocumentId, url}`). A url that is not `https://` is
+/// refused: the document is not sent in the clear.
+pub fn parse_create_feed_document(body: &[u8]) -> Result<FeedDocumentUpload, ParseError> {
+    const RESPONSE: &str = "createFeedDocument";
+    let wire = decode_response::<WireFeedDocument>(body, RESPONSE)?;
+    Ok(FeedDocumentUpload {
+        feed_document_id: feed_id(wire.feed_document_id, RESPONSE, "feedDocumentId", &wire.errors)?,
+        url: feed_url(wire.url, RESPONSE, &wire.errors)?,
+    })
+}
+
+/// Reads the answer of `createFeed` (HTTP 202, `{feedId}`): the feed id to poll with [`get_feed`].
+pub fn parse_create_feed(body: &[u8]) -> Result<String, ParseError> {
+    #[derive(Deserialize)]
+    struct Wire {
+        #[serde(rename = "feedId", default)]
+        feed_id: Option<String>,
+        #[serde(default, deserialize_with = "null_as_default")]
+        errors: Vec<WireError>,
+    }
+    let wire = decode_response::<Wire>(body, "createFeed")?;
+    feed_id(wire.feed_id, "createFeed", "feedId", &wire.errors)
+}
+
+/// `processingStatus` of a feed (the model's enumeration).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ProcessingStatus {
+    /// "The feed has not yet started processing. It may be waiting for another IN_PROGRESS feed."
+    InQueue,
+    /// "The feed is being processed."
+    InProgress,
+    /// "Examine the contents of the result document to determine if there were any errors."
+    Done,
+    /// "Some, none, or all of the operations within the feed may have completed successfully."
+    Fatal,
+    /// "The feed was cancelled before it started processing."
+    Cancelled,
+    /// A status the model did not list when this was written, as sent (at most 60 characters).
+    Other(String),
+}
+
+impl ProcessingStatus {
+    fn parse(raw: &str) -> Self {
+        match raw.trim() {
+            "IN_QUEUE" => Self::InQueue,
+            "IN_PROGRESS" => Self::InProgress,
+            "DONE" => Self::Done,
+            "FATAL" => Self::Fatal,
+            "CANCELLED" => Self::Cancelled,
+            other => Self::Other(other.chars().take(ECHO).collect()),
+        }
+    }
+
+    /// The status as Amazon writes it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::InQueue => "IN_QUEUE",
+            Self::InProgress => "IN_PROGRESS",
+            Self::Done => "DONE",
+            Self::Fatal => "FATAL",
+            Self::Cancelled => "CANCELLED",
+            Self::Other(raw) => raw,
+        }
+    }
+}
+
+impl fmt::Display for ProcessingStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A feed as `getFeed` describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Feed {
+    pub feed_id: String,
+    /// `feedType`, as sent (at most 60 characters).
+    pub feed_type: String,
+    pub processing_status: ProcessingStatus,
+    /// `resultFeedDocumentId`: the processing report, for [`get_feed_document`].
+    pub result_feed_document_id: Option<String>,
+}
+
+/// Where a cancellation by feed stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FeedOutcome {
+    /// Not processed yet (`IN_QUEUE`, `IN_PROGRESS`): ask `getFeed` again later.
+    Pending,
+    /// Amazon took the acknowledgement: the order is cancelled (re-read it to see `Canceled`).
+    Accepted,
+    /// For good: do not resubmit blindly; the staff must look.
+    Refused(FeedRefusal),
+}
+
+/// Why a cancellation by feed did not go through.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FeedRefusal {
+    /// The report's `Error` results for the message, and those for the whole document (`MessageID` 0, such
+    /// as `5000` "XML Parsing Error"). Which `ResultMessageCode` a shipped or already cancelled order gets is
+    /// not verified: re-read the order (`OrderStatus` `Canceled` is success for mallguard).
+    Errors(Vec<ReportResult>),
+    /// The report does not count the message as successful, and names no error for it.
+    NotProcessed {
+        processed: u32,
+        successful: u32,
+        with_error: u32,
+    },
+    /// `FATAL`: "Some, none, or all of the operations within the feed may have completed successfully".
+    /// Re-read the order before anything else; the result document, when there is one, may say more.
+    Fatal { result_feed_document_id: Option<String> },
+    /// `CANCELLED` before it was processed.
+    Cancelled,
+    /// `DONE` without a result document, or a status the model does not list.
+    Unexpected(String),
+}
+
+impl fmt::Display for FeedRefusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FeedRefusal::Errors(results) => {
+                for (i, result) in results.iter().take(3).enumerate() {
+                    if i > 0 {
+                        f.write_str("; ")?;
+                    }
+                    write!(
+                        f,
+                        "{} {}: {}",
+                        result.code.as_str(),
+                        result.message_code.as_deref().unwrap_or("(no code)"),
+                        result.description
+                    )?;
+                }
+                if results.len() > 3 {
+                    write!(f, "; and {} more", results.len() - 3)?;
+                }
+                Ok(())
+            }
+            FeedRefusal::NotProcessed {
+                processed,
+                successful,
+                with_error,
+            } => write!(
+                f,
+                "the report does not count the message as successful ({processed} processed, {successful} \
+                 successful, {with_error} with an error)"
+            ),
+            FeedRefusal::Fatal { .. } => f.write_str("the feed ended FATAL: some, none or all of it may have applied"),
+            FeedRefusal::Cancelled => f.write_str("the feed was cancelled before it was processed"),
+            FeedRefusal::Unexpected(what) => write!(f, "unexpected feed state: {what}"),
+        }
+    }
+}
+
+impl Feed {
+    /// Where the feed stands: [`FeedOutcome::Pending`] while `IN_QUEUE` or `IN_PROGRESS`,
+    /// [`FeedOutcome::Refused`] when `FATAL`, `CANCELLED`, `DONE` without a result document, or in a status
+    /// the model does not list. None when `DONE`: "examine the contents of the result document" — fetch it
+    /// ([`get_feed_document`] on [`result_feed_document_id`](Feed::result_feed_document_id)) and ask
+    /// [`ProcessingReport::outcome_of`].
+    pub fn outcome(&self) -> Option<FeedOutcome> {
+        Some(match &self.processing_status {
+            ProcessingStatus::InQueue | ProcessingStatus::InProgress => FeedOutcome::Pending,
+            ProcessingStatus::Done if self.result_feed_document_id.is_some() => return None,
+            ProcessingStatus::Done => {
+                FeedOutcome::Refused(FeedRefusal::Unexpected("DONE without a resultFeedDocumentId".into()))
+            }
+            ProcessingStatus::Fatal => FeedOutcome::Refused(FeedRefusal::Fatal {
+                result_feed_document_id: self.result_feed_document_id.clone(),
+            }),
+            ProcessingStatus::Cancelled => FeedOutcome::Refused(FeedRefusal::Cancelled),
+            ProcessingStatus::Other(status) => {
+                FeedOutcome::Refused(FeedRefusal::Unexpected(format!("processingStatus {status}")))
+            }
+        })
+    }
+}
+
+/// Reads the answer of `getFeed` (the `Feed` itself, no `payload`): `feedId`, `feedType`,
+/// `processingStatus` and `resultFeedDocumentId`. The times are not read.
+pub fn parse_feed(body: &[u8]) -> Result<Feed, ParseError> {
+    const RESPONSE: &str = "getFeed";
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Wire {
+        #[serde(default)]
+        feed_id: Option<String>,
+        #[serde(default)]
+        feed_type: Option<String>,
+        #[serde(default)]
+        processing_status: Option<String>,
+        #[serde(default)]
+        result_feed_document_id: Option<String>,
+        #[serde(default, deserialize_with = "null_as_default")]
+        errors: Vec<WireError>,
+    }
+    let wire = decode_response::<Wire>(body, RESPONSE)?;
+    let feed_id = feed_id(wire.feed_id, RESPONSE, "feedId", &wire.errors)?;
+    let status = non_empty(wire.processing_status.as_deref())
+        .ok_or_else(|| ParseError::field(&format!("{RESPONSE}.processingStatus"), "missing"))?;
+    let result_feed_document_id = match non_empty(wire.result_feed_document_id.as_deref()) {
+        Some(id) => Some(feed_id_text(id, &format!("{RESPONSE}.resultFeedDocumentId"))?),
+        None => None,
+    };
+    Ok(Feed {
+        feed_id,
+        feed_type: non_empty(wire.feed_type.as_deref())
+            .unwrap_or_default()
+            .chars()
+            .take(ECHO)
+            .collect(),
+        processing_status: ProcessingStatus::parse(status),
+        result_feed_document_id,
+    })
+}
+
+/// `compressionAlgorithm` of a feed document: the model lists `GZIP` only.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Compression {
+    Gzip,
+    /// A value the model did not list, as sent (at most 60 characters): the report cannot be read.
+    Other(String),
+}
+
+/// Where to download a feed document (the processing report): the answer of `getFeedDocument`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedDocument {
+    pub feed_document_id: String,
+    /// The presigned url; "This URL expires after 5 minutes." Never log it.
+    pub url: String,
+    /// None: the document is plain. `Gzip`: gunzip it before [`parse_processing_report`].
+    pub compression: Option<Compression>,
+}
+
+/// Reads the answer of `getFeedDocument` (`{feedDocumentId, url, compressionAlgorithm?}`).
+pub fn parse_feed_document(body: &[u8]) -> Result<FeedDocument, ParseError> {
+    const RESPONSE: &str = "getFeedDocument";
+    let wire = decode_response::<WireFeedDocument>(body, RESPONSE)?;
+    Ok(FeedDocument {
+        feed_document_id: feed_id(wire.feed_document_id, RESPONSE, "feedDocumentId", &wire.errors)?,
+        url: feed_url(wire.url, RESPONSE, &wire.errors)?,
+        compression: non_empty(wire.compression_algorithm.as_deref()).map(|c| match c {
+            "GZIP" => Compression::Gzip,
+            other => Compression::Other(other.chars().take(ECHO).collect()),
+        }),
+    })
+}
+
+/// `createFeedDocument`'s and `getFeedDocument`'s answer.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WireFeedDocument {
+    #[serde(default)]
+    feed_document_id: Option<String>,
+    #[serde(default)]
+    url: Option<String>,
+    #[serde(default)]
+    compression_algorithm: Option<String>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    errors: Vec<WireError>,
+}
+
+/// A required id of a Feeds API answer; when missing, say which `errors` the answer carries instead.
+fn feed_id(value: Option<String>, response: &str, name: &str, errors: &[WireError]) -> Result<String, ParseError> {
+    let field = format!("{response}.{name}");
+    match non_empty(value.as_deref()) {
+        Some(id) => feed_id_text(id, &field),
+        None if errors.is_empty() => Err(ParseError::field(&field, "missing")),
+        None => Err(ParseError::field(
+            &field,
+            format_args!("missing; the response carries errors: {}", describe(errors)),
+        )),
+    }
+}
+
+fn feed_id_text(id: &str, field: &str) -> Result<String, ParseError> {
+    if id.chars().count() > MAX_FEED_ID {
+        return Err(ParseError::field(
+            field,
+            format_args!("is longer than {MAX_FEED_ID} characters"),
+        ));
+    }
+    if let Some(bad) = id.chars().find(|c| c.is_control() || c.is_whitespace()) {
+        return Err(ParseError::field(field, format_args!("has the character {bad:?}")));
+    }
+    Ok(id.to_owned())
+}
+
+/// The presigned url of a Feeds API answer: `https://`, at most [`MAX_URL`] characters. The url is never
+/// repeated in an error (it grants access).
+fn feed_url(value: Option<String>, response: &str, errors: &[WireError]) -> Result<String, ParseError> {
+    let field = format!("{response}.url");
+    let Some(url) = non_empty(value.as_deref()) else {
+        return Err(if errors.is_empty() {
+            ParseError::field(&field, "missing")
+        } else {
+            ParseError::field(
+                &field,
+                format_args!("missing; the response carries errors: {}", describe(errors)),
+            )
+        });
+    };
+    if !url.starts_with("https://") {
+        return Err(ParseError::field(&field, "is not an https:// url"));
+    }
+    if url.chars().count() > MAX_URL || url.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(ParseError::field(
+            &field,
+            format_args!("is longer than {MAX_URL} characters or has blanks"),
+        ));
+    }
+    Ok(url.to_owned())
+}
+
+/// A feed's processing report (`MessageType` `ProcessingReport`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessingReport {
+    /// `DocumentTransactionID`: the feed id.
+    pub document_transaction_id: Option<String>,
+    /// `StatusCode`, `Complete` in every report seen.
+    pub status_code: Option<String>,
+    /// `ProcessingSummary`.
+    pub messages_processed: u32,
+    pub messages_successful: u32,
+    pub messages_with_error: u32,
+    pub messages_with_warning: u32,
+    /// Every `Result`, errors and warnings, in the report's order.
+    pub results: Vec<ReportResult>,
+}
+
+/// One `Result` of a processing report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportResult {
+    /// `MessageID`: the message of the feed it is about; 0 for the whole document (a parsing error).
+    pub message_id: Option<u32>,
+    /// `ResultCode`.
+    pub code: ResultCode,
+    /// `ResultMessageCode`, such as `5000`, verbatim (at most 60 characters).
+    pub message_code: Option<String>,
+    /// `ResultDescription`, at most 300 characters.
+    pub description: String,
+    /// `AdditionalInfo/AmazonOrderID`, when given.
+    pub amazon_order_id: Option<String>,
+}
+
+/// `ResultCode` of a report `Result`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ResultCode {
+    Error,
+    Warning,
+    /// Any other value, as sent (at most 60 characters).
+    Other(String),
+}
+
+impl ResultCode {
+    /// The code as Amazon writes it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            ResultCode::Error => "Error",
+            ResultCode::Warning => "Warning",
+            ResultCode::Other(raw) => raw,
+        }
+    }
+}
+
+impl ProcessingReport {
+    /// The `Error` results about message `message_id`, or about the whole document (`MessageID` 0 or none).
+    fn errors_for(&self, message_id: Option<u32>) -> Vec<ReportResult> {
+        self.results
+            .iter()
+            .filter(|r| r.code == ResultCode::Error)
+            .filter(|r| match (message_id, r.message_id) {
+                (None, _) | (_, None | Some(0)) => true,
+                (Some(wanted), Some(id)) => id == wanted,
+            })
+            .cloned()
+            .collect()
+    }
+
+    fn not_processed(&self) -> FeedOutcome {
+        FeedOutcome::Refused(FeedRefusal::NotProcessed {
+            processed: self.messages_processed,
+            successful: self.messages_successful,
+            with_error: self.messages_with_error,
+        })
+    }
+
+    /// Whether the whole feed went through: accepted when no `Result` is an `Error` and every processed
+    /// message was successful ("success" as the research notes read the fixtures: `MessagesSuccessful` =
+    /// `MessagesProcessed` and no `Error` result).
+    pub fn outcome(&self) -> FeedOutcome {
+        let errors = self.errors_for(None);
+        if !errors.is_empty() {
+            return FeedOutcome::Refused(FeedRefusal::Errors(errors));
+        }
+        if self.messages_processed == 0
+            || self.messages_with_error > 0
+            || self.messages_successful < self.messages_processed
+        {
+            return self.not_processed();
+        }
+        FeedOutcome::Accepted
+    }
+
+    /// Whether the message `message_id` (the `MessageID` [`order_acknowledgement_cancel_feed`] gave the
+    /// order: its place in the list, from 1) went through. Refused with the `Error` results about it or
+    /// about the whole document; accepted when there is none, at least one message succeeded, and every
+    /// message counted with an error is named by an `Error` result (so none of them can be this one);
+    /// otherwise refused as not processed (an inference: the report format is read from client fixtures).
+    pub fn outcome_of(&self, message_id: u32) -> FeedOutcome {
+        let errors = self.errors_for(Some(message_id));
+        if !errors.is_empty() {
+            return FeedOutcome::Refused(FeedRefusal::Errors(errors));
+        }
+        let named: std::collections::BTreeSet<u32> = self
+            .results
+            .iter()
+            .filter(|r| r.code == ResultCode::Error)
+            .filter_map(|r| r.message_id)
+            .collect();
+        let unnamed_errors = usize::try_from(self.messages_with_error).unwrap_or(usize::MAX) > named.len();
+        if self.messages_successful == 0 || unnamed_errors {
+            return self.not_processed();
+        }
+        FeedOutcome::Accepted
+    }
+}
+
+/// Reads a feed processing report: the XML document at the url of [`parse_feed_document`], already gunzipped
+/// when its `compressionAlgorithm` is `GZIP`.
+///
+/// Like every XML this crate reads, it is checked first in one flat pass: UTF-8, no DOCTYPE (so no entity is
+/// declared or fetched), no entity beyond XML's five, elements nested at most [`crate::MAX_DEPTH`] deep.
+/// The root must be `AmazonEnvelope` with `MessageType` `ProcessingReport`; the numbers of the summary must
+/// be whole numbers. Errors name the element path (`Message[0].ProcessingReport.ProcessingSummary…`).
+/// Element names are those of the reports in client fixtures (search-index files 16569482057, 35626052891,
+/// 50990769433); Amazon's XSD for the report was not read.
+pub fn parse_processing_report(xml: &[u8]) -> Result<ProcessingReport, ParseError> {
+    if xml.starts_with(&[0x1f, 0x8b]) {
+        return Err(ParseError::Invalid(
+            "the report is gzip-compressed (compressionAlgorithm GZIP): gunzip it first".into(),
+        ));
+    }
+    let (text, root) = check_report_xml(xml)?;
+    if root != "AmazonEnvelope" {
+        return Err(ParseError::Invalid(format!(
+            "the root element is {root}, not AmazonEnvelope"
+        )));
+    }
+    let envelope: WireReportEnvelope = decode_report_xml(text)?;
+    let message_type = envelope.message_type.as_deref().map(str::trim).unwrap_or_default();
+    if message_type != "ProcessingReport" {
+        let shown: String = message_type.chars().take(ECHO).collect();
+        return Err(ParseError::field(
+            "MessageType",
+            format_args!("{shown:?} is not ProcessingReport"),
+        ));
+    }
+    let (index, report) = envelope
+        .message
+        .into_iter()
+        .enumerate()
+        .find_map(|(i, m)| m.processing_report.map(|r| (i, r)))
+        .ok_or_else(|| ParseError::field("Message.ProcessingReport", "missing"))?;
+    let path = format!("Message[{index}].ProcessingReport");
+    let summary = report
+        .summary
+        .ok_or_else(|| ParseError::field(&format!("{path}.ProcessingSummary"), "missing"))?;
+    let count = |value: &Option<String>, name: &str| -> Result<u32, ParseError> {
+        let field = format!("{path}.ProcessingSummary.{name}");
+        let text = non_empty(value.as_deref()).ok_or_else(|| ParseError::field(&field, "missing"))?;
+        text.parse().map_err(|_| {
+            let shown: String = text.chars().take(ECHO).collect();
+            ParseError::field(&field, format_args!("{shown:?} is not a whole number"))
+        })
+    };
+    let messages_processed = count(&summary.messages_processed, "MessagesProcessed")?;
+    let messages_successful = count(&summary.messages_successful, "MessagesSuccessful")?;
+    let messages_with_error = count(&summary.messages_with_error, "MessagesWithError")?;
+    // Not in every report (a fixture without warnings may leave it out): absent is none.
+    let messages_with_warning = match non_empty(summary.messages_with_warning.as_deref()) {
+        Some(_) => count(&summary.messages_with_warning, "MessagesWithWarning")?,
+        None => 0,
+    };
+    let results = report
+        .results
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| r.into_result(&format!("{path}.Result[{i}]")))
+        .collect::<Result<Vec<_>, _>>()?;
+    let text = |value: Option<String>| non_empty(value.as_deref()).map(|v| v.chars().take(ECHO).collect());
+    Ok(ProcessingReport {
+        document_transaction_id: text(report.document_transaction_id),
+        status_code: text(report.status_code),
+        messages_processed,
+        messages_successful,
+        messages_with_error,
+        messages_with_warning,
+        results,
+    })
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct WireReportEnvelope {
+    #[serde(default)]
+    message_type: Option<String>,
+    #[serde(default)]
+    message: Vec<WireReportMessage>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct WireReportMessage {
+    #[serde(default)]
+    processing_report: Option<WireProcessingReport>,
+}
+
+#[derive(Debug, Deserialize)]
+struct WireProcessingReport {
+    #[serde(rename = "DocumentTransactionID", default)]
+    document_transaction_id: Option<String>,
+    #[serde(rename = "StatusCode", default)]
+    status_code: Option<String>,
+    #[serde(rename = "ProcessingSummary", default)]
+    summary: Option<WireProcessingSummary>,
+    #[serde(rename = "Result", default)]
+    results: Vec<WireReportResult>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct WireProcessingSummary {
+    #[serde(default)]
+    messages_processed: Option<String>,
+    #[serde(default)]
+    messages_successful: Option<String>,
+    #[serde(default)]
+    messages_with_error: Option<String>,
+    #[serde(default)]
+    messages_with_warning: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct WireReportResult {
+    #[serde(rename = "MessageID", default)]
+    message_id: Option<String>,
+    #[serde(rename = "ResultCode", default)]
+    result_code: Option<String>,
+    #[serde(rename = "ResultMessageCode", default)]
+    result_message_code: Option<String>,
+    #[serde(rename = "ResultDescription", default)]
+    result_description: Option<String>,
+    #[serde(rename = "AdditionalInfo", default)]
+    additional_info: Option<WireAdditionalInfo>,
+}
+
+#[derive(Debug, Deserialize)]
+struct WireAdditionalInfo {
+    #[serde(rename = "AmazonOrderID", default)]
+    amazon_order_id: Option<String>,
+}
+
+impl WireReportResult {
+    fn into_result(self, path: &str) -> Result<ReportResult, ParseError> {
+        let message_id = non_empty(self.message_id.as_deref())
+            .map(|id| {
+                id.parse::<u32>().map_err(|_| {
+                    let shown: String = id.chars().take(ECHO).collect();
+                    ParseError::field(
+                        &format!("{path}.MessageID"),
+                        format_args!("{shown:?} is not a whole number"),
+                    )
+                })
+            })
+            .transpose()?;
+        let code = match non_empty(self.result_code.as_deref()) {
+            Some("Error") => ResultCode::Error,
+            Some("Warning") => ResultCode::Warning,
+            Some(other) => ResultCode::Other(other.chars().take(ECHO).collect()),
+            None => return Err(ParseError::field(&format!("{path}.ResultCode"), "missing")),
+        };
+        Ok(ReportResult {
+            message_id,
+            code,
+            message_code: non_empty(self.result_message_code.as_deref()).map(|c| c.chars().take(ECHO).collect()),
+            description: non_empty(self.result_description.as_deref())
+                .unwrap_or_default()
+                .chars()
+                .take(DESCRIPTION_ECHO)
+                .collect(),
+            amazon_order_id: self
+                .additional_info
+                .and_then(|a| a.amazon_order_id)
+                .and_then(|id| non_empty(Some(&id)).map(|id| id.chars().take(ECHO).collect())),
+        })
+    }
+}
+
+/// Checks, in one flat pass without recursion, that `raw` is one UTF-8 XML document without a DOCTYPE,
+/// without entities beyond XML's five, with elements nested at most [`crate::MAX_DEPTH`] deep, and returns
+/// the text (without a byte order mark) and the name of its root element.
+fn check_report_xml(raw: &[u8]) -> Result<(&str, String), ParseError> {
+    use quick_xml::events::Event;
+    if raw.iter().all(u8::is_ascii_whitespace) {
+        return Err(ParseError::Invalid("the report is empty".into()));
+    }
+    let text = std::str::from_utf8(raw).map_err(|e| {
+        ParseError::Invalid(format!(
+            "the report is not UTF-8 (invalid byte at offset {})",
+            e.valid_up_to()
+        ))
+    })?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut reader = quick_xml::Reader::from_str(text);
+    let mut depth = 0usize;
+    let mut root: Option<String> = None;
+    loop {
+        let event = reader.read_event().map_err(|e| {
+            ParseError::Invalid(format!(
+                "the report is not well-formed XML (at byte {}): {e}",
+                reader.error_position()
+            ))
+        })?;
+        match event {
+            Event::Start(ref element) | Event::Empty(ref element) => {
+                if depth + 1 > crate::MAX_DEPTH {
+                    return Err(ParseError::TooDeep(crate::MAX_DEPTH));
+                }
+                if depth == 0 {
+                    if let Some(first) = &root {
+                        return Err(ParseError::Invalid(format!(
+                            "the report has more than one root element ({first} and more)"
+                        )));
+                    }
+                    root = Some(element.name().into_inner().chars().take(ECHO).collect());
+                }
+                if matches!(event, Event::Start(_)) {
+                    depth += 1;
+                }
+            }
+            Event::End(_) => depth = depth.saturating_sub(1),
+            Event::DocType(_) => {
+                return Err(ParseError::Invalid(
+                    "the report has a DOCTYPE: document type declarations and entities are refused".into(),
+                ));
+            }
+            Event::GeneralRef(reference) => {
+                let known = if reference.is_char_ref() {
+                    matches!(reference.resolve_char_ref(), Ok(Some(_)))
+                } else {
+                    quick_xml::escape::resolve_predefined_entity(&reference).is_some()
+                };
+                if !known {
+                    let name: String = reference.chars().take(40).collect();
+                    return Err(ParseError::Invalid(format!(
+                        "the report refers to the entity &{name}; (only XML's five and character references are read)"
+                    )));
+                }
+            }
+            Event::Decl(_) | Event::Text(_) | Event::CData(_) | Event::Comment(_) | Event::PI(_) => {}
+            Event::Eof => break,
+        }
+    }
+    if depth != 0 {
+        return Err(ParseError::Invalid("the report ends inside an element".into()));
+    }
+    let root = root.ok_or_else(|| ParseError::Invalid("the report has no root element".into()))?;
+    Ok((text, root))
+}
+
+/// Deserializes a checked report; errors name the element path below the root.
+fn decode_report_xml<T: DeserializeOwned>(text: &str) -> Result<T, ParseError> {
+    let mut deserializer = quick_xml::de::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+        let path = e.path().to_string();
+        ParseError::field(if path == "." { "" } else { &path }, e.into_inner())
+    })
+}
+
+#[cfg(test)]
+mod feed_tests {
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::MAX_DEPTH;
+
+    fn read(path: &str) -> Vec<u8> {
+        let full = format!("{}/../../events/amazon/{path}", env!("CARGO_MANIFEST_DIR"));
+        std::fs::read(&full).unwrap_or_else(|e| panic!("events/amazon/{path}: {e}"))
+    }
+
+    fn text(path: &str) -> String {
+        String::from_utf8(read(path)).unwrap()
+    }
+
+    #[test]
+    fn every_feed_sample_is_covered() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../events/amazon");
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|name| name.starts_with("feed-"))
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            [
+                "feed-cancel.xml",
+                "feed-createFeed.json",
+                "feed-createFeedDocument.json",
+                "feed-getFeed-done.json",
+                "feed-getFeed-fatal.json",
+                "feed-getFeed-in-progress.json",
+                "feed-getFeedDocument.json",
+                "feed-report-error.xml",
+                "feed-report.xml",
+            ],
+            "a new sample needs a test and a line in events/README.md"
+        );
+    }
+
+    fn seller() -> ShopId {
+        ShopId::parse("A1EXAMPLESELLER").unwrap()
+    }
+
+    /// The sample order of `getOrder.json` with its one item of `getOrderItems.json`.
+    fn yamada() -> OrderCancellation {
+        OrderCancellation {
+            order_id: OrderId::parse("250-1234567-7654321").unwrap(),
+            item_ids: vec!["43210987654321".into()],
+            reason: CancelReason::BuyerCanceled,
+        }
+    }
+
+    fn invalid<T: fmt::Debug>(result: Result<T, ParseError>) -> String {
+        match result {
+            Err(ParseError::Invalid(message)) => message,
+            other => panic!("expected Invalid, got {other:?}"),
+        }
+    }
+
+    fn report(summary: (u32, u32, u32), results: &str) -> ProcessingReport {
+        let (processed, successful, with_error) = summary;
+        let xml = format!(
+            "<AmazonEnvelope><Header><DocumentVersion>1.02</DocumentVersion></Header>\
+             <MessageType>ProcessingReport</MessageType><Message><MessageID>1</MessageID><ProcessingReport>\
+             <DocumentTransactionID>1</DocumentTransactionID><StatusCode>Complete</StatusCode><ProcessingSummary>\
+             <MessagesProcessed>{processed}</MessagesProcessed><MessagesSuccessful>{successful}</MessagesSuccessful>\
+             <MessagesWithError>{with_error}</MessagesWithError><MessagesWithWarning>0</MessagesWithWarning>\
+             </ProcessingSummary>{results}</ProcessingReport></Message></AmazonEnvelope>"
+        );
+        parse_processing_report(xml.as_bytes()).unwrap()
+    }
+
+    fn error_result(message_id: u32, code: &str) -> String {
+        format!(
+            "<Result><MessageID>{message_id}</MessageID><ResultCode>Error</ResultCode>\
+             <ResultMessageCode>{code}</ResultMessageCode><ResultDescription>why {message_id}</ResultDescription></Result>"
+        )
+    }
+
+    /// The acknowledgement document read back, as the test sees it.
+    #[derive(Debug, Deserialize, PartialEq)]
+    #[serde(rename_all = "PascalCase")]
+    struct Envelope {
+        header: Header,
+        message_type: String,
+        message: Vec<Message>,
+    }
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    #[serde(rename_all = "PascalCase")]
+    struct Header {
+        document_version: String,
+        merchant_identifier: String,
+    }
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    #[serde(rename_all = "PascalCase")]
+    struct Message {
+        #[serde(rename = "MessageID")]
+        message_id: u32,
+        order_acknowledgement: Acknowledgement,
+    }
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    #[serde(rename_all = "PascalCase")]
+    struct Acknowledgement {
+        #[serde(rename = "AmazonOrderID")]
+        amazon_order_id: String,
+        status_code: String,
+        item: Vec<Item>,
+    }
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    #[serde(rename_all = "PascalCase")]
+    struct Item {
+        amazon_order_item_code: String,
+        cancel_reason: String,
+    }
+
+    fn read_back(xml: &str) -> Envelope {
+        let (text, root) = check_report_xml(xml.as_bytes()).unwrap();
+        assert_eq!(root, "AmazonEnvelope");
+        quick_xml::de::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn the_feed_requests_have_their_bodies_and_paths() {
+        let document = create_feed_document_request();
+        assert_eq!(
+            serde_json::from_slice::<Value>(&serde_json::to_vec(&document).unwrap()).unwrap(),
+            json!({ "contentType": "text/xml; charset=UTF-8" })
+        );
+        assert_eq!(FEED_DOCUMENTS_PATH, "/feeds/2021-06-30/documents");
+        let feed = create_feed_request(" amzn1.tortuga.4.fe.8a3c5e71-2b4d-4f9a-9c6e-0d1f2a3b4c5d.T3EXAMPLE ");
+        assert_eq!(
+            serde_json::from_slice::<Value>(&serde_json::to_vec(&feed).unwrap()).unwrap(),
+            json!({
+                "feedType": "POST_ORDER_ACKNOWLEDGEMENT_DATA",
+                "marketplaceIds": ["A1VC38T7YXB528"],
+                "inputFeedDocumentId": "amzn1.tortuga.4.fe.8a3c5e71-2b4d-4f9a-9c6e-0d1f2a3b4c5d.T3EXAMPLE"
+            })
+        );
+        assert_eq!(FEEDS_PATH, "/feeds/2021-06-30/feeds");
+        let get = get_feed("50012019999");
+        assert_eq!(get.method, "GET");
+        assert_eq!(
+            get.url(FE_ENDPOINT),
+            "https://sellingpartnerapi-fe.amazon.com/feeds/2021-06-30/feeds/50012019999"
+        );
+        assert_eq!(get_feed("a/b?c").path, "/feeds/2021-06-30/feeds/a%2Fb%3Fc");
+        let document = get_feed_document("amzn1.tortuga.4.fe.b7e9d1c3-5a2f-4e8b-8d0c-6f4a2e1b9c7d.T1EXAMPLE");
+        assert_eq!(document.method, "GET");
+        assert_eq!(
+            document.path_and_query(),
+            "/feeds/2021-06-30/documents/amzn1.tortuga.4.fe.b7e9d1c3-5a2f-4e8b-8d0c-6f4a2e1b9c7d.T1EXAMPLE"
+        );
+    }
+
+    #[test]
+    fn the_cancel_document_is_the_sample_byte_for_byte() {
+        let xml = order_acknowledgement_cancel_feed(&seller(), &[yamada()]).unwrap();
+        assert_eq!(xml, text("feed-cancel.xml"));
+        assert_eq!(
+            read_back(&xml),
+            Envelope {
+                header: Header {
+                    document_version: "1.01".into(),
+                    merchant_identifier: "A1EXAMPLESELLER".into(),
+                },
+                message_type: "OrderAcknowledgement".into(),
+                message: vec![Message {
+                    message_id: 1,
+                    order_acknowledgement: Acknowledgement {
+                        amazon_order_id: "250-1234567-7654321".into(),
+                        status_code: "Failure".into(),
+                        item: vec![Item {
+                            amazon_order_item_code: "43210987654321".into(),
+                            cancel_reason: "BuyerCanceled".into(),
+                        }],
+                    },
+                }],
+            }
+        );
+        // The item id is the OrderItemId of the order's getOrderItems.
+        let items: Value = serde_json::from_slice(&read("getOrderItems.json")).unwrap();
+        assert_eq!(items["payload"]["OrderItems"][0]["OrderItemId"], "43210987654321");
+    }
+
+    #[test]
+    fn several_orders_are_numbered_messages_with_every_item_once() {
+        let second = OrderCancellation {
+            order_id: OrderId::parse("250-7654321-1234567").unwrap(),
+            item_ids: vec![
+                " 11111111111111 ".into(),
+                "22222222222222".into(),
+                "11111111111111".into(),
+            ],
+            reason: CancelReason::GeneralAdjustment,
+        };
+        let xml = order_acknowledgement_cancel_feed(&seller(), &[yamada(), second]).unwrap();
+        let back = read_back(&xml);
+        assert_eq!(back.message.iter().map(|m| m.message_id).collect::<Vec<_>>(), [1, 2]);
+        let ack = &back.message[1].order_acknowledgement;
+        assert_eq!(ack.amazon_order_id, "250-7654321-1234567");
+        assert_eq!(ack.status_code, "Failure");
+        assert_eq!(
+            ack.item,
+            [
+                Item {
+                    amazon_order_item_code: "11111111111111".into(),
+                    cancel_reason: "GeneralAdjustment".into()
+                },
+                Item {
+                    amazon_order_item_code: "22222222222222".into(),
+                    cancel_reason: "GeneralAdjustment".into()
+                },
+            ]
+        );
+        // Whatever an id holds, the document stays well-formed.
+        let odd = OrderCancellation {
+            order_id: OrderId::parse("250<&>").unwrap(),
+            item_ids: vec!["A&B<1>".into()],
+            reason: CancelReason::NoInventory,
+        };
+        let xml = order_acknowledgement_cancel_feed(&seller(), &[odd]).unwrap();
+        assert!(xml.contains("<AmazonOrderID>250&lt;&amp;&gt;</AmazonOrderID>"), "{xml}");
+        assert_eq!(
+            read_back(&xml).message[0].order_acknowledgement.item[0].amazon_order_item_code,
+            "A&B<1>"
+        );
+        let reasons = [
+            CancelReason::NoInventory,
+            CancelReason::ShippingAddressUndeliverable,
+            CancelReason::CustomerExchange,
+            CancelReason::BuyerCanceled,
+            CancelReason::GeneralAdjustment,
+            CancelReason::CarrierCreditDecision,
+            CancelReason::RiskAssessmentInformationNotValid,
+            CancelReason::CarrierCoverageFailure,
+            CancelReason::CustomerReturn,
+            CancelReason::MerchandiseNotReceived,
+        ];
+        assert_eq!(
+            reasons.map(CancelReason::as_str).join(","),
+            "NoInventory,ShippingAddressUndeliverable,CustomerExchange,BuyerCanceled,GeneralAdjustment,\
+             CarrierCreditDecision,RiskAssessmentInformationNotValid,CarrierCoverageFailure,CustomerReturn,\
+             MerchandiseNotReceived"
+        );
+    }
+
+    #[test]
+    fn a_cancel_document_without_orders_or_items_is_refused() {
+        assert_eq!(
+            order_acknowledgement_cancel_feed(&seller(), &[]),
+            Err(FeedError::NoOrders)
+        );
+        let no_items = OrderCancellation {
+            item_ids: vec![],
+            ..yamada()
+        };
+        assert_eq!(
+            order_acknowledgement_cancel_feed(&seller(), &[no_items]),
+            Err(FeedError::NoItems("250-1234567-7654321".into()))
+        );
+        for bad in ["", "  ", "4321 0987", "４３２１", &"1".repeat(65)] {
+            let order = OrderCancellation {
+                item_ids: vec![bad.to_owned()],
+                ..yamada()
+            };
+            assert!(
+                matches!(
+                    order_acknowledgement_cancel_feed(&seller(), &[order]),
+                    Err(FeedError::BadItem { order, .. }) if order == "250-1234567-7654321"
+                ),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(
+            order_acknowledgement_cancel_feed(&seller(), &[yamada(), yamada()]),
+            Err(FeedError::DuplicateOrder("250-1234567-7654321".into()))
+        );
+    }
+
+    #[test]
+    fn the_document_upload_and_the_feed_id_are_read() {
+        let upload = parse_create_feed_document(&read("feed-createFeedDocument.json")).unwrap();
+        assert_eq!(
+            upload.feed_document_id,
+            "amzn1.tortuga.4.fe.8a3c5e71-2b4d-4f9a-9c6e-0d1f2a3b4c5d.T3EXAMPLE"
+        );
+        assert!(
+            upload
+                .url
+                .starts_with("https://tortuga-prod-fe.s3-us-west-2.amazonaws.com/")
+        );
+        assert_eq!(parse_create_feed(&read("feed-createFeed.json")).unwrap(), "50012019999");
+
+        let plain = br#"{"feedDocumentId": "d1", "url": "http://example.com/upload"}"#;
+        assert_eq!(
+            invalid(parse_create_feed_document(plain)),
+            "createFeedDocument.url: is not an https:// url"
+        );
+        let quota = read("error-quota-exceeded.json");
+        assert_eq!(Failure::classify(429, &quota), Some(Failure::Throttled));
+        assert_eq!(
+            invalid(parse_create_feed(&quota)),
+            "createFeed.feedId: missing; the response carries errors: \
+             QuotaExceeded (You exceeded your quota for the requested resource.)"
+        );
+        assert_eq!(
+            invalid(parse_create_feed_document(&quota)),
+            "createFeedDocument.feedDocumentId: missing; the response carries errors: \
+             QuotaExceeded (You exceeded your quota for the requested resource.)"
+        );
+        assert!(
+            invalid(parse_create_feed(br#"{"feedId": 50012019999}"#)).starts_with("createFeed.feedId: invalid type")
+        );
+        assert_eq!(
+            invalid(parse_create_feed(br#"{"feedId": "500 12"}"#)),
+            "createFeed.feedId: has the character ' '"
+        );
+    }
+
+    #[test]
+    fn a_feed_is_pending_then_done_or_refused() {
+        let pending = parse_feed(&read("feed-getFeed-in-progress.json")).unwrap();
+        assert_eq!(
+            pending,
+            Feed {
+                feed_id: "50012019999".into(),
+                feed_type: "POST_ORDER_ACKNOWLEDGEMENT_DATA".into(),
+                processing_status: ProcessingStatus::InProgress,
+                result_feed_document_id: None,
+            }
+        );
+        assert_eq!(pending.outcome(), Some(FeedOutcome::Pending));
+        let queued = parse_feed(
+            br#"{"feedId": "1", "feedType": "POST_ORDER_ACKNOWLEDGEMENT_DATA",
+            "createdTime": "2026-11-23T04:05:12Z", "processingStatus": "IN_QUEUE"}"#,
+        )
+        .unwrap();
+        assert_eq!(queued.processing_status, ProcessingStatus::InQueue);
+        assert_eq!(queued.outcome(), Some(FeedOutcome::Pending));
+
+        let done = parse_feed(&read("feed-getFeed-done.json")).unwrap();
+        assert_eq!(done.processing_status, ProcessingStatus::Done);
+        assert_eq!(
+            done.result_feed_document_id.as_deref(),
+            Some("amzn1.tortuga.4.fe.b7e9d1c3-5a2f-4e8b-8d0c-6f4a2e1b9c7d.T1EXAMPLE")
+        );
+        assert_eq!(done.outcome(), None, "the report decides");
+
+        let fatal = parse_feed(&read("feed-getFeed-fatal.json")).unwrap();
+        assert_eq!(fatal.processing_status.to_string(), "FATAL");
+        assert_eq!(
+            fatal.outcome(),
+            Some(FeedOutcome::Refused(FeedRefusal::Fatal {
+                result_feed_document_id: None
+            }))
+        );
+        let cancelled = parse_feed(br#"{"feedId": "1", "feedType": "x", "processingStatus": "CANCELLED"}"#).unwrap();
+        assert_eq!(cancelled.outcome(), Some(FeedOutcome::Refused(FeedRefusal::Cancelled)));
+        let odd = parse_feed(br#"{"feedId": "1", "feedType": "x", "processingStatus": "PAUSED"}"#).unwrap();
+        assert_eq!(odd.processing_status, ProcessingStatus::Other("PAUSED".into()));
+        assert!(matches!(
+            odd.outcome(),
+            Some(FeedOutcome::Refused(FeedRefusal::Unexpected(_)))
+        ));
+        let done_without_report =
+            parse_feed(br#"{"feedId": "1", "feedType": "x", "processingStatus": "DONE"}"#).unwrap();
+        assert!(matches!(
+            done_without_report.outcome(),
+            Some(FeedOutcome::Refused(FeedRefusal::Unexpected(m))) if m.contains("resultFeedDocumentId")
+        ));
+        assert_eq!(
+            invalid(parse_feed(br#"{"feedId": "1", "feedType": "x"}"#)),
+            "getFeed.processingStatus: missing"
+        );
+    }
+
+    #[test]
+    fn the_report_document_says_how_to_download_it() {
+        let document = parse_feed_document(&read("feed-getFeedDocument.json")).unwrap();
+        assert_eq!(
+            document.feed_document_id,
+            "amzn1.tortuga.4.fe.b7e9d1c3-5a2f-4e8b-8d0c-6f4a2e1b9c7d.T1EXAMPLE"
+        );
+        assert!(document.url.starts_with("https://"));
+        assert_eq!(document.compression, Some(Compression::Gzip));
+        // The model's sandbox answer: no compressionAlgorithm.
+        let plain = parse_feed_document(
+            br#"{"feedDocumentId": "0356cf79-b8b0-4226-b4b9-0ee058ea5760",
+                 "url": "https://d34o8swod1owfl.cloudfront.net/Feed_101__POST_PRODUCT_DATA_.xml"}"#,
+        )
+        .unwrap();
+        assert_eq!(plain.compression, None);
+        let zstd =
+            parse_feed_document(br#"{"feedDocumentId": "d", "url": "https://x", "compressionAlgorithm": "ZSTD"}"#)
+                .unwrap();
+        assert_eq!(zstd.compression, Some(Compression::Other("ZSTD".into())));
+    }
+
+    #[test]
+    fn a_successful_report_accepts_the_cancellation() {
+        let report = parse_processing_report(&read("feed-report.xml")).unwrap();
+        assert_eq!(
+            report,
+            ProcessingReport {
+                document_transaction_id: Some("50012019999".into()),
+                status_code: Some("Complete".into()),
+                messages_processed: 1,
+                messages_successful: 1,
+                messages_with_error: 0,
+                messages_with_warning: 0,
+                results: vec![],
+            }
+        );
+        assert_eq!(report.outcome(), FeedOutcome::Accepted);
+        assert_eq!(report.outcome_of(1), FeedOutcome::Accepted);
+    }
+
+    #[test]
+    fn a_report_with_an_error_result_refuses_it_with_the_code_and_description() {
+        let report = parse_processing_report(&read("feed-report-error.xml")).unwrap();
+        assert_eq!(
+            (
+                report.messages_processed,
+                report.messages_successful,
+                report.messages_with_error
+            ),
+            (1, 0, 1)
+        );
+        let expected = ReportResult {
+            message_id: Some(1),
+            code: ResultCode::Error,
+            message_code: Some("99001".into()),
+            description: "The order (250-1234567-7654321) cannot be cancelled because it has already been shipped."
+                .into(),
+            amazon_order_id: Some("250-1234567-7654321".into()),
+        };
+        assert_eq!(report.results, std::slice::from_ref(&expected));
+        let refused = FeedOutcome::Refused(FeedRefusal::Errors(vec![expected]));
+        assert_eq!(report.outcome(), refused);
+        assert_eq!(report.outcome_of(1), refused);
+        let FeedOutcome::Refused(refusal) = refused else {
+            unreachable!()
+        };
+        assert_eq!(
+            refusal.to_string(),
+            "Error 99001: The order (250-1234567-7654321) cannot be cancelled because it has already been shipped."
+        );
+    }
+
+    #[test]
+    fn a_document_error_refuses_every_message() {
+        // As in the fixture of search-index file 35626052891: parsing errors name MessageID 0.
+        let report = report((1, 0, 1), &error_result(0, "5000"));
+        assert!(matches!(
+            report.outcome_of(1),
+            FeedOutcome::Refused(FeedRefusal::Errors(e)) if e[0].message_code.as_deref() == Some("5000")
+        ));
+        assert!(matches!(report.outcome(), FeedOutcome::Refused(FeedRefusal::Errors(_))));
+    }
+
+    #[test]
+    fn in_a_batch_each_message_has_its_own_outcome() {
+        let batch = report((2, 1, 1), &error_result(2, "99001"));
+        assert_eq!(batch.outcome_of(1), FeedOutcome::Accepted);
+        assert!(matches!(
+            batch.outcome_of(2),
+            FeedOutcome::Refused(FeedRefusal::Errors(e)) if e.len() == 1 && e[0].description == "why 2"
+        ));
+        assert!(matches!(batch.outcome(), FeedOutcome::Refused(FeedRefusal::Errors(_))));
+        // An error the report counts but names no message for could be anyone's.
+        let unnamed = report((2, 1, 1), "");
+        assert_eq!(
+            unnamed.outcome_of(1),
+            FeedOutcome::Refused(FeedRefusal::NotProcessed {
+                processed: 2,
+                successful: 1,
+                with_error: 1
+            })
+        );
+        // Nothing processed is no success.
+        let nothing = report((0, 0, 0), "");
+        assert!(matches!(
+            nothing.outcome(),
+            FeedOutcome::Refused(FeedRefusal::NotProcessed { .. })
+        ));
+        assert!(matches!(
+            nothing.outcome_of(1),
+            FeedOutcome::Refused(FeedRefusal::NotProcessed { .. })
+        ));
+        // A warning does not refuse.
+        let warned = report(
+            (1, 1, 0),
+            "<Result><MessageID>1</MessageID><ResultCode>Warning</ResultCode>\
+             <ResultMessageCode>8560</ResultMessageCode><ResultDescription>note</ResultDescription></Result>",
+        );
+        assert_eq!(warned.results[0].code, ResultCode::Warning);
+        assert_eq!(warned.outcome_of(1), FeedOutcome::Accepted);
+        assert_eq!(warned.outcome(), FeedOutcome::Accepted);
+    }
+
+    #[test]
+    fn a_malformed_report_is_a_clear_error() {
+        assert_eq!(invalid(parse_processing_report(b"")), "the report is empty");
+        assert!(invalid(parse_processing_report(&[b'<', 0xff, b'>'])).starts_with("the report is not UTF-8"));
+        assert!(invalid(parse_processing_report(&[0x1f, 0x8b, 8, 0])).contains("gunzip it first"));
+        assert!(invalid(parse_processing_report(b"<AmazonEnvelope><Message>")).contains("ends inside an element"));
+        assert!(invalid(parse_processing_report(b"<a></b>")).starts_with("the report is not well-formed XML"));
+        let entity = br#"<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x "boom">]><AmazonEnvelope>&x;</AmazonEnvelope>"#;
+        assert!(invalid(parse_processing_report(entity)).contains("DOCTYPE"));
+        assert!(invalid(parse_processing_report(b"<AmazonEnvelope>&nbsp;</AmazonEnvelope>")).contains("&nbsp;"));
+        let deep = format!("{}{}", "<a>".repeat(100_000), "</a>".repeat(100_000));
+        assert_eq!(
+            parse_processing_report(deep.as_bytes()).unwrap_err(),
+            ParseError::TooDeep(MAX_DEPTH)
+        );
+        assert_eq!(
+            invalid(parse_processing_report(b"<Error><Code>AccessDenied</Code></Error>")),
+            "the root element is Error, not AmazonEnvelope"
+        );
+        let not_report = text("feed-cancel.xml");
+        assert_eq!(
+            invalid(parse_processing_report(not_report.as_bytes())),
+            "MessageType: \"OrderAcknowledgement\" is not ProcessingReport"
+        );
+        let ok = text("feed-report-error.xml");
+        let bad_number = ok.replace("<MessagesProcessed>1<", "<MessagesProcessed>one<");
+        assert_eq!(
+            invalid(parse_processing_report(bad_number.as_bytes())),
+            "Message[0].ProcessingReport.ProcessingSummary.MessagesProcessed: \"one\" is not a whole number"
+        );
+        let no_code = ok.replace("<ResultCode>Error</ResultCode>", "");
+        assert_eq!(
+            invalid(parse_processing_report(no_code.as_bytes())),
+            "Message[0].ProcessingReport.Result[0].ResultCode: missing"
+        );
+        let bad_id = ok.replace(
+            "<MessageID>1</MessageID>\n        <ResultCode>",
+            "<MessageID>x</MessageID><ResultCode>",
+        );
+        assert_eq!(
+            invalid(parse_processing_report(bad_id.as_bytes())),
+            "Message[0].ProcessingReport.Result[0].MessageID: \"x\" is not a whole number"
+        );
+        let no_summary = ok.split("<ProcessingSummary>").next().unwrap().to_owned()
+            + "</ProcessingReport></Message></AmazonEnvelope>";
+        assert_eq!(
+            invalid(parse_processing_report(no_summary.as_bytes())),
+            "Message[0].ProcessingReport.ProcessingSummary: missing"
+        );
+        assert_eq!(
+            invalid(parse_processing_report(
+                b"<AmazonEnvelope><MessageType>ProcessingReport</MessageType></AmazonEnvelope>"
+            )),
+            "Message.ProcessingReport: missing"
+        );
+        // A long description is cut; a byte order mark is skipped.
+        let long = format!("\u{feff}{}", ok.replace("cannot be cancelled", &"x".repeat(5000)));
+        let report = parse_processing_report(long.as_bytes()).unwrap();
+        assert_eq!(report.results[0].description.chars().count(), DESCRIPTION_ECHO);
+    }
+
+    #[test]
+    fn malformed_feed_answers_are_parse_errors_never_panics() {
+        let deep = format!("{{\"feedId\":{}1{}}}", "[".repeat(100_000), "]".repeat(100_000));
+        type Parser = fn(&[u8]) -> Result<(), ParseError>;
+        let parsers: [(&str, Parser); 4] = [
+            ("createFeedDocument", |b| parse_create_feed_document(b).map(drop)),
+            ("createFeed", |b| parse_create_feed(b).map(drop)),
+            ("getFeed", |b| parse_feed(b).map(drop)),
+            ("getFeedDocument", |b| parse_feed_document(b).map(drop)),
+        ];
+        for (name, parse) in parsers {
+            assert_eq!(parse(deep.as_bytes()), Err(ParseError::TooDeep(MAX_DEPTH)), "{name}");
+            assert!(
+                matches!(parse(b""), Err(ParseError::NotJson(m)) if m.starts_with(name)),
+                "{name}"
+            );
+            assert_eq!(parse(b"[1]"), Err(ParseError::NotObject("an array")), "{name}");
+            assert!(
+                matches!(parse(b"{}"), Err(ParseError::Invalid(m)) if m.starts_with(name)),
+                "{name}"
+            );
+        }
+        assert_eq!(Failure::classify(400, deep.as_bytes()), Some(Failure::Invalid));
     }
 }

@@ -4,6 +4,36 @@
 //! Shopify signs the raw body with HMAC-SHA256 under the app's client secret and sends the base64 digest in
 //! `X-Shopify-Hmac-Sha256`. The shop is named by `X-Shopify-Shop-Domain` and the delivery by
 //! `X-Shopify-Webhook-Id` (the same on every retry, so the edge can use it for idempotency).
+//!
+//! # Acting at the mall: the Admin GraphQL API
+//!
+//! mallguard holds a suspected duplicate at Shopify, releases it, or cancels it, through the Admin GraphQL
+//! API ([`GRAPHQL_API_VERSION`] 2026-10, [`graphql_url`], the token in [`ACCESS_TOKEN_HEADER`]). Pure, like
+//! the rest: this builds the `{"query", "variables"}` bodies and reads the answers; the caller does the HTTP.
+//!
+//! - Hold: a hold is per fulfillment order, not per order. Read them ([`fulfillment_orders_query`] for
+//!   [`order_gid`], [`parse_fulfillment_orders`]), ask [`OrderFulfillmentOrders::hold_plan`], then send
+//!   [`fulfillment_order_hold_request`] for each fulfillment order it names and read [`parse_hold`]. The
+//!   hold's `handle` comes from mallguard's hold id ([`hold_handle`]), so a retry is refused by Shopify as a
+//!   duplicate handle, which reads as [`HoldOutcome::AlreadyHeld`].
+//! - Release: [`OrderFulfillmentOrders::release_plan`] gives mallguard's own hold ids (never the merchant's
+//!   or another app's), [`fulfillment_order_release_hold_request`] releases them, [`parse_release`] reads it.
+//! - Cancel: [`order_cancel_request`] and [`parse_cancel`]; the cancellation runs as a job.
+//! - Every answer first goes through [`ActionFailure::classify`] (HTTP status, top-level `errors`, user
+//!   errors); [`ActionFailure::retry_later`] and the `From` conversion into the domain's `ActionError` say
+//!   whether the action outbox tries again.
+//!
+//! Sources: every wire name is from the research notes on the malls' write APIs (`research/actions.md` §1),
+//! which cite the shopify.dev reference pages of `fulfillmentOrderHold`, `FulfillmentOrderHoldInput`,
+//! `FulfillmentOrderHoldUserErrorCode`, `fulfillmentOrderReleaseHold`, `orderCancel`,
+//! `OrderCancelRefundMethodInput`, `OrderCancelUserErrorCode`, `OrderCancelJobResult`, `FulfillmentOrderStatus`,
+//! `FulfillmentOrderAction` and the rate-limit and error pages; the function docs name each. Not verified,
+//! and so read leniently: the HTTP status of a throttled GraphQL answer (429, 503 and a `THROTTLED` code are
+//! all throttling here); the user error for holding a shipped fulfillment order or releasing a released hold
+//! (the plans check `supportedActions` and the holds first); the code an already cancelled order gets from
+//! `orderCancel` (probably `INVALID`: read `cancelledAt` again); whether `refundMethod` may be left out
+//! (always sent); and the `nodes` shorthand on `order.fulfillmentOrders` (`edges[].node` is read too). The
+//! samples are in `events/shopify/graphql/`.
 
 use std::fmt;
 use std::str::FromStr;
@@ -13,7 +43,7 @@ use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, Mac};
 use jiff::Timestamp;
 use jiff::civil::Date;
-use mallguard_domain::ids::{IdError, Mall, OrderId, OrderRef, ProductKey, ShopId};
+use mallguard_domain::ids::{HoldId, IdError, Mall, OrderId, OrderRef, ProductKey, ShopId};
 use mallguard_domain::order::{
     Buyer, Delivery, EmailAddress, Money, Order, OrderError, OrderLine, OrderLines, OrderStatus, PayloadDigest,
     PaymentMethod, PostalAddress, Quantity,
@@ -1099,5 +1129,1982 @@ mod tests {
         let raw = body(|_| {});
         let err = parse_order(&raw, &Topic::parse("orders/delete"), &shop()).unwrap_err();
         assert!(matches!(err, ParseError::Invalid(m) if m.contains("orders/delete")));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Admin GraphQL: hold, release and cancel at the mall
+// ---------------------------------------------------------------------------------------------------------
+
+/// The Admin API version every GraphQL call names. 2026-10 is the newest stable version on 2026-11-29 (the
+/// `latest` reference pages carry `api_version: 2026-10`), each version is supported at least 12 months
+/// (<https://shopify.dev/api/usage/versioning>), and it is the first with `orderCancel.jobResult`
+/// (<https://shopify.dev/changelog/the-ordercancel-mutation-now-returns-a-structured-jobresult>).
+pub const GRAPHQL_API_VERSION: &str = "2026-10";
+/// The request header that carries the shop's Admin API access token ("include your token as a
+/// X-Shopify-Access-Token header", <https://www.shopify.dev/api/admin>). Never logged.
+pub const ACCESS_TOKEN_HEADER: &str = "X-Shopify-Access-Token";
+/// The content type of every GraphQL request body (the cURL example of the `orderCancel` reference).
+pub const GRAPHQL_CONTENT_TYPE: &str = "application/json";
+/// The response header Shopify's own GraphQL client honours on a 429 or 503 (else it waits 1000 ms):
+/// `Shopify/shopify-app-js@packages/api-clients/graphql-client/src/graphql-client/http-fetch.ts`. Hand its
+/// value to [`ActionFailure::with_retry_after`].
+pub const RETRY_AFTER_HEADER: &str = "Retry-After";
+/// What every hold handle mallguard puts on a fulfillment order starts with; see [`hold_handle`].
+pub const HOLD_HANDLE_PREFIX: &str = "mallguard-";
+
+/// The prefix of an order's global id.
+const ORDER_GID_PREFIX: &str = "gid://shopify/Order/";
+/// "The handle … must be no longer than 64 characters" (`FulfillmentOrderHoldInput.handle`, 2024-10).
+const MAX_HANDLE: usize = 64;
+/// How many characters of a global id we keep; real ones are about 40.
+const MAX_GID: usize = 200;
+/// How many characters of a code, a field name or a handle Shopify sends we keep.
+const CODE_ECHO: usize = 60;
+/// How many characters of a message Shopify sends we keep.
+const MESSAGE_ECHO: usize = 200;
+/// How many user errors, error-path segments or top-level errors we keep from one answer.
+const MAX_LISTED: usize = 10;
+/// The wait after a throttled answer that gives no cost numbers: what Shopify's client waits without a
+/// `Retry-After` (1000 ms, `http-fetch.ts` above).
+const DEFAULT_THROTTLE_WAIT: jiff::SignedDuration = jiff::SignedDuration::from_secs(1);
+/// The longest wait [`ActionFailure::Throttled`] suggests: past it, the back-off of the action outbox rules.
+const MAX_THROTTLE_WAIT: jiff::SignedDuration = jiff::SignedDuration::from_secs(3600);
+
+/// The fulfillment orders of one order, with what each allows and the holds on it. Up to 25 (an order gets
+/// one per location that ships part of it; `pageInfo.hasNextPage` says whether there are more).
+const FULFILLMENT_ORDERS_QUERY: &str = "query OrderFulfillmentOrders($id: ID!) { order(id: $id) { id cancelledAt \
+     fulfillmentOrders(first: 25) { pageInfo { hasNextPage } nodes { id status supportedActions { action } \
+     fulfillmentHolds { id handle } } } } }";
+/// `fulfillmentOrderHold`, as the research notes write it (§1.4).
+const HOLD_MUTATION: &str = "mutation Hold($id: ID!, $hold: FulfillmentOrderHoldInput!) { \
+     fulfillmentOrderHold(id: $id, fulfillmentHold: $hold) { fulfillmentHold { id handle reason } \
+     fulfillmentOrder { id status } remainingFulfillmentOrder { id } userErrors { field message code } } }";
+/// `fulfillmentOrderReleaseHold`, as the research notes write it (§1.5).
+const RELEASE_MUTATION: &str = "mutation Release($id: ID!, $holdIds: [ID!]) { \
+     fulfillmentOrderReleaseHold(id: $id, holdIds: $holdIds) { fulfillmentOrder { id status } \
+     userErrors { field message code } } }";
+/// `orderCancel` with the 2026-07 arguments and the 2026-10 `jobResult`, as the research notes write it (§1.6).
+const CANCEL_MUTATION: &str = "mutation Cancel($orderId: ID!, $notifyCustomer: Boolean, \
+     $refundMethod: OrderCancelRefundMethodInput!, $restock: Boolean!, $reason: OrderCancelReason!, \
+     $staffNote: String) { orderCancel(orderId: $orderId, notifyCustomer: $notifyCustomer, \
+     refundMethod: $refundMethod, restock: $restock, reason: $reason, staffNote: $staffNote) { \
+     job { id done } jobResult { id done status errors { field message code } } \
+     orderCancelUserErrors { field message code } } }";
+
+/// The Admin GraphQL endpoint of a shop: `https://{shop}.myshopify.com/admin/api/2026-10/graphql.json`
+/// (POST, [`GRAPHQL_CONTENT_TYPE`], the token in [`ACCESS_TOKEN_HEADER`]).
+///
+/// `shop` is the `*.myshopify.com` subdomain, as [`shop_id_from_domain`] makes it from the webhook's
+/// `X-Shopify-Shop-Domain`; a shop id taken whole from another domain does not name a Shopify endpoint.
+pub fn graphql_url(shop: &ShopId) -> String {
+    format!("https://{shop}.myshopify.com/admin/api/{GRAPHQL_API_VERSION}/graphql.json")
+}
+
+/// The global id of an order, `gid://shopify/Order/{id}`, from the numeric id [`parse_order`] keeps as the
+/// order id (the webhook carries the same value as `admin_graphql_api_id`, see
+/// `events/shopify/orders-create.json`). None when the id is not all digits, which no Shopify order id is.
+pub fn order_gid(order_id: &OrderId) -> Option<String> {
+    let id = order_id.as_str();
+    (!id.is_empty() && id.bytes().all(|b| b.is_ascii_digit())).then(|| format!("{ORDER_GID_PREFIX}{id}"))
+}
+
+/// The `handle` of mallguard's hold on a fulfillment order: `mallguard-{hold id}` (31 characters; Shopify
+/// allows 64). A handle is unique among the holds one app puts on one fulfillment order, and a second hold
+/// with the same handle "will be rejected with a duplicate hold user error" (`FulfillmentOrderHoldInput`,
+/// 2024-10), so a retried hold is refused as [`HoldOutcome::AlreadyHeld`] instead of holding twice.
+pub fn hold_handle(hold: &HoldId) -> String {
+    let handle = format!("{HOLD_HANDLE_PREFIX}{hold}");
+    debug_assert!(handle.chars().count() <= MAX_HANDLE);
+    handle
+}
+
+/// The GraphQL body (`{"query", "variables"}`) that reads the fulfillment orders of an order
+/// ([`order_gid`]): each one's `id`, `status`, `supportedActions { action }` and `fulfillmentHolds { id
+/// handle }`, and the order's `cancelledAt`. Read the answer with [`parse_fulfillment_orders`].
+///
+/// Field names: `FulfillmentOrder.status`, `supportedActions`, `fulfillmentHolds` and `FulfillmentHold.handle`
+/// from the 2026-10 reference (research notes §1.3); the `nodes` shorthand and `pageInfo { hasNextPage }`
+/// are used on `order.fulfillmentOrders` by several apps (search-index files 57548475421, 71331431644), not
+/// read on a Shopify page here, so [`parse_fulfillment_orders`] reads `edges[].node` too.
+pub fn fulfillment_orders_query(order_gid: &str) -> serde_json::Value {
+    serde_json::json!({
+        "query": FULFILLMENT_ORDERS_QUERY,
+        "variables": { "id": order_gid }
+    })
+}
+
+/// The GraphQL body of `fulfillmentOrderHold` on one fulfillment order, for all its line items:
+/// `reason` `OTHER`, `reasonNotes` (shown to the merchant; e.g. "重複注文の疑い (#1001) — 購入者に確認中"),
+/// `notifyMerchant` false and the handle of [`hold_handle`]. Read the answer with [`parse_hold`].
+///
+/// A hold is per fulfillment order: send one for every fulfillment order [`HoldPlan::Hold`] names.
+pub fn fulfillment_order_hold_request(
+    fulfillment_order_gid: &str,
+    hold: &HoldId,
+    reason_notes: &str,
+) -> serde_json::Value {
+    serde_json::json!({
+        "query": HOLD_MUTATION,
+        "variables": {
+            "id": fulfillment_order_gid,
+            "hold": {
+                "reason": "OTHER",
+                "reasonNotes": reason_notes.trim(),
+                "notifyMerchant": false,
+                "handle": hold_handle(hold)
+            }
+        }
+    })
+}
+
+/// The GraphQL body of `fulfillmentOrderReleaseHold` for the given holds of one fulfillment order. The
+/// hold ids are always sent: without them "all holds for the fulfillment order will be released", the
+/// merchant's and other apps' included (2026-10 reference). Take them from [`OrderFulfillmentOrders::release_plan`].
+/// Read the answer with [`parse_release`].
+pub fn fulfillment_order_release_hold_request<S: AsRef<str>>(
+    fulfillment_order_gid: &str,
+    hold_ids: &[S],
+) -> serde_json::Value {
+    let hold_ids: Vec<&str> = hold_ids.iter().map(AsRef::as_ref).collect();
+    serde_json::json!({
+        "query": RELEASE_MUTATION,
+        "variables": { "id": fulfillment_order_gid, "holdIds": hold_ids }
+    })
+}
+
+/// `OrderCancelReason` (<https://shopify.dev/docs/api/admin-graphql/2024-04/enums/ordercancelreason>).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OrderCancelReason {
+    /// The buyer asked for it: a duplicate the buyer chose to cancel.
+    Customer,
+    Declined,
+    Fraud,
+    Inventory,
+    /// A hold nobody answered before its deadline.
+    Other,
+    Staff,
+}
+
+impl OrderCancelReason {
+    /// The value as the schema writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Customer => "CUSTOMER",
+            Self::Declined => "DECLINED",
+            Self::Fraud => "FRAUD",
+            Self::Inventory => "INVENTORY",
+            Self::Other => "OTHER",
+            Self::Staff => "STAFF",
+        }
+    }
+}
+
+/// How a cancelled order is refunded: `OrderCancelRefundMethodInput { originalPaymentMethodsRefund,
+/// storeCreditRefund { expiresAt } }` (2026-10 reference). Always sent: whether the argument may be left out
+/// is not verified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefundMethod {
+    /// `{"originalPaymentMethodsRefund": true}`: back to how the buyer paid.
+    OriginalPaymentMethods,
+    /// `{"storeCreditRefund": {"expiresAt": …}}`: as store credit, expiring at the given time or never.
+    StoreCredit { expires_at: Option<Timestamp> },
+    /// `{"originalPaymentMethodsRefund": false}`: no refund. That `false` alone means "no refund" is read
+    /// from the field's name, not from a Shopify page (unverified). Authorized but uncaptured payments are
+    /// released on cancel whatever is chosen (`orderCancel`, unstable reference).
+    NoRefund,
+}
+
+impl RefundMethod {
+    fn to_input(self) -> serde_json::Value {
+        match self {
+            Self::OriginalPaymentMethods => serde_json::json!({ "originalPaymentMethodsRefund": true }),
+            Self::NoRefund => serde_json::json!({ "originalPaymentMethodsRefund": false }),
+            Self::StoreCredit { expires_at } => serde_json::json!({
+                "storeCreditRefund": { "expiresAt": expires_at.map(|at| at.to_string()) }
+            }),
+        }
+    }
+}
+
+/// The GraphQL body of `orderCancel` (2026-07 arguments, 2026-10 `jobResult`): `reason`, `refundMethod`,
+/// `restock`, `staffNote` ("not visible to the customer"), and `notifyCustomer` false (mallguard mails the
+/// buyer itself). "Order cancellation is irreversible", and the mutation is not idempotent: before a retry,
+/// read the order again ([`fulfillment_orders_query`] gives `cancelledAt`). Read the answer with
+/// [`parse_cancel`].
+pub fn order_cancel_request(
+    order_gid: &str,
+    reason: OrderCancelReason,
+    refund: RefundMethod,
+    restock: bool,
+    staff_note: &str,
+) -> serde_json::Value {
+    serde_json::json!({
+        "query": CANCEL_MUTATION,
+        "variables": {
+            "orderId": order_gid,
+            "notifyCustomer": false,
+            "refundMethod": refund.to_input(),
+            "restock": restock,
+            "reason": reason.as_str(),
+            "staffNote": staff_note.trim()
+        }
+    })
+}
+
+/// `FulfillmentOrderStatus` (2026-01 reference; ON_HOLD: "The fulfillment process can't be initiated until
+/// the hold on the fulfillment order is released", CLOSED: completed and closed).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum FulfillmentOrderStatus {
+    Cancelled,
+    Closed,
+    InProgress,
+    Incomplete,
+    OnHold,
+    Open,
+    Scheduled,
+    /// A value the schema did not list when this was written, as sent (at most 60 characters).
+    Other(String),
+}
+
+impl FulfillmentOrderStatus {
+    fn parse(raw: &str) -> Self {
+        match raw.trim() {
+            "CANCELLED" => Self::Cancelled,
+            "CLOSED" => Self::Closed,
+            "IN_PROGRESS" => Self::InProgress,
+            "INCOMPLETE" => Self::Incomplete,
+            "ON_HOLD" => Self::OnHold,
+            "OPEN" => Self::Open,
+            "SCHEDULED" => Self::Scheduled,
+            other => Self::Other(echo(other, CODE_ECHO)),
+        }
+    }
+
+    /// The status as Shopify writes it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Cancelled => "CANCELLED",
+            Self::Closed => "CLOSED",
+            Self::InProgress => "IN_PROGRESS",
+            Self::Incomplete => "INCOMPLETE",
+            Self::OnHold => "ON_HOLD",
+            Self::Open => "OPEN",
+            Self::Scheduled => "SCHEDULED",
+            Self::Other(raw) => raw,
+        }
+    }
+}
+
+impl fmt::Display for FulfillmentOrderStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An order's fulfillment orders as [`parse_fulfillment_orders`] reads them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderFulfillmentOrders {
+    /// The order's global id.
+    pub order_gid: String,
+    /// `cancelledAt` is set: the order is cancelled at Shopify.
+    pub cancelled: bool,
+    pub fulfillment_orders: Vec<FulfillmentOrder>,
+    /// `pageInfo.hasNextPage`: the order has more than the 25 fulfillment orders read. Nothing mallguard
+    /// meets; alert the staff rather than hold part of the order.
+    pub more: bool,
+}
+
+/// One fulfillment order (the part of an order one location ships).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FulfillmentOrder {
+    /// Its global id (`gid://shopify/FulfillmentOrder/…`).
+    pub gid: String,
+    pub status: FulfillmentOrderStatus,
+    /// `HOLD` is among its `supportedActions`: `fulfillmentOrderHold` may be called.
+    pub can_hold: bool,
+    /// `RELEASE_HOLD` is among its `supportedActions`: `fulfillmentOrderReleaseHold` may be called.
+    pub can_release: bool,
+    /// Every hold on it, mallguard's and others'.
+    pub holds: Vec<FulfillmentHold>,
+}
+
+/// A hold on a fulfillment order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FulfillmentHold {
+    /// Its global id (`gid://shopify/FulfillmentHold/…`), what `fulfillmentOrderReleaseHold` takes.
+    pub gid: String,
+    /// The handle the app that placed it gave (empty for a hold placed without one).
+    pub handle: String,
+}
+
+impl FulfillmentOrder {
+    /// The ids of the holds mallguard placed for `hold` (those with its [`hold_handle`]).
+    pub fn our_hold_ids(&self, hold: &HoldId) -> Vec<&str> {
+        let handle = hold_handle(hold);
+        self.holds
+            .iter()
+            .filter(|h| h.handle == handle)
+            .map(|h| h.gid.as_str())
+            .collect()
+    }
+}
+
+/// What to do to hold an order at Shopify, from its fulfillment orders ([`OrderFulfillmentOrders::hold_plan`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HoldPlan {
+    /// Send [`fulfillment_order_hold_request`] for each of these fulfillment orders. `cannot_hold` lists
+    /// those that are already shipping or shipped (no `HOLD` action): tell the staff.
+    Hold {
+        fulfillment_orders: Vec<String>,
+        cannot_hold: Vec<String>,
+    },
+    /// Every fulfillment order that can carry mallguard's hold carries it already (a retry after a lost
+    /// answer): done, with these hold ids. `cannot_hold` as for [`HoldPlan::Hold`].
+    AlreadyHeld {
+        hold_ids: Vec<String>,
+        cannot_hold: Vec<String>,
+    },
+    /// No fulfillment orders yet. "When an order is created, it typically has zero fulfillment orders" until
+    /// Shopify assigns its items to a location; "add a short delay of about five minutes"
+    /// (<https://help.shopify.com/en/manual/shopify-flow/reference/actions/release-fulfillment-hold>).
+    /// Retry later.
+    NotYetAssigned,
+    /// Nothing can be held: each open fulfillment order is being fulfilled or is fulfilled (`CLOSED`), with
+    /// no `HOLD` action. Too late, for good; these are their ids (empty when every one is cancelled).
+    TooLate { cannot_hold: Vec<String> },
+    /// The order is cancelled at Shopify: nothing to hold.
+    OrderCancelled,
+}
+
+impl HoldPlan {
+    /// Whether to try again later rather than report the outcome.
+    pub fn retry_later(&self) -> bool {
+        matches!(self, HoldPlan::NotYetAssigned)
+    }
+}
+
+/// The holds to release for one fulfillment order ([`OrderFulfillmentOrders::release_plan`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReleaseTarget {
+    pub fulfillment_order_gid: String,
+    pub hold_ids: Vec<String>,
+}
+
+impl OrderFulfillmentOrders {
+    /// Which fulfillment orders to put mallguard's `hold` on: each one whose `supportedActions` has `HOLD`
+    /// and that does not carry the hold yet. A fulfillment order that cannot be held is skipped when it is
+    /// `CANCELLED` (nothing will ship from it) and reported otherwise (research notes §1.3: "if an FO is
+    /// CLOSED/IN_PROGRESS … and has no HOLD, report too late").
+    pub fn hold_plan(&self, hold: &HoldId) -> HoldPlan {
+        if self.cancelled {
+            return HoldPlan::OrderCancelled;
+        }
+        if self.fulfillment_orders.is_empty() {
+            return HoldPlan::NotYetAssigned;
+        }
+        let (mut to_hold, mut held, mut cannot_hold) = (Vec::new(), Vec::new(), Vec::new());
+        for fo in &self.fulfillment_orders {
+            let ours = fo.our_hold_ids(hold);
+            if !ours.is_empty() {
+                held.extend(ours.into_iter().map(str::to_owned));
+            } else if fo.can_hold {
+                to_hold.push(fo.gid.clone());
+            } else if fo.status != FulfillmentOrderStatus::Cancelled {
+                cannot_hold.push(fo.gid.clone());
+            }
+        }
+        if !to_hold.is_empty() {
+            HoldPlan::Hold {
+                fulfillment_orders: to_hold,
+                cannot_hold,
+            }
+        } else if !held.is_empty() {
+            HoldPlan::AlreadyHeld {
+                hold_ids: held,
+                cannot_hold,
+            }
+        } else {
+            HoldPlan::TooLate { cannot_hold }
+        }
+    }
+
+    /// The holds mallguard placed for `hold`, per fulfillment order, to pass to
+    /// [`fulfillment_order_release_hold_request`]. Empty when none is left: the release is done (what
+    /// Shopify answers to releasing a hold twice is not verified, so a retry reads the holds again first).
+    pub fn release_plan(&self, hold: &HoldId) -> Vec<ReleaseTarget> {
+        self.fulfillment_orders
+            .iter()
+            .filter_map(|fo| {
+                let hold_ids: Vec<String> = fo.our_hold_ids(hold).into_iter().map(str::to_owned).collect();
+                (!hold_ids.is_empty()).then(|| ReleaseTarget {
+                    fulfillment_order_gid: fo.gid.clone(),
+                    hold_ids,
+                })
+            })
+            .collect()
+    }
+}
+
+/// One entry of `userErrors` or `orderCancelUserErrors` (`{ code, field, message }`), the texts cut short.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserError {
+    /// The error code, such as `FULFILLMENT_ORDER_NOT_FOUND` or `INVALID`; null for some errors.
+    pub code: Option<String>,
+    /// The path of the input field, such as `["fulfillmentHold", "handle"]`.
+    pub field: Vec<String>,
+    pub message: String,
+}
+
+/// Shopify refused the mutation: the user errors of an HTTP 200 answer (never empty).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub errors: Vec<UserError>,
+}
+
+impl Refusal {
+    /// The first error's code.
+    pub fn code(&self) -> Option<&str> {
+        self.errors.first().and_then(|e| e.code.as_deref())
+    }
+
+    /// Whether the refusal may pass. Only `INTERNAL_ERROR` of `orderCancel` is taken as passing (the code's
+    /// name, not documented as such (an inference)); every other user error is for good, as the research notes
+    /// say (`FULFILLMENT_ORDER_NOT_FOUND`, `INVALID_ACCESS`, `DUPLICATED_FULFILLMENT_ORDER_LINE_ITEMS`,
+    /// `FULFILLMENT_ORDER_HOLD_LIMIT_REACHED`, `INVALID`, `NOT_FOUND`, `NO_REFUND_PERMISSION`, …). An
+    /// already cancelled order has no code of its own (likely `INVALID`, unverified): read `cancelledAt`
+    /// again to tell it from a real refusal.
+    pub fn retry_later(&self) -> bool {
+        !self.errors.is_empty() && self.errors.iter().all(|e| e.code.as_deref() == Some("INTERNAL_ERROR"))
+    }
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, error) in self.errors.iter().take(3).enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            f.write_str(error.code.as_deref().unwrap_or("no code"))?;
+            if !error.field.is_empty() {
+                write!(f, " ({})", error.field.join("."))?;
+            }
+            write!(f, ": {}", error.message)?;
+        }
+        if self.errors.len() > 3 {
+            write!(f, "; and {} more", self.errors.len() - 3)?;
+        }
+        Ok(())
+    }
+}
+
+/// What [`parse_hold`] reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HoldOutcome {
+    /// The hold was placed: its id (keep it for the release), and the fulfillment order's new status.
+    Held {
+        hold_id: String,
+        fulfillment_order_status: Option<FulfillmentOrderStatus>,
+    },
+    /// `DUPLICATE_FULFILLMENT_HOLD_HANDLE`: the fulfillment order already carries a hold with mallguard's
+    /// handle (a retry after a lost answer). Success; read the fulfillment orders again for the hold id.
+    AlreadyHeld,
+    Refused(Refusal),
+}
+
+/// What [`parse_release`] reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReleaseOutcome {
+    /// Released; the fulfillment order's status after it (`OPEN` once the last hold is gone).
+    Released {
+        fulfillment_order_status: Option<FulfillmentOrderStatus>,
+    },
+    Refused(Refusal),
+}
+
+/// `OrderCancelStatus` of the 2026-10 `jobResult` (`FAILED`, `STARTED`, `SUCCEEDED`, unstable reference).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum CancelJobStatus {
+    Started,
+    Succeeded,
+    Failed,
+    /// A value the schema did not list when this was written, as sent (at most 60 characters).
+    Other(String),
+}
+
+impl CancelJobStatus {
+    fn parse(raw: &str) -> Self {
+        match raw.trim() {
+            "STARTED" => Self::Started,
+            "SUCCEEDED" => Self::Succeeded,
+            "FAILED" => Self::Failed,
+            other => Self::Other(echo(other, CODE_ECHO)),
+        }
+    }
+}
+
+/// What [`parse_cancel`] reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CancelOutcome {
+    /// Shopify took the cancellation: it runs as a job. `job_id` (the `jobResult` id, else the `job` id) is
+    /// the reference to keep; `status` is the 2026-10 `jobResult.status` when the answer has it, and `done`
+    /// whether the job has finished. Completion also arrives as the `orders/cancelled` webhook mallguard
+    /// already reads.
+    Accepted {
+        job_id: Option<String>,
+        status: Option<CancelJobStatus>,
+        done: bool,
+    },
+    /// `orderCancelUserErrors`, or a `jobResult` with status `FAILED` and its `errors`.
+    Refused(Refusal),
+}
+
+/// Reads the answer to [`fulfillment_orders_query`]. None when `data.order` is null: no such order in this
+/// shop (or the app may not read it). The action moves on with
+/// [`OrderFulfillmentOrders::hold_plan`] or [`OrderFulfillmentOrders::release_plan`].
+///
+/// An answer without `data` (a throttled one, say) is [`ParseError::Invalid`] naming the top-level
+/// errors; classify it with [`ActionFailure::classify`] first. Errors name the field by its path.
+pub fn parse_fulfillment_orders(body: &[u8]) -> Result<Option<OrderFulfillmentOrders>, ParseError> {
+    let answer: WireAnswer<WireOrderData> = decode(body)?;
+    let data = answer.data.ok_or_else(|| missing("data", &answer.errors))?;
+    let Some(order) = data.order else {
+        return Ok(None);
+    };
+    let connection = order.fulfillment_orders;
+    let more = connection.page_info.as_ref().is_some_and(|p| p.has_next_page);
+    let (path, nodes) = match (connection.nodes, connection.edges) {
+        (Some(nodes), _) => ("data.order.fulfillmentOrders.nodes", nodes),
+        (None, Some(edges)) => (
+            "data.order.fulfillmentOrders.edges",
+            edges.into_iter().map(|e| e.node).collect(),
+        ),
+        (None, None) => {
+            return Err(ParseError::field(
+                "data.order.fulfillmentOrders",
+                "has neither nodes nor edges",
+            ));
+        }
+    };
+    let fulfillment_orders = nodes
+        .into_iter()
+        .enumerate()
+        .map(|(i, fo)| fo.into_fulfillment_order(&format!("{path}[{i}]")))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Some(OrderFulfillmentOrders {
+        order_gid: gid(&order.id, "data.order.id")?,
+        cancelled: non_empty(order.cancelled_at.as_deref()).is_some(),
+        fulfillment_orders,
+        more,
+    }))
+}
+
+/// Reads the answer to [`fulfillment_order_hold_request`]: the hold created, the idempotent
+/// [`HoldOutcome::AlreadyHeld`], or the refusal. An answer without the payload is
+/// [`ParseError::Invalid`] naming the top-level errors.
+pub fn parse_hold(body: &[u8]) -> Result<HoldOutcome, ParseError> {
+    const PAYLOAD: &str = "data.fulfillmentOrderHold";
+    let answer: WireAnswer<WireHoldData> = decode(body)?;
+    let payload = answer
+        .data
+        .and_then(|d| d.payload)
+        .ok_or_else(|| missing(PAYLOAD, &answer.errors))?;
+    if !payload.user_errors.is_empty() {
+        let refusal = refusal(&payload.user_errors);
+        if refusal
+            .errors
+            .iter()
+            .all(|e| e.code.as_deref() == Some(DUPLICATE_HANDLE))
+        {
+            return Ok(HoldOutcome::AlreadyHeld);
+        }
+        return Ok(HoldOutcome::Refused(refusal));
+    }
+    let hold = payload.fulfillment_hold.ok_or_else(|| {
+        ParseError::field(
+            &format!("{PAYLOAD}.fulfillmentHold"),
+            "null although there are no userErrors",
+        )
+    })?;
+    Ok(HoldOutcome::Held {
+        hold_id: gid(&hold.id, &format!("{PAYLOAD}.fulfillmentHold.id"))?,
+        fulfillment_order_status: payload
+            .fulfillment_order
+            .and_then(|fo| fo.status)
+            .map(|s| FulfillmentOrderStatus::parse(&s)),
+    })
+}
+
+/// Reads the answer to [`fulfillment_order_release_hold_request`]. An answer without the payload is
+/// [`ParseError::Invalid`] naming the top-level errors.
+pub fn parse_release(body: &[u8]) -> Result<ReleaseOutcome, ParseError> {
+    let answer: WireAnswer<WireReleaseData> = decode(body)?;
+    let payload = answer
+        .data
+        .and_then(|d| d.payload)
+        .ok_or_else(|| missing("data.fulfillmentOrderReleaseHold", &answer.errors))?;
+    if !payload.user_errors.is_empty() {
+        return Ok(ReleaseOutcome::Refused(refusal(&payload.user_errors)));
+    }
+    Ok(ReleaseOutcome::Released {
+        fulfillment_order_status: payload
+            .fulfillment_order
+            .and_then(|fo| fo.status)
+            .map(|s| FulfillmentOrderStatus::parse(&s)),
+    })
+}
+
+/// Reads the answer to [`order_cancel_request`]: accepted (a job), or refused by `orderCancelUserErrors`
+/// (the deprecated `userErrors` too, should an answer carry them) or by a `FAILED` `jobResult`. An answer
+/// with neither a job nor errors is [`ParseError::Invalid`].
+pub fn parse_cancel(body: &[u8]) -> Result<CancelOutcome, ParseError> {
+    const PAYLOAD: &str = "data.orderCancel";
+    let answer: WireAnswer<WireCancelData> = decode(body)?;
+    let payload = answer
+        .data
+        .and_then(|d| d.payload)
+        .ok_or_else(|| missing(PAYLOAD, &answer.errors))?;
+    let user_errors: Vec<WireUserError> = payload
+        .order_cancel_user_errors
+        .into_iter()
+        .chain(payload.user_errors)
+        .collect();
+    if !user_errors.is_empty() {
+        return Ok(CancelOutcome::Refused(refusal(&user_errors)));
+    }
+    let status = payload
+        .job_result
+        .as_ref()
+        .and_then(|r| r.status.as_deref())
+        .map(CancelJobStatus::parse);
+    if status == Some(CancelJobStatus::Failed) {
+        let errors = payload.job_result.map(|r| r.errors).unwrap_or_default();
+        let refusal = if errors.is_empty() {
+            Refusal {
+                errors: vec![UserError {
+                    code: None,
+                    field: vec![],
+                    message: "the cancel job failed without errors".into(),
+                }],
+            }
+        } else {
+            refusal(&errors)
+        };
+        return Ok(CancelOutcome::Refused(refusal));
+    }
+    let job_id = payload
+        .job_result
+        .as_ref()
+        .and_then(|r| non_empty(r.id.as_deref()))
+        .map(|id| (id, "jobResult.id"))
+        .or_else(|| {
+            payload
+                .job
+                .as_ref()
+                .and_then(|j| non_empty(j.id.as_deref()))
+                .map(|id| (id, "job.id"))
+        })
+        .map(|(id, field)| gid(id, &format!("{PAYLOAD}.{field}")))
+        .transpose()?;
+    if job_id.is_none() && payload.job_result.is_none() && payload.job.is_none() {
+        return Err(ParseError::field(
+            PAYLOAD,
+            "neither job nor jobResult, and no orderCancelUserErrors",
+        ));
+    }
+    let done = payload.job_result.as_ref().and_then(|r| r.done).unwrap_or(false)
+        || payload.job.as_ref().and_then(|j| j.done).unwrap_or(false);
+    Ok(CancelOutcome::Accepted { job_id, status, done })
+}
+
+/// The one user error that means success: the hold with mallguard's handle is already there.
+const DUPLICATE_HANDLE: &str = "DUPLICATE_FULFILLMENT_HOLD_HANDLE";
+
+/// The GraphQL envelope: `data`, and `errors` read leniently (a list of `{message, extensions: {code}}`, or
+/// the plain string some HTTP errors carry).
+#[derive(Debug, Deserialize)]
+#[serde(bound(deserialize = "T: Deserialize<'de>"))]
+struct WireAnswer<T> {
+    #[serde(default)]
+    data: Option<T>,
+    #[serde(default)]
+    errors: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Deserialize)]
+struct WireOrderData {
+    #[serde(default)]
+    order: Option<WireFoOrder>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WireFoOrder {
+    id: String,
+    #[serde(default)]
+    cancelled_at: Option<String>,
+    fulfillment_orders: WireConnection<WireFulfillmentOrder>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[serde(bound(deserialize = "T: Deserialize<'de>"))]
+struct WireConnection<T> {
+    #[serde(default)]
+    nodes: Option<Vec<T>>,
+    #[serde(default)]
+    edges: Option<Vec<WireEdge<T>>>,
+    #[serde(default)]
+    page_info: Option<WirePageInfo>,
+}
+
+#[derive(Debug, Deserialize)]
+struct WireEdge<T> {
+    node: T,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WirePageInfo {
+    #[serde(default)]
+    has_next_page: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WireFulfillmentOrder {
+    id: String,
+    status: String,
+    #[serde(default, deserialize_with = "null_as_default")]
+    supported_actions: Vec<WireSupportedAction>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    fulfillment_holds: Vec<WireFulfillmentHold>,
+}
+
+#[derive(Debug, Deserialize)]
+struct WireSupportedAction {
+    action: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct WireFulfillmentHold {
+    id: String,
+    #[serde(default)]
+    handle: Option<String>,
+}
+
+impl WireFulfillmentOrder {
+    fn into_fulfillment_order(self, path: &str) -> Result<FulfillmentOrder, ParseError> {
+        let has = |action: &str| self.supported_actions.iter().any(|a| a.action.trim() == action);
+        let holds = self
+            .fulfillment_holds
+            .iter()
+            .enumerate()
+            .map(|(i, h)| {
+                Ok(FulfillmentHold {
+                    gid: gid(&h.id, &format!("{path}.fulfillmentHolds[{i}].id"))?,
+                    handle: echo(h.handle.as_deref().unwrap_or_default().trim(), CODE_ECHO),
+                })
+            })
+            .collect::<Result<Vec<_>, ParseError>>()?;
+        Ok(FulfillmentOrder {
+            gid: gid(&self.id, &format!("{path}.id"))?,
+            status: FulfillmentOrderStatus::parse(&self.status),
+            can_hold: has("HOLD"),
+            can_release: has("RELEASE_HOLD"),
+            holds,
+        })
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct WireHoldData {
+    #[serde(rename = "fulfillmentOrderHold", default)]
+    payload: Option<WireHoldPayload>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WireHoldPayload {
+    #[serde(default)]
+    fulfillment_hold: Option<WireFulfillmentHold>,
+    #[serde(default)]
+    fulfillment_order: Option<WireFulfillmentOrderRef>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    user_errors: Vec<WireUserError>,
+}
+
+#[derive(Debug, Deserialize)]
+struct WireFulfillmentOrderRef {
+    #[serde(default)]
+    status: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct WireReleaseData {
+    #[serde(rename = "fulfillmentOrderReleaseHold", default)]
+    payload: Option<WireReleasePayload>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WireReleasePayload {
+    #[serde(default)]
+    fulfillment_order: Option<WireFulfillmentOrderRef>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    user_errors: Vec<WireUserError>,
+}
+
+#[derive(Debug, Deserialize)]
+struct WireCancelData {
+    #[serde(rename = "orderCancel", default)]
+    payload: Option<WireCancelPayload>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WireCancelPayload {
+    #[serde(default)]
+    job: Option<WireJob>,
+    #[serde(default)]
+    job_result: Option<WireJobResult>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    order_cancel_user_errors: Vec<WireUserError>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    user_errors: Vec<WireUserError>,
+}
+
+#[derive(Debug, Deserialize)]
+struct WireJob {
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    done: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+struct WireJobResult {
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    done: Option<bool>,
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    errors: Vec<WireUserError>,
+}
+
+/// `{ code, field, message }` of every user error type read here.
+#[derive(Debug, Clone, Deserialize)]
+struct WireUserError {
+    #[serde(default)]
+    code: Option<String>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    field: Vec<String>,
+    #[serde(default)]
+    message: Option<String>,
+}
+
+fn refusal(errors: &[WireUserError]) -> Refusal {
+    Refusal {
+        errors: errors
+            .iter()
+            .take(MAX_LISTED)
+            .map(|e| UserError {
+                code: non_empty(e.code.as_deref()).map(|c| echo(c, CODE_ECHO)),
+                field: e.field.iter().take(MAX_LISTED).map(|f| echo(f, CODE_ECHO)).collect(),
+                message: echo(non_empty(e.message.as_deref()).unwrap_or_default(), MESSAGE_ECHO),
+            })
+            .collect(),
+    }
+}
+
+/// At most `max` characters of a text a mall sent.
+fn echo(text: &str, max: usize) -> String {
+    text.chars().take(max).collect()
+}
+
+/// A global id as read: trimmed, `gid://…`, at most [`MAX_GID`] characters.
+fn gid(raw: &str, field: &str) -> Result<String, ParseError> {
+    let id = raw.trim();
+    if !id.starts_with("gid://") {
+        return Err(ParseError::field(
+            field,
+            format_args!("{:?} is not a global id (gid://…)", echo(id, CODE_ECHO)),
+        ));
+    }
+    if id.chars().count() > MAX_GID {
+        return Err(ParseError::field(
+            field,
+            format_args!("is longer than {MAX_GID} characters"),
+        ));
+    }
+    Ok(id.to_owned())
+}
+
+/// The answer lacks `what`; say which top-level errors it carries instead.
+fn missing(what: &str, errors: &Option<serde_json::Value>) -> ParseError {
+    let errors = errors.as_ref().map(graphql_errors).unwrap_or_default();
+    if errors.is_empty() {
+        ParseError::field(what, "missing")
+    } else {
+        let listed: Vec<String> = errors
+            .iter()
+            .take(3)
+            .map(|e| format!("{} ({})", e.code.as_deref().unwrap_or("no code"), e.message))
+            .collect();
+        ParseError::field(
+            what,
+            format_args!("missing; the answer carries errors: {}", listed.join(", ")),
+        )
+    }
+}
+
+/// A top-level GraphQL error: `message`, and `extensions.code` when given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct GraphqlError {
+    code: Option<String>,
+    message: String,
+}
+
+/// The top-level `errors`: a list of `{message, extensions: {code}}` (<https://shopify.dev/changelog/improved-graphql-errors>),
+/// or one string as in a 401's `{"errors": "[API] Invalid API key or access token …"}`.
+fn graphql_errors(errors: &serde_json::Value) -> Vec<GraphqlError> {
+    match errors {
+        serde_json::Value::String(message) => vec![GraphqlError {
+            code: None,
+            message: echo(message.trim(), MESSAGE_ECHO),
+        }],
+        serde_json::Value::Array(list) => list
+            .iter()
+            .take(MAX_LISTED)
+            .map(|e| GraphqlError {
+                code: e
+                    .pointer("/extensions/code")
+                    .and_then(serde_json::Value::as_str)
+                    .and_then(|c| non_empty(Some(c)))
+                    .map(|c| echo(c, CODE_ECHO)),
+                message: echo(
+                    e.get("message")
+                        .and_then(serde_json::Value::as_str)
+                        .unwrap_or_default()
+                        .trim(),
+                    MESSAGE_ECHO,
+                ),
+            })
+            .collect(),
+        serde_json::Value::Null => vec![],
+        other => vec![GraphqlError {
+            code: None,
+            message: echo(&other.to_string(), MESSAGE_ECHO),
+        }],
+    }
+}
+
+/// What an unsuccessful Admin GraphQL answer means for a mall action, shared by every call above.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ActionFailure {
+    /// HTTP 429 or 503 (what Shopify's client retries), or `errors[].extensions.code` `THROTTLED` whatever
+    /// the status (which status a throttled GraphQL answer has is not documented). Retry after `retry_after`:
+    /// `(requestedQueryCost − currentlyAvailable) / restoreRate` seconds from `extensions.cost`, rounded up
+    /// (at least a second), else a second.
+    Throttled { retry_after: jiff::SignedDuration },
+    /// HTTP 401 (credentials missing or wrong) or 403 (a scope or permission missing): for good until the
+    /// app is installed again or given the scope. `message` is Shopify's, cut short.
+    Unauthorized { status: u16, message: Option<String> },
+    /// HTTP 5xx, or `INTERNAL_SERVER_ERROR`: Shopify's trouble. Retry later.
+    Unavailable { status: u16, code: Option<String> },
+    /// The mutation's user errors in an HTTP 200 (`userErrors`, `orderCancelUserErrors`, a `FAILED`
+    /// `jobResult`); [`Refusal::retry_later`] says which may pass.
+    Refused(Refusal),
+    /// Any other HTTP status (400 bad request, 402 payment required, 404, 423 locked store, …) or top-level
+    /// GraphQL error (a query the schema refuses): for good; the staff must look.
+    Rejected {
+        status: u16,
+        code: Option<String>,
+        message: String,
+    },
+}
+
+impl ActionFailure {
+    /// The failure an Admin GraphQL answer stands for; None for an HTTP 2xx with neither top-level errors
+    /// nor user errors, which the call's parser then reads. A `DUPLICATE_FULFILLMENT_HOLD_HANDLE` user error
+    /// is no failure: [`parse_hold`] reads it as [`HoldOutcome::AlreadyHeld`].
+    ///
+    /// The body is read leniently and never fails: one that is not JSON, or nests deeper than
+    /// [`crate::MAX_DEPTH`], is classified by the status alone.
+    pub fn classify(status: u16, body: &[u8]) -> Option<ActionFailure> {
+        let value = crate::check_shape(body)
+            .ok()
+            .and_then(|()| serde_json::from_slice::<serde_json::Value>(body).ok());
+        let errors = value
+            .as_ref()
+            .and_then(|v| v.get("errors"))
+            .map(graphql_errors)
+            .unwrap_or_default();
+        let has_code = |code: &str| errors.iter().any(|e| e.code.as_deref() == Some(code));
+        let first = errors.first();
+        if matches!(status, 429 | 503) || has_code("THROTTLED") {
+            return Some(ActionFailure::Throttled {
+                retry_after: throttle_wait(value.as_ref()),
+            });
+        }
+        if (500..=599).contains(&status) || has_code("INTERNAL_SERVER_ERROR") {
+            return Some(ActionFailure::Unavailable {
+                status,
+                code: errors.iter().find_map(|e| e.code.clone()),
+            });
+        }
+        if matches!(status, 401 | 403) {
+            return Some(ActionFailure::Unauthorized {
+                status,
+                message: first.map(|e| e.message.clone()).filter(|m| !m.is_empty()),
+            });
+        }
+        if !(200..=299).contains(&status) || first.is_some() {
+            return Some(ActionFailure::Rejected {
+                status,
+                code: first.and_then(|e| e.code.clone()),
+                message: first
+                    .map(|e| e.message.clone())
+                    .filter(|m| !m.is_empty())
+                    .unwrap_or_else(|| format!("HTTP {status}")),
+            });
+        }
+        let user_errors = value.as_ref().map(user_errors).unwrap_or_default();
+        let user_errors: Vec<WireUserError> = user_errors
+            .into_iter()
+            .filter(|e| e.code.as_deref() != Some(DUPLICATE_HANDLE))
+            .collect();
+        (!user_errors.is_empty()).then(|| ActionFailure::Refused(refusal(&user_errors)))
+    }
+
+    /// Raises the wait of a [`ActionFailure::Throttled`] to what the answer's `Retry-After` header asks
+    /// (seconds, such as `2` or `2.0`); anything else is returned as it is.
+    pub fn with_retry_after(self, header: Option<&str>) -> Self {
+        let asked = header
+            .and_then(|h| h.trim().parse::<f64>().ok())
+            .filter(|s| s.is_finite() && *s >= 0.0)
+            .map(|s| jiff::SignedDuration::from_secs(s.min(MAX_THROTTLE_WAIT.as_secs() as f64).ceil() as i64));
+        match (self, asked) {
+            (ActionFailure::Throttled { retry_after }, Some(asked)) => ActionFailure::Throttled {
+                retry_after: retry_after.max(asked),
+            },
+            (other, _) => other,
+        }
+    }
+
+    /// Whether the action may succeed if tried again later (throttled, Shopify unavailable, a passing
+    /// refusal); otherwise the staff must be told.
+    pub fn retry_later(&self) -> bool {
+        match self {
+            ActionFailure::Throttled { .. } | ActionFailure::Unavailable { .. } => true,
+            ActionFailure::Refused(refusal) => refusal.retry_later(),
+            ActionFailure::Unauthorized { .. } | ActionFailure::Rejected { .. } => false,
+        }
+    }
+}
+
+impl fmt::Display for ActionFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ActionFailure::Throttled { retry_after } => {
+                write!(f, "Shopify throttled the call; retry in {}s", retry_after.as_secs())
+            }
+            ActionFailure::Unauthorized { status, message } => write!(
+                f,
+                "Shopify refused the credentials (HTTP {status}): {}",
+                message.as_deref().unwrap_or("no message")
+            ),
+            ActionFailure::Unavailable { status, code } => write!(
+                f,
+                "Shopify is unavailable (HTTP {status}, {})",
+                code.as_deref().unwrap_or("no code")
+            ),
+            ActionFailure::Refused(refusal) => write!(f, "Shopify refused: {refusal}"),
+            ActionFailure::Rejected { status, code, message } => write!(
+                f,
+                "Shopify rejected the call (HTTP {status}, {}): {message}",
+                code.as_deref().unwrap_or("no code")
+            ),
+        }
+    }
+}
+
+impl From<ActionFailure> for mallguard_domain::action::ActionError {
+    /// What the action outbox does with it: try again later (with Shopify's wait), or tell the staff.
+    fn from(failure: ActionFailure) -> Self {
+        let message = failure.to_string();
+        if failure.retry_later() {
+            let retry_after = match failure {
+                ActionFailure::Throttled { retry_after } => Some(retry_after),
+                _ => None,
+            };
+            mallguard_domain::action::ActionError::Later { message, retry_after }
+        } else {
+            mallguard_domain::action::ActionError::Refused(message)
+        }
+    }
+}
+
+/// Every user error of the answer's mutation payloads (`data.<mutation>.userErrors`,
+/// `.orderCancelUserErrors`, and `.jobResult.errors` of a `FAILED` job).
+fn user_errors(value: &serde_json::Value) -> Vec<WireUserError> {
+    let Some(data) = value.get("data").and_then(serde_json::Value::as_object) else {
+        return vec![];
+    };
+    let read = |list: Option<&serde_json::Value>| -> Vec<WireUserError> {
+        list.and_then(serde_json::Value::as_array)
+            .map(|items| {
+                items
+                    .iter()
+                    .take(MAX_LISTED)
+                    .filter_map(|e| serde_json::from_value::<WireUserError>(e.clone()).ok())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let mut found = Vec::new();
+    for payload in data.values() {
+        found.extend(read(payload.get("userErrors")));
+        found.extend(read(payload.get("orderCancelUserErrors")));
+        if payload.pointer("/jobResult/status").and_then(serde_json::Value::as_str) == Some("FAILED") {
+            let errors = read(payload.pointer("/jobResult/errors"));
+            if errors.is_empty() {
+                found.push(WireUserError {
+                    code: None,
+                    field: vec![],
+                    message: Some("the cancel job failed without errors".into()),
+                });
+            }
+            found.extend(errors);
+        }
+    }
+    found
+}
+
+/// The wait `extensions.cost` suggests after a throttled answer: `(requestedQueryCost − currentlyAvailable)
+/// / restoreRate` seconds, rounded up, between a second and [`MAX_THROTTLE_WAIT`]. The field names are
+/// Shopify's (<https://shopify.dev/docs/apps/build/apis/graphql-admin/rate-limits>); the formula is the
+/// research notes' reading of the leaky bucket (an inference).
+fn throttle_wait(value: Option<&serde_json::Value>) -> jiff::SignedDuration {
+    let cost = value.and_then(|v| v.pointer("/extensions/cost"));
+    let number = |pointer: &str| {
+        cost.and_then(|c| c.pointer(pointer))
+            .and_then(serde_json::Value::as_f64)
+            .filter(|n| n.is_finite())
+    };
+    match (
+        number("/requestedQueryCost"),
+        number("/throttleStatus/currentlyAvailable"),
+        number("/throttleStatus/restoreRate"),
+    ) {
+        (Some(requested), Some(available), Some(rate)) if rate > 0.0 => {
+            let seconds = ((requested - available) / rate).ceil();
+            let seconds = seconds.clamp(1.0, MAX_THROTTLE_WAIT.as_secs() as f64);
+            jiff::SignedDuration::from_secs(seconds as i64)
+        }
+        _ => DEFAULT_THROTTLE_WAIT,
+    }
+}
+
+#[cfg(test)]
+mod graphql_tests {
+    use mallguard_domain::action::ActionError;
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::MAX_DEPTH;
+
+    fn read(path: &str) -> Vec<u8> {
+        let full = format!("{}/../../events/shopify/graphql/{path}", env!("CARGO_MANIFEST_DIR"));
+        std::fs::read(&full).unwrap_or_else(|e| panic!("events/shopify/graphql/{path}: {e}"))
+    }
+
+    /// The sample edited by `edit`.
+    fn edited(path: &str, edit: impl FnOnce(&mut Value)) -> Vec<u8> {
+        let mut value: Value = serde_json::from_slice(&read(path)).unwrap();
+        edit(&mut value);
+        serde_json::to_vec(&value).unwrap()
+    }
+
+    /// The hold on the duplicate #1002 of `events/shopify/orders-create-duplicate.json`.
+    fn hold() -> HoldId {
+        let order = OrderRef::new(
+            Mall::Shopify,
+            ShopId::parse("tanaka-shop").unwrap(),
+            OrderId::parse("5678901234567890456").unwrap(),
+        );
+        HoldId::for_order(&order)
+    }
+
+    fn fulfillment_orders(path: &str) -> OrderFulfillmentOrders {
+        parse_fulfillment_orders(&read(path)).unwrap().unwrap()
+    }
+
+    fn invalid<T: fmt::Debug>(result: Result<T, ParseError>) -> String {
+        match result {
+            Err(ParseError::Invalid(message)) => message,
+            other => panic!("expected Invalid, got {other:?}"),
+        }
+    }
+
+    const FO: &str = "gid://shopify/FulfillmentOrder/6012345678";
+
+    #[test]
+    fn every_sample_under_shopify_graphql_is_covered() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../events/shopify/graphql");
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            [
+                "fulfillmentOrderHold-duplicate.json",
+                "fulfillmentOrderHold-not-found.json",
+                "fulfillmentOrderHold.json",
+                "fulfillmentOrderReleaseHold-refused.json",
+                "fulfillmentOrderReleaseHold.json",
+                "fulfillmentOrders-held.json",
+                "fulfillmentOrders-unassigned.json",
+                "fulfillmentOrders.json",
+                "internal-error.json",
+                "orderCancel-refused.json",
+                "orderCancel.json",
+                "throttled.json",
+            ],
+            "a new sample needs a test and a line in events/README.md"
+        );
+    }
+
+    #[test]
+    fn the_endpoint_names_the_shop_and_the_pinned_version() {
+        let shop = shop_id_from_domain("tanaka-shop.myshopify.com").unwrap();
+        assert_eq!(
+            graphql_url(&shop),
+            "https://tanaka-shop.myshopify.com/admin/api/2026-10/graphql.json"
+        );
+        assert_eq!(ACCESS_TOKEN_HEADER, "X-Shopify-Access-Token");
+    }
+
+    #[test]
+    fn the_order_gid_is_the_one_the_webhook_carries() {
+        let webhook: Value = serde_json::from_slice(
+            &std::fs::read(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../events/shopify/orders-create-duplicate.json"
+            ))
+            .unwrap(),
+        )
+        .unwrap();
+        let order = parse_order(
+            &serde_json::to_vec(&webhook).unwrap(),
+            &Topic::OrdersCreate,
+            &ShopId::parse("tanaka-shop").unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            order_gid(&order.order_ref.order_id).as_deref(),
+            webhook["admin_graphql_api_id"].as_str()
+        );
+        assert_eq!(
+            order_gid(&OrderId::parse("5678901234567890456").unwrap()).as_deref(),
+            Some("gid://shopify/Order/5678901234567890456")
+        );
+        for not_numeric in ["#1002", "12a", "gid:x"] {
+            assert_eq!(order_gid(&OrderId::parse(not_numeric).unwrap()), None, "{not_numeric}");
+        }
+    }
+
+    #[test]
+    fn the_hold_handle_is_fixed_per_hold_and_short_enough() {
+        assert_eq!(hold_handle(&hold()), "mallguard-h26528c4c205a0bcea6dc");
+        assert!(hold_handle(&hold()).len() <= MAX_HANDLE);
+        let other = HoldId::for_order(&OrderRef::new(
+            Mall::Shopify,
+            ShopId::parse("tanaka-shop").unwrap(),
+            OrderId::parse("5678901234567890123").unwrap(),
+        ));
+        assert_ne!(hold_handle(&other), hold_handle(&hold()));
+    }
+
+    #[test]
+    fn the_fulfillment_orders_query_asks_for_status_actions_and_holds() {
+        let body = fulfillment_orders_query("gid://shopify/Order/5678901234567890456");
+        let back: Value = serde_json::from_slice(&serde_json::to_vec(&body).unwrap()).unwrap();
+        assert_eq!(
+            back["variables"],
+            json!({ "id": "gid://shopify/Order/5678901234567890456" })
+        );
+        let query = back["query"].as_str().unwrap();
+        for part in [
+            "query OrderFulfillmentOrders($id: ID!)",
+            "order(id: $id)",
+            "cancelledAt",
+            "fulfillmentOrders(first: 25)",
+            "pageInfo { hasNextPage }",
+            "nodes { id status supportedActions { action } fulfillmentHolds { id handle } }",
+        ] {
+            assert!(query.contains(part), "{part} in {query}");
+        }
+        assert_eq!(back.as_object().unwrap().len(), 2, "query and variables only");
+    }
+
+    #[test]
+    fn the_hold_request_is_other_unannounced_with_the_fixed_handle() {
+        let body = fulfillment_order_hold_request(FO, &hold(), " 重複注文の疑い (#1001) — 購入者に確認中 ");
+        let back: Value = serde_json::from_slice(&serde_json::to_vec(&body).unwrap()).unwrap();
+        assert_eq!(
+            back["variables"],
+            json!({
+                "id": FO,
+                "hold": {
+                    "reason": "OTHER",
+                    "reasonNotes": "重複注文の疑い (#1001) — 購入者に確認中",
+                    "notifyMerchant": false,
+                    "handle": "mallguard-h26528c4c205a0bcea6dc"
+                }
+            })
+        );
+        let query = back["query"].as_str().unwrap();
+        assert!(query.starts_with("mutation Hold($id: ID!, $hold: FulfillmentOrderHoldInput!)"));
+        assert!(query.contains("fulfillmentOrderHold(id: $id, fulfillmentHold: $hold)"));
+        assert!(query.contains("fulfillmentHold { id handle reason }"));
+        assert!(query.contains("userErrors { field message code }"));
+        assert_eq!(
+            body,
+            fulfillment_order_hold_request(FO, &hold(), "重複注文の疑い (#1001) — 購入者に確認中"),
+            "a retry sends the same request"
+        );
+    }
+
+    #[test]
+    fn the_release_request_names_the_holds_explicitly() {
+        let body = fulfillment_order_release_hold_request(FO, &["gid://shopify/FulfillmentHold/777001"]);
+        let back: Value = serde_json::from_slice(&serde_json::to_vec(&body).unwrap()).unwrap();
+        assert_eq!(
+            back["variables"],
+            json!({ "id": FO, "holdIds": ["gid://shopify/FulfillmentHold/777001"] })
+        );
+        let query = back["query"].as_str().unwrap();
+        assert!(query.starts_with("mutation Release($id: ID!, $holdIds: [ID!])"));
+        assert!(query.contains("fulfillmentOrderReleaseHold(id: $id, holdIds: $holdIds)"));
+        let owned = vec!["gid://shopify/FulfillmentHold/1".to_owned()];
+        assert_eq!(
+            fulfillment_order_release_hold_request(FO, &owned)["variables"]["holdIds"],
+            json!(["gid://shopify/FulfillmentHold/1"])
+        );
+    }
+
+    #[test]
+    fn the_cancel_request_carries_reason_refund_restock_and_a_silent_customer() {
+        let order = "gid://shopify/Order/5678901234567890456";
+        let body = order_cancel_request(
+            order,
+            OrderCancelReason::Customer,
+            RefundMethod::OriginalPaymentMethods,
+            true,
+            "mallguard: 重複注文 (#1001 と同一) — 購入者がキャンセルを選択",
+        );
+        let back: Value = serde_json::from_slice(&serde_json::to_vec(&body).unwrap()).unwrap();
+        assert_eq!(
+            back["variables"],
+            json!({
+                "orderId": order,
+                "notifyCustomer": false,
+                "refundMethod": { "originalPaymentMethodsRefund": true },
+                "restock": true,
+                "reason": "CUSTOMER",
+                "staffNote": "mallguard: 重複注文 (#1001 と同一) — 購入者がキャンセルを選択"
+            })
+        );
+        let query = back["query"].as_str().unwrap();
+        for part in [
+            "$refundMethod: OrderCancelRefundMethodInput!",
+            "$restock: Boolean!",
+            "$reason: OrderCancelReason!",
+            "orderCancel(orderId: $orderId, notifyCustomer: $notifyCustomer, refundMethod: $refundMethod, \
+             restock: $restock, reason: $reason, staffNote: $staffNote)",
+            "jobResult { id done status errors { field message code } }",
+            "orderCancelUserErrors { field message code }",
+        ] {
+            assert!(query.contains(part), "{part} in {query}");
+        }
+
+        let no_refund = order_cancel_request(order, OrderCancelReason::Other, RefundMethod::NoRefund, false, "");
+        assert_eq!(
+            no_refund["variables"]["refundMethod"],
+            json!({ "originalPaymentMethodsRefund": false })
+        );
+        assert_eq!(no_refund["variables"]["reason"], "OTHER");
+        assert_eq!(no_refund["variables"]["restock"], false);
+        let expires_at: Timestamp = "2027-11-23T00:00:00Z".parse().unwrap();
+        let credit = order_cancel_request(
+            order,
+            OrderCancelReason::Staff,
+            RefundMethod::StoreCredit {
+                expires_at: Some(expires_at),
+            },
+            true,
+            "",
+        );
+        assert_eq!(
+            credit["variables"]["refundMethod"],
+            json!({ "storeCreditRefund": { "expiresAt": "2027-11-23T00:00:00Z" } })
+        );
+        let forever = order_cancel_request(
+            order,
+            OrderCancelReason::Staff,
+            RefundMethod::StoreCredit { expires_at: None },
+            true,
+            "",
+        );
+        assert_eq!(
+            forever["variables"]["refundMethod"],
+            json!({ "storeCreditRefund": { "expiresAt": null } })
+        );
+        let reasons = [
+            OrderCancelReason::Customer,
+            OrderCancelReason::Declined,
+            OrderCancelReason::Fraud,
+            OrderCancelReason::Inventory,
+            OrderCancelReason::Other,
+            OrderCancelReason::Staff,
+        ];
+        assert_eq!(
+            reasons.map(OrderCancelReason::as_str),
+            ["CUSTOMER", "DECLINED", "FRAUD", "INVENTORY", "OTHER", "STAFF"]
+        );
+    }
+
+    #[test]
+    fn an_open_fulfillment_order_is_read_and_planned_for_a_hold() {
+        let order = fulfillment_orders("fulfillmentOrders.json");
+        assert_eq!(order.order_gid, "gid://shopify/Order/5678901234567890456");
+        assert!(!order.cancelled);
+        assert!(!order.more);
+        assert_eq!(
+            order.fulfillment_orders,
+            [FulfillmentOrder {
+                gid: FO.into(),
+                status: FulfillmentOrderStatus::Open,
+                can_hold: true,
+                can_release: false,
+                holds: vec![],
+            }]
+        );
+        assert_eq!(
+            order.hold_plan(&hold()),
+            HoldPlan::Hold {
+                fulfillment_orders: vec![FO.into()],
+                cannot_hold: vec![]
+            }
+        );
+        assert!(order.release_plan(&hold()).is_empty(), "nothing of ours to release");
+    }
+
+    #[test]
+    fn a_held_order_shows_our_hold_and_releases_only_it() {
+        let order = fulfillment_orders("fulfillmentOrders-held.json");
+        let held = &order.fulfillment_orders[0];
+        assert_eq!(held.status, FulfillmentOrderStatus::OnHold);
+        assert!(held.can_hold && held.can_release);
+        assert_eq!(held.holds.len(), 2);
+        assert_eq!(held.our_hold_ids(&hold()), ["gid://shopify/FulfillmentHold/777001"]);
+        let closed = &order.fulfillment_orders[1];
+        assert_eq!(closed.status, FulfillmentOrderStatus::Closed);
+        assert!(!closed.can_hold && !closed.can_release);
+        assert_eq!(
+            order.hold_plan(&hold()),
+            HoldPlan::AlreadyHeld {
+                hold_ids: vec!["gid://shopify/FulfillmentHold/777001".into()],
+                cannot_hold: vec!["gid://shopify/FulfillmentOrder/6012345679".into()],
+            }
+        );
+        assert_eq!(
+            order.release_plan(&hold()),
+            [ReleaseTarget {
+                fulfillment_order_gid: FO.into(),
+                hold_ids: vec!["gid://shopify/FulfillmentHold/777001".into()],
+            }],
+            "never the merchant's hold 777002"
+        );
+        let other = HoldId::for_order(&OrderRef::new(
+            Mall::Shopify,
+            ShopId::parse("tanaka-shop").unwrap(),
+            OrderId::parse("1").unwrap(),
+        ));
+        assert!(order.release_plan(&other).is_empty());
+    }
+
+    #[test]
+    fn a_new_order_without_fulfillment_orders_is_retried_later() {
+        let order = fulfillment_orders("fulfillmentOrders-unassigned.json");
+        assert!(order.fulfillment_orders.is_empty());
+        let plan = order.hold_plan(&hold());
+        assert_eq!(plan, HoldPlan::NotYetAssigned);
+        assert!(plan.retry_later());
+    }
+
+    #[test]
+    fn shipped_cancelled_and_missing_orders_are_planned_for_good() {
+        let shipping = edited("fulfillmentOrders.json", |v| {
+            let fo = &mut v["data"]["order"]["fulfillmentOrders"]["nodes"][0];
+            fo["status"] = "IN_PROGRESS".into();
+            fo["supportedActions"] = json!([{ "action": "CREATE_FULFILLMENT" }]);
+        });
+        let plan = parse_fulfillment_orders(&shipping).unwrap().unwrap().hold_plan(&hold());
+        assert_eq!(
+            plan,
+            HoldPlan::TooLate {
+                cannot_hold: vec![FO.into()]
+            }
+        );
+        assert!(!plan.retry_later());
+        let cancelled_fo = edited("fulfillmentOrders.json", |v| {
+            let fo = &mut v["data"]["order"]["fulfillmentOrders"]["nodes"][0];
+            fo["status"] = "CANCELLED".into();
+            fo["supportedActions"] = json!([]);
+        });
+        assert_eq!(
+            parse_fulfillment_orders(&cancelled_fo)
+                .unwrap()
+                .unwrap()
+                .hold_plan(&hold()),
+            HoldPlan::TooLate { cannot_hold: vec![] }
+        );
+        let cancelled = edited("fulfillmentOrders.json", |v| {
+            v["data"]["order"]["cancelledAt"] = "2026-11-23T03:10:00Z".into();
+        });
+        assert_eq!(
+            parse_fulfillment_orders(&cancelled)
+                .unwrap()
+                .unwrap()
+                .hold_plan(&hold()),
+            HoldPlan::OrderCancelled
+        );
+        let missing = br#"{"data": {"order": null}}"#;
+        assert_eq!(parse_fulfillment_orders(missing).unwrap(), None);
+    }
+
+    #[test]
+    fn edges_are_read_like_nodes_and_unknown_statuses_are_kept() {
+        let edges = edited("fulfillmentOrders-held.json", |v| {
+            let connection = &mut v["data"]["order"]["fulfillmentOrders"];
+            let nodes = connection["nodes"].take();
+            let edges: Vec<Value> = nodes.as_array().unwrap().iter().map(|n| json!({ "node": n })).collect();
+            connection.as_object_mut().unwrap().remove("nodes");
+            connection["edges"] = edges.into();
+            connection["pageInfo"]["hasNextPage"] = true.into();
+            connection["edges"][1]["node"]["status"] = "AWAITING_PICKUP".into();
+        });
+        let order = parse_fulfillment_orders(&edges).unwrap().unwrap();
+        assert!(order.more);
+        assert_eq!(order.fulfillment_orders.len(), 2);
+        assert_eq!(order.fulfillment_orders[0].our_hold_ids(&hold()).len(), 1);
+        assert_eq!(
+            order.fulfillment_orders[1].status,
+            FulfillmentOrderStatus::Other("AWAITING_PICKUP".into())
+        );
+        assert_eq!(order.fulfillment_orders[1].status.to_string(), "AWAITING_PICKUP");
+    }
+
+    #[test]
+    fn a_hold_is_read_with_its_id() {
+        let outcome = parse_hold(&read("fulfillmentOrderHold.json")).unwrap();
+        assert_eq!(
+            outcome,
+            HoldOutcome::Held {
+                hold_id: "gid://shopify/FulfillmentHold/777001".into(),
+                fulfillment_order_status: Some(FulfillmentOrderStatus::OnHold),
+            }
+        );
+        assert_eq!(ActionFailure::classify(200, &read("fulfillmentOrderHold.json")), None);
+    }
+
+    #[test]
+    fn a_duplicate_handle_is_an_idempotent_success() {
+        let body = read("fulfillmentOrderHold-duplicate.json");
+        assert_eq!(parse_hold(&body).unwrap(), HoldOutcome::AlreadyHeld);
+        assert_eq!(ActionFailure::classify(200, &body), None, "no failure");
+        // With another error beside it, it is a refusal.
+        let mixed = edited("fulfillmentOrderHold-duplicate.json", |v| {
+            let errors = &mut v["data"]["fulfillmentOrderHold"]["userErrors"];
+            errors
+                .as_array_mut()
+                .unwrap()
+                .push(json!({ "field": ["id"], "message": "…", "code": "FULFILLMENT_ORDER_HOLD_LIMIT_REACHED" }));
+        });
+        let HoldOutcome::Refused(refusal) = parse_hold(&mixed).unwrap() else {
+            panic!("a refusal")
+        };
+        assert_eq!(refusal.errors.len(), 2);
+        assert!(matches!(
+            ActionFailure::classify(200, &mixed),
+            Some(ActionFailure::Refused(r)) if r.code() == Some("FULFILLMENT_ORDER_HOLD_LIMIT_REACHED")
+        ));
+    }
+
+    #[test]
+    fn a_hold_refused_by_user_errors_is_a_typed_refusal_for_good() {
+        let body = read("fulfillmentOrderHold-not-found.json");
+        let expected = Refusal {
+            errors: vec![UserError {
+                code: Some("FULFILLMENT_ORDER_NOT_FOUND".into()),
+                field: vec!["id".into()],
+                message: "Fulfillment order does not exist.".into(),
+            }],
+        };
+        assert_eq!(parse_hold(&body).unwrap(), HoldOutcome::Refused(expected.clone()));
+        assert!(!expected.retry_later());
+        assert_eq!(
+            expected.to_string(),
+            "FULFILLMENT_ORDER_NOT_FOUND (id): Fulfillment order does not exist."
+        );
+        let failure = ActionFailure::classify(200, &body).unwrap();
+        assert_eq!(failure, ActionFailure::Refused(expected));
+        assert!(!failure.retry_later());
+        assert_eq!(
+            ActionError::from(failure),
+            ActionError::Refused(
+                "Shopify refused: FULFILLMENT_ORDER_NOT_FOUND (id): Fulfillment order does not exist.".into()
+            )
+        );
+    }
+
+    #[test]
+    fn a_release_is_read_and_a_refused_release_is_typed() {
+        assert_eq!(
+            parse_release(&read("fulfillmentOrderReleaseHold.json")).unwrap(),
+            ReleaseOutcome::Released {
+                fulfillment_order_status: Some(FulfillmentOrderStatus::Open)
+            }
+        );
+        let refused = read("fulfillmentOrderReleaseHold-refused.json");
+        let ReleaseOutcome::Refused(refusal) = parse_release(&refused).unwrap() else {
+            panic!("a refusal")
+        };
+        assert_eq!(refusal.code(), Some("INVALID_ACCESS"));
+        assert_eq!(
+            refusal.errors[0].message,
+            "The app doesn't have access to release the fulfillment hold."
+        );
+        assert!(matches!(
+            ActionFailure::classify(200, &refused),
+            Some(ActionFailure::Refused(r)) if r == refusal
+        ));
+    }
+
+    #[test]
+    fn a_cancel_is_accepted_as_a_job() {
+        let body = read("orderCancel.json");
+        assert_eq!(
+            parse_cancel(&body).unwrap(),
+            CancelOutcome::Accepted {
+                job_id: Some("gid://shopify/Job/4b6c2f1e-7d3a-4e51-9c0b-2a8f5e6d1c90".into()),
+                status: Some(CancelJobStatus::Started),
+                done: false,
+            }
+        );
+        assert_eq!(ActionFailure::classify(200, &body), None);
+        // Before 2026-10 there is no jobResult: the job is enough.
+        let job_only = edited("orderCancel.json", |v| {
+            v["data"]["orderCancel"].as_object_mut().unwrap().remove("jobResult");
+            v["data"]["orderCancel"]["job"]["done"] = true.into();
+        });
+        assert_eq!(
+            parse_cancel(&job_only).unwrap(),
+            CancelOutcome::Accepted {
+                job_id: Some("gid://shopify/Job/4b6c2f1e-7d3a-4e51-9c0b-2a8f5e6d1c90".into()),
+                status: None,
+                done: true,
+            }
+        );
+        let succeeded = edited("orderCancel.json", |v| {
+            v["data"]["orderCancel"]["jobResult"]["status"] = "SUCCEEDED".into();
+            v["data"]["orderCancel"]["jobResult"]["done"] = true.into();
+        });
+        assert!(matches!(
+            parse_cancel(&succeeded).unwrap(),
+            CancelOutcome::Accepted {
+                status: Some(CancelJobStatus::Succeeded),
+                done: true,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn a_refused_or_failed_cancel_is_a_typed_refusal() {
+        let body = read("orderCancel-refused.json");
+        let CancelOutcome::Refused(refusal) = parse_cancel(&body).unwrap() else {
+            panic!("a refusal")
+        };
+        assert_eq!(refusal.code(), Some("INVALID"));
+        assert_eq!(refusal.errors[0].field, ["orderId"]);
+        assert_eq!(refusal.errors[0].message, "Order has already been cancelled");
+        assert!(!refusal.retry_later());
+        assert!(matches!(ActionFailure::classify(200, &body), Some(ActionFailure::Refused(r)) if r == refusal));
+
+        let failed = edited("orderCancel.json", |v| {
+            v["data"]["orderCancel"]["jobResult"]["status"] = "FAILED".into();
+            v["data"]["orderCancel"]["jobResult"]["done"] = true.into();
+            v["data"]["orderCancel"]["jobResult"]["errors"] = json!([
+                { "field": ["refundMethod"], "message": "The user requires refund_orders permission.",
+                  "code": "NO_REFUND_PERMISSION" }
+            ]);
+        });
+        let CancelOutcome::Refused(refusal) = parse_cancel(&failed).unwrap() else {
+            panic!("a refusal")
+        };
+        assert_eq!(refusal.code(), Some("NO_REFUND_PERMISSION"));
+        assert!(matches!(ActionFailure::classify(200, &failed), Some(ActionFailure::Refused(r)) if r == refusal));
+
+        let internal = edited("orderCancel-refused.json", |v| {
+            v["data"]["orderCancel"]["orderCancelUserErrors"][0]["code"] = "INTERNAL_ERROR".into();
+        });
+        let failure = ActionFailure::classify(200, &internal).unwrap();
+        assert!(failure.retry_later(), "INTERNAL_ERROR may pass");
+        assert!(matches!(
+            ActionError::from(failure),
+            ActionError::Later { retry_after: None, .. }
+        ));
+
+        let empty = br#"{"data": {"orderCancel": {"job": null, "jobResult": null, "orderCancelUserErrors": []}}}"#;
+        assert_eq!(
+            invalid(parse_cancel(empty)),
+            "data.orderCancel: neither job nor jobResult, and no orderCancelUserErrors"
+        );
+    }
+
+    #[test]
+    fn a_throttled_answer_suggests_the_wait_its_cost_gives() {
+        let body = read("throttled.json");
+        // (752 − 666) / 50 = 1.72 seconds, rounded up.
+        let two = ActionFailure::Throttled {
+            retry_after: jiff::SignedDuration::from_secs(2),
+        };
+        assert_eq!(ActionFailure::classify(200, &body), Some(two.clone()));
+        assert_eq!(ActionFailure::classify(429, &body), Some(two.clone()));
+        let one = ActionFailure::Throttled {
+            retry_after: jiff::SignedDuration::from_secs(1),
+        };
+        assert_eq!(ActionFailure::classify(429, b""), Some(one.clone()));
+        assert_eq!(ActionFailure::classify(503, b"<html>busy</html>"), Some(one.clone()));
+        assert_eq!(
+            one.clone().with_retry_after(Some("5")),
+            ActionFailure::Throttled {
+                retry_after: jiff::SignedDuration::from_secs(5)
+            }
+        );
+        assert_eq!(two.clone().with_retry_after(Some("1.0")), two, "the longer wait wins");
+        assert_eq!(one.clone().with_retry_after(Some("soon")), one);
+        let huge = edited("throttled.json", |v| {
+            v["extensions"]["cost"]["requestedQueryCost"] = 1e12.into();
+        });
+        assert_eq!(
+            ActionFailure::classify(200, &huge),
+            Some(ActionFailure::Throttled {
+                retry_after: MAX_THROTTLE_WAIT
+            })
+        );
+        assert!(two.retry_later());
+        assert_eq!(
+            ActionError::from(two),
+            ActionError::Later {
+                message: "Shopify throttled the call; retry in 2s".into(),
+                retry_after: Some(jiff::SignedDuration::from_secs(2)),
+            }
+        );
+        // The parsers say what the answer carries instead of the payload.
+        assert_eq!(
+            invalid(parse_hold(&body)),
+            "data.fulfillmentOrderHold: missing; the answer carries errors: THROTTLED (Throttled)"
+        );
+        assert_eq!(
+            invalid(parse_fulfillment_orders(&body)),
+            "data: missing; the answer carries errors: THROTTLED (Throttled)"
+        );
+    }
+
+    #[test]
+    fn http_and_top_level_errors_are_classified() {
+        let internal = read("internal-error.json");
+        assert_eq!(
+            ActionFailure::classify(200, &internal),
+            Some(ActionFailure::Unavailable {
+                status: 200,
+                code: Some("INTERNAL_SERVER_ERROR".into())
+            })
+        );
+        assert_eq!(
+            ActionFailure::classify(500, b""),
+            Some(ActionFailure::Unavailable {
+                status: 500,
+                code: None
+            })
+        );
+        assert_eq!(
+            ActionFailure::classify(502, b"<html>Bad Gateway</html>"),
+            Some(ActionFailure::Unavailable {
+                status: 502,
+                code: None
+            })
+        );
+        let bad_token = br#"{"errors":"[API] Invalid API key or access token (unrecognized login or wrong password)"}"#;
+        assert_eq!(
+            ActionFailure::classify(401, bad_token),
+            Some(ActionFailure::Unauthorized {
+                status: 401,
+                message: Some("[API] Invalid API key or access token (unrecognized login or wrong password)".into())
+            })
+        );
+        assert_eq!(
+            ActionFailure::classify(403, b""),
+            Some(ActionFailure::Unauthorized {
+                status: 403,
+                message: None
+            })
+        );
+        for status in [400, 402, 404, 423] {
+            let failure = ActionFailure::classify(status, b"").unwrap();
+            assert_eq!(
+                failure,
+                ActionFailure::Rejected {
+                    status,
+                    code: None,
+                    message: format!("HTTP {status}")
+                }
+            );
+            assert!(!failure.retry_later());
+        }
+        let schema = br#"{"errors":[{"message":"Field 'holdId' doesn't exist on type 'Mutation'",
+            "locations":[{"line":1,"column":40}],"path":["mutation Release","holdId"],
+            "extensions":{"code":"undefinedField","typeName":"Mutation","fieldName":"holdId"}}]}"#;
+        assert_eq!(
+            ActionFailure::classify(200, schema),
+            Some(ActionFailure::Rejected {
+                status: 200,
+                code: Some("undefinedField".into()),
+                message: "Field 'holdId' doesn't exist on type 'Mutation'".into()
+            })
+        );
+        assert!(!ActionFailure::classify(401, bad_token).unwrap().retry_later());
+        assert!(ActionFailure::classify(500, b"").unwrap().retry_later());
+        assert!(matches!(
+            ActionError::from(ActionFailure::classify(423, b"").unwrap()),
+            ActionError::Refused(m) if m == "Shopify rejected the call (HTTP 423, no code): HTTP 423"
+        ));
+        assert_eq!(
+            ActionFailure::classify(200, b"not json"),
+            None,
+            "the parser says what is wrong"
+        );
+    }
+
+    #[test]
+    fn malformed_answers_are_parse_errors_never_panics() {
+        type Parser = fn(&[u8]) -> Result<(), ParseError>;
+        let parsers: [(&str, Parser); 4] = [
+            ("fulfillment orders", |b| parse_fulfillment_orders(b).map(drop)),
+            ("hold", |b| parse_hold(b).map(drop)),
+            ("release", |b| parse_release(b).map(drop)),
+            ("cancel", |b| parse_cancel(b).map(drop)),
+        ];
+        let deep = format!("{{\"data\":{}1{}}}", "[".repeat(100_000), "]".repeat(100_000));
+        for (name, parse) in parsers {
+            assert!(matches!(parse(b""), Err(ParseError::NotJson(_))), "{name}");
+            assert!(matches!(parse(b"{\"data\":"), Err(ParseError::NotJson(_))), "{name}");
+            assert_eq!(parse(b"[]"), Err(ParseError::NotObject("an array")), "{name}");
+            assert_eq!(parse(deep.as_bytes()), Err(ParseError::TooDeep(MAX_DEPTH)), "{name}");
+            assert!(
+                matches!(parse(br#"{"data": 5}"#), Err(ParseError::Invalid(_))),
+                "{name}"
+            );
+            assert!(
+                matches!(parse(b"{}"), Err(ParseError::Invalid(m)) if m.ends_with("missing")),
+                "{name}"
+            );
+        }
+        assert_eq!(ActionFailure::classify(200, deep.as_bytes()), None);
+        assert!(matches!(
+            ActionFailure::classify(429, deep.as_bytes()),
+            Some(ActionFailure::Throttled { .. })
+        ));
+
+        let no_id = edited("fulfillmentOrders.json", |v| {
+            v["data"]["order"]["fulfillmentOrders"]["nodes"][0]
+                .as_object_mut()
+                .unwrap()
+                .remove("id");
+        });
+        assert_eq!(
+            invalid(parse_fulfillment_orders(&no_id)),
+            "data.order.fulfillmentOrders.nodes[0]: missing field `id`"
+        );
+        let not_gid = edited("fulfillmentOrders-held.json", |v| {
+            v["data"]["order"]["fulfillmentOrders"]["nodes"][0]["fulfillmentHolds"][0]["id"] = "777001".into();
+        });
+        assert_eq!(
+            invalid(parse_fulfillment_orders(&not_gid)),
+            "data.order.fulfillmentOrders.nodes[0].fulfillmentHolds[0].id: \"777001\" is not a global id (gid://…)"
+        );
+        let neither = edited("fulfillmentOrders.json", |v| {
+            v["data"]["order"]["fulfillmentOrders"] = json!({});
+        });
+        assert_eq!(
+            invalid(parse_fulfillment_orders(&neither)),
+            "data.order.fulfillmentOrders: has neither nodes nor edges"
+        );
+        let actions = edited("fulfillmentOrders.json", |v| {
+            v["data"]["order"]["fulfillmentOrders"]["nodes"][0]["supportedActions"] = json!(["HOLD"]);
+        });
+        assert!(
+            invalid(parse_fulfillment_orders(&actions))
+                .starts_with("data.order.fulfillmentOrders.nodes[0].supportedActions[0]: invalid type"),
+        );
+        let no_hold = edited("fulfillmentOrderHold.json", |v| {
+            v["data"]["fulfillmentOrderHold"]["fulfillmentHold"] = Value::Null;
+        });
+        assert_eq!(
+            invalid(parse_hold(&no_hold)),
+            "data.fulfillmentOrderHold.fulfillmentHold: null although there are no userErrors"
+        );
+    }
+
+    #[test]
+    fn what_shopify_says_is_echoed_bounded() {
+        let long = "あ".repeat(10_000);
+        let body = edited("orderCancel-refused.json", |v| {
+            let error = &mut v["data"]["orderCancel"]["orderCancelUserErrors"][0];
+            error["message"] = long.clone().into();
+            error["code"] = long.clone().into();
+            error["field"] = json!(vec![long.clone(); 50]);
+        });
+        let CancelOutcome::Refused(refusal) = parse_cancel(&body).unwrap() else {
+            panic!("a refusal")
+        };
+        let error = &refusal.errors[0];
+        assert_eq!(error.message.chars().count(), MESSAGE_ECHO);
+        assert_eq!(error.code.as_ref().unwrap().chars().count(), CODE_ECHO);
+        assert_eq!(error.field.len(), MAX_LISTED);
+        let many = edited("orderCancel-refused.json", |v| {
+            v["data"]["orderCancel"]["orderCancelUserErrors"] =
+                json!(vec![json!({"field": null, "message": "x", "code": "INVALID"}); 500]);
+        });
+        let CancelOutcome::Refused(refusal) = parse_cancel(&many).unwrap() else {
+            panic!("a refusal")
+        };
+        assert_eq!(refusal.errors.len(), MAX_LISTED);
+        assert_eq!(refusal.to_string(), "INVALID: x; INVALID: x; INVALID: x; and 7 more");
+        let unauthorized = format!(r#"{{"errors": "{long}"}}"#);
+        let Some(ActionFailure::Unauthorized { message: Some(m), .. }) =
+            ActionFailure::classify(401, unauthorized.as_bytes())
+        else {
+            panic!("unauthorized")
+        };
+        assert_eq!(m.chars().count(), MESSAGE_ECHO);
     }
 }
