@@ -28,8 +28,11 @@ pub mod fake;
 #[cfg(feature = "fake")]
 pub mod fake_amazon;
 #[cfg(feature = "fake")]
+pub mod fake_shopify;
+#[cfg(feature = "fake")]
 pub mod fake_yahoo;
 pub mod rakuten;
+pub mod shopify;
 pub mod yahoo;
 
 mod http;

@@ -1,0 +1,1 @@
+//! A fake Shopify Admin GraphQL API on a loopback port, for tests.
