@@ -427,3 +427,42 @@ async fn a_rakuten_pass_costs_calls_per_changed_order_and_an_idle_one_two_search
     assert_eq!(cancelled.report.requests, 3);
     assert_eq!(cancelled.store.of("Scan"), 0);
 }
+
+/// A mall action adds no request to the decision (its item rides in the decision's transaction) and one
+/// transaction after it (the mall's answer recorded); no read on the hot path.
+#[tokio::test]
+async fn a_mall_action_costs_one_transaction_and_no_read_on_top_of_the_decision() {
+    use mallguard_domain::action::{ActionId, ActionKind, ActionState};
+    use mallguard_domain::testing::ScriptedActions;
+    let table = Table::new().await;
+    let mall = Arc::new(ScriptedActions::at(Mall::Own));
+    let mut world = World::new(table.store.clone());
+    world.app = world.app.clone().with_mall_actions(mall.clone());
+
+    let first = customer_order(8, "budget-act-1", "2026-11-23T03:00:00Z");
+    let keys = keys_of(&first);
+    world.app.ingest(incoming(first)).await.unwrap();
+    table.counts.reset();
+    let duplicate = customer_order(8, "budget-act-2", "2026-11-23T03:05:00Z");
+    let IngestOutcome::Held { hold, .. } = world.app.ingest(incoming(duplicate)).await.unwrap() else {
+        panic!("held")
+    };
+    let held = table.counts.take();
+    println!("a duplicate held at the mall (notice, staff alert, hold action): {held}");
+    assert_eq!(held.of("Query"), keys);
+    assert_eq!(held.of("GetItem"), 1, "the original order, as without actions");
+    assert_eq!(
+        held.of("TransactWriteItems"),
+        4,
+        "the decision (with the action), two notices marked sent, the action's outcome"
+    );
+    assert_eq!(held.total(), keys + 5, "nothing else: {held}");
+    assert_eq!(mall.asked().len(), 1);
+    let action = table
+        .store
+        .action(&ActionId::for_hold(&hold, ActionKind::Hold))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(action.state, ActionState::Done);
+}
