@@ -12,12 +12,26 @@
 //!   INFO message per number it does not know (or is told to lag on, as RMS's eventual consistency can);
 //!   400 without `version` or with over 100 numbers.
 //! - `GET /es/1.0/license-management/license-key/expiry-date?licenseKey=…`: the sample's expiry.
+//! - `POST /es/2.0/order/getSubStatusList/`: the shop's sub-statuses, `getSubStatusList.json` (mallguard保留
+//!   is 3423 at `orderProgress` 100 and 3424 at 300) unless a test sets others.
+//! - `POST /es/2.0/order/updateOrderSubStatus/`: sets (or, with `null`, clears) the sub-status of each
+//!   order; per order the INFO of `updateOrderSubStatus.json`, the ERROR_101 of
+//!   `updateOrderSubStatus-partial.json` for a cancelled order, or an ERROR_102 for a sub-status not listed
+//!   at the order's `orderProgress`; 400 with `updateOrderSubStatus-invalid.json` without either field.
+//! - `POST /es/2.0/order/updateOrderMemo/`: writes the order's `memo` (INFO of `updateOrderMemo.json`).
+//! - `POST /es/2.0/order/cancelOrder/`: applies for the cancellation of an order at 100, 200 or 300, which
+//!   goes to 800 キャンセル確定待ち (INFO of `cancelOrder.json`); an ERROR for any other progress (RMS's code
+//!   is not documented: the fake's is `…_ERROR_900 (fake)`).
+//!
+//! The writes change the order's own bytes (`orderProgress`, `subStatusId`, `subStatusName`, `memo`), so a
+//! getOrder afterwards reflects them.
 //!
 //! Every request must carry `Authorization: ESA base64(serviceSecret:licenseKey)` of [`SERVICE_SECRET`] and
 //! [`LICENSE_KEY`] (and the order API the official `Content-Type`), or gets the gateway's 401 sample. A test
 //! scripts answers per endpoint ([`FakeRms::answer_once`]: a status with a body and a `Retry-After`, or no
-//! answer at all), expires the key, cancels the 山田 order (or any order), corrupts an order, adds synthetic
-//! orders, hides an order from getOrder for a while, and reads what the fake received.
+//! answer at all), expires the key, cancels the 山田 order (or any order), moves an order's progress (say to
+//! 500, shipped), sets its sub-status or memo, corrupts an order, adds synthetic orders, hides an order from
+//! getOrder for a while, and reads what the fake received and how often each endpoint was called.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -73,6 +87,32 @@ pub const LICENSE_EXPIRY: &[u8] = include_bytes!(concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../../events/rakuten/license-expiry.json"
 ));
+pub const GET_SUB_STATUS_LIST: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../events/rakuten/getSubStatusList.json"
+));
+pub const UPDATE_ORDER_SUB_STATUS: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../events/rakuten/updateOrderSubStatus.json"
+));
+pub const UPDATE_ORDER_SUB_STATUS_PARTIAL: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../events/rakuten/updateOrderSubStatus-partial.json"
+));
+pub const UPDATE_ORDER_SUB_STATUS_INVALID: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../events/rakuten/updateOrderSubStatus-invalid.json"
+));
+pub const UPDATE_ORDER_MEMO: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../events/rakuten/updateOrderMemo.json"
+));
+pub const CANCEL_ORDER: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../events/rakuten/cancelOrder.json"
+));
+/// The name of mallguard's sub-status in `getSubStatusList.json`.
+pub const HOLD_SUB_STATUS: &str = "mallguard保留";
 
 /// The RMS endpoints the fake serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -80,6 +120,10 @@ pub enum Endpoint {
     SearchOrder,
     GetOrder,
     LicenseExpiry,
+    GetSubStatusList,
+    UpdateOrderSubStatus,
+    UpdateOrderMemo,
+    CancelOrder,
 }
 
 /// A scripted answer, given once in place of the real one.
@@ -124,8 +168,34 @@ pub struct SearchSeen {
     pub per_page: u64,
 }
 
+/// One updateOrderSubStatus request as the fake received it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubStatusWrite {
+    /// None: `null`, which clears the sub-status.
+    pub sub_status_id: Option<u64>,
+    pub order_numbers: Vec<String>,
+}
+
+/// One updateOrderMemo request as the fake received it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemoWrite {
+    pub order_number: String,
+    /// The memo sent, None when it was `null` or left out.
+    pub memo: Option<String>,
+}
+
+/// One cancelOrder request as the fake received it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CancelSeen {
+    pub order_number: String,
+    pub inventory_restore_type: u64,
+    pub change_reason_detail_apply: u64,
+}
+
 /// Every `orderProgress` RMS lists.
 const PROGRESS: [u64; 9] = [100, 200, 300, 400, 500, 600, 700, 800, 900];
+/// cancelOrder's `changeReasonDetailApply` codes (JakeJP/Rakuten.RMS.Api's list).
+const CANCEL_REASONS: [u64; 11] = [1, 2, 3, 4, 5, 6, 8, 10, 13, 14, 15];
 
 #[derive(Debug, Clone)]
 struct FakeOrder {
@@ -161,6 +231,11 @@ struct Inner {
     get_batches: Vec<Vec<String>>,
     /// Numbers searchOrder lists but getOrder does not find yet.
     lagging: HashSet<String>,
+    /// The getSubStatusList answer.
+    sub_status_list: Vec<u8>,
+    sub_status_writes: Vec<SubStatusWrite>,
+    memo_writes: Vec<MemoWrite>,
+    cancels: Vec<CancelSeen>,
 }
 
 type Shared = Arc<Mutex<Inner>>;
@@ -242,10 +317,18 @@ impl FakeRms {
             searches: Vec::new(),
             get_batches: Vec::new(),
             lagging: HashSet::new(),
+            sub_status_list: GET_SUB_STATUS_LIST.to_vec(),
+            sub_status_writes: Vec::new(),
+            memo_writes: Vec::new(),
+            cancels: Vec::new(),
         }));
         let app = Router::new()
             .route("/es/2.0/order/searchOrder/", post(search_order))
             .route("/es/2.0/order/getOrder/", post(get_order))
+            .route("/es/2.0/order/getSubStatusList/", post(get_sub_status_list))
+            .route("/es/2.0/order/updateOrderSubStatus/", post(update_order_sub_status))
+            .route("/es/2.0/order/updateOrderMemo/", post(update_order_memo))
+            .route("/es/2.0/order/cancelOrder/", post(cancel_order))
             .route(
                 "/es/1.0/license-management/license-key/expiry-date",
                 get(license_expiry),
@@ -292,6 +375,20 @@ impl FakeRms {
         }
     }
 
+    /// [`FakeRms::options`] with the sample's sub-status [`HOLD_SUB_STATUS`] for holds.
+    pub fn options_with_hold(&self) -> RakutenOptions {
+        RakutenOptions {
+            hold_sub_status: Some(HOLD_SUB_STATUS.to_owned()),
+            ..self.options()
+        }
+    }
+
+    /// A feed of [`SHOP`] acting at the fake with [`FakeRms::options_with_hold`]: it holds, releases and
+    /// cancels.
+    pub fn acting_feed(&self) -> RakutenFeed {
+        self.feed_with(FakeRms::credentials(), self.options_with_hold())
+    }
+
     /// A feed of [`SHOP`] reading from the fake with `options` and `credentials`.
     pub fn feed_with(&self, credentials: RakutenCredentials, options: RakutenOptions) -> RakutenFeed {
         RakutenFeed::new(ShopId::parse(SHOP).unwrap(), credentials, options).unwrap()
@@ -326,17 +423,48 @@ impl FakeRms {
     }
 
     /// Order `number` (a sample's or one of [`FakeRms::add_orders`]) gets `orderProgress` `progress`: 900
-    /// キャンセル確定 cancels it, 800 キャンセル確定待ち only asks for its cancellation.
+    /// キャンセル確定 cancels it, 800 キャンセル確定待ち only asks for its cancellation, 500 発送後 ships it.
     pub fn set_progress(&self, number: &str, progress: u64) {
+        self.inner().set_field(number, "orderProgress", &json!(progress));
+    }
+
+    /// Order `number` gets the sub-status `id` (and its name from the sub-status list, when listed), or
+    /// none.
+    pub fn set_sub_status(&self, number: &str, id: Option<u64>) {
         let mut inner = self.inner();
-        let order = inner.orders.get_mut(number).unwrap();
-        let text = String::from_utf8(order.raw.clone()).unwrap();
-        let from = format!("\"orderProgress\": {},", order.progress);
-        assert!(text.contains(&from), "{number}: no {from}");
-        order.raw = text
-            .replacen(&from, &format!("\"orderProgress\": {progress},"), 1)
-            .into_bytes();
-        order.progress = progress;
+        let name = id.and_then(|id| inner.sub_status_name(id));
+        inner.set_field(number, "subStatusId", &json!(id));
+        inner.set_field(number, "subStatusName", &json!(name));
+    }
+
+    /// Order `number` gets the ひとことメモ `memo` (None: `null`), as the shop might have written it.
+    pub fn set_memo(&self, number: &str, memo: Option<&str>) {
+        self.inner().set_field(number, "memo", &json!(memo));
+    }
+
+    /// From now on getSubStatusList answers `answer` (a shop without mallguard's sub-status, say).
+    pub fn set_sub_status_list(&self, answer: &[u8]) {
+        self.inner().sub_status_list = answer.to_vec();
+    }
+
+    /// What a write would read of order `number` now: its progress, sub-status and memo.
+    pub fn write_state(&self, number: &str) -> rakuten::OrderWriteState {
+        rakuten::order_write_state(&self.inner().orders[number].raw).unwrap()
+    }
+
+    /// Every updateOrderSubStatus request the fake answered (not the scripted or refused ones).
+    pub fn sub_status_writes(&self) -> Vec<SubStatusWrite> {
+        self.inner().sub_status_writes.clone()
+    }
+
+    /// Every updateOrderMemo request the fake answered (not the scripted or refused ones).
+    pub fn memo_writes(&self) -> Vec<MemoWrite> {
+        self.inner().memo_writes.clone()
+    }
+
+    /// Every cancelOrder request the fake answered (not the scripted or refused ones).
+    pub fn cancels(&self) -> Vec<CancelSeen> {
+        self.inner().cancels.clone()
     }
 
     /// Order `number` is cancelled at Rakuten (`orderProgress` 900 and nothing else changed; the 山田 order
@@ -475,6 +603,26 @@ async fn get_order(State(state): State<Shared>, headers: HeaderMap, body: Bytes)
     send(reply).await
 }
 
+async fn get_sub_status_list(State(state): State<Shared>, headers: HeaderMap) -> Response {
+    let reply = state.lock().unwrap().get_sub_status_list(&headers);
+    send(reply).await
+}
+
+async fn update_order_sub_status(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    let reply = state.lock().unwrap().update_order_sub_status(&headers, &body);
+    send(reply).await
+}
+
+async fn update_order_memo(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    let reply = state.lock().unwrap().update_order_memo(&headers, &body);
+    send(reply).await
+}
+
+async fn cancel_order(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    let reply = state.lock().unwrap().cancel_order(&headers, &body);
+    send(reply).await
+}
+
 async fn license_expiry(
     State(state): State<Shared>,
     headers: HeaderMap,
@@ -500,6 +648,69 @@ fn refusal(method: &str, code: &str, text: &str) -> Vec<u8> {
         }],
     }))
     .unwrap()
+}
+
+/// The message of `sample` with `code`, about `number`: the recorded shape and text, for another order.
+fn sample_message(sample: &[u8], code: &str, number: &str) -> Value {
+    let answer: Value = serde_json::from_slice(sample).unwrap();
+    let mut message = answer["MessageModelList"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["messageCode"] == code)
+        .unwrap_or_else(|| panic!("no {code} in the sample"))
+        .clone();
+    message["orderNumber"] = json!(number);
+    message
+}
+
+/// A per-order message in the write APIs' shape.
+fn order_message(kind: &str, code: &str, text: &str, number: &str) -> Value {
+    json!({ "messageType": kind, "messageCode": code, "message": text, "orderNumber": number })
+}
+
+/// A write answer: `MessageModelList` only, as the samples have it.
+fn messages(list: Vec<Value>) -> Reply {
+    reply(200, serde_json::to_vec(&json!({ "MessageModelList": list })).unwrap())
+}
+
+/// A write refused as a whole: one ERROR naming no order (`…_ERROR_009`, a required field missing).
+fn refused_write(code: &str, text: &str) -> Reply {
+    reply(
+        400,
+        serde_json::to_vec(&json!({
+            "MessageModelList": [{ "messageType": "ERROR", "messageCode": code, "message": text }],
+        }))
+        .unwrap(),
+    )
+}
+
+/// `raw` (an OrderModel's JSON text) with the scalar value of its first field `key` replaced by `value`;
+/// the rest of the bytes stay as they are.
+fn with_field(raw: &[u8], key: &str, value: &Value) -> Vec<u8> {
+    let text = std::str::from_utf8(raw).expect("an order in UTF-8");
+    let pattern = format!("\"{key}\"");
+    let at = text.find(&pattern).unwrap_or_else(|| panic!("no {key} in the order"));
+    let bytes = text.as_bytes();
+    let mut start = at + pattern.len();
+    while bytes[start].is_ascii_whitespace() || bytes[start] == b':' {
+        start += 1;
+    }
+    let mut end = start;
+    if bytes[start] == b'"' {
+        end += 1;
+        while bytes[end] != b'"' {
+            end += if bytes[end] == b'\\' { 2 } else { 1 };
+        }
+        end += 1;
+    } else {
+        while end < bytes.len() && !matches!(bytes[end], b',' | b'}' | b']') && !bytes[end].is_ascii_whitespace() {
+            end += 1;
+        }
+    }
+    let changed = format!("{}{}{}", &text[..start], value, &text[end..]);
+    serde_json::from_str::<Value>(&changed).expect("still JSON");
+    changed.into_bytes()
 }
 
 /// A time as RMS takes it, `2026-11-23T12:00:00+0900` and nothing else.
@@ -658,6 +869,194 @@ impl Inner {
         answer.extend(orders.join(b",\n".as_slice()));
         answer.extend_from_slice(b"\n],\"version\":10}");
         reply(200, answer)
+    }
+
+    /// Order `number` with its field `key` set to `value` (its progress kept in step).
+    fn set_field(&mut self, number: &str, key: &str, value: &Value) {
+        let order = self
+            .orders
+            .get_mut(number)
+            .unwrap_or_else(|| panic!("no order {number}"));
+        order.raw = with_field(&order.raw, key, value);
+        if key == "orderProgress" {
+            order.progress = value.as_u64().expect("a progress");
+        }
+    }
+
+    fn sub_statuses(&self) -> Vec<rakuten::SubStatus> {
+        rakuten::parse_sub_status_list(&self.sub_status_list)
+            .map(|list| list.sub_statuses)
+            .unwrap_or_default()
+    }
+
+    fn sub_status_name(&self, id: u64) -> Option<String> {
+        self.sub_statuses()
+            .into_iter()
+            .find(|s| u64::from(s.id) == id)
+            .map(|s| s.name)
+    }
+
+    fn get_sub_status_list(&mut self, headers: &HeaderMap) -> Reply {
+        if let Some(reply) = self.gate(Endpoint::GetSubStatusList, headers) {
+            return reply;
+        }
+        reply(200, self.sub_status_list.clone())
+    }
+
+    fn update_order_sub_status(&mut self, headers: &HeaderMap, body: &[u8]) -> Reply {
+        if let Some(reply) = self.gate(Endpoint::UpdateOrderSubStatus, headers) {
+            return reply;
+        }
+        let request: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+        let sub_status_id = match request.get("subStatusId") {
+            Some(Value::Null) => None,
+            Some(id) => match id.as_u64() {
+                Some(id) => Some(id),
+                None => return reply(400, UPDATE_ORDER_SUB_STATUS_INVALID),
+            },
+            None => return reply(400, UPDATE_ORDER_SUB_STATUS_INVALID),
+        };
+        let numbers: Option<Vec<String>> = request["orderNumberList"]
+            .as_array()
+            .and_then(|list| list.iter().map(|n| n.as_str().map(str::to_owned)).collect());
+        let Some(numbers) = numbers.filter(|n| (1..=100).contains(&n.len())) else {
+            return reply(400, UPDATE_ORDER_SUB_STATUS_INVALID);
+        };
+        self.sub_status_writes.push(SubStatusWrite {
+            sub_status_id,
+            order_numbers: numbers.clone(),
+        });
+        let listed = self.sub_statuses();
+        let mut list = Vec::new();
+        for number in &numbers {
+            let Some(progress) = self.orders.get(number).map(|o| o.progress) else {
+                list.push(order_message(
+                    "ERROR",
+                    "ORDER_EXT_API_UPDATE_ORDERSUBSTATUS_ERROR_900",
+                    "指定された注文番号が存在しません。(fake)",
+                    number,
+                ));
+                continue;
+            };
+            let fits = sub_status_id.is_none_or(|id| {
+                listed
+                    .iter()
+                    .any(|s| u64::from(s.id) == id && u64::from(s.order_progress) == progress)
+            });
+            if progress == 900 {
+                list.push(sample_message(
+                    UPDATE_ORDER_SUB_STATUS_PARTIAL,
+                    "ORDER_EXT_API_UPDATE_ORDERSUBSTATUS_ERROR_101",
+                    number,
+                ));
+            } else if !fits {
+                list.push(order_message(
+                    "ERROR",
+                    "ORDER_EXT_API_UPDATE_ORDERSUBSTATUS_ERROR_102",
+                    "指定された注文番号、サブステータスでは更新できません。",
+                    number,
+                ));
+            } else {
+                let name = sub_status_id.and_then(|id| self.sub_status_name(id));
+                self.set_field(number, "subStatusId", &json!(sub_status_id));
+                self.set_field(number, "subStatusName", &json!(name));
+                list.push(sample_message(
+                    UPDATE_ORDER_SUB_STATUS,
+                    "ORDER_EXT_API_UPDATE_ORDERSUBSTATUS_INFO_101",
+                    number,
+                ));
+            }
+        }
+        messages(list)
+    }
+
+    fn update_order_memo(&mut self, headers: &HeaderMap, body: &[u8]) -> Reply {
+        if let Some(reply) = self.gate(Endpoint::UpdateOrderMemo, headers) {
+            return reply;
+        }
+        let request: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+        let Some(number) = request["orderNumber"].as_str().map(str::to_owned) else {
+            return refused_write(
+                "ORDER_EXT_API_UPDATE_ORDERMEMO_ERROR_009",
+                "orderNumberの項目を指定して下さい。",
+            );
+        };
+        let memo = match request.get("memo") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(memo)) if memo.chars().count() <= 1000 => Some(memo.clone()),
+            Some(_) => {
+                return refused_write(
+                    "ORDER_EXT_API_UPDATE_ORDERMEMO_ERROR_901",
+                    "memoは1000文字以内で指定して下さい。(fake)",
+                );
+            }
+        };
+        self.memo_writes.push(MemoWrite {
+            order_number: number.clone(),
+            memo: memo.clone(),
+        });
+        if !self.orders.contains_key(&number) {
+            return messages(vec![order_message(
+                "ERROR",
+                "ORDER_EXT_API_UPDATE_ORDERMEMO_ERROR_900",
+                "指定された注文番号が存在しません。(fake)",
+                &number,
+            )]);
+        }
+        if request.get("memo").is_some() {
+            self.set_field(&number, "memo", &json!(memo));
+        }
+        messages(vec![sample_message(
+            UPDATE_ORDER_MEMO,
+            "ORDER_EXT_API_UPDATE_ORDERMEMO_INFO_101",
+            &number,
+        )])
+    }
+
+    fn cancel_order(&mut self, headers: &HeaderMap, body: &[u8]) -> Reply {
+        if let Some(reply) = self.gate(Endpoint::CancelOrder, headers) {
+            return reply;
+        }
+        let request: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+        let (Some(number), Some(restore), Some(reason)) = (
+            request["orderNumber"].as_str().map(str::to_owned),
+            request["inventoryRestoreType"].as_u64().filter(|t| *t <= 2),
+            request["changeReasonDetailApply"]
+                .as_u64()
+                .filter(|r| CANCEL_REASONS.contains(r)),
+        ) else {
+            return refused_write(
+                "ORDER_EXT_API_CANCEL_ORDER_ERROR_009",
+                "orderNumber、inventoryRestoreType、changeReasonDetailApplyの項目を指定して下さい。(fake)",
+            );
+        };
+        self.cancels.push(CancelSeen {
+            order_number: number.clone(),
+            inventory_restore_type: restore,
+            change_reason_detail_apply: reason,
+        });
+        let Some(progress) = self.orders.get(&number).map(|o| o.progress) else {
+            return messages(vec![order_message(
+                "ERROR",
+                "ORDER_EXT_API_CANCEL_ORDER_ERROR_901",
+                "指定された注文番号が存在しません。(fake)",
+                &number,
+            )]);
+        };
+        if !rakuten::CANCELLABLE_PROGRESS.iter().any(|p| u64::from(*p) == progress) {
+            return messages(vec![order_message(
+                "ERROR",
+                "ORDER_EXT_API_CANCEL_ORDER_ERROR_900",
+                &format!("orderProgress {progress} の注文はキャンセル申請できません。(fake)"),
+                &number,
+            )]);
+        }
+        self.set_field(&number, "orderProgress", &json!(800));
+        messages(vec![sample_message(
+            CANCEL_ORDER,
+            "ORDER_EXT_API_CANCEL_ORDER_INFO_101",
+            &number,
+        )])
     }
 
     fn license_expiry(&mut self, headers: &HeaderMap, query: &HashMap<String, String>) -> Reply {

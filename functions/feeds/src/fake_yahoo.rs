@@ -8,6 +8,12 @@
 //!   OrderTimeTo]` (`YYYYMMDDHHMMSS`, JST), ascending, paged by `Start`/`Result`, with the fields the feed
 //!   reads; the sample's empty answer when none does.
 //! - `POST /ShoppingWebService/V1/orderInfo`: the one order asked for, as the exact bytes of its sample.
+//! - `POST /ShoppingWebService/V1/orderStatusChange`: moves the order to the `OrderStatus` asked for when
+//!   Yahoo's transition table allows it (4 needs a `CancelReason`, which the order then carries), answering
+//!   `orderStatusChange.xml` (or `orderStatusChange-warning.xml`, when told); a change the table refuses gets
+//!   `orderStatusChange-refused.xml`'s `<Error>` (its message naming the order's status). The order's bytes
+//!   change with it (`OrderStatus`, `CancelReason`, `LastUpdateTime`), so orderInfo and orderList reflect it.
+//!   As at Yahoo, shipping (`ShipStatus`) does not stop a change.
 //!
 //! The store API wants `Authorization: Bearer` with a token the fake issued (else the sample's 401
 //! `invalid_token`), the official `Content-Type` and `SellerId` [`SELLER`]. An `X-sws-signature` is decrypted
@@ -15,8 +21,8 @@
 //! `"<SELLER>:<unix seconds>"` within ten minutes of the fake's clock, with `X-sws-signature-version`
 //! [`PUBLIC_KEY_VERSION`]; the answer says `X-SWS-Authorize-Status: authorized` or `unauthorized`, as Yahoo
 //! does, and the fake counts both. A test scripts answers per endpoint ([`FakeYahoo::answer_once`]), expires
-//! the access tokens, revokes the refresh token, rotates it, cancels or corrupts an order, and reads what the
-//! fake received.
+//! the access tokens, revokes the refresh token, rotates it, cancels, ships, holds or corrupts an order, and
+//! reads what the fake received and how often each endpoint was called.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -103,6 +109,18 @@ pub const ORDER_LIST_EMPTY: &[u8] = include_bytes!(concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../../events/yahoo/orderList-empty.xml"
 ));
+pub const ORDER_STATUS_CHANGE: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../events/yahoo/orderStatusChange.xml"
+));
+pub const ORDER_STATUS_CHANGE_WARNING: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../events/yahoo/orderStatusChange-warning.xml"
+));
+pub const ORDER_STATUS_CHANGE_REFUSED: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../events/yahoo/orderStatusChange-refused.xml"
+));
 pub const ERROR_SESSION_EXPIRED: &[u8] = include_bytes!(concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../../events/yahoo/error-session-expired.xml"
@@ -124,6 +142,7 @@ pub enum Endpoint {
     Token,
     OrderList,
     OrderInfo,
+    OrderStatusChange,
 }
 
 /// A scripted answer, given once in place of the real one.
@@ -188,6 +207,15 @@ pub struct ListSeen {
     pub result: u32,
 }
 
+/// One orderStatusChange request as the fake received it (answered with a change or a refusal).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeSeen {
+    pub order_id: String,
+    pub order_status: u8,
+    pub cancel_reason: Option<String>,
+    pub is_point_fix: String,
+}
+
 #[derive(Debug, Clone)]
 struct FakeOrder {
     placed_at: Timestamp,
@@ -207,6 +235,9 @@ struct Inner {
     counts: HashMap<Endpoint, u32>,
     lists: Vec<ListSeen>,
     infos: Vec<String>,
+    changes: Vec<ChangeSeen>,
+    /// Whether orderStatusChange answers with the warning sample.
+    warn_on_change: bool,
     signatures_accepted: u32,
     signatures_refused: u32,
 }
@@ -302,6 +333,8 @@ impl FakeYahoo {
             counts: HashMap::new(),
             lists: Vec::new(),
             infos: Vec::new(),
+            changes: Vec::new(),
+            warn_on_change: false,
             signatures_accepted: 0,
             signatures_refused: 0,
         }));
@@ -309,6 +342,7 @@ impl FakeYahoo {
             .route("/yconnect/v2/token", post(token))
             .route("/ShoppingWebService/V1/orderList", post(order_list))
             .route("/ShoppingWebService/V1/orderInfo", post(order_info))
+            .route("/ShoppingWebService/V1/orderStatusChange", post(order_status_change))
             .with_state(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
@@ -413,6 +447,46 @@ impl FakeYahoo {
         order.raw = corrupted.into_bytes();
     }
 
+    /// Order `id` gets `ShipStatus` 3 (出荷済み): it has left the store.
+    pub fn ship(&self, id: &str) {
+        self.set_ship_status(id, 3);
+    }
+
+    /// Order `id` gets `ShipStatus` `ship_status` (0 出荷不可 … 4 着荷済み).
+    pub fn set_ship_status(&self, id: &str, ship_status: u8) {
+        self.inner().set_tag(id, "ShipStatus", &ship_status.to_string());
+    }
+
+    /// Order `id` gets `OrderStatus` `status` (1 予約中 … 5 完了), as if the store changed it.
+    pub fn set_status(&self, id: &str, status: u8) {
+        let mut inner = self.inner();
+        inner.set_tag(id, "OrderStatus", &status.to_string());
+        inner.orders.get_mut(id).unwrap().status = status;
+    }
+
+    /// Order `id` gets `FraudHoldStatus` `value` (1 ルール保留審査中 restricts it to a cancel).
+    pub fn set_fraud_hold(&self, id: &str, value: &str) {
+        self.inner().set_tag(id, "FraudHoldStatus", value);
+    }
+
+    /// Order `id`'s `OrderStatus` and `ShipStatus` as orderInfo serves them.
+    pub fn status(&self, id: &str) -> (u8, Option<u8>) {
+        let inner = self.inner();
+        let raw = String::from_utf8_lossy(&inner.orders[id].raw).into_owned();
+        let ship = tag(&raw, "ShipStatus").and_then(|s| s.parse().ok());
+        (inner.orders[id].status, ship)
+    }
+
+    /// From now on orderStatusChange answers a change with the warning sample (the change is still made).
+    pub fn warn_on_change(&self, warn: bool) {
+        self.inner().warn_on_change = warn;
+    }
+
+    /// Every orderStatusChange request the fake answered (not the scripted or refused ones), in order.
+    pub fn changes(&self) -> Vec<ChangeSeen> {
+        self.inner().changes.clone()
+    }
+
     /// How many requests `endpoint` received, answered or not.
     pub fn requests(&self, endpoint: Endpoint) -> u32 {
         self.inner().counts.get(&endpoint).copied().unwrap_or(0)
@@ -483,6 +557,19 @@ async fn order_list(State(state): State<Shared>, headers: HeaderMap, body: Bytes
 async fn order_info(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
     let reply = state.lock().unwrap().order_info(&headers, &body);
     send(reply).await
+}
+
+async fn order_status_change(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    let reply = state.lock().unwrap().order_status_change(&headers, &body);
+    send(reply).await
+}
+
+/// `text` with the content of its first `<name>…</name>` replaced by `value`.
+fn with_tag(text: &str, name: &str, value: &str) -> String {
+    let open = format!("<{name}>");
+    let start = text.find(&open).unwrap_or_else(|| panic!("no <{name}>")) + open.len();
+    let end = text[start..].find(&format!("</{name}>")).unwrap() + start;
+    format!("{}{value}{}", &text[..start], &text[end..])
 }
 
 /// The text of the first `<name>…</name>` in `body` (the fake's requests are flat and plain).
@@ -677,6 +764,88 @@ impl Inner {
             answer = reply(200, xml);
         }
         with_header(answer, authorize)
+    }
+
+    /// Order `id`'s first `<name>` set to `value` in the bytes orderInfo serves.
+    fn set_tag(&mut self, id: &str, name: &str, value: &str) {
+        let order = self.orders.get_mut(id).unwrap_or_else(|| panic!("no order {id}"));
+        let text = String::from_utf8(order.raw.clone()).unwrap();
+        order.raw = with_tag(&text, name, value).into_bytes();
+    }
+
+    fn order_status_change(&mut self, headers: &HeaderMap, body: &[u8]) -> Reply {
+        let body = String::from_utf8_lossy(body);
+        let authorize = match self.gate(Endpoint::OrderStatusChange, headers, &body) {
+            Ok(header) => header,
+            Err(reply) => return reply,
+        };
+        let (Some(id), Some(to), Some(is_point_fix)) = (
+            tag(&body, "OrderId"),
+            tag(&body, "OrderStatus")
+                .and_then(yahoo::YahooOrderStatus::from_code)
+                .filter(|_| body.contains("<Order>")),
+            tag(&body, "IsPointFix").filter(|v| matches!(*v, "true" | "false")),
+        ) else {
+            return reply(
+                400,
+                error("od00003", "OrderId, IsPointFix and OrderStatus are required. (fake)"),
+            );
+        };
+        let reason = tag(&body, "CancelReason").map(str::to_owned);
+        if to == yahoo::YahooOrderStatus::Cancelled && reason.is_none() {
+            return reply(400, error("od00005", "CancelReason is required to cancel. (fake)"));
+        }
+        let Some(from) = self.orders.get(id).map(|o| o.status) else {
+            return reply(400, error("od00004", "Not Found OrderId. (fake)"));
+        };
+        self.changes.push(ChangeSeen {
+            order_id: id.to_owned(),
+            order_status: to.code(),
+            cancel_reason: reason.clone(),
+            is_point_fix: is_point_fix.to_owned(),
+        });
+        let from = yahoo::YahooOrderStatus::from_code(&from.to_string()).unwrap();
+        if !from.can_change_to(to) {
+            // The sample's refusal names a cancelled order's status; another status is named likewise.
+            let refused = String::from_utf8_lossy(ORDER_STATUS_CHANGE_REFUSED).replace(
+                "CancelOrder",
+                match from {
+                    yahoo::YahooOrderStatus::Cancelled => "CancelOrder",
+                    yahoo::YahooOrderStatus::Reserved => "ReservedOrder",
+                    yahoo::YahooOrderStatus::Processing => "ProcessingOrder",
+                    yahoo::YahooOrderStatus::OnHold => "HoldingOrder",
+                    yahoo::YahooOrderStatus::Completed => "CompletedOrder",
+                },
+            );
+            return with_header(reply(400, refused), authorize);
+        }
+        let id = id.to_owned();
+        self.set_tag(&id, "OrderStatus", &to.code().to_string());
+        if let Some(reason) = &reason {
+            let order = self.orders.get_mut(&id).unwrap();
+            let text = String::from_utf8(order.raw.clone()).unwrap();
+            order.raw = if text.contains("<CancelReason>") {
+                with_tag(&text, "CancelReason", reason)
+            } else {
+                text.replacen(
+                    "</OrderStatus>",
+                    &format!("</OrderStatus>\n      <CancelReason>{reason}</CancelReason>"),
+                    1,
+                )
+            }
+            .into_bytes();
+        }
+        let now = Timestamp::now();
+        self.set_tag(&id, "LastUpdateTime", &answer_time(now));
+        let order = self.orders.get_mut(&id).unwrap();
+        order.status = to.code();
+        order.updated_at = now;
+        let sample = if self.warn_on_change {
+            String::from_utf8_lossy(ORDER_STATUS_CHANGE_WARNING).replace(FIRST, &id)
+        } else {
+            String::from_utf8_lossy(ORDER_STATUS_CHANGE).into_owned()
+        };
+        with_header(reply(200, sample), authorize)
     }
 
     fn order_info(&mut self, headers: &HeaderMap, body: &[u8]) -> Reply {

@@ -66,6 +66,44 @@
 //! start is never put more than 729 days back. RMS only pages through the first 15,000 numbers of a
 //! search, so the pages per read are bounded to that.
 //!
+//! # Actions
+//!
+//! As [`ShopActions`], a feed acts on its shop's orders. RMS has **no hold**: a hold marks the order with
+//! the sub-status the shop created for mallguard ([`RakutenOptions::hold_sub_status`], e.g. `mallguard保留`,
+//! which the shop's shipping flow must skip) and writes a line above its ひとことメモ naming the order it
+//! duplicates. Without that option the feed does not hold or release (`can` says so); it always cancels.
+//! Every action first reads the order with getOrder (its `orderProgress`, `subStatusId`, `subStatusName` and
+//! `memo`, by [`order_write_state`]) and writes only what is missing, so an action done again writes nothing:
+//!
+//! - **hold**: refused at 500–700 (shipped: too late) and at 800/900 (cancelled). The sub-status's id at
+//!   the order's `orderProgress` comes from getSubStatusList (kept an hour; asked again when the name is not
+//!   in the list kept, and forgotten when RMS refuses an id from it); none there is refused, saying to
+//!   create it. Then updateOrderSubStatus (unless the order has it) and updateOrderMemo (unless the memo has
+//!   the hold's line, `【mallguard保留 <hold id>】…`). The memo is replaced whole by RMS, so the shop's text
+//!   is sent back below the line, untouched; when both do not fit in 1,000 characters the memo is left as it
+//!   is (the sub-status alone marks the order). The line names the shop's own sub-status it replaces.
+//! - **release**: nothing at 800/900. updateOrderSubStatus with `null` when the order's sub-status is
+//!   mallguard's (by `subStatusName`, else by its id in the list), and a release line above the memo when
+//!   mallguard marked the order and the line is not there yet. A sub-status that is not mallguard's is left.
+//! - **cancel**: done at 900, and at 800 (the cancellation applied for, by this action before its answer
+//!   was lost or by the shop); refused without a call outside 100/200/300 ([`can_cancel_order`]: shipped, or
+//!   400 変更確定待ち); else cancelOrder with `changeReasonDetailApply` 1 ([`CancelReason::DUPLICATE_ORDER`]) and
+//!   `inventoryRestoreType` 1 (the duplicate never shipped, so its units go back to RMS's stock).
+//!
+//! Requests per action: hold 4 the first time (getOrder, getSubStatusList, updateOrderSubStatus,
+//! updateOrderMemo; 3 while the list is kept), 1 done again; release 3, 1 done again (plus a getSubStatusList
+//! when getOrder gives no `subStatusName`); cancel 2 (getOrder, cancelOrder), 1 when refused or done already.
+//!
+//! A write's answer is read per order ([`Failure::of_write`], [`parse_write_answer`]): INFO or WARNING about
+//! the order is done; an ERROR about it is [`ActionError::Refused`] with RMS's code and text; none about it is
+//! [`ActionError::Later`] (re-read first). Throttling, 5xx, no answer and getOrder not finding the order yet
+//! are [`ActionError::Later`] (with `Retry-After` when RMS sends one); 401 and the gateway's credential codes
+//! are [`ActionError::Refused`] saying to renew the licenseKey; any other refusal is [`ActionError::Refused`].
+//! The log holds the shop, the action's id and kind, and the request count; never the memo.
+//!
+//! Not verified against RMS: that getSubStatusList takes an empty body, cancelOrder's refusal codes and
+//! their HTTP status, what a WARNING means, and that updateOrderMemo replaces the memo (it is treated so).
+//!
 //! # Failures
 //!
 //! Every answer is classified by [`Failure::of`]: HTTP 401 or a gateway authentication code is
@@ -82,17 +120,21 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use jiff::{SignedDuration, Timestamp};
+use mallguard_domain::action::{ActionError, ActionKind, MallAction, Performed};
 use mallguard_domain::feed::{CredentialsExpiry, FeedError, FeedOrder, FeedPage, OrderFeed};
-use mallguard_domain::ids::{Mall, OrderId, ShopId};
+use mallguard_domain::ids::{HoldId, Mall, OrderId, ShopId};
 use mallguard_domain::order::OrderStatus;
 use mallguard_malls::ParseError;
 use mallguard_malls::rakuten::{
-    self, DateType, Failure, GET_ORDER_MAX_NUMBERS, GET_ORDER_VERSION, PROGRESS_CANCELLED, SEARCH_MAX_PER_PAGE,
-    parse_get_order, parse_search_order,
+    self, CancelReason, DateType, Failure, GET_ORDER_MAX_NUMBERS, GET_ORDER_VERSION, InventoryRestoreType,
+    MEMO_MAX_CHARS, OrderWriteState, PROGRESS_CANCELLED, SEARCH_MAX_PER_PAGE, SubStatusList, WriteOutcome,
+    can_cancel_order, order_write_state, parse_get_order, parse_search_order, parse_sub_status_list,
+    parse_write_answer,
 };
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::actions::ShopActions;
 use crate::http::{self, ConfigError, Timeouts};
 
 /// The RMS host, where every endpoint of [`mallguard_malls::rakuten`] lives.
@@ -147,6 +189,12 @@ pub struct RakutenOptions {
     pub overlap: SignedDuration,
     /// How far back every read looks for cancellations (the matching window).
     pub recheck: SignedDuration,
+    /// The NAME of the sub-status (サブステータス) the shop created in RMS for mallguard's holds, e.g.
+    /// `mallguard保留`, for every `orderProgress` an order may be held at (100 and 300 at least): RMS has no
+    /// hold, so a hold marks the order with it (and a line in its ひとことメモ), and the shop's shipping flow
+    /// must skip the orders so marked. The feed finds its id per `orderProgress` with getSubStatusList.
+    /// None (or blank): this feed does not hold or release; it still cancels (see the [module](self)).
+    pub hold_sub_status: Option<String>,
 }
 
 impl Default for RakutenOptions {
@@ -158,6 +206,7 @@ impl Default for RakutenOptions {
             max_search_pages: DEFAULT_MAX_SEARCH_PAGES,
             overlap: DEFAULT_OVERLAP,
             recheck: DEFAULT_RECHECK,
+            hold_sub_status: None,
         }
     }
 }
@@ -175,7 +224,15 @@ pub struct RakutenFeed {
     recheck: SignedDuration,
     /// When this feed last asked RMS when the licenseKey expires: it asks once a day.
     expiry_asked: std::sync::Mutex<Option<Timestamp>>,
+    /// [`RakutenOptions::hold_sub_status`], trimmed; None when blank.
+    hold_sub_status: Option<String>,
+    /// The shop's sub-statuses as getSubStatusList last listed them, and when: kept for
+    /// [`SUB_STATUSES_KEPT`], and forgotten when RMS refuses a sub-status from it.
+    sub_statuses: std::sync::Mutex<Option<(std::time::Instant, SubStatusList)>>,
 }
+
+/// How long the list of the shop's sub-statuses is used before it is asked for again.
+const SUB_STATUSES_KEPT: Duration = Duration::from_secs(60 * 60);
 
 /// How often a feed asks RMS when its licenseKey expires.
 const EXPIRY_ASKED_EVERY: SignedDuration = SignedDuration::from_hours(24);
@@ -187,16 +244,21 @@ impl fmt::Debug for RakutenFeed {
             .field("base_url", &self.base_url)
             .field("page_size", &self.page_size)
             .field("max_search_pages", &self.max_search_pages)
+            .field("hold_sub_status", &self.hold_sub_status)
             .finish_non_exhaustive()
     }
 }
 
-/// The three RMS calls, by the names the logs and errors use.
+/// The RMS calls, by the names the logs and errors use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Call {
     SearchOrder,
     GetOrder,
     LicenseExpiry,
+    GetSubStatusList,
+    UpdateOrderSubStatus,
+    UpdateOrderMemo,
+    CancelOrder,
 }
 
 impl Call {
@@ -205,6 +267,10 @@ impl Call {
             Call::SearchOrder => "searchOrder",
             Call::GetOrder => "getOrder",
             Call::LicenseExpiry => "licenseKey expiry",
+            Call::GetSubStatusList => "getSubStatusList",
+            Call::UpdateOrderSubStatus => "updateOrderSubStatus",
+            Call::UpdateOrderMemo => "updateOrderMemo",
+            Call::CancelOrder => "cancelOrder",
         }
     }
 
@@ -214,7 +280,20 @@ impl Call {
             Call::SearchOrder => rakuten::SEARCH_ORDER_URL,
             Call::GetOrder => rakuten::GET_ORDER_URL,
             Call::LicenseExpiry => rakuten::LICENSE_EXPIRY_URL,
+            Call::GetSubStatusList => rakuten::GET_SUB_STATUS_LIST_URL,
+            Call::UpdateOrderSubStatus => rakuten::UPDATE_ORDER_SUB_STATUS_URL,
+            Call::UpdateOrderMemo => rakuten::UPDATE_ORDER_MEMO_URL,
+            Call::CancelOrder => rakuten::CANCEL_ORDER_URL,
         }
+    }
+
+    /// Whether the call writes: its answer carries one outcome per order, read with
+    /// [`Failure::of_write`] and [`parse_write_answer`].
+    fn is_write(self) -> bool {
+        matches!(
+            self,
+            Call::UpdateOrderSubStatus | Call::UpdateOrderMemo | Call::CancelOrder
+        )
     }
 }
 
@@ -387,6 +466,11 @@ impl RakutenFeed {
             overlap: options.overlap.abs(),
             recheck: options.recheck.abs(),
             expiry_asked: std::sync::Mutex::new(None),
+            hold_sub_status: options
+                .hold_sub_status
+                .map(|name| name.trim().to_owned())
+                .filter(|name| !name.is_empty()),
+            sub_statuses: std::sync::Mutex::new(None),
         })
     }
 
@@ -549,20 +633,48 @@ impl RakutenFeed {
         now: Timestamp,
         requests: &mut u32,
     ) -> Result<Vec<u8>, FeedError> {
+        let request = self.order_request(call, Some(body))?;
+        *requests += 1;
+        self.send(call, request, now).await
+    }
+
+    /// A POST to an order endpoint with the credentials, the official `Content-Type` and `body` as JSON
+    /// (none for getSubStatusList, which takes no body).
+    fn order_request(
+        &self,
+        call: Call,
+        body: Option<&serde_json::Value>,
+    ) -> Result<reqwest::RequestBuilder, FeedError> {
         let request = self
             .client
             .post(self.url(call.rms_url()))
             .header(AUTHORIZATION, self.authorization()?)
             .header(CONTENT_TYPE, rakuten::CONTENT_TYPE)
-            .header(ACCEPT, "application/json")
-            .body(body.to_string());
-        *requests += 1;
-        self.send(call, request, now).await
+            .header(ACCEPT, "application/json");
+        Ok(match body {
+            Some(body) => request.body(body.to_string()),
+            None => request,
+        })
     }
 
     /// Sends one request with the total timeout and returns the body of a successful answer, or the
     /// failure the answer (or its absence) means.
     async fn send(&self, call: Call, request: reqwest::RequestBuilder, now: Timestamp) -> Result<Vec<u8>, FeedError> {
+        let (status, retry_after, body) = self.exchange(call, request, now).await?;
+        match Failure::of(status, &body) {
+            None => Ok(body),
+            Some(failure) => Err(self.failed(call, failure, retry_after)),
+        }
+    }
+
+    /// Sends one request with the total timeout and returns the answer's status, its `Retry-After` and its
+    /// body, unclassified; an error only when there is no answer (or a 2xx whose body cannot be read).
+    async fn exchange(
+        &self,
+        call: Call,
+        request: reqwest::RequestBuilder,
+        now: Timestamp,
+    ) -> Result<(u16, Option<SignedDuration>, Vec<u8>), FeedError> {
         let name = call.name();
         let response = request
             .timeout(self.timeout)
@@ -581,10 +693,7 @@ impl RakutenFeed {
             Err(_) if !(200..300).contains(&status) => Vec::new(),
             Err(e) => return Err(e),
         };
-        match Failure::of(status, &body) {
-            None => Ok(body),
-            Some(failure) => Err(self.failed(call, failure, retry_after)),
-        }
+        Ok((status, retry_after, body))
     }
 
     fn failed(&self, call: Call, failure: Failure, retry_after: Option<SignedDuration>) -> FeedError {
@@ -785,6 +894,495 @@ impl OrderFeed for RakutenFeed {
     }
 }
 
+// ---------------------------------------------------------------------------------------------------------
+// Actions: hold (a mark), release, cancel
+// ---------------------------------------------------------------------------------------------------------
+
+/// The marker of mallguard's hold line in the ひとことメモ: found again, the line is not written twice.
+fn hold_marker(hold: &HoldId) -> String {
+    format!("【mallguard保留 {hold}】")
+}
+
+/// The marker of mallguard's release line.
+fn release_marker(hold: &HoldId) -> String {
+    format!("【mallguard保留解除 {hold}】")
+}
+
+/// The hold line: the duplicate named by the order it duplicates, and the sub-status the shop had set
+/// before, which the hold replaces (the release clears the sub-status: the staff may set it again).
+fn hold_line(action: &MallAction, previous_sub_status: Option<&str>) -> String {
+    let mut line = format!(
+        "{}重複注文の疑い(元の注文 {})。確認が済むまで発送しないでください。",
+        hold_marker(&action.hold),
+        action.original.order_id
+    );
+    if let Some(previous) = previous_sub_status {
+        line.push_str(&format!("(それまでのサブステータス: {previous})"));
+    }
+    line
+}
+
+fn release_line(action: &MallAction) -> String {
+    format!("{}保留を解除しました。発送できます。", release_marker(&action.hold))
+}
+
+/// The memo with `line` above the shop's own text, which is kept whole; None when the two do not fit in
+/// RMS's 1,000 characters (then the memo is left as it is, rather than cut).
+fn memo_with(line: &str, memo: Option<&str>) -> Option<String> {
+    let memo = match memo {
+        Some(memo) => format!("{line}\n{memo}"),
+        None => line.to_owned(),
+    };
+    (memo.chars().count() <= MEMO_MAX_CHARS).then_some(memo)
+}
+
+/// `orderProgress` as RMS names it, for the staff.
+fn progress_label(progress: u32) -> String {
+    let name = match progress {
+        100 => "注文確認待ち",
+        200 => "楽天処理中",
+        300 => "発送待ち",
+        400 => "変更確定待ち",
+        500 => "発送後",
+        600 => "支払手続き中",
+        700 => "支払手続き済",
+        800 => "キャンセル確定待ち",
+        900 => "キャンセル確定",
+        _ => return progress.to_string(),
+    };
+    format!("{progress} {name}")
+}
+
+/// Whether the order has left the shop (発送後 and the payment steps after it).
+fn has_shipped(progress: u32) -> bool {
+    (500..=700).contains(&progress)
+}
+
+/// Whether the order is cancelled or its cancellation applied for (800, 900).
+fn is_cancelling(progress: u32) -> bool {
+    matches!(progress, 800 | PROGRESS_CANCELLED)
+}
+
+/// A failed call as an action's error: what passes (throttling, an outage, no answer) is tried again
+/// later, honouring `Retry-After`; refused credentials and refused requests need a person.
+fn action_error(call: Call, error: FeedError, retry_after: Option<SignedDuration>) -> ActionError {
+    match error {
+        FeedError::Throttled { retry_after } => ActionError::Later {
+            message: format!("{}: Rakuten throttled the request", call.name()),
+            retry_after,
+        },
+        FeedError::Unavailable(message) => ActionError::Later { message, retry_after },
+        FeedError::Unauthorized(message) | FeedError::Refused(message) => ActionError::Refused(message),
+    }
+}
+
+/// What one write did to the one order it names.
+fn written(call: Call, answer: &[u8], number: &OrderId) -> Result<Vec<rakuten::Message>, ActionError> {
+    let read = parse_write_answer(answer, std::slice::from_ref(number))
+        .map_err(|e| action_error(call, unreadable_answer(call, e), None))?;
+    match read.outcome(number) {
+        Some(WriteOutcome::Done { messages }) => Ok(messages.clone()),
+        Some(WriteOutcome::Refused { code, message }) => Err(ActionError::Refused(format!(
+            "{}: Rakuten refused it for this order: {code}: {message}",
+            call.name()
+        ))),
+        _ => Err(ActionError::Later {
+            message: format!(
+                "{}: the answer does not say what became of the order; it is read again before the next try",
+                call.name()
+            ),
+            retry_after: None,
+        }),
+    }
+}
+
+impl RakutenFeed {
+    /// POSTs `body` (none for getSubStatusList) to an order endpoint for an action and returns the body of
+    /// an answer that is no failure of the request (a write's answer still holds its per-order outcome).
+    async fn act_call(
+        &self,
+        call: Call,
+        body: Option<&serde_json::Value>,
+        now: Timestamp,
+        requests: &mut u32,
+    ) -> Result<Vec<u8>, ActionError> {
+        let request = self
+            .order_request(call, body)
+            .map_err(|e| action_error(call, e, None))?;
+        *requests += 1;
+        let (status, retry_after, answer) = self
+            .exchange(call, request, now)
+            .await
+            .map_err(|e| action_error(call, e, None))?;
+        let failure = if call.is_write() {
+            Failure::of_write(status, &answer)
+        } else {
+            Failure::of(status, &answer)
+        };
+        match failure {
+            None => Ok(answer),
+            Some(failure) => Err(action_error(call, self.failed(call, failure, retry_after), retry_after)),
+        }
+    }
+
+    /// The order as getOrder has it now: its progress, sub-status and memo.
+    async fn write_state(
+        &self,
+        number: &OrderId,
+        now: Timestamp,
+        requests: &mut u32,
+    ) -> Result<OrderWriteState, ActionError> {
+        let request = rakuten::get_order_request(std::slice::from_ref(number), GET_ORDER_VERSION);
+        let answer = self.act_call(Call::GetOrder, Some(&request), now, requests).await?;
+        let polled = parse_get_order(&answer, &self.shop)
+            .map_err(|e| action_error(Call::GetOrder, unreadable_answer(Call::GetOrder, e), None))?;
+        let raw = polled
+            .into_iter()
+            .map(|entry| entry.map_or_else(|(raw, _)| raw, |(_, raw)| raw))
+            .find(|raw| number_of(raw).as_ref() == Some(number));
+        let Some(raw) = raw else {
+            return Err(ActionError::Later {
+                message: "getOrder does not find the order (yet: RMS is eventually consistent)".into(),
+                retry_after: None,
+            });
+        };
+        order_write_state(&raw).map_err(|e| {
+            ActionError::Refused(format!(
+                "getOrder: the order's orderProgress, sub-status or memo cannot be read: {e}"
+            ))
+        })
+    }
+
+    /// The shop's sub-statuses: the list kept, or a fresh one when there is none, it is old, or `fresh`.
+    async fn sub_statuses(
+        &self,
+        fresh: bool,
+        now: Timestamp,
+        requests: &mut u32,
+    ) -> Result<SubStatusList, ActionError> {
+        if !fresh {
+            let kept = lock(&self.sub_statuses);
+            if let Some((at, list)) = kept.as_ref()
+                && at.elapsed() < SUB_STATUSES_KEPT
+            {
+                return Ok(list.clone());
+            }
+        }
+        let answer = self.act_call(Call::GetSubStatusList, None, now, requests).await?;
+        let list = parse_sub_status_list(&answer).map_err(|e| {
+            action_error(
+                Call::GetSubStatusList,
+                unreadable_answer(Call::GetSubStatusList, e),
+                None,
+            )
+        })?;
+        *lock(&self.sub_statuses) = Some((std::time::Instant::now(), list.clone()));
+        Ok(list)
+    }
+
+    /// The id of the shop's sub-status `name` for orders at `progress`: from the list kept, else from a
+    /// fresh one (the shop may have created it since).
+    async fn hold_sub_status_id(
+        &self,
+        name: &str,
+        progress: u32,
+        now: Timestamp,
+        requests: &mut u32,
+    ) -> Result<u32, ActionError> {
+        let before = *requests;
+        let kept = self.sub_statuses(false, now, requests).await?;
+        if let Some(sub_status) = kept.named(progress, name) {
+            return Ok(sub_status.id);
+        }
+        // A list just asked for is not asked for again.
+        let list = if *requests > before {
+            kept
+        } else {
+            self.sub_statuses(true, now, requests).await?
+        };
+        list.named(progress, name).map(|s| s.id).ok_or_else(|| {
+            ActionError::Refused(format!(
+                "the shop has no sub-status named {name:?} for orders at orderProgress {} in RMS: create it \
+                 there (サブステータス設定) for every orderProgress an order may be held at, or mark the order by \
+                 hand",
+                progress_label(progress)
+            ))
+        })
+    }
+
+    /// Whether the order's sub-status is mallguard's: by the name getOrder gives, else by its id in the list.
+    async fn is_ours(
+        &self,
+        state: &OrderWriteState,
+        name: &str,
+        now: Timestamp,
+        requests: &mut u32,
+    ) -> Result<bool, ActionError> {
+        let Some(id) = state.sub_status_id else {
+            return Ok(false);
+        };
+        if let Some(named) = &state.sub_status_name {
+            return Ok(named.trim() == name);
+        }
+        let list = self.sub_statuses(false, now, requests).await?;
+        Ok(list.sub_statuses.iter().any(|s| s.id == id && s.name == name))
+    }
+
+    /// Sets (or clears, with None) the sub-status of the one order.
+    async fn write_sub_status(
+        &self,
+        number: &OrderId,
+        sub_status_id: Option<u32>,
+        now: Timestamp,
+        requests: &mut u32,
+    ) -> Result<(), ActionError> {
+        let request = rakuten::update_order_sub_status_request(sub_status_id, std::slice::from_ref(number));
+        let answer = self
+            .act_call(Call::UpdateOrderSubStatus, Some(&request), now, requests)
+            .await?;
+        let result = written(Call::UpdateOrderSubStatus, &answer, number);
+        if matches!(result, Err(ActionError::Refused(_))) {
+            // The id may be stale (the shop recreated the sub-status): the next action asks again.
+            *lock(&self.sub_statuses) = None;
+        }
+        self.log_warnings(Call::UpdateOrderSubStatus, &result?);
+        Ok(())
+    }
+
+    /// Writes `line` above the order's memo; false when the memo is too full to take it (left as it is).
+    async fn write_memo(
+        &self,
+        state: &OrderWriteState,
+        line: &str,
+        now: Timestamp,
+        requests: &mut u32,
+    ) -> Result<bool, ActionError> {
+        let Some(memo) = memo_with(line, state.memo.as_deref()) else {
+            tracing::warn!(
+                mall = "rakuten",
+                shop = %self.shop,
+                "the order's ひとことメモ is too full for mallguard's line: it is left as it is"
+            );
+            return Ok(false);
+        };
+        let request = rakuten::update_order_memo_request(&state.order_number, &memo);
+        let answer = self
+            .act_call(Call::UpdateOrderMemo, Some(&request), now, requests)
+            .await?;
+        let messages = written(Call::UpdateOrderMemo, &answer, &state.order_number)?;
+        self.log_warnings(Call::UpdateOrderMemo, &messages);
+        Ok(true)
+    }
+
+    fn log_warnings(&self, call: Call, messages: &[rakuten::Message]) {
+        for warning in messages
+            .iter()
+            .filter(|m| m.message_type.eq_ignore_ascii_case("WARNING"))
+        {
+            tracing::warn!(
+                mall = "rakuten",
+                shop = %self.shop,
+                call = call.name(),
+                code = %warning.code,
+                "Rakuten answered a write with a WARNING; it is taken as done"
+            );
+        }
+    }
+
+    /// The hold: mallguard's sub-status on the order, and a line above its memo naming the order it
+    /// duplicates. Each is written only when missing, so a hold done again writes nothing.
+    async fn hold(&self, action: &MallAction, now: Timestamp, requests: &mut u32) -> Result<Performed, ActionError> {
+        let name = self.configured_sub_status()?;
+        let state = self.write_state(&action.order.order_id, now, requests).await?;
+        let progress = state.order_progress;
+        if is_cancelling(progress) {
+            return Err(ActionError::Refused(format!(
+                "the order is already cancelled or being cancelled at Rakuten (orderProgress {}): there is \
+                 nothing to hold",
+                progress_label(progress)
+            )));
+        }
+        if has_shipped(progress) {
+            return Err(ActionError::Refused(format!(
+                "the order has already shipped (orderProgress {}): it is too late to hold it",
+                progress_label(progress)
+            )));
+        }
+        let noted = state
+            .memo
+            .as_deref()
+            .is_some_and(|m| m.contains(&hold_marker(&action.hold)));
+        let named_ours = state.sub_status_name.as_deref().map(str::trim) == Some(name);
+        let mut reference = match (named_ours, state.sub_status_id) {
+            (true, Some(id)) => format!("subStatusId {id}"),
+            _ => {
+                let id = self.hold_sub_status_id(name, progress, now, requests).await?;
+                if state.sub_status_id != Some(id) {
+                    self.write_sub_status(&state.order_number, Some(id), now, requests)
+                        .await?;
+                }
+                format!("subStatusId {id}")
+            }
+        };
+        if !noted {
+            let previous = state.sub_status_name.as_deref().filter(|n| n.trim() != name);
+            if !self
+                .write_memo(&state, &hold_line(action, previous), now, requests)
+                .await?
+            {
+                reference.push_str("; the memo is too full for mallguard's line");
+            }
+        }
+        Ok(Performed {
+            reference: Some(reference),
+        })
+    }
+
+    /// The release: mallguard's sub-status cleared (when it is still on the order), and a line above the
+    /// memo saying so (when mallguard marked the order). An order with neither needs nothing; a cancelled
+    /// order is never shipped, so it needs nothing either.
+    async fn release(&self, action: &MallAction, now: Timestamp, requests: &mut u32) -> Result<Performed, ActionError> {
+        let name = self.configured_sub_status()?;
+        let state = self.write_state(&action.order.order_id, now, requests).await?;
+        if is_cancelling(state.order_progress) {
+            return Ok(Performed {
+                reference: Some(format!(
+                    "nothing to release: orderProgress {}",
+                    progress_label(state.order_progress)
+                )),
+            });
+        }
+        let memo = state.memo.as_deref().unwrap_or_default();
+        let ours = self.is_ours(&state, name, now, requests).await?;
+        if ours {
+            self.write_sub_status(&state.order_number, None, now, requests).await?;
+        }
+        let held_here = ours || memo.contains(&hold_marker(&action.hold));
+        if held_here && !memo.contains(&release_marker(&action.hold)) {
+            self.write_memo(&state, &release_line(action), now, requests).await?;
+        }
+        Ok(Performed {
+            reference: Some(if ours {
+                "subStatusId cleared".to_owned()
+            } else {
+                "no mallguard sub-status to clear".to_owned()
+            }),
+        })
+    }
+
+    /// The cancellation: cancelOrder, only for an order at 100, 200 or 300. An order cancelled (900) or
+    /// whose cancellation was applied for (800: by this action before its answer was lost, or by someone
+    /// else) is done; a shipped one is refused without a call.
+    ///
+    /// `inventoryRestoreType` is 1 (在庫連動する): the duplicate never shipped, so its units are still on the
+    /// shelf, and RMS's stock gets them back (0, the items' own setting, would leave some items short by
+    /// the duplicate's units when they are set not to restore).
+    async fn cancel(&self, action: &MallAction, now: Timestamp, requests: &mut u32) -> Result<Performed, ActionError> {
+        let state = self.write_state(&action.order.order_id, now, requests).await?;
+        let progress = state.order_progress;
+        if is_cancelling(progress) {
+            return Ok(Performed {
+                reference: Some(format!("already orderProgress {}", progress_label(progress))),
+            });
+        }
+        if !can_cancel_order(progress) {
+            let why = if has_shipped(progress) {
+                "the order has already shipped"
+            } else {
+                "the order may not be cancelled now"
+            };
+            return Err(ActionError::Refused(format!(
+                "{why} (orderProgress {}): cancelOrder takes orders at 100 注文確認待ち, 200 楽天処理中 or 300 \
+                 発送待ち only; cancel it by hand in RMS if it must be",
+                progress_label(progress)
+            )));
+        }
+        let request = rakuten::cancel_order_request(
+            &state.order_number,
+            InventoryRestoreType::Restore,
+            CancelReason::DUPLICATE_ORDER,
+        );
+        let answer = self.act_call(Call::CancelOrder, Some(&request), now, requests).await?;
+        let messages = written(Call::CancelOrder, &answer, &state.order_number)?;
+        self.log_warnings(Call::CancelOrder, &messages);
+        Ok(Performed {
+            reference: messages.first().map(|m| m.code.clone()).filter(|c| !c.is_empty()),
+        })
+    }
+
+    fn configured_sub_status(&self) -> Result<&str, ActionError> {
+        self.hold_sub_status.as_deref().ok_or_else(|| {
+            ActionError::Refused(
+                "RMS has no hold, and this deployment has no sub-status configured to mark a held Rakuten order \
+                 with: hold or release it by hand"
+                    .into(),
+            )
+        })
+    }
+}
+
+#[async_trait]
+impl ShopActions for RakutenFeed {
+    fn mall(&self) -> Mall {
+        Mall::Rakuten
+    }
+
+    fn shop(&self) -> &ShopId {
+        &self.shop
+    }
+
+    /// Hold and release only with [`RakutenOptions::hold_sub_status`] (RMS has no hold: the order is
+    /// marked); cancel always.
+    fn can(&self, kind: ActionKind) -> bool {
+        match kind {
+            ActionKind::Hold | ActionKind::Release => self.hold_sub_status.is_some(),
+            ActionKind::Cancel => true,
+        }
+    }
+
+    async fn perform(&self, action: &MallAction) -> Result<Performed, ActionError> {
+        let now = Timestamp::now();
+        let mut requests = 0;
+        let order = &action.order;
+        let result = if order.mall != Mall::Rakuten || order.shop != self.shop {
+            Err(ActionError::Refused(format!(
+                "the order is at {} shop {}, not Rakuten shop {}",
+                order.mall, order.shop, self.shop
+            )))
+        } else {
+            match action.kind {
+                ActionKind::Hold => self.hold(action, now, &mut requests).await,
+                ActionKind::Release => self.release(action, now, &mut requests).await,
+                ActionKind::Cancel => self.cancel(action, now, &mut requests).await,
+            }
+        };
+        match &result {
+            Ok(_) => tracing::info!(
+                mall = "rakuten",
+                shop = %self.shop,
+                action = %action.id,
+                kind = %action.kind,
+                requests,
+                "did a Rakuten action"
+            ),
+            Err(error) => tracing::warn!(
+                mall = "rakuten",
+                shop = %self.shop,
+                action = %action.id,
+                kind = %action.kind,
+                requests,
+                later = matches!(error, ActionError::Later { .. }),
+                "a Rakuten action was not done"
+            ),
+        }
+        result
+    }
+}
+
+fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// The order number an OrderModel's bytes name, if they are JSON with one.
 fn number_of(raw: &[u8]) -> Option<OrderId> {
     let order: serde_json::Value = serde_json::from_slice(raw).ok()?;
@@ -819,8 +1417,23 @@ mod tests {
 
     #[test]
     fn every_endpoint_is_on_the_rms_host() {
-        for call in [Call::SearchOrder, Call::GetOrder, Call::LicenseExpiry] {
+        for call in [
+            Call::SearchOrder,
+            Call::GetOrder,
+            Call::LicenseExpiry,
+            Call::GetSubStatusList,
+            Call::UpdateOrderSubStatus,
+            Call::UpdateOrderMemo,
+            Call::CancelOrder,
+        ] {
             assert!(call.rms_url().starts_with(DEFAULT_BASE_URL), "{call:?}");
+            assert_eq!(
+                call.is_write(),
+                matches!(
+                    call,
+                    Call::UpdateOrderSubStatus | Call::UpdateOrderMemo | Call::CancelOrder
+                )
+            );
         }
         assert!(rakuten::license_expiry_url("k").starts_with(rakuten::LICENSE_EXPIRY_URL));
         let fake = feed(RakutenOptions {
@@ -1010,5 +1623,79 @@ mod tests {
         }
         .encode();
         assert_eq!(Position::parse(&text).unwrap(), position);
+    }
+
+    fn action(kind: ActionKind) -> MallAction {
+        let shop = ShopId::parse("tea-shop").unwrap();
+        let held = mallguard_domain::ids::OrderRef::new(Mall::Rakuten, shop.clone(), number(12345));
+        let original = mallguard_domain::ids::OrderRef::new(Mall::Rakuten, shop, number(11111));
+        MallAction::new(
+            kind,
+            &HoldId::for_order(&held),
+            &held,
+            &original,
+            at("2026-11-23T03:30:00Z"),
+        )
+    }
+
+    #[test]
+    fn the_memo_lines_are_found_again_by_their_markers() {
+        let hold = action(ActionKind::Hold);
+        let line = hold_line(&hold, Some("同梱待ち"));
+        assert!(line.starts_with(&hold_marker(&hold.hold)));
+        assert!(
+            line.contains("386193-20261123-0000011111") && line.contains("同梱待ち"),
+            "{line}"
+        );
+        let release = release_line(&hold);
+        assert!(release.starts_with(&release_marker(&hold.hold)));
+        // Neither marker is found in the other's line.
+        assert!(!release.contains(&hold_marker(&hold.hold)));
+        assert!(!line.contains(&release_marker(&hold.hold)));
+        // Above the shop's memo, which is kept whole, or not at all when the two do not fit.
+        assert_eq!(memo_with("A", None).as_deref(), Some("A"));
+        assert_eq!(memo_with("A", Some("shop")).as_deref(), Some("A\nshop"));
+        let full = "メ".repeat(MEMO_MAX_CHARS - 2);
+        assert_eq!(
+            memo_with("A", Some(&full)).map(|m| m.chars().count()),
+            Some(MEMO_MAX_CHARS)
+        );
+        assert_eq!(memo_with("AB", Some(&full)), None);
+    }
+
+    #[test]
+    fn the_progress_is_named_for_the_staff() {
+        assert_eq!(progress_label(300), "300 発送待ち");
+        assert_eq!(progress_label(500), "500 発送後");
+        assert_eq!(progress_label(950), "950");
+        assert!((500..=700).all(has_shipped) && !has_shipped(400) && !has_shipped(800));
+        assert!(is_cancelling(800) && is_cancelling(900) && !is_cancelling(300));
+    }
+
+    #[test]
+    fn a_failed_call_passes_or_needs_a_person() {
+        let wait = Some(SignedDuration::from_secs(30));
+        assert_eq!(
+            action_error(Call::CancelOrder, FeedError::Throttled { retry_after: wait }, None),
+            ActionError::Later {
+                message: "cancelOrder: Rakuten throttled the request".into(),
+                retry_after: wait
+            }
+        );
+        assert_eq!(
+            action_error(Call::GetOrder, FeedError::Unavailable("503".into()), wait),
+            ActionError::Later {
+                message: "503".into(),
+                retry_after: wait
+            }
+        );
+        assert_eq!(
+            action_error(Call::GetOrder, FeedError::Unauthorized("401".into()), wait),
+            ActionError::Refused("401".into())
+        );
+        assert_eq!(
+            action_error(Call::GetOrder, FeedError::Refused("400".into()), None),
+            ActionError::Refused("400".into())
+        );
     }
 }

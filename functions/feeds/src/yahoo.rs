@@ -46,6 +46,37 @@
 //! than one read takes, the page says `more` and `next` is the order time of the newest order listed (or the
 //! position, when that is later): the search is ascending, so every order placed before it was listed.
 //!
+//! # Actions
+//!
+//! As [`ShopActions`], a feed holds, releases and cancels its store's orders with orderStatusChange. Each
+//! action first reads the order with orderInfo (the read's own request and [`parse_order_info`]) and asks
+//! [`OrderInfo::check_change`]: an order that already has the status asked for is done without a change (so
+//! an action done again, or retried after a lost answer, changes nothing); a change Yahoo's transition table
+//! forbids (a reservation cannot be held, a cancelled order is final), one its fraud screening forbids
+//! (`FraudHoldStatus` 1 or 3: only a cancel), and a cancel of an order that has shipped (`ShipStatus` 3 or 4,
+//! or `OrderStatus` 5: Yahoo would take it) are refused without a change, in words the staff read; so is a
+//! hold of a shipped order (too late). Otherwise one orderStatusChange ([`yahoo::status_change_request`]):
+//!
+//! | action | `OrderStatus` | `CancelReason` | requests |
+//! |---|---|---|---|
+//! | hold | 2 処理中 → 3 保留 | | orderInfo + orderStatusChange |
+//! | release | 3 → 2 処理中 | | orderInfo + orderStatusChange |
+//! | cancel | 1, 2, 3 → 4 キャンセル | 160 重複注文 | orderInfo + orderStatusChange |
+//!
+//! (one token refresh more when the access token is missing or expired; orderInfo alone when nothing is
+//! sent). The answer is read with [`yahoo::order_status_change_outcome`]: OK, or OK with a `Warning`, is done;
+//! a refusal of the change (`Cannot Be Operated : …`, an `od9…` code) is [`ActionError::Refused`] with
+//! Yahoo's words; 5xx, the daily cap, a 429 (not documented by Yahoo), no answer, and a 2xx that says nothing
+//! understood (whether the status changed is unknown: the next try reads the order first) are
+//! [`ActionError::Later`], with `Retry-After` when Yahoo sends one (the daily cap: until midnight JST); an
+//! expired session or a refresh token Yahoo no longer takes is [`ActionError::Refused`], as a person must
+//! authorise the app again. Calls keep the feed's spacing and its token. The log holds the shop, the
+//! action's id and kind, and the request count.
+//!
+//! Not verified: the HTTP status of a refused change (any status below 500 is read), `IsPointFix` false for
+//! a hold and a release, and that Yahoo's 保留 is the store's own (a release lifts a hold the staff placed by
+//! hand too).
+//!
 //! # Failures
 //!
 //! Every answer is classified by [`yahoo::classify`]: an expired access token is refreshed once, then
@@ -63,16 +94,19 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use jiff::{SignedDuration, Timestamp};
+use mallguard_domain::action::{ActionError, ActionKind, MallAction, Performed};
 use mallguard_domain::feed::{FeedError, FeedOrder, FeedPage, OrderFeed, RotatedCredential};
 use mallguard_domain::ids::{Mall, OrderId, ShopId};
 use mallguard_domain::policy::jst;
 use mallguard_malls::ParseError;
 use mallguard_malls::yahoo::{
-    self, AuthorizeStatus, Failure, ORDER_INFO_FIELDS, ORDER_LIST_FIELDS, parse_order_info, parse_order_list,
+    self, AuthorizeStatus, ChangeBlocked, Failure, ORDER_INFO_FIELDS, ORDER_LIST_FIELDS, OrderInfo, StatusChange,
+    StatusChangeError, StatusChangeOutcome, parse_order_info, parse_order_list,
 };
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::actions::ShopActions;
 use crate::http::{self, ConfigError, Timeouts};
 
 /// orderList orders per page by default (Yahoo documents no maximum; clients use 100 to 2,000).
@@ -191,12 +225,13 @@ impl fmt::Debug for YahooFeed {
     }
 }
 
-/// The calls of a read, by the names the logs and errors use.
+/// The calls of a read and of an action, by the names the logs and errors use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Call {
     Token,
     OrderList,
     OrderInfo,
+    OrderStatusChange,
 }
 
 impl Call {
@@ -205,8 +240,27 @@ impl Call {
             Call::Token => "token refresh",
             Call::OrderList => "orderList",
             Call::OrderInfo => "orderInfo",
+            Call::OrderStatusChange => "orderStatusChange",
         }
     }
+
+    /// The store API endpoint, appended to the base URL (the token refresh is never sent there: the token
+    /// endpoint has its own URL).
+    fn path(self) -> &'static str {
+        match self {
+            Call::Token | Call::OrderInfo => "orderInfo",
+            Call::OrderList => "orderList",
+            Call::OrderStatusChange => "orderStatusChange",
+        }
+    }
+}
+
+/// An answer of the store API, unclassified.
+struct Answered {
+    status: u16,
+    headers: mallguard_malls::Headers,
+    retry_after: Option<SignedDuration>,
+    body: Vec<u8>,
 }
 
 /// The time range of one read.
@@ -393,11 +447,25 @@ impl YahooFeed {
         now: Timestamp,
         progress: &mut Progress,
     ) -> Result<Vec<u8>, FeedError> {
-        let name = match call {
-            Call::OrderList => "orderList",
-            _ => "orderInfo",
-        };
-        let url = format!("{}/{name}", self.base_url);
+        let answer = self.exchange(call, body, now, progress).await?;
+        match yahoo::classify(answer.status, &answer.headers, &answer.body) {
+            None => Ok(answer.body),
+            Some(failure) => Err(self.failed(call, failure, answer.retry_after, now)),
+        }
+    }
+
+    /// POSTs `body` to a store API endpoint with the access token (and the signature, with a public key),
+    /// refreshing the token once when Yahoo says it expired, and returns the answer unclassified; an error
+    /// only when there is no answer, or no token.
+    async fn exchange(
+        &self,
+        call: Call,
+        body: String,
+        now: Timestamp,
+        progress: &mut Progress,
+    ) -> Result<Answered, FeedError> {
+        let name = call.name();
+        let url = format!("{}/{}", self.base_url, call.path());
         let mut refreshed = false;
         loop {
             let token = self.access_token(now, progress).await?;
@@ -426,15 +494,23 @@ impl YahooFeed {
             {
                 progress.signature_refused = true;
             }
-            match yahoo::classify(status, &headers, &answer) {
-                None => return Ok(answer),
-                Some(Failure::TokenExpired { .. }) if !refreshed => {
-                    tracing::info!(mall = "yahoo", shop = %self.shop, call = name, "the Yahoo access token expired: refreshing it");
-                    *lock(&self.access) = None;
-                    refreshed = true;
-                }
-                Some(failure) => return Err(self.failed(call, failure, retry_after, now)),
+            if !refreshed
+                && matches!(
+                    yahoo::classify(status, &headers, &answer),
+                    Some(Failure::TokenExpired { .. })
+                )
+            {
+                tracing::info!(mall = "yahoo", shop = %self.shop, call = name, "the Yahoo access token expired: refreshing it");
+                *lock(&self.access) = None;
+                refreshed = true;
+                continue;
             }
+            return Ok(Answered {
+                status,
+                headers,
+                retry_after,
+                body: answer,
+            });
         }
     }
 
@@ -621,6 +697,205 @@ impl OrderFeed for YahooFeed {
             more: !listed.complete,
             requests: progress.requests,
         })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Actions: hold, release, cancel (orderStatusChange)
+// ---------------------------------------------------------------------------------------------------------
+
+/// A failed call as an action's error: what passes (throttling, the daily cap, an outage, no answer) is
+/// tried again later, honouring `Retry-After`; refused credentials and refused requests need a person.
+fn action_error(error: FeedError, retry_after: Option<SignedDuration>) -> ActionError {
+    match error {
+        FeedError::Throttled { retry_after } => ActionError::Later {
+            message: "Yahoo's daily request cap is used up: tried again after midnight in Japan".into(),
+            retry_after,
+        },
+        FeedError::Unavailable(message) => ActionError::Later { message, retry_after },
+        FeedError::Unauthorized(message) | FeedError::Refused(message) => ActionError::Refused(message),
+    }
+}
+
+/// HTTP 429: Yahoo documents no such answer (its throttling is "一定時間利用できなくなる" and the daily cap's
+/// 403), but an action meeting one waits rather than ending.
+const TOO_MANY_REQUESTS: u16 = 429;
+
+impl YahooFeed {
+    /// The order as orderInfo has it now, for [`OrderInfo::check_change`].
+    async fn order_info(
+        &self,
+        id: &OrderId,
+        now: Timestamp,
+        progress: &mut Progress,
+    ) -> Result<OrderInfo, ActionError> {
+        let body = yahoo::order_info_request(&self.shop, id, &ORDER_INFO_FIELDS);
+        let answer = self
+            .exchange(Call::OrderInfo, body, now, progress)
+            .await
+            .map_err(|e| action_error(e, None))?;
+        if answer.status == TOO_MANY_REQUESTS {
+            return Err(self.too_many(Call::OrderInfo, answer.retry_after));
+        }
+        if let Some(failure) = yahoo::classify(answer.status, &answer.headers, &answer.body) {
+            return Err(action_error(
+                self.failed(Call::OrderInfo, failure, answer.retry_after, now),
+                answer.retry_after,
+            ));
+        }
+        match parse_order_info(&answer.body, &self.shop) {
+            Ok((info, _)) => Ok(info),
+            Err((_, ParseError::NotJson(e))) => Err(ActionError::Later {
+                message: format!("orderInfo: the answer cannot be read: {e}"),
+                retry_after: None,
+            }),
+            Err((_, e)) => Err(ActionError::Refused(format!(
+                "orderInfo: the order cannot be read, so its status is not known: {e}"
+            ))),
+        }
+    }
+
+    fn too_many(&self, call: Call, retry_after: Option<SignedDuration>) -> ActionError {
+        tracing::warn!(mall = "yahoo", shop = %self.shop, call = call.name(), "Yahoo answered 429");
+        ActionError::Later {
+            message: format!("{}: Yahoo answered 429 Too Many Requests", call.name()),
+            retry_after,
+        }
+    }
+
+    /// Reads the order, then changes its status unless it has the status already (done without a call) or
+    /// must not get it (refused without a call: see [`yahoo::StatusChange::check`]).
+    async fn change_status(
+        &self,
+        action: &MallAction,
+        now: Timestamp,
+        progress: &mut Progress,
+    ) -> Result<Performed, ActionError> {
+        let change = match action.kind {
+            ActionKind::Hold => StatusChange::Hold,
+            ActionKind::Release => StatusChange::Release,
+            ActionKind::Cancel => StatusChange::CANCEL_DUPLICATE,
+        };
+        let id = &action.order.order_id;
+        let info = self.order_info(id, now, progress).await?;
+        match info.check_change(change) {
+            Ok(()) => {}
+            Err(ChangeBlocked::AlreadyDone(status)) => {
+                return Ok(Performed {
+                    reference: Some(format!("already OrderStatus {}", status.label())),
+                });
+            }
+            Err(blocked) => return Err(ActionError::Refused(blocked.to_string())),
+        }
+        // Yahoo would hold a shipped order, to no effect: the staff hear it is too late.
+        if change == StatusChange::Hold && info.has_shipped() {
+            return Err(ActionError::Refused(format!(
+                "the order has already shipped (ShipStatus {}, OrderStatus {}): it is too late to hold it",
+                info.ship_status.map_or("unknown".to_owned(), |s| s.to_string()),
+                info.order_status.label()
+            )));
+        }
+        let body = yahoo::status_change_request(&self.shop, id, change);
+        let answer = self
+            .exchange(Call::OrderStatusChange, body, now, progress)
+            .await
+            .map_err(|e| action_error(e, None))?;
+        if answer.status == TOO_MANY_REQUESTS {
+            return Err(self.too_many(Call::OrderStatusChange, answer.retry_after));
+        }
+        let target = change.target().label();
+        match yahoo::order_status_change_outcome(answer.status, &answer.headers, &answer.body) {
+            Ok(StatusChangeOutcome::Ok) => Ok(Performed {
+                reference: Some(format!("OrderStatus {target}")),
+            }),
+            Ok(StatusChangeOutcome::Warning(warnings)) => {
+                for warning in &warnings {
+                    tracing::warn!(
+                        mall = "yahoo",
+                        shop = %self.shop,
+                        code = warning.code.as_deref().unwrap_or("no code"),
+                        "Yahoo changed the order's status with a warning; it is taken as done"
+                    );
+                }
+                Ok(Performed {
+                    reference: Some(format!("OrderStatus {target}")),
+                })
+            }
+            Ok(StatusChangeOutcome::Refused { code, message }) => Err(ActionError::Refused(format!(
+                "Yahoo refused to change the order from {} to {target}: {}{message}",
+                info.order_status.label(),
+                code.map(|c| format!("{c}: ")).unwrap_or_default()
+            ))),
+            Err(StatusChangeError::Failure(failure)) => Err(action_error(
+                self.failed(Call::OrderStatusChange, failure, answer.retry_after, now),
+                answer.retry_after,
+            )),
+            Err(StatusChangeError::NotUnderstood(e)) => Err(ActionError::Later {
+                message: format!(
+                    "orderStatusChange: the answer is not understood ({e}): whether the status changed is not \
+                     known; the order is read again before the next try"
+                ),
+                retry_after: None,
+            }),
+        }
+    }
+}
+
+#[async_trait]
+impl ShopActions for YahooFeed {
+    fn mall(&self) -> Mall {
+        Mall::Yahoo
+    }
+
+    fn shop(&self) -> &ShopId {
+        &self.shop
+    }
+
+    /// orderStatusChange holds (3 保留), releases (2 処理中) and cancels (4, 重複注文).
+    fn can(&self, _kind: ActionKind) -> bool {
+        true
+    }
+
+    async fn perform(&self, action: &MallAction) -> Result<Performed, ActionError> {
+        let now = Timestamp::now();
+        let mut progress = Progress::default();
+        let order = &action.order;
+        let result = if order.mall != Mall::Yahoo || order.shop != self.shop {
+            Err(ActionError::Refused(format!(
+                "the order is at {} shop {}, not Yahoo store {}",
+                order.mall, order.shop, self.shop
+            )))
+        } else {
+            self.change_status(action, now, &mut progress).await
+        };
+        if progress.signature_refused {
+            tracing::warn!(
+                mall = "yahoo",
+                shop = %self.shop,
+                "Yahoo did not accept the X-sws-signature: the order API session ends after 12 hours; check the \
+                 store public key and its version"
+            );
+        }
+        match &result {
+            Ok(_) => tracing::info!(
+                mall = "yahoo",
+                shop = %self.shop,
+                action = %action.id,
+                kind = %action.kind,
+                requests = progress.requests,
+                "did a Yahoo action"
+            ),
+            Err(error) => tracing::warn!(
+                mall = "yahoo",
+                shop = %self.shop,
+                action = %action.id,
+                kind = %action.kind,
+                requests = progress.requests,
+                later = matches!(error, ActionError::Later { .. }),
+                "a Yahoo action was not done"
+            ),
+        }
+        result
     }
 }
 
