@@ -34,6 +34,45 @@ fn service(var: &str, what: &str) -> String {
     std::env::var(var).unwrap_or_else(|_| panic!("{what} is not running: run the tests with `bash tests/run`"))
 }
 
+/// The malls' URLs in the environment while it lives (the cold start reads them), removed after.
+struct MallUrls;
+
+impl MallUrls {
+    /// Sets them; call under [`ENV`].
+    fn set(urls: &mallguard_lambda::FeedUrls) -> MallUrls {
+        // SAFETY: under ENV, before any client reads them.
+        unsafe {
+            std::env::set_var("MALLGUARD_RAKUTEN_URL", &urls.rakuten);
+            if let Some(yahoo) = &urls.yahoo {
+                std::env::set_var("MALLGUARD_YAHOO_URL", yahoo);
+            }
+            std::env::set_var("MALLGUARD_YAHOO_TOKEN_URL", &urls.yahoo_token);
+            std::env::set_var("MALLGUARD_AMAZON_URL", &urls.amazon);
+            std::env::set_var("MALLGUARD_AMAZON_TOKEN_URL", &urls.amazon_token);
+            if let Some(shopify) = &urls.shopify {
+                std::env::set_var("MALLGUARD_SHOPIFY_URL", shopify);
+            }
+        }
+        MallUrls
+    }
+}
+
+impl Drop for MallUrls {
+    fn drop(&mut self) {
+        for name in [
+            "MALLGUARD_RAKUTEN_URL",
+            "MALLGUARD_YAHOO_URL",
+            "MALLGUARD_YAHOO_TOKEN_URL",
+            "MALLGUARD_AMAZON_URL",
+            "MALLGUARD_AMAZON_TOKEN_URL",
+            "MALLGUARD_SHOPIFY_URL",
+        ] {
+            // SAFETY: the guard lives under ENV.
+            unsafe { std::env::remove_var(name) };
+        }
+    }
+}
+
 fn event(name: &str) -> String {
     std::fs::read_to_string(mallguard_tests::events_dir().join("lambda").join(name)).unwrap()
 }
@@ -422,15 +461,18 @@ fn rakuten_yahoo_and_amazon_orders_of_one_buyer_through_the_deployed_handlers() 
                 "refresh_token": fake_amazon::REFRESH_TOKEN
             }
         });
-        let d = deploy_with("malls", &secrets.to_string(), "poll").await;
-        d.clock.set("2026-11-23T04:00:00Z".parse().unwrap());
         let urls = FeedUrls {
             rakuten: rms.url().to_owned(),
             yahoo: Some(format!("{}/ShoppingWebService/V1/", yahoo.url())),
             yahoo_token: format!("{}/yconnect/v2/token", yahoo.url()),
             amazon: amazon.url().to_owned(),
             amazon_token: format!("{}{}", amazon.url(), fake_amazon::LWA_PATH),
+            shopify: None,
         };
+        // The cold start's mall actions call the fakes too: no request leaves the machine.
+        let _malls = MallUrls::set(&urls);
+        let d = deploy_with("malls", &secrets.to_string(), "poll").await;
+        d.clock.set("2026-11-23T04:00:00Z".parse().unwrap());
         let feeds = mallguard_lambda::feeds_from(&d.cold.deployment, &urls).expect("feeds from the secret");
         let of = |mall: Mall| -> Vec<_> { feeds.iter().filter(|f| f.mall() == mall).cloned().collect() };
         assert_eq!(
@@ -506,5 +548,136 @@ fn rakuten_yahoo_and_amazon_orders_of_one_buyer_through_the_deployed_handlers() 
             "{report}"
         );
         assert!(shop["failure"].is_null(), "{report}");
+    });
+}
+
+/// What happens at the mall, through the deployed handlers on DynamoDB Local: the poll function holds a
+/// Yahoo! duplicate at Yahoo! (status 3), and at the deadline the expire function cancels it there (status
+/// 4) before the buyer's cancellation mail goes out through SES; the Amazon order of the same buyer, held
+/// through the amazon-notifications function, is not cancelled at its deadline and the staff get the case
+/// text. Counted: a held duplicate costs one transaction more than without mall actions.
+#[test]
+fn holds_and_cancellations_reach_yahoo_and_an_amazon_hold_waits_for_the_staff() {
+    use mallguard_domain::action::{ActionId, ActionKind, ActionState};
+    use mallguard_domain::hold::HoldState;
+    use mallguard_domain::ids::Mall;
+    use mallguard_domain::ports::roles::*;
+    use mallguard_feeds::fake::{self, FakeRms};
+    use mallguard_feeds::fake_amazon::{self, FakeSpApi};
+    use mallguard_feeds::fake_yahoo::{self, FakeYahoo};
+
+    let _env = ENV.lock().unwrap_or_else(|e| e.into_inner());
+    run(async {
+        let (rms, yahoo, amazon) = (
+            FakeRms::start().await,
+            FakeYahoo::start().await,
+            FakeSpApi::start().await,
+        );
+        rms.license_expires("2027-02-01T23:59:59");
+        let _malls = MallUrls::set(&mallguard_lambda::FeedUrls {
+            rakuten: rms.url().to_owned(),
+            yahoo: Some(format!("{}/ShoppingWebService/V1/", yahoo.url())),
+            yahoo_token: format!("{}/yconnect/v2/token", yahoo.url()),
+            amazon: amazon.url().to_owned(),
+            amazon_token: format!("{}{}", amazon.url(), fake_amazon::LWA_PATH),
+            shopify: None,
+        });
+        let mut secrets: Value = serde_json::from_str(SECRETS).unwrap();
+        secrets["rakuten"] = serde_json::json!({
+            fake::SHOP: { "service_secret": fake::SERVICE_SECRET, "license_key": fake::LICENSE_KEY }
+        });
+        secrets["yahoo"] = serde_json::json!({
+            fake_yahoo::SELLER: {
+                "client_id": fake_yahoo::CLIENT_ID,
+                "client_secret": fake_yahoo::CLIENT_SECRET,
+                "refresh_token": fake_yahoo::REFRESH_TOKEN
+            }
+        });
+        secrets["amazon"] = serde_json::json!({
+            fake_amazon::SELLER: {
+                "client_id": fake_amazon::CLIENT_ID,
+                "client_secret": fake_amazon::CLIENT_SECRET,
+                "refresh_token": fake_amazon::REFRESH_TOKEN
+            }
+        });
+        let d = deploy_with("actions", &secrets.to_string(), "poll").await;
+        d.clock.set("2026-11-23T04:00:00Z".parse().unwrap());
+        let app = &d.cold.app;
+        let feeds = mallguard_lambda::feeds(&d.cold.deployment).expect("feeds from the secret");
+        let of = |mall: Mall| -> Vec<_> { feeds.iter().filter(|f| f.mall() == mall).cloned().collect() };
+        let payload: Value = serde_json::from_str(&event("poll-schedule.json")).unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+        for mall in [Mall::Rakuten, Mall::Yahoo] {
+            mallguard_poll::handle(
+                app,
+                &of(mall),
+                mallguard_lambda::poll_budget(),
+                Some(deadline),
+                payload.clone(),
+            )
+            .await
+            .expect("the poll succeeds");
+        }
+        assert_eq!(yahoo.status(fake_yahoo::FIRST).0, 3, "held at Yahoo!");
+
+        let sellers = mallguard_lambda::amazon_sellers(&d.cold.deployment).unwrap();
+        let mut sqs: aws_lambda_events::event::sqs::SqsEvent =
+            serde_json::from_str(&event("amazon-notifications-sqs.json")).unwrap();
+        sqs.records.truncate(1);
+        let (response, batch) = mallguard_amazon_notifications::handle(app, &sellers, None, sqs).await;
+        assert!(response.batch_item_failures.is_empty());
+        assert_eq!(batch.held, 1, "{batch:?}");
+
+        let holds = app.holds(true).await.unwrap();
+        let yahoo_hold = holds.iter().find(|h| h.order.mall == Mall::Yahoo).unwrap().clone();
+        let amazon_hold = holds.iter().find(|h| h.order.mall == Mall::Amazon).unwrap().clone();
+        let store = d
+            .cold
+            .deployment
+            .store(&aws_config::load_defaults(BehaviorVersion::latest()).await);
+        let hold_action = store
+            .action(&ActionId::for_hold(&yahoo_hold.id, ActionKind::Hold))
+            .await
+            .unwrap()
+            .expect("the hold action is recorded");
+        assert_eq!(hold_action.state, ActionState::Done);
+        assert!(
+            !mallguard_domain::action::MallActions::can(
+                &mallguard_lambda::mall_actions(&d.cold.deployment, &mallguard_lambda::FeedUrls::from_env()).unwrap(),
+                Mall::Amazon,
+                &amazon_hold.order.shop,
+                ActionKind::Hold
+            ),
+            "no hold exists at Amazon"
+        );
+
+        // Both deadlines pass: the expire function cancels the Yahoo! order at Yahoo!, not the Amazon one.
+        let before = moto_messages(&d.moto).await.len();
+        d.clock.set(yahoo_hold.deadline.max(amazon_hold.deadline));
+        let sweep = mallguard_expire::handle(app, serde_json::from_str(&event("expire-schedule.json")).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(
+            (sweep.cancelled, sweep.escalated, sweep.actions.done),
+            (1, 1, 1),
+            "{sweep:?}"
+        );
+        assert_eq!(yahoo.status(fake_yahoo::FIRST).0, 4, "cancelled at Yahoo!");
+        let amazon_now = app.holds(true).await.unwrap();
+        let waiting = amazon_now.iter().find(|h| h.id == amazon_hold.id).expect("still open");
+        assert_eq!(waiting.state, HoldState::Held);
+        assert!(waiting.awaiting_staff && waiting.amazon_fallback_case.is_some());
+        let messages = moto_messages(&d.moto).await;
+        let new: Vec<String> = messages[before..].iter().map(|m| m.to_string()).collect();
+        assert!(
+            new.iter()
+                .any(|m| m.contains(fake_yahoo::FIRST) && m.contains("キャンセル")),
+            "the Yahoo! buyer's cancellation mail, after Yahoo! cancelled: {new:?}"
+        );
+        assert!(
+            new.iter()
+                .any(|m| m.contains("staff@tanaka-shop.example") && m.contains("自動ではキャンセルしません")),
+            "the staff get the Amazon case: {new:?}"
+        );
     });
 }

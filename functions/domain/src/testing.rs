@@ -107,7 +107,7 @@ pub fn hold_for(held: &Order, original: &Order) -> Hold {
         risks: risk_flags(held),
         contact: ContactRules::for_order(held),
         amazon_fallback_case: None,
-            awaiting_staff: false,
+        awaiting_staff: false,
         resolution: None,
     }
 }

@@ -107,13 +107,19 @@ mod tests {
     async fn each_action_goes_to_the_client_of_its_orders_mall_and_shop() {
         let shop = |s: &str| ShopId::parse(s).unwrap();
         let router = MallActionsRouter::new([
-            Arc::new(Fixed(Mall::Yahoo, shop("tanaka-yahoo"), vec![ActionKind::Hold, ActionKind::Cancel]))
-                as Arc<dyn ShopActions>,
+            Arc::new(Fixed(
+                Mall::Yahoo,
+                shop("tanaka-yahoo"),
+                vec![ActionKind::Hold, ActionKind::Cancel],
+            )) as Arc<dyn ShopActions>,
             Arc::new(Fixed(Mall::Amazon, shop("A1SELLER"), vec![ActionKind::Cancel])),
         ]);
         assert!(router.can(Mall::Yahoo, &shop("tanaka-yahoo"), ActionKind::Hold));
         assert!(!router.can(Mall::Yahoo, &shop("tanaka-yahoo"), ActionKind::Release));
-        assert!(!router.can(Mall::Amazon, &shop("A1SELLER"), ActionKind::Hold), "no hold at Amazon");
+        assert!(
+            !router.can(Mall::Amazon, &shop("A1SELLER"), ActionKind::Hold),
+            "no hold at Amazon"
+        );
         assert!(!router.can(Mall::Yahoo, &shop("another-store"), ActionKind::Hold));
         let done = router
             .perform(&action(Mall::Amazon, "A1SELLER", ActionKind::Cancel))
@@ -124,6 +130,9 @@ mod tests {
             .perform(&action(Mall::Rakuten, "tea-shop", ActionKind::Cancel))
             .await
             .unwrap_err();
-        assert!(matches!(refused, ActionError::Refused(ref m) if m.contains("tea-shop")), "{refused}");
+        assert!(
+            matches!(refused, ActionError::Refused(ref m) if m.contains("tea-shop")),
+            "{refused}"
+        );
     }
 }

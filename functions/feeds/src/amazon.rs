@@ -1,7 +1,8 @@
 //! Amazon.co.jp: the Selling Partner API (SP-API) over HTTP, for one seller, over the pure requests and
 //! parsers of [`mallguard_malls::amazon`]. [`AmazonSpApi`] reads one order by its id ([`OrderLookup`], for
 //! the `ORDER_CHANGE` notifications, which name an order without carrying it) and is the polling backstop
-//! for the notifications that never came ([`OrderFeed`]). The shop id is the seller's `SellerId`.
+//! for the notifications that never came ([`OrderFeed`]). The shop id is the seller's `SellerId`. As the
+//! seller's [`ShopActions`], it cancels orders by feed (see [Cancelling an order](#cancelling-an-order)).
 //!
 //! # The calls
 //!
@@ -83,6 +84,90 @@
 //! that is not JSON is [`FeedError::Unavailable`], JSON of another shape [`FeedError::Refused`]. Answers
 //! are read up to 8 MiB.
 //!
+//! # Cancelling an order
+//!
+//! As a [`ShopActions`], [`AmazonSpApi`] cancels and does nothing else: `can(Cancel)` is
+//! [`AmazonOptions::cancel_orders`] (on by default), `can(Hold)` and `can(Release)` are false. Amazon has no
+//! hold for a marketplace order: no order status means held, and no SP-API operation keeps a seller-fulfilled
+//! order from shipping, since the seller ships it (the one `Hold` of SP-API is for Multi-Channel Fulfillment
+//! orders, which are not marketplace orders). Keeping a held Amazon order from shipping is the shop's, as the
+//! staff mails say, and there is nothing at Amazon to release.
+//!
+//! Amazon cancels nothing through the Orders API either: the seller acknowledges the order's items with
+//! `StatusCode` `Failure` in a `POST_ORDER_ACKNOWLEDGEMENT_DATA` feed, which Amazon processes later (in
+//! minutes, as far as is known; the research notes on the malls' write APIs, §4; the flow and what is not
+//! verified are in [`mallguard_malls::amazon`], "Cancelling an order: the Feeds API"). One attempt
+//! ([`ShopActions::perform`]) makes these requests, each counted in the log line of the attempt:
+//!
+//! 1. **getOrder** with the LWA token (no RDT: only `OrderStatus` is read). `Canceled`: done, nothing sent.
+//!    `Shipped` or `InvoiceUnconfirmed` (every item shipped): refused, "the order has already shipped";
+//!    `PartiallyShipped`: refused too (the rest is cancelled by hand). Any other status goes on.
+//! 2. If an earlier attempt of the same action left a feed (below): **getFeed** on it at once, then as in 4.
+//!    A feed getFeed does not know (404, 400) is forgotten and a new one sent.
+//! 3. A new feed: every **getOrderItems** page (the `OrderItemId`s, at most [`MAX_ITEM_PAGES`] pages),
+//!    [`amazon::order_acknowledgement_cancel_feed`] with [`AmazonOptions::cancel_reason`] on every item;
+//!    **createFeedDocument**; the **upload**, a plain `PUT` of the XML to the presigned url with `Content-Type`
+//!    [`amazon::FEED_CONTENT_TYPE`] and no `x-amz-access-token`; **createFeed**.
+//! 4. **getFeed** up to [`AmazonOptions::feed_polls`] times, each after [`AmazonOptions::feed_poll_interval`]
+//!    (3 times 5 s by default; at least once on a feed of an earlier attempt, the first time without a wait).
+//! 5. `DONE`: **getFeedDocument** and the **download** of the processing report from its presigned url,
+//!    gunzipped when `compressionAlgorithm` is `GZIP` (this crate has no compression library: a small,
+//!    bounded and CRC-checked gunzip is here), read by [`amazon::ProcessingReport::outcome_of`] message 1.
+//!
+//! Accepted: [`Performed`] with the feed id as `reference`. Still `IN_QUEUE` or `IN_PROGRESS` after the
+//! polls: [`ActionError::Later`], not before two minutes. Refused in the report, `FATAL`, `CANCELLED`, or a
+//! report that cannot be read or fetched: **getOrder** once more, because Amazon may well refuse to cancel what
+//! is cancelled already (by an earlier feed of the action, the buyer, the staff): `Canceled` is done, with the
+//! feed id; anything else is [`ActionError::Refused`] with the report's `ResultMessageCode` and
+//! `ResultDescription` (or the feed's state), the order's status and the feed id, for the staff.
+//!
+//! A cancellation done on the first attempt costs 10 requests with the defaults and a feed processed by the
+//! second getFeed (LWA when no token is kept, getOrder, getOrderItems, createFeedDocument, the upload,
+//! createFeed, getFeed twice, getFeedDocument, the download); 6 plus the polls when it is left pending; 2
+//! (LWA, getOrder) for an order already cancelled or shipped; an attempt that follows an earlier feed, getOrder
+//! and the polls, and the report's two when it is done. The buyer's answer waits for the first attempt (the
+//! use cases perform right after their commit), so the polls are short: Amazon takes minutes, and the sweep
+//! follows the feed. Set `feed_polls` to 0 to never wait on the first attempt.
+//!
+//! `FATAL` is a refusal, not tried again: Amazon says "some, none, or all of the operations within the feed
+//! may have completed successfully", what makes a feed `FATAL` is mostly the document or the account, which
+//! another attempt would send again as it is (each time at createFeed's rate of one every two minutes), and
+//! the getOrder after it turns an order cancelled after all into done. The staff get the feed id to look it up
+//! in Seller Central.
+//!
+//! ## The same action, attempt after attempt
+//!
+//! The outbox keeps an action's `reference` only once it is done, so an attempt cannot leave its feed id
+//! there; what it keeps of an attempt that may pass is the [`ActionError::Later`] message, as
+//! [`MallAction::last_error`]. So every error an attempt hands back once it has a feed names it as
+//! `feedId=…`, and the next attempt takes the feed from there (or from `reference`, should the outbox ever keep
+//! one before an action is done) and follows it rather than sending another: createFeed's rate is one every
+//! two minutes (a burst of 15), and a second acknowledgement of the same order is at best refused.
+//!
+//! Every attempt first reads the order, so an order that a feed (this action's, whichever attempt sent it)
+//! has cancelled is done without a request more. What is not covered: an attempt that ends without a `Later`
+//! naming its feed (the process stopped; createFeed's answer was lost after Amazon took the feed). The next
+//! attempt then sends a second feed. That is safe as far as is known: the first cancels the order, the
+//! second is refused in its report, and the getOrder after a refusal turns that into done. Not verified (the
+//! research found no such report): that Amazon refuses the cancellation of a cancelled order with an `Error`
+//! result rather than accepting it again, and with which `ResultMessageCode`; that it processes a seller's
+//! feeds of one type one after the other; and how soon getOrder shows `Canceled` after the feed is `DONE`
+//! (a refusal is only ever turned into done by `Canceled`, never assumed).
+//!
+//! ## Presigned urls and failures
+//!
+//! The upload and report urls grant access on their own: never logged, never in an error, and `https://`
+//! only ([`amazon::parse_create_feed_document`] refuses others). A client whose own endpoint is plain http
+//! (which [`AmazonOptions::endpoint`] may be only on a loopback host: the fake) calls a presigned url on a
+//! loopback host over plain http too, which is how the fake serves them; any other url is called as given.
+//!
+//! As an action's error, every SP-API call of a cancellation fails as the reads do ([Failures](#failures)),
+//! with the same one new token: throttled (429, with `Retry-After` or the rate's time) and unavailable (5xx, a
+//! redirect, no answer, a body that is not JSON) are [`ActionError::Later`]; refused credentials (401, 403
+//! again with a new token, LWA's refusals) and refused requests (any other 4xx, JSON of another shape) are
+//! [`ActionError::Refused`]. The presigned urls answer as S3: a 429 or a 5xx is later, anything else that is
+//! not a 2xx refused, naming S3's error `Code`.
+//!
 //! # Orders API v0 is deprecated
 //!
 //! `getOrders`, `getOrder` and `getOrderItems` are Orders API v0, which Amazon removes on 2027-03-27 in
@@ -96,13 +181,18 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use jiff::{SignedDuration, Timestamp};
+use mallguard_domain::action::{ActionError, ActionKind, MallAction, Performed};
 use mallguard_domain::feed::{FeedError, FeedOrder, FeedPage, LookedUp, OrderFeed, OrderLookup};
 use mallguard_domain::ids::{Mall, OrderId, ShopId};
 use mallguard_malls::ParseError;
-use mallguard_malls::amazon::{self, AmazonStatus, Failure, OrdersSince};
+use mallguard_malls::amazon::{
+    self, AmazonStatus, CancelReason, Compression, Failure, Feed, FeedOutcome, OrderCancellation, OrdersSince,
+    ProcessingReport, ProcessingStatus,
+};
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::actions::ShopActions;
 use crate::http::{self, ConfigError, Timeouts};
 
 /// How far before the position a backstop window starts.
@@ -115,6 +205,20 @@ pub const MIN_SETTLE: SignedDuration = SignedDuration::from_mins(2);
 pub const DEFAULT_PAGE_SIZE: u32 = 20;
 /// The most `getOrderItems` pages read for one order.
 pub const MAX_ITEM_PAGES: usize = 10;
+/// How many times one cancellation attempt asks `getFeed` by default.
+pub const DEFAULT_FEED_POLLS: u32 = 3;
+/// The wait before each of those `getFeed`s by default.
+pub const DEFAULT_FEED_POLL_INTERVAL: Duration = Duration::from_secs(5);
+/// The most `getFeed`s of one attempt (its burst is 15).
+const MAX_FEED_POLLS: u32 = 10;
+/// The longest wait between two `getFeed`s of one attempt.
+const MAX_FEED_POLL_INTERVAL: Duration = Duration::from_secs(30);
+/// The least wait before an attempt follows a feed Amazon has not processed yet: it takes minutes.
+const FEED_PENDING_WAIT: SignedDuration = SignedDuration::from_mins(2);
+/// How an attempt's [`ActionError`] names the feed it leaves behind, for the next attempt of the action.
+const FEED_MARK: &str = "feedId=";
+/// The longest feed id taken back from an earlier attempt.
+const MAX_FEED_ID: usize = 200;
 /// `MaxResultsPerPage`'s maximum.
 const MAX_PAGE_SIZE: u32 = 100;
 /// The most resources one RDT covers.
@@ -163,6 +267,18 @@ pub struct AmazonOptions {
     pub settle: SignedDuration,
     /// `getOrders` orders per page, 1 to 100.
     pub page_size: u32,
+    /// Whether this client cancels the seller's orders, by an order acknowledgement feed (see the
+    /// [module](self)); off, Amazon orders are cancelled by the staff in Seller Central. On by default; turn
+    /// it off for an app without the role Amazon asks for order feeds.
+    pub cancel_orders: bool,
+    /// The `CancelReason` of every item of an order cancelled: `BuyerCanceled` by default (the buyer chose to
+    /// cancel the duplicate through mallguard).
+    pub cancel_reason: CancelReason,
+    /// How many times one cancellation attempt asks `getFeed` whether its feed was processed (at most 10;
+    /// 0: never on the attempt that sends the feed, once on the next ones).
+    pub feed_polls: u32,
+    /// The wait before each of those `getFeed`s (at most 30 s; zero in tests).
+    pub feed_poll_interval: Duration,
 }
 
 impl Default for AmazonOptions {
@@ -174,6 +290,10 @@ impl Default for AmazonOptions {
             overlap: DEFAULT_OVERLAP,
             settle: DEFAULT_SETTLE,
             page_size: DEFAULT_PAGE_SIZE,
+            cancel_orders: true,
+            cancel_reason: CancelReason::BuyerCanceled,
+            feed_polls: DEFAULT_FEED_POLLS,
+            feed_poll_interval: DEFAULT_FEED_POLL_INTERVAL,
         }
     }
 }
@@ -195,6 +315,10 @@ pub struct AmazonSpApi {
     overlap: SignedDuration,
     settle: SignedDuration,
     page_size: u32,
+    cancel_orders: bool,
+    cancel_reason: CancelReason,
+    feed_polls: u32,
+    feed_poll_interval: Duration,
     /// The LWA access token in use, if any; held while it is refreshed, so one refresh runs at a time.
     access: tokio::sync::Mutex<Option<AccessToken>>,
 }
@@ -207,6 +331,7 @@ impl fmt::Debug for AmazonSpApi {
             .field("endpoint", &self.endpoint)
             .field("lwa_url", &self.lwa_url)
             .field("page_size", &self.page_size)
+            .field("cancel_orders", &self.cancel_orders)
             .finish_non_exhaustive()
     }
 }
@@ -219,6 +344,14 @@ enum Call {
     GetOrder,
     GetOrderItems,
     GetOrders,
+    CreateFeedDocument,
+    /// The PUT of the feed document to its presigned url.
+    Upload,
+    CreateFeed,
+    GetFeed,
+    GetFeedDocument,
+    /// The GET of the processing report from its presigned url.
+    Download,
 }
 
 impl Call {
@@ -229,6 +362,23 @@ impl Call {
             Call::GetOrder => "getOrder",
             Call::GetOrderItems => "getOrderItems",
             Call::GetOrders => "getOrders",
+            Call::CreateFeedDocument => "createFeedDocument",
+            Call::Upload => "the feed document's upload",
+            Call::CreateFeed => "createFeed",
+            Call::GetFeed => "getFeed",
+            Call::GetFeedDocument => "getFeedDocument",
+            Call::Download => "the processing report's download",
+        }
+    }
+
+    /// What roles a call needs, for a refusal of the app's token.
+    fn roles(self) -> &'static str {
+        match self {
+            Call::CreateFeedDocument | Call::CreateFeed | Call::GetFeed | Call::GetFeedDocument => {
+                "order acknowledgement feeds need a role of their own (which one Amazon asks for is not verified \
+                 here; turn cancel_orders off until the app has it)"
+            }
+            _ => "buyer data needs the restricted Direct-to-Consumer Shipping role",
         }
     }
 }
@@ -366,6 +516,10 @@ impl AmazonSpApi {
             overlap: options.overlap.abs(),
             settle: options.settle.abs().max(MIN_SETTLE),
             page_size: options.page_size.clamp(1, MAX_PAGE_SIZE),
+            cancel_orders: options.cancel_orders,
+            cancel_reason: options.cancel_reason,
+            feed_polls: options.feed_polls.min(MAX_FEED_POLLS),
+            feed_poll_interval: options.feed_poll_interval.min(MAX_FEED_POLL_INTERVAL),
             access: tokio::sync::Mutex::new(None),
         })
     }
@@ -695,8 +849,8 @@ impl AmazonSpApi {
             )),
             Failure::TokenExpired | Failure::Unauthorized => FeedError::Unauthorized(format!(
                 "{name}: {failure}{said}, again with a new token: check that the seller {seller} still authorises \
-                 the app, and that the app has the roles for this call (buyer data needs the restricted \
-                 Direct-to-Consumer Shipping role)"
+                 the app, and that the app has the roles for this call ({})",
+                call.roles()
             )),
             Failure::Invalid | Failure::NotFound | Failure::Unexpected(_) => {
                 FeedError::Refused(format!("{name}: {failure}{said}"))
@@ -842,6 +996,487 @@ impl OrderFeed for AmazonSpApi {
     }
 }
 
+// ---------------------------------------------------------------------------------------------------------
+// Cancelling an order: the Feeds API
+// ---------------------------------------------------------------------------------------------------------
+
+/// Where a feed stood when an attempt stopped asking.
+enum Polled {
+    /// Still `IN_QUEUE` or `IN_PROGRESS`.
+    Pending(ProcessingStatus),
+    /// Anything else: `DONE`, `FATAL`, `CANCELLED`…
+    Settled(Feed),
+}
+
+/// Why a processing report was not read.
+enum Unread {
+    /// A call failed.
+    Failed(Call, FeedError),
+    /// It came, but cannot be read (its compression, its XML).
+    Unreadable(String),
+}
+
+impl AmazonSpApi {
+    /// One attempt at cancelling `action`'s order (see the [module](self)).
+    async fn cancel(&self, action: &MallAction, progress: &mut Progress) -> Result<Performed, ActionError> {
+        let order_id = &action.order.order_id;
+        let earlier = earlier_feed(action);
+        let status = self
+            .order_status(order_id, progress)
+            .await
+            .map_err(|e| naming_feed(e, earlier.as_deref()))?;
+        if status == AmazonStatus::Canceled {
+            return Ok(Performed { reference: earlier });
+        }
+        if let Some(why) = not_cancellable(&status) {
+            return Err(ActionError::Refused(match &earlier {
+                Some(feed_id) => format!("{why} ({FEED_MARK}{feed_id} did not cancel it in time)"),
+                None => why,
+            }));
+        }
+        if let Some(feed_id) = earlier {
+            match self.poll(&feed_id, false, progress).await {
+                Ok(polled) => return self.conclude(&feed_id, polled, order_id, progress).await,
+                // Amazon does not know the feed (any more): a new one.
+                Err(CallFailed {
+                    failure: Some(Failure::NotFound | Failure::Invalid),
+                    ..
+                }) => {
+                    tracing::warn!(mall = "amazon", shop = %self.seller, feed = %feed_id, "getFeed does not know the earlier attempt's feed: sending a new one");
+                }
+                Err(failed) => return Err(naming_feed(action_error(Call::GetFeed, failed.error), Some(&feed_id))),
+            }
+        }
+        let feed_id = self.submit(order_id, progress).await?;
+        tracing::info!(mall = "amazon", shop = %self.seller, action = %action.id, feed = %feed_id, "sent a cancel feed to Amazon");
+        let polled = self
+            .poll(&feed_id, true, progress)
+            .await
+            .map_err(|failed| naming_feed(action_error(Call::GetFeed, failed.error), Some(&feed_id)))?;
+        self.conclude(&feed_id, polled, order_id, progress).await
+    }
+
+    /// The order's `OrderStatus`, by getOrder with the LWA token (the status is no restricted data).
+    async fn order_status(&self, id: &OrderId, progress: &mut Progress) -> Result<AmazonStatus, ActionError> {
+        let url = amazon::v0_get_order(id).url(&self.endpoint);
+        let body = self
+            .with_lwa(Call::GetOrder, |token| self.get(&url, token), progress)
+            .await
+            .map_err(|failed| action_error(Call::GetOrder, failed.error))?;
+        order_status_of(&body).map_err(|e| action_error(Call::GetOrder, e))
+    }
+
+    /// A new cancel feed for the order: its items, the document, its upload, createFeed. The feed id.
+    async fn submit(&self, order_id: &OrderId, progress: &mut Progress) -> Result<String, ActionError> {
+        let (pages, incomplete) = self
+            .get_order_items(order_id, progress)
+            .await
+            .map_err(|e| action_error(Call::GetOrderItems, e))?;
+        if let Some(why) = incomplete {
+            return Err(ActionError::Refused(format!(
+                "{why}: cancel the order by hand in Seller Central"
+            )));
+        }
+        let mut item_ids = Vec::new();
+        for page in &pages {
+            item_ids.extend(item_ids_of(page).map_err(|e| action_error(Call::GetOrderItems, e))?);
+        }
+        let cancellation = OrderCancellation {
+            order_id: order_id.clone(),
+            item_ids,
+            reason: self.cancel_reason,
+        };
+        let document = amazon::order_acknowledgement_cancel_feed(&self.seller, &[cancellation])
+            .map_err(|e| ActionError::Refused(format!("the cancel feed cannot be written: {e}")))?;
+
+        let url = format!("{}{}", self.endpoint, amazon::FEED_DOCUMENTS_PATH);
+        let body = json_bytes(&amazon::create_feed_document_request());
+        let answer = self
+            .with_lwa(
+                Call::CreateFeedDocument,
+                |token| self.post_json(&url, token, &body),
+                progress,
+            )
+            .await
+            .map_err(|failed| action_error(Call::CreateFeedDocument, failed.error))?;
+        let upload = amazon::parse_create_feed_document(&answer).map_err(|e| {
+            action_error(
+                Call::CreateFeedDocument,
+                unreadable_answer(Call::CreateFeedDocument, &e),
+            )
+        })?;
+
+        let request = self
+            .client
+            .put(
+                self.presigned(Call::Upload, &upload.url)
+                    .map_err(|e| action_error(Call::Upload, e))?,
+            )
+            .header(CONTENT_TYPE, amazon::FEED_CONTENT_TYPE)
+            .body(document);
+        let answer = self
+            .send(Call::Upload, request, progress)
+            .await
+            .map_err(|e| action_error(Call::Upload, e))?;
+        if !(200..300).contains(&answer.status) {
+            return Err(action_error(Call::Upload, presigned_failed(Call::Upload, &answer)));
+        }
+
+        let url = format!("{}{}", self.endpoint, amazon::FEEDS_PATH);
+        let body = json_bytes(&amazon::create_feed_request(&upload.feed_document_id));
+        let answer = self
+            .with_lwa(Call::CreateFeed, |token| self.post_json(&url, token, &body), progress)
+            .await
+            .map_err(|failed| action_error(Call::CreateFeed, failed.error))?;
+        amazon::parse_create_feed(&answer)
+            .map_err(|e| action_error(Call::CreateFeed, unreadable_answer(Call::CreateFeed, &e)))
+    }
+
+    /// getFeed until the feed is no longer pending, at most [`AmazonOptions::feed_polls`] times (at least
+    /// once for a feed of an earlier attempt), each after [`AmazonOptions::feed_poll_interval`] but the
+    /// first of a feed of an earlier attempt.
+    async fn poll(&self, feed_id: &str, fresh: bool, progress: &mut Progress) -> Result<Polled, CallFailed> {
+        let url = amazon::get_feed(feed_id).url(&self.endpoint);
+        let polls = if fresh { self.feed_polls } else { self.feed_polls.max(1) };
+        let mut status = ProcessingStatus::InQueue;
+        for poll in 0..polls {
+            if (fresh || poll > 0) && !self.feed_poll_interval.is_zero() {
+                tokio::time::sleep(self.feed_poll_interval).await;
+            }
+            let body = self
+                .with_lwa(Call::GetFeed, |token| self.get(&url, token), progress)
+                .await?;
+            let feed = amazon::parse_feed(&body).map_err(|e| CallFailed::from(unreadable_answer(Call::GetFeed, &e)))?;
+            match feed.outcome() {
+                Some(FeedOutcome::Pending) => status = feed.processing_status,
+                _ => return Ok(Polled::Settled(feed)),
+            }
+        }
+        Ok(Polled::Pending(status))
+    }
+
+    /// What the feed's state means for the action: accepted by its report, done; pending, later; anything
+    /// else, done if the order is cancelled all the same, else refused with what Amazon said.
+    async fn conclude(
+        &self,
+        feed_id: &str,
+        polled: Polled,
+        order_id: &OrderId,
+        progress: &mut Progress,
+    ) -> Result<Performed, ActionError> {
+        let feed = match polled {
+            Polled::Pending(status) => {
+                return Err(ActionError::Later {
+                    message: format!(
+                        "Amazon has not processed the cancel feed yet ({status}); the next attempt asks again \
+                         ({FEED_MARK}{feed_id})"
+                    ),
+                    retry_after: Some(FEED_PENDING_WAIT),
+                });
+            }
+            Polled::Settled(feed) => feed,
+        };
+        let refusal = match (feed.outcome(), &feed.result_feed_document_id) {
+            (None, Some(document_id)) => match self.report(document_id, progress).await {
+                Ok(report) => match report.outcome_of(1) {
+                    FeedOutcome::Accepted => {
+                        return Ok(Performed {
+                            reference: Some(feed_id.to_owned()),
+                        });
+                    }
+                    FeedOutcome::Refused(refusal) => format!("Amazon refused to cancel the order: {refusal}"),
+                    FeedOutcome::Pending => "the processing report says nothing of the order".to_owned(),
+                },
+                Err(Unread::Failed(call, error)) => match action_error(call, error) {
+                    later @ ActionError::Later { .. } => return Err(naming_feed(later, Some(feed_id))),
+                    ActionError::Refused(why) => format!("the feed was processed, but its report was refused: {why}"),
+                },
+                Err(Unread::Unreadable(why)) => format!(
+                    "the feed was processed, but its report cannot be read ({why}): look the feed up in Seller \
+                     Central"
+                ),
+            },
+            (Some(FeedOutcome::Refused(refusal)), document) => {
+                let mut said = format!("the feed did not go through: {refusal}");
+                // A FATAL feed may still have a report saying why.
+                if let Some(document_id) = document
+                    && let Ok(report) = self.report(document_id, progress).await
+                    && let FeedOutcome::Refused(why) = report.outcome()
+                {
+                    said = format!("{said}; the report says: {why}");
+                }
+                said
+            }
+            (outcome, _) => format!("unexpected feed state {} ({outcome:?})", feed.processing_status),
+        };
+        // Amazon refuses to cancel what is already cancelled: by an earlier feed of this action, the buyer or
+        // the staff. The order decides.
+        let status = self
+            .order_status(order_id, progress)
+            .await
+            .map_err(|e| naming_feed(e, Some(feed_id)))?;
+        if status == AmazonStatus::Canceled {
+            tracing::info!(mall = "amazon", shop = %self.seller, feed = %feed_id, "the feed was refused, but the order is cancelled");
+            return Ok(Performed {
+                reference: Some(feed_id.to_owned()),
+            });
+        }
+        Err(ActionError::Refused(format!(
+            "{refusal} (the order is {status} at Amazon; {FEED_MARK}{feed_id})"
+        )))
+    }
+
+    /// The processing report of a `DONE` (or `FATAL`) feed: getFeedDocument, the download, gunzip.
+    async fn report(&self, document_id: &str, progress: &mut Progress) -> Result<ProcessingReport, Unread> {
+        let url = amazon::get_feed_document(document_id).url(&self.endpoint);
+        let body = self
+            .with_lwa(Call::GetFeedDocument, |token| self.get(&url, token), progress)
+            .await
+            .map_err(|failed| Unread::Failed(Call::GetFeedDocument, failed.error))?;
+        let document = amazon::parse_feed_document(&body)
+            .map_err(|e| Unread::Failed(Call::GetFeedDocument, unreadable_answer(Call::GetFeedDocument, &e)))?;
+        let url = self
+            .presigned(Call::Download, &document.url)
+            .map_err(|e| Unread::Failed(Call::Download, e))?;
+        let answer = self
+            .send(Call::Download, self.client.get(url), progress)
+            .await
+            .map_err(|e| Unread::Failed(Call::Download, e))?;
+        if !(200..300).contains(&answer.status) {
+            return Err(Unread::Failed(
+                Call::Download,
+                presigned_failed(Call::Download, &answer),
+            ));
+        }
+        let xml = match document.compression {
+            None => answer.body,
+            Some(Compression::Gzip) => gzip::gunzip(&answer.body, MAX_ANSWER_BYTES)
+                .map_err(|e| Unread::Unreadable(format!("the gzip of the report is broken: {e}")))?,
+            Some(Compression::Other(algorithm)) => {
+                return Err(Unread::Unreadable(format!(
+                    "it is compressed with {algorithm}, which this client does not read"
+                )));
+            }
+        };
+        amazon::parse_processing_report(&xml).map_err(|e| Unread::Unreadable(e.to_string()))
+    }
+
+    /// A POST of JSON to SP-API with `token` in `x-amz-access-token`.
+    fn post_json(&self, url: &str, token: HeaderValue, body: &[u8]) -> reqwest::RequestBuilder {
+        self.client
+            .post(url)
+            .header(amazon::ACCESS_TOKEN_HEADER, token)
+            .header(AMZ_DATE_HEADER, amz_date())
+            .header(CONTENT_TYPE, "application/json")
+            .header(ACCEPT, "application/json")
+            .body(body.to_vec())
+    }
+
+    /// A presigned url as it is called: as given, but over plain http when this client's own endpoint is
+    /// plain http (which [`http::base_url`] allows only on a loopback host: the fake) and the url is on a
+    /// loopback host too. The url is never repeated in an error: it grants access on its own.
+    fn presigned(&self, call: Call, url: &str) -> Result<String, FeedError> {
+        let refused = || FeedError::Refused(format!("{}: Amazon's presigned url cannot be used", call.name()));
+        let mut parsed = reqwest::Url::parse(url).map_err(|_| refused())?;
+        if self.endpoint.starts_with("http://")
+            && matches!(parsed.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"))
+        {
+            parsed.set_scheme("http").map_err(|()| refused())?;
+        }
+        Ok(parsed.into())
+    }
+}
+
+#[async_trait]
+impl ShopActions for AmazonSpApi {
+    fn mall(&self) -> Mall {
+        Mall::Amazon
+    }
+
+    fn shop(&self) -> &ShopId {
+        &self.seller
+    }
+
+    /// Cancel while [`AmazonOptions::cancel_orders`] is on (the default). Never hold or release: Amazon has
+    /// no hold for a marketplace order (no status for it, no operation; the seller ships an MFN order, so
+    /// keeping it from shipping is the shop's), and nothing at Amazon to release.
+    fn can(&self, kind: ActionKind) -> bool {
+        match kind {
+            ActionKind::Cancel => self.cancel_orders,
+            ActionKind::Hold | ActionKind::Release => false,
+        }
+    }
+
+    async fn perform(&self, action: &MallAction) -> Result<Performed, ActionError> {
+        let mut progress = Progress::default();
+        let order = &action.order;
+        let result = if order.mall != Mall::Amazon || order.shop != self.seller {
+            Err(ActionError::Refused(format!(
+                "the order is at {} shop {}, not Amazon seller {}",
+                order.mall, order.shop, self.seller
+            )))
+        } else {
+            match action.kind {
+                ActionKind::Cancel if self.cancel_orders => self.cancel(action, &mut progress).await,
+                ActionKind::Cancel => Err(ActionError::Refused(
+                    "this deployment does not cancel Amazon orders (cancel_orders is off): cancel it by hand in \
+                     Seller Central"
+                        .into(),
+                )),
+                ActionKind::Hold | ActionKind::Release => Err(ActionError::Refused(format!(
+                    "Amazon has no {} for a marketplace order: the shop keeps it from shipping itself",
+                    action.kind
+                ))),
+            }
+        };
+        match &result {
+            Ok(performed) => tracing::info!(
+                mall = "amazon",
+                shop = %self.seller,
+                action = %action.id,
+                kind = %action.kind,
+                reference = ?performed.reference,
+                requests = progress.requests,
+                "did an Amazon action"
+            ),
+            Err(error) => tracing::warn!(
+                mall = "amazon",
+                shop = %self.seller,
+                action = %action.id,
+                kind = %action.kind,
+                requests = progress.requests,
+                later = matches!(error, ActionError::Later { .. }),
+                "an Amazon action was not done"
+            ),
+        }
+        result
+    }
+}
+
+/// Why an order in `status` is not cancelled by feed; None when it may be.
+fn not_cancellable(status: &AmazonStatus) -> Option<String> {
+    match status {
+        AmazonStatus::Shipped | AmazonStatus::InvoiceUnconfirmed => Some("the order has already shipped".into()),
+        AmazonStatus::PartiallyShipped => Some(
+            "part of the order has already shipped: cancel the rest by hand in Seller Central if it must be".into(),
+        ),
+        _ => None,
+    }
+}
+
+/// The feed an earlier attempt of `action` sent: its `reference`, else the [`FEED_MARK`] of its last error.
+fn earlier_feed(action: &MallAction) -> Option<String> {
+    let valid = |id: &str| {
+        !id.is_empty()
+            && id.len() <= MAX_FEED_ID
+            && id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+    };
+    if let Some(reference) = action.reference.as_deref().map(str::trim)
+        && valid(reference)
+    {
+        return Some(reference.to_owned());
+    }
+    let error = action.last_error.as_deref()?;
+    let at = error.rfind(FEED_MARK)? + FEED_MARK.len();
+    let id: String = error[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+        .collect();
+    let id = id.trim_end_matches('.');
+    valid(id).then(|| id.to_owned())
+}
+
+/// `error`, naming the feed the next attempt must follow (a `Later`) or the staff look up (a refusal).
+fn naming_feed(error: ActionError, feed_id: Option<&str>) -> ActionError {
+    let Some(feed_id) = feed_id else {
+        return error;
+    };
+    let mark = format!("{FEED_MARK}{feed_id}");
+    match error {
+        ActionError::Later { message, retry_after } if !message.contains(&mark) => ActionError::Later {
+            message: format!("{message} ({mark})"),
+            retry_after,
+        },
+        ActionError::Refused(reason) if !reason.contains(&mark) => ActionError::Refused(format!("{reason} ({mark})")),
+        other => other,
+    }
+}
+
+/// A failed call as an action's error: what passes (throttling, an outage, no answer) is tried again later,
+/// with Amazon's wait; refused credentials and refused requests need a person.
+fn action_error(call: Call, error: FeedError) -> ActionError {
+    match error {
+        FeedError::Throttled { retry_after } => ActionError::Later {
+            message: format!("{}: Amazon throttled the request", call.name()),
+            retry_after,
+        },
+        FeedError::Unavailable(message) => ActionError::Later {
+            message,
+            retry_after: None,
+        },
+        FeedError::Unauthorized(message) | FeedError::Refused(message) => ActionError::Refused(message),
+    }
+}
+
+/// A presigned url's answer that is no 2xx (S3's): 429 and 5xx pass, anything else is refused. S3's error
+/// `Code` is named; the url never is.
+fn presigned_failed(call: Call, answer: &Answer) -> FeedError {
+    let name = call.name();
+    let text = String::from_utf8_lossy(&answer.body);
+    let code = text
+        .split_once("<Code>")
+        .and_then(|(_, rest)| rest.split_once("</Code>"))
+        .map(|(code, _)| code.trim())
+        .filter(|code| !code.is_empty() && code.len() <= 60 && code.chars().all(|c| c.is_ascii_alphanumeric()))
+        .map(|code| format!(" ({code})"))
+        .unwrap_or_default();
+    let status = answer.status;
+    match status {
+        429 => FeedError::Throttled {
+            retry_after: answer.retry_after,
+        },
+        500..=599 => FeedError::Unavailable(format!("{name}: HTTP {status}{code}")),
+        _ => FeedError::Refused(format!("{name}: the presigned url was refused: HTTP {status}{code}")),
+    }
+}
+
+/// `payload.OrderStatus` of a getOrder answer. Not JSON: unavailable (a maintenance page); JSON without it:
+/// refused.
+fn order_status_of(body: &[u8]) -> Result<AmazonStatus, FeedError> {
+    let answer: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|_| FeedError::Unavailable("getOrder: the answer cannot be read: not JSON".into()))?;
+    answer["payload"]["OrderStatus"]
+        .as_str()
+        .filter(|status| !status.trim().is_empty())
+        .map(|status| AmazonStatus::from(status.to_owned()))
+        .ok_or_else(|| FeedError::Refused("getOrder: the answer has no payload.OrderStatus".into()))
+}
+
+/// The `OrderItemId` of every item on a getOrderItems page.
+fn item_ids_of(page: &[u8]) -> Result<Vec<String>, FeedError> {
+    let answer: serde_json::Value = serde_json::from_slice(page)
+        .map_err(|_| FeedError::Unavailable("getOrderItems: the answer cannot be read: not JSON".into()))?;
+    let items = answer["payload"]["OrderItems"]
+        .as_array()
+        .ok_or_else(|| FeedError::Refused("getOrderItems: the answer has no payload.OrderItems".into()))?;
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            item["OrderItemId"]
+                .as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| FeedError::Refused(format!("getOrderItems: OrderItems[{i}] has no OrderItemId")))
+        })
+        .collect()
+}
+
+fn json_bytes(value: &serde_json::Value) -> Vec<u8> {
+    serde_json::to_vec(value).expect("a JSON value serialises")
+}
+
 /// Whether a refusal may go away with a new token: an expired one always; any other 401/403 only when the
 /// token was a kept one (a token fetched for this very call that is refused will be refused again).
 fn retry_with_new_token(failure: Failure, fresh: bool) -> bool {
@@ -899,6 +1534,30 @@ fn unreadable_token(call: Call, error: &ParseError) -> FeedError {
         ParseError::TooDeep(_) => FeedError::Refused(format!("{name}: the answer cannot be read: nested too deep")),
         ParseError::NotObject(_) => FeedError::Refused(format!("{name}: the answer cannot be read: not a JSON object")),
         ParseError::Invalid(_) => FeedError::Refused(format!("{name}: the answer cannot be read: no token in it")),
+    }
+}
+
+/// gunzip for the processing reports Amazon stores `GZIP`-compressed (flate2): every member, one after the
+/// other, bounded (the output stops at a limit, so no report can exhaust memory) and checked (each member's
+/// CRC-32 and length, by flate2).
+pub(crate) mod gzip {
+    use std::io::Read;
+
+    /// Every member of `data`, at most `limit` bytes in all.
+    pub(crate) fn gunzip(data: &[u8], limit: usize) -> Result<Vec<u8>, String> {
+        if !data.starts_with(&[0x1f, 0x8b]) {
+            return Err("not gzip".into());
+        }
+        let mut out = Vec::new();
+        let cap = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
+        flate2::read::MultiGzDecoder::new(data)
+            .take(cap)
+            .read_to_end(&mut out)
+            .map_err(|e| e.to_string())?;
+        if out.len() > limit {
+            return Err(format!("the report inflates to more than {limit} bytes"));
+        }
+        Ok(out)
     }
 }
 
@@ -1050,6 +1709,237 @@ mod tests {
             assert!(!printed.contains(secret), "{printed}");
         }
         assert!(format!("{:?}", sensitive("Atza|x").unwrap()).contains("Sensitive"));
+    }
+
+    fn hex(text: &[&str]) -> Vec<u8> {
+        let text = text.concat();
+        (0..text.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    /// `gzip -9 report.xml` of `events/amazon/feed-report.xml`: a file name in the header, a dynamic block.
+    fn gzipped_report() -> Vec<u8> {
+        hex(&[
+            "1f8b0808eb640c6b02037265706f72742e786d6c0075525b6f8230147ef75710dea5e0b264335863946526b81871d3d7a61c",
+            "8584b6a42da2fefa95218297f1c4f96ee792fae323cbac0348950a3eb23dc7b52de054c429df8feceff547ffcd1ee39e3f61",
+            "e42c78c00f90891c2c63e26a7854e9c84eb4ce87089565e9942f8e907b34705d0f6d1761441360a49f72a509a7605b463fe4",
+            "e28b305039a150f3a1a044ff3527ecccfb7069e11c556ce39e65f99f406290d5af296682160cb8fea927c666e0818feed15a",
+            "bb004913c2f53c3654ba4b4dc8c40bb693c5320ca2200c83958f9e68aa9ea86d6a6294227b589f72c04b29a829cd7156900b",
+            "a9ab8096eda8af23fc55f319f6ae5253d4e47d580d77965c4bc215a1d5758ce9d59c75e07aefe66b37be9534019126ba5053",
+            "11039e0a9667a0c1471db0d1b513440563449e1aa61d5d5d34107756e8808f86a8a015b72bb2aea3833e5a36a94e022985c4",
+            "6eeb68c1e7860d91dc4c7e6f69e06647f4cf925da2bdff35cbbc7974fbe871ef17684226042d030000",
+        ])
+    }
+
+    const FEED_REPORT: &[u8] = include_bytes!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../events/amazon/feed-report.xml"
+    ));
+
+    #[test]
+    fn gzip_reports_are_inflated_and_checked() {
+        let report = gzipped_report();
+        assert_eq!(gzip::gunzip(&report, MAX_ANSWER_BYTES).unwrap(), FEED_REPORT);
+        // zlib's fixed-code blocks, a full flush (an empty stored block), then more fixed codes.
+        let flushed = hex(&[
+            "1f8b08000000000002037adcb4f671f3e2c7cd9b1f37ed7edcbc5ae131017e6e624e4e7a6962518a02000000ffff2b4e4dce",
+            "cf4b5128482c2a51484c2b492d52485448cb292dced05128a6b61400b9f578bba6000000",
+        ]);
+        let text = format!(
+            "{}mallguard {}",
+            "キャンセル ".repeat(3),
+            "second part after a flush, ".repeat(4)
+        );
+        assert_eq!(gzip::gunzip(&flushed, MAX_ANSWER_BYTES).unwrap(), text.as_bytes());
+        // zlib's level 0: a stored block.
+        let stored = hex(&["1f8b0800000000000403010d00f2ff73746f72656420626c6f636b0a6d7588c50d000000"]);
+        assert_eq!(gzip::gunzip(&stored, MAX_ANSWER_BYTES).unwrap(), b"stored block\n");
+        // Members one after the other are one text.
+        let two = [stored.clone(), stored.clone()].concat();
+        assert_eq!(
+            gzip::gunzip(&two, MAX_ANSWER_BYTES).unwrap(),
+            b"stored block\nstored block\n"
+        );
+
+        assert!(gzip::gunzip(&report, 100).unwrap_err().contains("more than 100 bytes"));
+        assert_eq!(gzip::gunzip(FEED_REPORT, MAX_ANSWER_BYTES).unwrap_err(), "not gzip");
+        for cut in 0..report.len() {
+            assert!(gzip::gunzip(&report[..cut], MAX_ANSWER_BYTES).is_err(), "cut at {cut}");
+        }
+        // A corrupted body fails its CRC-32 rather than giving another text.
+        let mut corrupt = report.clone();
+        let middle = corrupt.len() / 2;
+        corrupt[middle] ^= 0x10;
+        assert!(gzip::gunzip(&corrupt, MAX_ANSWER_BYTES).is_err());
+    }
+
+    fn cancel_action(reference: Option<&str>, last_error: Option<&str>) -> MallAction {
+        use mallguard_domain::ids::{HoldId, OrderRef};
+        let order = OrderRef::new(
+            Mall::Amazon,
+            ShopId::parse("A1EXAMPLESELLER").unwrap(),
+            OrderId::parse("250-1234567-7654321").unwrap(),
+        );
+        let mut action = MallAction::new(
+            ActionKind::Cancel,
+            &HoldId::for_order(&order),
+            &order,
+            &order,
+            at("2026-11-23T04:00:00Z"),
+        );
+        action.reference = reference.map(str::to_owned);
+        action.last_error = last_error.map(str::to_owned);
+        action
+    }
+
+    #[test]
+    fn an_attempt_takes_the_feed_of_the_one_before() {
+        let later = naming_feed(
+            ActionError::Later {
+                message: "getFeed: Amazon throttled the request".into(),
+                retry_after: None,
+            },
+            Some("50012019999"),
+        );
+        let ActionError::Later { message, .. } = &later else {
+            panic!("{later:?}")
+        };
+        assert_eq!(message, "getFeed: Amazon throttled the request (feedId=50012019999)");
+        assert_eq!(
+            earlier_feed(&cancel_action(None, Some(message))).as_deref(),
+            Some("50012019999")
+        );
+        // Named once, whatever happens to the message on the way.
+        assert_eq!(naming_feed(later.clone(), Some("50012019999")), later);
+        assert_eq!(
+            earlier_feed(&cancel_action(None, Some("not yet (IN_QUEUE) (feedId=amzn1.x-y_z.)"))).as_deref(),
+            Some("amzn1.x-y_z")
+        );
+        assert_eq!(
+            earlier_feed(&cancel_action(Some("50012020000"), Some("feedId=50012019999"))).as_deref(),
+            Some("50012020000"),
+            "the reference first"
+        );
+        for nothing in [
+            None,
+            Some("getOrder: Amazon is unavailable (5xx)"),
+            Some("feedId="),
+            Some("feedId=/x"),
+        ] {
+            assert_eq!(earlier_feed(&cancel_action(None, nothing)), None, "{nothing:?}");
+        }
+        let long = format!("feedId={}", "9".repeat(MAX_FEED_ID + 1));
+        assert_eq!(earlier_feed(&cancel_action(None, Some(&long))), None);
+    }
+
+    #[test]
+    fn presigned_urls_go_over_plain_http_only_for_the_fake() {
+        let fake = api(AmazonOptions {
+            endpoint: "http://127.0.0.1:4000".into(),
+            lwa_url: "http://127.0.0.1:4000/auth/o2/token".into(),
+            ..AmazonOptions::default()
+        });
+        assert_eq!(
+            fake.presigned(Call::Upload, "https://127.0.0.1:4000/uploads/d1?X-Amz-Signature=a%2Fb")
+                .unwrap(),
+            "http://127.0.0.1:4000/uploads/d1?X-Amz-Signature=a%2Fb"
+        );
+        let s3 = "https://tortuga-prod-fe.s3-us-west-2.amazonaws.com/%2FNinetyDays/d1?X-Amz-Signature=x";
+        assert_eq!(fake.presigned(Call::Upload, s3).unwrap(), s3);
+        let real = api(AmazonOptions::default());
+        assert_eq!(
+            real.presigned(Call::Upload, "https://127.0.0.1:4000/uploads/d1")
+                .unwrap(),
+            "https://127.0.0.1:4000/uploads/d1"
+        );
+        let refused = real.presigned(Call::Upload, "not a url").unwrap_err().to_string();
+        assert!(!refused.contains("not a url"), "{refused}");
+    }
+
+    #[test]
+    fn amazon_cancels_and_never_holds() {
+        let api = api(AmazonOptions::default());
+        assert!(ShopActions::can(&api, ActionKind::Cancel));
+        assert!(!ShopActions::can(&api, ActionKind::Hold));
+        assert!(!ShopActions::can(&api, ActionKind::Release));
+        assert_eq!(ShopActions::mall(&api), Mall::Amazon);
+        let off = self::api(AmazonOptions {
+            cancel_orders: false,
+            feed_polls: 50,
+            feed_poll_interval: Duration::from_secs(600),
+            ..AmazonOptions::default()
+        });
+        assert!(!ShopActions::can(&off, ActionKind::Cancel));
+        assert_eq!((off.feed_polls, off.feed_poll_interval), (10, Duration::from_secs(30)));
+    }
+
+    #[test]
+    fn a_presigned_urls_failure_names_s3s_code_and_never_the_url() {
+        let answer = |status, body: &str| Answer {
+            status,
+            retry_after: None,
+            body: body.as_bytes().to_vec(),
+        };
+        let denied = answer(
+            403,
+            "<?xml version=\"1.0\"?><Error><Code>SignatureDoesNotMatch</Code><Message>The request signature we \
+             calculated does not match</Message></Error>",
+        );
+        assert_eq!(
+            presigned_failed(Call::Upload, &denied),
+            FeedError::Refused(
+                "the feed document's upload: the presigned url was refused: HTTP 403 (SignatureDoesNotMatch)".into()
+            )
+        );
+        assert!(matches!(
+            presigned_failed(Call::Download, &answer(503, "<Error><Code>SlowDown</Code></Error>")),
+            FeedError::Unavailable(m) if m.ends_with("HTTP 503 (SlowDown)")
+        ));
+        assert!(matches!(
+            presigned_failed(Call::Download, &answer(429, "")),
+            FeedError::Throttled { .. }
+        ));
+        assert!(matches!(
+            presigned_failed(Call::Download, &answer(404, "<Code>a b</Code>")),
+            FeedError::Refused(m) if m.ends_with("HTTP 404")
+        ));
+    }
+
+    #[test]
+    fn the_order_status_and_the_item_ids_are_read_from_the_answers() {
+        assert_eq!(
+            order_status_of(br#"{"payload": {"OrderStatus": "Shipped"}}"#).unwrap(),
+            AmazonStatus::Shipped
+        );
+        assert!(matches!(order_status_of(b"<html>"), Err(FeedError::Unavailable(_))));
+        assert!(matches!(
+            order_status_of(br#"{"payload": {}}"#),
+            Err(FeedError::Refused(_))
+        ));
+        assert_eq!(
+            item_ids_of(br#"{"payload": {"OrderItems": [{"OrderItemId": "1"}, {"OrderItemId": "2"}]}}"#).unwrap(),
+            ["1", "2"]
+        );
+        assert!(matches!(
+            item_ids_of(br#"{"payload": {"OrderItems": [{"ASIN": "B0"}]}}"#),
+            Err(FeedError::Refused(m)) if m.contains("OrderItems[0]")
+        ));
+        for status in [
+            AmazonStatus::Shipped,
+            AmazonStatus::InvoiceUnconfirmed,
+            AmazonStatus::PartiallyShipped,
+        ] {
+            assert!(not_cancellable(&status).is_some(), "{status}");
+        }
+        for status in [
+            AmazonStatus::Unshipped,
+            AmazonStatus::Pending,
+            AmazonStatus::Unfulfillable,
+        ] {
+            assert!(not_cancellable(&status).is_none(), "{status}");
+        }
     }
 
     #[test]

@@ -22,13 +22,35 @@
 //!   Amazon's rule that `…Before` be two minutes before its own clock is not checked: tests run at fixed
 //!   instants.
 //!
+//! - Cancelling by feed (Feeds API 2021-06-30), in the shapes of `feed-*`:
+//!   - `POST /feeds/2021-06-30/documents` (createFeedDocument, 201): a document id and a presigned upload url
+//!     on the fake itself, `https://127.0.0.1:{port}/uploads/{feedDocumentId}?X-Amz-…`. It says https, as
+//!     Amazon's do (and as the pure parser insists), but the fake speaks plain http: the client calls a
+//!     presigned url on a loopback host over plain http when its own endpoint is plain http on loopback.
+//!   - `PUT /uploads/{feedDocumentId}` (the upload, S3's part): the document, with the `Content-Type` given to
+//!     createFeedDocument (else S3's 403 `SignatureDoesNotMatch`) and no `x-amz-access-token` (else a 403
+//!     `AccessDenied` of the fake's: no SP-API token goes to S3); [`FakeSpApi::uploads`] keeps them.
+//!   - `POST /feeds/2021-06-30/feeds` (createFeed, 202): `POST_ORDER_ACKNOWLEDGEMENT_DATA` for Amazon.co.jp of
+//!     an uploaded document (400 `InvalidInput` otherwise); feed ids count up from `50012019999`, the samples'.
+//!   - `GET /feeds/2021-06-30/feeds/{feedId}` (getFeed): `IN_QUEUE`, then `IN_PROGRESS`, for the feed's first
+//!     [`FakeSpApi::set_feed_polls_pending`] polls (1 at first), then processed once, as
+//!     [`FakeSpApi::set_feed_processing`] says: by default ([`FeedProcessing::Orders`]) as Amazon would as far
+//!     as known, cancelling each order named when it has not shipped (getOrder shows it `Canceled` from then
+//!     on) and refusing it in the report otherwise; `DONE` with a `resultFeedDocumentId`, or `FATAL`. A feed
+//!     it never created is a 404 `NotFound`.
+//!   - `GET /feeds/2021-06-30/documents/{feedDocumentId}` (getFeedDocument) of a report: a presigned url
+//!     `https://127.0.0.1:{port}/reports/{feedDocumentId}?X-Amz-…`, `compressionAlgorithm` `GZIP` as in the
+//!     sample (plain with [`FakeSpApi::set_plain_reports`]).
+//!   - `GET /reports/{feedDocumentId}`: the processing report, gzipped (stored blocks) unless plain.
+//!
 //! Every SP-API call wants `x-amz-access-token`: a token the fake issued (LWA's for every call but getOrder,
 //! which takes an RDT too). An expired one gets the 403 of `error-token-expired.json`; an unknown one the 403
 //! "revoked, malformed or invalid"; a missing one the 403 "Access token is missing". A test scripts answers
 //! per endpoint ([`FakeSpApi::answer_once`]: a 429 with `error-quota-exceeded.json`, a 500, a malformed
 //! body…), expires the tokens, revokes the refresh token, cancels orders, adds orders and items, and reads what
 //! the fake received ([`FakeSpApi::requests`], [`FakeSpApi::orders_queries`], [`FakeSpApi::rdt_requests`],
-//! [`FakeSpApi::fetched`]).
+//! [`FakeSpApi::fetched`], [`FakeSpApi::uploads`], [`FakeSpApi::feed_requests`]), and ships orders
+//! ([`FakeSpApi::ship`]).
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -39,7 +61,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use jiff::civil::Date;
 use jiff::{SignedDuration, Span, Timestamp};
 use mallguard_domain::ids::{OrderId, ShopId};
@@ -105,6 +127,47 @@ pub const ERROR_TOKEN_EXPIRED: &[u8] = include_bytes!(concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../../events/amazon/error-token-expired.json"
 ));
+pub const CREATE_FEED_DOCUMENT: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../events/amazon/feed-createFeedDocument.json"
+));
+pub const CREATE_FEED: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../events/amazon/feed-createFeed.json"
+));
+pub const GET_FEED_IN_PROGRESS: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../events/amazon/feed-getFeed-in-progress.json"
+));
+pub const GET_FEED_DONE: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../events/amazon/feed-getFeed-done.json"
+));
+pub const GET_FEED_FATAL: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../events/amazon/feed-getFeed-fatal.json"
+));
+pub const GET_FEED_DOCUMENT: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../events/amazon/feed-getFeedDocument.json"
+));
+/// The cancel document of [`ORDER`] (its one item, `BuyerCanceled`).
+pub const FEED_CANCEL: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../events/amazon/feed-cancel.xml"
+));
+/// The processing report of a feed whose one message went through.
+pub const FEED_REPORT: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../events/amazon/feed-report.xml"
+));
+/// The processing report of a feed whose one message was refused: the order has already shipped.
+pub const FEED_REPORT_ERROR: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../events/amazon/feed-report-error.xml"
+));
+/// The feed id of the samples: the fake's first feed.
+pub const FEED_ID: &str = "50012019999";
 /// The Orders API model's sandbox 400, verbatim.
 pub const ERROR_INVALID_INPUT: &[u8] = br#"{ "errors": [ { "code": "InvalidInput", "message": "Invalid Input" } ] }"#;
 /// A getOrder answer cut short: a 200 whose body is not JSON.
@@ -118,6 +181,29 @@ pub enum Endpoint {
     GetOrder,
     GetOrderItems,
     GetOrders,
+    CreateFeedDocument,
+    /// The PUT of a feed document to its presigned url.
+    Upload,
+    CreateFeed,
+    GetFeed,
+    GetFeedDocument,
+    /// The GET of a processing report from its presigned url.
+    Download,
+}
+
+/// How the fake processes a feed once its polls pending are over.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum FeedProcessing {
+    /// As Amazon would, as far as known: each message's order is cancelled when it lists the order's items
+    /// and the order has not shipped; it is refused in the report when the order has shipped (the sample's
+    /// `99001` and text), is cancelled already, is not known, or its items are not the order's (codes and
+    /// texts of the fake's own: Amazon's are not known).
+    #[default]
+    Orders,
+    /// `DONE` with this report (its `DocumentTransactionID` made the feed's), changing no order.
+    Report(Vec<u8>),
+    /// `FATAL` without a result document (`feed-getFeed-fatal.json`), changing no order.
+    Fatal,
 }
 
 /// A scripted answer, given once in place of the real one.
@@ -214,6 +300,28 @@ impl FakeOrder {
     }
 }
 
+/// A feed document uploaded (or to be).
+#[derive(Debug, Clone)]
+struct FakeDocument {
+    content_type: String,
+    content: Option<Vec<u8>>,
+}
+
+#[derive(Debug, Clone)]
+enum FeedState {
+    Queued,
+    /// Processed, with its report's document id.
+    Done(String),
+    Fatal,
+}
+
+#[derive(Debug, Clone)]
+struct FakeFeed {
+    input: String,
+    polls: u32,
+    state: FeedState,
+}
+
 /// An RDT: whether it still works, and the data elements it grants per path.
 #[derive(Debug, Clone)]
 struct Rdt {
@@ -239,6 +347,18 @@ struct Inner {
     queries: Vec<OrdersQuery>,
     rdt_requests: Vec<Value>,
     fetched: Vec<(String, bool)>,
+    /// `127.0.0.1:{port}`, for the presigned urls.
+    host: String,
+    day: Option<Date>,
+    documents: HashMap<String, FakeDocument>,
+    /// The processing reports, by document id.
+    reports: HashMap<String, Vec<u8>>,
+    feeds: HashMap<String, FakeFeed>,
+    feed_processing: FeedProcessing,
+    feed_polls_pending: u32,
+    plain_reports: bool,
+    uploads: Vec<String>,
+    feed_requests: Vec<Value>,
 }
 
 type Shared = Arc<Mutex<Inner>>;
@@ -248,8 +368,6 @@ pub struct FakeSpApi {
     url: String,
     state: Shared,
     server: tokio::task::JoinHandle<()>,
-    /// The day the samples are served on (None: as written).
-    day: Option<Date>,
 }
 
 impl Drop for FakeSpApi {
@@ -368,6 +486,8 @@ impl FakeSpApi {
     }
 
     async fn start_with(day: Option<Date>) -> FakeSpApi {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let host = listener.local_addr().unwrap().to_string();
         let state: Shared = Arc::new(Mutex::new(Inner {
             refresh_token: REFRESH_TOKEN.to_owned(),
             issued: 0,
@@ -383,6 +503,16 @@ impl FakeSpApi {
             queries: Vec::new(),
             rdt_requests: Vec::new(),
             fetched: Vec::new(),
+            host: host.clone(),
+            day,
+            documents: HashMap::new(),
+            reports: HashMap::new(),
+            feeds: HashMap::new(),
+            feed_processing: FeedProcessing::Orders,
+            feed_polls_pending: 1,
+            plain_reports: false,
+            uploads: Vec::new(),
+            feed_requests: Vec::new(),
         }));
         let app = Router::new()
             .route(LWA_PATH, post(lwa))
@@ -390,18 +520,18 @@ impl FakeSpApi {
             .route(amazon::V0_ORDERS_PATH, get(get_orders))
             .route("/orders/v0/orders/{id}", get(get_order))
             .route("/orders/v0/orders/{id}/orderItems", get(get_order_items))
+            .route(amazon::FEED_DOCUMENTS_PATH, post(create_feed_document))
+            .route("/feeds/2021-06-30/documents/{id}", get(get_feed_document))
+            .route(amazon::FEEDS_PATH, post(create_feed))
+            .route("/feeds/2021-06-30/feeds/{id}", get(get_feed))
+            .route("/uploads/{id}", put(upload))
+            .route("/reports/{id}", get(download))
             .with_state(state.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
+        let url = format!("http://{host}");
         let server = tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap();
         });
-        FakeSpApi {
-            url,
-            state,
-            server,
-            day,
-        }
+        FakeSpApi { url, state, server }
     }
 
     pub fn url(&self) -> &str {
@@ -421,7 +551,7 @@ impl FakeSpApi {
         }
     }
 
-    /// Options calling the fake (SP-API and LWA), with short timeouts.
+    /// Options calling the fake (SP-API and LWA), with short timeouts and no wait between getFeeds.
     pub fn options(&self) -> AmazonOptions {
         AmazonOptions {
             endpoint: self.url.clone(),
@@ -430,6 +560,7 @@ impl FakeSpApi {
                 connect: Duration::from_secs(2),
                 total: Duration::from_secs(5),
             },
+            feed_poll_interval: Duration::ZERO,
             ..AmazonOptions::default()
         }
     }
@@ -472,17 +603,56 @@ impl FakeSpApi {
     /// Order `id` is cancelled: [`ORDER`] becomes `getOrder-canceled.json` (last updated 04:10:31 UTC of the
     /// sample day); another order takes the same shape, last updated 35 minutes after it was.
     pub fn cancel(&self, id: &str) {
+        self.inner().cancel_order(id);
+    }
+
+    /// Order `id` has shipped: `Shipped`, every item shipped, last updated an hour after it was.
+    pub fn ship(&self, id: &str) {
         let mut inner = self.inner();
         let order = inner.orders.get_mut(id).unwrap_or_else(|| panic!("no order {id}"));
-        if id == ORDER {
-            order.raw = on_day(GET_ORDER_CANCELED, self.day);
-            return;
-        }
-        let updated = order.time("LastUpdateDate") + SignedDuration::from_mins(35);
+        let updated = order.time("LastUpdateDate") + SignedDuration::from_hours(1);
         let mut payload = order.payload();
-        shape_for(&mut payload, &AmazonStatus::Canceled);
+        shape_for(&mut payload, &AmazonStatus::Shipped);
+        let items = payload["NumberOfItemsShipped"].as_u64().unwrap_or(0)
+            + payload["NumberOfItemsUnshipped"].as_u64().unwrap_or(0);
+        payload["NumberOfItemsShipped"] = items.into();
+        payload["NumberOfItemsUnshipped"] = 0.into();
         payload["LastUpdateDate"] = api_time(updated).into();
         order.raw = serde_json::to_vec_pretty(&json!({ "payload": payload })).unwrap();
+    }
+
+    /// Order `id`'s `OrderStatus` as getOrder gives it now.
+    pub fn order_status(&self, id: &str) -> AmazonStatus {
+        let inner = self.inner();
+        let order = inner.orders.get(id).unwrap_or_else(|| panic!("no order {id}"));
+        status_of(order)
+    }
+
+    /// How the feeds are processed from now on ([`FeedProcessing::Orders`] at first).
+    pub fn set_feed_processing(&self, processing: FeedProcessing) {
+        self.inner().feed_processing = processing;
+    }
+
+    /// Each feed answers getFeed `IN_QUEUE` (then `IN_PROGRESS`) for its first `polls` (1 at first) and is
+    /// processed on the poll after them.
+    pub fn set_feed_polls_pending(&self, polls: u32) {
+        self.inner().feed_polls_pending = polls;
+    }
+
+    /// Whether the processing reports are served plain, without `compressionAlgorithm` (gzipped, as the
+    /// sample says, at first).
+    pub fn set_plain_reports(&self, plain: bool) {
+        self.inner().plain_reports = plain;
+    }
+
+    /// Every feed document uploaded, as text, in order.
+    pub fn uploads(&self) -> Vec<String> {
+        self.inner().uploads.clone()
+    }
+
+    /// The body of every createFeed request that created a feed, in order.
+    pub fn feed_requests(&self) -> Vec<Value> {
+        self.inner().feed_requests.clone()
     }
 
     /// Another order, `id`, in `status`, last updated at `last_update` and placed 10 minutes before: 佐藤 花子's
@@ -679,6 +849,174 @@ async fn get_order_items(
 ) -> Response {
     let reply = state.lock().unwrap().get_order_items(&headers, &id, query.as_deref());
     send(reply).await
+}
+
+async fn create_feed_document(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    let reply = state.lock().unwrap().create_feed_document(&headers, &body);
+    send(reply).await
+}
+
+async fn upload(State(state): State<Shared>, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> Response {
+    let reply = state.lock().unwrap().upload(&headers, &id, &body);
+    send(reply).await
+}
+
+async fn create_feed(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    let reply = state.lock().unwrap().create_feed(&headers, &body);
+    send(reply).await
+}
+
+async fn get_feed(State(state): State<Shared>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    let reply = state.lock().unwrap().get_feed(&headers, &id);
+    send(reply).await
+}
+
+async fn get_feed_document(State(state): State<Shared>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    let reply = state.lock().unwrap().get_feed_document(&headers, &id);
+    send(reply).await
+}
+
+async fn download(State(state): State<Shared>, Path(id): Path<String>) -> Response {
+    let reply = state.lock().unwrap().download(&id);
+    send(reply).await
+}
+
+/// The `OrderStatus` of a fake order.
+fn status_of(order: &FakeOrder) -> AmazonStatus {
+    AmazonStatus::from(order.payload()["OrderStatus"].as_str().unwrap_or_default().to_owned())
+}
+
+/// An S3 error, as S3 answers a presigned url it refuses.
+fn s3_error(status: u16, code: &str, message: &str) -> Reply {
+    reply(
+        status,
+        format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{message}</Message>\
+             <RequestId>FAKE0000000000</RequestId></Error>"
+        ),
+    )
+    .with_header("content-type", "application/xml")
+}
+
+/// The text of each `<{name}>…</{name}>` in `xml`, in order (the fake reads the documents mallguard writes:
+/// no attributes, no CDATA, no nesting of the same name).
+fn elements<'a>(xml: &'a str, name: &str) -> Vec<&'a str> {
+    let (open, close) = (format!("<{name}>"), format!("</{name}>"));
+    let mut found = Vec::new();
+    let mut rest = xml;
+    while let Some(at) = rest.find(&open) {
+        let after = &rest[at + open.len()..];
+        let Some(end) = after.find(&close) else {
+            break;
+        };
+        found.push(&after[..end]);
+        rest = &after[end + close.len()..];
+    }
+    found
+}
+
+/// The five XML escapes.
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&apos;")
+}
+
+/// One message's result in a processing report: none when it went through, else its error.
+struct ReportError {
+    message_id: u32,
+    code: &'static str,
+    description: String,
+    order_id: Option<String>,
+}
+
+/// The start of a processing report, as the samples have it.
+const REPORT_HEAD: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<AmazonEnvelope xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:noNamespaceSchemaLocation="amzn-envelope.xsd">
+  <Header>
+    <DocumentVersion>1.02</DocumentVersion>
+    <MerchantIdentifier>{seller}</MerchantIdentifier>
+  </Header>
+  <MessageType>ProcessingReport</MessageType>
+  <Message>
+    <MessageID>1</MessageID>
+    <ProcessingReport>
+      <DocumentTransactionID>{feed}</DocumentTransactionID>
+      <StatusCode>Complete</StatusCode>
+      <ProcessingSummary>
+        <MessagesProcessed>{processed}</MessagesProcessed>
+        <MessagesSuccessful>{successful}</MessagesSuccessful>
+        <MessagesWithError>{with_error}</MessagesWithError>
+        <MessagesWithWarning>0</MessagesWithWarning>
+      </ProcessingSummary>
+"#;
+
+/// A processing report of `processed` messages in the shape of `feed-report.xml` and
+/// `feed-report-error.xml`: byte for byte `feed-report.xml` for one message that went through in the feed
+/// [`FEED_ID`].
+fn processing_report(feed_id: &str, processed: u32, errors: &[ReportError]) -> Vec<u8> {
+    let with_error = errors.iter().filter(|e| e.message_id != 0).count() as u32;
+    let mut xml = REPORT_HEAD
+        .replace("{seller}", SELLER)
+        .replace("{feed}", &escape(feed_id))
+        .replace("{processed}", &processed.to_string())
+        .replace("{successful}", &processed.saturating_sub(with_error).to_string())
+        .replace("{with_error}", &with_error.to_string());
+    for error in errors {
+        xml.push_str(&format!(
+            "      <Result>\n        <MessageID>{}</MessageID>\n        <ResultCode>Error</ResultCode>\n        \
+             <ResultMessageCode>{}</ResultMessageCode>\n        <ResultDescription>{}</ResultDescription>\n",
+            error.message_id,
+            error.code,
+            escape(&error.description)
+        ));
+        if let Some(order_id) = &error.order_id {
+            xml.push_str(&format!(
+                "        <AdditionalInfo>\n          <AmazonOrderID>{}</AmazonOrderID>\n        </AdditionalInfo>\n",
+                escape(order_id)
+            ));
+        }
+        xml.push_str("      </Result>\n");
+    }
+    xml.push_str("    </ProcessingReport>\n  </Message>\n</AmazonEnvelope>\n");
+    xml.into_bytes()
+}
+
+/// `report` with its `DocumentTransactionID` made `feed_id`.
+fn for_feed(report: &[u8], feed_id: &str) -> Vec<u8> {
+    let text = String::from_utf8_lossy(report);
+    let (open, close) = ("<DocumentTransactionID>", "</DocumentTransactionID>");
+    match (text.find(open), text.find(close)) {
+        (Some(start), Some(end)) if start < end => {
+            format!("{}{open}{feed_id}{}", &text[..start], &text[end..]).into_bytes()
+        }
+        _ => report.to_vec(),
+    }
+}
+
+/// `data` as one gzip member, as Amazon stores a report it compresses.
+pub fn gzip_stored(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(data).expect("writing to memory");
+    encoder.finish().expect("writing to memory")
+}
+
+/// getFeed's answer for a feed processed: `feed-getFeed-done.json` with its report, or
+/// `feed-getFeed-fatal.json`.
+fn feed_answer(state: &FeedState) -> Value {
+    match state {
+        FeedState::Done(report) => {
+            let mut answer: Value = serde_json::from_slice(GET_FEED_DONE).expect("feed-getFeed-done.json");
+            answer["resultFeedDocumentId"] = report.clone().into();
+            answer
+        }
+        FeedState::Fatal | FeedState::Queued => {
+            serde_json::from_slice(GET_FEED_FATAL).expect("feed-getFeed-fatal.json")
+        }
+    }
 }
 
 /// The pairs of a form body or a query, decoded.
@@ -893,6 +1231,281 @@ impl Inner {
         )
     }
 
+    /// Order `id` is cancelled: [`ORDER`] becomes `getOrder-canceled.json`; another order takes the same
+    /// shape, last updated 35 minutes after it was.
+    fn cancel_order(&mut self, id: &str) {
+        let day = self.day;
+        let order = self.orders.get_mut(id).unwrap_or_else(|| panic!("no order {id}"));
+        if id == ORDER {
+            order.raw = on_day(GET_ORDER_CANCELED, day);
+            return;
+        }
+        let updated = order.time("LastUpdateDate") + SignedDuration::from_mins(35);
+        let mut payload = order.payload();
+        shape_for(&mut payload, &AmazonStatus::Canceled);
+        payload["LastUpdateDate"] = api_time(updated).into();
+        order.raw = serde_json::to_vec_pretty(&json!({ "payload": payload })).unwrap();
+    }
+
+    fn create_feed_document(&mut self, headers: &HeaderMap, body: &[u8]) -> Reply {
+        if let Some(answer) = self.take_scripted(Endpoint::CreateFeedDocument) {
+            return answer;
+        }
+        if let Err(reply) = self.lwa_only(headers) {
+            return reply;
+        }
+        let request: Value = serde_json::from_slice(body).unwrap_or_default();
+        let Some(content_type) = request["contentType"].as_str().filter(|t| !t.trim().is_empty()) else {
+            return invalid("contentType is required. (fake)");
+        };
+        let n = self.documents.len() + 1;
+        let id = format!("amzn1.tortuga.4.fe.fake-upload-{n}.T3EXAMPLE");
+        self.documents.insert(
+            id.clone(),
+            FakeDocument {
+                content_type: content_type.to_owned(),
+                content: None,
+            },
+        );
+        let mut answer: Value = serde_json::from_slice(CREATE_FEED_DOCUMENT).expect("feed-createFeedDocument.json");
+        answer["feedDocumentId"] = id.clone().into();
+        answer["url"] = format!(
+            "https://{}/uploads/{id}?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-SignedHeaders=content-type%3Bhost&\
+             X-Amz-Expires=300&X-Amz-Signature=fake{n}",
+            self.host
+        )
+        .into();
+        reply(201, serde_json::to_vec_pretty(&answer).unwrap()).with_header("x-amzn-RateLimit-Limit", "0.5")
+    }
+
+    fn upload(&mut self, headers: &HeaderMap, id: &str, body: &[u8]) -> Reply {
+        if let Some(answer) = self.take_scripted(Endpoint::Upload) {
+            return answer;
+        }
+        if headers.contains_key(amazon::ACCESS_TOKEN_HEADER) {
+            return s3_error(403, "AccessDenied", "An SP-API token was sent to S3. (fake)");
+        }
+        let Some(document) = self.documents.get_mut(id) else {
+            return s3_error(403, "AccessDenied", "Access Denied");
+        };
+        let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+        if content_type != Some(document.content_type.as_str()) {
+            return s3_error(
+                403,
+                "SignatureDoesNotMatch",
+                "The request signature we calculated does not match the signature you provided.",
+            );
+        }
+        document.content = Some(body.to_vec());
+        self.uploads.push(String::from_utf8_lossy(body).into_owned());
+        reply(200, Vec::new()).with_header("content-type", "application/xml")
+    }
+
+    fn create_feed(&mut self, headers: &HeaderMap, body: &[u8]) -> Reply {
+        if let Some(answer) = self.take_scripted(Endpoint::CreateFeed) {
+            return answer;
+        }
+        if let Err(reply) = self.lwa_only(headers) {
+            return reply;
+        }
+        let request: Value = serde_json::from_slice(body).unwrap_or_default();
+        if request["feedType"].as_str() != Some(amazon::ORDER_ACKNOWLEDGEMENT_FEED_TYPE) {
+            return invalid("The fake takes POST_ORDER_ACKNOWLEDGEMENT_DATA only. (fake)");
+        }
+        let japan = request["marketplaceIds"]
+            .as_array()
+            .is_some_and(|ids| ids.iter().any(|id| id.as_str() == Some(amazon::JP_MARKETPLACE_ID)));
+        if !japan {
+            return invalid("marketplaceIds must name A1VC38T7YXB528. (fake)");
+        }
+        let input = request["inputFeedDocumentId"].as_str().unwrap_or_default().to_owned();
+        if self.documents.get(&input).is_none_or(|d| d.content.is_none()) {
+            return invalid("inputFeedDocumentId names no uploaded document. (fake)");
+        }
+        let first: u64 = FEED_ID.parse().expect("a numeric feed id");
+        let feed_id = (first + self.feeds.len() as u64).to_string();
+        self.feeds.insert(
+            feed_id.clone(),
+            FakeFeed {
+                input,
+                polls: 0,
+                state: FeedState::Queued,
+            },
+        );
+        self.feed_requests.push(request);
+        let mut answer: Value = serde_json::from_slice(CREATE_FEED).expect("feed-createFeed.json");
+        answer["feedId"] = feed_id.into();
+        reply(202, serde_json::to_vec_pretty(&answer).unwrap()).with_header("x-amzn-RateLimit-Limit", "0.0083")
+    }
+
+    fn get_feed(&mut self, headers: &HeaderMap, id: &str) -> Reply {
+        if let Some(answer) = self.take_scripted(Endpoint::GetFeed) {
+            return answer;
+        }
+        if let Err(reply) = self.lwa_only(headers) {
+            return reply;
+        }
+        let pending = self.feed_polls_pending;
+        let Some(feed) = self.feeds.get_mut(id) else {
+            return error(404, "NotFound", "The requested resource was not found. (fake)", "");
+        };
+        feed.polls += 1;
+        let polls = feed.polls;
+        let answer = match feed.state.clone() {
+            FeedState::Queued if polls <= pending => {
+                let mut answer: Value =
+                    serde_json::from_slice(GET_FEED_IN_PROGRESS).expect("feed-getFeed-in-progress.json");
+                if polls == 1 {
+                    answer["processingStatus"] = "IN_QUEUE".into();
+                    answer.as_object_mut().unwrap().remove("processingStartTime");
+                }
+                answer
+            }
+            FeedState::Queued => {
+                let state = self.process(id);
+                self.feeds.get_mut(id).expect("the feed").state = state.clone();
+                feed_answer(&state)
+            }
+            state => feed_answer(&state),
+        };
+        let mut answer = answer;
+        answer["feedId"] = id.into();
+        ok(serde_json::to_vec_pretty(&answer).unwrap(), "2.0")
+    }
+
+    /// A feed processed now, as [`FeedProcessing`] says.
+    fn process(&mut self, feed_id: &str) -> FeedState {
+        let report = match self.feed_processing.clone() {
+            FeedProcessing::Fatal => return FeedState::Fatal,
+            FeedProcessing::Report(report) => for_feed(&report, feed_id),
+            FeedProcessing::Orders => {
+                let input = &self.feeds[feed_id].input;
+                let document = self.documents[input].content.clone().unwrap_or_default();
+                self.acknowledge(&String::from_utf8_lossy(&document), feed_id)
+            }
+        };
+        let document_id = format!("amzn1.tortuga.4.fe.fake-report-{}.T1EXAMPLE", self.reports.len() + 1);
+        self.reports.insert(document_id.clone(), report);
+        FeedState::Done(document_id)
+    }
+
+    /// The processing report of an `OrderAcknowledgement` document, cancelling the orders it may.
+    fn acknowledge(&mut self, document: &str, feed_id: &str) -> Vec<u8> {
+        let messages = elements(document, "Message");
+        let merchant = elements(document, "MerchantIdentifier");
+        if messages.is_empty() || elements(document, "MessageType") != ["OrderAcknowledgement"] {
+            let parsing = ReportError {
+                message_id: 0,
+                code: "5000",
+                description: "XML Parsing Error: no OrderAcknowledgement message. (fake)".into(),
+                order_id: None,
+            };
+            return processing_report(feed_id, 0, &[parsing]);
+        }
+        let mut errors = Vec::new();
+        for (i, message) in messages.iter().enumerate() {
+            let message_id = elements(message, "MessageID")
+                .first()
+                .and_then(|id| id.trim().parse().ok())
+                .unwrap_or(i as u32 + 1);
+            let order_id = elements(message, "AmazonOrderID")
+                .first()
+                .map(|id| id.trim().to_owned());
+            let refuse = |code, description: String| ReportError {
+                message_id,
+                code,
+                description,
+                order_id: order_id.clone(),
+            };
+            let Some(order) = order_id
+                .as_deref()
+                .and_then(|id| self.orders.get(id))
+                .filter(|_| merchant == [SELLER])
+            else {
+                errors.push(refuse(
+                    "99010",
+                    "The order is not one of this seller's. (fake: Amazon's code and text are not known)".into(),
+                ));
+                continue;
+            };
+            let id = order_id.clone().unwrap_or_default();
+            if elements(message, "StatusCode") != ["Failure"] {
+                continue;
+            }
+            let mut sent: Vec<&str> = elements(message, "AmazonOrderItemCode")
+                .into_iter()
+                .map(str::trim)
+                .collect();
+            let mut items: Vec<&str> = order.items.iter().filter_map(|i| i["OrderItemId"].as_str()).collect();
+            sent.sort_unstable();
+            sent.dedup();
+            items.sort_unstable();
+            let reasons = elements(message, "CancelReason");
+            match status_of(order) {
+                AmazonStatus::Shipped | AmazonStatus::PartiallyShipped | AmazonStatus::InvoiceUnconfirmed => {
+                    errors.push(refuse(
+                        "99001",
+                        format!("The order ({id}) cannot be cancelled because it has already been shipped."),
+                    ));
+                }
+                AmazonStatus::Canceled => errors.push(refuse(
+                    "99002",
+                    format!(
+                        "The order ({id}) has already been cancelled. (fake: Amazon's code and text are not known)"
+                    ),
+                )),
+                _ if sent != items || reasons.len() != sent.len() => errors.push(refuse(
+                    "99003",
+                    format!(
+                        "The items of the order ({id}) are not the order's, or one has no CancelReason. (fake: \
+                         Amazon's code and text are not known)"
+                    ),
+                )),
+                _ => self.cancel_order(&id),
+            }
+        }
+        processing_report(feed_id, messages.len() as u32, &errors)
+    }
+
+    fn get_feed_document(&mut self, headers: &HeaderMap, id: &str) -> Reply {
+        if let Some(answer) = self.take_scripted(Endpoint::GetFeedDocument) {
+            return answer;
+        }
+        if let Err(reply) = self.lwa_only(headers) {
+            return reply;
+        }
+        if !self.reports.contains_key(id) {
+            return error(404, "NotFound", "The requested resource was not found. (fake)", "");
+        }
+        let mut answer: Value = serde_json::from_slice(GET_FEED_DOCUMENT).expect("feed-getFeedDocument.json");
+        answer["feedDocumentId"] = id.into();
+        answer["url"] = format!(
+            "https://{}/reports/{id}?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-SignedHeaders=host&X-Amz-Expires=300&\
+             X-Amz-Signature=fake",
+            self.host
+        )
+        .into();
+        if self.plain_reports {
+            answer.as_object_mut().unwrap().remove("compressionAlgorithm");
+        }
+        ok(serde_json::to_vec_pretty(&answer).unwrap(), "0.0222")
+    }
+
+    fn download(&mut self, id: &str) -> Reply {
+        if let Some(answer) = self.take_scripted(Endpoint::Download) {
+            return answer;
+        }
+        let Some(report) = self.reports.get(id) else {
+            return s3_error(403, "AccessDenied", "Access Denied");
+        };
+        let body = if self.plain_reports {
+            report.clone()
+        } else {
+            gzip_stored(report)
+        };
+        reply(200, body).with_header("content-type", "application/octet-stream")
+    }
+
     fn get_orders(&mut self, headers: &HeaderMap, query: Option<&str>) -> Reply {
         let pairs = pairs(query.unwrap_or_default());
         let param = |name: &str| pairs.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
@@ -1013,5 +1626,38 @@ mod tests {
             on_day("2026-11-30 2026-11-2x 東京2026-11-23".as_bytes(), Some(day)),
             "2026-11-30 2026-11-2x 東京2027-03-01".as_bytes()
         );
+    }
+
+    #[test]
+    fn the_reports_have_the_samples_shape() {
+        assert_eq!(processing_report(FEED_ID, 1, &[]), FEED_REPORT);
+        let refused = processing_report(
+            "50012020000",
+            1,
+            &[ReportError {
+                message_id: 1,
+                code: "99001",
+                description: "The order (250-1234567-7654321) cannot be cancelled because it has already been shipped."
+                    .into(),
+                order_id: Some(ORDER.into()),
+            }],
+        );
+        let sample = String::from_utf8_lossy(FEED_REPORT_ERROR).replace("shipped.\n        <", "shipped.<");
+        assert_eq!(
+            String::from_utf8(refused).unwrap(),
+            sample.replace(FEED_ID, "50012020000")
+        );
+        assert_eq!(
+            for_feed(FEED_REPORT, "7"),
+            String::from_utf8_lossy(FEED_REPORT).replace(FEED_ID, "7").as_bytes()
+        );
+    }
+
+    #[test]
+    fn the_stored_gzip_is_gzip() {
+        for data in [&b""[..], FEED_REPORT, &vec![7u8; 200_000]] {
+            let gzipped = gzip_stored(data);
+            assert_eq!(crate::amazon::gzip::gunzip(&gzipped, usize::MAX).unwrap(), data);
+        }
     }
 }

@@ -21,8 +21,8 @@
 //! error text carries a credential (URLs are stripped from transport errors: the licence-expiry URL holds
 //! the licenseKey), and the logs carry counts and the shop, never a buyer's data.
 
-pub mod amazon;
 pub mod actions;
+pub mod amazon;
 #[cfg(feature = "fake")]
 pub mod fake;
 #[cfg(feature = "fake")]

@@ -17,8 +17,10 @@ use mallguard_domain::feed::{OrderFeed, OrderLookup};
 use mallguard_domain::ids::ShopId;
 use mallguard_domain::ports::{Clock, Metrics, SystemClock};
 use mallguard_domain::service::{Mallguard, PollBudget};
+use mallguard_feeds::actions::{MallActionsRouter, ShopActions};
 use mallguard_feeds::amazon::{AmazonCredentials, AmazonOptions, AmazonSpApi};
 use mallguard_feeds::rakuten::{DEFAULT_BASE_URL, RakutenCredentials, RakutenFeed, RakutenOptions};
+use mallguard_feeds::shopify::{RefundChoice, ShopifyAdmin, ShopifyCredentials, ShopifyOptions};
 use mallguard_feeds::yahoo::{YahooCredentials, YahooFeed, YahooOptions};
 
 /// A function ready to serve: its use cases and what it was configured with.
@@ -47,9 +49,17 @@ pub async fn cold_start_with(
     let mailer = deployment.mailer(sdk);
     // A credential a mall rotates while the poll function reads it goes back into the deployment's secret.
     let keeper = SecretsManagerKeeper::new(aws_sdk_secretsmanager::Client::new(sdk), &deployment.aws.secret_id);
+    // Every function may act at a mall: ingest and poll hold new duplicates, respond and expire release and
+    // cancel, all retry through the sweep.
+    let actions = mall_actions(&deployment, &FeedUrls::from_env()).map_err(|e| ConfigError::BadSecret {
+        secret_id: deployment.aws.secret_id.clone(),
+        reason: e.to_string(),
+    })?;
+    tracing::info!(shops = actions.len(), "mall actions ready");
     let app = Mallguard::new(Arc::new(store), Arc::new(mailer), clock, deployment.settings.clone())
         .with_metrics(metrics)
-        .with_credential_keeper(Arc::new(keeper));
+        .with_credential_keeper(Arc::new(keeper))
+        .with_mall_actions(Arc::new(actions));
     tracing::info!(
         table = %deployment.aws.table,
         public_url = %deployment.aws.public_url,
@@ -66,6 +76,10 @@ pub const YAHOO_URL_VAR: &str = "MALLGUARD_YAHOO_URL";
 /// `MALLGUARD_YAHOO_TOKEN_URL`: the Yahoo! ID連携 token endpoint; Yahoo!'s unless set.
 pub const YAHOO_TOKEN_URL_VAR: &str = "MALLGUARD_YAHOO_TOKEN_URL";
 
+/// `MALLGUARD_SHOPIFY_URL`: the Shopify Admin API host of every shop (a fake's in tests); each shop's own
+/// `….myshopify.com` unless set.
+pub const SHOPIFY_URL_VAR: &str = "MALLGUARD_SHOPIFY_URL";
+
 /// `MALLGUARD_AMAZON_URL`: the SP-API endpoint (a fake's in tests); the Far East one unless set.
 pub const AMAZON_URL_VAR: &str = "MALLGUARD_AMAZON_URL";
 /// `MALLGUARD_AMAZON_TOKEN_URL`: the Login with Amazon token endpoint; Amazon's unless set.
@@ -80,6 +94,8 @@ pub struct FeedUrls {
     pub yahoo_token: String,
     pub amazon: String,
     pub amazon_token: String,
+    /// None: each shop's own `….myshopify.com`.
+    pub shopify: Option<String>,
 }
 
 impl FeedUrls {
@@ -92,6 +108,7 @@ impl FeedUrls {
             yahoo_token: var(YAHOO_TOKEN_URL_VAR).unwrap_or_else(|| YahooOptions::default().token_url),
             amazon: var(AMAZON_URL_VAR).unwrap_or_else(|| AmazonOptions::default().endpoint),
             amazon_token: var(AMAZON_TOKEN_URL_VAR).unwrap_or_else(|| AmazonOptions::default().lwa_url),
+            shopify: var(SHOPIFY_URL_VAR),
         }
     }
 }
@@ -115,8 +132,23 @@ pub fn feeds(deployment: &Deployment) -> Result<Vec<Arc<dyn OrderFeed>>, FeedCon
 /// cancellation at the mall is seen while it matters. Yahoo! reads 40 orders a page (one call a second,
 /// so a page fits well inside an invocation; the poll budget starts no page past its deadline).
 pub fn feeds_from(deployment: &Deployment, urls: &FeedUrls) -> Result<Vec<Arc<dyn OrderFeed>>, FeedConfigError> {
-    let recheck = deployment.settings.policy.window;
     let mut feeds: Vec<Arc<dyn OrderFeed>> = vec![];
+    for feed in rakuten_feeds(deployment, urls)? {
+        feeds.push(feed);
+    }
+    for feed in yahoo_feeds(deployment, urls)? {
+        feeds.push(feed);
+    }
+    // Amazon pushes its changes as notifications; getOrders here reads what a lost notification missed.
+    for api in amazon_apis(deployment, urls)? {
+        feeds.push(api);
+    }
+    Ok(feeds)
+}
+
+/// One RMS client per Rakuten shop with credentials in the secret (with its hold sub-status, if set).
+fn rakuten_feeds(deployment: &Deployment, urls: &FeedUrls) -> Result<Vec<Arc<RakutenFeed>>, FeedConfigError> {
+    let mut feeds = vec![];
     for (shop, secret) in deployment.secrets.rakuten() {
         let error = |reason: String| FeedConfigError {
             mall: "rakuten",
@@ -129,13 +161,21 @@ pub fn feeds_from(deployment: &Deployment, urls: &FeedUrls) -> Result<Vec<Arc<dy
         };
         let options = RakutenOptions {
             base_url: urls.rakuten.clone(),
-            recheck,
+            recheck: deployment.settings.policy.window,
+            hold_sub_status: secret.hold_sub_status.clone(),
             ..RakutenOptions::default()
         };
         let shop_id = ShopId::parse(shop).map_err(|e| error(e.to_string()))?;
-        let feed = RakutenFeed::new(shop_id, credentials, options).map_err(|e| error(e.to_string()))?;
-        feeds.push(Arc::new(feed));
+        feeds.push(Arc::new(
+            RakutenFeed::new(shop_id, credentials, options).map_err(|e| error(e.to_string()))?,
+        ));
     }
+    Ok(feeds)
+}
+
+/// One store API client per Yahoo! store with credentials in the secret.
+fn yahoo_feeds(deployment: &Deployment, urls: &FeedUrls) -> Result<Vec<Arc<YahooFeed>>, FeedConfigError> {
+    let mut feeds = vec![];
     for (seller, secret) in deployment.secrets.yahoo() {
         let error = |reason: String| FeedConfigError {
             mall: "yahoo",
@@ -152,21 +192,21 @@ pub fn feeds_from(deployment: &Deployment, urls: &FeedUrls) -> Result<Vec<Arc<dy
         let options = YahooOptions {
             base_url: urls.yahoo.clone(),
             token_url: urls.yahoo_token.clone(),
-            recheck,
+            recheck: deployment.settings.policy.window,
             page_size: YAHOO_PAGE_SIZE,
             max_list_pages: 1,
             ..YahooOptions::default()
         };
         let seller_id = ShopId::parse(seller).map_err(|e| error(e.to_string()))?;
-        let feed = YahooFeed::new(seller_id, credentials, options).map_err(|e| error(e.to_string()))?;
-        feeds.push(Arc::new(feed));
-    }
-    // Amazon pushes its changes as notifications; getOrders here reads what a lost notification missed.
-    for api in amazon_apis(deployment, urls)? {
-        feeds.push(api);
+        feeds.push(Arc::new(
+            YahooFeed::new(seller_id, credentials, options).map_err(|e| error(e.to_string()))?,
+        ));
     }
     Ok(feeds)
 }
+
+/// Orders per Yahoo! page in the poll function: at one call a second, a page of 40 takes under a minute.
+const YAHOO_PAGE_SIZE: u32 = 40;
 
 /// One SP-API client per Amazon seller with credentials in the deployment's secret.
 fn amazon_apis(deployment: &Deployment, urls: &FeedUrls) -> Result<Vec<Arc<AmazonSpApi>>, FeedConfigError> {
@@ -185,6 +225,9 @@ fn amazon_apis(deployment: &Deployment, urls: &FeedUrls) -> Result<Vec<Arc<Amazo
         let options = AmazonOptions {
             endpoint: urls.amazon.clone(),
             lwa_url: urls.amazon_token.clone(),
+            // A cancellation's feed is followed by the sweep, never waited for in a request (the buyer's
+            // page, a Lambda's seconds).
+            feed_polls: 0,
             ..AmazonOptions::default()
         };
         let seller_id = ShopId::parse(seller).map_err(|e| error(e.to_string()))?;
@@ -193,6 +236,46 @@ fn amazon_apis(deployment: &Deployment, urls: &FeedUrls) -> Result<Vec<Arc<Amazo
         ));
     }
     Ok(apis)
+}
+
+/// The mall actions of the deployment: one client per shop the secret lets mallguard act for (Shopify with
+/// Admin API access, Rakuten, Yahoo!, Amazon), each doing what its mall allows; the rest stays with the staff.
+pub fn mall_actions(deployment: &Deployment, urls: &FeedUrls) -> Result<MallActionsRouter, FeedConfigError> {
+    let secrets = &deployment.secrets;
+    let mut clients: Vec<Arc<dyn ShopActions>> = vec![];
+    for (shop, secret) in secrets.shopify_admin() {
+        let error = |reason: String| FeedConfigError {
+            mall: "shopify",
+            shop: shop.clone(),
+            reason,
+        };
+        let options = ShopifyOptions {
+            base_url: urls.shopify.clone(),
+            refund: secret
+                .refund
+                .parse::<RefundChoice>()
+                .map_err(|e| error(e.to_string()))?,
+            restock: secret.restock,
+            ..ShopifyOptions::default()
+        };
+        let credentials = ShopifyCredentials {
+            access_token: secret.access_token.clone(),
+        };
+        let shop_id = ShopId::parse(shop).map_err(|e| error(e.to_string()))?;
+        clients.push(Arc::new(
+            ShopifyAdmin::new(shop_id, credentials, options).map_err(|e| error(e.to_string()))?,
+        ));
+    }
+    for feed in rakuten_feeds(deployment, urls)? {
+        clients.push(feed);
+    }
+    for feed in yahoo_feeds(deployment, urls)? {
+        clients.push(feed);
+    }
+    for api in amazon_apis(deployment, urls)? {
+        clients.push(api);
+    }
+    Ok(MallActionsRouter::new(clients))
 }
 
 /// The SP-API readers of the amazon-notifications function, one per seller in the secret, from the URLs
@@ -206,9 +289,6 @@ pub fn amazon_sellers_from(deployment: &Deployment, urls: &FeedUrls) -> Result<S
     let apis = amazon_apis(deployment, urls)?;
     Ok(Sellers::new(apis.into_iter().map(|api| api as Arc<dyn OrderLookup>)))
 }
-
-/// Orders per Yahoo! page in the poll function: at one call a second, a page of 40 takes under a minute.
-const YAHOO_PAGE_SIZE: u32 = 40;
 
 /// How much one run of the poll function reads of each shop: at most 10 pages (the next run goes on from
 /// there), and two days back on a shop's first run.

@@ -91,6 +91,9 @@ pub struct ShopArgs {
     pub state: StoreArgs,
     #[command(flatten)]
     pub knobs: Knobs,
+    /// Where the malls' APIs are (read by the pollers, and called for holds and cancellations there).
+    #[command(flatten)]
+    pub malls: FeedArgs,
 }
 
 impl ShopArgs {
@@ -118,6 +121,7 @@ impl ViewArgs {
         Ok(ShopArgs {
             state: self.state.clone(),
             knobs,
+            malls: FeedArgs::from_env()?,
         })
     }
 }
@@ -136,6 +140,9 @@ pub struct FeedArgs {
     /// The Yahoo! ID連携 token endpoint.
     #[arg(long, env = "MALLGUARD_YAHOO_TOKEN_URL", default_value = mallguard_malls::yahoo::TOKEN_URL)]
     pub yahoo_token_url: String,
+    /// The Shopify Admin API host of every shop (default: each shop's own `….myshopify.com`).
+    #[arg(long, env = "MALLGUARD_SHOPIFY_URL")]
+    pub shopify_url: Option<String>,
     /// The Amazon SP-API endpoint (Far East, Amazon.co.jp's).
     #[arg(long, env = "MALLGUARD_AMAZON_URL", default_value = mallguard_malls::amazon::FE_ENDPOINT)]
     pub amazon_url: String,
@@ -150,7 +157,25 @@ pub struct FeedArgs {
     pub max_pages: u16,
 }
 
+/// [`FeedArgs`] alone, to read them from the environment.
+#[derive(Debug, clap::Parser)]
+struct FeedArgsFromEnv {
+    #[command(flatten)]
+    malls: FeedArgs,
+}
+
 impl FeedArgs {
+    /// The malls' URLs from their `MALLGUARD_*_URL` variables (the defaults otherwise).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        use clap::Parser;
+        FeedArgsFromEnv::try_parse_from(["mallguard"])
+            .map(|parsed| parsed.malls)
+            .map_err(|e| ConfigError::Invalid {
+                variable: "MALLGUARD_*_URL".into(),
+                reason: e.to_string(),
+            })
+    }
+
     pub fn budget(&self) -> mallguard_domain::service::PollBudget {
         mallguard_domain::service::PollBudget {
             max_pages: usize::from(self.max_pages),

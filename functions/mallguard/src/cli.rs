@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use mallguard_domain::hold::Decision;
 
-use crate::args::{CliResult, FeedArgs, ServeArgs, ShopArgs, ViewArgs};
+use crate::args::{CliResult, ServeArgs, ShopArgs, ViewArgs};
 
 /// mallguard: holds suspected duplicate orders across malls until the buyer confirms or cancels.
 ///
@@ -28,8 +28,6 @@ pub struct ServeCommand {
     pub serve: ServeArgs,
     #[command(flatten)]
     pub shop: ShopArgs,
-    #[command(flatten)]
-    pub feeds: FeedArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -89,8 +87,6 @@ pub enum Command {
         now: bool,
         #[command(flatten)]
         shop: Box<ShopArgs>,
-        #[command(flatten)]
-        feeds: FeedArgs,
     },
     /// Hand Amazon's ORDER_CHANGE notifications to the amazon-notifications handler, as Lambda does with the
     /// SQS queue's messages: an SQS event (events/lambda/amazon-notifications-sqs.json) or one notification
@@ -100,8 +96,6 @@ pub enum Command {
         file: std::path::PathBuf,
         #[command(flatten)]
         shop: Box<ShopArgs>,
-        #[command(flatten)]
-        feeds: FeedArgs,
     },
     /// Payloads that were signed but could not be parsed.
     Quarantine {
@@ -134,10 +128,10 @@ pub enum StaffDecision {
 
 pub async fn run(cli: Cli) -> CliResult<ExitCode> {
     match cli.command.unwrap_or(Command::Serve(cli.serve)) {
-        Command::Serve(ServeCommand { serve, shop, feeds }) => crate::serve::serve(&shop, serve, &feeds).await,
-        Command::Poll { mall, shop, feeds, .. } => crate::staff::poll(&shop, &feeds, mall.as_deref()).await,
+        Command::Serve(ServeCommand { serve, shop }) => crate::serve::serve(&shop, serve).await,
+        Command::Poll { mall, shop, .. } => crate::staff::poll(&shop, mall.as_deref()).await,
         Command::Send(args) => crate::send::send(args).await,
-        Command::Notify { file, shop, feeds } => crate::staff::notify(&shop, &feeds, &file).await,
+        Command::Notify { file, shop } => crate::staff::notify(&shop, &file).await,
         Command::Holds { all, view } => crate::staff::holds(&view.shop()?, all).await,
         Command::Resolve {
             hold,

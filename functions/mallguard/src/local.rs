@@ -24,8 +24,10 @@ use mallguard_domain::ids::{Mall, ShopId};
 use mallguard_domain::ports::{Clock, Mailer, Store, SystemClock};
 use mallguard_domain::service::Mallguard;
 use mallguard_embedded::{OutboxMailer, SqliteStore};
+use mallguard_feeds::actions::{MallActionsRouter, ShopActions};
 use mallguard_feeds::amazon::{AmazonCredentials, AmazonOptions, AmazonSpApi};
 use mallguard_feeds::rakuten::{RakutenCredentials, RakutenFeed, RakutenOptions};
+use mallguard_feeds::shopify::{RefundChoice, ShopifyAdmin, ShopifyCredentials, ShopifyOptions};
 use mallguard_feeds::yahoo::{YahooCredentials, YahooFeed, YahooOptions};
 use mallguard_malls::WebhookSecrets;
 
@@ -159,53 +161,84 @@ pub fn feeds(
 ) -> CliResult<Vec<Arc<dyn OrderFeed>>> {
     let mut feeds: Vec<Arc<dyn OrderFeed>> = vec![];
     if mall.is_none_or(|m| m == Mall::Rakuten) {
-        for (shop, secret) in &local.rakuten {
-            let credentials = RakutenCredentials {
-                service_secret: secret.service_secret.clone(),
-                license_key: secret.license_key.clone(),
-            };
-            let options = RakutenOptions {
-                base_url: args.rakuten_url.clone(),
-                recheck,
-                ..RakutenOptions::default()
-            };
-            let feed = RakutenFeed::new(ShopId::parse(shop)?, credentials, options)
-                .map_err(|e| format!("rakuten shop {shop}: {e}"))?;
-            feeds.push(Arc::new(feed));
-        }
+        feeds.extend(
+            rakuten_feeds(&local.rakuten, args, recheck)?
+                .into_iter()
+                .map(|f| f as Arc<dyn OrderFeed>),
+        );
     }
     if mall.is_none_or(|m| m == Mall::Yahoo) {
-        for (shop, secret) in &local.yahoo {
-            let credentials = YahooCredentials {
-                client_id: secret.client_id.clone(),
-                client_secret: secret.client_secret.clone(),
-                refresh_token: secret.refresh_token.clone(),
-                public_key_pem: secret.public_key_pem.clone(),
-                public_key_version: secret.public_key_version.clone(),
-            };
-            let options = YahooOptions {
-                base_url: args.yahoo_url.clone(),
-                token_url: args.yahoo_token_url.clone(),
-                recheck,
-                ..YahooOptions::default()
-            };
-            let feed = YahooFeed::new(ShopId::parse(shop)?, credentials, options)
-                .map_err(|e| format!("yahoo store {shop}: {e}"))?;
-            feeds.push(Arc::new(feed));
-        }
+        feeds.extend(
+            yahoo_feeds(&local.yahoo, args, recheck)?
+                .into_iter()
+                .map(|f| f as Arc<dyn OrderFeed>),
+        );
     }
     if mall.is_none_or(|m| m == Mall::Amazon) {
-        for api in amazon_apis(local, args)? {
-            feeds.push(api);
-        }
+        feeds.extend(
+            amazon_apis(&local.amazon, args)?
+                .into_iter()
+                .map(|a| a as Arc<dyn OrderFeed>),
+        );
+    }
+    Ok(feeds)
+}
+
+fn rakuten_feeds(
+    shops: &BTreeMap<String, RakutenSecret>,
+    args: &FeedArgs,
+    recheck: jiff::SignedDuration,
+) -> CliResult<Vec<Arc<RakutenFeed>>> {
+    let mut feeds = vec![];
+    for (shop, secret) in shops {
+        let credentials = RakutenCredentials {
+            service_secret: secret.service_secret.clone(),
+            license_key: secret.license_key.clone(),
+        };
+        let options = RakutenOptions {
+            base_url: args.rakuten_url.clone(),
+            recheck,
+            hold_sub_status: secret.hold_sub_status.clone(),
+            ..RakutenOptions::default()
+        };
+        let feed = RakutenFeed::new(ShopId::parse(shop)?, credentials, options)
+            .map_err(|e| format!("rakuten shop {shop}: {e}"))?;
+        feeds.push(Arc::new(feed));
+    }
+    Ok(feeds)
+}
+
+fn yahoo_feeds(
+    stores: &BTreeMap<String, YahooSecret>,
+    args: &FeedArgs,
+    recheck: jiff::SignedDuration,
+) -> CliResult<Vec<Arc<YahooFeed>>> {
+    let mut feeds = vec![];
+    for (shop, secret) in stores {
+        let credentials = YahooCredentials {
+            client_id: secret.client_id.clone(),
+            client_secret: secret.client_secret.clone(),
+            refresh_token: secret.refresh_token.clone(),
+            public_key_pem: secret.public_key_pem.clone(),
+            public_key_version: secret.public_key_version.clone(),
+        };
+        let options = YahooOptions {
+            base_url: args.yahoo_url.clone(),
+            token_url: args.yahoo_token_url.clone(),
+            recheck,
+            ..YahooOptions::default()
+        };
+        let feed = YahooFeed::new(ShopId::parse(shop)?, credentials, options)
+            .map_err(|e| format!("yahoo store {shop}: {e}"))?;
+        feeds.push(Arc::new(feed));
     }
     Ok(feeds)
 }
 
 /// One SP-API client per Amazon seller with credentials in the secret.
-fn amazon_apis(local: &Local, args: &FeedArgs) -> CliResult<Vec<Arc<AmazonSpApi>>> {
+fn amazon_apis(sellers: &BTreeMap<String, AmazonSecret>, args: &FeedArgs) -> CliResult<Vec<Arc<AmazonSpApi>>> {
     let mut apis = vec![];
-    for (seller, secret) in &local.amazon {
+    for (seller, secret) in sellers {
         let credentials = AmazonCredentials {
             client_id: secret.client_id.clone(),
             client_secret: secret.client_secret.clone(),
@@ -214,6 +247,9 @@ fn amazon_apis(local: &Local, args: &FeedArgs) -> CliResult<Vec<Arc<AmazonSpApi>
         let options = AmazonOptions {
             endpoint: args.amazon_url.clone(),
             lwa_url: args.amazon_token_url.clone(),
+            // A cancellation's feed is followed by the sweep, never waited for in a request (the buyer's
+            // page, a Lambda's seconds).
+            feed_polls: 0,
             ..AmazonOptions::default()
         };
         let api = AmazonSpApi::new(ShopId::parse(seller)?, credentials, options)
@@ -223,9 +259,48 @@ fn amazon_apis(local: &Local, args: &FeedArgs) -> CliResult<Vec<Arc<AmazonSpApi>
     Ok(apis)
 }
 
+/// The mall actions of the secret's shops: one client per shop mallguard may act for, doing what its mall
+/// allows (holds, releases, cancellations); the rest stays with the staff.
+fn mall_actions(secrets: &Secrets, args: &FeedArgs, recheck: jiff::SignedDuration) -> CliResult<MallActionsRouter> {
+    let mut clients: Vec<Arc<dyn ShopActions>> = vec![];
+    for (shop, secret) in secrets.shopify_admin() {
+        let options = ShopifyOptions {
+            base_url: args.shopify_url.clone(),
+            refund: secret
+                .refund
+                .parse::<RefundChoice>()
+                .map_err(|e| format!("shopify shop {shop}: {e}"))?,
+            restock: secret.restock,
+            ..ShopifyOptions::default()
+        };
+        let credentials = ShopifyCredentials {
+            access_token: secret.access_token.clone(),
+        };
+        let admin = ShopifyAdmin::new(ShopId::parse(shop)?, credentials, options)
+            .map_err(|e| format!("shopify shop {shop}: {e}"))?;
+        clients.push(Arc::new(admin));
+    }
+    clients.extend(
+        rakuten_feeds(secrets.rakuten(), args, recheck)?
+            .into_iter()
+            .map(|f| f as Arc<dyn ShopActions>),
+    );
+    clients.extend(
+        yahoo_feeds(secrets.yahoo(), args, recheck)?
+            .into_iter()
+            .map(|f| f as Arc<dyn ShopActions>),
+    );
+    clients.extend(
+        amazon_apis(secrets.amazon(), args)?
+            .into_iter()
+            .map(|a| a as Arc<dyn ShopActions>),
+    );
+    Ok(MallActionsRouter::new(clients))
+}
+
 /// The SP-API readers of Amazon's notifications, one per seller in the secret.
 pub fn amazon_sellers(local: &Local, args: &FeedArgs) -> CliResult<Sellers> {
-    let apis = amazon_apis(local, args)?;
+    let apis = amazon_apis(&local.amazon, args)?;
     Ok(Sellers::new(apis.into_iter().map(|api| api as Arc<dyn OrderLookup>)))
 }
 
@@ -268,8 +343,11 @@ pub async fn compose(shop: &ShopArgs, public_url: String) -> CliResult<Local> {
         )),
         None => Arc::new(SecretsFileKeeper::new(data.secrets_path())),
     };
+    let actions = mall_actions(&secrets, &shop.malls, shop.knobs.policy().window)?;
     Ok(Local {
-        app: Mallguard::new(store, mailer, clock, settings).with_credential_keeper(keeper),
+        app: Mallguard::new(store, mailer, clock, settings)
+            .with_credential_keeper(keeper)
+            .with_mall_actions(Arc::new(actions)),
         webhooks: secrets.webhooks().clone(),
         rakuten: secrets.rakuten().clone(),
         yahoo: secrets.yahoo().clone(),

@@ -14,7 +14,7 @@ use mallguard_ingest::IngestConfig;
 use tokio::net::TcpListener;
 use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutLayer};
 
-use crate::args::{CliResult, FeedArgs, ServeArgs, ShopArgs, StoreKind, url_of};
+use crate::args::{CliResult, ServeArgs, ShopArgs, StoreKind, url_of};
 
 /// How long a client may take to send a request's line and headers, and how long a kept-alive connection
 /// may sit idle, before the connection is closed: a client that opens connections and never finishes a
@@ -100,7 +100,8 @@ fn endpoint(service_variable: &str) -> String {
         .unwrap_or_else(|_| "AWS".to_owned())
 }
 
-pub async fn serve(shop: &ShopArgs, args: ServeArgs, feed_args: &FeedArgs) -> CliResult<ExitCode> {
+pub async fn serve(shop: &ShopArgs, args: ServeArgs) -> CliResult<ExitCode> {
+    let feed_args = &shop.malls;
     let limits = Limits::from_env()?;
     let listener = TcpListener::bind(args.bind)
         .await

@@ -8,7 +8,7 @@ use mallguard_domain::ids::{HoldId, Mall, OrderId, OrderRef, ShopId};
 use mallguard_domain::policy::{format_jst, format_jst_seconds};
 use mallguard_domain::service::{Mallguard, ReplayOutcome, Retry, Settlement};
 
-use crate::args::{CliResult, FeedArgs, ShopArgs, url_of};
+use crate::args::{CliResult, ShopArgs, url_of};
 use crate::terminal::{say, table};
 
 /// The use cases, with links in mails pointing at the default local address (or `--public-url`).
@@ -266,7 +266,8 @@ pub async fn expire(shop: &ShopArgs) -> CliResult<ExitCode> {
     })
 }
 
-pub async fn poll(shop: &ShopArgs, args: &FeedArgs, mall: Option<&str>) -> CliResult<ExitCode> {
+pub async fn poll(shop: &ShopArgs, mall: Option<&str>) -> CliResult<ExitCode> {
+    let args = &shop.malls;
     let default_url = url_of("127.0.0.1:9000".parse().expect("a valid address"));
     let local = crate::local::compose(shop, default_url).await?;
     let mall = mall.map(str::parse::<Mall>).transpose()?;
@@ -363,7 +364,8 @@ pub async fn quarantine_replay(shop: &ShopArgs) -> CliResult<ExitCode> {
 
 /// `mallguard notify`: Amazon's notifications from a file, handled as the amazon-notifications function
 /// handles the queue's messages.
-pub async fn notify(shop: &ShopArgs, args: &FeedArgs, file: &std::path::Path) -> CliResult<ExitCode> {
+pub async fn notify(shop: &ShopArgs, file: &std::path::Path) -> CliResult<ExitCode> {
+    let args = &shop.malls;
     use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 
     let bytes = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
