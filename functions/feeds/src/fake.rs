@@ -30,8 +30,9 @@
 //! [`LICENSE_KEY`] (and the order API the official `Content-Type`), or gets the gateway's 401 sample. A test
 //! scripts answers per endpoint ([`FakeRms::answer_once`]: a status with a body and a `Retry-After`, or no
 //! answer at all), expires the key, cancels the 山田 order (or any order), moves an order's progress (say to
-//! 500, shipped), sets its sub-status or memo, corrupts an order, adds synthetic orders, hides an order from
-//! getOrder for a while, and reads what the fake received and how often each endpoint was called.
+//! 500, shipped), sets its sub-status or memo, corrupts an order (its order time, or its progress), adds
+//! synthetic orders, hides an order from getOrder for a while, and reads what the fake received and how
+//! often each endpoint was called.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -493,6 +494,15 @@ impl FakeRms {
         let corrupted = text.replacen("\"orderDatetime\": \"", "\"orderDatetime\": \"yesterday ", 1);
         assert_ne!(corrupted, text);
         order.raw = corrupted.into_bytes();
+    }
+
+    /// Order `number` gets an `orderProgress` that is none (`"?"`) in the bytes getOrder serves, while the
+    /// search still lists it by the progress it had: an unreadable order whose progress cannot be read
+    /// either.
+    pub fn corrupt_progress(&self, number: &str) {
+        let mut inner = self.inner();
+        let order = inner.orders.get_mut(number).unwrap();
+        order.raw = with_field(&order.raw, "orderProgress", &json!("?"));
     }
 
     /// `count` copies of the 山田 order with numbers of their own (`386193-20261123-0000100000`, …) and

@@ -4,7 +4,8 @@
 //! # One read
 //!
 //! RMS has no "changed since" search (its `dateType`s are order, confirmation, fixing, shipping, shipping
-//! report and payment dates), and the only change of an order already read that matters here is its
+//! report and payment dates), and the changes of an order already read that matter here are its shipping
+//! (the status the mall reports wins: a held order RMS reports shipped settles its hold as shipped) and its
 //! cancellation (it releases the holds of the order and against it). So a read makes two `searchOrder`s by
 //! order date (`dateType` 1), up to `now` (whole seconds, JST), each sorted by order time ascending and its
 //! pages followed up to [`RakutenOptions::max_search_pages`]:
@@ -13,53 +14,76 @@
 //!    eventually consistent, and an order placed just before the last read may only have become
 //!    searchable since), or from `now − first_look_back` on the first run, to now. Every number found is
 //!    fetched with `getOrder`.
-//! 2. **The cancellations in the matching window**: the orders placed in `[now − 48 hours, start of the new
-//!    orders)` (the search ends a second before the new orders start, and there is none when they start 48
-//!    hours back or further: a first run looking back that far, a catch-up; a `recheck` over 63 days is
-//!    searched 63 days back only) whose `orderProgress` is 900 キャンセル確定 (800 キャンセル確定待ち is only a request, which can still be
-//!    withdrawn: the order stays open until it is 900). Only the numbers the position does not remember as
-//!    cancelled are fetched with `getOrder`; they come back cancelled, which the poll use case records as an
-//!    update that releases the holds. Skipped when the new orders' search has more pages than one read
-//!    takes (`more`): the new orders are never starved, and the next read that reaches now looks again.
+//! 2. **The shipped and cancelled orders of the matching window**: the orders placed in `[now − 48 hours,
+//!    start of the new orders)` (the search ends a second before the new orders start, and there is none
+//!    when they start 48 hours back or further: a first run looking back that far, a catch-up; a `recheck`
+//!    over 63 days is searched 63 days back only) whose `orderProgress` is one of 500 発送後, 600 支払手続き中,
+//!    700 支払手続き済 (shipped: [`OrderStatus::Shipped`]) and 900 キャンセル確定 (cancelled; 800
+//!    キャンセル確定待ち is only a request, which can still be withdrawn: the order stays open until it is
+//!    900), in one search (`orderProgressList: [500, 600, 700, 900]`). Its answer gives numbers only, not
+//!    their progress: only the numbers the position does not remember at all (neither as shipped nor as
+//!    cancelled) are fetched with `getOrder`; they come back shipped or cancelled, which the poll use case
+//!    records as an update that settles or releases the holds. Skipped when the new orders' search has more
+//!    pages than one read takes (`more`): the new orders are never starved, and the next read that reaches
+//!    now looks again.
 //!
 //! The numbers are deduplicated (an order placed while paging can shift one onto the next page) and fetched
-//! 100 per `getOrder`, the new orders and the cancellations together. Each order comes back with its exact
-//! bytes, or as unreadable with its bytes and the reason. What a read costs:
+//! 100 per `getOrder`, the new orders and the window's together. Each order comes back with its exact bytes,
+//! or as unreadable with its bytes and the reason. What a read costs:
 //!
-//! - nothing new and no new cancellation: **2 searchOrder, 0 getOrder**;
-//! - `k` new orders (and `c` cancellations not seen before): 2 searchOrder and `⌈(k + c) / 100⌉` getOrder
-//!   (one searchOrder more per further 1,000 numbers of a search, the page size);
-//! - a cancellation in the window is fetched once, on the first read that finds it: the position
-//!   remembers it, and the next reads skip it.
+//! - nothing new, and no order of the window shipped or cancelled since the last read: **2 searchOrder, 0
+//!   getOrder**;
+//! - `k` new orders, and `c` orders of the window shipped or cancelled since the last read: 2 searchOrder and
+//!   `⌈(k + c) / 100⌉` getOrder;
+//! - one searchOrder more per further 1,000 numbers a search lists (the page size). The window's search lists
+//!   every order placed in the window that is shipped or cancelled, not only the ones that changed since the
+//!   last read: a shop whose 48 hours hold over 1,000 such orders pays a page more per 1,000;
+//! - an order of the window is fetched once, on the first read that finds it shipped or cancelled: the
+//!   position remembers it, and the next reads skip it (its payment moving on, 500 → 600 → 700, costs
+//!   nothing). The first read from a position without `shipped` (written before shipped orders were
+//!   remembered) fetches every shipped order of the window once.
 //!
-//! Other changes of an order already read (shipping, an address the shop edited) are not read again; only
-//! its cancellation is.
+//! What is not read again: a number remembered as shipped that is cancelled later (rare: a shipped order is
+//! returned at Rakuten, not cancelled). The search lists it either way and does not say its progress, so it
+//! cannot be told apart from a shipped one without a getOrder per remembered order each read; that
+//! cancellation is not seen. A number remembered as cancelled is final (900 is the last progress). Nor are
+//! the other changes of an order already read (an address the shop edited; 100 → 300; 800, a cancellation
+//! applied for, until it becomes 900), nor a change after the order has left the window.
 //!
 //! # The position
 //!
-//! JSON, compact: `{"at":"<RFC 3339 instant>","cancelled":["386193-20261123-0000012345", …]}`. `at`: every
-//! order placed up to it has been read. `cancelled`: the numbers of the window seen cancelled (fetched
-//! after the cancellation search listed them, or read cancelled among the new orders), oldest first. A
-//! number the cancellation search no longer lists (it left the window) is dropped. The list is bounded to
-//! [`MAX_REMEMBERED_CANCELLATIONS`] numbers (about 60 KB, well within a DynamoDB item's 400 KB): past that
-//! the newest are kept, and the oldest are fetched again by the next read (costing requests, never losing a
-//! cancellation), with a warning in the log. A plain RFC 3339 instant (what this feed wrote before) is read
-//! as `at` with no cancellation remembered; anything else is refused, as a person must look at it.
+//! JSON, compact: `{"at":"<RFC 3339 instant>","cancelled":["386193-20261123-0000012345",
+//! …],"shipped":[…]}`. `at`: every order placed up to it has been read. `cancelled` and `shipped`: the
+//! numbers the window's search listed and that were read at 900 (`cancelled`) or at 500, 600 or 700
+//! (`shipped`): fetched after the search listed them, or read so among the new orders; each list oldest
+//! first. A number read at any other progress is not remembered (the search caught it mid-change; or 800,
+//! which must not hide its 900): the next read fetches it again while the search lists it. A number the window's search no longer lists
+//! (it left the window) is dropped. The two lists together are bounded to [`MAX_REMEMBERED`] numbers
+//! (4,000: about 120 KB with RMS's 26-character numbers, well within a DynamoDB item's 400 KB): past that
+//! the newest are kept (by order time, as the search lists them), and the oldest are fetched again by each
+//! read while the window holds more than that (costing requests, `⌈excess / 100⌉` getOrder, never losing a
+//! change), with a warning in the log. The formats this feed wrote before are read: a plain RFC 3339
+//! instant as `at` remembering nothing, and `{"at":…,"cancelled":[…]}` remembering no shipped order. A number
+//! in both lists is taken as cancelled. Anything else is refused, as a person must look at it.
 //!
 //! `at` is the new orders' search end, so the next read starts `overlap` before it. A read takes at most
 //! [`RakutenOptions::max_search_pages`] pages (10 of 1,000 by default) of each search; when the new orders
 //! have more, the page says `more`, and `at` is the order time of the newest order read (or the position,
 //! when that is later): the search is ascending, so every order placed before it was on the pages read,
 //! and the next read starts at it (less the overlap). A read can only progress when fewer orders than one
-//! read takes were placed within one overlap (10,000 in 10 minutes by default). When the cancellation
-//! search has more pages than a read takes (over 10,000 cancellations in 48 hours), the cancellations of
-//! the pages read are fetched, those after them are not, and the staff see a warning in the log.
+//! read takes were placed within one overlap (10,000 in 10 minutes by default). When the window's search
+//! has more pages than a read takes (over 10,000 shipped or cancelled orders placed in 48 hours), the orders
+//! of the pages read are fetched, those after them are not, the position keeps what it remembered, and the
+//! staff see a warning in the log.
 //!
 //! A new order's number that `getOrder` does not find yet (eventual consistency) is counted and logged, and
 //! `at` is held back to the order time of the last order found before it in the search (never before the
 //! position), while that lies in the matching window: the next reads search and fetch it again (with the
-//! orders after it, which the poll use case finds unchanged). A cancellation `getOrder` does not find yet
-//! is not remembered, so the next read fetches it again.
+//! orders after it, which the poll use case finds unchanged). A shipped or cancelled order of the window
+//! that `getOrder` does not find yet is not remembered, so the next read fetches it again. An unreadable
+//! order is remembered by the `orderProgress` its bytes still give; one of the window's search whose
+//! progress cannot be read either is remembered as shipped (not fetched again while listed: it is
+//! quarantined once, not every read).
 //!
 //! RMS refuses a search longer than 63 days and one starting more than 730 days ago: a position further
 //! back (a poller stopped for months) is caught up 63 days per read, each page saying `more`, and the
@@ -145,11 +169,21 @@ pub const DEFAULT_PAGE_SIZE: u32 = SEARCH_MAX_PER_PAGE;
 pub const DEFAULT_MAX_SEARCH_PAGES: u32 = 10;
 /// How far before the position a read starts: RMS is eventually consistent.
 pub const DEFAULT_OVERLAP: SignedDuration = SignedDuration::from_mins(10);
-/// Every read looks for the cancellations of the orders placed this long before now: the matching window.
+/// Every read looks for the orders shipped or cancelled among those placed this long before now: the
+/// matching window.
 pub const DEFAULT_RECHECK: SignedDuration = SignedDuration::from_hours(48);
-/// The most cancelled order numbers a position remembers (about 60 KB of JSON with RMS's 26-character
-/// numbers); past that the newest are kept, and the oldest are fetched again.
-pub const MAX_REMEMBERED_CANCELLATIONS: usize = 2_000;
+/// The most shipped and cancelled order numbers a position remembers, both lists together (about 120 KB of
+/// JSON with RMS's 26-character numbers); past that the newest are kept, and the oldest are fetched again.
+pub const MAX_REMEMBERED: usize = 4_000;
+/// `orderProgress` 500 発送後, 600 支払手続き中 and 700 支払手続き済: shipped ([`OrderStatus::Shipped`]).
+const PROGRESS_SHIPPED: [u32; 3] = [500, 600, 700];
+/// What the window's search asks for: shipped, and 900 キャンセル確定.
+const PROGRESS_SETTLED: [u32; 4] = [
+    PROGRESS_SHIPPED[0],
+    PROGRESS_SHIPPED[1],
+    PROGRESS_SHIPPED[2],
+    PROGRESS_CANCELLED,
+];
 /// RMS pages through the first 15,000 numbers of a search only.
 const SEARCH_MAX_RESULTS: u32 = 15_000;
 /// The longest search RMS takes.
@@ -187,7 +221,7 @@ pub struct RakutenOptions {
     pub max_search_pages: u32,
     /// How far before the position a read starts.
     pub overlap: SignedDuration,
-    /// How far back every read looks for cancellations (the matching window).
+    /// How far back every read looks for shipped and cancelled orders (the matching window).
     pub recheck: SignedDuration,
     /// The NAME of the sub-status (サブステータス) the shop created in RMS for mallguard's holds, e.g.
     /// `mallguard保留`, for every `orderProgress` an order may be held at (100 and 300 at least): RMS has no
@@ -297,24 +331,57 @@ impl Call {
     }
 }
 
+/// How an order of the window that was read stands, as a position remembers it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Settled {
+    /// 500, 600 or 700: may still be cancelled (rarely; see the [module](self)), which the window's search
+    /// cannot tell.
+    Shipped,
+    /// 900: final.
+    Cancelled,
+}
+
+impl Settled {
+    /// By `orderProgress`: None for an order neither shipped nor cancelled (800 included: only applied for).
+    fn of_progress(progress: u32) -> Option<Settled> {
+        if PROGRESS_SHIPPED.contains(&progress) {
+            Some(Settled::Shipped)
+        } else if progress == PROGRESS_CANCELLED {
+            Some(Settled::Cancelled)
+        } else {
+            None
+        }
+    }
+
+    /// By the status parsed from the order, which maps `orderProgress` the same way.
+    fn of_status(status: OrderStatus) -> Option<Settled> {
+        match status {
+            OrderStatus::Shipped => Some(Settled::Shipped),
+            OrderStatus::Cancelled => Some(Settled::Cancelled),
+            OrderStatus::Open => None,
+        }
+    }
+}
+
 /// A stored position (see the [module](self)).
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Position {
     /// Every order placed up to it has been read.
     at: Timestamp,
-    /// The numbers of the window seen cancelled, oldest first, at most [`MAX_REMEMBERED_CANCELLATIONS`].
-    cancelled: Vec<OrderId>,
+    /// The numbers of the window read shipped or cancelled, oldest first, each once, at most
+    /// [`MAX_REMEMBERED`] when this feed wrote them.
+    remembered: Vec<(OrderId, Settled)>,
 }
 
 impl Position {
-    /// A position this feed wrote: its JSON, or a plain RFC 3339 instant (the format before the
-    /// cancellations were remembered), which remembers none.
+    /// A position this feed wrote: its JSON (with `shipped`, or without it as before shipped orders were
+    /// remembered), or a plain RFC 3339 instant (the format before anything was remembered).
     fn parse(text: &str) -> Result<Position, FeedError> {
         let trimmed = text.trim();
         if !trimmed.starts_with('{') {
             return crate::parse_position("Rakuten", trimmed).map(|at| Position {
                 at,
-                cancelled: Vec::new(),
+                remembered: Vec::new(),
             });
         }
         let refused = |why: &str| {
@@ -325,8 +392,11 @@ impl Position {
         };
         let value: serde_json::Value = serde_json::from_str(trimmed).map_err(|_| refused("not JSON"))?;
         let object = value.as_object().ok_or_else(|| refused("not a JSON object"))?;
-        if object.len() != 2 {
-            return Err(refused("it must have at and cancelled, and nothing else"));
+        if object
+            .keys()
+            .any(|key| !matches!(key.as_str(), "at" | "cancelled" | "shipped"))
+        {
+            return Err(refused("it may have at, cancelled and shipped only"));
         }
         let at = object
             .get("at")
@@ -334,35 +404,87 @@ impl Position {
             .ok_or_else(|| refused("at must be a string"))?
             .parse()
             .map_err(|_| refused("at is not an RFC 3339 instant"))?;
-        let list = object
-            .get("cancelled")
-            .and_then(serde_json::Value::as_array)
-            .ok_or_else(|| refused("cancelled must be a list"))?;
-        let numbers = list
-            .iter()
-            .map(|n| n.as_str().and_then(|n| OrderId::parse(n).ok()))
-            .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| refused("cancelled must hold order numbers"))?;
+        let numbers = |key: &str, required: bool| -> Result<Vec<OrderId>, FeedError> {
+            let Some(list) = object.get(key) else {
+                return if required {
+                    Err(refused(&format!("{key} is missing")))
+                } else {
+                    Ok(Vec::new())
+                };
+            };
+            list.as_array()
+                .ok_or_else(|| refused(&format!("{key} must be a list")))?
+                .iter()
+                .map(|n| n.as_str().and_then(|n| OrderId::parse(n).ok()))
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| refused(&format!("{key} must hold order numbers")))
+        };
+        let cancelled = numbers("cancelled", true)?;
+        let shipped = numbers("shipped", false)?;
+        let mut remembered = Remembered::default();
+        for number in cancelled {
+            remembered.add(number, Settled::Cancelled);
+        }
+        for number in shipped {
+            remembered.add(number, Settled::Shipped);
+        }
         Ok(Position {
             at,
-            cancelled: bounded(numbers),
+            remembered: remembered.list,
         })
     }
 
     fn encode(&self) -> String {
-        let numbers: Vec<&str> = self.cancelled.iter().map(OrderId::as_str).collect();
-        serde_json::json!({ "at": self.at.to_string(), "cancelled": numbers }).to_string()
+        let of = |settled: Settled| -> Vec<&str> {
+            self.remembered
+                .iter()
+                .filter(|(_, s)| *s == settled)
+                .map(|(n, _)| n.as_str())
+                .collect()
+        };
+        serde_json::json!({
+            "at": self.at.to_string(),
+            "cancelled": of(Settled::Cancelled),
+            "shipped": of(Settled::Shipped),
+        })
+        .to_string()
+    }
+
+    /// How the position remembers `number`, if it does.
+    fn lookup(&self) -> HashMap<&OrderId, Settled> {
+        self.remembered.iter().map(|(n, s)| (n, *s)).collect()
     }
 }
 
-/// `numbers` without repeats (the first of each kept), and only the newest (the last)
-/// [`MAX_REMEMBERED_CANCELLATIONS`] of them.
-fn bounded(numbers: Vec<OrderId>) -> Vec<OrderId> {
-    let mut seen = HashSet::new();
-    let mut numbers: Vec<OrderId> = numbers.into_iter().filter(|n| seen.insert(n.clone())).collect();
-    let over = numbers.len().saturating_sub(MAX_REMEMBERED_CANCELLATIONS);
-    numbers.drain(..over);
-    numbers
+/// Numbers with how they stand, oldest first, each once: a number added again keeps its place, and is
+/// cancelled if either says so (900 is final).
+#[derive(Debug, Default)]
+struct Remembered {
+    list: Vec<(OrderId, Settled)>,
+    at: HashMap<OrderId, usize>,
+}
+
+impl Remembered {
+    fn add(&mut self, number: OrderId, settled: Settled) {
+        match self.at.get(&number) {
+            Some(&i) => {
+                if settled == Settled::Cancelled {
+                    self.list[i].1 = Settled::Cancelled;
+                }
+            }
+            None => {
+                self.at.insert(number.clone(), self.list.len());
+                self.list.push((number, settled));
+            }
+        }
+    }
+
+    /// The newest (the last) [`MAX_REMEMBERED`], and how many there were before.
+    fn bounded(mut self) -> (Vec<(OrderId, Settled)>, usize) {
+        let count = self.list.len();
+        self.list.drain(..count.saturating_sub(MAX_REMEMBERED));
+        (self.list, count)
+    }
 }
 
 /// The time ranges of one read.
@@ -374,9 +496,9 @@ struct Window {
     to: Timestamp,
     /// Whether `to` was pulled before now to keep the search within 63 days.
     shortened: bool,
-    /// The cancellation search's range, `[now − recheck, new_from − 1 s]` (both ends included, as RMS
-    /// reads them); None when it is empty (the new orders start at or before `now − recheck`).
-    cancelled: Option<(Timestamp, Timestamp)>,
+    /// The window's search range, `[now − recheck, new_from − 1 s]` (both ends included, as RMS reads
+    /// them); None when it is empty (the new orders start at or before `now − recheck`).
+    settled: Option<(Timestamp, Timestamp)>,
 }
 
 /// The two searches of a read.
@@ -384,17 +506,17 @@ struct Window {
 enum Search {
     /// Every `orderProgress`.
     NewOrders,
-    /// 900 キャンセル確定 only.
-    Cancellations,
+    /// The window's: shipped (500, 600, 700) and 900 キャンセル確定.
+    Settled,
 }
 
 impl Search {
     fn request(self, from: Timestamp, to: Timestamp, page: u32, per_page: u32) -> serde_json::Value {
         match self {
             Search::NewOrders => rakuten::search_order_request(DateType::Ordered, from, to, page, per_page),
-            Search::Cancellations => rakuten::search_order_request_with_progress(
+            Search::Settled => rakuten::search_order_request_with_progress(
                 DateType::Ordered,
-                &[PROGRESS_CANCELLED],
+                &PROGRESS_SETTLED,
                 from,
                 to,
                 page,
@@ -417,7 +539,8 @@ struct Searched {
 #[derive(Debug, Clone, Copy)]
 struct Returned {
     placed_at: Timestamp,
-    cancelled: bool,
+    /// By its status: None while it is neither shipped nor cancelled.
+    settled: Option<Settled>,
 }
 
 /// What the getOrder calls of one read brought.
@@ -426,8 +549,9 @@ struct Fetched {
     orders: Vec<FeedOrder>,
     /// The readable orders, by number.
     readable: HashMap<OrderId, Returned>,
-    /// The numbers of the unreadable orders, where their bytes still name one.
-    unreadable: HashSet<OrderId>,
+    /// The numbers of the unreadable orders, where their bytes still name one, with how they stand by the
+    /// `orderProgress` the bytes still give (None when they give none, or neither shipped nor cancelled).
+    unreadable: HashMap<OrderId, Option<Settled>>,
     unreadable_count: usize,
     /// Numbers a search listed that getOrder did not find (not yet visible to it), in the order asked.
     not_found: Vec<OrderId>,
@@ -524,15 +648,15 @@ impl RakutenFeed {
         let oldest = back(now, SEARCH_MAX_AGE);
         let new_from = crate::whole_second(new_from.clamp(oldest, now));
         let longest = new_from.checked_add(SEARCH_MAX_WINDOW).unwrap_or(Timestamp::MAX);
-        let cancelled_to = back(new_from, SignedDuration::from_secs(1));
-        let cancelled_from = crate::whole_second(back(now, self.recheck))
+        let settled_to = back(new_from, SignedDuration::from_secs(1));
+        let settled_from = crate::whole_second(back(now, self.recheck))
             .max(oldest)
-            .max(back(cancelled_to, SEARCH_MAX_WINDOW));
+            .max(back(settled_to, SEARCH_MAX_WINDOW));
         Window {
             new_from,
             to: now.min(longest),
             shortened: longest < now,
-            cancelled: (cancelled_from <= cancelled_to).then_some((cancelled_from, cancelled_to)),
+            settled: (settled_from <= settled_to).then_some((settled_from, settled_to)),
         }
     }
 
@@ -595,7 +719,7 @@ impl RakutenFeed {
                             number,
                             Returned {
                                 placed_at: order.placed_at,
-                                cancelled: order.status == OrderStatus::Cancelled,
+                                settled: Settled::of_status(order.status),
                             },
                         );
                         fetched.orders.push(FeedOrder::Order {
@@ -606,7 +730,10 @@ impl RakutenFeed {
                     Err((raw, error)) => {
                         if let Some(number) = number_of(&raw) {
                             returned.insert(number.clone());
-                            fetched.unreadable.insert(number);
+                            let settled = order_write_state(&raw)
+                                .ok()
+                                .and_then(|state| Settled::of_progress(state.order_progress));
+                            fetched.unreadable.insert(number, settled);
                         }
                         fetched.unreadable_count += 1;
                         fetched.orders.push(FeedOrder::Unreadable {
@@ -749,23 +876,23 @@ impl OrderFeed for RakutenFeed {
         let new = self
             .search(Search::NewOrders, window.new_from, window.to, now, &mut requests)
             .await?;
-        // The new orders first: when they have more pages than a read takes, the cancellations wait for a
+        // The new orders first: when they have more pages than a read takes, the window's search waits for a
         // read that reaches now.
-        let cancellations = match window.cancelled {
-            Some((from, to)) if new.complete => {
-                Some(self.search(Search::Cancellations, from, to, now, &mut requests).await?)
-            }
+        let settled = match window.settled {
+            Some((from, to)) if new.complete => Some(self.search(Search::Settled, from, to, now, &mut requests).await?),
             _ => None,
         };
-        let remembered: HashSet<&OrderId> = position.iter().flat_map(|p| &p.cancelled).collect();
+        let remembered = position.as_ref().map(Position::lookup).unwrap_or_default();
         let listed: HashSet<&OrderId> = new.numbers.iter().collect();
-        let newly_cancelled: Vec<OrderId> = cancellations
+        // The search does not say a number's progress: a number remembered, as shipped or as cancelled, is not
+        // fetched again (so a shipped order cancelled later is not seen: see the module).
+        let newly_settled: Vec<OrderId> = settled
             .iter()
-            .flat_map(|c| &c.numbers)
-            .filter(|n| !remembered.contains(n) && !listed.contains(n))
+            .flat_map(|s| &s.numbers)
+            .filter(|n| !remembered.contains_key(n) && !listed.contains(n))
             .cloned()
             .collect();
-        let numbers: Vec<OrderId> = new.numbers.iter().chain(&newly_cancelled).cloned().collect();
+        let numbers: Vec<OrderId> = new.numbers.iter().chain(&newly_settled).cloned().collect();
         let fetched = self.fetch(&numbers, now, &mut requests).await?;
 
         // A search cut short has read every order placed up to the newest one read (it is ascending), and
@@ -800,46 +927,77 @@ impl OrderFeed for RakutenFeed {
             }
         }
 
-        let cancelled_now =
-            |n: &&OrderId| fetched.readable.get(*n).is_some_and(|r| r.cancelled) || fetched.unreadable.contains(*n);
-        let kept: &[OrderId] = position.as_ref().map_or(&[], |p| &p.cancelled);
-        let mut cancelled: Vec<OrderId> = match &cancellations {
-            // What the search no longer lists has left the window.
-            Some(search) if search.complete => search
-                .numbers
-                .iter()
-                .filter(|n| remembered.contains(n) || cancelled_now(n))
-                .cloned()
-                .collect(),
-            Some(search) => {
-                let seen = search
-                    .numbers
-                    .iter()
-                    .filter(|n| !remembered.contains(n) && cancelled_now(n));
-                kept.iter().chain(seen).cloned().collect()
+        // How a number read this time stands: by its status, or an unreadable one by the progress its bytes
+        // give.
+        let read_as = |n: &OrderId| -> Option<Settled> {
+            match fetched.readable.get(n) {
+                Some(returned) => returned.settled,
+                None => fetched.unreadable.get(n).copied().flatten(),
             }
-            None => kept.to_vec(),
         };
-        // New orders read cancelled: the cancellation search lists them once they are older than the overlap.
-        cancelled.extend(
-            new.numbers
-                .iter()
-                .filter(|n| fetched.readable.get(*n).is_some_and(|r| r.cancelled))
-                .cloned(),
-        );
-        let before_bound = cancelled.len();
-        let cancelled = bounded(cancelled);
+        // A number of the window's search fetched this time: unreadable without a progress, it is remembered
+        // as shipped (it is quarantined once, not on every read).
+        let settled_now = |n: &OrderId| -> Option<Settled> {
+            match fetched.unreadable.get(n) {
+                Some(None) => Some(Settled::Shipped),
+                _ => read_as(n),
+            }
+        };
+        let mut next_remembered = Remembered::default();
+        match &settled {
+            // What the search no longer lists has left the window. The search is by order time ascending:
+            // the list stays oldest first.
+            Some(search) if search.complete => {
+                for n in &search.numbers {
+                    if let Some(s) = remembered.get(n).copied().or_else(|| settled_now(n)) {
+                        next_remembered.add(n.clone(), s);
+                    }
+                }
+            }
+            // Cut short: what the pages not read list is not known, so everything remembered is kept.
+            Some(search) => {
+                for (n, s) in position.iter().flat_map(|p| &p.remembered) {
+                    next_remembered.add(n.clone(), *s);
+                }
+                for n in search.numbers.iter().filter(|n| !remembered.contains_key(n)) {
+                    if let Some(s) = settled_now(n) {
+                        next_remembered.add(n.clone(), s);
+                    }
+                }
+            }
+            None => {
+                for (n, s) in position.iter().flat_map(|p| &p.remembered) {
+                    next_remembered.add(n.clone(), *s);
+                }
+            }
+        }
+        // New orders read shipped or cancelled: the window's search lists them once they are older than the
+        // overlap.
+        for n in &new.numbers {
+            if let Some(s) = read_as(n) {
+                next_remembered.add(n.clone(), s);
+            }
+        }
+        let (remembered_next, before_bound) = next_remembered.bounded();
         let more = !new.complete || window.shortened;
-        let next = Position { at: next_at, cancelled };
+        let next = Position {
+            at: next_at,
+            remembered: remembered_next,
+        };
+        let count = |settled: Settled| next.remembered.iter().filter(|(_, s)| *s == settled).count();
+        let fetched_as = |settled: Settled| newly_settled.iter().filter(|n| read_as(n) == Some(settled)).count();
         tracing::info!(
             mall = "rakuten",
             shop = %self.shop,
             from = %window.new_from,
             to = %window.to,
             searched = new.numbers.len(),
-            cancellations_listed = cancellations.as_ref().map_or(0, |c| c.numbers.len()),
-            cancellations_fetched = newly_cancelled.len(),
-            cancellations_remembered = next.cancelled.len(),
+            window_listed = settled.as_ref().map_or(0, |s| s.numbers.len()),
+            window_fetched = newly_settled.len(),
+            shipped_fetched = fetched_as(Settled::Shipped),
+            cancelled_fetched = fetched_as(Settled::Cancelled),
+            shipped_remembered = count(Settled::Shipped),
+            cancelled_remembered = count(Settled::Cancelled),
             orders = fetched.orders.len() - fetched.unreadable_count,
             unreadable = fetched.unreadable_count,
             not_found = fetched.not_found.len(),
@@ -848,31 +1006,31 @@ impl OrderFeed for RakutenFeed {
             next = %next.at,
             "read the Rakuten orders"
         );
-        if window.cancelled.is_some() && cancellations.is_none() {
+        if window.settled.is_some() && settled.is_none() {
             tracing::info!(
                 mall = "rakuten",
                 shop = %self.shop,
-                "more new Rakuten orders than one read takes: their cancellations are looked for once the reads \
-                 reach now"
+                "more new Rakuten orders than one read takes: the shipped and cancelled orders of the window are \
+                 looked for once the reads reach now"
             );
         }
-        if cancellations.as_ref().is_some_and(|c| !c.complete) {
+        if settled.as_ref().is_some_and(|s| !s.complete) {
             tracing::warn!(
                 mall = "rakuten",
                 shop = %self.shop,
                 max_pages = self.max_search_pages,
-                "more cancelled Rakuten orders in the window than one search read takes: the later ones are not \
-                 seen"
+                "more shipped and cancelled Rakuten orders in the window than one search read takes: the later \
+                 ones are not seen"
             );
         }
-        if before_bound > MAX_REMEMBERED_CANCELLATIONS {
+        if before_bound > MAX_REMEMBERED {
             tracing::warn!(
                 mall = "rakuten",
                 shop = %self.shop,
-                cancelled = before_bound,
-                remembered = MAX_REMEMBERED_CANCELLATIONS,
-                "more cancelled Rakuten orders in the window than the position remembers: the oldest are fetched \
-                 again by the next read"
+                settled = before_bound,
+                remembered = MAX_REMEMBERED,
+                "more shipped and cancelled Rakuten orders in the window than the position remembers: the oldest \
+                 are fetched again by each read while there are"
             );
         }
         if !fetched.not_found.is_empty() {
@@ -1451,35 +1609,35 @@ mod tests {
     }
 
     #[test]
-    fn the_window_is_the_new_orders_and_the_cancellations_before_them() {
+    fn the_window_is_the_new_orders_and_the_shipped_and_cancelled_orders_before_them() {
         let reader = feed(RakutenOptions::default());
         let now = at("2026-11-23T03:30:00.750Z");
-        // Steady state: the new orders from the position less the overlap, the cancellations of the 48 hours
-        // before them.
+        // Steady state: the new orders from the position less the overlap, the shipped and cancelled orders of
+        // the 48 hours before them.
         let window = reader.window(Some(at("2026-11-23T03:25:00Z")), now, SignedDuration::from_hours(24));
         assert_eq!(window.to, at("2026-11-23T03:30:00Z"));
         assert_eq!(window.new_from, at("2026-11-23T03:15:00Z"));
         assert_eq!(
-            window.cancelled,
+            window.settled,
             Some((at("2026-11-21T03:30:00Z"), at("2026-11-23T03:14:59Z")))
         );
         assert!(!window.shortened);
-        // First run looking back a week: the window lies within the new orders, no cancellation search.
+        // First run looking back a week: the window lies within the new orders, no search of the window.
         let window = reader.window(None, now, SignedDuration::from_hours(24 * 7));
         assert_eq!(window.new_from, at("2026-11-16T03:30:00Z"));
-        assert_eq!(window.cancelled, None);
-        // Looking back a day: the cancellations of the day before it.
+        assert_eq!(window.settled, None);
+        // Looking back a day: the shipped and cancelled orders of the day before it.
         let window = reader.window(None, now, SignedDuration::from_hours(24));
         assert_eq!(
-            window.cancelled,
+            window.settled,
             Some((at("2026-11-21T03:30:00Z"), at("2026-11-22T03:29:59Z")))
         );
-        // A position three months old is caught up 63 days at a time, with no cancellation search.
+        // A position three months old is caught up 63 days at a time, with no search of the window.
         let window = reader.window(Some(at("2026-08-01T00:10:00Z")), now, SignedDuration::ZERO);
         assert_eq!(window.new_from, at("2026-08-01T00:00:00Z"));
         assert_eq!(window.to, at("2026-10-03T00:00:00Z"));
         assert!(window.shortened);
-        assert_eq!(window.cancelled, None);
+        assert_eq!(window.settled, None);
         // A position ahead of the clock reads up to now.
         let window = reader.window(Some(at("2026-11-24T00:00:00Z")), now, SignedDuration::ZERO);
         assert_eq!(window.to, at("2026-11-23T03:30:00Z"));
@@ -1494,7 +1652,7 @@ mod tests {
         });
         let window = long.window(Some(at("2026-11-23T03:25:00Z")), now, SignedDuration::ZERO);
         assert_eq!(
-            window.cancelled,
+            window.settled,
             Some((at("2026-09-21T03:14:59Z"), at("2026-11-23T03:14:59Z")))
         );
         // No matching window: one search.
@@ -1503,7 +1661,7 @@ mod tests {
             ..RakutenOptions::default()
         });
         let window = none.window(Some(at("2026-11-23T03:25:00Z")), now, SignedDuration::ZERO);
-        assert_eq!(window.cancelled, None);
+        assert_eq!(window.settled, None);
     }
 
     #[test]
@@ -1546,39 +1704,85 @@ mod tests {
         OrderId::parse(&format!("386193-20261123-{n:010}")).unwrap()
     }
 
+    fn cancelled(n: u32) -> (OrderId, Settled) {
+        (number(n), Settled::Cancelled)
+    }
+
+    fn shipped(n: u32) -> (OrderId, Settled) {
+        (number(n), Settled::Shipped)
+    }
+
     #[test]
     fn the_position_is_compact_json_and_reads_back() {
         let position = Position {
             at: at("2026-11-23T03:30:00Z"),
-            cancelled: vec![number(12345), number(12401)],
+            remembered: vec![cancelled(12345), shipped(12346), cancelled(12401)],
         };
         let text = position.encode();
         assert_eq!(
             text,
-            r#"{"at":"2026-11-23T03:30:00Z","cancelled":["386193-20261123-0000012345","386193-20261123-0000012401"]}"#
+            r#"{"at":"2026-11-23T03:30:00Z","cancelled":["386193-20261123-0000012345","386193-20261123-0000012401"],"shipped":["386193-20261123-0000012346"]}"#
         );
-        assert_eq!(Position::parse(&text).unwrap(), position);
+        // Read back, each list keeps its order (the cancelled first).
+        assert_eq!(
+            Position::parse(&text).unwrap().remembered,
+            [cancelled(12345), cancelled(12401), shipped(12346)]
+        );
         let empty = Position {
             at: at("2026-11-23T03:30:00Z"),
-            cancelled: Vec::new(),
+            remembered: Vec::new(),
         };
-        assert_eq!(empty.encode(), r#"{"at":"2026-11-23T03:30:00Z","cancelled":[]}"#);
+        assert_eq!(
+            empty.encode(),
+            r#"{"at":"2026-11-23T03:30:00Z","cancelled":[],"shipped":[]}"#
+        );
         assert_eq!(Position::parse(&format!(" {} ", empty.encode())).unwrap(), empty);
     }
 
     #[test]
-    fn a_plain_instant_is_a_position_remembering_no_cancellation() {
+    fn the_formats_written_before_are_read() {
+        // A plain instant: nothing remembered.
         assert_eq!(
             Position::parse("2026-11-23T03:30:00Z").unwrap(),
             Position {
                 at: at("2026-11-23T03:30:00Z"),
-                cancelled: Vec::new()
+                remembered: Vec::new()
             }
         );
         assert_eq!(
             crate::parse_position("Rakuten", "2026-11-23T03:30:00Z").unwrap(),
             at("2026-11-23T03:30:00Z")
         );
+        // The cancellations alone: no shipped order remembered.
+        assert_eq!(
+            Position::parse(
+                r#"{"at":"2026-11-23T03:30:00Z","cancelled":["386193-20261123-0000012345","386193-20261123-0000012401"]}"#
+            )
+            .unwrap(),
+            Position {
+                at: at("2026-11-23T03:30:00Z"),
+                remembered: vec![cancelled(12345), cancelled(12401)]
+            }
+        );
+    }
+
+    #[test]
+    fn a_number_in_both_lists_is_cancelled_and_repeats_count_once() {
+        let text = r#"{"at":"2026-11-23T03:30:00Z","cancelled":["386193-20261123-0000012345","386193-20261123-0000012345"],"shipped":["386193-20261123-0000012346","386193-20261123-0000012345","386193-20261123-0000012346"]}"#;
+        assert_eq!(
+            Position::parse(text).unwrap().remembered,
+            [cancelled(12345), shipped(12346)]
+        );
+        // Shipped, then cancelled: cancelled, in its first place.
+        let mut remembered = Remembered::default();
+        remembered.add(number(1), Settled::Shipped);
+        remembered.add(number(2), Settled::Shipped);
+        remembered.add(number(1), Settled::Cancelled);
+        remembered.add(number(2), Settled::Shipped);
+        assert_eq!(remembered.list, [cancelled(1), shipped(2)]);
+        // Cancelled stays cancelled.
+        remembered.add(number(1), Settled::Shipped);
+        assert_eq!(remembered.list, [cancelled(1), shipped(2)]);
     }
 
     #[test]
@@ -1589,12 +1793,16 @@ mod tests {
             "{",
             "[]",
             r#"{"at":"2026-11-23T03:30:00Z"}"#,
+            r#"{"at":"2026-11-23T03:30:00Z","shipped":[]}"#,
             r#"{"at":"yesterday","cancelled":[]}"#,
             r#"{"at":1795000000,"cancelled":[]}"#,
             r#"{"at":"2026-11-23T03:30:00Z","cancelled":"386193-20261123-0000012345"}"#,
             r#"{"at":"2026-11-23T03:30:00Z","cancelled":[12345]}"#,
             r#"{"at":"2026-11-23T03:30:00Z","cancelled":["a/b"]}"#,
             r#"{"at":"2026-11-23T03:30:00Z","cancelled":[],"more":true}"#,
+            r#"{"at":"2026-11-23T03:30:00Z","cancelled":[],"shipped":null}"#,
+            r#"{"at":"2026-11-23T03:30:00Z","cancelled":[],"shipped":["386193-20261123-0000012345",1]}"#,
+            r#"{"at":"2026-11-23T03:30:00Z","cancelled":[],"shipped":[],"returned":[]}"#,
         ] {
             assert!(
                 matches!(Position::parse(refused), Err(FeedError::Refused(_))),
@@ -1604,25 +1812,47 @@ mod tests {
     }
 
     #[test]
-    fn the_remembered_cancellations_are_bounded_to_the_newest() {
-        let many: Vec<OrderId> = (0..2_500).map(number).collect();
+    fn the_remembered_numbers_are_bounded_together_to_the_newest() {
+        // 5,000 numbers, every third shipped, the others cancelled, oldest first.
+        let mut remembered = Remembered::default();
+        let all: Vec<(OrderId, Settled)> = (0..5_000)
+            .map(|n| if n % 3 == 0 { shipped(n) } else { cancelled(n) })
+            .collect();
+        for (n, s) in &all {
+            remembered.add(n.clone(), *s);
+        }
+        let (kept, count) = remembered.bounded();
+        assert_eq!(count, 5_000);
+        assert_eq!(kept.len(), MAX_REMEMBERED);
+        assert_eq!(kept, all[1_000..]);
         let position = Position {
             at: at("2026-11-23T03:30:00Z"),
-            cancelled: bounded(many.clone()),
+            remembered: kept,
         };
-        assert_eq!(position.cancelled.len(), MAX_REMEMBERED_CANCELLATIONS);
-        assert_eq!(position.cancelled, many[500..]);
         let text = position.encode();
-        assert!(text.len() < 64 * 1024, "{} bytes", text.len());
-        // A longer list read back keeps its newest too, and repeats once.
-        let mut repeated = many.clone();
-        repeated.insert(1, many[0].clone());
-        let text = Position {
-            at: position.at,
-            cancelled: repeated,
+        // Far under DynamoDB's 400 KB item.
+        assert!(text.len() < 128 * 1024, "{} bytes", text.len());
+        let read = Position::parse(&text).unwrap();
+        assert_eq!(read.remembered.len(), MAX_REMEMBERED);
+        assert_eq!(read.lookup().len(), MAX_REMEMBERED);
+    }
+
+    #[test]
+    fn the_window_lists_the_shipped_and_the_cancelled_orders() {
+        assert_eq!(PROGRESS_SETTLED, [500, 600, 700, 900]);
+        for progress in [500, 600, 700] {
+            assert_eq!(Settled::of_progress(progress), Some(Settled::Shipped));
         }
-        .encode();
-        assert_eq!(Position::parse(&text).unwrap(), position);
+        assert_eq!(Settled::of_progress(900), Some(Settled::Cancelled));
+        // 800 is only applied for: not remembered, so that its 900 is read.
+        for progress in [100, 200, 300, 400, 800, 950] {
+            assert_eq!(Settled::of_progress(progress), None);
+        }
+        assert_eq!(Settled::of_status(OrderStatus::Shipped), Some(Settled::Shipped));
+        assert_eq!(Settled::of_status(OrderStatus::Cancelled), Some(Settled::Cancelled));
+        assert_eq!(Settled::of_status(OrderStatus::Open), None);
+        let request = Search::Settled.request(at("2026-11-21T03:30:00Z"), at("2026-11-23T03:14:59Z"), 1, 1000);
+        assert_eq!(request["orderProgressList"], serde_json::json!([500, 600, 700, 900]));
     }
 
     fn action(kind: ActionKind) -> MallAction {

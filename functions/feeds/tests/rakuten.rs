@@ -60,21 +60,31 @@ fn sample_order(sample: &[u8], number: &str) -> Value {
         .clone()
 }
 
-/// The `at` of a position the feed wrote (`{"at":…,"cancelled":[…]}`).
+/// The `at` of a position the feed wrote (`{"at":…,"cancelled":[…],"shipped":[…]}`).
 fn position_at(position: &str) -> Timestamp {
     let position: Value = serde_json::from_str(position).unwrap();
     at(position["at"].as_str().unwrap())
 }
 
-/// The cancelled numbers a position the feed wrote remembers.
-fn remembered(position: &str) -> Vec<String> {
+/// The numbers a position the feed wrote remembers under `key` (`cancelled` or `shipped`).
+fn listed(position: &str, key: &str) -> Vec<String> {
     let position: Value = serde_json::from_str(position).unwrap();
-    position["cancelled"]
+    position[key]
         .as_array()
-        .unwrap()
+        .unwrap_or_else(|| panic!("no {key} in {position}"))
         .iter()
         .map(|n| n.as_str().unwrap().to_owned())
         .collect()
+}
+
+/// The cancelled numbers a position the feed wrote remembers.
+fn remembered(position: &str) -> Vec<String> {
+    listed(position, "cancelled")
+}
+
+/// The shipped numbers a position the feed wrote remembers.
+fn shipped(position: &str) -> Vec<String> {
+    listed(position, "shipped")
 }
 
 /// The status of `number` in `page`, if the page has it readable.
@@ -87,6 +97,8 @@ fn status_of(page: &FeedPage, number: &str) -> Option<OrderStatus> {
 
 /// Every `orderProgress`, as the new orders' search sends it.
 const ALL_PROGRESS: [u64; 9] = [100, 200, 300, 400, 500, 600, 700, 800, 900];
+/// 500 発送後, 600 支払手続き中, 700 支払手続き済 and 900 キャンセル確定, as the window's search sends them.
+const SETTLED_PROGRESS: [u64; 4] = [500, 600, 700, 900];
 
 fn with_options(fake: &FakeRms, change: impl FnOnce(&mut RakutenOptions)) -> mallguard_feeds::rakuten::RakutenFeed {
     let mut options = fake.options();
@@ -118,11 +130,14 @@ async fn a_first_read_returns_both_sample_orders_with_their_exact_bytes() {
         assert_eq!(order.status, OrderStatus::Open);
         assert_eq!(order, &rakuten::parse_order(raw, feed.shop()).unwrap());
     }
-    // Read up to now: the next read starts there, less the overlap. No cancellation seen.
-    assert_eq!(page.next, r#"{"at":"2026-11-23T03:30:00Z","cancelled":[]}"#);
+    // Read up to now: the next read starts there, less the overlap. Nothing shipped or cancelled seen.
+    assert_eq!(
+        page.next,
+        r#"{"at":"2026-11-23T03:30:00Z","cancelled":[],"shipped":[]}"#
+    );
     assert!(!page.more);
-    // The new orders of the look-back, of every progress; then the cancellations of the rest of the 48-hour
-    // window, up to a second before the new orders. JST as RMS wants it.
+    // The new orders of the look-back, of every progress; then the shipped and cancelled orders of the rest of
+    // the 48-hour window, up to a second before the new orders. JST as RMS wants it.
     assert_eq!(
         fake.searches(),
         [
@@ -136,7 +151,7 @@ async fn a_first_read_returns_both_sample_orders_with_their_exact_bytes() {
             SearchSeen {
                 start: "2026-11-21T12:30:00+0900".into(),
                 end: "2026-11-22T12:29:59+0900".into(),
-                progress: vec![900],
+                progress: SETTLED_PROGRESS.into(),
                 page: 1,
                 per_page: 1000,
             }
@@ -160,7 +175,10 @@ async fn a_read_with_nothing_in_the_window_costs_two_searches_and_no_get_order()
         .unwrap();
 
     assert!(page.orders.is_empty());
-    assert_eq!(page.next, r#"{"at":"2026-11-26T03:30:00Z","cancelled":[]}"#);
+    assert_eq!(
+        page.next,
+        r#"{"at":"2026-11-26T03:30:00Z","cancelled":[],"shipped":[]}"#
+    );
     assert!(!page.more);
     assert_eq!(page.requests, 2);
     assert_eq!(fake.requests(Endpoint::SearchOrder), 2);
@@ -188,7 +206,7 @@ async fn an_idle_pass_makes_two_searches_and_no_get_order() {
     let (searches, gets) = (fake.requests(Endpoint::SearchOrder), fake.requests(Endpoint::GetOrder));
     assert_eq!((searches, gets), (2, 1));
 
-    // Five minutes on, nothing new; both orders lie in the matching window, neither is cancelled.
+    // Five minutes on, nothing new; both orders lie in the matching window, neither is shipped or cancelled.
     let idle = feed
         .changed_since(Some(&first.next), at("2026-11-23T04:05:00Z"), DAY)
         .await
@@ -198,9 +216,12 @@ async fn an_idle_pass_makes_two_searches_and_no_get_order() {
     assert_eq!(idle.requests, 2);
     assert_eq!(fake.requests(Endpoint::SearchOrder), searches + 2);
     assert_eq!(fake.requests(Endpoint::GetOrder), gets);
-    assert_eq!(idle.next, r#"{"at":"2026-11-23T04:05:00Z","cancelled":[]}"#);
-    // The new orders from the position less ten minutes, every progress; the cancellations (900 only) of
-    // the 48 hours before them.
+    assert_eq!(
+        idle.next,
+        r#"{"at":"2026-11-23T04:05:00Z","cancelled":[],"shipped":[]}"#
+    );
+    // The new orders from the position less ten minutes, every progress; the shipped and cancelled orders
+    // (500, 600, 700 and 900, in one search) of the 48 hours before them.
     assert_eq!(
         fake.searches()[2..],
         [
@@ -214,7 +235,7 @@ async fn an_idle_pass_makes_two_searches_and_no_get_order() {
             SearchSeen {
                 start: "2026-11-21T13:05:00+0900".into(),
                 end: "2026-11-23T12:49:59+0900".into(),
-                progress: vec![900],
+                progress: SETTLED_PROGRESS.into(),
                 page: 1,
                 per_page: 1000,
             }
@@ -249,7 +270,7 @@ async fn a_cancellation_is_fetched_once_and_forgotten_when_it_leaves_the_window(
     assert_eq!(second.requests, 3);
     assert_eq!(
         second.next,
-        format!(r#"{{"at":"2026-11-23T04:10:00Z","cancelled":["{YAMADA}"]}}"#)
+        format!(r#"{{"at":"2026-11-23T04:10:00Z","cancelled":["{YAMADA}"],"shipped":[]}}"#)
     );
 
     // The read after that knows it: two searches, nothing fetched, and it still remembers it.
@@ -264,7 +285,7 @@ async fn a_cancellation_is_fetched_once_and_forgotten_when_it_leaves_the_window(
     assert_eq!(fake.requests(Endpoint::GetOrder), gets);
     assert_eq!(remembered(&third.next), [YAMADA]);
 
-    // Two days on, the order has left the window: the cancellation search no longer lists it, and the
+    // Two days on, the order has left the window: the window's search no longer lists it, and the
     // position forgets it.
     let gets = fake.requests(Endpoint::GetOrder);
     let fourth = feed
@@ -273,7 +294,10 @@ async fn a_cancellation_is_fetched_once_and_forgotten_when_it_leaves_the_window(
         .unwrap();
     assert!(fourth.orders.is_empty());
     assert_eq!(fake.requests(Endpoint::GetOrder), gets);
-    assert_eq!(fourth.next, r#"{"at":"2026-11-25T03:30:00Z","cancelled":[]}"#);
+    assert_eq!(
+        fourth.next,
+        r#"{"at":"2026-11-25T03:30:00Z","cancelled":[],"shipped":[]}"#
+    );
 }
 
 #[tokio::test]
@@ -282,7 +306,7 @@ async fn a_cancellation_request_is_no_cancellation() {
     let feed = fake.feed();
     let first = feed.changed_since(None, at(LATER), DAY).await.unwrap();
 
-    // 800 キャンセル確定待ち: asked for, not done. The cancellation search does not list it.
+    // 800 キャンセル確定待ち: asked for, not done. The window's search does not list it.
     fake.set_progress(YAMADA, 800);
     let gets = fake.requests(Endpoint::GetOrder);
     let second = feed
@@ -333,6 +357,8 @@ async fn an_old_plain_instant_position_remembers_no_cancellation() {
     for garbage in [
         "yesterday",
         r#"{"at":"2026-11-23T04:00:00Z","cancelled":[1]}"#,
+        r#"{"at":"2026-11-23T04:00:00Z","cancelled":[],"shipped":[1]}"#,
+        r#"{"at":"2026-11-23T04:00:00Z","shipped":[]}"#,
         r#"{"cursor":1}"#,
     ] {
         let error = feed
@@ -345,7 +371,7 @@ async fn an_old_plain_instant_position_remembers_no_cancellation() {
 }
 
 #[tokio::test]
-async fn a_new_order_read_cancelled_is_not_fetched_again_by_the_cancellation_search() {
+async fn a_new_order_read_cancelled_is_not_fetched_again_by_the_window_search() {
     let fake = FakeRms::start().await;
     let feed = fake.feed();
     // An order placed and cancelled before the first read: the new orders' search reads it cancelled.
@@ -353,7 +379,7 @@ async fn a_new_order_read_cancelled_is_not_fetched_again_by_the_cancellation_sea
     let first = feed.changed_since(None, at(LATER), DAY).await.unwrap();
     assert_eq!(status_of(&first, YAMADA), Some(OrderStatus::Cancelled));
     assert_eq!(remembered(&first.next), [YAMADA]);
-    // It is now in the cancellation search's range, and known.
+    // It is now in the window search's range, and known.
     let gets = fake.requests(Endpoint::GetOrder);
     let second = feed
         .changed_since(Some(&first.next), at("2026-11-23T04:10:00Z"), DAY)
@@ -404,25 +430,44 @@ async fn an_order_get_order_does_not_find_yet_is_fetched_by_the_next_read() {
 }
 
 #[tokio::test]
-async fn the_remembered_cancellations_are_bounded_and_the_oldest_fetched_again() {
+async fn the_remembered_numbers_are_bounded_together_and_the_oldest_fetched_again() {
     let fake = FakeRms::start().await;
     let feed = fake.feed();
-    // 2,100 orders a second apart on 2026-12-01 from 09:00 JST, all cancelled.
-    let added = fake.add_orders(2_100, at("2026-12-01T00:00:00Z"), SignedDuration::from_secs(1));
-    for number in &added {
-        fake.cancel(number);
+    // 4,100 orders a second apart on 2026-12-01 from 09:00 JST, every other one shipped, the others cancelled.
+    let added = fake.add_orders(4_100, at("2026-12-01T00:00:00Z"), SignedDuration::from_secs(1));
+    for (i, number) in added.iter().enumerate() {
+        if i % 2 == 0 {
+            fake.set_progress(number, 500);
+        } else {
+            fake.cancel(number);
+        }
     }
     let first = feed
         .changed_since(Some("2026-12-01T02:00:00Z"), at("2026-12-01T02:00:00Z"), DAY)
         .await
         .unwrap();
-    // All fetched (21 getOrder), the newest 2,000 remembered.
+    // All fetched (41 getOrder; the window's search takes 5 pages), the newest 4,000 remembered, in both
+    // lists together.
     assert_eq!(numbers(&first), added);
-    assert_eq!(fake.requests(Endpoint::GetOrder), 21);
-    assert_eq!(remembered(&first.next), added[100..]);
-    assert!(first.next.len() < 64 * 1024, "{} bytes", first.next.len());
+    assert_eq!(fake.requests(Endpoint::GetOrder), 41);
+    assert_eq!(fake.requests(Endpoint::SearchOrder), 1 + 5);
+    assert_eq!(first.requests, 47);
+    let newest = |parity: usize| -> Vec<String> {
+        added
+            .iter()
+            .enumerate()
+            .skip(100)
+            .filter(|(i, _)| i % 2 == parity)
+            .map(|(_, n)| n.clone())
+            .collect()
+    };
+    assert_eq!(shipped(&first.next), newest(0));
+    assert_eq!(remembered(&first.next), newest(1));
+    assert_eq!(shipped(&first.next).len() + remembered(&first.next).len(), 4_000);
+    // Far under DynamoDB's 400 KB item.
+    assert!(first.next.len() < 128 * 1024, "{} bytes", first.next.len());
 
-    // The next read fetches the 100 oldest again, and only those: never a cancellation lost.
+    // The next read fetches the 100 oldest again, and only those: never a change lost.
     let gets = fake.get_batches().len();
     let second = feed
         .changed_since(Some(&first.next), at("2026-12-01T02:10:00Z"), DAY)
@@ -430,14 +475,325 @@ async fn the_remembered_cancellations_are_bounded_and_the_oldest_fetched_again()
         .unwrap();
     assert_eq!(fake.get_batches()[gets..], [added[..100].to_vec()]);
     assert_eq!(numbers(&second), added[..100]);
-    assert_eq!(remembered(&second.next), added[100..]);
+    assert_eq!(status_of(&second, &added[0]), Some(OrderStatus::Shipped));
+    assert_eq!(status_of(&second, &added[1]), Some(OrderStatus::Cancelled));
+    assert_eq!(shipped(&second.next), newest(0));
+    assert_eq!(remembered(&second.next), newest(1));
+}
+
+/// A searchOrder answer listing `numbers` on one page, in RMS's shape.
+fn search_answer(numbers: &[&str]) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
+        "orderNumberList": numbers,
+        "MessageModelList": [{
+            "messageType": "INFO",
+            "messageCode": "ORDER_EXT_API_SEARCH_ORDER_INFO_101",
+            "message": "注文検索に成功しました。",
+        }],
+        "PaginationResponseModel": {
+            "totalRecordsAmount": numbers.len(),
+            "totalPages": 1,
+            "requestPage": 1,
+        },
+    }))
+    .unwrap()
 }
 
 #[tokio::test]
-async fn a_failed_cancellation_search_fails_the_read() {
+async fn an_order_that_ships_is_fetched_once_and_read_shipped() {
     let fake = FakeRms::start().await;
     let feed = fake.feed();
-    // The new orders' search goes through (nothing new), the cancellation search is throttled.
+    let first = feed.changed_since(None, at(LATER), DAY).await.unwrap();
+    assert_eq!(status_of(&first, SATO), Some(OrderStatus::Open));
+
+    // 500 発送後 at Rakuten: the next read fetches that order alone, though it was placed before the
+    // position, and reads it shipped.
+    fake.set_progress(SATO, 500);
+    let gets = fake.get_batches().len();
+    let second = feed
+        .changed_since(Some(&first.next), at("2026-11-23T04:10:00Z"), DAY)
+        .await
+        .unwrap();
+    assert_eq!(fake.get_batches()[gets..], [vec![SATO.to_owned()]]);
+    assert_eq!(numbers(&second), [SATO]);
+    let (order, raw) = readable(&second)[0];
+    assert_eq!(order.status, OrderStatus::Shipped);
+    assert_eq!(rakuten::order_write_state(raw).unwrap().order_progress, 500);
+    assert_eq!(second.requests, 3);
+    assert_eq!(
+        second.next,
+        format!(r#"{{"at":"2026-11-23T04:10:00Z","cancelled":[],"shipped":["{SATO}"]}}"#)
+    );
+    assert_eq!(
+        fake.searches().last().unwrap().progress,
+        SETTLED_PROGRESS,
+        "one search of the window"
+    );
+
+    // The reads after that fetch nothing, while its payment moves on too (600, 700: still listed, still
+    // shipped).
+    let mut position = second.next;
+    for (progress, now) in [
+        (500, "2026-11-23T04:20:00Z"),
+        (600, "2026-11-23T04:30:00Z"),
+        (700, "2026-11-23T04:40:00Z"),
+    ] {
+        fake.set_progress(SATO, progress);
+        let (searches, gets) = (fake.requests(Endpoint::SearchOrder), fake.requests(Endpoint::GetOrder));
+        let page = feed.changed_since(Some(&position), at(now), DAY).await.unwrap();
+        assert!(page.orders.is_empty(), "{progress}: {:?}", page.orders);
+        assert_eq!(page.requests, 2);
+        assert_eq!(fake.requests(Endpoint::SearchOrder), searches + 2);
+        assert_eq!(fake.requests(Endpoint::GetOrder), gets, "{progress}");
+        assert_eq!(shipped(&page.next), [SATO]);
+        position = page.next;
+    }
+
+    // Two days on, the order has left the window: forgotten, and not fetched.
+    let gets = fake.requests(Endpoint::GetOrder);
+    let gone = feed
+        .changed_since(Some(&position), at("2026-11-25T03:30:00Z"), DAY)
+        .await
+        .unwrap();
+    assert!(gone.orders.is_empty());
+    assert_eq!(fake.requests(Endpoint::GetOrder), gets);
+    assert_eq!(
+        gone.next,
+        r#"{"at":"2026-11-25T03:30:00Z","cancelled":[],"shipped":[]}"#
+    );
+}
+
+#[tokio::test]
+async fn a_pass_costs_two_searches_and_a_get_order_per_100_orders_shipped_or_cancelled() {
+    let fake = FakeRms::start().await;
+    let feed = fake.feed();
+    // 150 orders on 2026-12-01 from 09:00 JST, a minute apart, read by a first pass.
+    let added = fake.add_orders(150, at("2026-12-01T00:00:00Z"), SignedDuration::from_mins(1));
+    let first = feed.changed_since(None, at("2026-12-01T03:00:00Z"), DAY).await.unwrap();
+    assert_eq!(numbers(&first), added);
+
+    // 120 ship, 30 are cancelled: 2 searches and ⌈150 / 100⌉ = 2 getOrder.
+    for (i, number) in added.iter().enumerate() {
+        if i < 120 {
+            fake.set_progress(number, 500);
+        } else {
+            fake.cancel(number);
+        }
+    }
+    let (searches, gets) = (fake.requests(Endpoint::SearchOrder), fake.requests(Endpoint::GetOrder));
+    let batches = fake.get_batches().len();
+    let second = feed
+        .changed_since(Some(&first.next), at("2026-12-01T03:30:00Z"), DAY)
+        .await
+        .unwrap();
+    assert_eq!(second.requests, 4);
+    assert_eq!(fake.requests(Endpoint::SearchOrder), searches + 2);
+    assert_eq!(fake.requests(Endpoint::GetOrder), gets + 2);
+    let sizes: Vec<usize> = fake.get_batches()[batches..].iter().map(Vec::len).collect();
+    assert_eq!(sizes, [100, 50]);
+    assert_eq!(numbers(&second), added);
+    for (i, number) in added.iter().enumerate() {
+        let expected = if i < 120 {
+            OrderStatus::Shipped
+        } else {
+            OrderStatus::Cancelled
+        };
+        assert_eq!(status_of(&second, number), Some(expected), "{number}");
+    }
+    assert_eq!(shipped(&second.next), added[..120]);
+    assert_eq!(remembered(&second.next), added[120..]);
+
+    // Then an idle pass: 2 searches, 0 getOrder.
+    let gets = fake.requests(Endpoint::GetOrder);
+    let third = feed
+        .changed_since(Some(&second.next), at("2026-12-01T03:40:00Z"), DAY)
+        .await
+        .unwrap();
+    assert!(third.orders.is_empty());
+    assert_eq!(third.requests, 2);
+    assert_eq!(fake.requests(Endpoint::GetOrder), gets);
+    assert_eq!(third.next, second.next.replace("03:30:00Z", "03:40:00Z"));
+}
+
+#[tokio::test]
+async fn a_shipped_order_cancelled_later_is_not_read_again() {
+    // The documented limit: the window's search lists a shipped and a cancelled order alike, and the
+    // position remembers this one as shipped.
+    let fake = FakeRms::start().await;
+    let feed = fake.feed();
+    let first = feed.changed_since(None, at(LATER), DAY).await.unwrap();
+    fake.set_progress(SATO, 500);
+    let second = feed
+        .changed_since(Some(&first.next), at("2026-11-23T04:10:00Z"), DAY)
+        .await
+        .unwrap();
+    assert_eq!(status_of(&second, SATO), Some(OrderStatus::Shipped));
+
+    fake.cancel(SATO);
+    let gets = fake.requests(Endpoint::GetOrder);
+    let third = feed
+        .changed_since(Some(&second.next), at("2026-11-23T04:20:00Z"), DAY)
+        .await
+        .unwrap();
+    assert!(third.orders.is_empty());
+    assert_eq!(fake.requests(Endpoint::GetOrder), gets);
+    assert_eq!(shipped(&third.next), [SATO]);
+    assert_eq!(remembered(&third.next), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn a_new_order_read_shipped_is_not_fetched_again_by_the_window_search() {
+    let fake = FakeRms::start().await;
+    let feed = fake.feed();
+    // Shipped before the first read: the new orders' search reads it shipped.
+    fake.set_progress(SATO, 500);
+    let first = feed.changed_since(None, at(LATER), DAY).await.unwrap();
+    assert_eq!(status_of(&first, SATO), Some(OrderStatus::Shipped));
+    assert_eq!(shipped(&first.next), [SATO]);
+    // It is now in the window search's range, and known.
+    let gets = fake.requests(Endpoint::GetOrder);
+    let second = feed
+        .changed_since(Some(&first.next), at("2026-11-23T04:10:00Z"), DAY)
+        .await
+        .unwrap();
+    assert!(second.orders.is_empty());
+    assert_eq!(fake.requests(Endpoint::GetOrder), gets);
+    assert_eq!(shipped(&second.next), [SATO]);
+}
+
+#[tokio::test]
+async fn an_order_read_neither_shipped_nor_cancelled_is_not_remembered() {
+    let fake = FakeRms::start().await;
+    let feed = fake.feed();
+    let first = feed.changed_since(None, at(LATER), DAY).await.unwrap();
+
+    // The window's search lists the 佐藤 order (caught mid-change, say) while getOrder reads it at 300
+    // 発送待ち: returned open, not remembered.
+    fake.answer_once(Endpoint::SearchOrder, Answer::status(200, support::SEARCH_ORDER_EMPTY));
+    fake.answer_once(Endpoint::SearchOrder, Answer::status(200, &search_answer(&[SATO])));
+    let gets = fake.get_batches().len();
+    let second = feed
+        .changed_since(Some(&first.next), at("2026-11-23T04:10:00Z"), DAY)
+        .await
+        .unwrap();
+    assert_eq!(fake.get_batches()[gets..], [vec![SATO.to_owned()]]);
+    assert_eq!(status_of(&second, SATO), Some(OrderStatus::Open));
+    assert_eq!(
+        second.next,
+        r#"{"at":"2026-11-23T04:10:00Z","cancelled":[],"shipped":[]}"#
+    );
+
+    // Once it has shipped, the window's search lists it, and it is fetched again and remembered.
+    fake.set_progress(SATO, 500);
+    let gets = fake.get_batches().len();
+    let third = feed
+        .changed_since(Some(&second.next), at("2026-11-23T04:20:00Z"), DAY)
+        .await
+        .unwrap();
+    assert_eq!(fake.get_batches()[gets..], [vec![SATO.to_owned()]]);
+    assert_eq!(status_of(&third, SATO), Some(OrderStatus::Shipped));
+    assert_eq!(shipped(&third.next), [SATO]);
+}
+
+#[tokio::test]
+async fn a_new_order_read_at_800_is_not_remembered_so_its_cancellation_is_read() {
+    let fake = FakeRms::start().await;
+    let feed = fake.feed();
+    // 800 キャンセル確定待ち when first read: open, and not remembered (it may still be withdrawn).
+    fake.set_progress(YAMADA, 800);
+    let first = feed.changed_since(None, at(LATER), DAY).await.unwrap();
+    assert_eq!(status_of(&first, YAMADA), Some(OrderStatus::Open));
+    assert_eq!(
+        first.next,
+        r#"{"at":"2026-11-23T04:00:00Z","cancelled":[],"shipped":[]}"#
+    );
+    // 900: the window's search lists it, and it is fetched, cancelled.
+    fake.cancel(YAMADA);
+    let gets = fake.get_batches().len();
+    let second = feed
+        .changed_since(Some(&first.next), at("2026-11-23T04:10:00Z"), DAY)
+        .await
+        .unwrap();
+    assert_eq!(fake.get_batches()[gets..], [vec![YAMADA.to_owned()]]);
+    assert_eq!(status_of(&second, YAMADA), Some(OrderStatus::Cancelled));
+    assert_eq!(remembered(&second.next), [YAMADA]);
+}
+
+#[tokio::test]
+async fn a_position_of_cancellations_alone_is_read_and_the_shipped_orders_fetched_once() {
+    let fake = FakeRms::start().await;
+    let feed = fake.feed();
+    fake.cancel_yamada();
+    fake.set_progress(SATO, 600);
+    // The format before shipped orders were remembered: the cancellation it remembers is not fetched, the
+    // shipped order is, once.
+    let old = format!(r#"{{"at":"{LATER}","cancelled":["{YAMADA}"]}}"#);
+    let page = feed
+        .changed_since(Some(&old), at("2026-11-23T04:10:00Z"), DAY)
+        .await
+        .unwrap();
+    assert_eq!(fake.get_batches(), [vec![SATO.to_owned()]]);
+    assert_eq!(status_of(&page, SATO), Some(OrderStatus::Shipped));
+    assert_eq!(
+        page.next,
+        format!(r#"{{"at":"2026-11-23T04:10:00Z","cancelled":["{YAMADA}"],"shipped":["{SATO}"]}}"#)
+    );
+    let again = feed
+        .changed_since(Some(&page.next), at("2026-11-23T04:20:00Z"), DAY)
+        .await
+        .unwrap();
+    assert!(again.orders.is_empty());
+    assert_eq!(fake.get_batches().len(), 1);
+    assert_eq!(again.requests, 2);
+}
+
+#[tokio::test]
+async fn an_unreadable_order_of_the_window_is_quarantined_once() {
+    let fake = FakeRms::start().await;
+    let feed = fake.feed();
+    let first = feed.changed_since(None, at(LATER), DAY).await.unwrap();
+    let unreadable = |page: &FeedPage| {
+        page.orders
+            .iter()
+            .filter(|o| matches!(o, FeedOrder::Unreadable { .. }))
+            .count()
+    };
+
+    // Shipped, with an order time that cannot be read: unreadable, remembered by the progress its bytes
+    // still give.
+    fake.set_progress(SATO, 500);
+    fake.corrupt(SATO);
+    let second = feed
+        .changed_since(Some(&first.next), at("2026-11-23T04:10:00Z"), DAY)
+        .await
+        .unwrap();
+    assert_eq!(unreadable(&second), 1);
+    assert_eq!(shipped(&second.next), [SATO]);
+
+    // Cancelled, with no progress to read at all: remembered (as shipped, which claims nothing final), so
+    // it is quarantined once, not on every read.
+    fake.cancel(YAMADA);
+    fake.corrupt_progress(YAMADA);
+    let third = feed
+        .changed_since(Some(&second.next), at("2026-11-23T04:20:00Z"), DAY)
+        .await
+        .unwrap();
+    assert_eq!(unreadable(&third), 1);
+    assert_eq!(shipped(&third.next), [YAMADA, SATO]);
+    let gets = fake.requests(Endpoint::GetOrder);
+    let fourth = feed
+        .changed_since(Some(&third.next), at("2026-11-23T04:30:00Z"), DAY)
+        .await
+        .unwrap();
+    assert!(fourth.orders.is_empty());
+    assert_eq!(fake.requests(Endpoint::GetOrder), gets);
+}
+
+#[tokio::test]
+async fn a_failed_window_search_fails_the_read() {
+    let fake = FakeRms::start().await;
+    let feed = fake.feed();
+    // The new orders' search goes through (nothing new), the window's search is throttled.
     fake.answer_once(Endpoint::SearchOrder, Answer::status(200, support::SEARCH_ORDER_EMPTY));
     fake.answer_once(Endpoint::SearchOrder, Answer::throttled(Some("3")));
     let error = feed
@@ -478,8 +834,8 @@ async fn get_order_calls_grow_with_the_orders_read_100_at_a_time() {
     let page = feed.changed_since(None, now, DAY).await.unwrap();
     assert_eq!(numbers(&page), added);
     let pages: Vec<(u64, usize)> = fake.searches().iter().map(|s| (s.page, s.progress.len())).collect();
-    // Four pages of new orders, then one (empty) of cancellations.
-    assert_eq!(pages, [(1, 9), (2, 9), (3, 9), (4, 9), (1, 1)]);
+    // Four pages of new orders, then one (empty) of the window's shipped and cancelled orders.
+    assert_eq!(pages, [(1, 9), (2, 9), (3, 9), (4, 9), (1, 4)]);
     assert_eq!(page.requests, 7);
     assert_eq!(fake.requests(Endpoint::GetOrder), 2);
 }
@@ -502,11 +858,11 @@ async fn a_search_longer_than_one_read_says_more_and_the_next_reads_move_on() {
     assert!(page.more);
     // Every order placed up to the 30th was read (the search is ascending).
     assert_eq!(position_at(&page.next), first + spacing * 29);
-    // Three pages of new orders, one getOrder; the look-back covers the window: no cancellation search.
+    // Three pages of new orders, one getOrder; the look-back covers the window: no search of the window.
     assert_eq!(page.requests, 3 + 1);
 
     // The next reads go on from there until every order is read. While the new orders have more pages than
-    // a read takes, the cancellation search waits: the read that reaches now makes it.
+    // a read takes, the window's search waits: the read that reaches now makes it.
     let mut seen: Vec<String> = numbers(&page).iter().map(|n| n.to_string()).collect();
     let mut position = page.next;
     let mut reads = 1;
@@ -522,13 +878,13 @@ async fn a_search_longer_than_one_read_says_more_and_the_next_reads_move_on() {
         );
         assert_eq!(searches[0].page, 1);
         assert_eq!(searches[0].progress, ALL_PROGRESS);
-        let cancellations: Vec<&SearchSeen> = searches.iter().filter(|s| s.progress == [900]).collect();
+        let settled: Vec<&SearchSeen> = searches.iter().filter(|s| s.progress == SETTLED_PROGRESS).collect();
         if page.more {
-            assert!(cancellations.is_empty(), "read {reads}: {searches:?}");
+            assert!(settled.is_empty(), "read {reads}: {searches:?}");
         } else {
-            assert_eq!(cancellations.len(), 1, "{searches:?}");
-            assert_eq!(cancellations[0].start, "2026-11-29T21:00:00+0900");
-            assert_eq!(searches.last().unwrap().progress, [900]);
+            assert_eq!(settled.len(), 1, "{searches:?}");
+            assert_eq!(settled[0].start, "2026-11-29T21:00:00+0900");
+            assert_eq!(searches.last().unwrap().progress, SETTLED_PROGRESS);
         }
         assert!(
             position_at(&page.next) > position_at(&position),
@@ -541,7 +897,7 @@ async fn a_search_longer_than_one_read_says_more_and_the_next_reads_move_on() {
         }
         assert!(reads < 20, "no end to the reads");
     }
-    assert_eq!(position, r#"{"at":"2026-12-01T12:00:00Z","cancelled":[]}"#);
+    assert_eq!(position, r#"{"at":"2026-12-01T12:00:00Z","cancelled":[],"shipped":[]}"#);
     seen.sort();
     seen.dedup();
     assert_eq!(seen, added);
@@ -668,7 +1024,10 @@ async fn a_malformed_order_is_unreadable_beside_the_readable_one() {
     assert!(find(raw, b"\"orderDatetime\": \"yesterday ").is_some());
     assert!(error.contains("orderDatetime"), "{error}");
     assert!(!page.more);
-    assert_eq!(page.next, r#"{"at":"2026-11-23T03:30:00Z","cancelled":[]}"#);
+    assert_eq!(
+        page.next,
+        r#"{"at":"2026-11-23T03:30:00Z","cancelled":[],"shipped":[]}"#
+    );
 }
 
 #[tokio::test]
