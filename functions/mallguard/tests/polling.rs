@@ -295,3 +295,47 @@ async fn rakuten_then_yahoo_then_amazon_each_through_its_own_interface() {
     let backstop = run(&["poll", "--mall", "amazon"]);
     assert!(backstop.contains("受付 0") && backstop.contains("保留 0"), "{backstop}");
 }
+
+/// What the mall reports wins: a polled Rakuten order held as a duplicate of the same buyer's own-store
+/// order ships at Rakuten before anybody answered; the next poll sees it, the hold settles as shipped, the
+/// staff are told, and nobody is cancelled or mailed a cancellation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_held_rakuten_order_that_ships_at_rakuten_settles_as_shipped_and_is_never_cancelled() {
+    use mallguard_feeds::fake::YAMADA;
+    let rms = FakeRms::start_on(yesterday()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join(".mallguard");
+    // The server starts before the Rakuten shop is in the secrets, so it polls nothing itself.
+    let (server, url) = common::start_with_env(&data, &[("MALLGUARD_RAKUTEN_URL", rms.url())]);
+    // The same buyer's own-store order first (`send` places it yesterday, as the fake's orders).
+    let sent = stdout(&mallguard(
+        &data,
+        &["send", &event("generic/order.json"), "--url", &url],
+    ));
+    assert!(sent.contains("\"accepted\""), "{sent}");
+    drop(server);
+    add_rakuten_shop(&data);
+    let polled = stdout(&with_rms(&data, &rms, &["poll", "--mall", "rakuten"]));
+    assert!(
+        polled.contains("保留 1"),
+        "the Rakuten order of the same buyer is held: {polled}"
+    );
+
+    rms.set_progress(YAMADA, 500);
+    let shipped = stdout(&with_rms(&data, &rms, &["poll", "--mall", "rakuten"]));
+    assert!(shipped.contains("更新 1"), "{shipped}");
+    let holds = stdout(&mallguard(&data, &["holds", "--all"]));
+    assert!(holds.contains("発送済み"), "{holds}");
+    let subjects: Vec<String> = std::fs::read_dir(data.join("outbox"))
+        .unwrap()
+        .map(|e| OutboxMail::read(&e.unwrap().path()).subject)
+        .collect();
+    assert!(
+        subjects.iter().any(|s| s.contains("保留中の注文が発送されました")),
+        "the staff are told: {subjects:?}"
+    );
+    assert!(
+        !subjects.iter().any(|s| s.contains("キャンセル")),
+        "nobody is mailed a cancellation: {subjects:?}"
+    );
+}
