@@ -284,6 +284,24 @@ impl Knobs {
     }
 }
 
+/// How long one send may take in all, retries included. Mail is sent inside the request that decided it
+/// (a mall's webhook: Shopify gives up after about five seconds): a send that does not finish in time stays
+/// pending, and the sweep sends it.
+pub const SEND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// The SES client of a deployment: `sdk`'s, with every send bounded by [`SEND_TIMEOUT`].
+pub fn ses_client(sdk: &aws_config::SdkConfig) -> aws_sdk_sesv2::Client {
+    let timeouts = aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(std::time::Duration::from_secs(1))
+        .operation_attempt_timeout(std::time::Duration::from_secs(2))
+        .operation_timeout(SEND_TIMEOUT)
+        .build();
+    let config = aws_sdk_sesv2::config::Builder::from(sdk)
+        .timeout_config(timeouts)
+        .build();
+    aws_sdk_sesv2::Client::from_conf(config)
+}
+
 /// A clap error about the environment, as a [`ConfigError`] naming the variable (and its flag).
 fn env_error(err: clap::Error) -> ConfigError {
     use clap::error::{ContextKind, ContextValue};
@@ -903,7 +921,7 @@ impl Deployment {
     /// The SES mailer of this deployment.
     pub fn mailer(&self, sdk: &aws_config::SdkConfig) -> SesMailer {
         self.knobs
-            .ses_mailer(aws_sdk_sesv2::Client::new(sdk), self.aws.configuration_set.clone())
+            .ses_mailer(ses_client(sdk), self.aws.configuration_set.clone())
     }
 }
 

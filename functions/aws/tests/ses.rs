@@ -295,3 +295,20 @@ async fn a_send_ses_does_not_answer_in_time_is_transient() {
     assert!(matches!(err, MailError::Transient(_)), "{err:?}");
     assert!(started.elapsed() < Duration::from_secs(10));
 }
+
+#[tokio::test]
+async fn the_deployments_client_gives_up_on_a_silent_ses_so_the_notice_waits_for_the_sweep() {
+    let (endpoint, _) = fake_ses(0, "", "").await;
+    let sdk = aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(&endpoint)
+        .load()
+        .await;
+    let mailer = SesMailer::new(
+        mallguard_aws::config::ses_client(&sdk),
+        address("noreply@shop.example"),
+        None,
+    );
+    let err = mailer.send(&notice_mail(None)).await.unwrap_err();
+    assert!(matches!(err, MailError::Transient(_)), "{err:?}");
+    assert!(err.to_string().contains("time"), "says it timed out: {err}");
+}

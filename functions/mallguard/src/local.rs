@@ -332,7 +332,7 @@ pub async fn compose(shop: &ShopArgs, public_url: String) -> CliResult<Local> {
                 shop.knobs.retention(),
             )
             .with_clock(clock.clone());
-            let mailer = shop.knobs.ses_mailer(aws_sdk_sesv2::Client::new(&sdk), None);
+            let mailer = shop.knobs.ses_mailer(mallguard_aws::config::ses_client(&sdk), None);
             (Arc::new(store), Arc::new(mailer))
         }
     };
