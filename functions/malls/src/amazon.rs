@@ -2853,7 +2853,7 @@ pub fn parse_processing_report(xml: &[u8]) -> Result<ProcessingReport, ParseErro
             "the root element is {root}, not AmazonEnvelope"
         )));
     }
-    let envelope: WireReportEnvelope = decode_report_xml(text)?;
+    let envelope: WireReportEnvelope = crate::decode_xml(text)?;
     let message_type = envelope.message_type.as_deref().map(str::trim).unwrap_or_default();
     if message_type != "ProcessingReport" {
         let shown: String = message_type.chars().take(ECHO).collect();
@@ -3003,85 +3003,8 @@ impl WireReportResult {
     }
 }
 
-/// Checks, in one flat pass without recursion, that `raw` is one UTF-8 XML document without a DOCTYPE,
-/// without entities beyond XML's five, with elements nested at most [`crate::MAX_DEPTH`] deep, and returns
-/// the text (without a byte order mark) and the name of its root element.
 fn check_report_xml(raw: &[u8]) -> Result<(&str, String), ParseError> {
-    use quick_xml::events::Event;
-    if raw.iter().all(u8::is_ascii_whitespace) {
-        return Err(ParseError::Invalid("the report is empty".into()));
-    }
-    let text = std::str::from_utf8(raw).map_err(|e| {
-        ParseError::Invalid(format!(
-            "the report is not UTF-8 (invalid byte at offset {})",
-            e.valid_up_to()
-        ))
-    })?;
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut reader = quick_xml::Reader::from_str(text);
-    let mut depth = 0usize;
-    let mut root: Option<String> = None;
-    loop {
-        let event = reader.read_event().map_err(|e| {
-            ParseError::Invalid(format!(
-                "the report is not well-formed XML (at byte {}): {e}",
-                reader.error_position()
-            ))
-        })?;
-        match event {
-            Event::Start(ref element) | Event::Empty(ref element) => {
-                if depth + 1 > crate::MAX_DEPTH {
-                    return Err(ParseError::TooDeep(crate::MAX_DEPTH));
-                }
-                if depth == 0 {
-                    if let Some(first) = &root {
-                        return Err(ParseError::Invalid(format!(
-                            "the report has more than one root element ({first} and more)"
-                        )));
-                    }
-                    root = Some(element.name().into_inner().chars().take(ECHO).collect());
-                }
-                if matches!(event, Event::Start(_)) {
-                    depth += 1;
-                }
-            }
-            Event::End(_) => depth = depth.saturating_sub(1),
-            Event::DocType(_) => {
-                return Err(ParseError::Invalid(
-                    "the report has a DOCTYPE: document type declarations and entities are refused".into(),
-                ));
-            }
-            Event::GeneralRef(reference) => {
-                let known = if reference.is_char_ref() {
-                    matches!(reference.resolve_char_ref(), Ok(Some(_)))
-                } else {
-                    quick_xml::escape::resolve_predefined_entity(&reference).is_some()
-                };
-                if !known {
-                    let name: String = reference.chars().take(40).collect();
-                    return Err(ParseError::Invalid(format!(
-                        "the report refers to the entity &{name}; (only XML's five and character references are read)"
-                    )));
-                }
-            }
-            Event::Decl(_) | Event::Text(_) | Event::CData(_) | Event::Comment(_) | Event::PI(_) => {}
-            Event::Eof => break,
-        }
-    }
-    if depth != 0 {
-        return Err(ParseError::Invalid("the report ends inside an element".into()));
-    }
-    let root = root.ok_or_else(|| ParseError::Invalid("the report has no root element".into()))?;
-    Ok((text, root))
-}
-
-/// Deserializes a checked report; errors name the element path below the root.
-fn decode_report_xml<T: DeserializeOwned>(text: &str) -> Result<T, ParseError> {
-    let mut deserializer = quick_xml::de::Deserializer::from_str(text);
-    serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
-        let path = e.path().to_string();
-        ParseError::field(if path == "." { "" } else { &path }, e.into_inner())
-    })
+    crate::check_xml(raw, "report")
 }
 
 #[cfg(test)]

@@ -732,3 +732,94 @@ mod sample_events {
         assert!(share(&own_store, &rakuten, KeyKind::Phone));
     }
 }
+
+/// Checks, in one flat pass without recursion, that `raw` is one UTF-8 XML document without a DOCTYPE,
+/// without entities beyond XML's five, with elements nested at most [`MAX_DEPTH`] deep, and returns the text
+/// (without a byte order mark) and the name of its root element. `noun` names the document in errors (the
+/// response, the report).
+pub(crate) fn check_xml<'a>(raw: &'a [u8], noun: &str) -> Result<(&'a str, String), ParseError> {
+    use quick_xml::events::Event;
+    if raw.iter().all(u8::is_ascii_whitespace) {
+        return Err(ParseError::Invalid(format!("the {noun} is empty")));
+    }
+    let text = std::str::from_utf8(raw).map_err(|e| {
+        ParseError::Invalid(format!(
+            "the {noun} is not UTF-8 (invalid byte at offset {})",
+            e.valid_up_to()
+        ))
+    })?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut reader = quick_xml::Reader::from_str(text);
+    let mut depth = 0usize;
+    let mut root: Option<String> = None;
+    loop {
+        let event = reader.read_event().map_err(|e| {
+            ParseError::Invalid(format!(
+                "the {noun} is not well-formed XML (at byte {}): {e}",
+                reader.error_position()
+            ))
+        })?;
+        match event {
+            Event::Start(ref element) | Event::Empty(ref element) => {
+                if depth + 1 > crate::MAX_DEPTH {
+                    return Err(ParseError::TooDeep(crate::MAX_DEPTH));
+                }
+                if depth == 0 {
+                    if let Some(first) = &root {
+                        return Err(ParseError::Invalid(format!(
+                            "the {noun} has more than one root element ({first} and more)"
+                        )));
+                    }
+                    root = Some(element.name().as_ref().chars().take(300).collect());
+                }
+                if matches!(event, Event::Start(_)) {
+                    depth += 1;
+                }
+            }
+            Event::End(_) => depth = depth.saturating_sub(1),
+            Event::DocType(_) => {
+                return Err(ParseError::Invalid(format!(
+                    "the {noun} has a DOCTYPE: document type declarations and entities are refused"
+                )));
+            }
+            Event::GeneralRef(reference) => {
+                let known = if reference.is_char_ref() {
+                    matches!(reference.resolve_char_ref(), Ok(Some(_)))
+                } else {
+                    quick_xml::escape::resolve_predefined_entity(&reference).is_some()
+                };
+                if !known {
+                    let name: String = reference.chars().take(40).collect();
+                    return Err(ParseError::Invalid(format!(
+                        "the {noun} refers to the entity &{name}; (only XML's five and character references are read)"
+                    )));
+                }
+            }
+            Event::Decl(declaration) => {
+                if let Some(Ok(encoding)) = declaration.encoding()
+                    && !encoding.eq_ignore_ascii_case("utf-8")
+                {
+                    return Err(ParseError::Invalid(format!(
+                        "the {noun} declares the encoding {encoding:?}; only UTF-8 is read"
+                    )));
+                }
+            }
+            Event::Text(_) | Event::CData(_) | Event::Comment(_) | Event::PI(_) => {}
+            Event::Eof => break,
+        }
+    }
+    if depth != 0 {
+        return Err(ParseError::Invalid(format!("the {noun} ends inside an element")));
+    }
+    let root = root.ok_or_else(|| ParseError::Invalid(format!("the {noun} has no root element")))?;
+    Ok((text, root))
+}
+
+/// Deserializes a document [`check_xml`] passed; errors name the element path below the root.
+pub(crate) fn decode_xml<T: DeserializeOwned>(text: &str) -> Result<T, ParseError> {
+    let mut deserializer = quick_xml::de::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+        let path = e.path().to_string();
+        ParseError::field(if path == "." { "" } else { &path }, e.into_inner())
+    })
+}

@@ -61,14 +61,12 @@ use mallguard_domain::order::{
     PostalAddress, Quantity,
 };
 use mallguard_domain::policy::jst;
-use quick_xml::events::Event;
 use rsa::pkcs1::DecodeRsaPublicKey as _;
 use rsa::pkcs8::DecodePublicKey as _;
 use secrecy::SecretString;
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
 
-use crate::{Headers, MAX_DEPTH, ParseError, PolledOrder, non_empty};
+use crate::{Headers, ParseError, PolledOrder, decode_xml, non_empty};
 
 /// The production base URL of the store API; append `orderList`, `orderInfo`, `orderStatusChange`.
 pub const PRODUCTION_BASE_URL: &str = "https://circus.shopping.yahooapis.jp/ShoppingWebService/V1/";
@@ -241,92 +239,8 @@ impl CancelReason {
 // Bounded XML
 // ---------------------------------------------------------------------------------------------------------
 
-/// Checks, in one flat pass without recursion, that `raw` is one UTF-8 XML document without a DOCTYPE,
-/// without entities beyond XML's five, with elements nested at most [`MAX_DEPTH`] deep, and returns the text
-/// and the name of its root element.
 fn check_xml(raw: &[u8]) -> Result<(&str, String), ParseError> {
-    if raw.iter().all(u8::is_ascii_whitespace) {
-        return Err(ParseError::Invalid("the response is empty".into()));
-    }
-    let text = std::str::from_utf8(raw).map_err(|e| {
-        ParseError::Invalid(format!(
-            "the response is not UTF-8 (invalid byte at offset {})",
-            e.valid_up_to()
-        ))
-    })?;
-    let mut reader = quick_xml::Reader::from_str(text);
-    let mut depth = 0usize;
-    let mut root: Option<String> = None;
-    loop {
-        let event = reader.read_event().map_err(|e| {
-            ParseError::Invalid(format!(
-                "the response is not well-formed XML (at byte {}): {e}",
-                reader.error_position()
-            ))
-        })?;
-        match event {
-            Event::Start(ref element) | Event::Empty(ref element) => {
-                if depth + 1 > MAX_DEPTH {
-                    return Err(ParseError::TooDeep(MAX_DEPTH));
-                }
-                if depth == 0 {
-                    if let Some(first) = &root {
-                        return Err(ParseError::Invalid(format!(
-                            "the response has more than one root element ({first} and more)"
-                        )));
-                    }
-                    root = Some(bounded(element.name().as_ref()));
-                }
-                if matches!(event, Event::Start(_)) {
-                    depth += 1;
-                }
-            }
-            Event::End(_) => depth = depth.saturating_sub(1),
-            Event::DocType(_) => {
-                return Err(ParseError::Invalid(
-                    "the response has a DOCTYPE: document type declarations and entities are refused".into(),
-                ));
-            }
-            Event::GeneralRef(reference) => {
-                let known = if reference.is_char_ref() {
-                    matches!(reference.resolve_char_ref(), Ok(Some(_)))
-                } else {
-                    quick_xml::escape::resolve_predefined_entity(&reference).is_some()
-                };
-                if !known {
-                    let name: String = reference.chars().take(40).collect();
-                    return Err(ParseError::Invalid(format!(
-                        "the response refers to the entity &{name}; (only XML's five and character references are read)"
-                    )));
-                }
-            }
-            Event::Decl(declaration) => {
-                if let Some(Ok(encoding)) = declaration.encoding()
-                    && !encoding.eq_ignore_ascii_case("utf-8")
-                {
-                    return Err(ParseError::Invalid(format!(
-                        "the response declares the encoding {encoding:?}; only UTF-8 is read"
-                    )));
-                }
-            }
-            Event::Text(_) | Event::CData(_) | Event::Comment(_) | Event::PI(_) => {}
-            Event::Eof => break,
-        }
-    }
-    if depth != 0 {
-        return Err(ParseError::Invalid("the response ends inside an element".into()));
-    }
-    let root = root.ok_or_else(|| ParseError::Invalid("the response has no root element".into()))?;
-    Ok((text, root))
-}
-
-/// Deserializes a checked document; errors name the element path below the root.
-fn decode_xml<T: DeserializeOwned>(text: &str) -> Result<T, ParseError> {
-    let mut deserializer = quick_xml::de::Deserializer::from_str(text);
-    serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
-        let path = e.path().to_string();
-        ParseError::field(if path == "." { "" } else { &path }, e.into_inner())
-    })
+    crate::check_xml(raw, "response")
 }
 
 /// `<Error><Message/><Code/></Error>`, Yahoo's error document.
@@ -1701,6 +1615,8 @@ struct WireChangeResult {
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeSet;
+
+    use crate::MAX_DEPTH;
 
     use mallguard_domain::identity::{IdentityHasher, IdentityKey, KeyKind};
     use rsa::Generate as _;

@@ -10,7 +10,6 @@ use super::{Mallguard, SEND_LEASE, ServiceError, queue};
 use crate::action::{ActionError, ActionKind, ActionState, MallAction};
 use crate::history::{Event, HistoryEntry};
 use crate::hold::{Hold, HoldState};
-use crate::ids::HoldId;
 use crate::notice::{HoldMailContext, Notice, NoticeId, NoticeKind};
 use crate::ports::{CommitError, Expect, Metric, StoredOrder, WriteBatch};
 
@@ -140,7 +139,7 @@ impl Mallguard {
         refusal: Option<&str>,
         now: Timestamp,
     ) -> Result<Vec<Notice>, ServiceError> {
-        let hold = self.load_hold_record(&action.hold).await?;
+        let hold = self.load_hold(&action.hold).await?;
         let held = self.load_order(&hold.order).await?;
         let original = self.load_order(&hold.original).await?;
         let mut notices = vec![];
@@ -187,13 +186,6 @@ impl Mallguard {
             notice.order = Some(hold.order.clone());
             super::sent_after_commit(notice, now)
         }))
-    }
-
-    async fn load_hold_record(&self, id: &HoldId) -> Result<Hold, ServiceError> {
-        self.store
-            .hold(id)
-            .await?
-            .ok_or_else(|| ServiceError::HoldNotFound(id.clone()))
     }
 
     /// The sweep's part: pending actions whose next attempt is due, each claimed before it runs so two

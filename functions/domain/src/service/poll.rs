@@ -190,18 +190,7 @@ impl Mallguard {
             ),
             now,
         );
-        let batch = WriteBatch {
-            notices: vec![(notice.clone(), Expect::Absent)],
-            ..WriteBatch::default()
-        };
-        match self.store.commit(batch).await {
-            Ok(()) => {
-                self.deliver(vec![notice]).await;
-            }
-            Err(CommitError::Conflict) => {}
-            Err(CommitError::Store(err)) => return Err(err.into()),
-        }
-        Ok(())
+        self.alert_once(notice).await
     }
 
     /// Writes a credential the mall rotated back to the keeper (which writes nothing when it holds it
@@ -310,6 +299,12 @@ impl Mallguard {
             ),
             now,
         );
+        self.alert_once(notice).await
+    }
+
+    /// Queues and sends a staff alert whose id says when it was sent already (once a day per mall, shop and
+    /// reason): one of the same id is not sent again.
+    async fn alert_once(&self, notice: Notice) -> Result<(), ServiceError> {
         let batch = WriteBatch {
             notices: vec![(notice.clone(), Expect::Absent)],
             ..WriteBatch::default()
@@ -317,11 +312,11 @@ impl Mallguard {
         match self.store.commit(batch).await {
             Ok(()) => {
                 self.deliver(vec![notice]).await;
+                Ok(())
             }
             // The staff were alerted about this today already.
-            Err(CommitError::Conflict) => {}
-            Err(CommitError::Store(err)) => return Err(err.into()),
+            Err(CommitError::Conflict) => Ok(()),
+            Err(CommitError::Store(err)) => Err(err.into()),
         }
-        Ok(())
     }
 }

@@ -80,7 +80,7 @@ impl Mallguard {
         })
     }
 
-    async fn load_hold(&self, id: &HoldId) -> Result<Hold, ServiceError> {
+    pub(super) async fn load_hold(&self, id: &HoldId) -> Result<Hold, ServiceError> {
         self.store
             .hold(id)
             .await?
