@@ -147,6 +147,10 @@ pub struct Knobs {
     /// shipping cut-off is nearer or already past.
     #[arg(long, env = "MALLGUARD_MIN_ANSWER_MINUTES", default_value_t = 60, value_parser = minutes)]
     pub min_answer_minutes: i64,
+    /// Hours (JST) when no notice goes to a mobile carrier's address (docomo, au, SoftBank, …): `21:00-08:00`,
+    /// or `off`. The notice goes out when they end, and the buyer's deadline moves with it.
+    #[arg(long, env = "MALLGUARD_QUIET_HOURS", default_value = "21:00-08:00", value_parser = quiet_hours)]
+    pub quiet_hours: QuietHoursSetting,
     /// Days personal data is kept after it was last written (the DynamoDB TTL).
     #[arg(long, env = "MALLGUARD_RETENTION_DAYS", default_value_t = 180, value_parser = retention_days)]
     pub retention_days: i64,
@@ -154,6 +158,28 @@ pub struct Knobs {
     /// JSON object itself (handy in a function's environment).
     #[arg(long, env = "MALLGUARD_PRODUCT_MAP")]
     pub product_map: Option<String>,
+}
+
+/// The quiet hours as set: `off`, or two JST times `HH:MM-HH:MM`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuietHoursSetting(pub Option<mallguard_domain::policy::QuietHours>);
+
+fn quiet_hours(raw: &str) -> Result<QuietHoursSetting, String> {
+    let raw = raw.trim();
+    if raw.eq_ignore_ascii_case("off") {
+        return Ok(QuietHoursSetting(None));
+    }
+    let refused = || format!("expected `off` or two times HH:MM-HH:MM (JST), not {raw:?}");
+    let (from, until) = raw.split_once('-').ok_or_else(refused)?;
+    let time = |t: &str| t.trim().parse::<Time>().map_err(|_| refused());
+    let (from, until) = (time(from)?, time(until)?);
+    if from == until {
+        return Err(refused());
+    }
+    Ok(QuietHoursSetting(Some(mallguard_domain::policy::QuietHours {
+        from,
+        until,
+    })))
 }
 
 /// A whole number of hours, at least one: a zero window or answer time would hold nothing or cancel at once.
@@ -220,6 +246,7 @@ impl Knobs {
             amazon_auto_cancel: self.amazon_auto_cancel,
             amazon_fallback_first: self.amazon_fallback_first && !self.no_amazon_fallback_first,
             minimum_answer_time: SignedDuration::from_mins(self.min_answer_minutes),
+            quiet_hours: self.quiet_hours.0,
             ..Policy::default()
         }
     }

@@ -30,7 +30,30 @@ pub enum OrderError {
 #[serde(try_from = "String", into = "String")]
 pub struct EmailAddress(String);
 
+/// The mail domains of Japan's mobile carriers (キャリアメール): docomo, au, SoftBank, Y!mobile and their
+/// older brands. Their filters refuse much shop mail, and a message at night wakes the buyer's phone.
+const CARRIER_DOMAINS: [&str; 9] = [
+    "docomo.ne.jp",
+    "ezweb.ne.jp",
+    "au.com",
+    "softbank.ne.jp",
+    "i.softbank.jp",
+    "disney.ne.jp",
+    "ymobile.ne.jp",
+    "yahoo.ne.jp",
+    "emobile.ne.jp",
+];
+
 impl EmailAddress {
+    /// Whether the address is a mobile carrier's (`…@docomo.ne.jp`, `…@ezweb.ne.jp`, …, and their
+    /// subdomains such as `biz.ezweb.ne.jp`).
+    pub fn is_carrier(&self) -> bool {
+        let domain = self.0.rsplit_once('@').map_or("", |(_, d)| d).to_ascii_lowercase();
+        CARRIER_DOMAINS
+            .iter()
+            .any(|c| domain == *c || domain.strip_suffix(c).is_some_and(|rest| rest.ends_with('.')))
+    }
+
     pub fn parse(raw: &str) -> Result<Self, OrderError> {
         let s = raw.trim();
         let ok = s.len() <= 254

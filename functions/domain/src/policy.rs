@@ -61,6 +61,9 @@ pub struct Policy {
     pub amazon_fallback_within: SignedDuration,
     /// How long the links in a notice stay usable after the deadline (to show the outcome).
     pub link_grace: SignedDuration,
+    /// No notice to a mobile carrier's address in these hours (None: any time). An urgent hold (a requested
+    /// delivery date's cut-off near) is notified at once all the same.
+    pub quiet_hours: Option<QuietHours>,
 }
 
 impl Default for Policy {
@@ -77,6 +80,10 @@ impl Default for Policy {
             amazon_fallback_first: false,
             amazon_fallback_within: SignedDuration::from_hours(48),
             link_grace: SignedDuration::from_hours(24 * 14),
+            quiet_hours: Some(QuietHours {
+                from: Time::constant(21, 0, 0, 0),
+                until: Time::constant(8, 0, 0, 0),
+            }),
         }
     }
 }
@@ -88,6 +95,38 @@ pub struct Deadline {
     /// The shipping cut-off of a requested delivery date (or express shipping) is near: staff should act now.
     pub urgent: bool,
     pub remind_at: Option<Timestamp>,
+    /// When the buyer's notice goes out, if not now: the quiet hours of a carrier address (the deadline and
+    /// the reminder moved by as much).
+    pub send_at: Option<Timestamp>,
+}
+
+/// Hours of the night (JST) when no notice is sent to a mobile carrier's address: it goes out when they end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuietHours {
+    pub from: Time,
+    pub until: Time,
+}
+
+impl QuietHours {
+    /// When the quiet hours that hold `at` end; None when `at` is not in them.
+    pub fn end_of(&self, at: Timestamp) -> Option<Timestamp> {
+        let local = at.to_zoned(jst());
+        let time = local.time();
+        let quiet = if self.from <= self.until {
+            time >= self.from && time < self.until
+        } else {
+            time >= self.from || time < self.until
+        };
+        if !quiet {
+            return None;
+        }
+        let day = if time < self.until {
+            local.date()
+        } else {
+            local.date().tomorrow().ok()?
+        };
+        day.to_datetime(self.until).to_zoned(jst()).ok().map(|z| z.timestamp())
+    }
 }
 
 impl Policy {
@@ -117,7 +156,28 @@ impl Policy {
         });
         // A reminder less than an hour before the deadline only adds noise.
         let remind_at = remind_at.filter(|r| at.duration_since(*r) >= SignedDuration::from_hours(1));
-        Deadline { at, urgent, remind_at }
+        // A carrier address at night: the notice waits for the morning, and the buyer's time with it.
+        let carrier = order.buyer.email.as_ref().is_some_and(|e| e.is_carrier());
+        let send_at = match self.quiet_hours {
+            Some(quiet) if carrier && !urgent => quiet.end_of(now),
+            _ => None,
+        };
+        let Some(send_at) = send_at else {
+            return Deadline {
+                at,
+                urgent,
+                remind_at,
+                send_at: None,
+            };
+        };
+        let shift = send_at.duration_since(now);
+        let later = |t: Timestamp| t.saturating_add(shift).unwrap_or(t);
+        Deadline {
+            at: later(at),
+            urgent,
+            remind_at: remind_at.map(later),
+            send_at: Some(send_at),
+        }
     }
 }
 
@@ -200,6 +260,43 @@ mod tests {
         assert_eq!(
             format_jst(at("2026-11-23T15:05:00Z"), Language::En),
             "2026-11-24 00:05 JST"
+        );
+    }
+
+    #[test]
+    fn quiet_hours_end_at_eight_whether_it_is_before_or_after_midnight() {
+        let quiet = Policy::default().quiet_hours.unwrap();
+        // 23:00 JST → 08:00 the next day; 02:00 JST → 08:00 the same day; 12:00 JST → not quiet.
+        assert_eq!(
+            quiet.end_of(at("2026-11-23T14:00:00Z")),
+            Some(at("2026-11-23T23:00:00Z"))
+        );
+        assert_eq!(
+            quiet.end_of(at("2026-11-23T17:00:00Z")),
+            Some(at("2026-11-23T23:00:00Z"))
+        );
+        assert_eq!(quiet.end_of(at("2026-11-23T03:00:00Z")), None);
+        assert_eq!(
+            quiet.end_of(at("2026-11-23T12:00:00Z")),
+            Some(at("2026-11-23T23:00:00Z")),
+            "21:00 sharp"
+        );
+        assert_eq!(quiet.end_of(at("2026-11-23T23:00:00Z")), None, "08:00 sharp");
+    }
+
+    #[test]
+    fn an_urgent_hold_is_notified_at_night_all_the_same() {
+        use crate::order::EmailAddress;
+        let policy = Policy::default();
+        let mut urgent = order("u1");
+        urgent.buyer.email = Some(EmailAddress::parse("a@docomo.ne.jp").unwrap());
+        urgent.delivery.express = true;
+        let night = at("2026-11-23T14:00:00Z");
+        assert_eq!(policy.deadline(&urgent, night).send_at, None);
+        urgent.delivery.express = false;
+        assert_eq!(
+            policy.deadline(&urgent, night).send_at,
+            Some(at("2026-11-23T23:00:00Z"))
         );
     }
 }

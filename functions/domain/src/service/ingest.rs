@@ -257,8 +257,16 @@ impl Mallguard {
         ));
         let mut notices = vec![];
         for kind in [NoticeKind::Notice, NoticeKind::StaffNewHold] {
-            if let Some(notice) = self.hold_notice(kind, &hold, &stored, &original, now)? {
-                notices.push(notice);
+            if let Some(mut notice) = self.hold_notice(kind, &hold, &stored, &original, now)? {
+                match deadline.send_at {
+                    // Quiet hours of a carrier address: the sweep sends it when they end.
+                    Some(send_at) if kind == NoticeKind::Notice => {
+                        notice.next_attempt_at = send_at;
+                        notice.leased_until = None;
+                        queue(&mut batch, notice, now);
+                    }
+                    _ => notices.push(notice),
+                }
             }
         }
         batch.holds.push((hold.clone(), Expect::Absent));

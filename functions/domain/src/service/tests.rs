@@ -747,3 +747,90 @@ async fn a_shop_that_turns_automatic_cancellation_on_has_amazon_holds_cancelled_
         .expect("the case text is noted for the staff");
     assert!(w.mails_of(NoticeKind::StaffExpired)[0].text.contains(&case));
 }
+
+#[tokio::test]
+async fn a_notice_to_a_carrier_address_at_night_goes_out_at_eight_with_its_deadline_moved() {
+    use crate::order::EmailAddress;
+    let w = world();
+    // 23:00 JST.
+    w.clock.set("2026-11-23T14:00:00Z".parse().unwrap());
+    let carrier = |mut o: crate::order::Order| {
+        o.buyer.email = Some(EmailAddress::parse("taro.y@docomo.ne.jp").unwrap());
+        o
+    };
+    w.app
+        .ingest(incoming(carrier(order_at("2001", "2026-11-23T13:50:00Z"))))
+        .await
+        .unwrap();
+    let outcome = w
+        .app
+        .ingest(incoming(carrier(order_at("2002", "2026-11-23T13:59:00Z"))))
+        .await
+        .unwrap();
+    let IngestOutcome::Held { hold, notified } = outcome else {
+        panic!("{outcome:?}")
+    };
+    assert!(!notified, "no notice at 23:00 to a carrier address");
+    assert!(w.mails_of(NoticeKind::Notice).is_empty());
+    assert_eq!(
+        w.mails_of(NoticeKind::StaffNewHold).len(),
+        1,
+        "the staff are told at once"
+    );
+    let hold = w.store.hold(&hold).await.unwrap().unwrap();
+    let eight = "2026-11-23T23:00:00Z".parse().unwrap();
+    assert_eq!(
+        hold.deadline,
+        eight + settings().policy.answer_within,
+        "the buyer's time starts at 08:00"
+    );
+
+    w.clock.set("2026-11-23T22:59:00Z".parse().unwrap());
+    w.app.sweep().await.unwrap();
+    assert!(w.mails_of(NoticeKind::Notice).is_empty(), "not before 08:00");
+    w.clock.set(eight);
+    let report = w.app.sweep().await.unwrap();
+    assert_eq!(report.notices_sent, 1, "{report:?}");
+    assert_eq!(w.mails_of(NoticeKind::Notice)[0].to.as_str(), "taro.y@docomo.ne.jp");
+}
+
+#[tokio::test]
+async fn a_notice_to_another_address_at_night_goes_out_at_once() {
+    let w = world();
+    w.clock.set("2026-11-23T14:00:00Z".parse().unwrap());
+    w.app
+        .ingest(incoming(order_at("3001", "2026-11-23T13:50:00Z")))
+        .await
+        .unwrap();
+    let outcome = w
+        .app
+        .ingest(incoming(order_at("3002", "2026-11-23T13:59:00Z")))
+        .await
+        .unwrap();
+    assert!(
+        matches!(outcome, IngestOutcome::Held { notified: true, .. }),
+        "{outcome:?}"
+    );
+}
+
+#[test]
+fn carrier_addresses_are_told_apart() {
+    use crate::order::EmailAddress;
+    for carrier in [
+        "a@docomo.ne.jp",
+        "b@ezweb.ne.jp",
+        "c@biz.ezweb.ne.jp",
+        "d@i.softbank.jp",
+        "e@au.com",
+    ] {
+        assert!(EmailAddress::parse(carrier).unwrap().is_carrier(), "{carrier}");
+    }
+    for other in [
+        "a@gmail.com",
+        "b@example.jp",
+        "c@notdocomo.ne.jp",
+        "d@pc.fw.rakuten.ne.jp",
+    ] {
+        assert!(!EmailAddress::parse(other).unwrap().is_carrier(), "{other}");
+    }
+}
