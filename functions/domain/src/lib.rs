@@ -16,6 +16,7 @@ pub mod history;
 pub mod hold;
 pub mod identity;
 pub mod ids;
+pub mod mail_routes;
 pub mod matching;
 pub mod normalize;
 pub mod notice;

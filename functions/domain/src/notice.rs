@@ -541,10 +541,24 @@ impl Templates {
             subject: Self::subject(kind, lang, &ctx.shop.name, ctx.held.number(), hold.urgent),
             text,
             html,
-            tags: vec![
-                ("hold".into(), hold.id.to_string()),
-                ("kind".into(), kind.as_str().into()),
-            ],
+            tags: {
+                let mut tags = vec![
+                    ("hold".into(), hold.id.to_string()),
+                    ("kind".into(), kind.as_str().into()),
+                ];
+                if !staff {
+                    // What a mail route needs to pick the mall's own way to the buyer (Rakuten's relay,
+                    // Amazon's messaging): the held order, and that the mail is the buyer's.
+                    let order = &ctx.held.order_ref;
+                    tags.extend([
+                        (crate::mail_routes::ROUTE_TAG.into(), crate::mail_routes::BUYER.into()),
+                        ("mall".into(), order.mall.as_str().into()),
+                        ("shop".into(), order.shop.to_string()),
+                        ("order".into(), order.order_id.to_string()),
+                    ]);
+                }
+                tags
+            },
         }))
     }
 
