@@ -118,6 +118,15 @@ pub enum Event {
         kind: ActionKind,
         reason: String,
     },
+    /// What the mail service reported about a mail after sending it (delivered, bounced, …).
+    MailReported {
+        kind: NoticeKind,
+        message_id: String,
+        outcome: crate::service::MailOutcome,
+        /// The service's reason (a bounce type, a diagnostic code), never an address.
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        detail: String,
+    },
 }
 
 /// One line of an order's history.
@@ -329,6 +338,21 @@ impl HistoryEntry {
                     )
                 }
             }
+            Event::MailReported {
+                kind, outcome, detail, ..
+            } => {
+                let kind = kind_label(*kind, lang);
+                let detail = if detail.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({detail})")
+                };
+                if ja {
+                    format!("{kind}: {}{detail}", outcome.label(lang))
+                } else {
+                    format!("{kind}: {}{detail}", outcome.label(lang))
+                }
+            }
             Event::ActionRefused { kind, reason, .. } => {
                 if ja {
                     format!("モールが{}を拒否: {reason}", action_label(*kind, lang))
@@ -400,6 +424,8 @@ fn kind_label(kind: NoticeKind, lang: Language) -> &'static str {
         (NoticeKind::StaffActionRefused, Language::En) => "staff alert (the mall refused)",
         (NoticeKind::StaffShipped, Language::Ja) => "スタッフへの保留中発送の通知",
         (NoticeKind::StaffShipped, Language::En) => "staff alert (a held order shipped)",
+        (NoticeKind::StaffUndeliverable, Language::Ja) => "スタッフへの不達の通知",
+        (NoticeKind::StaffUndeliverable, Language::En) => "staff alert (the notice did not arrive)",
     }
 }
 

@@ -45,6 +45,9 @@ pub enum NoticeKind {
     StaffActionRefused,
     /// Staff: a held order shipped at the mall before anybody answered; it is not cancelled.
     StaffShipped,
+    /// Staff: the buyer's notice did not arrive (bounced, refused, marked as spam): reach the buyer another
+    /// way (a phone task; Amazon: its customer service).
+    StaffUndeliverable,
 }
 
 impl NoticeKind {
@@ -62,6 +65,7 @@ impl NoticeKind {
             NoticeKind::StaffFeedFailure => "staff_feed_failure",
             NoticeKind::StaffActionRefused => "staff_action_refused",
             NoticeKind::StaffShipped => "staff_shipped",
+            NoticeKind::StaffUndeliverable => "staff_undeliverable",
         }
     }
 }
@@ -121,6 +125,8 @@ pub struct Mail {
 pub enum NoticeState {
     Pending,
     Sent,
+    /// Given up: the mail service refused it, or it kept failing; the staff reach the buyer another way.
+    Failed,
 }
 
 /// An outbox record.
@@ -189,6 +195,18 @@ impl Notice {
             message_id: Some(message_id),
             leased_until: None,
             last_error: None,
+            ..self.clone()
+        }
+    }
+
+    /// The notice given up after `error` (refused, or failed too often): no more attempts.
+    pub fn given_up(&self, error: String) -> Self {
+        Self {
+            state: NoticeState::Failed,
+            version: self.version + 1,
+            attempts: self.attempts + 1,
+            leased_until: None,
+            last_error: Some(error),
             ..self.clone()
         }
     }
@@ -463,6 +481,12 @@ impl Templates {
             (NoticeKind::StaffShipped, Language::En) => {
                 format!("[mallguard] Check: a suspected duplicate on hold shipped: {order_id}")
             }
+            (NoticeKind::StaffUndeliverable, Language::Ja) => {
+                format!("[mallguard] 要対応: 購入者へ確認メールが届きませんでした: {order_id}")
+            }
+            (NoticeKind::StaffUndeliverable, Language::En) => {
+                format!("[mallguard] Action needed: the buyer's notice did not arrive: {order_id}")
+            }
         }
     }
 
@@ -477,6 +501,7 @@ impl Templates {
                 | NoticeKind::StaffEscalated
                 | NoticeKind::StaffActionRefused
                 | NoticeKind::StaffShipped
+                | NoticeKind::StaffUndeliverable
         );
         let lang = ctx.shop.language;
         let to = if staff {
@@ -525,6 +550,7 @@ impl Templates {
             at_mall => ctx.at_mall.map(|kind| crate::history::action_label(kind, lang)),
             at_mall_kind => ctx.at_mall.map(|kind| kind.as_str()),
             refusal => ctx.refusal,
+            phone_task => hold.contact.phone_allowed && ctx.held.buyer.phone.is_some(),
         };
         let suffix = match lang {
             Language::Ja => "ja",

@@ -399,6 +399,8 @@ impl CursorStore for MemoryStore {
 pub struct RecordingMailer {
     pub sent: Mutex<Vec<Mail>>,
     pub failing: std::sync::atomic::AtomicBool,
+    /// Addresses the mail service refuses (a suppressed address): sends to them are `Rejected`.
+    pub refused: Mutex<Vec<String>>,
 }
 
 impl RecordingMailer {
@@ -409,6 +411,11 @@ impl RecordingMailer {
     pub fn fail(&self, failing: bool) {
         self.failing.store(failing, std::sync::atomic::Ordering::SeqCst);
     }
+
+    /// From now on the mail service refuses mail to `address`.
+    pub fn refuse(&self, address: &str) {
+        self.refused.lock().unwrap().push(address.to_owned());
+    }
 }
 
 #[async_trait::async_trait]
@@ -416,6 +423,9 @@ impl Mailer for RecordingMailer {
     async fn send(&self, mail: &Mail) -> Result<String, MailError> {
         if self.failing.load(std::sync::atomic::Ordering::SeqCst) {
             return Err(MailError::Transient("the test mailer is down".into()));
+        }
+        if self.refused.lock().unwrap().iter().any(|a| a == mail.to.as_str()) {
+            return Err(MailError::Rejected("the address is on the suppression list".into()));
         }
         let mut sent = self.sent.lock().unwrap();
         sent.push(mail.clone());

@@ -506,6 +506,7 @@ fn notice_state(state: NoticeState) -> &'static str {
     match state {
         NoticeState::Pending => "pending",
         NoticeState::Sent => "sent",
+        NoticeState::Failed => "failed",
     }
 }
 

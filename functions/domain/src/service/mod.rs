@@ -5,6 +5,7 @@
 mod act;
 mod expire;
 mod ingest;
+mod mail_events;
 mod notified;
 mod poll;
 mod respond;
@@ -16,6 +17,7 @@ use jiff::Timestamp;
 pub use act::ActionsReport;
 pub use expire::{Retry, SweepReport};
 pub use ingest::{Incoming, IngestOutcome};
+pub use mail_events::{MailOutcome, MailReport, MailReportOutcome};
 pub use notified::{NotificationError, NotificationOutcome, OrderNotification};
 pub use poll::{CREDENTIALS_WARNING, PollBudget, PollReport};
 pub use respond::{Answer, HoldPage};
@@ -30,13 +32,15 @@ use crate::notice::{HoldMailContext, Links, Notice, NoticeId, NoticeKind, Notice
 use crate::order::OrderStatus;
 use crate::policy::{Policy, ShopProfile};
 use crate::ports::{
-    Clock, CommitError, Expect, Mailer, Metric, Metrics, NoMetrics, ParsedPayload, PayloadParser, Quarantined, Store,
-    StoreError, StoredOrder, WriteBatch,
+    Clock, CommitError, Expect, MailError, Mailer, Metric, Metrics, NoMetrics, ParsedPayload, PayloadParser,
+    Quarantined, Store, StoreError, StoredOrder, WriteBatch,
 };
 use crate::token::{LinkAction, LinkSigner};
 
 /// How often a decision is re-read and retried when concurrent writers keep winning.
 const MAX_ATTEMPTS: usize = 16;
+/// How often a notice is tried before it is given up (about a day and a half with the back-off).
+const MAX_SEND_ATTEMPTS: u32 = 10;
 /// A notice being sent now is not picked up by the sweep for this long.
 const SEND_LEASE: jiff::SignedDuration = jiff::SignedDuration::from_mins(2);
 
@@ -339,7 +343,8 @@ impl Mallguard {
     /// and the number that failed.
     async fn deliver(&self, notices: Vec<Notice>) -> (Vec<NoticeKind>, usize) {
         let (mut sent, mut failed) = (vec![], 0);
-        for notice in notices {
+        let mut queue: std::collections::VecDeque<Notice> = notices.into();
+        while let Some(notice) = queue.pop_front() {
             let now = self.clock.now();
             let (updated, event) = match self.mailer.send(&notice.mail).await {
                 Ok(message_id) => {
@@ -356,8 +361,15 @@ impl Mallguard {
                 Err(err) => {
                     failed += 1;
                     self.metrics.record(Metric::NoticeFailed, 1);
-                    tracing::warn!(notice = %notice.id, error = %err, "notice not sent; the sweep retries it");
-                    let updated = notice.failed(err.to_string(), now);
+                    // A refusal is final; a failure that may pass is retried a bounded number of times.
+                    let give_up = matches!(err, MailError::Rejected(_)) || notice.attempts + 1 >= MAX_SEND_ATTEMPTS;
+                    let updated = if give_up {
+                        tracing::error!(notice = %notice.id, error = %err, "notice given up: the staff are told");
+                        notice.given_up(err.to_string())
+                    } else {
+                        tracing::warn!(notice = %notice.id, error = %err, "notice not sent; the sweep retries it");
+                        notice.failed(err.to_string(), now)
+                    };
                     let event = Event::NoticeFailed {
                         notice: notice.id.clone(),
                         kind: notice.kind,
@@ -371,10 +383,28 @@ impl Mallguard {
             if let Some(order) = &notice.order {
                 batch.history.push(HistoryEntry::new(order, now, event));
             }
+            // A buyer's notice given up leaves the buyer unaware of an open hold: the staff take over.
+            let mut escalation = vec![];
+            if updated.state == NoticeState::Failed
+                && matches!(notice.kind, NoticeKind::Notice | NoticeKind::Reminder)
+                && let Some(hold_id) = &notice.hold
+            {
+                match self.store.hold(hold_id).await {
+                    Ok(Some(hold)) if hold.state == HoldState::Held => {
+                        match self.undeliverable_into(&mut batch, &hold, now).await {
+                            Ok(alerts) => escalation = alerts,
+                            Err(err) => tracing::warn!(hold = %hold_id, error = %err, "could not escalate"),
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(err) => tracing::warn!(hold = %hold_id, error = %err, "could not read the hold to escalate"),
+                }
+            }
             batch.notices.push((updated, Expect::Version(notice.version)));
-            if let Err(err) = self.store.commit(batch).await {
+            match self.store.commit(batch).await {
+                Ok(()) => queue.extend(escalation),
                 // The mail went out (or not) either way; a conflict means the sweep already recorded it.
-                tracing::warn!(notice = %notice.id, error = %err, "could not record the notice's outcome");
+                Err(err) => tracing::warn!(notice = %notice.id, error = %err, "could not record the notice's outcome"),
             }
         }
         (sent, failed)

@@ -7,7 +7,7 @@ use jiff::SignedDuration;
 use super::*;
 use crate::hold::HoldState;
 use crate::ids::Mall;
-use crate::notice::NoticeKind;
+use crate::notice::{NoticeKind, NoticeState};
 use crate::ports::roles::*;
 use crate::testing::{
     ManualClock, MemoryStore, RecordingMailer, incoming, line, link_tokens, order, order_at, settings,
@@ -833,4 +833,117 @@ fn carrier_addresses_are_told_apart() {
     ] {
         assert!(!EmailAddress::parse(other).unwrap().is_carrier(), "{other}");
     }
+}
+
+fn report(hold: &Hold, kind: NoticeKind, outcome: MailOutcome) -> MailReport {
+    MailReport {
+        message_id: "ses-0001".into(),
+        outcome,
+        at: "2026-11-23T03:06:00Z".parse().unwrap(),
+        hold: Some(hold.id.clone()),
+        kind: Some(kind),
+        detail: "Permanent/General".into(),
+    }
+}
+
+#[tokio::test]
+async fn a_bounced_notice_turns_the_hold_into_a_phone_task_once() {
+    let w = world();
+    let hold = w.held_pair().await;
+    let bounced = report(&hold, NoticeKind::Notice, MailOutcome::Bounced { permanent: true });
+    assert_eq!(
+        w.app.mail_reported(bounced.clone()).await.unwrap(),
+        MailReportOutcome::Escalated
+    );
+    let alerts = w.mails_of(NoticeKind::StaffUndeliverable);
+    assert_eq!(alerts.len(), 1);
+    assert!(
+        alerts[0].text.contains("電話で確認") && alerts[0].text.contains("090"),
+        "{}",
+        alerts[0].text
+    );
+    // The same bounce reported twice, and a complaint after it: one phone task, every report in the evidence.
+    assert_eq!(w.app.mail_reported(bounced).await.unwrap(), MailReportOutcome::Recorded);
+    let complaint = report(&hold, NoticeKind::Notice, MailOutcome::Complained);
+    assert_eq!(
+        w.app.mail_reported(complaint).await.unwrap(),
+        MailReportOutcome::Recorded
+    );
+    assert_eq!(w.mails_of(NoticeKind::StaffUndeliverable).len(), 1);
+    let events = w.events("1002").await;
+    let permanent = events
+        .iter()
+        .filter(|e| e.contains("Bounced { permanent: true }"))
+        .count();
+    assert_eq!(permanent, 2, "{events:?}");
+    assert!(events.iter().any(|e| e.contains("Complained")), "{events:?}");
+    let alerts_queued = events
+        .iter()
+        .filter(|e| e.contains("NoticeQueued") && e.contains("StaffUndeliverable"));
+    assert_eq!(alerts_queued.count(), 1, "{events:?}");
+    // A delivery is only recorded.
+    let delivered = report(&hold, NoticeKind::Reminder, MailOutcome::Delivered);
+    assert_eq!(
+        w.app.mail_reported(delivered).await.unwrap(),
+        MailReportOutcome::Recorded
+    );
+    // A report about no hold (a staff alert) is ignored.
+    let mut staff = report(&hold, NoticeKind::StaffNewHold, MailOutcome::Delivered);
+    staff.hold = None;
+    assert_eq!(w.app.mail_reported(staff).await.unwrap(), MailReportOutcome::Ignored);
+}
+
+#[tokio::test]
+async fn a_bounced_amazon_notice_notes_the_customer_service_request_and_no_phone() {
+    let w = world();
+    let mut first = order("503-7777777-0000001");
+    first.order_ref.mall = Mall::Amazon;
+    let mut second = order_at("503-7777777-0000002", "2026-11-23T03:05:00Z");
+    second.order_ref.mall = Mall::Amazon;
+    w.app.ingest(incoming(first)).await.unwrap();
+    let IngestOutcome::Held { hold, .. } = w.app.ingest(incoming(second)).await.unwrap() else {
+        panic!()
+    };
+    let hold = w.store.hold(&hold).await.unwrap().unwrap();
+    let bounced = report(&hold, NoticeKind::Notice, MailOutcome::Rejected);
+    assert_eq!(
+        w.app.mail_reported(bounced).await.unwrap(),
+        MailReportOutcome::Escalated
+    );
+    let escalated = w.store.hold(&hold.id).await.unwrap().unwrap();
+    let case = escalated
+        .amazon_fallback_case
+        .expect("the customer-service request is noted");
+    let alert = &w.mails_of(NoticeKind::StaffUndeliverable)[0];
+    assert!(
+        alert.text.contains(&case) && alert.text.contains("電話はできません"),
+        "{}",
+        alert.text
+    );
+}
+
+#[tokio::test]
+async fn a_notice_the_mail_service_refuses_is_given_up_and_the_staff_take_over() {
+    let w = world();
+    w.mailer.refuse("taro.yamada@example.com");
+    w.app.ingest(incoming(order("1001"))).await.unwrap();
+    let outcome = w
+        .app
+        .ingest(incoming(order_at("1002", "2026-11-23T03:05:00Z")))
+        .await
+        .unwrap();
+    let IngestOutcome::Held { hold, notified: false } = outcome else {
+        panic!("{outcome:?}")
+    };
+    let notice = w
+        .store
+        .notice(&crate::notice::NoticeId::for_hold(&hold, NoticeKind::Notice))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(notice.state, NoticeState::Failed, "not retried forever");
+    assert_eq!(w.mails_of(NoticeKind::StaffUndeliverable).len(), 1);
+    w.clock.advance(SignedDuration::from_hours(2));
+    let report = w.app.sweep().await.unwrap();
+    assert_eq!((report.notices_sent, report.notices_failed), (0, 0), "{report:?}");
 }

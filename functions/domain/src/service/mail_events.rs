@@ -1,0 +1,175 @@
+//! What the mail service reports after sending (SES events: delivery, bounce, complaint, reject, delay) and
+//! what mallguard does with it. A buyer's notice that did not arrive (a permanent bounce, a complaint, a
+//! reject), or that could not be sent at all, escalates its hold at once: the staff get a phone task, or for
+//! Amazon the customer-service request (sellers may not phone Amazon buyers), or for a gift, other ways to
+//! reach the buyer. Everything reported is kept in the order's evidence.
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use super::{Mallguard, ServiceError, queue};
+use crate::history::{Event, HistoryEntry};
+use crate::hold::{Hold, HoldState, amazon_case_text};
+use crate::ids::HoldId;
+use crate::notice::{Notice, NoticeKind};
+use crate::ports::{CommitError, Expect, WriteBatch};
+
+/// What the mail service reported about one sent mail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MailOutcome {
+    Delivered,
+    /// Bounced; `permanent` when the address will never take it (no such user, a refusing domain).
+    Bounced {
+        permanent: bool,
+    },
+    /// The recipient marked it as spam.
+    Complained,
+    /// The mail service refused to send it (a virus scan, a suppressed address).
+    Rejected,
+    /// Not delivered yet; the service keeps trying.
+    Delayed,
+}
+
+impl MailOutcome {
+    /// Whether the buyer will not get this mail: the hold is escalated.
+    pub fn is_failure(self) -> bool {
+        matches!(
+            self,
+            MailOutcome::Bounced { permanent: true } | MailOutcome::Complained | MailOutcome::Rejected
+        )
+    }
+
+    pub fn label(self, lang: crate::Language) -> &'static str {
+        use crate::Language::{En, Ja};
+        match (self, lang) {
+            (MailOutcome::Delivered, Ja) => "配信済み",
+            (MailOutcome::Delivered, En) => "delivered",
+            (MailOutcome::Bounced { permanent: true }, Ja) => "不達（宛先不明などの恒久的なエラー）",
+            (MailOutcome::Bounced { permanent: true }, En) => "bounced (permanently)",
+            (MailOutcome::Bounced { permanent: false }, Ja) => "一時的な不達",
+            (MailOutcome::Bounced { permanent: false }, En) => "bounced (for now)",
+            (MailOutcome::Complained, Ja) => "迷惑メールとして報告された",
+            (MailOutcome::Complained, En) => "reported as spam",
+            (MailOutcome::Rejected, Ja) => "送信を拒否された",
+            (MailOutcome::Rejected, En) => "refused by the mail service",
+            (MailOutcome::Delayed, Ja) => "配信遅延",
+            (MailOutcome::Delayed, En) => "delayed",
+        }
+    }
+}
+
+/// One report of the mail service about one mail, with the tags the mail was sent with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailReport {
+    pub message_id: String,
+    pub outcome: MailOutcome,
+    pub at: Timestamp,
+    /// The hold the mail is about (its `hold` tag), when it is about one.
+    pub hold: Option<HoldId>,
+    /// The notice's kind (its `kind` tag).
+    pub kind: Option<NoticeKind>,
+    /// The service's reason, without any address.
+    pub detail: String,
+}
+
+/// What became of a report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MailReportOutcome {
+    /// Kept in the order's evidence.
+    Recorded,
+    /// Kept, and the hold escalated to the staff.
+    Escalated,
+    /// About no hold (a staff alert, a quarantine notice): logged only.
+    Ignored,
+}
+
+/// The buyer's mails whose failure leaves the buyer unaware of the hold.
+fn asks_the_buyer(kind: NoticeKind) -> bool {
+    matches!(kind, NoticeKind::Notice | NoticeKind::Reminder)
+}
+
+impl Mallguard {
+    /// Records what the mail service reported about a mail and, when a buyer's notice of an open hold did
+    /// not arrive, escalates the hold to the staff (once per hold).
+    pub async fn mail_reported(&self, report: MailReport) -> Result<MailReportOutcome, ServiceError> {
+        let (Some(hold_id), Some(kind)) = (&report.hold, report.kind) else {
+            tracing::info!(message_id = report.message_id, outcome = ?report.outcome, "a mail report about no hold");
+            return Ok(MailReportOutcome::Ignored);
+        };
+        let Some(hold) = self.store.hold(hold_id).await? else {
+            tracing::warn!(hold = %hold_id, "a mail report about a hold that is gone");
+            return Ok(MailReportOutcome::Ignored);
+        };
+        let now = self.clock.now();
+        let mut batch = WriteBatch::default();
+        let reported = HistoryEntry::new(
+            &hold.order,
+            report.at,
+            Event::MailReported {
+                kind,
+                message_id: report.message_id.clone(),
+                outcome: report.outcome,
+                detail: report.detail.chars().take(200).collect(),
+            },
+        );
+        batch.history.push(reported.clone());
+        let escalate = report.outcome.is_failure() && asks_the_buyer(kind) && hold.state == HoldState::Held;
+        let mut notices = vec![];
+        if escalate {
+            notices = self.undeliverable_into(&mut batch, &hold, now).await?;
+        }
+        match self.store.commit(batch).await {
+            Ok(()) => {}
+            // Escalated already (a second report of the same failure): the report is kept all the same.
+            Err(CommitError::Conflict) => {
+                let only_history = WriteBatch {
+                    history: vec![reported],
+                    ..WriteBatch::default()
+                };
+                self.store.commit(only_history).await.map_err(|e| match e {
+                    CommitError::Store(err) => ServiceError::Store(err),
+                    CommitError::Conflict => ServiceError::Contention,
+                })?;
+                return Ok(MailReportOutcome::Recorded);
+            }
+            Err(CommitError::Store(err)) => return Err(err.into()),
+        }
+        self.deliver(notices.clone()).await;
+        tracing::info!(hold = %hold.id, kind = kind.as_str(), outcome = ?report.outcome, escalated = escalate, "mail report");
+        Ok(if escalate && !notices.is_empty() {
+            MailReportOutcome::Escalated
+        } else {
+            MailReportOutcome::Recorded
+        })
+    }
+
+    /// Adds to `batch` the escalation of `hold` whose buyer cannot be mailed: for Amazon the customer-service
+    /// request noted on the hold, and the staff alert (once per hold). Returns the alert to send.
+    pub(super) async fn undeliverable_into(
+        &self,
+        batch: &mut WriteBatch,
+        hold: &Hold,
+        now: Timestamp,
+    ) -> Result<Vec<Notice>, ServiceError> {
+        let held = self.load_order(&hold.order).await?;
+        let original = self.load_order(&hold.original).await?;
+        let mut hold = hold.clone();
+        if hold.contact.amazon_fallback && hold.amazon_fallback_case.is_none() {
+            hold.amazon_fallback_case = Some(amazon_case_text(&self.settings.shop.name, &held.order, &original.order));
+            hold.version += 1;
+            batch.history.push(HistoryEntry::new(
+                &hold.order,
+                now,
+                Event::AmazonFallbackNoted { hold: hold.id.clone() },
+            ));
+            batch.holds.push((hold.clone(), Expect::Version(hold.version - 1)));
+        }
+        let Some(notice) = self.hold_notice(NoticeKind::StaffUndeliverable, &hold, &held, &original, now)? else {
+            return Ok(vec![]);
+        };
+        // One alert per hold however many reports come: `Absent` makes a second one a conflict.
+        queue(batch, notice.clone(), now);
+        Ok(vec![notice])
+    }
+}
