@@ -347,11 +347,7 @@ impl HistoryEntry {
                 } else {
                     format!(" ({detail})")
                 };
-                if ja {
-                    format!("{kind}: {}{detail}", outcome.label(lang))
-                } else {
-                    format!("{kind}: {}{detail}", outcome.label(lang))
-                }
+                format!("{kind}: {}{detail}", outcome.label(lang))
             }
             Event::ActionRefused { kind, reason, .. } => {
                 if ja {
