@@ -681,3 +681,53 @@ fn holds_and_cancellations_reach_yahoo_and_an_amazon_hold_waits_for_the_staff() 
         );
     });
 }
+
+/// SES's bounce of a buyer's notice, as EventBridge delivers it to the mail-events function: the hold
+/// becomes a phone task for the staff within the one invocation, mailed through SES (moto).
+#[test]
+fn a_bounce_event_from_ses_turns_the_hold_into_a_phone_task() {
+    let _env = ENV.lock().unwrap_or_else(|e| e.into_inner());
+    run(async {
+        let d = deploy_with("mailevents", SECRETS, "mail-events").await;
+        let ingest = || {
+            let webhooks = d.cold.deployment.secrets.webhooks().clone();
+            mallguard_ingest::router(d.cold.app.clone(), IngestConfig::new(webhooks))
+        };
+        for sample in ["ingest-shopify.json", "ingest-shopify-base64.json"] {
+            let (status, body) = invoke(ingest(), &event(sample)).await;
+            assert_eq!(status, 200, "{body}");
+        }
+        let before = moto_messages(&d.moto).await.len();
+        let bounce: Value = serde_json::from_str(&event("mail-events-bounce.json")).unwrap();
+        let handled = mallguard_mail_events::handle(&d.cold.app, bounce.clone())
+            .await
+            .unwrap();
+        assert_eq!(handled, mallguard_mail_events::Handled::Escalated);
+        let messages = moto_messages(&d.moto).await;
+        let new: Vec<String> = messages[before..].iter().map(|m| m.to_string()).collect();
+        assert!(
+            new.iter()
+                .any(|m| m.contains("staff@tanaka-shop.example") && m.contains("届きませんでした")),
+            "the staff's phone task went out through SES: {new:?}"
+        );
+        // EventBridge delivers at least once: the same event again is recorded, not mailed again.
+        assert_eq!(
+            mallguard_mail_events::handle(&d.cold.app, bounce).await.unwrap(),
+            mallguard_mail_events::Handled::Recorded
+        );
+        assert_eq!(moto_messages(&d.moto).await.len(), messages.len());
+        let evidence = d
+            .cold
+            .app
+            .evidence(&d.cold.app.holds(true).await.unwrap()[0].order)
+            .await
+            .unwrap();
+        assert!(
+            evidence
+                .history
+                .iter()
+                .any(|h| matches!(h.event, mallguard_domain::history::Event::MailReported { .. })),
+            "in the evidence"
+        );
+    });
+}
