@@ -731,3 +731,74 @@ fn a_bounce_event_from_ses_turns_the_hold_into_a_phone_task() {
         );
     });
 }
+
+/// A Rakuten buyer's masked address is reached through Rakuten's relay: the shop's own-store order comes
+/// first, the same buyer's Rakuten order is polled and held, and its notice goes through the relay (an SMTP
+/// sink here) with the shop's login and its registered From; the staff alert still goes through SES.
+#[test]
+fn a_rakuten_buyers_notice_goes_through_rakutens_relay_with_the_shops_login() {
+    use mallguard_domain::ids::Mall;
+    use mallguard_feeds::fake::{self, FakeRms};
+    use mallguard_smtp::sink::SmtpSink;
+
+    let _env = ENV.lock().unwrap_or_else(|e| e.into_inner());
+    run(async {
+        let rms = FakeRms::start().await;
+        rms.license_expires("2027-02-01T23:59:59");
+        let sink = SmtpSink::start("tanaka-relay", "relay-password").await.unwrap();
+        let _malls = MallUrls::set(&mallguard_lambda::FeedUrls {
+            rakuten: rms.url().to_owned(),
+            yahoo: None,
+            yahoo_token: "http://127.0.0.1:9/token".into(),
+            amazon: "http://127.0.0.1:9".into(),
+            amazon_token: "http://127.0.0.1:9/token".into(),
+            shopify: None,
+        });
+        let mut secrets: Value = serde_json::from_str(SECRETS).unwrap();
+        secrets["rakuten"] = serde_json::json!({
+            fake::SHOP: {
+                "service_secret": fake::SERVICE_SECRET,
+                "license_key": fake::LICENSE_KEY,
+                "smtp": {
+                    "user": "tanaka-relay",
+                    "password": "relay-password",
+                    "from": "shop@tanaka-shop.example",
+                    "host": "127.0.0.1",
+                    "port": sink.port()
+                }
+            }
+        });
+        let d = deploy_with("relay", &secrets.to_string(), "poll").await;
+        let ingest = {
+            let webhooks = d.cold.deployment.secrets.webhooks().clone();
+            mallguard_ingest::router(d.cold.app.clone(), IngestConfig::new(webhooks))
+        };
+        let (status, body) = invoke(ingest, &event("ingest-generic.json")).await;
+        assert_eq!(status, 200, "{body}");
+        d.clock.set("2026-11-23T04:00:00Z".parse().unwrap());
+        let feeds = mallguard_lambda::feeds(&d.cold.deployment).unwrap();
+        let rakuten: Vec<_> = feeds.into_iter().filter(|f| f.mall() == Mall::Rakuten).collect();
+        let payload: Value = serde_json::from_str(&event("poll-schedule.json")).unwrap();
+        let report = mallguard_poll::handle(&d.cold.app, &rakuten, mallguard_lambda::poll_budget(), None, payload)
+            .await
+            .unwrap();
+        let report = serde_json::to_value(report).unwrap();
+        assert_eq!(report["shops"][0]["held"], 1, "{report}");
+
+        let relayed = sink.messages();
+        assert_eq!(relayed.len(), 1, "the buyer's notice, through the relay");
+        let mail = &relayed[0];
+        assert_eq!(mail.user.as_deref(), Some("tanaka-relay"));
+        assert_eq!(mail.from, "shop@tanaka-shop.example");
+        assert!(
+            mail.recipients.iter().all(|r| r.ends_with("@pc.fw.rakuten.ne.jp")),
+            "{:?}",
+            mail.recipients
+        );
+        let messages = moto_messages(&d.moto).await;
+        assert!(
+            !messages.iter().any(|m| m.to_string().contains("pc.fw.rakuten.ne.jp")),
+            "never through SES"
+        );
+    });
+}

@@ -419,7 +419,8 @@ impl AwsConfig {
 ///   "link_key": "<base64 of at least 16 random bytes: signs the links in notices>",
 ///   "shopify": { "tanaka-shop": "<this shop's Shopify app secret>" },
 ///   "generic": ["whsec_<Standard Webhooks secret>", "whsec_<the previous one, while rotating>"],
-///   "rakuten": { "tanaka-rakuten": { "service_secret": "SP…", "license_key": "SL…" } },
+///   "rakuten": { "tanaka-rakuten": { "service_secret": "SP…", "license_key": "SL…",
+///                "smtp": { "user": "…", "password": "…", "from": "shop@…" } } },
 ///   "yahoo": { "tanaka-yahoo": { "client_id": "…", "client_secret": "…", "refresh_token": "…",
 ///              "public_key_pem": "-----BEGIN PUBLIC KEY-----…", "public_key_version": "1" } },
 ///   "amazon": { "A1EXAMPLESELLER": { "client_id": "amzn1.application-oa2-client.…", "client_secret": "…",
@@ -567,6 +568,36 @@ pub struct RakutenSecret {
     /// shipping flow to respect. Without it, holds at Rakuten stay with the staff; cancellations do not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hold_sub_status: Option<String>,
+    /// The shop's login to Rakuten's mail relay (あんしんメルアド): mail to a buyer's masked address is
+    /// delivered only through it. Without it such a notice goes through SES and does not arrive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub smtp: Option<RakutenSmtpSecret>,
+}
+
+/// A Rakuten shop's relay login, from R-Login's メールサーバ設定情報.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RakutenSmtpSecret {
+    pub user: String,
+    #[serde(serialize_with = "expose")]
+    pub password: SecretString,
+    /// The shop's address registered with Rakuten (店舗連絡先 or 注文確認メール送り先): the relay sends only from it.
+    pub from: String,
+    /// The relay's host, when R-Login shows another than the usual one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+}
+
+impl PartialEq for RakutenSmtpSecret {
+    fn eq(&self, other: &Self) -> bool {
+        self.user == other.user
+            && self.password.expose_secret() == other.password.expose_secret()
+            && self.from == other.from
+            && self.host == other.host
+            && self.port == other.port
+    }
 }
 
 fn expose<S: serde::Serializer>(secret: &SecretString, s: S) -> Result<S::Ok, S::Error> {
@@ -578,6 +609,7 @@ impl PartialEq for RakutenSecret {
         self.service_secret.expose_secret() == other.service_secret.expose_secret()
             && self.license_key.expose_secret() == other.license_key.expose_secret()
             && self.hold_sub_status == other.hold_sub_status
+            && self.smtp == other.smtp
     }
 }
 

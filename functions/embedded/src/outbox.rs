@@ -198,7 +198,13 @@ fn render(mail: &Mail, from: &EmailAddress, id: &str, now: Timestamp) -> std::io
         .to(mail.to.as_str())
         .subject(one_line(&mail.subject))
         .header("Date", Raw::new(date))
-        .message_id(format!("{id}@mallguard.local"));
+        .message_id(format!("{id}@mallguard.local"))
+        // The way the mail would take when deployed: a Rakuten buyer's masked address through Rakuten's
+        // relay, an Amazon buyer through Amazon's messaging, the rest through SES.
+        .header(
+            "X-Mallguard-Mail-Route",
+            Text::new(mallguard_domain::mail_routes::route_of(mail).0.as_str()),
+        );
     for (name, value) in &mail.tags {
         let name = header_name(name);
         if !name.is_empty() {
@@ -311,6 +317,26 @@ mod tests {
         let head = head(&render(&mail("hi"), &from, "id", at).unwrap());
         assert!(head.contains("\r\nDate: Mon, 23 Nov 2026 12:05:01 +0900\r\n"), "{head}");
         assert!(head.contains("\r\nMessage-ID: <id@mallguard.local>\r\n"), "{head}");
+    }
+
+    #[test]
+    fn each_mail_is_marked_with_the_route_it_would_take_when_deployed() {
+        let now: Timestamp = "2026-11-23T03:00:00Z".parse().unwrap();
+        let from = EmailAddress::parse("noreply@shop.example").unwrap();
+        let route = |to: &str, mall: &str| {
+            let mut m = mail("s");
+            m.to = EmailAddress::parse(to).unwrap();
+            m.tags.extend([
+                ("route".into(), "buyer".into()),
+                ("mall".into(), mall.into()),
+                ("shop".into(), "tea-shop".into()),
+            ]);
+            head(&render(&m, &from, "id", now).unwrap())
+        };
+        assert!(route("a1@pc.fw.rakuten.ne.jp", "rakuten").contains("X-Mallguard-Mail-Route: rakuten-relay"));
+        assert!(route("x@marketplace.amazon.co.jp", "amazon").contains("X-Mallguard-Mail-Route: amazon-messaging"));
+        assert!(route("taro@example.com", "shopify").contains("X-Mallguard-Mail-Route: default"));
+        assert!(head(&render(&mail("s"), &from, "id", now).unwrap()).contains("X-Mallguard-Mail-Route: default"));
     }
 
     #[tokio::test]

@@ -15,13 +15,16 @@ use mallguard_aws::emf::EmfMetrics;
 use mallguard_aws::keeper::SecretsManagerKeeper;
 use mallguard_domain::feed::{OrderFeed, OrderLookup};
 use mallguard_domain::ids::ShopId;
-use mallguard_domain::ports::{Clock, Metrics, SystemClock};
+use mallguard_domain::mail_routes::{Route, RoutedMailer};
+use mallguard_domain::order::EmailAddress;
+use mallguard_domain::ports::{Clock, Mailer, Metrics, SystemClock};
 use mallguard_domain::service::{Mallguard, PollBudget};
 use mallguard_feeds::actions::{MallActionsRouter, ShopActions};
 use mallguard_feeds::amazon::{AmazonCredentials, AmazonOptions, AmazonSpApi};
 use mallguard_feeds::rakuten::{DEFAULT_BASE_URL, RakutenCredentials, RakutenFeed, RakutenOptions};
 use mallguard_feeds::shopify::{RefundChoice, ShopifyAdmin, ShopifyCredentials, ShopifyOptions};
 use mallguard_feeds::yahoo::{YahooCredentials, YahooFeed, YahooOptions};
+use mallguard_smtp::{RakutenSmtpMailer, RakutenSmtpSettings, Tls};
 
 /// A function ready to serve: its use cases and what it was configured with.
 pub struct ColdStart {
@@ -46,7 +49,7 @@ pub async fn cold_start_with(
     // One clock for the use cases and the store, so a test clock governs TTLs and leases too.
     let store = deployment.store(sdk).with_clock(clock.clone());
     store.warm_up().await;
-    let mailer = deployment.mailer(sdk);
+    let mailer = mail_routes(&deployment, Arc::new(deployment.mailer(sdk)))?;
     // A credential a mall rotates while the poll function reads it goes back into the deployment's secret.
     let keeper = SecretsManagerKeeper::new(aws_sdk_secretsmanager::Client::new(sdk), &deployment.aws.secret_id);
     // Every function may act at a mall: ingest and poll hold new duplicates, respond and expire release and
@@ -66,6 +69,36 @@ pub async fn cold_start_with(
         "cold start done"
     );
     Ok(ColdStart { app, deployment })
+}
+
+/// The deployment's mail routes: SES for everything, and for each Rakuten shop with a relay login, Rakuten's
+/// relay for its buyers' masked addresses (mail to them arrives only that way).
+pub fn mail_routes(deployment: &Deployment, ses: Arc<dyn Mailer>) -> Result<RoutedMailer, ConfigError> {
+    let mut routed = RoutedMailer::new(ses);
+    for (shop, secret) in deployment.secrets.rakuten() {
+        let Some(smtp) = &secret.smtp else { continue };
+        let invalid = |reason: String| ConfigError::BadSecret {
+            secret_id: deployment.aws.secret_id.clone(),
+            reason: format!("rakuten[{shop:?}].smtp: {reason}"),
+        };
+        let from = EmailAddress::parse(&smtp.from).map_err(|e| invalid(e.to_string()))?;
+        let mut settings = RakutenSmtpSettings::rakuten(smtp.user.clone(), smtp.password.clone(), from);
+        settings.from_name = Some(deployment.settings.shop.name.clone());
+        if let Some(host) = &smtp.host {
+            settings.host = host.clone();
+        }
+        if let Some(port) = smtp.port {
+            settings.port = port;
+        }
+        // Plain SMTP only to a stand-in on this machine (the tests' sink); the relay itself needs STARTTLS.
+        if matches!(settings.host.as_str(), "127.0.0.1" | "localhost" | "::1") {
+            settings.tls = Tls::None;
+        }
+        let relay = RakutenSmtpMailer::new(settings).map_err(|e| invalid(e.to_string()))?;
+        let shop_id = ShopId::parse(shop).map_err(|e| invalid(e.to_string()))?;
+        routed = routed.with(Route::RakutenRelay, shop_id, Arc::new(relay));
+    }
+    Ok(routed)
 }
 
 /// `MALLGUARD_RAKUTEN_URL`: the RMS host the Rakuten feeds read (a fake's in tests); the real one unless set.
