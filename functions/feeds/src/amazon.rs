@@ -168,6 +168,49 @@
 //! [`ActionError::Refused`]. The presigned urls answer as S3: a 429 or a 5xx is later, anything else that is
 //! not a 2xx refused, naming S3's error `Code`.
 //!
+//! # Messaging a buyer
+//!
+//! [`AmazonMessenger`] is the domain's [`Mailer`] for one seller's buyer mails: Amazon wants every message
+//! to a buyer to go through Buyer-Seller Messaging, which an app reaches by the Messaging API v1
+//! (amzn/selling-partner-api-models@34dc93f `models/messaging-api-model/messaging.json`; the pure requests,
+//! parsers and text rules are in [`mallguard_malls::amazon`], "Messaging a buyer"). It wraps the seller's
+//! [`AmazonSpApi`] in an [`Arc`] rather than making [`AmazonSpApi`] a mailer itself: the deployments already
+//! hold one `Arc<AmazonSpApi>` per seller for the lookups, the backstop and the cancellations, so the
+//! messenger shares its LWA token (one cache, one refresh at a time); sending to buyers stays a deliberate
+//! registration (`RoutedMailer::with(Route::AmazonMessaging, seller, …)`), since the Messaging API needs the
+//! Buyer Communication role that an app set up for orders may not have; and [`AmazonSpApi`] keeps one `send`
+//! (its HTTP call), not two.
+//!
+//! One mail ([`Mailer::send`]) is a buyer mail of a hold whose tags name Amazon, this seller (`shop`) and
+//! the order (`order`); any other is [`MailError::Rejected`] before a request. The `kind` tag picks the
+//! message type ([`amazon::MessageType::for_notice`]): the notice and the reminder are `confirmOrderDetails`
+//! ("to ask a buyer an order-related question prior to shipping their order"), the cancellation
+//! `unexpectedProblem`; the receipt is refused (the API does not answer a buyer's messages). Then, each with
+//! the LWA token (and the one new token for an expired or refused kept one, as every call here):
+//!
+//! 1. **getMessagingActionsForOrder** (Amazon.co.jp): the type not among the actions Amazon allows for the
+//!    order now is [`MailError::Rejected`], naming the ones it allows, so the domain hands the hold to the
+//!    staff (a shipped order, too many messages: Amazon decides).
+//! 2. **GetAttributes**: a `buyer.locale` whose language is not the mail's ([`amazon::text_language`]) is
+//!    [`MailError::Rejected`] (Amazon: the text "must be written in the buyer's language of preference");
+//!    no locale at all, the mail goes as it is.
+//! 3. **The message** (`POST …/messages/{type}`) with [`amazon::message_text`]: plain text, the subject
+//!    first, no line with a link or an email address, and where the answer links were, the request to
+//!    reply to the message in Amazon's message centre (「このメッセージにご返信ください」), at most 2000
+//!    long. Amazon answers `201` with no id, so the message id handed back is mallguard's own:
+//!    `amazon-msg:{order}:{hold}:{kind}`. A `201` that carries `errors` is still a message created (logged):
+//!    sending again would risk a second message to the buyer.
+//!
+//! Three requests a mail, four when the LWA token is fetched; each Messaging operation allows 1 request a
+//! second with a burst of 5, so a sweep of many notices may be throttled and retried. Failures: 429, 5xx, a
+//! redirect, no answer or a body that is not JSON are [`MailError::Transient`]; refused credentials (LWA's,
+//! a 401 or 403 again with a new token), a 403 "Invalid amazonOrderId and template combination." (the type is
+//! not allowed; no new token for it), 404 and any other 4xx are [`MailError::Rejected`]. The texts name the
+//! call, the order and Amazon's error code, and Amazon's message only when it is plain ASCII without an `@` or
+//! a link (so nothing of the buyer's text can come back in it); never a token or the text sent. A timeout
+//! after the message went out may mean Amazon took it: the API cannot tell, and a retry may then message the
+//! buyer twice. Logs carry the seller, the order, the hold, the kind, the type and counts.
+//!
 //! # Orders API v0 is deprecated
 //!
 //! `getOrders`, `getOrder` and `getOrderItems` are Orders API v0, which Amazon removes on 2027-03-27 in
@@ -177,6 +220,7 @@
 
 use std::collections::HashSet;
 use std::fmt;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -184,10 +228,13 @@ use jiff::{SignedDuration, Timestamp};
 use mallguard_domain::action::{ActionError, ActionKind, MallAction, Performed};
 use mallguard_domain::feed::{FeedError, FeedOrder, FeedPage, LookedUp, OrderFeed, OrderLookup};
 use mallguard_domain::ids::{Mall, OrderId, ShopId};
+use mallguard_domain::mail_routes::{BUYER, ROUTE_TAG};
+use mallguard_domain::notice::Mail;
+use mallguard_domain::ports::{MailError, Mailer};
 use mallguard_malls::ParseError;
 use mallguard_malls::amazon::{
-    self, AmazonStatus, CancelReason, Compression, Failure, Feed, FeedOutcome, OrderCancellation, OrdersSince,
-    ProcessingReport, ProcessingStatus,
+    self, AmazonStatus, CancelReason, Compression, Failure, Feed, FeedOutcome, MessageType, OrderCancellation,
+    OrdersSince, ProcessingReport, ProcessingStatus,
 };
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use secrecy::{ExposeSecret, SecretString};
@@ -229,6 +276,10 @@ const MAX_ANSWER_BYTES: usize = 8 * 1024 * 1024;
 const TOKEN_MARGIN: Duration = Duration::from_secs(60);
 /// The rate of the operation, requests a second, that SP-API may send with an answer.
 const RATE_LIMIT_HEADER: &str = "x-amzn-ratelimit-limit";
+/// The id SP-API gives each request, for the logs.
+const REQUEST_ID_HEADER: &str = "x-amzn-requestid";
+/// How many characters of Amazon's error message a mail error repeats.
+const SAID_ECHO: usize = 120;
 /// The request time header of the developer guide; SigV4 is gone, and whether it is still required is not
 /// known, but it is harmless.
 const AMZ_DATE_HEADER: &str = "x-amz-date";
@@ -352,6 +403,12 @@ enum Call {
     GetFeedDocument,
     /// The GET of the processing report from its presigned url.
     Download,
+    /// Messaging API `getMessagingActionsForOrder`.
+    MessagingActions,
+    /// Messaging API `GetAttributes`.
+    Attributes,
+    /// A Messaging API message (`createConfirmOrderDetails`, …).
+    Message(MessageType),
 }
 
 impl Call {
@@ -368,6 +425,9 @@ impl Call {
             Call::GetFeed => "getFeed",
             Call::GetFeedDocument => "getFeedDocument",
             Call::Download => "the processing report's download",
+            Call::MessagingActions => "getMessagingActionsForOrder",
+            Call::Attributes => "GetAttributes",
+            Call::Message(message_type) => message_type.operation(),
         }
     }
 
@@ -377,6 +437,9 @@ impl Call {
             Call::CreateFeedDocument | Call::CreateFeed | Call::GetFeed | Call::GetFeedDocument => {
                 "order acknowledgement feeds need a role of their own (which one Amazon asks for is not verified \
                  here; turn cancel_orders off until the app has it)"
+            }
+            Call::MessagingActions | Call::Attributes | Call::Message(_) => {
+                "the Messaging API needs the Buyer Communication role"
             }
             _ => "buyer data needs the restricted Direct-to-Consumer Shipping role",
         }
@@ -394,6 +457,8 @@ struct Answer {
     status: u16,
     retry_after: Option<SignedDuration>,
     body: Vec<u8>,
+    /// `x-amzn-RequestId`, for the logs (Amazon's support asks for it).
+    request_id: Option<String>,
 }
 
 /// A call that failed: the error to hand back, and what Amazon's answer stood for (None: no answer).
@@ -811,6 +876,9 @@ impl AmazonSpApi {
         let retry_after = header(RETRY_AFTER.as_str())
             .and_then(|v| http::retry_after(v, Timestamp::now()))
             .or_else(|| header(RATE_LIMIT_HEADER).and_then(one_request_at));
+        let request_id = header(REQUEST_ID_HEADER)
+            .filter(|id| id.len() <= 100)
+            .map(str::to_owned);
         let body = match http::read_body(response, MAX_ANSWER_BYTES, name, self.timeout).await {
             Ok(body) => body,
             // A failure is classified by its status when its body cannot be read.
@@ -821,6 +889,7 @@ impl AmazonSpApi {
             status,
             retry_after,
             body,
+            request_id,
         })
     }
 
@@ -1537,6 +1606,317 @@ fn unreadable_token(call: Call, error: &ParseError) -> FeedError {
     }
 }
 
+// ---------------------------------------------------------------------------------------------------------
+// Messaging a buyer: the Messaging API
+// ---------------------------------------------------------------------------------------------------------
+
+/// One Amazon seller's buyer mails, sent as Buyer-Seller messages through the Messaging API (see the
+/// [module](self), "Messaging a buyer"). Register it for the seller's [`Route::AmazonMessaging`] mails.
+///
+/// [`Route::AmazonMessaging`]: mallguard_domain::mail_routes::Route::AmazonMessaging
+pub struct AmazonMessenger {
+    api: Arc<AmazonSpApi>,
+}
+
+impl fmt::Debug for AmazonMessenger {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AmazonMessenger").field("api", &self.api).finish()
+    }
+}
+
+/// What a buyer mail's tags say it is about.
+struct MessageTarget {
+    order: OrderId,
+    hold: String,
+    kind: String,
+    message_type: MessageType,
+}
+
+impl AmazonMessenger {
+    /// The messenger of `api`'s seller, sharing its LWA token with every other use of `api`.
+    pub fn new(api: Arc<AmazonSpApi>) -> AmazonMessenger {
+        AmazonMessenger { api }
+    }
+
+    /// The seller whose buyers this messages.
+    pub fn seller(&self) -> &ShopId {
+        &self.api.seller
+    }
+
+    /// The order, the hold, the kind and the message type of `mail`; refused when it is no buyer mail of
+    /// this seller's Amazon order, or of a kind Amazon's messaging does not carry.
+    fn target(&self, mail: &Mail) -> Result<MessageTarget, MailError> {
+        let tag = |name: &str| mail.tags.iter().find(|(k, _)| k == name).map(|(_, v)| v.trim());
+        let seller = &self.api.seller;
+        if tag(ROUTE_TAG) != Some(BUYER) || tag("mall") != Some(Mall::Amazon.as_str()) {
+            return Err(MailError::Rejected(format!(
+                "Amazon's messaging for seller {seller} carries the buyer mails of Amazon orders only: this mail is \
+                 not one (its route and mall tags)"
+            )));
+        }
+        if tag("shop") != Some(seller.as_str()) {
+            return Err(MailError::Rejected(format!(
+                "the mail is for another shop than Amazon seller {seller}: it must be routed to that seller's messenger"
+            )));
+        }
+        let order = tag("order")
+            .and_then(|order| OrderId::parse(order).ok())
+            .ok_or_else(|| MailError::Rejected("the mail names no Amazon order (its order tag)".into()))?;
+        let kind = tag("kind").unwrap_or_default().to_owned();
+        let message_type = MessageType::for_notice(&kind)
+            .map_err(|why| MailError::Rejected(format!("nothing was sent to the buyer of order {order}: {why}")))?;
+        Ok(MessageTarget {
+            order,
+            hold: tag("hold").filter(|h| !h.is_empty()).unwrap_or("-").to_owned(),
+            kind,
+            message_type,
+        })
+    }
+
+    /// The three calls of one mail (see the [module](self)): the id of the message.
+    async fn message(&self, mail: &Mail, target: &MessageTarget, progress: &mut Progress) -> Result<String, MailError> {
+        let api = &*self.api;
+        let (order, message_type) = (&target.order, target.message_type);
+        let language = amazon::text_language(&format!("{}\n{}", mail.subject, mail.text));
+        let made = amazon::message_text(&mail.subject, &mail.text, language, message_type.max_text());
+        if made.text.trim().is_empty() {
+            return Err(MailError::Rejected(format!(
+                "the mail for the buyer of order {order} has no text to send"
+            )));
+        }
+
+        let call = Call::MessagingActions;
+        let url = amazon::get_messaging_actions_for_order(order).url(&api.endpoint);
+        let answer = api
+            .messaging(call, |token| api.get(&url, token), progress)
+            .await
+            .map_err(mail_error)?;
+        let actions = amazon::parse_messaging_actions(&self.ok(call, order, &answer)?)
+            .map_err(|e| unreadable_mail_answer(call, &e))?;
+        if !actions.allows(message_type) {
+            let offered = actions.message_types();
+            let offered = if offered.is_empty() {
+                "none".to_owned()
+            } else {
+                offered.join(", ")
+            };
+            return Err(MailError::Rejected(format!(
+                "Amazon does not allow a {message_type} message for order {order} now (it allows: {offered}); it \
+                 decides by the order's state (shipped?), the seller and the messages sent already. Nothing was \
+                 sent: reach the buyer in Seller Central"
+            )));
+        }
+
+        let call = Call::Attributes;
+        let url = amazon::get_attributes(order).url(&api.endpoint);
+        let answer = api
+            .messaging(call, |token| api.get(&url, token), progress)
+            .await
+            .map_err(mail_error)?;
+        let attributes =
+            amazon::parse_attributes(&self.ok(call, order, &answer)?).map_err(|e| unreadable_mail_answer(call, &e))?;
+        match (&attributes.locale, attributes.language()) {
+            (Some(locale), buyers) if buyers != Some(language) => {
+                let written = match language {
+                    mallguard_domain::Language::Ja => "Japanese",
+                    mallguard_domain::Language::En => "English",
+                };
+                return Err(MailError::Rejected(format!(
+                    "the buyer of order {order} reads {locale} at Amazon, and the mail is in {written}: Amazon wants \
+                     messages in the buyer's language. Nothing was sent: write to the buyer in Seller Central"
+                )));
+            }
+            (None, _) => tracing::info!(
+                mall = "amazon",
+                shop = %api.seller,
+                %order,
+                "GetAttributes gives no buyer locale: the message goes in the mail's language"
+            ),
+            _ => {}
+        }
+
+        let call = Call::Message(message_type);
+        let url = amazon::create_message(order, message_type).url(&api.endpoint);
+        let body = json_bytes(&amazon::message_request(&made.text));
+        let answer = api
+            .messaging(call, |token| api.post_json(&url, token, &body), progress)
+            .await
+            .map_err(mail_error)?;
+        if amazon::refuses_message_type(answer.status, &answer.body) {
+            return Err(MailError::Rejected(format!(
+                "Amazon refused a {message_type} message for order {order}{}: the order does not allow it now. \
+                 Nothing was sent: reach the buyer in Seller Central",
+                amazon_said(&answer.body)
+            )));
+        }
+        self.ok(call, order, &answer)?;
+        if let Err(e) = amazon::parse_message_sent(&answer.body, message_type) {
+            tracing::warn!(mall = "amazon", shop = %api.seller, %order, error = %e, "Amazon created the message and said more: not sent again");
+        }
+        tracing::info!(
+            mall = "amazon",
+            shop = %api.seller,
+            %order,
+            hold = %target.hold,
+            kind = %target.kind,
+            message_type = message_type.name(),
+            links_removed = made.links_removed,
+            addresses_removed = made.addresses_removed,
+            shortened = made.shortened,
+            request_id = answer.request_id.as_deref().unwrap_or(""),
+            "sent the buyer a message through Amazon"
+        );
+        Ok(format!("amazon-msg:{order}:{}:{}", target.hold, target.kind))
+    }
+
+    /// The body of a 2xx answer; any other is the mail's error.
+    fn ok(&self, call: Call, order: &OrderId, answer: &Answer) -> Result<Vec<u8>, MailError> {
+        match Failure::classify(answer.status, &answer.body) {
+            None => Ok(answer.body.clone()),
+            Some(failure) => Err(self.refused(call, order, failure, answer)),
+        }
+    }
+
+    /// What an unsuccessful Messaging answer means for the mail: later for what passes, refused otherwise.
+    fn refused(&self, call: Call, order: &OrderId, failure: Failure, answer: &Answer) -> MailError {
+        let name = call.name();
+        let said = amazon_said(&answer.body);
+        let seller = &self.api.seller;
+        let error = match failure {
+            Failure::Throttled => MailError::Transient(format!(
+                "{name}: Amazon throttled the request (429){said}; its rate is 1 request a second, burst 5"
+            )),
+            Failure::Unavailable => MailError::Transient(format!("{name}: {failure}{said}")),
+            Failure::Unexpected(status) if (300..400).contains(&status) => {
+                MailError::Transient(format!("{name}: {failure} (a redirect, which is not followed)"))
+            }
+            Failure::TokenExpired | Failure::Unauthorized | Failure::ReauthorizationNeeded => {
+                MailError::Rejected(format!(
+                    "{name}: {failure}{said}, again with a new token: check that the seller {seller} still authorises \
+                     the app, and that the app has the roles for this call ({}). Nothing was sent: reach the buyer \
+                     in Seller Central",
+                    call.roles()
+                ))
+            }
+            Failure::NotFound => MailError::Rejected(format!(
+                "{name}: Amazon does not know order {order} of seller {seller} (404){said}"
+            )),
+            Failure::Invalid | Failure::Unexpected(_) => MailError::Rejected(format!(
+                "{name}: Amazon refused the request for order {order}: {failure}{said}"
+            )),
+        };
+        tracing::warn!(mall = "amazon", shop = %seller, %order, call = name, status = answer.status, request_id = answer.request_id.as_deref().unwrap_or(""), "an Amazon Messaging call failed");
+        error
+    }
+}
+
+#[async_trait]
+impl Mailer for AmazonMessenger {
+    /// `mail` as a Buyer-Seller message about its order (see the [module](self), "Messaging a buyer"); the id
+    /// is `amazon-msg:{order}:{hold}:{kind}`, Amazon giving none.
+    async fn send(&self, mail: &Mail) -> Result<String, MailError> {
+        let target = self.target(mail).inspect_err(|e| {
+            tracing::warn!(mall = "amazon", shop = %self.api.seller, error = %e, "a mail was not for Amazon's messaging");
+        })?;
+        let mut progress = Progress::default();
+        let result = self.message(mail, &target, &mut progress).await;
+        if let Err(error) = &result {
+            tracing::warn!(
+                mall = "amazon",
+                shop = %self.api.seller,
+                order = %target.order,
+                hold = %target.hold,
+                kind = %target.kind,
+                message_type = target.message_type.name(),
+                requests = progress.requests,
+                later = matches!(error, MailError::Transient(_)),
+                "the buyer was not messaged through Amazon"
+            );
+        }
+        result
+    }
+}
+
+/// A failure before any Messaging answer (LWA, no connection) as a mail's error: what passes is later,
+/// refused credentials are refused. Their texts hold no token and no buyer data.
+fn mail_error(error: FeedError) -> MailError {
+    match error {
+        FeedError::Throttled { .. } => MailError::Transient("LWA token: Amazon throttled the request".into()),
+        FeedError::Unavailable(message) => MailError::Transient(message),
+        FeedError::Unauthorized(message) | FeedError::Refused(message) => MailError::Rejected(message),
+    }
+}
+
+/// A 2xx Messaging answer that cannot be read: not JSON (a maintenance page) passes, another shape is refused.
+fn unreadable_mail_answer(call: Call, error: &ParseError) -> MailError {
+    match unreadable_answer(call, error) {
+        FeedError::Unavailable(message) => MailError::Transient(message),
+        other => MailError::Rejected(other.to_string()),
+    }
+}
+
+/// Amazon's first error, for a mail's error text: ` (Code: message)`. The code only when it is a plain
+/// identifier; the message only when it is printable ASCII without an `@` or a link, cut at
+/// [`SAID_ECHO`] characters, so that nothing of the buyer's text (Japanese, an address) can come back in it.
+fn amazon_said(body: &[u8]) -> String {
+    let Some(error) = amazon::api_errors(body).into_iter().next() else {
+        return String::new();
+    };
+    let code = Some(error.code.trim()).filter(|code| {
+        !code.is_empty()
+            && code.len() <= 60
+            && code
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+    });
+    let message = Some(error.message.trim()).filter(|message| {
+        let lower = message.to_ascii_lowercase();
+        !message.is_empty()
+            && message.chars().all(|c| c.is_ascii_graphic() || c == ' ')
+            && !message.contains('@')
+            && !lower.contains("http")
+    });
+    let message = message.map(|m| m.chars().take(SAID_ECHO).collect::<String>());
+    match (code, message) {
+        (Some(code), Some(message)) => format!(" ({code}: {message})"),
+        (Some(code), None) => format!(" ({code})"),
+        (None, Some(message)) => format!(" ({message})"),
+        (None, None) => String::new(),
+    }
+}
+
+impl AmazonSpApi {
+    /// A Messaging call with the LWA token, and its answer whatever its status: a new token and one more try
+    /// when Amazon says the token expired or refuses a kept one, unless the refusal is of the message type
+    /// for the order ([`amazon::refuses_message_type`]), which no token changes.
+    async fn messaging(
+        &self,
+        call: Call,
+        build: impl Fn(HeaderValue) -> reqwest::RequestBuilder,
+        progress: &mut Progress,
+    ) -> Result<Answer, FeedError> {
+        let mut retried = false;
+        loop {
+            let (token, fresh) = self.access_token(progress).await?;
+            let answer = self
+                .send(call, build(sensitive(token.expose_secret())?), progress)
+                .await?;
+            match Failure::classify(answer.status, &answer.body) {
+                Some(failure)
+                    if !retried
+                        && retry_with_new_token(failure, fresh)
+                        && !amazon::refuses_message_type(answer.status, &answer.body) =>
+                {
+                    tracing::info!(mall = "amazon", shop = %self.seller, call = call.name(), %failure, "the LWA access token was refused: getting a new one");
+                    self.forget(&token).await;
+                    retried = true;
+                }
+                _ => return Ok(answer),
+            }
+        }
+    }
+}
+
 /// gunzip for the processing reports Amazon stores `GZIP`-compressed (flate2): every member, one after the
 /// other, bounded (the output stops at a limit, so no report can exhaust memory) and checked (each member's
 /// CRC-32 and length, by flate2).
@@ -1881,6 +2261,7 @@ mod tests {
             status,
             retry_after: None,
             body: body.as_bytes().to_vec(),
+            request_id: None,
         };
         let denied = answer(
             403,

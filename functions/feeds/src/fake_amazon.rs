@@ -43,14 +43,31 @@
 //!     sample (plain with [`FakeSpApi::set_plain_reports`]).
 //!   - `GET /reports/{feedDocumentId}`: the processing report, gzipped (stored blocks) unless plain.
 //!
+//! - Messaging API v1 (`models/messaging-api-model/messaging.json`), in the shapes of `messaging-*`, each with
+//!   `marketplaceIds=A1VC38T7YXB528` and nothing else in its query (else the 400 `InvalidInput`
+//!   "marketplaceIds: Missing or invalid request parameter: marketplaceId" a client issue shows), an order the
+//!   fake knows (else 404 `NotFound`), and an LWA token:
+//!   - `GET /messaging/v1/orders/{orderId}` (getMessagingActionsForOrder): `_links.actions` and `_embedded.actions`
+//!     for the order's actions: those of [`FakeSpApi::set_messaging_actions`], else the names of
+//!     `messaging-getMessagingActionsForOrder.json` (with `confirmOrderDetails`) while the order has not shipped
+//!     and those of `…-shipped.json` (without it) once it has shipped or is cancelled (the fake's assumption: Amazon's
+//!     rules are not known). [`ORDER`] unshipped gets the sample's JSON.
+//!   - `GET /messaging/v1/orders/{orderId}/attributes` (GetAttributes): `{"buyer": {"locale": …}}`, `ja-JP` (the
+//!     sample's) unless [`FakeSpApi::set_buyer_locale`] says otherwise (no locale: `{"buyer": {}}`).
+//!   - `POST /messaging/v1/orders/{orderId}/messages/{type}`: a type not among the order's actions gets the 403
+//!     "Invalid amazonOrderId and template combination." (`messaging-error-template.json`, as observed); a body
+//!     that is not `{"text": …}` with 1 to 2000 characters, or a text with a link or an email address, the 400
+//!     `InvalidInput` (the fake is stricter than Amazon is known to be). Else `201` with `{}`
+//!     (`messaging-createConfirmOrderDetails.json`), the message kept ([`FakeSpApi::messages`]).
+//!
 //! Every SP-API call wants `x-amz-access-token`: a token the fake issued (LWA's for every call but getOrder,
 //! which takes an RDT too). An expired one gets the 403 of `error-token-expired.json`; an unknown one the 403
 //! "revoked, malformed or invalid"; a missing one the 403 "Access token is missing". A test scripts answers
 //! per endpoint ([`FakeSpApi::answer_once`]: a 429 with `error-quota-exceeded.json`, a 500, a malformed
 //! body…), expires the tokens, revokes the refresh token, cancels orders, adds orders and items, and reads what
 //! the fake received ([`FakeSpApi::requests`], [`FakeSpApi::orders_queries`], [`FakeSpApi::rdt_requests`],
-//! [`FakeSpApi::fetched`], [`FakeSpApi::uploads`], [`FakeSpApi::feed_requests`]), and ships orders
-//! ([`FakeSpApi::ship`]).
+//! [`FakeSpApi::fetched`], [`FakeSpApi::uploads`], [`FakeSpApi::feed_requests`], [`FakeSpApi::messages`]),
+//! and ships orders ([`FakeSpApi::ship`]).
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -70,7 +87,7 @@ use secrecy::SecretString;
 use serde_json::{Value, json};
 
 use crate::Timeouts;
-use crate::amazon::{AmazonCredentials, AmazonOptions, AmazonSpApi};
+use crate::amazon::{AmazonCredentials, AmazonMessenger, AmazonOptions, AmazonSpApi};
 
 /// The app's LWA client identifier.
 pub const CLIENT_ID: &str = "amzn1.application-oa2-client.0f1e2d3c4b5a69788796a5b4c3d2e1f0";
@@ -166,6 +183,31 @@ pub const FEED_REPORT_ERROR: &[u8] = include_bytes!(concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../../events/amazon/feed-report-error.xml"
 ));
+/// getMessagingActionsForOrder for [`ORDER`] unshipped: `confirmOrderDetails` among its actions.
+pub const MESSAGING_ACTIONS: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../events/amazon/messaging-getMessagingActionsForOrder.json"
+));
+/// getMessagingActionsForOrder for [`ORDER`] shipped: no `confirmOrderDetails`.
+pub const MESSAGING_ACTIONS_SHIPPED: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../events/amazon/messaging-getMessagingActionsForOrder-shipped.json"
+));
+/// GetAttributes for [`ORDER`]: `ja-JP`.
+pub const MESSAGING_ATTRIBUTES: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../events/amazon/messaging-getAttributes.json"
+));
+/// The `201` of a message created.
+pub const MESSAGE_SENT: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../events/amazon/messaging-createConfirmOrderDetails.json"
+));
+/// The 403 of a message type the order does not allow.
+pub const ERROR_TEMPLATE: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../events/amazon/messaging-error-template.json"
+));
 /// The feed id of the samples: the fake's first feed.
 pub const FEED_ID: &str = "50012019999";
 /// The Orders API model's sandbox 400, verbatim.
@@ -189,6 +231,27 @@ pub enum Endpoint {
     GetFeedDocument,
     /// The GET of a processing report from its presigned url.
     Download,
+    /// Messaging API getMessagingActionsForOrder.
+    MessagingActions,
+    /// Messaging API GetAttributes.
+    Attributes,
+    /// A Messaging API message, of any type.
+    Message,
+}
+
+/// A message the fake took: its order, its type (the path's last segment) and its body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SentMessage {
+    pub order: String,
+    pub message_type: String,
+    pub body: Value,
+}
+
+impl SentMessage {
+    /// The body's `text`.
+    pub fn text(&self) -> &str {
+        self.body["text"].as_str().unwrap_or_default()
+    }
 }
 
 /// How the fake processes a feed once its polls pending are over.
@@ -261,6 +324,19 @@ impl Answer {
     /// A 200 whose body is cut short ([`MALFORMED`]).
     pub fn malformed() -> Answer {
         Answer::status(200, MALFORMED)
+    }
+
+    /// 403 `Unauthorized` "Access to requested resource is denied.": the app lacks the role for the call.
+    pub fn access_denied() -> Answer {
+        Answer::status(
+            403,
+            br#"{"errors": [{"code": "Unauthorized", "message": "Access to requested resource is denied.", "details": ""}]}"#,
+        )
+    }
+
+    /// 403 with `messaging-error-template.json`: a message type the order does not allow.
+    pub fn template_refused() -> Answer {
+        Answer::status(403, ERROR_TEMPLATE)
     }
 }
 
@@ -359,6 +435,11 @@ struct Inner {
     plain_reports: bool,
     uploads: Vec<String>,
     feed_requests: Vec<Value>,
+    /// Messaging actions set by a test, by order.
+    messaging_actions: HashMap<String, Vec<String>>,
+    /// Buyer locales set by a test, by order (None: no locale).
+    buyer_locales: HashMap<String, Option<String>>,
+    messages: Vec<SentMessage>,
 }
 
 type Shared = Arc<Mutex<Inner>>;
@@ -513,6 +594,9 @@ impl FakeSpApi {
             plain_reports: false,
             uploads: Vec::new(),
             feed_requests: Vec::new(),
+            messaging_actions: HashMap::new(),
+            buyer_locales: HashMap::new(),
+            messages: Vec::new(),
         }));
         let app = Router::new()
             .route(LWA_PATH, post(lwa))
@@ -526,6 +610,9 @@ impl FakeSpApi {
             .route("/feeds/2021-06-30/feeds/{id}", get(get_feed))
             .route("/uploads/{id}", put(upload))
             .route("/reports/{id}", get(download))
+            .route("/messaging/v1/orders/{id}", get(messaging_actions))
+            .route("/messaging/v1/orders/{id}/attributes", get(messaging_attributes))
+            .route("/messaging/v1/orders/{id}/messages/{kind}", post(create_message))
             .with_state(state.clone());
         let url = format!("http://{host}");
         let server = tokio::spawn(async move {
@@ -580,6 +667,29 @@ impl FakeSpApi {
     /// [`FakeSpApi::api`], by the port it is used as for notifications.
     pub fn lookup(&self) -> AmazonSpApi {
         self.api()
+    }
+
+    /// A messenger of [`SELLER`] on the fake over a new [`FakeSpApi::api`] (its own LWA token).
+    pub fn messenger(&self) -> AmazonMessenger {
+        AmazonMessenger::new(Arc::new(self.api()))
+    }
+
+    /// getMessagingActionsForOrder lists `actions` for order `id` from now on, whatever its status.
+    pub fn set_messaging_actions(&self, id: &str, actions: &[&str]) {
+        let actions = actions.iter().map(|a| (*a).to_owned()).collect();
+        self.inner().messaging_actions.insert(id.to_owned(), actions);
+    }
+
+    /// GetAttributes gives `locale` for order `id`'s buyer (None: no locale); `ja-JP` at first.
+    pub fn set_buyer_locale(&self, id: &str, locale: Option<&str>) {
+        self.inner()
+            .buyer_locales
+            .insert(id.to_owned(), locale.map(str::to_owned));
+    }
+
+    /// Every message the fake took, in order.
+    pub fn messages(&self) -> Vec<SentMessage> {
+        self.inner().messages.clone()
     }
 
     /// The next request to `endpoint` gets `answer` (after the ones scripted before it).
@@ -879,6 +989,100 @@ async fn get_feed_document(State(state): State<Shared>, headers: HeaderMap, Path
 async fn download(State(state): State<Shared>, Path(id): Path<String>) -> Response {
     let reply = state.lock().unwrap().download(&id);
     send(reply).await
+}
+
+async fn messaging_actions(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let reply = state.lock().unwrap().messaging_actions(&headers, &id, query.as_deref());
+    send(reply).await
+}
+
+async fn messaging_attributes(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let reply = state
+        .lock()
+        .unwrap()
+        .messaging_attributes(&headers, &id, query.as_deref());
+    send(reply).await
+}
+
+async fn create_message(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Path((id, kind)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+    body: Bytes,
+) -> Response {
+    let reply = state
+        .lock()
+        .unwrap()
+        .create_message(&headers, &id, &kind, query.as_deref(), &body);
+    send(reply).await
+}
+
+/// The names of the actions of a getMessagingActionsForOrder answer.
+fn action_names(answer: &[u8]) -> Vec<String> {
+    let answer: Value = serde_json::from_slice(answer).expect("a messaging sample");
+    answer["_links"]["actions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|action| action["name"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// A getMessagingActionsForOrder answer for order `id` with `actions`, in the samples' shape: each action
+/// under `_links.actions`, each message type (not `attributes`) under `_embedded.actions` with its schema and
+/// self links.
+fn messaging_actions_answer(id: &str, actions: &[String]) -> Value {
+    let query = format!("?marketplaceIds={}", amazon::JP_MARKETPLACE_ID);
+    let base = format!("{}/{id}", amazon::MESSAGING_ORDERS_PATH);
+    let href = |name: &str| {
+        if name == amazon::ATTRIBUTES_ACTION {
+            format!("{base}/attributes{query}")
+        } else {
+            format!("{base}/messages/{name}{query}")
+        }
+    };
+    let links: Vec<Value> = actions
+        .iter()
+        .map(|name| json!({ "href": href(name), "name": name }))
+        .collect();
+    let embedded: Vec<Value> = actions
+        .iter()
+        .filter(|name| *name != amazon::ATTRIBUTES_ACTION)
+        .map(|name| {
+            json!({ "_links": {
+                "schema": { "href": format!("{base}/messages/{name}/schema"), "name": name },
+                "self": { "href": href(name), "name": name }
+            } })
+        })
+        .collect();
+    json!({
+        "_links": { "actions": links, "self": { "href": format!("{base}{query}") } },
+        "_embedded": { "actions": embedded }
+    })
+}
+
+/// Whether `text` holds a link or an email address, as the fake sees them.
+fn link_or_address(text: &str) -> bool {
+    let lower = text.to_ascii_lowercase();
+    lower.contains("http://")
+        || lower.contains("https://")
+        || text
+            .split(|c: char| c.is_whitespace() || c == '：' || c == ':')
+            .any(|word| {
+                word.split_once(['@', '＠'])
+                    .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'))
+            })
 }
 
 /// The `OrderStatus` of a fake order.
@@ -1506,6 +1710,106 @@ impl Inner {
         reply(200, body).with_header("content-type", "application/octet-stream")
     }
 
+    /// The checks every Messaging call makes: the LWA token, the one marketplace, an order the fake knows.
+    fn messaging_checks(&self, headers: &HeaderMap, id: &str, query: Option<&str>) -> Result<(), Reply> {
+        self.lwa_only(headers)?;
+        let pairs = pairs(query.unwrap_or_default());
+        let japan = matches!(pairs.as_slice(), [(name, value)]
+            if name == "marketplaceIds" && value == amazon::JP_MARKETPLACE_ID);
+        if !japan {
+            return Err(invalid(
+                "marketplaceIds: Missing or invalid request parameter: marketplaceId",
+            ));
+        }
+        if !self.orders.contains_key(id) {
+            return Err(error(404, "NotFound", "The resource specified does not exist.", ""));
+        }
+        Ok(())
+    }
+
+    /// The messaging actions of order `id`: a test's, else the samples' by whether it has shipped.
+    fn actions_of(&self, id: &str) -> Vec<String> {
+        if let Some(actions) = self.messaging_actions.get(id) {
+            return actions.clone();
+        }
+        let shipped = self.orders.get(id).is_some_and(|order| {
+            matches!(
+                status_of(order),
+                AmazonStatus::Shipped
+                    | AmazonStatus::PartiallyShipped
+                    | AmazonStatus::InvoiceUnconfirmed
+                    | AmazonStatus::Canceled
+            )
+        });
+        action_names(if shipped {
+            MESSAGING_ACTIONS_SHIPPED
+        } else {
+            MESSAGING_ACTIONS
+        })
+    }
+
+    fn with_request_id(&self, reply: Reply) -> Reply {
+        let n = self.counts.values().sum::<u32>();
+        reply
+            .with_header("x-amzn-RateLimit-Limit", "1.0")
+            .with_header("x-amzn-RequestId", &format!("fake-msg-{n:08}"))
+    }
+
+    fn messaging_actions(&mut self, headers: &HeaderMap, id: &str, query: Option<&str>) -> Reply {
+        if let Some(answer) = self.take_scripted(Endpoint::MessagingActions) {
+            return answer;
+        }
+        if let Err(reply) = self.messaging_checks(headers, id, query) {
+            return reply;
+        }
+        let answer = messaging_actions_answer(id, &self.actions_of(id));
+        self.with_request_id(reply(200, serde_json::to_vec_pretty(&answer).unwrap()))
+    }
+
+    fn messaging_attributes(&mut self, headers: &HeaderMap, id: &str, query: Option<&str>) -> Reply {
+        if let Some(answer) = self.take_scripted(Endpoint::Attributes) {
+            return answer;
+        }
+        if let Err(reply) = self.messaging_checks(headers, id, query) {
+            return reply;
+        }
+        let body = match self.buyer_locales.get(id) {
+            None => MESSAGING_ATTRIBUTES.to_vec(),
+            Some(Some(locale)) => serde_json::to_vec_pretty(&json!({ "buyer": { "locale": locale } })).unwrap(),
+            Some(None) => serde_json::to_vec_pretty(&json!({ "buyer": {} })).unwrap(),
+        };
+        self.with_request_id(reply(200, body))
+    }
+
+    fn create_message(&mut self, headers: &HeaderMap, id: &str, kind: &str, query: Option<&str>, body: &[u8]) -> Reply {
+        if let Some(answer) = self.take_scripted(Endpoint::Message) {
+            return answer;
+        }
+        if let Err(reply) = self.messaging_checks(headers, id, query) {
+            return reply;
+        }
+        if kind == amazon::ATTRIBUTES_ACTION || !self.actions_of(id).iter().any(|action| action == kind) {
+            return self.with_request_id(reply(403, ERROR_TEMPLATE));
+        }
+        let request: Value = serde_json::from_slice(body).unwrap_or_default();
+        let Some(text) = request["text"].as_str() else {
+            return invalid("text is required. (fake)");
+        };
+        let length = text.chars().count();
+        if !(1..=2000).contains(&length) {
+            return invalid("text must be 1 to 2000 characters long. (fake)");
+        }
+        if link_or_address(text) {
+            return invalid("text must hold no link and no email address. (fake)");
+        }
+        self.messages.push(SentMessage {
+            order: id.to_owned(),
+            message_type: kind.to_owned(),
+            body: request,
+        });
+        self.with_request_id(reply(201, MESSAGE_SENT))
+    }
+
     fn get_orders(&mut self, headers: &HeaderMap, query: Option<&str>) -> Reply {
         let pairs = pairs(query.unwrap_or_default());
         let param = |name: &str| pairs.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
@@ -1651,6 +1955,23 @@ mod tests {
             for_feed(FEED_REPORT, "7"),
             String::from_utf8_lossy(FEED_REPORT).replace(FEED_ID, "7").as_bytes()
         );
+    }
+
+    #[test]
+    fn the_messaging_answers_have_the_samples_shape() {
+        let sample: Value = serde_json::from_slice(MESSAGING_ACTIONS).unwrap();
+        assert_eq!(
+            messaging_actions_answer(ORDER, &action_names(MESSAGING_ACTIONS)),
+            sample
+        );
+        let shipped: Value = serde_json::from_slice(MESSAGING_ACTIONS_SHIPPED).unwrap();
+        assert_eq!(
+            messaging_actions_answer(ORDER, &action_names(MESSAGING_ACTIONS_SHIPPED)),
+            shipped
+        );
+        assert!(link_or_address("メール: support@tanaka-shop.example"));
+        assert!(link_or_address("Go to HTTPS://x.example"));
+        assert!(!link_or_address("山田 太郎 様 @ 東京"));
     }
 
     #[test]

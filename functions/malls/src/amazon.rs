@@ -60,6 +60,51 @@
 //! `CancelReason` values of the newer `OrderAcknowledgement.xsd` release_4_1; and the processing report's own
 //! XSD (its element names come from client fixtures). The samples are `events/amazon/feed-*`.
 //!
+//! # Messaging a buyer: the Messaging API v1
+//!
+//! Amazon wants every message to a buyer to go through Buyer-Seller Messaging; for an app that is the
+//! Messaging API v1 (amzn/selling-partner-api-models@34dc93f `models/messaging-api-model/messaging.json`,
+//! "M-MSG" below; the app needs the Buyer Communication role, per Amazon's "Send a message" tutorial). What a
+//! held order's buyer mail becomes, step by step:
+//!
+//! 1. `getMessagingActionsForOrder` ([`get_messaging_actions_for_order`], `GET /messaging/v1/orders/{id}`
+//!    with `marketplaceIds=A1VC38T7YXB528`, "You can only specify one marketplace"), read with
+//!    [`parse_messaging_actions`]: the names under `_links.actions` (M-MSG: "Returns hypermedia links under
+//!    the _links.actions key that specify which messaging actions are allowed for the order"). A type not
+//!    listed is not sent: Amazon's own guide says availability depends on "whether the order has been
+//!    fulfilled, the type of seller, or the number of messages already sent for the order".
+//! 2. `GetAttributes` ([`get_attributes`], `GET …/attributes`), read with [`parse_attributes`]: `buyer.locale`,
+//!    because every message type's `text` "must be written in the buyer's language of preference, which can
+//!    be retrieved from the GetAttributes operation" (M-MSG, each `Create…Request.text`).
+//! 3. The message ([`create_message`], `POST …/messages/{type}`) with the body [`message_request`]
+//!    (`{"text": …}`, M-MSG `CreateConfirmOrderDetailsRequest`); the answer is a `201` whose body holds at
+//!    most `errors` ([`parse_message_sent`]): Amazon gives no message id.
+//!
+//! Which type ([`MessageType::for_notice`]): the confirm-or-cancel question (the notice and its reminder) is
+//! `confirmOrderDetails`, the one M-MSG describes as "Sends a message to ask a buyer an order-related question
+//! prior to shipping their order"; the cancellation of an unanswered hold is `unexpectedProblem`, "a
+//! critical message to a buyer that an unexpected problem was encountered affecting the completion of the
+//! order". The receipt of the buyer's answer has none: the buyer answered by replying in Amazon's message
+//! centre, and Amazon's use case guide says "you cannot use this API to respond to messages from buyers".
+//! (`confirmCustomizationDetails`, "to provide or verify customization details such as name spelling,
+//! images, initials", is for made-to-order items and fits no duplicate question.)
+//!
+//! The text ([`message_text`]): plain text, the subject as its first line; `text` is `minLength` 1 and
+//! `maxLength` 2000 for both types, counted here in UTF-16 code units (never fewer than characters), and a
+//! longer text loses its last lines, not its question. "Only links related to order completion are allowed.
+//! Do not include HTML or email addresses": every line with an `http://` or `https://` link or an email
+//! address is dropped, and where the notice's answer links were, the buyer is told to reply to the message
+//! in Amazon's message centre, in the mail's language ([`text_language`]).
+//!
+//! Failures: every status M-MSG lists is the usual [`Failure::classify`]; a `403` whose error says "Invalid
+//! amazonOrderId and template combination." is Amazon refusing a type the order does not allow (observed,
+//! not specified: [`refuses_message_type`]). The rate of every Messaging operation is 1 request a second,
+//! burst 5 (M-MSG usage plans). Not verified, so not relied on: the real `_links.actions` of a Japanese
+//! order (the samples `events/amazon/messaging-*` are fictional, shaped on M-MSG's examples and issues),
+//! whether Amazon counts `maxLength` in characters or UTF-16 units, which locales Amazon.co.jp buyers carry
+//! (`ja-JP` assumed), whether the 201 body is empty or `{}` (both read), and whether a `text` over the limit,
+//! with a link or with an address is refused or delivered altered.
+//!
 //! # Sources, and what is not verified
 //!
 //! Every wire name here is from the SP-API models in `amzn/selling-partner-api-models`
@@ -105,6 +150,7 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use jiff::civil::{Date, DateTime};
+use mallguard_domain::Language;
 use mallguard_domain::ids::{Mall, OrderId, OrderRef, ProductKey, ShopId};
 use mallguard_domain::order::{
     Buyer, Delivery, EmailAddress, Money, Order, OrderError, OrderLine, OrderLines, OrderStatus, PayloadDigest,
@@ -3598,5 +3644,918 @@ mod feed_tests {
             );
         }
         assert_eq!(Failure::classify(400, deep.as_bytes()), Some(Failure::Invalid));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Messaging API v1: a message to the buyer (Buyer-Seller Messaging)
+// ---------------------------------------------------------------------------------------------------------
+
+/// Messaging API v1: `getMessagingActionsForOrder` is `GET {MESSAGING_ORDERS_PATH}/{amazonOrderId}`,
+/// `GetAttributes` `…/attributes`, and each message type `POST …/messages/{type}` (M-MSG `paths`).
+pub const MESSAGING_ORDERS_PATH: &str = "/messaging/v1/orders";
+/// The name `getMessagingActionsForOrder` gives the link to `GetAttributes` among the actions (M-MSG's
+/// sandbox answer): no message type.
+pub const ATTRIBUTES_ACTION: &str = "attributes";
+/// What the buyer is told in place of the notice's answer links, in Japanese.
+pub const REPLY_HINT_JA: &str = "ご回答は、Amazonのメッセージセンターから、このメッセージにご返信ください。";
+/// The same in English.
+pub const REPLY_HINT_EN: &str = "To answer, please reply to this message in the message centre of your Amazon account.";
+/// The last line of a text cut to fit, in Japanese.
+const SHORTENED_JA: &str = "（以下省略）";
+/// The same in English.
+const SHORTENED_EN: &str = "(shortened)";
+/// How many characters of an action name or a locale are read; real ones are far shorter.
+const MAX_MESSAGING_NAME: usize = 100;
+
+/// A message type of the Messaging API that mallguard sends (see the module's "Messaging a buyer").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MessageType {
+    /// `confirmOrderDetails` (operation `createConfirmOrderDetails`): "Sends a message to ask a buyer an
+    /// order-related question prior to shipping their order." The confirm-or-cancel question.
+    ConfirmOrderDetails,
+    /// `unexpectedProblem` (operation `createUnexpectedProblem`): "Sends a critical message to a buyer that an
+    /// unexpected problem was encountered affecting the completion of the order." The held order was
+    /// cancelled because nobody answered.
+    UnexpectedProblem,
+}
+
+/// Why a buyer mail has no message type: what Amazon's messaging does not carry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NoMessageType {
+    /// The receipt of the buyer's answer: the buyer answered by a message, and the Messaging API does not
+    /// answer messages.
+    Receipt,
+    /// A kind that is no buyer mail of a hold (a staff mail), or none at all.
+    NotABuyerNotice(String),
+}
+
+impl fmt::Display for NoMessageType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NoMessageType::Receipt => f.write_str(
+                "Amazon's Messaging API has no message type for the receipt of a buyer's answer (the buyer answered \
+                 in Amazon's message centre, and the API \"cannot respond to messages from buyers\"): answer the \
+                 buyer there, in Seller Central",
+            ),
+            NoMessageType::NotABuyerNotice(kind) => {
+                let kind: String = kind.chars().take(40).collect();
+                write!(f, "the mail's kind {kind:?} is no buyer notice of a hold")
+            }
+        }
+    }
+}
+
+impl MessageType {
+    /// The name of the action in `getMessagingActionsForOrder` and the last segment of the message's path.
+    pub fn name(self) -> &'static str {
+        match self {
+            MessageType::ConfirmOrderDetails => "confirmOrderDetails",
+            MessageType::UnexpectedProblem => "unexpectedProblem",
+        }
+    }
+
+    /// The operation's id in M-MSG, for logs and errors.
+    pub fn operation(self) -> &'static str {
+        match self {
+            MessageType::ConfirmOrderDetails => "createConfirmOrderDetails",
+            MessageType::UnexpectedProblem => "createUnexpectedProblem",
+        }
+    }
+
+    /// The `maxLength` of the request's `text`: 2000 for both (M-MSG `CreateConfirmOrderDetailsRequest`,
+    /// `CreateUnexpectedProblemRequest`).
+    pub fn max_text(self) -> usize {
+        2000
+    }
+
+    /// The type of a buyer mail of the `kind` tag ([`NoticeKind::as_str`]): the notice and its reminder ask
+    /// the confirm-or-cancel question ([`MessageType::ConfirmOrderDetails`]); the cancellation tells of a
+    /// problem that ends the order ([`MessageType::UnexpectedProblem`]); the receipt has none.
+    ///
+    /// [`NoticeKind::as_str`]: mallguard_domain::notice::NoticeKind::as_str
+    pub fn for_notice(kind: &str) -> Result<MessageType, NoMessageType> {
+        use mallguard_domain::notice::NoticeKind;
+        let kind = kind.trim();
+        if kind == NoticeKind::Notice.as_str() || kind == NoticeKind::Reminder.as_str() {
+            Ok(MessageType::ConfirmOrderDetails)
+        } else if kind == NoticeKind::Cancellation.as_str() {
+            Ok(MessageType::UnexpectedProblem)
+        } else if kind == NoticeKind::Receipt.as_str() {
+            Err(NoMessageType::Receipt)
+        } else {
+            Err(NoMessageType::NotABuyerNotice(kind.to_owned()))
+        }
+    }
+}
+
+impl fmt::Display for MessageType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// `{MESSAGING_ORDERS_PATH}/{amazonOrderId}`, the id percent-encoded.
+fn messaging_order_path(order_id: &OrderId) -> String {
+    let mut path = format!("{MESSAGING_ORDERS_PATH}/");
+    percent_encode(&mut path, order_id.as_str(), false);
+    path
+}
+
+/// The one marketplace of every Messaging call: `marketplaceIds` is "required", `maxItems` 1.
+fn marketplace_query() -> Vec<(&'static str, String)> {
+    vec![("marketplaceIds", JP_MARKETPLACE_ID.to_owned())]
+}
+
+/// `getMessagingActionsForOrder`: `GET /messaging/v1/orders/{amazonOrderId}?marketplaceIds=A1VC38T7YXB528`
+/// (1 request a second, burst 5), with the LWA token. Read the answer with [`parse_messaging_actions`].
+pub fn get_messaging_actions_for_order(order_id: &OrderId) -> ApiRequest {
+    ApiRequest {
+        method: "GET",
+        path: messaging_order_path(order_id),
+        query: marketplace_query(),
+    }
+}
+
+/// `GetAttributes`: `GET /messaging/v1/orders/{amazonOrderId}/attributes?marketplaceIds=A1VC38T7YXB528`
+/// (1 request a second, burst 5): "attributes related to an order. This includes buyer preferences." Read
+/// the answer with [`parse_attributes`].
+pub fn get_attributes(order_id: &OrderId) -> ApiRequest {
+    ApiRequest {
+        method: "GET",
+        path: format!("{}/attributes", messaging_order_path(order_id)),
+        query: marketplace_query(),
+    }
+}
+
+/// The message of `message_type`: `POST /messaging/v1/orders/{amazonOrderId}/messages/{type}?marketplaceIds=
+/// A1VC38T7YXB528` (1 request a second, burst 5), JSON body [`message_request`], answered `201` ("The message
+/// was created for the order"), read with [`parse_message_sent`]. The path is built here from M-MSG's, never
+/// taken from an answer's `href`.
+pub fn create_message(order_id: &OrderId, message_type: MessageType) -> ApiRequest {
+    ApiRequest {
+        method: "POST",
+        path: format!("{}/messages/{}", messaging_order_path(order_id), message_type.name()),
+        query: marketplace_query(),
+    }
+}
+
+/// The JSON body of [`create_message`]: `{"text": …}` (M-MSG `CreateConfirmOrderDetailsRequest` and
+/// `CreateUnexpectedProblemRequest` have `text` only). Give it a text made by [`message_text`].
+pub fn message_request(text: &str) -> serde_json::Value {
+    serde_json::json!({ "text": text })
+}
+
+/// The actions `getMessagingActionsForOrder` allows for an order now, by name, in the order given.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MessagingActions {
+    /// Every name read (message types, and [`ATTRIBUTES_ACTION`]), each once.
+    pub names: Vec<String>,
+}
+
+impl MessagingActions {
+    /// Whether `message_type` may be sent for the order now.
+    pub fn allows(&self, message_type: MessageType) -> bool {
+        self.names.iter().any(|name| name == message_type.name())
+    }
+
+    /// The message types allowed, without [`ATTRIBUTES_ACTION`]: for the staff, when ours is not.
+    pub fn message_types(&self) -> Vec<&str> {
+        self.names
+            .iter()
+            .map(String::as_str)
+            .filter(|name| *name != ATTRIBUTES_ACTION)
+            .collect()
+    }
+}
+
+/// M-MSG `LinkObject`: `href` is required, `name` is not. An `href` is read as any JSON (a client issue,
+/// jlevers/selling-partner-api#544, shows a `self.href` that is an array).
+#[derive(Debug, Deserialize)]
+struct WireLink {
+    #[serde(default)]
+    href: Option<serde_json::Value>,
+    #[serde(default)]
+    name: Option<serde_json::Value>,
+}
+
+impl WireLink {
+    /// The action's name: `name`, else the last segment of the `href`'s path
+    /// (`/messaging/v1/orders/…/messages/confirmOrderDetails?marketplaceIds=…` is `confirmOrderDetails`).
+    fn action_name(&self) -> Option<String> {
+        let text = |value: &Option<serde_json::Value>| -> Option<String> {
+            match value {
+                Some(serde_json::Value::String(text)) => Some(text.clone()),
+                Some(serde_json::Value::Array(items)) => items.iter().find_map(|i| i.as_str().map(str::to_owned)),
+                _ => None,
+            }
+        };
+        let named = text(&self.name).filter(|name| !name.trim().is_empty());
+        let name = named.or_else(|| {
+            let href = text(&self.href)?;
+            let path = href.split(['?', '#']).next().unwrap_or_default();
+            path.trim_end_matches('/').rsplit('/').next().map(str::to_owned)
+        })?;
+        let name = name.trim();
+        let valid = !name.is_empty()
+            && name.chars().count() <= MAX_MESSAGING_NAME
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        valid.then(|| name.to_owned())
+    }
+}
+
+/// M-MSG `GetMessagingActionsForOrderResponse`.
+#[derive(Debug, Deserialize)]
+struct WireMessagingActions {
+    #[serde(rename = "_links", default)]
+    links: Option<WireActionLinks>,
+    #[serde(rename = "_embedded", default)]
+    embedded: Option<WireEmbeddedActions>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    errors: Vec<WireError>,
+}
+
+#[derive(Debug, Deserialize)]
+struct WireActionLinks {
+    #[serde(default, deserialize_with = "null_as_default")]
+    actions: Vec<WireLink>,
+}
+
+#[derive(Debug, Deserialize)]
+struct WireEmbeddedActions {
+    #[serde(default, deserialize_with = "null_as_default")]
+    actions: Vec<WireEmbeddedAction>,
+}
+
+/// M-MSG `GetMessagingActionResponse`: its `_links.self` names the action, and so may its `payload.name`.
+#[derive(Debug, Deserialize)]
+struct WireEmbeddedAction {
+    #[serde(rename = "_links", default)]
+    links: Option<WireEmbeddedActionLinks>,
+    #[serde(default)]
+    payload: Option<WireLink>,
+}
+
+#[derive(Debug, Deserialize)]
+struct WireEmbeddedActionLinks {
+    #[serde(rename = "self", default)]
+    this: Option<WireLink>,
+}
+
+/// Reads `getMessagingActionsForOrder`'s answer: the name of each link under `_links.actions` (its `name`,
+/// else the last segment of its `href`), and of each `_embedded.actions[]` (its `_links.self`, else
+/// `payload.name`), each once. An answer with neither `_links` nor `_embedded` is refused, naming the
+/// `errors` it carries instead; an empty list is an order that allows no message now.
+pub fn parse_messaging_actions(body: &[u8]) -> Result<MessagingActions, ParseError> {
+    const RESPONSE: &str = "getMessagingActionsForOrder";
+    let wire = decode_response::<WireMessagingActions>(body, RESPONSE)?;
+    if wire.links.is_none() && wire.embedded.is_none() {
+        return Err(missing_links(RESPONSE, &wire.errors));
+    }
+    let linked = wire.links.iter().flat_map(|links| links.actions.iter());
+    let embedded = wire
+        .embedded
+        .iter()
+        .flat_map(|e| e.actions.iter())
+        .filter_map(|action| {
+            action
+                .links
+                .as_ref()
+                .and_then(|links| links.this.as_ref())
+                .or(action.payload.as_ref())
+        });
+    let mut names: Vec<String> = Vec::new();
+    for name in linked.chain(embedded).filter_map(WireLink::action_name) {
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    Ok(MessagingActions { names })
+}
+
+fn missing_links(response: &str, errors: &[WireError]) -> ParseError {
+    let field = format!("{response}._links");
+    if errors.is_empty() {
+        ParseError::field(&field, "missing")
+    } else {
+        ParseError::field(
+            &field,
+            format_args!("missing; the response carries errors: {}", describe(errors)),
+        )
+    }
+}
+
+/// What `GetAttributes` says of the buyer.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct BuyerAttributes {
+    /// `buyer.locale`: "The buyer's language of preference, indicated with a locale-specific language tag.
+    /// Examples: "en-US", "zh-CN", and "en-GB"." None when Amazon gives none.
+    pub locale: Option<String>,
+}
+
+impl BuyerAttributes {
+    /// The language of [`locale`](BuyerAttributes::locale) among mallguard's: None when there is no locale
+    /// or it names another language ([`locale_language`]).
+    pub fn language(&self) -> Option<Language> {
+        self.locale.as_deref().and_then(locale_language)
+    }
+}
+
+/// The language of a locale tag among mallguard's: `ja`, `ja-JP`, `ja_JP` are Japanese, `en-…` English;
+/// any other (`zh-CN`) is None.
+pub fn locale_language(locale: &str) -> Option<Language> {
+    let language = locale.trim().split(['-', '_']).next().unwrap_or_default();
+    if language.eq_ignore_ascii_case("ja") {
+        Some(Language::Ja)
+    } else if language.eq_ignore_ascii_case("en") {
+        Some(Language::En)
+    } else {
+        None
+    }
+}
+
+/// M-MSG `GetAttributesResponse`.
+#[derive(Debug, Deserialize)]
+struct WireAttributes {
+    #[serde(default)]
+    buyer: Option<WireBuyerAttributes>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    errors: Vec<WireError>,
+}
+
+#[derive(Debug, Deserialize)]
+struct WireBuyerAttributes {
+    #[serde(default)]
+    locale: Option<String>,
+}
+
+/// Reads `GetAttributes`' answer: `buyer.locale`, a language tag (letters, digits, `-` and `_`, at most 100
+/// characters). No `buyer` is no locale, unless the answer carries `errors` instead: then it is refused,
+/// naming them.
+pub fn parse_attributes(body: &[u8]) -> Result<BuyerAttributes, ParseError> {
+    const RESPONSE: &str = "GetAttributes";
+    let wire = decode_response::<WireAttributes>(body, RESPONSE)?;
+    let Some(buyer) = wire.buyer else {
+        if wire.errors.is_empty() {
+            return Ok(BuyerAttributes::default());
+        }
+        return Err(ParseError::field(
+            &format!("{RESPONSE}.buyer"),
+            format_args!("missing; the response carries errors: {}", describe(&wire.errors)),
+        ));
+    };
+    let Some(locale) = non_empty(buyer.locale.as_deref()) else {
+        return Ok(BuyerAttributes::default());
+    };
+    let valid = locale.chars().count() <= MAX_MESSAGING_NAME
+        && locale
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if !valid {
+        let shown: String = locale.chars().take(ECHO).collect();
+        return Err(ParseError::field(
+            &format!("{RESPONSE}.buyer.locale"),
+            format_args!("{shown:?} is no language tag"),
+        ));
+    }
+    Ok(BuyerAttributes {
+        locale: Some(locale.to_owned()),
+    })
+}
+
+/// Reads the answer of [`create_message`] (a `201`): an empty body, `{}` (M-MSG's sandbox answer) or
+/// `{"errors": []}` is a message created. `errors` in it are refused, named (the `201` still says the
+/// message was created: the caller decides what that means); a body that is not a JSON object is refused
+/// as such.
+pub fn parse_message_sent(body: &[u8], message_type: MessageType) -> Result<(), ParseError> {
+    #[derive(Deserialize)]
+    struct Wire {
+        #[serde(default, deserialize_with = "null_as_default")]
+        errors: Vec<WireError>,
+    }
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(());
+    }
+    let response = message_type.operation();
+    let wire = decode_response::<Wire>(body, response)?;
+    if wire.errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ParseError::field(
+            response,
+            format_args!("the answer carries errors: {}", describe(&wire.errors)),
+        ))
+    }
+}
+
+/// Whether a refusal of [`create_message`] is Amazon refusing the message type for the order (not the
+/// app's token): a `403` whose error message is "Invalid amazonOrderId and template combination.". Observed
+/// for a type the order did not allow (amzn/selling-partner-api-models#2032, amzn/selling-partner-api-docs#193,
+/// jlevers/selling-partner-api#380), not specified; a new token does not change it.
+pub fn refuses_message_type(status: u16, body: &[u8]) -> bool {
+    status == 403
+        && api_errors(body)
+            .iter()
+            .any(|e| e.message.to_ascii_lowercase().contains("template combination"))
+}
+
+/// A buyer mail made into the `text` of a message (see [`message_text`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageText {
+    /// What to send as `text`.
+    pub text: String,
+    /// How many lines with a link were dropped.
+    pub links_removed: usize,
+    /// How many lines with an email address were dropped.
+    pub addresses_removed: usize,
+    /// Whether the text lost its last lines to fit.
+    pub shortened: bool,
+}
+
+/// The language a mail is written in, by its script: Japanese when kana, kanji and full-width signs are at
+/// least as many as Latin letters (or there are neither: the default), English otherwise. An English
+/// mail of a Japanese shop quotes Japanese names, addresses and item titles, but its sentences outweigh them;
+/// a Japanese mail's few Latin letters (`Amazon.co.jp`, a link) never do.
+pub fn text_language(text: &str) -> Language {
+    let japanese = |c: char| {
+        matches!(c,
+            '\u{3000}'..='\u{30ff}' // CJK signs, hiragana, katakana
+            | '\u{3400}'..='\u{4dbf}' | '\u{4e00}'..='\u{9fff}' // kanji
+            | '\u{ff01}'..='\u{ff9f}') // full-width signs and letters, half-width katakana
+    };
+    let (japanese, latin) = text.chars().fold((0usize, 0usize), |(j, l), c| {
+        (j + usize::from(japanese(c)), l + usize::from(c.is_ascii_alphabetic()))
+    });
+    if japanese >= latin { Language::Ja } else { Language::En }
+}
+
+/// The length of `text` as `maxLength` is counted here: UTF-16 code units, never fewer than characters.
+pub fn text_units(text: &str) -> usize {
+    text.encode_utf16().count()
+}
+
+/// Whether `line` holds a link: `http://` or `https://`, in any case.
+fn has_link(line: &str) -> bool {
+    let lower = line.to_ascii_lowercase();
+    lower.contains("http://") || lower.contains("https://")
+}
+
+/// Whether `line` holds an email address: an `@` (or a full-width `＠`) with a character of a local part
+/// before it and a domain with a dot after it.
+fn has_address(line: &str) -> bool {
+    let chars: Vec<char> = line.chars().collect();
+    chars.iter().enumerate().any(|(i, c)| {
+        if !matches!(c, '@' | '＠') || i == 0 {
+            return false;
+        }
+        let before = chars[i - 1];
+        let local = before.is_alphanumeric() || matches!(before, '.' | '_' | '%' | '+' | '-');
+        let domain: String = chars[i + 1..]
+            .iter()
+            .take_while(|c| c.is_alphanumeric() || matches!(c, '.' | '-'))
+            .collect();
+        let domain = domain.trim_end_matches('.');
+        local && domain.contains('.') && !domain.starts_with('.')
+    })
+}
+
+/// A buyer mail as the `text` of a message, at most `max_units` long ([`text_units`]; 2000 is
+/// [`MessageType::max_text`]):
+///
+/// - plain text only: `subject` is the first line, a blank line, then `text` (the mail's text part; its HTML
+///   part is never sent). Line breaks are `\n`; other control characters go, trailing blanks too, and runs of
+///   blank lines become one;
+/// - every line with a link (`http://`, `https://`) goes: Amazon allows "Only links related to order
+///   completion". Where the last of them was, a line tells the buyer to reply to this message in Amazon's
+///   message centre ([`REPLY_HINT_JA`] or [`REPLY_HINT_EN`], by `language`), so a notice's "choose one of these"
+///   is answered by a reply;
+/// - every line with an email address goes ("Do not include HTML or email addresses"): a signature's
+///   `メール: …` line;
+/// - longer than `max_units`: the last lines go (the signature, then the order details) and a last line says
+///   so (`（以下省略）`); the reply line is kept, moved after it when it was among them. A first line that
+///   alone is too long is cut.
+pub fn message_text(subject: &str, text: &str, language: Language, max_units: usize) -> MessageText {
+    let clean = |line: &str| -> String {
+        line.chars()
+            .filter(|c| !c.is_control() || *c == '\t')
+            .map(|c| if c == '\t' { ' ' } else { c })
+            .collect::<String>()
+            .trim_end()
+            .to_owned()
+    };
+    let (hint, shortened_mark) = match language {
+        Language::Ja => (REPLY_HINT_JA, SHORTENED_JA),
+        Language::En => (REPLY_HINT_EN, SHORTENED_EN),
+    };
+    let mut body: Vec<String> = Vec::new();
+    let (mut links_removed, mut addresses_removed) = (0, 0);
+    let mut hint_at = None;
+    for line in text.replace("\r\n", "\n").replace('\r', "\n").split('\n') {
+        let line = clean(line);
+        if has_link(&line) {
+            links_removed += 1;
+            hint_at = Some(body.len());
+        } else if has_address(&line) {
+            addresses_removed += 1;
+        } else {
+            body.push(line);
+        }
+    }
+    if let Some(at) = hint_at {
+        body.splice(at..at, [String::new(), hint.to_owned(), String::new()]);
+    }
+    let mut lines = vec![clean(&subject.replace(['\r', '\n'], " ")), String::new()];
+    lines.extend(body);
+    // One blank line at most between two lines, none at the ends.
+    let mut tidy: Vec<String> = Vec::with_capacity(lines.len());
+    for line in lines {
+        let blank = line.trim().is_empty();
+        if blank && tidy.last().is_none_or(|last: &String| last.is_empty()) {
+            continue;
+        }
+        tidy.push(if blank { String::new() } else { line });
+    }
+    while tidy.last().is_some_and(String::is_empty) {
+        tidy.pop();
+    }
+    let whole = tidy.join("\n");
+    if text_units(&whole) <= max_units {
+        return MessageText {
+            text: whole,
+            links_removed,
+            addresses_removed,
+            shortened: false,
+        };
+    }
+    let hint_line = tidy.iter().position(|line| line == hint);
+    let mut kept = 0;
+    let fits = |kept: usize| {
+        let mut candidate = tidy[..kept].to_vec();
+        while candidate.last().is_some_and(String::is_empty) {
+            candidate.pop();
+        }
+        candidate.push(shortened_mark.to_owned());
+        if hint_line.is_some_and(|at| at >= kept) {
+            candidate.push(String::new());
+            candidate.push(hint.to_owned());
+        }
+        let text = candidate.join("\n");
+        (text_units(&text) <= max_units).then_some(text)
+    };
+    let mut best = None;
+    while kept < tidy.len() {
+        match fits(kept + 1) {
+            Some(text) => {
+                best = Some(text);
+                kept += 1;
+            }
+            None => break,
+        }
+    }
+    let text = best.unwrap_or_else(|| {
+        // Not even the first line fits with the mark: the first line, cut.
+        let mut out = String::new();
+        for c in tidy.first().map(String::as_str).unwrap_or_default().chars() {
+            if text_units(&out) + c.len_utf16() > max_units {
+                break;
+            }
+            out.push(c);
+        }
+        out
+    });
+    MessageText {
+        text,
+        links_removed,
+        addresses_removed,
+        shortened: true,
+    }
+}
+
+#[cfg(test)]
+mod messaging_tests {
+    use super::*;
+    use crate::MAX_DEPTH;
+
+    fn read(path: &str) -> Vec<u8> {
+        let full = format!("{}/../../events/amazon/{path}", env!("CARGO_MANIFEST_DIR"));
+        std::fs::read(&full).unwrap_or_else(|e| panic!("events/amazon/{path}: {e}"))
+    }
+
+    fn order_id() -> OrderId {
+        OrderId::parse("250-1234567-7654321").unwrap()
+    }
+
+    fn invalid<T: fmt::Debug>(result: Result<T, ParseError>) -> String {
+        match result {
+            Err(ParseError::Invalid(message)) => message,
+            other => panic!("expected Invalid, got {other:?}"),
+        }
+    }
+
+    /// A notice as `buyer_ja.txt` renders one: two answer links and the shop's address in the signature.
+    const NOTICE_JA: &str = "山田 太郎 様\n\nこのたびは田中商店をご利用いただき、誠にありがとうございます。\n\n\
+        同じ商品のご注文を続けて2件いただいております。\n\n【後のご注文・発送保留中】\n  注文番号　: 250-1234567-7654321\n\n\
+        お手数ですが、2026年11月24日 12:20（日本時間）までに、次のどちらかをお選びください。\n\n\
+        ■ 両方とも発送を希望する\nhttps://respond.example/c/eyJhbGciOi.confirm\n\n\
+        ■ 後のご注文（250-1234567-7654321）をキャンセルする\nhttps://respond.example/c/eyJhbGciOi.cancel\n\n\
+        期限までにご回答がない場合は、後のご注文をいったんキャンセルさせていただきます。\n\n\
+        ご不明な点がございましたら、下記までお問い合わせください。\n――――\n田中商店\nメール: support@tanaka-shop.example\n\
+        電話　: 03-1234-5678\n――――\n";
+    const SUBJECT_JA: &str = "【田中商店】ご注文内容のご確認のお願い（注文番号 250-1234567-7654321）";
+
+    #[test]
+    fn every_messaging_sample_is_covered() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../events/amazon");
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|name| name.starts_with("messaging-"))
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            [
+                "messaging-createConfirmOrderDetails.json",
+                "messaging-error-template.json",
+                "messaging-getAttributes.json",
+                "messaging-getMessagingActionsForOrder-shipped.json",
+                "messaging-getMessagingActionsForOrder.json",
+            ],
+            "a new sample needs a test and a line in events/README.md"
+        );
+    }
+
+    #[test]
+    fn the_requests_are_the_models_paths_with_the_one_marketplace() {
+        let id = order_id();
+        let actions = get_messaging_actions_for_order(&id);
+        assert_eq!(actions.method, "GET");
+        assert_eq!(
+            actions.path_and_query(),
+            "/messaging/v1/orders/250-1234567-7654321?marketplaceIds=A1VC38T7YXB528"
+        );
+        assert_eq!(
+            get_attributes(&id).url(FE_ENDPOINT),
+            "https://sellingpartnerapi-fe.amazon.com/messaging/v1/orders/250-1234567-7654321/attributes?\
+             marketplaceIds=A1VC38T7YXB528"
+        );
+        let send = create_message(&id, MessageType::ConfirmOrderDetails);
+        assert_eq!(send.method, "POST");
+        assert_eq!(
+            send.path_and_query(),
+            "/messaging/v1/orders/250-1234567-7654321/messages/confirmOrderDetails?marketplaceIds=A1VC38T7YXB528"
+        );
+        assert_eq!(
+            create_message(&id, MessageType::UnexpectedProblem).path,
+            "/messaging/v1/orders/250-1234567-7654321/messages/unexpectedProblem"
+        );
+        // An id from data is encoded: it can never add a query or go up a level.
+        let odd = OrderId::parse("a..?c#d").unwrap();
+        assert_eq!(get_attributes(&odd).path, "/messaging/v1/orders/a..%3Fc%23d/attributes");
+        assert_eq!(
+            message_request("こんにちは\n2行目"),
+            serde_json::json!({ "text": "こんにちは\n2行目" })
+        );
+    }
+
+    #[test]
+    fn each_buyer_notice_has_its_message_type() {
+        assert_eq!(MessageType::for_notice("notice"), Ok(MessageType::ConfirmOrderDetails));
+        assert_eq!(
+            MessageType::for_notice("reminder"),
+            Ok(MessageType::ConfirmOrderDetails)
+        );
+        assert_eq!(
+            MessageType::for_notice("cancellation"),
+            Ok(MessageType::UnexpectedProblem)
+        );
+        assert_eq!(MessageType::for_notice("receipt"), Err(NoMessageType::Receipt));
+        assert!(NoMessageType::Receipt.to_string().contains("Seller Central"));
+        assert_eq!(
+            MessageType::for_notice("staff_new_hold"),
+            Err(NoMessageType::NotABuyerNotice("staff_new_hold".into()))
+        );
+        assert_eq!(
+            MessageType::ConfirmOrderDetails.operation(),
+            "createConfirmOrderDetails"
+        );
+        assert_eq!(MessageType::UnexpectedProblem.max_text(), 2000);
+    }
+
+    #[test]
+    fn the_actions_sample_allows_the_question_and_the_shipped_one_does_not() {
+        let actions = parse_messaging_actions(&read("messaging-getMessagingActionsForOrder.json")).unwrap();
+        assert_eq!(
+            actions.names,
+            [
+                "confirmDeliveryDetails",
+                "legalDisclosure",
+                "confirmOrderDetails",
+                "unexpectedProblem",
+                "attributes"
+            ]
+        );
+        assert!(actions.allows(MessageType::ConfirmOrderDetails));
+        assert!(actions.allows(MessageType::UnexpectedProblem));
+        assert!(!actions.message_types().contains(&ATTRIBUTES_ACTION));
+        let shipped = parse_messaging_actions(&read("messaging-getMessagingActionsForOrder-shipped.json")).unwrap();
+        assert!(!shipped.allows(MessageType::ConfirmOrderDetails));
+        assert!(shipped.allows(MessageType::UnexpectedProblem));
+        assert_eq!(shipped.message_types(), ["legalDisclosure", "unexpectedProblem"]);
+    }
+
+    #[test]
+    fn actions_are_named_by_name_by_href_or_by_the_embedded_links() {
+        // No names: the href's last segment; an href that is an array (jlevers/selling-partner-api#544).
+        let body = br#"{"_links": {"self": {"href": ["/messaging/v1/orders/1"]}, "actions": [
+            {"href": "/messaging/v1/orders/1/messages/confirmOrderDetails?marketplaceIds=A1VC38T7YXB528"},
+            {"href": ["/messaging/v1/orders/1/messages/warranty"]},
+            {"href": "/messaging/v1/orders/1/messages/bad name"},
+            {"name": ""}]}}"#;
+        let actions = parse_messaging_actions(body).unwrap();
+        assert_eq!(actions.names, ["confirmOrderDetails", "warranty"]);
+        // Only `_embedded`: its self links and payloads.
+        let body = br#"{"_embedded": {"actions": [
+            {"_links": {"self": {"href": "/messaging/v1/orders/1/messages/unexpectedProblem?marketplaceIds=X"},
+                        "schema": {"href": "/messaging/v1/orders/1/messages/unexpectedProblem/schema"}}},
+            {"payload": {"name": "confirmOrderDetails"}}]}}"#;
+        let actions = parse_messaging_actions(body).unwrap();
+        assert_eq!(actions.names, ["unexpectedProblem", "confirmOrderDetails"]);
+        // An order that allows nothing now.
+        let none = parse_messaging_actions(br#"{"_links": {"actions": [], "self": {"href": "/x"}}}"#).unwrap();
+        assert!(none.names.is_empty());
+        assert!(!none.allows(MessageType::ConfirmOrderDetails));
+        // Nothing at all: refused, naming Amazon's errors.
+        assert_eq!(
+            invalid(parse_messaging_actions(br#"{}"#)),
+            "getMessagingActionsForOrder._links: missing"
+        );
+        assert_eq!(
+            invalid(parse_messaging_actions(
+                br#"{"errors": [{"code": "InvalidInput", "message": "Invalid Input", "details": ""}]}"#
+            )),
+            "getMessagingActionsForOrder._links: missing; the response carries errors: InvalidInput (Invalid Input)"
+        );
+        assert!(
+            invalid(parse_messaging_actions(br#"{"_links": {"actions": "x"}}"#))
+                .starts_with("getMessagingActionsForOrder._links.actions: ")
+        );
+    }
+
+    #[test]
+    fn the_buyers_locale_is_read_and_its_language_told() {
+        let attributes = parse_attributes(&read("messaging-getAttributes.json")).unwrap();
+        assert_eq!(attributes.locale.as_deref(), Some("ja-JP"));
+        assert_eq!(attributes.language(), Some(Language::Ja));
+        let of = |locale: &str| locale_language(locale);
+        assert_eq!(of("en-US"), Some(Language::En));
+        assert_eq!(of("en_GB"), Some(Language::En));
+        assert_eq!(of("JA"), Some(Language::Ja));
+        assert_eq!(of("zh-CN"), None);
+        assert_eq!(of(""), None);
+        // No buyer, or no locale: not known.
+        assert_eq!(parse_attributes(b"{}").unwrap(), BuyerAttributes::default());
+        assert_eq!(
+            parse_attributes(br#"{"buyer": {"locale": " "}}"#).unwrap().language(),
+            None
+        );
+        assert_eq!(
+            invalid(parse_attributes(
+                br#"{"errors": [{"code": "NotFound", "message": "The resource specified does not exist."}]}"#
+            )),
+            "GetAttributes.buyer: missing; the response carries errors: NotFound (The resource specified does not exist.)"
+        );
+        assert_eq!(
+            invalid(parse_attributes(br#"{"buyer": {"locale": "ja JP<script>"}}"#)),
+            "GetAttributes.buyer.locale: \"ja JP<script>\" is no language tag"
+        );
+    }
+
+    #[test]
+    fn a_message_sent_is_an_empty_answer_and_errors_are_named() {
+        let sent = MessageType::ConfirmOrderDetails;
+        assert_eq!(
+            parse_message_sent(&read("messaging-createConfirmOrderDetails.json"), sent),
+            Ok(())
+        );
+        assert_eq!(parse_message_sent(b"", sent), Ok(()));
+        assert_eq!(parse_message_sent(br#"{"errors": []}"#, sent), Ok(()));
+        assert_eq!(
+            invalid(parse_message_sent(&read("messaging-error-template.json"), sent)),
+            "createConfirmOrderDetails: the answer carries errors: Unauthorized (Invalid amazonOrderId and template \
+             combination.)"
+        );
+        assert!(matches!(
+            parse_message_sent(b"<html>", sent),
+            Err(ParseError::NotJson(_))
+        ));
+    }
+
+    #[test]
+    fn a_type_the_order_does_not_allow_is_told_from_a_refused_token() {
+        let template = read("messaging-error-template.json");
+        assert!(refuses_message_type(403, &template));
+        assert!(!refuses_message_type(400, &template));
+        let denied = br#"{"errors": [{"code": "Unauthorized", "message": "Access to requested resource is denied."}]}"#;
+        assert!(!refuses_message_type(403, denied));
+        assert_eq!(Failure::classify(403, &template), Some(Failure::Unauthorized));
+    }
+
+    #[test]
+    fn a_notice_becomes_plain_text_without_links_or_addresses_and_asks_for_a_reply() {
+        let made = message_text(SUBJECT_JA, NOTICE_JA, Language::Ja, 2000);
+        assert_eq!(made.links_removed, 2);
+        assert_eq!(made.addresses_removed, 1);
+        assert!(!made.shortened);
+        let text = &made.text;
+        assert!(text.starts_with(&format!("{SUBJECT_JA}\n\n山田 太郎 様\n")), "{text}");
+        assert!(!text.contains("http"), "{text}");
+        assert!(!text.contains('@'), "{text}");
+        assert_eq!(text.matches(REPLY_HINT_JA).count(), 1, "{text}");
+        assert!(text.contains("このメッセージにご返信ください"));
+        // The reply line stands where the links were: after both choices, before the deadline's consequence.
+        let hint = text.find(REPLY_HINT_JA).unwrap();
+        assert!(text.find("■ 後のご注文").unwrap() < hint, "{text}");
+        assert!(hint < text.find("期限までにご回答がない場合").unwrap(), "{text}");
+        assert!(
+            text.contains("■ 両方とも発送を希望する\n\n■ 後のご注文（250-1234567-7654321）をキャンセルする\n\n"),
+            "{text}"
+        );
+        // The phone stays; no blank runs, no trailing blanks.
+        assert!(text.contains("電話　: 03-1234-5678"));
+        assert!(!text.contains("\n\n\n"), "{text}");
+        assert!(text.lines().all(|line| line == line.trim_end()), "{text}");
+        assert!(!text.ends_with('\n'));
+    }
+
+    #[test]
+    fn an_english_mail_gets_the_english_reply_line_and_a_mail_without_links_none() {
+        let text = "Dear Taro Yamada,\r\n\r\n* Ship both orders\r\nHTTPS://respond.example/c/x\r\n\r\n\r\n\
+                    Mail: support@tanaka-shop.example\r\n";
+        assert_eq!(text_language(text), Language::En);
+        let made = message_text("[Tanaka] Please confirm your order", text, text_language(text), 2000);
+        assert_eq!(
+            made.text,
+            format!("[Tanaka] Please confirm your order\n\nDear Taro Yamada,\n\n* Ship both orders\n\n{REPLY_HINT_EN}")
+        );
+        // A cancellation has no links: nothing to reply to, no reply line.
+        let cancelled = message_text("件名", "後のご注文をキャンセルいたしました。\n", Language::Ja, 2000);
+        assert_eq!(cancelled.text, "件名\n\n後のご注文をキャンセルいたしました。");
+        assert_eq!(cancelled.links_removed, 0);
+        assert_eq!(text_language(NOTICE_JA), Language::Ja);
+        assert_eq!(text_language("123 456"), Language::Ja);
+        // An English mail quoting a Japanese name, address and item is English.
+        let quoting = "Dear 山田 太郎,\nThank you for shopping at 田中商店. We received two orders for the same item.\n\
+                       Ship to: 山田 太郎, 〒100-0001 東京都千代田区 千代田1-2-3 メゾン千代田101\n  - 有機煎茶 100g x 1\n";
+        assert_eq!(text_language(quoting), Language::En);
+        // Control characters go; a subject stays one line.
+        let odd = message_text("a\nb", "x\u{7}y\tz", Language::En, 2000);
+        assert_eq!(odd.text, "a b\n\nxy z");
+    }
+
+    #[test]
+    fn a_long_text_loses_its_last_lines_but_keeps_the_reply_line() {
+        let details: String = (0..300).map(|i| format!("  商品{i}: 有機煎茶 100g × 1\n")).collect();
+        let long = format!("{NOTICE_JA}{details}");
+        let made = message_text(SUBJECT_JA, &long, Language::Ja, 2000);
+        assert!(made.shortened);
+        assert!(text_units(&made.text) <= 2000, "{}", text_units(&made.text));
+        assert!(made.text.contains(REPLY_HINT_JA));
+        assert!(made.text.ends_with("（以下省略）"), "{}", made.text);
+        // The reply line among the lines that go is moved after the mark.
+        let links_last = format!("{SUBJECT_JA}\n{details}■ 両方\nhttps://respond.example/c/x\n");
+        let made = message_text("件名", &links_last, Language::Ja, 300);
+        assert!(text_units(&made.text) <= 300);
+        assert!(
+            made.text.ends_with(&format!("（以下省略）\n\n{REPLY_HINT_JA}")),
+            "{}",
+            made.text
+        );
+        // Counted in UTF-16 units: an emoji counts two.
+        let emoji = message_text("😀😀😀", "", Language::Ja, 4);
+        assert_eq!(emoji.text, "😀😀");
+        assert!(emoji.shortened);
+    }
+
+    #[test]
+    fn malformed_messaging_answers_are_parse_errors_never_panics() {
+        let deep = format!("{{\"_links\":{}1{}}}", "[".repeat(100_000), "]".repeat(100_000));
+        type Parser = fn(&[u8]) -> Result<(), ParseError>;
+        let parsers: [(&str, Parser); 3] = [
+            ("getMessagingActionsForOrder", |b| parse_messaging_actions(b).map(drop)),
+            ("GetAttributes", |b| parse_attributes(b).map(drop)),
+            ("createConfirmOrderDetails", |b| {
+                parse_message_sent(b, MessageType::ConfirmOrderDetails)
+            }),
+        ];
+        for (name, parse) in parsers {
+            assert_eq!(parse(deep.as_bytes()), Err(ParseError::TooDeep(MAX_DEPTH)), "{name}");
+            assert_eq!(parse(b"[1]"), Err(ParseError::NotObject("an array")), "{name}");
+            assert!(
+                matches!(parse(b"{\"errors\": 5}"), Err(ParseError::Invalid(m)) if m.starts_with(name)),
+                "{name}"
+            );
+        }
+        assert!(matches!(parse_attributes(b""), Err(ParseError::NotJson(m)) if m.starts_with("GetAttributes")));
     }
 }
