@@ -501,6 +501,14 @@ fn rakuten_yahoo_and_amazon_orders_of_one_buyer_through_the_deployed_handlers() 
         assert_eq!(report["shops"][0]["held"], 1, "the Yahoo! order is held: {report}");
 
         // Amazon's SQS event: two deliveries of one ORDER_CHANGE notification.
+        let to_amazon_relay = |messages: &[Value]| {
+            messages
+                .iter()
+                .filter(|m| m.to_string().contains("@marketplace.amazon.co.jp"))
+                .count()
+        };
+        // moto's mails are the whole run's: count what this test adds.
+        let relay_before = to_amazon_relay(&moto_messages(&d.moto).await);
         let sellers = mallguard_lambda::amazon_sellers_from(&d.cold.deployment, &urls).unwrap();
         let sqs: aws_lambda_events::event::sqs::SqsEvent =
             serde_json::from_str(&event("amazon-notifications-sqs.json")).unwrap();
@@ -523,12 +531,18 @@ fn rakuten_yahoo_and_amazon_orders_of_one_buyer_through_the_deployed_handlers() 
         );
         assert_eq!(holds.iter().filter(|h| h.order.mall == Mall::Yahoo).count(), 1);
         let messages = moto_messages(&d.moto).await;
-        assert!(
-            messages
-                .iter()
-                .any(|m| m.to_string().contains("@marketplace.amazon.co.jp")),
-            "the notice went to Amazon's relay address through SES"
+        assert_eq!(
+            to_amazon_relay(&messages),
+            relay_before,
+            "never through SES to Amazon's relay address"
         );
+        let sent = amazon.messages();
+        assert_eq!(sent.len(), 1, "the notice, through Buyer-Seller Messaging");
+        assert_eq!(
+            (sent[0].order.as_str(), sent[0].message_type.as_str()),
+            (fake_amazon::ORDER, "confirmOrderDetails")
+        );
+        assert!(!sent[0].text().contains("http"), "no link: {}", sent[0].text());
         assert!(
             messages.iter().any(|m| {
                 let text = m.to_string();

@@ -20,7 +20,7 @@ use mallguard_domain::order::EmailAddress;
 use mallguard_domain::ports::{Clock, Mailer, Metrics, SystemClock};
 use mallguard_domain::service::{Mallguard, PollBudget};
 use mallguard_feeds::actions::{MallActionsRouter, ShopActions};
-use mallguard_feeds::amazon::{AmazonCredentials, AmazonOptions, AmazonSpApi};
+use mallguard_feeds::amazon::{AmazonCredentials, AmazonMessenger, AmazonOptions, AmazonSpApi};
 use mallguard_feeds::rakuten::{DEFAULT_BASE_URL, RakutenCredentials, RakutenFeed, RakutenOptions};
 use mallguard_feeds::shopify::{RefundChoice, ShopifyAdmin, ShopifyCredentials, ShopifyOptions};
 use mallguard_feeds::yahoo::{YahooCredentials, YahooFeed, YahooOptions};
@@ -49,7 +49,7 @@ pub async fn cold_start_with(
     // One clock for the use cases and the store, so a test clock governs TTLs and leases too.
     let store = deployment.store(sdk).with_clock(clock.clone());
     store.warm_up().await;
-    let mailer = mail_routes(&deployment, Arc::new(deployment.mailer(sdk)))?;
+    let mailer = mail_routes(&deployment, &FeedUrls::from_env(), Arc::new(deployment.mailer(sdk)))?;
     // A credential a mall rotates while the poll function reads it goes back into the deployment's secret.
     let keeper = SecretsManagerKeeper::new(aws_sdk_secretsmanager::Client::new(sdk), &deployment.aws.secret_id);
     // Every function may act at a mall: ingest and poll hold new duplicates, respond and expire release and
@@ -71,10 +71,23 @@ pub async fn cold_start_with(
     Ok(ColdStart { app, deployment })
 }
 
-/// The deployment's mail routes: SES for everything, and for each Rakuten shop with a relay login, Rakuten's
-/// relay for its buyers' masked addresses (mail to them arrives only that way).
-pub fn mail_routes(deployment: &Deployment, ses: Arc<dyn Mailer>) -> Result<RoutedMailer, ConfigError> {
+/// The deployment's mail routes: SES for everything; for each Rakuten shop with a relay login, Rakuten's
+/// relay for its buyers' masked addresses (mail to them arrives only that way); for each Amazon seller,
+/// Buyer-Seller Messaging (Amazon's rule for every message to a buyer).
+pub fn mail_routes(
+    deployment: &Deployment,
+    urls: &FeedUrls,
+    ses: Arc<dyn Mailer>,
+) -> Result<RoutedMailer, ConfigError> {
     let mut routed = RoutedMailer::new(ses);
+    let invalid_amazon = |e: FeedConfigError| ConfigError::BadSecret {
+        secret_id: deployment.aws.secret_id.clone(),
+        reason: e.to_string(),
+    };
+    for api in amazon_apis(deployment, urls).map_err(invalid_amazon)? {
+        let seller = api.seller().clone();
+        routed = routed.with(Route::AmazonMessaging, seller, Arc::new(AmazonMessenger::new(api)));
+    }
     for (shop, secret) in deployment.secrets.rakuten() {
         let Some(smtp) = &secret.smtp else { continue };
         let invalid = |reason: String| ConfigError::BadSecret {
