@@ -503,7 +503,12 @@ impl Templates {
                 | NoticeKind::StaffShipped
                 | NoticeKind::StaffUndeliverable
         );
-        let lang = ctx.shop.language;
+        // The buyer reads in their own language when the mall says which; the staff in the shop's.
+        let lang = if staff {
+            ctx.shop.language
+        } else {
+            ctx.held.buyer.language.unwrap_or(ctx.shop.language)
+        };
         let to = if staff {
             Some(ctx.shop.staff_email.clone())
         } else {

@@ -237,6 +237,26 @@ pub struct Buyer {
     pub phone: Option<String>,
     /// The buyer's own address, when the mall gives it (it differs from the ship-to for gifts).
     pub address: Option<PostalAddress>,
+    /// The language the buyer shops in, when the mall says (Shopify's customer locale): the buyer's mails
+    /// and page are in it; the shop's language otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<crate::Language>,
+}
+
+/// The language of a locale a mall reports (`ja`, `ja-JP`, `en`, `en-US`): None for one mallguard does not
+/// write in (the shop's language is used).
+pub fn language_of_locale(locale: &str) -> Option<crate::Language> {
+    let primary = locale
+        .trim()
+        .split(['-', '_'])
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    match primary.as_str() {
+        "ja" => Some(crate::Language::Ja),
+        "en" => Some(crate::Language::En),
+        _ => None,
+    }
 }
 
 /// A quantity of at least one.

@@ -55,6 +55,7 @@ pub fn order_at(id: &str, placed_at: &str) -> Order {
             email: Some(EmailAddress::parse("taro.yamada@example.com").unwrap()),
             phone: Some("090-1234-5678".into()),
             address: None,
+            language: None,
         },
         ship_to: PostalAddress {
             name: "山田 太郎".into(),

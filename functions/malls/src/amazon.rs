@@ -785,6 +785,7 @@ fn v0_order(
         email,
         phone: None,
         address: None,
+        language: None,
     };
 
     let mut lines = Vec::new();

@@ -232,6 +232,9 @@ pub struct WireBuyer {
     /// The buyer's own address, when it differs from the ship-to (gifts).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub address: Option<WireAddress>,
+    /// The language the buyer shops in (`ja`, `en`, or a locale such as `en-US`): their mails are in it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
 }
 
 /// A postal address with the person at it.
@@ -336,6 +339,10 @@ impl WireBuyer {
             email,
             phone: text(&self.phone),
             address: self.address.as_ref().map(WireAddress::to_postal),
+            language: self
+                .language
+                .as_deref()
+                .and_then(mallguard_domain::order::language_of_locale),
         })
     }
 }
@@ -876,6 +883,23 @@ mod tests {
         assert_eq!(
             parse_order(&raw).unwrap().order_ref.order_id.as_str(),
             "386193-20261123-0000012345"
+        );
+    }
+}
+
+#[cfg(test)]
+mod language_tests {
+    use super::*;
+
+    #[test]
+    fn the_buyers_language_is_read_when_given() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../events/generic/order.json");
+        let mut order: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+        assert_eq!(parse_order(order.to_string().as_bytes()).unwrap().buyer.language, None);
+        order["buyer"]["language"] = "en".into();
+        assert_eq!(
+            parse_order(order.to_string().as_bytes()).unwrap().buyer.language,
+            Some(mallguard_domain::Language::En)
         );
     }
 }

@@ -1086,6 +1086,7 @@ impl WirePerson {
             email,
             phone: self.phone(),
             address: (address != PostalAddress::default()).then_some(address),
+            language: None,
         })
     }
 }

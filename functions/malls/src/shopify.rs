@@ -225,6 +225,9 @@ struct WireOrder {
     tags: String,
     #[serde(default, deserialize_with = "null_as_default")]
     shipping_lines: Vec<WireShippingLine>,
+    /// The locale the buyer checked out in (`ja`, `en-US`).
+    #[serde(default)]
+    customer_locale: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -424,6 +427,10 @@ impl WireOrder {
             email,
             phone,
             address: self.billing_address.as_ref().map(WireAddress::to_postal),
+            language: self
+                .customer_locale
+                .as_deref()
+                .and_then(mallguard_domain::order::language_of_locale),
         })
     }
 
@@ -874,6 +881,17 @@ mod tests {
     fn an_id_sent_as_a_string_is_accepted() {
         let raw = body(|o| o["id"] = "5678901234567890123".into());
         assert_eq!(parse(&raw).unwrap().order_ref.order_id.as_str(), "5678901234567890123");
+    }
+
+    #[test]
+    fn the_customer_locale_is_the_buyers_language() {
+        use mallguard_domain::Language;
+        let japanese = body(|o| o["customer_locale"] = "ja".into());
+        assert_eq!(parse(&japanese).unwrap().buyer.language, Some(Language::Ja));
+        let english = body(|o| o["customer_locale"] = "en-US".into());
+        assert_eq!(parse(&english).unwrap().buyer.language, Some(Language::En));
+        let other = body(|o| o["customer_locale"] = "zh-CN".into());
+        assert_eq!(parse(&other).unwrap().buyer.language, None, "the shop's language then");
     }
 
     #[test]

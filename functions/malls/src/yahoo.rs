@@ -621,6 +621,7 @@ impl WirePay {
             email,
             phone,
             address,
+            language: None,
         })
     }
 }

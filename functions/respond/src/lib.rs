@@ -112,6 +112,11 @@ async fn show(
         .view(&token)
         .await
         .map_err(|err| RespondError::service(err, chrome.clone(), hold_named_by(&token)))?;
+    // The buyer's own language when the mall said which and the link asks for none.
+    let chrome = match page.held.buyer.language {
+        Some(lang) if !chrome.explicit_lang => Chrome { lang, ..chrome },
+        _ => chrome,
+    };
     // An expired link still shows what happened (200): the page is there, only its buttons are gone.
     page_response(&chrome, &page)
 }

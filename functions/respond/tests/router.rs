@@ -549,3 +549,12 @@ async fn healthz_answers_ok() {
     assert_eq!(page.status, StatusCode::OK);
     assert_eq!(page.html, "ok");
 }
+
+#[tokio::test]
+async fn the_page_is_in_the_buyers_language_unless_the_link_asks_for_another() {
+    let held = Held::with(|order| order.buyer.language = Some(mallguard_domain::Language::En)).await;
+    let page = held.get(&h(&held.cancel)).await;
+    assert!(page.html.contains("<html lang=\"en\">"), "{}", page.html);
+    let asked = held.get(&format!("{}?lang=ja", h(&held.cancel))).await;
+    assert!(asked.html.contains("<html lang=\"ja\">"));
+}

@@ -947,3 +947,46 @@ async fn a_notice_the_mail_service_refuses_is_given_up_and_the_staff_take_over()
     let report = w.app.sweep().await.unwrap();
     assert_eq!((report.notices_sent, report.notices_failed), (0, 0), "{report:?}");
 }
+
+#[tokio::test]
+async fn a_buyer_who_shops_in_english_gets_the_notice_in_english_and_the_staff_theirs_in_japanese() {
+    let w = world();
+    let english = |mut o: crate::order::Order| {
+        o.buyer.language = Some(crate::Language::En);
+        o
+    };
+    w.app.ingest(incoming(english(order("4001")))).await.unwrap();
+    let outcome = w
+        .app
+        .ingest(incoming(english(order_at("4002", "2026-11-23T03:05:00Z"))))
+        .await
+        .unwrap();
+    assert!(
+        matches!(outcome, IngestOutcome::Held { notified: true, .. }),
+        "{outcome:?}"
+    );
+    let notice = &w.mails_of(NoticeKind::Notice)[0];
+    assert!(
+        notice.subject.contains("Please confirm your order"),
+        "{}",
+        notice.subject
+    );
+    let staff = &w.mails_of(NoticeKind::StaffNewHold)[0];
+    assert!(staff.subject.contains("[mallguard]") && !staff.text.is_empty());
+    assert!(
+        staff.text.contains("発送保留"),
+        "the staff read the shop's language: {}",
+        staff.text
+    );
+}
+
+#[test]
+fn locales_read_as_the_languages_mallguard_writes() {
+    use crate::order::language_of_locale;
+    assert_eq!(language_of_locale("ja"), Some(crate::Language::Ja));
+    assert_eq!(language_of_locale("ja-JP"), Some(crate::Language::Ja));
+    assert_eq!(language_of_locale("en-US"), Some(crate::Language::En));
+    assert_eq!(language_of_locale("EN_gb"), Some(crate::Language::En));
+    assert_eq!(language_of_locale("zh-CN"), None);
+    assert_eq!(language_of_locale(""), None);
+}
