@@ -945,7 +945,12 @@ impl OrderLookup for AmazonSpApi {
     async fn order(&self, id: &OrderId) -> Result<LookedUp, FeedError> {
         let mut progress = Progress::default();
         let ids = [id.clone()];
-        let order = self.read_order(&ids, 0, &mut None, &mut progress).await?;
+        let mut order = self.read_order(&ids, 0, &mut None, &mut progress).await?;
+        // The buyer's language, for the notice (Amazon wants messages in it): Messaging `GetAttributes`.
+        // Without the Buyer Communication role, or when Amazon does not say, the shop's language is used.
+        if let FeedOrder::Order { order, .. } = &mut order {
+            order.buyer.language = self.buyer_language(id, &mut progress).await;
+        }
         tracing::info!(
             mall = "amazon",
             shop = %self.seller,
@@ -1889,6 +1894,25 @@ impl AmazonSpApi {
     /// A Messaging call with the LWA token, and its answer whatever its status: a new token and one more try
     /// when Amazon says the token expired or refuses a kept one, unless the refusal is of the message type
     /// for the order ([`amazon::refuses_message_type`]), which no token changes.
+    /// The buyer's language from Messaging `GetAttributes`, None when it cannot be had (no Buyer
+    /// Communication role, no locale, a locale mallguard does not write in): never an error.
+    async fn buyer_language(&self, id: &OrderId, progress: &mut Progress) -> Option<mallguard_domain::Language> {
+        let url = amazon::get_attributes(id).url(&self.endpoint);
+        match self
+            .messaging(Call::Attributes, |token| self.get(&url, token), progress)
+            .await
+        {
+            Ok(answer) if (200..300).contains(&answer.status) => {
+                amazon::parse_attributes(&answer.body).ok().and_then(|a| a.language())
+            }
+            Ok(_) => None,
+            Err(error) => {
+                tracing::info!(mall = "amazon", shop = %self.seller, %error, "the buyer's language is not known");
+                None
+            }
+        }
+    }
+
     async fn messaging(
         &self,
         call: Call,

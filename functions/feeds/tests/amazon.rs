@@ -102,8 +102,8 @@ async fn a_lookup_reads_the_whole_order_with_four_requests_then_three() {
 
     let first = lookup(&api, ORDER).await.unwrap();
 
-    // LWA, createRestrictedDataToken, getOrder, getOrderItems.
-    assert_eq!(first.requests, 4);
+    // LWA, createRestrictedDataToken, getOrder, getOrderItems, GetAttributes (the buyer's language).
+    assert_eq!(first.requests, 5);
     assert_eq!(counts(&fake), [1, 1, 1, 1, 0]);
     let (read, raw) = order(&first.order);
     assert_eq!(read.order_ref.mall, Mall::Amazon);
@@ -130,13 +130,17 @@ async fn a_lookup_reads_the_whole_order_with_four_requests_then_three() {
     // The evidence is both answers byte for byte: the samples, as the fake sends them.
     let (expected, evidence) = amazon::order_from(GET_ORDER, &[GET_ORDER_ITEMS], &read.order_ref.shop).unwrap();
     assert_eq!(raw, evidence);
+    // The buyer's language comes from GetAttributes, not from the evidence.
+    assert_eq!(read.buyer.language, Some(mallguard_domain::Language::Ja));
+    let mut expected = expected;
+    expected.buyer.language = read.buyer.language;
     assert_eq!(read, &expected);
     // The RDT asked for the order's getOrder path with the buyer and the address, and getOrder got it.
     assert_eq!(fake.rdt_requests(), [amazon::restricted_data_token_request(&id(ORDER))]);
     assert_eq!(fake.fetched(), [(ORDER.to_owned(), true)]);
 
     let second = lookup(&api, ORDER).await.unwrap();
-    assert_eq!(second.requests, 3, "the LWA token is kept");
+    assert_eq!(second.requests, 4, "the LWA token is kept");
     assert_eq!(counts(&fake), [1, 2, 2, 2, 0]);
     assert_eq!(order(&second.order).0, read);
 }
@@ -191,8 +195,9 @@ async fn an_expired_token_is_refreshed_once_and_the_lookup_succeeds() {
 
     let read = lookup(&api, ORDER).await.unwrap();
 
-    // createRestrictedDataToken (403, expired), LWA, createRestrictedDataToken, getOrder, getOrderItems.
-    assert_eq!(read.requests, 5);
+    // createRestrictedDataToken (403, expired), LWA, createRestrictedDataToken, getOrder, getOrderItems,
+    // GetAttributes.
+    assert_eq!(read.requests, 6);
     assert_eq!(counts(&fake), [2, 3, 2, 2, 0]);
     assert_eq!(order(&read.order).0.buyer.name, "山田 太郎");
 }
@@ -205,8 +210,8 @@ async fn an_expired_rdt_is_replaced_once() {
 
     let read = lookup(&api, ORDER).await.unwrap();
 
-    // LWA, RDT, getOrder (403), RDT, getOrder, getOrderItems.
-    assert_eq!(read.requests, 6);
+    // LWA, RDT, getOrder (403), RDT, getOrder, getOrderItems, GetAttributes.
+    assert_eq!(read.requests, 7);
     assert_eq!(counts(&fake), [1, 2, 2, 1, 0]);
     assert_eq!(order(&read.order).0.ship_to.city, "千代田区");
 }
@@ -402,8 +407,8 @@ async fn order_items_are_read_page_by_page() {
 
     let read = lookup(&fake.lookup(), ORDER).await.unwrap();
 
-    // LWA, RDT, getOrder, and three getOrderItems pages.
-    assert_eq!(read.requests, 6);
+    // LWA, RDT, getOrder, three getOrderItems pages, GetAttributes.
+    assert_eq!(read.requests, 7);
     assert_eq!(fake.requests(Endpoint::GetOrderItems), 3);
     let skus: Vec<&str> = order(&read.order)
         .0
@@ -453,7 +458,11 @@ async fn concurrent_lookups_refresh_the_lwa_token_once() {
     }
 
     assert_eq!(fake.requests(Endpoint::Lwa), 1);
-    assert_eq!(requests, 8 * 3 + 1);
+    assert_eq!(
+        requests,
+        8 * 4 + 1,
+        "RDT, getOrder, getOrderItems and GetAttributes each, one LWA"
+    );
     assert_eq!(counts(&fake), [1, 8, 8, 8, 0]);
 }
 
@@ -821,4 +830,19 @@ async fn the_fake_moves_its_samples_to_another_day() {
             .unwrap()
             .timestamp()
     );
+}
+
+#[tokio::test]
+async fn the_buyers_locale_at_amazon_is_the_orders_language() {
+    let fake = FakeSpApi::start().await;
+    fake.set_buyer_locale(ORDER, Some("en-US"));
+    let read = lookup(&fake.lookup(), ORDER).await.unwrap();
+    assert_eq!(
+        order(&read.order).0.buyer.language,
+        Some(mallguard_domain::Language::En)
+    );
+    // No locale (or no Buyer Communication role): the shop's language is used.
+    fake.set_buyer_locale(ORDER, None);
+    let read = lookup(&fake.lookup(), ORDER).await.unwrap();
+    assert_eq!(order(&read.order).0.buyer.language, None);
 }
