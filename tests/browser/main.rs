@@ -8,6 +8,7 @@
 //! `target/browser-screenshots/` (or `$CARGO_TARGET_DIR/browser-screenshots/`).
 //! Needs `chromium`, `chromium-driver` and `fonts-noto-cjk`: `bash tests/run` installs them.
 
+mod console;
 mod webdriver;
 
 use std::path::PathBuf;

@@ -256,6 +256,37 @@ impl Browser {
         .await;
     }
 
+    /// Types `text` into a form field.
+    pub async fn type_into(&self, element: &str, text: &str) {
+        self.command(
+            reqwest::Method::POST,
+            &format!("/element/{element}/value"),
+            Some(json!({ "text": text })),
+        )
+        .await;
+    }
+
+    /// The first element that matches a CSS selector; panics naming the selector when there is none.
+    pub async fn find(&self, css: &str) -> String {
+        self.find_all(css)
+            .await
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| panic!("no element {css} on the page"))
+    }
+
+    /// The page's whole visible text.
+    pub async fn body_text(&self) -> String {
+        let text = self.execute("return document.body.innerText;", json!([])).await;
+        text.as_str().unwrap_or_default().to_owned()
+    }
+
+    /// The browser's cookies for the current page (name and value), as `document.cookie` cannot show
+    /// an HttpOnly one.
+    pub async fn cookies(&self) -> Value {
+        self.command(reqwest::Method::GET, "/cookie", None).await
+    }
+
     /// A Chrome DevTools command, through chromedriver.
     pub async fn cdp(&self, cmd: &str, params: Value) -> Value {
         let body = json!({ "cmd": cmd, "params": params });

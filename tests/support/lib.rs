@@ -39,6 +39,9 @@ pub struct TestApp {
     _dir: tempfile::TempDir,
 }
 
+/// A staff member on the console's staff list of every test app.
+pub const STAFF: &str = "sato@tanaka-shop.example";
+
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
@@ -68,7 +71,18 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut IngestConfig)) -> TestAp
     .unwrap();
     let mut config = IngestConfig::new(secrets);
     configure(&mut config);
-    let router = mallguard_ingest::router(app.clone(), config).merge(mallguard_respond::router(app.clone()));
+    // The staff's console as the local program mounts it: the shop's staff address and one more may sign in.
+    let console = mallguard_console::ConsoleConfig {
+        staff: mallguard_domain::staff::StaffList::parse(&format!("staff@tanaka-shop.example, {STAFF}")).unwrap(),
+        base_url: mallguard_console::ConsoleUrl::Fixed(url.clone()),
+    };
+    let router = mallguard_ingest::router(app.clone(), config)
+        .merge(mallguard_respond::router(app.clone()))
+        .merge(mallguard_console::router(
+            app.clone(),
+            Arc::new(mallguard_malls::inbound::Malls),
+            console,
+        ));
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())

@@ -25,6 +25,7 @@ use mallguard_domain::ids::ProductKey;
 use mallguard_domain::order::EmailAddress;
 use mallguard_domain::policy::{Policy, ShopProfile};
 use mallguard_domain::service::Settings;
+use mallguard_domain::staff::StaffList;
 use mallguard_malls::WebhookSecrets;
 use mallguard_malls::inbound::WebhookSecretsJson;
 use secrecy::{ExposeSecret, SecretSlice, SecretString};
@@ -76,6 +77,13 @@ pub struct Knobs {
     /// Where staff alerts go.
     #[arg(long, env = "MALLGUARD_STAFF_EMAIL", default_value = "staff@shop.example")]
     pub staff_email: EmailAddress,
+    /// Who may sign in to the console: addresses separated by commas (the staff alert address when unset).
+    #[arg(long, env = "MALLGUARD_STAFF_ADDRESSES", value_parser = staff_list)]
+    pub staff_addresses: Option<StaffList>,
+    /// The console's public base URL, for the sign-in links it mails (locally: default the serve address;
+    /// on Lambda: default the Function URL the request came in on).
+    #[arg(long, env = "MALLGUARD_CONSOLE_URL")]
+    pub console_url: Option<String>,
     /// The From address of every mail (an identity verified in SES).
     #[arg(long, env = "MALLGUARD_SENDER", default_value = "noreply@shop.example")]
     pub sender: EmailAddress,
@@ -158,6 +166,23 @@ pub struct Knobs {
     /// JSON object itself (handy in a function's environment).
     #[arg(long, env = "MALLGUARD_PRODUCT_MAP")]
     pub product_map: Option<String>,
+}
+
+fn staff_list(raw: &str) -> Result<StaffList, String> {
+    let list = StaffList::parse(raw)?;
+    if list.is_empty() {
+        return Err("expected at least one mail address".into());
+    }
+    Ok(list)
+}
+
+impl Knobs {
+    /// Who may sign in to the console: the list given, else the address the staff alerts go to.
+    pub fn staff_list(&self) -> StaffList {
+        self.staff_addresses
+            .clone()
+            .unwrap_or_else(|| StaffList::new(vec![self.staff_email.clone()]))
+    }
 }
 
 /// The quiet hours as set: `off`, or two JST times `HH:MM-HH:MM`.

@@ -49,6 +49,8 @@ pub async fn run_all(store: &dyn Store) {
     orders_are_found_by_the_number_their_buyer_knows(store).await;
     cursors_move_only_from_the_version_read(store).await;
     pending_actions_are_due_ones_oldest_first(store).await;
+    blacklist_marks_come_with_the_snapshot_and_go_with_the_entry(store).await;
+    a_sign_in_link_is_used_once(store).await;
 }
 
 /// A store, or a store with what must live as long as it (a temporary folder): `(store, guard)`.
@@ -87,7 +89,9 @@ macro_rules! store_contract {
             orders_are_found_by_their_mall_order_id_in_any_shop,
             orders_are_found_by_the_number_their_buyer_knows,
             cursors_move_only_from_the_version_read,
-            pending_actions_are_due_ones_oldest_first
+            pending_actions_are_due_ones_oldest_first,
+            blacklist_marks_come_with_the_snapshot_and_go_with_the_entry,
+            a_sign_in_link_is_used_once
         );
     };
     (@each $store:ident, $setup:expr; $($check:ident),*) => {
@@ -336,6 +340,7 @@ pub async fn every_item_round_trips(store: &dyn Store) {
         deliveries: vec![delivery("contract-rt-delivery", b"payload one")],
         cursors: vec![(cursor.clone(), Expect::Absent)],
         actions: vec![(action.clone(), Expect::Absent)],
+        ..WriteBatch::default()
     };
     commit_ok(store, batch, "writing one item of every kind").await;
     assert_eq!(
@@ -1526,6 +1531,127 @@ pub async fn pending_actions_are_due_ones_oldest_first(store: &dyn Store) {
         store.action(&a1.id).await.expect("reading").map(|a| a.state),
         Some(ActionState::Done)
     );
+}
+
+/// A blacklist entry's marks are read by the ingest snapshot of any order sharing one of its keys (in
+/// the read that brings the index entries, whatever the window), and go when the entry is removed.
+pub async fn blacklist_marks_come_with_the_snapshot_and_go_with_the_entry(store: &dyn Store) {
+    use crate::blacklist::{BlacklistEntry, BlacklistId, BlacklistWrite};
+    let pepper = "contract blacklist";
+    let listed = stored_order("c-bl-listed", "2025-01-05T00:00:00Z", pepper);
+    let other = stored_order("c-bl-other", "2025-01-06T00:00:00Z", "contract blacklist other");
+    let entry = |o: &StoredOrder, by: &str, at: &str| BlacklistEntry {
+        id: BlacklistId::for_order(&o.order.order_ref),
+        order: o.order.order_ref.clone(),
+        number: Some("#ブラック-1".into()),
+        keys: o.identity.keys.clone(),
+        reason: "受取拒否が3回 / refused delivery three times".into(),
+        added_by: by.into(),
+        added_at: ts(at),
+    };
+    let first = entry(&listed, "staff@example.jp", "2026-11-01T00:00:00.000000001Z");
+    let second = entry(&other, "ops", "2026-11-02T00:00:00Z");
+    assert!(!first.keys.is_empty(), "the test order must have identity keys");
+    let batch = WriteBatch {
+        blacklist: vec![BlacklistWrite::Add(first.clone()), BlacklistWrite::Add(second.clone())],
+        ..WriteBatch::default()
+    };
+    commit_ok(store, batch, "adding two blacklist entries").await;
+
+    // A new order a year later, sharing one key: far outside any window, the mark is still read.
+    let probe = order("c-bl-probe").order_ref;
+    let keys = vec![first.keys[0].clone()];
+    let snapshot = store
+        .ingest_snapshot(&probe, &keys, ts("2026-11-20T00:00:00Z"), ts("2026-11-24T00:00:00Z"))
+        .await
+        .expect("reading a snapshot");
+    assert_eq!(
+        snapshot.blacklisted,
+        vec![crate::blacklist::BlacklistMark {
+            key: keys[0].clone(),
+            entry: first.id.clone(),
+            order: listed.order.order_ref.clone(),
+        }],
+        "the mark under a key asked for must come with the snapshot, and only that one"
+    );
+    assert!(snapshot.entries.is_empty(), "a mark is not an index entry");
+    assert_eq!(snapshot.heads.len(), 1);
+    assert_eq!(snapshot.heads[0].version, 0, "a mark is not a head");
+
+    let listing = store.blacklist().await.expect("listing the blacklist");
+    assert_eq!(
+        listing,
+        vec![second.clone(), first.clone()],
+        "newest first, every field kept"
+    );
+    assert_eq!(
+        store.blacklist_entry(&first.id).await.expect("reading an entry"),
+        Some(first.clone())
+    );
+
+    let batch = WriteBatch {
+        blacklist: vec![BlacklistWrite::Remove(first.clone())],
+        ..WriteBatch::default()
+    };
+    commit_ok(store, batch, "removing a blacklist entry").await;
+    let snapshot = store
+        .ingest_snapshot(
+            &probe,
+            &first.keys,
+            ts("2026-11-20T00:00:00Z"),
+            ts("2026-11-24T00:00:00Z"),
+        )
+        .await
+        .expect("reading a snapshot");
+    assert!(snapshot.blacklisted.is_empty(), "a removed entry's marks must be gone");
+    assert_eq!(store.blacklist_entry(&first.id).await.expect("reading an entry"), None);
+    assert_eq!(store.blacklist().await.expect("listing"), vec![second]);
+}
+
+/// A sign-in link recorded as used cannot be recorded again: the second use conflicts and writes nothing.
+pub async fn a_sign_in_link_is_used_once(store: &dyn Store) {
+    use crate::ports::UsedSignIn;
+    let used = |id: &str| UsedSignIn {
+        id: id.into(),
+        expires_at: ts("2099-01-01T00:15:00Z"),
+    };
+    let history = received(&order("c-signin").order_ref, ts("2026-11-01T00:00:00Z"));
+    commit_ok(
+        store,
+        WriteBatch {
+            sign_ins: vec![used("contract-signin-1")],
+            ..WriteBatch::default()
+        },
+        "using a sign-in link",
+    )
+    .await;
+    commit_conflicts(
+        store,
+        WriteBatch {
+            sign_ins: vec![used("contract-signin-1")],
+            history: vec![history],
+            ..WriteBatch::default()
+        },
+        "using the same sign-in link again",
+    )
+    .await;
+    assert!(
+        store
+            .history(&order("c-signin").order_ref)
+            .await
+            .expect("reading history")
+            .is_empty(),
+        "a conflicting batch writes nothing"
+    );
+    commit_ok(
+        store,
+        WriteBatch {
+            sign_ins: vec![used("contract-signin-2")],
+            ..WriteBatch::default()
+        },
+        "using another link",
+    )
+    .await;
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::Language;
 use crate::action::{ActionId, ActionKind};
+use crate::blacklist::BlacklistId;
 use crate::hold::{Decision, HoldState, Resolver};
 use crate::identity::KeyKind;
 use crate::ids::{HoldId, OrderRef, ProductKey};
@@ -127,6 +128,30 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "String::is_empty")]
         detail: String,
     },
+    /// A staff member put this order's customer on the blacklist.
+    Blacklisted {
+        entry: BlacklistId,
+        by: String,
+        reason: String,
+    },
+    /// A staff member took the customer this entry was made from off the blacklist.
+    BlacklistRemoved {
+        entry: BlacklistId,
+        by: String,
+    },
+    /// This order shares identity keys with a blacklisted customer: held for the staff, no buyer mail.
+    BlacklistMatched {
+        entry: BlacklistId,
+        /// The order the entry was made from.
+        with: OrderRef,
+        keys: Vec<KeyKind>,
+    },
+    /// A staff member's note on a hold, such as the outcome of a phone call.
+    StaffNote {
+        hold: HoldId,
+        by: String,
+        note: String,
+    },
 }
 
 /// One line of an order's history.
@@ -149,8 +174,13 @@ impl HistoryEntry {
     /// One line of the timeline a shop shows a customer in a dispute, to the second, in JST.
     pub fn describe(&self, lang: Language) -> String {
         let when = crate::policy::format_jst_seconds(self.at, lang);
+        format!("{when}  {}", self.what(lang))
+    }
+
+    /// What happened, without the time.
+    pub fn what(&self, lang: Language) -> String {
         let ja = lang == Language::Ja;
-        let what = match &self.event {
+        match &self.event {
             Event::Received { digest, status } => {
                 let digest = &digest.as_str()[..16];
                 if ja {
@@ -356,8 +386,42 @@ impl HistoryEntry {
                     format!("the mall refused {}: {reason}", action_label(*kind, lang))
                 }
             }
-        };
-        format!("{when}  {what}")
+            Event::Blacklisted { entry, by, reason } => {
+                if ja {
+                    format!("{by} がブラックリストに登録（{entry}）: {reason}")
+                } else {
+                    format!("{by} put the customer on the blacklist ({entry}): {reason}")
+                }
+            }
+            Event::BlacklistRemoved { entry, by } => {
+                if ja {
+                    format!("{by} がブラックリストから削除（{entry}）")
+                } else {
+                    format!("{by} took the customer off the blacklist ({entry})")
+                }
+            }
+            Event::BlacklistMatched { entry, with, keys } => {
+                let keys: Vec<_> = keys.iter().map(|k| key_label(*k, lang)).collect();
+                if ja {
+                    format!(
+                        "ブラックリスト（{entry}、元の注文 {with}）と一致（{}）: 購入者へのメールなしでスタッフ確認のため保留",
+                        keys.join("・")
+                    )
+                } else {
+                    format!(
+                        "matches the blacklist ({entry}, made from {with}; same {}): held for the staff, no mail to the buyer",
+                        keys.join(", ")
+                    )
+                }
+            }
+            Event::StaffNote { by, note, .. } => {
+                if ja {
+                    format!("{by} のメモ: {note}")
+                } else {
+                    format!("note by {by}: {note}")
+                }
+            }
+        }
     }
 }
 
@@ -394,7 +458,8 @@ pub fn key_label(kind: KeyKind, lang: Language) -> &'static str {
     }
 }
 
-fn kind_label(kind: NoticeKind, lang: Language) -> &'static str {
+/// A notice kind as the staff read it.
+pub fn kind_label(kind: NoticeKind, lang: Language) -> &'static str {
     match (kind, lang) {
         (NoticeKind::Notice, Language::Ja) => "購入者への確認メール",
         (NoticeKind::Reminder, Language::Ja) => "購入者への再確認メール",

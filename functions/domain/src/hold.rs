@@ -340,6 +340,10 @@ pub struct Hold {
     /// due for the sweep; the buyer's answer, the staff or the mall settle it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub awaiting_staff: bool,
+    /// Held because the buyer is on the blacklist (the entry): for the staff's review only. The buyer gets
+    /// no mail about it, now or when it is settled, and no deadline cancels it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blacklisted: Option<crate::blacklist::BlacklistId>,
     pub resolution: Option<Resolution>,
 }
 

@@ -9,6 +9,7 @@
 //! ([`store_contract!`]).
 
 pub mod action;
+pub mod blacklist;
 #[cfg(any(test, feature = "testing"))]
 pub mod contract;
 pub mod feed;
@@ -24,6 +25,7 @@ pub mod order;
 pub mod policy;
 pub mod ports;
 pub mod service;
+pub mod staff;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod token;

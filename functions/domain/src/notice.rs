@@ -549,6 +549,7 @@ impl Templates {
             amazon => hold.contact.amazon_fallback,
             amazon_case => hold.amazon_fallback_case,
             awaiting_staff => hold.awaiting_staff,
+            blacklisted => hold.blacklisted.is_some(),
             buyer_phone => ctx.held.buyer.phone.as_deref().map(display_phone),
             no_buyer_email => ctx.held.buyer.email.is_none(),
             mall_steps => crate::hold::mall_steps(ctx.held.order_ref.mall, hold.state, lang),

@@ -8,6 +8,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::action::{ActionId, MallAction};
+use crate::blacklist::{BlacklistEntry, BlacklistId, BlacklistMark, BlacklistWrite};
 use crate::feed::PollCursor;
 use crate::history::HistoryEntry;
 use crate::hold::Hold;
@@ -49,6 +50,8 @@ pub struct IngestSnapshot {
     /// Index entries of the new order's keys, placed inside the window around it.
     pub entries: Vec<IndexEntry>,
     pub heads: Vec<Head>,
+    /// Blacklist marks under the new order's keys: read with the index entries, at no extra request.
+    pub blacklisted: Vec<BlacklistMark>,
 }
 
 /// The condition on a put.
@@ -98,6 +101,20 @@ pub struct WriteBatch {
     /// Mall actions (hold, release, cancel at the mall) written with the decision that asks for them, and
     /// their outcomes after.
     pub actions: Vec<(MallAction, Expect)>,
+    /// Blacklist entries added or removed, each with the marks under its keys.
+    pub blacklist: Vec<BlacklistWrite>,
+    /// Staff sign-in links used: each may be used once, so the batch fails with a conflict when one was
+    /// used before.
+    pub sign_ins: Vec<UsedSignIn>,
+}
+
+/// A staff sign-in link that was used, kept until it expires so it cannot be used again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsedSignIn {
+    /// The link's nonce.
+    pub id: String,
+    /// After this the link is refused as expired anyway; the record may go.
+    pub expires_at: Timestamp,
 }
 
 impl WriteBatch {
@@ -112,6 +129,8 @@ impl WriteBatch {
             && self.deliveries.is_empty()
             && self.cursors.is_empty()
             && self.actions.is_empty()
+            && self.blacklist.is_empty()
+            && self.sign_ins.is_empty()
     }
 }
 
@@ -200,6 +219,9 @@ pub trait StaffStore: Records {
     /// The order's history in the order it happened.
     async fn history(&self, order: &OrderRef) -> Result<Vec<HistoryEntry>, StoreError>;
     async fn quarantined(&self) -> Result<Vec<Quarantined>, StoreError>;
+    /// The blacklist, newest first.
+    async fn blacklist(&self) -> Result<Vec<BlacklistEntry>, StoreError>;
+    async fn blacklist_entry(&self, id: &BlacklistId) -> Result<Option<BlacklistEntry>, StoreError>;
 }
 
 /// What the poller of a mall that pushes nothing reads besides [`Records`]: how far it read.

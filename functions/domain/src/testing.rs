@@ -109,6 +109,7 @@ pub fn hold_for(held: &Order, original: &Order) -> Hold {
         contact: ContactRules::for_order(held),
         amazon_fallback_case: None,
         awaiting_staff: false,
+        blacklisted: None,
         resolution: None,
     }
 }
@@ -168,6 +169,9 @@ struct Tables {
     deliveries: BTreeMap<String, crate::order::PayloadDigest>,
     cursors: BTreeMap<(Mall, ShopId), PollCursor>,
     actions: BTreeMap<ActionId, MallAction>,
+    blacklist: BTreeMap<crate::blacklist::BlacklistId, crate::blacklist::BlacklistEntry>,
+    marks: BTreeMap<(IdentityKey, crate::blacklist::BlacklistId), crate::blacklist::BlacklistMark>,
+    sign_ins: BTreeMap<String, Timestamp>,
 }
 
 fn condition_holds(stored: Option<u64>, expect: Expect) -> bool {
@@ -216,7 +220,8 @@ impl Commit for MemoryStore {
             && batch
                 .actions
                 .iter()
-                .all(|(a, e)| condition_holds(t.actions.get(&a.id).map(|s| s.version), *e));
+                .all(|(a, e)| condition_holds(t.actions.get(&a.id).map(|s| s.version), *e))
+            && batch.sign_ins.iter().all(|u| !t.sign_ins.contains_key(&u.id));
         if !ok {
             return Err(CommitError::Conflict);
         }
@@ -247,6 +252,25 @@ impl Commit for MemoryStore {
         }
         for (a, _) in batch.actions {
             t.actions.insert(a.id.clone(), a);
+        }
+        for write in batch.blacklist {
+            match write {
+                crate::blacklist::BlacklistWrite::Add(entry) => {
+                    for mark in entry.marks() {
+                        t.marks.insert((mark.key.clone(), mark.entry.clone()), mark);
+                    }
+                    t.blacklist.insert(entry.id.clone(), entry);
+                }
+                crate::blacklist::BlacklistWrite::Remove(entry) => {
+                    for key in &entry.keys {
+                        t.marks.remove(&(key.clone(), entry.id.clone()));
+                    }
+                    t.blacklist.remove(&entry.id);
+                }
+            }
+        }
+        for used in batch.sign_ins {
+            t.sign_ins.insert(used.id, used.expires_at);
         }
         Ok(())
     }
@@ -294,10 +318,12 @@ impl IngestStore for MemoryStore {
                 version: t.heads.get(k).copied().unwrap_or(0),
             })
             .collect();
+        let blacklisted = t.marks.values().filter(|m| keys.contains(&m.key)).cloned().collect();
         Ok(IngestSnapshot {
             existing: t.orders.get(&order.key()).cloned(),
             entries,
             heads,
+            blacklisted,
         })
     }
 
@@ -385,6 +411,19 @@ impl StaffStore for MemoryStore {
 
     async fn quarantined(&self) -> Result<Vec<Quarantined>, StoreError> {
         Ok(self.tables().quarantine.values().cloned().collect())
+    }
+
+    async fn blacklist(&self) -> Result<Vec<crate::blacklist::BlacklistEntry>, StoreError> {
+        let mut entries: Vec<_> = self.tables().blacklist.values().cloned().collect();
+        entries.sort_by_key(|e| std::cmp::Reverse(e.added_at));
+        Ok(entries)
+    }
+
+    async fn blacklist_entry(
+        &self,
+        id: &crate::blacklist::BlacklistId,
+    ) -> Result<Option<crate::blacklist::BlacklistEntry>, StoreError> {
+        Ok(self.tables().blacklist.get(id).cloned())
     }
 }
 
@@ -536,6 +575,15 @@ impl StaffStore for UnavailableStore {
         unavailable()
     }
     async fn quarantined(&self) -> Result<Vec<Quarantined>, StoreError> {
+        unavailable()
+    }
+    async fn blacklist(&self) -> Result<Vec<crate::blacklist::BlacklistEntry>, StoreError> {
+        unavailable()
+    }
+    async fn blacklist_entry(
+        &self,
+        _: &crate::blacklist::BlacklistId,
+    ) -> Result<Option<crate::blacklist::BlacklistEntry>, StoreError> {
         unavailable()
     }
 }

@@ -109,6 +109,12 @@ impl LinkSigner {
         mac
     }
 
+    /// The signer of the staff's sign-in links and sessions, keyed by this key under labels of its own:
+    /// one secret to keep, and no token of one kind verifies as another.
+    pub fn staff_signer(&self) -> crate::staff::StaffSigner {
+        crate::staff::StaffSigner::new(self.key.expose_secret().to_vec())
+    }
+
     pub fn sign(&self, hold: &HoldId, action: LinkAction, expires_at: Timestamp) -> LinkToken {
         let payload = format!("{hold}.{}.{}", action.code(), expires_at.as_second());
         let tag = self.mac(&payload).finalize().into_bytes();

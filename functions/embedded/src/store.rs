@@ -18,6 +18,7 @@ use flate2::read::ZlibDecoder;
 use flate2::write::ZlibEncoder;
 use jiff::Timestamp;
 use mallguard_domain::action::{ActionId, MallAction};
+use mallguard_domain::blacklist::{BlacklistEntry, BlacklistId, BlacklistMark, BlacklistWrite};
 use mallguard_domain::feed::PollCursor;
 use mallguard_domain::history::HistoryEntry;
 use mallguard_domain::hold::Hold;
@@ -36,7 +37,7 @@ use serde::de::DeserializeOwned;
 
 /// The schema this build writes, kept in SQLite's `user_version`. A file written by a newer build is
 /// refused rather than misread.
-const SCHEMA_VERSION: i64 = 5;
+const SCHEMA_VERSION: i64 = 6;
 
 /// How long a request waits for the file's write lock (another process's, or the commits queued before
 /// it in this one) before giving up with `Unavailable` (the caller then answers 503 and the mall retries).
@@ -138,6 +139,31 @@ CREATE TABLE IF NOT EXISTS actions (
     json             TEXT NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS actions_by_next_attempt ON actions (state, next_attempt_at);
+";
+
+/// Version 5 → 6: the blacklist, the marks its entries put under their identity keys (read with the
+/// index entries of a new order's keys, so by key first; by entry to take an entry's marks away), and
+/// the staff sign-in links used, each kept until it expires. A database of version 5 has none of them:
+/// nobody was ever blacklisted or signed in with a link.
+const TO_VERSION_6: &str = "
+CREATE TABLE IF NOT EXISTS blacklist (
+    id        TEXT PRIMARY KEY NOT NULL,
+    added_at  INTEGER NOT NULL,
+    json      TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS blacklist_by_added_at ON blacklist (added_at);
+CREATE TABLE IF NOT EXISTS blacklist_marks (
+    key    TEXT NOT NULL,
+    entry  TEXT NOT NULL,
+    json   TEXT NOT NULL,
+    PRIMARY KEY (key, entry)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS blacklist_marks_by_entry ON blacklist_marks (entry);
+CREATE TABLE IF NOT EXISTS sign_ins (
+    id          TEXT PRIMARY KEY NOT NULL,
+    expires_at  INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS sign_ins_by_expiry ON sign_ins (expires_at);
 ";
 
 /// A [`Store`](mallguard_domain::ports::Store) in one SQLite database (a file, or memory for tests).
@@ -390,6 +416,9 @@ fn migrate(conn: &mut Connection) -> Result<(), Error> {
     if version < 5 {
         tx.execute_batch(TO_VERSION_5)?;
     }
+    if version < 6 {
+        tx.execute_batch(TO_VERSION_6)?;
+    }
     if version != SCHEMA_VERSION {
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     }
@@ -576,6 +605,13 @@ fn conditions_hold(tx: &Transaction<'_>, batch: &WriteBatch) -> Result<bool, Err
             return Ok(false);
         }
     }
+    for used in &batch.sign_ins {
+        // A link used before, expired or not: the record is only ever there after a use.
+        let stored = stored_version(tx, "SELECT 0 FROM sign_ins WHERE id = ?1", &used.id)?;
+        if stored.is_some() {
+            return Ok(false);
+        }
+    }
     Ok(true)
 }
 
@@ -691,6 +727,44 @@ fn write_batch(tx: &Transaction<'_>, batch: WriteBatch, now: Timestamp) -> Resul
             to_json(action)?
         ])?;
     }
+    for write in &batch.blacklist {
+        match write {
+            BlacklistWrite::Add(entry) => {
+                tx.prepare_cached(
+                    "INSERT INTO blacklist (id, added_at, json) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (id) DO UPDATE SET added_at = excluded.added_at, json = excluded.json",
+                )?
+                .execute(params![entry.id.as_str(), time_key(entry.added_at), to_json(entry)?])?;
+                for mark in entry.marks() {
+                    tx.prepare_cached(
+                        "INSERT INTO blacklist_marks (key, entry, json) VALUES (?1, ?2, ?3)
+                         ON CONFLICT (key, entry) DO UPDATE SET json = excluded.json",
+                    )?
+                    .execute(params![mark.key.as_str(), mark.entry.as_str(), to_json(&mark)?])?;
+                }
+            }
+            BlacklistWrite::Remove(entry) => {
+                // Every mark of the entry, whatever keys the entry given names.
+                tx.prepare_cached("DELETE FROM blacklist_marks WHERE entry = ?1")?
+                    .execute([entry.id.as_str()])?;
+                tx.prepare_cached("DELETE FROM blacklist WHERE id = ?1")?
+                    .execute([entry.id.as_str()])?;
+            }
+        }
+    }
+    if !batch.sign_ins.is_empty() {
+        // What a TTL does in DynamoDB: records of links that expired go (a link past its expiry is refused
+        // as expired anyway, used or not).
+        tx.prepare_cached("DELETE FROM sign_ins WHERE expires_at <= ?1")?
+            .execute([time_key(now)])?;
+    }
+    for used in &batch.sign_ins {
+        tx.prepare_cached(
+            "INSERT INTO sign_ins (id, expires_at) VALUES (?1, ?2)
+             ON CONFLICT (id) DO UPDATE SET expires_at = excluded.expires_at",
+        )?
+        .execute(params![used.id, time_key(used.expires_at)])?;
+    }
     Ok(())
 }
 
@@ -766,11 +840,21 @@ fn snapshot(
             version: version.unwrap_or(0),
         });
     }
+    let mut blacklisted = vec![];
+    for key in keys.iter().collect::<BTreeSet<_>>() {
+        let marks: Vec<BlacklistMark> = read_all(
+            &tx,
+            "SELECT json FROM blacklist_marks WHERE key = ?1 ORDER BY entry",
+            [key.as_str()],
+        )?;
+        blacklisted.extend(marks);
+    }
     tx.commit()?;
     Ok(IngestSnapshot {
         existing,
         entries,
         heads,
+        blacklisted,
     })
 }
 
@@ -968,6 +1052,17 @@ impl StaffStore for SqliteStore {
     async fn quarantined(&self) -> Result<Vec<Quarantined>, StoreError> {
         self.read(|conn| read_quarantined(conn)).await
     }
+
+    async fn blacklist(&self) -> Result<Vec<BlacklistEntry>, StoreError> {
+        self.read(|conn| read_all(conn, "SELECT json FROM blacklist ORDER BY added_at DESC, id", []))
+            .await
+    }
+
+    async fn blacklist_entry(&self, id: &BlacklistId) -> Result<Option<BlacklistEntry>, StoreError> {
+        let id = id.clone();
+        self.read(move |conn| read_one(conn, "SELECT json FROM blacklist WHERE id = ?1", id.as_str()))
+            .await
+    }
 }
 
 #[async_trait]
@@ -1128,6 +1223,65 @@ mod tests {
         assert_eq!(schema(&new), schema(&old));
         assert!(schema(&new).iter().any(|sql| sql.contains("orders_by_number")));
         assert!(schema(&new).iter().any(|sql| sql.contains("CREATE TABLE cursors")));
+        assert!(
+            schema(&new)
+                .iter()
+                .any(|sql| sql.contains("CREATE TABLE blacklist_marks"))
+        );
+        assert!(schema(&new).iter().any(|sql| sql.contains("CREATE TABLE sign_ins")));
+    }
+
+    #[tokio::test]
+    async fn a_version_5_database_is_migrated_with_an_empty_blacklist_and_no_link_used() {
+        let conn = Connection::open_in_memory().unwrap();
+        for step in [SCHEMA, TO_VERSION_2, TO_VERSION_3, TO_VERSION_4, TO_VERSION_5] {
+            conn.execute_batch(step).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 5).unwrap();
+        let store = SqliteStore::with_schema(conn).unwrap();
+        assert_eq!(store.blacklist().await.unwrap(), vec![]);
+        let used = mallguard_domain::ports::UsedSignIn {
+            id: "v5-link".into(),
+            expires_at: "2099-01-01T00:00:00Z".parse().unwrap(),
+        };
+        let batch = || WriteBatch {
+            sign_ins: vec![used.clone()],
+            ..WriteBatch::default()
+        };
+        store.commit(batch()).await.unwrap();
+        assert_eq!(store.commit(batch()).await, Err(CommitError::Conflict));
+        let version: i64 = store
+            .writer
+            .try_lock()
+            .unwrap()
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+    }
+
+    #[tokio::test]
+    async fn used_links_past_their_expiry_go_at_the_next_use_of_a_link() {
+        let clock = Arc::new(ManualClock::at("2026-11-23T03:00:00Z"));
+        let store = SqliteStore::in_memory().unwrap().with_clock(clock.clone());
+        let used = |id: &str, at: &str| WriteBatch {
+            sign_ins: vec![mallguard_domain::ports::UsedSignIn {
+                id: id.into(),
+                expires_at: at.parse().unwrap(),
+            }],
+            ..WriteBatch::default()
+        };
+        store.commit(used("old", "2026-11-23T03:15:00Z")).await.unwrap();
+        clock.advance(jiff::SignedDuration::from_hours(1));
+        store.commit(used("new", "2026-11-23T04:15:00Z")).await.unwrap();
+        let conn = store.writer.try_lock().unwrap();
+        let kept: Vec<String> = conn
+            .prepare("SELECT id FROM sign_ins ORDER BY id")
+            .unwrap()
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(kept, ["new"]);
     }
 
     #[tokio::test]
@@ -1246,5 +1400,11 @@ mod tests {
         assert!(history.contains("history_by_order"), "{history}");
         let number = plan("SELECT key FROM orders WHERE number = '1001' AND key >= 'shopify/' AND key < 'shopify0'");
         assert!(number.contains("orders_by_number"), "{number}");
+        let marks = plan("SELECT json FROM blacklist_marks WHERE key = 'k' ORDER BY entry");
+        assert!(marks.contains("PRIMARY KEY") && !marks.contains("SCAN"), "{marks}");
+        let unmark = plan("SELECT 1 FROM blacklist_marks WHERE entry = 'b1'");
+        assert!(unmark.contains("blacklist_marks_by_entry"), "{unmark}");
+        let listing = plan("SELECT json FROM blacklist ORDER BY added_at DESC, id");
+        assert!(listing.contains("blacklist_by_added_at"), "{listing}");
     }
 }

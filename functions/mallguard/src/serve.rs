@@ -115,10 +115,26 @@ pub async fn serve(shop: &ShopArgs, args: ServeArgs) -> CliResult<ExitCode> {
     let local = crate::local::compose(shop, url_of(addr)).await?;
     let feeds = crate::local::feeds(&local, feed_args, None, shop.knobs.policy().window)?;
     let crate::local::Local { app, webhooks, .. } = local;
+    let console = mallguard_console::ConsoleConfig {
+        staff: shop.knobs.staff_list(),
+        base_url: mallguard_console::ConsoleUrl::Fixed(shop.knobs.console_url.clone().unwrap_or_else(|| url_of(addr))),
+    };
+    let staff_line = console
+        .staff
+        .addresses()
+        .iter()
+        .map(|a| a.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
     let router = axum::Router::new()
         .route("/", axum::routing::get(index))
         .merge(mallguard_ingest::router(app.clone(), IngestConfig::new(webhooks)))
-        .merge(mallguard_respond::router(app.clone()));
+        .merge(mallguard_respond::router(app.clone()))
+        .merge(mallguard_console::router(
+            app.clone(),
+            std::sync::Arc::new(mallguard_malls::inbound::Malls),
+            console,
+        ));
 
     let sweeper = app.clone();
     let every = Duration::from_secs(args.sweep_every.max(1));
@@ -195,6 +211,7 @@ pub async fn serve(shop: &ShopArgs, args: ServeArgs) -> CliResult<ExitCode> {
         "mallguard is running on {store_line}.\n\
          \n  webhooks:     {url}/webhooks/shopify   {url}/webhooks/generic\
          \n  buyer pages:  {url}/h/<token>\
+         \n  console:      {url}/console/ (staff sign in as {staff_line}; the link is mailed)\
          \n  {where_line}\
          \n  expiry sweep: every {secs} s{polling}\
          \n\nSend two same-item orders from another terminal; the second is held:\
@@ -293,11 +310,13 @@ code{background:#f3f3f3;padding:.1em .3em;border-radius:3px}</style></head>
 <ul>
 <li>モールからの注文通知: <code>POST /webhooks/shopify</code>、<code>POST /webhooks/generic</code></li>
 <li>購入者の確認ページ: <code>/h/&lt;トークン&gt;</code>（確認メールのリンクから開きます）</li>
-<li>保留の一覧: <code>cargo run -- holds</code></li>
+<li>スタッフ用コンソール: <a href="/console/">/console/</a>（保留・注文の経過・ブラックリスト・隔離。サインイン用リンクはメールで届きます）</li>
+<li>保留の一覧（コマンド）: <code>cargo run -- holds</code></li>
 </ul>
 <p lang="en">mallguard holds suspected duplicate orders before they ship and asks the buyer. Order webhooks:
 <code>POST /webhooks/shopify</code>, <code>POST /webhooks/generic</code>. The buyer's page: <code>/h/&lt;token&gt;</code>,
-linked from the notice mail. Holds: <code>cargo run -- holds</code>.</p>
+linked from the notice mail. The staff's console: <a href="/console/">/console/</a> (holds, timelines, blacklist,
+quarantine; the sign-in link is mailed). Holds at the command line: <code>cargo run -- holds</code>.</p>
 </body></html>
 "#;
 

@@ -10,6 +10,7 @@ use flate2::read::ZlibDecoder;
 use flate2::write::ZlibEncoder;
 use jiff::{SignedDuration, Timestamp};
 use mallguard_domain::action::{ActionState, MallAction};
+use mallguard_domain::blacklist::{BlacklistEntry, BlacklistMark};
 use mallguard_domain::feed::PollCursor;
 use mallguard_domain::history::HistoryEntry;
 use mallguard_domain::hold::Hold;
@@ -17,7 +18,7 @@ use mallguard_domain::ids::OrderId;
 use mallguard_domain::matching::IndexEntry;
 use mallguard_domain::notice::{Notice, NoticeState};
 use mallguard_domain::order::{Order, PayloadDigest, bare_number};
-use mallguard_domain::ports::{Quarantined, StoreError, StoredOrder, WebhookDelivery};
+use mallguard_domain::ports::{Quarantined, StoreError, StoredOrder, UsedSignIn, WebhookDelivery};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -231,6 +232,34 @@ pub(super) fn cursor_item(cursor: &PollCursor) -> Result<Item, StoreError> {
     ]))
 }
 
+/// A blacklist entry in the partition `BLACKLIST`, with no TTL: it stays until the staff remove it.
+pub(super) fn blacklist_item(entry: &BlacklistEntry) -> Result<Item, StoreError> {
+    Ok(Item::from([
+        (PK.into(), s(keys::BLACKLIST_PK)),
+        (SK.into(), s(keys::blacklist_sk(&entry.id))),
+        (DOC.into(), s(to_json(entry)?)),
+    ]))
+}
+
+/// A blacklist mark in its identity key's partition, where the ingest Query finds it with the key's
+/// index entries and head. No TTL: it goes with its entry, never before.
+pub(super) fn mark_item(mark: &BlacklistMark) -> Result<Item, StoreError> {
+    Ok(Item::from([
+        (PK.into(), s(keys::key_pk(&mark.key))),
+        (SK.into(), s(keys::mark_sk(&mark.entry))),
+        (DOC.into(), s(to_json(mark)?)),
+    ]))
+}
+
+/// A used sign-in link, kept (TTL) until the link expires: after that it is refused as expired anyway.
+pub(super) fn sign_in_item(used: &UsedSignIn) -> Item {
+    Item::from([
+        (PK.into(), s(keys::sign_in_pk(&used.id))),
+        (SK.into(), s(keys::SIGN_IN_SK)),
+        (EXPIRES_AT.into(), n(used.expires_at.as_second())),
+    ])
+}
+
 /// The payload digest a delivery item was written with; None for one written without (older versions).
 pub(super) fn delivery_digest(item: &Item) -> Result<Option<PayloadDigest>, StoreError> {
     match item.get(DIGEST) {
@@ -378,6 +407,55 @@ mod tests {
         assert_eq!(version_attr(&item).unwrap(), 3);
         assert!(!item.contains_key(EXPIRES_AT), "a cursor never expires");
         assert_eq!(doc::<PollCursor>(&item).unwrap(), cursor);
+    }
+
+    #[test]
+    fn blacklist_items_never_expire_and_a_used_link_expires_with_the_link() {
+        use mallguard_domain::blacklist::BlacklistId;
+        use mallguard_domain::identity::IdentityKey;
+        use mallguard_domain::ids::{Mall, OrderId, OrderRef, ShopId};
+        let order = OrderRef::new(
+            Mall::Shopify,
+            ShopId::parse("tanaka-shop").unwrap(),
+            OrderId::parse("5678901234567890123").unwrap(),
+        );
+        let key = IdentityKey::parse(&format!("e:{}", "a".repeat(22))).unwrap();
+        let entry = BlacklistEntry {
+            id: BlacklistId::for_order(&order),
+            order,
+            number: Some("#1001".into()),
+            keys: vec![key.clone()],
+            reason: "受取拒否".into(),
+            added_by: "staff@example.jp".into(),
+            added_at: "2026-11-23T03:00:00.000000001Z".parse().unwrap(),
+        };
+        let item = blacklist_item(&entry).unwrap();
+        assert_eq!(str_attr(&item, PK).unwrap(), "BLACKLIST");
+        assert_eq!(str_attr(&item, SK).unwrap(), format!("B#{}", entry.id));
+        assert!(
+            !item.contains_key(EXPIRES_AT),
+            "an entry stays until the staff remove it"
+        );
+        assert_eq!(doc::<BlacklistEntry>(&item).unwrap(), entry);
+
+        let mark = entry.marks().next().unwrap();
+        let item = mark_item(&mark).unwrap();
+        assert_eq!(str_attr(&item, PK).unwrap(), keys::key_pk(&key));
+        assert_eq!(str_attr(&item, SK).unwrap(), format!("~BLACKLIST#{}", entry.id));
+        assert!(
+            !item.contains_key(EXPIRES_AT),
+            "a mark goes with its entry, never before"
+        );
+        assert!(!item.contains_key(VERSION), "a mark is not a head");
+        assert_eq!(doc::<BlacklistMark>(&item).unwrap(), mark);
+
+        let expires_at: Timestamp = "2026-11-23T03:15:00.5Z".parse().unwrap();
+        let item = sign_in_item(&UsedSignIn {
+            id: "n0nce".into(),
+            expires_at,
+        });
+        assert_eq!(str_attr(&item, PK).unwrap(), "SIGNIN#n0nce");
+        assert_eq!(item.get(EXPIRES_AT), Some(&n(expires_at.as_second())));
     }
 
     #[test]

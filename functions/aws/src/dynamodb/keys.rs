@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use jiff::Timestamp;
 use mallguard_domain::action::ActionId;
+use mallguard_domain::blacklist::BlacklistId;
 use mallguard_domain::hold::Hold;
 use mallguard_domain::identity::IdentityKey;
 use mallguard_domain::ids::{HoldId, Mall, OrderId, OrderRef, ShopId};
@@ -43,11 +44,20 @@ pub(super) const DUE_HOLD: &str = "DUE#HOLD";
 pub(super) const DUE_NOTICE: &str = "DUE#NOTICE";
 pub(super) const DUE_ACTION: &str = "DUE#ACTION";
 pub(super) const HOLDS_PK: &str = "HOLDS";
+/// The partition of the blacklist's entries.
+pub(super) const BLACKLIST_PK: &str = "BLACKLIST";
+/// The sort key of a used sign-in link.
+pub(super) const SIGN_IN_SK: &str = "SIGNIN";
 pub(super) const HISTORY_PREFIX: &str = "H#";
 /// A key no item ever has: the cold start's warm-up reads it.
 pub(super) const WARM_UP: &str = "WARMUP";
 const ORDER_PREFIX: &str = "ORDER#";
 const ENTRY_PREFIX: &str = "AT#";
+/// The prefix of a blacklist entry's sort key in the `BLACKLIST` partition.
+pub(super) const BLACKLIST_PREFIX: &str = "B#";
+/// The prefix of a blacklist mark's sort key in an identity key's partition: `~B` sorts after every
+/// `AT#…` and before `~HEAD`, so the ingest Query's range holds the marks too.
+const MARK_PREFIX: &str = "~BLACKLIST#";
 
 /// `ORDER#{mall}/{shop}/{order id}`: an order's partition (the order and its history).
 pub(super) fn order_pk(order: &OrderRef) -> String {
@@ -78,6 +88,31 @@ pub(super) fn entry_sk(entry: &IndexEntry) -> String {
 /// `AT#{from}`: where the entries placed at or after `from` start.
 pub(super) fn entries_from(from: Timestamp) -> String {
     format!("{ENTRY_PREFIX}{}", time_key(from))
+}
+
+/// Whether `sk`, in an identity key's partition, is an index entry's.
+pub(super) fn is_entry_sk(sk: &str) -> bool {
+    sk.starts_with(ENTRY_PREFIX)
+}
+
+/// `~BLACKLIST#{entry id}`: the mark of one blacklist entry in an identity key's partition (`KEY#…`).
+pub(super) fn mark_sk(entry: &BlacklistId) -> String {
+    format!("{MARK_PREFIX}{entry}")
+}
+
+/// Whether `sk`, in an identity key's partition, is a blacklist mark's.
+pub(super) fn is_mark_sk(sk: &str) -> bool {
+    sk.starts_with(MARK_PREFIX)
+}
+
+/// `B#{entry id}`: a blacklist entry in the partition `BLACKLIST`.
+pub(super) fn blacklist_sk(id: &BlacklistId) -> String {
+    format!("{BLACKLIST_PREFIX}{id}")
+}
+
+/// `SIGNIN#{nonce}`: a staff sign-in link that was used.
+pub(super) fn sign_in_pk(id: &str) -> String {
+    format!("SIGNIN#{id}")
 }
 
 /// `HOLD#{hold id}`.
@@ -167,10 +202,18 @@ mod tests {
     }
 
     #[test]
-    fn the_head_sorts_after_every_index_entry() {
+    fn the_head_sorts_after_every_index_entry_and_blacklist_marks_between() {
         let latest = format!("{}#own/shop/id", entries_from(Timestamp::MAX));
         assert!(latest.as_str() < HEAD_SK);
-        assert!("BLOCKED" > latest.as_str() && "BLOCKED" < HEAD_SK);
+        let earliest = entries_from(Timestamp::MIN);
+        for id in ["b00000000000000000000", "bffffffffffffffffffff"] {
+            let mark = mark_sk(&BlacklistId::parse(id).unwrap());
+            assert!(mark > latest && mark.as_str() < HEAD_SK, "{mark}");
+            assert!(mark > earliest);
+            assert!(is_mark_sk(&mark) && !is_entry_sk(&mark) && mark != HEAD_SK);
+        }
+        assert!(is_entry_sk(&latest) && !is_mark_sk(&latest));
+        assert!(!is_entry_sk(HEAD_SK) && !is_mark_sk(HEAD_SK));
     }
 
     #[test]

@@ -26,7 +26,9 @@
 //! | quarantined payload | `QUARANTINE` | `Q#{id}` | – | `version` N (always 0), `doc` S, `raw` B (zlib) | yes | Query pk `QUARANTINE` |
 //! | delivery id | `DELIVERY#{id}` | `DELIVERY` | – | `digest` S (SHA-256 of the payload it carried; a reused id with another payload is not a redelivery) | 7 days | GetItem |
 //! | poll cursor | `CURSOR#{mall}#{shop}` | `CURSOR` | – | `version` N, `doc` S (PollCursor: the feed's opaque position and when it moved; no personal data) | **none** (a cursor gone would send its poller back to its first look-back) | GetItem by mall and shop at the start of every poll; a Put under `attribute_not_exists(pk)` (first poll) or `version = :read` after each page, so of two overlapping polls only one moves it |
-//! | blacklist (planned) | `KEY#{identity key}` | `BLOCKED` | – | – | – | the ingest Query reads it for free: `AT#…` < `BLOCKED` < `~HEAD` |
+//! | blacklist entry | `BLACKLIST` | `B#{entry id}` | – | `doc` S (BlacklistEntry: the order's ref and number, its hashed identity keys, the staff's reason, who added it and when) | **none** (stays until the staff remove it) | GetItem by id; `blacklist` Queries pk `BLACKLIST` (newest first, sorted on the client); Put with its marks (Add) or Deleted with them (Remove) in the batch's transaction, unconditionally |
+//! | blacklist mark | `KEY#{identity key}` | `~BLACKLIST#{entry id}` | – | `doc` S (BlacklistMark: the key, the entry id, the order ref) | **none** (goes with its entry) | read by the ingest Query below at no extra request: `AT#…` < `~BLACKLIST#…` < `~HEAD`; one per key of the entry, written and deleted with it |
+//! | used sign-in link | `SIGNIN#{nonce}` | `SIGNIN` | – | – | at the link's own expiry | never read: a Put under `attribute_not_exists(pk)` in the transaction of the sign-in, so a second use of the link cancels it (`Conflict`) |
 //!
 //! **Order numbers.** Staff look an order up by the number they and the buyer see (Shopify's `#1001`) as
 //! often as by the mall's order id (Shopify's `5678901234567890123`). The number item puts the order in
@@ -39,22 +41,28 @@
 //! `pk = KEY#{key} AND sk BETWEEN AT#{from} AND ~HEAD`, descending, strongly consistent, paginated.
 //! `~HEAD` sorts after every `AT#…`, so this one range holds the window's entries (plus the rare entry
 //! placed after `to`, dropped on the client: a filter expression cannot name the sort key, and a filtered
-//! item is billed all the same) and the head. Descending order reads the head *first*: a decision that
-//! commits after that read bumps the head and makes this decision's commit fail, and one that committed
-//! before it has its entries in place for the rest of the read. (DynamoDB gives a Query read-committed
-//! isolation per item, so in theory one concurrent transaction could be seen half-applied between the
-//! head and its entry; the window is the time DynamoDB takes to apply one transaction's two items in
-//! one partition.) A new order that no entry names costs these Queries and one TransactWriteItems —
-//! no GetItem; an entry that names the order itself (a redelivery) costs one GetItem of the order.
+//! item is billed all the same) and the head; and the key's blacklist marks (`~BLACKLIST#…`, between the
+//! two, whenever they were made), so the blacklist costs the ingest path no request of its own. Items are
+//! told apart by their sort key: only `AT#…` is an entry, only `~HEAD` the head. Descending order reads
+//! the head *first*: a decision that commits after that read bumps the head and makes this decision's
+//! commit fail, and one that committed before it has its entries in place for the rest of the read.
+//! (DynamoDB gives a Query read-committed isolation per item, so in theory one concurrent transaction
+//! could be seen half-applied between the head and its entry; the window is the time DynamoDB takes to
+//! apply one transaction's two items in one partition.) A new order that no entry names costs these
+//! Queries and one TransactWriteItems — no GetItem; an entry that names the order itself (a redelivery)
+//! costs one GetItem of the order.
 //!
 //! **Commit.** A [`WriteBatch`] is one `TransactWriteItems` (at most 100 items; a domain batch holds far
 //! fewer, a larger one is refused as `Corrupt`). Heads are Updates that set `version + 1` under
 //! `attribute_not_exists(pk)` (read as version 0) or `version = :read`; items with an [`Expect`] are whole
 //! Puts (so a settled hold loses its `due` keys and the index stays sparse) under
 //! `attribute_not_exists(pk) OR expires_at <= :now` (Absent), `version = :v` (Version) or nothing (Any);
-//! index entries, history and deliveries are unconditional Puts. The SDK sets the transaction's
-//! `ClientRequestToken` once per call, before its retries, so a retry of a transaction whose answer was
-//! lost succeeds instead of failing its own conditions.
+//! index entries, history, deliveries and blacklist entries and marks are unconditional Puts (a removed
+//! blacklist entry and its marks unconditional Deletes), and a used sign-in link a Put under
+//! `attribute_not_exists(pk)` (an expired record still counts: the link is refused as expired anyway). A
+//! blacklist entry adds one item per identity key of its order (at most three) besides itself. The SDK
+//! sets the transaction's `ClientRequestToken` once per call, before its retries, so a retry of a
+//! transaction whose answer was lost succeeds instead of failing its own conditions.
 //!
 //! **History order.** The contract wants history back in the order it was written, whatever the
 //! entries' own times (a test clock freezes them; a late mall event may go back in time). So the sort
@@ -71,9 +79,10 @@
 //! [`StoreError::Unavailable`] after the SDK's standard retries (the caller answers 503 and the mall
 //! retries). A validation error or anything else is [`StoreError::Corrupt`]: a bug, not worth a retry.
 //!
-//! **Hot keys.** `DUE#HOLD`, `DUE#NOTICE`, `DUE#ACTION`, `HOLDS` and `QUARANTINE` are one partition each. They hold
-//! only holds, notices and quarantined payloads, which are rare next to orders; orders, entries and
-//! heads spread over one partition per order and per customer key.
+//! **Hot keys.** `DUE#HOLD`, `DUE#NOTICE`, `DUE#ACTION`, `HOLDS`, `QUARANTINE` and `BLACKLIST` are one
+//! partition each. They hold only holds, notices, quarantined payloads and blacklist entries, which are
+//! rare next to orders (and the blacklist is written and listed by the staff alone); orders, entries,
+//! marks and heads spread over one partition per order and per customer key.
 //!
 //! **Consistency.** Reads of the base table are strongly consistent. The two GSIs are eventually
 //! consistent: the sweep may see a hold a moment after it was settled, and then its conditional write
@@ -95,10 +104,11 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
-use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem, Update};
 use aws_smithy_types::error::display::DisplayErrorContext;
 use jiff::{SignedDuration, Timestamp};
 use mallguard_domain::action::{ActionId, ActionState, MallAction};
+use mallguard_domain::blacklist::{BlacklistEntry, BlacklistId, BlacklistMark, BlacklistWrite};
 use mallguard_domain::feed::PollCursor;
 use mallguard_domain::history::HistoryEntry;
 use mallguard_domain::hold::{Hold, HoldState};
@@ -313,14 +323,10 @@ impl DynamoDbStore {
         query
     }
 
-    /// The head version and the live entries of `key` placed at or after `from` (entries after the window
-    /// are dropped by the caller, which knows `to`).
-    async fn key_window(
-        &self,
-        key: &IdentityKey,
-        from: Timestamp,
-        now: Timestamp,
-    ) -> Result<(u64, Vec<IndexEntry>), StoreError> {
+    /// The head version, the live entries of `key` placed at or after `from` (entries after the window
+    /// are dropped by the caller, which knows `to`) and the blacklist marks under `key`, whenever they
+    /// were made: one Query.
+    async fn key_window(&self, key: &IdentityKey, from: Timestamp, now: Timestamp) -> Result<KeyWindow, StoreError> {
         let query = self
             .partition_query(KeySchema::Table, keys::key_pk(key), Some("#sk BETWEEN :from AND :head"))
             .expression_attribute_values(":from", s(keys::entries_from(from)))
@@ -328,12 +334,23 @@ impl DynamoDbStore {
             // Newest first, so the head comes first: see "The ingest Query" in the module docs.
             .scan_index_forward(false);
         let mut head = 0;
+        let mut marks = vec![];
         let entries = self
             .query(query, None, |item| {
-                if str_attr(&item, SK)? == keys::HEAD_SK {
+                let sk = str_attr(&item, SK)?;
+                if sk == keys::HEAD_SK {
                     // A head is never dropped as expired: its version must be read as stored, or every
                     // decision would conflict until TTL deletes it.
                     head = version_attr(&item)?;
+                    return Ok(None);
+                }
+                if keys::is_mark_sk(sk) {
+                    // Marks have no TTL: they go with their entry.
+                    marks.push(doc::<BlacklistMark>(&item)?);
+                    return Ok(None);
+                }
+                if !keys::is_entry_sk(sk) {
+                    // An item of a shape this build does not know (a newer build's) is not its business.
                     return Ok(None);
                 }
                 match live(item, now)? {
@@ -342,7 +359,7 @@ impl DynamoDbStore {
                 }
             })
             .await?;
-        Ok((head, entries))
+        Ok(KeyWindow { head, entries, marks })
     }
 
     /// Live items (by the store's clock) of one `due` partition whose sort key is at or before `due`,
@@ -470,7 +487,51 @@ impl DynamoDbStore {
             self.put(&mut items, codec::cursor_item(cursor)?, Some(*expect), now)?;
         }
 
+        // An entry and its marks (one per identity key of the order, so at most four items) are put or
+        // deleted together; an Add and a Remove of one entry in one batch: the last one wins.
+        for write in &batch.blacklist {
+            match write {
+                BlacklistWrite::Add(entry) => {
+                    self.put(&mut items, codec::blacklist_item(entry)?, None, now)?;
+                    for mark in entry.marks() {
+                        self.put(&mut items, codec::mark_item(&mark)?, None, now)?;
+                    }
+                }
+                BlacklistWrite::Remove(entry) => {
+                    self.delete(&mut items, keys::BLACKLIST_PK.to_owned(), keys::blacklist_sk(&entry.id))?;
+                    for key in &entry.keys {
+                        self.delete(&mut items, keys::key_pk(key), keys::mark_sk(&entry.id))?;
+                    }
+                }
+            }
+        }
+
+        // A link used before conflicts, expired or not (past its expiry it is refused anyway).
+        for used in &batch.sign_ins {
+            let item = codec::sign_in_item(used);
+            let key = (str_attr(&item, PK)?.to_owned(), str_attr(&item, SK)?.to_owned());
+            let put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(#pk)")
+                .expression_attribute_names("#pk", PK)
+                .build()
+                .map_err(|e| corrupt(format!("a sign-in put: {e}")))?;
+            items.push(key, TransactWriteItem::builder().put(put).build(), true)?;
+        }
+
         Ok(items.into_items())
+    }
+
+    /// Adds an unconditional Delete of the item with this key.
+    fn delete(&self, items: &mut Writes, pk: String, sk: String) -> Result<(), CommitError> {
+        let delete = Delete::builder()
+            .table_name(&self.table)
+            .key(PK, s(pk.as_str()))
+            .key(SK, s(sk.as_str()))
+            .build()
+            .map_err(|e| corrupt(format!("a delete: {e}")))?;
+        items.push((pk, sk), TransactWriteItem::builder().delete(delete).build(), false)
     }
 
     /// Adds a whole-item Put under the condition `expect` asks for (None: unconditional).
@@ -500,6 +561,15 @@ impl DynamoDbStore {
         let put = put.build().map_err(|e| corrupt(format!("a put: {e}")))?;
         items.push(key, TransactWriteItem::builder().put(put).build(), conditional)
     }
+}
+
+/// What the ingest Query of one identity key reads.
+struct KeyWindow {
+    /// The head's version (0: no head yet).
+    head: u64,
+    /// The live entries placed at or after the window's start.
+    entries: Vec<IndexEntry>,
+    marks: Vec<BlacklistMark>,
 }
 
 /// The writes of one transaction, at most one per item (DynamoDB refuses a transaction that names an
@@ -599,9 +669,11 @@ impl IngestStore for DynamoDbStore {
             futures_util::future::try_join_all(unique.iter().map(|key| self.key_window(key, from, now))).await?;
         let mut versions = HashMap::new();
         let mut entries: Vec<IndexEntry> = vec![];
-        for (key, (version, found)) in unique.iter().zip(windows) {
-            versions.insert(*key, version);
-            for entry in found {
+        let mut blacklisted: Vec<BlacklistMark> = vec![];
+        for (key, window) in unique.iter().zip(windows) {
+            versions.insert(*key, window.head);
+            blacklisted.extend(window.marks);
+            for entry in window.entries {
                 if entry.placed_at < from || entry.placed_at > to {
                     continue;
                 }
@@ -626,10 +698,13 @@ impl IngestStore for DynamoDbStore {
         } else {
             None
         };
+        // The embedded store's order: by key, then by entry.
+        blacklisted.sort_by(|a, b| (&a.key, &a.entry).cmp(&(&b.key, &b.entry)));
         Ok(IngestSnapshot {
             existing,
             entries,
             heads,
+            blacklisted,
         })
     }
 
@@ -735,6 +810,26 @@ impl StaffStore for DynamoDbStore {
         // The embedded store's order: oldest first.
         found.sort_by(|a, b| (a.received_at, &a.id).cmp(&(b.received_at, &b.id)));
         Ok(found)
+    }
+
+    async fn blacklist(&self) -> Result<Vec<BlacklistEntry>, StoreError> {
+        let query = self
+            .partition_query(
+                KeySchema::Table,
+                keys::BLACKLIST_PK.to_owned(),
+                Some("begins_with(#sk, :b)"),
+            )
+            .expression_attribute_values(":b", s(keys::BLACKLIST_PREFIX));
+        let mut found: Vec<BlacklistEntry> = self.query(query, None, |item| doc(&item).map(Some)).await?;
+        // Newest first, as the embedded store lists them (the sort key is the id, so the client sorts: a
+        // blacklist is a shop's few dozen customers, not a table's worth).
+        found.sort_by(|a, b| b.added_at.cmp(&a.added_at).then_with(|| a.id.cmp(&b.id)));
+        Ok(found)
+    }
+
+    async fn blacklist_entry(&self, id: &BlacklistId) -> Result<Option<BlacklistEntry>, StoreError> {
+        let item = self.get(keys::BLACKLIST_PK.to_owned(), &keys::blacklist_sk(id)).await?;
+        item.map(|item| doc(&item)).transpose()
     }
 }
 

@@ -122,6 +122,7 @@ fn everything(id: &str) -> Everything {
         }],
         cursors: vec![(cursor.clone(), Expect::Absent)],
         actions: vec![(action.clone(), Expect::Absent)],
+        ..WriteBatch::default()
     };
     Everything {
         order,

@@ -5,6 +5,7 @@ use jiff::Timestamp;
 
 use super::{MAX_ATTEMPTS, Mallguard, ServiceError, Settling, index_entries, queue, requested};
 use crate::action::ActionKind;
+use crate::blacklist::BlacklistMark;
 use crate::history::{Event, HistoryEntry};
 use crate::hold::{ContactRules, Decision, Hold, HoldState, OrderNumbers, Resolver, risk_flags};
 use crate::ids::{HoldId, OrderRef};
@@ -172,6 +173,13 @@ impl Mallguard {
             products: &stored.products,
             recipient: &stored.identity.recipient,
         };
+        if order.status == OrderStatus::Open
+            && let Some(mark) = snapshot.blacklisted.first()
+        {
+            let mark = mark.clone();
+            let marks = snapshot.blacklisted.clone();
+            return self.plan_blacklisted(stored, batch, mark, &marks, now).await;
+        }
         // Only an open order can be a duplicate: one that arrives already cancelled or shipped is recorded.
         let duplicate = (order.status == OrderStatus::Open)
             .then(|| find_duplicate(candidate, &snapshot.entries, self.settings.policy.window))
@@ -219,6 +227,7 @@ impl Mallguard {
             contact: ContactRules::for_order(&order),
             amazon_fallback_case: None,
             awaiting_staff: false,
+            blacklisted: None,
             resolution: None,
         };
         stored.hold = Some(hold.id.clone());
@@ -280,6 +289,98 @@ impl Mallguard {
         batch.orders.push((stored, Expect::Absent));
         batch.orders.push((original, Expect::Version(expected_original)));
         tracing::info!(order = %order.order_ref, hold = %hold.id, urgent = hold.urgent, "suspected duplicate held");
+        Ok(Plan {
+            batch,
+            notices,
+            outcome: IngestOutcome::Held {
+                hold: hold.id,
+                notified: false,
+            },
+        })
+    }
+
+    /// A new open order of a blacklisted customer: held for the staff's review, the mall asked to hold it,
+    /// the staff told, the buyer not mailed, and no deadline set to cancel it. It takes priority over a
+    /// duplicate: the staff decide about both.
+    async fn plan_blacklisted(
+        &self,
+        mut stored: StoredOrder,
+        mut batch: WriteBatch,
+        mark: BlacklistMark,
+        marks: &[BlacklistMark],
+        now: Timestamp,
+    ) -> Result<Plan, ServiceError> {
+        let order = stored.order.clone();
+        // The order the entry was made from stands as the hold's other order; if it is gone (retention),
+        // the held order stands for itself.
+        let original = match self.store.order(&mark.order).await? {
+            Some(original) if original.order.order_ref != order.order_ref => original,
+            _ => stored.clone(),
+        };
+        let mut keys: Vec<_> = marks
+            .iter()
+            .filter(|m| m.entry == mark.entry)
+            .map(|m| m.key.kind())
+            .collect();
+        keys.sort();
+        keys.dedup();
+        let deadline = self.settings.policy.deadline(&order, now);
+        let hold = Hold {
+            id: HoldId::for_order(&order.order_ref),
+            order: order.order_ref.clone(),
+            original: original.order.order_ref.clone(),
+            numbers: OrderNumbers {
+                held: order.number.clone(),
+                original: original.order.number.clone(),
+            },
+            state: HoldState::Held,
+            version: 1,
+            created_at: now,
+            deadline: deadline.at,
+            remind_at: None,
+            urgent: deadline.urgent,
+            shared_keys: keys.clone(),
+            shared_products: vec![],
+            risks: risk_flags(&order),
+            contact: ContactRules::for_order(&order),
+            amazon_fallback_case: None,
+            awaiting_staff: true,
+            blacklisted: Some(mark.entry.clone()),
+            resolution: None,
+        };
+        stored.hold = Some(hold.id.clone());
+        batch.history.push(HistoryEntry::new(
+            &order.order_ref,
+            now,
+            Event::BlacklistMatched {
+                entry: mark.entry.clone(),
+                with: mark.order.clone(),
+                keys,
+            },
+        ));
+        batch.history.push(HistoryEntry::new(
+            &order.order_ref,
+            now,
+            Event::Held {
+                hold: hold.id.clone(),
+                deadline: hold.deadline,
+                urgent: hold.urgent,
+            },
+        ));
+        let mut notices = vec![];
+        if let Some(notice) = self.hold_notice(NoticeKind::StaffNewHold, &hold, &stored, &original, now)? {
+            notices.push(notice);
+        }
+        batch.holds.push((hold.clone(), Expect::Absent));
+        for notice in &notices {
+            queue(&mut batch, notice.clone(), now);
+        }
+        if self.acts(&hold, ActionKind::Hold) {
+            self.ask_mall(&mut batch, ActionKind::Hold, &hold, vec![], now);
+        }
+        batch.index.extend(index_entries(&stored));
+        batch.orders.push((stored, Expect::Absent));
+        tracing::info!(order = %order.order_ref, hold = %hold.id, entry = %mark.entry, "blacklisted customer held for the staff");
         Ok(Plan {
             batch,
             notices,

@@ -9,6 +9,7 @@ mod mail_events;
 mod notified;
 mod poll;
 mod respond;
+mod staff;
 
 use std::sync::Arc;
 
@@ -21,6 +22,7 @@ pub use mail_events::{MailOutcome, MailReport, MailReportOutcome};
 pub use notified::{NotificationError, NotificationOutcome, OrderNotification};
 pub use poll::{CREDENTIALS_WARNING, PollBudget, PollReport};
 pub use respond::{Answer, HoldPage};
+pub use staff::{Blacklisting, HoldDetail, MAX_NOTE_CHARS, StaffError};
 
 use crate::action::{ActionKind, MallActions, NoMallActions};
 use crate::history::{Event, HistoryEntry};
@@ -303,7 +305,9 @@ impl Mallguard {
             by: by.clone(),
         };
         batch.history.push(HistoryEntry::new(&hold.order, now, event.clone()));
-        batch.history.push(HistoryEntry::new(&hold.original, now, event));
+        if hold.original != hold.order {
+            batch.history.push(HistoryEntry::new(&hold.original, now, event));
+        }
         // A cancelled hold no longer counts as an earlier order; the mall updates it when staff cancel there.
         if settled.state == HoldState::Cancelled && by != Resolver::Mall {
             cancel_locally(batch, held);
@@ -315,6 +319,12 @@ impl Mallguard {
             (Resolver::Deadline, _) => &[NoticeKind::Cancellation, NoticeKind::StaffExpired],
             (Resolver::Mall, _) => &[],
         };
+        // A blacklisted customer's hold is the staff's business only: the buyer is never mailed about it.
+        let kinds: Vec<NoticeKind> = kinds
+            .iter()
+            .copied()
+            .filter(|k| settled.blacklisted.is_none() || !matches!(k, NoticeKind::Receipt | NoticeKind::Cancellation))
+            .collect();
         // What the mall must do now: cancel a cancelled order (unless the mall cancelled it itself), and
         // release a hold placed there when the order is to ship after all.
         let at_mall = match settled.state {

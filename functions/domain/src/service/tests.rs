@@ -990,3 +990,164 @@ fn locales_read_as_the_languages_mallguard_writes() {
     assert_eq!(language_of_locale("zh-CN"), None);
     assert_eq!(language_of_locale(""), None);
 }
+
+#[tokio::test]
+async fn a_blacklisted_customers_next_order_on_another_mall_is_held_for_the_staff_without_a_buyer_mail() {
+    let w = world();
+    w.app.ingest(incoming(order("1001"))).await.unwrap();
+    let first = order("1001").order_ref;
+    let added = w
+        .app
+        .add_to_blacklist(&first, " 受取拒否が3回 ", "sato@shop.example")
+        .await
+        .unwrap();
+    let Blacklisting::Added(entry) = added else {
+        panic!("added now: {added:?}")
+    };
+    assert_eq!(entry.reason, "受取拒否が3回");
+    assert_eq!(entry.added_by, "sato@shop.example");
+    let again = w.app.add_to_blacklist(&first, "again", "ito").await.unwrap();
+    assert!(
+        matches!(again, Blacklisting::AlreadyListed(ref e) if e.id == entry.id),
+        "{again:?}"
+    );
+
+    // Two weeks later, far outside the duplicate window, the same phone on Rakuten with another product.
+    w.clock.advance(SignedDuration::from_hours(24 * 14));
+    let mut later = order_at("386193-20261207-0000000001", "2026-12-07T03:00:00Z");
+    later.order_ref.mall = Mall::Rakuten;
+    later.buyer.email = Some(crate::order::EmailAddress::parse("x9@pc.fw.rakuten.ne.jp").unwrap());
+    later.lines = crate::order::OrderLines::parse(vec![line("SKU-Z", 1)]).unwrap();
+    let later_ref = later.order_ref.clone();
+    let sent_before = w.mailer.mails().len();
+    let outcome = w.app.ingest(incoming(later)).await.unwrap();
+    let IngestOutcome::Held { hold, notified: false } = outcome else {
+        panic!("held without a buyer notice: {outcome:?}")
+    };
+    let hold = w.store.hold(&hold).await.unwrap().unwrap();
+    assert_eq!(hold.blacklisted, Some(entry.id.clone()));
+    assert!(
+        hold.awaiting_staff && hold.next_due().is_none(),
+        "no deadline cancels it"
+    );
+    assert_eq!(hold.original, first);
+    let mails = &w.mailer.mails()[sent_before..];
+    assert_eq!(mails.len(), 1, "only the staff are told: {mails:#?}");
+    assert!(
+        mails[0]
+            .tags
+            .contains(&("kind".into(), NoticeKind::StaffNewHold.as_str().into()))
+    );
+    assert!(
+        mails[0].text.contains("ブラックリスト"),
+        "the staff are told why: {}",
+        mails[0].text
+    );
+    assert!(!mails[0].text.contains("確認メールを送りました"), "{}", mails[0].text);
+    let evidence = w.app.evidence(&later_ref).await.unwrap();
+    let lines: Vec<String> = evidence
+        .history
+        .iter()
+        .map(|h| h.describe(crate::Language::Ja))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("ブラックリスト") && l.contains("電話番号")),
+        "the evidence says why: {lines:#?}"
+    );
+
+    // The staff look, phone, note it and cancel: still no mail to the buyer.
+    w.app
+        .note_on_hold(&hold.id, "電話で確認: 本人の注文ではない", "sato@shop.example")
+        .await
+        .unwrap();
+    let done = w
+        .app
+        .resolve(&hold.id, crate::hold::Decision::Cancel, "sato@shop.example")
+        .await
+        .unwrap();
+    assert!(
+        matches!(done, Settlement::Settled(ref h) if h.state == HoldState::Cancelled),
+        "{done:?}"
+    );
+    assert_eq!(
+        w.mailer.mails().len(),
+        sent_before + 1,
+        "no buyer mail when settled either"
+    );
+    let lines: Vec<String> = w
+        .app
+        .evidence(&later_ref)
+        .await
+        .unwrap()
+        .history
+        .iter()
+        .map(|h| h.describe(crate::Language::En))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("note by sato@shop.example: 電話で確認")),
+        "{lines:#?}"
+    );
+
+    // Off the list, the customer's next order is an ordinary one.
+    w.app
+        .remove_from_blacklist(&entry.id, "sato@shop.example")
+        .await
+        .unwrap();
+    assert!(w.app.blacklist().await.unwrap().is_empty());
+    w.clock.advance(SignedDuration::from_hours(24 * 14));
+    let outcome = w
+        .app
+        .ingest(incoming(order_at("after-removal", "2026-12-21T03:00:00Z")))
+        .await
+        .unwrap();
+    assert_eq!(outcome, IngestOutcome::Accepted);
+    let first_lines: Vec<String> = w
+        .app
+        .evidence(&first)
+        .await
+        .unwrap()
+        .history
+        .iter()
+        .map(|h| h.describe(crate::Language::En))
+        .collect();
+    assert!(
+        first_lines
+            .iter()
+            .any(|l| l.contains("sato@shop.example put the customer on the blacklist"))
+            && first_lines
+                .iter()
+                .any(|l| l.contains("took the customer off the blacklist")),
+        "{first_lines:#?}"
+    );
+}
+
+#[tokio::test]
+async fn an_order_without_anything_to_recognise_is_not_blacklisted_and_an_empty_reason_is_refused() {
+    let w = world();
+    w.app.ingest(incoming(order("1001"))).await.unwrap();
+    let first = order("1001").order_ref;
+    assert!(matches!(
+        w.app.add_to_blacklist(&first, "  ", "ito").await,
+        Err(StaffError::NoReason)
+    ));
+    let missing = order("nope").order_ref;
+    assert!(matches!(
+        w.app.add_to_blacklist(&missing, "why", "ito").await,
+        Err(StaffError::Service(ServiceError::OrderNotFound(_)))
+    ));
+}
+
+#[tokio::test]
+async fn a_sign_in_link_is_used_once() {
+    let w = world();
+    let used = crate::ports::UsedSignIn {
+        id: "nonce-1".into(),
+        expires_at: "2026-11-23T03:20:01Z".parse().unwrap(),
+    };
+    w.app.use_sign_in(used.clone()).await.unwrap();
+    assert!(matches!(w.app.use_sign_in(used).await, Err(StaffError::SignInUsed)));
+}
