@@ -231,6 +231,28 @@ async fn staff_sign_in_settle_a_hold_blacklist_a_buyer_and_export_a_timeline_in_
     assert!(browser.body_text().await.contains("受取拒否が続いたため"));
     shoot(&browser, "blacklist").await;
 
+    // The shop's own name for its mails, set in the console: the next mail carries it.
+    browser.goto(&format!("{}/console/settings", app.url)).await;
+    loaded(&browser, "the settings").await;
+    browser.click(&browser.find("#mall option[value=own]").await).await;
+    browser.type_into(&browser.find("#shop").await, "tanaka-shop").await;
+    browser.click(&browser.find("#open-shop").await).await;
+    browser
+        .wait_for(
+            "the shop's settings",
+            "return location.pathname === '/console/settings/own/tanaka-shop' && document.readyState === 'complete';",
+        )
+        .await;
+    browser.type_into(&browser.find("#name").await, "田中商店 本店").await;
+    browser
+        .type_into(&browser.find("#staff_email").await, "honten@tanaka-shop.example")
+        .await;
+    browser.click(&browser.find("#save-settings").await).await;
+    browser
+        .wait_for("the settings saved", "return !!document.querySelector('#done');")
+        .await;
+    shoot(&browser, "settings").await;
+
     let mut next: Value = serde_json::from_slice(&event("generic/order.json")).unwrap();
     next["order_id"] = json!("TS-20261130-0009");
     next["placed_at"] = json!("2026-11-30T09:00:00+09:00");
@@ -245,6 +267,15 @@ async fn staff_sign_in_settle_a_hold_blacklist_a_buyer_and_export_a_timeline_in_
         .map(|m| m.subject.clone())
         .collect();
     assert!(buyer_mails.is_empty(), "no mail to the buyer: {buyer_mails:?}");
+    let staff_alert = app.outbox()[mails_before..]
+        .iter()
+        .find(|m| m.to.contains("honten@tanaka-shop.example"))
+        .map(|m| format!("{}\n{}", m.subject, m.text))
+        .expect("the shop's own staff address is told");
+    assert!(
+        staff_alert.contains("田中商店 本店"),
+        "the shop's name as set: {staff_alert}"
+    );
     browser.goto(&format!("{}/console/holds", app.url)).await;
     loaded(&browser, "the holds").await;
     let rows = browser.find_all("tr.hold .badge.black").await;

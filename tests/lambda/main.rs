@@ -816,3 +816,65 @@ fn a_rakuten_buyers_notice_goes_through_rakutens_relay_with_the_shops_login() {
         );
     });
 }
+
+/// A shop's own settings, saved in the console of one function, reach another function's cold start
+/// through the table: the next notice there names the shop as set and its deadline follows the shop's
+/// answer time, on DynamoDB Local and moto.
+#[test]
+fn a_shops_settings_saved_in_the_console_govern_the_next_notice_of_every_function() {
+    use mallguard_domain::ids::{Mall, ShopId};
+    let _env = ENV.lock().unwrap_or_else(|e| e.into_inner());
+    run(async {
+        let d = deploy_with("shopsettings", SECRETS, "console").await;
+        let shop = ShopId::parse("tanaka-shop").unwrap();
+        let saved = d
+            .cold
+            .app
+            .save_shop_settings(
+                Mall::Shopify,
+                &shop,
+                None,
+                &[
+                    ("name".into(), "田中商店 Shopify店".into()),
+                    ("answer_hours".into(), "5".into()),
+                ],
+                "sato@tanaka-shop.example",
+            )
+            .await
+            .unwrap();
+        assert_eq!(saved.version, 1);
+
+        // Another function's cold start on the same table and secret: the ingest function.
+        let sdk = aws_config::load_defaults(BehaviorVersion::latest()).await;
+        let ingest = cold_start_with(&sdk, d.clock.clone(), Arc::new(mallguard_domain::ports::NoMetrics))
+            .await
+            .expect("the cold start succeeds");
+        let router = || {
+            let webhooks = ingest.deployment.secrets.webhooks().clone();
+            mallguard_ingest::router(ingest.app.clone(), IngestConfig::new(webhooks))
+        };
+        let before = moto_messages(&d.moto).await.len();
+        for sample in ["ingest-shopify.json", "ingest-shopify-base64.json"] {
+            let (status, body) = invoke(router(), &event(sample)).await;
+            assert_eq!(status, 200, "{body}");
+        }
+        let messages = moto_messages(&d.moto).await;
+        // moto is shared with the tests running beside this one: look for this shop's mails only.
+        let named: Vec<String> = messages[before..]
+            .iter()
+            .map(|m| m.to_string())
+            .filter(|m| m.contains("田中商店 Shopify店"))
+            .collect();
+        assert!(
+            named.iter().any(|m| m.contains("ご確認")),
+            "the buyer's notice names the shop as set: {named:?}"
+        );
+        let hold = &ingest.app.holds(true).await.unwrap()[0];
+        assert_eq!(
+            hold.deadline
+                .duration_since(mallguard_domain::ports::Clock::now(d.clock.as_ref())),
+            jiff::SignedDuration::from_hours(5),
+            "the shop's answer time"
+        );
+    });
+}

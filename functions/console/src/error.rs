@@ -22,6 +22,9 @@ pub enum ConsoleError {
     /// The staff's input was not acceptable (an empty note, a reason missing, …): said on the page.
     #[error("{0}")]
     Refused(String),
+    /// Somebody saved the same thing since it was read.
+    #[error("changed by somebody else meanwhile")]
+    Conflict,
     #[error("the sign-in link has expired")]
     LinkExpired,
     #[error("the sign-in link was used already")]
@@ -79,6 +82,10 @@ impl IntoResponse for ConsoleError {
             ConsoleError::Refused(_) => (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "入力内容を確認してください。 / Please check what you entered.",
+            ),
+            ConsoleError::Conflict => (
+                StatusCode::CONFLICT,
+                "ほかの人が先に変更しました。ページを開き直して、もう一度変更してください。 / Somebody else changed this meanwhile: reload the page and change it again.",
             ),
             ConsoleError::LinkExpired => (
                 StatusCode::GONE,

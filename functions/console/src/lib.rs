@@ -43,7 +43,7 @@ use mallguard_domain::blacklist::BlacklistId;
 use mallguard_domain::hold::{Decision, HoldState};
 use mallguard_domain::ids::{HoldId, Mall, OrderId, OrderRef, ShopId};
 use mallguard_domain::ports::{PayloadParser, UsedSignIn};
-use mallguard_domain::service::{Blacklisting, Mallguard, Settlement};
+use mallguard_domain::service::{Blacklisting, Mallguard, Settlement, ShopSettingsError};
 use mallguard_domain::staff::{StaffList, StaffSession, StaffSigner, StaffTokenError};
 use serde::Deserialize;
 
@@ -145,6 +145,11 @@ pub fn router(app: Mallguard, parser: Arc<dyn PayloadParser>, config: ConsoleCon
         )
         .route("/console/blacklist", get(blacklist))
         .route("/console/blacklist/{id}/remove", post(remove_from_blacklist))
+        .route("/console/settings", get(settings_list))
+        .route(
+            "/console/settings/{mall}/{shop}",
+            get(settings_page).post(save_settings),
+        )
         .route("/console/quarantine", get(quarantine))
         .route("/console/quarantine/replay", post(replay))
         .layer(map_response(security_headers))
@@ -621,6 +626,92 @@ async fn replay(
     let results: Vec<_> = report.iter().map(|r| views::replay_result(r, c.lang)).collect();
     c.page(Some(&session))
         .render("quarantine.html", minijinja::context! { rows, results })
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Settings per shop
+
+#[derive(Debug, Default, Deserialize)]
+struct OpenShop {
+    mall: Option<String>,
+    shop: Option<String>,
+}
+
+async fn settings_list(
+    State(c): State<Console>,
+    headers: HeaderMap,
+    query: Result<Query<OpenShop>, QueryRejection>,
+) -> Result<Response, ConsoleError> {
+    let session = c.session(&headers)?;
+    // The form to open a shop not set yet is a GET: it only leads to that shop's page.
+    if let Ok(Query(OpenShop {
+        mall: Some(mall),
+        shop: Some(shop),
+    })) = query
+    {
+        let mall: Mall = mall.parse().map_err(|_| ConsoleError::BadForm("mall"))?;
+        let shop = ShopId::parse(&shop).map_err(|_| ConsoleError::BadForm("shop"))?;
+        return Ok(Redirect::to(&views::settings_path(mall, &shop)).into_response());
+    }
+    let shops = c.app.all_shop_settings().await.map_err(ConsoleError::service)?;
+    let rows: Vec<_> = shops.iter().map(|s| views::ShopRow::of(s, c.lang)).collect();
+    let malls = views::malls(c.lang);
+    c.page(Some(&session))
+        .render("settings_list.html", minijinja::context! { rows, malls })
+}
+
+fn shop_of(mall: &str, shop: &str) -> Result<(Mall, ShopId), ConsoleError> {
+    let mall: Mall = mall.parse().map_err(|_| ConsoleError::NotFound)?;
+    let shop = ShopId::parse(shop).map_err(|_| ConsoleError::NotFound)?;
+    Ok((mall, shop))
+}
+
+async fn settings_page(
+    State(c): State<Console>,
+    headers: HeaderMap,
+    Path((mall, shop)): Path<(String, String)>,
+    query: Result<Query<Done>, QueryRejection>,
+) -> Result<Response, ConsoleError> {
+    let session = c.session(&headers)?;
+    let (mall, shop) = shop_of(&mall, &shop)?;
+    let current = c
+        .app
+        .shop_settings_of(mall, &shop)
+        .await
+        .map_err(ConsoleError::service)?;
+    let view = views::SettingsView::of(&current, c.app.default_settings(), c.lang);
+    let saved = query.ok().and_then(|Query(q)| q.done).is_some_and(|d| d == "saved");
+    c.page(Some(&session))
+        .render("settings.html", minijinja::context! { s => view, saved })
+}
+
+async fn save_settings(
+    State(c): State<Console>,
+    headers: HeaderMap,
+    Path((mall, shop)): Path<(String, String)>,
+    form: Result<Form<BTreeMap<String, String>>, FormRejection>,
+) -> Result<Response, ConsoleError> {
+    let Form(form) = form.map_err(|_| ConsoleError::BadForm("settings"))?;
+    let session = c.posted(&headers, form.get("form_token").map(String::as_str).unwrap_or_default())?;
+    let (mall, shop) = shop_of(&mall, &shop)?;
+    let read: u64 = form
+        .get("version")
+        .and_then(|v| v.parse().ok())
+        .ok_or(ConsoleError::BadForm("version"))?;
+    let changes: Vec<(String, String)> = mallguard_domain::shop_settings::KEYS
+        .iter()
+        .filter_map(|k| form.get(*k).map(|v| ((*k).to_owned(), v.clone())))
+        .collect();
+    c.app
+        .save_shop_settings(mall, &shop, Some(read), &changes, &session.staff)
+        .await
+        .map_err(|e| match e {
+            ShopSettingsError::Service(err) => ConsoleError::service(err),
+            ShopSettingsError::Setting(err) => ConsoleError::Refused(views::setting_refusal(&err)),
+            ShopSettingsError::Conflict => ConsoleError::Conflict,
+        })?;
+    tracing::info!(%mall, %shop, staff = %session.staff, "shop settings changed in the console");
+    Ok(Redirect::to(&format!("{}?done=saved", views::settings_path(mall, &shop))).into_response())
 }
 
 /// Headers on every response: nothing cached or indexed, no referrer, nothing loaded from elsewhere,

@@ -13,11 +13,13 @@ use mallguard_domain::action::ActionState;
 use mallguard_domain::blacklist::BlacklistEntry;
 use mallguard_domain::history::{action_label, key_label, kind_label};
 use mallguard_domain::hold::{Hold, HoldState};
-use mallguard_domain::ids::OrderRef;
+use mallguard_domain::ids::{Mall, OrderRef, ShopId};
 use mallguard_domain::notice::{NoticeState, OrderSummary, template_environment};
 use mallguard_domain::policy::{format_jst, format_jst_seconds};
 use mallguard_domain::ports::{Quarantined, StoredOrder};
+use mallguard_domain::service::Settings;
 use mallguard_domain::service::{Evidence, HoldDetail, IngestOutcome, ReplayOutcome, Replayed};
+use mallguard_domain::shop_settings::{KEYS, SettingError, ShopSettings};
 use minijinja::Environment;
 use serde::Serialize;
 
@@ -35,6 +37,8 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         ("quarantine.html", include_str!("templates/quarantine.html")),
         ("error.html", include_str!("templates/error.html")),
         ("order_card.html", include_str!("templates/order_card.html")),
+        ("settings_list.html", include_str!("templates/settings_list.html")),
+        ("settings.html", include_str!("templates/settings.html")),
     ])
 });
 
@@ -230,6 +234,62 @@ const WORDS: &[(&str, &str, &str)] = &[
     ),
     ("back_to_holds", "保留の一覧へ", "Back to the holds"),
     ("settled_by", "解決", "Settled by"),
+    ("settings", "ショップ設定", "Shop settings"),
+    (
+        "settings_intro",
+        "モールのショップごとに、既定値（デプロイ時の設定）を上書きできます。空欄にすると既定値に戻ります。変更は1分以内にすべての処理に反映されます。",
+        "Each mall shop can override the defaults (the deployment's settings). Leave a field empty to go back to the default. Every function applies a change within a minute.",
+    ),
+    (
+        "no_settings",
+        "ショップ別の設定はまだありません（すべて既定値）。",
+        "No shop has settings of its own yet (all defaults).",
+    ),
+    ("open_shop", "ショップの設定を開く", "Open a shop's settings"),
+    ("shop_id", "ショップID", "Shop id"),
+    ("open", "開く", "Open"),
+    ("default", "既定値", "Default"),
+    ("save", "保存", "Save"),
+    ("saved", "保存しました。", "Saved."),
+    ("updated", "最終変更", "Last changed"),
+    (
+        "set_name",
+        "ショップ名（メール・ページに表示）",
+        "Shop name (in mails and pages)",
+    ),
+    (
+        "set_contact_email",
+        "お問い合わせ先メールアドレス",
+        "Contact mail address",
+    ),
+    ("set_contact_phone", "お問い合わせ先電話番号", "Contact phone"),
+    ("set_staff_email", "スタッフへの通知先", "Where staff alerts go"),
+    ("set_language", "言語（ja / en）", "Language (ja / en)"),
+    (
+        "set_window_hours",
+        "重複とみなす間隔（時間）",
+        "Duplicate window (hours)",
+    ),
+    (
+        "set_answer_hours",
+        "回答期限までの時間（時間）",
+        "Time to answer (hours)",
+    ),
+    (
+        "set_shipping_cutoff",
+        "発送締め切り（日本時間 HH:MM）",
+        "Shipping cut-off (JST, HH:MM)",
+    ),
+    (
+        "set_quiet_hours",
+        "キャリアメールに送らない時間帯（HH:MM-HH:MM / off）",
+        "No mail to carrier addresses (HH:MM-HH:MM / off)",
+    ),
+    (
+        "set_amazon_auto_cancel",
+        "Amazon: 回答がなければ自動でキャンセル（on / off）",
+        "Amazon: cancel unanswered holds automatically (on / off)",
+    ),
 ];
 
 fn words(lang: Language) -> BTreeMap<&'static str, &'static str> {
@@ -294,6 +354,87 @@ pub(crate) fn error_page(status: StatusCode, message: &str, detail: &str) -> Str
             })
         })
         .unwrap_or_else(|_| format!("{status}"))
+}
+
+/// The path of a shop's settings page.
+pub(crate) fn settings_path(mall: Mall, shop: &ShopId) -> String {
+    format!("/console/settings/{mall}/{}", encode(shop.as_str()))
+}
+
+/// The malls a shop can be of, for the form that opens a shop's settings.
+pub(crate) fn malls(lang: Language) -> Vec<BTreeMap<&'static str, &'static str>> {
+    [Mall::Rakuten, Mall::Yahoo, Mall::Amazon, Mall::Shopify, Mall::Own]
+        .into_iter()
+        .map(|m| BTreeMap::from([("code", m.as_str()), ("name", m.display_name(lang))]))
+        .collect()
+}
+
+/// What a refused setting says, in both languages (the key is the field's name on the page).
+pub(crate) fn setting_refusal(err: &SettingError) -> String {
+    format!("設定値を確認してください / Please check the value: {err}")
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct ShopRow {
+    mall: &'static str,
+    shop: String,
+    path: String,
+    name: Option<String>,
+    updated_by: String,
+    updated_at: String,
+}
+
+impl ShopRow {
+    pub fn of(s: &ShopSettings, lang: Language) -> Self {
+        Self {
+            mall: s.mall.display_name(lang),
+            shop: s.shop.to_string(),
+            path: settings_path(s.mall, &s.shop),
+            name: s.name.clone(),
+            updated_by: s.updated_by.clone(),
+            updated_at: format_jst(s.updated_at, lang),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct Field {
+    key: &'static str,
+    value: String,
+    default: String,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct SettingsView {
+    mall: &'static str,
+    shop: String,
+    path: String,
+    version: u64,
+    fields: Vec<Field>,
+    updated_by: Option<String>,
+    updated_at: Option<String>,
+}
+
+impl SettingsView {
+    pub fn of(current: &ShopSettings, base: &Settings, lang: Language) -> Self {
+        let defaults = ShopSettings::defaults(base, current.mall, current.shop.clone());
+        Self {
+            mall: current.mall.display_name(lang),
+            shop: current.shop.to_string(),
+            path: settings_path(current.mall, &current.shop),
+            version: current.version,
+            fields: KEYS
+                .iter()
+                .map(|key| Field {
+                    key,
+                    value: current.get(key).unwrap_or_default(),
+                    default: defaults.get(key).unwrap_or_default(),
+                })
+                .collect(),
+            updated_by: (current.version > 0).then(|| current.updated_by.clone()),
+            updated_at: (current.version > 0).then(|| format_jst(current.updated_at, lang)),
+        }
+    }
 }
 
 /// The path of an order's page.

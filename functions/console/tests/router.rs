@@ -619,3 +619,83 @@ async fn on_lambda_the_link_points_at_the_function_url_and_never_at_a_host_an_at
     assert_eq!(ask("evil.example/x.lambda-url.on.aws").await, StatusCode::FORBIDDEN);
     assert_eq!(mailer.mails().len(), 1, "no link for a host an attacker typed");
 }
+
+#[tokio::test]
+async fn a_shops_settings_are_changed_in_the_console_and_the_next_notice_follows_them() {
+    let shop = Shop::new().await;
+    let session = shop.sign_in().await;
+    let token = shop.form_token(&session).await;
+    let list = shop.get("/console/settings", Some(&session)).await;
+    assert!(list.body.contains("id=\"no-settings\""), "{}", list.body);
+    let open = shop.get("/console/settings?mall=own&shop=tanaka", Some(&session)).await;
+    assert_eq!(open.location.as_deref(), Some("/console/settings/own/tanaka"));
+    let page = shop.get("/console/settings/own/tanaka", Some(&session)).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(
+        page.body.contains("placeholder=\"田中商店\""),
+        "the default is shown: {}",
+        page.body
+    );
+
+    let form = |version: u64, answer: &str| {
+        format!(
+            "form_token={token}&version={version}&name=%E7%94%B0%E4%B8%AD%E5%95%86%E5%BA%97+%E5%85%AC%E5%BC%8F&answer_hours={answer}&contact_email=&contact_phone=&staff_email=&language=&window_hours=&shipping_cutoff=&quiet_hours=&amazon_auto_cancel="
+        )
+    };
+    let refused = shop
+        .post("/console/settings/own/tanaka", Some(&session), &form(0, "0"))
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.body.contains("answer_hours"), "{}", refused.body);
+    let saved = shop
+        .post("/console/settings/own/tanaka", Some(&session), &form(0, "6"))
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    let stale = shop
+        .post("/console/settings/own/tanaka", Some(&session), &form(0, "8"))
+        .await;
+    assert_eq!(
+        stale.status,
+        StatusCode::CONFLICT,
+        "a save from a version read before another's"
+    );
+    let settings = shop
+        .app
+        .shop_settings_of(mallguard_domain::ids::Mall::Own, &order("1").order_ref.shop)
+        .await
+        .unwrap();
+    assert_eq!(
+        (settings.version, settings.answer_hours, settings.updated_by.as_str()),
+        (1, Some(6), STAFF)
+    );
+    let page = shop
+        .get("/console/settings/own/tanaka?done=saved", Some(&session))
+        .await;
+    assert!(page.body.contains("value=\"田中商店 公式\""), "{}", page.body);
+
+    // The next duplicate of that shop: the notice names the shop as set, the deadline is six hours on.
+    let before = shop.mailer.mails().len();
+    shop.app
+        .ingest(incoming(order_at("5001", "2026-11-23T03:05:40Z")))
+        .await
+        .unwrap();
+    let outcome = shop
+        .app
+        .ingest(incoming(order_at("5002", "2026-11-23T03:05:50Z")))
+        .await
+        .unwrap();
+    let IngestOutcome::Held { hold, .. } = outcome else {
+        panic!("{outcome:?}")
+    };
+    let notice = shop.mailer.mails()[before..]
+        .iter()
+        .find(|m| m.to.as_str() == "taro.yamada@example.com")
+        .cloned()
+        .expect("a buyer notice");
+    assert!(notice.subject.contains("田中商店 公式"), "{}", notice.subject);
+    let hold = shop.store.hold(&hold).await.unwrap().unwrap();
+    assert_eq!(
+        hold.deadline.duration_since(shop.app.now()),
+        SignedDuration::from_hours(6)
+    );
+}

@@ -51,6 +51,7 @@ pub async fn run_all(store: &dyn Store) {
     pending_actions_are_due_ones_oldest_first(store).await;
     blacklist_marks_come_with_the_snapshot_and_go_with_the_entry(store).await;
     a_sign_in_link_is_used_once(store).await;
+    shop_settings_are_saved_under_their_version_and_listed_in_one_read(store).await;
 }
 
 /// A store, or a store with what must live as long as it (a temporary folder): `(store, guard)`.
@@ -91,7 +92,8 @@ macro_rules! store_contract {
             cursors_move_only_from_the_version_read,
             pending_actions_are_due_ones_oldest_first,
             blacklist_marks_come_with_the_snapshot_and_go_with_the_entry,
-            a_sign_in_link_is_used_once
+            a_sign_in_link_is_used_once,
+            shop_settings_are_saved_under_their_version_and_listed_in_one_read
         );
     };
     (@each $store:ident, $setup:expr; $($check:ident),*) => {
@@ -1652,6 +1654,79 @@ pub async fn a_sign_in_link_is_used_once(store: &dyn Store) {
         "using another link",
     )
     .await;
+}
+
+/// A mall shop's settings: written only from the version read (`Absent` for a shop never set), every
+/// field kept, and every shop's listed in mall and shop order.
+pub async fn shop_settings_are_saved_under_their_version_and_listed_in_one_read(store: &dyn Store) {
+    use crate::shop_settings::ShopSettings;
+    let at = ts("2026-11-29T01:02:03.000000004Z");
+    let mut rakuten = ShopSettings::new(
+        Mall::Rakuten,
+        ShopId::parse("tanaka-rakuten").expect("a shop id"),
+        "sato@shop.example",
+        at,
+    );
+    for (key, value) in [
+        ("name", "田中商店 楽天市場店"),
+        ("contact_email", "rakuten@tanaka-shop.example"),
+        ("contact_phone", "03-1234-0000"),
+        ("staff_email", "rakuten-staff@tanaka-shop.example"),
+        ("language", "en"),
+        ("window_hours", "72"),
+        ("answer_hours", "12"),
+        ("shipping_cutoff", "13:30"),
+        ("quiet_hours", "22:00-07:00"),
+        ("amazon_auto_cancel", "on"),
+    ] {
+        rakuten.set(key, value).expect("a valid setting");
+    }
+    rakuten.version = 1;
+    let mut yahoo = ShopSettings::new(
+        Mall::Yahoo,
+        ShopId::parse("tanaka-yahoo").expect("a shop id"),
+        "ops",
+        at,
+    );
+    yahoo.version = 1;
+    yahoo.set("quiet_hours", "off").expect("a valid setting");
+    let batch = |s: &ShopSettings, e: Expect| WriteBatch {
+        shop_settings: vec![(s.clone(), e)],
+        ..WriteBatch::default()
+    };
+    commit_ok(store, batch(&yahoo, Expect::Absent), "the first settings of a shop").await;
+    commit_ok(
+        store,
+        batch(&rakuten, Expect::Absent),
+        "the first settings of another shop",
+    )
+    .await;
+    commit_conflicts(store, batch(&rakuten, Expect::Absent), "a second first write").await;
+    let listed = store.shop_settings().await.expect("listing shop settings");
+    assert_eq!(
+        listed,
+        vec![rakuten.clone(), yahoo.clone()],
+        "every field kept, rakuten before yahoo"
+    );
+
+    let mut changed = rakuten.clone();
+    changed.set("answer_hours", "").expect("back to the default");
+    changed.version = 2;
+    commit_conflicts(
+        store,
+        batch(&changed, Expect::Version(2)),
+        "a save from a version never read",
+    )
+    .await;
+    commit_ok(
+        store,
+        batch(&changed, Expect::Version(1)),
+        "a save from the version read",
+    )
+    .await;
+    let listed = store.shop_settings().await.expect("listing shop settings");
+    assert_eq!(listed[0], changed);
+    assert_eq!(listed[0].answer_hours, None);
 }
 
 #[cfg(test)]

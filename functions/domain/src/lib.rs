@@ -25,6 +25,7 @@ pub mod order;
 pub mod policy;
 pub mod ports;
 pub mod service;
+pub mod shop_settings;
 pub mod staff;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

@@ -17,6 +17,7 @@ use crate::ids::{HoldId, Mall, OrderId, OrderRef, ProductKey, ShopId};
 use crate::matching::IndexEntry;
 use crate::notice::{Mail, Notice, NoticeId};
 use crate::order::{Order, PayloadDigest};
+use crate::shop_settings::ShopSettings;
 
 /// An order as mallguard keeps it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -106,6 +107,9 @@ pub struct WriteBatch {
     /// Staff sign-in links used: each may be used once, so the batch fails with a conflict when one was
     /// used before.
     pub sign_ins: Vec<UsedSignIn>,
+    /// Settings of a mall shop: `Absent` for a shop never set, else the version read (the record written
+    /// carries that version plus one).
+    pub shop_settings: Vec<(ShopSettings, Expect)>,
 }
 
 /// A staff sign-in link that was used, kept until it expires so it cannot be used again.
@@ -131,6 +135,7 @@ impl WriteBatch {
             && self.actions.is_empty()
             && self.blacklist.is_empty()
             && self.sign_ins.is_empty()
+            && self.shop_settings.is_empty()
     }
 }
 
@@ -222,6 +227,8 @@ pub trait StaffStore: Records {
     /// The blacklist, newest first.
     async fn blacklist(&self) -> Result<Vec<BlacklistEntry>, StoreError>;
     async fn blacklist_entry(&self, id: &BlacklistId) -> Result<Option<BlacklistEntry>, StoreError>;
+    /// Every mall shop's settings (a handful of records, read in one request), in mall and shop order.
+    async fn shop_settings(&self) -> Result<Vec<ShopSettings>, StoreError>;
 }
 
 /// What the poller of a mall that pushes nothing reads besides [`Records`]: how far it read.

@@ -172,6 +172,7 @@ struct Tables {
     blacklist: BTreeMap<crate::blacklist::BlacklistId, crate::blacklist::BlacklistEntry>,
     marks: BTreeMap<(IdentityKey, crate::blacklist::BlacklistId), crate::blacklist::BlacklistMark>,
     sign_ins: BTreeMap<String, Timestamp>,
+    shop_settings: BTreeMap<(Mall, ShopId), crate::shop_settings::ShopSettings>,
 }
 
 fn condition_holds(stored: Option<u64>, expect: Expect) -> bool {
@@ -221,7 +222,11 @@ impl Commit for MemoryStore {
                 .actions
                 .iter()
                 .all(|(a, e)| condition_holds(t.actions.get(&a.id).map(|s| s.version), *e))
-            && batch.sign_ins.iter().all(|u| !t.sign_ins.contains_key(&u.id));
+            && batch.sign_ins.iter().all(|u| !t.sign_ins.contains_key(&u.id))
+            && batch
+                .shop_settings
+                .iter()
+                .all(|(s, e)| condition_holds(t.shop_settings.get(&(s.mall, s.shop.clone())).map(|s| s.version), *e));
         if !ok {
             return Err(CommitError::Conflict);
         }
@@ -271,6 +276,9 @@ impl Commit for MemoryStore {
         }
         for used in batch.sign_ins {
             t.sign_ins.insert(used.id, used.expires_at);
+        }
+        for (settings, _) in batch.shop_settings {
+            t.shop_settings.insert((settings.mall, settings.shop.clone()), settings);
         }
         Ok(())
     }
@@ -424,6 +432,10 @@ impl StaffStore for MemoryStore {
         id: &crate::blacklist::BlacklistId,
     ) -> Result<Option<crate::blacklist::BlacklistEntry>, StoreError> {
         Ok(self.tables().blacklist.get(id).cloned())
+    }
+
+    async fn shop_settings(&self) -> Result<Vec<crate::shop_settings::ShopSettings>, StoreError> {
+        Ok(self.tables().shop_settings.values().cloned().collect())
     }
 }
 
@@ -584,6 +596,9 @@ impl StaffStore for UnavailableStore {
         &self,
         _: &crate::blacklist::BlacklistId,
     ) -> Result<Option<crate::blacklist::BlacklistEntry>, StoreError> {
+        unavailable()
+    }
+    async fn shop_settings(&self) -> Result<Vec<crate::shop_settings::ShopSettings>, StoreError> {
         unavailable()
     }
 }

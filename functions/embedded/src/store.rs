@@ -31,13 +31,14 @@ use mallguard_domain::ports::{
     Clock, Commit, CommitError, CursorStore, Expect, Head, IngestSnapshot, IngestStore, Quarantined, Records,
     StaffStore, StoreError, StoredOrder, SweepStore, SystemClock, WriteBatch,
 };
+use mallguard_domain::shop_settings::ShopSettings;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 /// The schema this build writes, kept in SQLite's `user_version`. A file written by a newer build is
 /// refused rather than misread.
-const SCHEMA_VERSION: i64 = 6;
+const SCHEMA_VERSION: i64 = 7;
 
 /// How long a request waits for the file's write lock (another process's, or the commits queued before
 /// it in this one) before giving up with `Unavailable` (the caller then answers 503 and the mall retries).
@@ -164,6 +165,18 @@ CREATE TABLE IF NOT EXISTS sign_ins (
     expires_at  INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS sign_ins_by_expiry ON sign_ins (expires_at);
+";
+
+/// Version 6 → 7: the settings of each mall shop, one row per mall and shop. A database of version 6 has
+/// none: every shop ran on the deployment's defaults.
+const TO_VERSION_7: &str = "
+CREATE TABLE IF NOT EXISTS shop_settings (
+    mall     TEXT NOT NULL,
+    shop     TEXT NOT NULL,
+    version  INTEGER NOT NULL,
+    json     TEXT NOT NULL,
+    PRIMARY KEY (mall, shop)
+) WITHOUT ROWID;
 ";
 
 /// A [`Store`](mallguard_domain::ports::Store) in one SQLite database (a file, or memory for tests).
@@ -419,6 +432,9 @@ fn migrate(conn: &mut Connection) -> Result<(), Error> {
     if version < 6 {
         tx.execute_batch(TO_VERSION_6)?;
     }
+    if version < 7 {
+        tx.execute_batch(TO_VERSION_7)?;
+    }
     if version != SCHEMA_VERSION {
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     }
@@ -550,6 +566,10 @@ fn condition_holds(stored: Option<u64>, expect: Expect) -> bool {
 
 fn stored_version(tx: &Transaction<'_>, sql: &str, id: &str) -> Result<Option<u64>, Error> {
     let version: Option<i64> = tx.prepare_cached(sql)?.query_row([id], |row| row.get(0)).optional()?;
+    stored_u64(version)
+}
+
+fn stored_u64(version: Option<i64>) -> Result<Option<u64>, Error> {
     version
         .map(|v| u64::try_from(v).map_err(|_| Error(StoreError::Corrupt(format!("stored version {v} is negative")))))
         .transpose()
@@ -609,6 +629,17 @@ fn conditions_hold(tx: &Transaction<'_>, batch: &WriteBatch) -> Result<bool, Err
         // A link used before, expired or not: the record is only ever there after a use.
         let stored = stored_version(tx, "SELECT 0 FROM sign_ins WHERE id = ?1", &used.id)?;
         if stored.is_some() {
+            return Ok(false);
+        }
+    }
+    for (settings, expect) in &batch.shop_settings {
+        let version: Option<i64> = tx
+            .prepare_cached("SELECT version FROM shop_settings WHERE mall = ?1 AND shop = ?2")?
+            .query_row(params![settings.mall.as_str(), settings.shop.as_str()], |row| {
+                row.get(0)
+            })
+            .optional()?;
+        if !condition_holds(stored_u64(version)?, *expect) {
             return Ok(false);
         }
     }
@@ -764,6 +795,18 @@ fn write_batch(tx: &Transaction<'_>, batch: WriteBatch, now: Timestamp) -> Resul
              ON CONFLICT (id) DO UPDATE SET expires_at = excluded.expires_at",
         )?
         .execute(params![used.id, time_key(used.expires_at)])?;
+    }
+    for (settings, _) in &batch.shop_settings {
+        tx.prepare_cached(
+            "INSERT INTO shop_settings (mall, shop, version, json) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (mall, shop) DO UPDATE SET version = excluded.version, json = excluded.json",
+        )?
+        .execute(params![
+            settings.mall.as_str(),
+            settings.shop.as_str(),
+            version_col(settings.version)?,
+            to_json(settings)?
+        ])?;
     }
     Ok(())
 }
@@ -1063,6 +1106,15 @@ impl StaffStore for SqliteStore {
         self.read(move |conn| read_one(conn, "SELECT json FROM blacklist WHERE id = ?1", id.as_str()))
             .await
     }
+
+    async fn shop_settings(&self) -> Result<Vec<ShopSettings>, StoreError> {
+        let mut found: Vec<ShopSettings> = self
+            .read(|conn| read_all(conn, "SELECT json FROM shop_settings ORDER BY mall, shop", []))
+            .await?;
+        // The `mall` column sorts by name; the domain's order of malls is `Mall`'s (Shopify first).
+        found.sort_by(|a, b| (a.mall, &a.shop).cmp(&(b.mall, &b.shop)));
+        Ok(found)
+    }
 }
 
 #[async_trait]
@@ -1229,6 +1281,65 @@ mod tests {
                 .any(|sql| sql.contains("CREATE TABLE blacklist_marks"))
         );
         assert!(schema(&new).iter().any(|sql| sql.contains("CREATE TABLE sign_ins")));
+        assert!(
+            schema(&new)
+                .iter()
+                .any(|sql| sql.contains("CREATE TABLE shop_settings"))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_version_6_database_is_migrated_with_every_shop_on_the_defaults() {
+        let conn = Connection::open_in_memory().unwrap();
+        for step in [
+            SCHEMA,
+            TO_VERSION_2,
+            TO_VERSION_3,
+            TO_VERSION_4,
+            TO_VERSION_5,
+            TO_VERSION_6,
+        ] {
+            conn.execute_batch(step).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 6).unwrap();
+        conn.execute(
+            "INSERT INTO sign_ins (id, expires_at) VALUES ('v6-link', ?1)",
+            [time_key("2099-01-01T00:00:00Z".parse().unwrap())],
+        )
+        .unwrap();
+        let store = SqliteStore::with_schema(conn).unwrap();
+        assert_eq!(store.shop_settings().await.unwrap(), vec![]);
+        let mut settings = ShopSettings::new(
+            Mall::Yahoo,
+            ShopId::parse("tanaka-yahoo").unwrap(),
+            "ops",
+            "2026-11-29T00:00:00Z".parse().unwrap(),
+        );
+        settings.set("answer_hours", "12").unwrap();
+        settings.version = 1;
+        let batch = || WriteBatch {
+            shop_settings: vec![(settings.clone(), Expect::Absent)],
+            ..WriteBatch::default()
+        };
+        store.commit(batch()).await.unwrap();
+        assert_eq!(store.commit(batch()).await, Err(CommitError::Conflict));
+        assert_eq!(store.shop_settings().await.unwrap(), vec![settings]);
+        // What version 6 kept is still there: a link used before the migration stays used.
+        let used = WriteBatch {
+            sign_ins: vec![mallguard_domain::ports::UsedSignIn {
+                id: "v6-link".into(),
+                expires_at: "2099-01-01T00:00:00Z".parse().unwrap(),
+            }],
+            ..WriteBatch::default()
+        };
+        assert_eq!(store.commit(used).await, Err(CommitError::Conflict));
+        let version: i64 = store
+            .writer
+            .try_lock()
+            .unwrap()
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
     }
 
     #[tokio::test]
@@ -1257,6 +1368,49 @@ mod tests {
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
         assert_eq!(version, SCHEMA_VERSION);
+    }
+
+    #[tokio::test]
+    async fn shop_settings_are_listed_in_the_order_of_the_malls_not_of_their_names() {
+        let store = SqliteStore::in_memory().unwrap();
+        let at: Timestamp = "2026-11-29T00:00:00Z".parse().unwrap();
+        let shops: Vec<ShopSettings> = [
+            (Mall::Own, "tanaka"),
+            (Mall::Amazon, "tanaka-amazon"),
+            (Mall::Shopify, "tanaka-b"),
+            (Mall::Shopify, "tanaka-a"),
+            (Mall::Yahoo, "tanaka-yahoo"),
+        ]
+        .into_iter()
+        .map(|(mall, shop)| {
+            let mut settings = ShopSettings::new(mall, ShopId::parse(shop).unwrap(), "ops", at);
+            settings.version = 1;
+            settings
+        })
+        .collect();
+        let batch = WriteBatch {
+            shop_settings: shops.iter().map(|s| (s.clone(), Expect::Absent)).collect(),
+            ..WriteBatch::default()
+        };
+        store.commit(batch).await.unwrap();
+        let listed: Vec<(Mall, String)> = store
+            .shop_settings()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|s| (s.mall, s.shop.to_string()))
+            .collect();
+        let expected: Vec<(Mall, String)> = [
+            (Mall::Shopify, "tanaka-a"),
+            (Mall::Shopify, "tanaka-b"),
+            (Mall::Yahoo, "tanaka-yahoo"),
+            (Mall::Amazon, "tanaka-amazon"),
+            (Mall::Own, "tanaka"),
+        ]
+        .into_iter()
+        .map(|(mall, shop)| (mall, shop.to_owned()))
+        .collect();
+        assert_eq!(listed, expected);
     }
 
     #[tokio::test]

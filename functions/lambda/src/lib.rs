@@ -63,6 +63,13 @@ pub async fn cold_start_with(
         .with_metrics(metrics)
         .with_credential_keeper(Arc::new(keeper))
         .with_mall_actions(Arc::new(actions));
+    // Each mall shop's own settings over the deployment's, cached while the function is warm.
+    match app.load_shop_settings().await {
+        Ok(shops) => tracing::info!(shops, "shop settings read"),
+        Err(err) => {
+            tracing::warn!(error = %err, "shop settings could not be read; the deployment's apply until they can")
+        }
+    }
     tracing::info!(
         table = %deployment.aws.table,
         public_url = %deployment.aws.public_url,

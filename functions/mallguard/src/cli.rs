@@ -102,6 +102,39 @@ pub enum Command {
         #[command(subcommand)]
         action: QuarantineAction,
     },
+    /// Settings per mall shop over the flags' defaults: name, contact, staff address, window, answer time,
+    /// shipping cut-off, quiet hours, language, Amazon policy.
+    Shop {
+        #[command(subcommand)]
+        action: ShopAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ShopAction {
+    /// Every shop's settings, or one shop's (what each key is set to; empty: the default).
+    Show {
+        /// shopify, rakuten, yahoo, amazon or own.
+        mall: Option<String>,
+        /// The shop id orders of that mall are filed under.
+        shop_id: Option<String>,
+        #[command(flatten)]
+        view: ViewArgs,
+    },
+    /// Changes a shop's settings: KEY=VALUE …, an empty value going back to the default (keys: name,
+    /// contact_email, contact_phone, staff_email, language, window_hours, answer_hours, shipping_cutoff,
+    /// quiet_hours, amazon_auto_cancel). Every function applies them within a minute.
+    Set {
+        mall: String,
+        shop_id: String,
+        #[arg(required = true, value_name = "KEY=VALUE")]
+        settings: Vec<String>,
+        /// Who changed them, for the record.
+        #[arg(long, env = "USER", default_value = "operator")]
+        by: String,
+        #[command(flatten)]
+        view: ViewArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -158,5 +191,18 @@ pub async fn run(cli: Cli) -> CliResult<ExitCode> {
         Command::Quarantine {
             action: QuarantineAction::Replay { shop },
         } => crate::staff::quarantine_replay(&shop).await,
+        Command::Shop {
+            action: ShopAction::Show { mall, shop_id, view },
+        } => crate::staff::shop_show(&view.shop()?, mall.as_deref(), shop_id.as_deref()).await,
+        Command::Shop {
+            action:
+                ShopAction::Set {
+                    mall,
+                    shop_id,
+                    settings,
+                    by,
+                    view,
+                },
+        } => crate::staff::shop_set(&view.shop()?, &mall, &shop_id, &settings, &by).await,
     }
 }

@@ -344,10 +344,13 @@ pub async fn compose(shop: &ShopArgs, public_url: String) -> CliResult<Local> {
         None => Arc::new(SecretsFileKeeper::new(data.secrets_path())),
     };
     let actions = mall_actions(&secrets, &shop.malls, shop.knobs.policy().window)?;
+    let app = Mallguard::new(store, mailer, clock, settings)
+        .with_credential_keeper(keeper)
+        .with_mall_actions(Arc::new(actions));
+    // Each mall shop's own settings (`mallguard shop set`, the console) over the flags'.
+    app.load_shop_settings().await?;
     Ok(Local {
-        app: Mallguard::new(store, mailer, clock, settings)
-            .with_credential_keeper(keeper)
-            .with_mall_actions(Arc::new(actions)),
+        app,
         webhooks: secrets.webhooks().clone(),
         rakuten: secrets.rakuten().clone(),
         yahoo: secrets.yahoo().clone(),

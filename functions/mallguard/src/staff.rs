@@ -415,3 +415,75 @@ pub async fn notify(shop: &ShopArgs, file: &std::path::Path) -> CliResult<ExitCo
         ExitCode::FAILURE
     })
 }
+
+/// `shop show [MALL [SHOP]]`: each shop's settings, key by key, with who changed them last.
+pub async fn shop_show(shop: &ShopArgs, mall: Option<&str>, shop_id: Option<&str>) -> CliResult<ExitCode> {
+    let app = app(shop).await?;
+    let w = Words::of(app.settings().shop.language);
+    let all = match (mall, shop_id) {
+        (Some(mall), Some(id)) => vec![app.shop_settings_of(mall.parse()?, &ShopId::parse(id)?).await?],
+        (Some(mall), None) => {
+            let mall: Mall = mall.parse()?;
+            app.all_shop_settings()
+                .await?
+                .into_iter()
+                .filter(|s| s.mall == mall)
+                .collect()
+        }
+        _ => app.all_shop_settings().await?,
+    };
+    if all.is_empty() {
+        say!(
+            "{}",
+            w.pick(
+                "ショップ別の設定はありません（すべて既定値）。設定: mallguard shop set <モール> <ショップ> KEY=VALUE",
+                "No shop has settings of its own (all defaults). Set some: mallguard shop set <mall> <shop> KEY=VALUE"
+            )
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    for settings in all {
+        say!("{} {}", settings.mall, settings.shop);
+        let mut rows = vec![];
+        for key in mallguard_domain::shop_settings::KEYS {
+            let value = settings.get(key).unwrap_or_default();
+            let value = if value.is_empty() {
+                w.pick("（既定値）", "(default)").to_owned()
+            } else {
+                value
+            };
+            rows.push(vec![format!("  {key}"), value]);
+        }
+        print!("{}", table(&rows));
+        if settings.version > 0 {
+            say!(
+                "  {} {} ({})",
+                w.pick("最終変更:", "last changed by"),
+                settings.updated_by,
+                format_jst(settings.updated_at, app.settings().shop.language)
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `shop set MALL SHOP KEY=VALUE …`.
+pub async fn shop_set(shop: &ShopArgs, mall: &str, shop_id: &str, pairs: &[String], by: &str) -> CliResult<ExitCode> {
+    let app = app(shop).await?;
+    let mall: Mall = mall.parse()?;
+    let id = ShopId::parse(shop_id)?;
+    let changes = pairs
+        .iter()
+        .map(|pair| {
+            pair.split_once('=')
+                .map(|(k, v)| (k.trim().to_owned(), v.to_owned()))
+                .ok_or_else(|| format!("{pair:?}: expected KEY=VALUE"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let saved = app
+        .save_shop_settings(mall, &id, None, &changes, by)
+        .await
+        .map_err(|e| e.to_string())?;
+    say!("{mall} {id}: saved (version {})", saved.version);
+    shop_show(shop, Some(mall.as_str()), Some(shop_id)).await
+}

@@ -74,3 +74,54 @@ fn help_of_each_command_lists_only_the_settings_that_apply() {
         "{serve}"
     );
 }
+
+/// An operator sets a shop's own settings at the command line: they are shown back, refused when wrong,
+/// and the next notice of that shop's orders follows them.
+#[tokio::test]
+async fn shop_settings_are_set_and_shown_at_the_command_line_and_the_next_notice_follows_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join(".mallguard");
+    let none = stdout(&mallguard(&data, &["shop", "show"]));
+    assert!(none.contains("ショップ別の設定はありません"), "{none}");
+    let set = stdout(&mallguard(
+        &data,
+        &[
+            "shop",
+            "set",
+            "own",
+            "tanaka-shop",
+            "name=田中商店 本店",
+            "answer_hours=6",
+            "--by",
+            "ops",
+        ],
+    ));
+    assert!(set.contains("version 1") && set.contains("田中商店 本店"), "{set}");
+    assert!(set.contains("（既定値）"), "unset keys say so: {set}");
+    let wrong = common::run(&data, &["shop", "set", "own", "tanaka-shop", "answer_hours=zero"]);
+    assert!(!wrong.status.success());
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("answer_hours"));
+    let shown = stdout(&mallguard(&data, &["shop", "show", "own"]));
+    assert!(shown.contains("answer_hours") && shown.contains("ops"), "{shown}");
+
+    let (_server, url) = start(&data);
+    for sample in ["generic/order.json", "generic/order-duplicate.json"] {
+        let path = event(sample);
+        let sent = stdout(&mallguard(&data, &["send", &path, "--url", &url]));
+        assert!(sent.contains("status"), "{sent}");
+    }
+    let outbox = data.join("outbox");
+    let notice = std::fs::read_dir(&outbox)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().contains("-notice-"))
+        .expect("the buyer's notice");
+    let mail = mallguard_tests::OutboxMail::read(&notice);
+    assert!(
+        mail.text.contains("田中商店 本店"),
+        "the shop's name as set: {}",
+        mail.text
+    );
+    let holds = stdout(&mallguard(&data, &["holds"]));
+    assert!(holds.contains("TS-20261123-0002"), "{holds}");
+}

@@ -112,10 +112,17 @@ async fn show(
         .view(&token)
         .await
         .map_err(|err| RespondError::service(err, chrome.clone(), hold_named_by(&token)))?;
-    // The buyer's own language when the mall said which and the link asks for none.
-    let chrome = match page.held.buyer.language {
-        Some(lang) if !chrome.explicit_lang => Chrome { lang, ..chrome },
-        _ => chrome,
+    // The shop the buyer ordered from, as its settings name it; the buyer's own language when the mall
+    // said which and the link asks for none (else that shop's).
+    let lang = match page.held.buyer.language {
+        Some(lang) if !chrome.explicit_lang => lang,
+        _ if !chrome.explicit_lang => page.shop.language,
+        _ => chrome.lang,
+    };
+    let chrome = Chrome {
+        shop: Arc::new(page.shop.clone()),
+        lang,
+        ..chrome
     };
     // An expired link still shows what happened (200): the page is there, only its buttons are gone.
     page_response(&chrome, &page)

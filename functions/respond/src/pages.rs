@@ -251,6 +251,7 @@ mod tests {
             .settle(Decision::Cancel, Resolver::Buyer, at)
             .unwrap();
         let page = |mall_cancel| HoldPage {
+            shop: mallguard_domain::testing::shop(),
             hold: hold.clone(),
             held: held.clone(),
             original: original.clone(),

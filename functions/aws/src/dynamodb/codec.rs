@@ -19,6 +19,7 @@ use mallguard_domain::matching::IndexEntry;
 use mallguard_domain::notice::{Notice, NoticeState};
 use mallguard_domain::order::{Order, PayloadDigest, bare_number};
 use mallguard_domain::ports::{Quarantined, StoreError, StoredOrder, UsedSignIn, WebhookDelivery};
+use mallguard_domain::shop_settings::ShopSettings;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -232,6 +233,18 @@ pub(super) fn cursor_item(cursor: &PollCursor) -> Result<Item, StoreError> {
     ]))
 }
 
+/// A mall shop's settings in the partition `SHOPS`: its version for the condition of the next save, the
+/// settings as its doc, and no TTL (a shop's name and contacts, not a buyer's personal data; settings that
+/// expired would put the shop back on the deployment's defaults unasked).
+pub(super) fn shop_settings_item(settings: &ShopSettings) -> Result<Item, StoreError> {
+    Ok(Item::from([
+        (PK.into(), s(keys::SHOPS_PK)),
+        (SK.into(), s(keys::shop_settings_sk(settings.mall, &settings.shop))),
+        (VERSION.into(), n(settings.version)),
+        (DOC.into(), s(to_json(settings)?)),
+    ]))
+}
+
 /// A blacklist entry in the partition `BLACKLIST`, with no TTL: it stays until the staff remove it.
 pub(super) fn blacklist_item(entry: &BlacklistEntry) -> Result<Item, StoreError> {
     Ok(Item::from([
@@ -407,6 +420,27 @@ mod tests {
         assert_eq!(version_attr(&item).unwrap(), 3);
         assert!(!item.contains_key(EXPIRES_AT), "a cursor never expires");
         assert_eq!(doc::<PollCursor>(&item).unwrap(), cursor);
+    }
+
+    #[test]
+    fn a_shop_settings_item_carries_its_version_and_no_ttl() {
+        use mallguard_domain::ids::{Mall, ShopId};
+        let mut settings = ShopSettings::new(
+            Mall::Rakuten,
+            ShopId::parse("tanaka-rakuten").unwrap(),
+            "sato@shop.example",
+            "2026-11-29T01:02:03.000000004Z".parse().unwrap(),
+        );
+        settings.set("name", "田中商店 楽天市場店").unwrap();
+        settings.set("quiet_hours", "22:00-07:00").unwrap();
+        settings.version = 4;
+        let item = shop_settings_item(&settings).unwrap();
+        assert_eq!(str_attr(&item, PK).unwrap(), "SHOPS");
+        assert_eq!(str_attr(&item, SK).unwrap(), "rakuten#tanaka-rakuten");
+        assert_eq!(version_attr(&item).unwrap(), 4);
+        assert!(!item.contains_key(EXPIRES_AT), "settings never expire");
+        assert!(!item.contains_key(GSI1PK) && !item.contains_key(GSI2PK), "in no index");
+        assert_eq!(doc::<ShopSettings>(&item).unwrap(), settings);
     }
 
     #[test]

@@ -48,6 +48,8 @@ pub(super) const HOLDS_PK: &str = "HOLDS";
 pub(super) const BLACKLIST_PK: &str = "BLACKLIST";
 /// The sort key of a used sign-in link.
 pub(super) const SIGN_IN_SK: &str = "SIGNIN";
+/// The partition of every mall shop's settings, so one Query lists them all.
+pub(super) const SHOPS_PK: &str = "SHOPS";
 pub(super) const HISTORY_PREFIX: &str = "H#";
 /// A key no item ever has: the cold start's warm-up reads it.
 pub(super) const WARM_UP: &str = "WARMUP";
@@ -166,6 +168,11 @@ pub(super) fn cursor_pk(mall: Mall, shop: &ShopId) -> String {
     format!("CURSOR#{mall}#{shop}")
 }
 
+/// `{mall}#{shop}`: one mall shop's settings in the partition `SHOPS`.
+pub(super) fn shop_settings_sk(mall: Mall, shop: &ShopId) -> String {
+    format!("{mall}#{shop}")
+}
+
 /// The instant of a commit whose clock reads `now`: `now`, unless an earlier commit of this process
 /// took that instant or a later one; then the nanosecond after it. So two commits in the same
 /// nanosecond, a clock step back, or a test clock standing still still keep their history in commit
@@ -221,6 +228,15 @@ mod tests {
         let pk = "ORDER#own/tanaka-shop/TS-1";
         assert_eq!(order_key_of(pk), Some("own/tanaka-shop/TS-1"));
         assert_eq!(order_key_of("HOLD#h1"), None);
+    }
+
+    #[test]
+    fn every_shop_has_a_sort_key_of_its_own_in_one_partition() {
+        let sk = |mall, shop| shop_settings_sk(mall, &ShopId::parse(shop).unwrap());
+        assert_eq!(sk(Mall::Yahoo, "tanaka-yahoo"), "yahoo#tanaka-yahoo");
+        // Shop ids hold no `#`, so the mall and the shop read back unambiguously.
+        assert_ne!(sk(Mall::Own, "a"), sk(Mall::Amazon, "a"));
+        assert!(ShopId::parse("own#a").is_err());
     }
 
     #[test]

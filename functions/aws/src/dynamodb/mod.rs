@@ -29,6 +29,7 @@
 //! | blacklist entry | `BLACKLIST` | `B#{entry id}` | – | `doc` S (BlacklistEntry: the order's ref and number, its hashed identity keys, the staff's reason, who added it and when) | **none** (stays until the staff remove it) | GetItem by id; `blacklist` Queries pk `BLACKLIST` (newest first, sorted on the client); Put with its marks (Add) or Deleted with them (Remove) in the batch's transaction, unconditionally |
 //! | blacklist mark | `KEY#{identity key}` | `~BLACKLIST#{entry id}` | – | `doc` S (BlacklistMark: the key, the entry id, the order ref) | **none** (goes with its entry) | read by the ingest Query below at no extra request: `AT#…` < `~BLACKLIST#…` < `~HEAD`; one per key of the entry, written and deleted with it |
 //! | used sign-in link | `SIGNIN#{nonce}` | `SIGNIN` | – | – | at the link's own expiry | never read: a Put under `attribute_not_exists(pk)` in the transaction of the sign-in, so a second use of the link cancels it (`Conflict`) |
+//! | shop settings | `SHOPS` | `{mall}#{shop}` | – | `version` N, `doc` S (ShopSettings: the shop's own name, contacts and policy changes, who saved them and when; no buyer's data) | **none** (settings are not personal data; gone, they would put the shop back on the defaults) | `shop_settings` Queries pk `SHOPS`, consistent, all shops in one request (sorted on the client into `Mall`'s order); a Put under `attribute_not_exists(pk)` (a shop never set) or `version = :read` |
 //!
 //! **Order numbers.** Staff look an order up by the number they and the buyer see (Shopify's `#1001`) as
 //! often as by the mall's order id (Shopify's `5678901234567890123`). The number item puts the order in
@@ -79,10 +80,11 @@
 //! [`StoreError::Unavailable`] after the SDK's standard retries (the caller answers 503 and the mall
 //! retries). A validation error or anything else is [`StoreError::Corrupt`]: a bug, not worth a retry.
 //!
-//! **Hot keys.** `DUE#HOLD`, `DUE#NOTICE`, `DUE#ACTION`, `HOLDS`, `QUARANTINE` and `BLACKLIST` are one
-//! partition each. They hold only holds, notices, quarantined payloads and blacklist entries, which are
-//! rare next to orders (and the blacklist is written and listed by the staff alone); orders, entries,
-//! marks and heads spread over one partition per order and per customer key.
+//! **Hot keys.** `DUE#HOLD`, `DUE#NOTICE`, `DUE#ACTION`, `HOLDS`, `QUARANTINE`, `BLACKLIST` and `SHOPS`
+//! are one partition each. They hold only holds, notices, quarantined payloads, blacklist entries and
+//! shop settings, which are rare next to orders (the blacklist and the settings are written by the staff
+//! alone, and the settings are a handful of items each function reads once while it is warm); orders,
+//! entries, marks and heads spread over one partition per order and per customer key.
 //!
 //! **Consistency.** Reads of the base table are strongly consistent. The two GSIs are eventually
 //! consistent: the sweep may see a hold a moment after it was settled, and then its conditional write
@@ -121,6 +123,7 @@ use mallguard_domain::ports::{
     Clock, Commit, CommitError, CursorStore, Expect, Head, IngestSnapshot, IngestStore, Quarantined, Records,
     StaffStore, StoreError, StoredOrder, SweepStore, SystemClock, WriteBatch,
 };
+use mallguard_domain::shop_settings::ShopSettings;
 
 pub use self::codec::time_key;
 use self::codec::{
@@ -487,6 +490,11 @@ impl DynamoDbStore {
             self.put(&mut items, codec::cursor_item(cursor)?, Some(*expect), now)?;
         }
 
+        // Settings carry no `expires_at`, so the Absent condition is `attribute_not_exists(pk)` alone.
+        for (settings, expect) in &batch.shop_settings {
+            self.put(&mut items, codec::shop_settings_item(settings)?, Some(*expect), now)?;
+        }
+
         // An entry and its marks (one per identity key of the order, so at most four items) are put or
         // deleted together; an Add and a Remove of one entry in one batch: the last one wins.
         for write in &batch.blacklist {
@@ -830,6 +838,14 @@ impl StaffStore for DynamoDbStore {
     async fn blacklist_entry(&self, id: &BlacklistId) -> Result<Option<BlacklistEntry>, StoreError> {
         let item = self.get(keys::BLACKLIST_PK.to_owned(), &keys::blacklist_sk(id)).await?;
         item.map(|item| doc(&item)).transpose()
+    }
+
+    async fn shop_settings(&self) -> Result<Vec<ShopSettings>, StoreError> {
+        let query = self.partition_query(KeySchema::Table, keys::SHOPS_PK.to_owned(), None);
+        let mut found: Vec<ShopSettings> = self.query(query, None, |item| doc(&item).map(Some)).await?;
+        // The sort key orders malls by name (`amazon` first); the domain's order is `Mall`'s (Shopify first).
+        found.sort_by(|a, b| (a.mall, &a.shop).cmp(&(b.mall, &b.shop)));
+        Ok(found)
     }
 }
 

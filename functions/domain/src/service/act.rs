@@ -140,11 +140,12 @@ impl Mallguard {
         now: Timestamp,
     ) -> Result<Vec<Notice>, ServiceError> {
         let hold = self.load_hold(&action.hold).await?;
+        let this = self.in_shop(hold.order.mall, &hold.order.shop).await;
         let held = self.load_order(&hold.order).await?;
         let original = self.load_order(&hold.original).await?;
         let mut notices = vec![];
         for kind in kinds {
-            if let Some(mut notice) = self.action_notice(*kind, &hold, &held, &original, action, refusal, now)? {
+            if let Some(mut notice) = this.action_notice(*kind, &hold, &held, &original, action, refusal, now)? {
                 // One refusal alert per action (a hold can see a refused hold and a refused cancel).
                 if *kind == NoticeKind::StaffActionRefused {
                     notice.id = NoticeId::from_stored(format!("{}.{}", action.id, kind.as_str()));

@@ -54,7 +54,8 @@ impl Mallguard {
         let mut notices = vec![];
         let mut actions = vec![];
         for hold in self.store.due_holds(now, SWEEP_LIMIT).await? {
-            match self.sweep_hold(&hold, now).await? {
+            let this = self.in_shop(hold.order.mall, &hold.order.shop).await;
+            match this.sweep_hold(&hold, now).await? {
                 Some((kind, queued, asked)) => {
                     match kind {
                         Swept::Reminded => report.reminded += 1,

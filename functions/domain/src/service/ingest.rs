@@ -47,6 +47,15 @@ impl Mallguard {
     /// with copies of the same order or with other orders of the same customer: exactly one decision
     /// wins per customer at a time, and a loser re-reads and decides again.
     pub async fn ingest(&self, incoming: Incoming) -> Result<IngestOutcome, ServiceError> {
+        let order = &incoming.order.order_ref;
+        // The answer time, the cut-off, the window and what the mails say are the order's shop's.
+        self.in_shop(order.mall, &order.shop)
+            .await
+            .ingest_in_shop(incoming)
+            .await
+    }
+
+    async fn ingest_in_shop(&self, incoming: Incoming) -> Result<IngestOutcome, ServiceError> {
         let digest = PayloadDigest::of(&incoming.raw);
         if let Some(delivery) = &incoming.delivery {
             match self.store.delivery_digest(delivery).await? {

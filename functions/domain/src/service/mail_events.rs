@@ -117,7 +117,8 @@ impl Mallguard {
         let escalate = report.outcome.is_failure() && asks_the_buyer(kind) && hold.state == HoldState::Held;
         let mut notices = vec![];
         if escalate {
-            notices = self.undeliverable_into(&mut batch, &hold, now).await?;
+            let this = self.in_shop(hold.order.mall, &hold.order.shop).await;
+            notices = this.undeliverable_into(&mut batch, &hold, now).await?;
         }
         match self.store.commit(batch).await {
             Ok(()) => {}

@@ -9,6 +9,7 @@ mod mail_events;
 mod notified;
 mod poll;
 mod respond;
+mod shops;
 mod staff;
 
 use std::sync::Arc;
@@ -22,6 +23,7 @@ pub use mail_events::{MailOutcome, MailReport, MailReportOutcome};
 pub use notified::{NotificationError, NotificationOutcome, OrderNotification};
 pub use poll::{CREDENTIALS_WARNING, PollBudget, PollReport};
 pub use respond::{Answer, HoldPage};
+pub use shops::ShopSettingsError;
 pub use staff::{Blacklisting, HoldDetail, MAX_NOTE_CHARS, StaffError};
 
 use crate::action::{ActionKind, MallActions, NoMallActions};
@@ -141,7 +143,11 @@ pub struct Mallguard {
     store: Arc<dyn Store>,
     mailer: Arc<dyn Mailer>,
     clock: Arc<dyn Clock>,
+    /// The settings in force: the deployment's, or a mall shop's over them (see [`Mallguard::in_shop`]).
     settings: Arc<Settings>,
+    /// The deployment's settings, which every shop's are applied over.
+    base: Arc<Settings>,
+    shops: Arc<shops::ShopSettingsCache>,
     templates: Arc<Templates>,
     metrics: Arc<dyn Metrics>,
     keeper: Option<Arc<dyn crate::feed::CredentialKeeper>>,
@@ -154,7 +160,9 @@ impl Mallguard {
             store,
             mailer,
             clock,
+            base: Arc::new(settings.clone()),
             settings: Arc::new(settings),
+            shops: Arc::new(shops::ShopSettingsCache::default()),
             templates: Arc::new(Templates::new()),
             metrics: Arc::new(NoMetrics),
             keeper: None,
@@ -401,7 +409,8 @@ impl Mallguard {
             {
                 match self.store.hold(hold_id).await {
                     Ok(Some(hold)) if hold.state == HoldState::Held => {
-                        match self.undeliverable_into(&mut batch, &hold, now).await {
+                        let this = self.in_shop(hold.order.mall, &hold.order.shop).await;
+                        match this.undeliverable_into(&mut batch, &hold, now).await {
                             Ok(alerts) => escalation = alerts,
                             Err(err) => tracing::warn!(hold = %hold_id, error = %err, "could not escalate"),
                         }

@@ -65,6 +65,14 @@ impl Mallguard {
     /// and leaves the cursor before the page it happened on. When another run moved the cursor since this
     /// one read it, this one stops: the orders it ingested were idempotent anyway.
     pub async fn poll(&self, feed: &dyn OrderFeed, budget: PollBudget) -> Result<PollReport, ServiceError> {
+        // The alerts about this feed go to its shop's staff.
+        self.in_shop(feed.mall(), feed.shop())
+            .await
+            .poll_in_shop(feed, budget)
+            .await
+    }
+
+    async fn poll_in_shop(&self, feed: &dyn OrderFeed, budget: PollBudget) -> Result<PollReport, ServiceError> {
         let (mall, shop) = (feed.mall(), feed.shop().clone());
         let mut cursor = self.store.cursor(mall, &shop).await?;
         let mut report = PollReport::default();

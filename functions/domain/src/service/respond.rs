@@ -12,6 +12,8 @@ use crate::token::{LinkAction, LinkToken, TokenError};
 /// What the buyer's page shows.
 #[derive(Debug, Clone)]
 pub struct HoldPage {
+    /// The shop the buyer ordered from, as its settings name it: the page's header and contact.
+    pub shop: crate::policy::ShopProfile,
     pub hold: Hold,
     pub held: Order,
     pub original: Order,
@@ -48,6 +50,12 @@ impl Mallguard {
     }
 
     async fn page(&self, token: &LinkToken, hold: Hold, expired: bool) -> Result<HoldPage, ServiceError> {
+        let shop = self
+            .in_shop(hold.order.mall, &hold.order.shop)
+            .await
+            .settings
+            .shop
+            .clone();
         let held = self.load_order(&hold.order).await?.order;
         let original = self.load_order(&hold.original).await?.order;
         // An unsettled hold can be answered until its link expires, also past the deadline when it waits
@@ -69,6 +77,7 @@ impl Mallguard {
             })
         };
         Ok(HoldPage {
+            shop,
             confirm_token: sign(LinkAction::Confirm),
             cancel_token: sign(LinkAction::Cancel),
             action: token.action,
@@ -138,6 +147,8 @@ impl Mallguard {
         for _ in 0..MAX_ATTEMPTS {
             let now = self.clock.now();
             let hold = self.load_hold(id).await?;
+            // What the mails say, and to whom the staff's go, is the held order's shop's.
+            let this = self.in_shop(hold.order.mall, &hold.order.shop).await;
             let held = self.load_order(&hold.order).await?;
             let original = self.load_order(&hold.original).await?;
             let mut batch = WriteBatch::default();
@@ -149,7 +160,7 @@ impl Mallguard {
                 original: &original,
                 now,
             };
-            let settled = match self.settle_into(&mut batch, settling)? {
+            let settled = match this.settle_into(&mut batch, settling)? {
                 Settlement::Settled(settled) => settled,
                 Settlement::AlreadySettled(lost) => {
                     let mut late = WriteBatch::default();
@@ -172,8 +183,8 @@ impl Mallguard {
                 Ok(()) => {
                     tracing::info!(hold = %id, state = %settled.state, by = %settled.resolution.as_ref().map(|r| r.by.to_string()).unwrap_or_default(), "hold settled");
                     self.record_settled(&settled);
-                    self.deliver(notices).await;
-                    if let Err(err) = self.perform(actions).await {
+                    this.deliver(notices).await;
+                    if let Err(err) = this.perform(actions).await {
                         tracing::warn!(hold = %id, error = %err, "a mall action's outcome could not be recorded; the sweep retries it");
                     }
                     return Ok(Settlement::Settled(settled));

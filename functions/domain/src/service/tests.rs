@@ -1151,3 +1151,74 @@ async fn a_sign_in_link_is_used_once() {
     w.app.use_sign_in(used.clone()).await.unwrap();
     assert!(matches!(w.app.use_sign_in(used).await, Err(StaffError::SignInUsed)));
 }
+
+#[tokio::test]
+async fn a_shops_own_settings_change_what_its_next_notice_says_and_when_its_deadline_falls() {
+    let w = world();
+    w.app.load_shop_settings().await.unwrap();
+    let shop = order("1001").order_ref.shop;
+    let saved = w
+        .app
+        .save_shop_settings(
+            Mall::Own,
+            &shop,
+            None,
+            &[
+                ("name".into(), "田中商店 公式ストア".into()),
+                ("answer_hours".into(), "6".into()),
+                ("contact_phone".into(), "03-9999-0000".into()),
+            ],
+            "sato@shop.example",
+        )
+        .await
+        .unwrap();
+    assert_eq!(saved.version, 1);
+    assert_eq!(saved.updated_by, "sato@shop.example");
+    // A save from a version that is no longer the stored one loses nothing: it is refused.
+    assert!(matches!(
+        w.app
+            .save_shop_settings(Mall::Own, &shop, Some(0), &[("answer_hours".into(), "8".into())], "ito")
+            .await,
+        Err(ShopSettingsError::Conflict)
+    ));
+    assert!(matches!(
+        w.app
+            .save_shop_settings(Mall::Own, &shop, None, &[("answer_hours".into(), "0".into())], "ito")
+            .await,
+        Err(ShopSettingsError::Setting(_))
+    ));
+
+    let hold = w.held_pair().await;
+    let notice = w.mails_of(NoticeKind::Notice).pop().unwrap();
+    assert!(notice.subject.contains("田中商店 公式ストア"), "{}", notice.subject);
+    assert!(notice.text.contains("03-9999-0000"), "{}", notice.text);
+    let answer = hold.deadline.duration_since(w.clock.now());
+    assert_eq!(answer, SignedDuration::from_hours(6), "the shop's answer time");
+
+    // Another shop keeps the deployment's settings.
+    let mut other = order_at("y-1", "2026-11-23T03:00:00Z");
+    other.order_ref.shop = crate::ids::ShopId::parse("other-shop").unwrap();
+    other.buyer.email = Some(crate::order::EmailAddress::parse("hanako@example.com").unwrap());
+    other.buyer.phone = Some("080-0000-1111".into());
+    other.ship_to.phone = None;
+    other.ship_to.name = "佐藤 花子".into();
+    w.app.ingest(incoming(other.clone())).await.unwrap();
+    let mut again = other.clone();
+    again.order_ref.order_id = crate::ids::OrderId::parse("y-2").unwrap();
+    again.placed_at = "2026-11-23T03:04:00Z".parse().unwrap();
+    let IngestOutcome::Held { hold, .. } = w.app.ingest(incoming(again)).await.unwrap() else {
+        panic!("held")
+    };
+    let hold = w.store.hold(&hold).await.unwrap().unwrap();
+    assert_eq!(
+        hold.deadline.duration_since(w.clock.now()),
+        settings().policy.answer_within,
+        "the deployment's answer time"
+    );
+    let notice = w.mails_of(NoticeKind::Notice).pop().unwrap();
+    assert!(
+        notice.subject.contains("田中商店") && !notice.subject.contains("公式ストア"),
+        "{}",
+        notice.subject
+    );
+}
