@@ -617,7 +617,7 @@ async fn replay(
     let session = c.posted(&headers, &form.form_token)?;
     let report = c
         .app
-        .replay_quarantined(c.parser.as_ref())
+        .replay_quarantined(c.parser.as_ref(), &session.staff)
         .await
         .map_err(ConsoleError::service)?;
     tracing::info!(staff = %session.staff, replayed = report.len(), "quarantine replayed from the console");

@@ -11,7 +11,7 @@ use jiff::Timestamp;
 use mallguard_domain::Language;
 use mallguard_domain::action::ActionState;
 use mallguard_domain::blacklist::BlacklistEntry;
-use mallguard_domain::history::{action_label, key_label, kind_label};
+use mallguard_domain::history::{Event, action_label, key_label, kind_label};
 use mallguard_domain::hold::{Hold, HoldState};
 use mallguard_domain::ids::{Mall, OrderRef, ShopId};
 use mallguard_domain::notice::{NoticeState, OrderSummary, template_environment};
@@ -572,6 +572,8 @@ impl OrderCard {
 struct NoticeRow {
     kind: &'static str,
     state: &'static str,
+    /// What the mail service last reported about it (delivered, bounced, …), when it did.
+    delivery: Option<&'static str>,
     attempts: u32,
     to: String,
     message_id: Option<String>,
@@ -654,6 +656,12 @@ impl HoldView {
                 .map(|n| NoticeRow {
                     kind: kind_label(n.kind, lang),
                     state: notice_state(n.state, lang),
+                    delivery: detail.history.iter().rev().find_map(|h| match &h.event {
+                        Event::MailReported {
+                            message_id, outcome, ..
+                        } if Some(message_id) == n.message_id.as_ref() => Some(outcome.label(lang)),
+                        _ => None,
+                    }),
                     attempts: n.attempts,
                     to: n.mail.to.as_str().to_owned(),
                     message_id: n.message_id.clone(),

@@ -350,6 +350,21 @@ async fn staff_settle_a_hold_note_a_call_and_every_action_names_them() {
     let session = shop.sign_in().await;
     let token = shop.form_token(&session).await;
 
+    // SES reported the buyer's notice delivered: the hold's page says so beside the mail.
+    let notice_id =
+        mallguard_domain::notice::NoticeId::for_hold(&shop.hold, mallguard_domain::notice::NoticeKind::Notice);
+    let notice = shop.store.notice(&notice_id).await.unwrap().unwrap();
+    shop.app
+        .mail_reported(mallguard_domain::service::MailReport {
+            message_id: notice.message_id.clone().unwrap(),
+            outcome: mallguard_domain::service::MailOutcome::Delivered,
+            at: shop.app.now(),
+            hold: Some(shop.hold.clone()),
+            kind: Some(mallguard_domain::notice::NoticeKind::Notice),
+            detail: String::new(),
+        })
+        .await
+        .unwrap();
     let list = shop.get("/console/holds", Some(&session)).await;
     assert!(
         list.body.contains(&format!("data-hold=\"{}\"", shop.hold)),
@@ -366,6 +381,7 @@ async fn staff_settle_a_hold_note_a_call_and_every_action_names_them() {
         "090-1234-5678",
         "電話番号",
         "購入者への確認メール",
+        "送信済み（配信済み）",
         "id=\"confirm\"",
         "id=\"cancel\"",
     ] {

@@ -146,6 +146,11 @@ pub enum Event {
         with: OrderRef,
         keys: Vec<KeyKind>,
     },
+    /// The order came from a quarantined payload that a staff member (or an operator) replayed after a fix.
+    QuarantineReplayed {
+        quarantine: String,
+        by: String,
+    },
     /// A staff member's note on a hold, such as the outcome of a phone call.
     StaffNote {
         hold: HoldId,
@@ -412,6 +417,13 @@ impl HistoryEntry {
                         "matches the blacklist ({entry}, made from {with}; same {}): held for the staff, no mail to the buyer",
                         keys.join(", ")
                     )
+                }
+            }
+            Event::QuarantineReplayed { quarantine, by } => {
+                if ja {
+                    format!("{by} が隔離データ（{quarantine}）を再処理して取り込み")
+                } else {
+                    format!("{by} replayed it from the quarantine ({quarantine})")
                 }
             }
             Event::StaffNote { by, note, .. } => {

@@ -146,6 +146,9 @@ pub enum QuarantineAction {
     },
     /// Parse and ingest again every payload not yet replayed (after a fix).
     Replay {
+        /// Who replayed them, for the evidence of each order.
+        #[arg(long, env = "USER", default_value = "operator")]
+        by: String,
         #[command(flatten)]
         shop: Box<ShopArgs>,
     },
@@ -189,8 +192,8 @@ pub async fn run(cli: Cli) -> CliResult<ExitCode> {
             action: QuarantineAction::List { view },
         } => crate::staff::quarantine_list(&view.shop()?).await,
         Command::Quarantine {
-            action: QuarantineAction::Replay { shop },
-        } => crate::staff::quarantine_replay(&shop).await,
+            action: QuarantineAction::Replay { by, shop },
+        } => crate::staff::quarantine_replay(&shop, &by).await,
         Command::Shop {
             action: ShopAction::Show { mall, shop_id, view },
         } => crate::staff::shop_show(&view.shop()?, mall.as_deref(), shop_id.as_deref()).await,

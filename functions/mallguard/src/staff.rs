@@ -331,10 +331,10 @@ pub async fn quarantine_list(shop: &ShopArgs) -> CliResult<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn quarantine_replay(shop: &ShopArgs) -> CliResult<ExitCode> {
+pub async fn quarantine_replay(shop: &ShopArgs, by: &str) -> CliResult<ExitCode> {
     let app = app(shop).await?;
     let w = Words::of(app.settings().shop.language);
-    let report = app.replay_quarantined(&mallguard_malls::Malls).await?;
+    let report = app.replay_quarantined(&mallguard_malls::Malls, by).await?;
     if report.is_empty() {
         say!(
             "{}",

@@ -104,6 +104,55 @@ const DUE: usize = 10;
 
 /// Writes `batches` through the store's own `commit`, several transactions at a time.
 /// A poll that finds nothing new costs what it must and nothing else: the cursor read, the cursor moved.
+/// The blacklist costs ingest nothing: its marks live in the identity keys' partitions that ingest
+/// queries anyway, so a new order of anybody costs the same Queries with a blacklist as without, and a
+/// listed customer's next order is held with those same Queries (plus the listed order, read once for the
+/// staff's page, and its transactions: the decision and the staff alert).
+#[tokio::test]
+async fn the_blacklist_costs_the_ingest_path_no_extra_request() {
+    let table = Table::new().await;
+    let world = World::new(table.store.clone());
+    let listed = customer_order(7, "budget-bl-1", "2026-11-01T03:00:00Z");
+    let keys = keys_of(&listed);
+    world.app.ingest(incoming(listed.clone())).await.unwrap();
+    world
+        .app
+        .add_to_blacklist(&listed.order_ref, "受取拒否", "ops")
+        .await
+        .unwrap();
+
+    table.counts.reset();
+    let stranger = customer_order(8, "budget-bl-2", "2026-11-23T03:00:00Z");
+    assert_eq!(
+        world.app.ingest(incoming(stranger)).await.unwrap(),
+        IngestOutcome::Accepted
+    );
+    let new = table.counts.take();
+    println!("a new order with a blacklist in the table: {new}");
+    assert_eq!(
+        (
+            new.of("Query"),
+            new.of("GetItem"),
+            new.of("TransactWriteItems"),
+            new.total()
+        ),
+        (keys, 0, 1, keys + 1),
+        "the same as without a blacklist: {new}"
+    );
+
+    let again = customer_order(7, "budget-bl-3", "2026-11-23T03:00:00Z");
+    let outcome = world.app.ingest(incoming(again)).await.unwrap();
+    assert!(
+        matches!(outcome, IngestOutcome::Held { notified: false, .. }),
+        "{outcome:?}"
+    );
+    let hit = table.counts.take();
+    println!("a blacklisted customer's next order: {hit}");
+    assert_eq!(hit.of("Query"), keys, "the marks come with the ingest Queries: {hit}");
+    assert_eq!(hit.of("GetItem"), 1, "the order the entry was made from: {hit}");
+    assert_eq!(hit.of("Scan"), 0);
+}
+
 #[tokio::test]
 async fn a_poll_with_nothing_new_costs_one_getitem_and_one_transaction() {
     let table = Table::new().await;

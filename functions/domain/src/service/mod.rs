@@ -479,9 +479,22 @@ impl Mallguard {
     }
 
     /// Marks a quarantined payload as reprocessed.
-    async fn mark_replayed(&self, mut item: Quarantined) -> Result<(), ServiceError> {
-        item.replayed_at = Some(self.clock.now());
+    async fn mark_replayed(
+        &self,
+        mut item: Quarantined,
+        order: Option<&OrderRef>,
+        by: &str,
+    ) -> Result<(), ServiceError> {
+        let now = self.clock.now();
+        item.replayed_at = Some(now);
         let mut batch = WriteBatch::default();
+        if let Some(order) = order {
+            let event = Event::QuarantineReplayed {
+                quarantine: item.id.clone(),
+                by: by.to_owned(),
+            };
+            batch.history.push(HistoryEntry::new(order, now, event));
+        }
         batch.quarantine.push((item, Expect::Any));
         match self.store.commit(batch).await {
             Ok(()) | Err(CommitError::Conflict) => Ok(()),
@@ -497,8 +510,13 @@ impl Mallguard {
     }
 
     /// Parses every quarantined payload not yet replayed again with `parser` (after a fix) and ingests
-    /// what now parses. A payload that still fails stays waiting; each one's outcome is reported.
-    pub async fn replay_quarantined(&self, parser: &dyn PayloadParser) -> Result<Vec<Replayed>, ServiceError> {
+    /// what now parses, noting in the order's evidence who replayed it (`by`). A payload that still fails
+    /// stays waiting; each one's outcome is reported.
+    pub async fn replay_quarantined(
+        &self,
+        parser: &dyn PayloadParser,
+        by: &str,
+    ) -> Result<Vec<Replayed>, ServiceError> {
         let mut report = vec![];
         for item in self.quarantined().await? {
             if item.replayed_at.is_some() {
@@ -507,17 +525,18 @@ impl Mallguard {
             let id = item.id.clone();
             let outcome = match parser.parse(&item.source, &item.meta, &item.raw) {
                 Ok(ParsedPayload::Order(order)) => {
+                    let order_ref = order.order_ref.clone();
                     let incoming = Incoming {
                         order: *order,
                         raw: item.raw.clone(),
                         delivery: None,
                     };
                     let outcome = self.ingest(incoming).await?;
-                    self.mark_replayed(item).await?;
+                    self.mark_replayed(item, Some(&order_ref), by).await?;
                     ReplayOutcome::Ingested(outcome)
                 }
                 Ok(ParsedPayload::Ignored(topic)) => {
-                    self.mark_replayed(item).await?;
+                    self.mark_replayed(item, None, by).await?;
                     ReplayOutcome::Ignored(topic)
                 }
                 Err(error) => ReplayOutcome::StillInvalid(error),

@@ -81,22 +81,39 @@ impl Mallguard {
             added_by: by.to_owned(),
             added_at: now,
         };
-        let batch = WriteBatch {
-            blacklist: vec![BlacklistWrite::Add(entry.clone())],
-            history: vec![HistoryEntry::new(
-                order,
-                now,
-                Event::Blacklisted {
-                    entry: id,
-                    by: by.to_owned(),
-                    reason,
-                },
-            )],
-            ..WriteBatch::default()
-        };
-        self.store.commit(batch).await.map_err(commit_error)?;
-        tracing::info!(order = %order, entry = %entry.id, "customer put on the blacklist");
-        Ok(Blacklisting::Added(entry))
+        // The customer's heads are bumped with the entry: an order of theirs being decided right now
+        // conflicts, decides again, and sees the marks.
+        for _ in 0..super::MAX_ATTEMPTS {
+            let heads = self
+                .store
+                .ingest_snapshot(order, &entry.keys, now, now)
+                .await
+                .map_err(ServiceError::from)?
+                .heads;
+            let batch = WriteBatch {
+                heads,
+                blacklist: vec![BlacklistWrite::Add(entry.clone())],
+                history: vec![HistoryEntry::new(
+                    order,
+                    now,
+                    Event::Blacklisted {
+                        entry: id.clone(),
+                        by: by.to_owned(),
+                        reason: reason.clone(),
+                    },
+                )],
+                ..WriteBatch::default()
+            };
+            match self.store.commit(batch).await {
+                Ok(()) => {
+                    tracing::info!(order = %order, entry = %entry.id, "customer put on the blacklist");
+                    return Ok(Blacklisting::Added(entry));
+                }
+                Err(CommitError::Conflict) => continue,
+                Err(CommitError::Store(err)) => return Err(ServiceError::from(err).into()),
+            }
+        }
+        Err(ServiceError::Contention.into())
     }
 
     /// Takes an entry off the blacklist; recorded in the evidence of the order it was made from.

@@ -1222,3 +1222,92 @@ async fn a_shops_own_settings_change_what_its_next_notice_says_and_when_its_dead
         notice.subject
     );
 }
+
+/// A parser fixed since the payload was quarantined: it reads the order's key back out of the bytes.
+struct FixedParser;
+
+impl crate::ports::PayloadParser for FixedParser {
+    fn parse(
+        &self,
+        _source: &str,
+        _meta: &std::collections::BTreeMap<String, String>,
+        raw: &[u8],
+    ) -> Result<crate::ports::ParsedPayload, String> {
+        match std::str::from_utf8(raw) {
+            Ok(text) if text.contains("1001") => Ok(crate::ports::ParsedPayload::Order(Box::new(order("1001")))),
+            _ => Err("still not an order".into()),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_replayed_quarantined_payload_is_ingested_once_and_its_evidence_names_who_replayed_it() {
+    let w = world();
+    let raw = incoming(order("1001")).raw;
+    w.app
+        .quarantine("generic", raw, Default::default(), "unknown field")
+        .await
+        .unwrap();
+    w.app
+        .quarantine("generic", b"garbage".to_vec(), Default::default(), "not JSON")
+        .await
+        .unwrap();
+    let report = w
+        .app
+        .replay_quarantined(&FixedParser, "sato@shop.example")
+        .await
+        .unwrap();
+    assert_eq!(report.len(), 2);
+    assert!(
+        report
+            .iter()
+            .any(|r| matches!(r.outcome, ReplayOutcome::Ingested(IngestOutcome::Accepted)))
+    );
+    assert!(
+        report
+            .iter()
+            .any(|r| matches!(r.outcome, ReplayOutcome::StillInvalid(_)))
+    );
+    let lines: Vec<String> = w
+        .app
+        .evidence(&order("1001").order_ref)
+        .await
+        .unwrap()
+        .history
+        .iter()
+        .map(|h| h.describe(crate::Language::Ja))
+        .collect();
+    assert!(
+        lines.iter().any(|l| l.contains("sato@shop.example が隔離データ")),
+        "{lines:#?}"
+    );
+    // Replayed once: a second replay only tries what still fails.
+    let again = w.app.replay_quarantined(&FixedParser, "ito").await.unwrap();
+    assert_eq!(again.len(), 1);
+}
+
+#[tokio::test]
+async fn putting_a_customer_on_the_blacklist_moves_their_heads_so_an_order_being_decided_decides_again() {
+    let w = world();
+    w.app.ingest(incoming(order("1001"))).await.unwrap();
+    let first = order("1001").order_ref;
+    let keys = w.store.order(&first).await.unwrap().unwrap().identity.keys;
+    let now = w.clock.now();
+    // What an ingest of the customer's next order read just before the staff pressed "add".
+    let read = w
+        .store
+        .ingest_snapshot(&order("1002").order_ref, &keys, now, now)
+        .await
+        .unwrap()
+        .heads;
+    w.app.add_to_blacklist(&first, "受取拒否", "ito").await.unwrap();
+    let decided_on_stale = crate::ports::WriteBatch {
+        heads: read,
+        ..Default::default()
+    };
+    assert_eq!(
+        w.store.commit(decided_on_stale).await,
+        Err(crate::ports::CommitError::Conflict),
+        "the decision made before the entry must be made again"
+    );
+}
