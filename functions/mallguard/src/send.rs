@@ -1,4 +1,5 @@
-//! `mallguard send`: signs a sample event with the local secrets, as the mall would, and posts it.
+//! `mallguard send`: signs a sample event with the local secrets, as the mall would, and posts it (or
+//! prints it as the Lambda event a deployed ingest function receives).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -33,11 +34,23 @@ pub struct SendArgs {
     /// are placed yesterday, a requested delivery date lies ahead, and the gaps between them stay.
     #[arg(long)]
     pub as_is: bool,
+    /// Print the signed request as the Lambda Function URL event a deployed ingest function receives,
+    /// instead of posting it (for `cargo lambda invoke --data-file`). Signed now: a generic sample's
+    /// signature holds five minutes.
+    #[arg(long)]
+    pub print_envelope: bool,
     #[command(flatten)]
     pub data: DataArgs,
 }
 
-pub async fn send(args: SendArgs) -> CliResult<ExitCode> {
+/// A webhook as the mall would send it: the route, its signed headers and the exact body.
+struct Signed {
+    path: String,
+    headers: Vec<(&'static str, String)>,
+    body: Vec<u8>,
+}
+
+fn signed(args: &SendArgs) -> CliResult<Signed> {
     let file = std::fs::read(&args.file).map_err(|e| format!("{}: {e}", args.file.display()))?;
     let body = if args.as_is {
         file
@@ -56,9 +69,7 @@ pub async fn send(args: SendArgs) -> CliResult<ExitCode> {
     });
     // The same bytes give the same delivery id, as a mall's retry of one delivery does.
     let delivery: String = Sha256::digest(&body)[..12].iter().map(|b| format!("{b:02x}")).collect();
-    let url = format!("{}/webhooks/{mall}", args.url.trim_end_matches('/'));
-    let client = reqwest::Client::new();
-    let mut request = client.post(&url).header("content-type", "application/json");
+    let mut headers = vec![("content-type", "application/json".to_owned())];
     match mall.as_str() {
         "shopify" => {
             let topic = args.topic.clone().unwrap_or_else(|| {
@@ -83,14 +94,15 @@ pub async fn send(args: SendArgs) -> CliResult<ExitCode> {
                 .webhooks()
                 .shopify_for(Some(&shop_id))
                 .ok_or_else(|| format!("secrets.json has no Shopify secret for {}", args.shop_domain))?;
-            request = request
-                .header("x-shopify-topic", topic)
-                .header("x-shopify-shop-domain", &args.shop_domain)
-                .header("x-shopify-webhook-id", delivery)
-                .header(
+            headers.extend([
+                ("x-shopify-topic", topic),
+                ("x-shopify-shop-domain", args.shop_domain.clone()),
+                ("x-shopify-webhook-id", delivery),
+                (
                     "x-shopify-hmac-sha256",
                     mallguard_malls::shopify::sign(secret.expose_secret(), &body),
-                );
+                ),
+            ]);
         }
         _ => {
             let timestamp = SystemClock.now().as_second();
@@ -101,14 +113,34 @@ pub async fn send(args: SendArgs) -> CliResult<ExitCode> {
                 .first()
                 .ok_or("secrets.json has no generic (Standard Webhooks) secret")?;
             let signature = mallguard_malls::generic::sign(secret.expose_secret(), &id, timestamp, &body);
-            request = request
-                .header("webhook-id", id)
-                .header("webhook-timestamp", timestamp.to_string())
-                .header("webhook-signature", signature);
+            headers.extend([
+                ("webhook-id", id),
+                ("webhook-timestamp", timestamp.to_string()),
+                ("webhook-signature", signature),
+            ]);
         }
     }
+    Ok(Signed {
+        path: format!("/webhooks/{mall}"),
+        headers,
+        body,
+    })
+}
+
+pub async fn send(args: SendArgs) -> CliResult<ExitCode> {
+    let signed = signed(&args)?;
+    if args.print_envelope {
+        println!("{}", envelope(&signed, &args.url, SystemClock.now()));
+        return Ok(ExitCode::SUCCESS);
+    }
+    let url = format!("{}{}", args.url.trim_end_matches('/'), signed.path);
+    let client = reqwest::Client::new();
+    let mut request = client.post(&url);
+    for (name, value) in &signed.headers {
+        request = request.header(*name, value);
+    }
     let response = request
-        .body(body)
+        .body(signed.body)
         .send()
         .await
         .map_err(|e| format!("cannot reach {url}: {e} (is `cargo run` running?)"))?;
@@ -120,6 +152,59 @@ pub async fn send(args: SendArgs) -> CliResult<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// The request as Lambda hands it to a function behind a Function URL (payload format 2.0), signed now:
+/// what `cargo lambda invoke --data-file` takes.
+fn envelope(signed: &Signed, url: &str, now: jiff::Timestamp) -> String {
+    let host = url
+        .split_once("://")
+        .map_or(url, |(_, rest)| rest)
+        .split('/')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let mut headers: serde_json::Map<String, serde_json::Value> = signed
+        .headers
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), serde_json::Value::from(v.clone())))
+        .collect();
+    headers.insert("host".into(), host.clone().into());
+    let body = String::from_utf8_lossy(&signed.body).into_owned();
+    let (text, base64) = if body.as_bytes() == signed.body.as_slice() {
+        (body, false)
+    } else {
+        use base64::Engine;
+        (base64::engine::general_purpose::STANDARD.encode(&signed.body), true)
+    };
+    let envelope = serde_json::json!({
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": signed.path,
+        "rawQueryString": "",
+        "headers": headers,
+        "requestContext": {
+            "accountId": "anonymous",
+            "apiId": host.split('.').next().unwrap_or_default(),
+            "domainName": host,
+            "domainPrefix": host.split('.').next().unwrap_or_default(),
+            "http": {
+                "method": "POST",
+                "path": signed.path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "127.0.0.1",
+                "userAgent": "mallguard-send"
+            },
+            "requestId": format!("mallguard-send-{}", now.as_millisecond()),
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000").to_string(),
+            "timeEpoch": now.as_millisecond()
+        },
+        "isBase64Encoded": base64,
+        "body": text
+    });
+    serde_json::to_string_pretty(&envelope).expect("a JSON value")
 }
 
 /// The sample `body` with its dates moved so its orders make sense on `today`: every timestamp moves by
