@@ -268,7 +268,7 @@ fn each_function_handles_its_sample_event_against_dynamodb_local_and_moto() {
         assert_eq!(open.len(), 1, "{open:?}");
         d.clock.set(open[0].deadline);
         let payload: Value = serde_json::from_str(&event("expire-schedule.json")).unwrap();
-        let summary = mallguard_expire::handle(&d.cold.app, payload).await.unwrap();
+        let summary = mallguard_expire::handle(&d.cold.app, payload, None).await.unwrap();
         assert_eq!(summary.cancelled, 1, "{summary:?}");
         assert_eq!(state_of(open[0].id.clone()).await, HoldState::Cancelled);
 
@@ -668,9 +668,14 @@ fn holds_and_cancellations_reach_yahoo_and_an_amazon_hold_waits_for_the_staff() 
         // Both deadlines pass: the expire function cancels the Yahoo! order at Yahoo!, not the Amazon one.
         let before = moto_messages(&d.moto).await.len();
         d.clock.set(yahoo_hold.deadline.max(amazon_hold.deadline));
-        let sweep = mallguard_expire::handle(app, serde_json::from_str(&event("expire-schedule.json")).unwrap())
-            .await
-            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let sweep = mallguard_expire::handle(
+            app,
+            serde_json::from_str(&event("expire-schedule.json")).unwrap(),
+            Some(deadline),
+        )
+        .await
+        .unwrap();
         assert_eq!(
             (sweep.cancelled, sweep.escalated, sweep.actions.done),
             (1, 1, 1),

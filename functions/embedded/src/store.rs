@@ -199,6 +199,10 @@ CREATE TABLE IF NOT EXISTS shop_settings (
 #[derive(Clone)]
 pub struct SqliteStore {
     writer: Arc<tokio::sync::Mutex<Connection>>,
+    /// Commits waiting for the writer: whoever holds it next commits all of them in one transaction.
+    queue: Arc<Mutex<Vec<Queued>>>,
+    /// Transactions the writer committed (each may hold several requests' batches).
+    transactions: Arc<std::sync::atomic::AtomicU64>,
     /// None for a store in memory: its reads go to the writer.
     readers: Option<Arc<Readers>>,
     busy_timeout: Duration,
@@ -242,7 +246,23 @@ impl SqliteStore {
         if !mode.eq_ignore_ascii_case("wal") {
             tracing::warn!(path = %path.display(), mode, "the store could not switch to WAL mode");
         }
+        // Checkpoints happen on a thread of their own (see `checkpoints`), never inside a commit: with
+        // SQLite's automatic checkpoint, the commit that crosses 1,000 WAL pages copies them all back
+        // into the database file before it answers, and the request waiting for it with it. (Should the
+        // thread's connection not open, commits keep checkpointing as SQLite does by default.)
+        let checkpointer = open_reader(path).and_then(|c| {
+            c.pragma_update(None, "query_only", false)?;
+            Ok(c)
+        });
+        if checkpointer.is_ok() {
+            conn.pragma_update(None, "wal_autocheckpoint", 0)
+                .map_err(|e| Error::from(e).0)?;
+        }
         let mut store = Self::with_schema(conn)?;
+        match checkpointer {
+            Ok(conn) => checkpoints(conn, Arc::downgrade(&store.writer)),
+            Err(e) => tracing::warn!(error = %e.0, "no checkpoint thread: commits checkpoint the WAL themselves"),
+        }
         store.readers = Some(Arc::new(Readers {
             path: path.to_owned(),
             idle: Mutex::new(Vec::with_capacity(READERS)),
@@ -261,6 +281,8 @@ impl SqliteStore {
         migrate(&mut conn).map_err(|e| e.0)?;
         Ok(Self {
             writer: Arc::new(tokio::sync::Mutex::new(conn)),
+            queue: Arc::new(Mutex::new(Vec::new())),
+            transactions: Arc::default(),
             readers: None,
             busy_timeout: DEFAULT_BUSY_TIMEOUT,
             clock: Arc::new(SystemClock),
@@ -279,6 +301,70 @@ impl SqliteStore {
     pub fn with_busy_timeout(mut self, timeout: Duration) -> Self {
         self.busy_timeout = timeout;
         self
+    }
+
+    /// Commits `batch` (true) or finds its conditions broken (false), together with the other commits
+    /// waiting at the same moment: the first to get the writer takes every queued batch and commits them
+    /// in one `BEGIN IMMEDIATE` transaction, each batch in a savepoint of its own, so one batch's broken
+    /// condition or failed statement touches no other. One commit (one WAL sync) then serves every
+    /// request that was waiting, instead of each waiting its turn for a sync of its own; alone, a batch
+    /// commits as before. A batch still in the queue one busy timeout after the call is taken out and
+    /// answered `Unavailable`; one taken by a commit always gets that commit's outcome.
+    async fn group_commit(&self, batch: WriteBatch, now: Timestamp) -> Result<bool, StoreError> {
+        let deadline = tokio::time::Instant::now() + self.busy_timeout;
+        let (answer, mut outcome) = tokio::sync::oneshot::channel();
+        let id = NEXT_COMMIT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner).push(Queued {
+            id,
+            batch,
+            now,
+            deadline,
+            answer,
+        });
+        // A request given up (its future dropped) takes its batch out of the queue with it.
+        let waiting = StillQueued { queue: &self.queue, id };
+        loop {
+            let writer = tokio::select! {
+                // Another request's commit took this batch along.
+                result = &mut outcome => {
+                    return result.unwrap_or_else(|_| Err(StoreError::Unavailable("the store's writer stopped".into())));
+                }
+                writer = tokio::time::timeout_at(deadline, Arc::clone(&self.writer).lock_owned()) => writer,
+            };
+            let Ok(conn) = writer else {
+                // Out of time: leave unless a commit has already taken the batch (then its outcome comes).
+                if waiting.take_out() {
+                    return Err(busy(self.busy_timeout));
+                }
+                return outcome
+                    .await
+                    .unwrap_or_else(|_| Err(StoreError::Unavailable("the store's writer stopped".into())));
+            };
+            let group: Vec<Queued> = {
+                let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+                let n = queue.len().min(GROUP_LIMIT);
+                queue.drain(..n).collect()
+            };
+            if group.is_empty() {
+                // Taken by the commit before this one: its outcome is on the way.
+                drop(conn);
+                continue;
+            }
+            let (mut conn, transactions) = (conn, Arc::clone(&self.transactions));
+            tokio::task::spawn_blocking(move || {
+                if commit_group(&mut conn, group) {
+                    transactions.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            })
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("the store's worker thread failed: {e}")))?;
+        }
+    }
+
+    /// How many transactions the store committed: fewer than the commits asked for when requests came
+    /// together and shared one.
+    pub fn transactions(&self) -> u64 {
+        self.transactions.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Runs `f` on the writing connection on the blocking pool, once the commits before it are done,
@@ -348,6 +434,41 @@ fn busy(timeout: Duration) -> StoreError {
         "the store is busy: waited {} ms for the database",
         timeout.as_millis()
     ))
+}
+
+/// How often the checkpointer copies the WAL's new pages into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+
+/// Starts the thread that checkpoints the WAL on `conn` every [`CHECKPOINT_EVERY`]
+/// while the store whose writer is `writer` lives. A `PASSIVE` checkpoint never waits for a writer or a
+/// reader: it copies what it can, and once every page is copied the next commit starts the WAL over, so
+/// the file stays small without a commit ever doing the copying. The last connection to close
+/// checkpoints what is left (SQLite does that on close).
+fn checkpoints(conn: Connection, writer: std::sync::Weak<tokio::sync::Mutex<Connection>>) {
+    let alive = writer.clone();
+    let spawned = std::thread::Builder::new()
+        .name("sqlite-checkpoint".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(CHECKPOINT_EVERY);
+                if alive.strong_count() == 0 {
+                    return;
+                }
+                // It answers (busy, WAL pages, pages copied); a page not copied now is copied next time.
+                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                    tracing::debug!(error = %e, "checkpoint skipped");
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "no checkpoint thread: commits checkpoint the WAL themselves");
+        // The store was just made: nobody holds its writer yet.
+        if let Some(writer) = writer.upgrade()
+            && let Ok(conn) = writer.try_lock()
+        {
+            let _ = conn.pragma_update(None, "wal_autocheckpoint", 1000);
+        }
+    }
 }
 
 /// A connection that only reads (`query_only`), to the database [`SqliteStore::open`] prepared (never a
@@ -564,7 +685,7 @@ fn condition_holds(stored: Option<u64>, expect: Expect) -> bool {
     }
 }
 
-fn stored_version(tx: &Transaction<'_>, sql: &str, id: &str) -> Result<Option<u64>, Error> {
+fn stored_version(tx: &Connection, sql: &str, id: &str) -> Result<Option<u64>, Error> {
     let version: Option<i64> = tx.prepare_cached(sql)?.query_row([id], |row| row.get(0)).optional()?;
     stored_u64(version)
 }
@@ -576,7 +697,7 @@ fn stored_u64(version: Option<i64>) -> Result<Option<u64>, Error> {
 }
 
 /// Whether every condition of `batch` holds right now.
-fn conditions_hold(tx: &Transaction<'_>, batch: &WriteBatch) -> Result<bool, Error> {
+fn conditions_hold(tx: &Connection, batch: &WriteBatch) -> Result<bool, Error> {
     for head in &batch.heads {
         let stored = stored_version(tx, "SELECT version FROM heads WHERE key = ?1", head.key.as_str())?;
         if stored.unwrap_or(0) != head.version {
@@ -647,7 +768,7 @@ fn conditions_hold(tx: &Transaction<'_>, batch: &WriteBatch) -> Result<bool, Err
 }
 
 /// Writes every item of `batch` at `now`; the conditions were checked in the same transaction.
-fn write_batch(tx: &Transaction<'_>, batch: WriteBatch, now: Timestamp) -> Result<(), Error> {
+fn write_batch(tx: &Connection, batch: WriteBatch, now: Timestamp) -> Result<(), Error> {
     for head in &batch.heads {
         tx.prepare_cached(
             "INSERT INTO heads (key, version) VALUES (?1, ?2)
@@ -812,6 +933,102 @@ fn write_batch(tx: &Transaction<'_>, batch: WriteBatch, now: Timestamp) -> Resul
 }
 
 /// Commits `batch` at `now`, or returns `Ok(false)` and writes nothing when a condition fails.
+/// Numbers the queued commits.
+static NEXT_COMMIT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// A commit's place in the queue: taken out when its request stops waiting before a commit took it.
+struct StillQueued<'a> {
+    queue: &'a Mutex<Vec<Queued>>,
+    id: u64,
+}
+
+impl StillQueued<'_> {
+    /// Takes the batch out of the queue; false when a commit already took it.
+    fn take_out(&self) -> bool {
+        let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        let at = queue.iter().position(|q| q.id == self.id);
+        at.map(|at| queue.remove(at)).is_some()
+    }
+}
+
+impl Drop for StillQueued<'_> {
+    fn drop(&mut self) {
+        self.take_out();
+    }
+}
+
+/// The most batches one transaction takes (the rest go in the next).
+const GROUP_LIMIT: usize = 64;
+
+/// A commit waiting for the writer.
+struct Queued {
+    id: u64,
+    batch: WriteBatch,
+    now: Timestamp,
+    deadline: tokio::time::Instant,
+    answer: tokio::sync::oneshot::Sender<Result<bool, StoreError>>,
+}
+
+/// Commits `group` in one transaction, each batch in a savepoint, and answers each batch. True when a
+/// transaction was committed.
+fn commit_group(conn: &mut Connection, group: Vec<Queued>) -> bool {
+    if let [_] = group.as_slice() {
+        let Some(q) = group.into_iter().next() else {
+            return false;
+        };
+        let left = q.deadline.saturating_duration_since(tokio::time::Instant::now());
+        let result = conn
+            .busy_timeout(left)
+            .map_err(Error::from)
+            .and_then(|()| commit_batch(conn, q.batch, q.now))
+            .map_err(|e| e.0);
+        let committed = matches!(result, Ok(true));
+        let _ = q.answer.send(result);
+        return committed;
+    }
+    // SQLite may wait for another process's lock as long as the most patient batch could; a batch whose
+    // own time is up by then gets the same `Unavailable` as it would alone, a moment later.
+    let left = group
+        .iter()
+        .map(|q| q.deadline.saturating_duration_since(tokio::time::Instant::now()))
+        .max()
+        .unwrap_or_default();
+    let mut answers = Vec::with_capacity(group.len());
+    let result = (|| -> Result<(), Error> {
+        conn.busy_timeout(left)?;
+        let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for q in group {
+            let done = (|| -> Result<bool, Error> {
+                let sp = tx.savepoint()?;
+                if !conditions_hold(&sp, &q.batch)? {
+                    return Ok(false);
+                }
+                write_batch(&sp, q.batch, q.now)?;
+                sp.commit()?;
+                Ok(true)
+            })();
+            answers.push((q.answer, done));
+        }
+        Ok(tx.commit()?)
+    })();
+    match result {
+        Ok(()) => {
+            for (answer, done) in answers {
+                let _ = answer.send(done.map_err(|e| e.0));
+            }
+            true
+        }
+        Err(e) => {
+            // Nothing of the group was committed: every batch gets the error.
+            let err = e.0;
+            for (answer, _) in answers {
+                let _ = answer.send(Err(err.clone()));
+            }
+            false
+        }
+    }
+}
+
 fn commit_batch(conn: &mut Connection, batch: WriteBatch, now: Timestamp) -> Result<bool, Error> {
     // IMMEDIATE takes the write lock before the checks, so no other writer can slip in between the
     // reads of the versions and the writes that depend on them.
@@ -920,7 +1137,7 @@ impl Commit for SqliteStore {
             return Ok(());
         }
         let now = self.clock.now();
-        match self.write(move |conn| commit_batch(conn, batch, now)).await? {
+        match self.group_commit(batch, now).await? {
             true => Ok(()),
             false => Err(CommitError::Conflict),
         }

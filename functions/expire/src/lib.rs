@@ -1,7 +1,9 @@
 //! The expire function: one sweep per scheduled invocation (EventBridge Scheduler, every few minutes).
 //! The event carries nothing the sweep needs: the clock and the store say what is due.
 
-use mallguard_domain::service::{Mallguard, ServiceError, SweepReport};
+use std::time::{Duration, Instant};
+
+use mallguard_domain::service::{Mallguard, Retry, ServiceError, SweepReport};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExpireError {
@@ -24,10 +26,20 @@ impl From<ExpireError> for lambda_runtime::Diagnostic {
     }
 }
 
-/// Handles one scheduler event (its payload is ignored: any JSON is accepted).
-/// Returns what the sweep did, which Lambda records as the invocation's result.
-pub async fn handle(app: &Mallguard, event: serde_json::Value) -> Result<SweepReport, ExpireError> {
-    let report = app.sweep().await?;
+/// What a sweep keeps of the invocation's time for the mail it retries after the due holds, and to answer
+/// before Lambda ends it.
+pub const RESERVE: Duration = Duration::from_secs(10);
+
+/// Handles one scheduler event (its payload is ignored: any JSON is accepted), taking due holds until
+/// [`RESERVE`] before `deadline`, the invocation's end (None: no limit). Returns what the sweep did,
+/// which Lambda records as the invocation's result; `more_due` says a backlog is left for the next one.
+pub async fn handle(
+    app: &Mallguard,
+    event: serde_json::Value,
+    deadline: Option<Instant>,
+) -> Result<SweepReport, ExpireError> {
+    let until = deadline.map(|d| d.checked_sub(RESERVE).unwrap_or_else(Instant::now));
+    let report = app.sweep_until(Retry::WhenDue, until).await?;
     tracing::info!(?report, scheduled_time = %event["scheduled_time"], "expiry sweep");
     Ok(report)
 }
@@ -66,10 +78,10 @@ mod tests {
         else {
             panic!("held")
         };
-        assert_eq!(handle(&app, scheduler_event()).await.unwrap().cancelled, 0);
+        assert_eq!(handle(&app, scheduler_event(), None).await.unwrap().cancelled, 0);
         let deadline = store.hold(&hold).await.unwrap().unwrap().deadline;
         clock.set(deadline);
-        let summary = handle(&app, scheduler_event()).await.unwrap();
+        let summary = handle(&app, scheduler_event(), None).await.unwrap();
         assert_eq!(summary.cancelled, 1);
         assert_eq!(summary.notices_sent, 2, "the cancellation mail and the staff alert");
         assert_eq!(store.hold(&hold).await.unwrap().unwrap().state, HoldState::Cancelled);

@@ -73,6 +73,10 @@ pub enum Command {
         /// Accepted for older scripts; the sweep runs now either way.
         #[arg(long, hide = true)]
         now: bool,
+        /// Stop taking due holds this many seconds from now (as the deployed function stops before its
+        /// timeout) and say how many are left; by default the sweep takes every due hold.
+        #[arg(long, value_name = "SECONDS")]
+        within: Option<u64>,
         #[command(flatten)]
         shop: ShopArgs,
     },
@@ -187,7 +191,7 @@ pub async fn run(cli: Cli) -> CliResult<ExitCode> {
             shop: shop_id,
             view,
         } => crate::staff::evidence(&view.shop()?, &mall, &order_id, shop_id.as_deref()).await,
-        Command::Expire { shop, .. } => crate::staff::expire(&shop).await,
+        Command::Expire { shop, within, .. } => crate::staff::expire(&shop, within).await,
         Command::Quarantine {
             action: QuarantineAction::List { view },
         } => crate::staff::quarantine_list(&view.shop()?).await,

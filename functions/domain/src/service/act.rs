@@ -24,6 +24,18 @@ pub struct ActionsReport {
     pub dropped: usize,
 }
 
+impl ActionsReport {
+    /// Both rounds together.
+    pub fn plus(self, other: Self) -> Self {
+        Self {
+            done: self.done + other.done,
+            retried: self.retried + other.retried,
+            refused: self.refused + other.refused,
+            dropped: self.dropped + other.dropped,
+        }
+    }
+}
+
 impl Mallguard {
     /// Whether this deployment does `kind` at the mall of `hold`'s order.
     pub(super) fn acts(&self, hold: &Hold, kind: ActionKind) -> bool {

@@ -1,6 +1,8 @@
 //! The expiry sweep: reminders at half time, cancellation at the deadline (Amazon: the
 //! customer-service fallback noted), and retries of notices that failed to send. Reads only due items.
 
+use std::time::{Duration, Instant};
+
 use jiff::Timestamp;
 
 use super::{Mallguard, SEND_LEASE, ServiceError, Settlement, Settling, queue};
@@ -10,7 +12,7 @@ use crate::hold::{Decision, Hold, Resolver, amazon_case_text};
 use crate::notice::{Notice, NoticeKind};
 use crate::ports::{CommitError, Expect, WriteBatch};
 
-/// How many holds and notices one sweep takes; the next sweep takes the rest.
+/// How many due holds a sweep reads at a time, and how many pending notices one sweep retries.
 pub(super) const SWEEP_LIMIT: usize = 200;
 
 /// What one sweep did.
@@ -26,6 +28,8 @@ pub struct SweepReport {
     pub actions: super::ActionsReport,
     /// Holds another writer settled while this sweep looked at them.
     pub skipped: usize,
+    /// Due holds were left for the next sweep: this one reached its time limit.
+    pub more_due: bool,
 }
 
 /// How a sweep treats mails that failed to send.
@@ -42,36 +46,73 @@ pub enum Retry {
 const BACKOFF_HORIZON: jiff::SignedDuration = jiff::SignedDuration::from_hours(24);
 
 impl Mallguard {
-    /// Runs one scheduled sweep at the clock's now.
+    /// Runs one scheduled sweep at the clock's now, taking due holds until none is left.
     pub async fn sweep(&self) -> Result<SweepReport, ServiceError> {
         self.sweep_with(Retry::WhenDue).await
     }
 
-    /// Runs one sweep at the clock's now, retrying failed mail as `retry` says.
+    /// Runs one sweep at the clock's now, retrying failed mail as `retry` says, taking due holds until none
+    /// is left.
     pub async fn sweep_with(&self, retry: Retry) -> Result<SweepReport, ServiceError> {
+        self.sweep_until(retry, None).await
+    }
+
+    /// Runs one sweep at the clock's now that stops taking due holds when `until` comes near: a page of
+    /// due holds is taken only while the time left is more than twice the longest page so far, so an
+    /// invocation with a time limit ends on its own with its mail sent. What it left is reported
+    /// ([`SweepReport::more_due`]) and taken by the next sweep. `None`: no limit.
+    ///
+    /// A backlog (the store was down for an hour, a sale's worth of holds due at one cut-off) thus drains
+    /// as fast as one invocation allows, not one page per scheduled tick.
+    pub async fn sweep_until(&self, retry: Retry, until: Option<Instant>) -> Result<SweepReport, ServiceError> {
         let now = self.clock.now();
         let mut report = SweepReport::default();
-        let mut notices = vec![];
-        let mut actions = vec![];
-        for hold in self.store.due_holds(now, SWEEP_LIMIT).await? {
-            let this = self.in_shop(hold.order.mall, &hold.order.shop).await;
-            match this.sweep_hold(&hold, now).await? {
-                Some((kind, queued, asked)) => {
-                    match kind {
-                        Swept::Reminded => report.reminded += 1,
-                        Swept::Cancelled => report.cancelled += 1,
-                        Swept::Escalated => report.escalated += 1,
+        let mut done = super::ActionsReport::default();
+        let mut longest = Duration::ZERO;
+        loop {
+            let started = Instant::now();
+            let due = self.store.due_holds(now, SWEEP_LIMIT).await?;
+            let full = due.len() >= SWEEP_LIMIT;
+            let mut notices = vec![];
+            let mut actions = vec![];
+            let mut moved = 0;
+            for hold in due {
+                let this = self.in_shop(hold.order.mall, &hold.order.shop).await;
+                match this.sweep_hold(&hold, now).await? {
+                    Some((kind, queued, asked)) => {
+                        match kind {
+                            Swept::Reminded => report.reminded += 1,
+                            Swept::Cancelled => report.cancelled += 1,
+                            Swept::Escalated => report.escalated += 1,
+                        }
+                        moved += 1;
+                        notices.extend(queued);
+                        actions.extend(asked);
                     }
-                    notices.extend(queued);
-                    actions.extend(asked);
+                    None => report.skipped += 1,
                 }
-                None => report.skipped += 1,
+            }
+            // Each page's mail and mall actions go out before the next page is taken: a sweep cut short
+            // leaves nothing half done.
+            let (sent, failed) = self.deliver(notices).await;
+            report.notices_sent += sent.len();
+            report.notices_failed += failed;
+            done = done.plus(self.perform(actions).await?);
+            if !full {
+                break;
+            }
+            // A full page in which every hold was settled by someone else meanwhile: the next sweep looks
+            // again rather than this one spinning on what others are writing.
+            if moved == 0 {
+                report.more_due = true;
+                break;
+            }
+            longest = longest.max(started.elapsed());
+            if until.is_some_and(|until| until.saturating_duration_since(Instant::now()) <= longest * 2) {
+                report.more_due = true;
+                break;
             }
         }
-        let (sent, failed) = self.deliver(notices).await;
-        report.notices_sent += sent.len();
-        report.notices_failed += failed;
-        let done = self.perform(actions).await?;
         let (sent, failed) = self.retry_pending(now, retry).await?;
         report.notices_sent += sent;
         report.notices_failed += failed;
@@ -80,13 +121,13 @@ impl Mallguard {
             Retry::AllNow => now.saturating_add(BACKOFF_HORIZON).unwrap_or(now),
         };
         let retried = self.retry_actions(horizon).await?;
-        report.actions = super::ActionsReport {
-            done: done.done + retried.done,
-            retried: done.retried + retried.retried,
-            refused: done.refused + retried.refused,
-            dropped: done.dropped + retried.dropped,
-        };
-        if report != SweepReport::default() {
+        report.actions = done.plus(retried);
+        if report.more_due {
+            tracing::warn!(
+                ?report,
+                "sweep stopped at its time limit with holds still due; the next sweep takes them"
+            );
+        } else if report != SweepReport::default() {
             tracing::info!(?report, "sweep done");
         }
         Ok(report)

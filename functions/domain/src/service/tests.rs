@@ -1311,3 +1311,71 @@ async fn putting_a_customer_on_the_blacklist_moves_their_heads_so_an_order_being
         "the decision made before the entry must be made again"
     );
 }
+
+/// `count` held pairs of different buyers (none matches another pair); returns the latest deadline.
+async fn held_pairs(w: &World, count: usize) -> jiff::Timestamp {
+    let mut latest = None;
+    for n in 0..count {
+        let buyer = |mut o: crate::order::Order| {
+            let phone = format!("090-{:04}-{:04}", 7000 + n / 10_000, n % 10_000);
+            o.buyer.name = format!("買手 {n}");
+            o.buyer.kana = None;
+            o.buyer.email = Some(crate::order::EmailAddress::parse(&format!("buyer{n}@example.com")).unwrap());
+            o.buyer.phone = Some(phone.clone());
+            o.ship_to.name = o.buyer.name.clone();
+            o.ship_to.phone = Some(phone);
+            o.ship_to.lines = vec![format!("千代田{n}")];
+            o
+        };
+        w.app.ingest(incoming(buyer(order(&format!("B{n}-1"))))).await.unwrap();
+        let outcome = w
+            .app
+            .ingest(incoming(buyer(order_at(&format!("B{n}-2"), "2026-11-23T03:05:00Z"))))
+            .await
+            .unwrap();
+        let IngestOutcome::Held { hold, .. } = outcome else {
+            panic!("pair {n} was not held: {outcome:?}")
+        };
+        let deadline = w.store.hold(&hold).await.unwrap().unwrap().deadline;
+        latest = latest.max(Some(deadline));
+    }
+    latest.expect("at least one pair")
+}
+
+#[tokio::test]
+async fn a_backlog_of_due_holds_drains_in_one_sweep_page_after_page() {
+    let w = world();
+    let count = expire::SWEEP_LIMIT * 2 + 7;
+    let latest = held_pairs(&w, count).await;
+    w.clock.set(latest);
+    let report = w.app.sweep().await.unwrap();
+    assert_eq!((report.cancelled, report.more_due), (count, false));
+    assert_eq!(w.mails_of(NoticeKind::Cancellation).len(), count);
+    assert_eq!(w.app.sweep().await.unwrap(), SweepReport::default(), "nothing left");
+}
+
+#[tokio::test]
+async fn a_sweep_out_of_time_stops_after_the_page_it_took_and_says_more_is_due() {
+    let w = world();
+    let count = expire::SWEEP_LIMIT + 3;
+    let latest = held_pairs(&w, count).await;
+    w.clock.set(latest);
+    // No time left at all: one page is still taken (and its mail sent), then the sweep stops.
+    let first = w
+        .app
+        .sweep_until(Retry::WhenDue, Some(std::time::Instant::now()))
+        .await
+        .unwrap();
+    assert_eq!((first.cancelled, first.more_due), (expire::SWEEP_LIMIT, true));
+    assert_eq!(
+        w.mails_of(NoticeKind::Cancellation).len(),
+        expire::SWEEP_LIMIT,
+        "each page's mail goes out with it"
+    );
+    let second = w
+        .app
+        .sweep_until(Retry::WhenDue, Some(std::time::Instant::now()))
+        .await
+        .unwrap();
+    assert_eq!((second.cancelled, second.more_due), (3, false));
+}
