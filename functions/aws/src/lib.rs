@@ -7,6 +7,7 @@ pub mod counting;
 pub mod dynamodb;
 pub mod emf;
 pub mod keeper;
+pub mod sdk;
 pub mod ses;
 #[cfg(feature = "table-setup")]
 pub mod table_setup;

@@ -6,7 +6,6 @@
 
 use std::sync::{Mutex, MutexGuard};
 
-use aws_config::BehaviorVersion;
 use jiff::SignedDuration;
 use mallguard_aws::config::{ConfigError, Deployment, Knobs};
 use mallguard_domain::Language;
@@ -98,10 +97,7 @@ fn a_bad_knob_value_names_its_variable() {
 async fn a_cold_start_reads_the_environment_and_the_secret_from_secrets_manager() {
     let endpoint = std::env::var("MALLGUARD_TEST_SES")
         .unwrap_or_else(|_| panic!("moto is not running: run the tests with `bash tests/run`"));
-    let sdk = aws_config::defaults(BehaviorVersion::latest())
-        .endpoint_url(&endpoint)
-        .load()
-        .await;
+    let sdk = mallguard_aws::sdk::loader().endpoint_url(&endpoint).load().await;
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()

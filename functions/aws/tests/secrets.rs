@@ -1,7 +1,6 @@
 //! The secrets loaded from Secrets Manager, against moto in server mode (started by `bash tests/run`;
 //! moto serves Secrets Manager on the same port as SES).
 
-use aws_config::BehaviorVersion;
 use mallguard_aws::config::{ConfigError, Secrets};
 
 fn moto() -> String {
@@ -10,10 +9,7 @@ fn moto() -> String {
 }
 
 async fn client() -> aws_sdk_secretsmanager::Client {
-    let config = aws_config::defaults(BehaviorVersion::latest())
-        .endpoint_url(moto())
-        .load()
-        .await;
+    let config = mallguard_aws::sdk::loader().endpoint_url(moto()).load().await;
     aws_sdk_secretsmanager::Client::new(&config)
 }
 

@@ -5,7 +5,6 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use mallguard_aws::ses::SesMailer;
@@ -24,7 +23,7 @@ fn moto() -> String {
 /// A client of `endpoint` that tries once and gives up after a few seconds: a test of a failure must
 /// see the failure, not the SDK's retries of it.
 async fn client(endpoint: &str) -> aws_sdk_sesv2::Client {
-    let config = aws_config::defaults(BehaviorVersion::latest())
+    let config = mallguard_aws::sdk::loader()
         .endpoint_url(endpoint)
         .retry_config(RetryConfig::disabled())
         .timeout_config(
@@ -299,10 +298,7 @@ async fn a_send_ses_does_not_answer_in_time_is_transient() {
 #[tokio::test]
 async fn the_deployments_client_gives_up_on_a_silent_ses_so_the_notice_waits_for_the_sweep() {
     let (endpoint, _) = fake_ses(0, "", "").await;
-    let sdk = aws_config::defaults(BehaviorVersion::latest())
-        .endpoint_url(&endpoint)
-        .load()
-        .await;
+    let sdk = mallguard_aws::sdk::loader().endpoint_url(&endpoint).load().await;
     let mailer = SesMailer::new(
         mallguard_aws::config::ses_client(&sdk),
         address("noreply@shop.example"),

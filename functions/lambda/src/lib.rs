@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use aws_config::{BehaviorVersion, SdkConfig};
+use aws_config::SdkConfig;
 use mallguard_amazon_notifications::Sellers;
 use mallguard_aws::config::{ConfigError, Deployment};
 use mallguard_aws::emf::EmfMetrics;
@@ -32,9 +32,10 @@ pub struct ColdStart {
     pub deployment: Deployment,
 }
 
-/// The cold start of the function `function` (ingest, respond, expire, poll) on AWS.
+/// The cold start of the function `function` (ingest, respond, expire, poll) on AWS. The SDK talks through
+/// `mallguard_aws::sdk`'s client (rustls on ring): the SDK crates are built without their default one.
 pub async fn cold_start(function: &str) -> Result<ColdStart, ConfigError> {
-    let sdk = aws_config::load_defaults(BehaviorVersion::latest()).await;
+    let sdk = mallguard_aws::sdk::load().await;
     cold_start_with(&sdk, Arc::new(SystemClock), Arc::new(EmfMetrics::stdout(function))).await
 }
 

@@ -195,7 +195,7 @@ async fn refusals_map_to_unavailable_or_corrupt() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = closed.local_addr().unwrap().port();
     drop(closed);
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+    let sdk = mallguard_aws::sdk::loader()
         .endpoint_url(format!("http://127.0.0.1:{port}"))
         .region(aws_config::Region::new("ap-northeast-1"))
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("t", "t", None, None, "t"))

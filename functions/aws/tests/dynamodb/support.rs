@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use aws_config::{BehaviorVersion, Region};
+use aws_config::Region;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::Credentials;
 use jiff::SignedDuration;
@@ -31,7 +31,7 @@ pub async fn client(counts: &RequestCounts) -> Client {
     let endpoint = std::env::var(ENDPOINT_VAR)
         .unwrap_or_else(|_| panic!("DynamoDB Local is not running: run the tests with `bash tests/run`"));
     // Region and credentials are set here, not looked up: a test must never reach a real AWS account.
-    let sdk = aws_config::defaults(BehaviorVersion::latest())
+    let sdk = mallguard_aws::sdk::loader()
         .endpoint_url(endpoint)
         .region(Region::new("ap-northeast-1"))
         .credentials_provider(Credentials::new("test", "test", None, None, "mallguard-tests"))

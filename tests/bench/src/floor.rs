@@ -1,0 +1,204 @@
+//! The writes-only floor: what SQLite alone costs for the rows the store writes for a new, distinct order,
+//! one `BEGIN IMMEDIATE` transaction per order, on a database with the store's own schema and pragmas.
+//! Ingest can never be faster than this; the gap is the price of everything else (HTTP, parsing,
+//! signature, matching, the reads before the write).
+
+use std::io::Write;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use flate2::Compression;
+use flate2::write::ZlibEncoder;
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+
+use crate::orders::Order;
+
+/// How big the rows' JSON is, in bytes: averages read from a database the server wrote, else guesses.
+#[derive(Debug, Clone, Copy)]
+pub struct RowSizes {
+    pub order_json: usize,
+    pub index_json: usize,
+    pub history_json: usize,
+    pub key: usize,
+    /// Whether these were read from a real database (else the guesses below).
+    pub measured: bool,
+}
+
+impl Default for RowSizes {
+    fn default() -> Self {
+        Self {
+            order_json: 2_000,
+            index_json: 400,
+            history_json: 200,
+            key: 48,
+            measured: false,
+        }
+    }
+}
+
+impl RowSizes {
+    /// The average sizes of the rows in a database `mallguard serve` wrote (None when it has no order).
+    pub fn of(db: &Path) -> Option<Self> {
+        let conn = Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).ok()?;
+        let avg = |sql: &str| -> Option<usize> {
+            conn.query_row(sql, [], |r| r.get::<_, Option<f64>>(0))
+                .optional()
+                .ok()
+                .flatten()
+                .flatten()
+                .map(|v| v.round() as usize)
+        };
+        Some(Self {
+            order_json: avg("SELECT avg(length(json)) FROM orders")?,
+            index_json: avg("SELECT avg(length(json)) FROM index_entries")?,
+            history_json: avg("SELECT avg(length(json)) FROM history")?,
+            key: avg("SELECT avg(length(key)) FROM index_entries")?,
+            measured: true,
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct FloorResult {
+    pub orders: usize,
+    pub wall: Duration,
+    pub sizes: RowSizes,
+}
+
+impl FloorResult {
+    pub fn per_second(&self) -> f64 {
+        self.orders as f64 / self.wall.as_secs_f64().max(1e-9)
+    }
+}
+
+/// The floor's database, written slice by slice between the slices of the ingest run it is compared with:
+/// on a shared machine the disk's sync latency drifts by the minute, and interleaving gives both the same
+/// weather.
+pub struct Floor {
+    conn: Connection,
+    sizes: RowSizes,
+    written: usize,
+    wall: Duration,
+}
+
+impl Floor {
+    /// A new database at `db` with the store's schema (every migration) and pragmas.
+    pub fn open(db: &Path, sizes: RowSizes) -> Result<Self, String> {
+        drop(mallguard_embedded::SqliteStore::open(db).map_err(|e| format!("cannot create {}: {e}", db.display()))?);
+        // The store's pragmas on its writing connection (`SqliteStore::open`): a busy timeout and WAL, the
+        // rest SQLite's defaults. (The store checkpoints on a thread of its own; the floor leaves SQLite's
+        // automatic checkpoint on, which only makes the floor slower, never the ratio flattering.)
+        let conn = Connection::open(db).map_err(|e| e.to_string())?;
+        conn.busy_timeout(Duration::from_secs(5)).map_err(|e| e.to_string())?;
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+            .map_err(|e| e.to_string())?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(format!("the floor database is in {mode} mode, not WAL"));
+        }
+        Ok(Self {
+            conn,
+            sizes,
+            written: 0,
+            wall: Duration::ZERO,
+        })
+    }
+
+    /// Writes the nine rows of each order, one transaction each. The payloads are built before the clock
+    /// starts: only SQLite is timed (compressing the raw body is the store's work, but not SQLite's).
+    pub fn write(&mut self, orders: &[Order]) -> Result<(), String> {
+        let rows: Vec<Rows> = orders
+            .iter()
+            .enumerate()
+            .map(|(n, o)| Rows::new(self.written + n, o, self.sizes))
+            .collect();
+        let started = Instant::now();
+        for r in &rows {
+            write(&mut self.conn, r).map_err(|e| format!("floor write: {e}"))?;
+        }
+        self.wall += started.elapsed();
+        self.written += rows.len();
+        Ok(())
+    }
+
+    pub fn result(&self) -> FloorResult {
+        FloorResult {
+            orders: self.written,
+            wall: self.wall,
+            sizes: self.sizes,
+        }
+    }
+}
+
+/// What one new order writes.
+struct Rows {
+    order_key: String,
+    order_json: String,
+    raw: Vec<u8>,
+    keys: [String; 3],
+    index_json: String,
+    history_json: String,
+    placed_at: i64,
+    delivery: String,
+    digest: String,
+}
+
+impl Rows {
+    fn new(n: usize, order: &Order, s: RowSizes) -> Self {
+        let mut z = ZlibEncoder::new(Vec::new(), Compression::default());
+        z.write_all(&order.body).expect("writing to memory");
+        let pad = |prefix: &str, len: usize| {
+            let mut text = format!("{prefix}{n}:");
+            while text.len() < len {
+                text.push('x');
+            }
+            text
+        };
+        Self {
+            order_key: format!("own#tanaka-shop#BENCH-floor-{n:07}"),
+            order_json: pad("order", s.order_json),
+            raw: z.finish().expect("writing to memory"),
+            keys: ["e", "p", "a"].map(|k| pad(&format!("{k}#"), s.key)),
+            index_json: pad("entry", s.index_json),
+            history_json: pad("event", s.history_json),
+            placed_at: 1_790_000_000_000_000_000 + i64::try_from(n).unwrap_or(0),
+            // Numbered like the order key: each row is new, as each of the server's is.
+            delivery: format!("generic/{}-{n}", order.id),
+            digest: pad("", 64),
+        }
+    }
+}
+
+/// The order row, three heads, three index entries, one history row, one delivery: the store's
+/// statements (`write_batch` in `functions/embedded/src/store.rs`), in its order.
+fn write(conn: &mut Connection, r: &Rows) -> rusqlite::Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    for key in &r.keys {
+        tx.prepare_cached(
+            "INSERT INTO heads (key, version) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET version = excluded.version",
+        )?
+        .execute(params![key, 1])?;
+    }
+    tx.prepare_cached(
+        "INSERT INTO orders (key, version, json, raw, number) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (key) DO UPDATE SET version = excluded.version, json = excluded.json, raw = excluded.raw,
+             number = excluded.number",
+    )?
+    .execute(params![r.order_key, 1, r.order_json, r.raw, Option::<String>::None])?;
+    for key in &r.keys {
+        tx.prepare_cached(
+            "INSERT INTO index_entries (key, order_key, placed_at, json) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (key, order_key) DO UPDATE SET placed_at = excluded.placed_at, json = excluded.json",
+        )?
+        .execute(params![key, r.order_key, r.placed_at, r.index_json])?;
+    }
+    tx.prepare_cached("INSERT INTO history (order_key, at, json) VALUES (?1, ?2, ?3)")?
+        .execute(params![r.order_key, r.placed_at, r.history_json])?;
+    tx.prepare_cached(
+        "INSERT INTO deliveries (id, seen_at, digest) VALUES (?1, ?2, ?3)
+         ON CONFLICT (id) DO UPDATE SET digest = excluded.digest",
+    )?
+    .execute(params![r.delivery, r.placed_at / 1_000_000_000, r.digest])?;
+    tx.commit()
+}

@@ -1,0 +1,543 @@
+//! `mallguard-bench`: measures the local stack against its floors in one run and writes one report.
+//!
+//! `cargo run -p mallguard-bench --release -- all` builds the release `mallguard`, then measures on this
+//! machine, side by side: ingest of distinct signed orders at concurrency 1 and 8 against a bare rusqlite
+//! program writing the same rows (the floor) and a bare axum server (what HTTP alone costs); the cost of
+//! the default log level; a duplicate-heavy mix; ingest latency as the store grows; the expiry sweep on a
+//! backlog of due holds; peak memory at concurrency 64; the Lambda packages' sizes; each Lambda
+//! bootstrap's cold start under a Runtime API emulator; and a cost model from counted DynamoDB requests.
+//! The report goes to `target/bench/report.md` and `report.json`. It is a benchmark, never a test: no
+//! test asserts a time.
+
+mod bare;
+mod coldstart;
+mod cost;
+mod floor;
+mod load;
+mod orders;
+mod report;
+mod server;
+mod services;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::{Duration, Instant};
+
+use clap::{Parser, Subcommand};
+
+use crate::load::{Load, LoadResult, SIGN_BATCH};
+use crate::orders::{Order, Orders};
+use crate::report::{Report, RunFigures};
+use crate::server::Server;
+
+#[derive(Parser)]
+#[command(
+    name = "mallguard-bench",
+    about = "Benchmarks of mallguard's local stack and Lambda packages"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Every measure, in one run, into one report.
+    All(AllArgs),
+    /// Cold starts of the Lambda bootstraps under a Runtime API emulator, on DynamoDB Local and moto.
+    Coldstart {
+        /// Where the bootstraps are (default: the target dir's `release/`, from
+        /// `cargo build --release -p mallguard-lambda --bins`).
+        #[arg(long)]
+        bins: Option<PathBuf>,
+    },
+    /// The cost model: a mix of orders through the use cases on DynamoDB Local, priced per 10,000 orders.
+    Cost {
+        #[arg(long, default_value_t = 1_000)]
+        orders: usize,
+        /// A function's duration per invocation in ms, `ingest=12.5` (repeatable).
+        #[arg(long = "duration", value_parser = duration_of)]
+        durations: Vec<(String, f64)>,
+    },
+    /// Posts orders to a running `mallguard serve` (to profile it by hand, e.g. under `perf record -p`).
+    Load {
+        /// The server, e.g. http://127.0.0.1:9000.
+        #[arg(long)]
+        url: String,
+        /// Its data folder (for the generic secret).
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long, default_value_t = 10_000)]
+        orders: usize,
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+        /// Half the orders duplicates of the other half.
+        #[arg(long)]
+        duplicates: bool,
+    },
+    /// The HTTP floor: an axum server answering one POST route (started by `all` itself).
+    #[command(hide = true)]
+    BareAxum {
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+    },
+}
+
+#[derive(clap::Args, Clone)]
+struct AllArgs {
+    /// Distinct signed orders per ingest run.
+    #[arg(long, default_value_t = 10_000)]
+    orders: usize,
+    /// Orders posted one after another while the store grows (latency measured per slice).
+    #[arg(long, default_value_t = 20_000)]
+    growth: usize,
+    /// Due holds in the expiry backlog.
+    #[arg(long, default_value_t = 5_000)]
+    backlog: usize,
+    /// Seconds one sweep may take: the expire function's timeout (60 s) less what it keeps in reserve.
+    #[arg(long, default_value_t = 50)]
+    sweep_within: u64,
+    /// Where the report goes.
+    #[arg(long, default_value = "target/bench")]
+    out: PathBuf,
+    /// Use the release binary as it is (do not run cargo build first).
+    #[arg(long)]
+    no_build: bool,
+    /// Leave the Lambda packages out (their arm64 build takes minutes the first time).
+    #[arg(long)]
+    no_lambda: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Cmd::BareAxum { port } => bare::serve(port),
+        Cmd::All(args) => runtime().block_on(all(args)),
+        Cmd::Load {
+            url,
+            data,
+            orders,
+            concurrency,
+            duplicates,
+        } => runtime().block_on(load_by_hand(&url, &data, orders, concurrency, duplicates)),
+        Cmd::Coldstart { bins } => runtime().block_on(coldstart_only(bins)),
+        Cmd::Cost { orders, durations } => runtime().block_on(cost_only(orders, durations)),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("mallguard-bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `mallguard-bench coldstart`: the cold starts alone, as JSON on stdout.
+async fn coldstart_only(bins: Option<PathBuf>) -> Result<(), String> {
+    let root = root();
+    let bins = bins.unwrap_or_else(|| target_dir(&root).join("release"));
+    let services = services::Services::start(&root).await?;
+    let cold = coldstart::run(&bins, &services, &root).await?;
+    println!("{}", serde_json::to_string_pretty(&cold).map_err(|e| e.to_string())?);
+    Ok(())
+}
+
+/// `mallguard-bench cost`: the cost model alone, as Markdown on stderr and JSON on stdout.
+async fn cost_only(orders: usize, durations: Vec<(String, f64)>) -> Result<(), String> {
+    let root = root();
+    let services = services::Services::start(&root).await?;
+    let model = cost::run(&services, orders, &durations.into_iter().collect()).await?;
+    eprintln!("{}", model.markdown());
+    println!("{}", serde_json::to_string_pretty(&model).map_err(|e| e.to_string())?);
+    Ok(())
+}
+
+/// `ingest=12.5`: a function and its duration in ms.
+fn duration_of(raw: &str) -> Result<(String, f64), String> {
+    let (function, ms) = raw.split_once('=').ok_or("expected FUNCTION=MS")?;
+    let ms: f64 = ms.trim().parse().map_err(|e| format!("{ms:?}: {e}"))?;
+    Ok((function.trim().to_owned(), ms))
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+}
+
+/// The workspace root: two folders above this crate.
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("the workspace root exists")
+}
+
+fn target_dir(root: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from)
+}
+
+fn say(what: impl std::fmt::Display) {
+    eprintln!("bench: {what}");
+}
+
+async fn all(args: AllArgs) -> Result<(), String> {
+    let root = root();
+    let binary = target_dir(&root).join("release/mallguard");
+    if !args.no_build {
+        server::build(&root, &binary)?;
+    }
+    let work = tempfile::Builder::new()
+        .prefix("mallguard-bench")
+        .tempdir()
+        .map_err(|e| e.to_string())?;
+    let orders = Orders::load(&root)?;
+    let mut report = Report::new(&root, &args);
+
+    // The backlog first: its holds become due five minutes after they are made (the shortest answer time
+    // there is), which the runs below fill.
+    say(format!("expiry backlog: holding {} duplicate pairs", args.backlog));
+    let backlog_data = work.path().join("backlog");
+    let backlog_orders = Orders::load(&root)?
+        .requested_in(-1)
+        .with_duplicates("backlog", args.backlog * 2, 400);
+    let made = {
+        let server = Server::mallguard(&binary, &backlog_data, &["--min-answer-minutes", "5"], "warn")?;
+        let load = Load::new(&server.url, Some(server::generic_secret(&backlog_data)?), 8);
+        let r = load.post(&backlog_orders, SIGN_BATCH).await;
+        server.stop();
+        check(&r, "backlog")?;
+        r
+    };
+    let due_at = Instant::now() + Duration::from_secs(5 * 60 + 5);
+
+    // Ingest of distinct orders at concurrency 1 and 8, at the default log level, each slice by slice
+    // in turn with the floor writing the same orders' rows.
+    let distinct = orders.distinct("distinct", args.orders);
+    let mut floor: Option<floor::Floor> = None;
+    let floor_db = work.path().join("floor.db");
+    let c1 = ingest_beside_floor(&binary, &work.path().join("c1"), &distinct, 1, &mut floor, &floor_db).await?;
+    let c8 = ingest_beside_floor(&binary, &work.path().join("c8"), &distinct, 8, &mut floor, &floor_db).await?;
+    let floor = floor.ok_or("the floor never ran")?.result();
+    let c8_warn = ingest(&binary, &work.path().join("c8-warn"), &distinct, 8, "warn").await?;
+    let bare1 = bare(&distinct, 1).await?;
+    let bare8 = bare(&distinct, 8).await?;
+
+    // Half the orders held, each hold mailing the buyer and the staff.
+    let mix = orders.with_duplicates("mix", args.orders, 400);
+    let dup8 = ingest(&binary, &work.path().join("mix"), &mix, 8, "info").await?;
+
+    // Peak memory under many connections.
+    let c64 = ingest(&binary, &work.path().join("c64"), &distinct, 64, "info").await?;
+    let dup64 = ingest(&binary, &work.path().join("mix64"), &mix, 64, "info").await?;
+
+    // Latency as the store grows, slice by slice.
+    let growth = growth(&binary, &work.path().join("growth"), &orders, args.growth).await?;
+
+    // The backlog, due now: sweeps as the expire function runs them, each with its time limit.
+    let wait = due_at.saturating_duration_since(Instant::now());
+    if !wait.is_zero() {
+        say(format!("waiting {} s for the backlog's deadlines", wait.as_secs()));
+        tokio::time::sleep(wait).await;
+    }
+    let sweeps = sweep_backlog(&binary, &backlog_data, args.sweep_within)?;
+
+    let zips = if args.no_lambda { vec![] } else { lambda_zips(&root)? };
+    let lambda = if args.no_lambda {
+        None
+    } else {
+        Some(cold_starts_and_cost(&root).await?)
+    };
+
+    report.figures(RunFigures {
+        c1,
+        c8,
+        c8_warn,
+        bare1,
+        bare8,
+        dup8,
+        c64,
+        dup64,
+        floor,
+        growth,
+        backlog_held: made.held,
+        sweeps,
+        zips,
+    });
+    if let Some((cold, model)) = lambda {
+        report.cold_starts(&cold);
+        report.section("cost", vec![], cost_section(&model)?);
+    }
+    report.write(&args.out)?;
+    println!("{}", report.markdown());
+    Ok(())
+}
+
+async fn load_by_hand(
+    url: &str,
+    data: &Path,
+    count: usize,
+    concurrency: usize,
+    duplicates: bool,
+) -> Result<(), String> {
+    let orders = Orders::load(&root())?;
+    let tag = format!("load{}", jiff::Timestamp::now().as_second());
+    let orders = if duplicates {
+        orders.with_duplicates(&tag, count, 400)
+    } else {
+        orders.distinct(&tag, count)
+    };
+    let load = Load::new(url, Some(server::generic_secret(data)?), concurrency);
+    let r = load.post(&orders, SIGN_BATCH).await;
+    check(&r, "load")?;
+    println!(
+        "{} orders ({} accepted, {} held) at {:.0}/s, p50 {:.2} ms, p99 {:.2} ms",
+        r.sent,
+        r.accepted,
+        r.held,
+        r.per_second(),
+        r.quantile_ms(0.5),
+        r.quantile_ms(0.99)
+    );
+    Ok(())
+}
+
+/// Each Lambda bootstrap (a native release build) under the Runtime API emulator, then the cost model at
+/// the durations measured there.
+async fn cold_starts_and_cost(root: &Path) -> Result<(Vec<coldstart::ColdStart>, cost::CostModel), String> {
+    say("building the Lambda bootstraps for this machine (cold starts)");
+    run(
+        Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+            .current_dir(root)
+            .args(["build", "--release", "-p", "mallguard-lambda", "--bins"]),
+    )?;
+    let services = services::Services::start(root).await?;
+    say("cold starts under the Lambda Runtime API emulator");
+    let cold = coldstart::run(&target_dir(root).join("release"), &services, root).await?;
+    // A function's duration per invocation: its warm invocations' median, else its first one.
+    let durations = cold
+        .iter()
+        .filter_map(|c| {
+            let mut warm: Vec<f64> = c.warm.iter().map(|w| w.invoke_ms).collect();
+            warm.sort_by(f64::total_cmp);
+            let ms = warm.get(warm.len() / 2).copied().or(c.first_invoke_ms)?;
+            Some((c.function.clone(), ms))
+        })
+        .collect();
+    say("cost model: a 5 % duplicate mix on DynamoDB Local, requests and capacity counted");
+    let model = cost::run(&services, 1_000, &durations).await?;
+    Ok((cold, model))
+}
+
+fn cost_section(model: &cost::CostModel) -> Result<serde_json::Value, String> {
+    let mut value = serde_json::to_value(model).map_err(|e| e.to_string())?;
+    value["markdown"] = model.markdown().into();
+    Ok(value)
+}
+
+/// Every request answered 2xx.
+fn check(r: &LoadResult, what: &str) -> Result<(), String> {
+    if r.errors > 0 {
+        return Err(format!(
+            "{what}: {} of {} requests failed: {:?}",
+            r.errors, r.sent, r.error_samples
+        ));
+    }
+    Ok(())
+}
+
+/// One ingest run on a fresh data folder: throughput, latency, the server's CPU and peak memory.
+async fn ingest(
+    binary: &Path,
+    data: &Path,
+    orders: &[Order],
+    concurrency: usize,
+    log: &str,
+) -> Result<report::Run, String> {
+    say(format!(
+        "ingest: {} orders at concurrency {concurrency}, log level {log} ({})",
+        orders.len(),
+        data.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()
+    ));
+    let server = Server::mallguard(binary, data, &[], log)?;
+    let load = Load::new(&server.url, Some(server::generic_secret(data)?), concurrency);
+    let cpu = server.cpu_ticks()?;
+    let r = load.post(orders, SIGN_BATCH).await;
+    let cpu = server.cpu_ticks()? - cpu;
+    let rss = server.peak_rss_kb()?;
+    server.stop();
+    check(&r, "ingest")?;
+    Ok(report::Run::new(concurrency, r, cpu, rss))
+}
+
+/// Slices of orders alternately into `mallguard serve` and the floor (opened on the first slice, with the
+/// row sizes of what the server stored by then).
+async fn ingest_beside_floor(
+    binary: &Path,
+    data: &Path,
+    orders: &[Order],
+    concurrency: usize,
+    floor: &mut Option<floor::Floor>,
+    floor_db: &Path,
+) -> Result<report::Run, String> {
+    say(format!(
+        "ingest: {} orders at concurrency {concurrency}, slice by slice beside the floor",
+        orders.len()
+    ));
+    let server = Server::mallguard(binary, data, &[], "info")?;
+    let load = Load::new(&server.url, Some(server::generic_secret(data)?), concurrency);
+    let slice = orders.len().div_ceil(SLICES).max(1);
+    let mut total = LoadResult::default();
+    let mut cpu = 0;
+    for part in orders.chunks(slice) {
+        let before = server.cpu_ticks()?;
+        let r = load.post(part, SIGN_BATCH).await;
+        cpu += server.cpu_ticks()? - before;
+        check(&r, "ingest")?;
+        total.merge(r);
+        if floor.is_none() {
+            let sizes = floor::RowSizes::of(&server::database(data)).unwrap_or_default();
+            *floor = Some(floor::Floor::open(floor_db, sizes)?);
+        }
+        if let Some(f) = floor.as_mut() {
+            f.write(part)?;
+        }
+    }
+    let rss = server.peak_rss_kb()?;
+    server.stop();
+    Ok(report::Run::new(concurrency, total, cpu, rss))
+}
+
+/// How many slices an ingest run is cut into to alternate with the floor.
+const SLICES: usize = 10;
+
+/// The same requests, unsigned, against the bare axum server.
+async fn bare(orders: &[Order], concurrency: usize) -> Result<report::Run, String> {
+    say(format!(
+        "bare axum: {} requests at concurrency {concurrency}",
+        orders.len()
+    ));
+    let server = Server::bare_axum()?;
+    let load = Load::new(&server.url, None, concurrency);
+    let cpu = server.cpu_ticks()?;
+    let r = load.post(orders, SIGN_BATCH).await;
+    let cpu = server.cpu_ticks()? - cpu;
+    let rss = server.peak_rss_kb()?;
+    server.stop();
+    check(&r, "bare axum")?;
+    Ok(report::Run::new(concurrency, r, cpu, rss))
+}
+
+/// Distinct orders at concurrency 1 into one store, in ten slices: each slice's latency.
+async fn growth(binary: &Path, data: &Path, orders: &Orders, count: usize) -> Result<Vec<report::Slice>, String> {
+    say(format!("growth: {count} orders into one store, ten slices"));
+    let all = orders.distinct("growth", count);
+    let server = Server::mallguard(binary, data, &[], "info")?;
+    let load = Load::new(&server.url, Some(server::generic_secret(data)?), 1);
+    let mut slices = vec![];
+    let size = count.div_ceil(10).max(1);
+    for (i, slice) in all.chunks(size).enumerate() {
+        let r = load.post(slice, SIGN_BATCH).await;
+        check(&r, "growth")?;
+        slices.push(report::Slice {
+            stored_before: i * size,
+            orders: slice.len(),
+            p50_ms: r.quantile_ms(0.50),
+            p99_ms: r.quantile_ms(0.99),
+            per_second: r.per_second(),
+        });
+    }
+    server.stop();
+    Ok(slices)
+}
+
+/// `mallguard expire --within S` until nothing due is left, as the scheduled function would run.
+fn sweep_backlog(binary: &Path, data: &Path, within: u64) -> Result<Vec<report::Sweep>, String> {
+    let mut sweeps = vec![];
+    loop {
+        say(format!("expiry sweep {} (at most {within} s)", sweeps.len() + 1));
+        let started = Instant::now();
+        let out = Command::new(binary)
+            .args(["expire", "--language", "en", "--within", &within.to_string(), "--data"])
+            .arg(data)
+            .env("MALLGUARD_LOG", "warn")
+            .output()
+            .map_err(|e| e.to_string())?;
+        let wall = started.elapsed();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        if !out.status.success() {
+            return Err(format!(
+                "mallguard expire failed: {text}{}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        let cancelled = number_after(&text, "cancelled ").ok_or_else(|| format!("unexpected sweep output: {text}"))?;
+        let more = text.contains("left");
+        sweeps.push(report::Sweep {
+            cancelled,
+            seconds: wall.as_secs_f64(),
+            more_due: more,
+        });
+        if !more || sweeps.len() >= 100 {
+            return Ok(sweeps);
+        }
+    }
+}
+
+fn number_after(text: &str, label: &str) -> Option<usize> {
+    let rest = &text[text.find(label)? + label.len()..];
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
+/// The arm64 Lambda packages, built as CI builds them, zipped as Lambda takes them.
+fn lambda_zips(root: &Path) -> Result<Vec<(String, u64)>, String> {
+    let tools = root.join(".test-services/tools/bin");
+    if !tools.join("cargo-lambda").exists() {
+        say("installing cargo-lambda into .test-services/tools (as CI does)");
+        let venv = root.join(".test-services/tools");
+        run(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
+        run(Command::new(tools.join("pip")).args([
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "cargo-lambda",
+        ]))?;
+    }
+    say("building the arm64 Lambda packages (minutes the first time)");
+    let path = std::env::join_paths(
+        std::iter::once(tools.clone()).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
+    )
+    .map_err(|e| e.to_string())?;
+    run(Command::new("cargo").current_dir(root).env("PATH", path).args([
+        "lambda",
+        "build",
+        "--release",
+        "--arm64",
+        "-p",
+        "mallguard-lambda",
+        "--bins",
+        "--output-format",
+        "zip",
+    ]))?;
+    let lambda = target_dir(root).join("lambda");
+    let mut zips = vec![];
+    for f in report::FUNCTIONS {
+        let zip = lambda.join(f).join("bootstrap.zip");
+        let len = std::fs::metadata(&zip)
+            .map_err(|e| format!("{}: {e}", zip.display()))?
+            .len();
+        zips.push(((*f).to_owned(), len));
+    }
+    Ok(zips)
+}
+
+fn run(cmd: &mut Command) -> Result<(), String> {
+    let status = cmd.status().map_err(|e| format!("{cmd:?}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{cmd:?} failed: {status}"))
+    }
+}

@@ -1,0 +1,371 @@
+//! The report: every figure of the run, each budget with what was measured against it, as Markdown (for
+//! people and the README) and JSON (for comparing runs).
+
+use std::path::Path;
+use std::process::Command;
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::AllArgs;
+use crate::floor::FloorResult;
+use crate::load::LoadResult;
+
+/// The Lambda functions, in the template's order.
+pub const FUNCTIONS: &[&str] = &[
+    "ingest",
+    "respond",
+    "expire",
+    "poll",
+    "amazon-notifications",
+    "mail-events",
+    "console",
+];
+
+/// The largest package a function may have, in bytes (3.5 MB).
+const ZIP_BUDGET: u64 = 3_500_000;
+
+/// One load run, in figures.
+#[derive(Debug, Clone, Serialize)]
+pub struct Run {
+    pub concurrency: usize,
+    pub orders: usize,
+    pub accepted: usize,
+    pub held: usize,
+    pub per_second: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    /// Server CPU (user + system, every thread) per request.
+    pub cpu_ms_per_order: f64,
+    pub peak_rss_mb: f64,
+}
+
+impl Run {
+    pub fn new(concurrency: usize, r: LoadResult, cpu_ticks: u64, rss_kb: u64) -> Self {
+        let ticks = crate::server::clock_ticks() as f64;
+        Self {
+            concurrency,
+            orders: r.sent,
+            accepted: r.accepted,
+            held: r.held,
+            per_second: r.per_second(),
+            p50_ms: r.quantile_ms(0.50),
+            p99_ms: r.quantile_ms(0.99),
+            cpu_ms_per_order: cpu_ticks as f64 * 1000.0 / ticks / r.sent.max(1) as f64,
+            peak_rss_mb: rss_kb as f64 / 1024.0,
+        }
+    }
+}
+
+/// A slice of the growth run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Slice {
+    pub stored_before: usize,
+    pub orders: usize,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub per_second: f64,
+}
+
+/// One sweep of the backlog.
+#[derive(Debug, Clone, Serialize)]
+pub struct Sweep {
+    pub cancelled: usize,
+    pub seconds: f64,
+    pub more_due: bool,
+}
+
+/// Everything `all` measured.
+pub struct RunFigures {
+    pub c1: Run,
+    pub c8: Run,
+    pub c8_warn: Run,
+    pub bare1: Run,
+    pub bare8: Run,
+    pub dup8: Run,
+    pub c64: Run,
+    pub dup64: Run,
+    pub floor: FloorResult,
+    pub growth: Vec<Slice>,
+    pub backlog_held: usize,
+    pub sweeps: Vec<Sweep>,
+    pub zips: Vec<(String, u64)>,
+}
+
+/// A budget and what this run measured against it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Budget {
+    pub measure: String,
+    pub measured: String,
+    pub budget: String,
+    pub met: bool,
+}
+
+impl Budget {
+    fn new(measure: &str, measured: String, budget: &str, met: bool) -> Self {
+        Self {
+            measure: measure.to_owned(),
+            measured,
+            budget: budget.to_owned(),
+            met,
+        }
+    }
+}
+
+pub struct Report {
+    machine: Value,
+    settings: Value,
+    budgets: Vec<Budget>,
+    details: serde_json::Map<String, Value>,
+}
+
+impl Report {
+    pub fn new(root: &Path, args: &AllArgs) -> Self {
+        Self {
+            machine: machine(root),
+            settings: json!({
+                "orders": args.orders,
+                "growth": args.growth,
+                "backlog": args.backlog,
+                "sweep_within_s": args.sweep_within,
+            }),
+            budgets: vec![],
+            details: serde_json::Map::new(),
+        }
+    }
+
+    pub fn figures(&mut self, f: RunFigures) {
+        let floor = f.floor.per_second();
+        let pct = |run: &Run| run.per_second / floor * 100.0;
+        self.budgets.push(Budget::new(
+            "local ingest, concurrency 1, as % of the writes-only floor",
+            format!("{:.0} % ({:.0} of {:.0} orders/s)", pct(&f.c1), f.c1.per_second, floor),
+            "≥ 60 %",
+            pct(&f.c1) >= 60.0,
+        ));
+        self.budgets.push(Budget::new(
+            "local ingest, concurrency 8, as % of the floor",
+            format!("{:.0} % ({:.0} orders/s)", pct(&f.c8), f.c8.per_second),
+            "≥ 80 %",
+            pct(&f.c8) >= 80.0,
+        ));
+        self.budgets.push(Budget::new(
+            "server CPU per accepted order (concurrency 8)",
+            format!(
+                "{:.2} ms (bare axum: {:.3} ms)",
+                f.c8.cpu_ms_per_order, f.bare8.cpu_ms_per_order
+            ),
+            "≤ 0.5 ms",
+            f.c8.cpu_ms_per_order <= 0.5,
+        ));
+        let log_cost = (1.0 - f.c8.per_second / f.c8_warn.per_second) * 100.0;
+        self.budgets.push(Budget::new(
+            "cost of the default `info` log level (concurrency 8, vs `warn`)",
+            format!(
+                "{log_cost:.1} % of throughput ({:.0} vs {:.0} orders/s)",
+                f.c8.per_second, f.c8_warn.per_second
+            ),
+            "≤ 5 %",
+            log_cost <= 5.0,
+        ));
+        let (first, last) = (f.growth.first(), f.growth.last());
+        let (p99_first, p99_last) = (first.map_or(0.0, |s| s.p99_ms), last.map_or(0.0, |s| s.p99_ms));
+        self.budgets.push(Budget::new(
+            "ingest p99 as the store grows (first slice → last slice)",
+            format!(
+                "{p99_first:.2} → {p99_last:.2} ms (0 → {} orders stored)",
+                last.map_or(0, |s| s.stored_before + s.orders)
+            ),
+            "flat (last ≤ 1.5 × first)",
+            p99_last <= 1.5 * p99_first,
+        ));
+        let dup_ratio = f.dup8.per_second / f.c8.per_second * 100.0;
+        self.budgets.push(Budget::new(
+            "duplicate-heavy mix (half held, two mails each), concurrency 8",
+            format!(
+                "{:.0} orders/s = {dup_ratio:.0} % of the distinct rate ({} held)",
+                f.dup8.per_second, f.dup8.held
+            ),
+            "≥ 70 % of the distinct-order rate",
+            dup_ratio >= 70.0,
+        ));
+        let cancelled: usize = f.sweeps.iter().map(|s| s.cancelled).sum();
+        let within = self.settings["sweep_within_s"].as_f64().unwrap_or(50.0);
+        let longest = f.sweeps.iter().map(|s| s.seconds).fold(0.0, f64::max);
+        let drained = f.sweeps.last().is_some_and(|s| !s.more_due) && cancelled == f.backlog_held;
+        self.budgets.push(Budget::new(
+            "expiry backlog of due holds",
+            format!(
+                "{cancelled} of {} cancelled in {} sweep(s) of ≤ {within:.0} s (longest {longest:.1} s){}",
+                f.backlog_held,
+                f.sweeps.len(),
+                if f.sweeps.len() > 1 {
+                    ", each reporting the rest"
+                } else {
+                    ""
+                }
+            ),
+            "one invocation drains what its time budget allows, then reports the rest",
+            drained && longest <= within + 10.0,
+        ));
+        if !f.zips.is_empty() {
+            let largest = f.zips.iter().map(|(_, l)| *l).max().unwrap_or(0);
+            self.budgets.push(Budget::new(
+                "Lambda `bootstrap.zip`, arm64",
+                f.zips
+                    .iter()
+                    .map(|(name, len)| format!("{name} {:.2} MB", *len as f64 / 1e6))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                "≤ 3.5 MB each",
+                largest <= ZIP_BUDGET,
+            ));
+        }
+        let rss = f.c64.peak_rss_mb.max(f.dup64.peak_rss_mb);
+        self.budgets.push(Budget::new(
+            "peak RSS under load (local, concurrency 64)",
+            format!(
+                "{:.0} MB distinct, {:.0} MB duplicate mix",
+                f.c64.peak_rss_mb, f.dup64.peak_rss_mb
+            ),
+            "≤ 40 MB local",
+            rss <= 40.0,
+        ));
+
+        let run = |r: &Run| serde_json::to_value(r).unwrap_or_default();
+        self.details.insert(
+            "runs".into(),
+            json!({
+                "ingest_c1": run(&f.c1),
+                "ingest_c8": run(&f.c8),
+                "ingest_c8_warn": run(&f.c8_warn),
+                "bare_axum_c1": run(&f.bare1),
+                "bare_axum_c8": run(&f.bare8),
+                "duplicate_mix_c8": run(&f.dup8),
+                "ingest_c64": run(&f.c64),
+                "duplicate_mix_c64": run(&f.dup64),
+                "floor": {
+                    "orders": f.floor.orders,
+                    "per_second": floor,
+                    "row_sizes_measured": f.floor.sizes.measured,
+                },
+            }),
+        );
+        self.details.insert("growth".into(), json!(f.growth));
+        self.details
+            .insert("backlog".into(), json!({ "held": f.backlog_held, "sweeps": f.sweeps }));
+        self.details.insert(
+            "lambda_zips".into(),
+            Value::Object(f.zips.iter().map(|(n, l)| (n.clone(), json!(l))).collect()),
+        );
+    }
+
+    /// The Lambda bootstraps' cold starts, and their memory against its budget.
+    pub fn cold_starts(&mut self, cold: &[crate::coldstart::ColdStart]) {
+        let peak = cold.iter().filter_map(|c| c.peak_rss_kb).max().unwrap_or(0) as f64 / 1024.0;
+        let all_answered = cold.iter().all(|c| c.success);
+        let mut md = String::from(
+            "| function | init ms | first invocation ms | peak RSS MB | answered |\n|---|---|---|---|---|\n",
+        );
+        for c in cold {
+            md.push_str(&format!(
+                "| {} | {} | {} | {} | {} |\n",
+                c.function,
+                c.init_ms.map_or("–".into(), |v| format!("{v:.1}")),
+                c.first_invoke_ms.map_or("–".into(), |v| format!("{v:.1}")),
+                c.peak_rss_kb
+                    .map_or("–".into(), |v| format!("{:.1}", v as f64 / 1024.0)),
+                if c.success { "yes" } else { "**no**" }
+            ));
+        }
+        let budgets = vec![Budget::new(
+            "peak RSS per Lambda (native bootstrap, first invocation)",
+            format!("{peak:.1} MB at most, over {} functions", cold.len()),
+            "≤ 20 MB per Lambda",
+            peak <= 20.0 && all_answered,
+        )];
+        self.section(
+            "cold starts",
+            budgets,
+            json!({ "functions": serde_json::to_value(cold).unwrap_or_default(), "markdown": md }),
+        );
+    }
+
+    /// Adds a section computed elsewhere (cold starts, the cost model): its budgets and figures.
+    pub fn section(&mut self, name: &str, budgets: Vec<Budget>, figures: Value) {
+        self.budgets.extend(budgets);
+        self.details.insert(name.into(), figures);
+    }
+
+    pub fn json(&self) -> Value {
+        json!({
+            "machine": self.machine,
+            "settings": self.settings,
+            "budgets": self.budgets,
+            "details": self.details,
+        })
+    }
+
+    pub fn markdown(&self) -> String {
+        let m = &self.machine;
+        let mut out = format!(
+            "Measured {} on {} ({} cores, {}), commit {}, {} orders per run.\n\n",
+            m["date"].as_str().unwrap_or("?"),
+            m["cpu"].as_str().unwrap_or("?"),
+            m["cores"],
+            m["kernel"].as_str().unwrap_or("?"),
+            m["commit"].as_str().unwrap_or("?"),
+            self.settings["orders"],
+        );
+        out.push_str("| measure | measured | budget | met |\n|---|---|---|---|\n");
+        for b in &self.budgets {
+            out.push_str(&format!(
+                "| {} | {} | {} | {} |\n",
+                b.measure,
+                b.measured,
+                b.budget,
+                if b.met { "yes" } else { "**no**" }
+            ));
+        }
+        for (name, value) in &self.details {
+            if let Some(md) = value.get("markdown").and_then(Value::as_str) {
+                out.push_str(&format!("\n{name}:\n\n{md}\n"));
+            }
+        }
+        out
+    }
+
+    pub fn write(&self, dir: &Path) -> Result<(), String> {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let json = serde_json::to_string_pretty(&self.json()).map_err(|e| e.to_string())?;
+        std::fs::write(dir.join("report.json"), json).map_err(|e| e.to_string())?;
+        std::fs::write(dir.join("report.md"), self.markdown()).map_err(|e| e.to_string())?;
+        crate::say(format!("report written to {}", dir.join("report.md").display()));
+        Ok(())
+    }
+}
+
+/// What the figures were measured on.
+fn machine(root: &Path) -> Value {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let cpu = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .map(|l| l.trim_start_matches([' ', '\t', ':']).trim().to_owned())
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(0, usize::from);
+    let output = |cmd: &mut Command| {
+        cmd.output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+            .unwrap_or_default()
+    };
+    json!({
+        "date": jiff::Zoned::now().strftime("%Y-%m-%d %H:%M %Z").to_string(),
+        "cpu": cpu,
+        "cores": cores,
+        "kernel": output(Command::new("uname").arg("-r")),
+        "commit": output(Command::new("git").current_dir(root).args(["rev-parse", "--short", "HEAD"])),
+    })
+}
