@@ -17,6 +17,7 @@ use clap::Parser;
 const BLOCKING_THREADS: usize = 16;
 
 fn main() -> std::process::ExitCode {
+    fewer_allocator_arenas();
     match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .max_blocking_threads(BLOCKING_THREADS)
@@ -29,6 +30,20 @@ fn main() -> std::process::ExitCode {
         }
     }
 }
+
+/// glibc's allocator gives threads that allocate at the same time arenas of their own (up to eight per
+/// core) and keeps each one's memory after the burst that made it; a burst of held orders at concurrency 64
+/// then costs some 6 MB of resident memory for nothing. Two arenas serve two workers and a few blocking
+/// threads.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn fewer_allocator_arenas() {
+    // SAFETY: called first thing in `main`, before any other thread exists or anything is allocated
+    // concurrently; `mallopt` only sets a tuning parameter and returns whether it took it.
+    let _ = unsafe { libc::mallopt(libc::M_ARENA_MAX, 2) };
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn fewer_allocator_arenas() {}
 
 async fn run() -> std::process::ExitCode {
     let cli = cli::Cli::parse();
