@@ -993,36 +993,37 @@ fn commit_group(conn: &mut Connection, group: Vec<Queued>) -> bool {
         .map(|q| q.deadline.saturating_duration_since(tokio::time::Instant::now()))
         .max()
         .unwrap_or_default();
-    let mut answers = Vec::with_capacity(group.len());
+    // The answers apart from the work: should the transaction not even begin (another process holds the
+    // lock past every batch's time), each batch still gets that error, not a dropped channel.
+    let (work, answers): (Vec<_>, Vec<_>) = group.into_iter().map(|q| ((q.batch, q.now), q.answer)).unzip();
+    let mut outcomes = Vec::with_capacity(work.len());
     let result = (|| -> Result<(), Error> {
         conn.busy_timeout(left)?;
         let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        for q in group {
-            let done = (|| -> Result<bool, Error> {
+        for (batch, now) in work {
+            outcomes.push((|| -> Result<bool, Error> {
                 let sp = tx.savepoint()?;
-                if !conditions_hold(&sp, &q.batch)? {
+                if !conditions_hold(&sp, &batch)? {
                     return Ok(false);
                 }
-                write_batch(&sp, q.batch, q.now)?;
+                write_batch(&sp, batch, now)?;
                 sp.commit()?;
                 Ok(true)
-            })();
-            answers.push((q.answer, done));
+            })());
         }
         Ok(tx.commit()?)
     })();
     match result {
         Ok(()) => {
-            for (answer, done) in answers {
+            for (answer, done) in answers.into_iter().zip(outcomes) {
                 let _ = answer.send(done.map_err(|e| e.0));
             }
             true
         }
         Err(e) => {
             // Nothing of the group was committed: every batch gets the error.
-            let err = e.0;
-            for (answer, _) in answers {
-                let _ = answer.send(Err(err.clone()));
+            for answer in answers {
+                let _ = answer.send(Err(e.0.clone()));
             }
             false
         }

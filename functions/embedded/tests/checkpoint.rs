@@ -1,30 +1,13 @@
 //! The WAL is copied back into the database file by the store's own thread, not by a commit: a request
 //! never waits for a checkpoint.
 
+mod common;
+
 use std::time::Duration;
 
+use common::new_order;
 use mallguard_domain::ports::roles::*;
-use mallguard_domain::ports::{Expect, StoredOrder, WriteBatch};
-use mallguard_domain::testing::order;
 use mallguard_embedded::SqliteStore;
-
-fn new_order(id: &str) -> WriteBatch {
-    let order = order(id);
-    let stored = StoredOrder {
-        identity: mallguard_domain::identity::IdentityHasher::new(b"checkpoint".to_vec()).order_identity(&order),
-        products: mallguard_domain::identity::ProductMap::default().products_of(&order),
-        raw: id.as_bytes().to_vec(),
-        received_at: order.placed_at,
-        version: 1,
-        hold: None,
-        duplicates: vec![],
-        order,
-    };
-    WriteBatch {
-        orders: vec![(stored, Expect::Absent)],
-        ..WriteBatch::default()
-    }
-}
 
 #[tokio::test]
 async fn committed_pages_reach_the_database_file_without_a_commit_checkpointing() {

@@ -1,32 +1,17 @@
 //! Commits that arrive together share one transaction (one WAL sync), and each still gets its own
 //! outcome: a batch whose condition broke is refused alone, the others in its transaction commit.
 
+mod common;
+
 use std::time::Duration;
 
+use common::new_order;
+use mallguard_domain::ports::CommitError;
 use mallguard_domain::ports::roles::*;
-use mallguard_domain::ports::{CommitError, Expect, StoredOrder, WriteBatch};
 use mallguard_domain::testing::order;
 use mallguard_embedded::SqliteStore;
 
 const REQUESTS: usize = 20;
-
-fn new_order(id: &str) -> WriteBatch {
-    let order = order(id);
-    let stored = StoredOrder {
-        identity: mallguard_domain::identity::IdentityHasher::new(b"group".to_vec()).order_identity(&order),
-        products: mallguard_domain::identity::ProductMap::default().products_of(&order),
-        raw: id.as_bytes().to_vec(),
-        received_at: order.placed_at,
-        version: 1,
-        hold: None,
-        duplicates: vec![],
-        order,
-    };
-    WriteBatch {
-        orders: vec![(stored, Expect::Absent)],
-        ..WriteBatch::default()
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn commits_waiting_together_share_a_transaction_and_keep_their_own_outcomes() {
