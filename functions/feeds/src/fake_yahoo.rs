@@ -192,6 +192,15 @@ impl Answer {
         Answer::status(403, ERROR_QUOTA)
     }
 
+    /// A 429 with `Retry-After` (Yahoo documents none; a proxy in front of it may send one).
+    pub fn too_many(retry_after_seconds: u32) -> Answer {
+        Answer::Status {
+            status: 429,
+            body: Vec::new(),
+            headers: vec![("retry-after".to_owned(), retry_after_seconds.to_string())],
+        }
+    }
+
     /// The token endpoint's `invalid_grant`.
     pub fn invalid_grant() -> Answer {
         Answer::status(400, ERROR_INVALID_GRANT)

@@ -42,6 +42,11 @@
 //! [`YahooOptions::min_spacing`] apart (Yahoo asks for one query per second), so a read of many orders is
 //! slow: at one second apart, 100 new orders take 100 seconds.
 //!
+//! A busy store can have more orders in the 48 hours than one read lists. The search, oldest first, would
+//! then list the same re-read orders on every read and never reach a new one; so when it stops short of the
+//! position, the new orders get a search of their own in the same read (changes to the re-read orders it did
+//! not reach wait for a quieter read, and a warning says so).
+//!
 //! `next` is the search's end, so the next read starts `overlap` before it. When the search has more pages
 //! than one read takes, the page says `more` and `next` is the order time of the newest order listed (or the
 //! position, when that is later): the search is ascending, so every order placed before it was listed.
@@ -624,6 +629,7 @@ impl YahooFeed {
             Failure::QuotaExceeded => FeedError::Throttled {
                 retry_after: retry_after.or_else(|| until_jst_midnight(now)),
             },
+            Failure::Throttled => FeedError::Throttled { retry_after },
             Failure::Unavailable { .. } => FeedError::Unavailable(format!("{name}: {failure}")),
             Failure::Refused { .. } => FeedError::Refused(format!("{name}: {failure}")),
         };
@@ -660,7 +666,32 @@ impl OrderFeed for YahooFeed {
         let position = position.map(|p| crate::parse_position("Yahoo", p)).transpose()?;
         let window = self.window(position, now, first_look_back);
         let mut progress = Progress::default();
-        let listed = self.list(&window, now, &mut progress).await?;
+        let mut listed = self.list(&window, now, &mut progress).await?;
+        // The one search starts with the re-read's older orders. Cut short before it reached the position (a
+        // busy store: more orders in the matching window than one read lists), it would list the same old
+        // orders on every read and never a new one; so the new orders get a search of their own.
+        let stalled = !listed.complete && listed.newest.is_none_or(|newest| position.is_some_and(|p| newest <= p));
+        if stalled && window.from < window.new_from {
+            let new_only = Window {
+                from: window.new_from,
+                ..window
+            };
+            let new = self.list(&new_only, now, &mut progress).await?;
+            tracing::warn!(
+                mall = "yahoo",
+                shop = %self.shop,
+                listed = listed.listed,
+                "more orders in the re-read window than one read lists: the new orders were searched apart, and \
+                 changes to the later re-read orders wait for a quieter read"
+            );
+            let mut fetching: HashSet<OrderId> = listed.to_fetch.iter().cloned().collect();
+            listed
+                .to_fetch
+                .extend(new.to_fetch.into_iter().filter(|id| fetching.insert(id.clone())));
+            listed.listed += new.listed;
+            listed.complete = new.complete;
+            listed.newest = new.newest;
+        }
         let (orders, unreadable) = self.fetch(&listed.to_fetch, now, &mut progress).await?;
         // A search cut short has listed every order placed up to the newest one listed (it is ascending),
         // and the reads before this one those up to the position.

@@ -250,6 +250,46 @@ async fn the_daily_cap_is_throttled_until_midnight_in_japan() {
 }
 
 #[tokio::test]
+async fn a_429_is_throttled_for_as_long_as_it_says() {
+    let fake = FakeYahoo::start().await;
+    let feed = fake.feed();
+    fake.answer_once(Endpoint::OrderList, Answer::too_many(120));
+    let error = feed.changed_since(None, at(NOW), DAY).await.unwrap_err();
+    assert_eq!(
+        error,
+        FeedError::Throttled {
+            retry_after: Some(SignedDuration::from_secs(120))
+        }
+    );
+    // The next read lists and fetches as if nothing had happened.
+    let page = feed.changed_since(None, at(NOW), DAY).await.unwrap();
+    assert_eq!(ids(&page), [FIRST, SECOND]);
+}
+
+/// A busy store: more orders in the 48-hour re-read than one read lists. The one search, oldest first, would
+/// list the same re-read orders on every read and never reach the new ones.
+#[tokio::test]
+async fn a_re_read_longer_than_a_read_does_not_keep_the_new_orders_out() {
+    let fake = FakeYahoo::start().await;
+    let feed = with_options(&fake, |o| {
+        o.page_size = 1;
+        o.max_list_pages = 1;
+    });
+    // The position at 14:00 JST: FIRST (12:30) was read before; SECOND (15:08:31) is new.
+    let position = "2026-11-23T05:00:00Z";
+    let page = feed.changed_since(Some(position), at(NOW), DAY).await.unwrap();
+
+    assert_eq!(ids(&page), [SECOND]);
+    // The combined search's one page (FIRST, unchanged: not fetched), then the new orders' own search.
+    let froms: Vec<String> = fake.lists().into_iter().map(|l| l.from).collect();
+    assert_eq!(froms, ["20261121160000", "20261123135000"]);
+    assert_eq!(fake.infos(), [SECOND]);
+    // The new orders' search was read to its end: the next read starts from now.
+    assert!(!page.more);
+    assert_eq!(page.next, NOW);
+}
+
+#[tokio::test]
 async fn outages_and_refusals_are_told_apart() {
     let fake = FakeYahoo::start().await;
     let feed = fake.feed();

@@ -1171,6 +1171,10 @@ pub enum Failure {
     /// HTTP 5xx: try again later.
     #[error("Yahoo is unavailable (HTTP {status})")]
     Unavailable { status: u16, message: Option<String> },
+    /// HTTP 429. Yahoo documents no status for calling too often (only that a client doing so "may be unable
+    /// to use the API for a while"); a 429 is taken at its word: wait, honouring `Retry-After`.
+    #[error("Yahoo answered 429 Too Many Requests")]
+    Throttled,
 }
 
 /// Classifies an answer of the store API or of the token endpoint from its HTTP status, its headers and
@@ -1193,6 +1197,9 @@ pub fn classify(status: u16, headers: &Headers, body: &[u8]) -> Option<Failure> 
     }
     if (200..300).contains(&status) {
         return error.map(|_| Failure::Refused { status, code, message });
+    }
+    if status == 429 {
+        return Some(Failure::Throttled);
     }
     if status >= 500 {
         return Some(Failure::Unavailable {
@@ -2510,6 +2517,13 @@ mod tests {
         assert_eq!(classify(400, &headers(&[]), &body), Some(expected(400)));
         // Whatever the status: an error document is never a success.
         assert_eq!(classify(200, &headers(&[]), &body), Some(expected(200)));
+    }
+
+    #[test]
+    fn a_429_is_throttled_whatever_its_body() {
+        assert_eq!(classify(429, &headers(&[]), b""), Some(Failure::Throttled));
+        let body = b"<Error><Message>Too Many Requests</Message></Error>";
+        assert_eq!(classify(429, &headers(&[]), body), Some(Failure::Throttled));
     }
 
     #[test]
