@@ -148,12 +148,21 @@ pub struct MemoryStore {
     /// Every batch committed, in order (a batch that conflicted wrote nothing and is not kept), so tests can
     /// check what a use case wrote.
     committed: Mutex<Vec<WriteBatch>>,
+    /// Order ids whose every write fails as the real store fails an item it cannot take (DynamoDB's
+    /// `ValidationException` for an item over 400 KB): a failure no retry mends.
+    unwritable: Mutex<Vec<String>>,
 }
 
 impl MemoryStore {
     /// The batches committed so far.
     pub fn commits(&self) -> Vec<WriteBatch> {
         self.committed.lock().unwrap().clone()
+    }
+
+    /// Makes every batch that writes the order `order_id` fail with [`StoreError::Corrupt`], as the real store
+    /// refuses an item it cannot take.
+    pub fn refuse_writes_of(&self, order_id: &str) {
+        self.unwritable.lock().unwrap().push(order_id.to_owned());
     }
 }
 
@@ -193,6 +202,17 @@ impl MemoryStore {
 #[async_trait::async_trait]
 impl Commit for MemoryStore {
     async fn commit(&self, batch: WriteBatch) -> Result<(), CommitError> {
+        let unwritable = self.unwritable.lock().unwrap().clone();
+        if let Some((stored, _)) = batch
+            .orders
+            .iter()
+            .find(|(o, _)| unwritable.iter().any(|id| id == o.order.order_ref.order_id.as_str()))
+        {
+            return Err(CommitError::Store(StoreError::Corrupt(format!(
+                "the item of order {} cannot be written: it is over the item size limit",
+                stored.order.order_ref.order_id
+            ))));
+        }
         let mut t = self.tables();
         let ok = batch
             .heads

@@ -66,10 +66,22 @@ impl Mallguard {
     /// one read it, this one stops: the orders it ingested were idempotent anyway.
     pub async fn poll(&self, feed: &dyn OrderFeed, budget: PollBudget) -> Result<PollReport, ServiceError> {
         // The alerts about this feed go to its shop's staff.
-        self.in_shop(feed.mall(), feed.shop())
+        let polled = self
+            .in_shop(feed.mall(), feed.shop())
             .await
             .poll_in_shop(feed, budget)
-            .await
+            .await;
+        // A run that failed is counted like a feed that could not be read: what passes as a retry, the rest
+        // as a failure (its alarm reaches a person).
+        if let Err(error) = &polled {
+            let metric = if error.is_transient() {
+                Metric::FeedRetry
+            } else {
+                Metric::FeedFailure
+            };
+            self.metrics.record(metric, 1);
+        }
+        polled
     }
 
     async fn poll_in_shop(&self, feed: &dyn OrderFeed, budget: PollBudget) -> Result<PollReport, ServiceError> {
@@ -239,13 +251,30 @@ impl Mallguard {
             FeedOrder::Order { order, raw } => {
                 let at = &order.order_ref;
                 if at.mall == mall && &at.shop == shop {
-                    let outcome = self
+                    let order_id = at.order_id.clone();
+                    let outcome = match self
                         .ingest(Incoming {
                             order: *order,
-                            raw,
+                            raw: raw.clone(),
                             delivery: None,
                         })
-                        .await?;
+                        .await
+                    {
+                        Ok(outcome) => outcome,
+                        // The store or the contention will pass: the run fails and the next one reads the
+                        // page again from the cursor.
+                        Err(error) if error.is_transient() => return Err(error),
+                        // An order ingest can never take (an item the store refuses, a mail that cannot be
+                        // rendered) would stop the cursor before its page for good, and every later order of
+                        // the shop with it: it is kept aside for the staff, and the run goes on.
+                        Err(error) => {
+                            tracing::error!(%mall, %shop, order = %order_id, %error, "a polled order could not be ingested: quarantined");
+                            self.quarantine(mall.as_str(), raw, meta, &format!("ingest failed: {error}"))
+                                .await?;
+                            report.quarantined += 1;
+                            return Ok(());
+                        }
+                    };
                     report.orders += 1;
                     match outcome {
                         IngestOutcome::Accepted => report.accepted += 1,

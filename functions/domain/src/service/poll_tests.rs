@@ -288,6 +288,52 @@ async fn an_unreadable_order_is_quarantined_and_the_others_on_its_page_are_inges
     assert_eq!(w.cursor(Mall::Rakuten, RAKUTEN_SHOP).await.unwrap().position, "p1");
 }
 
+/// An order the store can never take would otherwise fail every run at the same page, and the cursor would
+/// never pass it: the shop's later orders would never be read.
+#[tokio::test]
+async fn an_order_ingest_can_never_take_is_quarantined_and_the_cursor_moves_past_it() {
+    let w = world();
+    let poison = strangers_order("r-5", "SKU-B");
+    let after = strangers_order("r-6", "SKU-C");
+    w.store.refuse_writes_of("r-5");
+    let feed = ScriptedFeed::new(Mall::Rakuten, RAKUTEN_SHOP)
+        .then(Ok(feed_page(vec![feed_order(poison.clone())], "p1", true)))
+        .then(Ok(feed_page(vec![feed_order(after.clone())], "p2", false)));
+    let report = w.app.poll(&feed, budget()).await.unwrap();
+
+    assert_eq!(
+        (report.orders, report.accepted, report.quarantined, report.pages),
+        (1, 1, 1, 2),
+        "{report:?}"
+    );
+    assert_eq!(w.store.order(&poison.order_ref).await.unwrap(), None);
+    assert!(w.store.order(&after.order_ref).await.unwrap().is_some());
+    let kept = w.store.quarantined().await.unwrap();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0].source, "rakuten");
+    assert!(kept[0].error.starts_with("ingest failed:"), "{}", kept[0].error);
+    assert!(kept[0].error.contains("size limit"), "{}", kept[0].error);
+    assert_eq!(kept[0].meta.get("shop").map(String::as_str), Some(RAKUTEN_SHOP));
+    assert_eq!(w.mails_of(NoticeKind::StaffQuarantine).len(), 1);
+    assert_eq!(w.cursor(Mall::Rakuten, RAKUTEN_SHOP).await.unwrap().position, "p2");
+}
+
+#[tokio::test]
+async fn a_run_that_fails_is_counted_as_a_retry_when_it_will_pass() {
+    let w = world();
+    let app = Mallguard::new(
+        Arc::new(UnavailableStore),
+        w.mailer.clone(),
+        w.clock.clone(),
+        settings(),
+    )
+    .with_metrics(w.metrics.clone());
+    let feed = ScriptedFeed::new(Mall::Rakuten, RAKUTEN_SHOP);
+    app.poll(&feed, budget()).await.unwrap_err();
+    assert_eq!(w.metrics.of(Metric::FeedRetry), 1);
+    assert_eq!(w.metrics.of(Metric::FeedFailure), 0);
+}
+
 #[tokio::test]
 async fn an_order_a_feed_files_under_another_shop_is_quarantined_not_ingested() {
     let w = world();
