@@ -496,9 +496,25 @@ fn rakuten_yahoo_and_amazon_orders_of_one_buyer_through_the_deployed_handlers() 
         let report = poll(of(Mall::Rakuten)).await;
         assert_eq!(report["shops"][0]["accepted"], 2, "{report}");
         d.clock.advance(jiff::SignedDuration::from_mins(5));
+        // The Yahoo! buyer's notices through SES (moto's mails are the whole run's: count what this adds).
+        let yahoo_notices = |messages: &[Value]| {
+            messages
+                .iter()
+                .filter(|m| {
+                    let text = m.to_string();
+                    text.contains("taro.yamada@example.com") && text.contains(fake_yahoo::FIRST)
+                })
+                .count()
+        };
+        let notices_before = yahoo_notices(&moto_messages(&d.moto).await);
         let report = poll(of(Mall::Yahoo)).await;
         // By 13:05 JST the fake lists one Yahoo! order of 山田 太郎's.
         assert_eq!(report["shops"][0]["held"], 1, "the Yahoo! order is held: {report}");
+        assert_eq!(
+            yahoo_notices(&moto_messages(&d.moto).await) - notices_before,
+            1,
+            "the held Yahoo! order's buyer was sent the notice through SES"
+        );
 
         // Amazon's SQS event: two deliveries of one ORDER_CHANGE notification.
         let to_amazon_relay = |messages: &[Value]| {
@@ -543,13 +559,14 @@ fn rakuten_yahoo_and_amazon_orders_of_one_buyer_through_the_deployed_handlers() 
             (fake_amazon::ORDER, "confirmOrderDetails")
         );
         assert!(!sent[0].text().contains("http"), "no link: {}", sent[0].text());
-        assert!(
-            messages.iter().any(|m| {
-                let text = m.to_string();
-                text.contains("staff@tanaka-shop.example") && text.contains(fake_amazon::ORDER)
-            }),
-            "the staff were told of the Amazon hold"
-        );
+        let staff_mail = messages
+            .iter()
+            .map(|m| m.to_string())
+            .find(|text| text.contains("staff@tanaka-shop.example") && text.contains(fake_amazon::ORDER))
+            .expect("the staff were told of the Amazon hold");
+        // No phone task: the staff are told that phoning is forbidden, and where to turn instead.
+        assert!(staff_mail.contains("電話連絡は禁止"), "{staff_mail}");
+        assert!(staff_mail.contains("カスタマーサービス"), "{staff_mail}");
 
         // The backstop: getOrders finds the Amazon order again; it is a redelivery, nothing is written.
         d.clock.advance(jiff::SignedDuration::from_mins(5));

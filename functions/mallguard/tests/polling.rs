@@ -197,7 +197,7 @@ async fn a_polled_yahoo_order_of_the_buyer_of_a_polled_rakuten_order_is_held_on_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rakuten_then_yahoo_then_amazon_each_through_its_own_interface() {
     use mallguard_feeds::fake_amazon::{self, FakeSpApi};
-    use mallguard_feeds::fake_yahoo::{CLIENT_ID, CLIENT_SECRET, FakeYahoo, REFRESH_TOKEN, SELLER};
+    use mallguard_feeds::fake_yahoo::{CLIENT_ID, CLIENT_SECRET, FIRST, FakeYahoo, REFRESH_TOKEN, SECOND, SELLER};
     let rms = FakeRms::start_on(yesterday()).await;
     let yahoo = FakeYahoo::start_on(yesterday()).await;
     let amazon = FakeSpApi::start_on(yesterday()).await;
@@ -244,6 +244,24 @@ async fn rakuten_then_yahoo_then_amazon_each_through_its_own_interface() {
     assert!(rakuten.contains("受付 2"), "{rakuten}");
     let polled = run(&["poll", "--mall", "yahoo"]);
     assert!(polled.contains("保留 2"), "{polled}");
+    // Each held Yahoo! order's buyer has the notice in the outbox.
+    let outbox = || -> Vec<OutboxMail> {
+        std::fs::read_dir(data.join("outbox"))
+            .unwrap()
+            .map(|e| OutboxMail::read(&e.unwrap().path()))
+            .collect()
+    };
+    for yahoo_order in [FIRST, SECOND] {
+        let notices = outbox()
+            .into_iter()
+            .filter(|m| {
+                m.to.contains("taro.yamada@example.com")
+                    && m.subject.contains("ご確認のお願い")
+                    && m.text.contains(yahoo_order)
+            })
+            .count();
+        assert_eq!(notices, 1, "the notice of the held Yahoo! order {yahoo_order}");
+    }
     let kept: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     assert_eq!(
         kept["yahoo"][SELLER]["refresh_token"], "rotated-refresh-token",
