@@ -87,7 +87,7 @@ impl NoticeId {
     /// ([`FeedError::kind`]): `f.rakuten.tanaka-shop.2026-11-23.unauthorized.staff_feed_failure`. The mall,
     /// the date and the reason hold no `.`, so the shop between them keeps two ids apart even when it has
     /// one.
-    pub fn for_feed_failure(mall: Mall, shop: &ShopId, day: jiff::civil::Date, failure: &str) -> Self {
+    pub fn for_feed_failure(mall: Mall, shop: &str, day: jiff::civil::Date, failure: &str) -> Self {
         Self(format!(
             "f.{mall}.{shop}.{day}.{failure}.{}",
             NoticeKind::StaffFeedFailure.as_str()
@@ -1010,17 +1010,17 @@ mod tests {
     fn a_feed_failure_alert_is_one_a_day_per_mall_shop_and_reason() {
         let shop = ShopId::parse("tanaka.shop").unwrap();
         let day: jiff::civil::Date = "2026-11-23".parse().unwrap();
-        let id = NoticeId::for_feed_failure(Mall::Rakuten, &shop, day, "unauthorized");
+        let id = NoticeId::for_feed_failure(Mall::Rakuten, shop.as_str(), day, "unauthorized");
         assert_eq!(
             id.as_str(),
             "f.rakuten.tanaka.shop.2026-11-23.unauthorized.staff_feed_failure"
         );
         let next_day = day.tomorrow().unwrap();
         let others = [
-            NoticeId::for_feed_failure(Mall::Yahoo, &shop, day, "unauthorized"),
-            NoticeId::for_feed_failure(Mall::Rakuten, &ShopId::parse("tanaka").unwrap(), day, "unauthorized"),
-            NoticeId::for_feed_failure(Mall::Rakuten, &shop, next_day, "unauthorized"),
-            NoticeId::for_feed_failure(Mall::Rakuten, &shop, day, "refused"),
+            NoticeId::for_feed_failure(Mall::Yahoo, shop.as_str(), day, "unauthorized"),
+            NoticeId::for_feed_failure(Mall::Rakuten, "tanaka", day, "unauthorized"),
+            NoticeId::for_feed_failure(Mall::Rakuten, shop.as_str(), next_day, "unauthorized"),
+            NoticeId::for_feed_failure(Mall::Rakuten, shop.as_str(), day, "refused"),
         ];
         assert!(others.iter().all(|other| other != &id), "{others:?}");
     }

@@ -86,8 +86,9 @@ pub enum Command {
         /// Only this mall.
         #[arg(long, value_parser = ["rakuten", "yahoo", "amazon"])]
         mall: Option<String>,
-        /// Accepted for symmetry with the scheduled polls; a poll runs now either way.
-        #[arg(long, hide = true)]
+        /// Run the pass at once (what `poll` always does; `serve` polls on its own schedule meanwhile, and the
+        /// stored cursors keep the two from reading an order twice).
+        #[arg(long)]
         now: bool,
         #[command(flatten)]
         shop: Box<ShopArgs>,

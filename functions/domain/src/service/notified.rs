@@ -47,6 +47,9 @@ pub enum NotificationError {
     Service(#[from] ServiceError),
 }
 
+/// The alert key the sellers without credentials share: one alert a day between them.
+const UNCONFIGURED_SELLERS: &str = "~unconfigured";
+
 impl Mallguard {
     /// Handles one order notification: a notification handled before costs one read and nothing else;
     /// otherwise the order is read through `lookup` (the notification's seller's credentials; None when the
@@ -83,7 +86,11 @@ impl Mallguard {
             let error = FeedError::Unauthorized(format!(
                 "no credentials for {mall} seller {shop}: add the seller's API credentials to the deployment's secret"
             ));
-            self.feed_failed(*mall, shop, None, &error).await?;
+            // Any SP-API application may point its notifications at the queue, so a seller without
+            // credentials may be a stranger's: one alert a day for all such sellers, not one each (the
+            // notifications themselves go back to the queue, and to its dead letters in the end).
+            self.feed_failed_alerting(*mall, shop, UNCONFIGURED_SELLERS, None, &error)
+                .await?;
             return Err(error.into());
         };
         if lookup.mall() != *mall || lookup.shop() != shop {

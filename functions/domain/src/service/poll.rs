@@ -202,7 +202,7 @@ impl Mallguard {
         })?;
         let notice = sent_after_commit(
             Notice::new(
-                NoticeId::for_feed_failure(mall, shop, day, "expiring"),
+                NoticeId::for_feed_failure(mall, shop.as_str(), day, "expiring"),
                 NoticeKind::StaffFeedFailure,
                 None,
                 mail,
@@ -309,6 +309,20 @@ impl Mallguard {
         cursor: Option<&PollCursor>,
         error: &FeedError,
     ) -> Result<(), ServiceError> {
+        self.feed_failed_alerting(mall, shop, shop.as_str(), cursor, error)
+            .await
+    }
+
+    /// The same, with the alert counted once a day under `alert_key` (the shop, or a key that several
+    /// shops share so that they make one alert a day between them).
+    pub(super) async fn feed_failed_alerting(
+        &self,
+        mall: Mall,
+        shop: &ShopId,
+        alert_key: &str,
+        cursor: Option<&PollCursor>,
+        error: &FeedError,
+    ) -> Result<(), ServiceError> {
         if error.is_transient() {
             self.metrics.record(Metric::FeedRetry, 1);
             tracing::warn!(%mall, %shop, %error, "the mall's orders cannot be read now; the next run tries again");
@@ -328,7 +342,7 @@ impl Mallguard {
         })?;
         let notice = sent_after_commit(
             Notice::new(
-                NoticeId::for_feed_failure(mall, shop, day, error.kind()),
+                NoticeId::for_feed_failure(mall, alert_key, day, error.kind()),
                 NoticeKind::StaffFeedFailure,
                 None,
                 mail,

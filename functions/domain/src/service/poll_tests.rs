@@ -713,6 +713,19 @@ async fn a_seller_without_credentials_alerts_the_staff_and_the_notification_come
     let alerts = w.mails_of(NoticeKind::StaffFeedFailure);
     assert_eq!(alerts.len(), 1);
     assert!(alerts[0].text.contains(AMAZON_SELLER));
+
+    // Strangers' sellers (any SP-API application can send to the queue) make no alert of their own that
+    // day: each notification is still refused, counted, and goes back to the queue.
+    for stranger in ["A2STRANGER", "A3STRANGER"] {
+        let notification = OrderNotification {
+            shop: ShopId::parse(stranger).unwrap(),
+            ..amazon_notification(&format!("n-{stranger}"))
+        };
+        let error = w.app.notified(&notification, None).await.unwrap_err();
+        assert!(error.to_string().contains(stranger), "{error}");
+    }
+    assert_eq!(w.mails_of(NoticeKind::StaffFeedFailure).len(), 1, "one alert a day");
+    assert_eq!(w.metrics.of(Metric::FeedFailure), 3);
 }
 
 #[tokio::test]
