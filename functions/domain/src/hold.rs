@@ -177,6 +177,8 @@ pub enum RiskFlag {
     FreeMailCashOnDelivery,
     /// The buyer has no mail address we can write to.
     NoBuyerEmail,
+    /// The mall holds the order for its own fraud screening (Yahoo!'s 不正注文の審査).
+    ScreenedByMall,
 }
 
 impl RiskFlag {
@@ -188,6 +190,8 @@ impl RiskFlag {
             (RiskFlag::FreeMailCashOnDelivery, Language::En) => "free mail with cash on delivery",
             (RiskFlag::NoBuyerEmail, Language::Ja) => "購入者のメールアドレスなし",
             (RiskFlag::NoBuyerEmail, Language::En) => "no buyer mail address",
+            (RiskFlag::ScreenedByMall, Language::Ja) => "モールの不正注文審査で保留中",
+            (RiskFlag::ScreenedByMall, Language::En) => "held by the mall's fraud screening",
         }
     }
 }
@@ -240,6 +244,9 @@ pub fn risk_flags(order: &Order) -> Vec<RiskFlag> {
                 flags.push(RiskFlag::FreeMailCashOnDelivery);
             }
         }
+    }
+    if order.screened_by_mall {
+        flags.push(RiskFlag::ScreenedByMall);
     }
     flags
 }

@@ -407,6 +407,10 @@ pub struct Order {
     pub status: OrderStatus,
     pub total: Option<Money>,
     pub payload_digest: PayloadDigest,
+    /// The mall holds the order for its own fraud screening (Yahoo!'s `FraudHoldStatus`, 不正注文の審査): it
+    /// stays open and may still ship once the mall lets it go, so the staff are shown it beside a hold.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub screened_by_mall: bool,
 }
 
 impl Order {

@@ -72,6 +72,7 @@ pub fn order_at(id: &str, placed_at: &str) -> Order {
         status: OrderStatus::Open,
         total: Some(Money::yen(1200)),
         payload_digest: PayloadDigest::of(id.as_bytes()),
+        screened_by_mall: false,
     }
 }
 

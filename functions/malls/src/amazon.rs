@@ -854,6 +854,7 @@ fn v0_order(
         status: status.canonical(),
         total,
         payload_digest: PayloadDigest::of(evidence),
+        screened_by_mall: false,
     })
 }
 

@@ -324,6 +324,7 @@ impl WireOrder {
             status: self.status.unwrap_or(OrderStatus::Open),
             total,
             payload_digest: PayloadDigest::of(raw_body),
+            screened_by_mall: false,
         })
     }
 }

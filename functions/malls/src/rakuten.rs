@@ -901,6 +901,7 @@ impl WireOrder {
             status: status_of(self.order_progress),
             total,
             payload_digest: PayloadDigest::of(raw),
+            screened_by_mall: false,
         })
     }
 

@@ -389,6 +389,7 @@ impl WireOrder {
             status,
             total,
             payload_digest: PayloadDigest::of(raw_body),
+            screened_by_mall: false,
         })
     }
 

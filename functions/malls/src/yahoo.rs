@@ -299,14 +299,19 @@ pub struct OrderInfo {
     pub warnings: Vec<YahooMessage>,
 }
 
+/// Reads `FraudHoldStatus` as Yahoo's change log of 2021-08-30 gives its values: blank or `0` no screening,
+/// `1` ルール保留審査中 (under screening) and `3` ルール悪用確定 (abuse confirmed) a hold, `2` ルール保留解除
+/// (released) none. A value the log does not name is read as a hold: the staff see it, nothing is lost.
+pub fn screening_holds(value: Option<&str>) -> bool {
+    !matches!(value.map(str::trim), None | Some("" | "0" | "2"))
+}
+
 impl OrderInfo {
     /// Whether Yahoo holds the order for fraud screening (不正注文の審査). The order stays
     /// [`OrderStatus::Open`] (it may still ship), and the caller should show the hold to the staff.
-    ///
-    /// `FraudHoldStatus`'s value set is not verified: a blank value or `0` is read as no hold, any other
-    /// value as a hold.
+    /// See [`screening_holds`] for how the value is read.
     pub fn fraud_hold(&self) -> bool {
-        self.fraud_hold_status.as_deref().is_some_and(|value| value != "0")
+        screening_holds(self.fraud_hold_status.as_deref())
     }
 }
 
@@ -579,8 +584,9 @@ impl WireOrderInfo {
             status,
             total,
             payload_digest: PayloadDigest::of(raw),
+            screened_by_mall: false,
         };
-        Ok(OrderInfo {
+        let mut info = OrderInfo {
             order,
             order_status,
             ship_status,
@@ -589,7 +595,9 @@ impl WireOrderInfo {
             last_update_time,
             is_seen: non_empty(self.is_seen.as_deref()).and_then(boolean),
             warnings,
-        })
+        };
+        info.order.screened_by_mall = info.fraud_hold();
+        Ok(info)
     }
 }
 
@@ -857,10 +865,9 @@ pub struct ListedOrder {
 }
 
 impl ListedOrder {
-    /// Whether Yahoo holds the order for fraud screening (blank or `0` is no hold; the value set is not
-    /// verified).
+    /// Whether Yahoo holds the order for fraud screening; see [`screening_holds`].
     pub fn fraud_hold(&self) -> bool {
-        self.fraud_hold_status.as_deref().is_some_and(|value| value != "0")
+        screening_holds(self.fraud_hold_status.as_deref())
     }
 }
 
@@ -1846,6 +1853,37 @@ mod tests {
         // The product is the same one too.
         let product = |o: &Order| o.lines.iter().next().unwrap().product.clone();
         assert_eq!(product(&yahoo), product(&own));
+    }
+
+    #[test]
+    fn fraud_hold_status_1_and_3_hold_2_released_and_unknown_values_are_holds() {
+        for (value, holds) in [
+            (None, false),
+            (Some(""), false),
+            (Some("0"), false),
+            (Some("1"), true),
+            (Some("2"), false),
+            (Some("3"), true),
+            (Some("9"), true),
+        ] {
+            assert_eq!(screening_holds(value), holds, "{value:?}");
+        }
+    }
+
+    #[test]
+    fn an_order_in_yahoos_fraud_screening_is_open_and_marked_screened() {
+        let plain = info(&sample("orderInfo.xml"));
+        assert!(!plain.order.screened_by_mall);
+        let text = String::from_utf8(sample("orderInfo.xml")).unwrap();
+        let screened = text.replacen(
+            "<FraudHoldStatus>0</FraudHoldStatus>",
+            "<FraudHoldStatus>1</FraudHoldStatus>",
+            1,
+        );
+        assert_ne!(screened, text, "the sample carries FraudHoldStatus");
+        let info = info(screened.as_bytes());
+        assert_eq!(info.order.status, OrderStatus::Open);
+        assert!(info.order.screened_by_mall);
     }
 
     #[test]

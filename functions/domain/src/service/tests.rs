@@ -263,6 +263,33 @@ async fn the_sweep_reminds_at_half_time_and_cancels_at_the_deadline() {
     assert_eq!(w.app.sweep().await.unwrap(), SweepReport::default());
 }
 
+/// A duplicate the mall itself holds for fraud screening (Yahoo!'s FraudHoldStatus): held like any other,
+/// and the staff are told the mall screens it.
+#[tokio::test]
+async fn a_duplicate_the_mall_screens_for_fraud_is_flagged_to_the_staff() {
+    let w = world();
+    let mut first = order("y-1");
+    first.order_ref.mall = Mall::Yahoo;
+    let mut second = order_at("y-2", "2026-11-23T03:05:00Z");
+    second.order_ref.mall = Mall::Yahoo;
+    second.screened_by_mall = true;
+    w.app.ingest(incoming(first)).await.unwrap();
+    let IngestOutcome::Held { hold, .. } = w.app.ingest(incoming(second)).await.unwrap() else {
+        panic!("the duplicate is held")
+    };
+    let hold = w.store.hold(&hold).await.unwrap().unwrap();
+    assert!(
+        hold.risks.contains(&crate::hold::RiskFlag::ScreenedByMall),
+        "{:?}",
+        hold.risks
+    );
+    let alert = &w.mails_of(NoticeKind::StaffNewHold)[0];
+    assert!(alert.text.contains("モールの不正注文審査で保留中"), "{}", alert.text);
+    // The buyer is not told: the screening is the mall's business with the staff.
+    let notice = &w.mails_of(NoticeKind::Notice)[0];
+    assert!(!notice.text.contains("不正"), "{}", notice.text);
+}
+
 #[tokio::test]
 async fn an_unanswered_amazon_hold_is_not_cancelled_but_left_to_the_staff_with_the_case_text() {
     let w = world();
