@@ -559,6 +559,10 @@ pub struct YahooSecret {
     pub public_key_pem: Option<SecretString>,
     #[serde(default, serialize_with = "expose_option", skip_serializing_if = "Option::is_none")]
     pub public_key_version: Option<SecretString>,
+    /// When the store consented (RFC 3339): its refresh token lives four weeks from then, and the staff are
+    /// warned two weeks ahead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorized_at: Option<jiff::Timestamp>,
 }
 
 fn expose_option<S: serde::Serializer>(secret: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {
@@ -577,6 +581,7 @@ impl PartialEq for YahooSecret {
             && text(&self.refresh_token) == text(&other.refresh_token)
             && maybe(&self.public_key_pem) == maybe(&other.public_key_pem)
             && maybe(&self.public_key_version) == maybe(&other.public_key_version)
+            && self.authorized_at == other.authorized_at
     }
 }
 

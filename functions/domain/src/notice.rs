@@ -954,6 +954,34 @@ mod tests {
     }
 
     #[test]
+    fn the_expiry_warning_says_how_each_mall_renews() {
+        let shop_id = ShopId::parse("tanaka-shop").unwrap();
+        let warn = |lang: Language, mall: Mall| {
+            let mut shop = shop();
+            shop.language = lang;
+            Templates::new()
+                .credentials_expiring_mail(&CredentialsExpiringContext {
+                    shop: &shop,
+                    mall,
+                    shop_id: &shop_id,
+                    expires_at: "2026-11-29T01:00:00Z".parse().unwrap(),
+                    now: "2026-11-20T01:00:00Z".parse().unwrap(),
+                })
+                .unwrap()
+        };
+        assert!(warn(Language::Ja, Mall::Rakuten).text.contains("licenseKey"));
+        let yahoo = warn(Language::Ja, Mall::Yahoo);
+        assert!(
+            yahoo.text.contains("同意") && yahoo.text.contains("authorized_at"),
+            "{}",
+            yahoo.text
+        );
+        assert!(yahoo.subject.contains("あと9日"), "{}", yahoo.subject);
+        let yahoo = warn(Language::En, Mall::Yahoo);
+        assert!(yahoo.text.contains("have the store consent to"), "{}", yahoo.text);
+    }
+
+    #[test]
     fn the_feed_failure_alert_says_what_failed_and_what_a_person_must_do() {
         let expired = || FeedError::Unauthorized("ES04-01 licenseKey expired".into());
         let mail = feed_failure(Language::Ja, Mall::Rakuten, expired(), Some("2026-11-23T02:55:00Z"));

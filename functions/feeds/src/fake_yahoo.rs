@@ -382,6 +382,7 @@ impl FakeYahoo {
             refresh_token: SecretString::from(REFRESH_TOKEN),
             public_key_pem: None,
             public_key_version: None,
+            authorized_at: None,
         }
     }
 

@@ -100,7 +100,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use jiff::{SignedDuration, Timestamp};
 use mallguard_domain::action::{ActionError, ActionKind, MallAction, Performed};
-use mallguard_domain::feed::{FeedError, FeedOrder, FeedPage, OrderFeed, RotatedCredential};
+use mallguard_domain::feed::{CredentialsExpiry, FeedError, FeedOrder, FeedPage, OrderFeed, RotatedCredential};
 use mallguard_domain::ids::{Mall, OrderId, ShopId};
 use mallguard_domain::policy::jst;
 use mallguard_malls::ParseError;
@@ -147,7 +147,16 @@ pub struct YahooCredentials {
     pub public_key_pem: Option<SecretString>,
     /// That key's version, sent as `X-sws-signature-version`.
     pub public_key_version: Option<SecretString>,
+    /// When the store gave its consent (the refresh token's issue): the token lives [`CONSENT_LIFETIME`], so
+    /// the staff are warned before it ends. None: nobody said; no warning, and the read fails when it ends.
+    pub authorized_at: Option<Timestamp>,
 }
+
+/// How long a store's consent (its refresh token) lives at Yahoo! ID連携: four weeks.
+pub const CONSENT_LIFETIME: SignedDuration = SignedDuration::from_hours(28 * 24);
+
+/// How often a feed reports when the store's consent ends (the poll use case warns once a day).
+const CONSENT_TOLD_EVERY: SignedDuration = SignedDuration::from_hours(24);
 
 impl fmt::Debug for YahooCredentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -216,6 +225,8 @@ pub struct YahooFeed {
     rotated: Mutex<Option<SecretString>>,
     /// When the last call started; calls wait their turn on this lock.
     last_call: tokio::sync::Mutex<Option<Instant>>,
+    /// When the end of the store's consent was last reported (see [`CONSENT_TOLD_EVERY`]).
+    consent_told: Mutex<Option<Timestamp>>,
 }
 
 impl fmt::Debug for YahooFeed {
@@ -318,6 +329,21 @@ impl YahooFeed {
         client: reqwest::Client,
     ) -> Result<YahooFeed, ConfigError> {
         let base_url = options.base_url.as_deref().unwrap_or_else(|| yahoo::base_url(&shop));
+        if credentials.public_key_pem.is_none() {
+            tracing::warn!(
+                mall = "yahoo",
+                shop = %shop,
+                "no store public key in the secret: Yahoo! ends the order API's session after 12 hours, and a \
+                 person must then authorise the app again"
+            );
+        }
+        if credentials.authorized_at.is_none() {
+            tracing::info!(
+                mall = "yahoo",
+                shop = %shop,
+                "no authorized_at in the secret: nobody is warned before the store's consent (four weeks) ends"
+            );
+        }
         Ok(YahooFeed {
             base_url: http::base_url(base_url)?,
             token_url: http::base_url(&options.token_url)?,
@@ -333,6 +359,7 @@ impl YahooFeed {
             access: Mutex::new(None),
             rotated: Mutex::new(None),
             last_call: tokio::sync::Mutex::new(None),
+            consent_told: Mutex::new(None),
         })
     }
 
@@ -655,6 +682,25 @@ impl OrderFeed for YahooFeed {
 
     fn shop(&self) -> &ShopId {
         &self.shop
+    }
+
+    /// When the store's consent ends: [`CONSENT_LIFETIME`] after `authorized_at`, reported once a day (it
+    /// costs no request; the poll use case warns the staff from two weeks before).
+    async fn credentials_expiry(&self, now: Timestamp) -> Result<Option<CredentialsExpiry>, FeedError> {
+        let Some(authorized_at) = self.credentials.authorized_at else {
+            return Ok(None);
+        };
+        {
+            let mut told = lock(&self.consent_told);
+            if told.is_some_and(|at| now.duration_since(at) < CONSENT_TOLD_EVERY) {
+                return Ok(None);
+            }
+            *told = Some(now);
+        }
+        Ok(Some(CredentialsExpiry {
+            expires_at: authorized_at.checked_add(CONSENT_LIFETIME).unwrap_or(Timestamp::MAX),
+            requests: 0,
+        }))
     }
 
     async fn changed_since(
@@ -988,6 +1034,7 @@ mod tests {
             refresh_token: SecretString::from("refresh-AAAA"),
             public_key_pem: None,
             public_key_version: None,
+            authorized_at: None,
         };
         YahooFeed::new(ShopId::parse("tanaka-yahoo").unwrap(), credentials, options).unwrap()
     }

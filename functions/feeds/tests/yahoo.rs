@@ -9,7 +9,7 @@ use jiff::{SignedDuration, Timestamp};
 use mallguard_domain::feed::{FeedError, FeedOrder, FeedPage, OrderFeed};
 use mallguard_domain::ids::Mall;
 use mallguard_domain::order::{Order, OrderStatus};
-use mallguard_feeds::yahoo::{YahooFeed, YahooOptions};
+use mallguard_feeds::yahoo::{YahooCredentials, YahooFeed, YahooOptions};
 use mallguard_malls::yahoo;
 use secrecy::ExposeSecret as _;
 use support::{Answer, CLIENT_SECRET, Endpoint, FIRST, FakeYahoo, ListSeen, ORDER_INFO, REFRESH_TOKEN, SECOND, SELLER};
@@ -247,6 +247,30 @@ async fn the_daily_cap_is_throttled_until_midnight_in_japan() {
     fake.answer_once(Endpoint::OrderInfo, Answer::quota());
     let error = feed.changed_since(None, at(NOW), DAY).await.unwrap_err();
     assert!(matches!(error, FeedError::Throttled { .. }), "{error:?}");
+}
+
+#[tokio::test]
+async fn the_end_of_the_stores_consent_is_told_once_a_day_four_weeks_after_it_was_given() {
+    let fake = FakeYahoo::start().await;
+    let authorized_at = at("2026-11-01T01:00:00Z");
+    let feed = fake.feed_with(
+        YahooCredentials {
+            authorized_at: Some(authorized_at),
+            ..FakeYahoo::credentials()
+        },
+        fake.options(),
+    );
+    let expiry = feed.credentials_expiry(at(NOW)).await.unwrap().expect("told");
+    assert_eq!(expiry.expires_at, at("2026-11-29T01:00:00Z"));
+    assert_eq!(expiry.requests, 0, "nothing asked of Yahoo");
+    let later = at(NOW) + SignedDuration::from_hours(1);
+    assert_eq!(feed.credentials_expiry(later).await.unwrap(), None, "once a day");
+    let next_day = at(NOW) + DAY;
+    assert!(feed.credentials_expiry(next_day).await.unwrap().is_some());
+    assert_eq!(fake.requests(Endpoint::Token) + fake.requests(Endpoint::OrderList), 0);
+
+    // Without the time of consent, nothing is told.
+    assert_eq!(fake.feed().credentials_expiry(at(NOW)).await.unwrap(), None);
 }
 
 #[tokio::test]

@@ -242,6 +242,7 @@ fn yahoo_feeds(deployment: &Deployment, urls: &FeedUrls) -> Result<Vec<Arc<Yahoo
             refresh_token: secret.refresh_token.clone(),
             public_key_pem: secret.public_key_pem.clone(),
             public_key_version: secret.public_key_version.clone(),
+            authorized_at: secret.authorized_at,
         };
         let options = YahooOptions {
             base_url: urls.yahoo.clone(),
