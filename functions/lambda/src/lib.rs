@@ -26,6 +26,25 @@ use mallguard_feeds::shopify::{RefundChoice, ShopifyAdmin, ShopifyCredentials, S
 use mallguard_feeds::yahoo::{YahooCredentials, YahooFeed, YahooOptions};
 use mallguard_smtp::{RakutenSmtpMailer, RakutenSmtpSettings, Tls};
 
+/// Logs as Lambda's advanced logging controls ask: JSON when `AWS_LAMBDA_LOG_FORMAT` is `JSON`, at the level
+/// of `AWS_LAMBDA_LOG_LEVEL` (else `RUST_LOG` when it is a plain level, else INFO), to stdout. The runtime's own
+/// `init_default_subscriber` does the same through an `EnvFilter`, whose directive parser brings a regular
+/// expression engine into every binary; a plain level needs none of it, and the packages are smaller.
+pub fn init_logging() {
+    use lambda_runtime::tracing::subscriber::filter::LevelFilter;
+    let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .ok()
+        .and_then(|level| level.trim().parse::<LevelFilter>().ok())
+        .unwrap_or(LevelFilter::INFO);
+    let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|format| format.eq_ignore_ascii_case("json"));
+    let logs = lambda_runtime::tracing::subscriber::fmt()
+        .with_target(false)
+        .without_time()
+        .with_max_level(level);
+    if json { logs.json().init() } else { logs.init() }
+}
+
 /// A function ready to serve: its use cases and what it was configured with.
 pub struct ColdStart {
     pub app: Mallguard,

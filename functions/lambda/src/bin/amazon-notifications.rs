@@ -5,11 +5,11 @@
 use std::time::{Instant, SystemTime};
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
-use lambda_runtime::{Error, LambdaEvent, run, service_fn, tracing};
+use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing::init_default_subscriber();
+    mallguard_lambda::init_logging();
     let cold = mallguard_lambda::cold_start("amazon-notifications").await?;
     let sellers = mallguard_lambda::amazon_sellers(&cold.deployment)?;
     tracing::info!(sellers = sellers.len(), "amazon sellers ready");

@@ -2,12 +2,12 @@
 
 use std::sync::Arc;
 
-use lambda_http::{Error, run, tracing};
+use lambda_http::{Error, run};
 use mallguard_console::{ConsoleConfig, ConsoleUrl};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing::init_default_subscriber();
+    mallguard_lambda::init_logging();
     let cold = mallguard_lambda::cold_start("console").await?;
     let config = ConsoleConfig {
         staff: cold.deployment.knobs.staff_list(),

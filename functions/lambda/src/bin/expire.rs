@@ -3,11 +3,11 @@
 
 use std::time::{Instant, SystemTime};
 
-use lambda_runtime::{Error, LambdaEvent, run, service_fn, tracing};
+use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing::init_default_subscriber();
+    mallguard_lambda::init_logging();
     let cold = mallguard_lambda::cold_start("expire").await?;
     let app = &cold.app;
     run(service_fn(|event: LambdaEvent<serde_json::Value>| async move {

@@ -1,13 +1,13 @@
 //! The ingest Lambda function: `POST /webhooks/{mall}` behind a Function URL (or an HTTP API).
 
-use lambda_http::{Error, run, tracing};
+use lambda_http::{Error, run};
 use mallguard_ingest::IngestConfig;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     // JSON logs when the function's log format is JSON (set in the template); never a body, an email,
     // a phone number or an address.
-    tracing::init_default_subscriber();
+    mallguard_lambda::init_logging();
     let cold = mallguard_lambda::cold_start("ingest").await?;
     let webhooks = cold.deployment.secrets.webhooks().clone();
     // lambda_http hands the router the exact bytes received (base64-decoded when isBase64Encoded), which

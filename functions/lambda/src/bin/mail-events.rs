@@ -1,10 +1,10 @@
 //! The mail-events function: SES's events about the notices (through EventBridge), attached to their holds.
 
-use lambda_runtime::{Error, LambdaEvent, run, service_fn, tracing};
+use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing::init_default_subscriber();
+    mallguard_lambda::init_logging();
     let cold = mallguard_lambda::cold_start("mail-events").await?;
     let app = &cold.app;
     run(service_fn(|event: LambdaEvent<serde_json::Value>| async move {

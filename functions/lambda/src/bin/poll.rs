@@ -3,11 +3,11 @@
 
 use std::time::{Instant, SystemTime};
 
-use lambda_runtime::{Error, LambdaEvent, run, service_fn, tracing};
+use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing::init_default_subscriber();
+    mallguard_lambda::init_logging();
     let cold = mallguard_lambda::cold_start("poll").await?;
     let feeds = mallguard_lambda::feeds(&cold.deployment)?;
     tracing::info!(shops = feeds.len(), "poll feeds ready");

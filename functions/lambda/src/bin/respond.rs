@@ -1,10 +1,10 @@
 //! The respond Lambda function: the buyer's page at `GET/POST /h/{token}` behind a Function URL.
 
-use lambda_http::{Error, run, tracing};
+use lambda_http::{Error, run};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing::init_default_subscriber();
+    mallguard_lambda::init_logging();
     let cold = mallguard_lambda::cold_start("respond").await?;
     run(mallguard_respond::router(cold.app)).await
 }
