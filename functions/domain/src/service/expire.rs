@@ -148,7 +148,16 @@ impl Mallguard {
             // and the hold waits for them. With automatic cancellation, optionally after a second deadline.
             let wait_for_staff = amazon && !policy.amazon_auto_cancel;
             let escalate_first = amazon && (wait_for_staff || policy.amazon_fallback_first);
-            if escalate_first && hold.amazon_fallback_case.is_none() {
+            if wait_for_staff && hold.amazon_fallback_case.is_some() {
+                // The request was noted when the notice did not arrive and the staff have its text: the hold
+                // only stops being due.
+                let mut waiting = hold.clone();
+                waiting.version += 1;
+                waiting.awaiting_staff = true;
+                waiting.remind_at = None;
+                batch.holds.push((waiting, Expect::Version(hold.version)));
+                Swept::Escalated
+            } else if escalate_first && hold.amazon_fallback_case.is_none() {
                 let mut escalated = hold.clone();
                 escalated.version += 1;
                 escalated.amazon_fallback_case =

@@ -402,26 +402,21 @@ impl Mallguard {
                 batch.history.push(HistoryEntry::new(order, now, event));
             }
             // A buyer's notice given up leaves the buyer unaware of an open hold: the staff take over.
-            let mut escalation = vec![];
-            if updated.state == NoticeState::Failed
-                && matches!(notice.kind, NoticeKind::Notice | NoticeKind::Reminder)
-                && let Some(hold_id) = &notice.hold
-            {
-                match self.store.hold(hold_id).await {
-                    Ok(Some(hold)) if hold.state == HoldState::Held => {
-                        let this = self.in_shop(hold.order.mall, &hold.order.shop).await;
-                        match this.undeliverable_into(&mut batch, &hold, now).await {
-                            Ok(alerts) => escalation = alerts,
-                            Err(err) => tracing::warn!(hold = %hold_id, error = %err, "could not escalate"),
-                        }
-                    }
-                    Ok(_) => {}
-                    Err(err) => tracing::warn!(hold = %hold_id, error = %err, "could not read the hold to escalate"),
-                }
-            }
+            let given_up_hold = (updated.state == NoticeState::Failed
+                && matches!(notice.kind, NoticeKind::Notice | NoticeKind::Reminder))
+            .then_some(notice.hold.as_ref())
+            .flatten();
             batch.notices.push((updated, Expect::Version(notice.version)));
-            match self.store.commit(batch).await {
-                Ok(()) => queue.extend(escalation),
+            let recorded = match given_up_hold {
+                Some(hold_id) => match self.store.hold(hold_id).await {
+                    Ok(Some(hold)) => self.escalate_undeliverable(hold, batch, now).await,
+                    Ok(None) => self.commit_alone(batch).await.map(|()| vec![]),
+                    Err(err) => Err(err.into()),
+                },
+                None => self.commit_alone(batch).await.map(|()| vec![]),
+            };
+            match recorded {
+                Ok(alerts) => queue.extend(alerts),
                 // The mail went out (or not) either way; a conflict means the sweep already recorded it.
                 Err(err) => tracing::warn!(notice = %notice.id, error = %err, "could not record the notice's outcome"),
             }

@@ -1379,3 +1379,125 @@ async fn a_sweep_out_of_time_stops_after_the_page_it_took_and_says_more_is_due()
         .unwrap();
     assert_eq!((second.cancelled, second.more_due), (3, false));
 }
+
+impl World {
+    /// Ingests Amazon orders 503-1 then its duplicate 503-2 five minutes later; returns the hold.
+    async fn held_amazon_pair(&self) -> Hold {
+        let mut first = order("503-1");
+        first.order_ref.mall = Mall::Amazon;
+        let mut second = order_at("503-2", "2026-11-23T03:05:00Z");
+        second.order_ref.mall = Mall::Amazon;
+        self.app.ingest(incoming(first)).await.unwrap();
+        let IngestOutcome::Held { hold, .. } = self.app.ingest(incoming(second)).await.unwrap() else {
+            panic!("held")
+        };
+        self.store.hold(&hold).await.unwrap().unwrap()
+    }
+}
+
+#[tokio::test]
+async fn an_amazon_hold_whose_message_bounced_is_not_cancelled_at_its_deadline_but_waits_for_the_staff() {
+    let w = world();
+    let hold = w.held_amazon_pair().await;
+    let bounced = report(&hold, NoticeKind::Notice, MailOutcome::Bounced { permanent: true });
+    assert_eq!(
+        w.app.mail_reported(bounced).await.unwrap(),
+        MailReportOutcome::Escalated
+    );
+    let escalated = w.store.hold(&hold.id).await.unwrap().unwrap();
+    assert!(escalated.amazon_fallback_case.is_some());
+    assert!(escalated.awaiting_staff, "the hold waits for the staff");
+    assert_eq!(escalated.remind_at, None, "no reminder to an address that bounced");
+    let alert = &w.mails_of(NoticeKind::StaffUndeliverable)[0];
+    assert!(alert.text.contains("自動ではキャンセルしません"), "{}", alert.text);
+    w.clock.set(hold.deadline);
+    let report = w.app.sweep().await.unwrap();
+    assert_eq!(report.cancelled, 0, "{report:?}");
+    w.clock.advance(SignedDuration::from_hours(72));
+    assert_eq!(w.app.sweep().await.unwrap().cancelled, 0);
+    assert_eq!(w.state(&hold).await, HoldState::Held);
+    assert!(w.mails_of(NoticeKind::Cancellation).is_empty());
+    assert!(w.mails_of(NoticeKind::Reminder).is_empty());
+}
+
+#[tokio::test]
+async fn an_amazon_hold_with_its_request_noted_but_still_due_is_left_to_the_staff_at_the_deadline() {
+    // A hold escalated before holds were marked as waiting at once: the sweep must not cancel it either.
+    let w = world();
+    let hold = w.held_amazon_pair().await;
+    let mut noted = hold.clone();
+    noted.amazon_fallback_case = Some("依頼文".into());
+    noted.version += 1;
+    let mut batch = WriteBatch::default();
+    batch.holds.push((noted, Expect::Version(hold.version)));
+    w.store.commit(batch).await.unwrap();
+    w.clock.set(hold.deadline);
+    let report = w.app.sweep().await.unwrap();
+    assert_eq!((report.cancelled, report.escalated), (0, 1), "{report:?}");
+    let waiting = w.store.hold(&hold.id).await.unwrap().unwrap();
+    assert_eq!(waiting.state, HoldState::Held);
+    assert!(waiting.awaiting_staff);
+    assert!(w.mails_of(NoticeKind::Cancellation).is_empty());
+    assert!(
+        w.mails_of(NoticeKind::StaffEscalated).is_empty(),
+        "the staff have the request text already"
+    );
+}
+
+#[tokio::test]
+async fn with_automatic_cancellation_an_amazon_hold_whose_message_bounced_is_cancelled_at_its_deadline() {
+    let mut s = settings();
+    s.policy.amazon_auto_cancel = true;
+    let w = world_with(s);
+    let hold = w.held_amazon_pair().await;
+    let bounced = report(&hold, NoticeKind::Notice, MailOutcome::Rejected);
+    w.app.mail_reported(bounced).await.unwrap();
+    let escalated = w.store.hold(&hold.id).await.unwrap().unwrap();
+    assert!(escalated.amazon_fallback_case.is_some());
+    assert!(!escalated.awaiting_staff);
+    assert_eq!(escalated.deadline, hold.deadline);
+    let alert = &w.mails_of(NoticeKind::StaffUndeliverable)[0];
+    assert!(
+        alert.text.contains("解決しない場合はキャンセルします"),
+        "{}",
+        alert.text
+    );
+    w.clock.set(hold.deadline);
+    assert_eq!(w.app.sweep().await.unwrap().cancelled, 1);
+    assert_eq!(w.state(&hold).await, HoldState::Cancelled);
+}
+
+#[tokio::test]
+async fn with_the_fallback_first_amazons_customer_service_gets_its_time_from_the_bounce() {
+    let mut s = settings();
+    s.policy.amazon_auto_cancel = true;
+    s.policy.amazon_fallback_first = true;
+    let w = world_with(s);
+    let hold = w.held_amazon_pair().await;
+    w.clock
+        .set(hold.deadline.checked_sub(SignedDuration::from_hours(1)).unwrap());
+    let mut bounced = report(&hold, NoticeKind::Notice, MailOutcome::Complained);
+    bounced.at = w.clock.now();
+    w.app.mail_reported(bounced).await.unwrap();
+    let escalated = w.store.hold(&hold.id).await.unwrap().unwrap();
+    let second = w.clock.now().checked_add(SignedDuration::from_hours(48)).unwrap();
+    assert_eq!(escalated.deadline, second);
+    w.clock.set(hold.deadline);
+    assert_eq!(w.app.sweep().await.unwrap().cancelled, 0);
+    w.clock.set(second);
+    assert_eq!(w.app.sweep().await.unwrap().cancelled, 1);
+}
+
+#[tokio::test]
+async fn no_reminder_goes_to_a_buyer_whose_notice_bounced() {
+    let w = world();
+    let hold = w.held_pair().await;
+    let bounced = report(&hold, NoticeKind::Notice, MailOutcome::Bounced { permanent: true });
+    w.app.mail_reported(bounced).await.unwrap();
+    let escalated = w.store.hold(&hold.id).await.unwrap().unwrap();
+    assert_eq!(escalated.remind_at, None);
+    assert!(!escalated.awaiting_staff, "a phone task: the deadline stands");
+    w.clock.set(hold.remind_at.unwrap());
+    assert_eq!(w.app.sweep().await.unwrap().reminded, 0);
+    assert!(w.mails_of(NoticeKind::Reminder).is_empty());
+}
