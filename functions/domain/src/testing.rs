@@ -453,6 +453,8 @@ pub struct RecordingMailer {
     pub failing: std::sync::atomic::AtomicBool,
     /// Addresses the mail service refuses (a suppressed address): sends to them are `Rejected`.
     pub refused: Mutex<Vec<String>>,
+    /// The mail service hangs: sends never finish.
+    pub hanging: std::sync::atomic::AtomicBool,
 }
 
 impl RecordingMailer {
@@ -464,6 +466,11 @@ impl RecordingMailer {
         self.failing.store(failing, std::sync::atomic::Ordering::SeqCst);
     }
 
+    /// From now on (or no longer) sends never finish.
+    pub fn hang(&self, hanging: bool) {
+        self.hanging.store(hanging, std::sync::atomic::Ordering::SeqCst);
+    }
+
     /// From now on the mail service refuses mail to `address`.
     pub fn refuse(&self, address: &str) {
         self.refused.lock().unwrap().push(address.to_owned());
@@ -473,6 +480,9 @@ impl RecordingMailer {
 #[async_trait::async_trait]
 impl Mailer for RecordingMailer {
     async fn send(&self, mail: &Mail) -> Result<String, MailError> {
+        if self.hanging.load(std::sync::atomic::Ordering::SeqCst) {
+            return std::future::pending().await;
+        }
         if self.failing.load(std::sync::atomic::Ordering::SeqCst) {
             return Err(MailError::Transient("the test mailer is down".into()));
         }

@@ -94,7 +94,7 @@ impl Mallguard {
             }
             // Each page's mail and mall actions go out before the next page is taken: a sweep cut short
             // leaves nothing half done.
-            let (sent, failed) = self.deliver(notices).await;
+            let (sent, failed) = self.deliver_in_sweep(notices).await;
             report.notices_sent += sent.len();
             report.notices_failed += failed;
             done = done.plus(self.perform(actions).await?);
@@ -234,7 +234,7 @@ impl Mallguard {
                 Err(CommitError::Store(err)) => return Err(err.into()),
             }
         }
-        let (sent, failed) = self.deliver(claimed).await;
+        let (sent, failed) = self.deliver_in_sweep(claimed).await;
         Ok((sent.len(), failed))
     }
 }

@@ -1501,3 +1501,88 @@ async fn no_reminder_goes_to_a_buyer_whose_notice_bounced() {
     assert_eq!(w.app.sweep().await.unwrap().reminded, 0);
     assert!(w.mails_of(NoticeKind::Reminder).is_empty());
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_mail_service_that_hangs_leaves_the_notice_pending_and_the_answer_comes_back() {
+    let w = world();
+    w.mailer.hang(true);
+    w.app.ingest(incoming(order("1001"))).await.unwrap();
+    let started = tokio::time::Instant::now();
+    let outcome = w
+        .app
+        .ingest(incoming(order_at("1002", "2026-11-23T03:05:00Z")))
+        .await
+        .unwrap();
+    // Paused time only moves when every task waits on a timer: this is the budget, not the wall clock.
+    assert!(started.elapsed() <= REQUEST_SEND_BUDGET, "{:?}", started.elapsed());
+    let IngestOutcome::Held { hold, notified: false } = outcome else {
+        panic!("{outcome:?}")
+    };
+    let id = NoticeId::for_hold(&hold, NoticeKind::Notice);
+    let pending = w.store.notice(&id).await.unwrap().unwrap();
+    assert_eq!(pending.state, NoticeState::Pending, "not failed, not lost");
+    assert_eq!(pending.attempts, 0, "a send cut short is not a failed attempt");
+    assert!(
+        pending.is_leased(w.clock.now()),
+        "no sweep sends it while the request may still"
+    );
+    assert_eq!(w.app.sweep().await.unwrap().notices_sent, 0);
+
+    // The sweep waits longer, but not for ever: the notice stays pending under the sweep's lease.
+    w.clock.advance(SignedDuration::from_mins(2));
+    let started = tokio::time::Instant::now();
+    let report = w.app.sweep().await.unwrap();
+    assert_eq!((report.notices_sent, report.notices_failed), (0, 2), "{report:?}");
+    assert!(started.elapsed() >= SWEEP_SEND_TIMEOUT);
+    assert_eq!(w.store.notice(&id).await.unwrap().unwrap().state, NoticeState::Pending);
+
+    w.mailer.hang(false);
+    w.clock.advance(SignedDuration::from_mins(2));
+    let report = w.app.sweep().await.unwrap();
+    assert_eq!(report.notices_sent, 2, "the notice and the staff alert: {report:?}");
+    assert_eq!(w.store.notice(&id).await.unwrap().unwrap().state, NoticeState::Sent);
+    assert_eq!(w.mails_of(NoticeKind::Notice).len(), 1);
+    w.clock.advance(SignedDuration::from_mins(5));
+    assert_eq!(w.app.sweep().await.unwrap().notices_sent, 0, "sent once");
+    assert_eq!(w.mails_of(NoticeKind::Notice).len(), 1);
+}
+
+/// A mailer whose first send takes a while and the rest answer at once, as a slow route beside a quick one.
+#[derive(Default)]
+struct SlowFirstMailer {
+    inner: crate::testing::RecordingMailer,
+    calls: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl Mailer for SlowFirstMailer {
+    async fn send(&self, mail: &Mail) -> Result<String, MailError> {
+        if self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+            tokio::time::sleep(REQUEST_SEND_BUDGET * 2).await;
+        }
+        self.inner.send(mail).await
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_sends_of_one_request_share_one_budget_and_what_is_left_waits_for_the_sweep() {
+    let store = Arc::new(MemoryStore::default());
+    let mailer = Arc::new(SlowFirstMailer::default());
+    let clock = Arc::new(ManualClock::at("2026-11-23T03:05:01Z"));
+    let app = Mallguard::new(store.clone(), mailer.clone(), clock.clone(), settings());
+    app.ingest(incoming(order("1001"))).await.unwrap();
+    let outcome = app
+        .ingest(incoming(order_at("1002", "2026-11-23T03:05:00Z")))
+        .await
+        .unwrap();
+    let IngestOutcome::Held { hold, notified: false } = outcome else {
+        panic!("{outcome:?}")
+    };
+    // The notice took the whole budget; the staff alert after it was not even started.
+    assert!(mailer.inner.mails().is_empty());
+    let alert = NoticeId::for_hold(&hold, NoticeKind::StaffNewHold);
+    assert_eq!(store.notice(&alert).await.unwrap().unwrap().state, NoticeState::Pending);
+    clock.advance(SignedDuration::from_mins(2));
+    assert_eq!(app.sweep().await.unwrap().notices_sent, 2);
+    assert_eq!(mailer.inner.mails().len(), 2);
+}
