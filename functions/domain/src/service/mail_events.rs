@@ -1,5 +1,5 @@
 //! What the mail service reports after sending (SES events: delivery, bounce, complaint, reject, delay) and
-//! what mallguard does with it. A buyer's notice that did not arrive (a permanent bounce, a complaint, a
+//! what mallguard does with it. A buyer's notice that did not arrive (a bounce of any kind, a complaint, a
 //! reject), or that could not be sent at all, escalates its hold at once: the staff get a phone task, or for
 //! Amazon the customer-service request (sellers may not phone Amazon buyers), or for a gift, other ways to
 //! reach the buyer. Everything reported is kept in the order's evidence.
@@ -19,7 +19,9 @@ use crate::ports::{CommitError, Expect, WriteBatch};
 #[serde(rename_all = "snake_case")]
 pub enum MailOutcome {
     Delivered,
-    /// Bounced; `permanent` when the address will never take it (no such user, a refusing domain).
+    /// Bounced; `permanent` when the address will never take it (no such user, a refusing domain), not when
+    /// it may some day (a full mailbox, a message too large: SES's `Transient`) or SES cannot tell
+    /// (`Undetermined`).
     Bounced {
         permanent: bool,
     },
@@ -33,10 +35,16 @@ pub enum MailOutcome {
 
 impl MailOutcome {
     /// Whether the buyer will not get this mail: the hold is escalated.
+    ///
+    /// Every bounce counts, not only a permanent one. SES reports a bounce only once it has stopped trying:
+    /// a transient or undetermined bounce means this notice was not delivered and will not be, even if the
+    /// address may take mail again later. Sending it again would mean waiting out a full mailbox while the
+    /// buyer's answer time runs, so the staff are told at once, as for a permanent bounce (a phone task, or
+    /// Amazon's customer service), and the evidence keeps which kind of bounce it was.
     pub fn is_failure(self) -> bool {
         matches!(
             self,
-            MailOutcome::Bounced { permanent: true } | MailOutcome::Complained | MailOutcome::Rejected
+            MailOutcome::Bounced { .. } | MailOutcome::Complained | MailOutcome::Rejected
         )
     }
 

@@ -1586,3 +1586,26 @@ async fn the_sends_of_one_request_share_one_budget_and_what_is_left_waits_for_th
     assert_eq!(app.sweep().await.unwrap().notices_sent, 2);
     assert_eq!(mailer.inner.mails().len(), 2);
 }
+
+#[tokio::test]
+async fn a_transient_bounce_escalates_the_hold_too_since_ses_has_stopped_trying() {
+    let w = world();
+    let hold = w.held_pair().await;
+    let bounced = report(&hold, NoticeKind::Notice, MailOutcome::Bounced { permanent: false });
+    assert_eq!(
+        w.app.mail_reported(bounced).await.unwrap(),
+        MailReportOutcome::Escalated
+    );
+    let alerts = w.mails_of(NoticeKind::StaffUndeliverable);
+    assert_eq!(alerts.len(), 1);
+    assert!(alerts[0].text.contains("電話で確認"), "{}", alerts[0].text);
+    assert_eq!(w.store.hold(&hold.id).await.unwrap().unwrap().remind_at, None);
+    let events = w.events("1002").await;
+    assert!(
+        events.iter().any(|e| e.contains("Bounced { permanent: false }")),
+        "the kind of bounce is in the evidence: {events:?}"
+    );
+    // A delay is not a failure: SES is still trying.
+    let delayed = report(&hold, NoticeKind::Reminder, MailOutcome::Delayed);
+    assert_eq!(w.app.mail_reported(delayed).await.unwrap(), MailReportOutcome::Recorded);
+}
