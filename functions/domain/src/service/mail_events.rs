@@ -11,7 +11,7 @@ use super::{Mallguard, ServiceError, queue};
 use crate::history::{Event, HistoryEntry};
 use crate::hold::{Hold, HoldState, amazon_case_text};
 use crate::ids::HoldId;
-use crate::notice::{Notice, NoticeKind};
+use crate::notice::{Notice, NoticeId, NoticeKind, NoticeState};
 use crate::ports::{CommitError, Expect, WriteBatch};
 
 /// What the mail service reported about one sent mail.
@@ -120,19 +120,32 @@ impl Mallguard {
                 detail: report.detail.chars().take(200).collect(),
             },
         );
+        let mut with = WriteBatch {
+            history: vec![reported],
+            ..WriteBatch::default()
+        };
+        // SES reports only on mail it took: a notice still pending (its send timed out in the request, or its
+        // outcome could not be written) is not sent again, and one that failed is not retried.
+        let notice_id = NoticeId::for_hold(hold_id, kind);
+        if let Some(notice) = self.store.notice(&notice_id).await?
+            && notice.state == NoticeState::Pending
+        {
+            let settled = if report.outcome.is_failure() {
+                notice.given_up(format!(
+                    "{}: {}",
+                    report.outcome.label(crate::Language::En),
+                    report.detail
+                ))
+            } else {
+                notice.sent(report.message_id.clone())
+            };
+            with.notices.push((settled, Expect::Version(notice.version)));
+        }
         let escalate = report.outcome.is_failure() && asks_the_buyer(kind) && hold.state == HoldState::Held;
         let notices = if escalate {
-            let with = WriteBatch {
-                history: vec![reported],
-                ..WriteBatch::default()
-            };
             self.escalate_undeliverable(hold, with, now).await?
         } else {
-            let only = WriteBatch {
-                history: vec![reported],
-                ..WriteBatch::default()
-            };
-            self.commit_alone(only).await?;
+            self.commit_alone(with).await?;
             vec![]
         };
         self.deliver(notices.clone()).await;

@@ -1609,3 +1609,39 @@ async fn a_transient_bounce_escalates_the_hold_too_since_ses_has_stopped_trying(
     let delayed = report(&hold, NoticeKind::Reminder, MailOutcome::Delayed);
     assert_eq!(w.app.mail_reported(delayed).await.unwrap(), MailReportOutcome::Recorded);
 }
+
+#[tokio::test]
+async fn a_notice_ses_reports_on_is_never_sent_again_by_the_sweep() {
+    // The send's answer was lost (a timeout, a failed write), so the notice is still pending; SES's report
+    // says it took the mail after all.
+    for outcome in [MailOutcome::Delivered, MailOutcome::Rejected] {
+        let w = world();
+        w.mailer.fail(true);
+        w.app.ingest(incoming(order("1001"))).await.unwrap();
+        let IngestOutcome::Held { hold, notified: false } = w
+            .app
+            .ingest(incoming(order_at("1002", "2026-11-23T03:05:00Z")))
+            .await
+            .unwrap()
+        else {
+            panic!("held, not notified")
+        };
+        let hold = w.store.hold(&hold).await.unwrap().unwrap();
+        w.mailer.fail(false);
+        w.app
+            .mail_reported(report(&hold, NoticeKind::Notice, outcome))
+            .await
+            .unwrap();
+        let id = NoticeId::for_hold(&hold.id, NoticeKind::Notice);
+        let notice = w.store.notice(&id).await.unwrap().unwrap();
+        let expected = if outcome.is_failure() {
+            NoticeState::Failed
+        } else {
+            NoticeState::Sent
+        };
+        assert_eq!(notice.state, expected, "{outcome:?}");
+        w.clock.advance(SignedDuration::from_mins(10));
+        w.app.sweep().await.unwrap();
+        assert!(w.mails_of(NoticeKind::Notice).is_empty(), "{outcome:?}: not sent again");
+    }
+}
