@@ -455,6 +455,8 @@ pub struct RecordingMailer {
     pub refused: Mutex<Vec<String>>,
     /// The mail service hangs: sends never finish.
     pub hanging: std::sync::atomic::AtomicBool,
+    /// Addresses the mail service cannot reach now (their server down): sends to them are `Transient`.
+    pub unreachable: Mutex<Vec<String>>,
 }
 
 impl RecordingMailer {
@@ -471,6 +473,11 @@ impl RecordingMailer {
         self.hanging.store(hanging, std::sync::atomic::Ordering::SeqCst);
     }
 
+    /// From now on every send to `address` fails for now (`Transient`), the others go out.
+    pub fn unreachable(&self, address: &str) {
+        self.unreachable.lock().unwrap().push(address.to_owned());
+    }
+
     /// From now on the mail service refuses mail to `address`.
     pub fn refuse(&self, address: &str) {
         self.refused.lock().unwrap().push(address.to_owned());
@@ -485,6 +492,9 @@ impl Mailer for RecordingMailer {
         }
         if self.failing.load(std::sync::atomic::Ordering::SeqCst) {
             return Err(MailError::Transient("the test mailer is down".into()));
+        }
+        if self.unreachable.lock().unwrap().iter().any(|a| a == mail.to.as_str()) {
+            return Err(MailError::Transient("the recipient's server does not answer".into()));
         }
         if self.refused.lock().unwrap().iter().any(|a| a == mail.to.as_str()) {
             return Err(MailError::Rejected("the address is on the suppression list".into()));

@@ -43,7 +43,8 @@ use crate::token::{LinkAction, LinkSigner};
 
 /// How often a decision is re-read and retried when concurrent writers keep winning.
 const MAX_ATTEMPTS: usize = 16;
-/// How often a notice is tried before it is given up (about a day and a half with the back-off).
+/// How often a notice is tried before it is given up: with the back-off of [`Notice::failed`] (1, 2, 4 … 32
+/// minutes, then an hour) the ten tries span about four hours (243 minutes), and then the staff take over.
 const MAX_SEND_ATTEMPTS: u32 = 10;
 /// A notice being sent now is not picked up by the sweep for this long.
 const SEND_LEASE: jiff::SignedDuration = jiff::SignedDuration::from_mins(2);

@@ -1645,3 +1645,48 @@ async fn a_notice_ses_reports_on_is_never_sent_again_by_the_sweep() {
         assert!(w.mails_of(NoticeKind::Notice).is_empty(), "{outcome:?}: not sent again");
     }
 }
+
+#[tokio::test]
+async fn a_notice_that_keeps_failing_is_given_up_after_ten_tries_in_about_four_hours_and_the_staff_told_once() {
+    let w = world();
+    w.mailer.unreachable("taro.yamada@example.com");
+    w.app.ingest(incoming(order("1001"))).await.unwrap();
+    let IngestOutcome::Held { hold, notified: false } = w
+        .app
+        .ingest(incoming(order_at("1002", "2026-11-23T03:05:00Z")))
+        .await
+        .unwrap()
+    else {
+        panic!("held, not notified")
+    };
+    let id = NoticeId::for_hold(&hold, NoticeKind::Notice);
+    let first_try = w.clock.now();
+    let mut last_try = first_try;
+    loop {
+        let notice = w.store.notice(&id).await.unwrap().unwrap();
+        if notice.state != NoticeState::Pending {
+            break;
+        }
+        assert!(notice.attempts < MAX_SEND_ATTEMPTS, "tried {} times", notice.attempts);
+        w.clock.set(notice.next_attempt_at);
+        last_try = notice.next_attempt_at;
+        w.app.sweep().await.unwrap();
+    }
+    let notice = w.store.notice(&id).await.unwrap().unwrap();
+    assert_eq!(notice.state, NoticeState::Failed);
+    assert_eq!(notice.attempts, MAX_SEND_ATTEMPTS);
+    assert_eq!(last_try.duration_since(first_try), SignedDuration::from_mins(243));
+    let tries = w
+        .events("1002")
+        .await
+        .iter()
+        .filter(|e| e.starts_with("NoticeFailed") && e.contains("kind: Notice,"))
+        .count();
+    assert_eq!(tries, 10);
+    assert_eq!(w.mails_of(NoticeKind::StaffUndeliverable).len(), 1);
+    // Nothing more: no eleventh try, no second alert.
+    w.clock.advance(SignedDuration::from_hours(2));
+    let report = w.app.sweep().await.unwrap();
+    assert_eq!((report.notices_sent, report.notices_failed), (0, 0), "{report:?}");
+    assert_eq!(w.mails_of(NoticeKind::StaffUndeliverable).len(), 1);
+}
