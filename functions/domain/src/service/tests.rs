@@ -1690,3 +1690,97 @@ async fn a_notice_that_keeps_failing_is_given_up_after_ten_tries_in_about_four_h
     assert_eq!((report.notices_sent, report.notices_failed), (0, 0), "{report:?}");
     assert_eq!(w.mails_of(NoticeKind::StaffUndeliverable).len(), 1);
 }
+
+/// Ingests a pair to a carrier address during the day (so the notice goes out at once); returns the hold.
+async fn carrier_pair_by_day(w: &World) -> Hold {
+    use crate::order::EmailAddress;
+    let carrier = |mut o: crate::order::Order| {
+        o.buyer.email = Some(EmailAddress::parse("taro.y@docomo.ne.jp").unwrap());
+        o
+    };
+    w.app.ingest(incoming(carrier(order("3001")))).await.unwrap();
+    let IngestOutcome::Held { hold, .. } = w
+        .app
+        .ingest(incoming(carrier(order_at("3002", "2026-11-23T03:05:00Z"))))
+        .await
+        .unwrap()
+    else {
+        panic!("held")
+    };
+    w.store.hold(&hold).await.unwrap().unwrap()
+}
+
+#[tokio::test]
+async fn a_reminder_due_at_night_to_a_carrier_address_waits_for_eight() {
+    let w = world();
+    let hold = carrier_pair_by_day(&w).await;
+    // Noticed at 12:05 JST: the reminder falls at 00:05 JST, in the quiet hours.
+    let remind_at = hold.remind_at.unwrap();
+    assert_eq!(remind_at, "2026-11-23T15:05:01Z".parse().unwrap());
+    w.clock.set(remind_at);
+    let report = w.app.sweep().await.unwrap();
+    assert_eq!((report.reminded, report.deferred), (0, 1), "{report:?}");
+    assert!(w.mails_of(NoticeKind::Reminder).is_empty());
+    let eight: jiff::Timestamp = "2026-11-23T23:00:00Z".parse().unwrap();
+    assert_eq!(w.store.hold(&hold.id).await.unwrap().unwrap().remind_at, Some(eight));
+    w.clock.set("2026-11-23T22:59:00Z".parse().unwrap());
+    assert_eq!(w.app.sweep().await.unwrap().reminded, 0);
+    w.clock.set(eight);
+    assert_eq!(w.app.sweep().await.unwrap().reminded, 1);
+    assert_eq!(w.mails_of(NoticeKind::Reminder).len(), 1);
+}
+
+#[tokio::test]
+async fn a_reminder_whose_morning_is_too_near_the_deadline_is_dropped() {
+    let w = world();
+    let hold = carrier_pair_by_day(&w).await;
+    // Pull the deadline to 08:30 JST: a reminder at 08:00 would come half an hour before it.
+    let mut near = hold.clone();
+    near.deadline = "2026-11-23T23:30:00Z".parse().unwrap();
+    near.version += 1;
+    let mut batch = WriteBatch::default();
+    batch.holds.push((near, Expect::Version(hold.version)));
+    w.store.commit(batch).await.unwrap();
+    w.clock.set(hold.remind_at.unwrap());
+    assert_eq!(w.app.sweep().await.unwrap().deferred, 1);
+    assert_eq!(w.store.hold(&hold.id).await.unwrap().unwrap().remind_at, None);
+}
+
+#[tokio::test]
+async fn a_retry_to_a_carrier_address_at_night_waits_for_eight_but_one_to_an_urgent_hold_does_not() {
+    for urgent in [false, true] {
+        let w = world();
+        w.mailer.unreachable("taro.y@docomo.ne.jp");
+        let hold = carrier_pair_by_day(&w).await;
+        if urgent {
+            let mut pressing = hold.clone();
+            pressing.urgent = true;
+            pressing.version += 1;
+            let mut batch = WriteBatch::default();
+            batch.holds.push((pressing, Expect::Version(hold.version)));
+            w.store.commit(batch).await.unwrap();
+        }
+        w.mailer.unreachable.lock().unwrap().clear();
+        let id = NoticeId::for_hold(&hold.id, NoticeKind::Notice);
+        assert_eq!(w.store.notice(&id).await.unwrap().unwrap().state, NoticeState::Pending);
+        // The sweep at 23:00 JST finds the retry due.
+        w.clock.set("2026-11-23T14:00:00Z".parse().unwrap());
+        let report = w.app.sweep().await.unwrap();
+        if urgent {
+            assert_eq!(report.notices_sent, 1, "{report:?}");
+            continue;
+        }
+        assert_eq!((report.notices_sent, report.deferred), (0, 1), "{report:?}");
+        let eight: jiff::Timestamp = "2026-11-23T23:00:00Z".parse().unwrap();
+        assert_eq!(w.store.notice(&id).await.unwrap().unwrap().next_attempt_at, eight);
+        // A sweep run by hand at night leaves it waiting too.
+        assert_eq!(w.app.sweep_with(Retry::AllNow).await.unwrap().notices_sent, 0);
+        w.clock.set(eight.checked_sub(SignedDuration::from_mins(1)).unwrap());
+        w.app.sweep().await.unwrap();
+        assert!(w.mails_of(NoticeKind::Notice).is_empty(), "not before 08:00");
+        w.clock.set(eight);
+        w.app.sweep().await.unwrap();
+        assert_eq!(w.mails_of(NoticeKind::Notice).len(), 1);
+        assert_eq!(w.store.notice(&id).await.unwrap().unwrap().state, NoticeState::Sent);
+    }
+}
