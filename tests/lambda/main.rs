@@ -819,17 +819,34 @@ fn a_rakuten_buyers_notice_goes_through_rakutens_relay_with_the_shops_login() {
             }
         });
         let d = deploy_with("relay", &secrets.to_string(), "poll").await;
+        // The Rakuten shop goes by its own name (saved in the console): the relay's From carries it.
+        let shop = mallguard_domain::ids::ShopId::parse(fake::SHOP).unwrap();
+        d.cold
+            .app
+            .save_shop_settings(
+                Mall::Rakuten,
+                &shop,
+                None,
+                &[("name".into(), "Tanaka Rakuten Shop".into())],
+                "sato@tanaka-shop.example",
+            )
+            .await
+            .unwrap();
+        let sdk = aws_config::load_defaults(BehaviorVersion::latest()).await;
+        let cold = cold_start_with(&sdk, d.clock.clone(), Arc::new(mallguard_domain::ports::NoMetrics))
+            .await
+            .expect("the cold start succeeds");
         let ingest = {
-            let webhooks = d.cold.deployment.secrets.webhooks().clone();
-            mallguard_ingest::router(d.cold.app.clone(), IngestConfig::new(webhooks))
+            let webhooks = cold.deployment.secrets.webhooks().clone();
+            mallguard_ingest::router(cold.app.clone(), IngestConfig::new(webhooks))
         };
         let (status, body) = invoke(ingest, &event("ingest-generic.json")).await;
         assert_eq!(status, 200, "{body}");
         d.clock.set("2026-11-23T04:00:00Z".parse().unwrap());
-        let feeds = mallguard_lambda::feeds(&d.cold.deployment).unwrap();
+        let feeds = mallguard_lambda::feeds(&cold.deployment).unwrap();
         let rakuten: Vec<_> = feeds.into_iter().filter(|f| f.mall() == Mall::Rakuten).collect();
         let payload: Value = serde_json::from_str(&event("poll-schedule.json")).unwrap();
-        let report = mallguard_poll::handle(&d.cold.app, &rakuten, mallguard_lambda::poll_budget(), None, payload)
+        let report = mallguard_poll::handle(&cold.app, &rakuten, mallguard_lambda::poll_budget(), None, payload)
             .await
             .unwrap();
         let report = serde_json::to_value(report).unwrap();
@@ -840,6 +857,16 @@ fn a_rakuten_buyers_notice_goes_through_rakutens_relay_with_the_shops_login() {
         let mail = &relayed[0];
         assert_eq!(mail.user.as_deref(), Some("tanaka-relay"));
         assert_eq!(mail.from, "shop@tanaka-shop.example");
+        let from = mail
+            .text()
+            .lines()
+            .find(|l| l.starts_with("From:"))
+            .map(str::to_owned)
+            .unwrap_or_default();
+        assert!(
+            from.contains("Tanaka Rakuten Shop") && from.contains("<shop@tanaka-shop.example>"),
+            "the shop's own name: {from}"
+        );
         assert!(
             mail.recipients.iter().all(|r| r.ends_with("@pc.fw.rakuten.ne.jp")),
             "{:?}",

@@ -142,41 +142,51 @@ impl Policy {
     }
 
     /// The deadline of a hold noticed at `now` (24 h by default, never later than the shipping cut-off).
+    ///
+    /// A carrier address at night: the notice waits for the end of the quiet hours, and the buyer's answer
+    /// time starts then. Never past the cut-off of a requested delivery date: when the morning leaves less
+    /// than the full answer time before it, the deadline is the cut-off (urgent), and when it leaves less than
+    /// the minimum answer time, the notice goes out now, as for any urgent hold.
     pub fn deadline(&self, order: &Order, now: Timestamp) -> Deadline {
-        let normal = now.saturating_add(self.answer_within).unwrap_or(now);
-        let floor = now.saturating_add(self.minimum_answer_time).unwrap_or(now);
         let cutoff = order.delivery.requested_date.and_then(|d| self.shipping_cutoff_for(d));
-        let (at, urgent) = match cutoff {
-            Some(cutoff) if cutoff < normal => (cutoff.max(floor), true),
-            _ => (normal, order.delivery.express),
-        };
-        let remind_at = self.remind.then(|| {
-            let half = at.duration_since(now) / 2;
-            now.saturating_add(half).unwrap_or(now)
-        });
-        // A reminder less than an hour before the deadline only adds noise.
-        let remind_at = remind_at.filter(|r| at.duration_since(*r) >= SignedDuration::from_hours(1));
-        // A carrier address at night: the notice waits for the morning, and the buyer's time with it.
+        let (at, urgent) = self.answer_by(order, cutoff, now);
         let carrier = order.buyer.email.as_ref().is_some_and(|e| e.is_carrier());
-        let send_at = match self.quiet_hours {
+        let morning = match self.quiet_hours {
             Some(quiet) if carrier && !urgent => quiet.end_of(now),
             _ => None,
         };
-        let Some(send_at) = send_at else {
-            return Deadline {
-                at,
-                urgent,
-                remind_at,
-                send_at: None,
-            };
+        let held_back = morning.and_then(|morning| {
+            let (moved, urgent) = self.answer_by(order, cutoff, morning);
+            cutoff
+                .is_none_or(|cutoff| moved <= cutoff)
+                .then_some((morning, moved, urgent))
+        });
+        let (start, at, urgent, send_at) = match held_back {
+            Some((morning, moved, urgent)) => (morning, moved, urgent, Some(morning)),
+            None => (now, at, urgent, None),
         };
-        let shift = send_at.duration_since(now);
-        let later = |t: Timestamp| t.saturating_add(shift).unwrap_or(t);
+        let remind_at = self.remind.then(|| {
+            let half = at.duration_since(start) / 2;
+            start.saturating_add(half).unwrap_or(start)
+        });
+        // A reminder less than an hour before the deadline only adds noise.
+        let remind_at = remind_at.filter(|r| at.duration_since(*r) >= SignedDuration::from_hours(1));
         Deadline {
-            at: later(at),
+            at,
             urgent,
-            remind_at: remind_at.map(later),
-            send_at: Some(send_at),
+            remind_at,
+            send_at,
+        }
+    }
+
+    /// When a buyer asked at `start` must answer, and whether that is urgent: the answer time, or the
+    /// cut-off when it is nearer (but never less than the minimum answer time).
+    fn answer_by(&self, order: &Order, cutoff: Option<Timestamp>, start: Timestamp) -> (Timestamp, bool) {
+        let normal = start.saturating_add(self.answer_within).unwrap_or(start);
+        let floor = start.saturating_add(self.minimum_answer_time).unwrap_or(start);
+        match cutoff {
+            Some(cutoff) if cutoff < normal => (cutoff.max(floor), true),
+            _ => (normal, order.delivery.express),
         }
     }
 }
@@ -298,5 +308,47 @@ mod tests {
             policy.deadline(&urgent, night).send_at,
             Some(at("2026-11-23T23:00:00Z"))
         );
+    }
+
+    /// A carrier address ordering at 21:00 JST for delivery on the 25th, at a shop whose daily cut-off is
+    /// 23:30 JST: the cut-off to answer by is 21:30 JST on the 24th, just past 24 hours away.
+    fn carrier_order_with_a_cutoff_just_past_a_day() -> (Policy, Order, Timestamp, Timestamp) {
+        use crate::order::EmailAddress;
+        let policy = Policy {
+            shipping_cutoff: Time::constant(23, 30, 0, 0),
+            ..Policy::default()
+        };
+        let mut o = order("q1");
+        o.buyer.email = Some(EmailAddress::parse("a@docomo.ne.jp").unwrap());
+        o.delivery.requested_date = Some(Date::constant(2026, 11, 25));
+        let cutoff = policy.shipping_cutoff_for(Date::constant(2026, 11, 25)).unwrap();
+        assert_eq!(cutoff, at("2026-11-24T12:30:00Z"));
+        (policy, o, at("2026-11-23T12:00:00Z"), cutoff)
+    }
+
+    #[test]
+    fn a_notice_held_back_for_the_night_never_gets_a_deadline_past_the_cutoff() {
+        let (policy, o, night, cutoff) = carrier_order_with_a_cutoff_just_past_a_day();
+        let at_once = Policy {
+            quiet_hours: None,
+            ..policy.clone()
+        }
+        .deadline(&o, night);
+        assert!(!at_once.urgent, "a full day fits before the cut-off");
+        let d = policy.deadline(&o, night);
+        assert_eq!(d.send_at, Some(at("2026-11-23T23:00:00Z")), "08:00 JST");
+        assert_eq!(d.at, cutoff, "not 08:00 the day after");
+        assert!(d.urgent, "the cut-off is what bounds it now");
+        assert!(d.remind_at.is_some_and(|r| r > d.send_at.unwrap() && r < d.at));
+    }
+
+    #[test]
+    fn a_notice_whose_morning_would_leave_too_little_time_before_the_cutoff_goes_out_at_once() {
+        let (mut policy, o, night, cutoff) = carrier_order_with_a_cutoff_just_past_a_day();
+        policy.minimum_answer_time = SignedDuration::from_hours(14);
+        let d = policy.deadline(&o, night);
+        assert_eq!(d.send_at, None);
+        assert_eq!(d.at, at("2026-11-24T12:00:00Z"));
+        assert!(d.at <= cutoff);
     }
 }

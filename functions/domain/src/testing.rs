@@ -474,6 +474,10 @@ pub struct RecordingMailer {
     pub failing: std::sync::atomic::AtomicBool,
     /// Addresses the mail service refuses (a suppressed address): sends to them are `Rejected`.
     pub refused: Mutex<Vec<String>>,
+    /// The mail service hangs: sends never finish.
+    pub hanging: std::sync::atomic::AtomicBool,
+    /// Addresses the mail service cannot reach now (their server down): sends to them are `Transient`.
+    pub unreachable: Mutex<Vec<String>>,
 }
 
 impl RecordingMailer {
@@ -485,6 +489,16 @@ impl RecordingMailer {
         self.failing.store(failing, std::sync::atomic::Ordering::SeqCst);
     }
 
+    /// From now on (or no longer) sends never finish.
+    pub fn hang(&self, hanging: bool) {
+        self.hanging.store(hanging, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// From now on every send to `address` fails for now (`Transient`), the others go out.
+    pub fn unreachable(&self, address: &str) {
+        self.unreachable.lock().unwrap().push(address.to_owned());
+    }
+
     /// From now on the mail service refuses mail to `address`.
     pub fn refuse(&self, address: &str) {
         self.refused.lock().unwrap().push(address.to_owned());
@@ -494,8 +508,14 @@ impl RecordingMailer {
 #[async_trait::async_trait]
 impl Mailer for RecordingMailer {
     async fn send(&self, mail: &Mail) -> Result<String, MailError> {
+        if self.hanging.load(std::sync::atomic::Ordering::SeqCst) {
+            return std::future::pending().await;
+        }
         if self.failing.load(std::sync::atomic::Ordering::SeqCst) {
             return Err(MailError::Transient("the test mailer is down".into()));
+        }
+        if self.unreachable.lock().unwrap().iter().any(|a| a == mail.to.as_str()) {
+            return Err(MailError::Transient("the recipient's server does not answer".into()));
         }
         if self.refused.lock().unwrap().iter().any(|a| a == mail.to.as_str()) {
             return Err(MailError::Rejected("the address is on the suppression list".into()));

@@ -946,11 +946,7 @@ impl OrderLookup for AmazonSpApi {
         let mut progress = Progress::default();
         let ids = [id.clone()];
         let mut order = self.read_order(&ids, 0, &mut None, &mut progress).await?;
-        // The buyer's language, for the notice (Amazon wants messages in it): Messaging `GetAttributes`.
-        // Without the Buyer Communication role, or when Amazon does not say, the shop's language is used.
-        if let FeedOrder::Order { order, .. } = &mut order {
-            order.buyer.language = self.buyer_language(id, &mut progress).await;
-        }
+        self.learn_buyer_language(&mut order, &mut progress).await;
         tracing::info!(
             mall = "amazon",
             shop = %self.seller,
@@ -1032,7 +1028,10 @@ impl OrderFeed for AmazonSpApi {
         let mut orders = Vec::with_capacity(to_read.len());
         let mut rdt = None;
         for from in 0..to_read.len() {
-            orders.push(self.read_order(&to_read, from, &mut rdt, &mut progress).await?);
+            let mut order = self.read_order(&to_read, from, &mut rdt, &mut progress).await?;
+            // The backstop's orders are notified like the notifications' ones: in the buyer's language.
+            self.learn_buyer_language(&mut order, &mut progress).await;
+            orders.push(order);
         }
         let unreadable = orders
             .iter()
@@ -1891,9 +1890,17 @@ fn amazon_said(body: &[u8]) -> String {
 }
 
 impl AmazonSpApi {
-    /// A Messaging call with the LWA token, and its answer whatever its status: a new token and one more try
-    /// when Amazon says the token expired or refuses a kept one, unless the refusal is of the message type
-    /// for the order ([`amazon::refuses_message_type`]), which no token changes.
+    /// Sets the buyer's language of an order just read, for the notice (Amazon wants messages in it):
+    /// Messaging `GetAttributes`. Without the Buyer Communication role, or when Amazon does not say, it stays
+    /// unset and the shop's language is used. Both ways in (a notification's lookup and the poll's backstop)
+    /// do this, so an order's notice is in the same language whichever read it first.
+    async fn learn_buyer_language(&self, order: &mut FeedOrder, progress: &mut Progress) {
+        if let FeedOrder::Order { order, .. } = order {
+            let id = order.order_ref.order_id.clone();
+            order.buyer.language = self.buyer_language(&id, progress).await;
+        }
+    }
+
     /// The buyer's language from Messaging `GetAttributes`, None when it cannot be had (no Buyer
     /// Communication role, no locale, a locale mallguard does not write in): never an error.
     async fn buyer_language(&self, id: &OrderId, progress: &mut Progress) -> Option<mallguard_domain::Language> {
@@ -1913,6 +1920,9 @@ impl AmazonSpApi {
         }
     }
 
+    /// A Messaging call with the LWA token, and its answer whatever its status: a new token and one more try
+    /// when Amazon says the token expired or refuses a kept one, unless the refusal is of the message type
+    /// for the order ([`amazon::refuses_message_type`]), which no token changes.
     async fn messaging(
         &self,
         call: Call,

@@ -488,8 +488,8 @@ async fn the_first_backstop_run_lists_and_reads_then_a_quiet_run_costs_one_get_o
             .unwrap()
             .1
     );
-    // LWA, getOrders, RDT, getOrder, getOrderItems.
-    assert_eq!(first.requests, 5);
+    // LWA, getOrders, RDT, getOrder, getOrderItems, GetAttributes (the buyer's language).
+    assert_eq!(first.requests, 6);
     assert_eq!(counts(&fake), [1, 1, 1, 1, 1]);
     assert!(!first.more);
     assert_eq!(first.next, "2026-11-23T03:57:00Z");
@@ -579,7 +579,7 @@ async fn pending_orders_are_not_read_and_pages_are_followed_with_the_same_window
     // The page lists the sample order and the pending one; only the first is read.
     assert_eq!(ids(&first), [ORDER]);
     assert!(first.more);
-    assert_eq!(first.requests, 5);
+    assert_eq!(first.requests, 6);
     assert_eq!(fake.fetched(), [(ORDER.to_owned(), true)]);
     let next: Value = serde_json::from_str(&first.next).unwrap();
     assert_eq!(next["after"], "2026-11-22T04:00:00Z");
@@ -601,8 +601,8 @@ async fn pending_orders_are_not_read_and_pages_are_followed_with_the_same_window
     );
     assert!(!second.more);
     assert_eq!(second.next, "2026-11-23T03:57:00Z");
-    // getOrders, RDT, getOrder, getOrderItems: the token is kept.
-    assert_eq!(second.requests, 4);
+    // getOrders, RDT, getOrder, getOrderItems, GetAttributes: the token is kept.
+    assert_eq!(second.requests, 5);
     let queries = fake.orders_queries();
     assert_eq!(queries.len(), 2);
     assert_eq!(
@@ -630,8 +630,8 @@ async fn one_rdt_covers_the_orders_of_a_page() {
     assert_eq!(ids(&page), [ORDER, PENDING]);
     assert_eq!(order(&page.orders[1]).0.buyer.name, "佐藤 花子");
     assert_eq!(order(&page.orders[1]).0.ship_to.prefecture, "大阪府");
-    // LWA, getOrders, one RDT, and a getOrder and a getOrderItems per order.
-    assert_eq!(page.requests, 7);
+    // LWA, getOrders, one RDT, and a getOrder, a getOrderItems and a GetAttributes per order.
+    assert_eq!(page.requests, 9);
     let rdts = fake.rdt_requests();
     assert_eq!(rdts.len(), 1);
     let paths: Vec<&str> = rdts[0]["restrictedResources"]
@@ -758,8 +758,8 @@ async fn a_stored_next_token_amazon_refuses_reads_the_window_again_from_its_star
     assert_eq!(queries[1].next_token, None);
     assert_eq!(queries[1].last_updated_after.as_deref(), Some("2026-11-22T04:00:00Z"));
     assert_eq!(queries[1].last_updated_before.as_deref(), Some("2026-11-23T04:07:00Z"));
-    // LWA, two getOrders, RDT, getOrder, getOrderItems.
-    assert_eq!(page.requests, 6);
+    // LWA, two getOrders, RDT, getOrder, getOrderItems, GetAttributes.
+    assert_eq!(page.requests, 7);
 }
 
 #[tokio::test]
@@ -845,4 +845,16 @@ async fn the_buyers_locale_at_amazon_is_the_orders_language() {
     fake.set_buyer_locale(ORDER, None);
     let read = lookup(&fake.lookup(), ORDER).await.unwrap();
     assert_eq!(order(&read.order).0.buyer.language, None);
+}
+
+#[tokio::test]
+async fn the_backstop_reads_the_buyers_language_as_a_notification_lookup_does() {
+    let fake = FakeSpApi::start().await;
+    fake.set_buyer_locale(ORDER, Some("en-US"));
+    let page = fake.api().changed_since(None, at(NOW), DAY).await.unwrap();
+    let listed = order(&page.orders[0]).0;
+    let looked_up = lookup(&fake.lookup(), ORDER).await.unwrap();
+    assert_eq!(listed.buyer.language, Some(mallguard_domain::Language::En));
+    assert_eq!(listed.buyer.language, order(&looked_up.order).0.buyer.language);
+    assert_eq!(fake.requests(Endpoint::Attributes), 2, "one per read");
 }

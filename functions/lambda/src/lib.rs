@@ -10,14 +10,14 @@ use std::sync::Arc;
 
 use aws_config::SdkConfig;
 use mallguard_amazon_notifications::Sellers;
-use mallguard_aws::config::{ConfigError, Deployment};
+use mallguard_aws::config::{ConfigError, Deployment, Secrets};
 use mallguard_aws::emf::EmfMetrics;
 use mallguard_aws::keeper::SecretsManagerKeeper;
 use mallguard_domain::feed::{OrderFeed, OrderLookup};
-use mallguard_domain::ids::ShopId;
+use mallguard_domain::ids::{Mall, ShopId};
 use mallguard_domain::mail_routes::{Route, RoutedMailer};
 use mallguard_domain::order::EmailAddress;
-use mallguard_domain::ports::{Clock, Mailer, Metrics, SystemClock};
+use mallguard_domain::ports::{Clock, Mailer, Metrics, StaffStore, SystemClock};
 use mallguard_domain::service::{Mallguard, PollBudget};
 use mallguard_feeds::actions::{MallActionsRouter, ShopActions};
 use mallguard_feeds::amazon::{AmazonCredentials, AmazonMessenger, AmazonOptions, AmazonSpApi};
@@ -69,7 +69,13 @@ pub async fn cold_start_with(
     // One clock for the use cases and the store, so a test clock governs TTLs and leases too.
     let store = deployment.store(sdk).with_clock(clock.clone());
     store.warm_up().await;
-    let mailer = mail_routes(&deployment, &FeedUrls::from_env(), Arc::new(deployment.mailer(sdk)))?;
+    let names = shop_names(&store, &deployment.settings.shop.name).await;
+    let mailer = mail_routes(
+        &deployment,
+        &names,
+        &FeedUrls::from_env(),
+        Arc::new(deployment.mailer(sdk)),
+    )?;
     // A credential a mall rotates while the poll function reads it goes back into the deployment's secret.
     let keeper = SecretsManagerKeeper::new(aws_sdk_secretsmanager::Client::new(sdk), &deployment.aws.secret_id);
     // Every function may act at a mall: ingest and poll hold new duplicates, respond and expire release and
@@ -98,32 +104,81 @@ pub async fn cold_start_with(
     Ok(ColdStart { app, deployment })
 }
 
+/// The name each Rakuten shop goes by (its own settings' where they set one, `default` otherwise): the relay
+/// puts it on the From of its mail, beside the shop's registered address. Read once, at start: a name
+/// changed in the console reaches the relay at the next cold start (the mail's text follows at once). A
+/// store that cannot answer leaves every shop with `default`.
+pub async fn shop_names(store: &dyn StaffStore, default: &str) -> ShopNames {
+    let mut names = ShopNames::new(default);
+    match store.shop_settings().await {
+        Ok(all) => {
+            for settings in all.into_iter().filter(|s| s.mall == Mall::Rakuten) {
+                if let Some(name) = settings.name {
+                    names.shops.insert(settings.shop, name);
+                }
+            }
+        }
+        Err(err) => tracing::warn!(error = %err, "shop settings could not be read; the relay uses the default name"),
+    }
+    names
+}
+
+/// The name on the From of each shop's relayed mail.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ShopNames {
+    default: String,
+    shops: std::collections::HashMap<ShopId, String>,
+}
+
+impl ShopNames {
+    /// Every shop by `default`.
+    pub fn new(default: &str) -> Self {
+        ShopNames {
+            default: default.to_owned(),
+            shops: Default::default(),
+        }
+    }
+
+    pub fn of(&self, shop: &ShopId) -> &str {
+        self.shops.get(shop).map_or(&self.default, String::as_str)
+    }
+}
+
 /// The deployment's mail routes: SES for everything; for each Rakuten shop with a relay login, Rakuten's
-/// relay for its buyers' masked addresses (mail to them arrives only that way); for each Amazon seller,
-/// Buyer-Seller Messaging (Amazon's rule for every message to a buyer).
+/// relay for its buyers' masked addresses (mail to them arrives only that way), from `names`; for each Amazon
+/// seller, Buyer-Seller Messaging (Amazon's rule for every message to a buyer).
 pub fn mail_routes(
     deployment: &Deployment,
+    names: &ShopNames,
     urls: &FeedUrls,
     ses: Arc<dyn Mailer>,
 ) -> Result<RoutedMailer, ConfigError> {
-    let mut routed = RoutedMailer::new(ses);
-    let invalid_amazon = |e: FeedConfigError| ConfigError::BadSecret {
+    mail_routes_from(&deployment.secrets, names, urls, ses).map_err(|reason| ConfigError::BadSecret {
         secret_id: deployment.aws.secret_id.clone(),
-        reason: e.to_string(),
-    };
-    for api in amazon_apis(deployment, urls).map_err(invalid_amazon)? {
+        reason,
+    })
+}
+
+/// The same from `secrets` (the local program's, operating a deployed stack, as well as a deployment's);
+/// the error says which entry of the secret is wrong.
+pub fn mail_routes_from(
+    secrets: &Secrets,
+    names: &ShopNames,
+    urls: &FeedUrls,
+    ses: Arc<dyn Mailer>,
+) -> Result<RoutedMailer, String> {
+    let mut routed = RoutedMailer::new(ses);
+    for api in amazon_apis_from(secrets, urls).map_err(|e| e.to_string())? {
         let seller = api.seller().clone();
         routed = routed.with(Route::AmazonMessaging, seller, Arc::new(AmazonMessenger::new(api)));
     }
-    for (shop, secret) in deployment.secrets.rakuten() {
+    for (shop, secret) in secrets.rakuten() {
         let Some(smtp) = &secret.smtp else { continue };
-        let invalid = |reason: String| ConfigError::BadSecret {
-            secret_id: deployment.aws.secret_id.clone(),
-            reason: format!("rakuten[{shop:?}].smtp: {reason}"),
-        };
+        let invalid = |reason: String| format!("rakuten[{shop:?}].smtp: {reason}");
         let from = EmailAddress::parse(&smtp.from).map_err(|e| invalid(e.to_string()))?;
+        let shop_id = ShopId::parse(shop).map_err(|e| invalid(e.to_string()))?;
         let mut settings = RakutenSmtpSettings::rakuten(smtp.user.clone(), smtp.password.clone(), from);
-        settings.from_name = Some(deployment.settings.shop.name.clone());
+        settings.from_name = Some(names.of(&shop_id).to_owned());
         if let Some(host) = &smtp.host {
             settings.host = host.clone();
         }
@@ -135,7 +190,6 @@ pub fn mail_routes(
             settings.tls = Tls::None;
         }
         let relay = RakutenSmtpMailer::new(settings).map_err(|e| invalid(e.to_string()))?;
-        let shop_id = ShopId::parse(shop).map_err(|e| invalid(e.to_string()))?;
         routed = routed.with(Route::RakutenRelay, shop_id, Arc::new(relay));
     }
     Ok(routed)
@@ -284,8 +338,12 @@ const YAHOO_PAGE_SIZE: u32 = 40;
 
 /// One SP-API client per Amazon seller with credentials in the deployment's secret.
 fn amazon_apis(deployment: &Deployment, urls: &FeedUrls) -> Result<Vec<Arc<AmazonSpApi>>, FeedConfigError> {
+    amazon_apis_from(&deployment.secrets, urls)
+}
+
+fn amazon_apis_from(secrets: &Secrets, urls: &FeedUrls) -> Result<Vec<Arc<AmazonSpApi>>, FeedConfigError> {
     let mut apis = vec![];
-    for (seller, secret) in deployment.secrets.amazon() {
+    for (seller, secret) in secrets.amazon() {
         let error = |reason: String| FeedConfigError {
             mall: "amazon",
             shop: seller.clone(),

@@ -80,6 +80,10 @@ pub struct StoreArgs {
     /// output) instead of the local data folder, so identity keys and links match the deployment's.
     #[arg(long, env = "MALLGUARD_SECRET_ID")]
     pub secret_id: Option<String>,
+    /// The SES configuration set to send with, with --store dynamodb (the stack's, so what comes back of the
+    /// mail reaches its mail-events function, as for the functions' own mail).
+    #[arg(long, env = "MALLGUARD_CONFIGURATION_SET")]
+    pub configuration_set: Option<String>,
 }
 
 /// The state and the shop with its policy: what a command that decides or mails needs. The shop and

@@ -299,6 +299,18 @@ fn mall_actions(secrets: &Secrets, args: &FeedArgs, recheck: jiff::SignedDuratio
     Ok(MallActionsRouter::new(clients))
 }
 
+/// Where the Lambdas' composition reaches the malls, as the flags and variables say.
+fn feed_urls(args: &FeedArgs) -> mallguard_lambda::FeedUrls {
+    mallguard_lambda::FeedUrls {
+        rakuten: args.rakuten_url.clone(),
+        yahoo: args.yahoo_url.clone(),
+        yahoo_token: args.yahoo_token_url.clone(),
+        amazon: args.amazon_url.clone(),
+        amazon_token: args.amazon_token_url.clone(),
+        shopify: args.shopify_url.clone(),
+    }
+}
+
 /// The SP-API readers of Amazon's notifications, one per seller in the secret.
 pub fn amazon_sellers(local: &Local, args: &FeedArgs) -> CliResult<Sellers> {
     let apis = amazon_apis(&local.amazon, args)?;
@@ -333,7 +345,15 @@ pub async fn compose(shop: &ShopArgs, public_url: String) -> CliResult<Local> {
                 shop.knobs.retention(),
             )
             .with_clock(clock.clone());
-            let mailer = shop.knobs.ses_mailer(mallguard_aws::config::ses_client(&sdk), None);
+            // A deployed stack's mail goes the way its functions send it: Rakuten's relay and Amazon's
+            // Messaging for their buyers, SES with the stack's configuration set for the rest.
+            let ses = shop.knobs.ses_mailer(
+                mallguard_aws::config::ses_client(&sdk),
+                shop.state.configuration_set.clone(),
+            );
+            let names = mallguard_lambda::shop_names(&store, &settings.shop.name).await;
+            let mailer = mallguard_lambda::mail_routes_from(&secrets, &names, &feed_urls(&shop.malls), Arc::new(ses))
+                .map_err(|reason| format!("the secret: {reason}"))?;
             (Arc::new(store), Arc::new(mailer))
         }
     };

@@ -241,12 +241,13 @@ pub async fn expire(shop: &ShopArgs, within: Option<u64>) -> CliResult<ExitCode>
     let r = app.sweep_until(Retry::AllNow, until).await?;
     if lang == Language::Ja {
         say!(
-            "リマインド {}件、期限キャンセル {}件、Amazonカスタマーサービスへの確認依頼 {}件、メール送信 {}件（失敗 {}件）、他で処理済み {}件",
+            "リマインド {}件、期限キャンセル {}件、Amazonカスタマーサービスへの確認依頼 {}件、メール送信 {}件（失敗 {}件）、夜間の送信停止時間のため延期 {}件、他で処理済み {}件",
             r.reminded,
             r.cancelled,
             r.escalated,
             r.notices_sent,
             r.notices_failed,
+            r.deferred,
             r.skipped
         );
         if r.more_due {
@@ -254,12 +255,13 @@ pub async fn expire(shop: &ShopArgs, within: Option<u64>) -> CliResult<ExitCode>
         }
     } else {
         say!(
-            "reminded {}, cancelled {}, escalated to Amazon customer service {}, mails sent {}, failed {}, skipped {}",
+            "reminded {}, cancelled {}, escalated to Amazon customer service {}, mails sent {}, failed {}, put off until the quiet hours end {}, skipped {}",
             r.reminded,
             r.cancelled,
             r.escalated,
             r.notices_sent,
             r.notices_failed,
+            r.deferred,
             r.skipped
         );
         if r.more_due {

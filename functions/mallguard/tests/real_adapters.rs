@@ -140,3 +140,91 @@ async fn serve_on_dynamodb_and_ses_holds_the_second_order_and_mails_the_notice_t
         "the message id {id} is in the evidence:\n{evidence}"
     );
 }
+
+/// Operating a deployed stack (`--store dynamodb`), the program sends a Rakuten buyer's notice the way the
+/// functions do: through the shop's Rakuten relay (an SMTP sink here) with its login, never through SES.
+// Multi-threaded: the sink and the fake RMS answer the program while the test waits for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_dynamodb_a_rakuten_buyers_notice_goes_through_the_shops_relay_as_the_functions_send_it() {
+    use mallguard_feeds::fake::{FakeRms, LICENSE_KEY, SERVICE_SECRET, SHOP};
+    use mallguard_smtp::sink::SmtpSink;
+
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let dir = tempfile::tempdir().unwrap();
+    let env = Env {
+        data: dir.path().join(".mallguard"),
+        table: format!("mallguard-cli-relay-{nanos}"),
+        sender: format!("noreply-cli-relay-{nanos}@shop.example"),
+        dynamodb: service("MALLGUARD_TEST_DYNAMODB"),
+        ses: service("MALLGUARD_TEST_SES"),
+    };
+    let sdk = aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(&env.ses)
+        .load()
+        .await;
+    aws_sdk_sesv2::Client::new(&sdk)
+        .create_email_identity()
+        .email_identity(&env.sender)
+        .send()
+        .await
+        .expect("moto creates the identity");
+    // A first start creates the table and the data folder's secrets; then the shop's relay login is added.
+    drop(env.start());
+    let rms = FakeRms::start().await;
+    let sink = SmtpSink::start("tea-relay", "relay-password").await.unwrap();
+    let path = env.data.join("secrets.json");
+    let mut secrets: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    secrets["rakuten"] = serde_json::json!({
+        SHOP: {
+            "service_secret": SERVICE_SECRET,
+            "license_key": LICENSE_KEY,
+            "smtp": {
+                "user": "tea-relay",
+                "password": "relay-password",
+                "from": "shop@tea-shop.example",
+                "host": "127.0.0.1",
+                "port": sink.port()
+            }
+        }
+    });
+    std::fs::write(&path, secrets.to_string()).unwrap();
+
+    let mut command = env.command();
+    command
+        .env("MALLGUARD_RAKUTEN_URL", rms.url())
+        .args(["serve", "--bind", "127.0.0.1:0"]);
+    let (_server, url, _) = common::spawn(command);
+    // The shop's own-store order, then the same buyer's Rakuten order (relayed as the canonical JSON) from
+    // a masked address five minutes later: held, and its notice goes to the masked address.
+    let folder = dir.path().join("generic");
+    std::fs::create_dir_all(&folder).unwrap();
+    let mut first: Value = serde_json::from_slice(&std::fs::read(event("generic/order.json")).unwrap()).unwrap();
+    first["order_id"] = "TS-RELAY-0001".into();
+    let mut second = first.clone();
+    second["mall"] = "rakuten".into();
+    second["shop_id"] = SHOP.into();
+    second["order_id"] = "386193-20261123-0000001".into();
+    second["placed_at"] = "2026-11-23T12:05:00+09:00".into();
+    second["buyer"]["email"] = "a1b2c3d4e5@pc.fw.rakuten.ne.jp".into();
+    for (name, order) in [("own.json", &first), ("rakuten.json", &second)] {
+        let file = folder.join(name);
+        std::fs::write(&file, order.to_string()).unwrap();
+        let answer = stdout(&env.run(&["send", file.to_str().unwrap(), "--url", &url]));
+        assert!(!answer.contains("error"), "{answer}");
+    }
+    let relayed = sink.messages();
+    assert_eq!(relayed.len(), 1, "the buyer's notice, through the relay");
+    assert_eq!(relayed[0].user.as_deref(), Some("tea-relay"));
+    assert_eq!(relayed[0].from, "shop@tea-shop.example");
+    assert_eq!(relayed[0].recipients, ["a1b2c3d4e5@pc.fw.rakuten.ne.jp"]);
+    let through_ses = messages_from(&env.ses, &env.sender).await;
+    assert!(
+        !through_ses
+            .iter()
+            .any(|m| m.to_string().contains("pc.fw.rakuten.ne.jp")),
+        "never through SES"
+    );
+}

@@ -66,7 +66,7 @@ use async_trait::async_trait;
 use lettre::address::Envelope;
 use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
-use lettre::transport::smtp::client::{CertificateStore, Tls as LettreTls, TlsParameters};
+use lettre::transport::smtp::client::{Certificate, CertificateStore, Tls as LettreTls, TlsParameters};
 use lettre::transport::smtp::response::{Response, Severity};
 use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use mallguard_domain::notice::Mail;
@@ -107,6 +107,9 @@ pub struct RakutenSmtpSettings {
     /// Where the buyer's answers go, when not to `from`.
     pub reply_to: Option<EmailAddress>,
     pub tls: Tls,
+    /// Certificates (DER) trusted beside the webpki roots with [`Tls::Required`]: a test sink's own CA.
+    /// Rakuten's relay needs none.
+    pub extra_roots: Vec<Vec<u8>>,
     /// How long a whole send may take, from the connection to the final reply.
     pub timeout: Duration,
 }
@@ -124,6 +127,7 @@ impl RakutenSmtpSettings {
             from_name: None,
             reply_to: None,
             tls: Tls::Required,
+            extra_roots: vec![],
             timeout: DEFAULT_TIMEOUT,
         }
     }
@@ -140,6 +144,7 @@ impl fmt::Debug for RakutenSmtpSettings {
             .field("from_name", &self.from_name)
             .field("reply_to", &self.reply_to)
             .field("tls", &self.tls)
+            .field("extra_roots", &self.extra_roots.len())
             .field("timeout", &self.timeout)
             .finish()
     }
@@ -205,13 +210,18 @@ impl RakutenSmtpMailer {
         }
         let tls = match settings.tls {
             Tls::Required => {
-                let parameters = TlsParameters::builder(host.clone())
-                    .certificate_store(CertificateStore::WebpkiRoots)
-                    .build_rustls()
-                    .map_err(|e| SettingsError::Tls {
+                let mut builder = TlsParameters::builder(host.clone()).certificate_store(CertificateStore::WebpkiRoots);
+                for root in &settings.extra_roots {
+                    let certificate = Certificate::from_der(root.clone()).map_err(|e| SettingsError::Tls {
                         host: host.clone(),
                         reason: e.to_string(),
                     })?;
+                    builder = builder.add_root_certificate(certificate);
+                }
+                let parameters = builder.build_rustls().map_err(|e| SettingsError::Tls {
+                    host: host.clone(),
+                    reason: e.to_string(),
+                })?;
                 LettreTls::Required(parameters)
             }
             Tls::None if is_loopback(&host) => LettreTls::None,

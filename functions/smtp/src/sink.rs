@@ -3,8 +3,12 @@
 //!
 //! It speaks just enough ESMTP for a submission client: `EHLO`/`HELO`, `AUTH PLAIN` and `AUTH LOGIN`
 //! (against one configured user and password, `535` on a mismatch, and no mail before a login), `MAIL
-//! FROM`, `RCPT TO`, `DATA` (with dot-unstuffing), `RSET`, `NOOP` and `QUIT`. There is no TLS: a mailer
-//! talks to it with [`Tls::None`](crate::Tls::None), which only loopback allows.
+//! FROM`, `RCPT TO`, `DATA` (with dot-unstuffing), `RSET`, `NOOP` and `QUIT`. Started with
+//! [`SmtpSink::start`] there is no TLS: a mailer talks to it with [`Tls::None`](crate::Tls::None), which
+//! only loopback allows. Started with [`SmtpSink::start_with_starttls`] it offers `STARTTLS` with a test
+//! certificate for `127.0.0.1` and `localhost` (signed by [`TEST_CA`], valid 2000–2126), and takes no login
+//! and no mail before it: a mailer reaches it with [`Tls::Required`](crate::Tls::Required) and `TEST_CA` in
+//! its extra roots.
 //!
 //! Each accepted message is kept as a [`ReceivedMail`]: the envelope sender, the recipients, the user
 //! who logged in and the raw `DATA`. Faults are armed one at a time: [`refuse_next_recipient`]
@@ -25,15 +29,21 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader, ReadHalf, WriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::{JoinHandle, JoinSet};
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::rustls;
 
 const MAX_LINE: u64 = 64 * 1024;
 const MAX_MESSAGE: usize = 10 * 1024 * 1024;
 const IDLE: Duration = Duration::from_secs(60);
 const NAME: &str = "mallguard-sink";
+
+/// The certificate (DER) of the test CA that signed the sink's STARTTLS certificate: trust it in the mailer.
+pub const TEST_CA: &[u8] = include_bytes!("sink_tls/ca.der");
+const TEST_CERTIFICATE: &[u8] = include_bytes!("sink_tls/leaf.der");
+const TEST_KEY: &[u8] = include_bytes!("sink_tls/leaf.key.der");
 
 /// An AUTH mechanism the sink can offer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,6 +72,8 @@ pub struct ReceivedMail {
     pub user: Option<String>,
     /// The message as sent, dot-unstuffed, with the client's line ends, without the final `.`.
     pub data: Vec<u8>,
+    /// Whether it came over TLS (after `STARTTLS`).
+    pub encrypted: bool,
 }
 
 impl ReceivedMail {
@@ -83,8 +95,23 @@ pub struct SmtpSink {
 struct Shared {
     user: String,
     password: String,
+    /// With [`SmtpSink::start_with_starttls`]: the TLS side of `STARTTLS`.
+    tls: Option<Acceptor>,
     state: Mutex<State>,
 }
+
+struct Acceptor(TlsAcceptor);
+
+impl std::fmt::Debug for Acceptor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TlsAcceptor")
+    }
+}
+
+/// What a connection runs over: the TCP stream, then TLS over it after `STARTTLS`.
+trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+type Stream = Box<dyn Io>;
 
 #[derive(Debug)]
 struct State {
@@ -109,11 +136,33 @@ impl Shared {
 impl SmtpSink {
     /// Listens on `127.0.0.1:0`, offering AUTH PLAIN and LOGIN for `user` and `password`.
     pub async fn start(user: impl Into<String>, password: impl Into<String>) -> io::Result<Self> {
+        Self::start_on(user.into(), password.into(), None).await
+    }
+
+    /// The same, offering `STARTTLS` with the test certificate (see the module docs) and taking no login or
+    /// mail before it.
+    pub async fn start_with_starttls(user: impl Into<String>, password: impl Into<String>) -> io::Result<Self> {
+        let invalid = |e: rustls::Error| io::Error::new(io::ErrorKind::InvalidInput, e);
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .map_err(invalid)?
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![TEST_CERTIFICATE.to_vec().into()],
+                rustls::pki_types::PrivateKeyDer::Pkcs8(TEST_KEY.to_vec().into()),
+            )
+            .map_err(invalid)?;
+        let acceptor = Acceptor(TlsAcceptor::from(Arc::new(config)));
+        Self::start_on(user.into(), password.into(), Some(acceptor)).await
+    }
+
+    async fn start_on(user: String, password: String, tls: Option<Acceptor>) -> io::Result<Self> {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
-            user: user.into(),
-            password: password.into(),
+            user,
+            password,
+            tls,
             state: Mutex::new(State {
                 mechanisms: vec![AuthMechanism::Plain, AuthMechanism::Login],
                 messages: vec![],
@@ -231,11 +280,31 @@ impl Session {
 }
 
 struct Conn {
-    reader: BufReader<OwnedReadHalf>,
-    writer: OwnedWriteHalf,
+    reader: BufReader<ReadHalf<Stream>>,
+    writer: WriteHalf<Stream>,
+    encrypted: bool,
 }
 
 impl Conn {
+    fn over(stream: Stream, encrypted: bool) -> Self {
+        let (read, writer) = tokio::io::split(stream);
+        Conn {
+            reader: BufReader::new(read),
+            writer,
+            encrypted,
+        }
+    }
+
+    /// The connection after the TLS handshake on its stream. Anything the client sent before the
+    /// handshake and after `STARTTLS` is dropped (RFC 3207: a client must not pipeline past it).
+    async fn starttls(self, acceptor: &TlsAcceptor) -> io::Result<Self> {
+        let stream = self.reader.into_inner().unsplit(self.writer);
+        let tls = tokio::time::timeout(IDLE, acceptor.accept(stream))
+            .await
+            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "the TLS handshake went quiet"))??;
+        Ok(Conn::over(Box::new(tls), true))
+    }
+
     async fn reply(&mut self, text: &str) -> io::Result<()> {
         self.writer.write_all(format!("{text}\r\n").as_bytes()).await?;
         self.writer.flush().await
@@ -271,11 +340,7 @@ impl Conn {
 }
 
 async fn serve(stream: TcpStream, shared: Arc<Shared>) -> io::Result<()> {
-    let (read, writer) = stream.into_split();
-    let mut conn = Conn {
-        reader: BufReader::new(read),
-        writer,
-    };
+    let mut conn = Conn::over(Box::new(stream), false);
     let mut session = Session::default();
     conn.reply(&format!("220 {NAME} ESMTP ready")).await?;
     while let Some(line) = conn.text_line().await? {
@@ -284,12 +349,31 @@ async fn serve(stream: TcpStream, shared: Arc<Shared>) -> io::Result<()> {
             None => (line.trim().to_ascii_uppercase(), String::new()),
         };
         shared.state().commands.push(verb.clone());
+        // With STARTTLS offered, nothing but greetings and STARTTLS before it.
+        let needs_tls = shared.tls.is_some() && !conn.encrypted;
+        if needs_tls && matches!(verb.as_str(), "AUTH" | "MAIL" | "RCPT" | "DATA") {
+            conn.reply("530 5.7.0 Must issue a STARTTLS command first").await?;
+            continue;
+        }
         match verb.as_str() {
+            "STARTTLS" => {
+                let Some(acceptor) = shared.tls.as_ref().filter(|_| needs_tls) else {
+                    conn.reply("502 5.5.2 Error: command not recognized").await?;
+                    continue;
+                };
+                conn.reply("220 2.0.0 Ready to start TLS").await?;
+                conn = conn.starttls(&acceptor.0).await?;
+                // RFC 3207: the client starts over with EHLO, and knows nothing of before.
+                session = Session::default();
+            }
             "EHLO" => {
                 session = Session::default();
                 session.greeted = true;
                 let mechanisms = shared.state().mechanisms.clone();
                 let mut lines = vec![format!("{NAME} greets {arg}")];
+                if shared.tls.is_some() && !conn.encrypted {
+                    lines.push("STARTTLS".to_owned());
+                }
                 if !mechanisms.is_empty() {
                     let names: Vec<&str> = mechanisms.iter().map(|m| m.name()).collect();
                     lines.push(format!("AUTH {}", names.join(" ")));
@@ -347,6 +431,7 @@ async fn serve(stream: TcpStream, shared: Arc<Shared>) -> io::Result<()> {
                         recipients: std::mem::take(&mut session.recipients),
                         user: session.user.clone(),
                         data,
+                        encrypted: conn.encrypted,
                     });
                     let id = state.next_id;
                     state.next_id += 1;

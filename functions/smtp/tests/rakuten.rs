@@ -7,7 +7,7 @@ use base64::engine::general_purpose::STANDARD;
 use mallguard_domain::notice::Mail;
 use mallguard_domain::order::EmailAddress;
 use mallguard_domain::ports::{MailError, Mailer};
-use mallguard_smtp::sink::{AuthMechanism, ReceivedMail, SmtpSink};
+use mallguard_smtp::sink::{AuthMechanism, ReceivedMail, SmtpSink, TEST_CA};
 use mallguard_smtp::{RakutenSmtpMailer, RakutenSmtpSettings, SettingsError, Tls};
 
 const USER: &str = "shop-123456";
@@ -34,6 +34,7 @@ fn settings(host: &str, port: u16, password: &str) -> RakutenSmtpSettings {
         from_name: Some(SHOP_NAME.to_owned()),
         reply_to: Some(address("support@tanaka-cha.example")),
         tls: Tls::None,
+        extra_roots: vec![],
         timeout: Duration::from_secs(10),
     }
 }
@@ -439,6 +440,41 @@ async fn with_tls_required_a_server_without_starttls_gets_neither_the_login_nor_
     let commands = sink.commands();
     assert!(
         !commands.contains(&"AUTH".to_owned()) && !commands.contains(&"MAIL".to_owned()),
+        "{commands:?}"
+    );
+}
+
+#[tokio::test]
+async fn with_tls_required_the_login_and_the_mail_go_only_after_starttls_to_a_trusted_certificate() {
+    let sink = SmtpSink::start_with_starttls(USER, PASSWORD).await.unwrap();
+    let mut settings = settings(&sink.host(), sink.port(), PASSWORD);
+    settings.tls = Tls::Required;
+    settings.extra_roots = vec![TEST_CA.to_vec()];
+    let id = RakutenSmtpMailer::new(settings).unwrap().send(&notice()).await.unwrap();
+    assert!(!id.is_empty());
+    let mail = only_message(&sink);
+    assert!(mail.encrypted, "the mail came over TLS");
+    assert_eq!(mail.user.as_deref(), Some(USER));
+    assert_eq!(mail.recipients, [MASKED]);
+    let commands = sink.commands();
+    let at = |verb: &str| commands.iter().position(|c| c == verb);
+    assert!(
+        at("STARTTLS").is_some() && at("STARTTLS") < at("AUTH"),
+        "STARTTLS before the login: {commands:?}"
+    );
+}
+
+#[tokio::test]
+async fn with_tls_required_a_certificate_nobody_vouches_for_gets_neither_the_login_nor_the_mail() {
+    let sink = SmtpSink::start_with_starttls(USER, PASSWORD).await.unwrap();
+    let mut settings = settings(&sink.host(), sink.port(), PASSWORD);
+    // The webpki roots only: the sink's test CA is not among them.
+    settings.tls = Tls::Required;
+    assert!(RakutenSmtpMailer::new(settings).unwrap().send(&notice()).await.is_err());
+    assert!(sink.messages().is_empty());
+    let commands = sink.commands();
+    assert!(
+        commands.contains(&"STARTTLS".to_owned()) && !commands.contains(&"AUTH".to_owned()),
         "{commands:?}"
     );
 }

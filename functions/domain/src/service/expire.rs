@@ -22,6 +22,8 @@ pub struct SweepReport {
     pub cancelled: usize,
     /// Amazon holds escalated to the customer-service fallback before cancelling.
     pub escalated: usize,
+    /// Reminders and retries to a carrier address moved to the end of the quiet hours.
+    pub deferred: usize,
     pub notices_sent: usize,
     pub notices_failed: usize,
     /// Mall actions done, retried later, refused, and dropped as no longer needed.
@@ -41,6 +43,10 @@ pub enum Retry {
     /// the mail route want the mail out now, since the buyer's answer time is running.
     AllNow,
 }
+
+/// A reminder later than this before the deadline only adds noise (as [`crate::policy::Policy::deadline`] has
+/// it).
+const REMINDER_BEFORE_DEADLINE: jiff::SignedDuration = jiff::SignedDuration::from_hours(1);
 
 /// How far ahead a sweep run by hand looks for mail waiting out a back-off: beyond the longest back-off.
 const BACKOFF_HORIZON: jiff::SignedDuration = jiff::SignedDuration::from_hours(24);
@@ -84,6 +90,7 @@ impl Mallguard {
                             Swept::Reminded => report.reminded += 1,
                             Swept::Cancelled => report.cancelled += 1,
                             Swept::Escalated => report.escalated += 1,
+                            Swept::Deferred => report.deferred += 1,
                         }
                         moved += 1;
                         notices.extend(queued);
@@ -94,7 +101,7 @@ impl Mallguard {
             }
             // Each page's mail and mall actions go out before the next page is taken: a sweep cut short
             // leaves nothing half done.
-            let (sent, failed) = self.deliver(notices).await;
+            let (sent, failed) = self.deliver_in_sweep(notices).await;
             report.notices_sent += sent.len();
             report.notices_failed += failed;
             done = done.plus(self.perform(actions).await?);
@@ -113,9 +120,10 @@ impl Mallguard {
                 break;
             }
         }
-        let (sent, failed) = self.retry_pending(now, retry).await?;
+        let (sent, failed, deferred) = self.retry_pending(now, retry).await?;
         report.notices_sent += sent;
         report.notices_failed += failed;
+        report.deferred += deferred;
         let horizon = match retry {
             Retry::WhenDue => now,
             Retry::AllNow => now.saturating_add(BACKOFF_HORIZON).unwrap_or(now),
@@ -148,7 +156,16 @@ impl Mallguard {
             // and the hold waits for them. With automatic cancellation, optionally after a second deadline.
             let wait_for_staff = amazon && !policy.amazon_auto_cancel;
             let escalate_first = amazon && (wait_for_staff || policy.amazon_fallback_first);
-            if escalate_first && hold.amazon_fallback_case.is_none() {
+            if wait_for_staff && hold.amazon_fallback_case.is_some() {
+                // The request was noted when the notice did not arrive and the staff have its text: the hold
+                // only stops being due.
+                let mut waiting = hold.clone();
+                waiting.version += 1;
+                waiting.awaiting_staff = true;
+                waiting.remind_at = None;
+                batch.holds.push((waiting, Expect::Version(hold.version)));
+                Swept::Escalated
+            } else if escalate_first && hold.amazon_fallback_case.is_none() {
                 let mut escalated = hold.clone();
                 escalated.version += 1;
                 escalated.amazon_fallback_case =
@@ -183,6 +200,15 @@ impl Mallguard {
                     Settlement::AlreadySettled(_) => return Ok(None),
                 }
             }
+        } else if let Some(morning) = self.quiet_for(&held.order, hold.urgent, now) {
+            // A carrier address at night: the reminder waits for the morning, or is dropped when the morning
+            // is too near the deadline for it to help.
+            let mut later = hold.reminded();
+            if hold.deadline.duration_since(morning) >= REMINDER_BEFORE_DEADLINE {
+                later.remind_at = Some(morning);
+            }
+            batch.holds.push((later, Expect::Version(hold.version)));
+            Swept::Deferred
         } else {
             let reminded = hold.reminded();
             batch.holds.push((reminded.clone(), Expect::Version(hold.version)));
@@ -206,14 +232,30 @@ impl Mallguard {
     }
 
     /// Retries notices that are still pending: claims each one first, so two sweeps never mail twice.
-    async fn retry_pending(&self, now: Timestamp, retry: Retry) -> Result<(usize, usize), ServiceError> {
+    async fn retry_pending(&self, now: Timestamp, retry: Retry) -> Result<(usize, usize, usize), ServiceError> {
         let horizon = match retry {
             Retry::WhenDue => now,
             Retry::AllNow => now.saturating_add(BACKOFF_HORIZON).unwrap_or(now),
         };
         let mut claimed = vec![];
+        let mut deferred = 0;
         for notice in self.store.pending_notices(horizon, SWEEP_LIMIT).await? {
             if notice.is_leased(now) {
+                continue;
+            }
+            if let Some(morning) = self.retry_waits_for_morning(&notice, now).await? {
+                if notice.next_attempt_at != morning {
+                    let mut later = notice.clone();
+                    later.version += 1;
+                    later.next_attempt_at = morning;
+                    let mut batch = WriteBatch::default();
+                    batch.notices.push((later, Expect::Version(notice.version)));
+                    match self.store.commit(batch).await {
+                        Ok(()) => deferred += 1,
+                        Err(CommitError::Conflict) => {}
+                        Err(CommitError::Store(err)) => return Err(err.into()),
+                    }
+                }
                 continue;
             }
             let lease = notice.leased(now.saturating_add(SEND_LEASE).unwrap_or(now));
@@ -225,8 +267,43 @@ impl Mallguard {
                 Err(CommitError::Store(err)) => return Err(err.into()),
             }
         }
-        let (sent, failed) = self.deliver(claimed).await;
-        Ok((sent.len(), failed))
+        let (sent, failed) = self.deliver_in_sweep(claimed).await;
+        Ok((sent.len(), failed, deferred))
+    }
+
+    /// When the quiet hours at `now` end, if a buyer's mail to `order`'s buyer must wait for them: a carrier
+    /// address, the shop's quiet hours, and a hold that is not urgent.
+    fn quiet_for(&self, order: &crate::order::Order, urgent: bool, now: Timestamp) -> Option<Timestamp> {
+        let carrier = order.buyer.email.as_ref().is_some_and(|e| e.is_carrier());
+        if !carrier || urgent {
+            return None;
+        }
+        self.settings.policy.quiet_hours?.end_of(now)
+    }
+
+    /// When a retry of `notice` must wait for the end of the quiet hours: a buyer's mail to a carrier address
+    /// at night, in the shop's quiet hours, unless its hold is urgent.
+    async fn retry_waits_for_morning(
+        &self,
+        notice: &Notice,
+        now: Timestamp,
+    ) -> Result<Option<Timestamp>, ServiceError> {
+        let to_buyer = matches!(
+            notice.kind,
+            NoticeKind::Notice | NoticeKind::Reminder | NoticeKind::Receipt | NoticeKind::Cancellation
+        );
+        let (true, true, Some(order)) = (to_buyer, notice.mail.to.is_carrier(), &notice.order) else {
+            return Ok(None);
+        };
+        let this = self.in_shop(order.mall, &order.shop).await;
+        let Some(morning) = this.settings.policy.quiet_hours.and_then(|quiet| quiet.end_of(now)) else {
+            return Ok(None);
+        };
+        let urgent = match &notice.hold {
+            Some(id) => self.store.hold(id).await?.is_some_and(|hold| hold.urgent),
+            None => false,
+        };
+        Ok((!urgent).then_some(morning))
     }
 }
 
@@ -234,4 +311,6 @@ enum Swept {
     Reminded,
     Cancelled,
     Escalated,
+    /// A buyer's mail moved to the end of the quiet hours.
+    Deferred,
 }

@@ -1,5 +1,5 @@
 //! What the mail service reports after sending (SES events: delivery, bounce, complaint, reject, delay) and
-//! what mallguard does with it. A buyer's notice that did not arrive (a permanent bounce, a complaint, a
+//! what mallguard does with it. A buyer's notice that did not arrive (a bounce of any kind, a complaint, a
 //! reject), or that could not be sent at all, escalates its hold at once: the staff get a phone task, or for
 //! Amazon the customer-service request (sellers may not phone Amazon buyers), or for a gift, other ways to
 //! reach the buyer. Everything reported is kept in the order's evidence.
@@ -11,7 +11,7 @@ use super::{Mallguard, ServiceError, queue};
 use crate::history::{Event, HistoryEntry};
 use crate::hold::{Hold, HoldState, amazon_case_text};
 use crate::ids::HoldId;
-use crate::notice::{Notice, NoticeKind};
+use crate::notice::{Notice, NoticeId, NoticeKind, NoticeState};
 use crate::ports::{CommitError, Expect, WriteBatch};
 
 /// What the mail service reported about one sent mail.
@@ -19,7 +19,9 @@ use crate::ports::{CommitError, Expect, WriteBatch};
 #[serde(rename_all = "snake_case")]
 pub enum MailOutcome {
     Delivered,
-    /// Bounced; `permanent` when the address will never take it (no such user, a refusing domain).
+    /// Bounced; `permanent` when the address will never take it (no such user, a refusing domain), not when
+    /// it may some day (a full mailbox, a message too large: SES's `Transient`) or SES cannot tell
+    /// (`Undetermined`).
     Bounced {
         permanent: bool,
     },
@@ -33,10 +35,16 @@ pub enum MailOutcome {
 
 impl MailOutcome {
     /// Whether the buyer will not get this mail: the hold is escalated.
+    ///
+    /// Every bounce counts, not only a permanent one. SES reports a bounce only once it has stopped trying:
+    /// a transient or undetermined bounce means this notice was not delivered and will not be, even if the
+    /// address may take mail again later. Sending it again would mean waiting out a full mailbox while the
+    /// buyer's answer time runs, so the staff are told at once, as for a permanent bounce (a phone task, or
+    /// Amazon's customer service), and the evidence keeps which kind of bounce it was.
     pub fn is_failure(self) -> bool {
         matches!(
             self,
-            MailOutcome::Bounced { permanent: true } | MailOutcome::Complained | MailOutcome::Rejected
+            MailOutcome::Bounced { .. } | MailOutcome::Complained | MailOutcome::Rejected
         )
     }
 
@@ -102,7 +110,6 @@ impl Mallguard {
             return Ok(MailReportOutcome::Ignored);
         };
         let now = self.clock.now();
-        let mut batch = WriteBatch::default();
         let reported = HistoryEntry::new(
             &hold.order,
             report.at,
@@ -113,40 +120,90 @@ impl Mallguard {
                 detail: report.detail.chars().take(200).collect(),
             },
         );
-        batch.history.push(reported.clone());
+        let mut with = WriteBatch {
+            history: vec![reported],
+            ..WriteBatch::default()
+        };
+        // SES reports only on mail it took: a notice still pending (its send timed out in the request, or its
+        // outcome could not be written) is not sent again, and one that failed is not retried.
+        let notice_id = NoticeId::for_hold(hold_id, kind);
+        if let Some(notice) = self.store.notice(&notice_id).await?
+            && notice.state == NoticeState::Pending
+        {
+            let settled = if report.outcome.is_failure() {
+                notice.given_up(format!(
+                    "{}: {}",
+                    report.outcome.label(crate::Language::En),
+                    report.detail
+                ))
+            } else {
+                notice.sent(report.message_id.clone())
+            };
+            with.notices.push((settled, Expect::Version(notice.version)));
+        }
         let escalate = report.outcome.is_failure() && asks_the_buyer(kind) && hold.state == HoldState::Held;
-        let mut notices = vec![];
-        if escalate {
-            let this = self.in_shop(hold.order.mall, &hold.order.shop).await;
-            notices = this.undeliverable_into(&mut batch, &hold, now).await?;
-        }
-        match self.store.commit(batch).await {
-            Ok(()) => {}
-            // Escalated already (a second report of the same failure): the report is kept all the same.
-            Err(CommitError::Conflict) => {
-                let only_history = WriteBatch {
-                    history: vec![reported],
-                    ..WriteBatch::default()
-                };
-                self.store.commit(only_history).await.map_err(|e| match e {
-                    CommitError::Store(err) => ServiceError::Store(err),
-                    CommitError::Conflict => ServiceError::Contention,
-                })?;
-                return Ok(MailReportOutcome::Recorded);
-            }
-            Err(CommitError::Store(err)) => return Err(err.into()),
-        }
+        let notices = if escalate {
+            self.escalate_undeliverable(hold, with, now).await?
+        } else {
+            self.commit_alone(with).await?;
+            vec![]
+        };
         self.deliver(notices.clone()).await;
-        tracing::info!(hold = %hold.id, kind = kind.as_str(), outcome = ?report.outcome, escalated = escalate, "mail report");
-        Ok(if escalate && !notices.is_empty() {
+        tracing::info!(hold = %hold_id, kind = kind.as_str(), outcome = ?report.outcome, escalated = escalate, "mail report");
+        Ok(if !notices.is_empty() {
             MailReportOutcome::Escalated
         } else {
             MailReportOutcome::Recorded
         })
     }
 
-    /// Adds to `batch` the escalation of `hold` whose buyer cannot be mailed: for Amazon the customer-service
-    /// request noted on the hold, and the staff alert (once per hold). Returns the alert to send.
+    /// Escalates `hold` (read just now) whose buyer cannot be mailed, in one write with `with` (what
+    /// reported it), and returns the staff alert to send: none when the hold was escalated before or is
+    /// settled by now (`with` is written all the same). A hold somebody else wrote meanwhile (a reminder, the
+    /// buyer) is read again.
+    pub(super) async fn escalate_undeliverable(
+        &self,
+        mut hold: Hold,
+        with: WriteBatch,
+        now: Timestamp,
+    ) -> Result<Vec<Notice>, ServiceError> {
+        for _ in 0..super::MAX_ATTEMPTS {
+            if hold.state != HoldState::Held {
+                return self.commit_alone(with).await.map(|()| vec![]);
+            }
+            let mut batch = with.clone();
+            let this = self.in_shop(hold.order.mall, &hold.order.shop).await;
+            let notices = this.undeliverable_into(&mut batch, &hold, now).await?;
+            match self.store.commit(batch).await {
+                Ok(()) => return Ok(notices),
+                Err(CommitError::Conflict) => match self.store.hold(&hold.id).await? {
+                    Some(current) if current.version != hold.version => hold = current,
+                    // The hold is as read: the conflict is its alert, queued by an earlier report.
+                    _ => return self.commit_alone(with).await.map(|()| vec![]),
+                },
+                Err(CommitError::Store(err)) => return Err(err.into()),
+            }
+        }
+        Err(ServiceError::Contention)
+    }
+
+    /// Commits `batch`; a conflict is reported as contention (what it writes was written by somebody else).
+    pub(super) async fn commit_alone(&self, batch: WriteBatch) -> Result<(), ServiceError> {
+        self.store.commit(batch).await.map_err(|e| match e {
+            CommitError::Store(err) => ServiceError::Store(err),
+            CommitError::Conflict => ServiceError::Contention,
+        })
+    }
+
+    /// Adds to `batch` the escalation of `hold` whose buyer cannot be mailed, and returns the staff alert to
+    /// send (one per hold: a second escalation of the same hold makes the batch a conflict).
+    ///
+    /// The hold stops reminding (a reminder to an address that did not take the notice reaches nobody).
+    /// For Amazon the customer-service request is noted on the hold, and then the shop's Amazon policy
+    /// applies now rather than at the deadline: by default the hold waits for the staff (it is never
+    /// cancelled unanswered); with automatic cancellation and the fallback first, Amazon's customer service
+    /// gets its time from now before the order is cancelled; with automatic cancellation alone, the
+    /// deadline stands.
     pub(super) async fn undeliverable_into(
         &self,
         batch: &mut WriteBatch,
@@ -155,18 +212,32 @@ impl Mallguard {
     ) -> Result<Vec<Notice>, ServiceError> {
         let held = self.load_order(&hold.order).await?;
         let original = self.load_order(&hold.original).await?;
-        let mut hold = hold.clone();
-        if hold.contact.amazon_fallback && hold.amazon_fallback_case.is_none() {
-            hold.amazon_fallback_case = Some(amazon_case_text(&self.settings.shop.name, &held.order, &original.order));
-            hold.version += 1;
-            batch.history.push(HistoryEntry::new(
-                &hold.order,
-                now,
-                Event::AmazonFallbackNoted { hold: hold.id.clone() },
-            ));
-            batch.holds.push((hold.clone(), Expect::Version(hold.version - 1)));
+        let policy = &self.settings.policy;
+        let mut escalated = hold.clone();
+        escalated.remind_at = None;
+        if hold.contact.amazon_fallback {
+            if hold.amazon_fallback_case.is_none() {
+                escalated.amazon_fallback_case =
+                    Some(amazon_case_text(&self.settings.shop.name, &held.order, &original.order));
+                batch.history.push(HistoryEntry::new(
+                    &hold.order,
+                    now,
+                    Event::AmazonFallbackNoted { hold: hold.id.clone() },
+                ));
+                if policy.amazon_auto_cancel && policy.amazon_fallback_first {
+                    let second = now.saturating_add(policy.amazon_fallback_within).unwrap_or(now);
+                    escalated.deadline = escalated.deadline.max(second);
+                }
+            }
+            if !policy.amazon_auto_cancel {
+                escalated.awaiting_staff = true;
+            }
         }
-        let Some(notice) = self.hold_notice(NoticeKind::StaffUndeliverable, &hold, &held, &original, now)? else {
+        if escalated != *hold {
+            escalated.version += 1;
+            batch.holds.push((escalated.clone(), Expect::Version(hold.version)));
+        }
+        let Some(notice) = self.hold_notice(NoticeKind::StaffUndeliverable, &escalated, &held, &original, now)? else {
             return Ok(vec![]);
         };
         // One alert per hold however many reports come: `Absent` makes a second one a conflict.

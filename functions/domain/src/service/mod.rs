@@ -43,10 +43,28 @@ use crate::token::{LinkAction, LinkSigner};
 
 /// How often a decision is re-read and retried when concurrent writers keep winning.
 const MAX_ATTEMPTS: usize = 16;
-/// How often a notice is tried before it is given up (about a day and a half with the back-off).
+/// How often a notice is tried before it is given up: with the back-off of [`Notice::failed`] (1, 2, 4 … 32
+/// minutes, then an hour) the ten tries span about four hours (243 minutes), and then the staff take over.
 const MAX_SEND_ATTEMPTS: u32 = 10;
 /// A notice being sent now is not picked up by the sweep for this long.
 const SEND_LEASE: jiff::SignedDuration = jiff::SignedDuration::from_mins(2);
+/// How long all the sends inside one request may take together (the notice and the staff alert of an
+/// ingested order, whatever the route: SES, Rakuten's relay, Amazon's Messaging API). Shopify gives up on a
+/// webhook after about five seconds, and the request has its store writes and mall actions to do as well.
+/// What is not sent by then stays pending under its lease, and the sweep sends it.
+pub const REQUEST_SEND_BUDGET: std::time::Duration = std::time::Duration::from_millis(2500);
+/// How long one send may take in the sweep: longer than in a request, and shorter than the lease it holds
+/// on the notice, so no other sweep sends it meanwhile.
+pub const SWEEP_SEND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// How long sends may take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SendTime {
+    /// Inside a request: [`REQUEST_SEND_BUDGET`] for all of them.
+    Request,
+    /// In the sweep: [`SWEEP_SEND_TIMEOUT`] for each.
+    Sweep,
+}
 
 /// The secrets and numbers of one deployment.
 #[derive(Debug, Clone)]
@@ -357,14 +375,38 @@ impl Mallguard {
         Ok(Settlement::Settled(settled))
     }
 
-    /// Sends notices just committed; a failure leaves each pending for the sweep. Returns the kinds sent
-    /// and the number that failed.
+    /// Sends notices just committed, inside a request (see [`REQUEST_SEND_BUDGET`]); a failure leaves each
+    /// pending for the sweep. Returns the kinds sent and the number not sent.
     async fn deliver(&self, notices: Vec<Notice>) -> (Vec<NoticeKind>, usize) {
+        self.deliver_within(notices, SendTime::Request).await
+    }
+
+    /// Sends notices committed (or claimed) by the sweep, each within [`SWEEP_SEND_TIMEOUT`].
+    async fn deliver_in_sweep(&self, notices: Vec<Notice>) -> (Vec<NoticeKind>, usize) {
+        self.deliver_within(notices, SendTime::Sweep).await
+    }
+
+    async fn deliver_within(&self, notices: Vec<Notice>, time: SendTime) -> (Vec<NoticeKind>, usize) {
         let (mut sent, mut failed) = (vec![], 0);
+        let request_ends = tokio::time::Instant::now() + REQUEST_SEND_BUDGET;
         let mut queue: std::collections::VecDeque<Notice> = notices.into();
         while let Some(notice) = queue.pop_front() {
+            let sending = self.mailer.send(&notice.mail);
+            let outcome = match time {
+                // Not even started once the budget is spent: a send cut short might still go out.
+                SendTime::Request if tokio::time::Instant::now() >= request_ends => None,
+                SendTime::Request => tokio::time::timeout_at(request_ends, sending).await.ok(),
+                SendTime::Sweep => tokio::time::timeout(SWEEP_SEND_TIMEOUT, sending).await.ok(),
+            };
+            // Out of time: the notice is left as it is, pending under the lease its writer took, and the sweep
+            // sends it once the lease ends. Not an attempt that failed: the mail service may yet be fine.
+            let Some(outcome) = outcome else {
+                failed += 1;
+                tracing::warn!(notice = %notice.id, "notice not sent in time; the sweep sends it");
+                continue;
+            };
             let now = self.clock.now();
-            let (updated, event) = match self.mailer.send(&notice.mail).await {
+            let (updated, event) = match outcome {
                 Ok(message_id) => {
                     sent.push(notice.kind);
                     self.metrics.record(Metric::NoticeSent, 1);
@@ -402,26 +444,21 @@ impl Mallguard {
                 batch.history.push(HistoryEntry::new(order, now, event));
             }
             // A buyer's notice given up leaves the buyer unaware of an open hold: the staff take over.
-            let mut escalation = vec![];
-            if updated.state == NoticeState::Failed
-                && matches!(notice.kind, NoticeKind::Notice | NoticeKind::Reminder)
-                && let Some(hold_id) = &notice.hold
-            {
-                match self.store.hold(hold_id).await {
-                    Ok(Some(hold)) if hold.state == HoldState::Held => {
-                        let this = self.in_shop(hold.order.mall, &hold.order.shop).await;
-                        match this.undeliverable_into(&mut batch, &hold, now).await {
-                            Ok(alerts) => escalation = alerts,
-                            Err(err) => tracing::warn!(hold = %hold_id, error = %err, "could not escalate"),
-                        }
-                    }
-                    Ok(_) => {}
-                    Err(err) => tracing::warn!(hold = %hold_id, error = %err, "could not read the hold to escalate"),
-                }
-            }
+            let given_up_hold = (updated.state == NoticeState::Failed
+                && matches!(notice.kind, NoticeKind::Notice | NoticeKind::Reminder))
+            .then_some(notice.hold.as_ref())
+            .flatten();
             batch.notices.push((updated, Expect::Version(notice.version)));
-            match self.store.commit(batch).await {
-                Ok(()) => queue.extend(escalation),
+            let recorded = match given_up_hold {
+                Some(hold_id) => match self.store.hold(hold_id).await {
+                    Ok(Some(hold)) => self.escalate_undeliverable(hold, batch, now).await,
+                    Ok(None) => self.commit_alone(batch).await.map(|()| vec![]),
+                    Err(err) => Err(err.into()),
+                },
+                None => self.commit_alone(batch).await.map(|()| vec![]),
+            };
+            match recorded {
+                Ok(alerts) => queue.extend(alerts),
                 // The mail went out (or not) either way; a conflict means the sweep already recorded it.
                 Err(err) => tracing::warn!(notice = %notice.id, error = %err, "could not record the notice's outcome"),
             }

@@ -1406,3 +1406,408 @@ async fn a_sweep_out_of_time_stops_after_the_page_it_took_and_says_more_is_due()
         .unwrap();
     assert_eq!((second.cancelled, second.more_due), (3, false));
 }
+
+impl World {
+    /// Ingests Amazon orders 503-1 then its duplicate 503-2 five minutes later; returns the hold.
+    async fn held_amazon_pair(&self) -> Hold {
+        let mut first = order("503-1");
+        first.order_ref.mall = Mall::Amazon;
+        let mut second = order_at("503-2", "2026-11-23T03:05:00Z");
+        second.order_ref.mall = Mall::Amazon;
+        self.app.ingest(incoming(first)).await.unwrap();
+        let IngestOutcome::Held { hold, .. } = self.app.ingest(incoming(second)).await.unwrap() else {
+            panic!("held")
+        };
+        self.store.hold(&hold).await.unwrap().unwrap()
+    }
+}
+
+#[tokio::test]
+async fn an_amazon_hold_whose_message_bounced_is_not_cancelled_at_its_deadline_but_waits_for_the_staff() {
+    let w = world();
+    let hold = w.held_amazon_pair().await;
+    let bounced = report(&hold, NoticeKind::Notice, MailOutcome::Bounced { permanent: true });
+    assert_eq!(
+        w.app.mail_reported(bounced).await.unwrap(),
+        MailReportOutcome::Escalated
+    );
+    let escalated = w.store.hold(&hold.id).await.unwrap().unwrap();
+    assert!(escalated.amazon_fallback_case.is_some());
+    assert!(escalated.awaiting_staff, "the hold waits for the staff");
+    assert_eq!(escalated.remind_at, None, "no reminder to an address that bounced");
+    let alert = &w.mails_of(NoticeKind::StaffUndeliverable)[0];
+    assert!(alert.text.contains("自動ではキャンセルしません"), "{}", alert.text);
+    w.clock.set(hold.deadline);
+    let report = w.app.sweep().await.unwrap();
+    assert_eq!(report.cancelled, 0, "{report:?}");
+    w.clock.advance(SignedDuration::from_hours(72));
+    assert_eq!(w.app.sweep().await.unwrap().cancelled, 0);
+    assert_eq!(w.state(&hold).await, HoldState::Held);
+    assert!(w.mails_of(NoticeKind::Cancellation).is_empty());
+    assert!(w.mails_of(NoticeKind::Reminder).is_empty());
+}
+
+#[tokio::test]
+async fn an_amazon_hold_with_its_request_noted_but_still_due_is_left_to_the_staff_at_the_deadline() {
+    // A hold escalated before holds were marked as waiting at once: the sweep must not cancel it either.
+    let w = world();
+    let hold = w.held_amazon_pair().await;
+    let mut noted = hold.clone();
+    noted.amazon_fallback_case = Some("依頼文".into());
+    noted.version += 1;
+    let mut batch = WriteBatch::default();
+    batch.holds.push((noted, Expect::Version(hold.version)));
+    w.store.commit(batch).await.unwrap();
+    w.clock.set(hold.deadline);
+    let report = w.app.sweep().await.unwrap();
+    assert_eq!((report.cancelled, report.escalated), (0, 1), "{report:?}");
+    let waiting = w.store.hold(&hold.id).await.unwrap().unwrap();
+    assert_eq!(waiting.state, HoldState::Held);
+    assert!(waiting.awaiting_staff);
+    assert!(w.mails_of(NoticeKind::Cancellation).is_empty());
+    assert!(
+        w.mails_of(NoticeKind::StaffEscalated).is_empty(),
+        "the staff have the request text already"
+    );
+}
+
+#[tokio::test]
+async fn with_automatic_cancellation_an_amazon_hold_whose_message_bounced_is_cancelled_at_its_deadline() {
+    let mut s = settings();
+    s.policy.amazon_auto_cancel = true;
+    let w = world_with(s);
+    let hold = w.held_amazon_pair().await;
+    let bounced = report(&hold, NoticeKind::Notice, MailOutcome::Rejected);
+    w.app.mail_reported(bounced).await.unwrap();
+    let escalated = w.store.hold(&hold.id).await.unwrap().unwrap();
+    assert!(escalated.amazon_fallback_case.is_some());
+    assert!(!escalated.awaiting_staff);
+    assert_eq!(escalated.deadline, hold.deadline);
+    let alert = &w.mails_of(NoticeKind::StaffUndeliverable)[0];
+    assert!(
+        alert.text.contains("解決しない場合はキャンセルします"),
+        "{}",
+        alert.text
+    );
+    w.clock.set(hold.deadline);
+    assert_eq!(w.app.sweep().await.unwrap().cancelled, 1);
+    assert_eq!(w.state(&hold).await, HoldState::Cancelled);
+}
+
+#[tokio::test]
+async fn with_the_fallback_first_amazons_customer_service_gets_its_time_from_the_bounce() {
+    let mut s = settings();
+    s.policy.amazon_auto_cancel = true;
+    s.policy.amazon_fallback_first = true;
+    let w = world_with(s);
+    let hold = w.held_amazon_pair().await;
+    w.clock
+        .set(hold.deadline.checked_sub(SignedDuration::from_hours(1)).unwrap());
+    let mut bounced = report(&hold, NoticeKind::Notice, MailOutcome::Complained);
+    bounced.at = w.clock.now();
+    w.app.mail_reported(bounced).await.unwrap();
+    let escalated = w.store.hold(&hold.id).await.unwrap().unwrap();
+    let second = w.clock.now().checked_add(SignedDuration::from_hours(48)).unwrap();
+    assert_eq!(escalated.deadline, second);
+    w.clock.set(hold.deadline);
+    assert_eq!(w.app.sweep().await.unwrap().cancelled, 0);
+    w.clock.set(second);
+    assert_eq!(w.app.sweep().await.unwrap().cancelled, 1);
+}
+
+#[tokio::test]
+async fn no_reminder_goes_to_a_buyer_whose_notice_bounced() {
+    let w = world();
+    let hold = w.held_pair().await;
+    let bounced = report(&hold, NoticeKind::Notice, MailOutcome::Bounced { permanent: true });
+    w.app.mail_reported(bounced).await.unwrap();
+    let escalated = w.store.hold(&hold.id).await.unwrap().unwrap();
+    assert_eq!(escalated.remind_at, None);
+    assert!(!escalated.awaiting_staff, "a phone task: the deadline stands");
+    w.clock.set(hold.remind_at.unwrap());
+    assert_eq!(w.app.sweep().await.unwrap().reminded, 0);
+    assert!(w.mails_of(NoticeKind::Reminder).is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_mail_service_that_hangs_leaves_the_notice_pending_and_the_answer_comes_back() {
+    let w = world();
+    w.mailer.hang(true);
+    w.app.ingest(incoming(order("1001"))).await.unwrap();
+    let started = tokio::time::Instant::now();
+    let outcome = w
+        .app
+        .ingest(incoming(order_at("1002", "2026-11-23T03:05:00Z")))
+        .await
+        .unwrap();
+    // Paused time only moves when every task waits on a timer: this is the budget, not the wall clock.
+    assert!(started.elapsed() <= REQUEST_SEND_BUDGET, "{:?}", started.elapsed());
+    let IngestOutcome::Held { hold, notified: false } = outcome else {
+        panic!("{outcome:?}")
+    };
+    let id = NoticeId::for_hold(&hold, NoticeKind::Notice);
+    let pending = w.store.notice(&id).await.unwrap().unwrap();
+    assert_eq!(pending.state, NoticeState::Pending, "not failed, not lost");
+    assert_eq!(pending.attempts, 0, "a send cut short is not a failed attempt");
+    assert!(
+        pending.is_leased(w.clock.now()),
+        "no sweep sends it while the request may still"
+    );
+    assert_eq!(w.app.sweep().await.unwrap().notices_sent, 0);
+
+    // The sweep waits longer, but not for ever: the notice stays pending under the sweep's lease.
+    w.clock.advance(SignedDuration::from_mins(2));
+    let started = tokio::time::Instant::now();
+    let report = w.app.sweep().await.unwrap();
+    assert_eq!((report.notices_sent, report.notices_failed), (0, 2), "{report:?}");
+    assert!(started.elapsed() >= SWEEP_SEND_TIMEOUT);
+    assert_eq!(w.store.notice(&id).await.unwrap().unwrap().state, NoticeState::Pending);
+
+    w.mailer.hang(false);
+    w.clock.advance(SignedDuration::from_mins(2));
+    let report = w.app.sweep().await.unwrap();
+    assert_eq!(report.notices_sent, 2, "the notice and the staff alert: {report:?}");
+    assert_eq!(w.store.notice(&id).await.unwrap().unwrap().state, NoticeState::Sent);
+    assert_eq!(w.mails_of(NoticeKind::Notice).len(), 1);
+    w.clock.advance(SignedDuration::from_mins(5));
+    assert_eq!(w.app.sweep().await.unwrap().notices_sent, 0, "sent once");
+    assert_eq!(w.mails_of(NoticeKind::Notice).len(), 1);
+}
+
+/// A mailer whose first send takes a while and the rest answer at once, as a slow route beside a quick one.
+#[derive(Default)]
+struct SlowFirstMailer {
+    inner: crate::testing::RecordingMailer,
+    calls: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl Mailer for SlowFirstMailer {
+    async fn send(&self, mail: &Mail) -> Result<String, MailError> {
+        if self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+            tokio::time::sleep(REQUEST_SEND_BUDGET * 2).await;
+        }
+        self.inner.send(mail).await
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_sends_of_one_request_share_one_budget_and_what_is_left_waits_for_the_sweep() {
+    let store = Arc::new(MemoryStore::default());
+    let mailer = Arc::new(SlowFirstMailer::default());
+    let clock = Arc::new(ManualClock::at("2026-11-23T03:05:01Z"));
+    let app = Mallguard::new(store.clone(), mailer.clone(), clock.clone(), settings());
+    app.ingest(incoming(order("1001"))).await.unwrap();
+    let outcome = app
+        .ingest(incoming(order_at("1002", "2026-11-23T03:05:00Z")))
+        .await
+        .unwrap();
+    let IngestOutcome::Held { hold, notified: false } = outcome else {
+        panic!("{outcome:?}")
+    };
+    // The notice took the whole budget; the staff alert after it was not even started.
+    assert!(mailer.inner.mails().is_empty());
+    let alert = NoticeId::for_hold(&hold, NoticeKind::StaffNewHold);
+    assert_eq!(store.notice(&alert).await.unwrap().unwrap().state, NoticeState::Pending);
+    clock.advance(SignedDuration::from_mins(2));
+    assert_eq!(app.sweep().await.unwrap().notices_sent, 2);
+    assert_eq!(mailer.inner.mails().len(), 2);
+}
+
+#[tokio::test]
+async fn a_transient_bounce_escalates_the_hold_too_since_ses_has_stopped_trying() {
+    let w = world();
+    let hold = w.held_pair().await;
+    let bounced = report(&hold, NoticeKind::Notice, MailOutcome::Bounced { permanent: false });
+    assert_eq!(
+        w.app.mail_reported(bounced).await.unwrap(),
+        MailReportOutcome::Escalated
+    );
+    let alerts = w.mails_of(NoticeKind::StaffUndeliverable);
+    assert_eq!(alerts.len(), 1);
+    assert!(alerts[0].text.contains("電話で確認"), "{}", alerts[0].text);
+    assert_eq!(w.store.hold(&hold.id).await.unwrap().unwrap().remind_at, None);
+    let events = w.events("1002").await;
+    assert!(
+        events.iter().any(|e| e.contains("Bounced { permanent: false }")),
+        "the kind of bounce is in the evidence: {events:?}"
+    );
+    // A delay is not a failure: SES is still trying.
+    let delayed = report(&hold, NoticeKind::Reminder, MailOutcome::Delayed);
+    assert_eq!(w.app.mail_reported(delayed).await.unwrap(), MailReportOutcome::Recorded);
+}
+
+#[tokio::test]
+async fn a_notice_ses_reports_on_is_never_sent_again_by_the_sweep() {
+    // The send's answer was lost (a timeout, a failed write), so the notice is still pending; SES's report
+    // says it took the mail after all.
+    for outcome in [MailOutcome::Delivered, MailOutcome::Rejected] {
+        let w = world();
+        w.mailer.fail(true);
+        w.app.ingest(incoming(order("1001"))).await.unwrap();
+        let IngestOutcome::Held { hold, notified: false } = w
+            .app
+            .ingest(incoming(order_at("1002", "2026-11-23T03:05:00Z")))
+            .await
+            .unwrap()
+        else {
+            panic!("held, not notified")
+        };
+        let hold = w.store.hold(&hold).await.unwrap().unwrap();
+        w.mailer.fail(false);
+        w.app
+            .mail_reported(report(&hold, NoticeKind::Notice, outcome))
+            .await
+            .unwrap();
+        let id = NoticeId::for_hold(&hold.id, NoticeKind::Notice);
+        let notice = w.store.notice(&id).await.unwrap().unwrap();
+        let expected = if outcome.is_failure() {
+            NoticeState::Failed
+        } else {
+            NoticeState::Sent
+        };
+        assert_eq!(notice.state, expected, "{outcome:?}");
+        w.clock.advance(SignedDuration::from_mins(10));
+        w.app.sweep().await.unwrap();
+        assert!(w.mails_of(NoticeKind::Notice).is_empty(), "{outcome:?}: not sent again");
+    }
+}
+
+#[tokio::test]
+async fn a_notice_that_keeps_failing_is_given_up_after_ten_tries_in_about_four_hours_and_the_staff_told_once() {
+    let w = world();
+    w.mailer.unreachable("taro.yamada@example.com");
+    w.app.ingest(incoming(order("1001"))).await.unwrap();
+    let IngestOutcome::Held { hold, notified: false } = w
+        .app
+        .ingest(incoming(order_at("1002", "2026-11-23T03:05:00Z")))
+        .await
+        .unwrap()
+    else {
+        panic!("held, not notified")
+    };
+    let id = NoticeId::for_hold(&hold, NoticeKind::Notice);
+    let first_try = w.clock.now();
+    let mut last_try = first_try;
+    loop {
+        let notice = w.store.notice(&id).await.unwrap().unwrap();
+        if notice.state != NoticeState::Pending {
+            break;
+        }
+        assert!(notice.attempts < MAX_SEND_ATTEMPTS, "tried {} times", notice.attempts);
+        w.clock.set(notice.next_attempt_at);
+        last_try = notice.next_attempt_at;
+        w.app.sweep().await.unwrap();
+    }
+    let notice = w.store.notice(&id).await.unwrap().unwrap();
+    assert_eq!(notice.state, NoticeState::Failed);
+    assert_eq!(notice.attempts, MAX_SEND_ATTEMPTS);
+    assert_eq!(last_try.duration_since(first_try), SignedDuration::from_mins(243));
+    let tries = w
+        .events("1002")
+        .await
+        .iter()
+        .filter(|e| e.starts_with("NoticeFailed") && e.contains("kind: Notice,"))
+        .count();
+    assert_eq!(tries, 10);
+    assert_eq!(w.mails_of(NoticeKind::StaffUndeliverable).len(), 1);
+    // Nothing more: no eleventh try, no second alert.
+    w.clock.advance(SignedDuration::from_hours(2));
+    let report = w.app.sweep().await.unwrap();
+    assert_eq!((report.notices_sent, report.notices_failed), (0, 0), "{report:?}");
+    assert_eq!(w.mails_of(NoticeKind::StaffUndeliverable).len(), 1);
+}
+
+/// Ingests a pair to a carrier address during the day (so the notice goes out at once); returns the hold.
+async fn carrier_pair_by_day(w: &World) -> Hold {
+    use crate::order::EmailAddress;
+    let carrier = |mut o: crate::order::Order| {
+        o.buyer.email = Some(EmailAddress::parse("taro.y@docomo.ne.jp").unwrap());
+        o
+    };
+    w.app.ingest(incoming(carrier(order("3001")))).await.unwrap();
+    let IngestOutcome::Held { hold, .. } = w
+        .app
+        .ingest(incoming(carrier(order_at("3002", "2026-11-23T03:05:00Z"))))
+        .await
+        .unwrap()
+    else {
+        panic!("held")
+    };
+    w.store.hold(&hold).await.unwrap().unwrap()
+}
+
+#[tokio::test]
+async fn a_reminder_due_at_night_to_a_carrier_address_waits_for_eight() {
+    let w = world();
+    let hold = carrier_pair_by_day(&w).await;
+    // Noticed at 12:05 JST: the reminder falls at 00:05 JST, in the quiet hours.
+    let remind_at = hold.remind_at.unwrap();
+    assert_eq!(remind_at, "2026-11-23T15:05:01Z".parse().unwrap());
+    w.clock.set(remind_at);
+    let report = w.app.sweep().await.unwrap();
+    assert_eq!((report.reminded, report.deferred), (0, 1), "{report:?}");
+    assert!(w.mails_of(NoticeKind::Reminder).is_empty());
+    let eight: jiff::Timestamp = "2026-11-23T23:00:00Z".parse().unwrap();
+    assert_eq!(w.store.hold(&hold.id).await.unwrap().unwrap().remind_at, Some(eight));
+    w.clock.set("2026-11-23T22:59:00Z".parse().unwrap());
+    assert_eq!(w.app.sweep().await.unwrap().reminded, 0);
+    w.clock.set(eight);
+    assert_eq!(w.app.sweep().await.unwrap().reminded, 1);
+    assert_eq!(w.mails_of(NoticeKind::Reminder).len(), 1);
+}
+
+#[tokio::test]
+async fn a_reminder_whose_morning_is_too_near_the_deadline_is_dropped() {
+    let w = world();
+    let hold = carrier_pair_by_day(&w).await;
+    // Pull the deadline to 08:30 JST: a reminder at 08:00 would come half an hour before it.
+    let mut near = hold.clone();
+    near.deadline = "2026-11-23T23:30:00Z".parse().unwrap();
+    near.version += 1;
+    let mut batch = WriteBatch::default();
+    batch.holds.push((near, Expect::Version(hold.version)));
+    w.store.commit(batch).await.unwrap();
+    w.clock.set(hold.remind_at.unwrap());
+    assert_eq!(w.app.sweep().await.unwrap().deferred, 1);
+    assert_eq!(w.store.hold(&hold.id).await.unwrap().unwrap().remind_at, None);
+}
+
+#[tokio::test]
+async fn a_retry_to_a_carrier_address_at_night_waits_for_eight_but_one_to_an_urgent_hold_does_not() {
+    for urgent in [false, true] {
+        let w = world();
+        w.mailer.unreachable("taro.y@docomo.ne.jp");
+        let hold = carrier_pair_by_day(&w).await;
+        if urgent {
+            let mut pressing = hold.clone();
+            pressing.urgent = true;
+            pressing.version += 1;
+            let mut batch = WriteBatch::default();
+            batch.holds.push((pressing, Expect::Version(hold.version)));
+            w.store.commit(batch).await.unwrap();
+        }
+        w.mailer.unreachable.lock().unwrap().clear();
+        let id = NoticeId::for_hold(&hold.id, NoticeKind::Notice);
+        assert_eq!(w.store.notice(&id).await.unwrap().unwrap().state, NoticeState::Pending);
+        // The sweep at 23:00 JST finds the retry due.
+        w.clock.set("2026-11-23T14:00:00Z".parse().unwrap());
+        let report = w.app.sweep().await.unwrap();
+        if urgent {
+            assert_eq!(report.notices_sent, 1, "{report:?}");
+            continue;
+        }
+        assert_eq!((report.notices_sent, report.deferred), (0, 1), "{report:?}");
+        let eight: jiff::Timestamp = "2026-11-23T23:00:00Z".parse().unwrap();
+        assert_eq!(w.store.notice(&id).await.unwrap().unwrap().next_attempt_at, eight);
+        // A sweep run by hand at night leaves it waiting too.
+        assert_eq!(w.app.sweep_with(Retry::AllNow).await.unwrap().notices_sent, 0);
+        w.clock.set(eight.checked_sub(SignedDuration::from_mins(1)).unwrap());
+        w.app.sweep().await.unwrap();
+        assert!(w.mails_of(NoticeKind::Notice).is_empty(), "not before 08:00");
+        w.clock.set(eight);
+        w.app.sweep().await.unwrap();
+        assert_eq!(w.mails_of(NoticeKind::Notice).len(), 1);
+        assert_eq!(w.store.notice(&id).await.unwrap().unwrap().state, NoticeState::Sent);
+    }
+}
