@@ -19,6 +19,35 @@ use serde::{Deserialize, Serialize};
 use crate::ids::{HoldId, Mall, OrderRef, ShopId};
 use crate::notice::NoticeKind;
 
+/// The most of a mall's text (an error, a refusal's reason) kept in an action, its evidence and the staff's
+/// mail, in characters. A mall's error can quote a whole answer (a JSON error quoting a megabyte body); kept
+/// whole it would make the action's record too big to write, so the action would never end and nobody be told.
+pub const MAX_MALL_TEXT: usize = 500;
+
+/// The longest wait a mall may ask for before an action is tried again: past a day the staff had better
+/// look (and a mall's `Retry-After` of years would park the action for good).
+pub const MAX_MALL_WAIT: SignedDuration = SignedDuration::from_hours(24);
+
+/// `text` from a mall made fit to keep and to mail: control characters (newlines too) become spaces and a
+/// text longer than [`MAX_MALL_TEXT`] keeps its beginning and its end (where adapters name what the next
+/// attempt follows, such as Amazon's `feedId=…`) around a `…`.
+pub fn mall_text(text: &str) -> String {
+    const TAIL: usize = 220;
+    let clean: Vec<char> = text
+        .trim()
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if clean.len() <= MAX_MALL_TEXT {
+        return clean.into_iter().collect();
+    }
+    let head = MAX_MALL_TEXT - TAIL - 3;
+    let mut kept: String = clean[..head].iter().collect();
+    kept.push_str(" … ");
+    kept.extend(&clean[clean.len() - TAIL..]);
+    kept
+}
+
 /// What is asked of the mall.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -173,14 +202,14 @@ impl MallAction {
         }
     }
 
-    /// The action refused for good.
+    /// The action refused for good, with the mall's reason (made fit to keep: [`mall_text`]).
     pub fn refused(&self, reason: String) -> Self {
         Self {
             state: ActionState::Refused,
             version: self.version + 1,
             attempts: self.attempts + 1,
             leased_until: None,
-            last_error: Some(reason),
+            last_error: Some(mall_text(&reason)),
             ..self.clone()
         }
     }
@@ -196,18 +225,19 @@ impl MallAction {
     }
 
     /// The action after an attempt that may pass, retried with back-off: 1, 2, 4 … minutes, at most an hour
-    /// apart, and not before the mall asked (`retry_after`).
+    /// apart, and not before the mall asked (`retry_after`, at most [`MAX_MALL_WAIT`]). The error is kept as
+    /// [`mall_text`].
     pub fn failed(&self, error: String, retry_after: Option<SignedDuration>, now: Timestamp) -> Self {
         let attempts = self.attempts + 1;
         let minutes = 1i64 << attempts.saturating_sub(1).min(6);
         let backoff = SignedDuration::from_mins(minutes.min(60));
-        let wait = retry_after.map_or(backoff, |asked| asked.max(backoff));
+        let wait = retry_after.map_or(backoff, |asked| asked.min(MAX_MALL_WAIT).max(backoff));
         Self {
             version: self.version + 1,
             attempts,
             next_attempt_at: now.saturating_add(wait).unwrap_or(now),
             leased_until: None,
-            last_error: Some(error),
+            last_error: Some(mall_text(&error)),
             ..self.clone()
         }
     }
@@ -233,6 +263,20 @@ pub enum ActionError {
     /// credentials refused): the staff must act; the reason is the mall's.
     #[error("the mall refused: {0}")]
     Refused(String),
+}
+
+impl ActionError {
+    /// The error with the mall's text made fit to keep ([`mall_text`]) and its wait at most
+    /// [`MAX_MALL_WAIT`], whatever the adapter passed on.
+    pub fn tamed(self) -> Self {
+        match self {
+            ActionError::Later { message, retry_after } => ActionError::Later {
+                message: mall_text(&message),
+                retry_after: retry_after.map(|wait| wait.clamp(SignedDuration::ZERO, MAX_MALL_WAIT)),
+            },
+            ActionError::Refused(reason) => ActionError::Refused(mall_text(&reason)),
+        }
+    }
 }
 
 /// The malls' write APIs, one adapter per mall behind this port.
@@ -318,6 +362,48 @@ mod tests {
             "an hour at most"
         );
         assert_eq!(many.state, ActionState::Pending);
+    }
+
+    #[test]
+    fn a_malls_wait_of_years_is_cut_to_a_day() {
+        let now: Timestamp = "2026-11-23T03:00:00Z".parse().unwrap();
+        let asked = SignedDuration::from_secs(i64::from(u32::MAX));
+        let failed = action().failed("429".into(), Some(asked), now);
+        assert_eq!(failed.next_attempt_at, "2026-11-24T03:00:00Z".parse().unwrap());
+        let tamed = ActionError::Later {
+            message: "429".into(),
+            retry_after: Some(asked),
+        }
+        .tamed();
+        assert_eq!(
+            tamed,
+            ActionError::Later {
+                message: "429".into(),
+                retry_after: Some(MAX_MALL_WAIT)
+            }
+        );
+    }
+
+    #[test]
+    fn a_malls_huge_or_multiline_text_is_kept_short_on_one_line_with_its_end() {
+        let body = format!(
+            "invalid JSON: {}\r\nBcc: x@example.com\u{7} (feedId=50001)",
+            "x".repeat(1_000_000)
+        );
+        let refused = action().refused(body.clone());
+        let kept = refused.last_error.unwrap();
+        assert!(kept.chars().count() <= MAX_MALL_TEXT, "{}", kept.len());
+        assert!(kept.starts_with("invalid JSON: xxx"), "{kept}");
+        assert!(kept.ends_with("Bcc: x@example.com  (feedId=50001)"), "{kept}");
+        assert!(!kept.chars().any(char::is_control), "{kept:?}");
+        let failed = action().failed(body.clone(), None, "2026-11-23T03:00:00Z".parse().unwrap());
+        assert_eq!(failed.last_error.as_deref(), Some(kept.as_str()));
+        assert_eq!(
+            ActionError::Refused(body).tamed(),
+            ActionError::Refused(kept),
+            "the evidence and the staff's mail get the same text"
+        );
+        assert_eq!(mall_text(" already\nfulfilled "), "already fulfilled");
     }
 
     #[test]

@@ -76,7 +76,8 @@ impl Mallguard {
         for action in actions {
             let now = self.clock.now();
             let mut batch = WriteBatch::default();
-            let result = self.actions.perform(&action).await;
+            // What the mall said is kept in the action, its evidence and maybe a mail: made fit for all three.
+            let result = self.actions.perform(&action).await.map_err(ActionError::tamed);
             let (updated, event) = match result {
                 Ok(performed) => {
                     report.done += 1;

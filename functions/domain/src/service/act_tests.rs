@@ -168,6 +168,24 @@ async fn a_refused_cancellation_tells_the_staff_why_and_the_buyer_nothing() {
 }
 
 #[tokio::test]
+async fn a_malls_megabyte_refusal_reaches_the_evidence_and_the_staff_short_and_on_one_line() {
+    let reason = format!("{{\"errors\":\"{}\"}}\nSubject: forged", "x".repeat(1_000_000));
+    let w = world(ScriptedActions::at(Mall::Own).then(Err(ActionError::Refused(reason))));
+    let hold = w.held_pair().await;
+    let refused = w.action(&hold, ActionKind::Hold).await;
+    assert_eq!(refused.state, ActionState::Refused, "the refusal was recorded");
+    let kept = refused.last_error.unwrap();
+    assert!(kept.chars().count() <= crate::action::MAX_MALL_TEXT, "{}", kept.len());
+    assert!(kept.ends_with("} Subject: forged"), "{kept}");
+    let events = w.events("1002").await;
+    let event = events.iter().find(|e| e.contains("refused")).expect("a refusal event");
+    assert!(event.len() < 1_000 && !event.contains('\n'), "{event}");
+    let alert = &w.mails_of(NoticeKind::StaffActionRefused)[0];
+    assert!(alert.text.len() < 20_000, "{}", alert.text.len());
+    assert!(!alert.text.contains("\nSubject: forged"), "{}", alert.text);
+}
+
+#[tokio::test]
 async fn a_failure_that_passes_is_retried_by_the_sweep_and_done_once() {
     let later = || {
         Err(ActionError::Later {
