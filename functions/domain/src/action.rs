@@ -48,6 +48,19 @@ pub fn mall_text(text: &str) -> String {
     kept
 }
 
+/// After this many failed attempts of an action (failures that may pass: an outage, throttling) the staff
+/// are told once, with the mall's last reason ([`NoticeKind::StaffActionFailing`]). With the back-off of
+/// [`MallAction::failed`] (1, 2, 4 … 32 minutes, then hourly) the eighth failure comes about two hours after
+/// the first: long enough that a blip or a burst of throttling has passed, short enough that a held order's
+/// warehouse cut-off or the buyer's receipt is not lost without anybody knowing.
+///
+/// The action is **not** ended then: it keeps being tried every hour until the mall does it or refuses it.
+/// A shop owner expects what mallguard promised the buyer to happen once the mall is back (an order held,
+/// a cancellation done and then receipted) rather than silently stop; and a staff member who does it by
+/// hand meanwhile loses nothing, since each adapter treats what is already done at the mall as done (or the
+/// mall refuses it, which the staff are told too).
+pub const ALERT_AFTER_ATTEMPTS: u32 = 8;
+
 /// What is asked of the mall.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -222,6 +235,12 @@ impl MallAction {
             leased_until: None,
             ..self.clone()
         }
+    }
+
+    /// Whether this failed attempt is the one after which the staff are told the action keeps failing
+    /// ([`ALERT_AFTER_ATTEMPTS`]): once per action, however long it goes on failing.
+    pub fn calls_for_staff(&self) -> bool {
+        self.state == ActionState::Pending && self.attempts == ALERT_AFTER_ATTEMPTS
     }
 
     /// The action after an attempt that may pass, retried with back-off: 1, 2, 4 … minutes, at most an hour

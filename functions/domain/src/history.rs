@@ -495,6 +495,8 @@ pub fn kind_label(kind: NoticeKind, lang: Language) -> &'static str {
         (NoticeKind::StaffFeedFailure, Language::En) => "staff alert (orders cannot be read)",
         (NoticeKind::StaffActionRefused, Language::Ja) => "スタッフへのモール操作拒否の通知",
         (NoticeKind::StaffActionRefused, Language::En) => "staff alert (the mall refused)",
+        (NoticeKind::StaffActionFailing, Language::Ja) => "スタッフへのモール操作未完了の通知",
+        (NoticeKind::StaffActionFailing, Language::En) => "staff alert (the mall keeps failing)",
         (NoticeKind::StaffShipped, Language::Ja) => "スタッフへの保留中発送の通知",
         (NoticeKind::StaffShipped, Language::En) => "staff alert (a held order shipped)",
         (NoticeKind::StaffUndeliverable, Language::Ja) => "スタッフへの不達の通知",

@@ -43,6 +43,10 @@ pub enum NoticeKind {
     StaffFeedFailure,
     /// Staff: the mall refused a hold, release or cancellation mallguard asked of it, with its reason.
     StaffActionRefused,
+    /// Staff: a hold, release or cancellation the mall keeps failing to do (an outage, throttling) after
+    /// [`ALERT_AFTER_ATTEMPTS`](crate::action::ALERT_AFTER_ATTEMPTS) attempts, with its last reason; mallguard
+    /// keeps trying. Once per action.
+    StaffActionFailing,
     /// Staff: a held order shipped at the mall before anybody answered; it is not cancelled.
     StaffShipped,
     /// Staff: the buyer's notice did not arrive (bounced, refused, marked as spam): reach the buyer another
@@ -64,6 +68,7 @@ impl NoticeKind {
             NoticeKind::StaffQuarantine => "staff_quarantine",
             NoticeKind::StaffFeedFailure => "staff_feed_failure",
             NoticeKind::StaffActionRefused => "staff_action_refused",
+            NoticeKind::StaffActionFailing => "staff_action_failing",
             NoticeKind::StaffShipped => "staff_shipped",
             NoticeKind::StaffUndeliverable => "staff_undeliverable",
         }
@@ -475,6 +480,12 @@ impl Templates {
             (NoticeKind::StaffActionRefused, Language::En) => {
                 format!("[mallguard] Action needed: the mall refused an action on {order_id}")
             }
+            (NoticeKind::StaffActionFailing, Language::Ja) => {
+                format!("[mallguard] 要確認: モールでの操作が完了していません: {order_id}")
+            }
+            (NoticeKind::StaffActionFailing, Language::En) => {
+                format!("[mallguard] Check: an action at the mall is not done yet: {order_id}")
+            }
             (NoticeKind::StaffShipped, Language::Ja) => {
                 format!("[mallguard] 要確認: 重複の疑いで保留中の注文が発送されました: {order_id}")
             }
@@ -500,6 +511,7 @@ impl Templates {
                 | NoticeKind::StaffExpired
                 | NoticeKind::StaffEscalated
                 | NoticeKind::StaffActionRefused
+                | NoticeKind::StaffActionFailing
                 | NoticeKind::StaffShipped
                 | NoticeKind::StaffUndeliverable
         );
@@ -556,6 +568,7 @@ impl Templates {
             at_mall => ctx.at_mall.map(|kind| crate::history::action_label(kind, lang)),
             at_mall_kind => ctx.at_mall.map(|kind| kind.as_str()),
             refusal => ctx.refusal,
+            attempts => crate::action::ALERT_AFTER_ATTEMPTS,
             phone_task => hold.contact.phone_allowed && ctx.held.buyer.phone.is_some(),
         };
         let suffix = match lang {

@@ -2,7 +2,8 @@
 //! ([`Mallguard::ask_mall`]); each runs right after the commit ([`Mallguard::perform`]); what could not run
 //! stays pending for the sweep ([`Mallguard::retry_actions`]). The buyer's mails that depend on the mall
 //! (a cancellation receipt) wait on the action and are sent only once the mall did it; a refusal alerts the
-//! staff with the mall's reason and sends the buyer nothing.
+//! staff with the mall's reason and sends the buyer nothing; an action that keeps failing alerts the staff
+//! once after [`ALERT_AFTER_ATTEMPTS`](crate::action::ALERT_AFTER_ATTEMPTS) attempts and goes on being tried.
 
 use jiff::Timestamp;
 
@@ -124,6 +125,12 @@ impl Mallguard {
                     self.mails_for(&updated, &[NoticeKind::StaffActionRefused], Some(&reason), now)
                         .await?
                 }
+                ActionState::Pending if updated.calls_for_staff() => {
+                    tracing::error!(action = %action.id, attempts = updated.attempts, "the mall keeps failing; the staff are told");
+                    let reason = updated.last_error.clone().unwrap_or_default();
+                    self.mails_for(&updated, &[NoticeKind::StaffActionFailing], Some(&reason), now)
+                        .await?
+                }
                 _ => vec![],
             };
             for notice in &mails {
@@ -159,8 +166,8 @@ impl Mallguard {
         let mut notices = vec![];
         for kind in kinds {
             if let Some(mut notice) = this.action_notice(*kind, &hold, &held, &original, action, refusal, now)? {
-                // One refusal alert per action (a hold can see a refused hold and a refused cancel).
-                if *kind == NoticeKind::StaffActionRefused {
+                // One alert per action (a hold can see a refused hold and a refused cancel).
+                if matches!(kind, NoticeKind::StaffActionRefused | NoticeKind::StaffActionFailing) {
                     notice.id = NoticeId::from_stored(format!("{}.{}", action.id, kind.as_str()));
                 }
                 notices.push(notice);

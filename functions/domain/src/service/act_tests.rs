@@ -161,6 +161,13 @@ async fn a_refused_cancellation_tells_the_staff_why_and_the_buyer_nothing() {
         "{}",
         alerts[0].text
     );
+    let events = w.events("1002").await;
+    assert!(
+        events
+            .iter()
+            .any(|e| e.ends_with("the mall refused the cancellation: the order has already been fulfilled")),
+        "the evidence keeps the mall's reason: {events:?}"
+    );
     // Nothing else changes: the sweep does not try again.
     w.clock.advance(SignedDuration::from_hours(2));
     w.app.sweep().await.unwrap();
@@ -210,6 +217,64 @@ async fn a_failure_that_passes_is_retried_by_the_sweep_and_done_once() {
     w.clock.advance(SignedDuration::from_mins(10));
     w.app.sweep().await.unwrap();
     assert_eq!(w.mall.asked().len(), 3, "done once, never again");
+}
+
+#[tokio::test]
+async fn an_action_the_mall_keeps_failing_alerts_the_staff_once_and_is_still_done_later() {
+    let attempts = crate::action::ALERT_AFTER_ATTEMPTS;
+    let mut mall = ScriptedActions::at(Mall::Own);
+    for attempt in 1..=attempts + 1 {
+        mall = mall.then(Err(ActionError::Later {
+            message: format!("HTTP 503 (attempt {attempt})"),
+            retry_after: None,
+        }));
+    }
+    let w = world(mall);
+    let hold = w.held_pair().await;
+    for _ in 1..attempts {
+        assert!(
+            w.mails_of(NoticeKind::StaffActionFailing).is_empty(),
+            "not before the eighth attempt"
+        );
+        w.clock.advance(SignedDuration::from_hours(1));
+        w.app.sweep().await.unwrap();
+    }
+    let pending = w.action(&hold, ActionKind::Hold).await;
+    assert_eq!((pending.state, pending.attempts), (ActionState::Pending, attempts));
+    let alerts = w.mails_of(NoticeKind::StaffActionFailing);
+    assert_eq!(alerts.len(), 1);
+    assert!(
+        alerts[0].text.contains("HTTP 503 (attempt 8)"),
+        "the mall's last reason: {}",
+        alerts[0].text
+    );
+    assert!(
+        alerts[0].text.contains("mallguard は1時間ごとに試み続けます"),
+        "{}",
+        alerts[0].text
+    );
+    // It goes on being tried, without another alert, and is done once the mall is back.
+    w.clock.advance(SignedDuration::from_hours(1));
+    w.app.sweep().await.unwrap();
+    w.clock.advance(SignedDuration::from_hours(1));
+    w.app.sweep().await.unwrap();
+    assert_eq!(w.action(&hold, ActionKind::Hold).await.state, ActionState::Done);
+    assert_eq!(w.mails_of(NoticeKind::StaffActionFailing).len(), 1, "told once");
+    let events = w.events("1002").await;
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e.contains("at the mall failed (attempt"))
+            .count(),
+        attempts as usize + 1,
+        "every retry is in the evidence: {events:?}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e.contains("staff alert (the mall keeps failing)") && e.contains("queued")),
+        "{events:?}"
+    );
 }
 
 #[tokio::test]
