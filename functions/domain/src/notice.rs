@@ -567,6 +567,9 @@ impl Templates {
             mall_steps => crate::hold::mall_steps(ctx.held.order_ref.mall, hold.state, lang),
             at_mall => ctx.at_mall.map(|kind| crate::history::action_label(kind, lang)),
             at_mall_kind => ctx.at_mall.map(|kind| kind.as_str()),
+            at_mall_asked => ctx
+                .at_mall
+                .map(|kind| crate::hold::asked_of_mall(ctx.held.order_ref.mall, kind, lang)),
             refusal => ctx.refusal,
             attempts => crate::action::ALERT_AFTER_ATTEMPTS,
             phone_task => hold.contact.phone_allowed && ctx.held.buyer.phone.is_some(),

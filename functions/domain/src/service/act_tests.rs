@@ -362,3 +362,63 @@ async fn the_buyers_page_says_the_cancellation_is_in_progress_until_the_mall_did
         "the receipt once the mall cancelled"
     );
 }
+
+fn bounced(hold: &Hold) -> MailReport {
+    MailReport {
+        message_id: "ses-0001".into(),
+        outcome: MailOutcome::Bounced { permanent: true },
+        at: "2026-11-23T03:06:00Z".parse().unwrap(),
+        hold: Some(hold.id.clone()),
+        kind: Some(NoticeKind::Notice),
+        detail: "Permanent/General".into(),
+    }
+}
+
+#[tokio::test]
+async fn the_staff_mails_of_a_hold_the_mall_was_asked_for_say_so_and_give_no_steps() {
+    let w = world(ScriptedActions::at(Mall::Yahoo));
+    let mut first = order("1001");
+    first.order_ref.mall = Mall::Yahoo;
+    let mut second = order_at("1002", "2026-11-23T03:05:00Z");
+    second.order_ref.mall = Mall::Yahoo;
+    w.app.ingest(incoming(first)).await.unwrap();
+    let IngestOutcome::Held { hold, .. } = w.app.ingest(incoming(second)).await.unwrap() else {
+        panic!()
+    };
+    let hold = w.store.hold(&hold).await.unwrap().unwrap();
+    let steps = crate::hold::mall_steps(Mall::Yahoo, HoldState::Held, crate::Language::Ja);
+    let new_hold = &w.mails_of(NoticeKind::StaffNewHold)[0];
+    assert!(
+        new_hold
+            .text
+            .contains("に注文の保留（ステータスを「3 保留」に）を依頼しました"),
+        "{}",
+        new_hold.text
+    );
+    assert!(!new_hold.text.contains(steps), "no steps by hand: {}", new_hold.text);
+    w.app.mail_reported(bounced(&hold)).await.unwrap();
+    let undeliverable = &w.mails_of(NoticeKind::StaffUndeliverable)[0];
+    assert!(undeliverable.text.contains("を依頼しました"), "{}", undeliverable.text);
+    assert!(!undeliverable.text.contains(steps), "{}", undeliverable.text);
+}
+
+#[tokio::test]
+async fn an_amazon_escalation_keeps_the_steps_since_amazon_cannot_hold() {
+    let mall = ScriptedActions::default();
+    let w = world(mall);
+    let mut first = order("503-1111111-0000001");
+    first.order_ref.mall = Mall::Amazon;
+    let mut second = order_at("503-1111111-0000002", "2026-11-23T03:05:00Z");
+    second.order_ref.mall = Mall::Amazon;
+    w.app.ingest(incoming(first)).await.unwrap();
+    let IngestOutcome::Held { hold, .. } = w.app.ingest(incoming(second)).await.unwrap() else {
+        panic!()
+    };
+    let hold = w.store.hold(&hold).await.unwrap().unwrap();
+    w.clock.set(hold.deadline);
+    assert_eq!(w.app.sweep().await.unwrap().escalated, 1);
+    let escalation = &w.mails_of(NoticeKind::StaffEscalated)[0];
+    let steps = crate::hold::mall_steps(Mall::Amazon, HoldState::Held, crate::Language::Ja);
+    assert!(escalation.text.contains(steps), "{}", escalation.text);
+    assert!(!escalation.text.contains("を依頼しました"), "{}", escalation.text);
+}

@@ -225,7 +225,10 @@ impl Mallguard {
         }
     }
 
-    /// Renders and queues a hold mail; None when a buyer mail has no address to go to.
+    /// Renders and queues a hold mail; None when a buyer mail has no address to go to. Of a hold still
+    /// held, the staff mails say that mallguard has asked the mall to hold the order where this deployment
+    /// does that (the decision that held it asked for it with the same [`Mallguard::acts`]), and give the
+    /// admin-screen steps only where it does not.
     fn hold_notice(
         &self,
         kind: NoticeKind,
@@ -234,10 +237,11 @@ impl Mallguard {
         original: &StoredOrder,
         now: Timestamp,
     ) -> Result<Option<Notice>, RenderError> {
-        self.hold_notice_at(kind, hold, held, original, None, now)
+        let at_mall = (hold.state == HoldState::Held && self.acts(hold, ActionKind::Hold)).then_some(ActionKind::Hold);
+        self.hold_notice_at(kind, hold, held, original, at_mall, now)
     }
 
-    /// The same, saying that mallguard does `at_mall` at the mall (the staff mails then give no steps).
+    /// The same, saying that mallguard has asked the mall for `at_mall` (the staff mails then give no steps).
     fn hold_notice_at(
         &self,
         kind: NoticeKind,

@@ -1379,3 +1379,18 @@ async fn a_sweep_out_of_time_stops_after_the_page_it_took_and_says_more_is_due()
         .unwrap();
     assert_eq!((second.cancelled, second.more_due), (3, false));
 }
+
+#[tokio::test]
+async fn without_a_mall_action_the_staff_mails_give_the_steps_to_hold_by_hand() {
+    let w = world();
+    let hold = w.held_pair().await;
+    let steps = crate::hold::mall_steps(Mall::Own, HoldState::Held, crate::Language::Ja);
+    let new_hold = &w.mails_of(NoticeKind::StaffNewHold)[0];
+    assert!(new_hold.text.contains(steps), "{}", new_hold.text);
+    assert!(!new_hold.text.contains("依頼しました"), "{}", new_hold.text);
+    let bounced = report(&hold, NoticeKind::Notice, MailOutcome::Bounced { permanent: true });
+    w.app.mail_reported(bounced).await.unwrap();
+    let undeliverable = &w.mails_of(NoticeKind::StaffUndeliverable)[0];
+    assert!(undeliverable.text.contains(steps), "{}", undeliverable.text);
+    assert!(!undeliverable.text.contains("依頼しました"), "{}", undeliverable.text);
+}
