@@ -61,6 +61,15 @@ impl HoldState {
         }
     }
 
+    /// A cancelled hold as the buyer reads it while the order is not yet cancelled at the mall (mallguard's
+    /// cancellation there is pending, or the staff cancel it by hand).
+    pub fn cancel_in_progress_label(lang: Language) -> &'static str {
+        match lang {
+            Language::Ja => "キャンセルの手続きを進めております",
+            Language::En => "the cancellation is in progress",
+        }
+    }
+
     /// The state as the buyer reads it.
     pub fn label(self, lang: Language) -> &'static str {
         match (self, lang) {
@@ -415,6 +424,13 @@ impl OrderNumbers {
 }
 
 impl Hold {
+    /// Whether a cancelled hold's order is cancelled at the mall by the staff, by hand: mallguard does not
+    /// cancel there (`acts` is false: the own store, a relay, a shop without credentials) and the mall did
+    /// not cancel it itself. Until the staff have, the buyer is told the cancellation is in progress.
+    pub fn cancelled_by_hand(&self, acts: bool) -> bool {
+        self.state == HoldState::Cancelled && !acts && self.resolution.as_ref().is_none_or(|r| r.by != Resolver::Mall)
+    }
+
     /// The held order's number as people know it.
     pub fn held_number(&self) -> &str {
         self.numbers.held.as_deref().unwrap_or(self.order.order_id.as_str())

@@ -528,6 +528,9 @@ impl Templates {
         };
         let Some(to) = to else { return Ok(None) };
         let hold = ctx.hold;
+        // A cancellation nobody has made at the mall yet: the buyer reads that it is in progress, the staff
+        // that they must make it. (Where mallguard cancels at the mall, the buyer's mails wait for it.)
+        let cancel_by_hand = hold.cancelled_by_hand(ctx.at_mall == Some(crate::action::ActionKind::Cancel));
         let values = minijinja::context! {
             kind => kind.as_str(),
             shop => ctx.shop,
@@ -543,7 +546,12 @@ impl Templates {
             urgent => hold.urgent,
             links => ctx.links,
             hold_id => hold.id.as_str(),
-            state => hold.state.label(lang),
+            state => if cancel_by_hand {
+                crate::hold::HoldState::cancel_in_progress_label(lang)
+            } else {
+                hold.state.label(lang)
+            },
+            cancel_by_hand => cancel_by_hand,
             staff_state => hold.state.staff_label(lang),
             // Only an unsettled hold needs the staff to reach the buyer.
             open => hold.state == crate::hold::HoldState::Held,
@@ -586,7 +594,17 @@ impl Templates {
         };
         Ok(Some(Mail {
             to,
-            subject: Self::subject(kind, lang, &ctx.shop.name, ctx.held.number(), hold.urgent),
+            subject: match (kind, cancel_by_hand, lang) {
+                (NoticeKind::Cancellation, true, Language::Ja) => format!(
+                    "【{}】ご注文キャンセル手続きのお知らせ（注文番号 {}）",
+                    ctx.shop.name,
+                    ctx.held.number()
+                ),
+                (NoticeKind::Cancellation, true, Language::En) => {
+                    format!("[{}] We are cancelling your order {}", ctx.shop.name, ctx.held.number())
+                }
+                _ => Self::subject(kind, lang, &ctx.shop.name, ctx.held.number(), hold.urgent),
+            },
             text,
             html,
             tags: {

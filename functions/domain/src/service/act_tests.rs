@@ -324,8 +324,17 @@ async fn at_the_deadline_the_cancellation_mail_waits_for_the_mall() {
     w.clock.set(hold.deadline);
     let report = w.app.sweep().await.unwrap();
     assert_eq!((report.cancelled, report.actions.done), (1, 1), "{report:?}");
-    assert_eq!(w.mails_of(NoticeKind::Cancellation).len(), 1);
-    assert_eq!(w.mails_of(NoticeKind::StaffExpired).len(), 1);
+    let cancellation = &w.mails_of(NoticeKind::Cancellation)[0];
+    assert!(
+        cancellation.text.contains("キャンセルさせていただきました"),
+        "the mall cancelled it: {}",
+        cancellation.text
+    );
+    let staff = &w.mails_of(NoticeKind::StaffExpired)[0];
+    assert!(!staff.text.contains("mallguard はこの注文を"), "{}", staff.text);
+    let page = w.app.view(&w.cancel_token()).await.unwrap();
+    assert!(!page.cancel_by_hand);
+    assert_eq!(page.mall_cancel, Some(ActionState::Done));
 }
 
 #[tokio::test]

@@ -226,9 +226,9 @@ impl Mallguard {
     }
 
     /// Renders and queues a hold mail; None when a buyer mail has no address to go to. Of a hold still
-    /// held, the staff mails say that mallguard has asked the mall to hold the order where this deployment
-    /// does that (the decision that held it asked for it with the same [`Mallguard::acts`]), and give the
-    /// admin-screen steps only where it does not.
+    /// held (or cancelled), the staff mails say that mallguard has asked the mall to hold (or cancel) the
+    /// order where this deployment does that (the decision asked for it with the same [`Mallguard::acts`]),
+    /// and give the admin-screen steps only where it does not.
     fn hold_notice(
         &self,
         kind: NoticeKind,
@@ -237,7 +237,14 @@ impl Mallguard {
         original: &StoredOrder,
         now: Timestamp,
     ) -> Result<Option<Notice>, RenderError> {
-        let at_mall = (hold.state == HoldState::Held && self.acts(hold, ActionKind::Hold)).then_some(ActionKind::Hold);
+        let at_mall = match hold.state {
+            HoldState::Held => Some(ActionKind::Hold),
+            HoldState::Cancelled if hold.resolution.as_ref().is_none_or(|r| r.by != Resolver::Mall) => {
+                Some(ActionKind::Cancel)
+            }
+            _ => None,
+        }
+        .filter(|kind| self.acts(hold, *kind));
         self.hold_notice_at(kind, hold, held, original, at_mall, now)
     }
 
