@@ -281,3 +281,113 @@ async fn a_yahoo_duplicate_is_held_then_cancelled_at_yahoo_at_the_deadline_and_a
     );
     assert_eq!(cancellation_of(fake_amazon::ORDER), 0);
 }
+
+/// The mall's word on shipping wins, at Shopify: a held duplicate that Shopify reports fulfilled (its
+/// `orders/fulfilled` webhook) before the deadline settles as shipped; after the deadline nothing was
+/// cancelled at Shopify, the buyer got no cancellation mail, and the staff were told.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_held_shopify_order_reported_fulfilled_is_never_cancelled() {
+    let shopify = FakeShopify::start().await;
+    shopify.add_order(HELD_ORDER, 2);
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join(".mallguard");
+    add_shopify_admin(&data);
+    let (_server, url) = common::start_with_env(&data, &[("MALLGUARD_SHOPIFY_URL", shopify.url())]);
+    for file in ["shopify/orders-create.json", "shopify/orders-create-duplicate.json"] {
+        stdout(&mallguard(&data, &["send", &event(file), "--url", &url]));
+    }
+    assert_eq!(shopify.requests(Operation::Hold), 2, "held at Shopify");
+
+    // Shopify fulfils it all the same (the warehouse did not respect the hold).
+    let mut fulfilled: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(event("shopify/orders-create-duplicate.json")).unwrap()).unwrap();
+    fulfilled["fulfillment_status"] = "fulfilled".into();
+    fulfilled["updated_at"] = "2026-11-23T13:05:00+09:00".into();
+    let folder = dir.path().join("shopify");
+    std::fs::create_dir_all(&folder).unwrap();
+    let file = folder.join("orders-fulfilled.json");
+    std::fs::write(&file, serde_json::to_vec(&fulfilled).unwrap()).unwrap();
+    let sent = stdout(&mallguard(
+        &data,
+        &[
+            "send",
+            file.to_str().unwrap(),
+            "--topic",
+            "orders/fulfilled",
+            "--url",
+            &url,
+        ],
+    ));
+    assert!(sent.contains("\"updated\""), "{sent}");
+    let holds = stdout(&mallguard(&data, &["holds", "--all"]));
+    assert!(holds.contains("発送済み"), "{holds}");
+
+    let past_the_deadline = (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(72)).to_string();
+    let out = Command::new(BIN)
+        .env("MALLGUARD_DATA", &data)
+        .env("MALLGUARD_TEST_NOW", &past_the_deadline)
+        .env("MALLGUARD_SHOPIFY_URL", shopify.url())
+        .env("MALLGUARD_LOG", "warn")
+        .arg("expire")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let swept = stdout(&out);
+    assert!(swept.contains("期限キャンセル 0件"), "{swept}");
+    assert_eq!(shopify.requests(Operation::Cancel), 0, "no orderCancel reached Shopify");
+    let mails = outbox(&data);
+    assert!(
+        !mails
+            .iter()
+            .any(|m| !m.to.contains("staff@") && m.subject.contains("キャンセル")),
+        "no cancellation mail to the buyer: {:?}",
+        mails.iter().map(|m| &m.subject).collect::<Vec<_>>()
+    );
+    assert!(
+        mails
+            .iter()
+            .any(|m| m.to.contains("staff@") && m.subject.contains("保留中の注文が発送されました")),
+        "the staff are told: {:?}",
+        mails.iter().map(|m| &m.subject).collect::<Vec<_>>()
+    );
+}
+
+/// The same at Yahoo!: a held duplicate the next poll reads as 完了 (5) settles as shipped, and the sweep
+/// after its deadline asks nothing of Yahoo!.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_held_yahoo_order_polled_as_shipped_is_never_cancelled() {
+    use mallguard_feeds::fake_yahoo::FIRST;
+    let malls = Malls::start().await;
+    malls.run(&["poll", "--mall", "rakuten"]);
+    malls.run(&["poll", "--mall", "yahoo"]);
+    assert_eq!(malls.yahoo.status(FIRST).0, 3, "保留 at Yahoo!");
+    let changes_of_first = || malls.yahoo.changes().iter().filter(|c| c.order_id == FIRST).count();
+    let changes = changes_of_first();
+
+    malls.yahoo.set_status(FIRST, 5);
+    malls.yahoo.ship(FIRST);
+    let polled = malls.run(&["poll", "--mall", "yahoo"]);
+    assert!(polled.contains("更新 1"), "{polled}");
+    let evidence = stdout(&mallguard(&malls.data, &["evidence", "yahoo", FIRST]));
+    assert!(evidence.contains("発送済み"), "{evidence}");
+
+    let past_the_deadline = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(72);
+    malls.run_at(Some(&past_the_deadline), &["expire"]);
+    assert_eq!(changes_of_first(), changes, "nothing asked of Yahoo! after it shipped");
+    assert_eq!(malls.yahoo.status(FIRST).0, 5);
+    let mails = outbox(&malls.data);
+    assert!(
+        !mails
+            .iter()
+            .any(|m| !m.to.contains("staff@") && m.subject.contains("キャンセル") && m.subject.contains(FIRST)),
+        "no cancellation mail to the buyer: {:?}",
+        mails.iter().map(|m| &m.subject).collect::<Vec<_>>()
+    );
+    assert!(
+        mails.iter().any(|m| m.to.contains("staff@")
+            && m.subject.contains("保留中の注文が発送されました")
+            && m.subject.contains(FIRST)),
+        "the staff are told: {:?}",
+        mails.iter().map(|m| &m.subject).collect::<Vec<_>>()
+    );
+}
