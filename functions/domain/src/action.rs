@@ -243,6 +243,20 @@ impl MallAction {
         self.state == ActionState::Pending && self.attempts == ALERT_AFTER_ATTEMPTS
     }
 
+    /// The action the mall took but has not confirmed: still pending, looked at again like a failed attempt
+    /// (not before `check_after`, with the same back-off), keeping the mall's `reference`.
+    pub fn accepted(
+        &self,
+        reference: Option<String>,
+        message: String,
+        check_after: SignedDuration,
+        now: Timestamp,
+    ) -> Self {
+        let mut next = self.failed(message, Some(check_after), now);
+        next.reference = reference.map(|r| mall_text(&r)).or(next.reference);
+        next
+    }
+
     /// The action after an attempt that may pass, retried with back-off: 1, 2, 4 … minutes, at most an hour
     /// apart, and not before the mall asked (`retry_after`, at most [`MAX_MALL_WAIT`]). The error is kept as
     /// [`mall_text`].
@@ -282,6 +296,16 @@ pub enum ActionError {
     /// credentials refused): the staff must act; the reason is the mall's.
     #[error("the mall refused: {0}")]
     Refused(String),
+    /// The mall took it but has not done it yet (Rakuten: a cancellation applied for, orderProgress 800,
+    /// until Rakuten confirms it at 900): the action stays pending and is looked at again after
+    /// `check_after`, so what waits on it (the buyer's cancellation mail) waits until the mall confirms.
+    #[error("the mall took it and has not confirmed it yet: {message}")]
+    Accepted {
+        /// What the mall calls what it took, when it says.
+        reference: Option<String>,
+        message: String,
+        check_after: SignedDuration,
+    },
 }
 
 impl ActionError {
@@ -294,6 +318,15 @@ impl ActionError {
                 retry_after: retry_after.map(|wait| wait.clamp(SignedDuration::ZERO, MAX_MALL_WAIT)),
             },
             ActionError::Refused(reason) => ActionError::Refused(mall_text(&reason)),
+            ActionError::Accepted {
+                reference,
+                message,
+                check_after,
+            } => ActionError::Accepted {
+                reference: reference.map(|r| mall_text(&r)),
+                message: mall_text(&message),
+                check_after: check_after.clamp(SignedDuration::ZERO, MAX_MALL_WAIT),
+            },
         }
     }
 }

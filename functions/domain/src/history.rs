@@ -113,6 +113,15 @@ pub enum Event {
         attempt: u32,
         error: String,
     },
+    /// The mall took it but has not confirmed it yet (Rakuten's 800): looked at again later.
+    ActionAccepted {
+        action: ActionId,
+        kind: ActionKind,
+        attempt: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reference: Option<String>,
+        message: String,
+    },
     /// The mall refused it for good, with its reason: the staff were told.
     ActionRefused {
         action: ActionId,
@@ -356,6 +365,26 @@ impl HistoryEntry {
                     format!("モールで{}済み{reference}", action_label(*kind, lang))
                 } else {
                     format!("the mall did {}{reference}", action_label(*kind, lang))
+                }
+            }
+            Event::ActionAccepted {
+                kind,
+                attempt,
+                reference,
+                message,
+                ..
+            } => {
+                let reference = reference.as_deref().map(|r| format!(" ({r})")).unwrap_or_default();
+                if ja {
+                    format!(
+                        "モールが{}を受け付け、確定待ち{reference}（{attempt}回目、確認を続けます）: {message}",
+                        action_label(*kind, lang)
+                    )
+                } else {
+                    format!(
+                        "the mall took {}{reference}, not confirmed yet (attempt {attempt}, checked again): {message}",
+                        action_label(*kind, lang)
+                    )
                 }
             }
             Event::ActionRetried {

@@ -357,6 +357,8 @@ impl ShopifyAdmin {
                 retry_after,
             },
             ActionError::Refused(message) => ActionError::Refused(format!("{name}: {message}{hint}")),
+            // A failure is never only taken.
+            accepted @ ActionError::Accepted { .. } => accepted,
         }
     }
 
@@ -629,6 +631,7 @@ fn refused(call: Call, refusal: Refusal) -> ActionError {
             retry_after,
         },
         ActionError::Refused(message) => ActionError::Refused(format!("{}: {message}", call.name())),
+        accepted @ ActionError::Accepted { .. } => accepted,
     }
 }
 

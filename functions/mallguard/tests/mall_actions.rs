@@ -391,3 +391,56 @@ async fn a_held_yahoo_order_polled_as_shipped_is_never_cancelled() {
         mails.iter().map(|m| &m.subject).collect::<Vec<_>>()
     );
 }
+
+/// Rakuten only applies for a cancellation (800 キャンセル確定待ち): a held Rakuten duplicate cancelled at the
+/// deadline is not told to its buyer until Rakuten confirms it (900), which the next sweep reads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rakuten_cancellation_is_mailed_to_the_buyer_only_once_rakuten_confirms_it() {
+    use mallguard_feeds::fake::YAMADA;
+    let malls = Malls::start().await;
+    // The same buyer's own-store order first, from a server that does not poll Rakuten itself.
+    let rakuten = std::fs::read(malls.data.join("secrets.json")).unwrap();
+    let mut without: serde_json::Value = serde_json::from_slice(&rakuten).unwrap();
+    without.as_object_mut().unwrap().remove("rakuten");
+    std::fs::write(malls.data.join("secrets.json"), serde_json::to_vec(&without).unwrap()).unwrap();
+    let (server, url) = common::start_with_env(&malls.data, &[("MALLGUARD_RAKUTEN_URL", malls.rms.url())]);
+    let sent = stdout(&mallguard(
+        &malls.data,
+        &["send", &event("generic/order.json"), "--url", &url],
+    ));
+    assert!(sent.contains("\"accepted\""), "{sent}");
+    drop(server);
+    std::fs::write(malls.data.join("secrets.json"), rakuten).unwrap();
+    let polled = malls.run(&["poll", "--mall", "rakuten"]);
+    assert!(polled.contains("保留 1"), "{polled}");
+
+    let cancellation = || {
+        outbox(&malls.data)
+            .into_iter()
+            .filter(|m| !m.to.contains("staff@") && m.subject.contains("キャンセル") && m.subject.contains(YAMADA))
+            .count()
+    };
+    let past_the_deadline = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(72);
+    let swept = malls.run_at(Some(&past_the_deadline), &["expire"]);
+    assert!(swept.contains("期限キャンセル 1件"), "{swept}");
+    assert_eq!(
+        malls.rms.write_state(YAMADA).order_progress,
+        800,
+        "applied for at Rakuten"
+    );
+    assert_eq!(cancellation(), 0, "not cancelled yet: the buyer is not told so");
+
+    malls.rms.cancel(YAMADA);
+    let later = past_the_deadline + jiff::SignedDuration::from_mins(10);
+    malls.run_at(Some(&later), &["expire"]);
+    assert_eq!(
+        cancellation(),
+        1,
+        "the buyer's cancellation mail, once Rakuten confirmed it"
+    );
+    let evidence = stdout(&mallguard(&malls.data, &["evidence", "rakuten", YAMADA]));
+    assert!(
+        evidence.contains("モールがキャンセルを受け付け、確定待ち") && evidence.contains("モールでキャンセル済み"),
+        "{evidence}"
+    );
+}

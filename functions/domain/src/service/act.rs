@@ -18,7 +18,7 @@ use crate::ports::{CommitError, Expect, Metric, StoredOrder, WriteBatch};
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct ActionsReport {
     pub done: usize,
-    /// Not done now; tried again by the sweep.
+    /// Not done now (or taken by the mall but not confirmed yet); tried again by the sweep.
     pub retried: usize,
     pub refused: usize,
     /// No longer needed (a hold settled before it was ever placed at the mall).
@@ -100,6 +100,23 @@ impl Mallguard {
                         kind: action.kind,
                         attempt: updated.attempts,
                         error: message,
+                    };
+                    (updated, event)
+                }
+                Err(ActionError::Accepted {
+                    reference,
+                    message,
+                    check_after,
+                }) => {
+                    report.retried += 1;
+                    tracing::info!(action = %action.id, ?reference, %message, "the mall took it; confirmed later");
+                    let updated = action.accepted(reference.clone(), message.clone(), check_after, now);
+                    let event = Event::ActionAccepted {
+                        action: action.id.clone(),
+                        kind: action.kind,
+                        attempt: updated.attempts,
+                        reference,
+                        message,
                     };
                     (updated, event)
                 }

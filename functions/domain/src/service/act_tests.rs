@@ -431,3 +431,55 @@ async fn an_amazon_escalation_keeps_the_steps_since_amazon_cannot_hold() {
     assert!(escalation.text.contains(steps), "{}", escalation.text);
     assert!(!escalation.text.contains("を依頼しました"), "{}", escalation.text);
 }
+
+#[tokio::test]
+async fn a_cancellation_the_mall_only_took_waits_for_its_confirmation_before_the_buyers_receipt() {
+    let mall = ScriptedActions::at(Mall::Own)
+        .then(Ok(Performed::default()))
+        .then(Err(ActionError::Accepted {
+            reference: Some("ORDER_EXT_API_CANCEL_ORDER_INFO_101".into()),
+            message: "applied for: orderProgress 800".into(),
+            check_after: SignedDuration::from_mins(5),
+        }))
+        .then(Err(ActionError::Accepted {
+            reference: None,
+            message: "still orderProgress 800".into(),
+            check_after: SignedDuration::from_mins(5),
+        }));
+    let w = world(mall);
+    let hold = w.held_pair().await;
+    let token = w.cancel_token();
+    w.app.answer(&token).await.unwrap();
+    let taken = w.action(&hold, ActionKind::Cancel).await;
+    assert_eq!(taken.state, ActionState::Pending);
+    assert_eq!(taken.reference.as_deref(), Some("ORDER_EXT_API_CANCEL_ORDER_INFO_101"));
+    assert!(w.mails_of(NoticeKind::Receipt).is_empty(), "not cancelled yet");
+    assert_eq!(
+        w.app.view(&token).await.unwrap().mall_cancel,
+        Some(ActionState::Pending)
+    );
+    // Not looked at again before the mall's wait; then still only taken; then confirmed.
+    w.clock.advance(SignedDuration::from_mins(1));
+    w.app.sweep().await.unwrap();
+    assert_eq!(w.mall.asked().len(), 2);
+    w.clock.advance(SignedDuration::from_mins(5));
+    w.app.sweep().await.unwrap();
+    assert!(w.mails_of(NoticeKind::Receipt).is_empty());
+    w.clock.advance(SignedDuration::from_mins(10));
+    w.app.sweep().await.unwrap();
+    assert_eq!(w.action(&hold, ActionKind::Cancel).await.state, ActionState::Done);
+    assert_eq!(
+        w.mails_of(NoticeKind::Receipt).len(),
+        1,
+        "the receipt once the mall confirmed"
+    );
+    assert!(w.mails_of(NoticeKind::StaffActionRefused).is_empty());
+    let events = w.events("1002").await;
+    assert!(
+        events
+            .iter()
+            .any(|e| e
+                .contains("the mall took the cancellation (ORDER_EXT_API_CANCEL_ORDER_INFO_101), not confirmed yet")),
+        "{events:?}"
+    );
+}
