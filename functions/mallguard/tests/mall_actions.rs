@@ -73,14 +73,33 @@ async fn a_shopify_duplicate_is_held_at_shopify_and_cancelled_there_before_the_b
     assert_eq!(shopify.requests(Operation::Cancel), 1, "one orderCancel");
     let input = shopify.cancel_inputs()[0].to_string();
     assert!(input.contains("\"notifyCustomer\":false"), "our mail says it: {input}");
-    let receipts: Vec<_> = outbox(&data)
-        .into_iter()
-        .filter(|m| m.subject.contains("ご回答ありがとうございます"))
-        .collect();
-    assert_eq!(receipts.len(), 1, "the buyer's receipt, after Shopify cancelled");
+    let receipts = || {
+        outbox(&data)
+            .into_iter()
+            .filter(|m| m.subject.contains("ご回答ありがとうございます"))
+            .count()
+    };
+    // Shopify cancels in a job: until the order reads as cancelled, the buyer is not told it is.
+    assert_eq!(receipts(), 0, "no receipt while Shopify's job runs");
+    let out = Command::new(BIN)
+        .env("MALLGUARD_DATA", &data)
+        .env("MALLGUARD_SHOPIFY_URL", shopify.url())
+        .env("MALLGUARD_LOG", "warn")
+        .arg("expire")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        receipts(),
+        1,
+        "the buyer's receipt, once the order reads as cancelled at Shopify"
+    );
+    assert_eq!(shopify.requests(Operation::Cancel), 1, "still one orderCancel");
     let evidence = stdout(&mallguard(&data, &["evidence", "shopify", "#1002"]));
     assert!(
-        evidence.contains("モールへ保留を依頼") && evidence.contains("モールでキャンセル済み"),
+        evidence.contains("モールへ保留を依頼")
+            && evidence.contains("モールがキャンセルを受け付け、確定待ち")
+            && evidence.contains("モールでキャンセル済み"),
         "{evidence}"
     );
 }
