@@ -19,6 +19,48 @@ use serde::{Deserialize, Serialize};
 use crate::ids::{HoldId, Mall, OrderRef, ShopId};
 use crate::notice::NoticeKind;
 
+/// The most of a mall's text (an error, a refusal's reason) kept in an action, its evidence and the staff's
+/// mail, in characters. A mall's error can quote a whole answer (a JSON error quoting a megabyte body); kept
+/// whole it would make the action's record too big to write, so the action would never end and nobody be told.
+pub const MAX_MALL_TEXT: usize = 500;
+
+/// The longest wait a mall may ask for before an action is tried again: past a day the staff had better
+/// look (and a mall's `Retry-After` of years would park the action for good).
+pub const MAX_MALL_WAIT: SignedDuration = SignedDuration::from_hours(24);
+
+/// `text` from a mall made fit to keep and to mail: control characters (newlines too) become spaces and a
+/// text longer than [`MAX_MALL_TEXT`] keeps its beginning and its end (where adapters name what the next
+/// attempt follows, such as Amazon's `feedId=…`) around a `…`.
+pub fn mall_text(text: &str) -> String {
+    const TAIL: usize = 220;
+    let clean: Vec<char> = text
+        .trim()
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if clean.len() <= MAX_MALL_TEXT {
+        return clean.into_iter().collect();
+    }
+    let head = MAX_MALL_TEXT - TAIL - 3;
+    let mut kept: String = clean[..head].iter().collect();
+    kept.push_str(" … ");
+    kept.extend(&clean[clean.len() - TAIL..]);
+    kept
+}
+
+/// After this many failed attempts of an action (failures that may pass: an outage, throttling) the staff
+/// are told once, with the mall's last reason ([`NoticeKind::StaffActionFailing`]). With the back-off of
+/// [`MallAction::failed`] (1, 2, 4 … 32 minutes, then hourly) the eighth failure comes about two hours after
+/// the first: long enough that a blip or a burst of throttling has passed, short enough that a held order's
+/// warehouse cut-off or the buyer's receipt is not lost without anybody knowing.
+///
+/// The action is **not** ended then: it keeps being tried every hour until the mall does it or refuses it.
+/// A shop owner expects what mallguard promised the buyer to happen once the mall is back (an order held,
+/// a cancellation done and then receipted) rather than silently stop; and a staff member who does it by
+/// hand meanwhile loses nothing, since each adapter treats what is already done at the mall as done (or the
+/// mall refuses it, which the staff are told too).
+pub const ALERT_AFTER_ATTEMPTS: u32 = 8;
+
 /// What is asked of the mall.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -173,14 +215,14 @@ impl MallAction {
         }
     }
 
-    /// The action refused for good.
+    /// The action refused for good, with the mall's reason (made fit to keep: [`mall_text`]).
     pub fn refused(&self, reason: String) -> Self {
         Self {
             state: ActionState::Refused,
             version: self.version + 1,
             attempts: self.attempts + 1,
             leased_until: None,
-            last_error: Some(reason),
+            last_error: Some(mall_text(&reason)),
             ..self.clone()
         }
     }
@@ -195,19 +237,40 @@ impl MallAction {
         }
     }
 
+    /// Whether this failed attempt is the one after which the staff are told the action keeps failing
+    /// ([`ALERT_AFTER_ATTEMPTS`]): once per action, however long it goes on failing.
+    pub fn calls_for_staff(&self) -> bool {
+        self.state == ActionState::Pending && self.attempts == ALERT_AFTER_ATTEMPTS
+    }
+
+    /// The action the mall took but has not confirmed: still pending, looked at again like a failed attempt
+    /// (not before `check_after`, with the same back-off), keeping the mall's `reference`.
+    pub fn accepted(
+        &self,
+        reference: Option<String>,
+        message: String,
+        check_after: SignedDuration,
+        now: Timestamp,
+    ) -> Self {
+        let mut next = self.failed(message, Some(check_after), now);
+        next.reference = reference.map(|r| mall_text(&r)).or(next.reference);
+        next
+    }
+
     /// The action after an attempt that may pass, retried with back-off: 1, 2, 4 … minutes, at most an hour
-    /// apart, and not before the mall asked (`retry_after`).
+    /// apart, and not before the mall asked (`retry_after`, at most [`MAX_MALL_WAIT`]). The error is kept as
+    /// [`mall_text`].
     pub fn failed(&self, error: String, retry_after: Option<SignedDuration>, now: Timestamp) -> Self {
         let attempts = self.attempts + 1;
         let minutes = 1i64 << attempts.saturating_sub(1).min(6);
         let backoff = SignedDuration::from_mins(minutes.min(60));
-        let wait = retry_after.map_or(backoff, |asked| asked.max(backoff));
+        let wait = retry_after.map_or(backoff, |asked| asked.min(MAX_MALL_WAIT).max(backoff));
         Self {
             version: self.version + 1,
             attempts,
             next_attempt_at: now.saturating_add(wait).unwrap_or(now),
             leased_until: None,
-            last_error: Some(error),
+            last_error: Some(mall_text(&error)),
             ..self.clone()
         }
     }
@@ -233,6 +296,39 @@ pub enum ActionError {
     /// credentials refused): the staff must act; the reason is the mall's.
     #[error("the mall refused: {0}")]
     Refused(String),
+    /// The mall took it but has not done it yet (Rakuten: a cancellation applied for, orderProgress 800,
+    /// until Rakuten confirms it at 900): the action stays pending and is looked at again after
+    /// `check_after`, so what waits on it (the buyer's cancellation mail) waits until the mall confirms.
+    #[error("the mall took it and has not confirmed it yet: {message}")]
+    Accepted {
+        /// What the mall calls what it took, when it says.
+        reference: Option<String>,
+        message: String,
+        check_after: SignedDuration,
+    },
+}
+
+impl ActionError {
+    /// The error with the mall's text made fit to keep ([`mall_text`]) and its wait at most
+    /// [`MAX_MALL_WAIT`], whatever the adapter passed on.
+    pub fn tamed(self) -> Self {
+        match self {
+            ActionError::Later { message, retry_after } => ActionError::Later {
+                message: mall_text(&message),
+                retry_after: retry_after.map(|wait| wait.clamp(SignedDuration::ZERO, MAX_MALL_WAIT)),
+            },
+            ActionError::Refused(reason) => ActionError::Refused(mall_text(&reason)),
+            ActionError::Accepted {
+                reference,
+                message,
+                check_after,
+            } => ActionError::Accepted {
+                reference: reference.map(|r| mall_text(&r)),
+                message: mall_text(&message),
+                check_after: check_after.clamp(SignedDuration::ZERO, MAX_MALL_WAIT),
+            },
+        }
+    }
 }
 
 /// The malls' write APIs, one adapter per mall behind this port.
@@ -318,6 +414,48 @@ mod tests {
             "an hour at most"
         );
         assert_eq!(many.state, ActionState::Pending);
+    }
+
+    #[test]
+    fn a_malls_wait_of_years_is_cut_to_a_day() {
+        let now: Timestamp = "2026-11-23T03:00:00Z".parse().unwrap();
+        let asked = SignedDuration::from_secs(i64::from(u32::MAX));
+        let failed = action().failed("429".into(), Some(asked), now);
+        assert_eq!(failed.next_attempt_at, "2026-11-24T03:00:00Z".parse().unwrap());
+        let tamed = ActionError::Later {
+            message: "429".into(),
+            retry_after: Some(asked),
+        }
+        .tamed();
+        assert_eq!(
+            tamed,
+            ActionError::Later {
+                message: "429".into(),
+                retry_after: Some(MAX_MALL_WAIT)
+            }
+        );
+    }
+
+    #[test]
+    fn a_malls_huge_or_multiline_text_is_kept_short_on_one_line_with_its_end() {
+        let body = format!(
+            "invalid JSON: {}\r\nBcc: x@example.com\u{7} (feedId=50001)",
+            "x".repeat(1_000_000)
+        );
+        let refused = action().refused(body.clone());
+        let kept = refused.last_error.unwrap();
+        assert!(kept.chars().count() <= MAX_MALL_TEXT, "{}", kept.len());
+        assert!(kept.starts_with("invalid JSON: xxx"), "{kept}");
+        assert!(kept.ends_with("Bcc: x@example.com  (feedId=50001)"), "{kept}");
+        assert!(!kept.chars().any(char::is_control), "{kept:?}");
+        let failed = action().failed(body.clone(), None, "2026-11-23T03:00:00Z".parse().unwrap());
+        assert_eq!(failed.last_error.as_deref(), Some(kept.as_str()));
+        assert_eq!(
+            ActionError::Refused(body).tamed(),
+            ActionError::Refused(kept),
+            "the evidence and the staff's mail get the same text"
+        );
+        assert_eq!(mall_text(" already\nfulfilled "), "already fulfilled");
     }
 
     #[test]

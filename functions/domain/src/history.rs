@@ -113,6 +113,15 @@ pub enum Event {
         attempt: u32,
         error: String,
     },
+    /// The mall took it but has not confirmed it yet (Rakuten's 800): looked at again later.
+    ActionAccepted {
+        action: ActionId,
+        kind: ActionKind,
+        attempt: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reference: Option<String>,
+        message: String,
+    },
     /// The mall refused it for good, with its reason: the staff were told.
     ActionRefused {
         action: ActionId,
@@ -358,6 +367,26 @@ impl HistoryEntry {
                     format!("the mall did {}{reference}", action_label(*kind, lang))
                 }
             }
+            Event::ActionAccepted {
+                kind,
+                attempt,
+                reference,
+                message,
+                ..
+            } => {
+                let reference = reference.as_deref().map(|r| format!(" ({r})")).unwrap_or_default();
+                if ja {
+                    format!(
+                        "モールが{}を受け付け、確定待ち{reference}（{attempt}回目、確認を続けます）: {message}",
+                        action_label(*kind, lang)
+                    )
+                } else {
+                    format!(
+                        "the mall took {}{reference}, not confirmed yet (attempt {attempt}, checked again): {message}",
+                        action_label(*kind, lang)
+                    )
+                }
+            }
             Event::ActionRetried {
                 kind, attempt, error, ..
             } => {
@@ -495,6 +524,8 @@ pub fn kind_label(kind: NoticeKind, lang: Language) -> &'static str {
         (NoticeKind::StaffFeedFailure, Language::En) => "staff alert (orders cannot be read)",
         (NoticeKind::StaffActionRefused, Language::Ja) => "スタッフへのモール操作拒否の通知",
         (NoticeKind::StaffActionRefused, Language::En) => "staff alert (the mall refused)",
+        (NoticeKind::StaffActionFailing, Language::Ja) => "スタッフへのモール操作未完了の通知",
+        (NoticeKind::StaffActionFailing, Language::En) => "staff alert (the mall keeps failing)",
         (NoticeKind::StaffShipped, Language::Ja) => "スタッフへの保留中発送の通知",
         (NoticeKind::StaffShipped, Language::En) => "staff alert (a held order shipped)",
         (NoticeKind::StaffUndeliverable, Language::Ja) => "スタッフへの不達の通知",

@@ -61,6 +61,15 @@ impl HoldState {
         }
     }
 
+    /// A cancelled hold as the buyer reads it while the order is not yet cancelled at the mall (mallguard's
+    /// cancellation there is pending, or the staff cancel it by hand).
+    pub fn cancel_in_progress_label(lang: Language) -> &'static str {
+        match lang {
+            Language::Ja => "キャンセルの手続きを進めております",
+            Language::En => "the cancellation is in progress",
+        }
+    }
+
     /// The state as the buyer reads it.
     pub fn label(self, lang: Language) -> &'static str {
         match (self, lang) {
@@ -308,6 +317,50 @@ pub fn mall_steps(mall: Mall, state: HoldState, lang: crate::Language) -> &'stat
     }
 }
 
+/// What mallguard asks `mall` to do for `kind`, as the staff mails say it after "mallguard has asked <mall>
+/// to …" (English) or before 「を依頼しました」 (Japanese): what is done and how, so the staff know what to
+/// expect in the admin screen.
+pub fn asked_of_mall(mall: Mall, kind: crate::action::ActionKind, lang: Language) -> &'static str {
+    use crate::action::ActionKind::*;
+    use Language::*;
+    match (mall, kind, lang) {
+        (Mall::Shopify, Hold, Ja) => "注文の保留（未発送のフルフィルメントオーダーをすべて「保留」に）",
+        (Mall::Shopify, Hold, En) => "hold the order (each open fulfillment order put on hold)",
+        (Mall::Shopify, Release, Ja) => "保留の解除（mallguard がかけた保留のみ）",
+        (Mall::Shopify, Release, En) => "release the hold (only the holds mallguard placed)",
+        (Mall::Shopify, Cancel, Ja) => {
+            "注文のキャンセル（返金・在庫戻しは設定どおり、Shopify から購入者へのメールなし）"
+        }
+        (Mall::Shopify, Cancel, En) => {
+            "cancel the order (refund and restock as configured, no mail from Shopify to the buyer)"
+        }
+        (Mall::Rakuten, Hold, Ja) => {
+            "注文の保留（ショップのサブステータスとメモ。発送フローでこのサブステータスを除外してください）"
+        }
+        (Mall::Rakuten, Hold, En) => {
+            "hold the order (the shop's hold sub-status and a memo; keep that sub-status out of the shipping flow)"
+        }
+        (Mall::Rakuten, Release, Ja) => "保留の解除（サブステータスを外し、メモを追記）",
+        (Mall::Rakuten, Release, En) => "release the hold (the sub-status cleared, a memo added)",
+        (Mall::Rakuten, Cancel, Ja) => "注文のキャンセル（理由: お客様都合・キャンセル）",
+        (Mall::Rakuten, Cancel, En) => "cancel the order (reason: the customer's request)",
+        (Mall::Yahoo, Hold, Ja) => "注文の保留（ステータスを「3 保留」に）",
+        (Mall::Yahoo, Hold, En) => "hold the order (status 3, on hold)",
+        (Mall::Yahoo, Release, Ja) => "保留の解除（ステータスを「2 処理中」に）",
+        (Mall::Yahoo, Release, En) => "release the hold (status 2, in progress)",
+        (Mall::Yahoo, Cancel, Ja) => "注文のキャンセル（ステータスを「4 キャンセル」に、理由: 重複注文）",
+        (Mall::Yahoo, Cancel, En) => "cancel the order (status 4, cancelled; reason: duplicate order)",
+        (Mall::Amazon, Cancel, Ja) => "注文のキャンセル（購入者の依頼による、注文確認フィードでのキャンセル）",
+        (Mall::Amazon, Cancel, En) => "cancel the order (at the buyer's request, by the order-acknowledgement feed)",
+        (_, Hold, Ja) => "注文の保留",
+        (_, Hold, En) => "hold the order",
+        (_, Release, Ja) => "保留の解除",
+        (_, Release, En) => "release the hold",
+        (_, Cancel, Ja) => "注文のキャンセル",
+        (_, Cancel, En) => "cancel the order",
+    }
+}
+
 impl ContactRules {
     pub fn for_order(order: &Order) -> Self {
         let amazon = order.order_ref.mall == Mall::Amazon;
@@ -378,6 +431,13 @@ impl OrderNumbers {
 }
 
 impl Hold {
+    /// Whether a cancelled hold's order is cancelled at the mall by the staff, by hand: mallguard does not
+    /// cancel there (`acts` is false: the own store, a relay, a shop without credentials) and the mall did
+    /// not cancel it itself. Until the staff have, the buyer is told the cancellation is in progress.
+    pub fn cancelled_by_hand(&self, acts: bool) -> bool {
+        self.state == HoldState::Cancelled && !acts && self.resolution.as_ref().is_none_or(|r| r.by != Resolver::Mall)
+    }
+
     /// The held order's number as people know it.
     pub fn held_number(&self) -> &str {
         self.numbers.held.as_deref().unwrap_or(self.order.order_id.as_str())

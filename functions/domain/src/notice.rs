@@ -43,6 +43,10 @@ pub enum NoticeKind {
     StaffFeedFailure,
     /// Staff: the mall refused a hold, release or cancellation mallguard asked of it, with its reason.
     StaffActionRefused,
+    /// Staff: a hold, release or cancellation the mall keeps failing to do (an outage, throttling) after
+    /// [`ALERT_AFTER_ATTEMPTS`](crate::action::ALERT_AFTER_ATTEMPTS) attempts, with its last reason; mallguard
+    /// keeps trying. Once per action.
+    StaffActionFailing,
     /// Staff: a held order shipped at the mall before anybody answered; it is not cancelled.
     StaffShipped,
     /// Staff: the buyer's notice did not arrive (bounced, refused, marked as spam): reach the buyer another
@@ -64,6 +68,7 @@ impl NoticeKind {
             NoticeKind::StaffQuarantine => "staff_quarantine",
             NoticeKind::StaffFeedFailure => "staff_feed_failure",
             NoticeKind::StaffActionRefused => "staff_action_refused",
+            NoticeKind::StaffActionFailing => "staff_action_failing",
             NoticeKind::StaffShipped => "staff_shipped",
             NoticeKind::StaffUndeliverable => "staff_undeliverable",
         }
@@ -475,6 +480,12 @@ impl Templates {
             (NoticeKind::StaffActionRefused, Language::En) => {
                 format!("[mallguard] Action needed: the mall refused an action on {order_id}")
             }
+            (NoticeKind::StaffActionFailing, Language::Ja) => {
+                format!("[mallguard] 要確認: モールでの操作が完了していません: {order_id}")
+            }
+            (NoticeKind::StaffActionFailing, Language::En) => {
+                format!("[mallguard] Check: an action at the mall is not done yet: {order_id}")
+            }
             (NoticeKind::StaffShipped, Language::Ja) => {
                 format!("[mallguard] 要確認: 重複の疑いで保留中の注文が発送されました: {order_id}")
             }
@@ -500,6 +511,7 @@ impl Templates {
                 | NoticeKind::StaffExpired
                 | NoticeKind::StaffEscalated
                 | NoticeKind::StaffActionRefused
+                | NoticeKind::StaffActionFailing
                 | NoticeKind::StaffShipped
                 | NoticeKind::StaffUndeliverable
         );
@@ -516,6 +528,9 @@ impl Templates {
         };
         let Some(to) = to else { return Ok(None) };
         let hold = ctx.hold;
+        // A cancellation nobody has made at the mall yet: the buyer reads that it is in progress, the staff
+        // that they must make it. (Where mallguard cancels at the mall, the buyer's mails wait for it.)
+        let cancel_by_hand = hold.cancelled_by_hand(ctx.at_mall == Some(crate::action::ActionKind::Cancel));
         let values = minijinja::context! {
             kind => kind.as_str(),
             shop => ctx.shop,
@@ -531,7 +546,12 @@ impl Templates {
             urgent => hold.urgent,
             links => ctx.links,
             hold_id => hold.id.as_str(),
-            state => hold.state.label(lang),
+            state => if cancel_by_hand {
+                crate::hold::HoldState::cancel_in_progress_label(lang)
+            } else {
+                hold.state.label(lang)
+            },
+            cancel_by_hand => cancel_by_hand,
             staff_state => hold.state.staff_label(lang),
             // Only an unsettled hold needs the staff to reach the buyer.
             open => hold.state == crate::hold::HoldState::Held,
@@ -555,7 +575,11 @@ impl Templates {
             mall_steps => crate::hold::mall_steps(ctx.held.order_ref.mall, hold.state, lang),
             at_mall => ctx.at_mall.map(|kind| crate::history::action_label(kind, lang)),
             at_mall_kind => ctx.at_mall.map(|kind| kind.as_str()),
+            at_mall_asked => ctx
+                .at_mall
+                .map(|kind| crate::hold::asked_of_mall(ctx.held.order_ref.mall, kind, lang)),
             refusal => ctx.refusal,
+            attempts => crate::action::ALERT_AFTER_ATTEMPTS,
             phone_task => hold.contact.phone_allowed && ctx.held.buyer.phone.is_some(),
         };
         let suffix = match lang {
@@ -570,7 +594,17 @@ impl Templates {
         };
         Ok(Some(Mail {
             to,
-            subject: Self::subject(kind, lang, &ctx.shop.name, ctx.held.number(), hold.urgent),
+            subject: match (kind, cancel_by_hand, lang) {
+                (NoticeKind::Cancellation, true, Language::Ja) => format!(
+                    "【{}】ご注文キャンセル手続きのお知らせ（注文番号 {}）",
+                    ctx.shop.name,
+                    ctx.held.number()
+                ),
+                (NoticeKind::Cancellation, true, Language::En) => {
+                    format!("[{}] We are cancelling your order {}", ctx.shop.name, ctx.held.number())
+                }
+                _ => Self::subject(kind, lang, &ctx.shop.name, ctx.held.number(), hold.urgent),
+            },
             text,
             html,
             tags: {

@@ -1263,6 +1263,8 @@ impl AmazonSpApi {
                 Err(Unread::Failed(call, error)) => match action_error(call, error) {
                     later @ ActionError::Later { .. } => return Err(naming_feed(later, Some(feed_id))),
                     ActionError::Refused(why) => format!("the feed was processed, but its report was refused: {why}"),
+                    // A failed call is never only taken.
+                    accepted @ ActionError::Accepted { .. } => return Err(accepted),
                 },
                 Err(Unread::Unreadable(why)) => format!(
                     "the feed was processed, but its report cannot be read ({why}): look the feed up in Seller \

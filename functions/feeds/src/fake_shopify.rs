@@ -26,8 +26,9 @@
 //!   fulfillment orders ignored, as documented; all its holds without `holdIds`), `OPEN` again once none is
 //!   left (`fulfillmentOrderReleaseHold.json`); `INVALID_ACCESS` for a hold this app did not place
 //!   (`fulfillmentOrderReleaseHold-refused.json`).
-//! - `orderCancel`: a job (`orderCancel.json`'s shape, a job id of its own each time), and the order
-//!   cancelled at once (every fulfillment order `CANCELLED`, no holds); the `INVALID` "Order has already been
+//! - `orderCancel`: a job (`orderCancel.json`'s shape, `done` false and `STARTED`, a job id of its own each
+//!   time), and the order cancelled at once (every fulfillment order `CANCELLED`, no holds), or, after
+//!   [`FakeShopify::run_cancel_jobs_later`], only once [`FakeShopify::finish_cancel_jobs`] is called; the `INVALID` "Order has already been
 //!   cancelled" of `orderCancel-refused.json` when it is; an `INVALID` user error for an order with a
 //!   fulfilled (`CLOSED`) fulfillment order and `NOT_FOUND` for an unknown order (both messages invented).
 //!   The variables are checked: `refundMethod` with exactly one of its two fields, `restock` a boolean, a
@@ -324,6 +325,8 @@ struct Inner {
     next_fulfillment_order: u64,
     next_hold: u64,
     next_job: u64,
+    /// Cancel jobs run later: the orders they will cancel.
+    cancel_later: Option<Vec<String>>,
     scripted: HashMap<Operation, VecDeque<Answer>>,
     counts: HashMap<Operation, u32>,
     hold_inputs: Vec<Value>,
@@ -355,6 +358,7 @@ impl FakeShopify {
             next_fulfillment_order: FIRST_FULFILLMENT_ORDER,
             next_hold: FIRST_HOLD,
             next_job: 1,
+            cancel_later: None,
             scripted: HashMap::new(),
             counts: HashMap::new(),
             hold_inputs: Vec::new(),
@@ -456,6 +460,22 @@ impl FakeShopify {
     /// its holds.
     pub fn set_status(&self, id: &str, index: usize, status: &str) {
         self.with_order(id, |order| order.fulfillment_orders[index].status = status.to_owned());
+    }
+
+    /// From now on an `orderCancel` job does not cancel its order until [`FakeShopify::finish_cancel_jobs`].
+    pub fn run_cancel_jobs_later(&self) {
+        self.inner().cancel_later.get_or_insert_with(Vec::new);
+    }
+
+    /// The cancel jobs taken since [`FakeShopify::run_cancel_jobs_later`] finish: their orders are cancelled.
+    pub fn finish_cancel_jobs(&self) {
+        let mut inner = self.inner();
+        let ids = inner.cancel_later.as_mut().map(std::mem::take).unwrap_or_default();
+        for id in ids {
+            if let Some(order) = inner.orders.get_mut(&id) {
+                cancel_order(order);
+            }
+        }
     }
 
     /// Order `id` is cancelled (by the staff or the buyer): [`CANCELLED_AT`], every fulfillment order
@@ -794,7 +814,7 @@ impl Inner {
             ));
         }
         let id = gid_number(&variables["orderId"], "Order").map(|n| n.to_string());
-        let Some(order) = id.and_then(|id| self.orders.get_mut(&id)) else {
+        let Some((id, order)) = id.and_then(|id| self.orders.get_mut(&id).map(|order| (id, order))) else {
             let error = json!({ "field": ["orderId"], "message": "Order does not exist", "code": "NOT_FOUND" });
             return ok(&user_error_body(Operation::Cancel, error));
         };
@@ -809,7 +829,10 @@ impl Inner {
             });
             return ok(&user_error_body(Operation::Cancel, error));
         }
-        cancel_order(order);
+        match &mut self.cancel_later {
+            Some(later) => later.push(id),
+            None => cancel_order(order),
+        }
         let job = format!("gid://shopify/Job/00000000-0000-4000-8000-{:012}", self.next_job);
         self.next_job += 1;
         ok(&edited(CANCEL, |v| {

@@ -5,6 +5,7 @@ use std::error::Error as _;
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
+use mallguard_domain::action::MAX_MALL_WAIT;
 use mallguard_domain::feed::FeedError;
 
 /// The timeouts of every call a feed makes.
@@ -120,16 +121,17 @@ fn chain(error: &reqwest::Error) -> String {
     text
 }
 
-/// A `Retry-After` value: seconds, or an HTTP date (taken relative to `now`). Never negative; None when it
+/// A `Retry-After` value: seconds, or an HTTP date (taken relative to `now`). Never negative, never more
+/// than [`MAX_MALL_WAIT`] (a mall asking for years would park an action or a feed for good); None when it
 /// is neither.
 pub(crate) fn retry_after(value: &str, now: Timestamp) -> Option<SignedDuration> {
     let value = value.trim();
     if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
-        let seconds = value.parse::<i64>().unwrap_or(i64::MAX).min(i64::from(u32::MAX));
+        let seconds = value.parse::<i64>().unwrap_or(i64::MAX).min(MAX_MALL_WAIT.as_secs());
         return Some(SignedDuration::from_secs(seconds));
     }
     let at = jiff::fmt::rfc2822::DateTimeParser::new().parse_timestamp(value).ok()?;
-    Some(at.duration_since(now).max(SignedDuration::ZERO))
+    Some(at.duration_since(now).clamp(SignedDuration::ZERO, MAX_MALL_WAIT))
 }
 
 #[cfg(test)]
@@ -152,6 +154,15 @@ mod tests {
         assert_eq!(retry_after("soon", now), None);
         assert_eq!(retry_after("-5", now), None);
         assert_eq!(retry_after("", now), None);
+    }
+
+    #[test]
+    fn a_retry_after_of_years_is_a_day() {
+        let now: Timestamp = "2026-11-23T03:00:00Z".parse().unwrap();
+        assert_eq!(retry_after("4294967295", now), Some(MAX_MALL_WAIT));
+        assert_eq!(retry_after("99999999999999999999999", now), Some(MAX_MALL_WAIT));
+        assert_eq!(retry_after("Fri, 01 Jan 2100 00:00:00 GMT", now), Some(MAX_MALL_WAIT));
+        assert_eq!(retry_after("86400", now), Some(SignedDuration::from_hours(24)));
     }
 
     #[test]

@@ -109,14 +109,17 @@
 //! - **release**: nothing at 800/900. updateOrderSubStatus with `null` when the order's sub-status is
 //!   mallguard's (by `subStatusName`, else by its id in the list), and a release line above the memo when
 //!   mallguard marked the order and the line is not there yet. A sub-status that is not mallguard's is left.
-//! - **cancel**: done at 900, and at 800 (the cancellation applied for, by this action before its answer
-//!   was lost or by the shop); refused without a call outside 100/200/300 ([`can_cancel_order`]: shipped, or
-//!   400 変更確定待ち); else cancelOrder with `changeReasonDetailApply` 1 ([`CancelReason::DUPLICATE_ORDER`]) and
-//!   `inventoryRestoreType` 1 (the duplicate never shipped, so its units go back to RMS's stock).
+//! - **cancel**: done at 900 キャンセル確定; refused without a call outside 100/200/300/800
+//!   ([`can_cancel_order`]: shipped, or 400 変更確定待ち); else cancelOrder with `changeReasonDetailApply` 1
+//!   ([`CancelReason::DUPLICATE_ORDER`]) and `inventoryRestoreType` 1 (the duplicate never shipped, so its units
+//!   go back to RMS's stock). cancelOrder only applies for the cancellation (800 キャンセル確定待ち), so its
+//!   answer, and an order found at 800 (applied for by an earlier attempt whose answer was lost, or by the
+//!   shop), is [`ActionError::Accepted`]: the action stays pending, and the buyer's cancellation mail waits,
+//!   until a later attempt reads 900.
 //!
 //! Requests per action: hold 4 the first time (getOrder, getSubStatusList, updateOrderSubStatus,
 //! updateOrderMemo; 3 while the list is kept), 1 done again; release 3, 1 done again (plus a getSubStatusList
-//! when getOrder gives no `subStatusName`); cancel 2 (getOrder, cancelOrder), 1 when refused or done already.
+//! when getOrder gives no `subStatusName`); cancel 2 (getOrder, cancelOrder), then 1 (getOrder) per look until 900, 1 when refused or done already.
 //!
 //! A write's answer is read per order ([`Failure::of_write`], [`parse_write_answer`]): INFO or WARNING about
 //! the order is done; an ERROR about it is [`ActionError::Refused`] with RMS's code and text; none about it is
@@ -266,6 +269,10 @@ pub struct RakutenFeed {
 }
 
 /// How long the list of the shop's sub-statuses is used before it is asked for again.
+/// How soon a cancellation RMS took (800 キャンセル確定待ち) is looked at again for Rakuten's confirmation (900):
+/// a getOrder each time, backed off like any pending action.
+const CANCEL_CONFIRM_WAIT: SignedDuration = SignedDuration::from_mins(5);
+
 const SUB_STATUSES_KEPT: Duration = Duration::from_secs(60 * 60);
 
 /// How often a feed asks RMS when its licenseKey expires.
@@ -1438,9 +1445,19 @@ impl RakutenFeed {
     async fn cancel(&self, action: &MallAction, now: Timestamp, requests: &mut u32) -> Result<Performed, ActionError> {
         let state = self.write_state(&action.order.order_id, now, requests).await?;
         let progress = state.order_progress;
-        if is_cancelling(progress) {
+        if progress == PROGRESS_CANCELLED {
             return Ok(Performed {
-                reference: Some(format!("already orderProgress {}", progress_label(progress))),
+                reference: Some(format!("orderProgress {}", progress_label(progress))),
+            });
+        }
+        if is_cancelling(progress) {
+            return Err(ActionError::Accepted {
+                reference: None,
+                message: format!(
+                    "the cancellation is applied for (orderProgress {}): done once Rakuten confirms it (900)",
+                    progress_label(progress)
+                ),
+                check_after: CANCEL_CONFIRM_WAIT,
             });
         }
         if !can_cancel_order(progress) {
@@ -1463,8 +1480,10 @@ impl RakutenFeed {
         let answer = self.act_call(Call::CancelOrder, Some(&request), now, requests).await?;
         let messages = written(Call::CancelOrder, &answer, &state.order_number)?;
         self.log_warnings(Call::CancelOrder, &messages);
-        Ok(Performed {
+        Err(ActionError::Accepted {
             reference: messages.first().map(|m| m.code.clone()).filter(|c| !c.is_empty()),
+            message: "RMS took the cancellation (800 キャンセル確定待ち): done once Rakuten confirms it (900)".into(),
+            check_after: CANCEL_CONFIRM_WAIT,
         })
     }
 

@@ -25,10 +25,14 @@
 //! - **Cancel** (2 calls, 3 on a refusal): read the order (already cancelled: done without a mutation; the
 //!   mutation is not idempotent), then `orderCancel` with reason [`CANCEL_REASON`], the configured
 //!   [`RefundChoice`] and restock, `notifyCustomer` false (mallguard mails the buyer itself) and a staff
-//!   note naming mallguard, the hold and the earlier order. Accepted: done, the reference is the cancel job's
-//!   id (the cancellation finishes in the background; the `orders/cancelled` webhook follows). Refused for
-//!   good: the order is read again, and if it is cancelled by now (an earlier attempt's job, the staff or
-//!   the buyer), done; else refused with Shopify's reason.
+//!   note naming mallguard, the hold and the earlier order. Accepted, the cancellation runs as a job: done
+//!   when the answer says the job is done (`SUCCEEDED`), else [`ActionError::Accepted`] with the job's id,
+//!   so the action stays pending (and the buyer's cancellation mail waits) until a later attempt reads the
+//!   order cancelled (`cancelledAt`; 1 call). While the action keeps a job's id, no second `orderCancel` is
+//!   sent; a job that never cancels the order leaves the action pending, and the staff are alerted after
+//!   [`ALERT_AFTER_ATTEMPTS`](mallguard_domain::action::ALERT_AFTER_ATTEMPTS) attempts. Refused for good:
+//!   the order is read again, and if it is cancelled by now (an earlier attempt's job, the staff or the
+//!   buyer), done; else refused with Shopify's reason.
 //!
 //! An order with more than the 25 fulfillment orders one read lists is refused before anything is done:
 //! the staff act by hand rather than mallguard holding part of it. An order of another mall or shop, or an
@@ -58,8 +62,8 @@ use mallguard_domain::feed::FeedError;
 use mallguard_domain::ids::{Mall, ShopId};
 use mallguard_malls::ParseError;
 use mallguard_malls::shopify::{
-    self, ActionFailure, CancelOutcome, HoldOutcome, HoldPlan, OrderCancelReason, OrderFulfillmentOrders, RefundMethod,
-    Refusal, ReleaseOutcome,
+    self, ActionFailure, CancelJobStatus, CancelOutcome, HoldOutcome, HoldPlan, OrderCancelReason,
+    OrderFulfillmentOrders, RefundMethod, Refusal, ReleaseOutcome,
 };
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};
@@ -76,6 +80,12 @@ pub const CANCEL_REASON: OrderCancelReason = OrderCancelReason::Customer;
 pub const NOT_YET_ASSIGNED_WAIT: SignedDuration = SignedDuration::from_mins(5);
 /// The largest answer read: a fulfillment-order read of 25 is a few kilobytes.
 const MAX_ANSWER_BYTES: usize = 1024 * 1024;
+
+/// How soon a cancellation Shopify took as a job is looked at again (its order read for `cancelledAt`).
+const CANCEL_CONFIRM_WAIT: SignedDuration = SignedDuration::from_mins(1);
+
+/// The prefix of a job's id: what an action keeps as its reference while Shopify cancels the order.
+const JOB_GID: &str = "gid://shopify/Job/";
 /// How many fulfillment order ids a message lists.
 const LISTED: usize = 5;
 
@@ -357,6 +367,8 @@ impl ShopifyAdmin {
                 retry_after,
             },
             ActionError::Refused(message) => ActionError::Refused(format!("{name}: {message}{hint}")),
+            // A failure is never only taken.
+            accepted @ ActionError::Accepted { .. } => accepted,
         }
     }
 
@@ -478,8 +490,19 @@ impl ShopifyAdmin {
     }
 
     async fn cancel(&self, action: &MallAction, gid: &str, calls: &mut u32) -> Result<Performed, ActionError> {
+        let job = action.reference.as_deref().filter(|r| r.starts_with(JOB_GID));
         if self.read(gid, calls).await?.cancelled {
-            return Ok(Performed::default());
+            return Ok(Performed {
+                reference: job.map(str::to_owned),
+            });
+        }
+        // An earlier attempt's job is still running: orderCancel is not idempotent, so it is not sent again.
+        if let Some(job) = job {
+            return Err(ActionError::Accepted {
+                reference: Some(job.to_owned()),
+                message: format!("Shopify is still cancelling the order ({job}): done once it reads as cancelled"),
+                check_after: CANCEL_CONFIRM_WAIT,
+            });
         }
         let note = format!(
             "mallguard: 重複注文としてキャンセル（先の注文: {}、保留 {}）",
@@ -488,7 +511,21 @@ impl ShopifyAdmin {
         let request = shopify::order_cancel_request(gid, CANCEL_REASON, self.refund.method(), self.restock, &note);
         let refusal = match self.call(Call::Cancel, &request, calls).await {
             Ok(body) => match shopify::parse_cancel(&body).map_err(|e| unreadable(Call::Cancel, &e))? {
-                CancelOutcome::Accepted { job_id, .. } => return Ok(Performed { reference: job_id }),
+                CancelOutcome::Accepted { job_id, status, done } => {
+                    if done || status == Some(CancelJobStatus::Succeeded) {
+                        return Ok(Performed { reference: job_id });
+                    }
+                    let status = status.map(|s| format!(", {s:?}")).unwrap_or_default();
+                    return Err(ActionError::Accepted {
+                        message: format!(
+                            "Shopify took the cancellation as a job ({}{status}): done once the order reads as \
+                             cancelled",
+                            job_id.as_deref().unwrap_or("no job id")
+                        ),
+                        reference: job_id,
+                        check_after: CANCEL_CONFIRM_WAIT,
+                    });
+                }
                 CancelOutcome::Refused(refusal) if refusal.retry_later() => {
                     return Err(refused(Call::Cancel, refusal));
                 }
@@ -629,6 +666,7 @@ fn refused(call: Call, refusal: Refusal) -> ActionError {
             retry_after,
         },
         ActionError::Refused(message) => ActionError::Refused(format!("{}: {message}", call.name())),
+        accepted @ ActionError::Accepted { .. } => accepted,
     }
 }
 

@@ -48,6 +48,16 @@ fn after(action: &MallAction, error: &ActionError) -> MallAction {
             action.failed(message.clone(), *retry_after, NOW.parse::<Timestamp>().unwrap())
         }
         ActionError::Refused(reason) => action.refused(reason.clone()),
+        ActionError::Accepted {
+            reference,
+            message,
+            check_after,
+        } => action.accepted(
+            reference.clone(),
+            message.clone(),
+            *check_after,
+            NOW.parse::<Timestamp>().unwrap(),
+        ),
     }
 }
 

@@ -72,6 +72,14 @@ fn later(result: Result<mallguard_domain::action::Performed, ActionError>) -> (S
     }
 }
 
+/// The mall's reference of an action RMS took but has not confirmed (a cancellation applied for).
+fn taken(result: Result<mallguard_domain::action::Performed, ActionError>) -> Option<String> {
+    match result {
+        Err(ActionError::Accepted { reference, .. }) => reference,
+        other => panic!("expected it taken, got {other:?}"),
+    }
+}
+
 #[tokio::test]
 async fn a_feed_holds_and_releases_only_with_a_sub_status_and_always_cancels() {
     let fake = FakeRms::start().await;
@@ -325,9 +333,16 @@ async fn a_cancel_of_an_unshipped_order_applies_for_its_cancellation_once() {
     let feed = fake.feed();
     assert_eq!(fake.write_state(SATO).order_progress, 100);
 
-    let done = feed.perform(&action(ActionKind::Cancel, SATO)).await.unwrap();
-
-    assert_eq!(done.reference.as_deref(), Some("ORDER_EXT_API_CANCEL_ORDER_INFO_101"));
+    // cancelOrder only applies for it: taken, not done, until Rakuten confirms it.
+    let taken = feed.perform(&action(ActionKind::Cancel, SATO)).await;
+    let Err(ActionError::Accepted {
+        reference, check_after, ..
+    }) = taken
+    else {
+        panic!("{taken:?}")
+    };
+    assert_eq!(reference.as_deref(), Some("ORDER_EXT_API_CANCEL_ORDER_INFO_101"));
+    assert_eq!(check_after, SignedDuration::from_mins(5));
     assert_eq!(counts(&fake), [1, 0, 0, 0, 1]);
     assert_eq!(
         fake.cancels(),
@@ -339,9 +354,13 @@ async fn a_cancel_of_an_unshipped_order_applies_for_its_cancellation_once() {
     );
     assert_eq!(fake.write_state(SATO).order_progress, 800, "キャンセル確定待ち");
 
-    // A retry after a lost answer finds the application (800), and once Rakuten confirms it (900), the
-    // cancellation: done without a second cancelOrder.
-    feed.perform(&action(ActionKind::Cancel, SATO)).await.unwrap();
+    // The next look (or a retry after a lost answer) finds the application (800): still only taken. Once
+    // Rakuten confirms it (900), the cancellation is done, without a second cancelOrder.
+    let again = feed.perform(&action(ActionKind::Cancel, SATO)).await;
+    assert!(
+        matches!(&again, Err(ActionError::Accepted { message, .. }) if message.contains("800")),
+        "{again:?}"
+    );
     fake.cancel(SATO);
     let done = feed.perform(&action(ActionKind::Cancel, SATO)).await.unwrap();
     assert!(done.reference.unwrap().contains("900"));
@@ -428,7 +447,7 @@ async fn rms_unavailable_or_throttling_is_tried_again_later_with_its_wait() {
 
     // Once RMS is back, the same actions are done.
     feed.perform(&action(ActionKind::Hold, YAMADA)).await.unwrap();
-    feed.perform(&action(ActionKind::Cancel, YAMADA)).await.unwrap();
+    taken(feed.perform(&action(ActionKind::Cancel, YAMADA)).await);
     assert_eq!(fake.write_state(YAMADA).order_progress, 800);
 }
 
@@ -447,7 +466,7 @@ async fn an_expired_license_key_is_refused_for_a_person_to_renew() {
 }
 
 #[tokio::test]
-async fn a_refusal_for_the_order_is_refused_with_rmss_code_and_a_warning_is_done() {
+async fn a_refusal_for_the_order_is_refused_with_rmss_code_and_a_warning_is_taken() {
     let fake = FakeRms::start().await;
     let feed = fake.acting_feed();
     let refusal = format!(
@@ -464,9 +483,8 @@ async fn a_refusal_for_the_order_is_refused_with_rmss_code_and_a_warning_is_done
         r#"{{"MessageModelList":[{{"messageType":"WARNING","messageCode":"ORDER_EXT_API_CANCEL_ORDER_WARNING_101","message":"(fake)","orderNumber":"{YAMADA}"}}]}}"#
     );
     fake.answer_once(Endpoint::CancelOrder, Answer::status(200, warning.as_bytes()));
-    let done = feed.perform(&action(ActionKind::Cancel, YAMADA)).await.unwrap();
     assert_eq!(
-        done.reference.as_deref(),
+        taken(feed.perform(&action(ActionKind::Cancel, YAMADA)).await).as_deref(),
         Some("ORDER_EXT_API_CANCEL_ORDER_WARNING_101")
     );
 
@@ -497,7 +515,7 @@ async fn an_order_getorder_does_not_find_yet_is_tried_again_later() {
     let (message, _) = later(feed.perform(&action(ActionKind::Cancel, YAMADA)).await);
     assert!(message.contains("does not find the order"), "{message}");
     fake.catch_up();
-    feed.perform(&action(ActionKind::Cancel, YAMADA)).await.unwrap();
+    taken(feed.perform(&action(ActionKind::Cancel, YAMADA)).await);
 }
 
 #[tokio::test]

@@ -43,6 +43,31 @@ fn reference(performed: Performed) -> Option<String> {
     performed.reference
 }
 
+/// The job's id of a cancellation Shopify took and has not finished.
+fn taken(result: Result<Performed, ActionError>) -> String {
+    match result {
+        Err(ActionError::Accepted {
+            reference: Some(job),
+            check_after,
+            ..
+        }) => {
+            assert_eq!(check_after, SignedDuration::from_mins(1));
+            job
+        }
+        other => panic!("expected it taken, got {other:?}"),
+    }
+}
+
+/// `action` as the outbox keeps it after Shopify took it as `job`.
+fn after_taken(action: MallAction, job: &str) -> MallAction {
+    action.accepted(
+        Some(job.to_owned()),
+        "taken".into(),
+        SignedDuration::from_mins(1),
+        "2026-11-23T03:00:00Z".parse().unwrap(),
+    )
+}
+
 fn refused(result: Result<Performed, ActionError>) -> String {
     match result {
         Err(ActionError::Refused(reason)) => {
@@ -188,11 +213,9 @@ async fn a_cancel_is_one_order_cancel_without_mailing_the_buyer() {
     let fake = FakeShopify::start().await;
     let admin = fake.admin();
     admin.perform(&action(ActionKind::Hold)).await.unwrap();
-    let done = admin.perform(&action(ActionKind::Cancel)).await.unwrap();
-    assert_eq!(
-        reference(done).as_deref(),
-        Some("gid://shopify/Job/00000000-0000-4000-8000-000000000001")
-    );
+    // A job not done yet: taken, not done.
+    let job = taken(admin.perform(&action(ActionKind::Cancel)).await);
+    assert_eq!(job, "gid://shopify/Job/00000000-0000-4000-8000-000000000001");
     assert_eq!(fake.requests(Operation::Cancel), 1);
     let inputs = fake.cancel_inputs();
     let input = &inputs[0];
@@ -209,9 +232,40 @@ async fn a_cancel_is_one_order_cancel_without_mailing_the_buyer() {
     );
     assert!(fake.is_cancelled(ORDER));
 
-    // Again: the order reads as cancelled, so no second orderCancel.
+    // The next look: the order reads as cancelled, so done (with the job), and no second orderCancel.
+    let done = admin
+        .perform(&after_taken(action(ActionKind::Cancel), &job))
+        .await
+        .unwrap();
+    assert_eq!(reference(done).as_deref(), Some(job.as_str()));
+    // Without a job kept (a retry after a lost answer) the same.
     let again = admin.perform(&action(ActionKind::Cancel)).await.unwrap();
     assert_eq!(reference(again), None);
+    assert_eq!(fake.requests(Operation::Cancel), 1);
+}
+
+#[tokio::test]
+async fn a_cancel_job_still_running_is_waited_for_and_never_sent_twice() {
+    let fake = FakeShopify::start().await;
+    fake.run_cancel_jobs_later();
+    let admin = fake.admin();
+    let job = taken(admin.perform(&action(ActionKind::Cancel)).await);
+    assert!(!fake.is_cancelled(ORDER));
+    let pending = after_taken(action(ActionKind::Cancel), &job);
+    let still = admin.perform(&pending).await;
+    assert!(
+        matches!(&still, Err(ActionError::Accepted { reference: Some(r), message, .. })
+            if *r == job && message.contains("still cancelling")),
+        "{still:?}"
+    );
+    assert_eq!(
+        fake.requests(Operation::Cancel),
+        1,
+        "orderCancel is not idempotent: sent once"
+    );
+    fake.finish_cancel_jobs();
+    let done = admin.perform(&pending).await.unwrap();
+    assert_eq!(reference(done).as_deref(), Some(job.as_str()));
     assert_eq!(fake.requests(Operation::Cancel), 1);
 }
 
@@ -239,7 +293,7 @@ async fn the_cancel_sends_the_configured_refund_and_restock() {
             o.refund = refund;
             o.restock = restock;
         });
-        admin.perform(&action_on(&id, ActionKind::Cancel)).await.unwrap();
+        taken(admin.perform(&action_on(&id, ActionKind::Cancel)).await);
         let input = fake.cancel_inputs().pop().unwrap();
         assert_eq!(input["refundMethod"], expected, "{refund}");
         assert_eq!(input["restock"], restock, "{refund}");

@@ -317,6 +317,36 @@ pub fn amazon_sellers(local: &Local, args: &FeedArgs) -> CliResult<Sellers> {
     Ok(Sellers::new(apis.into_iter().map(|api| api as Arc<dyn OrderLookup>)))
 }
 
+/// The program's clock: the system's. A debug build (the binary the tests run) reads `MALLGUARD_TEST_NOW`
+/// (RFC 3339) and runs as if it were then, with time going on from there, so a test of the real program can
+/// run the sweep past a hold's deadline. A release build has no such door: it never runs at another time.
+fn program_clock() -> CliResult<Arc<dyn Clock>> {
+    #[cfg(debug_assertions)]
+    if let Ok(at) = std::env::var("MALLGUARD_TEST_NOW") {
+        let at: jiff::Timestamp = at
+            .parse()
+            .map_err(|e| format!("MALLGUARD_TEST_NOW must be an RFC 3339 time: {e}"))?;
+        return Ok(Arc::new(ShiftedClock {
+            by: at.duration_since(SystemClock.now()),
+        }));
+    }
+    Ok(Arc::new(SystemClock))
+}
+
+/// The system's time moved by `by` (debug builds: `MALLGUARD_TEST_NOW`).
+#[cfg(debug_assertions)]
+struct ShiftedClock {
+    by: jiff::SignedDuration,
+}
+
+#[cfg(debug_assertions)]
+impl Clock for ShiftedClock {
+    fn now(&self) -> jiff::Timestamp {
+        let now = SystemClock.now();
+        now.saturating_add(self.by).unwrap_or(now)
+    }
+}
+
 /// The local program's composition: the secrets (the data folder's, or a deployed stack's with
 /// `--secret-id`), the chosen store and mailer, and the system clock, wired into the use cases. Links in
 /// mails point at `public_url` unless `--public-url` says otherwise.
@@ -328,7 +358,7 @@ pub async fn compose(shop: &ShopArgs, public_url: String) -> CliResult<Local> {
         None => data.secrets()?,
     };
     let settings = shop.knobs.settings(&secrets, public_url)?;
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let clock = program_clock()?;
     let (store, mailer): (Arc<dyn Store>, Arc<dyn Mailer>) = match shop.state.store {
         StoreKind::Embedded => (
             {

@@ -107,8 +107,8 @@ impl Chrome {
         let view = HoldView {
             state: hold.state.as_str(),
             state_label: match (page.mall_cancel, lang) {
-                (Some(ActionState::Pending), mallguard_domain::Language::Ja) => "キャンセルの手続きを進めております",
-                (Some(ActionState::Pending), mallguard_domain::Language::En) => "the cancellation is in progress",
+                _ if page.cancel_by_hand => HoldState::cancel_in_progress_label(lang),
+                (Some(ActionState::Pending), _) => HoldState::cancel_in_progress_label(lang),
                 (Some(ActionState::Refused), mallguard_domain::Language::Ja) => {
                     "キャンセルの手続きについて、ショップからご連絡いたします"
                 }
@@ -123,6 +123,7 @@ impl Chrome {
             original: OrderSummary::of_other(&page.original, &page.held, lang),
             resolved_at: resolution.map(|r| format_jst(r.at, lang)),
             mall_cancel: page.mall_cancel.map(|state| state.as_str()),
+            cancel_by_hand: page.cancel_by_hand,
             resolved_by: resolution.map(|r| match r.by {
                 Resolver::Buyer => "buyer",
                 Resolver::Staff { .. } => "staff",
@@ -215,6 +216,8 @@ struct HoldView {
     resolved_by: Option<&'static str>,
     /// `pending`, `done` or `refused`: the cancellation at the mall, when mallguard does it.
     mall_cancel: Option<&'static str>,
+    /// Cancelled, but the staff cancel it at the mall by hand: in progress until they have.
+    cancel_by_hand: bool,
 }
 
 #[derive(Serialize)]
@@ -260,6 +263,7 @@ mod tests {
             cancel_token: None,
             expired: false,
             mall_cancel,
+            cancel_by_hand: false,
         };
         let chrome = Chrome {
             shop: Arc::new(mallguard_domain::testing::shop()),
@@ -273,6 +277,16 @@ mod tests {
         assert!(done.contains("キャンセルされました"), "{done}");
         let refused = chrome.hold_page(&page(Some(ActionState::Refused))).unwrap();
         assert!(refused.contains("ショップからご連絡いたします"), "{refused}");
+        let by_hand = chrome
+            .hold_page(&HoldPage {
+                cancel_by_hand: true,
+                ..page(None)
+            })
+            .unwrap();
+        assert!(by_hand.contains("キャンセルの手続きを進めております"), "{by_hand}");
+        assert!(by_hand.contains("キャンセル手続き中"), "{by_hand}");
+        assert!(!by_hand.contains("キャンセルされました"), "{by_hand}");
+        assert!(!by_hand.contains("キャンセル済み"), "{by_hand}");
     }
 
     #[test]

@@ -38,6 +38,8 @@ impl Held {
         let store = Arc::new(MemoryStore::default());
         let mailer = Arc::new(RecordingMailer::default());
         let clock = Arc::new(ManualClock::at("2026-11-23T03:06:00Z"));
+        // No mall actions: the own store's order is cancelled there by the staff, so a cancelled hold's page says
+        // the cancellation is in progress.
         let app = Mallguard::new(store.clone(), mailer.clone(), clock.clone(), testing::settings());
         let mut first = testing::order("1001");
         let mut second = testing::order_at("1002", "2026-11-23T03:05:00Z");
@@ -242,7 +244,7 @@ async fn pressing_cancel_cancels_the_later_order_and_redirects_to_the_page_that_
     assert!(page.html.contains("ご回答ありがとうございました"), "{}", page.html);
     assert!(
         page.html
-            .contains(HoldState::Cancelled.label(mallguard_domain::Language::Ja))
+            .contains(HoldState::cancel_in_progress_label(mallguard_domain::Language::Ja))
     );
     assert!(page.html.contains("・お客様のご回答による"));
     assert_eq!(page.forms(), 0);
@@ -261,7 +263,7 @@ async fn reloading_the_page_after_a_press_shows_the_outcome_and_answers_nothing_
         assert!(page.html.contains("ご回答ありがとうございました"));
         assert!(
             page.html
-                .contains(HoldState::Cancelled.label(mallguard_domain::Language::Ja))
+                .contains(HoldState::cancel_in_progress_label(mallguard_domain::Language::Ja))
         );
     }
     assert_eq!(held.hold().await, settled);
@@ -277,7 +279,7 @@ async fn a_second_press_redirects_to_the_outcome_and_changes_nothing() {
     assert_eq!(page.status, StatusCode::OK);
     assert!(
         page.html
-            .contains(HoldState::Cancelled.label(mallguard_domain::Language::Ja))
+            .contains(HoldState::cancel_in_progress_label(mallguard_domain::Language::Ja))
     );
     assert_eq!(page.forms(), 0);
     assert_eq!(held.hold().await, settled);
@@ -301,7 +303,7 @@ async fn confirming_after_cancelling_leaves_the_order_cancelled_and_says_it_was_
     assert!(page.html.contains("先にいただいたご回答により"));
     assert!(
         page.html
-            .contains(HoldState::Cancelled.label(mallguard_domain::Language::Ja))
+            .contains(HoldState::cancel_in_progress_label(mallguard_domain::Language::Ja))
     );
     assert!(!page.html.contains("ご回答ありがとうございました"));
     assert_eq!(held.hold().await.state, HoldState::Cancelled);
@@ -311,7 +313,7 @@ async fn confirming_after_cancelling_leaves_the_order_cancelled_and_says_it_was_
     assert_eq!(page.forms(), 0);
     assert!(
         page.html
-            .contains(HoldState::Cancelled.label(mallguard_domain::Language::Ja))
+            .contains(HoldState::cancel_in_progress_label(mallguard_domain::Language::Ja))
     );
 }
 
@@ -441,7 +443,7 @@ async fn an_expired_link_shows_the_outcome_and_how_to_reach_the_shop() {
     );
     assert!(
         page.html
-            .contains(HoldState::Cancelled.label(mallguard_domain::Language::Ja))
+            .contains(HoldState::cancel_in_progress_label(mallguard_domain::Language::Ja))
     );
     assert!(page.html.contains("期限までにご回答をいただけなかったため"));
     assert!(page.html.contains("support@tanaka-shop.example") && page.html.contains("03-1234-5678"));
@@ -453,7 +455,7 @@ async fn an_expired_link_shows_the_outcome_and_how_to_reach_the_shop() {
     assert!(page.html.contains("このリンクは有効期限が切れています"));
     assert!(
         page.html
-            .contains(HoldState::Cancelled.label(mallguard_domain::Language::Ja))
+            .contains(HoldState::cancel_in_progress_label(mallguard_domain::Language::Ja))
     );
     assert!(page.html.contains("support@tanaka-shop.example"));
     assert_eq!(held.hold().await.state, HoldState::Cancelled);
@@ -527,7 +529,7 @@ async fn lang_en_switches_the_page_to_english_and_its_buttons_keep_it() {
     assert!(page.html.contains("Thank you for your answer"));
     assert!(
         page.html
-            .contains(HoldState::Cancelled.label(mallguard_domain::Language::En))
+            .contains(HoldState::cancel_in_progress_label(mallguard_domain::Language::En))
     );
 
     let page = held.get("/h/forged?lang=en").await;

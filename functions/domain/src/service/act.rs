@@ -2,7 +2,8 @@
 //! ([`Mallguard::ask_mall`]); each runs right after the commit ([`Mallguard::perform`]); what could not run
 //! stays pending for the sweep ([`Mallguard::retry_actions`]). The buyer's mails that depend on the mall
 //! (a cancellation receipt) wait on the action and are sent only once the mall did it; a refusal alerts the
-//! staff with the mall's reason and sends the buyer nothing.
+//! staff with the mall's reason and sends the buyer nothing; an action that keeps failing alerts the staff
+//! once after [`ALERT_AFTER_ATTEMPTS`](crate::action::ALERT_AFTER_ATTEMPTS) attempts and goes on being tried.
 
 use jiff::Timestamp;
 
@@ -17,7 +18,7 @@ use crate::ports::{CommitError, Expect, Metric, StoredOrder, WriteBatch};
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct ActionsReport {
     pub done: usize,
-    /// Not done now; tried again by the sweep.
+    /// Not done now (or taken by the mall but not confirmed yet); tried again by the sweep.
     pub retried: usize,
     pub refused: usize,
     /// No longer needed (a hold settled before it was ever placed at the mall).
@@ -76,7 +77,8 @@ impl Mallguard {
         for action in actions {
             let now = self.clock.now();
             let mut batch = WriteBatch::default();
-            let result = self.actions.perform(&action).await;
+            // What the mall said is kept in the action, its evidence and maybe a mail: made fit for all three.
+            let result = self.actions.perform(&action).await.map_err(ActionError::tamed);
             let (updated, event) = match result {
                 Ok(performed) => {
                     report.done += 1;
@@ -101,6 +103,23 @@ impl Mallguard {
                     };
                     (updated, event)
                 }
+                Err(ActionError::Accepted {
+                    reference,
+                    message,
+                    check_after,
+                }) => {
+                    report.retried += 1;
+                    tracing::info!(action = %action.id, ?reference, %message, "the mall took it; confirmed later");
+                    let updated = action.accepted(reference.clone(), message.clone(), check_after, now);
+                    let event = Event::ActionAccepted {
+                        action: action.id.clone(),
+                        kind: action.kind,
+                        attempt: updated.attempts,
+                        reference,
+                        message,
+                    };
+                    (updated, event)
+                }
                 Err(ActionError::Refused(reason)) => {
                     report.refused += 1;
                     tracing::error!(action = %action.id, %reason, "the mall refused; the staff are told");
@@ -121,6 +140,12 @@ impl Mallguard {
                 ActionState::Refused => {
                     let reason = updated.last_error.clone().unwrap_or_default();
                     self.mails_for(&updated, &[NoticeKind::StaffActionRefused], Some(&reason), now)
+                        .await?
+                }
+                ActionState::Pending if updated.calls_for_staff() => {
+                    tracing::error!(action = %action.id, attempts = updated.attempts, "the mall keeps failing; the staff are told");
+                    let reason = updated.last_error.clone().unwrap_or_default();
+                    self.mails_for(&updated, &[NoticeKind::StaffActionFailing], Some(&reason), now)
                         .await?
                 }
                 _ => vec![],
@@ -158,8 +183,8 @@ impl Mallguard {
         let mut notices = vec![];
         for kind in kinds {
             if let Some(mut notice) = this.action_notice(*kind, &hold, &held, &original, action, refusal, now)? {
-                // One refusal alert per action (a hold can see a refused hold and a refused cancel).
-                if *kind == NoticeKind::StaffActionRefused {
+                // One alert per action (a hold can see a refused hold and a refused cancel).
+                if matches!(kind, NoticeKind::StaffActionRefused | NoticeKind::StaffActionFailing) {
                     notice.id = NoticeId::from_stored(format!("{}.{}", action.id, kind.as_str()));
                 }
                 notices.push(notice);

@@ -161,10 +161,35 @@ async fn a_refused_cancellation_tells_the_staff_why_and_the_buyer_nothing() {
         "{}",
         alerts[0].text
     );
+    let events = w.events("1002").await;
+    assert!(
+        events
+            .iter()
+            .any(|e| e.ends_with("the mall refused the cancellation: the order has already been fulfilled")),
+        "the evidence keeps the mall's reason: {events:?}"
+    );
     // Nothing else changes: the sweep does not try again.
     w.clock.advance(SignedDuration::from_hours(2));
     w.app.sweep().await.unwrap();
     assert_eq!(w.mall.asked().len(), 2);
+}
+
+#[tokio::test]
+async fn a_malls_megabyte_refusal_reaches_the_evidence_and_the_staff_short_and_on_one_line() {
+    let reason = format!("{{\"errors\":\"{}\"}}\nSubject: forged", "x".repeat(1_000_000));
+    let w = world(ScriptedActions::at(Mall::Own).then(Err(ActionError::Refused(reason))));
+    let hold = w.held_pair().await;
+    let refused = w.action(&hold, ActionKind::Hold).await;
+    assert_eq!(refused.state, ActionState::Refused, "the refusal was recorded");
+    let kept = refused.last_error.unwrap();
+    assert!(kept.chars().count() <= crate::action::MAX_MALL_TEXT, "{}", kept.len());
+    assert!(kept.ends_with("} Subject: forged"), "{kept}");
+    let events = w.events("1002").await;
+    let event = events.iter().find(|e| e.contains("refused")).expect("a refusal event");
+    assert!(event.len() < 1_000 && !event.contains('\n'), "{event}");
+    let alert = &w.mails_of(NoticeKind::StaffActionRefused)[0];
+    assert!(alert.text.len() < 20_000, "{}", alert.text.len());
+    assert!(!alert.text.contains("\nSubject: forged"), "{}", alert.text);
 }
 
 #[tokio::test]
@@ -192,6 +217,64 @@ async fn a_failure_that_passes_is_retried_by_the_sweep_and_done_once() {
     w.clock.advance(SignedDuration::from_mins(10));
     w.app.sweep().await.unwrap();
     assert_eq!(w.mall.asked().len(), 3, "done once, never again");
+}
+
+#[tokio::test]
+async fn an_action_the_mall_keeps_failing_alerts_the_staff_once_and_is_still_done_later() {
+    let attempts = crate::action::ALERT_AFTER_ATTEMPTS;
+    let mut mall = ScriptedActions::at(Mall::Own);
+    for attempt in 1..=attempts + 1 {
+        mall = mall.then(Err(ActionError::Later {
+            message: format!("HTTP 503 (attempt {attempt})"),
+            retry_after: None,
+        }));
+    }
+    let w = world(mall);
+    let hold = w.held_pair().await;
+    for _ in 1..attempts {
+        assert!(
+            w.mails_of(NoticeKind::StaffActionFailing).is_empty(),
+            "not before the eighth attempt"
+        );
+        w.clock.advance(SignedDuration::from_hours(1));
+        w.app.sweep().await.unwrap();
+    }
+    let pending = w.action(&hold, ActionKind::Hold).await;
+    assert_eq!((pending.state, pending.attempts), (ActionState::Pending, attempts));
+    let alerts = w.mails_of(NoticeKind::StaffActionFailing);
+    assert_eq!(alerts.len(), 1);
+    assert!(
+        alerts[0].text.contains("HTTP 503 (attempt 8)"),
+        "the mall's last reason: {}",
+        alerts[0].text
+    );
+    assert!(
+        alerts[0].text.contains("mallguard は1時間ごとに試み続けます"),
+        "{}",
+        alerts[0].text
+    );
+    // It goes on being tried, without another alert, and is done once the mall is back.
+    w.clock.advance(SignedDuration::from_hours(1));
+    w.app.sweep().await.unwrap();
+    w.clock.advance(SignedDuration::from_hours(1));
+    w.app.sweep().await.unwrap();
+    assert_eq!(w.action(&hold, ActionKind::Hold).await.state, ActionState::Done);
+    assert_eq!(w.mails_of(NoticeKind::StaffActionFailing).len(), 1, "told once");
+    let events = w.events("1002").await;
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e.contains("at the mall failed (attempt"))
+            .count(),
+        attempts as usize + 1,
+        "every retry is in the evidence: {events:?}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e.contains("staff alert (the mall keeps failing)") && e.contains("queued")),
+        "{events:?}"
+    );
 }
 
 #[tokio::test]
@@ -241,8 +324,17 @@ async fn at_the_deadline_the_cancellation_mail_waits_for_the_mall() {
     w.clock.set(hold.deadline);
     let report = w.app.sweep().await.unwrap();
     assert_eq!((report.cancelled, report.actions.done), (1, 1), "{report:?}");
-    assert_eq!(w.mails_of(NoticeKind::Cancellation).len(), 1);
-    assert_eq!(w.mails_of(NoticeKind::StaffExpired).len(), 1);
+    let cancellation = &w.mails_of(NoticeKind::Cancellation)[0];
+    assert!(
+        cancellation.text.contains("キャンセルさせていただきました"),
+        "the mall cancelled it: {}",
+        cancellation.text
+    );
+    let staff = &w.mails_of(NoticeKind::StaffExpired)[0];
+    assert!(!staff.text.contains("mallguard はこの注文を"), "{}", staff.text);
+    let page = w.app.view(&w.cancel_token()).await.unwrap();
+    assert!(!page.cancel_by_hand);
+    assert_eq!(page.mall_cancel, Some(ActionState::Done));
 }
 
 #[tokio::test]
@@ -277,5 +369,117 @@ async fn the_buyers_page_says_the_cancellation_is_in_progress_until_the_mall_did
         w.mails_of(NoticeKind::Receipt).len(),
         1,
         "the receipt once the mall cancelled"
+    );
+}
+
+fn bounced(hold: &Hold) -> MailReport {
+    MailReport {
+        message_id: "ses-0001".into(),
+        outcome: MailOutcome::Bounced { permanent: true },
+        at: "2026-11-23T03:06:00Z".parse().unwrap(),
+        hold: Some(hold.id.clone()),
+        kind: Some(NoticeKind::Notice),
+        detail: "Permanent/General".into(),
+    }
+}
+
+#[tokio::test]
+async fn the_staff_mails_of_a_hold_the_mall_was_asked_for_say_so_and_give_no_steps() {
+    let w = world(ScriptedActions::at(Mall::Yahoo));
+    let mut first = order("1001");
+    first.order_ref.mall = Mall::Yahoo;
+    let mut second = order_at("1002", "2026-11-23T03:05:00Z");
+    second.order_ref.mall = Mall::Yahoo;
+    w.app.ingest(incoming(first)).await.unwrap();
+    let IngestOutcome::Held { hold, .. } = w.app.ingest(incoming(second)).await.unwrap() else {
+        panic!()
+    };
+    let hold = w.store.hold(&hold).await.unwrap().unwrap();
+    let steps = crate::hold::mall_steps(Mall::Yahoo, HoldState::Held, crate::Language::Ja);
+    let new_hold = &w.mails_of(NoticeKind::StaffNewHold)[0];
+    assert!(
+        new_hold
+            .text
+            .contains("に注文の保留（ステータスを「3 保留」に）を依頼しました"),
+        "{}",
+        new_hold.text
+    );
+    assert!(!new_hold.text.contains(steps), "no steps by hand: {}", new_hold.text);
+    w.app.mail_reported(bounced(&hold)).await.unwrap();
+    let undeliverable = &w.mails_of(NoticeKind::StaffUndeliverable)[0];
+    assert!(undeliverable.text.contains("を依頼しました"), "{}", undeliverable.text);
+    assert!(!undeliverable.text.contains(steps), "{}", undeliverable.text);
+}
+
+#[tokio::test]
+async fn an_amazon_escalation_keeps_the_steps_since_amazon_cannot_hold() {
+    let mall = ScriptedActions::default();
+    let w = world(mall);
+    let mut first = order("503-1111111-0000001");
+    first.order_ref.mall = Mall::Amazon;
+    let mut second = order_at("503-1111111-0000002", "2026-11-23T03:05:00Z");
+    second.order_ref.mall = Mall::Amazon;
+    w.app.ingest(incoming(first)).await.unwrap();
+    let IngestOutcome::Held { hold, .. } = w.app.ingest(incoming(second)).await.unwrap() else {
+        panic!()
+    };
+    let hold = w.store.hold(&hold).await.unwrap().unwrap();
+    w.clock.set(hold.deadline);
+    assert_eq!(w.app.sweep().await.unwrap().escalated, 1);
+    let escalation = &w.mails_of(NoticeKind::StaffEscalated)[0];
+    let steps = crate::hold::mall_steps(Mall::Amazon, HoldState::Held, crate::Language::Ja);
+    assert!(escalation.text.contains(steps), "{}", escalation.text);
+    assert!(!escalation.text.contains("を依頼しました"), "{}", escalation.text);
+}
+
+#[tokio::test]
+async fn a_cancellation_the_mall_only_took_waits_for_its_confirmation_before_the_buyers_receipt() {
+    let mall = ScriptedActions::at(Mall::Own)
+        .then(Ok(Performed::default()))
+        .then(Err(ActionError::Accepted {
+            reference: Some("ORDER_EXT_API_CANCEL_ORDER_INFO_101".into()),
+            message: "applied for: orderProgress 800".into(),
+            check_after: SignedDuration::from_mins(5),
+        }))
+        .then(Err(ActionError::Accepted {
+            reference: None,
+            message: "still orderProgress 800".into(),
+            check_after: SignedDuration::from_mins(5),
+        }));
+    let w = world(mall);
+    let hold = w.held_pair().await;
+    let token = w.cancel_token();
+    w.app.answer(&token).await.unwrap();
+    let taken = w.action(&hold, ActionKind::Cancel).await;
+    assert_eq!(taken.state, ActionState::Pending);
+    assert_eq!(taken.reference.as_deref(), Some("ORDER_EXT_API_CANCEL_ORDER_INFO_101"));
+    assert!(w.mails_of(NoticeKind::Receipt).is_empty(), "not cancelled yet");
+    assert_eq!(
+        w.app.view(&token).await.unwrap().mall_cancel,
+        Some(ActionState::Pending)
+    );
+    // Not looked at again before the mall's wait; then still only taken; then confirmed.
+    w.clock.advance(SignedDuration::from_mins(1));
+    w.app.sweep().await.unwrap();
+    assert_eq!(w.mall.asked().len(), 2);
+    w.clock.advance(SignedDuration::from_mins(5));
+    w.app.sweep().await.unwrap();
+    assert!(w.mails_of(NoticeKind::Receipt).is_empty());
+    w.clock.advance(SignedDuration::from_mins(10));
+    w.app.sweep().await.unwrap();
+    assert_eq!(w.action(&hold, ActionKind::Cancel).await.state, ActionState::Done);
+    assert_eq!(
+        w.mails_of(NoticeKind::Receipt).len(),
+        1,
+        "the receipt once the mall confirmed"
+    );
+    assert!(w.mails_of(NoticeKind::StaffActionRefused).is_empty());
+    let events = w.events("1002").await;
+    assert!(
+        events
+            .iter()
+            .any(|e| e
+                .contains("the mall took the cancellation (ORDER_EXT_API_CANCEL_ORDER_INFO_101), not confirmed yet")),
+        "{events:?}"
     );
 }

@@ -243,7 +243,10 @@ impl Mallguard {
         }
     }
 
-    /// Renders and queues a hold mail; None when a buyer mail has no address to go to.
+    /// Renders and queues a hold mail; None when a buyer mail has no address to go to. Of a hold still
+    /// held (or cancelled), the staff mails say that mallguard has asked the mall to hold (or cancel) the
+    /// order where this deployment does that (the decision asked for it with the same [`Mallguard::acts`]),
+    /// and give the admin-screen steps only where it does not.
     fn hold_notice(
         &self,
         kind: NoticeKind,
@@ -252,10 +255,18 @@ impl Mallguard {
         original: &StoredOrder,
         now: Timestamp,
     ) -> Result<Option<Notice>, RenderError> {
-        self.hold_notice_at(kind, hold, held, original, None, now)
+        let at_mall = match hold.state {
+            HoldState::Held => Some(ActionKind::Hold),
+            HoldState::Cancelled if hold.resolution.as_ref().is_none_or(|r| r.by != Resolver::Mall) => {
+                Some(ActionKind::Cancel)
+            }
+            _ => None,
+        }
+        .filter(|kind| self.acts(hold, *kind));
+        self.hold_notice_at(kind, hold, held, original, at_mall, now)
     }
 
-    /// The same, saying that mallguard does `at_mall` at the mall (the staff mails then give no steps).
+    /// The same, saying that mallguard has asked the mall for `at_mall` (the staff mails then give no steps).
     fn hold_notice_at(
         &self,
         kind: NoticeKind,

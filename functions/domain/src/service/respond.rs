@@ -27,6 +27,9 @@ pub struct HoldPage {
     /// For a cancelled hold whose order mallguard cancels at the mall: how far that is (pending, done,
     /// refused), so the page says only what really happened.
     pub mall_cancel: Option<crate::action::ActionState>,
+    /// A cancelled hold whose order mallguard does not cancel at the mall (the own store, a relay, a shop
+    /// without credentials): the staff do it by hand, and until then it is only in progress.
+    pub cancel_by_hand: bool,
 }
 
 /// The result of pressing a button.
@@ -61,13 +64,14 @@ impl Mallguard {
         // An unsettled hold can be answered until its link expires, also past the deadline when it waits
         // for the staff (an Amazon order is cancelled only on the buyer's word).
         let open = hold.state == crate::hold::HoldState::Held && !expired;
-        let mall_cancel =
-            if hold.state == crate::hold::HoldState::Cancelled && self.acts(&hold, crate::action::ActionKind::Cancel) {
-                let id = crate::action::ActionId::for_hold(&hold.id, crate::action::ActionKind::Cancel);
-                self.store.action(&id).await?.map(|action| action.state)
-            } else {
-                None
-            };
+        let acts = self.acts(&hold, crate::action::ActionKind::Cancel);
+        let cancel_by_hand = hold.cancelled_by_hand(acts);
+        let mall_cancel = if hold.state == crate::hold::HoldState::Cancelled && acts {
+            let id = crate::action::ActionId::for_hold(&hold.id, crate::action::ActionKind::Cancel);
+            self.store.action(&id).await?.map(|action| action.state)
+        } else {
+            None
+        };
         let sign = |action| {
             open.then(|| {
                 self.settings
@@ -86,6 +90,7 @@ impl Mallguard {
             original,
             expired,
             mall_cancel,
+            cancel_by_hand,
         })
     }
 

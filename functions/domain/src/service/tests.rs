@@ -1811,3 +1811,65 @@ async fn a_retry_to_a_carrier_address_at_night_waits_for_eight_but_one_to_an_urg
         assert_eq!(w.store.notice(&id).await.unwrap().unwrap().state, NoticeState::Sent);
     }
 }
+
+#[tokio::test]
+async fn without_a_mall_action_the_staff_mails_give_the_steps_to_hold_by_hand() {
+    let w = world();
+    let hold = w.held_pair().await;
+    let steps = crate::hold::mall_steps(Mall::Own, HoldState::Held, crate::Language::Ja);
+    let new_hold = &w.mails_of(NoticeKind::StaffNewHold)[0];
+    assert!(new_hold.text.contains(steps), "{}", new_hold.text);
+    assert!(!new_hold.text.contains("依頼しました"), "{}", new_hold.text);
+    let bounced = report(&hold, NoticeKind::Notice, MailOutcome::Bounced { permanent: true });
+    w.app.mail_reported(bounced).await.unwrap();
+    let undeliverable = &w.mails_of(NoticeKind::StaffUndeliverable)[0];
+    assert!(undeliverable.text.contains(steps), "{}", undeliverable.text);
+    assert!(!undeliverable.text.contains("依頼しました"), "{}", undeliverable.text);
+}
+
+#[tokio::test]
+async fn where_mallguard_cannot_cancel_at_the_mall_the_buyer_reads_in_progress_and_the_staff_get_the_steps() {
+    let w = world();
+    let hold = w.held_pair().await;
+    w.clock.set(hold.deadline);
+    assert_eq!(w.app.sweep().await.unwrap().cancelled, 1);
+    let mail = &w.mails_of(NoticeKind::Cancellation)[0];
+    assert!(mail.subject.contains("キャンセル手続きのお知らせ"), "{}", mail.subject);
+    for body in [&mail.text, mail.html.as_ref().unwrap()] {
+        assert!(body.contains("キャンセルの手続きを進めております"), "{body}");
+        assert!(
+            !body.contains("キャンセルさせていただきました"),
+            "nothing happened at the mall yet: {body}"
+        );
+    }
+    let staff = &w.mails_of(NoticeKind::StaffExpired)[0];
+    let steps = crate::hold::mall_steps(Mall::Own, HoldState::Cancelled, crate::Language::Ja);
+    assert!(
+        staff.text.contains("mallguard はこの注文を") && staff.text.contains(steps),
+        "{}",
+        staff.text
+    );
+    // The buyer's page says the same.
+    let page = w.app.view(&w.token(1)).await.unwrap();
+    assert!(page.cancel_by_hand);
+    assert_eq!(page.mall_cancel, None);
+}
+
+#[tokio::test]
+async fn where_mallguard_cannot_cancel_at_the_mall_the_buyers_receipt_says_in_progress() {
+    let w = world();
+    w.held_pair().await;
+    let Answer::Done(page) = w.app.answer(&w.token(1)).await.unwrap() else {
+        panic!("settled")
+    };
+    assert!(page.cancel_by_hand);
+    let receipt = &w.mails_of(NoticeKind::Receipt)[0];
+    assert!(
+        receipt.text.contains("キャンセルの手続きを進めております"),
+        "{}",
+        receipt.text
+    );
+    assert!(!receipt.text.contains("キャンセルされました"), "{}", receipt.text);
+    let staff = &w.mails_of(NoticeKind::StaffResolved)[0];
+    assert!(staff.text.contains("mallguard はこの注文を"), "{}", staff.text);
+}
