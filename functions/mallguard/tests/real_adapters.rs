@@ -28,6 +28,33 @@ struct Env {
 }
 
 impl Env {
+    /// A data folder in `dir`, a table and a sender of their own (named `prefix` and the time), on the
+    /// test services; the sender verified, since SES (and moto) send only from a verified identity.
+    async fn with_sender(dir: &std::path::Path, prefix: &str) -> Env {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let env = Env {
+            data: dir.join(".mallguard"),
+            table: format!("mallguard-{prefix}-{nanos}"),
+            sender: format!("noreply-{prefix}-{nanos}@shop.example"),
+            dynamodb: service("MALLGUARD_TEST_DYNAMODB"),
+            ses: service("MALLGUARD_TEST_SES"),
+        };
+        let sdk = aws_config::defaults(BehaviorVersion::latest())
+            .endpoint_url(&env.ses)
+            .load()
+            .await;
+        aws_sdk_sesv2::Client::new(&sdk)
+            .create_email_identity()
+            .email_identity(&env.sender)
+            .send()
+            .await
+            .expect("moto creates the identity");
+        env
+    }
+
     fn command(&self) -> Command {
         let mut command = Command::new(BIN);
         command
@@ -78,29 +105,8 @@ async fn messages_from(ses: &str, sender: &str) -> Vec<Value> {
 
 #[tokio::test]
 async fn serve_on_dynamodb_and_ses_holds_the_second_order_and_mails_the_notice_through_ses() {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
     let dir = tempfile::tempdir().unwrap();
-    let env = Env {
-        data: dir.path().join(".mallguard"),
-        table: format!("mallguard-cli-{nanos}"),
-        sender: format!("noreply-cli-{nanos}@shop.example"),
-        dynamodb: service("MALLGUARD_TEST_DYNAMODB"),
-        ses: service("MALLGUARD_TEST_SES"),
-    };
-    // SES (and moto) send only from a verified identity.
-    let sdk = aws_config::defaults(BehaviorVersion::latest())
-        .endpoint_url(&env.ses)
-        .load()
-        .await;
-    aws_sdk_sesv2::Client::new(&sdk)
-        .create_email_identity()
-        .email_identity(&env.sender)
-        .send()
-        .await
-        .expect("moto creates the identity");
+    let env = Env::with_sender(dir.path(), "cli").await;
 
     let (_server, url, banner) = env.start();
     assert!(
@@ -149,28 +155,8 @@ async fn on_dynamodb_a_rakuten_buyers_notice_goes_through_the_shops_relay_as_the
     use mallguard_feeds::fake::{FakeRms, LICENSE_KEY, SERVICE_SECRET, SHOP};
     use mallguard_smtp::sink::SmtpSink;
 
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
     let dir = tempfile::tempdir().unwrap();
-    let env = Env {
-        data: dir.path().join(".mallguard"),
-        table: format!("mallguard-cli-relay-{nanos}"),
-        sender: format!("noreply-cli-relay-{nanos}@shop.example"),
-        dynamodb: service("MALLGUARD_TEST_DYNAMODB"),
-        ses: service("MALLGUARD_TEST_SES"),
-    };
-    let sdk = aws_config::defaults(BehaviorVersion::latest())
-        .endpoint_url(&env.ses)
-        .load()
-        .await;
-    aws_sdk_sesv2::Client::new(&sdk)
-        .create_email_identity()
-        .email_identity(&env.sender)
-        .send()
-        .await
-        .expect("moto creates the identity");
+    let env = Env::with_sender(dir.path(), "cli-relay").await;
     // A first start creates the table and the data folder's secrets; then the shop's relay login is added.
     drop(env.start());
     let rms = FakeRms::start().await;
