@@ -446,6 +446,26 @@ impl FakeYahoo {
         self.inner().orders.insert(id, cancelled);
     }
 
+    /// `count` more orders of the sample's buyer, `tanaka-yahoo-20000001` on, the first placed at `first`
+    /// (whole seconds) and each `every` after the one before; returns their ids, oldest first.
+    pub fn add_orders(&self, count: usize, first: Timestamp, every: jiff::SignedDuration) -> Vec<String> {
+        let text = String::from_utf8(on_day(ORDER_INFO, self.day.as_deref())).unwrap();
+        let in_japan = |at: Timestamp| at.to_zoned(jst()).strftime("%Y-%m-%dT%H:%M:%S+09:00").to_string();
+        let mut ids = vec![];
+        let mut inner = self.inner();
+        for i in 0..count {
+            let id = format!("tanaka-yahoo-{}", 20_000_001 + i);
+            let at = first + every * i32::try_from(i).unwrap();
+            let placed = with_tag(&text.replacen(FIRST, &id, 1), "OrderTime", &in_japan(at));
+            let raw = with_tag(&placed, "LastUpdateTime", &in_japan(at));
+            let (read, order) = sample_order(raw.into_bytes());
+            assert_eq!(read, id);
+            inner.orders.insert(id.clone(), order);
+            ids.push(id);
+        }
+        ids
+    }
+
     /// Order `id` gets an order time that is none in its orderInfo (orderList still lists it): the parser
     /// cannot read what orderInfo serves.
     pub fn corrupt(&self, id: &str) {

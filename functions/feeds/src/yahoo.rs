@@ -183,6 +183,10 @@ pub struct YahooOptions {
     pub recheck: SignedDuration,
     /// The least time between the starts of two calls of this feed (0 in tests).
     pub min_spacing: Duration,
+    /// The most orders fetched with orderInfo in one read (None: every order the read lists and must look
+    /// at). At one call a second this bounds a read's time; the rest wait for the next read (see the module
+    /// documentation, "One read").
+    pub max_fetch: Option<usize>,
 }
 
 impl Default for YahooOptions {
@@ -196,6 +200,7 @@ impl Default for YahooOptions {
             overlap: DEFAULT_OVERLAP,
             recheck: DEFAULT_RECHECK,
             min_spacing: DEFAULT_MIN_SPACING,
+            max_fetch: None,
         }
     }
 }
@@ -219,6 +224,7 @@ pub struct YahooFeed {
     overlap: SignedDuration,
     recheck: SignedDuration,
     min_spacing: Duration,
+    max_fetch: Option<usize>,
     /// The access token in use, if any.
     access: Mutex<Option<AccessToken>>,
     /// A refresh token a token answer carried in place of the configured one.
@@ -279,6 +285,51 @@ struct Answered {
     body: Vec<u8>,
 }
 
+/// Where a read starts: every order placed up to `at` has been read, and of the orders placed within the
+/// overlap before it, `fetched` were fetched at their `updated` time (so the overlap does not fetch them
+/// again). Stored as a plain RFC 3339 instant when nothing is remembered, else as compact JSON.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+struct Position {
+    at: Timestamp,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    fetched: Vec<Fetched>,
+}
+
+/// An order a read fetched: its id, when it was placed, and its `LastUpdateTime` then.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+struct Fetched {
+    id: String,
+    placed: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    updated: Option<Timestamp>,
+}
+
+/// The most orders a position remembers (a read's cap, or a busy overlap); past it, the oldest are
+/// forgotten and merely fetched again.
+const MAX_REMEMBERED: usize = 200;
+
+impl Position {
+    fn parse(text: &str) -> Result<Position, FeedError> {
+        if text.trim_start().starts_with('{') {
+            return serde_json::from_str(text).map_err(|e| {
+                FeedError::Refused(format!("the stored Yahoo position is not one this feed wrote ({e})"))
+            });
+        }
+        Ok(Position {
+            at: crate::parse_position("Yahoo", text)?,
+            fetched: vec![],
+        })
+    }
+
+    fn write(&self) -> String {
+        if self.fetched.is_empty() {
+            self.at.to_string()
+        } else {
+            serde_json::to_string(self).unwrap_or_else(|_| self.at.to_string())
+        }
+    }
+}
+
 /// The time range of one read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Window {
@@ -303,8 +354,8 @@ struct Progress {
 /// What the orderList pages of one read found.
 #[derive(Debug)]
 struct Listed {
-    /// The ids to fetch with orderInfo, in listing order.
-    to_fetch: Vec<OrderId>,
+    /// The ids to fetch with orderInfo, in listing order (oldest first), with their order and update times.
+    to_fetch: Vec<(OrderId, Option<Timestamp>, Option<Timestamp>)>,
     /// How many orders were listed (deduplicated).
     listed: usize,
     /// Whether every page was read.
@@ -356,6 +407,7 @@ impl YahooFeed {
             overlap: options.overlap.abs(),
             recheck: options.recheck.abs(),
             min_spacing: options.min_spacing,
+            max_fetch: options.max_fetch,
             access: Mutex::new(None),
             rotated: Mutex::new(None),
             last_call: tokio::sync::Mutex::new(None),
@@ -388,7 +440,13 @@ impl YahooFeed {
     }
 
     /// The orders of `window`, deduplicated, up to the page cap, and which of them to fetch.
-    async fn list(&self, window: &Window, now: Timestamp, progress: &mut Progress) -> Result<Listed, FeedError> {
+    async fn list(
+        &self,
+        window: &Window,
+        remembered: &[Fetched],
+        now: Timestamp,
+        progress: &mut Progress,
+    ) -> Result<Listed, FeedError> {
         let mut start = 1;
         let mut pages_read = 0;
         let mut seen = HashSet::new();
@@ -415,8 +473,13 @@ impl YahooFeed {
                 // only when Yahoo says it changed since (or does not say when it changed).
                 let new = order.order_time.is_none_or(|t| t >= window.new_from);
                 let changed = order.last_update_time.is_none_or(|t| t >= window.new_from);
-                if window.first || new || changed {
-                    to_fetch.push(order.order_id.clone());
+                // Fetched by an earlier read, unchanged since (the overlap lists it again).
+                let known = order.last_update_time.is_some()
+                    && remembered
+                        .iter()
+                        .any(|f| f.id == order.order_id.as_str() && f.updated == order.last_update_time);
+                if (window.first || new || changed) && !known {
+                    to_fetch.push((order.order_id.clone(), order.order_time, order.last_update_time));
                 }
             }
             match page.next_start(start, self.page_size) {
@@ -709,10 +772,12 @@ impl OrderFeed for YahooFeed {
         now: Timestamp,
         first_look_back: SignedDuration,
     ) -> Result<FeedPage, FeedError> {
-        let position = position.map(|p| crate::parse_position("Yahoo", p)).transpose()?;
+        let stored = position.map(Position::parse).transpose()?;
+        let position = stored.as_ref().map(|p| p.at);
+        let remembered = stored.map(|p| p.fetched).unwrap_or_default();
         let window = self.window(position, now, first_look_back);
         let mut progress = Progress::default();
-        let mut listed = self.list(&window, now, &mut progress).await?;
+        let mut listed = self.list(&window, &remembered, now, &mut progress).await?;
         // The one search starts with the re-read's older orders. Cut short before it reached the position (a
         // busy store: more orders in the matching window than one read lists), it would list the same old
         // orders on every read and never a new one; so the new orders get a search of their own.
@@ -722,7 +787,7 @@ impl OrderFeed for YahooFeed {
                 from: window.new_from,
                 ..window
             };
-            let new = self.list(&new_only, now, &mut progress).await?;
+            let new = self.list(&new_only, &remembered, now, &mut progress).await?;
             tracing::warn!(
                 mall = "yahoo",
                 shop = %self.shop,
@@ -730,22 +795,56 @@ impl OrderFeed for YahooFeed {
                 "more orders in the re-read window than one read lists: the new orders were searched apart, and \
                  changes to the later re-read orders wait for a quieter read"
             );
-            let mut fetching: HashSet<OrderId> = listed.to_fetch.iter().cloned().collect();
+            let mut fetching: HashSet<OrderId> = listed.to_fetch.iter().map(|(id, ..)| id.clone()).collect();
             listed
                 .to_fetch
-                .extend(new.to_fetch.into_iter().filter(|id| fetching.insert(id.clone())));
+                .extend(new.to_fetch.into_iter().filter(|(id, ..)| fetching.insert(id.clone())));
             listed.listed += new.listed;
             listed.complete = new.complete;
             listed.newest = new.newest;
         }
-        let (orders, unreadable) = self.fetch(&listed.to_fetch, now, &mut progress).await?;
+        // More to fetch than one read takes: the oldest first (the listing's order). Every order placed up to
+        // the last one fetched that needed fetching has been, so the next read starts there (less the
+        // overlap; it may be before the position): the orders after it are new to it, except those this read
+        // fetched, which the position remembers.
+        let capped_at = match self.max_fetch {
+            Some(cap) if listed.to_fetch.len() > cap => {
+                let last = listed.to_fetch[cap.max(1) - 1].1;
+                listed.to_fetch.truncate(cap.max(1));
+                Some(last.or(position).unwrap_or(window.new_from))
+            }
+            _ => None,
+        };
+        let ids: Vec<OrderId> = listed.to_fetch.iter().map(|(id, ..)| id.clone()).collect();
+        let (orders, unreadable) = self.fetch(&ids, now, &mut progress).await?;
         // A search cut short has listed every order placed up to the newest one listed (it is ascending),
         // and the reads before this one those up to the position.
-        let next = if listed.complete {
+        let next = if let Some(last_fetched) = capped_at {
+            last_fetched
+        } else if listed.complete {
             window.to
         } else {
             listed.newest.max(position).unwrap_or(window.new_from)
         };
+        let more = capped_at.is_some() || !listed.complete;
+        // What was fetched within the next read's overlap is remembered, so that read does not fetch it again
+        // unless it changed.
+        let overlap_from = next.checked_sub(self.overlap).unwrap_or(Timestamp::MIN);
+        let just_fetched = listed.to_fetch.iter().filter_map(|(id, placed, updated)| {
+            placed.map(|placed| Fetched {
+                id: id.as_str().to_owned(),
+                placed,
+                updated: *updated,
+            })
+        });
+        let mut fetched: Vec<Fetched> = just_fetched.collect();
+        let fresh: HashSet<String> = fetched.iter().map(|f| f.id.clone()).collect();
+        fetched.extend(remembered.into_iter().filter(|f| !fresh.contains(&f.id)));
+        fetched.retain(|f| f.placed >= overlap_from);
+        fetched.sort_by(|a, b| b.placed.cmp(&a.placed));
+        fetched.truncate(MAX_REMEMBERED);
+        fetched.reverse();
+        let next = Position { at: next, fetched };
         if progress.signature_refused {
             tracing::warn!(
                 mall = "yahoo",
@@ -764,14 +863,14 @@ impl OrderFeed for YahooFeed {
             orders = orders.len() - unreadable,
             unreadable,
             requests = progress.requests,
-            more = !listed.complete,
-            %next,
+            more,
+            next = %next.at,
             "read the Yahoo orders"
         );
         Ok(FeedPage {
             orders,
-            next: next.to_string(),
-            more: !listed.complete,
+            next: next.write(),
+            more,
             requests: progress.requests,
         })
     }

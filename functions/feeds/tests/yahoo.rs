@@ -158,8 +158,20 @@ async fn pages_are_followed_and_each_order_costs_one_order_info() {
     let page = feed.changed_since(None, at(NOW), DAY).await.unwrap();
     assert_eq!(ids(&page), [FIRST]);
     assert!(page.more);
-    assert_eq!(page.next, "2026-11-23T03:30:00Z");
+    // Read up to the newest order listed, which the position remembers as fetched: the overlap lists it
+    // again, and the next read does not fetch it again.
+    let next: serde_json::Value = serde_json::from_str(&page.next).unwrap();
+    assert_eq!(next["at"], "2026-11-23T03:30:00Z");
+    assert_eq!(next["fetched"][0]["id"], FIRST);
     assert_eq!(fake.requests(Endpoint::OrderInfo), 1);
+    // (With pages of one order, a read must list two pages to get past the one it remembers.)
+    let feed = with_options(&fake, |o| {
+        o.page_size = 1;
+        o.max_list_pages = 2;
+    });
+    let page = feed.changed_since(Some(&page.next), at(NOW), DAY).await.unwrap();
+    assert_eq!(ids(&page), [SECOND]);
+    assert_eq!(fake.requests(Endpoint::OrderInfo), 2, "FIRST not fetched again");
 }
 
 #[tokio::test]
@@ -271,6 +283,40 @@ async fn the_end_of_the_stores_consent_is_told_once_a_day_four_weeks_after_it_wa
 
     // Without the time of consent, nothing is told.
     assert_eq!(fake.feed().credentials_expiry(at(NOW)).await.unwrap(), None);
+}
+
+/// A read fetches at most `max_fetch` orders, oldest first, and the next goes on from the last one fetched:
+/// a busy hour is read over several reads, every order once, none left behind.
+#[tokio::test]
+async fn a_read_fetches_at_most_its_cap_and_the_next_goes_on_from_the_last_one_fetched() {
+    let fake = FakeYahoo::start().await;
+    // Ten more orders, from 13:00 JST, one every twelve minutes (more than the overlap apart).
+    let added = fake.add_orders(10, at("2026-11-23T04:00:00Z"), SignedDuration::from_mins(12));
+    let feed = with_options(&fake, |o| o.max_fetch = Some(4));
+    let mut position: Option<String> = None;
+    let mut reads = 0;
+    let mut seen: Vec<String> = vec![];
+    let now = at("2026-11-23T07:00:00Z");
+    loop {
+        let before = fake.infos().len();
+        let page = feed.changed_since(position.as_deref(), now, DAY).await.unwrap();
+        reads += 1;
+        assert!(fake.infos().len() - before <= 4, "at most the cap per read");
+        seen.extend(ids(&page).into_iter().map(str::to_owned));
+        position = Some(page.next.clone());
+        if !page.more {
+            break;
+        }
+        assert!(reads < 10, "the reads progress");
+    }
+    let mut expected: Vec<String> = [FIRST, SECOND].iter().map(|s| s.to_string()).chain(added).collect();
+    expected.sort();
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen, expected, "every order read");
+    assert_eq!(fake.infos().len(), 12, "each fetched once");
+    assert_eq!(reads, 3);
+    assert_eq!(position.as_deref(), Some(NOW), "read up to now in the end");
 }
 
 #[tokio::test]

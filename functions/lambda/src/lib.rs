@@ -256,8 +256,9 @@ pub fn feeds(deployment: &Deployment) -> Result<Vec<Arc<dyn OrderFeed>>, FeedCon
 
 /// The order feeds of the poll function: one per shop with credentials in the deployment's secret (Rakuten
 /// RMS, Yahoo! Shopping), reading `urls`. Every read re-reads the orders of the matching window, so a
-/// cancellation at the mall is seen while it matters. Yahoo! reads 40 orders a page (one call a second,
-/// so a page fits well inside an invocation; the poll budget starts no page past its deadline).
+/// cancellation at the mall is seen while it matters. A Yahoo! read lists the whole window (pages of 1,000)
+/// and fetches at most 40 orders (one call a second, so a read fits well inside an invocation; the poll
+/// budget starts no read past its deadline, and the next read goes on from the last order fetched).
 pub fn feeds_from(deployment: &Deployment, urls: &FeedUrls) -> Result<Vec<Arc<dyn OrderFeed>>, FeedConfigError> {
     let mut feeds: Vec<Arc<dyn OrderFeed>> = vec![];
     for feed in rakuten_feeds(deployment, urls)? {
@@ -321,8 +322,9 @@ fn yahoo_feeds(deployment: &Deployment, urls: &FeedUrls) -> Result<Vec<Arc<Yahoo
             base_url: urls.yahoo.clone(),
             token_url: urls.yahoo_token.clone(),
             recheck: deployment.settings.policy.window,
-            page_size: YAHOO_PAGE_SIZE,
-            max_list_pages: 1,
+            page_size: YAHOO_LIST_PAGE,
+            max_list_pages: 5,
+            max_fetch: Some(YAHOO_FETCH_PER_READ),
             ..YahooOptions::default()
         };
         let seller_id = ShopId::parse(seller).map_err(|e| error(e.to_string()))?;
@@ -333,8 +335,12 @@ fn yahoo_feeds(deployment: &Deployment, urls: &FeedUrls) -> Result<Vec<Arc<Yahoo
     Ok(feeds)
 }
 
-/// Orders per Yahoo! page in the poll function: at one call a second, a page of 40 takes under a minute.
-const YAHOO_PAGE_SIZE: u32 = 40;
+/// Orders per orderList page in the poll function: listing is one call a page, and five pages list 5,000
+/// orders, the whole matching window of a busy store, so every order's cancellation is seen.
+const YAHOO_LIST_PAGE: u32 = 1_000;
+/// Orders fetched with orderInfo per read in the poll function: at one call a second, 40 take under a minute,
+/// well inside the time the poll budget keeps.
+const YAHOO_FETCH_PER_READ: usize = 40;
 
 /// One SP-API client per Amazon seller with credentials in the deployment's secret.
 fn amazon_apis(deployment: &Deployment, urls: &FeedUrls) -> Result<Vec<Arc<AmazonSpApi>>, FeedConfigError> {
