@@ -841,7 +841,7 @@ impl OrderFeed for YahooFeed {
         let fresh: HashSet<String> = fetched.iter().map(|f| f.id.clone()).collect();
         fetched.extend(remembered.into_iter().filter(|f| !fresh.contains(&f.id)));
         fetched.retain(|f| f.placed >= overlap_from);
-        fetched.sort_by(|a, b| b.placed.cmp(&a.placed));
+        fetched.sort_by_key(|f| std::cmp::Reverse(f.placed));
         fetched.truncate(MAX_REMEMBERED);
         fetched.reverse();
         let next = Position { at: next, fetched };
