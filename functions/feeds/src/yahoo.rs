@@ -47,6 +47,14 @@
 //! position, the new orders get a search of their own in the same read (changes to the re-read orders it did
 //! not reach wait for a quieter read, and a warning says so).
 //!
+//! A read fetches at most [`YahooOptions::max_fetch`] orders (the deployed poll: 40, well under a minute at
+//! one call a second), oldest first; then `next` is the order time of the last one fetched and the page says
+//! `more`. The position remembers the orders fetched within the next read's overlap with their
+//! `LastUpdateTime` (compact JSON, `{"at":…,"fetched":[{"id":…,"placed":…,"updated":…}]}`; a plain instant
+//! when there are none), and the next read does not fetch those again unless Yahoo says they changed: so the
+//! overlap costs nothing, and a burst of more orders than a read fetches is read over several reads, each
+//! order once.
+//!
 //! `next` is the search's end, so the next read starts `overlap` before it. When the search has more pages
 //! than one read takes, the page says `more` and `next` is the order time of the newest order listed (or the
 //! position, when that is later): the search is ascending, so every order placed before it was listed.
