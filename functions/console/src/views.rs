@@ -837,6 +837,13 @@ pub(crate) fn replay_result(replayed: &Replayed, lang: Language) -> BTreeMap<&'s
                 format!("still cannot be parsed: {error}")
             }
         }
+        ReplayOutcome::NotIngested(error) => {
+            if ja {
+                format!("解析はできましたが、まだ記録できません: {error}")
+            } else {
+                format!("parsed, but still cannot be recorded: {error}")
+            }
+        }
     };
     BTreeMap::from([("id", replayed.id.clone()), ("outcome", outcome)])
 }

@@ -635,6 +635,7 @@ impl Templates {
         quarantine_id: &str,
         source: &str,
         error: &str,
+        unrecorded: bool,
     ) -> Result<Mail, RenderError> {
         let lang = shop.language;
         let suffix = if lang == Language::Ja { "ja" } else { "en" };
@@ -644,6 +645,7 @@ impl Templates {
             quarantine_id => quarantine_id,
             source => source,
             error => error,
+            unrecorded => unrecorded,
         };
         Ok(Mail {
             to: shop.staff_email.clone(),
@@ -1092,7 +1094,7 @@ mod tests {
         let shop = shop();
         let now: Timestamp = "2026-11-23T03:00:00Z".parse().unwrap();
         let mail = Templates::new()
-            .quarantine_mail(&shop, "abc", "shopify", "missing field")
+            .quarantine_mail(&shop, "abc", "shopify", "missing field", false)
             .unwrap();
         let n = Notice::new(
             NoticeId::for_quarantine("abc"),

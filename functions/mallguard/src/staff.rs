@@ -362,6 +362,10 @@ pub async fn quarantine_replay(shop: &ShopArgs, by: &str) -> CliResult<ExitCode>
                 failed += 1;
                 say!("{}: still cannot be parsed: {err}", replayed.id);
             }
+            ReplayOutcome::NotIngested(err) => {
+                failed += 1;
+                say!("{}: parsed, but still cannot be recorded: {err}", replayed.id);
+            }
         }
     }
     Ok(if failed == 0 {

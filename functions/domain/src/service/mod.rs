@@ -145,6 +145,8 @@ pub enum ReplayOutcome {
     Ignored(String),
     /// It still cannot be parsed; it stays in quarantine.
     StillInvalid(String),
+    /// It parses, but ingest still cannot take it (the store refuses its item, say); it stays in quarantine.
+    NotIngested(String),
 }
 
 /// What the staff see about one order.
@@ -485,6 +487,19 @@ impl Mallguard {
         meta: std::collections::BTreeMap<String, String>,
         error: &str,
     ) -> Result<String, ServiceError> {
+        self.quarantine_as(source, raw, meta, error, false).await
+    }
+
+    /// Keeps aside an order that was read but that ingest can never take (`unrecorded`: the staff are told it
+    /// was read, not recorded, and not checked for duplicates), or a payload that cannot be parsed.
+    pub(super) async fn quarantine_as(
+        &self,
+        source: &str,
+        raw: Vec<u8>,
+        meta: std::collections::BTreeMap<String, String>,
+        error: &str,
+        unrecorded: bool,
+    ) -> Result<String, ServiceError> {
         let now = self.clock.now();
         let digest = crate::order::PayloadDigest::of(&raw);
         let id = digest.as_str()[..20].to_owned();
@@ -499,7 +514,7 @@ impl Mallguard {
         };
         let mail = self
             .templates
-            .quarantine_mail(&self.settings.shop, &id, source, error)?;
+            .quarantine_mail(&self.settings.shop, &id, source, error, unrecorded)?;
         let notice = sent_after_commit(
             Notice::new(
                 NoticeId::for_quarantine(&id),
@@ -579,9 +594,16 @@ impl Mallguard {
                         raw: item.raw.clone(),
                         delivery: None,
                     };
-                    let outcome = self.ingest(incoming).await?;
-                    self.mark_replayed(item, Some(&order_ref), by).await?;
-                    ReplayOutcome::Ingested(outcome)
+                    match self.ingest(incoming).await {
+                        Ok(outcome) => {
+                            self.mark_replayed(item, Some(&order_ref), by).await?;
+                            ReplayOutcome::Ingested(outcome)
+                        }
+                        // What will pass ends the replay: run it again later.
+                        Err(error) if error.is_transient() => return Err(error),
+                        // An order ingest still cannot take stays in quarantine; the others go on.
+                        Err(error) => ReplayOutcome::NotIngested(error.to_string()),
+                    }
                 }
                 Ok(ParsedPayload::Ignored(topic)) => {
                     self.mark_replayed(item, None, by).await?;

@@ -269,7 +269,7 @@ impl Mallguard {
                         // the shop with it: it is kept aside for the staff, and the run goes on.
                         Err(error) => {
                             tracing::error!(%mall, %shop, order = %order_id, %error, "a polled order could not be ingested: quarantined");
-                            self.quarantine(mall.as_str(), raw, meta, &format!("ingest failed: {error}"))
+                            self.quarantine_as(mall.as_str(), raw, meta, &format!("ingest failed: {error}"), true)
                                 .await?;
                             report.quarantined += 1;
                             return Ok(());

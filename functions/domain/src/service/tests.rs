@@ -1267,6 +1267,76 @@ impl crate::ports::PayloadParser for FixedParser {
     }
 }
 
+/// Parses a payload naming order 1001 or 2002 as that order.
+struct TwoOrdersParser;
+
+impl crate::ports::PayloadParser for TwoOrdersParser {
+    fn parse(
+        &self,
+        _source: &str,
+        _meta: &std::collections::BTreeMap<String, String>,
+        raw: &[u8],
+    ) -> Result<crate::ports::ParsedPayload, String> {
+        let text = String::from_utf8_lossy(raw);
+        ["1001", "2002"]
+            .into_iter()
+            .find(|id| text.contains(id))
+            .map(|id| crate::ports::ParsedPayload::Order(Box::new(order(id))))
+            .ok_or_else(|| "not an order".into())
+    }
+}
+
+/// An order the store still refuses stays in quarantine, told apart from one that cannot be parsed; the
+/// replay goes on with the others (it used to stop at the first).
+#[tokio::test]
+async fn a_quarantined_order_ingest_still_cannot_take_stays_and_the_replay_goes_on() {
+    let w = world();
+    w.store.refuse_writes_of("2002");
+    w.app
+        .quarantine_as(
+            "generic",
+            b"order 2002".to_vec(),
+            Default::default(),
+            "ingest failed: too big",
+            true,
+        )
+        .await
+        .unwrap();
+    let alert = &w.mails_of(NoticeKind::StaffQuarantine)[0];
+    assert!(alert.text.contains("記録できませんでした"), "{}", alert.text);
+    assert!(!alert.text.contains("解析できない"), "{}", alert.text);
+    w.clock.advance(SignedDuration::from_secs(1));
+    w.app
+        .quarantine("generic", b"order 1001".to_vec(), Default::default(), "unknown field")
+        .await
+        .unwrap();
+    let report = w
+        .app
+        .replay_quarantined(&TwoOrdersParser, "sato@shop.example")
+        .await
+        .unwrap();
+    assert_eq!(report.len(), 2);
+    assert!(
+        matches!(&report[0].outcome, ReplayOutcome::NotIngested(e) if e.contains("size limit")),
+        "{:?}",
+        report[0]
+    );
+    assert!(
+        matches!(report[1].outcome, ReplayOutcome::Ingested(IngestOutcome::Accepted)),
+        "{:?}",
+        report[1]
+    );
+    let waiting: Vec<_> = w
+        .app
+        .quarantined()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|q| q.replayed_at.is_none())
+        .collect();
+    assert_eq!(waiting.len(), 1, "the refused order stays");
+}
+
 #[tokio::test]
 async fn a_replayed_quarantined_payload_is_ingested_once_and_its_evidence_names_who_replayed_it() {
     let w = world();
