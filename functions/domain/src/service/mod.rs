@@ -172,6 +172,8 @@ pub struct Mallguard {
     metrics: Arc<dyn Metrics>,
     keeper: Option<Arc<dyn crate::feed::CredentialKeeper>>,
     actions: Arc<dyn MallActions>,
+    /// How long each mall shop asked the poller to wait (Retry-After, Yahoo!'s daily cap).
+    poll_waits: Arc<poll::PollWaits>,
 }
 
 impl Mallguard {
@@ -187,6 +189,7 @@ impl Mallguard {
             metrics: Arc::new(NoMetrics),
             keeper: None,
             actions: Arc::new(NoMallActions),
+            poll_waits: Arc::default(),
         }
     }
 

@@ -31,6 +31,27 @@ pub struct PollBudget {
     pub until: Option<jiff::Timestamp>,
 }
 
+/// The longest a mall's "try again later" is honoured: a day (Yahoo!'s daily cap ends at midnight in Japan).
+const MAX_POLL_WAIT: SignedDuration = SignedDuration::from_hours(24);
+
+/// Until when each mall shop asked not to be read again (a throttled read's Retry-After, Yahoo!'s daily cap
+/// until midnight in Japan), kept while the process lives: a run before then reads nothing from that shop,
+/// so a used-up quota is not called again every few minutes.
+#[derive(Debug, Default)]
+pub(super) struct PollWaits(std::sync::Mutex<std::collections::HashMap<(Mall, ShopId), jiff::Timestamp>>);
+
+impl PollWaits {
+    fn until(&self, mall: Mall, shop: &ShopId, now: jiff::Timestamp) -> Option<jiff::Timestamp> {
+        let waits = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        waits.get(&(mall, shop.clone())).copied().filter(|until| *until > now)
+    }
+
+    fn wait(&self, mall: Mall, shop: &ShopId, until: jiff::Timestamp) {
+        let mut waits = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        waits.insert((mall, shop.clone()), until);
+    }
+}
+
 /// What one run of the poller did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct PollReport {
@@ -55,6 +76,10 @@ pub struct PollReport {
     /// Why the feed could not be read to the end, if it could not (the cursor stays after the last page
     /// recorded).
     pub failure: Option<String>,
+    /// The mall asked not to be read again before this instant (a throttled read's Retry-After, a daily
+    /// cap): this run read nothing from it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waiting_until: Option<jiff::Timestamp>,
 }
 
 impl Mallguard {
@@ -86,8 +111,13 @@ impl Mallguard {
 
     async fn poll_in_shop(&self, feed: &dyn OrderFeed, budget: PollBudget) -> Result<PollReport, ServiceError> {
         let (mall, shop) = (feed.mall(), feed.shop().clone());
-        let mut cursor = self.store.cursor(mall, &shop).await?;
         let mut report = PollReport::default();
+        if let Some(until) = self.poll_waits.until(mall, &shop, self.clock.now()) {
+            tracing::info!(%mall, %shop, %until, "the mall asked to wait: not read in this run");
+            report.waiting_until = Some(until);
+            return Ok(report);
+        }
+        let mut cursor = self.store.cursor(mall, &shop).await?;
         self.check_credentials(feed, &mut report).await?;
         while report.pages < budget.max_pages {
             if report.pages > 0 && budget.until.is_some_and(|until| self.clock.now() >= until) {
@@ -323,6 +353,16 @@ impl Mallguard {
         cursor: Option<&PollCursor>,
         error: &FeedError,
     ) -> Result<(), ServiceError> {
+        if let FeedError::Throttled {
+            retry_after: Some(wait),
+        } = error
+        {
+            let now = self.clock.now();
+            let until = now
+                .saturating_add((*wait).clamp(SignedDuration::ZERO, MAX_POLL_WAIT))
+                .unwrap_or(now);
+            self.poll_waits.wait(mall, shop, until);
+        }
         if error.is_transient() {
             self.metrics.record(Metric::FeedRetry, 1);
             tracing::warn!(%mall, %shop, %error, "the mall's orders cannot be read now; the next run tries again");

@@ -470,6 +470,15 @@ async fn a_throttled_feed_ends_the_run_and_the_cursor_stays_after_the_last_page_
     let cursor = w.cursor(Mall::Rakuten, RAKUTEN_SHOP).await.unwrap();
     assert_eq!((cursor.position.as_str(), cursor.version), ("p1", 1));
 
+    // The mall asked for 30 seconds: a run before then reads nothing from it.
+    let calls = feed.calls();
+    let report = w.app.poll(&feed, budget()).await.unwrap();
+    let until = w.clock.now() + SignedDuration::from_secs(30);
+    assert_eq!(report.waiting_until, Some(until), "{report:?}");
+    assert_eq!((report.pages, report.failure.as_deref()), (0, None));
+    assert_eq!(feed.calls(), calls, "the mall was not called");
+
+    w.clock.advance(SignedDuration::from_secs(31));
     let report = w.app.poll(&feed, budget()).await.unwrap();
     assert_eq!((report.pages, report.cursor_moved), (0, false), "{report:?}");
     assert!(report.failure.is_some());
