@@ -314,6 +314,10 @@ pub enum Metric {
     /// A read of a mall's API that must wait for the next run by itself (throttled, the API unavailable):
     /// counted so a lasting outage or a budget set too tight shows on a graph, never alerted.
     FeedRetry,
+    /// A mall shop whose orders have not been read for over [`STALE_FEED`](crate::service::STALE_FEED):
+    /// counted at each run that leaves it so, whatever the reason (retries that never pass, a quota used up),
+    /// so an alarm can tell a person that duplicates on that mall go unseen.
+    FeedStale,
 }
 
 impl Metric {
@@ -330,6 +334,7 @@ impl Metric {
             Metric::ParseFailure => "ParseFailures",
             Metric::FeedFailure => "FeedFailures",
             Metric::FeedRetry => "FeedRetries",
+            Metric::FeedStale => "FeedsStale",
         }
     }
 }

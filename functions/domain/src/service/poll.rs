@@ -31,6 +31,9 @@ pub struct PollBudget {
     pub until: Option<jiff::Timestamp>,
 }
 
+/// How long a mall shop may go unread before each run counts it as stale ([`Metric::FeedStale`]).
+pub const STALE_FEED: SignedDuration = SignedDuration::from_hours(1);
+
 /// The longest a mall's "try again later" is honoured: a day (Yahoo!'s daily cap ends at midnight in Japan).
 const MAX_POLL_WAIT: SignedDuration = SignedDuration::from_hours(24);
 
@@ -115,6 +118,8 @@ impl Mallguard {
         if let Some(until) = self.poll_waits.until(mall, &shop, self.clock.now()) {
             tracing::info!(%mall, %shop, %until, "the mall asked to wait: not read in this run");
             report.waiting_until = Some(until);
+            let cursor = self.store.cursor(mall, &shop).await?;
+            self.count_if_stale(mall, &shop, cursor.as_ref());
             return Ok(report);
         }
         let mut cursor = self.store.cursor(mall, &shop).await?;
@@ -191,12 +196,26 @@ impl Mallguard {
         if let Some(rotated) = feed.rotated_credential() {
             self.keep_rotated(&rotated).await;
         }
+        if !report.cursor_moved {
+            self.count_if_stale(mall, &shop, cursor.as_ref());
+        }
         if report.orders + report.quarantined > 0 || report.failure.is_some() {
             tracing::info!(%mall, %shop, ?report, "poll done");
         } else {
             tracing::debug!(%mall, %shop, ?report, "poll done: nothing new");
         }
         Ok(report)
+    }
+
+    /// Counts `shop` as stale when its cursor last moved over [`STALE_FEED`] ago (a shop never read yet is
+    /// not: its first run decides).
+    fn count_if_stale(&self, mall: Mall, shop: &ShopId, cursor: Option<&PollCursor>) {
+        let Some(cursor) = cursor else { return };
+        let unread = self.clock.now().duration_since(cursor.updated_at);
+        if unread > STALE_FEED {
+            self.metrics.record(Metric::FeedStale, 1);
+            tracing::warn!(%mall, %shop, last_read = %cursor.updated_at, "the mall's orders have not been read for over an hour");
+        }
     }
 
     /// Asks the feed when its credentials expire (a feed asks the mall at most once a day) and warns the

@@ -318,6 +318,35 @@ async fn an_order_ingest_can_never_take_is_quarantined_and_the_cursor_moves_past
     assert_eq!(w.cursor(Mall::Rakuten, RAKUTEN_SHOP).await.unwrap().position, "p2");
 }
 
+/// A shop whose orders go unread for over an hour is counted at each run that leaves it so, whatever the
+/// reason, so an alarm reaches a person; reading it again ends that.
+#[tokio::test]
+async fn a_shop_unread_for_over_an_hour_is_counted_stale_at_each_run_until_it_is_read() {
+    let w = world();
+    let feed = ScriptedFeed::new(Mall::Yahoo, YAHOO_SHOP).then(Ok(feed_page(vec![], "p1", false)));
+    for _ in 0..14 {
+        feed.push(Err(FeedError::Unavailable("<html>maintenance</html>".into())));
+    }
+    feed.push(Ok(feed_page(vec![], "p2", false)));
+    w.app.poll(&feed, budget()).await.unwrap();
+    // Twelve runs five minutes apart fail: the first hour is not stale yet.
+    for _ in 0..12 {
+        w.clock.advance(SignedDuration::from_mins(5));
+        w.app.poll(&feed, budget()).await.unwrap();
+    }
+    assert_eq!(w.metrics.of(Metric::FeedStale), 0);
+    assert_eq!(w.metrics.of(Metric::FeedRetry), 12);
+    for _ in 0..2 {
+        w.clock.advance(SignedDuration::from_mins(5));
+        w.app.poll(&feed, budget()).await.unwrap();
+    }
+    assert_eq!(w.metrics.of(Metric::FeedStale), 2, "each run past the hour");
+    w.clock.advance(SignedDuration::from_mins(5));
+    let report = w.app.poll(&feed, budget()).await.unwrap();
+    assert!(report.cursor_moved);
+    assert_eq!(w.metrics.of(Metric::FeedStale), 2, "read again: no longer stale");
+}
+
 #[tokio::test]
 async fn a_run_that_fails_is_counted_as_a_retry_when_it_will_pass() {
     let w = world();
@@ -481,6 +510,7 @@ async fn a_throttled_feed_ends_the_run_and_the_cursor_stays_after_the_last_page_
     w.clock.advance(SignedDuration::from_secs(31));
     let report = w.app.poll(&feed, budget()).await.unwrap();
     assert_eq!((report.pages, report.cursor_moved), (0, false), "{report:?}");
+    assert_eq!(w.metrics.of(Metric::FeedStale), 0, "read a minute ago");
     assert!(report.failure.is_some());
     assert_eq!(w.cursor(Mall::Rakuten, RAKUTEN_SHOP).await.unwrap(), cursor, "unmoved");
 
