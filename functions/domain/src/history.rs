@@ -31,6 +31,11 @@ pub enum Event {
         to: OrderStatus,
         digest: PayloadDigest,
     },
+    /// The mall began or ended holding the order for its own fraud screening (Yahoo!'s FraudHoldStatus).
+    ScreeningChanged {
+        screened: bool,
+        digest: PayloadDigest,
+    },
     /// Suspected duplicate of `with`.
     Matched {
         with: OrderRef,
@@ -224,6 +229,12 @@ impl HistoryEntry {
                     format!("status at the mall: {from} -> {to}")
                 }
             }
+            Event::ScreeningChanged { screened, .. } => match (screened, ja) {
+                (true, true) => "モールが不正注文審査のため保留".to_owned(),
+                (false, true) => "モールの不正注文審査による保留が解除".to_owned(),
+                (true, false) => "held by the mall's fraud screening".to_owned(),
+                (false, false) => "released from the mall's fraud screening".to_owned(),
+            },
             Event::Matched {
                 with,
                 keys,

@@ -402,6 +402,42 @@ impl Mallguard {
 
     /// An order seen before. An unchanged status writes nothing; a cancellation at the mall settles the
     /// holds it takes part in.
+    /// The mall began or ended screening the order: recorded on it, in its evidence, and in the risks of
+    /// its open hold.
+    async fn plan_screening(
+        &self,
+        existing: &StoredOrder,
+        incoming: &Incoming,
+        now: Timestamp,
+    ) -> Result<Plan, ServiceError> {
+        let mut batch = WriteBatch::default();
+        let mut updated = existing.clone();
+        updated.order.screened_by_mall = incoming.order.screened_by_mall;
+        updated.version += 1;
+        batch.history.push(HistoryEntry::new(
+            &existing.order.order_ref,
+            now,
+            Event::ScreeningChanged {
+                screened: updated.order.screened_by_mall,
+                digest: PayloadDigest::of(&incoming.raw),
+            },
+        ));
+        batch.orders.push((updated.clone(), Expect::Version(existing.version)));
+        if let Some(hold) = self.open_hold(existing.hold.as_ref()).await? {
+            let mut refreshed = hold.clone();
+            refreshed.risks = risk_flags(&updated.order);
+            refreshed.version += 1;
+            batch.holds.push((refreshed, Expect::Version(hold.version)));
+        }
+        Ok(Plan {
+            batch,
+            notices: vec![],
+            outcome: IngestOutcome::Updated {
+                status: updated.order.status,
+            },
+        })
+    }
+
     async fn plan_update(
         &self,
         existing: &StoredOrder,
@@ -415,9 +451,13 @@ impl Mallguard {
             notices: vec![],
             outcome: IngestOutcome::Redelivered,
         };
-        // A status never goes back to open; a mall that re-sends an old state changes nothing.
+        // A status never goes back to open; a mall that re-sends an old state changes nothing, except the
+        // mall's own fraud screening starting or ending, which the staff see beside the hold.
         if new_status == old_status || new_status == OrderStatus::Open {
-            return Ok(nothing);
+            if incoming.order.screened_by_mall == existing.order.screened_by_mall {
+                return Ok(nothing);
+            }
+            return self.plan_screening(existing, incoming, now).await;
         }
         let mut batch = WriteBatch::default();
         let mut updated = existing.clone();

@@ -288,6 +288,31 @@ async fn a_duplicate_the_mall_screens_for_fraud_is_flagged_to_the_staff() {
     // The buyer is not told: the screening is the mall's business with the staff.
     let notice = &w.mails_of(NoticeKind::Notice)[0];
     assert!(!notice.text.contains("不正"), "{}", notice.text);
+
+    // The mall ends its screening: read again with the same status, the order is updated (not a
+    // redelivery), the hold's risks drop the flag, and the evidence says so.
+    let mut released = order_at("y-2", "2026-11-23T03:05:00Z");
+    released.order_ref.mall = Mall::Yahoo;
+    let outcome = w.app.ingest(incoming(released)).await.unwrap();
+    assert!(matches!(outcome, IngestOutcome::Updated { .. }), "{outcome:?}");
+    let hold = w.store.hold(&hold.id).await.unwrap().unwrap();
+    assert!(
+        !hold.risks.contains(&crate::hold::RiskFlag::ScreenedByMall),
+        "{:?}",
+        hold.risks
+    );
+    assert_eq!(hold.state, HoldState::Held);
+    let stored = w.store.order(&hold.order).await.unwrap().unwrap();
+    assert!(!stored.order.screened_by_mall);
+    let mut events = w.store.history(&hold.order).await.unwrap();
+    let last = events.pop().unwrap();
+    assert!(
+        matches!(
+            last.event,
+            crate::history::Event::ScreeningChanged { screened: false, .. }
+        ),
+        "{last:?}"
+    );
 }
 
 #[tokio::test]
