@@ -236,7 +236,7 @@ pub async fn evidence(shop: &ShopArgs, mall: &str, order_id: &str, shop_id: Opti
 pub async fn expire(shop: &ShopArgs, within: Option<u64>) -> CliResult<ExitCode> {
     let app = app(shop).await?;
     let lang = app.settings().shop.language;
-    let until = within.map(|s| std::time::Instant::now() + std::time::Duration::from_secs(s));
+    let until = within.map(|s| tokio::time::Instant::now() + std::time::Duration::from_secs(s));
     // By hand, staff want every pending mail out now: the buyer's answer time is running.
     let r = app.sweep_until(Retry::AllNow, until).await?;
     if lang == Language::Ja {

@@ -101,6 +101,7 @@ impl Mallguard {
     /// Records what the mail service reported about a mail and, when a buyer's notice of an open hold did
     /// not arrive, escalates the hold to the staff (once per hold).
     pub async fn mail_reported(&self, report: MailReport) -> Result<MailReportOutcome, ServiceError> {
+        let within = super::Within::request();
         let (Some(hold_id), Some(kind)) = (&report.hold, report.kind) else {
             tracing::info!(message_id = report.message_id, outcome = ?report.outcome, "a mail report about no hold");
             return Ok(MailReportOutcome::Ignored);
@@ -148,7 +149,7 @@ impl Mallguard {
             self.commit_alone(with).await?;
             vec![]
         };
-        self.deliver(notices.clone()).await;
+        self.deliver(notices.clone(), within).await;
         tracing::info!(hold = %hold_id, kind = kind.as_str(), outcome = ?report.outcome, escalated = escalate, "mail report");
         Ok(if !notices.is_empty() {
             MailReportOutcome::Escalated

@@ -46,24 +46,74 @@ const MAX_ATTEMPTS: usize = 16;
 /// How often a notice is tried before it is given up: with the back-off of [`Notice::failed`] (1, 2, 4 … 32
 /// minutes, then an hour) the ten tries span about four hours (243 minutes), and then the staff take over.
 const MAX_SEND_ATTEMPTS: u32 = 10;
-/// A notice being sent now is not picked up by the sweep for this long.
+/// A notice (or mall action) being sent now is not picked up by another sender for this long: longer than
+/// any one send or action may take ([`SWEEP_SEND_TIMEOUT`], [`REQUEST_SEND_BUDGET`]), so a lease never lapses
+/// while its holder is still sending.
 const SEND_LEASE: jiff::SignedDuration = jiff::SignedDuration::from_mins(2);
-/// How long all the sends inside one request may take together (the notice and the staff alert of an
-/// ingested order, whatever the route: SES, Rakuten's relay, Amazon's Messaging API). Shopify gives up on a
-/// webhook after about five seconds, and the request has its store writes and mall actions to do as well.
-/// What is not sent by then stays pending under its lease, and the sweep sends it.
+/// How long all the sends and mall actions inside one request may take together (the notice and the staff
+/// alert of an ingested order whatever the route: SES, Rakuten's relay, Amazon's Messaging API; the hold or
+/// cancellation asked of the mall; the staff alert of a refusal). Shopify gives up on a webhook after about
+/// five seconds, and the request has its store writes to do as well. What is not done by then stays pending
+/// under its lease, and the sweep does it.
 pub const REQUEST_SEND_BUDGET: std::time::Duration = std::time::Duration::from_millis(2500);
-/// How long one send may take in the sweep: longer than in a request, and shorter than the lease it holds
-/// on the notice, so no other sweep sends it meanwhile.
-pub const SWEEP_SEND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+/// How long one send or mall action may take in the sweep: longer than in a request, a fraction of the expire
+/// function's minute (so one hanging mail service cannot use up an invocation), and far shorter than the
+/// lease it holds.
+pub const SWEEP_SEND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+/// The sweep starts no send or mall action with less time than this left before its end: what is left is
+/// reported ([`SweepReport::more_due`]) and done by the next sweep.
+pub const SWEEP_SEND_MIN: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// How long sends may take.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum SendTime {
-    /// Inside a request: [`REQUEST_SEND_BUDGET`] for all of them.
-    Request,
-    /// In the sweep: [`SWEEP_SEND_TIMEOUT`] for each.
-    Sweep,
+/// The time the mails and mall actions of one request, or of one sweep, have.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Within {
+    /// When everything must be done (None: no end).
+    ends: Option<tokio::time::Instant>,
+    sweep: bool,
+}
+
+impl Within {
+    /// A request's: every send and action in it shares [`REQUEST_SEND_BUDGET`] from now. What runs out of
+    /// time is left as it is, pending under the lease its writer took: not an attempt that failed.
+    pub(crate) fn request() -> Self {
+        Self {
+            ends: Some(tokio::time::Instant::now() + REQUEST_SEND_BUDGET),
+            sweep: false,
+        }
+    }
+
+    /// A sweep's, ending at `until`: each send or action gets [`SWEEP_SEND_TIMEOUT`] at most and none ends
+    /// after `until`; one that times out counts as a failed attempt, so what always hangs is given up in the
+    /// end.
+    pub(crate) fn sweep(until: Option<tokio::time::Instant>) -> Self {
+        Self {
+            ends: until,
+            sweep: true,
+        }
+    }
+
+    /// How long the next send or action may take; None when none may start now.
+    pub(crate) fn next_call(&self) -> Option<std::time::Duration> {
+        let left = self
+            .ends
+            .map(|ends| ends.saturating_duration_since(tokio::time::Instant::now()));
+        match (self.sweep, left) {
+            (true, None) => Some(SWEEP_SEND_TIMEOUT),
+            (true, Some(left)) => (left >= SWEEP_SEND_MIN).then(|| left.min(SWEEP_SEND_TIMEOUT)),
+            (false, left) => left.filter(|left| !left.is_zero()),
+        }
+    }
+}
+
+/// What a round of sends did.
+#[derive(Debug, Default)]
+struct Delivered {
+    /// The kinds of the notices sent.
+    sent: Vec<NoticeKind>,
+    /// Not sent: failed, or (in a request) out of time.
+    failed: usize,
+    /// Not started in the sweep for want of time (or taken by another sender): still pending.
+    left: usize,
 }
 
 /// The secrets and numbers of one deployment.
@@ -386,40 +436,61 @@ impl Mallguard {
         Ok(Settlement::Settled(settled))
     }
 
-    /// Sends notices just committed, inside a request (see [`REQUEST_SEND_BUDGET`]); a failure leaves each
-    /// pending for the sweep. Returns the kinds sent and the number not sent.
-    async fn deliver(&self, notices: Vec<Notice>) -> (Vec<NoticeKind>, usize) {
-        self.deliver_within(notices, SendTime::Request).await
+    /// Sends notices just committed (inside a request, or by the sweep) within `within`; a send out of time
+    /// in a request leaves its notice pending for the sweep. Returns the kinds sent and the number not sent.
+    async fn deliver(&self, notices: Vec<Notice>, within: Within) -> (Vec<NoticeKind>, usize) {
+        let delivered = self.deliver_within(notices, within).await;
+        (delivered.sent, delivered.failed + delivered.left)
     }
 
-    /// Sends notices committed (or claimed) by the sweep, each within [`SWEEP_SEND_TIMEOUT`].
-    async fn deliver_in_sweep(&self, notices: Vec<Notice>) -> (Vec<NoticeKind>, usize) {
-        self.deliver_within(notices, SendTime::Sweep).await
-    }
-
-    async fn deliver_within(&self, notices: Vec<Notice>, time: SendTime) -> (Vec<NoticeKind>, usize) {
-        let (mut sent, mut failed) = (vec![], 0);
-        let request_ends = tokio::time::Instant::now() + REQUEST_SEND_BUDGET;
+    /// Sends notices in the sweep: each is leased just before its own send, from the clock's now, so a lease
+    /// taken at the sweep's start cannot lapse while the notice waits for its turn and another sweep send it
+    /// too; one somebody else has taken meanwhile is left to them.
+    async fn deliver_within(&self, notices: Vec<Notice>, within: Within) -> Delivered {
+        let mut delivered = Delivered::default();
         let mut queue: std::collections::VecDeque<Notice> = notices.into();
         while let Some(notice) = queue.pop_front() {
-            let sending = self.mailer.send(&notice.mail);
-            let outcome = match time {
-                // Not even started once the budget is spent: a send cut short might still go out.
-                SendTime::Request if tokio::time::Instant::now() >= request_ends => None,
-                SendTime::Request => tokio::time::timeout_at(request_ends, sending).await.ok(),
-                SendTime::Sweep => tokio::time::timeout(SWEEP_SEND_TIMEOUT, sending).await.ok(),
-            };
-            // Out of time: the notice is left as it is, pending under the lease its writer took, and the sweep
-            // sends it once the lease ends. Not an attempt that failed: the mail service may yet be fine.
-            let Some(outcome) = outcome else {
-                failed += 1;
-                tracing::warn!(notice = %notice.id, "notice not sent in time; the sweep sends it");
+            let Some(limit) = within.next_call() else {
+                // Not even started once the time is spent: a send cut short might still go out.
+                tracing::warn!(notice = %notice.id, "no time left to send the notice; the sweep sends it");
+                if within.sweep {
+                    delivered.left += 1;
+                } else {
+                    delivered.failed += 1;
+                }
                 continue;
+            };
+            let notice = if within.sweep {
+                match self.lease(&notice).await {
+                    Some(leased) => leased,
+                    None => {
+                        delivered.left += 1;
+                        continue;
+                    }
+                }
+            } else {
+                notice
+            };
+            let outcome = match tokio::time::timeout(limit, self.mailer.send(&notice.mail)).await {
+                Ok(outcome) => outcome,
+                // In the sweep, a send that does not answer counts as a failed attempt: a route that always
+                // hangs is given up after the tries it gets, the staff told, and the others go out meanwhile.
+                Err(_) if within.sweep => Err(MailError::Transient(format!(
+                    "the mail service did not answer within {} s",
+                    limit.as_secs()
+                ))),
+                // In a request the notice is left as it is, pending under the lease its writer took, and the
+                // sweep sends it once the lease ends. Not an attempt that failed: the mail service may be fine.
+                Err(_) => {
+                    delivered.failed += 1;
+                    tracing::warn!(notice = %notice.id, "notice not sent in time; the sweep sends it");
+                    continue;
+                }
             };
             let now = self.clock.now();
             let (updated, event) = match outcome {
                 Ok(message_id) => {
-                    sent.push(notice.kind);
+                    delivered.sent.push(notice.kind);
                     self.metrics.record(Metric::NoticeSent, 1);
                     tracing::info!(notice = %notice.id, %message_id, "notice sent");
                     let event = Event::NoticeSent {
@@ -430,7 +501,7 @@ impl Mallguard {
                     (notice.sent(message_id), event)
                 }
                 Err(err) => {
-                    failed += 1;
+                    delivered.failed += 1;
                     self.metrics.record(Metric::NoticeFailed, 1);
                     // A refusal is final; a failure that may pass is retried a bounded number of times.
                     let give_up = matches!(err, MailError::Rejected(_)) || notice.attempts + 1 >= MAX_SEND_ATTEMPTS;
@@ -474,7 +545,24 @@ impl Mallguard {
                 Err(err) => tracing::warn!(notice = %notice.id, error = %err, "could not record the notice's outcome"),
             }
         }
-        (sent, failed)
+        delivered
+    }
+
+    /// Leases `notice` (as read) to this sender from the clock's now for [`SEND_LEASE`]; None when somebody
+    /// else wrote it meanwhile (or the store failed: the notice stays pending either way).
+    async fn lease(&self, notice: &Notice) -> Option<Notice> {
+        let now = self.clock.now();
+        let leased = notice.leased(now.saturating_add(SEND_LEASE).unwrap_or(now));
+        let mut batch = WriteBatch::default();
+        batch.notices.push((leased.clone(), Expect::Version(notice.version)));
+        match self.store.commit(batch).await {
+            Ok(()) => Some(leased),
+            Err(CommitError::Conflict) => None,
+            Err(CommitError::Store(err)) => {
+                tracing::warn!(notice = %notice.id, error = %err, "could not lease the notice; the sweep sends it");
+                None
+            }
+        }
     }
 
     /// Keeps a signed payload that could not be parsed and alerts the staff: nothing is lost.
@@ -516,7 +604,7 @@ impl Mallguard {
         match self.store.commit(batch).await {
             Ok(()) => {
                 self.metrics.record(Metric::ParseFailure, 1);
-                self.deliver(vec![notice]).await;
+                self.deliver(vec![notice], Within::request()).await;
             }
             // The same payload is already quarantined and its staff alert queued.
             Err(CommitError::Conflict) => {}

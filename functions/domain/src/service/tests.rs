@@ -1341,7 +1341,17 @@ async fn putting_a_customer_on_the_blacklist_moves_their_heads_so_an_order_being
 
 /// `count` held pairs of different buyers (none matches another pair); returns the latest deadline.
 async fn held_pairs(w: &World, count: usize) -> jiff::Timestamp {
+    let holds = ingest_pairs(&w.app, count).await;
     let mut latest = None;
+    for hold in holds {
+        latest = latest.max(Some(w.store.hold(&hold).await.unwrap().unwrap().deadline));
+    }
+    latest.expect("at least one pair")
+}
+
+/// Ingests `count` held pairs of different buyers (`buyer{n}@example.com`); returns their holds.
+async fn ingest_pairs(app: &Mallguard, count: usize) -> Vec<HoldId> {
+    let mut holds = vec![];
     for n in 0..count {
         let buyer = |mut o: crate::order::Order| {
             let phone = format!("090-{:04}-{:04}", 7000 + n / 10_000, n % 10_000);
@@ -1354,19 +1364,117 @@ async fn held_pairs(w: &World, count: usize) -> jiff::Timestamp {
             o.ship_to.lines = vec![format!("千代田{n}")];
             o
         };
-        w.app.ingest(incoming(buyer(order(&format!("B{n}-1"))))).await.unwrap();
-        let outcome = w
-            .app
+        app.ingest(incoming(buyer(order(&format!("B{n}-1"))))).await.unwrap();
+        let outcome = app
             .ingest(incoming(buyer(order_at(&format!("B{n}-2"), "2026-11-23T03:05:00Z"))))
             .await
             .unwrap();
         let IngestOutcome::Held { hold, .. } = outcome else {
             panic!("pair {n} was not held: {outcome:?}")
         };
-        let deadline = w.store.hold(&hold).await.unwrap().unwrap().deadline;
-        latest = latest.max(Some(deadline));
+        holds.push(hold);
     }
-    latest.expect("at least one pair")
+    holds
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_relay_that_hangs_neither_outlasts_the_sweep_nor_holds_up_the_other_mail_and_is_given_up_once() {
+    let w = world();
+    // Every notice and staff alert failed once in its request, so all are pending for the sweep.
+    w.mailer.fail(true);
+    let holds = ingest_pairs(&w.app, 4).await;
+    w.mailer.fail(false);
+    // The first two buyers' route hangs (a relay that never answers); the others' mail goes out.
+    w.mailer.hang_for("buyer0@example.com");
+    w.mailer.hang_for("buyer1@example.com");
+    let hung: Vec<NoticeId> = holds[..2]
+        .iter()
+        .map(|h| NoticeId::for_hold(h, NoticeKind::Notice))
+        .collect();
+    let mut attempts = vec![1];
+    for sweep in 0..12 {
+        let retry_at = w.store.notice(&hung[0]).await.unwrap().unwrap().next_attempt_at;
+        w.clock.set(w.clock.now().max(retry_at));
+        let until = tokio::time::Instant::now() + std::time::Duration::from_secs(50);
+        let report = w.app.sweep_until(Retry::WhenDue, Some(until)).await.unwrap();
+        assert!(
+            tokio::time::Instant::now() <= until,
+            "sweep {sweep} outlasted its time: {report:?}"
+        );
+        if sweep == 0 {
+            assert_eq!((report.notices_sent, report.notices_failed), (6, 2), "{report:?}");
+            let mut notified: Vec<String> = w
+                .mails_of(NoticeKind::Notice)
+                .iter()
+                .map(|m| m.to.as_str().to_owned())
+                .collect();
+            notified.sort();
+            assert_eq!(notified, ["buyer2@example.com", "buyer3@example.com"]);
+        }
+        let notice = w.store.notice(&hung[0]).await.unwrap().unwrap();
+        attempts.push(notice.attempts);
+        if notice.state == NoticeState::Failed {
+            break;
+        }
+    }
+    assert_eq!(
+        attempts,
+        (1..=MAX_SEND_ATTEMPTS).collect::<Vec<_>>(),
+        "one attempt per sweep"
+    );
+    for id in &hung {
+        assert_eq!(w.store.notice(id).await.unwrap().unwrap().state, NoticeState::Failed);
+    }
+    // Given up with the staff told once per hold, however many sweeps follow.
+    for _ in 0..3 {
+        w.clock.advance(SignedDuration::from_hours(1));
+        w.app.sweep().await.unwrap();
+    }
+    assert_eq!(w.mails_of(NoticeKind::StaffUndeliverable).len(), 2);
+}
+
+/// A clock that moves with tokio's (paused) time, as the real one moves while a sweep sends.
+struct TokioClock {
+    start: jiff::Timestamp,
+    since: tokio::time::Instant,
+}
+
+impl Clock for TokioClock {
+    fn now(&self) -> jiff::Timestamp {
+        let elapsed = SignedDuration::try_from(self.since.elapsed()).unwrap();
+        self.start.checked_add(elapsed).unwrap()
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn two_sweeps_overlapping_a_slow_mail_service_send_each_notice_once() {
+    let store = Arc::new(MemoryStore::default());
+    let mailer = Arc::new(RecordingMailer::default());
+    let clock = Arc::new(TokioClock {
+        start: "2026-11-23T03:05:01Z".parse().unwrap(),
+        since: tokio::time::Instant::now(),
+    });
+    let app = Mallguard::new(store.clone(), mailer.clone(), clock, settings());
+    mailer.fail(true);
+    ingest_pairs(&app, 6).await;
+    mailer.fail(false);
+    tokio::time::sleep(std::time::Duration::from_secs(61)).await;
+    // Twelve sends of 15 s each: the first sweep is still sending well after two minutes, when a second
+    // one (a hand-run `mallguard expire`, the next tick) starts.
+    mailer.slow(std::time::Duration::from_secs(15));
+    let first = app.sweep();
+    let second = async {
+        tokio::time::sleep(std::time::Duration::from_secs(150)).await;
+        app.sweep().await
+    };
+    let (first, second) = tokio::join!(first, second);
+    let (first, second) = (first.unwrap(), second.unwrap());
+    assert!(
+        second.notices_sent > 0,
+        "the second sweep took what the first had not reached: {second:?}"
+    );
+    assert_eq!(first.notices_sent + second.notices_sent, 12, "{first:?} {second:?}");
+    assert_eq!(mailer.mails().len(), 12, "each notice and alert sent once");
 }
 
 #[tokio::test]
@@ -1387,10 +1495,10 @@ async fn a_sweep_out_of_time_stops_after_the_page_it_took_and_says_more_is_due()
     let count = expire::SWEEP_LIMIT + 3;
     let latest = held_pairs(&w, count).await;
     w.clock.set(latest);
-    // No time left at all: one page is still taken (and its mail sent), then the sweep stops.
+    // Time for one send at most: one page is still taken (and its mail sent), then the sweep stops.
     let first = w
         .app
-        .sweep_until(Retry::WhenDue, Some(std::time::Instant::now()))
+        .sweep_until(Retry::WhenDue, Some(tokio::time::Instant::now() + SWEEP_SEND_TIMEOUT))
         .await
         .unwrap();
     assert_eq!((first.cancelled, first.more_due), (expire::SWEEP_LIMIT, true));
@@ -1401,7 +1509,7 @@ async fn a_sweep_out_of_time_stops_after_the_page_it_took_and_says_more_is_due()
     );
     let second = w
         .app
-        .sweep_until(Retry::WhenDue, Some(std::time::Instant::now()))
+        .sweep_until(Retry::WhenDue, Some(tokio::time::Instant::now() + SWEEP_SEND_TIMEOUT))
         .await
         .unwrap();
     assert_eq!((second.cancelled, second.more_due), (3, false));
@@ -1555,13 +1663,15 @@ async fn a_mail_service_that_hangs_leaves_the_notice_pending_and_the_answer_come
     );
     assert_eq!(w.app.sweep().await.unwrap().notices_sent, 0);
 
-    // The sweep waits longer, but not for ever: the notice stays pending under the sweep's lease.
+    // The sweep waits longer, but not for ever: a send that does not answer there is a failed attempt, and
+    // the notice is retried after its back-off.
     w.clock.advance(SignedDuration::from_mins(2));
     let started = tokio::time::Instant::now();
     let report = w.app.sweep().await.unwrap();
     assert_eq!((report.notices_sent, report.notices_failed), (0, 2), "{report:?}");
     assert!(started.elapsed() >= SWEEP_SEND_TIMEOUT);
-    assert_eq!(w.store.notice(&id).await.unwrap().unwrap().state, NoticeState::Pending);
+    let tried = w.store.notice(&id).await.unwrap().unwrap();
+    assert_eq!((tried.state, tried.attempts), (NoticeState::Pending, 1));
 
     w.mailer.hang(false);
     w.clock.advance(SignedDuration::from_mins(2));
