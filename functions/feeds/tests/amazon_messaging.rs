@@ -88,6 +88,7 @@ fn mail(kind: NoticeKind, language: Language) -> Mail {
         links: Some(&links),
         at_mall: None,
         refusal: None,
+        undelivered: None,
     };
     Templates::new().hold_mail(kind, &context).unwrap().unwrap()
 }

@@ -251,6 +251,7 @@ impl Mallguard {
             links: None,
             at_mall: Some(action.kind),
             refusal,
+            undelivered: None,
         };
         Ok(self.templates.hold_mail(kind, &ctx)?.map(|mail| {
             let mut notice = Notice::new(

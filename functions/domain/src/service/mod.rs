@@ -32,7 +32,9 @@ use crate::hold::{Decision, Hold, HoldState, Resolver, amazon_case_text};
 use crate::identity::{IdentityHasher, ProductMap};
 use crate::ids::{HoldId, Mall, OrderId, OrderRef};
 use crate::matching::IndexEntry;
-use crate::notice::{HoldMailContext, Links, Notice, NoticeId, NoticeKind, NoticeState, RenderError, Templates};
+use crate::notice::{
+    HoldMailContext, Links, Notice, NoticeId, NoticeKind, NoticeState, RenderError, Templates, UndeliveredHow,
+};
 use crate::order::OrderStatus;
 use crate::policy::{Policy, ShopProfile};
 use crate::ports::{
@@ -305,18 +307,25 @@ impl Mallguard {
         original: &StoredOrder,
         now: Timestamp,
     ) -> Result<Option<Notice>, RenderError> {
-        let at_mall = match hold.state {
+        self.hold_notice_at(kind, hold, held, original, self.asked_of_mall(hold), None, now)
+    }
+
+    /// What mallguard has asked the mall for `hold` as it stands: a hold while held, a cancellation once
+    /// cancelled (unless the mall cancelled it), where this deployment acts at that mall.
+    fn asked_of_mall(&self, hold: &Hold) -> Option<ActionKind> {
+        match hold.state {
             HoldState::Held => Some(ActionKind::Hold),
             HoldState::Cancelled if hold.resolution.as_ref().is_none_or(|r| r.by != Resolver::Mall) => {
                 Some(ActionKind::Cancel)
             }
             _ => None,
         }
-        .filter(|kind| self.acts(hold, *kind));
-        self.hold_notice_at(kind, hold, held, original, at_mall, now)
+        .filter(|kind| self.acts(hold, *kind))
     }
 
-    /// The same, saying that mallguard has asked the mall for `at_mall` (the staff mails then give no steps).
+    /// The same, saying that mallguard has asked the mall for `at_mall` (the staff mails then give no steps)
+    /// and, for the staff's undeliverable mail, what became of the buyer's mail.
+    #[allow(clippy::too_many_arguments)]
     fn hold_notice_at(
         &self,
         kind: NoticeKind,
@@ -324,6 +333,7 @@ impl Mallguard {
         held: &StoredOrder,
         original: &StoredOrder,
         at_mall: Option<ActionKind>,
+        undelivered: Option<crate::notice::Undelivered>,
         now: Timestamp,
     ) -> Result<Option<Notice>, RenderError> {
         let links = matches!(kind, NoticeKind::Notice | NoticeKind::Reminder).then(|| self.links(hold));
@@ -335,6 +345,7 @@ impl Mallguard {
             links: links.as_ref(),
             at_mall,
             refusal: None,
+            undelivered,
         };
         Ok(self.templates.hold_mail(kind, &ctx)?.map(|mail| {
             let mut notice = Notice::new(
@@ -425,7 +436,7 @@ impl Mallguard {
             at_mall == Some(ActionKind::Cancel) && matches!(kind, NoticeKind::Receipt | NoticeKind::Cancellation)
         };
         for kind in kinds.iter().filter(|k| !waits(k)) {
-            if let Some(notice) = self.hold_notice_at(*kind, &settled, held, original, at_mall, now)? {
+            if let Some(notice) = self.hold_notice_at(*kind, &settled, held, original, at_mall, None, now)? {
                 queue(batch, notice, now);
             }
         }
@@ -488,6 +499,7 @@ impl Mallguard {
                 }
             };
             let now = self.clock.now();
+            let refused = matches!(outcome, Err(MailError::Rejected(_)));
             let (updated, event) = match outcome {
                 Ok(message_id) => {
                     delivered.sent.push(notice.kind);
@@ -504,7 +516,7 @@ impl Mallguard {
                     delivered.failed += 1;
                     self.metrics.record(Metric::NoticeFailed, 1);
                     // A refusal is final; a failure that may pass is retried a bounded number of times.
-                    let give_up = matches!(err, MailError::Rejected(_)) || notice.attempts + 1 >= MAX_SEND_ATTEMPTS;
+                    let give_up = refused || notice.attempts + 1 >= MAX_SEND_ATTEMPTS;
                     let updated = if give_up {
                         tracing::error!(notice = %notice.id, error = %err, "notice given up: the staff are told");
                         notice.given_up(err.to_string())
@@ -530,10 +542,17 @@ impl Mallguard {
                 && matches!(notice.kind, NoticeKind::Notice | NoticeKind::Reminder))
             .then_some(notice.hold.as_ref())
             .flatten();
+            let how = if refused {
+                UndeliveredHow::Refused
+            } else {
+                UndeliveredHow::GaveUp {
+                    attempts: updated.attempts,
+                }
+            };
             batch.notices.push((updated, Expect::Version(notice.version)));
             let recorded = match given_up_hold {
                 Some(hold_id) => match self.store.hold(hold_id).await {
-                    Ok(Some(hold)) => self.escalate_undeliverable(hold, batch, now).await,
+                    Ok(Some(hold)) => self.escalate_undeliverable(hold, batch, (notice.kind, how), now).await,
                     Ok(None) => self.commit_alone(batch).await.map(|()| vec![]),
                     Err(err) => Err(err.into()),
                 },

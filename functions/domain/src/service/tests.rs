@@ -920,6 +920,115 @@ async fn a_bounced_notice_turns_the_hold_into_a_phone_task_once() {
     assert_eq!(w.app.mail_reported(staff).await.unwrap(), MailReportOutcome::Ignored);
 }
 
+/// The staff's undeliverable mail for `hold` once `reports` came, in that order.
+async fn undeliverable_after(w: &World, hold: &Hold, reports: &[(NoticeKind, MailOutcome)]) -> String {
+    for (kind, outcome) in reports {
+        w.app.mail_reported(report(hold, *kind, *outcome)).await.unwrap();
+    }
+    let alerts = w.mails_of(NoticeKind::StaffUndeliverable);
+    assert_eq!(alerts.len(), 1);
+    alerts[0].text.clone()
+}
+
+#[tokio::test]
+async fn the_undeliverable_staff_mail_says_what_became_of_the_buyers_mail_and_what_the_buyer_may_know() {
+    use MailOutcome::*;
+    use NoticeKind::{Notice, Reminder};
+    let bounced = Bounced { permanent: true };
+    // What was reported, what the alert says, and what it must not say.
+    type Case<'a> = (&'a [(NoticeKind, MailOutcome)], &'a [&'a str], &'a [&'a str]);
+    let cases: [Case; 4] = [
+        (
+            &[(Notice, bounced)],
+            &["確認メールが届きませんでした（不達）", "購入者は保留を知りません"],
+            &["迷惑メール"],
+        ),
+        (
+            &[(Notice, Complained)],
+            &["確認メールは届きましたが、購入者が迷惑メールとして報告しました"],
+            &["保留を知りません", "届きませんでした"],
+        ),
+        (
+            &[(Notice, Delivered), (Reminder, bounced)],
+            &[
+                "リマインドが届きませんでした（不達）",
+                "最初の確認メールは届いているため、購入者は保留を知っているはずです",
+            ],
+            &["保留を知りません"],
+        ),
+        (
+            &[(Reminder, bounced)],
+            &[
+                "リマインドが届きませんでした",
+                "不達の報告はありません。購入者は保留を知っているかもしれません",
+            ],
+            &["保留を知りません"],
+        ),
+    ];
+    for (reports, says, never) in cases {
+        let w = world();
+        let hold = w.held_pair().await;
+        let text = undeliverable_after(&w, &hold, reports).await;
+        for needle in says {
+            assert!(text.contains(needle), "{reports:?} should say {needle}: {text}");
+        }
+        for needle in never {
+            assert!(!text.contains(needle), "{reports:?} should not say {needle}: {text}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_english_undeliverable_staff_mail_says_a_complained_notice_arrived() {
+    let mut s = settings();
+    s.shop.language = crate::Language::En;
+    let w = world_with(s);
+    let hold = w.held_pair().await;
+    let text = undeliverable_after(&w, &hold, &[(NoticeKind::Notice, MailOutcome::Complained)]).await;
+    assert!(
+        text.contains("The buyer's notice arrived, but the buyer reported it as spam"),
+        "{text}"
+    );
+    assert!(!text.contains("does not know of the hold"), "{text}");
+    let w = world_with({
+        let mut s = settings();
+        s.shop.language = crate::Language::En;
+        s
+    });
+    let hold = w.held_pair().await;
+    let reports = [
+        (NoticeKind::Notice, MailOutcome::Delivered),
+        (NoticeKind::Reminder, MailOutcome::Bounced { permanent: false }),
+    ];
+    let text = undeliverable_after(&w, &hold, &reports).await;
+    assert!(text.contains("The buyer's reminder bounced"), "{text}");
+    assert!(
+        text.contains("The first notice was delivered, so the buyer should know of the hold"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn the_undeliverable_staff_mail_of_a_refused_send_says_it_never_left() {
+    let w = world();
+    w.mailer.refuse("taro.yamada@example.com");
+    w.app.ingest(incoming(order("1001"))).await.unwrap();
+    w.app
+        .ingest(incoming(order_at("1002", "2026-11-23T03:05:00Z")))
+        .await
+        .unwrap();
+    let alerts = w.mails_of(NoticeKind::StaffUndeliverable);
+    assert_eq!(alerts.len(), 1);
+    assert!(
+        alerts[0]
+            .text
+            .contains("メールサービスが購入者への確認メールの送信を拒否しました（送られていません）")
+            && alerts[0].text.contains("購入者は保留を知りません"),
+        "{}",
+        alerts[0].text
+    );
+}
+
 #[tokio::test]
 async fn a_bounced_amazon_notice_notes_the_customer_service_request_and_no_phone() {
     let w = world();
@@ -1430,7 +1539,16 @@ async fn a_relay_that_hangs_neither_outlasts_the_sweep_nor_holds_up_the_other_ma
         w.clock.advance(SignedDuration::from_hours(1));
         w.app.sweep().await.unwrap();
     }
-    assert_eq!(w.mails_of(NoticeKind::StaffUndeliverable).len(), 2);
+    let alerts = w.mails_of(NoticeKind::StaffUndeliverable);
+    assert_eq!(alerts.len(), 2);
+    assert!(
+        alerts[0]
+            .text
+            .contains("確認メールを10回送ろうとしましたが、送れませんでした")
+            && alerts[0].text.contains("購入者は保留を知りません"),
+        "{}",
+        alerts[0].text
+    );
 }
 
 /// A clock that moves with tokio's (paused) time, as the real one moves while a sweep sends.
