@@ -500,6 +500,10 @@ impl Mallguard {
             };
             let now = self.clock.now();
             let refused = matches!(outcome, Err(MailError::Rejected(_)));
+            let reads = match &outcome {
+                Err(MailError::OtherLanguage { reads, .. }) => Some(*reads),
+                _ => None,
+            };
             let (updated, event) = match outcome {
                 Ok(message_id) => {
                     delivered.sent.push(notice.kind);
@@ -534,6 +538,18 @@ impl Mallguard {
                 }
             };
             let mut batch = WriteBatch::default();
+            let mut updated = updated;
+            // The route takes only mail in the buyer's language, which was not known when this was written:
+            // the next attempt goes written in it.
+            if let Some(reads) = reads
+                && updated.state == NoticeState::Pending
+            {
+                match self.in_language(&notice, reads, &mut batch).await {
+                    Ok(Some(mail)) => updated.mail = mail,
+                    Ok(None) => {}
+                    Err(err) => tracing::warn!(notice = %notice.id, error = %err, "could not write the notice again"),
+                }
+            }
             if let Some(order) = &notice.order {
                 batch.history.push(HistoryEntry::new(order, now, event));
             }
@@ -565,6 +581,37 @@ impl Mallguard {
             }
         }
         delivered
+    }
+
+    /// The mail of `notice` written again for a buyer who reads `reads`, and (into `batch`) the held order
+    /// taking that language, so the hold's later mails are written in it too; None when the notice is no
+    /// hold's mail.
+    async fn in_language(
+        &self,
+        notice: &Notice,
+        reads: crate::Language,
+        batch: &mut WriteBatch,
+    ) -> Result<Option<crate::notice::Mail>, ServiceError> {
+        let Some(hold) = (match &notice.hold {
+            Some(id) => self.store.hold(id).await?,
+            None => None,
+        }) else {
+            return Ok(None);
+        };
+        let this = self.in_shop(hold.order.mall, &hold.order.shop).await;
+        let mut held = self.load_order(&hold.order).await?;
+        let original = self.load_order(&hold.original).await?;
+        if held.order.buyer.language != Some(reads) {
+            let read = held.version;
+            held.order.buyer.language = Some(reads);
+            held.version += 1;
+            batch.orders.push((held.clone(), Expect::Version(read)));
+        }
+        let at_mall = this.asked_of_mall(&hold);
+        let now = self.clock.now();
+        Ok(this
+            .hold_notice_at(notice.kind, &hold, &held, &original, at_mall, None, now)?
+            .map(|rewritten| rewritten.mail))
     }
 
     /// Leases `notice` (as read) to this sender from the clock's now for [`SEND_LEASE`]; None when somebody

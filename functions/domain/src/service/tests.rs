@@ -2101,3 +2101,69 @@ async fn where_mallguard_cannot_cancel_at_the_mall_the_buyers_receipt_says_in_pr
     let staff = &w.mails_of(NoticeKind::StaffResolved)[0];
     assert!(staff.text.contains("mallguard はこの注文を"), "{}", staff.text);
 }
+
+/// A route that, like Amazon's messaging, carries a buyer's mail only in the buyer's language: this buyer
+/// reads English.
+#[derive(Default)]
+struct EnglishReadersRoute {
+    inner: RecordingMailer,
+}
+
+#[async_trait::async_trait]
+impl Mailer for EnglishReadersRoute {
+    async fn send(&self, mail: &Mail) -> Result<String, MailError> {
+        if mail.to.as_str() == "taro.yamada@example.com" && mail.subject.contains("ご確認のお願い") {
+            return Err(MailError::OtherLanguage {
+                reads: crate::Language::En,
+                message: "the buyer reads en-US".into(),
+            });
+        }
+        self.inner.send(mail).await
+    }
+}
+
+#[tokio::test]
+async fn a_notice_written_before_the_buyers_language_was_known_goes_again_in_it_and_nobody_is_escalated() {
+    let store = Arc::new(MemoryStore::default());
+    let mailer = Arc::new(EnglishReadersRoute::default());
+    let clock = Arc::new(ManualClock::at("2026-11-23T03:05:01Z"));
+    let app = Mallguard::new(store.clone(), mailer.clone(), clock.clone(), settings());
+    // The order's language was never learned (the mall's look-up was throttled): the notice is in Japanese.
+    app.ingest(incoming(order("1001"))).await.unwrap();
+    let outcome = app
+        .ingest(incoming(order_at("1002", "2026-11-23T03:05:00Z")))
+        .await
+        .unwrap();
+    let IngestOutcome::Held { hold, notified: false } = outcome else {
+        panic!("{outcome:?}")
+    };
+    let id = NoticeId::for_hold(&hold, NoticeKind::Notice);
+    let retried = store.notice(&id).await.unwrap().unwrap();
+    assert_eq!(
+        (retried.state, retried.attempts),
+        (NoticeState::Pending, 1),
+        "retried, not given up"
+    );
+    assert!(retried.mail.subject.starts_with("[") && retried.mail.subject.contains("Please confirm your order"));
+    let held = store.order(&order("1002").order_ref).await.unwrap().unwrap();
+    assert_eq!(held.order.buyer.language, Some(crate::Language::En));
+    clock.advance(SignedDuration::from_mins(2));
+    assert_eq!(app.sweep().await.unwrap().notices_sent, 1);
+    let sent = mailer.inner.mails();
+    let notices: Vec<&Mail> = sent
+        .iter()
+        .filter(|m| m.tags.contains(&("kind".into(), NoticeKind::Notice.as_str().into())))
+        .collect();
+    assert_eq!(notices.len(), 1);
+    assert!(
+        notices[0].subject.contains("Please confirm your order"),
+        "{}",
+        notices[0].subject
+    );
+    assert!(
+        !sent.iter().any(|m| m
+            .tags
+            .contains(&("kind".into(), NoticeKind::StaffUndeliverable.as_str().into()))),
+        "the hold is not escalated"
+    );
+}
