@@ -132,11 +132,14 @@ impl Mallguard {
             && notice.state == NoticeState::Pending
         {
             let settled = if report.outcome.is_failure() {
-                notice.given_up(format!(
+                let mut failed = notice.given_up(format!(
                     "{}: {}",
                     report.outcome.label(crate::Language::En),
                     report.detail
-                ))
+                ));
+                // The mail service's id ties the notice to its reports (the console's delivery column).
+                failed.message_id = Some(report.message_id.clone());
+                failed
             } else {
                 notice.sent(report.message_id.clone())
             };

@@ -1895,6 +1895,11 @@ async fn a_notice_ses_reports_on_is_never_sent_again_by_the_sweep() {
             NoticeState::Sent
         };
         assert_eq!(notice.state, expected, "{outcome:?}");
+        assert_eq!(
+            notice.message_id,
+            Some(report(&hold, NoticeKind::Notice, outcome).message_id),
+            "{outcome:?}: the notice is tied to the report, so its delivery shows it"
+        );
         w.clock.advance(SignedDuration::from_mins(10));
         w.app.sweep().await.unwrap();
         assert!(w.mails_of(NoticeKind::Notice).is_empty(), "{outcome:?}: not sent again");
