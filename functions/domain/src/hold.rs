@@ -401,6 +401,10 @@ pub struct Hold {
     /// longer due for the sweep; the buyer's answer, the staff or the mall settle it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub awaiting_staff: bool,
+    /// The buyer's notice did not reach them and the staff are to phone the buyer (never for Amazon, a gift or
+    /// a buyer without a phone number): the staff lists show it until the hold is settled.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub phone_task: bool,
     /// Held because the buyer is on the blacklist (the entry): for the staff's review only. The buyer gets
     /// no mail about it, now or when it is settled, and no deadline cancels it.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -110,6 +110,7 @@ pub fn hold_for(held: &Order, original: &Order) -> Hold {
         contact: ContactRules::for_order(held),
         amazon_fallback_case: None,
         awaiting_staff: false,
+        phone_task: false,
         blacklisted: None,
         resolution: None,
     }

@@ -60,6 +60,7 @@ pub async fn holds(shop: &ShopArgs, all: bool) -> CliResult<ExitCode> {
         w.pick("保留ID", "HOLD").to_owned(),
         w.pick("状態", "STATE").to_owned(),
         w.pick("至急", "URGENT").to_owned(),
+        w.pick("電話", "CALL").to_owned(),
         w.pick("回答期限（日本時間）", "DEADLINE (JST)").to_owned(),
         w.pick("保留中の注文", "HELD ORDER").to_owned(),
         w.pick("重複の疑いの相手", "DUPLICATE OF").to_owned(),
@@ -71,6 +72,13 @@ pub async fn holds(shop: &ShopArgs, all: bool) -> CliResult<ExitCode> {
             h.id.to_string(),
             h.state.staff_label(lang).to_owned(),
             if urgent { w.pick("至急", "URGENT") } else { "-" }.to_owned(),
+            // The buyer's notice did not arrive: the staff phone the buyer.
+            if h.phone_task && h.state == HoldState::Held {
+                w.pick("要電話", "CALL")
+            } else {
+                "-"
+            }
+            .to_owned(),
             format_jst(h.deadline, lang),
             order_words(&h.order, h.held_number()),
             order_words(&h.original, h.original_number()),

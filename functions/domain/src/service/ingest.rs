@@ -238,6 +238,7 @@ impl Mallguard {
             contact: ContactRules::for_order(&order),
             amazon_fallback_case: None,
             awaiting_staff: false,
+            phone_task: false,
             blacklisted: None,
             resolution: None,
         };
@@ -356,6 +357,7 @@ impl Mallguard {
             contact: ContactRules::for_order(&order),
             amazon_fallback_case: None,
             awaiting_staff: true,
+            phone_task: false,
             blacklisted: Some(mark.entry.clone()),
             resolution: None,
         };

@@ -252,6 +252,10 @@ impl Mallguard {
                 escalated.awaiting_staff = true;
             }
         }
+        // Where the staff may phone the buyer (the staff mail says so), the hold is marked for a call.
+        if hold.contact.phone_allowed && held.order.buyer.phone.is_some() {
+            escalated.phone_task = true;
+        }
         if escalated != *hold {
             escalated.version += 1;
             batch.holds.push((escalated.clone(), Expect::Version(hold.version)));

@@ -889,6 +889,10 @@ async fn a_bounced_notice_turns_the_hold_into_a_phone_task_once() {
         "{}",
         alerts[0].text
     );
+    assert!(
+        w.store.hold(&hold.id).await.unwrap().unwrap().phone_task,
+        "the hold is marked for a call, for the staff lists"
+    );
     // The same bounce reported twice, and a complaint after it: one phone task, every report in the evidence.
     assert_eq!(w.app.mail_reported(bounced).await.unwrap(), MailReportOutcome::Recorded);
     let complaint = report(&hold, NoticeKind::Notice, MailOutcome::Complained);
@@ -1047,6 +1051,7 @@ async fn a_bounced_amazon_notice_notes_the_customer_service_request_and_no_phone
         MailReportOutcome::Escalated
     );
     let escalated = w.store.hold(&hold.id).await.unwrap().unwrap();
+    assert!(!escalated.phone_task, "no phone call for an Amazon buyer");
     let case = escalated
         .amazon_fallback_case
         .expect("the customer-service request is noted");
