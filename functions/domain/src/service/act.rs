@@ -23,8 +23,7 @@ pub struct ActionsReport {
     pub refused: usize,
     /// No longer needed (a hold settled before it was ever placed at the mall).
     pub dropped: usize,
-    /// Not started (or not finished inside a request) for want of time, or taken by another sweep: still
-    /// pending.
+    /// Not started (or not finished inside a request) for want of time: still pending.
     pub left: usize,
 }
 
@@ -94,10 +93,8 @@ impl Mallguard {
             let action = if within.sweep {
                 match self.lease_action(&action).await? {
                     Some(leased) => leased,
-                    None => {
-                        report.left += 1;
-                        continue;
-                    }
+                    // Somebody else took it meanwhile: theirs.
+                    None => continue,
                 }
             } else {
                 action

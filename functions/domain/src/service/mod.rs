@@ -114,7 +114,7 @@ struct Delivered {
     sent: Vec<NoticeKind>,
     /// Not sent: failed, or (in a request) out of time.
     failed: usize,
-    /// Not started in the sweep for want of time (or taken by another sender): still pending.
+    /// Not started in the sweep for want of time: still pending.
     left: usize,
 }
 
@@ -454,9 +454,9 @@ impl Mallguard {
         (delivered.sent, delivered.failed + delivered.left)
     }
 
-    /// Sends notices in the sweep: each is leased just before its own send, from the clock's now, so a lease
-    /// taken at the sweep's start cannot lapse while the notice waits for its turn and another sweep send it
-    /// too; one somebody else has taken meanwhile is left to them.
+    /// Sends notices within `within` and records each outcome. In the sweep each is leased just before its
+    /// own send, from the clock's now, so a lease taken at the sweep's start cannot lapse while the notice
+    /// waits for its turn and another sweep send it too; one somebody else has taken meanwhile is theirs.
     async fn deliver_within(&self, notices: Vec<Notice>, within: Within) -> Delivered {
         let mut delivered = Delivered::default();
         let mut queue: std::collections::VecDeque<Notice> = notices.into();
@@ -474,10 +474,7 @@ impl Mallguard {
             let notice = if within.sweep {
                 match self.lease(&notice).await {
                     Some(leased) => leased,
-                    None => {
-                        delivered.left += 1;
-                        continue;
-                    }
+                    None => continue,
                 }
             } else {
                 notice

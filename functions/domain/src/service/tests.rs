@@ -1598,6 +1598,10 @@ async fn two_sweeps_overlapping_a_slow_mail_service_send_each_notice_once() {
     );
     assert_eq!(first.notices_sent + second.notices_sent, 12, "{first:?} {second:?}");
     assert_eq!(mailer.mails().len(), 12, "each notice and alert sent once");
+    assert!(
+        !first.more_due && !second.more_due,
+        "what the other took is not left over"
+    );
 }
 
 #[tokio::test]
