@@ -259,7 +259,9 @@ pub async fn expire(shop: &ShopArgs, within: Option<u64>) -> CliResult<ExitCode>
             r.skipped
         );
         if r.more_due {
-            say!("時間内に処理しきれなかった期限到来の保留が残っています。もう一度実行してください。");
+            say!(
+                "時間内に処理しきれなかった期限到来の保留・メール・モールでの操作が残っています。もう一度実行してください。"
+            );
         }
     } else {
         say!(
@@ -273,7 +275,7 @@ pub async fn expire(shop: &ShopArgs, within: Option<u64>) -> CliResult<ExitCode>
             r.skipped
         );
         if r.more_due {
-            say!("due holds are left that did not fit in the time given: run it again");
+            say!("due holds, mail or mall actions are left that did not fit in the time given: run it again");
         }
     }
     Ok(if r.notices_failed == 0 {
