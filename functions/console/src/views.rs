@@ -95,6 +95,7 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("time_left", "残り時間", "Time left"),
     ("overdue", "期限切れ", "past the deadline"),
     ("awaiting_staff", "スタッフ対応待ち", "waiting for the staff"),
+    ("phone_task", "要電話", "call the buyer"),
     ("held_order", "保留中の注文（後の注文）", "Held order (the later one)"),
     ("original_order", "先の注文", "Earlier order"),
     (
@@ -508,6 +509,8 @@ pub(crate) struct HoldRow {
     urgent: bool,
     blacklisted: bool,
     awaiting_staff: bool,
+    /// The buyer's notice did not arrive: the staff phone the buyer.
+    phone_task: bool,
     deadline: String,
     time_left: Option<String>,
     held_mall: &'static str,
@@ -529,6 +532,7 @@ impl HoldRow {
             urgent: open && hold.urgent,
             blacklisted: hold.blacklisted.is_some(),
             awaiting_staff: hold.awaiting_staff,
+            phone_task: open && hold.phone_task,
             deadline: format_jst(hold.deadline, lang),
             time_left: open.then(|| time_left(hold.deadline, now, lang)).flatten(),
             held_mall: hold.order.mall.display_name(lang),

@@ -715,3 +715,30 @@ async fn a_shops_settings_are_changed_in_the_console_and_the_next_notice_follows
         SignedDuration::from_hours(6)
     );
 }
+
+#[tokio::test]
+async fn a_hold_whose_notice_bounced_shows_the_call_to_make_in_the_list_and_on_its_page() {
+    let shop = Shop::new().await;
+    let session = shop.sign_in().await;
+    let list = shop.get("/console/holds", Some(&session)).await;
+    assert!(!list.body.contains("badge phone"), "no call before the bounce");
+    shop.app
+        .mail_reported(mallguard_domain::service::MailReport {
+            message_id: "ses-bounce".into(),
+            outcome: mallguard_domain::service::MailOutcome::Bounced { permanent: true },
+            at: shop.app.now(),
+            hold: Some(shop.hold.clone()),
+            kind: Some(mallguard_domain::notice::NoticeKind::Notice),
+            detail: String::new(),
+        })
+        .await
+        .unwrap();
+    let list = shop.get("/console/holds", Some(&session)).await;
+    assert!(
+        list.body.contains("<span class=\"badge phone\">要電話</span>"),
+        "{}",
+        list.body
+    );
+    let page = shop.get(&format!("/console/holds/{}", shop.hold), Some(&session)).await;
+    assert!(page.body.contains("id=\"phone-task\""), "{}", page.body);
+}

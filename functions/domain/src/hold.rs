@@ -396,10 +396,15 @@ pub struct Hold {
     pub contact: ContactRules,
     /// Set when the Amazon customer-service fallback was noted for the staff (with the case text).
     pub amazon_fallback_case: Option<String>,
-    /// Past its deadline and left to the staff (an Amazon order is not cancelled automatically): no longer
-    /// due for the sweep; the buyer's answer, the staff or the mall settle it.
+    /// Left to the staff: an Amazon hold whose buyer could not be asked (its message did not arrive, or the
+    /// deadline passed unanswered) in a shop that does not have Amazon holds cancelled automatically. No
+    /// longer due for the sweep; the buyer's answer, the staff or the mall settle it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub awaiting_staff: bool,
+    /// The buyer's notice did not reach them and the staff are to phone the buyer (never for Amazon, a gift or
+    /// a buyer without a phone number): the staff lists show it until the hold is settled.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub phone_task: bool,
     /// Held because the buyer is on the blacklist (the entry): for the staff's review only. The buyer gets
     /// no mail about it, now or when it is settled, and no deadline cancels it.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -370,6 +370,53 @@ pub struct HoldMailContext<'a> {
     pub at_mall: Option<crate::action::ActionKind>,
     /// The mall's reason, for a refused action.
     pub refusal: Option<&'a str>,
+    /// What became of the buyer's mail, for the staff's undeliverable mail.
+    pub undelivered: Option<Undelivered>,
+}
+
+/// Why a buyer's mail about a hold did not reach them (or reached them to no use), and what the buyer may
+/// know of the hold all the same: the staff's undeliverable mail says exactly this.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Undelivered {
+    /// The buyer's mail: the notice or a reminder.
+    pub mail: NoticeKind,
+    pub how: UndeliveredHow,
+    /// What became of the hold's notice, when the mail is a reminder.
+    pub earlier: EarlierNotice,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UndeliveredHow {
+    /// The receiving side returned it.
+    Bounced,
+    /// It arrived, and the buyer reported it as spam.
+    Complained,
+    /// The mail service refused to send it: it never left.
+    Refused,
+    /// Every attempt failed for now, this many; mallguard stopped trying.
+    GaveUp { attempts: u32 },
+}
+
+impl UndeliveredHow {
+    fn as_str(self) -> &'static str {
+        match self {
+            UndeliveredHow::Bounced => "bounced",
+            UndeliveredHow::Complained => "complained",
+            UndeliveredHow::Refused => "refused",
+            UndeliveredHow::GaveUp { .. } => "gave_up",
+        }
+    }
+}
+
+/// What mallguard knows of the hold's notice when a later mail (a reminder) failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EarlierNotice {
+    /// No notice reached the mail service (or the mail that failed is the notice itself).
+    None,
+    /// The mail service took it and reported no failure (not every route reports deliveries).
+    Sent,
+    /// The mail service reported it delivered.
+    Delivered,
 }
 
 /// The one way mails and pages build their template environment: a missing variable is a template bug and
@@ -579,6 +626,17 @@ impl Templates {
                 .at_mall
                 .map(|kind| crate::hold::asked_of_mall(ctx.held.order_ref.mall, kind, lang)),
             refusal => ctx.refusal,
+            undelivered_mail => ctx.undelivered.map(|u| u.mail.as_str()),
+            undelivered_how => ctx.undelivered.map(|u| u.how.as_str()),
+            undelivered_attempts => ctx.undelivered.and_then(|u| match u.how {
+                UndeliveredHow::GaveUp { attempts } => Some(attempts),
+                _ => None,
+            }),
+            earlier_notice => ctx.undelivered.map(|u| match u.earlier {
+                EarlierNotice::None => "none",
+                EarlierNotice::Sent => "sent",
+                EarlierNotice::Delivered => "delivered",
+            }),
             attempts => crate::action::ALERT_AFTER_ATTEMPTS,
             phone_task => hold.contact.phone_allowed && ctx.held.buyer.phone.is_some(),
         };
@@ -784,6 +842,7 @@ mod tests {
             links: Some(&links),
             at_mall: None,
             refusal: None,
+            undelivered: None,
         };
         Templates::new().hold_mail(kind, &ctx).unwrap().unwrap()
     }
@@ -834,6 +893,7 @@ mod tests {
             links: Some(&links()),
             at_mall: None,
             refusal: None,
+            undelivered: None,
         };
         let templates = Templates::new();
         for kind in [NoticeKind::Notice, NoticeKind::Reminder, NoticeKind::Cancellation] {
@@ -908,6 +968,7 @@ mod tests {
             links: Some(&links()),
             at_mall: None,
             refusal: None,
+            undelivered: None,
         };
         let mail = Templates::new().hold_mail(NoticeKind::Notice, &ctx).unwrap().unwrap();
         assert!(!mail.html.unwrap().contains("<script>"));
@@ -959,6 +1020,7 @@ mod tests {
             links: None,
             at_mall: None,
             refusal: None,
+            undelivered: None,
         };
         let mail = Templates::new()
             .hold_mail(NoticeKind::StaffExpired, &ctx)

@@ -161,9 +161,12 @@ impl Policy {
                 .is_none_or(|cutoff| moved <= cutoff)
                 .then_some((morning, moved, urgent))
         });
-        let (start, at, urgent, send_at) = match held_back {
-            Some((morning, moved, urgent)) => (morning, moved, urgent, Some(morning)),
-            None => (now, at, urgent, None),
+        let (start, at, urgent, send_at) = match (morning, held_back) {
+            (_, Some((morning, moved, urgent))) => (morning, moved, urgent, Some(morning)),
+            // The morning is too near the cut-off: the notice goes now, at night, and the hold is urgent, so
+            // the staff see it first and its retries and reminder do not wait for the morning either.
+            (Some(_), None) => (now, at, true, None),
+            (None, None) => (now, at, urgent, None),
         };
         let remind_at = self.remind.then(|| {
             let half = at.duration_since(start) / 2;
@@ -350,5 +353,6 @@ mod tests {
         assert_eq!(d.send_at, None);
         assert_eq!(d.at, at("2026-11-24T12:00:00Z"));
         assert!(d.at <= cutoff);
+        assert!(d.urgent, "sent at night as an urgent hold, and ranked as one");
     }
 }

@@ -266,6 +266,11 @@ pub enum MailError {
     /// The mail service refused this message (e.g. an address it will not send to).
     #[error("mail was refused: {0}")]
     Rejected(String),
+    /// The recipient reads `reads`, not the mail's language, and the route carries only mail in the
+    /// recipient's language (Amazon's messaging). Nothing was sent; written again in `reads`, it can go (the
+    /// order's language was not known when it was written, a throttled look-up for instance).
+    #[error("mail was not sent: {message}")]
+    OtherLanguage { reads: crate::Language, message: String },
 }
 
 /// Sends one rendered mail and returns the mail service's message id.

@@ -110,6 +110,7 @@ pub fn hold_for(held: &Order, original: &Order) -> Hold {
         contact: ContactRules::for_order(held),
         amazon_fallback_case: None,
         awaiting_staff: false,
+        phone_task: false,
         blacklisted: None,
         resolution: None,
     }
@@ -478,6 +479,10 @@ pub struct RecordingMailer {
     pub hanging: std::sync::atomic::AtomicBool,
     /// Addresses the mail service cannot reach now (their server down): sends to them are `Transient`.
     pub unreachable: Mutex<Vec<String>>,
+    /// Addresses whose route hangs (a relay that never answers): sends to them never finish.
+    pub hanging_for: Mutex<Vec<String>>,
+    /// How long each send takes (in tokio's time, so paused tests move through it at once).
+    pub delay: Mutex<std::time::Duration>,
 }
 
 impl RecordingMailer {
@@ -494,6 +499,16 @@ impl RecordingMailer {
         self.hanging.store(hanging, std::sync::atomic::Ordering::SeqCst);
     }
 
+    /// From now on sends to `address` never finish, the others go out.
+    pub fn hang_for(&self, address: &str) {
+        self.hanging_for.lock().unwrap().push(address.to_owned());
+    }
+
+    /// From now on each send takes `delay`.
+    pub fn slow(&self, delay: std::time::Duration) {
+        *self.delay.lock().unwrap() = delay;
+    }
+
     /// From now on every send to `address` fails for now (`Transient`), the others go out.
     pub fn unreachable(&self, address: &str) {
         self.unreachable.lock().unwrap().push(address.to_owned());
@@ -508,8 +523,14 @@ impl RecordingMailer {
 #[async_trait::async_trait]
 impl Mailer for RecordingMailer {
     async fn send(&self, mail: &Mail) -> Result<String, MailError> {
-        if self.hanging.load(std::sync::atomic::Ordering::SeqCst) {
+        if self.hanging.load(std::sync::atomic::Ordering::SeqCst)
+            || self.hanging_for.lock().unwrap().iter().any(|a| a == mail.to.as_str())
+        {
             return std::future::pending().await;
+        }
+        let delay = *self.delay.lock().unwrap();
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
         }
         if self.failing.load(std::sync::atomic::Ordering::SeqCst) {
             return Err(MailError::Transient("the test mailer is down".into()));
@@ -859,6 +880,8 @@ impl OrderLookup for ScriptedLookup {
 #[derive(Default)]
 pub struct ScriptedActions {
     can: Mutex<Vec<(Mall, crate::action::ActionKind)>>,
+    /// How long each answer takes (in tokio's time).
+    delay: Mutex<std::time::Duration>,
     script: Mutex<VecDeque<Result<crate::action::Performed, crate::action::ActionError>>>,
     asked: Mutex<Vec<(ActionId, crate::action::ActionKind)>>,
 }
@@ -882,6 +905,12 @@ impl ScriptedActions {
         self
     }
 
+    /// Each answer takes `delay` (the mall is slow).
+    pub fn slow(self, delay: std::time::Duration) -> Self {
+        *self.delay.lock().unwrap() = delay;
+        self
+    }
+
     /// The actions performed (each attempt), in order.
     pub fn asked(&self) -> Vec<(ActionId, crate::action::ActionKind)> {
         self.asked.lock().unwrap().clone()
@@ -896,6 +925,10 @@ impl crate::action::MallActions for ScriptedActions {
 
     async fn perform(&self, action: &MallAction) -> Result<crate::action::Performed, crate::action::ActionError> {
         self.asked.lock().unwrap().push((action.id.clone(), action.kind));
+        let delay = *self.delay.lock().unwrap();
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
         let answer = self.script.lock().unwrap().pop_front();
         answer.unwrap_or_else(|| {
             Ok(crate::action::Performed {

@@ -26,8 +26,8 @@ impl From<ExpireError> for lambda_runtime::Diagnostic {
     }
 }
 
-/// What a sweep keeps of the invocation's time for the mail it retries after the due holds, and to answer
-/// before Lambda ends it.
+/// What a sweep keeps of the invocation's time to answer before Lambda ends it: every send and mall action of
+/// the sweep ends before this is left (each is cut short at the sweep's end, none is started too near it).
 pub const RESERVE: Duration = Duration::from_secs(10);
 
 /// Handles one scheduler event (its payload is ignored: any JSON is accepted), taking due holds until
@@ -38,7 +38,7 @@ pub async fn handle(
     event: serde_json::Value,
     deadline: Option<Instant>,
 ) -> Result<SweepReport, ExpireError> {
-    let until = deadline.map(|d| d.checked_sub(RESERVE).unwrap_or_else(Instant::now));
+    let until = deadline.map(|d| tokio::time::Instant::from_std(d.checked_sub(RESERVE).unwrap_or_else(Instant::now)));
     let report = app.sweep_until(Retry::WhenDue, until).await?;
     tracing::info!(?report, scheduled_time = %event["scheduled_time"], "expiry sweep");
     Ok(report)

@@ -192,8 +192,10 @@
 //!    order now is [`MailError::Rejected`], naming the ones it allows, so the domain hands the hold to the
 //!    staff (a shipped order, too many messages: Amazon decides).
 //! 2. **GetAttributes**: a `buyer.locale` whose language is not the mail's ([`amazon::text_language`]) is
-//!    [`MailError::Rejected`] (Amazon: the text "must be written in the buyer's language of preference");
-//!    no locale at all, the mail goes as it is.
+//!    not sent (Amazon: the text "must be written in the buyer's language of preference"):
+//!    [`MailError::OtherLanguage`] when mallguard writes that language (the mail was written before the
+//!    buyer's was known, say the intake's GetAttributes was throttled: the domain writes it again in it and
+//!    retries), [`MailError::Rejected`] when it does not; no locale at all, the mail goes as it is.
 //! 3. **The message** (`POST …/messages/{type}`) with [`amazon::message_text`]: plain text, the subject
 //!    first, no line with a link or an email address, and where the answer links were, the request to
 //!    reply to the message in Amazon's message centre (「このメッセージにご返信ください」), at most 2000
@@ -1721,15 +1723,27 @@ impl AmazonMessenger {
             .map_err(mail_error)?;
         let attributes =
             amazon::parse_attributes(&self.ok(call, order, &answer)?).map_err(|e| unreadable_mail_answer(call, &e))?;
+        let written = match language {
+            mallguard_domain::Language::Ja => "Japanese",
+            mallguard_domain::Language::En => "English",
+        };
         match (&attributes.locale, attributes.language()) {
-            (Some(locale), buyers) if buyers != Some(language) => {
-                let written = match language {
-                    mallguard_domain::Language::Ja => "Japanese",
-                    mallguard_domain::Language::En => "English",
-                };
+            // A language mallguard writes: the mail was written before the buyer's was known (a throttled
+            // look-up at intake), so it is written again in it, not given up.
+            (Some(locale), Some(buyers)) if buyers != language => {
+                return Err(MailError::OtherLanguage {
+                    reads: buyers,
+                    message: format!(
+                        "the buyer of order {order} reads {locale} at Amazon, and the mail is in {written}: Amazon \
+                         wants messages in the buyer's language, so it goes again written in that"
+                    ),
+                });
+            }
+            (Some(locale), None) => {
                 return Err(MailError::Rejected(format!(
                     "the buyer of order {order} reads {locale} at Amazon, and the mail is in {written}: Amazon wants \
-                     messages in the buyer's language. Nothing was sent: write to the buyer in Seller Central"
+                     messages in the buyer's language, which mallguard does not write. Nothing was sent: write to \
+                     the buyer in Seller Central"
                 )));
             }
             (None, _) => tracing::info!(

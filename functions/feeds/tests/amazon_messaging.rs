@@ -66,6 +66,7 @@ fn hold_for(held: &Order, original: &Order) -> Hold {
         contact: ContactRules::for_order(held),
         amazon_fallback_case: None,
         awaiting_staff: false,
+        phone_task: false,
         blacklisted: None,
         resolution: None,
     }
@@ -88,6 +89,7 @@ fn mail(kind: NoticeKind, language: Language) -> Mail {
         links: Some(&links),
         at_mall: None,
         refusal: None,
+        undelivered: None,
     };
     Templates::new().hold_mail(kind, &context).unwrap().unwrap()
 }
@@ -353,14 +355,26 @@ async fn an_order_amazon_does_not_know_is_rejected() {
 async fn the_buyers_language_decides_whether_the_mail_may_go() {
     let fake = FakeSpApi::start().await;
     let messenger = fake.messenger();
-    // A Japanese mail to a buyer who reads English at Amazon: not sent.
+    // A Japanese mail to a buyer who reads English at Amazon: not sent, and to be written again in English
+    // (it was written before the buyer's language was known), not given up.
     fake.set_buyer_locale(ORDER, Some("en-US"));
-    let reason = rejected(messenger.send(&notice()).await);
-    assert!(
-        reason.contains("reads en-US at Amazon, and the mail is in Japanese"),
-        "{reason}"
-    );
+    match messenger.send(&notice()).await {
+        Err(MailError::OtherLanguage { reads, message }) => {
+            assert_eq!(reads, Language::En);
+            assert!(
+                message.contains("reads en-US at Amazon, and the mail is in Japanese"),
+                "{message}"
+            );
+        }
+        other => panic!("not to be written again: {other:?}"),
+    }
     assert!(fake.messages().is_empty());
+    // A language mallguard does not write: refused for good.
+    fake.set_buyer_locale(ORDER, Some("de-DE"));
+    let reason = rejected(messenger.send(&notice()).await);
+    assert!(reason.contains("which mallguard does not write"), "{reason}");
+    assert!(fake.messages().is_empty());
+    fake.set_buyer_locale(ORDER, Some("en-US"));
 
     // An English mail to that buyer goes, with the English reply line.
     let english = mail(NoticeKind::Notice, Language::En);
@@ -411,4 +425,29 @@ async fn mails_that_are_not_this_sellers_amazon_buyer_mails_are_rejected_before_
         assert_nothing_secret(&reason);
     }
     assert_eq!(counts(&fake), [0, 0, 0, 0]);
+}
+
+#[tokio::test]
+async fn a_throttled_language_look_up_leaves_the_order_in_the_shops_language_and_its_notice_goes_again_in_the_buyers() {
+    let fake = FakeSpApi::start().await;
+    fake.set_buyer_locale(ORDER, Some("en-US"));
+    // The first GetAttributes (the order's look-up) is throttled: the order's language is not known.
+    fake.answer_once(Endpoint::Attributes, Answer::throttled());
+    let looked_up = OrderLookup::order(&fake.lookup(), &OrderId::parse(ORDER).unwrap())
+        .await
+        .unwrap();
+    let mallguard_domain::feed::FeedOrder::Order { order, .. } = looked_up.order else {
+        panic!("unreadable")
+    };
+    assert_eq!(order.buyer.language, None, "the shop's language is used");
+    // Its notice, in the shop's Japanese, is not refused: the buyer's language comes with the answer.
+    match fake.messenger().send(&notice()).await {
+        Err(MailError::OtherLanguage { reads, .. }) => assert_eq!(reads, Language::En),
+        other => panic!("not to be written again: {other:?}"),
+    }
+    fake.messenger()
+        .send(&mail(NoticeKind::Notice, Language::En))
+        .await
+        .unwrap();
+    assert_eq!(fake.messages().len(), 1);
 }

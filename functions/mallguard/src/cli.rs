@@ -73,8 +73,8 @@ pub enum Command {
         /// Accepted for older scripts; the sweep runs now either way.
         #[arg(long, hide = true)]
         now: bool,
-        /// Stop taking due holds this many seconds from now (as the deployed function stops before its
-        /// timeout) and say how many are left; by default the sweep takes every due hold.
+        /// End the sweep's sends and mall actions this many seconds from now (as the deployed function does
+        /// before its timeout) and say whether some are left; by default the sweep takes every due hold.
         #[arg(long, value_name = "SECONDS")]
         within: Option<u64>,
         #[command(flatten)]

@@ -60,6 +60,7 @@ pub async fn holds(shop: &ShopArgs, all: bool) -> CliResult<ExitCode> {
         w.pick("保留ID", "HOLD").to_owned(),
         w.pick("状態", "STATE").to_owned(),
         w.pick("至急", "URGENT").to_owned(),
+        w.pick("電話", "CALL").to_owned(),
         w.pick("回答期限（日本時間）", "DEADLINE (JST)").to_owned(),
         w.pick("保留中の注文", "HELD ORDER").to_owned(),
         w.pick("重複の疑いの相手", "DUPLICATE OF").to_owned(),
@@ -71,6 +72,13 @@ pub async fn holds(shop: &ShopArgs, all: bool) -> CliResult<ExitCode> {
             h.id.to_string(),
             h.state.staff_label(lang).to_owned(),
             if urgent { w.pick("至急", "URGENT") } else { "-" }.to_owned(),
+            // The buyer's notice did not arrive: the staff phone the buyer.
+            if h.phone_task && h.state == HoldState::Held {
+                w.pick("要電話", "CALL")
+            } else {
+                "-"
+            }
+            .to_owned(),
             format_jst(h.deadline, lang),
             order_words(&h.order, h.held_number()),
             order_words(&h.original, h.original_number()),
@@ -236,7 +244,7 @@ pub async fn evidence(shop: &ShopArgs, mall: &str, order_id: &str, shop_id: Opti
 pub async fn expire(shop: &ShopArgs, within: Option<u64>) -> CliResult<ExitCode> {
     let app = app(shop).await?;
     let lang = app.settings().shop.language;
-    let until = within.map(|s| std::time::Instant::now() + std::time::Duration::from_secs(s));
+    let until = within.map(|s| tokio::time::Instant::now() + std::time::Duration::from_secs(s));
     // By hand, staff want every pending mail out now: the buyer's answer time is running.
     let r = app.sweep_until(Retry::AllNow, until).await?;
     if lang == Language::Ja {
@@ -251,7 +259,9 @@ pub async fn expire(shop: &ShopArgs, within: Option<u64>) -> CliResult<ExitCode>
             r.skipped
         );
         if r.more_due {
-            say!("時間内に処理しきれなかった期限到来の保留が残っています。もう一度実行してください。");
+            say!(
+                "時間内に処理しきれなかった期限到来の保留・メール・モールでの操作が残っています。もう一度実行してください。"
+            );
         }
     } else {
         say!(
@@ -265,7 +275,7 @@ pub async fn expire(shop: &ShopArgs, within: Option<u64>) -> CliResult<ExitCode>
             r.skipped
         );
         if r.more_due {
-            say!("due holds are left that did not fit in the time given: run it again");
+            say!("due holds, mail or mall actions are left that did not fit in the time given: run it again");
         }
     }
     Ok(if r.notices_failed == 0 {

@@ -7,7 +7,7 @@
 
 use jiff::Timestamp;
 
-use super::{Mallguard, SEND_LEASE, ServiceError, queue};
+use super::{Mallguard, SEND_LEASE, ServiceError, Within, queue};
 use crate::action::{ActionError, ActionKind, ActionState, MallAction};
 use crate::history::{Event, HistoryEntry};
 use crate::hold::{Hold, HoldState};
@@ -23,6 +23,8 @@ pub struct ActionsReport {
     pub refused: usize,
     /// No longer needed (a hold settled before it was ever placed at the mall).
     pub dropped: usize,
+    /// Not started (or not finished inside a request) for want of time: still pending.
+    pub left: usize,
 }
 
 impl ActionsReport {
@@ -33,6 +35,7 @@ impl ActionsReport {
             retried: self.retried + other.retried,
             refused: self.refused + other.refused,
             dropped: self.dropped + other.dropped,
+            left: self.left + other.left,
         }
     }
 }
@@ -70,15 +73,48 @@ impl Mallguard {
         action
     }
 
-    /// Performs actions just committed (or claimed by the sweep) and records each outcome with what
-    /// follows from it: on success the buyer mails that waited on it, on a refusal the staff alert.
-    pub(super) async fn perform(&self, actions: Vec<MallAction>) -> Result<ActionsReport, ServiceError> {
+    /// Performs actions just committed (or due in the sweep) within `within` and records each outcome with
+    /// what follows from it: on success the buyer mails that waited on it, on a refusal the staff alert, sent
+    /// within the same time. In the sweep each action is leased just before it runs, from the clock's now, and
+    /// one the mall does not answer in time counts as a failed attempt; in a request it is left pending under
+    /// its writer's lease for the sweep.
+    pub(super) async fn perform(
+        &self,
+        actions: Vec<MallAction>,
+        within: Within,
+    ) -> Result<ActionsReport, ServiceError> {
         let mut report = ActionsReport::default();
         for action in actions {
+            let Some(limit) = within.next_call() else {
+                tracing::warn!(action = %action.id, "no time left for the mall action; the sweep does it");
+                report.left += 1;
+                continue;
+            };
+            let action = if within.sweep {
+                match self.lease_action(&action).await? {
+                    Some(leased) => leased,
+                    // Somebody else took it meanwhile: theirs.
+                    None => continue,
+                }
+            } else {
+                action
+            };
+            let result = match tokio::time::timeout(limit, self.actions.perform(&action)).await {
+                Ok(result) => result,
+                Err(_) if within.sweep => Err(ActionError::Later {
+                    message: format!("the mall did not answer within {} s", limit.as_secs()),
+                    retry_after: None,
+                }),
+                Err(_) => {
+                    tracing::warn!(action = %action.id, "the mall did not answer in time; the sweep retries");
+                    report.left += 1;
+                    continue;
+                }
+            };
             let now = self.clock.now();
             let mut batch = WriteBatch::default();
             // What the mall said is kept in the action, its evidence and maybe a mail: made fit for all three.
-            let result = self.actions.perform(&action).await.map_err(ActionError::tamed);
+            let result = result.map_err(ActionError::tamed);
             let (updated, event) = match result {
                 Ok(performed) => {
                     report.done += 1;
@@ -156,7 +192,7 @@ impl Mallguard {
             batch.actions.push((updated, Expect::Version(action.version)));
             match self.store.commit(batch).await {
                 Ok(()) => {
-                    self.deliver(mails).await;
+                    self.deliver(mails, within).await;
                 }
                 // Somebody else recorded this action meanwhile (a sweep that took over a lapsed lease).
                 Err(CommitError::Conflict) => {
@@ -212,6 +248,7 @@ impl Mallguard {
             links: None,
             at_mall: Some(action.kind),
             refusal,
+            undelivered: None,
         };
         Ok(self.templates.hold_mail(kind, &ctx)?.map(|mail| {
             let mut notice = Notice::new(
@@ -226,41 +263,57 @@ impl Mallguard {
         }))
     }
 
-    /// The sweep's part: pending actions whose next attempt is due, each claimed before it runs so two
-    /// sweeps never act twice. A hold action whose hold was settled before it ever reached the mall is
-    /// dropped (the settlement asked for what follows).
-    pub(super) async fn retry_actions(&self, horizon: Timestamp) -> Result<ActionsReport, ServiceError> {
-        let now = self.clock.now();
+    /// The sweep's part: pending actions whose next attempt is due and nobody is performing, within the
+    /// sweep's time; each is leased just before it runs ([`Mallguard::perform`]), so two sweeps never act
+    /// twice. A hold action whose hold was settled before it ever reached the mall is dropped (the
+    /// settlement asked for what follows).
+    pub(super) async fn retry_actions(
+        &self,
+        horizon: Timestamp,
+        within: Within,
+    ) -> Result<ActionsReport, ServiceError> {
         let mut report = ActionsReport::default();
-        let mut claimed = vec![];
+        let mut due = vec![];
         for action in self.store.pending_actions(horizon, super::expire::SWEEP_LIMIT).await? {
-            if action.is_leased(now) {
+            if action.is_leased(self.clock.now()) {
                 continue;
             }
-            let mut batch = WriteBatch::default();
             let stale_hold = action.kind == ActionKind::Hold
                 && self
                     .store
                     .hold(&action.hold)
                     .await?
                     .is_none_or(|hold| hold.state != HoldState::Held);
-            let next = if stale_hold {
-                report.dropped += 1;
-                action.dropped()
-            } else {
-                action.leased(now.saturating_add(SEND_LEASE).unwrap_or(now))
-            };
-            batch.actions.push((next.clone(), Expect::Version(action.version)));
+            if !stale_hold {
+                due.push(action);
+                continue;
+            }
+            let mut batch = WriteBatch::default();
+            batch.actions.push((action.dropped(), Expect::Version(action.version)));
             match self.store.commit(batch).await {
-                Ok(()) if !stale_hold => claimed.push(next),
-                Ok(()) | Err(CommitError::Conflict) => {}
+                Ok(()) => report.dropped += 1,
+                Err(CommitError::Conflict) => {}
                 Err(CommitError::Store(err)) => return Err(err.into()),
             }
         }
-        let performed = self.perform(claimed).await?;
+        let performed = self.perform(due, within).await?;
         Ok(ActionsReport {
             dropped: report.dropped,
             ..performed
         })
+    }
+
+    /// Leases `action` (as read) to this sweep from the clock's now for [`SEND_LEASE`]; None when somebody
+    /// else wrote it meanwhile.
+    async fn lease_action(&self, action: &MallAction) -> Result<Option<MallAction>, ServiceError> {
+        let now = self.clock.now();
+        let leased = action.leased(now.saturating_add(SEND_LEASE).unwrap_or(now));
+        let mut batch = WriteBatch::default();
+        batch.actions.push((leased.clone(), Expect::Version(action.version)));
+        match self.store.commit(batch).await {
+            Ok(()) => Ok(Some(leased)),
+            Err(CommitError::Conflict) => Ok(None),
+            Err(CommitError::Store(err)) => Err(err.into()),
+        }
     }
 }

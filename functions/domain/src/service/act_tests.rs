@@ -9,7 +9,7 @@ use super::*;
 use crate::action::{ActionError, ActionId, ActionKind, ActionState, Performed};
 use crate::hold::HoldState;
 use crate::ids::Mall;
-use crate::notice::{Mail, NoticeKind};
+use crate::notice::{Mail, NoticeId, NoticeKind, NoticeState};
 use crate::order::OrderStatus;
 use crate::ports::roles::*;
 use crate::testing::{
@@ -482,4 +482,68 @@ async fn a_cancellation_the_mall_only_took_waits_for_its_confirmation_before_the
                 .contains("the mall took the cancellation (ORDER_EXT_API_CANCEL_ORDER_INFO_101), not confirmed yet")),
         "{events:?}"
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_slow_mail_service_and_a_slow_mall_share_the_requests_budget_and_the_hold_waits_for_the_sweep() {
+    let second = std::time::Duration::from_secs(1);
+    let w = world(ScriptedActions::at(Mall::Own).slow(second * 10));
+    w.app.ingest(incoming(order("1001"))).await.unwrap();
+    w.mailer.slow(second);
+    let started = tokio::time::Instant::now();
+    let outcome = w
+        .app
+        .ingest(incoming(order_at("1002", "2026-11-23T03:05:00Z")))
+        .await
+        .unwrap();
+    // Paused time moves only while every task waits on a timer: this is the budget, not the wall clock.
+    assert!(started.elapsed() <= REQUEST_SEND_BUDGET, "{:?}", started.elapsed());
+    let IngestOutcome::Held { hold, notified: true } = outcome else {
+        panic!("{outcome:?}")
+    };
+    let hold = w.store.hold(&hold).await.unwrap().unwrap();
+    // The notice and the staff alert took two seconds; the mall's ten were cut short, not counted as tried.
+    let action = w.action(&hold, ActionKind::Hold).await;
+    assert_eq!((action.state, action.attempts), (ActionState::Pending, 0));
+    w.clock.advance(SignedDuration::from_mins(3));
+    assert_eq!(
+        w.app.sweep().await.unwrap().actions.done,
+        1,
+        "the sweep holds it at the mall"
+    );
+    assert_eq!(w.action(&hold, ActionKind::Hold).await.state, ActionState::Done);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_staff_alert_of_a_refusal_shares_the_requests_budget_and_what_is_left_waits_for_the_sweep() {
+    let mall = ScriptedActions::at(Mall::Own)
+        .slow(std::time::Duration::from_millis(400))
+        .then(Err(ActionError::Refused("the order is locked".into())));
+    let w = world(mall);
+    w.app.ingest(incoming(order("1001"))).await.unwrap();
+    w.mailer.slow(std::time::Duration::from_secs(1));
+    let started = tokio::time::Instant::now();
+    let outcome = w
+        .app
+        .ingest(incoming(order_at("1002", "2026-11-23T03:05:00Z")))
+        .await
+        .unwrap();
+    // Notice and staff alert 2 s, the mall's refusal 0.4 s: the refusal's alert had no budget of its own.
+    assert!(started.elapsed() <= REQUEST_SEND_BUDGET, "{:?}", started.elapsed());
+    let IngestOutcome::Held { hold, .. } = outcome else {
+        panic!("{outcome:?}")
+    };
+    let hold = w.store.hold(&hold).await.unwrap().unwrap();
+    assert_eq!(w.action(&hold, ActionKind::Hold).await.state, ActionState::Refused);
+    let alert = NoticeId::from_stored(format!(
+        "{}.{}",
+        ActionId::for_hold(&hold.id, ActionKind::Hold),
+        NoticeKind::StaffActionRefused.as_str()
+    ));
+    let pending = w.store.notice(&alert).await.unwrap().unwrap();
+    assert_eq!((pending.state, pending.attempts), (NoticeState::Pending, 0));
+    w.mailer.slow(std::time::Duration::ZERO);
+    w.clock.advance(SignedDuration::from_mins(3));
+    w.app.sweep().await.unwrap();
+    assert_eq!(w.mails_of(NoticeKind::StaffActionRefused).len(), 1);
 }

@@ -1,11 +1,13 @@
 //! The expiry sweep: reminders at half time, cancellation at the deadline (Amazon: the
 //! customer-service fallback noted), and retries of notices that failed to send. Reads only due items.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use jiff::Timestamp;
 
-use super::{Mallguard, SEND_LEASE, ServiceError, Settlement, Settling, queue};
+use super::{Mallguard, SWEEP_SEND_TIMEOUT, ServiceError, Settlement, Settling, Within, queue};
 use crate::action::MallAction;
 use crate::history::{Event, HistoryEntry};
 use crate::hold::{Decision, Hold, Resolver, amazon_case_text};
@@ -30,7 +32,7 @@ pub struct SweepReport {
     pub actions: super::ActionsReport,
     /// Holds another writer settled while this sweep looked at them.
     pub skipped: usize,
-    /// Due holds were left for the next sweep: this one reached its time limit.
+    /// Due holds, mail or mall actions were left for the next sweep: this one reached its time limit.
     pub more_due: bool,
 }
 
@@ -63,15 +65,17 @@ impl Mallguard {
         self.sweep_until(retry, None).await
     }
 
-    /// Runs one sweep at the clock's now that stops taking due holds when `until` comes near: a page of
-    /// due holds is taken only while the time left is more than twice the longest page so far, so an
-    /// invocation with a time limit ends on its own with its mail sent. What it left is reported
-    /// ([`SweepReport::more_due`]) and taken by the next sweep. `None`: no limit.
+    /// Runs one sweep at the clock's now that ends by `until` (None: no limit). A page of due holds is taken
+    /// only while the time left is more than twice the longest page so far and more than one send may take
+    /// ([`SWEEP_SEND_TIMEOUT`]); every send and mall action is cut short at `until`, and none is started when
+    /// too little time is left. So an invocation with a time limit ends on its own; what it left is reported
+    /// ([`SweepReport::more_due`]) and taken by the next sweep.
     ///
     /// A backlog (the store was down for an hour, a sale's worth of holds due at one cut-off) thus drains
     /// as fast as one invocation allows, not one page per scheduled tick.
     pub async fn sweep_until(&self, retry: Retry, until: Option<Instant>) -> Result<SweepReport, ServiceError> {
         let now = self.clock.now();
+        let within = Within::sweep(until);
         let mut report = SweepReport::default();
         let mut done = super::ActionsReport::default();
         let mut longest = Duration::ZERO;
@@ -100,11 +104,12 @@ impl Mallguard {
                 }
             }
             // Each page's mail and mall actions go out before the next page is taken: a sweep cut short
-            // leaves nothing half done.
-            let (sent, failed) = self.deliver_in_sweep(notices).await;
-            report.notices_sent += sent.len();
-            report.notices_failed += failed;
-            done = done.plus(self.perform(actions).await?);
+            // leaves nothing half done (what had no time left stays pending for the next sweep).
+            let delivered = self.deliver_within(notices, within).await;
+            report.notices_sent += delivered.sent.len();
+            report.notices_failed += delivered.failed;
+            report.more_due |= delivered.left > 0;
+            done = done.plus(self.perform(actions, within).await?);
             if !full {
                 break;
             }
@@ -115,25 +120,28 @@ impl Mallguard {
                 break;
             }
             longest = longest.max(started.elapsed());
-            if until.is_some_and(|until| until.saturating_duration_since(Instant::now()) <= longest * 2) {
+            let enough = (longest * 2).max(SWEEP_SEND_TIMEOUT);
+            if until.is_some_and(|until| until.saturating_duration_since(Instant::now()) <= enough) {
                 report.more_due = true;
                 break;
             }
         }
-        let (sent, failed, deferred) = self.retry_pending(now, retry).await?;
-        report.notices_sent += sent;
-        report.notices_failed += failed;
+        let (delivered, deferred) = self.retry_pending(now, retry, within).await?;
+        report.notices_sent += delivered.sent.len();
+        report.notices_failed += delivered.failed;
+        report.more_due |= delivered.left > 0;
         report.deferred += deferred;
         let horizon = match retry {
             Retry::WhenDue => now,
             Retry::AllNow => now.saturating_add(BACKOFF_HORIZON).unwrap_or(now),
         };
-        let retried = self.retry_actions(horizon).await?;
+        let retried = self.retry_actions(horizon, within).await?;
         report.actions = done.plus(retried);
+        report.more_due |= report.actions.left > 0;
         if report.more_due {
             tracing::warn!(
                 ?report,
-                "sweep stopped at its time limit with holds still due; the next sweep takes them"
+                "sweep stopped at its time limit with holds, mail or mall actions still due; the next sweep takes them"
             );
         } else if report != SweepReport::default() {
             tracing::info!(?report, "sweep done");
@@ -231,16 +239,23 @@ impl Mallguard {
         }
     }
 
-    /// Retries notices that are still pending: claims each one first, so two sweeps never mail twice.
-    async fn retry_pending(&self, now: Timestamp, retry: Retry) -> Result<(usize, usize, usize), ServiceError> {
+    /// Retries notices that are still pending and nobody is sending now, within the sweep's time: each is
+    /// leased just before its own send ([`Mallguard::deliver_within`]), so two sweeps never mail twice.
+    /// Returns what the sends did and how many retries were moved to the end of the quiet hours.
+    async fn retry_pending(
+        &self,
+        now: Timestamp,
+        retry: Retry,
+        within: Within,
+    ) -> Result<(super::Delivered, usize), ServiceError> {
         let horizon = match retry {
             Retry::WhenDue => now,
             Retry::AllNow => now.saturating_add(BACKOFF_HORIZON).unwrap_or(now),
         };
-        let mut claimed = vec![];
+        let mut due = vec![];
         let mut deferred = 0;
         for notice in self.store.pending_notices(horizon, SWEEP_LIMIT).await? {
-            if notice.is_leased(now) {
+            if notice.is_leased(self.clock.now()) {
                 continue;
             }
             if let Some(morning) = self.retry_waits_for_morning(&notice, now).await? {
@@ -258,17 +273,9 @@ impl Mallguard {
                 }
                 continue;
             }
-            let lease = notice.leased(now.saturating_add(SEND_LEASE).unwrap_or(now));
-            let mut batch = WriteBatch::default();
-            batch.notices.push((lease.clone(), Expect::Version(notice.version)));
-            match self.store.commit(batch).await {
-                Ok(()) => claimed.push(lease),
-                Err(CommitError::Conflict) => {}
-                Err(CommitError::Store(err)) => return Err(err.into()),
-            }
+            due.push(notice);
         }
-        let (sent, failed) = self.deliver_in_sweep(claimed).await;
-        Ok((sent.len(), failed, deferred))
+        Ok((self.deliver_within(due, within).await, deferred))
     }
 
     /// When the quiet hours at `now` end, if a buyer's mail to `order`'s buyer must wait for them: a carrier

@@ -56,6 +56,8 @@ impl Mallguard {
     }
 
     async fn ingest_in_shop(&self, incoming: Incoming) -> Result<IngestOutcome, ServiceError> {
+        // Every send and mall action of this request shares one budget from here: the mall is waiting.
+        let within = super::Within::request();
         let digest = PayloadDigest::of(&incoming.raw);
         if let Some(delivery) = &incoming.delivery {
             match self.store.delivery_digest(delivery).await? {
@@ -131,9 +133,9 @@ impl Mallguard {
                         }
                         IngestOutcome::Redelivered | IngestOutcome::Updated { .. } => {}
                     }
-                    let (sent, _) = self.deliver(plan.notices).await;
+                    let (sent, _) = self.deliver(plan.notices, within).await;
                     // The mall is asked after the buyer is mailed: the notice is what must go out in seconds.
-                    if let Err(err) = self.perform(actions).await {
+                    if let Err(err) = self.perform(actions, within).await {
                         tracing::warn!(error = %err, "a mall action's outcome could not be recorded; the sweep retries it");
                     }
                     let outcome = match plan.outcome {
@@ -236,6 +238,7 @@ impl Mallguard {
             contact: ContactRules::for_order(&order),
             amazon_fallback_case: None,
             awaiting_staff: false,
+            phone_task: false,
             blacklisted: None,
             resolution: None,
         };
@@ -354,6 +357,7 @@ impl Mallguard {
             contact: ContactRules::for_order(&order),
             amazon_fallback_case: None,
             awaiting_staff: true,
+            phone_task: false,
             blacklisted: Some(mark.entry.clone()),
             resolution: None,
         };

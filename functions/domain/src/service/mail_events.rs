@@ -11,7 +11,7 @@ use super::{Mallguard, ServiceError, queue};
 use crate::history::{Event, HistoryEntry};
 use crate::hold::{Hold, HoldState, amazon_case_text};
 use crate::ids::HoldId;
-use crate::notice::{Notice, NoticeId, NoticeKind, NoticeState};
+use crate::notice::{EarlierNotice, Notice, NoticeId, NoticeKind, NoticeState, Undelivered, UndeliveredHow};
 use crate::ports::{CommitError, Expect, WriteBatch};
 
 /// What the mail service reported about one sent mail.
@@ -101,6 +101,7 @@ impl Mallguard {
     /// Records what the mail service reported about a mail and, when a buyer's notice of an open hold did
     /// not arrive, escalates the hold to the staff (once per hold).
     pub async fn mail_reported(&self, report: MailReport) -> Result<MailReportOutcome, ServiceError> {
+        let within = super::Within::request();
         let (Some(hold_id), Some(kind)) = (&report.hold, report.kind) else {
             tracing::info!(message_id = report.message_id, outcome = ?report.outcome, "a mail report about no hold");
             return Ok(MailReportOutcome::Ignored);
@@ -131,24 +132,32 @@ impl Mallguard {
             && notice.state == NoticeState::Pending
         {
             let settled = if report.outcome.is_failure() {
-                notice.given_up(format!(
+                let mut failed = notice.given_up(format!(
                     "{}: {}",
                     report.outcome.label(crate::Language::En),
                     report.detail
-                ))
+                ));
+                // The mail service's id ties the notice to its reports (the console's delivery column).
+                failed.message_id = Some(report.message_id.clone());
+                failed
             } else {
                 notice.sent(report.message_id.clone())
             };
             with.notices.push((settled, Expect::Version(notice.version)));
         }
         let escalate = report.outcome.is_failure() && asks_the_buyer(kind) && hold.state == HoldState::Held;
+        let how = match report.outcome {
+            MailOutcome::Complained => UndeliveredHow::Complained,
+            MailOutcome::Rejected => UndeliveredHow::Refused,
+            _ => UndeliveredHow::Bounced,
+        };
         let notices = if escalate {
-            self.escalate_undeliverable(hold, with, now).await?
+            self.escalate_undeliverable(hold, with, (kind, how), now).await?
         } else {
             self.commit_alone(with).await?;
             vec![]
         };
-        self.deliver(notices.clone()).await;
+        self.deliver(notices.clone(), within).await;
         tracing::info!(hold = %hold_id, kind = kind.as_str(), outcome = ?report.outcome, escalated = escalate, "mail report");
         Ok(if !notices.is_empty() {
             MailReportOutcome::Escalated
@@ -157,14 +166,15 @@ impl Mallguard {
         })
     }
 
-    /// Escalates `hold` (read just now) whose buyer cannot be mailed, in one write with `with` (what
-    /// reported it), and returns the staff alert to send: none when the hold was escalated before or is
-    /// settled by now (`with` is written all the same). A hold somebody else wrote meanwhile (a reminder, the
-    /// buyer) is read again.
+    /// Escalates `hold` (read just now) whose buyer's mail `failed` (which mail, and how), in one write with
+    /// `with` (what reported it), and returns the staff alert to send: none when the hold was escalated before
+    /// or is settled by now (`with` is written all the same). A hold somebody else wrote meanwhile (a
+    /// reminder, the buyer) is read again.
     pub(super) async fn escalate_undeliverable(
         &self,
         mut hold: Hold,
         with: WriteBatch,
+        failed: (NoticeKind, UndeliveredHow),
         now: Timestamp,
     ) -> Result<Vec<Notice>, ServiceError> {
         for _ in 0..super::MAX_ATTEMPTS {
@@ -173,7 +183,7 @@ impl Mallguard {
             }
             let mut batch = with.clone();
             let this = self.in_shop(hold.order.mall, &hold.order.shop).await;
-            let notices = this.undeliverable_into(&mut batch, &hold, now).await?;
+            let notices = this.undeliverable_into(&mut batch, &hold, failed, now).await?;
             match self.store.commit(batch).await {
                 Ok(()) => return Ok(notices),
                 Err(CommitError::Conflict) => match self.store.hold(&hold.id).await? {
@@ -204,12 +214,21 @@ impl Mallguard {
     /// cancelled unanswered); with automatic cancellation and the fallback first, Amazon's customer service
     /// gets its time from now before the order is cancelled; with automatic cancellation alone, the
     /// deadline stands.
+    ///
+    /// The alert says how the mail failed and what the buyer may know of the hold all the same: a complaint
+    /// means the mail arrived, and a failed reminder may follow a notice that was delivered.
     pub(super) async fn undeliverable_into(
         &self,
         batch: &mut WriteBatch,
         hold: &Hold,
+        (mail, how): (NoticeKind, UndeliveredHow),
         now: Timestamp,
     ) -> Result<Vec<Notice>, ServiceError> {
+        let earlier = match mail {
+            NoticeKind::Reminder => self.earlier_notice(hold).await?,
+            _ => EarlierNotice::None,
+        };
+        let undelivered = Undelivered { mail, how, earlier };
         let held = self.load_order(&hold.order).await?;
         let original = self.load_order(&hold.original).await?;
         let policy = &self.settings.policy;
@@ -233,15 +252,57 @@ impl Mallguard {
                 escalated.awaiting_staff = true;
             }
         }
+        // Where the staff may phone the buyer (the staff mail says so), the hold is marked for a call.
+        if hold.contact.phone_allowed && held.order.buyer.phone.is_some() {
+            escalated.phone_task = true;
+        }
         if escalated != *hold {
             escalated.version += 1;
             batch.holds.push((escalated.clone(), Expect::Version(hold.version)));
         }
-        let Some(notice) = self.hold_notice(NoticeKind::StaffUndeliverable, &escalated, &held, &original, now)? else {
+        let at_mall = self.asked_of_mall(&escalated);
+        let Some(notice) = self.hold_notice_at(
+            NoticeKind::StaffUndeliverable,
+            &escalated,
+            &held,
+            &original,
+            at_mall,
+            Some(undelivered),
+            now,
+        )?
+        else {
             return Ok(vec![]);
         };
         // One alert per hold however many reports come: `Absent` makes a second one a conflict.
         queue(batch, notice.clone(), now);
         Ok(vec![notice])
+    }
+
+    /// What mallguard knows of `hold`'s notice: sent (the mail service took it), delivered (it said so), or
+    /// neither.
+    async fn earlier_notice(&self, hold: &Hold) -> Result<EarlierNotice, ServiceError> {
+        let sent = self
+            .store
+            .notice(&NoticeId::for_hold(&hold.id, NoticeKind::Notice))
+            .await?
+            .is_some_and(|n| n.state == NoticeState::Sent);
+        if !sent {
+            return Ok(EarlierNotice::None);
+        }
+        let delivered = self.store.history(&hold.order).await?.iter().any(|entry| {
+            matches!(
+                entry.event,
+                Event::MailReported {
+                    kind: NoticeKind::Notice,
+                    outcome: MailOutcome::Delivered,
+                    ..
+                }
+            )
+        });
+        Ok(if delivered {
+            EarlierNotice::Delivered
+        } else {
+            EarlierNotice::Sent
+        })
     }
 }

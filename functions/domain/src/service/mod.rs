@@ -32,7 +32,9 @@ use crate::hold::{Decision, Hold, HoldState, Resolver, amazon_case_text};
 use crate::identity::{IdentityHasher, ProductMap};
 use crate::ids::{HoldId, Mall, OrderId, OrderRef};
 use crate::matching::IndexEntry;
-use crate::notice::{HoldMailContext, Links, Notice, NoticeId, NoticeKind, NoticeState, RenderError, Templates};
+use crate::notice::{
+    HoldMailContext, Links, Notice, NoticeId, NoticeKind, NoticeState, RenderError, Templates, UndeliveredHow,
+};
 use crate::order::OrderStatus;
 use crate::policy::{Policy, ShopProfile};
 use crate::ports::{
@@ -46,24 +48,74 @@ const MAX_ATTEMPTS: usize = 16;
 /// How often a notice is tried before it is given up: with the back-off of [`Notice::failed`] (1, 2, 4 … 32
 /// minutes, then an hour) the ten tries span about four hours (243 minutes), and then the staff take over.
 const MAX_SEND_ATTEMPTS: u32 = 10;
-/// A notice being sent now is not picked up by the sweep for this long.
+/// A notice (or mall action) being sent now is not picked up by another sender for this long: longer than
+/// any one send or action may take ([`SWEEP_SEND_TIMEOUT`], [`REQUEST_SEND_BUDGET`]), so a lease never lapses
+/// while its holder is still sending.
 const SEND_LEASE: jiff::SignedDuration = jiff::SignedDuration::from_mins(2);
-/// How long all the sends inside one request may take together (the notice and the staff alert of an
-/// ingested order, whatever the route: SES, Rakuten's relay, Amazon's Messaging API). Shopify gives up on a
-/// webhook after about five seconds, and the request has its store writes and mall actions to do as well.
-/// What is not sent by then stays pending under its lease, and the sweep sends it.
+/// How long all the sends and mall actions inside one request may take together (the notice and the staff
+/// alert of an ingested order whatever the route: SES, Rakuten's relay, Amazon's Messaging API; the hold or
+/// cancellation asked of the mall; the staff alert of a refusal). Shopify gives up on a webhook after about
+/// five seconds, and the request has its store writes to do as well. What is not done by then stays pending
+/// under its lease, and the sweep does it.
 pub const REQUEST_SEND_BUDGET: std::time::Duration = std::time::Duration::from_millis(2500);
-/// How long one send may take in the sweep: longer than in a request, and shorter than the lease it holds
-/// on the notice, so no other sweep sends it meanwhile.
-pub const SWEEP_SEND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+/// How long one send or mall action may take in the sweep: longer than in a request, a fraction of the expire
+/// function's minute (so one hanging mail service cannot use up an invocation), and far shorter than the
+/// lease it holds.
+pub const SWEEP_SEND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+/// The sweep starts no send or mall action with less time than this left before its end: what is left is
+/// reported ([`SweepReport::more_due`]) and done by the next sweep.
+pub const SWEEP_SEND_MIN: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// How long sends may take.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum SendTime {
-    /// Inside a request: [`REQUEST_SEND_BUDGET`] for all of them.
-    Request,
-    /// In the sweep: [`SWEEP_SEND_TIMEOUT`] for each.
-    Sweep,
+/// The time the mails and mall actions of one request, or of one sweep, have.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Within {
+    /// When everything must be done (None: no end).
+    ends: Option<tokio::time::Instant>,
+    sweep: bool,
+}
+
+impl Within {
+    /// A request's: every send and action in it shares [`REQUEST_SEND_BUDGET`] from now. What runs out of
+    /// time is left as it is, pending under the lease its writer took: not an attempt that failed.
+    pub(crate) fn request() -> Self {
+        Self {
+            ends: Some(tokio::time::Instant::now() + REQUEST_SEND_BUDGET),
+            sweep: false,
+        }
+    }
+
+    /// A sweep's, ending at `until`: each send or action gets [`SWEEP_SEND_TIMEOUT`] at most and none ends
+    /// after `until`; one that times out counts as a failed attempt, so what always hangs is given up in the
+    /// end.
+    pub(crate) fn sweep(until: Option<tokio::time::Instant>) -> Self {
+        Self {
+            ends: until,
+            sweep: true,
+        }
+    }
+
+    /// How long the next send or action may take; None when none may start now.
+    pub(crate) fn next_call(&self) -> Option<std::time::Duration> {
+        let left = self
+            .ends
+            .map(|ends| ends.saturating_duration_since(tokio::time::Instant::now()));
+        match (self.sweep, left) {
+            (true, None) => Some(SWEEP_SEND_TIMEOUT),
+            (true, Some(left)) => (left >= SWEEP_SEND_MIN).then(|| left.min(SWEEP_SEND_TIMEOUT)),
+            (false, left) => left.filter(|left| !left.is_zero()),
+        }
+    }
+}
+
+/// What a round of sends did.
+#[derive(Debug, Default)]
+struct Delivered {
+    /// The kinds of the notices sent.
+    sent: Vec<NoticeKind>,
+    /// Not sent: failed, or (in a request) out of time.
+    failed: usize,
+    /// Not started in the sweep for want of time: still pending.
+    left: usize,
 }
 
 /// The secrets and numbers of one deployment.
@@ -260,18 +312,25 @@ impl Mallguard {
         original: &StoredOrder,
         now: Timestamp,
     ) -> Result<Option<Notice>, RenderError> {
-        let at_mall = match hold.state {
+        self.hold_notice_at(kind, hold, held, original, self.asked_of_mall(hold), None, now)
+    }
+
+    /// What mallguard has asked the mall for `hold` as it stands: a hold while held, a cancellation once
+    /// cancelled (unless the mall cancelled it), where this deployment acts at that mall.
+    fn asked_of_mall(&self, hold: &Hold) -> Option<ActionKind> {
+        match hold.state {
             HoldState::Held => Some(ActionKind::Hold),
             HoldState::Cancelled if hold.resolution.as_ref().is_none_or(|r| r.by != Resolver::Mall) => {
                 Some(ActionKind::Cancel)
             }
             _ => None,
         }
-        .filter(|kind| self.acts(hold, *kind));
-        self.hold_notice_at(kind, hold, held, original, at_mall, now)
+        .filter(|kind| self.acts(hold, *kind))
     }
 
-    /// The same, saying that mallguard has asked the mall for `at_mall` (the staff mails then give no steps).
+    /// The same, saying that mallguard has asked the mall for `at_mall` (the staff mails then give no steps)
+    /// and, for the staff's undeliverable mail, what became of the buyer's mail.
+    #[allow(clippy::too_many_arguments)]
     fn hold_notice_at(
         &self,
         kind: NoticeKind,
@@ -279,6 +338,7 @@ impl Mallguard {
         held: &StoredOrder,
         original: &StoredOrder,
         at_mall: Option<ActionKind>,
+        undelivered: Option<crate::notice::Undelivered>,
         now: Timestamp,
     ) -> Result<Option<Notice>, RenderError> {
         let links = matches!(kind, NoticeKind::Notice | NoticeKind::Reminder).then(|| self.links(hold));
@@ -290,6 +350,7 @@ impl Mallguard {
             links: links.as_ref(),
             at_mall,
             refusal: None,
+            undelivered,
         };
         Ok(self.templates.hold_mail(kind, &ctx)?.map(|mail| {
             let mut notice = Notice::new(
@@ -380,7 +441,7 @@ impl Mallguard {
             at_mall == Some(ActionKind::Cancel) && matches!(kind, NoticeKind::Receipt | NoticeKind::Cancellation)
         };
         for kind in kinds.iter().filter(|k| !waits(k)) {
-            if let Some(notice) = self.hold_notice_at(*kind, &settled, held, original, at_mall, now)? {
+            if let Some(notice) = self.hold_notice_at(*kind, &settled, held, original, at_mall, None, now)? {
                 queue(batch, notice, now);
             }
         }
@@ -391,40 +452,63 @@ impl Mallguard {
         Ok(Settlement::Settled(settled))
     }
 
-    /// Sends notices just committed, inside a request (see [`REQUEST_SEND_BUDGET`]); a failure leaves each
-    /// pending for the sweep. Returns the kinds sent and the number not sent.
-    async fn deliver(&self, notices: Vec<Notice>) -> (Vec<NoticeKind>, usize) {
-        self.deliver_within(notices, SendTime::Request).await
+    /// Sends notices just committed (inside a request, or by the sweep) within `within`; a send out of time
+    /// in a request leaves its notice pending for the sweep. Returns the kinds sent and the number not sent.
+    async fn deliver(&self, notices: Vec<Notice>, within: Within) -> (Vec<NoticeKind>, usize) {
+        let delivered = self.deliver_within(notices, within).await;
+        (delivered.sent, delivered.failed + delivered.left)
     }
 
-    /// Sends notices committed (or claimed) by the sweep, each within [`SWEEP_SEND_TIMEOUT`].
-    async fn deliver_in_sweep(&self, notices: Vec<Notice>) -> (Vec<NoticeKind>, usize) {
-        self.deliver_within(notices, SendTime::Sweep).await
-    }
-
-    async fn deliver_within(&self, notices: Vec<Notice>, time: SendTime) -> (Vec<NoticeKind>, usize) {
-        let (mut sent, mut failed) = (vec![], 0);
-        let request_ends = tokio::time::Instant::now() + REQUEST_SEND_BUDGET;
+    /// Sends notices within `within` and records each outcome. In the sweep each is leased just before its
+    /// own send, from the clock's now, so a lease taken at the sweep's start cannot lapse while the notice
+    /// waits for its turn and another sweep send it too; one somebody else has taken meanwhile is theirs.
+    async fn deliver_within(&self, notices: Vec<Notice>, within: Within) -> Delivered {
+        let mut delivered = Delivered::default();
         let mut queue: std::collections::VecDeque<Notice> = notices.into();
         while let Some(notice) = queue.pop_front() {
-            let sending = self.mailer.send(&notice.mail);
-            let outcome = match time {
-                // Not even started once the budget is spent: a send cut short might still go out.
-                SendTime::Request if tokio::time::Instant::now() >= request_ends => None,
-                SendTime::Request => tokio::time::timeout_at(request_ends, sending).await.ok(),
-                SendTime::Sweep => tokio::time::timeout(SWEEP_SEND_TIMEOUT, sending).await.ok(),
-            };
-            // Out of time: the notice is left as it is, pending under the lease its writer took, and the sweep
-            // sends it once the lease ends. Not an attempt that failed: the mail service may yet be fine.
-            let Some(outcome) = outcome else {
-                failed += 1;
-                tracing::warn!(notice = %notice.id, "notice not sent in time; the sweep sends it");
+            let Some(limit) = within.next_call() else {
+                // Not even started once the time is spent: a send cut short might still go out.
+                tracing::warn!(notice = %notice.id, "no time left to send the notice; the sweep sends it");
+                if within.sweep {
+                    delivered.left += 1;
+                } else {
+                    delivered.failed += 1;
+                }
                 continue;
             };
+            let notice = if within.sweep {
+                match self.lease(&notice).await {
+                    Some(leased) => leased,
+                    None => continue,
+                }
+            } else {
+                notice
+            };
+            let outcome = match tokio::time::timeout(limit, self.mailer.send(&notice.mail)).await {
+                Ok(outcome) => outcome,
+                // In the sweep, a send that does not answer counts as a failed attempt: a route that always
+                // hangs is given up after the tries it gets, the staff told, and the others go out meanwhile.
+                Err(_) if within.sweep => Err(MailError::Transient(format!(
+                    "the mail service did not answer within {} s",
+                    limit.as_secs()
+                ))),
+                // In a request the notice is left as it is, pending under the lease its writer took, and the
+                // sweep sends it once the lease ends. Not an attempt that failed: the mail service may be fine.
+                Err(_) => {
+                    delivered.failed += 1;
+                    tracing::warn!(notice = %notice.id, "notice not sent in time; the sweep sends it");
+                    continue;
+                }
+            };
             let now = self.clock.now();
+            let refused = matches!(outcome, Err(MailError::Rejected(_)));
+            let reads = match &outcome {
+                Err(MailError::OtherLanguage { reads, .. }) => Some(*reads),
+                _ => None,
+            };
             let (updated, event) = match outcome {
                 Ok(message_id) => {
-                    sent.push(notice.kind);
+                    delivered.sent.push(notice.kind);
                     self.metrics.record(Metric::NoticeSent, 1);
                     tracing::info!(notice = %notice.id, %message_id, "notice sent");
                     let event = Event::NoticeSent {
@@ -435,10 +519,10 @@ impl Mallguard {
                     (notice.sent(message_id), event)
                 }
                 Err(err) => {
-                    failed += 1;
+                    delivered.failed += 1;
                     self.metrics.record(Metric::NoticeFailed, 1);
                     // A refusal is final; a failure that may pass is retried a bounded number of times.
-                    let give_up = matches!(err, MailError::Rejected(_)) || notice.attempts + 1 >= MAX_SEND_ATTEMPTS;
+                    let give_up = refused || notice.attempts + 1 >= MAX_SEND_ATTEMPTS;
                     let updated = if give_up {
                         tracing::error!(notice = %notice.id, error = %err, "notice given up: the staff are told");
                         notice.given_up(err.to_string())
@@ -456,6 +540,18 @@ impl Mallguard {
                 }
             };
             let mut batch = WriteBatch::default();
+            let mut updated = updated;
+            // The route takes only mail in the buyer's language, which was not known when this was written:
+            // the next attempt goes written in it.
+            if let Some(reads) = reads
+                && updated.state == NoticeState::Pending
+            {
+                match self.in_language(&notice, reads, &mut batch).await {
+                    Ok(Some(mail)) => updated.mail = mail,
+                    Ok(None) => {}
+                    Err(err) => tracing::warn!(notice = %notice.id, error = %err, "could not write the notice again"),
+                }
+            }
             if let Some(order) = &notice.order {
                 batch.history.push(HistoryEntry::new(order, now, event));
             }
@@ -464,10 +560,17 @@ impl Mallguard {
                 && matches!(notice.kind, NoticeKind::Notice | NoticeKind::Reminder))
             .then_some(notice.hold.as_ref())
             .flatten();
+            let how = if refused {
+                UndeliveredHow::Refused
+            } else {
+                UndeliveredHow::GaveUp {
+                    attempts: updated.attempts,
+                }
+            };
             batch.notices.push((updated, Expect::Version(notice.version)));
             let recorded = match given_up_hold {
                 Some(hold_id) => match self.store.hold(hold_id).await {
-                    Ok(Some(hold)) => self.escalate_undeliverable(hold, batch, now).await,
+                    Ok(Some(hold)) => self.escalate_undeliverable(hold, batch, (notice.kind, how), now).await,
                     Ok(None) => self.commit_alone(batch).await.map(|()| vec![]),
                     Err(err) => Err(err.into()),
                 },
@@ -479,7 +582,55 @@ impl Mallguard {
                 Err(err) => tracing::warn!(notice = %notice.id, error = %err, "could not record the notice's outcome"),
             }
         }
-        (sent, failed)
+        delivered
+    }
+
+    /// The mail of `notice` written again for a buyer who reads `reads`, and (into `batch`) the held order
+    /// taking that language, so the hold's later mails are written in it too; None when the notice is no
+    /// hold's mail.
+    async fn in_language(
+        &self,
+        notice: &Notice,
+        reads: crate::Language,
+        batch: &mut WriteBatch,
+    ) -> Result<Option<crate::notice::Mail>, ServiceError> {
+        let Some(hold) = (match &notice.hold {
+            Some(id) => self.store.hold(id).await?,
+            None => None,
+        }) else {
+            return Ok(None);
+        };
+        let this = self.in_shop(hold.order.mall, &hold.order.shop).await;
+        let mut held = self.load_order(&hold.order).await?;
+        let original = self.load_order(&hold.original).await?;
+        if held.order.buyer.language != Some(reads) {
+            let read = held.version;
+            held.order.buyer.language = Some(reads);
+            held.version += 1;
+            batch.orders.push((held.clone(), Expect::Version(read)));
+        }
+        let at_mall = this.asked_of_mall(&hold);
+        let now = self.clock.now();
+        Ok(this
+            .hold_notice_at(notice.kind, &hold, &held, &original, at_mall, None, now)?
+            .map(|rewritten| rewritten.mail))
+    }
+
+    /// Leases `notice` (as read) to this sender from the clock's now for [`SEND_LEASE`]; None when somebody
+    /// else wrote it meanwhile (or the store failed: the notice stays pending either way).
+    async fn lease(&self, notice: &Notice) -> Option<Notice> {
+        let now = self.clock.now();
+        let leased = notice.leased(now.saturating_add(SEND_LEASE).unwrap_or(now));
+        let mut batch = WriteBatch::default();
+        batch.notices.push((leased.clone(), Expect::Version(notice.version)));
+        match self.store.commit(batch).await {
+            Ok(()) => Some(leased),
+            Err(CommitError::Conflict) => None,
+            Err(CommitError::Store(err)) => {
+                tracing::warn!(notice = %notice.id, error = %err, "could not lease the notice; the sweep sends it");
+                None
+            }
+        }
     }
 
     /// Keeps a signed payload that could not be parsed and alerts the staff: nothing is lost.
@@ -534,7 +685,7 @@ impl Mallguard {
         match self.store.commit(batch).await {
             Ok(()) => {
                 self.metrics.record(Metric::ParseFailure, 1);
-                self.deliver(vec![notice]).await;
+                self.deliver(vec![notice], Within::request()).await;
             }
             // The same payload is already quarantined and its staff alert queued.
             Err(CommitError::Conflict) => {}

@@ -421,7 +421,7 @@ impl Mallguard {
         };
         match self.store.commit(batch).await {
             Ok(()) => {
-                self.deliver(vec![notice]).await;
+                self.deliver(vec![notice], super::Within::request()).await;
                 Ok(())
             }
             // The staff were alerted about this today already.

@@ -149,6 +149,8 @@ impl Mallguard {
         decision: Decision,
         by: Resolver,
     ) -> Result<Settlement, ServiceError> {
+        // The buyer's browser (or the staff) waits: every send and mall action shares one budget from here.
+        let within = super::Within::request();
         for _ in 0..MAX_ATTEMPTS {
             let now = self.clock.now();
             let hold = self.load_hold(id).await?;
@@ -188,8 +190,8 @@ impl Mallguard {
                 Ok(()) => {
                     tracing::info!(hold = %id, state = %settled.state, by = %settled.resolution.as_ref().map(|r| r.by.to_string()).unwrap_or_default(), "hold settled");
                     self.record_settled(&settled);
-                    this.deliver(notices).await;
-                    if let Err(err) = this.perform(actions).await {
+                    this.deliver(notices, within).await;
+                    if let Err(err) = this.perform(actions, within).await {
                         tracing::warn!(hold = %id, error = %err, "a mall action's outcome could not be recorded; the sweep retries it");
                     }
                     return Ok(Settlement::Settled(settled));

@@ -914,6 +914,10 @@ async fn a_bounced_notice_turns_the_hold_into_a_phone_task_once() {
         "{}",
         alerts[0].text
     );
+    assert!(
+        w.store.hold(&hold.id).await.unwrap().unwrap().phone_task,
+        "the hold is marked for a call, for the staff lists"
+    );
     // The same bounce reported twice, and a complaint after it: one phone task, every report in the evidence.
     assert_eq!(w.app.mail_reported(bounced).await.unwrap(), MailReportOutcome::Recorded);
     let complaint = report(&hold, NoticeKind::Notice, MailOutcome::Complained);
@@ -945,6 +949,115 @@ async fn a_bounced_notice_turns_the_hold_into_a_phone_task_once() {
     assert_eq!(w.app.mail_reported(staff).await.unwrap(), MailReportOutcome::Ignored);
 }
 
+/// The staff's undeliverable mail for `hold` once `reports` came, in that order.
+async fn undeliverable_after(w: &World, hold: &Hold, reports: &[(NoticeKind, MailOutcome)]) -> String {
+    for (kind, outcome) in reports {
+        w.app.mail_reported(report(hold, *kind, *outcome)).await.unwrap();
+    }
+    let alerts = w.mails_of(NoticeKind::StaffUndeliverable);
+    assert_eq!(alerts.len(), 1);
+    alerts[0].text.clone()
+}
+
+#[tokio::test]
+async fn the_undeliverable_staff_mail_says_what_became_of_the_buyers_mail_and_what_the_buyer_may_know() {
+    use MailOutcome::*;
+    use NoticeKind::{Notice, Reminder};
+    let bounced = Bounced { permanent: true };
+    // What was reported, what the alert says, and what it must not say.
+    type Case<'a> = (&'a [(NoticeKind, MailOutcome)], &'a [&'a str], &'a [&'a str]);
+    let cases: [Case; 4] = [
+        (
+            &[(Notice, bounced)],
+            &["確認メールが届きませんでした（不達）", "購入者は保留を知りません"],
+            &["迷惑メール"],
+        ),
+        (
+            &[(Notice, Complained)],
+            &["確認メールは届きましたが、購入者が迷惑メールとして報告しました"],
+            &["保留を知りません", "届きませんでした"],
+        ),
+        (
+            &[(Notice, Delivered), (Reminder, bounced)],
+            &[
+                "リマインドが届きませんでした（不達）",
+                "最初の確認メールは届いているため、購入者は保留を知っているはずです",
+            ],
+            &["保留を知りません"],
+        ),
+        (
+            &[(Reminder, bounced)],
+            &[
+                "リマインドが届きませんでした",
+                "不達の報告はありません。購入者は保留を知っているかもしれません",
+            ],
+            &["保留を知りません"],
+        ),
+    ];
+    for (reports, says, never) in cases {
+        let w = world();
+        let hold = w.held_pair().await;
+        let text = undeliverable_after(&w, &hold, reports).await;
+        for needle in says {
+            assert!(text.contains(needle), "{reports:?} should say {needle}: {text}");
+        }
+        for needle in never {
+            assert!(!text.contains(needle), "{reports:?} should not say {needle}: {text}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_english_undeliverable_staff_mail_says_a_complained_notice_arrived() {
+    let mut s = settings();
+    s.shop.language = crate::Language::En;
+    let w = world_with(s);
+    let hold = w.held_pair().await;
+    let text = undeliverable_after(&w, &hold, &[(NoticeKind::Notice, MailOutcome::Complained)]).await;
+    assert!(
+        text.contains("The buyer's notice arrived, but the buyer reported it as spam"),
+        "{text}"
+    );
+    assert!(!text.contains("does not know of the hold"), "{text}");
+    let w = world_with({
+        let mut s = settings();
+        s.shop.language = crate::Language::En;
+        s
+    });
+    let hold = w.held_pair().await;
+    let reports = [
+        (NoticeKind::Notice, MailOutcome::Delivered),
+        (NoticeKind::Reminder, MailOutcome::Bounced { permanent: false }),
+    ];
+    let text = undeliverable_after(&w, &hold, &reports).await;
+    assert!(text.contains("The buyer's reminder bounced"), "{text}");
+    assert!(
+        text.contains("The first notice was delivered, so the buyer should know of the hold"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn the_undeliverable_staff_mail_of_a_refused_send_says_it_never_left() {
+    let w = world();
+    w.mailer.refuse("taro.yamada@example.com");
+    w.app.ingest(incoming(order("1001"))).await.unwrap();
+    w.app
+        .ingest(incoming(order_at("1002", "2026-11-23T03:05:00Z")))
+        .await
+        .unwrap();
+    let alerts = w.mails_of(NoticeKind::StaffUndeliverable);
+    assert_eq!(alerts.len(), 1);
+    assert!(
+        alerts[0]
+            .text
+            .contains("メールサービスが購入者への確認メールの送信を拒否しました（送られていません）")
+            && alerts[0].text.contains("購入者は保留を知りません"),
+        "{}",
+        alerts[0].text
+    );
+}
+
 #[tokio::test]
 async fn a_bounced_amazon_notice_notes_the_customer_service_request_and_no_phone() {
     let w = world();
@@ -963,6 +1076,7 @@ async fn a_bounced_amazon_notice_notes_the_customer_service_request_and_no_phone
         MailReportOutcome::Escalated
     );
     let escalated = w.store.hold(&hold.id).await.unwrap().unwrap();
+    assert!(!escalated.phone_task, "no phone call for an Amazon buyer");
     let case = escalated
         .amazon_fallback_case
         .expect("the customer-service request is noted");
@@ -1436,7 +1550,17 @@ async fn putting_a_customer_on_the_blacklist_moves_their_heads_so_an_order_being
 
 /// `count` held pairs of different buyers (none matches another pair); returns the latest deadline.
 async fn held_pairs(w: &World, count: usize) -> jiff::Timestamp {
+    let holds = ingest_pairs(&w.app, count).await;
     let mut latest = None;
+    for hold in holds {
+        latest = latest.max(Some(w.store.hold(&hold).await.unwrap().unwrap().deadline));
+    }
+    latest.expect("at least one pair")
+}
+
+/// Ingests `count` held pairs of different buyers (`buyer{n}@example.com`); returns their holds.
+async fn ingest_pairs(app: &Mallguard, count: usize) -> Vec<HoldId> {
+    let mut holds = vec![];
     for n in 0..count {
         let buyer = |mut o: crate::order::Order| {
             let phone = format!("090-{:04}-{:04}", 7000 + n / 10_000, n % 10_000);
@@ -1449,19 +1573,130 @@ async fn held_pairs(w: &World, count: usize) -> jiff::Timestamp {
             o.ship_to.lines = vec![format!("千代田{n}")];
             o
         };
-        w.app.ingest(incoming(buyer(order(&format!("B{n}-1"))))).await.unwrap();
-        let outcome = w
-            .app
+        app.ingest(incoming(buyer(order(&format!("B{n}-1"))))).await.unwrap();
+        let outcome = app
             .ingest(incoming(buyer(order_at(&format!("B{n}-2"), "2026-11-23T03:05:00Z"))))
             .await
             .unwrap();
         let IngestOutcome::Held { hold, .. } = outcome else {
             panic!("pair {n} was not held: {outcome:?}")
         };
-        let deadline = w.store.hold(&hold).await.unwrap().unwrap().deadline;
-        latest = latest.max(Some(deadline));
+        holds.push(hold);
     }
-    latest.expect("at least one pair")
+    holds
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_relay_that_hangs_neither_outlasts_the_sweep_nor_holds_up_the_other_mail_and_is_given_up_once() {
+    let w = world();
+    // Every notice and staff alert failed once in its request, so all are pending for the sweep.
+    w.mailer.fail(true);
+    let holds = ingest_pairs(&w.app, 4).await;
+    w.mailer.fail(false);
+    // The first two buyers' route hangs (a relay that never answers); the others' mail goes out.
+    w.mailer.hang_for("buyer0@example.com");
+    w.mailer.hang_for("buyer1@example.com");
+    let hung: Vec<NoticeId> = holds[..2]
+        .iter()
+        .map(|h| NoticeId::for_hold(h, NoticeKind::Notice))
+        .collect();
+    let mut attempts = vec![1];
+    for sweep in 0..12 {
+        let retry_at = w.store.notice(&hung[0]).await.unwrap().unwrap().next_attempt_at;
+        w.clock.set(w.clock.now().max(retry_at));
+        let until = tokio::time::Instant::now() + std::time::Duration::from_secs(50);
+        let report = w.app.sweep_until(Retry::WhenDue, Some(until)).await.unwrap();
+        assert!(
+            tokio::time::Instant::now() <= until,
+            "sweep {sweep} outlasted its time: {report:?}"
+        );
+        if sweep == 0 {
+            assert_eq!((report.notices_sent, report.notices_failed), (6, 2), "{report:?}");
+            let mut notified: Vec<String> = w
+                .mails_of(NoticeKind::Notice)
+                .iter()
+                .map(|m| m.to.as_str().to_owned())
+                .collect();
+            notified.sort();
+            assert_eq!(notified, ["buyer2@example.com", "buyer3@example.com"]);
+        }
+        let notice = w.store.notice(&hung[0]).await.unwrap().unwrap();
+        attempts.push(notice.attempts);
+        if notice.state == NoticeState::Failed {
+            break;
+        }
+    }
+    assert_eq!(
+        attempts,
+        (1..=MAX_SEND_ATTEMPTS).collect::<Vec<_>>(),
+        "one attempt per sweep"
+    );
+    for id in &hung {
+        assert_eq!(w.store.notice(id).await.unwrap().unwrap().state, NoticeState::Failed);
+    }
+    // Given up with the staff told once per hold, however many sweeps follow.
+    for _ in 0..3 {
+        w.clock.advance(SignedDuration::from_hours(1));
+        w.app.sweep().await.unwrap();
+    }
+    let alerts = w.mails_of(NoticeKind::StaffUndeliverable);
+    assert_eq!(alerts.len(), 2);
+    assert!(
+        alerts[0]
+            .text
+            .contains("確認メールを10回送ろうとしましたが、送れませんでした")
+            && alerts[0].text.contains("購入者は保留を知りません"),
+        "{}",
+        alerts[0].text
+    );
+}
+
+/// A clock that moves with tokio's (paused) time, as the real one moves while a sweep sends.
+struct TokioClock {
+    start: jiff::Timestamp,
+    since: tokio::time::Instant,
+}
+
+impl Clock for TokioClock {
+    fn now(&self) -> jiff::Timestamp {
+        let elapsed = SignedDuration::try_from(self.since.elapsed()).unwrap();
+        self.start.checked_add(elapsed).unwrap()
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn two_sweeps_overlapping_a_slow_mail_service_send_each_notice_once() {
+    let store = Arc::new(MemoryStore::default());
+    let mailer = Arc::new(RecordingMailer::default());
+    let clock = Arc::new(TokioClock {
+        start: "2026-11-23T03:05:01Z".parse().unwrap(),
+        since: tokio::time::Instant::now(),
+    });
+    let app = Mallguard::new(store.clone(), mailer.clone(), clock, settings());
+    mailer.fail(true);
+    ingest_pairs(&app, 6).await;
+    mailer.fail(false);
+    tokio::time::sleep(std::time::Duration::from_secs(61)).await;
+    // Twelve sends of 15 s each: the first sweep is still sending well after two minutes, when a second
+    // one (a hand-run `mallguard expire`, the next tick) starts.
+    mailer.slow(std::time::Duration::from_secs(15));
+    let first = app.sweep();
+    let second = async {
+        tokio::time::sleep(std::time::Duration::from_secs(150)).await;
+        app.sweep().await
+    };
+    let (first, second) = tokio::join!(first, second);
+    let (first, second) = (first.unwrap(), second.unwrap());
+    assert!(
+        second.notices_sent > 0,
+        "the second sweep took what the first had not reached: {second:?}"
+    );
+    assert_eq!(first.notices_sent + second.notices_sent, 12, "{first:?} {second:?}");
+    assert_eq!(mailer.mails().len(), 12, "each notice and alert sent once");
+    assert!(
+        !first.more_due && !second.more_due,
+        "what the other took is not left over"
+    );
 }
 
 #[tokio::test]
@@ -1482,10 +1717,10 @@ async fn a_sweep_out_of_time_stops_after_the_page_it_took_and_says_more_is_due()
     let count = expire::SWEEP_LIMIT + 3;
     let latest = held_pairs(&w, count).await;
     w.clock.set(latest);
-    // No time left at all: one page is still taken (and its mail sent), then the sweep stops.
+    // Time for one send at most: one page is still taken (and its mail sent), then the sweep stops.
     let first = w
         .app
-        .sweep_until(Retry::WhenDue, Some(std::time::Instant::now()))
+        .sweep_until(Retry::WhenDue, Some(tokio::time::Instant::now() + SWEEP_SEND_TIMEOUT))
         .await
         .unwrap();
     assert_eq!((first.cancelled, first.more_due), (expire::SWEEP_LIMIT, true));
@@ -1496,7 +1731,7 @@ async fn a_sweep_out_of_time_stops_after_the_page_it_took_and_says_more_is_due()
     );
     let second = w
         .app
-        .sweep_until(Retry::WhenDue, Some(std::time::Instant::now()))
+        .sweep_until(Retry::WhenDue, Some(tokio::time::Instant::now() + SWEEP_SEND_TIMEOUT))
         .await
         .unwrap();
     assert_eq!((second.cancelled, second.more_due), (3, false));
@@ -1650,13 +1885,15 @@ async fn a_mail_service_that_hangs_leaves_the_notice_pending_and_the_answer_come
     );
     assert_eq!(w.app.sweep().await.unwrap().notices_sent, 0);
 
-    // The sweep waits longer, but not for ever: the notice stays pending under the sweep's lease.
+    // The sweep waits longer, but not for ever: a send that does not answer there is a failed attempt, and
+    // the notice is retried after its back-off.
     w.clock.advance(SignedDuration::from_mins(2));
     let started = tokio::time::Instant::now();
     let report = w.app.sweep().await.unwrap();
     assert_eq!((report.notices_sent, report.notices_failed), (0, 2), "{report:?}");
     assert!(started.elapsed() >= SWEEP_SEND_TIMEOUT);
-    assert_eq!(w.store.notice(&id).await.unwrap().unwrap().state, NoticeState::Pending);
+    let tried = w.store.notice(&id).await.unwrap().unwrap();
+    assert_eq!((tried.state, tried.attempts), (NoticeState::Pending, 1));
 
     w.mailer.hang(false);
     w.clock.advance(SignedDuration::from_mins(2));
@@ -1762,6 +1999,11 @@ async fn a_notice_ses_reports_on_is_never_sent_again_by_the_sweep() {
             NoticeState::Sent
         };
         assert_eq!(notice.state, expected, "{outcome:?}");
+        assert_eq!(
+            notice.message_id,
+            Some(report(&hold, NoticeKind::Notice, outcome).message_id),
+            "{outcome:?}: the notice is tied to the report, so its delivery shows it"
+        );
         w.clock.advance(SignedDuration::from_mins(10));
         w.app.sweep().await.unwrap();
         assert!(w.mails_of(NoticeKind::Notice).is_empty(), "{outcome:?}: not sent again");
@@ -1967,4 +2209,70 @@ async fn where_mallguard_cannot_cancel_at_the_mall_the_buyers_receipt_says_in_pr
     assert!(!receipt.text.contains("キャンセルされました"), "{}", receipt.text);
     let staff = &w.mails_of(NoticeKind::StaffResolved)[0];
     assert!(staff.text.contains("mallguard はこの注文を"), "{}", staff.text);
+}
+
+/// A route that, like Amazon's messaging, carries a buyer's mail only in the buyer's language: this buyer
+/// reads English.
+#[derive(Default)]
+struct EnglishReadersRoute {
+    inner: RecordingMailer,
+}
+
+#[async_trait::async_trait]
+impl Mailer for EnglishReadersRoute {
+    async fn send(&self, mail: &Mail) -> Result<String, MailError> {
+        if mail.to.as_str() == "taro.yamada@example.com" && mail.subject.contains("ご確認のお願い") {
+            return Err(MailError::OtherLanguage {
+                reads: crate::Language::En,
+                message: "the buyer reads en-US".into(),
+            });
+        }
+        self.inner.send(mail).await
+    }
+}
+
+#[tokio::test]
+async fn a_notice_written_before_the_buyers_language_was_known_goes_again_in_it_and_nobody_is_escalated() {
+    let store = Arc::new(MemoryStore::default());
+    let mailer = Arc::new(EnglishReadersRoute::default());
+    let clock = Arc::new(ManualClock::at("2026-11-23T03:05:01Z"));
+    let app = Mallguard::new(store.clone(), mailer.clone(), clock.clone(), settings());
+    // The order's language was never learned (the mall's look-up was throttled): the notice is in Japanese.
+    app.ingest(incoming(order("1001"))).await.unwrap();
+    let outcome = app
+        .ingest(incoming(order_at("1002", "2026-11-23T03:05:00Z")))
+        .await
+        .unwrap();
+    let IngestOutcome::Held { hold, notified: false } = outcome else {
+        panic!("{outcome:?}")
+    };
+    let id = NoticeId::for_hold(&hold, NoticeKind::Notice);
+    let retried = store.notice(&id).await.unwrap().unwrap();
+    assert_eq!(
+        (retried.state, retried.attempts),
+        (NoticeState::Pending, 1),
+        "retried, not given up"
+    );
+    assert!(retried.mail.subject.starts_with("[") && retried.mail.subject.contains("Please confirm your order"));
+    let held = store.order(&order("1002").order_ref).await.unwrap().unwrap();
+    assert_eq!(held.order.buyer.language, Some(crate::Language::En));
+    clock.advance(SignedDuration::from_mins(2));
+    assert_eq!(app.sweep().await.unwrap().notices_sent, 1);
+    let sent = mailer.inner.mails();
+    let notices: Vec<&Mail> = sent
+        .iter()
+        .filter(|m| m.tags.contains(&("kind".into(), NoticeKind::Notice.as_str().into())))
+        .collect();
+    assert_eq!(notices.len(), 1);
+    assert!(
+        notices[0].subject.contains("Please confirm your order"),
+        "{}",
+        notices[0].subject
+    );
+    assert!(
+        !sent.iter().any(|m| m
+            .tags
+            .contains(&("kind".into(), NoticeKind::StaffUndeliverable.as_str().into()))),
+        "the hold is not escalated"
+    );
 }
