@@ -61,6 +61,12 @@ pub fn mall_text(text: &str) -> String {
 /// mall refuses it, which the staff are told too).
 pub const ALERT_AFTER_ATTEMPTS: u32 = 8;
 
+/// How long the mall may leave an action it took unconfirmed (Rakuten's 800 waiting for 900, Shopify's
+/// cancel job, Amazon's feed in processing) before the staff are told, once
+/// ([`NoticeKind::StaffActionFailing`]). These re-checks are not failures: the mall said yes and is working
+/// on it, and Rakuten's confirmation in particular can take hours; past a day the staff had better look.
+pub const ALERT_AFTER_UNCONFIRMED: SignedDuration = SignedDuration::from_hours(24);
+
 /// What is asked of the mall.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -124,7 +130,9 @@ pub enum ActionState {
     Done,
     /// The mall refused it for good: the staff were told why.
     Refused,
-    /// Not needed any more (a hold that was never placed at the mall needs no release).
+    /// Not asked of the mall after all, and never to be: a hold whose hold was settled before it reached the
+    /// mall, or a release of a hold that mallguard did not place (refused, dropped, or placed by somebody else
+    /// before mallguard asked). The evidence says why.
     Dropped,
 }
 
@@ -137,6 +145,22 @@ impl ActionState {
             ActionState::Dropped => "dropped",
         }
     }
+}
+
+/// Why an action is no longer asked of the mall ([`ActionState::Dropped`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DropReason {
+    /// A hold whose hold was settled before the mall held the order.
+    SettledFirst,
+    /// A release with no hold action of mallguard's before it.
+    NoHold,
+    /// A release of a hold the mall refused.
+    HoldRefused,
+    /// A release of a hold that was dropped.
+    HoldDropped,
+    /// A release of a hold the mall had before mallguard asked: somebody else's, not mallguard's to lift.
+    HeldByOthers,
 }
 
 /// One thing asked of a mall about one held order: an outbox record.
@@ -165,6 +189,17 @@ pub struct MallAction {
     /// says the order is cancelled only when it is), never when it refused.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub then_notify: Vec<NoticeKind>,
+    /// Done, but the mall had the order so already when mallguard first asked: somebody else did it (the
+    /// staff put the order on 保留 by hand), so it is not mallguard's to undo.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub found_done: bool,
+    /// When the mall first took the action without confirming it ([`ActionError::Accepted`]); its re-checks
+    /// since are not failed attempts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accepted_at: Option<Timestamp>,
+    /// The staff were told that the action keeps failing or stays unconfirmed (once per action).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub staff_told: bool,
 }
 
 impl MallAction {
@@ -184,6 +219,9 @@ impl MallAction {
             reference: None,
             last_error: None,
             then_notify: vec![],
+            found_done: false,
+            accepted_at: None,
+            staff_told: false,
         }
     }
 
@@ -215,6 +253,27 @@ impl MallAction {
         }
     }
 
+    /// The action done as the mall says ([`Performed`]): found so already on mallguard's very first request
+    /// (nothing of mallguard's can have reached the mall before), somebody else did it. On a later attempt
+    /// an earlier one of mallguard's may have done it with its answer lost, so it counts as mallguard's.
+    pub fn performed(&self, performed: Performed) -> Self {
+        let first_request = self.version == 0 && self.attempts == 0 && self.accepted_at.is_none();
+        Self {
+            found_done: performed.already && first_request,
+            ..self.done(performed.reference)
+        }
+    }
+
+    /// The action put back to wait, untried, until `until` (a release waiting for its hold to land).
+    pub fn waiting(&self, until: Timestamp) -> Self {
+        Self {
+            version: self.version + 1,
+            next_attempt_at: until,
+            leased_until: None,
+            ..self.clone()
+        }
+    }
+
     /// The action refused for good, with the mall's reason (made fit to keep: [`mall_text`]).
     pub fn refused(&self, reason: String) -> Self {
         Self {
@@ -237,14 +296,23 @@ impl MallAction {
         }
     }
 
-    /// Whether this failed attempt is the one after which the staff are told the action keeps failing
-    /// ([`ALERT_AFTER_ATTEMPTS`]): once per action, however long it goes on failing.
-    pub fn calls_for_staff(&self) -> bool {
-        self.state == ActionState::Pending && self.attempts == ALERT_AFTER_ATTEMPTS
+    /// Whether the staff are to be told now that this action, `before` this attempt, keeps failing
+    /// ([`ALERT_AFTER_ATTEMPTS`] failed attempts) or stays unconfirmed by the mall
+    /// ([`ALERT_AFTER_UNCONFIRMED`] since it took it): once per action, however long it goes on.
+    pub fn calls_for_staff(&self, before: &MallAction, now: Timestamp) -> bool {
+        // An action that had reached the attempts before was told of then (kept from before `staff_told`).
+        let untold = !before.staff_told && before.attempts < ALERT_AFTER_ATTEMPTS;
+        let failing = self.attempts >= ALERT_AFTER_ATTEMPTS;
+        let unconfirmed = self
+            .accepted_at
+            .is_some_and(|at| now.duration_since(at) >= ALERT_AFTER_UNCONFIRMED);
+        self.state == ActionState::Pending && untold && (failing || unconfirmed)
     }
 
-    /// The action the mall took but has not confirmed: still pending, looked at again like a failed attempt
-    /// (not before `check_after`, with the same back-off), keeping the mall's `reference`.
+    /// The action the mall took but has not confirmed: still pending, looked at again after `check_after`
+    /// (at least a minute), keeping the mall's `reference`. A re-check is not a failed attempt: it does not
+    /// count towards [`ALERT_AFTER_ATTEMPTS`] nor back off; the staff hear of it after
+    /// [`ALERT_AFTER_UNCONFIRMED`].
     pub fn accepted(
         &self,
         reference: Option<String>,
@@ -252,9 +320,16 @@ impl MallAction {
         check_after: SignedDuration,
         now: Timestamp,
     ) -> Self {
-        let mut next = self.failed(message, Some(check_after), now);
-        next.reference = reference.map(|r| mall_text(&r)).or(next.reference);
-        next
+        let wait = check_after.clamp(SignedDuration::from_mins(1), MAX_MALL_WAIT);
+        Self {
+            version: self.version + 1,
+            next_attempt_at: now.saturating_add(wait).unwrap_or(now),
+            leased_until: None,
+            last_error: Some(mall_text(&message)),
+            reference: reference.map(|r| mall_text(&r)).or_else(|| self.reference.clone()),
+            accepted_at: self.accepted_at.or(Some(now)),
+            ..self.clone()
+        }
     }
 
     /// The action after an attempt that may pass, retried with back-off: 1, 2, 4 … minutes, at most an hour
@@ -281,6 +356,26 @@ impl MallAction {
 pub struct Performed {
     /// The mall's id of what it did (a hold, a cancellation job, a feed), for the evidence.
     pub reference: Option<String>,
+    /// The mall had the order so already and nothing was changed (Yahoo!: already 保留).
+    pub already: bool,
+}
+
+impl Performed {
+    /// Done by this request, with the mall's id of what it did.
+    pub fn changed(reference: Option<String>) -> Self {
+        Self {
+            reference,
+            already: false,
+        }
+    }
+
+    /// Found so already at the mall: nothing was changed.
+    pub fn found(reference: Option<String>) -> Self {
+        Self {
+            reference,
+            already: true,
+        }
+    }
 }
 
 /// Why an action was not done.

@@ -115,7 +115,8 @@
 //!    bounded and CRC-checked gunzip is here), read by [`amazon::ProcessingReport::outcome_of`] message 1.
 //!
 //! Accepted: [`Performed`] with the feed id as `reference`. Still `IN_QUEUE` or `IN_PROGRESS` after the
-//! polls: [`ActionError::Later`], not before two minutes. Refused in the report, `FATAL`, `CANCELLED`, or a
+//! polls: [`ActionError::Accepted`] with the feed id (Amazon took it; a re-check is not a failed attempt), looked
+//! at again after two minutes. Refused in the report, `FATAL`, `CANCELLED`, or a
 //! report that cannot be read or fetched: **getOrder** once more, because Amazon may well refuse to cancel what
 //! is cancelled already (by an earlier feed of the action, the buyer, the staff): `Canceled` is done, with the
 //! feed id; anything else is [`ActionError::Refused`] with the report's `ResultMessageCode` and
@@ -137,11 +138,11 @@
 //!
 //! ## The same action, attempt after attempt
 //!
-//! The outbox keeps an action's `reference` only once it is done, so an attempt cannot leave its feed id
-//! there; what it keeps of an attempt that may pass is the [`ActionError::Later`] message, as
-//! [`MallAction::last_error`]. So every error an attempt hands back once it has a feed names it as
-//! `feedId=…`, and the next attempt takes the feed from there (or from `reference`, should the outbox ever keep
-//! one before an action is done) and follows it rather than sending another: createFeed's rate is one every
+//! A feed Amazon is still processing is handed back as [`ActionError::Accepted`] with the feed id, which the
+//! outbox keeps as the action's `reference`. Of an attempt that fails after it has a feed, the outbox keeps
+//! only the [`ActionError::Later`] message, as [`MallAction::last_error`]; so every error an attempt hands
+//! back once it has a feed names it as `feedId=…` too. The next attempt takes the feed from `reference`, else
+//! from that message, and follows it rather than sending another: createFeed's rate is one every
 //! two minutes (a burst of 15), and a second acknowledgement of the same order is at best refused.
 //!
 //! Every attempt first reads the order, so an order that a feed (this action's, whichever attempt sent it)
@@ -1099,7 +1100,7 @@ impl AmazonSpApi {
             .await
             .map_err(|e| naming_feed(e, earlier.as_deref()))?;
         if status == AmazonStatus::Canceled {
-            return Ok(Performed { reference: earlier });
+            return Ok(Performed::changed(earlier));
         }
         if let Some(why) = not_cancellable(&status) {
             return Err(ActionError::Refused(match &earlier {
@@ -1239,12 +1240,15 @@ impl AmazonSpApi {
     ) -> Result<Performed, ActionError> {
         let feed = match polled {
             Polled::Pending(status) => {
-                return Err(ActionError::Later {
+                // Amazon took the feed and is working on it: not a failure, a cancellation waiting for
+                // Amazon's confirmation, followed by its feed id (kept as the action's reference).
+                return Err(ActionError::Accepted {
+                    reference: Some(feed_id.to_owned()),
                     message: format!(
                         "Amazon has not processed the cancel feed yet ({status}); the next attempt asks again \
                          ({FEED_MARK}{feed_id})"
                     ),
-                    retry_after: Some(FEED_PENDING_WAIT),
+                    check_after: FEED_PENDING_WAIT,
                 });
             }
             Polled::Settled(feed) => feed,
@@ -1253,9 +1257,7 @@ impl AmazonSpApi {
             (None, Some(document_id)) => match self.report(document_id, progress).await {
                 Ok(report) => match report.outcome_of(1) {
                     FeedOutcome::Accepted => {
-                        return Ok(Performed {
-                            reference: Some(feed_id.to_owned()),
-                        });
+                        return Ok(Performed::changed(Some(feed_id.to_owned())));
                     }
                     FeedOutcome::Refused(refusal) => format!("Amazon refused to cancel the order: {refusal}"),
                     FeedOutcome::Pending => "the processing report says nothing of the order".to_owned(),
@@ -1292,9 +1294,7 @@ impl AmazonSpApi {
             .map_err(|e| naming_feed(e, Some(feed_id)))?;
         if status == AmazonStatus::Canceled {
             tracing::info!(mall = "amazon", shop = %self.seller, feed = %feed_id, "the feed was refused, but the order is cancelled");
-            return Ok(Performed {
-                reference: Some(feed_id.to_owned()),
-            });
+            return Ok(Performed::changed(Some(feed_id.to_owned())));
         }
         Err(ActionError::Refused(format!(
             "{refusal} (the order is {status} at Amazon; {FEED_MARK}{feed_id})"

@@ -1398,9 +1398,7 @@ impl RakutenFeed {
                 reference.push_str("; the memo is too full for mallguard's line");
             }
         }
-        Ok(Performed {
-            reference: Some(reference),
-        })
+        Ok(Performed::changed(Some(reference)))
     }
 
     /// The release: mallguard's sub-status cleared (when it is still on the order), and a line above the
@@ -1410,12 +1408,10 @@ impl RakutenFeed {
         let name = self.configured_sub_status()?;
         let state = self.write_state(&action.order.order_id, now, requests).await?;
         if is_cancelling(state.order_progress) {
-            return Ok(Performed {
-                reference: Some(format!(
-                    "nothing to release: orderProgress {}",
-                    progress_label(state.order_progress)
-                )),
-            });
+            return Ok(Performed::changed(Some(format!(
+                "nothing to release: orderProgress {}",
+                progress_label(state.order_progress)
+            ))));
         }
         let memo = state.memo.as_deref().unwrap_or_default();
         let ours = self.is_ours(&state, name, now, requests).await?;
@@ -1426,13 +1422,11 @@ impl RakutenFeed {
         if held_here && !memo.contains(&release_marker(&action.hold)) {
             self.write_memo(&state, &release_line(action), now, requests).await?;
         }
-        Ok(Performed {
-            reference: Some(if ours {
-                "subStatusId cleared".to_owned()
-            } else {
-                "no mallguard sub-status to clear".to_owned()
-            }),
-        })
+        Ok(Performed::changed(Some(if ours {
+            "subStatusId cleared".to_owned()
+        } else {
+            "no mallguard sub-status to clear".to_owned()
+        })))
     }
 
     /// The cancellation: cancelOrder, only for an order at 100, 200 or 300. An order cancelled (900) or
@@ -1446,9 +1440,10 @@ impl RakutenFeed {
         let state = self.write_state(&action.order.order_id, now, requests).await?;
         let progress = state.order_progress;
         if progress == PROGRESS_CANCELLED {
-            return Ok(Performed {
-                reference: Some(format!("orderProgress {}", progress_label(progress))),
-            });
+            return Ok(Performed::changed(Some(format!(
+                "orderProgress {}",
+                progress_label(progress)
+            ))));
         }
         if is_cancelling(progress) {
             return Err(ActionError::Accepted {

@@ -492,9 +492,7 @@ impl ShopifyAdmin {
     async fn cancel(&self, action: &MallAction, gid: &str, calls: &mut u32) -> Result<Performed, ActionError> {
         let job = action.reference.as_deref().filter(|r| r.starts_with(JOB_GID));
         if self.read(gid, calls).await?.cancelled {
-            return Ok(Performed {
-                reference: job.map(str::to_owned),
-            });
+            return Ok(Performed::changed(job.map(str::to_owned)));
         }
         // An earlier attempt's job is still running: orderCancel is not idempotent, so it is not sent again.
         if let Some(job) = job {
@@ -513,7 +511,7 @@ impl ShopifyAdmin {
             Ok(body) => match shopify::parse_cancel(&body).map_err(|e| unreadable(Call::Cancel, &e))? {
                 CancelOutcome::Accepted { job_id, status, done } => {
                     if done || status == Some(CancelJobStatus::Succeeded) {
-                        return Ok(Performed { reference: job_id });
+                        return Ok(Performed::changed(job_id));
                     }
                     let status = status.map(|s| format!(", {s:?}")).unwrap_or_default();
                     return Err(ActionError::Accepted {
@@ -626,9 +624,7 @@ fn our_holds(read: &OrderFulfillmentOrders, action: &MallAction) -> Vec<String> 
 
 /// Done, with Shopify's ids comma-joined (none when there are none).
 fn reference(ids: Vec<String>) -> Performed {
-    Performed {
-        reference: (!ids.is_empty()).then(|| ids.join(",")),
-    }
+    Performed::changed((!ids.is_empty()).then(|| ids.join(",")))
 }
 
 /// `gid … STATUS` of the named fulfillment orders, a few of them.

@@ -858,9 +858,10 @@ impl YahooFeed {
         match info.check_change(change) {
             Ok(()) => {}
             Err(ChangeBlocked::AlreadyDone(status)) => {
-                return Ok(Performed {
-                    reference: Some(format!("already OrderStatus {}", status.label())),
-                });
+                return Ok(Performed::found(Some(format!(
+                    "already OrderStatus {}",
+                    status.label()
+                ))));
             }
             Err(blocked) => return Err(ActionError::Refused(blocked.to_string())),
         }
@@ -882,9 +883,7 @@ impl YahooFeed {
         }
         let target = change.target().label();
         match yahoo::order_status_change_outcome(answer.status, &answer.headers, &answer.body) {
-            Ok(StatusChangeOutcome::Ok) => Ok(Performed {
-                reference: Some(format!("OrderStatus {target}")),
-            }),
+            Ok(StatusChangeOutcome::Ok) => Ok(Performed::changed(Some(format!("OrderStatus {target}")))),
             Ok(StatusChangeOutcome::Warning(warnings)) => {
                 for warning in &warnings {
                     tracing::warn!(
@@ -894,9 +893,7 @@ impl YahooFeed {
                         "Yahoo changed the order's status with a warning; it is taken as done"
                     );
                 }
-                Ok(Performed {
-                    reference: Some(format!("OrderStatus {target}")),
-                })
+                Ok(Performed::changed(Some(format!("OrderStatus {target}"))))
             }
             Ok(StatusChangeOutcome::Refused { code, message }) => Err(ActionError::Refused(format!(
                 "Yahoo refused to change the order from {} to {target}: {}{message}",

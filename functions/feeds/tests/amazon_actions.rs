@@ -68,9 +68,20 @@ fn with_options(fake: &FakeSpApi, change: impl FnOnce(&mut AmazonOptions)) -> Am
 }
 
 fn done(feed: &str) -> Result<Performed, ActionError> {
-    Ok(Performed {
-        reference: Some(feed.to_owned()),
-    })
+    Ok(Performed::changed(Some(feed.to_owned())))
+}
+
+/// The feed Amazon took and has not processed yet: its message, the feed id kept as the action's reference,
+/// and when it is looked at again.
+fn taken(result: Result<Performed, ActionError>) -> (String, Option<String>, SignedDuration) {
+    match result {
+        Err(ActionError::Accepted {
+            reference,
+            message,
+            check_after,
+        }) => (message, reference, check_after),
+        other => panic!("not taken: {other:?}"),
+    }
 }
 
 fn later(result: Result<Performed, ActionError>) -> (String, Option<SignedDuration>) {
@@ -183,7 +194,7 @@ async fn a_cancel_sends_one_feed_of_the_orders_items_and_is_done_with_its_id() {
 
     // The same action again (a retry after a lost answer): done, and no second feed.
     let before = counts(&fake);
-    assert_eq!(api.perform(&action).await, Ok(Performed { reference: None }));
+    assert_eq!(api.perform(&action).await, Ok(Performed::changed(None)));
     let again = counts(&fake);
     assert_eq!(again[2], before[2] + 1, "one getOrder");
     assert_eq!(again[4..], before[4..], "nothing sent");
@@ -234,7 +245,7 @@ async fn an_order_cancelled_already_is_done_without_a_feed() {
     fake.cancel(ORDER);
     let api = fake.api();
 
-    assert_eq!(api.perform(&cancel()).await, Ok(Performed { reference: None }));
+    assert_eq!(api.perform(&cancel()).await, Ok(Performed::changed(None)));
     assert_eq!(counts(&fake), [1, 0, 1, 0, 0, 0, 0, 0, 0, 0]);
 }
 
@@ -270,7 +281,7 @@ async fn a_feed_the_order_had_already_shipped_for_is_refused() {
     fake.set_feed_polls_pending(1);
     let api = with_options(&fake, |o| o.feed_polls = 1);
     let first = api.perform(&cancel()).await;
-    let (message, _) = later(first.clone());
+    let (message, _, _) = taken(first.clone());
     assert!(message.contains("feedId=50012019999"), "{message}");
     fake.ship(ORDER);
 
@@ -300,7 +311,7 @@ async fn a_refusal_of_an_order_cancelled_meanwhile_is_done() {
 }
 
 #[tokio::test]
-async fn a_feed_still_in_the_queue_is_later_and_the_next_attempt_follows_it() {
+async fn a_feed_still_in_the_queue_is_taken_not_failed_and_the_next_attempt_follows_it() {
     let fake = FakeSpApi::start().await;
     fake.set_feed_polls_pending(3);
     let api = with_options(&fake, |o| o.feed_polls = 2);
@@ -308,13 +319,24 @@ async fn a_feed_still_in_the_queue_is_later_and_the_next_attempt_follows_it() {
 
     let first = api.perform(&action).await;
 
-    let (message, retry_after) = later(first.clone());
+    let (message, reference, check_after) = taken(first.clone());
     assert_eq!(
         message,
         "Amazon has not processed the cancel feed yet (IN_PROGRESS); the next attempt asks again \
          (feedId=50012019999)"
     );
-    assert_eq!(retry_after, Some(SignedDuration::from_mins(2)));
+    assert_eq!(
+        reference.as_deref(),
+        Some(FEED_ID),
+        "the feed id, kept as the action's reference"
+    );
+    assert_eq!(check_after, SignedDuration::from_mins(2));
+    let kept = after(&action, first.as_ref().unwrap_err());
+    assert_eq!(
+        (kept.attempts, kept.reference.as_deref()),
+        (0, Some(FEED_ID)),
+        "not a failed attempt"
+    );
     assert_eq!(fake.order_status(ORDER), AmazonStatus::Unshipped);
     assert_eq!(counts(&fake), [1, 0, 1, 1, 1, 1, 1, 2, 0, 0]);
 
@@ -332,7 +354,7 @@ async fn with_no_polls_the_feed_is_left_to_the_next_attempt_which_asks_once() {
     fake.set_feed_polls_pending(0);
     let api = with_options(&fake, |o| o.feed_polls = 0);
     let first = api.perform(&cancel()).await;
-    let (message, _) = later(first.clone());
+    let (message, _, _) = taken(first.clone());
     assert!(
         message.contains("(IN_QUEUE)") && message.contains("feedId=50012019999"),
         "{message}"

@@ -5,14 +5,21 @@
 //! staff with the mall's reason and sends the buyer nothing; an action that keeps failing alerts the staff
 //! once after [`ALERT_AFTER_ATTEMPTS`](crate::action::ALERT_AFTER_ATTEMPTS) attempts and goes on being tried.
 
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
 use jiff::Timestamp;
 
 use super::{Mallguard, SEND_LEASE, ServiceError, queue};
-use crate::action::{ActionError, ActionKind, ActionState, MallAction};
+use crate::action::{ActionError, ActionId, ActionKind, ActionState, DropReason, MallAction};
 use crate::history::{Event, HistoryEntry};
 use crate::hold::{Hold, HoldState};
 use crate::notice::{HoldMailContext, Notice, NoticeId, NoticeKind};
 use crate::ports::{CommitError, Expect, Metric, StoredOrder, WriteBatch};
+
+/// The time a sweep keeps for one mall action: none is claimed with less left before its `until` (a Yahoo!
+/// action is an orderInfo and an orderStatusChange and maybe a token refresh, each up to ten seconds).
+const ACTION_ROOM: Duration = Duration::from_secs(30);
 
 /// What a round of actions did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
@@ -71,101 +78,219 @@ impl Mallguard {
     }
 
     /// Performs actions just committed (or claimed by the sweep) and records each outcome with what
-    /// follows from it: on success the buyer mails that waited on it, on a refusal the staff alert.
+    /// follows from it: on success the buyer mails that waited on it, on a refusal the staff alert. A hold
+    /// done once its hold was settled (the buyer confirmed meanwhile) is followed by the release that waited
+    /// for it.
     pub(super) async fn perform(&self, actions: Vec<MallAction>) -> Result<ActionsReport, ServiceError> {
         let mut report = ActionsReport::default();
-        for action in actions {
-            let now = self.clock.now();
-            let mut batch = WriteBatch::default();
-            // What the mall said is kept in the action, its evidence and maybe a mail: made fit for all three.
-            let result = self.actions.perform(&action).await.map_err(ActionError::tamed);
-            let (updated, event) = match result {
-                Ok(performed) => {
-                    report.done += 1;
-                    tracing::info!(action = %action.id, reference = ?performed.reference, "the mall did it");
-                    let event = Event::ActionPerformed {
-                        action: action.id.clone(),
-                        kind: action.kind,
-                        reference: performed.reference.clone(),
-                    };
-                    (action.done(performed.reference), event)
-                }
-                Err(ActionError::Later { message, retry_after }) => {
-                    report.retried += 1;
-                    tracing::warn!(action = %action.id, error = %message, "the mall could not do it now; the sweep retries");
-                    self.metrics.record(Metric::FeedRetry, 1);
-                    let updated = action.failed(message.clone(), retry_after, now);
-                    let event = Event::ActionRetried {
-                        action: action.id.clone(),
-                        kind: action.kind,
-                        attempt: updated.attempts,
-                        error: message,
-                    };
-                    (updated, event)
-                }
-                Err(ActionError::Accepted {
-                    reference,
-                    message,
-                    check_after,
-                }) => {
-                    report.retried += 1;
-                    tracing::info!(action = %action.id, ?reference, %message, "the mall took it; confirmed later");
-                    let updated = action.accepted(reference.clone(), message.clone(), check_after, now);
-                    let event = Event::ActionAccepted {
-                        action: action.id.clone(),
-                        kind: action.kind,
-                        attempt: updated.attempts,
-                        reference,
-                        message,
-                    };
-                    (updated, event)
-                }
-                Err(ActionError::Refused(reason)) => {
-                    report.refused += 1;
-                    tracing::error!(action = %action.id, %reason, "the mall refused; the staff are told");
-                    self.metrics.record(Metric::FeedFailure, 1);
-                    let event = Event::ActionRefused {
-                        action: action.id.clone(),
-                        kind: action.kind,
-                        reason: reason.clone(),
-                    };
-                    (action.refused(reason), event)
-                }
-            };
-            batch.history.push(HistoryEntry::new(&action.order, now, event));
-            let mails = match updated.state {
-                ActionState::Done if !updated.then_notify.is_empty() => {
-                    self.mails_for(&updated, &updated.then_notify, None, now).await?
-                }
-                ActionState::Refused => {
-                    let reason = updated.last_error.clone().unwrap_or_default();
-                    self.mails_for(&updated, &[NoticeKind::StaffActionRefused], Some(&reason), now)
-                        .await?
-                }
-                ActionState::Pending if updated.calls_for_staff() => {
-                    tracing::error!(action = %action.id, attempts = updated.attempts, "the mall keeps failing; the staff are told");
-                    let reason = updated.last_error.clone().unwrap_or_default();
-                    self.mails_for(&updated, &[NoticeKind::StaffActionFailing], Some(&reason), now)
-                        .await?
-                }
-                _ => vec![],
-            };
-            for notice in &mails {
-                queue(&mut batch, notice.clone(), now);
-            }
-            batch.actions.push((updated, Expect::Version(action.version)));
-            match self.store.commit(batch).await {
-                Ok(()) => {
-                    self.deliver(mails).await;
-                }
-                // Somebody else recorded this action meanwhile (a sweep that took over a lapsed lease).
-                Err(CommitError::Conflict) => {
-                    tracing::warn!(action = %action.id, "the action's outcome was recorded by somebody else");
-                }
-                Err(CommitError::Store(err)) => return Err(err.into()),
+        let mut queue: VecDeque<MallAction> = actions.into();
+        while let Some(action) = queue.pop_front() {
+            if let Some(release) = self.perform_one(action, &mut report).await? {
+                queue.push_back(release);
             }
         }
         Ok(report)
+    }
+
+    /// One action; returns the release now due, claimed, when this was a hold whose hold was settled.
+    async fn perform_one(
+        &self,
+        action: MallAction,
+        report: &mut ActionsReport,
+    ) -> Result<Option<MallAction>, ServiceError> {
+        let now = self.clock.now();
+        if action.kind == ActionKind::Release {
+            match self.release_gate(&action, now).await? {
+                Gate::Go => {}
+                Gate::Wait(until) => {
+                    // Not tried: the hold is on its way to the mall. The release follows it (see below), or
+                    // the sweep takes it once the hold's lease is over.
+                    report.retried += 1;
+                    let mut batch = WriteBatch::default();
+                    batch
+                        .actions
+                        .push((action.waiting(until), Expect::Version(action.version)));
+                    self.commit_action(batch, &action).await?;
+                    return Ok(None);
+                }
+                Gate::Drop(reason, stale_hold) => {
+                    let mut batch = WriteBatch::default();
+                    let mut dropped = 1;
+                    if let Some(hold_action) = stale_hold {
+                        dropped += 1;
+                        drop_into(&mut batch, &hold_action, DropReason::SettledFirst, now);
+                    }
+                    drop_into(&mut batch, &action, reason, now);
+                    if self.commit_action(batch, &action).await? {
+                        tracing::info!(action = %action.id, ?reason, "release not asked of the mall");
+                        report.dropped += dropped;
+                    }
+                    return Ok(None);
+                }
+            }
+        }
+        let mut batch = WriteBatch::default();
+        // What the mall said is kept in the action, its evidence and maybe a mail: made fit for all three.
+        let result = self.actions.perform(&action).await.map_err(ActionError::tamed);
+        let (mut updated, event) = match result {
+            Ok(performed) => {
+                report.done += 1;
+                tracing::info!(action = %action.id, reference = ?performed.reference, already = performed.already, "the mall did it");
+                let event = Event::ActionPerformed {
+                    action: action.id.clone(),
+                    kind: action.kind,
+                    reference: performed.reference.clone(),
+                };
+                (action.performed(performed), event)
+            }
+            Err(ActionError::Later { message, retry_after }) => {
+                report.retried += 1;
+                tracing::warn!(action = %action.id, error = %message, "the mall could not do it now; the sweep retries");
+                self.metrics.record(Metric::FeedRetry, 1);
+                let updated = action.failed(message.clone(), retry_after, now);
+                let event = Event::ActionRetried {
+                    action: action.id.clone(),
+                    kind: action.kind,
+                    attempt: updated.attempts,
+                    error: message,
+                };
+                (updated, event)
+            }
+            Err(ActionError::Accepted {
+                reference,
+                message,
+                check_after,
+            }) => {
+                report.retried += 1;
+                tracing::info!(action = %action.id, ?reference, %message, "the mall took it; confirmed later");
+                let updated = action.accepted(reference.clone(), message.clone(), check_after, now);
+                let event = Event::ActionAccepted {
+                    action: action.id.clone(),
+                    kind: action.kind,
+                    attempt: updated.attempts + 1,
+                    reference,
+                    message,
+                };
+                (updated, event)
+            }
+            Err(ActionError::Refused(reason)) => {
+                report.refused += 1;
+                tracing::error!(action = %action.id, %reason, "the mall refused; the staff are told");
+                self.metrics.record(Metric::FeedFailure, 1);
+                let event = Event::ActionRefused {
+                    action: action.id.clone(),
+                    kind: action.kind,
+                    reason: reason.clone(),
+                };
+                (action.refused(reason), event)
+            }
+        };
+        batch.history.push(HistoryEntry::new(&action.order, now, event));
+        let mails = match updated.state {
+            ActionState::Done if !updated.then_notify.is_empty() => {
+                self.mails_for(&updated, &updated.then_notify, None, now).await?
+            }
+            ActionState::Refused => {
+                let reason = updated.last_error.clone().unwrap_or_default();
+                self.mails_for(&updated, &[NoticeKind::StaffActionRefused], Some(&reason), now)
+                    .await?
+            }
+            ActionState::Pending if updated.calls_for_staff(&action, now) => {
+                tracing::error!(action = %action.id, attempts = updated.attempts, "the mall keeps failing or has not confirmed; the staff are told");
+                updated.staff_told = true;
+                let reason = updated.last_error.clone().unwrap_or_default();
+                self.mails_for(&updated, &[NoticeKind::StaffActionFailing], Some(&reason), now)
+                    .await?
+            }
+            _ => vec![],
+        };
+        for notice in &mails {
+            queue(&mut batch, notice.clone(), now);
+        }
+        batch.actions.push((updated.clone(), Expect::Version(action.version)));
+        if !self.commit_action(batch, &action).await? {
+            return Ok(None);
+        }
+        self.deliver(mails).await;
+        // The buyer or the staff may have settled the hold while the mall was placing it: its release waited
+        // (see [`Mallguard::release_gate`]) and follows now. Not after the very first try, inside the request
+        // that held the order: nothing can have asked for a release before it (the notice has just gone out),
+        // and that request reads nothing more; a release asked meanwhile waits for the sweep.
+        if updated.kind == ActionKind::Hold && updated.state == ActionState::Done && action.version > 0 {
+            return self.release_after_hold(&updated).await;
+        }
+        Ok(None)
+    }
+
+    /// Commits an action's outcome; false when somebody else recorded it meanwhile (a sweep that took over a
+    /// lapsed lease).
+    async fn commit_action(&self, batch: WriteBatch, action: &MallAction) -> Result<bool, ServiceError> {
+        match self.store.commit(batch).await {
+            Ok(()) => Ok(true),
+            Err(CommitError::Conflict) => {
+                tracing::warn!(action = %action.id, "the action's outcome was recorded by somebody else");
+                Ok(false)
+            }
+            Err(CommitError::Store(err)) => Err(err.into()),
+        }
+    }
+
+    /// Whether a release may go to the mall now: only once mallguard's own hold is there. A release waits
+    /// while its hold is being placed, and is dropped when there is nothing of mallguard's to release (the
+    /// hold was refused, dropped, never asked for, or found placed by somebody else).
+    async fn release_gate(&self, release: &MallAction, now: Timestamp) -> Result<Gate, ServiceError> {
+        let hold_action = self
+            .store
+            .action(&ActionId::for_hold(&release.hold, ActionKind::Hold))
+            .await?;
+        Ok(match hold_action {
+            None => Gate::Drop(DropReason::NoHold, None),
+            Some(hold) => match hold.state {
+                ActionState::Done if hold.found_done => Gate::Drop(DropReason::HeldByOthers, None),
+                ActionState::Done => Gate::Go,
+                ActionState::Refused => Gate::Drop(DropReason::HoldRefused, None),
+                ActionState::Dropped => Gate::Drop(DropReason::HoldDropped, None),
+                ActionState::Pending => match hold.leased_until.filter(|until| *until > now) {
+                    Some(until) => Gate::Wait(until),
+                    // Nobody is placing it, and the hold is settled (it asked for this release): the hold is
+                    // not needed any more, nor is its release.
+                    None => Gate::Drop(DropReason::HoldDropped, Some(Box::new(hold))),
+                },
+            },
+        })
+    }
+
+    /// After a hold was placed at the mall: the release waiting for it, claimed, when the hold was settled
+    /// meanwhile.
+    async fn release_after_hold(&self, hold_action: &MallAction) -> Result<Option<MallAction>, ServiceError> {
+        let settled = self
+            .store
+            .hold(&hold_action.hold)
+            .await?
+            .is_some_and(|hold| hold.state != HoldState::Held);
+        if !settled {
+            return Ok(None);
+        }
+        let id = ActionId::for_hold(&hold_action.hold, ActionKind::Release);
+        let now = self.clock.now();
+        match self.store.action(&id).await? {
+            Some(release) if release.state == ActionState::Pending && !release.is_leased(now) => {
+                self.claim(&release, now).await
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// `action` claimed for performing from `now` (see [`SEND_LEASE`]); None when somebody else changed it.
+    async fn claim(&self, action: &MallAction, now: Timestamp) -> Result<Option<MallAction>, ServiceError> {
+        let claimed = action.leased(now.saturating_add(SEND_LEASE).unwrap_or(now));
+        let mut batch = WriteBatch::default();
+        batch.actions.push((claimed.clone(), Expect::Version(action.version)));
+        match self.store.commit(batch).await {
+            Ok(()) => Ok(Some(claimed)),
+            Err(CommitError::Conflict) => Ok(None),
+            Err(CommitError::Store(err)) => Err(err.into()),
+        }
     }
 
     /// The mails of `kinds` about the hold of `action`, rendered now (the hold, the orders as they are).
@@ -226,41 +351,72 @@ impl Mallguard {
         }))
     }
 
-    /// The sweep's part: pending actions whose next attempt is due, each claimed before it runs so two
-    /// sweeps never act twice. A hold action whose hold was settled before it ever reached the mall is
-    /// dropped (the settlement asked for what follows).
-    pub(super) async fn retry_actions(&self, horizon: Timestamp) -> Result<ActionsReport, ServiceError> {
-        let now = self.clock.now();
+    /// The sweep's part: pending actions whose next attempt is due, each claimed from the clock's now just
+    /// before it runs (a lease taken for a whole batch would lapse while the batch's first actions run, and
+    /// let another sweep act on the last ones too), none claimed once `until` is near. A hold action whose
+    /// hold was settled before it ever reached the mall is dropped (the settlement asked for what follows).
+    pub(super) async fn retry_actions(
+        &self,
+        horizon: Timestamp,
+        until: Option<Instant>,
+    ) -> Result<ActionsReport, ServiceError> {
         let mut report = ActionsReport::default();
-        let mut claimed = vec![];
+        let mut longest = Duration::ZERO;
         for action in self.store.pending_actions(horizon, super::expire::SWEEP_LIMIT).await? {
+            let room = ACTION_ROOM.max(longest * 2);
+            if until.is_some_and(|until| until.saturating_duration_since(Instant::now()) <= room) {
+                tracing::warn!("the sweep's time is near its end: the remaining mall actions wait for the next");
+                break;
+            }
+            let now = self.clock.now();
             if action.is_leased(now) {
                 continue;
             }
-            let mut batch = WriteBatch::default();
             let stale_hold = action.kind == ActionKind::Hold
                 && self
                     .store
                     .hold(&action.hold)
                     .await?
                     .is_none_or(|hold| hold.state != HoldState::Held);
-            let next = if stale_hold {
-                report.dropped += 1;
-                action.dropped()
-            } else {
-                action.leased(now.saturating_add(SEND_LEASE).unwrap_or(now))
-            };
-            batch.actions.push((next.clone(), Expect::Version(action.version)));
-            match self.store.commit(batch).await {
-                Ok(()) if !stale_hold => claimed.push(next),
-                Ok(()) | Err(CommitError::Conflict) => {}
-                Err(CommitError::Store(err)) => return Err(err.into()),
+            if stale_hold {
+                let mut batch = WriteBatch::default();
+                drop_into(&mut batch, &action, DropReason::SettledFirst, now);
+                if self.commit_action(batch, &action).await? {
+                    report.dropped += 1;
+                }
+                continue;
             }
+            let Some(claimed) = self.claim(&action, now).await? else {
+                continue;
+            };
+            let started = Instant::now();
+            report = report.plus(self.perform(vec![claimed]).await?);
+            longest = longest.max(started.elapsed());
         }
-        let performed = self.perform(claimed).await?;
-        Ok(ActionsReport {
-            dropped: report.dropped,
-            ..performed
-        })
+        Ok(report)
     }
+}
+
+/// What a release waits for.
+enum Gate {
+    /// mallguard's hold is at the mall: release it.
+    Go,
+    /// mallguard's hold is being placed, until then at the latest.
+    Wait(Timestamp),
+    /// Nothing of mallguard's to release; with the hold action to drop too, when it never ran.
+    Drop(DropReason, Option<Box<MallAction>>),
+}
+
+/// Adds `action`, dropped for `reason`, and its evidence to `batch`.
+fn drop_into(batch: &mut WriteBatch, action: &MallAction, reason: DropReason, now: Timestamp) {
+    batch.history.push(HistoryEntry::new(
+        &action.order,
+        now,
+        Event::ActionDropped {
+            action: action.id.clone(),
+            kind: action.kind,
+            reason,
+        },
+    ));
+    batch.actions.push((action.dropped(), Expect::Version(action.version)));
 }

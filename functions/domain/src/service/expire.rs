@@ -128,7 +128,7 @@ impl Mallguard {
             Retry::WhenDue => now,
             Retry::AllNow => now.saturating_add(BACKOFF_HORIZON).unwrap_or(now),
         };
-        let retried = self.retry_actions(horizon).await?;
+        let retried = self.retry_actions(horizon, until).await?;
         report.actions = done.plus(retried);
         if report.more_due {
             tracing::warn!(
