@@ -391,6 +391,11 @@ pub enum ActionError {
     /// credentials refused): the staff must act; the reason is the mall's.
     #[error("the mall refused: {0}")]
     Refused(String),
+    /// The mall refused because the order has already shipped (Yahoo!: `ShipStatus` 3 or 4, or 5 完了;
+    /// Rakuten: orderProgress 500 発送済 or later; Amazon: `Shipped`): what the mall reports wins, so the hold
+    /// settles as shipped, as when the mall reports the shipment itself, and the staff hear that it shipped.
+    #[error("the order has already shipped: {0}")]
+    Shipped(String),
     /// The mall took it but has not done it yet (Rakuten: a cancellation applied for, orderProgress 800,
     /// until Rakuten confirms it at 900): the action stays pending and is looked at again after
     /// `check_after`, so what waits on it (the buyer's cancellation mail) waits until the mall confirms.
@@ -413,6 +418,7 @@ impl ActionError {
                 retry_after: retry_after.map(|wait| wait.clamp(SignedDuration::ZERO, MAX_MALL_WAIT)),
             },
             ActionError::Refused(reason) => ActionError::Refused(mall_text(&reason)),
+            ActionError::Shipped(reason) => ActionError::Shipped(mall_text(&reason)),
             ActionError::Accepted {
                 reference,
                 message,

@@ -29,8 +29,8 @@ pub enum HoldState {
     Cancelled,
     /// The other order was cancelled at the mall, so the held one ships.
     Released,
-    /// The mall reports the held order shipped before anybody answered: it is not cancelled (the staff are
-    /// told, to contact the buyer about a return if it was a duplicate).
+    /// The mall reports the held order shipped, or says so when asked to hold or cancel it: it is not
+    /// cancelled (the staff are told, to contact the buyer about a return if it was a duplicate).
     Shipped,
 }
 
@@ -473,6 +473,31 @@ impl Hold {
             version: self.version + 1,
             remind_at: None,
             resolution: Some(Resolution { state, by, at }),
+            ..self.clone()
+        })
+    }
+
+    /// The hold settled as shipped because the mall says the order shipped when mallguard asked it to hold or
+    /// cancel it: from held, or from cancelled by mallguard (the cancellation never happened at the mall).
+    pub fn shipped_at_mall(&self, at: Timestamp) -> Result<Hold, AlreadySettled> {
+        let cancelled_by_us =
+            self.state == HoldState::Cancelled && self.resolution.as_ref().is_some_and(|r| r.by != Resolver::Mall);
+        if self.state != HoldState::Held && !cancelled_by_us {
+            return Err(AlreadySettled {
+                id: self.id.clone(),
+                state: self.state,
+            });
+        }
+        let state = HoldState::Shipped;
+        Ok(Hold {
+            state,
+            version: self.version + 1,
+            remind_at: None,
+            resolution: Some(Resolution {
+                state,
+                by: Resolver::Mall,
+                at,
+            }),
             ..self.clone()
         })
     }

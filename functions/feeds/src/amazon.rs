@@ -1102,6 +1102,14 @@ impl AmazonSpApi {
         if status == AmazonStatus::Canceled {
             return Ok(Performed::changed(earlier));
         }
+        if matches!(status, AmazonStatus::Shipped | AmazonStatus::InvoiceUnconfirmed) {
+            return Err(ActionError::Shipped(match &earlier {
+                Some(feed_id) => {
+                    format!("the order has already shipped ({FEED_MARK}{feed_id} did not cancel it in time)")
+                }
+                None => "the order has already shipped".to_owned(),
+            }));
+        }
         if let Some(why) = not_cancellable(&status) {
             return Err(ActionError::Refused(match &earlier {
                 Some(feed_id) => format!("{why} ({FEED_MARK}{feed_id} did not cancel it in time)"),
@@ -1265,8 +1273,8 @@ impl AmazonSpApi {
                 Err(Unread::Failed(call, error)) => match action_error(call, error) {
                     later @ ActionError::Later { .. } => return Err(naming_feed(later, Some(feed_id))),
                     ActionError::Refused(why) => format!("the feed was processed, but its report was refused: {why}"),
-                    // A failed call is never only taken.
-                    accepted @ ActionError::Accepted { .. } => return Err(accepted),
+                    // A failed call is never only taken, nor says the order shipped.
+                    other @ (ActionError::Accepted { .. } | ActionError::Shipped(_)) => return Err(other),
                 },
                 Err(Unread::Unreadable(why)) => format!(
                     "the feed was processed, but its report cannot be read ({why}): look the feed up in Seller \

@@ -1455,15 +1455,16 @@ impl RakutenFeed {
                 check_after: CANCEL_CONFIRM_WAIT,
             });
         }
+        if has_shipped(progress) {
+            return Err(ActionError::Shipped(format!(
+                "orderProgress {}: cancelOrder takes orders at 100 注文確認待ち, 200 楽天処理中 or 300 発送待ち only",
+                progress_label(progress)
+            )));
+        }
         if !can_cancel_order(progress) {
-            let why = if has_shipped(progress) {
-                "the order has already shipped"
-            } else {
-                "the order may not be cancelled now"
-            };
             return Err(ActionError::Refused(format!(
-                "{why} (orderProgress {}): cancelOrder takes orders at 100 注文確認待ち, 200 楽天処理中 or 300 \
-                 発送待ち only; cancel it by hand in RMS if it must be",
+                "the order may not be cancelled now (orderProgress {}): cancelOrder takes orders at 100 \
+                 注文確認待ち, 200 楽天処理中 or 300 発送待ち only; cancel it by hand in RMS if it must be",
                 progress_label(progress)
             )));
         }

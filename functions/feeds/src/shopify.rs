@@ -367,8 +367,8 @@ impl ShopifyAdmin {
                 retry_after,
             },
             ActionError::Refused(message) => ActionError::Refused(format!("{name}: {message}{hint}")),
-            // A failure is never only taken.
-            accepted @ ActionError::Accepted { .. } => accepted,
+            // A failure is never only taken, nor says the order shipped.
+            other @ (ActionError::Accepted { .. } | ActionError::Shipped(_)) => other,
         }
     }
 
@@ -662,7 +662,7 @@ fn refused(call: Call, refusal: Refusal) -> ActionError {
             retry_after,
         },
         ActionError::Refused(message) => ActionError::Refused(format!("{}: {message}", call.name())),
-        accepted @ ActionError::Accepted { .. } => accepted,
+        other @ (ActionError::Accepted { .. } | ActionError::Shipped(_)) => other,
     }
 }
 

@@ -58,9 +58,9 @@
 //! [`OrderInfo::check_change`]: an order that already has the status asked for is done without a change (so
 //! an action done again, or retried after a lost answer, changes nothing); a change Yahoo's transition table
 //! forbids (a reservation cannot be held, a cancelled order is final), one its fraud screening forbids
-//! (`FraudHoldStatus` 1 or 3: only a cancel), and a cancel of an order that has shipped (`ShipStatus` 3 or 4,
-//! or `OrderStatus` 5: Yahoo would take it) are refused without a change, in words the staff read; so is a
-//! hold of a shipped order (too late). Otherwise one orderStatusChange ([`yahoo::status_change_request`]):
+//! (`FraudHoldStatus` 1 or 3: only a cancel) are refused without a change, in words the staff read; a cancel
+//! of an order that has shipped (`ShipStatus` 3 or 4, or `OrderStatus` 5: Yahoo would take it) and a hold of
+//! one (too late) are [`ActionError::Shipped`] without a change, so the hold settles as shipped. Otherwise one orderStatusChange ([`yahoo::status_change_request`]):
 //!
 //! | action | `OrderStatus` | `CancelReason` | requests |
 //! |---|---|---|---|
@@ -863,11 +863,14 @@ impl YahooFeed {
                     status.label()
                 ))));
             }
+            Err(blocked @ ChangeBlocked::AlreadyShipped { .. }) => {
+                return Err(ActionError::Shipped(blocked.to_string()));
+            }
             Err(blocked) => return Err(ActionError::Refused(blocked.to_string())),
         }
-        // Yahoo would hold a shipped order, to no effect: the staff hear it is too late.
+        // Yahoo would hold a shipped order, to no effect: the hold settles as shipped.
         if change == StatusChange::Hold && info.has_shipped() {
-            return Err(ActionError::Refused(format!(
+            return Err(ActionError::Shipped(format!(
                 "the order has already shipped (ShipStatus {}, OrderStatus {}): it is too late to hold it",
                 info.ship_status.map_or("unknown".to_owned(), |s| s.to_string()),
                 info.order_status.label()

@@ -47,7 +47,7 @@ fn after(action: &MallAction, error: &ActionError) -> MallAction {
         ActionError::Later { message, retry_after } => {
             action.failed(message.clone(), *retry_after, NOW.parse::<Timestamp>().unwrap())
         }
-        ActionError::Refused(reason) => action.refused(reason.clone()),
+        ActionError::Refused(reason) | ActionError::Shipped(reason) => action.refused(reason.clone()),
         ActionError::Accepted {
             reference,
             message,
@@ -226,14 +226,14 @@ async fn every_item_of_every_page_is_cancelled_with_the_reason_configured() {
 }
 
 #[tokio::test]
-async fn a_shipped_order_is_refused_without_a_feed() {
+async fn a_shipped_order_is_answered_as_shipped_without_a_feed() {
     let fake = FakeSpApi::start().await;
     fake.ship(ORDER);
     let api = fake.api();
 
     assert_eq!(
         api.perform(&cancel()).await,
-        Err(ActionError::Refused("the order has already shipped".into()))
+        Err(ActionError::Shipped("the order has already shipped".into()))
     );
     assert_eq!(counts(&fake), [1, 0, 1, 0, 0, 0, 0, 0, 0, 0]);
     assert!(fake.uploads().is_empty());
@@ -275,7 +275,7 @@ async fn an_error_report_is_refused_with_its_description() {
 }
 
 #[tokio::test]
-async fn a_feed_the_order_had_already_shipped_for_is_refused() {
+async fn a_feed_the_order_had_already_shipped_for_is_answered_as_shipped() {
     let fake = FakeSpApi::start().await;
     // Unshipped when read, shipped by the time the feed is processed.
     fake.set_feed_polls_pending(1);
@@ -285,9 +285,11 @@ async fn a_feed_the_order_had_already_shipped_for_is_refused() {
     assert!(message.contains("feedId=50012019999"), "{message}");
     fake.ship(ORDER);
 
-    let reason = refused(api.perform(&after(&cancel(), &first.unwrap_err())).await);
+    let Err(ActionError::Shipped(reason)) = api.perform(&after(&cancel(), &first.unwrap_err())).await else {
+        panic!("not shipped")
+    };
 
-    // The order is looked at before the feed: shipped, refused at once, naming the feed that came too late.
+    // The order is looked at before the feed: shipped, at once, naming the feed that came too late.
     assert_eq!(
         reason,
         "the order has already shipped (feedId=50012019999 did not cancel it in time)"

@@ -252,7 +252,8 @@ async fn a_yahoo_duplicate_is_held_then_cancelled_at_yahoo_at_the_deadline_and_a
         first.contains("モールでのキャンセルに失敗（1回目、再試行します）") && first.contains("モールでキャンセル済み"),
         "retried, then done: {first}"
     );
-    // The shipped one: refused, the staff told with the reason, the buyer told nothing.
+    // The shipped one: Yahoo!'s status wins. Not cancelled there, its hold settles as shipped, the staff hear
+    // that it shipped (not of a refusal), the buyer is told nothing.
     let second = stdout(&mallguard(&malls.data, &["evidence", "yahoo", SECOND]));
     assert!(second.contains("モールがキャンセルを拒否"), "{second}");
     assert_eq!(malls.yahoo.status(SECOND).0, 3);
@@ -261,11 +262,26 @@ async fn a_yahoo_duplicate_is_held_then_cancelled_at_yahoo_at_the_deadline_and_a
         0,
         "no cancellation mail for an order not cancelled"
     );
+    let holds = stdout(&mallguard(&malls.data, &["holds", "--all"]));
+    let line = holds
+        .lines()
+        .find(|l| l.contains(SECOND))
+        .unwrap_or_else(|| panic!("{holds}"));
+    assert!(line.contains("発送済み"), "{holds}");
+    let staff: Vec<_> = outbox(&malls.data)
+        .into_iter()
+        .filter(|m| m.to.contains("staff@") && m.subject.contains(SECOND))
+        .collect();
     assert!(
-        outbox(&malls.data).iter().any(|m| m.to.contains("staff@")
-            && m.subject.contains("モールが操作を受け付けませんでした")
-            && m.subject.contains(SECOND)),
-        "the staff hear of the refusal"
+        !staff
+            .iter()
+            .any(|m| m.subject.contains("モールが操作を受け付けませんでした")),
+        "not a refusal"
+    );
+    assert!(
+        staff.iter().any(|m| m.text.contains("モールで発送されました")),
+        "the staff hear it shipped: {:?}",
+        staff.iter().map(|m| &m.subject).collect::<Vec<_>>()
     );
 
     // Amazon: nothing was asked of Amazon, the hold waits for the staff, who have the case text; a later

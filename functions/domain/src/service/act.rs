@@ -13,8 +13,9 @@ use jiff::Timestamp;
 use super::{Mallguard, SEND_LEASE, ServiceError, queue};
 use crate::action::{ActionError, ActionId, ActionKind, ActionState, DropReason, MallAction};
 use crate::history::{Event, HistoryEntry};
-use crate::hold::{Hold, HoldState};
+use crate::hold::{Decision, Hold, HoldState, Resolver};
 use crate::notice::{HoldMailContext, Notice, NoticeId, NoticeKind};
+use crate::order::OrderStatus;
 use crate::ports::{CommitError, Expect, Metric, StoredOrder, WriteBatch};
 
 /// The time a sweep keeps for one mall action: none is claimed with less left before its `until` (a Yahoo!
@@ -132,6 +133,7 @@ impl Mallguard {
         let mut batch = WriteBatch::default();
         // What the mall said is kept in the action, its evidence and maybe a mail: made fit for all three.
         let result = self.actions.perform(&action).await.map_err(ActionError::tamed);
+        let mut shipped = false;
         let (mut updated, event) = match result {
             Ok(performed) => {
                 report.done += 1;
@@ -173,6 +175,17 @@ impl Mallguard {
                 };
                 (updated, event)
             }
+            Err(ActionError::Shipped(reason)) => {
+                report.refused += 1;
+                tracing::warn!(action = %action.id, %reason, "the order has shipped at the mall; the hold settles as shipped");
+                shipped = action.kind != ActionKind::Release;
+                let event = Event::ActionRefused {
+                    action: action.id.clone(),
+                    kind: action.kind,
+                    reason: reason.clone(),
+                };
+                (action.refused(reason), event)
+            }
             Err(ActionError::Refused(reason)) => {
                 report.refused += 1;
                 tracing::error!(action = %action.id, %reason, "the mall refused; the staff are told");
@@ -186,7 +199,13 @@ impl Mallguard {
             }
         };
         batch.history.push(HistoryEntry::new(&action.order, now, event));
+        let mut settled = None;
         let mails = match updated.state {
+            ActionState::Refused if shipped => {
+                let (hold, mails) = self.shipped_into(&mut batch, &updated, now).await?;
+                settled = hold;
+                mails
+            }
             ActionState::Done if !updated.then_notify.is_empty() => {
                 self.mails_for(&updated, &updated.then_notify, None, now).await?
             }
@@ -204,12 +223,18 @@ impl Mallguard {
             }
             _ => vec![],
         };
-        for notice in &mails {
-            queue(&mut batch, notice.clone(), now);
+        // The shipped settlement queued its own mail.
+        if settled.is_none() {
+            for notice in &mails {
+                queue(&mut batch, notice.clone(), now);
+            }
         }
         batch.actions.push((updated.clone(), Expect::Version(action.version)));
         if !self.commit_action(batch, &action).await? {
             return Ok(None);
+        }
+        if let Some(hold) = &settled {
+            self.record_settled(hold);
         }
         self.deliver(mails).await;
         // The buyer or the staff may have settled the hold while the mall was placing it: its release waited
@@ -220,6 +245,55 @@ impl Mallguard {
             return self.release_after_hold(&updated).await;
         }
         Ok(None)
+    }
+
+    /// Adds to `batch` what follows when the mall says the order of `action` has shipped: the hold settles as
+    /// shipped (from held, or from a cancellation mallguard decided but the mall never did), the order reads as
+    /// shipped and counts as an earlier order again, and the staff get [`NoticeKind::StaffShipped`] rather than
+    /// a refusal; the buyer's mails that waited on a cancellation are never sent. A hold settled otherwise
+    /// meanwhile (the mall's shipment already reported) gets the usual refusal alert, or nothing when shipped.
+    async fn shipped_into(
+        &self,
+        batch: &mut WriteBatch,
+        action: &MallAction,
+        now: Timestamp,
+    ) -> Result<(Option<Hold>, Vec<Notice>), ServiceError> {
+        let hold = self.load_hold(&action.hold).await?;
+        let Ok(shipped) = hold.shipped_at_mall(now) else {
+            if hold.state == HoldState::Shipped {
+                return Ok((None, vec![]));
+            }
+            let reason = action.last_error.clone().unwrap_or_default();
+            let mails = self
+                .mails_for(action, &[NoticeKind::StaffActionRefused], Some(&reason), now)
+                .await?;
+            return Ok((None, mails));
+        };
+        let this = self.in_shop(hold.order.mall, &hold.order.shop).await;
+        let held = self.load_order(&hold.order).await?;
+        let original = self.load_order(&hold.original).await?;
+        let mut updated = held.clone();
+        updated.order.status = OrderStatus::Shipped;
+        updated.version = held.version + 1;
+        batch.index.extend(super::index_entries(&updated));
+        batch.orders.push((updated.clone(), Expect::Version(held.version)));
+        batch.holds.push((shipped.clone(), Expect::Version(hold.version)));
+        let event = Event::Resolved {
+            hold: hold.id.clone(),
+            decision: Decision::Shipped,
+            state: HoldState::Shipped,
+            by: Resolver::Mall,
+        };
+        batch.history.push(HistoryEntry::new(&hold.order, now, event.clone()));
+        if hold.original != hold.order {
+            batch.history.push(HistoryEntry::new(&hold.original, now, event));
+        }
+        let mut mails = vec![];
+        if let Some(notice) = this.hold_notice_at(NoticeKind::StaffShipped, &shipped, &updated, &original, None, now)? {
+            queue(batch, notice.clone(), now);
+            mails.push(notice);
+        }
+        Ok((Some(shipped), mails))
     }
 
     /// Commits an action's outcome; false when somebody else recorded it meanwhile (a sweep that took over a

@@ -733,3 +733,45 @@ async fn a_cancellation_the_mall_only_took_waits_for_its_confirmation_before_the
         "{events:?}"
     );
 }
+
+#[tokio::test]
+async fn a_cancellation_the_mall_refuses_because_the_order_shipped_settles_the_hold_as_shipped() {
+    let w = world(
+        ScriptedActions::at(Mall::Own)
+            .then(Ok(Performed::default()))
+            .then(Err(ActionError::Shipped("ShipStatus 3".into()))),
+    );
+    let hold = w.held_pair().await;
+    w.clock.set(hold.deadline);
+    w.app.sweep().await.unwrap();
+    let settled = w.store.hold(&hold.id).await.unwrap().unwrap();
+    assert_eq!(settled.state, HoldState::Shipped, "the mall's status wins");
+    let held = w.store.order(&order("1002").order_ref).await.unwrap().unwrap();
+    assert_eq!(held.order.status, OrderStatus::Shipped);
+    assert!(
+        w.mails_of(NoticeKind::Cancellation).is_empty(),
+        "no cancellation mail to the buyer"
+    );
+    assert_eq!(w.mails_of(NoticeKind::StaffShipped).len(), 1);
+    assert!(
+        w.mails_of(NoticeKind::StaffActionRefused).is_empty(),
+        "not a refusal to act on"
+    );
+    assert_eq!(w.action(&hold, ActionKind::Cancel).await.state, ActionState::Refused);
+    let page = w.app.view(&w.cancel_token()).await.unwrap();
+    assert_eq!(page.hold.state, HoldState::Shipped);
+}
+
+#[tokio::test]
+async fn a_hold_the_mall_finds_too_late_settles_as_shipped_and_tells_the_staff() {
+    let w = world(ScriptedActions::at(Mall::Own).then(Err(ActionError::Shipped("ShipStatus 3".into()))));
+    let hold = w.held_pair().await;
+    assert_eq!(w.store.hold(&hold.id).await.unwrap().unwrap().state, HoldState::Shipped);
+    assert_eq!(w.mails_of(NoticeKind::StaffShipped).len(), 1);
+    assert!(w.mails_of(NoticeKind::StaffActionRefused).is_empty());
+    // At the deadline nothing is cancelled.
+    w.clock.set(hold.deadline);
+    w.app.sweep().await.unwrap();
+    assert_eq!(w.mall.asked().len(), 1);
+    assert!(w.mails_of(NoticeKind::Cancellation).is_empty());
+}
