@@ -775,3 +775,29 @@ async fn a_hold_the_mall_finds_too_late_settles_as_shipped_and_tells_the_staff()
     assert_eq!(w.mall.asked().len(), 1);
     assert!(w.mails_of(NoticeKind::Cancellation).is_empty());
 }
+
+#[tokio::test]
+async fn the_staff_mail_of_an_undeliverable_notice_gives_the_steps_when_the_mall_refused_the_hold() {
+    let w = world(ScriptedActions::at(Mall::Yahoo).then(Err(ActionError::Refused(
+        "Yahoo does not change an order from 1 予約中 to 3 保留".into(),
+    ))));
+    let mut first = order("1001");
+    first.order_ref.mall = Mall::Yahoo;
+    let mut second = order_at("1002", "2026-11-23T03:05:00Z");
+    second.order_ref.mall = Mall::Yahoo;
+    w.app.ingest(incoming(first)).await.unwrap();
+    let IngestOutcome::Held { hold, .. } = w.app.ingest(incoming(second)).await.unwrap() else {
+        panic!()
+    };
+    let hold = w.store.hold(&hold).await.unwrap().unwrap();
+    assert_eq!(w.action(&hold, ActionKind::Hold).await.state, ActionState::Refused);
+    w.app.mail_reported(bounced(&hold)).await.unwrap();
+    let steps = crate::hold::mall_steps(Mall::Yahoo, HoldState::Held, crate::Language::Ja);
+    let undeliverable = &w.mails_of(NoticeKind::StaffUndeliverable)[0];
+    assert!(
+        undeliverable.text.contains(steps),
+        "the steps by hand: {}",
+        undeliverable.text
+    );
+    assert!(!undeliverable.text.contains("を依頼しました"), "{}", undeliverable.text);
+}

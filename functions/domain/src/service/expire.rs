@@ -182,7 +182,10 @@ impl Mallguard {
                     now,
                     Event::AmazonFallbackNoted { hold: hold.id.clone() },
                 ));
-                if let Some(n) = self.hold_notice(NoticeKind::StaffEscalated, &escalated, &held, &original, now)? {
+                if let Some(n) = self
+                    .staff_hold_notice(NoticeKind::StaffEscalated, &escalated, &held, &original, now)
+                    .await?
+                {
                     queue(&mut batch, n, now);
                 }
                 Swept::Escalated

@@ -237,7 +237,10 @@ impl Mallguard {
             escalated.version += 1;
             batch.holds.push((escalated.clone(), Expect::Version(hold.version)));
         }
-        let Some(notice) = self.hold_notice(NoticeKind::StaffUndeliverable, &escalated, &held, &original, now)? else {
+        let Some(notice) = self
+            .staff_hold_notice(NoticeKind::StaffUndeliverable, &escalated, &held, &original, now)
+            .await?
+        else {
             return Ok(vec![]);
         };
         // One alert per hold however many reports come: `Absent` makes a second one a conflict.

@@ -266,6 +266,33 @@ impl Mallguard {
         self.hold_notice_at(kind, hold, held, original, at_mall, now)
     }
 
+    /// [`Mallguard::hold_notice`] for a staff mail sent while the hold goes on (an escalation, an undeliverable
+    /// notice): of a hold still held it says that the mall holds the order only when mallguard's hold action
+    /// says so (done, or asked and not failed yet); refused, dropped, or failing, the mail gives the steps.
+    async fn staff_hold_notice(
+        &self,
+        kind: NoticeKind,
+        hold: &Hold,
+        held: &StoredOrder,
+        original: &StoredOrder,
+        now: Timestamp,
+    ) -> Result<Option<Notice>, ServiceError> {
+        if hold.state != HoldState::Held || !self.acts(hold, ActionKind::Hold) {
+            return Ok(self.hold_notice(kind, hold, held, original, now)?);
+        }
+        let action = self
+            .store
+            .action(&crate::action::ActionId::for_hold(&hold.id, ActionKind::Hold))
+            .await?;
+        let placed = action.is_some_and(|a| match a.state {
+            crate::action::ActionState::Done => true,
+            crate::action::ActionState::Pending => a.attempts == 0,
+            crate::action::ActionState::Refused | crate::action::ActionState::Dropped => false,
+        });
+        let at_mall = placed.then_some(ActionKind::Hold);
+        Ok(self.hold_notice_at(kind, hold, held, original, at_mall, now)?)
+    }
+
     /// The same, saying that mallguard has asked the mall for `at_mall` (the staff mails then give no steps).
     fn hold_notice_at(
         &self,
