@@ -310,9 +310,9 @@ impl MallAction {
     }
 
     /// The action the mall took but has not confirmed: still pending, looked at again after `check_after`
-    /// (at least a minute), keeping the mall's `reference`. A re-check is not a failed attempt: it does not
-    /// count towards [`ALERT_AFTER_ATTEMPTS`] nor back off; the staff hear of it after
-    /// [`ALERT_AFTER_UNCONFIRMED`].
+    /// (at least a minute), or, as the wait grows, after half the time waited so far (at most an hour), keeping
+    /// the mall's `reference`. A re-check is not a failed attempt: it does not count towards
+    /// [`ALERT_AFTER_ATTEMPTS`]; the staff hear of it after [`ALERT_AFTER_UNCONFIRMED`].
     pub fn accepted(
         &self,
         reference: Option<String>,
@@ -320,7 +320,11 @@ impl MallAction {
         check_after: SignedDuration,
         now: Timestamp,
     ) -> Self {
-        let wait = check_after.clamp(SignedDuration::from_mins(1), MAX_MALL_WAIT);
+        let since = self.accepted_at.unwrap_or(now);
+        let waited = now.duration_since(since).max(SignedDuration::ZERO);
+        let wait = check_after
+            .clamp(SignedDuration::from_mins(1), MAX_MALL_WAIT)
+            .max((waited / 2).min(SignedDuration::from_hours(1)));
         Self {
             version: self.version + 1,
             next_attempt_at: now.saturating_add(wait).unwrap_or(now),
@@ -557,6 +561,32 @@ mod tests {
             "the evidence and the staff's mail get the same text"
         );
         assert_eq!(mall_text(" already\nfulfilled "), "already fulfilled");
+    }
+
+    #[test]
+    fn a_taken_action_is_re_checked_as_the_mall_asks_then_less_often_up_to_hourly_without_counting_failures() {
+        let at = |t: &str| t.parse::<Timestamp>().unwrap();
+        let wait = SignedDuration::from_mins(5);
+        let first = action().accepted(Some("job-1".into()), "800".into(), wait, at("2026-11-23T03:00:00Z"));
+        assert_eq!(first.next_attempt_at, at("2026-11-23T03:05:00Z"));
+        assert_eq!(
+            (first.attempts, first.accepted_at),
+            (0, Some(at("2026-11-23T03:00:00Z")))
+        );
+        let later = first.accepted(None, "800".into(), wait, at("2026-11-23T03:40:00Z"));
+        assert_eq!(
+            later.next_attempt_at,
+            at("2026-11-23T04:00:00Z"),
+            "half the 40 minutes waited"
+        );
+        assert_eq!(later.reference.as_deref(), Some("job-1"));
+        let much_later = later.accepted(None, "800".into(), wait, at("2026-11-23T09:00:00Z"));
+        assert_eq!(
+            much_later.next_attempt_at,
+            at("2026-11-23T10:00:00Z"),
+            "an hour at most"
+        );
+        assert_eq!(much_later.attempts, 0);
     }
 
     #[test]

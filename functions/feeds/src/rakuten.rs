@@ -268,11 +268,11 @@ pub struct RakutenFeed {
     sub_statuses: std::sync::Mutex<Option<(std::time::Instant, SubStatusList)>>,
 }
 
-/// How long the list of the shop's sub-statuses is used before it is asked for again.
 /// How soon a cancellation RMS took (800 キャンセル確定待ち) is looked at again for Rakuten's confirmation (900):
-/// a getOrder each time, backed off like any pending action.
+/// a getOrder each time, every five minutes at first, then less often (see [`MallAction::accepted`]).
 const CANCEL_CONFIRM_WAIT: SignedDuration = SignedDuration::from_mins(5);
 
+/// How long the list of the shop's sub-statuses is used before it is asked for again.
 const SUB_STATUSES_KEPT: Duration = Duration::from_secs(60 * 60);
 
 /// How often a feed asks RMS when its licenseKey expires.
