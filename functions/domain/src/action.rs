@@ -95,6 +95,38 @@ impl fmt::Display for ActionKind {
     }
 }
 
+/// Who decided what is asked of the mall: each adapter gives the mall its reason from it (Shopify's
+/// `orderCancel` reason, Rakuten's `changeReasonDetailApply`, Amazon's `CancelReason`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionBy {
+    /// mallguard, on finding a suspected duplicate (the hold); also an action kept from before actions said.
+    #[default]
+    Mallguard,
+    /// The buyer, through the notice's page.
+    Buyer,
+    /// A staff member (often after a phone call with the buyer).
+    Staff,
+    /// Nobody answered before the deadline.
+    Deadline,
+    /// The mall: the other order was cancelled there, so this one ships.
+    Mall,
+}
+
+impl ActionBy {
+    /// Who settled `hold` (mallguard while it is still held).
+    pub fn of(hold: &crate::hold::Hold) -> Self {
+        use crate::hold::Resolver;
+        match hold.resolution.as_ref().map(|r| &r.by) {
+            None => ActionBy::Mallguard,
+            Some(Resolver::Buyer) => ActionBy::Buyer,
+            Some(Resolver::Staff { .. }) => ActionBy::Staff,
+            Some(Resolver::Deadline) => ActionBy::Deadline,
+            Some(Resolver::Mall) => ActionBy::Mall,
+        }
+    }
+}
+
 /// An action's id: its hold's id and its kind (`h….cancel`), so one hold asks each thing of the mall once.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -174,6 +206,9 @@ pub struct MallAction {
     /// The earlier order it duplicates, named in the note the mall keeps with the hold.
     pub original: OrderRef,
     pub state: ActionState,
+    /// Who decided it: the reason the mall is given.
+    #[serde(default)]
+    pub by: ActionBy,
     pub version: u64,
     pub attempts: u32,
     pub created_at: Timestamp,
@@ -211,6 +246,7 @@ impl MallAction {
             order: order.clone(),
             original: original.clone(),
             state: ActionState::Pending,
+            by: ActionBy::Mallguard,
             version: 0,
             attempts: 0,
             created_at: now,

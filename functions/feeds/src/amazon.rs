@@ -226,7 +226,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use jiff::{SignedDuration, Timestamp};
-use mallguard_domain::action::{ActionError, ActionKind, MallAction, Performed};
+use mallguard_domain::action::{ActionBy, ActionError, ActionKind, MallAction, Performed};
 use mallguard_domain::feed::{FeedError, FeedOrder, FeedPage, LookedUp, OrderFeed, OrderLookup};
 use mallguard_domain::ids::{Mall, OrderId, ShopId};
 use mallguard_domain::mail_routes::{BUYER, ROUTE_TAG};
@@ -323,8 +323,9 @@ pub struct AmazonOptions {
     /// [module](self)); off, Amazon orders are cancelled by the staff in Seller Central. On by default; turn
     /// it off for an app without the role Amazon asks for order feeds.
     pub cancel_orders: bool,
-    /// The `CancelReason` of every item of an order cancelled: `BuyerCanceled` by default (the buyer chose to
-    /// cancel the duplicate through mallguard).
+    /// The `CancelReason` of every item of an order the buyer asked to cancel: `BuyerCanceled` by default
+    /// (the buyer chose to cancel the duplicate through mallguard). Other cancellations (at the deadline, by the
+    /// staff) give `GeneralAdjustment`.
     pub cancel_reason: CancelReason,
     /// How many times one cancellation attempt asks `getFeed` whether its feed was processed (at most 10;
     /// 0: never on the attempt that sends the feed, once on the next ones).
@@ -1129,13 +1130,26 @@ impl AmazonSpApi {
                 Err(failed) => return Err(naming_feed(action_error(Call::GetFeed, failed.error), Some(&feed_id))),
             }
         }
-        let feed_id = self.submit(order_id, progress).await?;
+        let feed_id = self.submit(order_id, action.by, progress).await?;
         tracing::info!(mall = "amazon", shop = %self.seller, action = %action.id, feed = %feed_id, "sent a cancel feed to Amazon");
         let polled = self
             .poll(&feed_id, true, progress)
             .await
             .map_err(|failed| naming_feed(action_error(Call::GetFeed, failed.error), Some(&feed_id)))?;
         self.conclude(&feed_id, polled, order_id, progress).await
+    }
+
+    /// The `CancelReason` for a cancellation decided `by`: the configured one when the buyer asked for it
+    /// ([`AmazonOptions::cancel_reason`], `BuyerCanceled` by default), `GeneralAdjustment` otherwise (the shop
+    /// cancels a duplicate nobody answered for, with automatic cancellation on): both among the
+    /// `OrderAcknowledgement` reasons the research notes list.
+    fn reason_for(&self, by: ActionBy) -> CancelReason {
+        match by {
+            ActionBy::Buyer => self.cancel_reason,
+            ActionBy::Staff | ActionBy::Deadline | ActionBy::Mall | ActionBy::Mallguard => {
+                CancelReason::GeneralAdjustment
+            }
+        }
     }
 
     /// The order's `OrderStatus`, by getOrder with the LWA token (the status is no restricted data).
@@ -1149,7 +1163,7 @@ impl AmazonSpApi {
     }
 
     /// A new cancel feed for the order: its items, the document, its upload, createFeed. The feed id.
-    async fn submit(&self, order_id: &OrderId, progress: &mut Progress) -> Result<String, ActionError> {
+    async fn submit(&self, order_id: &OrderId, by: ActionBy, progress: &mut Progress) -> Result<String, ActionError> {
         let (pages, incomplete) = self
             .get_order_items(order_id, progress)
             .await
@@ -1166,7 +1180,7 @@ impl AmazonSpApi {
         let cancellation = OrderCancellation {
             order_id: order_id.clone(),
             item_ids,
-            reason: self.cancel_reason,
+            reason: self.reason_for(by),
         };
         let document = amazon::order_acknowledgement_cancel_feed(&self.seller, &[cancellation])
             .map_err(|e| ActionError::Refused(format!("the cancel feed cannot be written: {e}")))?;

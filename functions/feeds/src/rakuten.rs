@@ -109,9 +109,10 @@
 //! - **release**: nothing at 800/900. updateOrderSubStatus with `null` when the order's sub-status is
 //!   mallguard's (by `subStatusName`, else by its id in the list), and a release line above the memo when
 //!   mallguard marked the order and the line is not there yet. A sub-status that is not mallguard's is left.
-//! - **cancel**: done at 900 キャンセル確定; refused without a call outside 100/200/300/800
-//!   ([`can_cancel_order`]: shipped, or 400 変更確定待ち); else cancelOrder with `changeReasonDetailApply` 1
-//!   ([`CancelReason::DUPLICATE_ORDER`]) and `inventoryRestoreType` 1 (the duplicate never shipped, so its units
+//! - **cancel**: done at 900 キャンセル確定; a shipped order (500–700) is [`ActionError::Shipped`] and 400
+//!   変更確定待ち refused, both without a call ([`can_cancel_order`]); else cancelOrder with
+//!   `changeReasonDetailApply` 1 when the buyer asked for it, 6 otherwise ([`cancel_reason`]) and
+//!   `inventoryRestoreType` 1 (the duplicate never shipped, so its units
 //!   go back to RMS's stock). cancelOrder only applies for the cancellation (800 キャンセル確定待ち), so its
 //!   answer, and an order found at 800 (applied for by an earlier attempt whose answer was lost, or by the
 //!   shop), is [`ActionError::Accepted`]: the action stays pending, and the buyer's cancellation mail waits,
@@ -147,7 +148,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use jiff::{SignedDuration, Timestamp};
-use mallguard_domain::action::{ActionError, ActionKind, MallAction, Performed};
+use mallguard_domain::action::{ActionBy, ActionError, ActionKind, MallAction, Performed};
 use mallguard_domain::feed::{CredentialsExpiry, FeedError, FeedOrder, FeedPage, OrderFeed};
 use mallguard_domain::ids::{HoldId, Mall, OrderId, ShopId};
 use mallguard_domain::order::OrderStatus;
@@ -266,6 +267,16 @@ pub struct RakutenFeed {
     /// The shop's sub-statuses as getSubStatusList last listed them, and when: kept for
     /// [`SUB_STATUSES_KEPT`], and forgotten when RMS refuses a sub-status from it.
     sub_statuses: std::sync::Mutex<Option<(std::time::Instant, SubStatusList)>>,
+}
+
+/// The `changeReasonDetailApply` of a cancellation decided `by`: 1 お客様都合・キャンセル when the buyer asked
+/// for it (RMS has no 重複注文 code), 6 お客様都合・その他 otherwise (a hold that expired unanswered, a staff
+/// decision), as the research notes fit them.
+fn cancel_reason(by: ActionBy) -> CancelReason {
+    match by {
+        ActionBy::Buyer => CancelReason::DUPLICATE_ORDER,
+        ActionBy::Staff | ActionBy::Deadline | ActionBy::Mall | ActionBy::Mallguard => CancelReason::BuyerOther,
+    }
 }
 
 /// How soon a cancellation RMS took (800 キャンセル確定待ち) is looked at again for Rakuten's confirmation (900):
@@ -1471,7 +1482,7 @@ impl RakutenFeed {
         let request = rakuten::cancel_order_request(
             &state.order_number,
             InventoryRestoreType::Restore,
-            CancelReason::DUPLICATE_ORDER,
+            cancel_reason(action.by),
         );
         let answer = self.act_call(Call::CancelOrder, Some(&request), now, requests).await?;
         let messages = written(Call::CancelOrder, &answer, &state.order_number)?;

@@ -60,7 +60,8 @@
 //! forbids (a reservation cannot be held, a cancelled order is final), one its fraud screening forbids
 //! (`FraudHoldStatus` 1 or 3: only a cancel) are refused without a change, in words the staff read; a cancel
 //! of an order that has shipped (`ShipStatus` 3 or 4, or `OrderStatus` 5: Yahoo would take it) and a hold of
-//! one (too late) are [`ActionError::Shipped`] without a change, so the hold settles as shipped. Otherwise one orderStatusChange ([`yahoo::status_change_request`]):
+//! one (too late) are [`ActionError::Shipped`] without a change, so the hold settles as shipped. Otherwise one
+//! orderStatusChange ([`yahoo::status_change_request`]):
 //!
 //! | action | `OrderStatus` | `CancelReason` | requests |
 //! |---|---|---|---|
@@ -78,9 +79,14 @@
 //! authorise the app again. Calls keep the feed's spacing and its token. The log holds the shop, the
 //! action's id and kind, and the request count.
 //!
+//! The cancel's `CancelReason` is 160 重複注文 (注文者都合) whoever decided it (the buyer, the staff, the
+//! deadline): the order is cancelled as a duplicate in every case, and the research notes' other codes name
+//! other causes.
+//!
 //! Not verified: the HTTP status of a refused change (any status below 500 is read), `IsPointFix` false for
-//! a hold and a release, and that Yahoo's 保留 is the store's own (a release lifts a hold the staff placed by
-//! hand too).
+//! a hold and a release, and that Yahoo's 保留 is the store's own. An order found on 保留 already is
+//! [`Performed::found`]: on mallguard's first request that hold is somebody else's, and the use cases then
+//! never release it.
 //!
 //! # Failures
 //!

@@ -6,7 +6,7 @@ use mallguard_feeds::fake_amazon as support;
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
-use mallguard_domain::action::{ActionError, ActionKind, MallAction, Performed};
+use mallguard_domain::action::{ActionBy, ActionError, ActionKind, MallAction, Performed};
 use mallguard_domain::feed::{FeedOrder, OrderLookup};
 use mallguard_domain::ids::{HoldId, Mall, OrderId, OrderRef, ShopId};
 use mallguard_domain::order::OrderStatus;
@@ -36,9 +36,11 @@ fn action_on(kind: ActionKind, mall: Mall, shop: &str, order_id: &str) -> MallAc
     )
 }
 
-/// Cancelling [`ORDER`].
+/// Cancelling [`ORDER`], as its buyer asked through mallguard's notice.
 fn cancel() -> MallAction {
-    action_on(ActionKind::Cancel, Mall::Amazon, SELLER, ORDER)
+    let mut action = action_on(ActionKind::Cancel, Mall::Amazon, SELLER, ORDER);
+    action.by = ActionBy::Buyer;
+    action
 }
 
 /// `action` after an attempt that ended in `error`, as the outbox keeps it.
@@ -572,4 +574,22 @@ async fn no_answer_is_later() {
     let (message, _) = later(api.perform(&cancel()).await);
     assert!(message.starts_with("getOrder: no answer within"), "{message}");
     assert_eq!(fake.requests(Endpoint::CreateFeed), 0);
+}
+
+#[tokio::test]
+async fn a_cancel_at_the_deadline_gives_amazon_the_reason_general_adjustment_not_the_buyers() {
+    let fake = FakeSpApi::start().await;
+    fake.set_plain_reports(true);
+    let api = fake.api();
+    let mut at_the_deadline = cancel();
+    at_the_deadline.by = ActionBy::Deadline;
+
+    assert_eq!(api.perform(&at_the_deadline).await, done(FEED_ID));
+
+    let document = &fake.uploads()[0];
+    assert!(
+        document.contains("<CancelReason>GeneralAdjustment</CancelReason>"),
+        "{document}"
+    );
+    assert!(!document.contains("BuyerCanceled"), "{document}");
 }

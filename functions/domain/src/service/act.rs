@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use jiff::Timestamp;
 
 use super::{Mallguard, SEND_LEASE, ServiceError, queue};
-use crate::action::{ActionError, ActionId, ActionKind, ActionState, DropReason, MallAction};
+use crate::action::{ActionBy, ActionError, ActionId, ActionKind, ActionState, DropReason, MallAction};
 use crate::history::{Event, HistoryEntry};
 use crate::hold::{Decision, Hold, HoldState, Resolver};
 use crate::notice::{HoldMailContext, Notice, NoticeId, NoticeKind};
@@ -52,7 +52,8 @@ impl Mallguard {
     }
 
     /// Adds the action `kind` on `hold`'s order to `batch`, claimed for performing right after the commit
-    /// (the sweep takes it over if that fails), with the buyer mails that wait on it.
+    /// (the sweep takes it over if that fails), with the buyer mails that wait on it, and who decided it (who
+    /// settled the hold; mallguard for a hold).
     pub(super) fn ask_mall(
         &self,
         batch: &mut WriteBatch,
@@ -62,6 +63,7 @@ impl Mallguard {
         now: Timestamp,
     ) -> MallAction {
         let mut action = MallAction::new(kind, &hold.id, &hold.order, &hold.original, now);
+        action.by = ActionBy::of(hold);
         let lease = now.saturating_add(SEND_LEASE).unwrap_or(now);
         action.next_attempt_at = lease;
         action.leased_until = Some(lease);

@@ -122,6 +122,15 @@ async fn the_buyers_cancellation_reaches_the_mall_before_the_buyers_receipt() {
     let cancel = w.action(&hold, ActionKind::Cancel).await;
     assert_eq!(cancel.state, ActionState::Done);
     assert_eq!(w.mall.asked().last().unwrap().1, ActionKind::Cancel);
+    assert_eq!(
+        cancel.by,
+        crate::action::ActionBy::Buyer,
+        "the mall is told the buyer asked"
+    );
+    assert_eq!(
+        w.action(&hold, ActionKind::Hold).await.by,
+        crate::action::ActionBy::Mallguard
+    );
     let receipts = w.mails_of(NoticeKind::Receipt);
     assert_eq!(receipts.len(), 1, "the receipt, once the mall cancelled");
     let staff = &w.mails_of(NoticeKind::StaffResolved)[0];
@@ -574,6 +583,10 @@ async fn at_the_deadline_the_cancellation_mail_waits_for_the_mall() {
     w.clock.set(hold.deadline);
     let report = w.app.sweep().await.unwrap();
     assert_eq!((report.cancelled, report.actions.done), (1, 1), "{report:?}");
+    assert_eq!(
+        w.action(&hold, ActionKind::Cancel).await.by,
+        crate::action::ActionBy::Deadline
+    );
     let cancellation = &w.mails_of(NoticeKind::Cancellation)[0];
     assert!(
         cancellation.text.contains("キャンセルさせていただきました"),
