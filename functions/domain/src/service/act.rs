@@ -84,11 +84,11 @@ impl Mallguard {
     /// follows from it: on success the buyer mails that waited on it, on a refusal the staff alert. A hold
     /// done once its hold was settled (the buyer confirmed meanwhile) is followed by the release that waited
     /// for it.
-    pub(super) async fn perform(&self, actions: Vec<MallAction>) -> Result<ActionsReport, ServiceError> {
+    pub(super) async fn perform(&self, actions: Vec<MallAction>, known: &Known) -> Result<ActionsReport, ServiceError> {
         let mut report = ActionsReport::default();
         let mut queue: VecDeque<MallAction> = actions.into();
         while let Some(action) = queue.pop_front() {
-            if let Some(release) = self.perform_one(action, &mut report).await? {
+            if let Some(release) = self.perform_one(action, known, &mut report).await? {
                 queue.push_back(release);
             }
         }
@@ -99,6 +99,7 @@ impl Mallguard {
     async fn perform_one(
         &self,
         action: MallAction,
+        known: &Known,
         report: &mut ActionsReport,
     ) -> Result<Option<MallAction>, ServiceError> {
         let now = self.clock.now();
@@ -209,18 +210,18 @@ impl Mallguard {
                 mails
             }
             ActionState::Done if !updated.then_notify.is_empty() => {
-                self.mails_for(&updated, &updated.then_notify, None, now).await?
+                self.mails_for(&updated, &updated.then_notify, None, known, now).await?
             }
             ActionState::Refused => {
                 let reason = updated.last_error.clone().unwrap_or_default();
-                self.mails_for(&updated, &[NoticeKind::StaffActionRefused], Some(&reason), now)
+                self.mails_for(&updated, &[NoticeKind::StaffActionRefused], Some(&reason), known, now)
                     .await?
             }
             ActionState::Pending if updated.calls_for_staff(&action, now) => {
                 tracing::error!(action = %action.id, attempts = updated.attempts, "the mall keeps failing or has not confirmed; the staff are told");
                 updated.staff_told = true;
                 let reason = updated.last_error.clone().unwrap_or_default();
-                self.mails_for(&updated, &[NoticeKind::StaffActionFailing], Some(&reason), now)
+                self.mails_for(&updated, &[NoticeKind::StaffActionFailing], Some(&reason), known, now)
                     .await?
             }
             _ => vec![],
@@ -267,7 +268,13 @@ impl Mallguard {
             }
             let reason = action.last_error.clone().unwrap_or_default();
             let mails = self
-                .mails_for(action, &[NoticeKind::StaffActionRefused], Some(&reason), now)
+                .mails_for(
+                    action,
+                    &[NoticeKind::StaffActionRefused],
+                    Some(&reason),
+                    &Known::default(),
+                    now,
+                )
                 .await?;
             return Ok((None, mails));
         };
@@ -369,18 +376,29 @@ impl Mallguard {
         }
     }
 
-    /// The mails of `kinds` about the hold of `action`, rendered now (the hold, the orders as they are).
+    /// The mails of `kinds` about the hold of `action`, rendered now (the hold, the orders as they are: as the
+    /// decision that asked for the action just wrote them, when `known`, else read).
     async fn mails_for(
         &self,
         action: &MallAction,
         kinds: &[NoticeKind],
         refusal: Option<&str>,
+        known: &Known,
         now: Timestamp,
     ) -> Result<Vec<Notice>, ServiceError> {
-        let hold = self.load_hold(&action.hold).await?;
+        let hold = match known.hold(&action.hold) {
+            Some(hold) => hold.clone(),
+            None => self.load_hold(&action.hold).await?,
+        };
         let this = self.in_shop(hold.order.mall, &hold.order.shop).await;
-        let held = self.load_order(&hold.order).await?;
-        let original = self.load_order(&hold.original).await?;
+        let held = match known.order(&hold.order) {
+            Some(order) => order.clone(),
+            None => self.load_order(&hold.order).await?,
+        };
+        let original = match known.order(&hold.original) {
+            Some(order) => order.clone(),
+            None => self.load_order(&hold.original).await?,
+        };
         let mut notices = vec![];
         for kind in kinds {
             if let Some(mut notice) = this.action_notice(*kind, &hold, &held, &original, action, refusal, now)? {
@@ -466,10 +484,48 @@ impl Mallguard {
                 continue;
             };
             let started = Instant::now();
-            report = report.plus(self.perform(vec![claimed]).await?);
+            report = report.plus(self.perform(vec![claimed], &Known::default()).await?);
             longest = longest.max(started.elapsed());
         }
         Ok(report)
+    }
+}
+
+/// The holds and orders a decision just wrote (and the orders it read unchanged), so the actions it asked for
+/// render their mails without reading them again: an action adds no read to the request that asked for it.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Known {
+    holds: Vec<Hold>,
+    orders: Vec<StoredOrder>,
+}
+
+impl Known {
+    /// What `batch` writes, and the orders in `read` it leaves as they are.
+    pub(super) fn of(batch: &WriteBatch, read: &[&StoredOrder]) -> Self {
+        let mut orders: Vec<StoredOrder> = batch.orders.iter().map(|(order, _)| order.clone()).collect();
+        for order in read {
+            if !orders.iter().any(|o| o.order.order_ref == order.order.order_ref) {
+                orders.push((*order).clone());
+            }
+        }
+        Self {
+            holds: batch.holds.iter().map(|(hold, _)| hold.clone()).collect(),
+            orders,
+        }
+    }
+
+    /// Adds what another decision wrote.
+    pub(super) fn extend(&mut self, other: Known) {
+        self.holds.extend(other.holds);
+        self.orders.extend(other.orders);
+    }
+
+    fn hold(&self, id: &crate::ids::HoldId) -> Option<&Hold> {
+        self.holds.iter().rev().find(|h| &h.id == id)
+    }
+
+    fn order(&self, order: &crate::ids::OrderRef) -> Option<&StoredOrder> {
+        self.orders.iter().rev().find(|o| &o.order.order_ref == order)
     }
 }
 

@@ -814,3 +814,33 @@ async fn the_staff_mail_of_an_undeliverable_notice_gives_the_steps_when_the_mall
     );
     assert!(!undeliverable.text.contains("を依頼しました"), "{}", undeliverable.text);
 }
+
+#[tokio::test]
+async fn the_buyers_cancellation_at_the_mall_reads_the_hold_and_orders_once() {
+    let calls = |w: &World| w.store.calls.load(std::sync::atomic::Ordering::SeqCst);
+    // The same answer without mall actions: the decision's reads and writes, the receipt sent.
+    let store = Arc::new(MemoryStore::default());
+    let mailer = Arc::new(RecordingMailer::default());
+    let clock = Arc::new(ManualClock::at("2026-11-23T03:05:01Z"));
+    let plain = World {
+        app: Mallguard::new(store.clone(), mailer.clone(), clock.clone(), settings()),
+        store,
+        mailer,
+        clock,
+        mall: Arc::new(ScriptedActions::at(Mall::Own)),
+    };
+    plain.held_pair().await;
+    let before = calls(&plain);
+    plain.app.answer(&plain.cancel_token()).await.unwrap();
+    let without = calls(&plain) - before;
+
+    let w = world(ScriptedActions::at(Mall::Own));
+    w.held_pair().await;
+    let before = calls(&w);
+    w.app.answer(&w.cancel_token()).await.unwrap();
+    let with = calls(&w) - before;
+    assert_eq!(w.mails_of(NoticeKind::Receipt).len(), 1);
+    // One write more (the cancel's outcome, with the receipt), and the page the answer shows reads the
+    // cancel to say whether it is done; the hold and the orders are not read again for the receipt.
+    assert_eq!(with, without + 2);
+}

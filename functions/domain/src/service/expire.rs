@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 
+use super::act::Known;
 use super::{Mallguard, SEND_LEASE, ServiceError, Settlement, Settling, queue};
 use crate::action::MallAction;
 use crate::history::{Event, HistoryEntry};
@@ -81,11 +82,12 @@ impl Mallguard {
             let full = due.len() >= SWEEP_LIMIT;
             let mut notices = vec![];
             let mut actions = vec![];
+            let mut known = Known::default();
             let mut moved = 0;
             for hold in due {
                 let this = self.in_shop(hold.order.mall, &hold.order.shop).await;
                 match this.sweep_hold(&hold, now).await? {
-                    Some((kind, queued, asked)) => {
+                    Some((kind, queued, asked, wrote)) => {
                         match kind {
                             Swept::Reminded => report.reminded += 1,
                             Swept::Cancelled => report.cancelled += 1,
@@ -95,6 +97,7 @@ impl Mallguard {
                         moved += 1;
                         notices.extend(queued);
                         actions.extend(asked);
+                        known.extend(wrote);
                     }
                     None => report.skipped += 1,
                 }
@@ -104,7 +107,7 @@ impl Mallguard {
             let (sent, failed) = self.deliver_in_sweep(notices).await;
             report.notices_sent += sent.len();
             report.notices_failed += failed;
-            done = done.plus(self.perform(actions).await?);
+            done = done.plus(self.perform(actions, &known).await?);
             if !full {
                 break;
             }
@@ -145,7 +148,7 @@ impl Mallguard {
         &self,
         hold: &Hold,
         now: Timestamp,
-    ) -> Result<Option<(Swept, Vec<Notice>, Vec<MallAction>)>, ServiceError> {
+    ) -> Result<Option<(Swept, Vec<Notice>, Vec<MallAction>, Known)>, ServiceError> {
         let held = self.load_order(&hold.order).await?;
         let original = self.load_order(&hold.original).await?;
         let policy = &self.settings.policy;
@@ -223,10 +226,11 @@ impl Mallguard {
         let notices = batch.notices.iter().map(|(n, _)| n.clone()).collect();
         let actions = super::requested(&batch);
         let settled: Vec<Hold> = batch.holds.iter().map(|(h, _)| h.clone()).collect();
+        let known = Known::of(&batch, &[&held, &original]);
         match self.store.commit(batch).await {
             Ok(()) => {
                 settled.iter().for_each(|h| self.record_settled(h));
-                Ok(Some((swept, notices, actions)))
+                Ok(Some((swept, notices, actions, known)))
             }
             // The buyer, the staff or another sweep moved first; the next sweep sees the result.
             Err(CommitError::Conflict) => Ok(None),

@@ -120,6 +120,7 @@ impl Mallguard {
                 .filter(|h| h.state != HoldState::Held)
                 .collect();
             let actions = requested(&plan.batch);
+            let known = super::act::Known::of(&plan.batch, &[]);
             match self.store.commit(plan.batch).await {
                 Ok(()) => {
                     settled.iter().for_each(|h| self.record_settled(h));
@@ -133,7 +134,7 @@ impl Mallguard {
                     }
                     let (sent, _) = self.deliver(plan.notices).await;
                     // The mall is asked after the buyer is mailed: the notice is what must go out in seconds.
-                    if let Err(err) = self.perform(actions).await {
+                    if let Err(err) = self.perform(actions, &known).await {
                         tracing::warn!(error = %err, "a mall action's outcome could not be recorded; the sweep retries it");
                     }
                     let outcome = match plan.outcome {
