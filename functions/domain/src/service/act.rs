@@ -106,6 +106,13 @@ impl Mallguard {
         if action.kind == ActionKind::Release {
             match self.release_gate(&action, now).await? {
                 Gate::Go => {}
+                Gate::GoDropping(hold_action) => {
+                    let mut batch = WriteBatch::default();
+                    drop_into(&mut batch, &hold_action, DropReason::SettledFirst, now);
+                    if self.commit_action(batch, &hold_action).await? {
+                        report.dropped += 1;
+                    }
+                }
                 Gate::Wait(until) => {
                     // Not tried: the hold is on its way to the mall. The release follows it (see below), or
                     // the sweep takes it once the hold's lease is over.
@@ -318,9 +325,9 @@ impl Mallguard {
         }
     }
 
-    /// Whether a release may go to the mall now: only once mallguard's own hold is there. A release waits
+    /// Whether a release may go to the mall now: only once mallguard's own hold may be there. A release waits
     /// while its hold is being placed, and is dropped when there is nothing of mallguard's to release (the
-    /// hold was refused, dropped, never asked for, or found placed by somebody else).
+    /// hold was refused, never tried, never asked for, or found placed by somebody else).
     async fn release_gate(&self, release: &MallAction, now: Timestamp) -> Result<Gate, ServiceError> {
         let hold_action = self
             .store
@@ -332,11 +339,15 @@ impl Mallguard {
                 ActionState::Done if hold.found_done => Gate::Drop(DropReason::HeldByOthers, None),
                 ActionState::Done => Gate::Go,
                 ActionState::Refused => Gate::Drop(DropReason::HoldRefused, None),
+                // A hold that failed may still have reached the mall (no answer, an answer not understood): its
+                // release is asked, and does nothing where nothing is held. One never tried needs none.
+                ActionState::Dropped if tried(&hold) => Gate::Go,
                 ActionState::Dropped => Gate::Drop(DropReason::HoldDropped, None),
                 ActionState::Pending => match hold.leased_until.filter(|until| *until > now) {
                     Some(until) => Gate::Wait(until),
                     // Nobody is placing it, and the hold is settled (it asked for this release): the hold is
-                    // not needed any more, nor is its release.
+                    // not needed any more.
+                    None if tried(&hold) => Gate::GoDropping(Box::new(hold)),
                     None => Gate::Drop(DropReason::HoldDropped, Some(Box::new(hold))),
                 },
             },
@@ -535,8 +546,15 @@ enum Gate {
     Go,
     /// mallguard's hold is being placed, until then at the latest.
     Wait(Timestamp),
+    /// Release, after dropping the hold action still pending: it failed, and may have reached the mall.
+    GoDropping(Box<MallAction>),
     /// Nothing of mallguard's to release; with the hold action to drop too, when it never ran.
     Drop(DropReason, Option<Box<MallAction>>),
+}
+
+/// Whether a hold action was ever tried at the mall (and may have reached it whatever it answered).
+fn tried(hold: &MallAction) -> bool {
+    hold.attempts > 0 || hold.accepted_at.is_some()
 }
 
 /// Adds `action`, dropped for `reason`, and its evidence to `batch`.
