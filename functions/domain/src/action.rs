@@ -4,8 +4,9 @@
 //!
 //! Actions go through an outbox, exactly like notices: the decision and its pending actions are written in
 //! one transaction, each action runs after the commit, a failure that passes (throttling, an outage) stays
-//! pending and is retried by the sweep with back-off, and a refusal (the order already shipped, already
-//! cancelled, not allowed in its status) ends the action and alerts the staff with the mall's reason. An
+//! pending and is retried by the sweep with back-off, a refusal (already cancelled, not allowed in its status)
+//! ends the action and alerts the staff with the mall's reason, and a refusal because the order has shipped
+//! settles the hold as shipped (the mall's status wins). An
 //! action's id is its hold's and its kind's, so it is created once, and a mall adapter makes each action
 //! idempotent at the mall (Shopify: one hold handle per hold; Yahoo!: a status already set is done), so a
 //! retry after a lost answer never acts twice.

@@ -2,8 +2,11 @@
 //! ([`Mallguard::ask_mall`]); each runs right after the commit ([`Mallguard::perform`]); what could not run
 //! stays pending for the sweep ([`Mallguard::retry_actions`]). The buyer's mails that depend on the mall
 //! (a cancellation receipt) wait on the action and are sent only once the mall did it; a refusal alerts the
-//! staff with the mall's reason and sends the buyer nothing; an action that keeps failing alerts the staff
-//! once after [`ALERT_AFTER_ATTEMPTS`](crate::action::ALERT_AFTER_ATTEMPTS) attempts and goes on being tried.
+//! staff with the mall's reason and sends the buyer nothing (one because the order shipped settles the hold as
+//! shipped); an action that keeps failing alerts the staff once after
+//! [`ALERT_AFTER_ATTEMPTS`](crate::action::ALERT_AFTER_ATTEMPTS) attempts, or after
+//! [`ALERT_AFTER_UNCONFIRMED`](crate::action::ALERT_AFTER_UNCONFIRMED) unconfirmed by the mall, and goes on being
+//! tried. A release goes to the mall only after mallguard's own hold ([`Mallguard::release_gate`]).
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
