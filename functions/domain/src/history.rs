@@ -90,6 +90,11 @@ pub enum Event {
         state: HoldState,
         by: Resolver,
     },
+    /// The mall reports the held order cancelled, after mallguard had cancelled its hold without acting at
+    /// the mall: the staff cancelled it there by hand.
+    CancelledAtMall {
+        hold: HoldId,
+    },
     /// Amazon: the customer-service fallback was noted for the staff.
     AmazonFallbackNoted {
         hold: HoldId,
@@ -350,6 +355,13 @@ impl HistoryEntry {
                         decision_label(*decision, lang),
                         resolver_label(by, lang)
                     )
+                }
+            }
+            Event::CancelledAtMall { .. } => {
+                if ja {
+                    "モールでのキャンセルを確認（スタッフによる手続き）".into()
+                } else {
+                    "the mall reports the order cancelled (done there by the staff)".into()
                 }
             }
             Event::AmazonFallbackNoted { .. } => {

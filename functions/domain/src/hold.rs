@@ -405,6 +405,11 @@ pub struct Hold {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blacklisted: Option<crate::blacklist::BlacklistId>,
     pub resolution: Option<Resolution>,
+    /// When the mall reported the held order cancelled after mallguard had cancelled the hold (where mallguard
+    /// does not cancel at the mall, the staff did it by hand): from then on the cancellation is done, not in
+    /// progress.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancelled_at_mall: Option<Timestamp>,
 }
 
 /// A transition that lost: the hold had already been settled.
@@ -431,11 +436,15 @@ impl OrderNumbers {
 }
 
 impl Hold {
-    /// Whether a cancelled hold's order is cancelled at the mall by the staff, by hand: mallguard does not
-    /// cancel there (`acts` is false: the own store, a relay, a shop without credentials) and the mall did
-    /// not cancel it itself. Until the staff have, the buyer is told the cancellation is in progress.
+    /// Whether a cancelled hold's order is still to be cancelled at the mall by the staff, by hand: mallguard
+    /// does not cancel there (`acts` is false: the own store, a relay, a shop without credentials), the mall
+    /// did not cancel it itself, and has not reported it cancelled since ([`Hold::cancelled_at_mall`]). Until
+    /// then the buyer is told the cancellation is in progress.
     pub fn cancelled_by_hand(&self, acts: bool) -> bool {
-        self.state == HoldState::Cancelled && !acts && self.resolution.as_ref().is_none_or(|r| r.by != Resolver::Mall)
+        self.state == HoldState::Cancelled
+            && !acts
+            && self.cancelled_at_mall.is_none()
+            && self.resolution.as_ref().is_none_or(|r| r.by != Resolver::Mall)
     }
 
     /// The held order's number as people know it.

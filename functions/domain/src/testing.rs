@@ -112,6 +112,7 @@ pub fn hold_for(held: &Order, original: &Order) -> Hold {
         awaiting_staff: false,
         blacklisted: None,
         resolution: None,
+        cancelled_at_mall: None,
     }
 }
 

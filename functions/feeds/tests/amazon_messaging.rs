@@ -68,6 +68,7 @@ fn hold_for(held: &Order, original: &Order) -> Hold {
         awaiting_staff: false,
         blacklisted: None,
         resolution: None,
+        cancelled_at_mall: None,
     }
 }
 

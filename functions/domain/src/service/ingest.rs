@@ -239,6 +239,7 @@ impl Mallguard {
             awaiting_staff: false,
             blacklisted: None,
             resolution: None,
+            cancelled_at_mall: None,
         };
         stored.hold = Some(hold.id.clone());
         let expected_original = original.version;
@@ -357,6 +358,7 @@ impl Mallguard {
             awaiting_staff: true,
             blacklisted: Some(mark.entry.clone()),
             resolution: None,
+            cancelled_at_mall: None,
         };
         stored.hold = Some(hold.id.clone());
         batch.history.push(HistoryEntry::new(
@@ -416,6 +418,11 @@ impl Mallguard {
             notices: vec![],
             outcome: IngestOutcome::Redelivered,
         };
+        // The mall reports cancelled an order mallguard marked cancelled where it does not cancel at the mall:
+        // the staff cancelled it there by hand, and the cancellation is no longer in progress.
+        if new_status == OrderStatus::Cancelled && old_status == OrderStatus::Cancelled {
+            return self.cancelled_by_hand_at_mall(existing, now).await;
+        }
         // A status never goes back to open; a mall that re-sends an old state changes nothing.
         if new_status == old_status || new_status == OrderStatus::Open {
             return Ok(nothing);
@@ -496,6 +503,45 @@ impl Mallguard {
             notices,
             outcome: IngestOutcome::Updated { status: new_status },
         })
+    }
+
+    /// The plan for a cancelled order the mall reports cancelled: when mallguard cancelled its hold without
+    /// acting at the mall and has not heard of it since, the hold notes that the mall has it cancelled now
+    /// (one read of the hold, only then); otherwise nothing.
+    async fn cancelled_by_hand_at_mall(&self, existing: &StoredOrder, now: Timestamp) -> Result<Plan, ServiceError> {
+        let mut plan = Plan {
+            batch: WriteBatch::default(),
+            notices: vec![],
+            outcome: IngestOutcome::Redelivered,
+        };
+        let order = &existing.order.order_ref;
+        let Some(id) = &existing.hold else {
+            return Ok(plan);
+        };
+        if self.actions.can(order.mall, &order.shop, ActionKind::Cancel) {
+            return Ok(plan);
+        }
+        let Some(hold) = self.store.hold(id).await? else {
+            return Ok(plan);
+        };
+        if !hold.cancelled_by_hand(false) || &hold.order != order {
+            return Ok(plan);
+        }
+        let noted = Hold {
+            cancelled_at_mall: Some(now),
+            version: hold.version + 1,
+            ..hold.clone()
+        };
+        plan.batch.holds.push((noted, Expect::Version(hold.version)));
+        plan.batch.history.push(HistoryEntry::new(
+            order,
+            now,
+            Event::CancelledAtMall { hold: hold.id.clone() },
+        ));
+        plan.outcome = IngestOutcome::Updated {
+            status: OrderStatus::Cancelled,
+        };
+        Ok(plan)
     }
 
     /// The order a new duplicate is held against: `matched` itself, or, when `matched` is itself held as a
