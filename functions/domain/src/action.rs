@@ -4,8 +4,9 @@
 //!
 //! Actions go through an outbox, exactly like notices: the decision and its pending actions are written in
 //! one transaction, each action runs after the commit, a failure that passes (throttling, an outage) stays
-//! pending and is retried by the sweep with back-off, and a refusal (the order already shipped, already
-//! cancelled, not allowed in its status) ends the action and alerts the staff with the mall's reason. An
+//! pending and is retried by the sweep with back-off, a refusal (already cancelled, not allowed in its status)
+//! ends the action and alerts the staff with the mall's reason, and a refusal because the order has shipped
+//! settles the hold as shipped (the mall's status wins). An
 //! action's id is its hold's and its kind's, so it is created once, and a mall adapter makes each action
 //! idempotent at the mall (Shopify: one hold handle per hold; Yahoo!: a status already set is done), so a
 //! retry after a lost answer never acts twice.
@@ -61,6 +62,12 @@ pub fn mall_text(text: &str) -> String {
 /// mall refuses it, which the staff are told too).
 pub const ALERT_AFTER_ATTEMPTS: u32 = 8;
 
+/// How long the mall may leave an action it took unconfirmed (Rakuten's 800 waiting for 900, Shopify's
+/// cancel job, Amazon's feed in processing) before the staff are told, once
+/// ([`NoticeKind::StaffActionFailing`]). These re-checks are not failures: the mall said yes and is working
+/// on it, and Rakuten's confirmation in particular can take hours; past a day the staff had better look.
+pub const ALERT_AFTER_UNCONFIRMED: SignedDuration = SignedDuration::from_hours(24);
+
 /// What is asked of the mall.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -86,6 +93,38 @@ impl ActionKind {
 impl fmt::Display for ActionKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// Who decided what is asked of the mall: each adapter gives the mall its reason from it (Shopify's
+/// `orderCancel` reason, Rakuten's `changeReasonDetailApply`, Amazon's `CancelReason`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionBy {
+    /// mallguard, on finding a suspected duplicate (the hold); also an action kept from before actions said.
+    #[default]
+    Mallguard,
+    /// The buyer, through the notice's page.
+    Buyer,
+    /// A staff member (often after a phone call with the buyer).
+    Staff,
+    /// Nobody answered before the deadline.
+    Deadline,
+    /// The mall: the other order was cancelled there, so this one ships.
+    Mall,
+}
+
+impl ActionBy {
+    /// Who settled `hold` (mallguard while it is still held).
+    pub fn of(hold: &crate::hold::Hold) -> Self {
+        use crate::hold::Resolver;
+        match hold.resolution.as_ref().map(|r| &r.by) {
+            None => ActionBy::Mallguard,
+            Some(Resolver::Buyer) => ActionBy::Buyer,
+            Some(Resolver::Staff { .. }) => ActionBy::Staff,
+            Some(Resolver::Deadline) => ActionBy::Deadline,
+            Some(Resolver::Mall) => ActionBy::Mall,
+        }
     }
 }
 
@@ -124,7 +163,9 @@ pub enum ActionState {
     Done,
     /// The mall refused it for good: the staff were told why.
     Refused,
-    /// Not needed any more (a hold that was never placed at the mall needs no release).
+    /// Not asked of the mall after all, and never to be: a hold whose hold was settled before it reached the
+    /// mall, or a release of a hold that mallguard did not place (refused, dropped, or placed by somebody else
+    /// before mallguard asked). The evidence says why.
     Dropped,
 }
 
@@ -139,6 +180,22 @@ impl ActionState {
     }
 }
 
+/// Why an action is no longer asked of the mall ([`ActionState::Dropped`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DropReason {
+    /// A hold whose hold was settled before the mall held the order.
+    SettledFirst,
+    /// A release with no hold action of mallguard's before it.
+    NoHold,
+    /// A release of a hold the mall refused.
+    HoldRefused,
+    /// A release of a hold that was dropped.
+    HoldDropped,
+    /// A release of a hold the mall had before mallguard asked: somebody else's, not mallguard's to lift.
+    HeldByOthers,
+}
+
 /// One thing asked of a mall about one held order: an outbox record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MallAction {
@@ -150,6 +207,9 @@ pub struct MallAction {
     /// The earlier order it duplicates, named in the note the mall keeps with the hold.
     pub original: OrderRef,
     pub state: ActionState,
+    /// Who decided it: the reason the mall is given.
+    #[serde(default)]
+    pub by: ActionBy,
     pub version: u64,
     pub attempts: u32,
     pub created_at: Timestamp,
@@ -165,6 +225,17 @@ pub struct MallAction {
     /// says the order is cancelled only when it is), never when it refused.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub then_notify: Vec<NoticeKind>,
+    /// Done, but the mall had the order so already when mallguard first asked: somebody else did it (the
+    /// staff put the order on 保留 by hand), so it is not mallguard's to undo.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub found_done: bool,
+    /// When the mall first took the action without confirming it ([`ActionError::Accepted`]); its re-checks
+    /// since are not failed attempts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accepted_at: Option<Timestamp>,
+    /// The staff were told that the action keeps failing or stays unconfirmed (once per action).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub staff_told: bool,
 }
 
 impl MallAction {
@@ -176,6 +247,7 @@ impl MallAction {
             order: order.clone(),
             original: original.clone(),
             state: ActionState::Pending,
+            by: ActionBy::Mallguard,
             version: 0,
             attempts: 0,
             created_at: now,
@@ -184,6 +256,9 @@ impl MallAction {
             reference: None,
             last_error: None,
             then_notify: vec![],
+            found_done: false,
+            accepted_at: None,
+            staff_told: false,
         }
     }
 
@@ -215,6 +290,27 @@ impl MallAction {
         }
     }
 
+    /// The action done as the mall says ([`Performed`]): found so already on mallguard's very first request
+    /// (nothing of mallguard's can have reached the mall before), somebody else did it. On a later attempt
+    /// an earlier one of mallguard's may have done it with its answer lost, so it counts as mallguard's.
+    pub fn performed(&self, performed: Performed) -> Self {
+        let first_request = self.version == 0 && self.attempts == 0 && self.accepted_at.is_none();
+        Self {
+            found_done: performed.already && first_request,
+            ..self.done(performed.reference)
+        }
+    }
+
+    /// The action put back to wait, untried, until `until` (a release waiting for its hold to land).
+    pub fn waiting(&self, until: Timestamp) -> Self {
+        Self {
+            version: self.version + 1,
+            next_attempt_at: until,
+            leased_until: None,
+            ..self.clone()
+        }
+    }
+
     /// The action refused for good, with the mall's reason (made fit to keep: [`mall_text`]).
     pub fn refused(&self, reason: String) -> Self {
         Self {
@@ -237,14 +333,23 @@ impl MallAction {
         }
     }
 
-    /// Whether this failed attempt is the one after which the staff are told the action keeps failing
-    /// ([`ALERT_AFTER_ATTEMPTS`]): once per action, however long it goes on failing.
-    pub fn calls_for_staff(&self) -> bool {
-        self.state == ActionState::Pending && self.attempts == ALERT_AFTER_ATTEMPTS
+    /// Whether the staff are to be told now that this action, `before` this attempt, keeps failing
+    /// ([`ALERT_AFTER_ATTEMPTS`] failed attempts) or stays unconfirmed by the mall
+    /// ([`ALERT_AFTER_UNCONFIRMED`] since it took it): once per action, however long it goes on.
+    pub fn calls_for_staff(&self, before: &MallAction, now: Timestamp) -> bool {
+        // An action that had reached the attempts before was told of then (kept from before `staff_told`).
+        let untold = !before.staff_told && before.attempts < ALERT_AFTER_ATTEMPTS;
+        let failing = self.attempts >= ALERT_AFTER_ATTEMPTS;
+        let unconfirmed = self
+            .accepted_at
+            .is_some_and(|at| now.duration_since(at) >= ALERT_AFTER_UNCONFIRMED);
+        self.state == ActionState::Pending && untold && (failing || unconfirmed)
     }
 
-    /// The action the mall took but has not confirmed: still pending, looked at again like a failed attempt
-    /// (not before `check_after`, with the same back-off), keeping the mall's `reference`.
+    /// The action the mall took but has not confirmed: still pending, looked at again after `check_after`
+    /// (at least a minute), or, as the wait grows, after half the time waited so far (at most an hour), keeping
+    /// the mall's `reference`. A re-check is not a failed attempt: it does not count towards
+    /// [`ALERT_AFTER_ATTEMPTS`]; the staff hear of it after [`ALERT_AFTER_UNCONFIRMED`].
     pub fn accepted(
         &self,
         reference: Option<String>,
@@ -252,9 +357,20 @@ impl MallAction {
         check_after: SignedDuration,
         now: Timestamp,
     ) -> Self {
-        let mut next = self.failed(message, Some(check_after), now);
-        next.reference = reference.map(|r| mall_text(&r)).or(next.reference);
-        next
+        let since = self.accepted_at.unwrap_or(now);
+        let waited = now.duration_since(since).max(SignedDuration::ZERO);
+        let wait = check_after
+            .clamp(SignedDuration::from_mins(1), MAX_MALL_WAIT)
+            .max((waited / 2).min(SignedDuration::from_hours(1)));
+        Self {
+            version: self.version + 1,
+            next_attempt_at: now.saturating_add(wait).unwrap_or(now),
+            leased_until: None,
+            last_error: Some(mall_text(&message)),
+            reference: reference.map(|r| mall_text(&r)).or_else(|| self.reference.clone()),
+            accepted_at: self.accepted_at.or(Some(now)),
+            ..self.clone()
+        }
     }
 
     /// The action after an attempt that may pass, retried with back-off: 1, 2, 4 … minutes, at most an hour
@@ -281,6 +397,26 @@ impl MallAction {
 pub struct Performed {
     /// The mall's id of what it did (a hold, a cancellation job, a feed), for the evidence.
     pub reference: Option<String>,
+    /// The mall had the order so already and nothing was changed (Yahoo!: already 保留).
+    pub already: bool,
+}
+
+impl Performed {
+    /// Done by this request, with the mall's id of what it did.
+    pub fn changed(reference: Option<String>) -> Self {
+        Self {
+            reference,
+            already: false,
+        }
+    }
+
+    /// Found so already at the mall: nothing was changed.
+    pub fn found(reference: Option<String>) -> Self {
+        Self {
+            reference,
+            already: true,
+        }
+    }
 }
 
 /// Why an action was not done.
@@ -296,6 +432,11 @@ pub enum ActionError {
     /// credentials refused): the staff must act; the reason is the mall's.
     #[error("the mall refused: {0}")]
     Refused(String),
+    /// The mall refused because the order has already shipped (Yahoo!: `ShipStatus` 3 or 4, or 5 完了;
+    /// Rakuten: orderProgress 500 発送済 or later; Amazon: `Shipped`): what the mall reports wins, so the hold
+    /// settles as shipped, as when the mall reports the shipment itself, and the staff hear that it shipped.
+    #[error("the order has already shipped: {0}")]
+    Shipped(String),
     /// The mall took it but has not done it yet (Rakuten: a cancellation applied for, orderProgress 800,
     /// until Rakuten confirms it at 900): the action stays pending and is looked at again after
     /// `check_after`, so what waits on it (the buyer's cancellation mail) waits until the mall confirms.
@@ -318,6 +459,7 @@ impl ActionError {
                 retry_after: retry_after.map(|wait| wait.clamp(SignedDuration::ZERO, MAX_MALL_WAIT)),
             },
             ActionError::Refused(reason) => ActionError::Refused(mall_text(&reason)),
+            ActionError::Shipped(reason) => ActionError::Shipped(mall_text(&reason)),
             ActionError::Accepted {
                 reference,
                 message,
@@ -456,6 +598,32 @@ mod tests {
             "the evidence and the staff's mail get the same text"
         );
         assert_eq!(mall_text(" already\nfulfilled "), "already fulfilled");
+    }
+
+    #[test]
+    fn a_taken_action_is_re_checked_as_the_mall_asks_then_less_often_up_to_hourly_without_counting_failures() {
+        let at = |t: &str| t.parse::<Timestamp>().unwrap();
+        let wait = SignedDuration::from_mins(5);
+        let first = action().accepted(Some("job-1".into()), "800".into(), wait, at("2026-11-23T03:00:00Z"));
+        assert_eq!(first.next_attempt_at, at("2026-11-23T03:05:00Z"));
+        assert_eq!(
+            (first.attempts, first.accepted_at),
+            (0, Some(at("2026-11-23T03:00:00Z")))
+        );
+        let later = first.accepted(None, "800".into(), wait, at("2026-11-23T03:40:00Z"));
+        assert_eq!(
+            later.next_attempt_at,
+            at("2026-11-23T04:00:00Z"),
+            "half the 40 minutes waited"
+        );
+        assert_eq!(later.reference.as_deref(), Some("job-1"));
+        let much_later = later.accepted(None, "800".into(), wait, at("2026-11-23T09:00:00Z"));
+        assert_eq!(
+            much_later.next_attempt_at,
+            at("2026-11-23T10:00:00Z"),
+            "an hour at most"
+        );
+        assert_eq!(much_later.attempts, 0);
     }
 
     #[test]

@@ -4,7 +4,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::Language;
-use crate::action::{ActionId, ActionKind};
+use crate::action::{ActionId, ActionKind, DropReason};
 use crate::blacklist::BlacklistId;
 use crate::hold::{Decision, HoldState, Resolver};
 use crate::identity::KeyKind;
@@ -95,6 +95,11 @@ pub enum Event {
         state: HoldState,
         by: Resolver,
     },
+    /// The mall reports the held order cancelled, after mallguard had cancelled its hold without acting at
+    /// the mall: the staff cancelled it there by hand.
+    CancelledAtMall {
+        hold: HoldId,
+    },
     /// Amazon: the customer-service fallback was noted for the staff.
     AmazonFallbackNoted {
         hold: HoldId,
@@ -126,6 +131,13 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reference: Option<String>,
         message: String,
+    },
+    /// mallguard no longer asks it of the mall, and says why (a hold settled before it reached the mall; a
+    /// release of a hold mallguard did not place).
+    ActionDropped {
+        action: ActionId,
+        kind: ActionKind,
+        reason: DropReason,
     },
     /// The mall refused it for good, with its reason: the staff were told.
     ActionRefused {
@@ -356,6 +368,13 @@ impl HistoryEntry {
                     )
                 }
             }
+            Event::CancelledAtMall { .. } => {
+                if ja {
+                    "モールでのキャンセルを確認（スタッフによる手続き）".into()
+                } else {
+                    "the mall reports the order cancelled (done there by the staff)".into()
+                }
+            }
             Event::AmazonFallbackNoted { .. } => {
                 if ja {
                     "Amazonカスタマーサービスによる確認をスタッフへ案内（電話連絡は不可）".into()
@@ -367,7 +386,7 @@ impl HistoryEntry {
                 if ja {
                     format!("モールへ{}を依頼", action_label(*kind, lang))
                 } else {
-                    format!("asked the mall to {}", action_label(*kind, lang))
+                    format!("asked the mall for {}", action_label(*kind, lang))
                 }
             }
             Event::ActionPerformed { kind, reference, .. } => {
@@ -424,6 +443,14 @@ impl HistoryEntry {
                 };
                 format!("{kind}: {}{detail}", outcome.label(lang))
             }
+            Event::ActionDropped { kind, reason, .. } => {
+                let reason = drop_reason_label(*reason, lang);
+                if ja {
+                    format!("モールへの{}の依頼を取りやめ: {reason}", action_label(*kind, lang))
+                } else {
+                    format!("{} at the mall no longer asked: {reason}", action_label(*kind, lang))
+                }
+            }
             Event::ActionRefused { kind, reason, .. } => {
                 if ja {
                     format!("モールが{}を拒否: {reason}", action_label(*kind, lang))
@@ -478,6 +505,26 @@ impl HistoryEntry {
 }
 
 /// A mall action as the staff read it.
+/// Why mallguard no longer asks an action of the mall, in the evidence's words.
+pub fn drop_reason_label(reason: DropReason, lang: Language) -> &'static str {
+    match (reason, lang) {
+        (DropReason::SettledFirst, Language::Ja) => "保留がモールに届く前に対応が決まりました",
+        (DropReason::SettledFirst, Language::En) => "the hold was settled before it reached the mall",
+        (DropReason::NoHold, Language::Ja) => "mallguard はモールで保留していません",
+        (DropReason::NoHold, Language::En) => "mallguard never asked the mall for the hold",
+        (DropReason::HoldRefused, Language::Ja) => "モールが保留を拒否しています",
+        (DropReason::HoldRefused, Language::En) => "the mall refused the hold",
+        (DropReason::HoldDropped, Language::Ja) => "保留はモールに届いていません",
+        (DropReason::HoldDropped, Language::En) => "the hold never reached the mall",
+        (DropReason::HeldByOthers, Language::Ja) => {
+            "mallguard の依頼前から保留されていました（スタッフの保留はスタッフが解除します）"
+        }
+        (DropReason::HeldByOthers, Language::En) => {
+            "the order was on hold at the mall before mallguard asked (a hold the staff placed is theirs to lift)"
+        }
+    }
+}
+
 pub fn action_label(kind: ActionKind, lang: Language) -> &'static str {
     match (kind, lang) {
         (ActionKind::Hold, Language::Ja) => "保留",

@@ -29,8 +29,8 @@ pub enum HoldState {
     Cancelled,
     /// The other order was cancelled at the mall, so the held one ships.
     Released,
-    /// The mall reports the held order shipped before anybody answered: it is not cancelled (the staff are
-    /// told, to contact the buyer about a return if it was a duplicate).
+    /// The mall reports the held order shipped, or says so when asked to hold or cancel it: it is not
+    /// cancelled (the staff are told, to contact the buyer about a return if it was a duplicate).
     Shipped,
 }
 
@@ -410,6 +410,11 @@ pub struct Hold {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blacklisted: Option<crate::blacklist::BlacklistId>,
     pub resolution: Option<Resolution>,
+    /// When the mall reported the held order cancelled after mallguard had cancelled the hold (where mallguard
+    /// does not cancel at the mall, the staff did it by hand): from then on the cancellation is done, not in
+    /// progress.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancelled_at_mall: Option<Timestamp>,
 }
 
 /// A transition that lost: the hold had already been settled.
@@ -436,11 +441,15 @@ impl OrderNumbers {
 }
 
 impl Hold {
-    /// Whether a cancelled hold's order is cancelled at the mall by the staff, by hand: mallguard does not
-    /// cancel there (`acts` is false: the own store, a relay, a shop without credentials) and the mall did
-    /// not cancel it itself. Until the staff have, the buyer is told the cancellation is in progress.
+    /// Whether a cancelled hold's order is still to be cancelled at the mall by the staff, by hand: mallguard
+    /// does not cancel there (`acts` is false: the own store, a relay, a shop without credentials), the mall
+    /// did not cancel it itself, and has not reported it cancelled since ([`Hold::cancelled_at_mall`]). Until
+    /// then the buyer is told the cancellation is in progress.
     pub fn cancelled_by_hand(&self, acts: bool) -> bool {
-        self.state == HoldState::Cancelled && !acts && self.resolution.as_ref().is_none_or(|r| r.by != Resolver::Mall)
+        self.state == HoldState::Cancelled
+            && !acts
+            && self.cancelled_at_mall.is_none()
+            && self.resolution.as_ref().is_none_or(|r| r.by != Resolver::Mall)
     }
 
     /// The held order's number as people know it.
@@ -478,6 +487,31 @@ impl Hold {
             version: self.version + 1,
             remind_at: None,
             resolution: Some(Resolution { state, by, at }),
+            ..self.clone()
+        })
+    }
+
+    /// The hold settled as shipped because the mall says the order shipped when mallguard asked it to hold or
+    /// cancel it: from held, or from cancelled by mallguard (the cancellation never happened at the mall).
+    pub fn shipped_at_mall(&self, at: Timestamp) -> Result<Hold, AlreadySettled> {
+        let cancelled_by_us =
+            self.state == HoldState::Cancelled && self.resolution.as_ref().is_some_and(|r| r.by != Resolver::Mall);
+        if self.state != HoldState::Held && !cancelled_by_us {
+            return Err(AlreadySettled {
+                id: self.id.clone(),
+                state: self.state,
+            });
+        }
+        let state = HoldState::Shipped;
+        Ok(Hold {
+            state,
+            version: self.version + 1,
+            remind_at: None,
+            resolution: Some(Resolution {
+                state,
+                by: Resolver::Mall,
+                at,
+            }),
             ..self.clone()
         })
     }

@@ -47,7 +47,8 @@ pub enum NoticeKind {
     /// [`ALERT_AFTER_ATTEMPTS`](crate::action::ALERT_AFTER_ATTEMPTS) attempts, with its last reason; mallguard
     /// keeps trying. Once per action.
     StaffActionFailing,
-    /// Staff: a held order shipped at the mall before anybody answered; it is not cancelled.
+    /// Staff: a held order shipped at the mall (reported by the mall, or found when mallguard asked the mall to
+    /// hold or cancel it); it is not cancelled.
     StaffShipped,
     /// Staff: the buyer's notice did not arrive (bounced, refused, marked as spam): reach the buyer another
     /// way (a phone task; Amazon: its customer service).

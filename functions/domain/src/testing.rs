@@ -2,7 +2,7 @@
 //! store, a store that is down, and an order feed that answers from a script.
 
 use std::collections::VecDeque;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use jiff::{SignedDuration, Timestamp};
 
@@ -113,6 +113,7 @@ pub fn hold_for(held: &Order, original: &Order) -> Hold {
         phone_task: false,
         blacklisted: None,
         resolution: None,
+        cancelled_at_mall: None,
     }
 }
 
@@ -879,6 +880,8 @@ impl OrderLookup for ScriptedLookup {
 /// perform from a script (done when nothing is scripted), and remembers what was asked.
 #[derive(Default)]
 pub struct ScriptedActions {
+    /// Actions of these kinds wait for a permit before the mall answers (a slow mall).
+    gate: Mutex<Option<(Vec<crate::action::ActionKind>, Arc<tokio::sync::Semaphore>)>>,
     can: Mutex<Vec<(Mall, crate::action::ActionKind)>>,
     /// How long each answer takes (in tokio's time).
     delay: Mutex<std::time::Duration>,
@@ -911,6 +914,12 @@ impl ScriptedActions {
         self
     }
 
+    /// From now on, each action of `kinds` is asked of the mall (and counted in [`ScriptedActions::asked`]),
+    /// then waits for a permit of `gate` before the mall answers.
+    pub fn gate(&self, kinds: &[crate::action::ActionKind], gate: Arc<tokio::sync::Semaphore>) {
+        *self.gate.lock().unwrap() = Some((kinds.to_vec(), gate));
+    }
+
     /// The actions performed (each attempt), in order.
     pub fn asked(&self) -> Vec<(ActionId, crate::action::ActionKind)> {
         self.asked.lock().unwrap().clone()
@@ -929,11 +938,17 @@ impl crate::action::MallActions for ScriptedActions {
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
         }
+        let gate = self
+            .gate
+            .lock()
+            .unwrap()
+            .as_ref()
+            .filter(|(kinds, _)| kinds.contains(&action.kind))
+            .map(|(_, gate)| gate.clone());
+        if let Some(gate) = gate {
+            gate.acquire().await.expect("the gate stays open").forget();
+        }
         let answer = self.script.lock().unwrap().pop_front();
-        answer.unwrap_or_else(|| {
-            Ok(crate::action::Performed {
-                reference: Some(format!("ref-{}", action.id)),
-            })
-        })
+        answer.unwrap_or_else(|| Ok(crate::action::Performed::changed(Some(format!("ref-{}", action.id)))))
     }
 }

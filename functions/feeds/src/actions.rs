@@ -85,9 +85,7 @@ mod tests {
             self.2.contains(&kind)
         }
         async fn perform(&self, action: &MallAction) -> Result<Performed, ActionError> {
-            Ok(Performed {
-                reference: Some(format!("{}:{}", self.1, action.kind)),
-            })
+            Ok(Performed::changed(Some(format!("{}:{}", self.1, action.kind))))
         }
     }
 

@@ -115,7 +115,8 @@
 //!    bounded and CRC-checked gunzip is here), read by [`amazon::ProcessingReport::outcome_of`] message 1.
 //!
 //! Accepted: [`Performed`] with the feed id as `reference`. Still `IN_QUEUE` or `IN_PROGRESS` after the
-//! polls: [`ActionError::Later`], not before two minutes. Refused in the report, `FATAL`, `CANCELLED`, or a
+//! polls: [`ActionError::Accepted`] with the feed id (Amazon took it; a re-check is not a failed attempt), looked
+//! at again after two minutes. Refused in the report, `FATAL`, `CANCELLED`, or a
 //! report that cannot be read or fetched: **getOrder** once more, because Amazon may well refuse to cancel what
 //! is cancelled already (by an earlier feed of the action, the buyer, the staff): `Canceled` is done, with the
 //! feed id; anything else is [`ActionError::Refused`] with the report's `ResultMessageCode` and
@@ -137,11 +138,11 @@
 //!
 //! ## The same action, attempt after attempt
 //!
-//! The outbox keeps an action's `reference` only once it is done, so an attempt cannot leave its feed id
-//! there; what it keeps of an attempt that may pass is the [`ActionError::Later`] message, as
-//! [`MallAction::last_error`]. So every error an attempt hands back once it has a feed names it as
-//! `feedId=…`, and the next attempt takes the feed from there (or from `reference`, should the outbox ever keep
-//! one before an action is done) and follows it rather than sending another: createFeed's rate is one every
+//! A feed Amazon is still processing is handed back as [`ActionError::Accepted`] with the feed id, which the
+//! outbox keeps as the action's `reference`. Of an attempt that fails after it has a feed, the outbox keeps
+//! only the [`ActionError::Later`] message, as [`MallAction::last_error`]; so every error an attempt hands
+//! back once it has a feed names it as `feedId=…` too. The next attempt takes the feed from `reference`, else
+//! from that message, and follows it rather than sending another: createFeed's rate is one every
 //! two minutes (a burst of 15), and a second acknowledgement of the same order is at best refused.
 //!
 //! Every attempt first reads the order, so an order that a feed (this action's, whichever attempt sent it)
@@ -227,7 +228,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use jiff::{SignedDuration, Timestamp};
-use mallguard_domain::action::{ActionError, ActionKind, MallAction, Performed};
+use mallguard_domain::action::{ActionBy, ActionError, ActionKind, MallAction, Performed};
 use mallguard_domain::feed::{FeedError, FeedOrder, FeedPage, LookedUp, OrderFeed, OrderLookup};
 use mallguard_domain::ids::{Mall, OrderId, ShopId};
 use mallguard_domain::mail_routes::{BUYER, ROUTE_TAG};
@@ -324,8 +325,9 @@ pub struct AmazonOptions {
     /// [module](self)); off, Amazon orders are cancelled by the staff in Seller Central. On by default; turn
     /// it off for an app without the role Amazon asks for order feeds.
     pub cancel_orders: bool,
-    /// The `CancelReason` of every item of an order cancelled: `BuyerCanceled` by default (the buyer chose to
-    /// cancel the duplicate through mallguard).
+    /// The `CancelReason` of every item of an order the buyer asked to cancel: `BuyerCanceled` by default
+    /// (the buyer chose to cancel the duplicate through mallguard). Other cancellations (at the deadline, by the
+    /// staff) give `GeneralAdjustment`.
     pub cancel_reason: CancelReason,
     /// How many times one cancellation attempt asks `getFeed` whether its feed was processed (at most 10;
     /// 0: never on the attempt that sends the feed, once on the next ones).
@@ -1101,7 +1103,15 @@ impl AmazonSpApi {
             .await
             .map_err(|e| naming_feed(e, earlier.as_deref()))?;
         if status == AmazonStatus::Canceled {
-            return Ok(Performed { reference: earlier });
+            return Ok(Performed::changed(earlier));
+        }
+        if matches!(status, AmazonStatus::Shipped | AmazonStatus::InvoiceUnconfirmed) {
+            return Err(ActionError::Shipped(match &earlier {
+                Some(feed_id) => {
+                    format!("the order has already shipped ({FEED_MARK}{feed_id} did not cancel it in time)")
+                }
+                None => "the order has already shipped".to_owned(),
+            }));
         }
         if let Some(why) = not_cancellable(&status) {
             return Err(ActionError::Refused(match &earlier {
@@ -1122,13 +1132,26 @@ impl AmazonSpApi {
                 Err(failed) => return Err(naming_feed(action_error(Call::GetFeed, failed.error), Some(&feed_id))),
             }
         }
-        let feed_id = self.submit(order_id, progress).await?;
+        let feed_id = self.submit(order_id, action.by, progress).await?;
         tracing::info!(mall = "amazon", shop = %self.seller, action = %action.id, feed = %feed_id, "sent a cancel feed to Amazon");
         let polled = self
             .poll(&feed_id, true, progress)
             .await
             .map_err(|failed| naming_feed(action_error(Call::GetFeed, failed.error), Some(&feed_id)))?;
         self.conclude(&feed_id, polled, order_id, progress).await
+    }
+
+    /// The `CancelReason` for a cancellation decided `by`: the configured one when the buyer asked for it
+    /// ([`AmazonOptions::cancel_reason`], `BuyerCanceled` by default), `GeneralAdjustment` otherwise (the shop
+    /// cancels a duplicate nobody answered for, with automatic cancellation on): both among the
+    /// `OrderAcknowledgement` reasons the research notes list.
+    fn reason_for(&self, by: ActionBy) -> CancelReason {
+        match by {
+            ActionBy::Buyer => self.cancel_reason,
+            ActionBy::Staff | ActionBy::Deadline | ActionBy::Mall | ActionBy::Mallguard => {
+                CancelReason::GeneralAdjustment
+            }
+        }
     }
 
     /// The order's `OrderStatus`, by getOrder with the LWA token (the status is no restricted data).
@@ -1142,7 +1165,7 @@ impl AmazonSpApi {
     }
 
     /// A new cancel feed for the order: its items, the document, its upload, createFeed. The feed id.
-    async fn submit(&self, order_id: &OrderId, progress: &mut Progress) -> Result<String, ActionError> {
+    async fn submit(&self, order_id: &OrderId, by: ActionBy, progress: &mut Progress) -> Result<String, ActionError> {
         let (pages, incomplete) = self
             .get_order_items(order_id, progress)
             .await
@@ -1159,7 +1182,7 @@ impl AmazonSpApi {
         let cancellation = OrderCancellation {
             order_id: order_id.clone(),
             item_ids,
-            reason: self.cancel_reason,
+            reason: self.reason_for(by),
         };
         let document = amazon::order_acknowledgement_cancel_feed(&self.seller, &[cancellation])
             .map_err(|e| ActionError::Refused(format!("the cancel feed cannot be written: {e}")))?;
@@ -1241,12 +1264,15 @@ impl AmazonSpApi {
     ) -> Result<Performed, ActionError> {
         let feed = match polled {
             Polled::Pending(status) => {
-                return Err(ActionError::Later {
+                // Amazon took the feed and is working on it: not a failure, a cancellation waiting for
+                // Amazon's confirmation, followed by its feed id (kept as the action's reference).
+                return Err(ActionError::Accepted {
+                    reference: Some(feed_id.to_owned()),
                     message: format!(
                         "Amazon has not processed the cancel feed yet ({status}); the next attempt asks again \
                          ({FEED_MARK}{feed_id})"
                     ),
-                    retry_after: Some(FEED_PENDING_WAIT),
+                    check_after: FEED_PENDING_WAIT,
                 });
             }
             Polled::Settled(feed) => feed,
@@ -1255,9 +1281,7 @@ impl AmazonSpApi {
             (None, Some(document_id)) => match self.report(document_id, progress).await {
                 Ok(report) => match report.outcome_of(1) {
                     FeedOutcome::Accepted => {
-                        return Ok(Performed {
-                            reference: Some(feed_id.to_owned()),
-                        });
+                        return Ok(Performed::changed(Some(feed_id.to_owned())));
                     }
                     FeedOutcome::Refused(refusal) => format!("Amazon refused to cancel the order: {refusal}"),
                     FeedOutcome::Pending => "the processing report says nothing of the order".to_owned(),
@@ -1265,8 +1289,8 @@ impl AmazonSpApi {
                 Err(Unread::Failed(call, error)) => match action_error(call, error) {
                     later @ ActionError::Later { .. } => return Err(naming_feed(later, Some(feed_id))),
                     ActionError::Refused(why) => format!("the feed was processed, but its report was refused: {why}"),
-                    // A failed call is never only taken.
-                    accepted @ ActionError::Accepted { .. } => return Err(accepted),
+                    // A failed call is never only taken, nor says the order shipped.
+                    other @ (ActionError::Accepted { .. } | ActionError::Shipped(_)) => return Err(other),
                 },
                 Err(Unread::Unreadable(why)) => format!(
                     "the feed was processed, but its report cannot be read ({why}): look the feed up in Seller \
@@ -1294,9 +1318,7 @@ impl AmazonSpApi {
             .map_err(|e| naming_feed(e, Some(feed_id)))?;
         if status == AmazonStatus::Canceled {
             tracing::info!(mall = "amazon", shop = %self.seller, feed = %feed_id, "the feed was refused, but the order is cancelled");
-            return Ok(Performed {
-                reference: Some(feed_id.to_owned()),
-            });
+            return Ok(Performed::changed(Some(feed_id.to_owned())));
         }
         Err(ActionError::Refused(format!(
             "{refusal} (the order is {status} at Amazon; {FEED_MARK}{feed_id})"

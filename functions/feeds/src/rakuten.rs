@@ -109,9 +109,10 @@
 //! - **release**: nothing at 800/900. updateOrderSubStatus with `null` when the order's sub-status is
 //!   mallguard's (by `subStatusName`, else by its id in the list), and a release line above the memo when
 //!   mallguard marked the order and the line is not there yet. A sub-status that is not mallguard's is left.
-//! - **cancel**: done at 900 キャンセル確定; refused without a call outside 100/200/300/800
-//!   ([`can_cancel_order`]: shipped, or 400 変更確定待ち); else cancelOrder with `changeReasonDetailApply` 1
-//!   ([`CancelReason::DUPLICATE_ORDER`]) and `inventoryRestoreType` 1 (the duplicate never shipped, so its units
+//! - **cancel**: done at 900 キャンセル確定; a shipped order (500–700) is [`ActionError::Shipped`] and 400
+//!   変更確定待ち refused, both without a call ([`can_cancel_order`]); else cancelOrder with
+//!   `changeReasonDetailApply` 1 when the buyer asked for it, 6 otherwise ([`cancel_reason`]) and
+//!   `inventoryRestoreType` 1 (the duplicate never shipped, so its units
 //!   go back to RMS's stock). cancelOrder only applies for the cancellation (800 キャンセル確定待ち), so its
 //!   answer, and an order found at 800 (applied for by an earlier attempt whose answer was lost, or by the
 //!   shop), is [`ActionError::Accepted`]: the action stays pending, and the buyer's cancellation mail waits,
@@ -147,7 +148,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use jiff::{SignedDuration, Timestamp};
-use mallguard_domain::action::{ActionError, ActionKind, MallAction, Performed};
+use mallguard_domain::action::{ActionBy, ActionError, ActionKind, MallAction, Performed};
 use mallguard_domain::feed::{CredentialsExpiry, FeedError, FeedOrder, FeedPage, OrderFeed};
 use mallguard_domain::ids::{HoldId, Mall, OrderId, ShopId};
 use mallguard_domain::order::OrderStatus;
@@ -268,11 +269,21 @@ pub struct RakutenFeed {
     sub_statuses: std::sync::Mutex<Option<(std::time::Instant, SubStatusList)>>,
 }
 
-/// How long the list of the shop's sub-statuses is used before it is asked for again.
+/// The `changeReasonDetailApply` of a cancellation decided `by`: 1 お客様都合・キャンセル when the buyer asked
+/// for it (RMS has no 重複注文 code), 6 お客様都合・その他 otherwise (a hold that expired unanswered, a staff
+/// decision), as the research notes fit them.
+fn cancel_reason(by: ActionBy) -> CancelReason {
+    match by {
+        ActionBy::Buyer => CancelReason::DUPLICATE_ORDER,
+        ActionBy::Staff | ActionBy::Deadline | ActionBy::Mall | ActionBy::Mallguard => CancelReason::BuyerOther,
+    }
+}
+
 /// How soon a cancellation RMS took (800 キャンセル確定待ち) is looked at again for Rakuten's confirmation (900):
-/// a getOrder each time, backed off like any pending action.
+/// a getOrder each time, every five minutes at first, then less often (see [`MallAction::accepted`]).
 const CANCEL_CONFIRM_WAIT: SignedDuration = SignedDuration::from_mins(5);
 
+/// How long the list of the shop's sub-statuses is used before it is asked for again.
 const SUB_STATUSES_KEPT: Duration = Duration::from_secs(60 * 60);
 
 /// How often a feed asks RMS when its licenseKey expires.
@@ -1398,9 +1409,7 @@ impl RakutenFeed {
                 reference.push_str("; the memo is too full for mallguard's line");
             }
         }
-        Ok(Performed {
-            reference: Some(reference),
-        })
+        Ok(Performed::changed(Some(reference)))
     }
 
     /// The release: mallguard's sub-status cleared (when it is still on the order), and a line above the
@@ -1410,12 +1419,10 @@ impl RakutenFeed {
         let name = self.configured_sub_status()?;
         let state = self.write_state(&action.order.order_id, now, requests).await?;
         if is_cancelling(state.order_progress) {
-            return Ok(Performed {
-                reference: Some(format!(
-                    "nothing to release: orderProgress {}",
-                    progress_label(state.order_progress)
-                )),
-            });
+            return Ok(Performed::changed(Some(format!(
+                "nothing to release: orderProgress {}",
+                progress_label(state.order_progress)
+            ))));
         }
         let memo = state.memo.as_deref().unwrap_or_default();
         let ours = self.is_ours(&state, name, now, requests).await?;
@@ -1426,13 +1433,11 @@ impl RakutenFeed {
         if held_here && !memo.contains(&release_marker(&action.hold)) {
             self.write_memo(&state, &release_line(action), now, requests).await?;
         }
-        Ok(Performed {
-            reference: Some(if ours {
-                "subStatusId cleared".to_owned()
-            } else {
-                "no mallguard sub-status to clear".to_owned()
-            }),
-        })
+        Ok(Performed::changed(Some(if ours {
+            "subStatusId cleared".to_owned()
+        } else {
+            "no mallguard sub-status to clear".to_owned()
+        })))
     }
 
     /// The cancellation: cancelOrder, only for an order at 100, 200 or 300. An order cancelled (900) or
@@ -1446,9 +1451,10 @@ impl RakutenFeed {
         let state = self.write_state(&action.order.order_id, now, requests).await?;
         let progress = state.order_progress;
         if progress == PROGRESS_CANCELLED {
-            return Ok(Performed {
-                reference: Some(format!("orderProgress {}", progress_label(progress))),
-            });
+            return Ok(Performed::changed(Some(format!(
+                "orderProgress {}",
+                progress_label(progress)
+            ))));
         }
         if is_cancelling(progress) {
             return Err(ActionError::Accepted {
@@ -1460,22 +1466,23 @@ impl RakutenFeed {
                 check_after: CANCEL_CONFIRM_WAIT,
             });
         }
+        if has_shipped(progress) {
+            return Err(ActionError::Shipped(format!(
+                "orderProgress {}: cancelOrder takes orders at 100 注文確認待ち, 200 楽天処理中 or 300 発送待ち only",
+                progress_label(progress)
+            )));
+        }
         if !can_cancel_order(progress) {
-            let why = if has_shipped(progress) {
-                "the order has already shipped"
-            } else {
-                "the order may not be cancelled now"
-            };
             return Err(ActionError::Refused(format!(
-                "{why} (orderProgress {}): cancelOrder takes orders at 100 注文確認待ち, 200 楽天処理中 or 300 \
-                 発送待ち only; cancel it by hand in RMS if it must be",
+                "the order may not be cancelled now (orderProgress {}): cancelOrder takes orders at 100 \
+                 注文確認待ち, 200 楽天処理中 or 300 発送待ち only; cancel it by hand in RMS if it must be",
                 progress_label(progress)
             )));
         }
         let request = rakuten::cancel_order_request(
             &state.order_number,
             InventoryRestoreType::Restore,
-            CancelReason::DUPLICATE_ORDER,
+            cancel_reason(action.by),
         );
         let answer = self.act_call(Call::CancelOrder, Some(&request), now, requests).await?;
         let messages = written(Call::CancelOrder, &answer, &state.order_number)?;

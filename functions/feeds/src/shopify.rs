@@ -23,7 +23,7 @@
 //!   or another app's). None of mallguard's holds left: done without a mutation. The reference is the hold
 //!   ids released.
 //! - **Cancel** (2 calls, 3 on a refusal): read the order (already cancelled: done without a mutation; the
-//!   mutation is not idempotent), then `orderCancel` with reason [`CANCEL_REASON`], the configured
+//!   mutation is not idempotent), then `orderCancel` with reason [`cancel_reason`], the configured
 //!   [`RefundChoice`] and restock, `notifyCustomer` false (mallguard mails the buyer itself) and a staff
 //!   note naming mallguard, the hold and the earlier order. Accepted, the cancellation runs as a job: done
 //!   when the answer says the job is done (`SUCCEEDED`), else [`ActionError::Accepted`] with the job's id,
@@ -57,7 +57,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use jiff::{SignedDuration, Timestamp};
-use mallguard_domain::action::{ActionError, ActionKind, MallAction, Performed};
+use mallguard_domain::action::{ActionBy, ActionError, ActionKind, MallAction, Performed};
 use mallguard_domain::feed::FeedError;
 use mallguard_domain::ids::{Mall, ShopId};
 use mallguard_malls::ParseError;
@@ -71,10 +71,15 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::actions::ShopActions;
 use crate::http::{self, ConfigError, Timeouts};
 
-/// The reason every cancellation gives: `CUSTOMER`, the research notes' fit for a duplicate the buyer
-/// chose to cancel (§1.6). A [`MallAction`] does not say who settled the hold, so a hold that expired
-/// unanswered (for which the notes suggest `OTHER`) is cancelled with it too.
-pub const CANCEL_REASON: OrderCancelReason = OrderCancelReason::Customer;
+/// The reason a cancellation gives Shopify, by who decided it: `CUSTOMER` for a duplicate the buyer chose to
+/// cancel, `OTHER` for the rest (a hold that expired unanswered, a staff decision), as the research notes fit
+/// them (§1.6).
+pub fn cancel_reason(by: ActionBy) -> OrderCancelReason {
+    match by {
+        ActionBy::Buyer => OrderCancelReason::Customer,
+        ActionBy::Staff | ActionBy::Deadline | ActionBy::Mall | ActionBy::Mallguard => OrderCancelReason::Other,
+    }
+}
 /// How long to wait before holding an order that has no fulfillment orders yet: Shopify's "short delay of
 /// about five minutes" after an order is created.
 pub const NOT_YET_ASSIGNED_WAIT: SignedDuration = SignedDuration::from_mins(5);
@@ -367,8 +372,8 @@ impl ShopifyAdmin {
                 retry_after,
             },
             ActionError::Refused(message) => ActionError::Refused(format!("{name}: {message}{hint}")),
-            // A failure is never only taken.
-            accepted @ ActionError::Accepted { .. } => accepted,
+            // A failure is never only taken, nor says the order shipped.
+            other @ (ActionError::Accepted { .. } | ActionError::Shipped(_)) => other,
         }
     }
 
@@ -492,9 +497,7 @@ impl ShopifyAdmin {
     async fn cancel(&self, action: &MallAction, gid: &str, calls: &mut u32) -> Result<Performed, ActionError> {
         let job = action.reference.as_deref().filter(|r| r.starts_with(JOB_GID));
         if self.read(gid, calls).await?.cancelled {
-            return Ok(Performed {
-                reference: job.map(str::to_owned),
-            });
+            return Ok(Performed::changed(job.map(str::to_owned)));
         }
         // An earlier attempt's job is still running: orderCancel is not idempotent, so it is not sent again.
         if let Some(job) = job {
@@ -508,12 +511,13 @@ impl ShopifyAdmin {
             "mallguard: 重複注文としてキャンセル（先の注文: {}、保留 {}）",
             action.original, action.hold
         );
-        let request = shopify::order_cancel_request(gid, CANCEL_REASON, self.refund.method(), self.restock, &note);
+        let request =
+            shopify::order_cancel_request(gid, cancel_reason(action.by), self.refund.method(), self.restock, &note);
         let refusal = match self.call(Call::Cancel, &request, calls).await {
             Ok(body) => match shopify::parse_cancel(&body).map_err(|e| unreadable(Call::Cancel, &e))? {
                 CancelOutcome::Accepted { job_id, status, done } => {
                     if done || status == Some(CancelJobStatus::Succeeded) {
-                        return Ok(Performed { reference: job_id });
+                        return Ok(Performed::changed(job_id));
                     }
                     let status = status.map(|s| format!(", {s:?}")).unwrap_or_default();
                     return Err(ActionError::Accepted {
@@ -626,9 +630,7 @@ fn our_holds(read: &OrderFulfillmentOrders, action: &MallAction) -> Vec<String> 
 
 /// Done, with Shopify's ids comma-joined (none when there are none).
 fn reference(ids: Vec<String>) -> Performed {
-    Performed {
-        reference: (!ids.is_empty()).then(|| ids.join(",")),
-    }
+    Performed::changed((!ids.is_empty()).then(|| ids.join(",")))
 }
 
 /// `gid … STATUS` of the named fulfillment orders, a few of them.
@@ -666,7 +668,7 @@ fn refused(call: Call, refusal: Refusal) -> ActionError {
             retry_after,
         },
         ActionError::Refused(message) => ActionError::Refused(format!("{}: {message}", call.name())),
-        accepted @ ActionError::Accepted { .. } => accepted,
+        other @ (ActionError::Accepted { .. } | ActionError::Shipped(_)) => other,
     }
 }
 

@@ -66,9 +66,10 @@
 //! [`OrderInfo::check_change`]: an order that already has the status asked for is done without a change (so
 //! an action done again, or retried after a lost answer, changes nothing); a change Yahoo's transition table
 //! forbids (a reservation cannot be held, a cancelled order is final), one its fraud screening forbids
-//! (`FraudHoldStatus` 1 or 3: only a cancel), and a cancel of an order that has shipped (`ShipStatus` 3 or 4,
-//! or `OrderStatus` 5: Yahoo would take it) are refused without a change, in words the staff read; so is a
-//! hold of a shipped order (too late). Otherwise one orderStatusChange ([`yahoo::status_change_request`]):
+//! (`FraudHoldStatus` 1 or 3: only a cancel) are refused without a change, in words the staff read; a cancel
+//! of an order that has shipped (`ShipStatus` 3 or 4, or `OrderStatus` 5: Yahoo would take it) and a hold of
+//! one (too late) are [`ActionError::Shipped`] without a change, so the hold settles as shipped. Otherwise one
+//! orderStatusChange ([`yahoo::status_change_request`]):
 //!
 //! | action | `OrderStatus` | `CancelReason` | requests |
 //! |---|---|---|---|
@@ -86,9 +87,14 @@
 //! authorise the app again. Calls keep the feed's spacing and its token. The log holds the shop, the
 //! action's id and kind, and the request count.
 //!
+//! The cancel's `CancelReason` is 160 重複注文 (注文者都合) whoever decided it (the buyer, the staff, the
+//! deadline): the order is cancelled as a duplicate in every case, and the research notes' other codes name
+//! other causes.
+//!
 //! Not verified: the HTTP status of a refused change (any status below 500 is read), `IsPointFix` false for
-//! a hold and a release, and that Yahoo's 保留 is the store's own (a release lifts a hold the staff placed by
-//! hand too).
+//! a hold and a release, and that Yahoo's 保留 is the store's own. An order found on 保留 already is
+//! [`Performed::found`]: on mallguard's first request that hold is somebody else's, and the use cases then
+//! never release it.
 //!
 //! # Failures
 //!
@@ -965,15 +971,19 @@ impl YahooFeed {
         match info.check_change(change) {
             Ok(()) => {}
             Err(ChangeBlocked::AlreadyDone(status)) => {
-                return Ok(Performed {
-                    reference: Some(format!("already OrderStatus {}", status.label())),
-                });
+                return Ok(Performed::found(Some(format!(
+                    "already OrderStatus {}",
+                    status.label()
+                ))));
+            }
+            Err(blocked @ ChangeBlocked::AlreadyShipped { .. }) => {
+                return Err(ActionError::Shipped(blocked.to_string()));
             }
             Err(blocked) => return Err(ActionError::Refused(blocked.to_string())),
         }
-        // Yahoo would hold a shipped order, to no effect: the staff hear it is too late.
+        // Yahoo would hold a shipped order, to no effect: the hold settles as shipped.
         if change == StatusChange::Hold && info.has_shipped() {
-            return Err(ActionError::Refused(format!(
+            return Err(ActionError::Shipped(format!(
                 "the order has already shipped (ShipStatus {}, OrderStatus {}): it is too late to hold it",
                 info.ship_status.map_or("unknown".to_owned(), |s| s.to_string()),
                 info.order_status.label()
@@ -989,9 +999,7 @@ impl YahooFeed {
         }
         let target = change.target().label();
         match yahoo::order_status_change_outcome(answer.status, &answer.headers, &answer.body) {
-            Ok(StatusChangeOutcome::Ok) => Ok(Performed {
-                reference: Some(format!("OrderStatus {target}")),
-            }),
+            Ok(StatusChangeOutcome::Ok) => Ok(Performed::changed(Some(format!("OrderStatus {target}")))),
             Ok(StatusChangeOutcome::Warning(warnings)) => {
                 for warning in &warnings {
                     tracing::warn!(
@@ -1001,9 +1009,7 @@ impl YahooFeed {
                         "Yahoo changed the order's status with a warning; it is taken as done"
                     );
                 }
-                Ok(Performed {
-                    reference: Some(format!("OrderStatus {target}")),
-                })
+                Ok(Performed::changed(Some(format!("OrderStatus {target}"))))
             }
             Ok(StatusChangeOutcome::Refused { code, message }) => Err(ActionError::Refused(format!(
                 "Yahoo refused to change the order from {} to {target}: {}{message}",

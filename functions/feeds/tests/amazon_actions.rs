@@ -6,7 +6,7 @@ use mallguard_feeds::fake_amazon as support;
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
-use mallguard_domain::action::{ActionError, ActionKind, MallAction, Performed};
+use mallguard_domain::action::{ActionBy, ActionError, ActionKind, MallAction, Performed};
 use mallguard_domain::feed::{FeedOrder, OrderLookup};
 use mallguard_domain::ids::{HoldId, Mall, OrderId, OrderRef, ShopId};
 use mallguard_domain::order::OrderStatus;
@@ -36,9 +36,11 @@ fn action_on(kind: ActionKind, mall: Mall, shop: &str, order_id: &str) -> MallAc
     )
 }
 
-/// Cancelling [`ORDER`].
+/// Cancelling [`ORDER`], as its buyer asked through mallguard's notice.
 fn cancel() -> MallAction {
-    action_on(ActionKind::Cancel, Mall::Amazon, SELLER, ORDER)
+    let mut action = action_on(ActionKind::Cancel, Mall::Amazon, SELLER, ORDER);
+    action.by = ActionBy::Buyer;
+    action
 }
 
 /// `action` after an attempt that ended in `error`, as the outbox keeps it.
@@ -47,7 +49,7 @@ fn after(action: &MallAction, error: &ActionError) -> MallAction {
         ActionError::Later { message, retry_after } => {
             action.failed(message.clone(), *retry_after, NOW.parse::<Timestamp>().unwrap())
         }
-        ActionError::Refused(reason) => action.refused(reason.clone()),
+        ActionError::Refused(reason) | ActionError::Shipped(reason) => action.refused(reason.clone()),
         ActionError::Accepted {
             reference,
             message,
@@ -68,9 +70,20 @@ fn with_options(fake: &FakeSpApi, change: impl FnOnce(&mut AmazonOptions)) -> Am
 }
 
 fn done(feed: &str) -> Result<Performed, ActionError> {
-    Ok(Performed {
-        reference: Some(feed.to_owned()),
-    })
+    Ok(Performed::changed(Some(feed.to_owned())))
+}
+
+/// The feed Amazon took and has not processed yet: its message, the feed id kept as the action's reference,
+/// and when it is looked at again.
+fn taken(result: Result<Performed, ActionError>) -> (String, Option<String>, SignedDuration) {
+    match result {
+        Err(ActionError::Accepted {
+            reference,
+            message,
+            check_after,
+        }) => (message, reference, check_after),
+        other => panic!("not taken: {other:?}"),
+    }
 }
 
 fn later(result: Result<Performed, ActionError>) -> (String, Option<SignedDuration>) {
@@ -183,7 +196,7 @@ async fn a_cancel_sends_one_feed_of_the_orders_items_and_is_done_with_its_id() {
 
     // The same action again (a retry after a lost answer): done, and no second feed.
     let before = counts(&fake);
-    assert_eq!(api.perform(&action).await, Ok(Performed { reference: None }));
+    assert_eq!(api.perform(&action).await, Ok(Performed::changed(None)));
     let again = counts(&fake);
     assert_eq!(again[2], before[2] + 1, "one getOrder");
     assert_eq!(again[4..], before[4..], "nothing sent");
@@ -215,14 +228,14 @@ async fn every_item_of_every_page_is_cancelled_with_the_reason_configured() {
 }
 
 #[tokio::test]
-async fn a_shipped_order_is_refused_without_a_feed() {
+async fn a_shipped_order_is_answered_as_shipped_without_a_feed() {
     let fake = FakeSpApi::start().await;
     fake.ship(ORDER);
     let api = fake.api();
 
     assert_eq!(
         api.perform(&cancel()).await,
-        Err(ActionError::Refused("the order has already shipped".into()))
+        Err(ActionError::Shipped("the order has already shipped".into()))
     );
     assert_eq!(counts(&fake), [1, 0, 1, 0, 0, 0, 0, 0, 0, 0]);
     assert!(fake.uploads().is_empty());
@@ -234,7 +247,7 @@ async fn an_order_cancelled_already_is_done_without_a_feed() {
     fake.cancel(ORDER);
     let api = fake.api();
 
-    assert_eq!(api.perform(&cancel()).await, Ok(Performed { reference: None }));
+    assert_eq!(api.perform(&cancel()).await, Ok(Performed::changed(None)));
     assert_eq!(counts(&fake), [1, 0, 1, 0, 0, 0, 0, 0, 0, 0]);
 }
 
@@ -264,19 +277,21 @@ async fn an_error_report_is_refused_with_its_description() {
 }
 
 #[tokio::test]
-async fn a_feed_the_order_had_already_shipped_for_is_refused() {
+async fn a_feed_the_order_had_already_shipped_for_is_answered_as_shipped() {
     let fake = FakeSpApi::start().await;
     // Unshipped when read, shipped by the time the feed is processed.
     fake.set_feed_polls_pending(1);
     let api = with_options(&fake, |o| o.feed_polls = 1);
     let first = api.perform(&cancel()).await;
-    let (message, _) = later(first.clone());
+    let (message, _, _) = taken(first.clone());
     assert!(message.contains("feedId=50012019999"), "{message}");
     fake.ship(ORDER);
 
-    let reason = refused(api.perform(&after(&cancel(), &first.unwrap_err())).await);
+    let Err(ActionError::Shipped(reason)) = api.perform(&after(&cancel(), &first.unwrap_err())).await else {
+        panic!("not shipped")
+    };
 
-    // The order is looked at before the feed: shipped, refused at once, naming the feed that came too late.
+    // The order is looked at before the feed: shipped, at once, naming the feed that came too late.
     assert_eq!(
         reason,
         "the order has already shipped (feedId=50012019999 did not cancel it in time)"
@@ -300,7 +315,7 @@ async fn a_refusal_of_an_order_cancelled_meanwhile_is_done() {
 }
 
 #[tokio::test]
-async fn a_feed_still_in_the_queue_is_later_and_the_next_attempt_follows_it() {
+async fn a_feed_still_in_the_queue_is_taken_not_failed_and_the_next_attempt_follows_it() {
     let fake = FakeSpApi::start().await;
     fake.set_feed_polls_pending(3);
     let api = with_options(&fake, |o| o.feed_polls = 2);
@@ -308,13 +323,24 @@ async fn a_feed_still_in_the_queue_is_later_and_the_next_attempt_follows_it() {
 
     let first = api.perform(&action).await;
 
-    let (message, retry_after) = later(first.clone());
+    let (message, reference, check_after) = taken(first.clone());
     assert_eq!(
         message,
         "Amazon has not processed the cancel feed yet (IN_PROGRESS); the next attempt asks again \
          (feedId=50012019999)"
     );
-    assert_eq!(retry_after, Some(SignedDuration::from_mins(2)));
+    assert_eq!(
+        reference.as_deref(),
+        Some(FEED_ID),
+        "the feed id, kept as the action's reference"
+    );
+    assert_eq!(check_after, SignedDuration::from_mins(2));
+    let kept = after(&action, first.as_ref().unwrap_err());
+    assert_eq!(
+        (kept.attempts, kept.reference.as_deref()),
+        (0, Some(FEED_ID)),
+        "not a failed attempt"
+    );
     assert_eq!(fake.order_status(ORDER), AmazonStatus::Unshipped);
     assert_eq!(counts(&fake), [1, 0, 1, 1, 1, 1, 1, 2, 0, 0]);
 
@@ -332,7 +358,7 @@ async fn with_no_polls_the_feed_is_left_to_the_next_attempt_which_asks_once() {
     fake.set_feed_polls_pending(0);
     let api = with_options(&fake, |o| o.feed_polls = 0);
     let first = api.perform(&cancel()).await;
-    let (message, _) = later(first.clone());
+    let (message, _, _) = taken(first.clone());
     assert!(
         message.contains("(IN_QUEUE)") && message.contains("feedId=50012019999"),
         "{message}"
@@ -548,4 +574,22 @@ async fn no_answer_is_later() {
     let (message, _) = later(api.perform(&cancel()).await);
     assert!(message.starts_with("getOrder: no answer within"), "{message}");
     assert_eq!(fake.requests(Endpoint::CreateFeed), 0);
+}
+
+#[tokio::test]
+async fn a_cancel_at_the_deadline_gives_amazon_the_reason_general_adjustment_not_the_buyers() {
+    let fake = FakeSpApi::start().await;
+    fake.set_plain_reports(true);
+    let api = fake.api();
+    let mut at_the_deadline = cancel();
+    at_the_deadline.by = ActionBy::Deadline;
+
+    assert_eq!(api.perform(&at_the_deadline).await, done(FEED_ID));
+
+    let document = &fake.uploads()[0];
+    assert!(
+        document.contains("<CancelReason>GeneralAdjustment</CancelReason>"),
+        "{document}"
+    );
+    assert!(!document.contains("BuyerCanceled"), "{document}");
 }

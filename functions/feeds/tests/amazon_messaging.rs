@@ -69,6 +69,7 @@ fn hold_for(held: &Order, original: &Order) -> Hold {
         phone_task: false,
         blacklisted: None,
         resolution: None,
+        cancelled_at_mall: None,
     }
 }
 

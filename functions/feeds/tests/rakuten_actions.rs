@@ -4,7 +4,7 @@
 use mallguard_feeds::fake as support;
 
 use jiff::SignedDuration;
-use mallguard_domain::action::{ActionError, ActionKind, MallAction, MallActions};
+use mallguard_domain::action::{ActionBy, ActionError, ActionKind, MallAction, MallActions};
 use mallguard_domain::feed::{FeedOrder, OrderFeed};
 use mallguard_domain::ids::{HoldId, Mall, OrderId, OrderRef, ShopId};
 use mallguard_domain::order::OrderStatus;
@@ -28,13 +28,16 @@ fn order(number: &str) -> OrderRef {
 /// `kind` asked of the mall for the order `number`, a suspected duplicate of [`ORIGINAL`].
 fn action(kind: ActionKind, number: &str) -> MallAction {
     let held = order(number);
-    MallAction::new(
+    let mut action = MallAction::new(
         kind,
         &HoldId::for_order(&held),
         &held,
         &order(ORIGINAL),
         NOW.parse().unwrap(),
-    )
+    );
+    // The buyer's decision, unless a test says otherwise.
+    action.by = ActionBy::Buyer;
+    action
 }
 
 fn hold_marker(number: &str) -> String {
@@ -368,14 +371,15 @@ async fn a_cancel_of_an_unshipped_order_applies_for_its_cancellation_once() {
 }
 
 #[tokio::test]
-async fn a_cancel_of_a_shipped_order_is_refused_without_asking_rms() {
+async fn a_cancel_of_a_shipped_order_is_answered_as_shipped_without_asking_rms() {
     let fake = FakeRms::start().await;
     let feed = fake.feed();
     fake.set_progress(YAMADA, 500);
 
-    let reason = refused(feed.perform(&action(ActionKind::Cancel, YAMADA)).await);
+    let Err(ActionError::Shipped(reason)) = feed.perform(&action(ActionKind::Cancel, YAMADA)).await else {
+        panic!("not shipped")
+    };
 
-    assert!(reason.contains("already shipped"), "{reason}");
     assert!(
         reason.contains("orderProgress 500"),
         "the reason names the progress: {reason}"
@@ -532,4 +536,21 @@ async fn an_action_on_another_shops_order_is_refused_without_a_call() {
     let reason = refused(feed.perform(&cancel).await);
     assert!(reason.contains("another-shop"), "{reason}");
     assert_eq!(counts(&fake), [0; 5]);
+}
+
+#[tokio::test]
+async fn a_cancel_at_the_deadline_gives_rms_the_reason_6_other_at_the_buyers_side() {
+    let fake = FakeRms::start().await;
+    let feed = fake.feed();
+    let mut cancel = action(ActionKind::Cancel, SATO);
+    cancel.by = ActionBy::Deadline;
+    let _ = feed.perform(&cancel).await;
+    assert_eq!(
+        fake.cancels(),
+        [CancelSeen {
+            order_number: SATO.to_owned(),
+            inventory_restore_type: 1,
+            change_reason_detail_apply: 6,
+        }]
+    );
 }

@@ -6,7 +6,7 @@ use mallguard_feeds::fake_shopify as support;
 use std::sync::Arc;
 
 use jiff::SignedDuration;
-use mallguard_domain::action::{ActionError, ActionKind, MallAction, MallActions, Performed};
+use mallguard_domain::action::{ActionBy, ActionError, ActionKind, MallAction, MallActions, Performed};
 use mallguard_domain::ids::{HoldId, Mall, OrderId, OrderRef, ShopId};
 use mallguard_feeds::actions::{MallActionsRouter, ShopActions};
 use mallguard_feeds::shopify::{NOT_YET_ASSIGNED_WAIT, RefundChoice, ShopifyAdmin, ShopifyCredentials, ShopifyOptions};
@@ -23,16 +23,18 @@ fn order_ref(id: &str) -> OrderRef {
     OrderRef::new(Mall::Shopify, ShopId::parse(SHOP).unwrap(), OrderId::parse(id).unwrap())
 }
 
-/// `kind` on order `id`, held as a duplicate of [`ORIGINAL`].
+/// `kind` on order `id`, held as a duplicate of [`ORIGINAL`], as the buyer decided it.
 fn action_on(id: &str, kind: ActionKind) -> MallAction {
     let order = order_ref(id);
-    MallAction::new(
+    let mut action = MallAction::new(
         kind,
         &HoldId::for_order(&order),
         &order,
         &order_ref(ORIGINAL),
         "2026-11-23T03:10:00Z".parse().unwrap(),
-    )
+    );
+    action.by = ActionBy::Buyer;
+    action
 }
 
 fn action(kind: ActionKind) -> MallAction {
@@ -524,4 +526,15 @@ async fn the_fake_reads_as_the_samples() {
     let answer: Value = serde_json::from_slice(&fake.fulfillment_orders_answer(ORDER).body).unwrap();
     let sample: Value = serde_json::from_slice(support::FULFILLMENT_ORDERS).unwrap();
     assert_eq!(answer, sample);
+}
+
+#[tokio::test]
+async fn a_cancel_nobody_asked_for_gives_shopify_the_reason_other() {
+    for by in [ActionBy::Deadline, ActionBy::Staff] {
+        let fake = FakeShopify::start().await;
+        let mut cancel = action(ActionKind::Cancel);
+        cancel.by = by;
+        let _ = fake.admin().perform(&cancel).await;
+        assert_eq!(fake.cancel_inputs()[0]["reason"], "OTHER", "{by:?}");
+    }
 }

@@ -252,7 +252,8 @@ async fn a_yahoo_duplicate_is_held_then_cancelled_at_yahoo_at_the_deadline_and_a
         first.contains("モールでのキャンセルに失敗（1回目、再試行します）") && first.contains("モールでキャンセル済み"),
         "retried, then done: {first}"
     );
-    // The shipped one: refused, the staff told with the reason, the buyer told nothing.
+    // The shipped one: Yahoo!'s status wins. Not cancelled there, its hold settles as shipped, the staff hear
+    // that it shipped (not of a refusal), the buyer is told nothing.
     let second = stdout(&mallguard(&malls.data, &["evidence", "yahoo", SECOND]));
     assert!(second.contains("モールがキャンセルを拒否"), "{second}");
     assert_eq!(malls.yahoo.status(SECOND).0, 3);
@@ -261,11 +262,26 @@ async fn a_yahoo_duplicate_is_held_then_cancelled_at_yahoo_at_the_deadline_and_a
         0,
         "no cancellation mail for an order not cancelled"
     );
+    let holds = stdout(&mallguard(&malls.data, &["holds", "--all"]));
+    let line = holds
+        .lines()
+        .find(|l| l.contains(SECOND))
+        .unwrap_or_else(|| panic!("{holds}"));
+    assert!(line.contains("発送済み"), "{holds}");
+    let staff: Vec<_> = outbox(&malls.data)
+        .into_iter()
+        .filter(|m| m.to.contains("staff@") && m.subject.contains(SECOND))
+        .collect();
     assert!(
-        outbox(&malls.data).iter().any(|m| m.to.contains("staff@")
-            && m.subject.contains("モールが操作を受け付けませんでした")
-            && m.subject.contains(SECOND)),
-        "the staff hear of the refusal"
+        !staff
+            .iter()
+            .any(|m| m.subject.contains("モールが操作を受け付けませんでした")),
+        "not a refusal"
+    );
+    assert!(
+        staff.iter().any(|m| m.text.contains("モールで発送されました")),
+        "the staff hear it shipped: {:?}",
+        staff.iter().map(|m| &m.subject).collect::<Vec<_>>()
     );
 
     // Amazon: nothing was asked of Amazon, the hold waits for the staff, who have the case text; a later
@@ -460,6 +476,46 @@ async fn a_rakuten_cancellation_is_mailed_to_the_buyer_only_once_rakuten_confirm
     let evidence = stdout(&mallguard(&malls.data, &["evidence", "rakuten", YAMADA]));
     assert!(
         evidence.contains("モールがキャンセルを受け付け、確定待ち") && evidence.contains("モールでキャンセル済み"),
+        "{evidence}"
+    );
+}
+
+/// A Yahoo! reservation (予約中, 1) cannot be put on hold there: Yahoo! refuses the hold and the staff are
+/// told once. Confirmed later, nothing is asked of Yahoo!: a release of a hold that never was would only be
+/// refused too, and a second alert would tell the staff mallguard had asked to release it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_yahoo_reservation_that_could_not_be_held_is_not_released_when_confirmed() {
+    use mallguard_domain::ids::{HoldId, Mall, OrderId, OrderRef, ShopId};
+    use mallguard_feeds::fake_yahoo::{SECOND, SELLER};
+    let malls = Malls::start().await;
+    malls.run(&["poll", "--mall", "rakuten"]);
+    let polled = malls.run(&["poll", "--mall", "yahoo"]);
+    assert!(polled.contains("保留 2"), "{polled}");
+    assert_eq!(malls.yahoo.status(SECOND).0, 1, "still a reservation at Yahoo!");
+    let hold = HoldId::for_order(&OrderRef::new(
+        Mall::Yahoo,
+        ShopId::parse(SELLER).unwrap(),
+        OrderId::parse(SECOND).unwrap(),
+    ));
+    malls.run(&["resolve", hold.as_str(), "confirm", "--staff", "suzuki"]);
+    let in_an_hour = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(1);
+    malls.run_at(Some(&in_an_hour), &["expire"]);
+    assert!(
+        malls.yahoo.changes().iter().all(|c| c.order_id != SECOND),
+        "no orderStatusChange of the reservation: {:?}",
+        malls.yahoo.changes()
+    );
+    let alerts: Vec<_> = outbox(&malls.data)
+        .into_iter()
+        .filter(|m| m.to.contains("staff@") && m.subject.contains("モールが操作を受け付けませんでした"))
+        .filter(|m| m.subject.contains(SECOND))
+        .collect();
+    assert_eq!(alerts.len(), 1, "the refused hold only");
+    assert!(alerts[0].text.contains("保留"), "{}", alerts[0].text);
+    let evidence = stdout(&mallguard(&malls.data, &["evidence", "yahoo", SECOND]));
+    assert!(
+        evidence.contains("モールが保留を拒否")
+            && evidence.contains("モールへの保留解除の依頼を取りやめ: モールが保留を拒否しています"),
         "{evidence}"
     );
 }

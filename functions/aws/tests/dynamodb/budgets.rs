@@ -533,3 +533,85 @@ async fn a_mall_action_costs_one_transaction_and_no_read_on_top_of_the_decision(
         .unwrap();
     assert_eq!(action.state, ActionState::Done);
 }
+
+/// What the buyer's cancellation and the deadline's cost in DynamoDB with the mall acting, against the same
+/// without mall actions: the cancel's item rides in the decision's transaction, its outcome (with the mail
+/// that waited on it) is one transaction more, and no hold or order is read again for it. The answer's page
+/// reads the cancel to say whether it is done: one GetItem more there.
+#[tokio::test]
+async fn the_buyers_cancellation_and_the_deadline_at_the_mall_cost_one_transaction_more_and_no_read() {
+    use mallguard_domain::testing::ScriptedActions;
+    let table = Table::new().await;
+    let acting = {
+        let mut world = World::new(table.store.clone());
+        world.app = world
+            .app
+            .clone()
+            .with_mall_actions(Arc::new(ScriptedActions::at(Mall::Own)));
+        world
+    };
+    let plain = World::new(table.store.clone());
+    let held = |world: &World, customer: usize, tag: &'static str| {
+        let app = world.app.clone();
+        async move {
+            app.ingest(incoming(customer_order(
+                customer,
+                &format!("{tag}-1"),
+                "2026-11-23T03:00:00Z",
+            )))
+            .await
+            .unwrap();
+            let duplicate = customer_order(customer, &format!("{tag}-2"), "2026-11-23T03:05:00Z");
+            let IngestOutcome::Held { hold, .. } = app.ingest(incoming(duplicate)).await.unwrap() else {
+                panic!("held")
+            };
+            hold
+        }
+    };
+
+    // The buyer cancels.
+    let cost_of_cancel = |world: &World, hold| {
+        let token = world.token(&hold, 1);
+        let app = world.app.clone();
+        let table = &table;
+        async move {
+            table.counts.reset();
+            app.answer(&token).await.unwrap();
+            table.counts.take()
+        }
+    };
+    let hold = held(&plain, 21, "budget-cancel-plain").await;
+    let without = cost_of_cancel(&plain, hold).await;
+    let hold = held(&acting, 22, "budget-cancel-acting").await;
+    let with = cost_of_cancel(&acting, hold).await;
+    println!("the buyer's cancellation without mall actions: {without}; with: {with}");
+    assert_eq!(
+        with.of("GetItem"),
+        without.of("GetItem") + 1,
+        "the page's read of the cancel only"
+    );
+    assert_eq!(with.of("Query"), without.of("Query"));
+    assert_eq!(with.of("TransactWriteItems"), without.of("TransactWriteItems") + 1);
+    assert_eq!(with.total(), without.total() + 2, "nothing else: {with}");
+    assert_eq!(acting.mails_of(mallguard_domain::notice::NoticeKind::Receipt).len(), 1);
+
+    // Nobody answers: the deadline's sweep (of one due hold each) cancels at the mall.
+    let late = held(&plain, 23, "budget-deadline-plain").await;
+    let hold = table.store.hold(&late).await.unwrap().unwrap();
+    plain.clock.set(hold.deadline);
+    table.counts.reset();
+    let swept = plain.app.sweep().await.unwrap();
+    let without = table.counts.take();
+    assert_eq!(swept.cancelled, 1);
+    let late = held(&acting, 24, "budget-deadline-acting").await;
+    let hold = table.store.hold(&late).await.unwrap().unwrap();
+    acting.clock.set(hold.deadline);
+    table.counts.reset();
+    let swept = acting.app.sweep().await.unwrap();
+    let with = table.counts.take();
+    println!("the deadline's cancellation without mall actions: {without}; with: {with}");
+    assert_eq!((swept.cancelled, swept.actions.done), (1, 1), "{swept:?}");
+    assert_eq!(with.of("GetItem"), without.of("GetItem"), "no read for the action");
+    assert_eq!(with.of("TransactWriteItems"), without.of("TransactWriteItems") + 1);
+    assert_eq!(with.total(), without.total() + 1, "nothing else: {with}");
+}

@@ -7,6 +7,7 @@ use tokio::time::Instant;
 
 use jiff::Timestamp;
 
+use super::act::Known;
 use super::{Mallguard, SWEEP_SEND_TIMEOUT, ServiceError, Settlement, Settling, Within, queue};
 use crate::action::MallAction;
 use crate::history::{Event, HistoryEntry};
@@ -85,11 +86,12 @@ impl Mallguard {
             let full = due.len() >= SWEEP_LIMIT;
             let mut notices = vec![];
             let mut actions = vec![];
+            let mut known = Known::default();
             let mut moved = 0;
             for hold in due {
                 let this = self.in_shop(hold.order.mall, &hold.order.shop).await;
                 match this.sweep_hold(&hold, now).await? {
-                    Some((kind, queued, asked)) => {
+                    Some((kind, queued, asked, wrote)) => {
                         match kind {
                             Swept::Reminded => report.reminded += 1,
                             Swept::Cancelled => report.cancelled += 1,
@@ -99,6 +101,7 @@ impl Mallguard {
                         moved += 1;
                         notices.extend(queued);
                         actions.extend(asked);
+                        known.extend(wrote);
                     }
                     None => report.skipped += 1,
                 }
@@ -109,7 +112,7 @@ impl Mallguard {
             report.notices_sent += delivered.sent.len();
             report.notices_failed += delivered.failed;
             report.more_due |= delivered.left > 0;
-            done = done.plus(self.perform(actions, within).await?);
+            done = done.plus(self.perform(actions, &known, within).await?);
             if !full {
                 break;
             }
@@ -153,7 +156,7 @@ impl Mallguard {
         &self,
         hold: &Hold,
         now: Timestamp,
-    ) -> Result<Option<(Swept, Vec<Notice>, Vec<MallAction>)>, ServiceError> {
+    ) -> Result<Option<(Swept, Vec<Notice>, Vec<MallAction>, Known)>, ServiceError> {
         let held = self.load_order(&hold.order).await?;
         let original = self.load_order(&hold.original).await?;
         let policy = &self.settings.policy;
@@ -190,7 +193,10 @@ impl Mallguard {
                     now,
                     Event::AmazonFallbackNoted { hold: hold.id.clone() },
                 ));
-                if let Some(n) = self.hold_notice(NoticeKind::StaffEscalated, &escalated, &held, &original, now)? {
+                if let Some(n) = self
+                    .staff_hold_notice(NoticeKind::StaffEscalated, &escalated, &held, &original, None, now)
+                    .await?
+                {
                     queue(&mut batch, n, now);
                 }
                 Swept::Escalated
@@ -228,10 +234,11 @@ impl Mallguard {
         let notices = batch.notices.iter().map(|(n, _)| n.clone()).collect();
         let actions = super::requested(&batch);
         let settled: Vec<Hold> = batch.holds.iter().map(|(h, _)| h.clone()).collect();
+        let known = Known::of(&batch, &[&held, &original]);
         match self.store.commit(batch).await {
             Ok(()) => {
                 settled.iter().for_each(|h| self.record_settled(h));
-                Ok(Some((swept, notices, actions)))
+                Ok(Some((swept, notices, actions, known)))
             }
             // The buyer, the staff or another sweep moved first; the next sweep sees the result.
             Err(CommitError::Conflict) => Ok(None),

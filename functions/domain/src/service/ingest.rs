@@ -122,6 +122,7 @@ impl Mallguard {
                 .filter(|h| h.state != HoldState::Held)
                 .collect();
             let actions = requested(&plan.batch);
+            let known = super::act::Known::of(&plan.batch, &[]);
             match self.store.commit(plan.batch).await {
                 Ok(()) => {
                     settled.iter().for_each(|h| self.record_settled(h));
@@ -135,7 +136,7 @@ impl Mallguard {
                     }
                     let (sent, _) = self.deliver(plan.notices, within).await;
                     // The mall is asked after the buyer is mailed: the notice is what must go out in seconds.
-                    if let Err(err) = self.perform(actions, within).await {
+                    if let Err(err) = self.perform(actions, &known, within).await {
                         tracing::warn!(error = %err, "a mall action's outcome could not be recorded; the sweep retries it");
                     }
                     let outcome = match plan.outcome {
@@ -241,6 +242,7 @@ impl Mallguard {
             phone_task: false,
             blacklisted: None,
             resolution: None,
+            cancelled_at_mall: None,
         };
         stored.hold = Some(hold.id.clone());
         let expected_original = original.version;
@@ -360,6 +362,7 @@ impl Mallguard {
             phone_task: false,
             blacklisted: Some(mark.entry.clone()),
             resolution: None,
+            cancelled_at_mall: None,
         };
         stored.hold = Some(hold.id.clone());
         batch.history.push(HistoryEntry::new(
@@ -455,6 +458,11 @@ impl Mallguard {
             notices: vec![],
             outcome: IngestOutcome::Redelivered,
         };
+        // The mall reports cancelled an order mallguard marked cancelled where it does not cancel at the mall:
+        // the staff cancelled it there by hand, and the cancellation is no longer in progress.
+        if new_status == OrderStatus::Cancelled && old_status == OrderStatus::Cancelled {
+            return self.cancelled_by_hand_at_mall(existing, now).await;
+        }
         // A status never goes back to open; a mall that re-sends an old state changes nothing, except the
         // mall's own fraud screening starting or ending, which the staff see beside the hold.
         if new_status == old_status || new_status == OrderStatus::Open {
@@ -539,6 +547,45 @@ impl Mallguard {
             notices,
             outcome: IngestOutcome::Updated { status: new_status },
         })
+    }
+
+    /// The plan for a cancelled order the mall reports cancelled: when mallguard cancelled its hold without
+    /// acting at the mall and has not heard of it since, the hold notes that the mall has it cancelled now
+    /// (one read of the hold, only then); otherwise nothing.
+    async fn cancelled_by_hand_at_mall(&self, existing: &StoredOrder, now: Timestamp) -> Result<Plan, ServiceError> {
+        let mut plan = Plan {
+            batch: WriteBatch::default(),
+            notices: vec![],
+            outcome: IngestOutcome::Redelivered,
+        };
+        let order = &existing.order.order_ref;
+        let Some(id) = &existing.hold else {
+            return Ok(plan);
+        };
+        if self.actions.can(order.mall, &order.shop, ActionKind::Cancel) {
+            return Ok(plan);
+        }
+        let Some(hold) = self.store.hold(id).await? else {
+            return Ok(plan);
+        };
+        if !hold.cancelled_by_hand(false) || &hold.order != order {
+            return Ok(plan);
+        }
+        let noted = Hold {
+            cancelled_at_mall: Some(now),
+            version: hold.version + 1,
+            ..hold.clone()
+        };
+        plan.batch.holds.push((noted, Expect::Version(hold.version)));
+        plan.batch.history.push(HistoryEntry::new(
+            order,
+            now,
+            Event::CancelledAtMall { hold: hold.id.clone() },
+        ));
+        plan.outcome = IngestOutcome::Updated {
+            status: OrderStatus::Cancelled,
+        };
+        Ok(plan)
     }
 
     /// The order a new duplicate is held against: `matched` itself, or, when `matched` is itself held as a

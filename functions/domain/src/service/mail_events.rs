@@ -260,16 +260,16 @@ impl Mallguard {
             escalated.version += 1;
             batch.holds.push((escalated.clone(), Expect::Version(hold.version)));
         }
-        let at_mall = self.asked_of_mall(&escalated);
-        let Some(notice) = self.hold_notice_at(
-            NoticeKind::StaffUndeliverable,
-            &escalated,
-            &held,
-            &original,
-            at_mall,
-            Some(undelivered),
-            now,
-        )?
+        let Some(notice) = self
+            .staff_hold_notice(
+                NoticeKind::StaffUndeliverable,
+                &escalated,
+                &held,
+                &original,
+                Some(undelivered),
+                now,
+            )
+            .await?
         else {
             return Ok(vec![]);
         };

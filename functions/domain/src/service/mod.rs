@@ -328,6 +328,35 @@ impl Mallguard {
         .filter(|kind| self.acts(hold, *kind))
     }
 
+    /// [`Mallguard::hold_notice`] for a staff mail sent while the hold goes on (an escalation, an undeliverable
+    /// notice): of a hold still held it says that the mall holds the order only when mallguard's hold action
+    /// says so (done, or asked and not failed yet); refused, dropped, or failing, the mail gives the steps.
+    async fn staff_hold_notice(
+        &self,
+        kind: NoticeKind,
+        hold: &Hold,
+        held: &StoredOrder,
+        original: &StoredOrder,
+        undelivered: Option<crate::notice::Undelivered>,
+        now: Timestamp,
+    ) -> Result<Option<Notice>, ServiceError> {
+        if hold.state != HoldState::Held || !self.acts(hold, ActionKind::Hold) {
+            let at_mall = self.asked_of_mall(hold);
+            return Ok(self.hold_notice_at(kind, hold, held, original, at_mall, undelivered, now)?);
+        }
+        let action = self
+            .store
+            .action(&crate::action::ActionId::for_hold(&hold.id, ActionKind::Hold))
+            .await?;
+        let placed = action.is_some_and(|a| match a.state {
+            crate::action::ActionState::Done => true,
+            crate::action::ActionState::Pending => a.attempts == 0,
+            crate::action::ActionState::Refused | crate::action::ActionState::Dropped => false,
+        });
+        let at_mall = placed.then_some(ActionKind::Hold);
+        Ok(self.hold_notice_at(kind, hold, held, original, at_mall, undelivered, now)?)
+    }
+
     /// The same, saying that mallguard has asked the mall for `at_mall` (the staff mails then give no steps)
     /// and, for the staff's undeliverable mail, what became of the buyer's mail.
     #[allow(clippy::too_many_arguments)]

@@ -918,3 +918,41 @@ async fn a_notification_of_an_order_the_backstop_read_first_is_read_once_however
     assert_eq!(again, NotificationOutcome::AlreadyHandled);
     assert_eq!(lookup.asked().len(), 1);
 }
+
+#[tokio::test]
+async fn an_amazon_order_that_ships_while_held_settles_as_shipped_and_is_never_cancelled() {
+    let w = world();
+    let rakuten = ScriptedFeed::new(Mall::Rakuten, RAKUTEN_SHOP).then(Ok(feed_page(
+        vec![feed_order(rakuten_order())],
+        "p1",
+        false,
+    )));
+    w.app.poll(&rakuten, budget()).await.unwrap();
+    w.clock.advance(SignedDuration::from_mins(20));
+    let mut shipped = amazon_order();
+    shipped.status = OrderStatus::Shipped;
+    let lookup = ScriptedLookup::new(Mall::Amazon, AMAZON_SELLER)
+        .then(Ok(feed_order(amazon_order())))
+        .then(Ok(feed_order(shipped)));
+    let (outcome, _) = w
+        .app
+        .notified(&amazon_notification("n-1"), Some(&lookup))
+        .await
+        .unwrap();
+    let NotificationOutcome::Ingested(IngestOutcome::Held { hold, .. }) = outcome else {
+        panic!("held: {outcome:?}")
+    };
+    // Amazon's ORDER_CHANGE: the order shipped.
+    w.app
+        .notified(&amazon_notification("n-2"), Some(&lookup))
+        .await
+        .unwrap();
+    let settled = w.store.hold(&hold).await.unwrap().unwrap();
+    assert_eq!(settled.state, HoldState::Shipped);
+    assert_eq!(w.mails_of(NoticeKind::StaffShipped).len(), 1);
+    w.clock.set(settled.deadline + SignedDuration::from_hours(72));
+    let report = w.app.sweep().await.unwrap();
+    assert_eq!(report.cancelled, 0, "{report:?}");
+    assert!(w.mails_of(NoticeKind::Cancellation).is_empty());
+    assert_eq!(w.store.hold(&hold).await.unwrap().unwrap().state, HoldState::Shipped);
+}

@@ -186,12 +186,13 @@ impl Mallguard {
             };
             let notices = batch.notices.iter().map(|(n, _)| n.clone()).collect();
             let actions = super::requested(&batch);
+            let known = super::act::Known::of(&batch, &[&held, &original]);
             match self.store.commit(batch).await {
                 Ok(()) => {
                     tracing::info!(hold = %id, state = %settled.state, by = %settled.resolution.as_ref().map(|r| r.by.to_string()).unwrap_or_default(), "hold settled");
                     self.record_settled(&settled);
                     this.deliver(notices, within).await;
-                    if let Err(err) = this.perform(actions, within).await {
+                    if let Err(err) = this.perform(actions, &known, within).await {
                         tracing::warn!(hold = %id, error = %err, "a mall action's outcome could not be recorded; the sweep retries it");
                     }
                     return Ok(Settlement::Settled(settled));

@@ -2276,3 +2276,40 @@ async fn a_notice_written_before_the_buyers_language_was_known_goes_again_in_it_
         "the hold is not escalated"
     );
 }
+
+#[tokio::test]
+async fn a_cancellation_the_staff_did_by_hand_is_done_on_the_buyers_page_once_the_mall_reports_it() {
+    let w = world();
+    let hold = w.held_pair().await;
+    w.app.answer(&w.token(1)).await.unwrap();
+    assert!(w.app.view(&w.token(1)).await.unwrap().cancel_by_hand, "in progress");
+    // The staff cancel it in the mall's admin screen; the mall's webhook says so.
+    let mut cancelled = order_at("1002", "2026-11-23T03:05:00Z");
+    cancelled.status = crate::order::OrderStatus::Cancelled;
+    let outcome = w.app.ingest(incoming(cancelled.clone())).await.unwrap();
+    assert_eq!(
+        outcome,
+        IngestOutcome::Updated {
+            status: crate::order::OrderStatus::Cancelled
+        }
+    );
+    let page = w.app.view(&w.token(1)).await.unwrap();
+    assert!(!page.cancel_by_hand, "done at the mall");
+    assert_eq!(page.hold.state, HoldState::Cancelled);
+    let noted = w.store.hold(&hold.id).await.unwrap().unwrap();
+    assert!(noted.cancelled_at_mall.is_some());
+    let history = w.store.history(&hold.order).await.unwrap();
+    assert!(
+        history.iter().any(|e| e
+            .describe(crate::Language::En)
+            .contains("the mall reports the order cancelled")),
+        "{history:?}"
+    );
+    // Delivered again: nothing more is written.
+    let commits = w.store.commits().len();
+    assert_eq!(
+        w.app.ingest(incoming(cancelled)).await.unwrap(),
+        IngestOutcome::Redelivered
+    );
+    assert_eq!(w.store.commits().len(), commits);
+}
