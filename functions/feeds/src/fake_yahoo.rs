@@ -466,6 +466,14 @@ impl FakeYahoo {
         ids
     }
 
+    /// Order `id` changes at `at` (its `LastUpdateTime`, as a shipment or an edit moves it).
+    pub fn set_updated(&self, id: &str, at: Timestamp) {
+        let mut inner = self.inner();
+        let in_japan = at.to_zoned(jst()).strftime("%Y-%m-%dT%H:%M:%S+09:00").to_string();
+        inner.set_tag(id, "LastUpdateTime", &in_japan);
+        inner.orders.get_mut(id).unwrap().updated_at = at;
+    }
+
     /// Order `id` gets an order time that is none in its orderInfo (orderList still lists it): the parser
     /// cannot read what orderInfo serves.
     pub fn corrupt(&self, id: &str) {

@@ -48,12 +48,13 @@
 //! not reach wait for a quieter read, and a warning says so).
 //!
 //! A read fetches at most [`YahooOptions::max_fetch`] orders (the deployed poll: 40, well under a minute at
-//! one call a second), oldest first; then `next` is the order time of the last one fetched and the page says
-//! `more`. The position remembers the orders fetched within the next read's overlap with their
-//! `LastUpdateTime` (compact JSON, `{"at":…,"fetched":[{"id":…,"placed":…,"updated":…}]}`; a plain instant
-//! when there are none), and the next read does not fetch those again unless Yahoo says they changed: so the
-//! overlap costs nothing, and a burst of more orders than a read fetches is read over several reads, each
-//! order once.
+//! one call a second), oldest first, and the page says `more`: cut short among the re-read's changed orders,
+//! `next` stays the position (it never moves back); among the new ones, it is the order time of the last one
+//! fetched. The position remembers the orders fetched that the next read would fetch again (placed within its
+//! overlap, or changed since its new orders' start) with their `LastUpdateTime` (compact JSON,
+//! `{"at":…,"fetched":[{"id":…,"placed":…,"updated":…}]}`; a plain instant when there are none), and the next
+//! read does not fetch those again unless Yahoo says they changed since: so the overlap costs nothing, and a
+//! burst of more changes than a read fetches is read over several reads, each order once.
 //!
 //! `next` is the search's end, so the next read starts `overlap` before it. When the search has more pages
 //! than one read takes, the page says `more` and `next` is the order time of the newest order listed (or the
@@ -821,11 +822,23 @@ impl OrderFeed for YahooFeed {
         // the last one fetched that needed fetching has been, so the next read starts there (less the
         // overlap; it may be before the position): the orders after it are new to it, except those this read
         // fetched, which the position remembers.
+        // The re-read's changed orders come first (they are older): a read cut short among them keeps its
+        // position (it never moves back) and remembers what it fetched, so the next read takes the next ones;
+        // cut short among the new orders, it moves up to the last one fetched.
         let capped_at = match self.max_fetch {
             Some(cap) if listed.to_fetch.len() > cap => {
-                let last = listed.to_fetch[cap.max(1) - 1].1;
                 listed.to_fetch.truncate(cap.max(1));
-                Some(last.or(position).unwrap_or(window.new_from))
+                let last_new = listed
+                    .to_fetch
+                    .iter()
+                    .filter_map(|(_, placed, _)| *placed)
+                    .filter(|placed| window.first || *placed >= window.new_from)
+                    .max();
+                Some(match (position, last_new) {
+                    (Some(position), last_new) => last_new.map_or(position, |last| last.max(position)),
+                    (None, Some(last)) => last,
+                    (None, None) => window.new_from,
+                })
             }
             _ => None,
         };
@@ -841,8 +854,8 @@ impl OrderFeed for YahooFeed {
             listed.newest.max(position).unwrap_or(window.new_from)
         };
         let more = capped_at.is_some() || !listed.complete;
-        // What was fetched within the next read's overlap is remembered, so that read does not fetch it again
-        // unless it changed.
+        // What was fetched and that the next read would fetch again (placed within its overlap, or changed since
+        // its new orders' start) is remembered, so that read does not fetch it again unless it changed since.
         let overlap_from = next.checked_sub(self.overlap).unwrap_or(Timestamp::MIN);
         let just_fetched = listed.to_fetch.iter().filter_map(|(id, placed, updated)| {
             placed.map(|placed| Fetched {
@@ -854,7 +867,7 @@ impl OrderFeed for YahooFeed {
         let mut fetched: Vec<Fetched> = just_fetched.collect();
         let fresh: HashSet<String> = fetched.iter().map(|f| f.id.clone()).collect();
         fetched.extend(remembered.into_iter().filter(|f| !fresh.contains(&f.id)));
-        fetched.retain(|f| f.placed >= overlap_from);
+        fetched.retain(|f| f.placed >= overlap_from || f.updated.is_some_and(|updated| updated >= overlap_from));
         fetched.sort_by_key(|f| std::cmp::Reverse(f.placed));
         fetched.truncate(MAX_REMEMBERED);
         fetched.reverse();

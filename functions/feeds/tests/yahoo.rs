@@ -319,6 +319,56 @@ async fn a_read_fetches_at_most_its_cap_and_the_next_goes_on_from_the_last_one_f
     assert_eq!(position.as_deref(), Some(NOW), "read up to now in the end");
 }
 
+/// A burst of changes to orders read before (a day's shipments) is more than a read fetches: the position
+/// never moves back, each read takes the next ones, and the new orders follow, each order fetched once.
+#[tokio::test]
+async fn a_burst_of_changes_to_old_orders_is_read_over_several_reads_without_moving_back() {
+    let fake = FakeYahoo::start().await;
+    // Ten orders from 09:00 JST, read before: the position is 14:00 JST.
+    let old = fake.add_orders(10, at("2026-11-23T00:00:00Z"), SignedDuration::from_mins(12));
+    let position = "2026-11-23T05:00:00Z";
+    // The store ships all ten at 14:30 JST; SECOND (15:08:31) is new.
+    for id in &old {
+        fake.set_updated(id, at("2026-11-23T05:30:00Z"));
+    }
+    let feed = with_options(&fake, |o| o.max_fetch = Some(4));
+    let mut next = position.to_owned();
+    let mut reads = 0;
+    loop {
+        let page = feed.changed_since(Some(&next), at(NOW), DAY).await.unwrap();
+        reads += 1;
+        let at_of = |p: &str| -> Timestamp {
+            if p.starts_with('{') {
+                serde_json::from_str::<serde_json::Value>(p).unwrap()["at"]
+                    .as_str()
+                    .unwrap()
+                    .parse()
+                    .unwrap()
+            } else {
+                p.parse().unwrap()
+            }
+        };
+        assert!(at_of(&page.next) >= at(position), "never moves back: {}", page.next);
+        next = page.next.clone();
+        if !page.more {
+            break;
+        }
+        assert!(reads < 6, "the reads progress");
+    }
+    let mut fetched = fake.infos();
+    assert_eq!(
+        fetched.len(),
+        11,
+        "each changed order and the new one once: {fetched:?}"
+    );
+    fetched.sort();
+    fetched.dedup();
+    assert_eq!(fetched.len(), 11);
+    assert!(fetched.contains(&SECOND.to_owned()));
+    assert_eq!(reads, 3);
+    assert_eq!(next, NOW);
+}
+
 #[tokio::test]
 async fn a_429_is_throttled_for_as_long_as_it_says() {
     let fake = FakeYahoo::start().await;

@@ -407,8 +407,6 @@ impl Mallguard {
         })
     }
 
-    /// An order seen before. An unchanged status writes nothing; a cancellation at the mall settles the
-    /// holds it takes part in.
     /// The mall began or ended screening the order: recorded on it, in its evidence, and in the risks of
     /// its open hold.
     async fn plan_screening(
@@ -445,6 +443,8 @@ impl Mallguard {
         })
     }
 
+    /// An order seen before. An unchanged status writes nothing (unless the mall's screening changed); a
+    /// cancellation at the mall settles the holds it takes part in.
     async fn plan_update(
         &self,
         existing: &StoredOrder,
@@ -476,6 +476,18 @@ impl Mallguard {
         updated.order.status = new_status;
         updated.version += 1;
         let digest = PayloadDigest::of(&incoming.raw);
+        // The mall's screening may end (or start) with the same change.
+        if incoming.order.screened_by_mall != existing.order.screened_by_mall {
+            updated.order.screened_by_mall = incoming.order.screened_by_mall;
+            batch.history.push(HistoryEntry::new(
+                &existing.order.order_ref,
+                now,
+                Event::ScreeningChanged {
+                    screened: updated.order.screened_by_mall,
+                    digest: digest.clone(),
+                },
+            ));
+        }
         batch.history.push(HistoryEntry::new(
             &existing.order.order_ref,
             now,

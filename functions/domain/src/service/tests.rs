@@ -315,6 +315,34 @@ async fn a_duplicate_the_mall_screens_for_fraud_is_flagged_to_the_staff() {
     );
 }
 
+/// The screening's end arriving with a status change is kept too.
+#[tokio::test]
+async fn a_screening_that_ends_with_a_cancellation_is_recorded_with_it() {
+    let w = world();
+    let mut screened = order("y-9");
+    screened.order_ref.mall = Mall::Yahoo;
+    screened.screened_by_mall = true;
+    w.app.ingest(incoming(screened.clone())).await.unwrap();
+    let mut cancelled = screened.clone();
+    cancelled.screened_by_mall = false;
+    cancelled.status = crate::order::OrderStatus::Cancelled;
+    let outcome = w.app.ingest(incoming(cancelled)).await.unwrap();
+    assert!(matches!(outcome, IngestOutcome::Updated { .. }), "{outcome:?}");
+    let stored = w.store.order(&screened.order_ref).await.unwrap().unwrap();
+    assert_eq!(stored.order.status, crate::order::OrderStatus::Cancelled);
+    assert!(!stored.order.screened_by_mall);
+    let events: Vec<String> = w
+        .store
+        .history(&screened.order_ref)
+        .await
+        .unwrap()
+        .iter()
+        .map(|h| format!("{:?}", h.event))
+        .collect();
+    assert!(events.iter().any(|e| e.starts_with("ScreeningChanged")), "{events:?}");
+    assert!(events.iter().any(|e| e.starts_with("StatusChanged")), "{events:?}");
+}
+
 #[tokio::test]
 async fn an_unanswered_amazon_hold_is_not_cancelled_but_left_to_the_staff_with_the_case_text() {
     let w = world();
