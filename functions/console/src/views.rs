@@ -625,6 +625,8 @@ fn notice_state(state: NoticeState, lang: Language) -> &'static str {
         (NoticeState::Sent, Language::En) => "sent",
         (NoticeState::Failed, Language::Ja) => "送信できず（スタッフ対応）",
         (NoticeState::Failed, Language::En) => "failed (left to the staff)",
+        (NoticeState::Withdrawn, Language::Ja) => "送らず（保留は解決済み）",
+        (NoticeState::Withdrawn, Language::En) => "not sent (the hold was settled)",
     }
 }
 

@@ -77,6 +77,11 @@ pub enum Event {
         attempt: u32,
         error: String,
     },
+    /// A buyer's notice that waited (for the morning, or its next try) was not sent: its hold was settled.
+    NoticeWithdrawn {
+        notice: NoticeId,
+        kind: NoticeKind,
+    },
     /// The buyer opened the page behind a notice link (GET: nothing changed).
     PageOpened {
         hold: HoldId,
@@ -313,6 +318,14 @@ impl HistoryEntry {
                     format!("{kind}を送信（メッセージID {message_id}）")
                 } else {
                     format!("{kind} sent (message id {message_id})")
+                }
+            }
+            Event::NoticeWithdrawn { kind, .. } => {
+                let kind = kind_label(*kind, lang);
+                if ja {
+                    format!("{kind}は送らず（保留は解決済み）")
+                } else {
+                    format!("{kind} not sent: the hold was settled")
                 }
             }
             Event::NoticeFailed {

@@ -133,6 +133,9 @@ pub enum NoticeState {
     Sent,
     /// Given up: the mail service refused it, or it kept failing; the staff reach the buyer another way.
     Failed,
+    /// Not sent, and never to be: the buyer's question was answered before it could go (its hold was settled
+    /// while it waited for the morning or for its next try).
+    Withdrawn,
 }
 
 /// An outbox record.
@@ -201,6 +204,16 @@ impl Notice {
             message_id: Some(message_id),
             leased_until: None,
             last_error: None,
+            ..self.clone()
+        }
+    }
+
+    /// The notice withdrawn unsent: what it asks has been settled meanwhile.
+    pub fn withdrawn(&self) -> Self {
+        Self {
+            state: NoticeState::Withdrawn,
+            version: self.version + 1,
+            leased_until: None,
             ..self.clone()
         }
     }

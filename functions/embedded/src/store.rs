@@ -673,6 +673,7 @@ fn notice_state(state: NoticeState) -> &'static str {
         NoticeState::Pending => "pending",
         NoticeState::Sent => "sent",
         NoticeState::Failed => "failed",
+        NoticeState::Withdrawn => "withdrawn",
     }
 }
 

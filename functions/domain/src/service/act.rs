@@ -500,10 +500,14 @@ impl Mallguard {
         let until = within.ends;
         let mut report = ActionsReport::default();
         let mut longest = Duration::ZERO;
-        for action in self.store.pending_actions(horizon, super::expire::SWEEP_LIMIT).await? {
+        let due = self.store.pending_actions(horizon, super::expire::SWEEP_LIMIT).await?;
+        let count = due.len();
+        for (taken, action) in due.into_iter().enumerate() {
             let room = ACTION_ROOM.max(longest * 2);
             if until.is_some_and(|until| until.saturating_duration_since(Instant::now()) <= room) {
                 tracing::warn!("the sweep's time is near its end: the remaining mall actions wait for the next");
+                // Reported as left, so the sweep says more is due.
+                report.left += count - taken;
                 break;
             }
             let now = self.clock.now();

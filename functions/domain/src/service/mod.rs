@@ -491,6 +491,41 @@ impl Mallguard {
     /// Sends notices within `within` and records each outcome. In the sweep each is leased just before its
     /// own send, from the clock's now, so a lease taken at the sweep's start cannot lapse while the notice
     /// waits for its turn and another sweep send it too; one somebody else has taken meanwhile is theirs.
+    /// Whether `notice` asks the buyer about a hold that is no longer held.
+    async fn settled_meanwhile(&self, notice: &Notice) -> bool {
+        if !matches!(notice.kind, NoticeKind::Notice | NoticeKind::Reminder) {
+            return false;
+        }
+        let Some(hold) = &notice.hold else { return false };
+        // Unreadable now: sent as usual (it was right when written).
+        matches!(self.store.hold(hold).await, Ok(Some(hold)) if hold.state != HoldState::Held)
+    }
+
+    /// Records `notice` withdrawn unsent, in its order's evidence too.
+    async fn withdraw(&self, notice: &Notice) {
+        let now = self.clock.now();
+        let mut batch = WriteBatch::default();
+        batch
+            .notices
+            .push((notice.withdrawn(), Expect::Version(notice.version)));
+        if let Some(order) = &notice.order {
+            batch.history.push(HistoryEntry::new(
+                order,
+                now,
+                Event::NoticeWithdrawn {
+                    notice: notice.id.clone(),
+                    kind: notice.kind,
+                },
+            ));
+        }
+        match self.store.commit(batch).await {
+            Ok(()) => tracing::info!(notice = %notice.id, "the hold was settled meanwhile: the notice is not sent"),
+            Err(error) => {
+                tracing::warn!(notice = %notice.id, %error, "could not withdraw the notice; the sweep looks again")
+            }
+        }
+    }
+
     async fn deliver_within(&self, notices: Vec<Notice>, within: Within) -> Delivered {
         let mut delivered = Delivered::default();
         let mut queue: std::collections::VecDeque<Notice> = notices.into();
@@ -513,6 +548,12 @@ impl Mallguard {
             } else {
                 notice
             };
+            // A buyer's question that waited (for the morning, or its next try) is not asked once the hold
+            // is settled: the buyer would be asked to confirm or cancel what is decided.
+            if within.sweep && self.settled_meanwhile(&notice).await {
+                self.withdraw(&notice).await;
+                continue;
+            }
             let outcome = match tokio::time::timeout(limit, self.mailer.send(&notice.mail)).await {
                 Ok(outcome) => outcome,
                 // In the sweep, a send that does not answer counts as a failed attempt: a route that always

@@ -874,6 +874,54 @@ async fn a_notice_to_a_carrier_address_at_night_goes_out_at_eight_with_its_deadl
     assert_eq!(w.mails_of(NoticeKind::Notice)[0].to.as_str(), "taro.y@docomo.ne.jp");
 }
 
+/// A notice held back for the morning is not sent once the staff settled the hold in the night: the buyer
+/// would be asked to confirm or cancel what is decided.
+#[tokio::test]
+async fn a_notice_waiting_for_the_morning_is_withdrawn_when_the_hold_is_settled_in_the_night() {
+    use crate::order::EmailAddress;
+    let w = world();
+    w.clock.set("2026-11-23T14:00:00Z".parse().unwrap());
+    let carrier = |mut o: crate::order::Order| {
+        o.buyer.email = Some(EmailAddress::parse("taro.y@docomo.ne.jp").unwrap());
+        o
+    };
+    w.app
+        .ingest(incoming(carrier(order_at("2001", "2026-11-23T13:50:00Z"))))
+        .await
+        .unwrap();
+    let IngestOutcome::Held { hold, notified: false } = w
+        .app
+        .ingest(incoming(carrier(order_at("2002", "2026-11-23T13:59:00Z"))))
+        .await
+        .unwrap()
+    else {
+        panic!("held, notice deferred")
+    };
+    // 23:30 JST: the staff phone the buyer and ship both.
+    w.clock.set("2026-11-23T14:30:00Z".parse().unwrap());
+    w.app
+        .resolve(&hold, Decision::Confirm, "sato@shop.example")
+        .await
+        .unwrap();
+    w.clock.set("2026-11-23T23:00:00Z".parse().unwrap());
+    w.app.sweep().await.unwrap();
+    assert!(
+        w.mails_of(NoticeKind::Notice).is_empty(),
+        "no question about a settled hold"
+    );
+    let notice = w
+        .store
+        .notice(&NoticeId::for_hold(&hold, NoticeKind::Notice))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(notice.state, NoticeState::Withdrawn);
+    assert!(w.events("2002").await.iter().any(|e| e.starts_with("NoticeWithdrawn")));
+    // Nothing left for later sweeps.
+    w.clock.set("2026-11-24T02:00:00Z".parse().unwrap());
+    assert_eq!(w.app.sweep().await.unwrap().notices_sent, 0);
+}
+
 #[tokio::test]
 async fn a_notice_to_another_address_at_night_goes_out_at_once() {
     let w = world();
