@@ -406,6 +406,24 @@ impl Mallguard {
         }
     }
 
+    /// The actions a sweep's page just asked for, each claimed from the clock's now just before it runs (the
+    /// lease they were written with started with the page and may lapse while the ones before them run).
+    pub(super) async fn perform_claimed(
+        &self,
+        actions: Vec<MallAction>,
+        known: &Known,
+        within: Within,
+    ) -> Result<ActionsReport, ServiceError> {
+        let mut report = ActionsReport::default();
+        for action in actions {
+            let Some(claimed) = self.claim(&action, self.clock.now()).await? else {
+                continue;
+            };
+            report = report.plus(self.perform(vec![claimed], known, within).await?);
+        }
+        Ok(report)
+    }
+
     /// `action` claimed for performing from `now` (see [`SEND_LEASE`]); None when somebody else changed it.
     async fn claim(&self, action: &MallAction, now: Timestamp) -> Result<Option<MallAction>, ServiceError> {
         let claimed = action.leased(now.saturating_add(SEND_LEASE).unwrap_or(now));

@@ -912,3 +912,68 @@ async fn the_buyers_cancellation_at_the_mall_reads_the_hold_and_orders_once() {
     // cancel to say whether it is done; the hold and the orders are not read again for the receipt.
     assert_eq!(with, without + 2);
 }
+
+/// The cancellations a deadline sweep's page asks for are each claimed just before they run: a slow mall
+/// cannot let the lease of the page's later ones lapse, and a second sweep meanwhile does not repeat them.
+#[tokio::test]
+async fn deadline_cancellations_of_one_page_are_performed_once_beside_an_overlapping_sweep() {
+    let w = world(ScriptedActions::at(Mall::Own));
+    let other = |mut o: crate::order::Order| {
+        o.buyer.name = "佐藤 花子".into();
+        o.buyer.kana = None;
+        o.buyer.email = Some(crate::order::EmailAddress::parse("hanako@example.org").unwrap());
+        o.buyer.phone = Some("080-9999-0000".into());
+        o.ship_to.name = "佐藤 花子".into();
+        o.ship_to.lines = vec!["大阪市北区梅田9-9-9".into()];
+        o
+    };
+    let first = w.held_pair().await;
+    w.app.ingest(incoming(other(order("2001")))).await.unwrap();
+    let IngestOutcome::Held { hold: second, .. } = w
+        .app
+        .ingest(incoming(other(order_at("2002", "2026-11-23T03:05:00Z"))))
+        .await
+        .unwrap()
+    else {
+        panic!("the second buyer's duplicate is held too")
+    };
+    let second = w.store.hold(&second).await.unwrap().unwrap();
+    w.clock.set(first.deadline.max(second.deadline));
+    let asked_before = w.mall.asked().len();
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    w.mall.gate(&[ActionKind::Cancel], gate.clone());
+    let wait_for = |n: usize| {
+        let mall = w.mall.clone();
+        async move {
+            for _ in 0..1000 {
+                if mall.asked().len() == n {
+                    break;
+                }
+                tokio::task::yield_now().await;
+            }
+            assert_eq!(mall.asked().len(), n);
+        }
+    };
+    // Each cancellation takes the mall 90 seconds: the two together take longer than one lease.
+    let app = w.app.clone();
+    let sweeping = tokio::spawn(async move { app.sweep().await });
+    wait_for(asked_before + 1).await;
+    w.clock.advance(SignedDuration::from_secs(90));
+    gate.add_permits(1);
+    wait_for(asked_before + 2).await;
+    w.clock.advance(SignedDuration::from_secs(60));
+    // Another sweep now: the second cancellation was claimed 60 s ago, so it is not taken again (taken, it
+    // would wait at the mall's gate: the bound turns that into a failure rather than a hang).
+    let report = tokio::time::timeout(std::time::Duration::from_secs(10), w.app.sweep())
+        .await
+        .expect("the second sweep takes no cancellation the first is performing")
+        .unwrap();
+    assert_eq!(report.actions.done, 0, "{report:?}");
+    gate.add_permits(1);
+    sweeping.await.unwrap().unwrap();
+    let cancels = w.mall.asked()[asked_before..]
+        .iter()
+        .filter(|(_, kind)| *kind == ActionKind::Cancel)
+        .count();
+    assert_eq!(cancels, 2, "each cancellation performed once");
+}

@@ -88,9 +88,11 @@ impl Mallguard {
             let mut actions = vec![];
             let mut known = Known::default();
             let mut moved = 0;
+            // What a page writes (leases, mail times) starts when the page does.
+            let page_now = self.clock.now().max(now);
             for hold in due {
                 let this = self.in_shop(hold.order.mall, &hold.order.shop).await;
-                match this.sweep_hold(&hold, now).await? {
+                match this.sweep_hold(&hold, page_now).await? {
                     Some((kind, queued, asked, wrote)) => {
                         match kind {
                             Swept::Reminded => report.reminded += 1,
@@ -112,7 +114,7 @@ impl Mallguard {
             report.notices_sent += delivered.sent.len();
             report.notices_failed += delivered.failed;
             report.more_due |= delivered.left > 0;
-            done = done.plus(self.perform(actions, &known, within).await?);
+            done = done.plus(self.perform_claimed(actions, &known, within).await?);
             if !full {
                 break;
             }
