@@ -93,6 +93,22 @@ impl From<PollError> for lambda_runtime::Diagnostic {
     }
 }
 
+/// Which of `shops` a run starts with: the next one each run of this process, from a place its first run
+/// takes from the time (scrambled), so that runs take turns, and cold starts do not always start alike.
+fn first_shop(shops: usize, now: jiff::Timestamp) -> usize {
+    static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    static BASE: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    if shops == 0 {
+        return 0;
+    }
+    let base = *BASE.get_or_init(|| {
+        let minute = u64::try_from(now.as_second().div_euclid(60)).unwrap_or(0);
+        usize::try_from(minute.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 33).unwrap_or(0)
+    });
+    let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    base.wrapping_add(run) % shops
+}
+
 /// Handles one scheduler event (its payload is only logged: any JSON is accepted): polls each feed once,
 /// within `budget`, not starting a feed when less than [`SAFETY_MARGIN`] is left before `deadline` (None:
 /// no deadline). Returns what each shop's poll did, which Lambda records as the invocation's result.
@@ -105,11 +121,18 @@ pub async fn handle(
 ) -> Result<PollRunReport, PollError> {
     let mut report = PollRunReport::default();
     let mut unavailable: Option<(Vec<String>, ServiceError)> = None;
-    for feed in feeds {
+    // Each run starts with another shop: a shop with much to read (a first run's two days) cannot keep the
+    // ones after it out of every run.
+    let start = first_shop(feeds.len(), app.now());
+    for feed in feeds.iter().cycle().skip(start).take(feeds.len()) {
         let (mall, shop) = (feed.mall(), feed.shop().clone());
         let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
         let outcome = if left.is_some_and(|left| left < SAFETY_MARGIN) {
             tracing::warn!(%mall, %shop, ?left, "too little time left: the next run reads this shop");
+            // A shop skipped run after run goes stale: its alarm reaches a person.
+            if let Err(error) = app.poll_skipped(feed.as_ref()).await {
+                tracing::warn!(%mall, %shop, %error, "could not look at the skipped shop's cursor");
+            }
             ShopOutcome::Skipped
         } else {
             // The shop's pages stop in time too: none is started within the margin of the deadline.
@@ -197,6 +220,15 @@ mod tests {
         Mallguard::new(store, mailer, clock, settings())
     }
 
+    /// The run of `shop` in `report` (runs start with another shop each time).
+    fn run_of<'a>(report: &'a PollRunReport, shop: &str) -> &'a ShopRun {
+        report
+            .shops
+            .iter()
+            .find(|run| run.shop.as_str() == shop)
+            .unwrap_or_else(|| panic!("no run of {shop}: {report:?}"))
+    }
+
     fn polled(run: &ShopRun) -> &PollReport {
         match &run.outcome {
             ShopOutcome::Polled(report) => report,
@@ -225,16 +257,15 @@ mod tests {
         let report = handle(&app, &feeds, budget(), None, scheduler_event()).await.unwrap();
 
         assert_eq!(report.shops.len(), 2);
-        assert_eq!(report.shops[0].shop.as_str(), "old-shop");
         assert!(
-            polled(&report.shops[0])
+            polled(run_of(&report, "old-shop"))
                 .failure
                 .as_deref()
                 .unwrap()
                 .contains("credentials"),
             "{report:?}"
         );
-        let tea_report = polled(&report.shops[1]);
+        let tea_report = polled(run_of(&report, "tea-shop"));
         assert_eq!((tea_report.accepted, tea_report.cursor_moved), (2, true), "{report:?}");
         assert_eq!((report.failed(), report.skipped()), (1, 0));
         assert_eq!((expired.calls(), tea.calls()), (1, 1), "each feed read once");
@@ -253,14 +284,19 @@ mod tests {
 
         // The report is what Lambda records: each shop with its outcome.
         let json = serde_json::to_value(&report).unwrap();
-        assert_eq!(json["shops"][1]["shop"], "tea-shop");
-        assert_eq!(json["shops"][1]["mall"], "rakuten");
-        assert_eq!(json["shops"][1]["outcome"], "polled");
-        assert_eq!(json["shops"][1]["accepted"], 2);
+        let tea_json = json["shops"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|shop| shop["shop"] == "tea-shop")
+            .unwrap();
+        assert_eq!(tea_json["mall"], "rakuten");
+        assert_eq!(tea_json["outcome"], "polled");
+        assert_eq!(tea_json["accepted"], 2);
 
         // The next run goes on from the cursor and finds nothing new.
         let again = handle(&app, &feeds, budget(), None, scheduler_event()).await.unwrap();
-        assert_eq!(polled(&again.shops[1]).orders, 0);
+        assert_eq!(polled(run_of(&again, "tea-shop")).orders, 0);
         assert_eq!(tea.positions(), vec![None, Some("p1".to_owned())]);
     }
 
@@ -289,6 +325,67 @@ mod tests {
         assert_eq!((first.calls(), second.calls()), (1, 1));
     }
 
+    /// A shop with much to read cannot keep the one after it out of every run: runs take turns starting, and
+    /// a shop skipped past an hour is counted stale.
+    #[tokio::test]
+    async fn runs_take_turns_so_a_busy_shop_cannot_starve_the_others() {
+        let store = Arc::new(MemoryStore::default());
+        let clock = Arc::new(ManualClock::at("2026-11-23T04:00:00Z"));
+        let metrics = Arc::new(Counted::default());
+        let app = Mallguard::new(store, Arc::new(RecordingMailer::default()), clock.clone(), settings())
+            .with_metrics(metrics.clone());
+        let shops = ["a-shop", "b-shop", "c-shop"];
+        let feeds: Vec<Arc<ScriptedFeed>> = shops
+            .iter()
+            .map(|shop| {
+                let feed = ScriptedFeed::new(Mall::Rakuten, shop);
+                for n in 0..10 {
+                    feed.push(Ok(feed_page(vec![], &format!("p{n}"), false)));
+                }
+                Arc::new(feed)
+            })
+            .collect();
+        let dyn_feeds: Vec<Arc<dyn OrderFeed>> = feeds.iter().map(|f| f.clone() as Arc<dyn OrderFeed>).collect();
+        // Each run has time for the first shop only.
+        let mut first = vec![];
+        for _ in 0..3 {
+            let deadline = Instant::now() + SAFETY_MARGIN + std::time::Duration::from_millis(300);
+            let report = handle(&app, &dyn_feeds, budget(), Some(deadline), scheduler_event())
+                .await
+                .unwrap();
+            first.push(report.shops[0].shop.to_string());
+            tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+            clock.advance(SignedDuration::from_mins(5));
+        }
+        first.sort();
+        first.dedup();
+        assert_eq!(first.len(), 3, "three runs, three first shops: {first:?}");
+        // A shop read, then skipped for over an hour, is counted stale when skipped.
+        clock.advance(SignedDuration::from_hours(2));
+        let soon = Instant::now() + SAFETY_MARGIN / 2;
+        handle(&app, &dyn_feeds, budget(), Some(soon), scheduler_event())
+            .await
+            .unwrap();
+        assert_eq!(metrics.stale(), 3, "each skipped shop, last read two hours ago");
+    }
+
+    #[derive(Default)]
+    struct Counted(std::sync::Mutex<u64>);
+
+    impl mallguard_domain::ports::Metrics for Counted {
+        fn record(&self, metric: mallguard_domain::ports::Metric, count: u64) {
+            if metric == mallguard_domain::ports::Metric::FeedStale {
+                *self.0.lock().unwrap() += count;
+            }
+        }
+    }
+
+    impl Counted {
+        fn stale(&self) -> u64 {
+            *self.0.lock().unwrap()
+        }
+    }
+
     #[tokio::test]
     async fn an_unavailable_store_fails_the_invocation_so_the_scheduler_retries() {
         let clock = Arc::new(ManualClock::at("2026-11-23T04:00:00Z"));
@@ -304,9 +401,10 @@ mod tests {
         let err = handle(&app, &feeds, budget(), None, scheduler_event())
             .await
             .unwrap_err();
+        let text = err.to_string();
         assert!(
-            err.to_string().contains("rakuten/tea-shop, rakuten/other-shop"),
-            "{err}"
+            text.contains("rakuten/tea-shop") && text.contains("rakuten/other-shop"),
+            "{text}"
         );
         let diagnostic = lambda_runtime::Diagnostic::from(err);
         assert_eq!(diagnostic.error_type, "PollStoreUnavailable");

@@ -207,6 +207,15 @@ impl Mallguard {
         Ok(report)
     }
 
+    /// A run that had no time left for `feed`'s shop: counted stale like a read that failed, when its
+    /// cursor is older than [`STALE_FEED`] (one read of the cursor).
+    pub async fn poll_skipped(&self, feed: &dyn OrderFeed) -> Result<(), ServiceError> {
+        let (mall, shop) = (feed.mall(), feed.shop());
+        let cursor = self.store.cursor(mall, shop).await?;
+        self.count_if_stale(mall, shop, cursor.as_ref());
+        Ok(())
+    }
+
     /// Counts `shop` as stale when its cursor last moved over [`STALE_FEED`] ago (a shop never read yet is
     /// not: its first run decides).
     fn count_if_stale(&self, mall: Mall, shop: &ShopId, cursor: Option<&PollCursor>) {
