@@ -413,6 +413,21 @@ impl ShopifyAdmin {
                     retry_after: Some(NOT_YET_ASSIGNED_WAIT),
                 });
             }
+            // Every fulfillment order left is fulfilled (CLOSED): the order has shipped, which settles the
+            // hold as shipped. One still being fulfilled is too late to hold, and the staff hear why.
+            HoldPlan::TooLate { cannot_hold }
+                if !cannot_hold.is_empty()
+                    && read
+                        .fulfillment_orders
+                        .iter()
+                        .filter(|fo| cannot_hold.contains(&fo.gid))
+                        .all(|fo| fo.status == shopify::FulfillmentOrderStatus::Closed) =>
+            {
+                return Err(ActionError::Shipped(format!(
+                    "the order {gid} is fulfilled at Shopify: every fulfillment order is closed ({})",
+                    statuses(&read, &cannot_hold)
+                )));
+            }
             HoldPlan::TooLate { cannot_hold } => {
                 return Err(ActionError::Refused(format!(
                     "the order {gid} already shipped at Shopify (or is being fulfilled): none of its \
@@ -496,8 +511,25 @@ impl ShopifyAdmin {
 
     async fn cancel(&self, action: &MallAction, gid: &str, calls: &mut u32) -> Result<Performed, ActionError> {
         let job = action.reference.as_deref().filter(|r| r.starts_with(JOB_GID));
-        if self.read(gid, calls).await?.cancelled {
+        let read = self.read(gid, calls).await?;
+        if read.cancelled {
             return Ok(Performed::changed(job.map(str::to_owned)));
+        }
+        // Fulfilled (every fulfillment order left is closed): the order has shipped, and orderCancel would
+        // refund it. The mall's status wins: the hold settles as shipped, nothing is cancelled.
+        let live: Vec<_> = read
+            .fulfillment_orders
+            .iter()
+            .filter(|fo| fo.status != shopify::FulfillmentOrderStatus::Cancelled)
+            .collect();
+        if !live.is_empty()
+            && live
+                .iter()
+                .all(|fo| fo.status == shopify::FulfillmentOrderStatus::Closed)
+        {
+            return Err(ActionError::Shipped(format!(
+                "the order {gid} is fulfilled at Shopify (every fulfillment order is closed): not cancelled"
+            )));
         }
         // An earlier attempt's job is still running: orderCancel is not idempotent, so it is not sent again.
         if let Some(job) = job {

@@ -320,6 +320,7 @@ async fn an_order_cancelled_meanwhile_is_done_when_shopify_refuses_to_cancel_it_
 #[tokio::test]
 async fn a_cancel_shopify_refuses_is_refused_with_its_reason() {
     let fake = FakeShopify::start().await;
+    fake.add_order(ORDER, 2);
     fake.answer_once(
         Operation::Cancel,
         Answer::user_error(
@@ -342,10 +343,12 @@ async fn a_cancel_shopify_refuses_is_refused_with_its_reason() {
     );
     assert!(!fake.is_cancelled(ORDER));
 
-    // A fulfilled order: the fake's INVALID.
+    // A fulfilled order is never sent orderCancel (it would be refunded): it has shipped.
     fake.fulfill(ORDER);
-    let reason = refused(fake.admin().perform(&action(ActionKind::Cancel)).await);
-    assert!(reason.contains("INVALID"), "{reason}");
+    let cancels = fake.requests(Operation::Cancel);
+    let result = fake.admin().perform(&action(ActionKind::Cancel)).await;
+    assert!(matches!(result, Err(ActionError::Shipped(_))), "{result:?}");
+    assert_eq!(fake.requests(Operation::Cancel), cancels);
 }
 
 #[tokio::test]
@@ -365,10 +368,25 @@ async fn a_fulfilled_order_cannot_be_held_it_already_shipped() {
     let fake = FakeShopify::start().await;
     fake.add_order(ORDER, 2);
     fake.fulfill(ORDER);
-    let reason = refused(fake.admin().perform(&action(ActionKind::Hold)).await);
-    assert!(reason.contains("shipped"), "{reason}");
+    // Shipped, not refused: the hold settles as shipped and the staff get the shipped alert.
+    let Err(ActionError::Shipped(reason)) = fake.admin().perform(&action(ActionKind::Hold)).await else {
+        panic!("a fulfilled order is shipped")
+    };
+    assert!(reason.contains("fulfilled"), "{reason}");
     assert!(reason.contains("CLOSED"), "{reason}");
     assert_eq!(fake.requests(Operation::Hold), 0);
+}
+
+#[tokio::test]
+async fn a_fulfilled_order_is_not_cancelled_it_shipped() {
+    let fake = FakeShopify::start().await;
+    fake.add_order(ORDER, 2);
+    fake.fulfill(ORDER);
+    let Err(ActionError::Shipped(reason)) = fake.admin().perform(&action(ActionKind::Cancel)).await else {
+        panic!("a fulfilled order is shipped, never cancelled (orderCancel would refund it)")
+    };
+    assert!(reason.contains("fulfilled"), "{reason}");
+    assert_eq!(fake.requests(Operation::Cancel), 0);
 }
 
 #[tokio::test]
