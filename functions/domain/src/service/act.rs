@@ -214,6 +214,17 @@ impl Mallguard {
                 };
                 (updated, event)
             }
+            // A release the mall cannot do because the order shipped: what the release was for has happened.
+            Err(ActionError::Shipped(reason)) if action.kind == ActionKind::Release => {
+                report.done += 1;
+                tracing::info!(action = %action.id, %reason, "the order shipped: nothing left to release");
+                let event = Event::ActionPerformed {
+                    action: action.id.clone(),
+                    kind: action.kind,
+                    reference: None,
+                };
+                (action.done(None), event)
+            }
             Err(ActionError::Shipped(reason)) => {
                 report.refused += 1;
                 tracing::warn!(action = %action.id, %reason, "the order has shipped at the mall; the hold settles as shipped");

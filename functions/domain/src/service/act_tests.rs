@@ -977,3 +977,20 @@ async fn deadline_cancellations_of_one_page_are_performed_once_beside_an_overlap
         .count();
     assert_eq!(cancels, 2, "each cancellation performed once");
 }
+
+/// A release the mall cannot do because the order shipped meanwhile is done, not a refusal: the staff are not
+/// told a release failed for an order that went out as the buyer wanted.
+#[tokio::test]
+async fn a_release_of_an_order_that_shipped_is_done_without_a_refusal() {
+    let w = world(
+        ScriptedActions::at(Mall::Own)
+            .then(Ok(Performed::default()))
+            .then(Err(ActionError::Shipped("OrderStatus 5".into()))),
+    );
+    let hold = w.held_pair().await;
+    let confirm = link_tokens(&w.mails_of(NoticeKind::Notice)[0])[0].clone();
+    w.app.answer(&confirm).await.unwrap();
+    let release = w.action(&hold, ActionKind::Release).await;
+    assert_eq!(release.state, ActionState::Done);
+    assert!(w.mails_of(NoticeKind::StaffActionRefused).is_empty());
+}
