@@ -544,6 +544,98 @@ async fn a_mall_action_costs_one_transaction_and_no_read_on_top_of_the_decision(
     assert_eq!(action.state, ActionState::Done);
 }
 
+/// On DynamoDB: a hold the mall fails to place once is placed by the next sweep, once (the sweep claims it,
+/// then records the answer: two transactions; the hold read before and after); a hold the
+/// mall refuses ends there with the staff told the mall's reason, and nothing else changes.
+#[tokio::test]
+async fn a_failed_mall_action_is_done_once_by_the_sweep_and_a_refused_one_tells_the_staff() {
+    use mallguard_domain::action::{ActionError, ActionId, ActionKind, ActionState};
+    use mallguard_domain::hold::HoldState;
+    use mallguard_domain::notice::NoticeKind;
+    use mallguard_domain::testing::ScriptedActions;
+    let table = Table::new().await;
+    let mall = Arc::new(
+        ScriptedActions::at(Mall::Own)
+            .then(Err(ActionError::Later {
+                message: "HTTP 503".into(),
+                retry_after: None,
+            }))
+            .then(Ok(Default::default()))
+            .then(Err(ActionError::Refused("the order is locked by the warehouse".into()))),
+    );
+    let mut world = World::new(table.store.clone());
+    world.app = world.app.clone().with_mall_actions(mall.clone());
+
+    world
+        .app
+        .ingest(incoming(customer_order(11, "budget-retry-1", "2026-11-23T03:00:00Z")))
+        .await
+        .unwrap();
+    let IngestOutcome::Held { hold, .. } = world
+        .app
+        .ingest(incoming(customer_order(11, "budget-retry-2", "2026-11-23T03:05:00Z")))
+        .await
+        .unwrap()
+    else {
+        panic!("held")
+    };
+    let id = ActionId::for_hold(&hold, ActionKind::Hold);
+    let failed = table.store.action(&id).await.unwrap().unwrap();
+    assert_eq!((failed.state, failed.attempts), (ActionState::Pending, 1));
+    world.clock.advance(jiff::SignedDuration::from_mins(2));
+    table.counts.reset();
+    let swept = world.app.sweep().await.unwrap();
+    let retry = table.counts.take();
+    println!("a sweep retrying one failed hold at the mall: {retry}");
+    assert_eq!(swept.actions.done, 1, "{swept:?}");
+    assert_eq!(retry.of("Scan"), 0);
+    assert_eq!(retry.of("TransactWriteItems"), 2, "the claim and the answer: {retry}");
+    assert_eq!(
+        retry.of("GetItem"),
+        2,
+        "the hold, read before (still to be held?) and after (settled meanwhile? then its release follows): {retry}"
+    );
+    assert_eq!(table.store.action(&id).await.unwrap().unwrap().state, ActionState::Done);
+    assert_eq!(mall.asked().len(), 2, "tried once, done once");
+    world.clock.advance(jiff::SignedDuration::from_mins(2));
+    assert_eq!(world.app.sweep().await.unwrap().actions.done, 0, "never again");
+    assert_eq!(mall.asked().len(), 2);
+
+    // Another buyer's duplicate: the mall refuses to hold it.
+    world
+        .app
+        .ingest(incoming(customer_order(12, "budget-refused-1", "2026-11-23T03:00:00Z")))
+        .await
+        .unwrap();
+    let IngestOutcome::Held { hold, .. } = world
+        .app
+        .ingest(incoming(customer_order(12, "budget-refused-2", "2026-11-23T03:05:00Z")))
+        .await
+        .unwrap()
+    else {
+        panic!("held")
+    };
+    let refused = table
+        .store
+        .action(&ActionId::for_hold(&hold, ActionKind::Hold))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(refused.state, ActionState::Refused);
+    let alerts = world.mails_of(NoticeKind::StaffActionRefused);
+    assert_eq!(alerts.len(), 1);
+    assert!(
+        alerts[0].text.contains("the order is locked by the warehouse"),
+        "{}",
+        alerts[0].text
+    );
+    let still = table.store.hold(&hold).await.unwrap().unwrap();
+    assert_eq!(still.state, HoldState::Held, "the refusal changes nothing else");
+    world.clock.advance(jiff::SignedDuration::from_mins(5));
+    world.app.sweep().await.unwrap();
+    assert_eq!(mall.asked().len(), 3, "a refusal is not tried again");
+}
+
 /// What the buyer's cancellation and the deadline's cost in DynamoDB with the mall acting, against the same
 /// without mall actions: the cancel's item rides in the decision's transaction, its outcome (with the mail
 /// that waited on it) is one transaction more (the sweep's one more still: it claims the cancel before it
