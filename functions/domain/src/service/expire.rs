@@ -11,7 +11,7 @@ use super::act::Known;
 use super::{Mallguard, SWEEP_SEND_TIMEOUT, ServiceError, Settlement, Settling, Within, queue};
 use crate::action::MallAction;
 use crate::history::{Event, HistoryEntry};
-use crate::hold::{Decision, Hold, Resolver, amazon_case_text};
+use crate::hold::{Decision, Hold, HoldState, Resolver, amazon_case_text};
 use crate::notice::{Notice, NoticeKind};
 use crate::ports::{CommitError, Expect, WriteBatch};
 
@@ -274,6 +274,13 @@ impl Mallguard {
                     later.next_attempt_at = morning;
                     let mut batch = WriteBatch::default();
                     batch.notices.push((later, Expect::Version(notice.version)));
+                    // The buyer's first question has not reached them: their time to answer starts when it
+                    // does, as for a notice held back at the order (never past the delivery date's cut-off).
+                    if notice.kind == NoticeKind::Notice
+                        && let Some(moved) = self.answer_time_from(&notice, morning).await?
+                    {
+                        batch.holds.push(moved);
+                    }
                     match self.store.commit(batch).await {
                         Ok(()) => deferred += 1,
                         Err(CommitError::Conflict) => {}
@@ -285,6 +292,34 @@ impl Mallguard {
             due.push(notice);
         }
         Ok((self.deliver_within(due, within).await, deferred))
+    }
+
+    /// The hold of the first `notice`, its deadline (and reminder) moved to count from `morning`, when that is
+    /// later than it is now; with the version it was read at.
+    async fn answer_time_from(
+        &self,
+        notice: &Notice,
+        morning: Timestamp,
+    ) -> Result<Option<(Hold, Expect)>, ServiceError> {
+        let Some(id) = &notice.hold else { return Ok(None) };
+        let Some(hold) = self.store.hold(id).await? else {
+            return Ok(None);
+        };
+        if hold.state != HoldState::Held || hold.awaiting_staff {
+            return Ok(None);
+        }
+        let held = self.load_order(&hold.order).await?;
+        let this = self.in_shop(hold.order.mall, &hold.order.shop).await;
+        let planned = this.settings.policy.deadline(&held.order, morning);
+        if planned.at <= hold.deadline {
+            return Ok(None);
+        }
+        let mut moved = hold.clone();
+        moved.version += 1;
+        moved.deadline = planned.at;
+        moved.remind_at = planned.remind_at;
+        moved.urgent |= planned.urgent;
+        Ok(Some((moved, Expect::Version(hold.version))))
     }
 
     /// When the quiet hours at `now` end, if a buyer's mail to `order`'s buyer must wait for them: a carrier

@@ -2213,6 +2213,10 @@ async fn a_retry_to_a_carrier_address_at_night_waits_for_eight_but_one_to_an_urg
         assert_eq!((report.notices_sent, report.deferred), (0, 1), "{report:?}");
         let eight: jiff::Timestamp = "2026-11-23T23:00:00Z".parse().unwrap();
         assert_eq!(w.store.notice(&id).await.unwrap().unwrap().next_attempt_at, eight);
+        // The buyer's time to answer starts when the question reaches them.
+        let moved = w.store.hold(&hold.id).await.unwrap().unwrap();
+        assert_eq!(moved.deadline, eight + settings().policy.answer_within);
+        assert!(moved.deadline > hold.deadline);
         // A sweep run by hand at night leaves it waiting too.
         assert_eq!(w.app.sweep_with(Retry::AllNow).await.unwrap().notices_sent, 0);
         w.clock.set(eight.checked_sub(SignedDuration::from_mins(1)).unwrap());
