@@ -245,7 +245,15 @@ impl Mallguard {
             html: None,
             tags: vec![("kind".into(), "staff_sign_in".into())],
         };
-        self.mailer.send(&mail).await.map(|_| ())
+        // Bounded like every send inside a request: a mail service that does not answer leaves the page
+        // saying so, not hanging.
+        match tokio::time::timeout(super::REQUEST_SEND_BUDGET, self.mailer.send(&mail)).await {
+            Ok(sent) => sent.map(|_| ()),
+            Err(_) => Err(MailError::Transient(format!(
+                "the mail service did not answer within {} ms",
+                super::REQUEST_SEND_BUDGET.as_millis()
+            ))),
+        }
     }
 
     /// Records that a sign-in link was used; refused when it was used before. The link's signature and

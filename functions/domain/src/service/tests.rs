@@ -2393,3 +2393,23 @@ async fn a_cancellation_the_staff_did_by_hand_is_done_on_the_buyers_page_once_th
     );
     assert_eq!(w.store.commits().len(), commits);
 }
+
+/// The console's sign-in mail is bounded like every send in a request: a mail service that hangs gives the
+/// page an answer (try again), not a request that never ends.
+#[tokio::test(start_paused = true)]
+async fn a_sign_in_mail_to_a_hanging_mail_service_gives_up_within_the_requests_budget() {
+    let w = world();
+    w.mailer.hang(true);
+    let started = tokio::time::Instant::now();
+    let to = crate::order::EmailAddress::parse("staff@tanaka-shop.example").unwrap();
+    let sent = w
+        .app
+        .mail_sign_in_link(&to, "https://console.example/sign-in", crate::Language::Ja)
+        .await;
+    assert!(matches!(sent, Err(MailError::Transient(_))), "{sent:?}");
+    assert!(
+        started.elapsed() <= super::REQUEST_SEND_BUDGET,
+        "{:?}",
+        started.elapsed()
+    );
+}
