@@ -25,6 +25,17 @@ struct World {
     mall: Arc<ScriptedActions>,
 }
 
+/// Waits (yielding to the sweeps running beside the test) until the mall has been asked `n` times.
+async fn asked_reaches(mall: &ScriptedActions, n: usize) {
+    for _ in 0..1000 {
+        if mall.asked().len() == n {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(mall.asked().len(), n);
+}
+
 fn world(mall: ScriptedActions) -> World {
     let store = Arc::new(MemoryStore::default());
     let mailer = Arc::new(RecordingMailer::default());
@@ -457,18 +468,7 @@ async fn overlapping_sweeps_with_a_slow_mall_perform_each_action_once() {
     w.store.commit(batch).await.unwrap();
     let gate = Arc::new(tokio::sync::Semaphore::new(0));
     w.mall.gate(&[ActionKind::Cancel], gate.clone());
-    let wait_for = |n: usize| {
-        let mall = w.mall.clone();
-        async move {
-            for _ in 0..1000 {
-                if mall.asked().len() == n {
-                    break;
-                }
-                tokio::task::yield_now().await;
-            }
-            assert_eq!(mall.asked().len(), n);
-        }
-    };
+    let wait_for = |n: usize| asked_reaches(&w.mall, n);
     // Each action takes the mall 90 seconds: longer together than one lease.
     let app = w.app.clone();
     let first = tokio::spawn(async move { app.sweep().await });
@@ -942,18 +942,7 @@ async fn deadline_cancellations_of_one_page_are_performed_once_beside_an_overlap
     let asked_before = w.mall.asked().len();
     let gate = Arc::new(tokio::sync::Semaphore::new(0));
     w.mall.gate(&[ActionKind::Cancel], gate.clone());
-    let wait_for = |n: usize| {
-        let mall = w.mall.clone();
-        async move {
-            for _ in 0..1000 {
-                if mall.asked().len() == n {
-                    break;
-                }
-                tokio::task::yield_now().await;
-            }
-            assert_eq!(mall.asked().len(), n);
-        }
-    };
+    let wait_for = |n: usize| asked_reaches(&w.mall, n);
     // Each cancellation takes the mall 90 seconds: the two together take longer than one lease.
     let app = w.app.clone();
     let sweeping = tokio::spawn(async move { app.sweep().await });
