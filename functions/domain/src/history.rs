@@ -566,6 +566,7 @@ pub fn key_label(kind: KeyKind, lang: Language) -> &'static str {
         (KeyKind::Email, Language::Ja) => "メールアドレス",
         (KeyKind::Phone, Language::Ja) => "電話番号",
         (KeyKind::Address, Language::Ja) => "住所と氏名",
+        (KeyKind::Reading, Language::Ja) => "住所と氏名の読み",
         (kind, Language::En) => kind.as_str(),
     }
 }

@@ -1,7 +1,8 @@
 //! Identity keys: what ties one customer across malls whose emails differ.
 //!
 //! Keys are kept only as keyed hashes (HMAC-SHA256 with a secret pepper, truncated), so the match
-//! index holds no readable personal data.
+//! index holds no readable personal data: neither the keys nor the recipient's fingerprints (name, place,
+//! readings) can be read back without the pepper.
 
 use secrecy::{ExposeSecret, SecretSlice};
 use std::collections::{BTreeMap, BTreeSet};
@@ -14,8 +15,8 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
 use crate::ids::ProductKey;
-use crate::normalize;
 use crate::order::{Order, PostalAddress};
+use crate::{normalize, reading};
 
 /// What an identity key was derived from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -23,8 +24,11 @@ use crate::order::{Order, PostalAddress};
 pub enum KeyKind {
     Email,
     Phone,
-    /// Postal code + address + the name of the person at it.
+    /// The prefecture (written, or else the postal code's) + the address + the name of the person at it.
     Address,
+    /// The same place + the recipient's reading (読み): the reading the mall gave, or the name itself when
+    /// it is written in kana or romaji. Links a 山田太郎 (ヤマダ タロウ) to a `Taro Yamada` at one address.
+    Reading,
 }
 
 impl KeyKind {
@@ -33,6 +37,7 @@ impl KeyKind {
             KeyKind::Email => "email",
             KeyKind::Phone => "phone",
             KeyKind::Address => "address",
+            KeyKind::Reading => "reading",
         }
     }
 
@@ -41,6 +46,7 @@ impl KeyKind {
             KeyKind::Email => 'e',
             KeyKind::Phone => 'p',
             KeyKind::Address => 'a',
+            KeyKind::Reading => 'r',
         }
     }
 
@@ -49,6 +55,7 @@ impl KeyKind {
             'e' => Some(KeyKind::Email),
             'p' => Some(KeyKind::Phone),
             'a' => Some(KeyKind::Address),
+            'r' => Some(KeyKind::Reading),
             _ => None,
         }
     }
@@ -129,17 +136,34 @@ impl Fingerprint {
 /// Who the parcel goes to, hashed: decides the gift-season rule ("different recipients are not duplicates").
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Recipient {
-    /// The recipient's normalised name.
+    /// The recipient's normalised name (honorifics, spaces and variant kanji folded: 渡邊 is 渡辺).
     pub name: Fingerprint,
-    /// The ship-to postal code and normalised address, without the name.
+    /// The ship-to's prefecture (else postal code) and normalised address, without the name.
     pub place: Fingerprint,
+    /// The recipient's reading as the mall gave it (フリガナ), when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reading: Option<Fingerprint>,
+    /// The recipient's name read as written, when it is written in kana or romaji (`Taro Yamada`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spoken_name: Option<Fingerprint>,
 }
 
 impl Recipient {
-    /// The same recipient when the name or the address is the same: a corrected address to the same
-    /// person is still a re-order, a different person at a different address is a gift.
+    /// The same recipient when the name or the address is the same, or the names sound alike
+    /// ([`Recipient::sounds_like`]): a corrected address to the same person is still a re-order, a
+    /// different person at a different address is a gift.
     pub fn same_as(&self, other: &Recipient) -> bool {
-        self.name == other.name || self.place == other.place
+        self.name == other.name || self.place == other.place || self.sounds_like(other)
+    }
+
+    /// The two names are one person's by their readings: one order's reading agrees with the other's name
+    /// written in kana or romaji, or both names are so written and agree (in either word order). Two names
+    /// written in kanji never agree by their readings alone: 佐藤花子 and 佐藤華子 both read サトウ ハナコ.
+    pub fn sounds_like(&self, other: &Recipient) -> bool {
+        let agree = |a: &Option<Fingerprint>, b: &Option<Fingerprint>| a.is_some() && a == b;
+        agree(&self.spoken_name, &other.spoken_name)
+            || agree(&self.reading, &other.spoken_name)
+            || agree(&self.spoken_name, &other.reading)
     }
 }
 
@@ -175,18 +199,23 @@ impl IdentityHasher {
         Fingerprint(self.digest(what, normalised))
     }
 
-    /// The address key of a person at an address, or None when the address is too thin to identify anyone.
+    /// The address key of a person at an address, or None when the address is too thin to identify anyone
+    /// (no prefecture and no postal code, no number in the address, or no name).
     fn address_key(&self, address: &PostalAddress) -> Option<IdentityKey> {
-        let postal = normalize::postal_code(&address.postal_code)?;
-        let place = place_text(address);
         let name = normalize::name(&address.name);
-        if place.is_empty() || name.is_empty() {
+        let place = Place::of(address)?;
+        if name.is_empty() {
             return None;
         }
-        Some(self.key(KeyKind::Address, &format!("{postal}|{place}|{name}")))
+        Some(self.key(KeyKind::Address, &format!("{}|{}|{name}", place.region, place.text)))
     }
 
     /// Every identity key of an order and its recipient fingerprint.
+    ///
+    /// The keys: the buyer's email; every phone of the buyer, the ship-to and the buyer's address; an
+    /// address key of the ship-to and one of the buyer's own address (the same key when they are one
+    /// home); and a reading key of the ship-to, when its name is written in kana or romaji or the mall gave
+    /// its reading (the buyer's reading counts for a ship-to with the buyer's name).
     pub fn order_identity(&self, order: &Order) -> OrderIdentity {
         let mut keys = BTreeSet::new();
         if let Some(email) = order.buyer.email.as_ref().and_then(|e| normalize::email(e.as_str())) {
@@ -207,10 +236,21 @@ impl IdentityHasher {
             }
             keys.extend(self.address_key(&with_name));
         }
-        let postal = normalize::postal_code(&order.ship_to.postal_code).unwrap_or_default();
+        let spoken_name = reading::reading(&order.ship_to.name);
+        let given_reading = recipient_reading(order);
+        let place = Place::of(&order.ship_to);
+        if let (Some(place), Some(read)) = (&place, spoken_name.as_ref().or(given_reading.as_ref())) {
+            keys.insert(self.key(KeyKind::Reading, &format!("{}|{}|{read}", place.region, place.text)));
+        }
+        let place_text = place.map(|p| format!("{}|{}", p.region, p.text)).unwrap_or_else(|| {
+            let postal = normalize::postal_code(&order.ship_to.postal_code).unwrap_or_default();
+            format!("{postal}|{}", place_key_text(&order.ship_to))
+        });
         let recipient = Recipient {
             name: self.fingerprint("recipient-name", &normalize::name(&order.ship_to.name)),
-            place: self.fingerprint("recipient-place", &format!("{postal}|{}", place_text(&order.ship_to))),
+            place: self.fingerprint("recipient-place", &place_text),
+            reading: given_reading.map(|r| self.fingerprint("recipient-reading", &r)),
+            spoken_name: spoken_name.map(|r| self.fingerprint("recipient-reading", &r)),
         };
         OrderIdentity {
             keys: keys.into_iter().collect(),
@@ -219,9 +259,47 @@ impl IdentityHasher {
     }
 }
 
-fn place_text(address: &PostalAddress) -> String {
+/// The reading of the ship-to's name the mall gave: the ship-to's own, else the buyer's when the ship-to
+/// is the buyer by name.
+fn recipient_reading(order: &Order) -> Option<String> {
+    let own = order.ship_to.kana.as_deref().and_then(reading::reading);
+    own.or_else(|| {
+        let same_person = normalize::name(&order.ship_to.name) == normalize::name(&order.buyer.name);
+        order
+            .buyer
+            .kana
+            .as_deref()
+            .filter(|_| same_person)
+            .and_then(reading::reading)
+    })
+}
+
+/// Where a person lives, as the keys write it: the prefecture (written, or else the one the postal code is
+/// filed under) and the normalised place without the building's name. The postal code itself is left out,
+/// so a buyer who skipped it, or mistyped it, on one mall is still recognised on the other.
+struct Place {
+    region: String,
+    text: String,
+}
+
+impl Place {
+    /// None when nothing places it (no prefecture and no valid postal code) or it has no number (a block,
+    /// a lot or a room): too thin to tell one home from another.
+    fn of(address: &PostalAddress) -> Option<Self> {
+        let lines: Vec<&str> = address.lines.iter().map(String::as_str).collect();
+        let region = normalize::prefecture_of(&address.prefecture, &address.city, &lines)
+            .or_else(|| normalize::prefecture_of_postal_code(&address.postal_code))?
+            .to_owned();
+        let text = place_key_text(address);
+        text.chars()
+            .any(|c| c.is_ascii_digit())
+            .then_some(Self { region, text })
+    }
+}
+
+fn place_key_text(address: &PostalAddress) -> String {
     let lines: Vec<&str> = address.lines.iter().map(String::as_str).collect();
-    normalize::place(&address.prefecture, &address.city, &lines)
+    normalize::place_key(&address.prefecture, &address.city, &lines)
 }
 
 /// The hashed identity of one order.
@@ -324,7 +402,12 @@ mod tests {
         o.ship_to.prefecture = prefecture.into();
         o.ship_to.city = city.into();
         o.ship_to.lines = lines.iter().map(|l| l.to_string()).collect();
-        let keys = hasher().order_identity(&o).keys;
+        let keys: Vec<IdentityKey> = hasher()
+            .order_identity(&o)
+            .keys
+            .into_iter()
+            .filter(|k| k.kind() == KeyKind::Address)
+            .collect();
         let [key] = keys.as_slice() else {
             panic!("one address key for {lines:?}: {keys:?}")
         };
@@ -390,10 +473,31 @@ mod tests {
     fn placeholder_phones_and_thin_addresses_give_no_keys() {
         let mut o = order("1");
         o.buyer.email = None;
+        o.buyer.kana = None;
         o.buyer.phone = Some("000-0000-0000".into());
         o.ship_to.phone = None;
         o.ship_to.postal_code = String::new();
-        assert!(hasher().order_identity(&o).keys.is_empty());
+        o.ship_to.prefecture = String::new();
+        assert!(
+            hasher().order_identity(&o).keys.is_empty(),
+            "nothing places the address"
+        );
+        o.ship_to.prefecture = "東京都".into();
+        o.ship_to.lines = vec!["千代田 メゾン千代田".into()];
+        assert!(hasher().order_identity(&o).keys.is_empty(), "no number in the address");
+    }
+
+    #[test]
+    fn an_order_without_a_valid_postal_code_still_gets_the_address_key() {
+        let with_code = address_key("100-0001", ONE_ADDRESS[0]);
+        for postal in ["", "100-001", "〒", "不明", "1000-0001"] {
+            assert_eq!(address_key(postal, ONE_ADDRESS[0]), with_code, "{postal:?}");
+        }
+        // Neither a prefecture nor a city written: the postal code's prefecture places it.
+        assert_eq!(
+            address_key("100-0001", ("", "", &["千代田区千代田1-2-3", "メゾン千代田101"])),
+            with_code
+        );
     }
 
     #[test]

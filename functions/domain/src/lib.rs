@@ -24,6 +24,7 @@ pub mod notice;
 pub mod order;
 pub mod policy;
 pub mod ports;
+pub mod reading;
 pub mod service;
 pub mod shop_settings;
 pub mod staff;

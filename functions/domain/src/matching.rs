@@ -43,7 +43,8 @@ pub struct DuplicateOf {
 /// Finds the order that `new` is a suspected duplicate of, if any.
 ///
 /// Two orders match when they share an identity key and a product, were placed within `window` of each
-/// other, the earlier is not cancelled, and they go to the same recipient (same name or same address):
+/// other, the earlier is not cancelled, and they go to the same recipient (same name or same address, or
+/// names that sound alike; a shared reading key alone needs the names to sound alike):
 /// a buyer who sends one gift to several people is not ordering twice. Among several matches the
 /// earliest wins, so three copies all point at the first. The window is symmetric because malls
 /// deliver out of order: the order that arrives second is the one held, since the first may be packing.
@@ -77,6 +78,11 @@ pub fn find_duplicate(new: Candidate<'_>, entries: &[IndexEntry], window: Signed
             let mut shared_keys: Vec<KeyKind> = entries.iter().map(|e| e.key.kind()).collect();
             shared_keys.sort();
             shared_keys.dedup();
+            // A reading alone links two names only when one of them is written as it sounds: two kanji
+            // names with one reading (佐藤花子, 佐藤華子) at one address may be two people.
+            if shared_keys == [KeyKind::Reading] && !first.recipient.sounds_like(new.recipient) {
+                return None;
+            }
             Some(DuplicateOf {
                 original: order.clone(),
                 original_placed_at: first.placed_at,

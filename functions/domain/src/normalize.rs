@@ -34,16 +34,28 @@ pub fn email(raw: &str) -> Option<String> {
 
 /// Japanese phone number as digits only, e.g. `09012345678`.
 ///
-/// NFKC first, so 全角 digits count. Spaces, dash and long-vowel look-alikes, parentheses and dots are
-/// separators; a `+` may lead; any other character makes it `None`. An international `+81` / `81` prefix is
-/// folded to the domestic leading `0` (`+81 (0)3 …` keeps its single `0`).
+/// As buyers type it: NFKC first, so 全角 digits count; a label before the number (`TEL:`, `Tel.`, `℡`,
+/// `電話`, `電話番号:`, `携帯`, `☎`) is dropped, and so is an extension after it (`内線12`, `ext. 12`, `x12`,
+/// `#12`). Spaces, every dash and long-vowel look-alike, parentheses and dots are separators; a `+` may
+/// lead; any other character makes it `None`. An international `+81` / `81` prefix is folded to the
+/// domestic leading `0` (`+81 (0)3 …` keeps its single `0`). A number labelled as a fax is `None`: it may be
+/// an office's.
 ///
 /// `None` unless 10 or 11 digits remain, and for placeholders that many customers type: all digits the same
 /// (`000-0000-0000`) or a subscriber part of zeros (six or more trailing zeros, `090-0000-0000`).
 pub fn phone(raw: &str) -> Option<String> {
+    let text: String = raw
+        .nfkc()
+        .filter(|&c| !is_invisible(c))
+        .collect::<String>()
+        .to_lowercase();
+    if text.contains("fax") || text.contains("ファクス") || text.contains("ファックス") {
+        return None;
+    }
+    let number = cut_extension(strip_phone_label(text.trim()));
     let mut digits = String::new();
     let mut seen_plus = false;
-    for c in raw.nfkc() {
+    for c in number.chars() {
         match c {
             '0'..='9' => digits.push(c),
             '+' if digits.is_empty() && !seen_plus => seen_plus = true,
@@ -63,12 +75,55 @@ pub fn phone(raw: &str) -> Option<String> {
     Some(national)
 }
 
-/// 7-digit Japanese postal code from `123-4567`, `〒123-4567`, `１２３－４５６７` or `1234567` (any dash
-/// look-alike between the two groups); `None` otherwise.
+/// Words that label a phone number, lower-cased, longest first where one starts another.
+const PHONE_LABELS: [&str; 15] = [
+    "telephone",
+    "phone",
+    "mobile",
+    "cell",
+    "tel",
+    "携帯電話番号",
+    "携帯電話",
+    "携帯番号",
+    "携帯",
+    "電話番号",
+    "電話",
+    "連絡先",
+    "自宅",
+    "☎",
+    "📞",
+];
+
+/// The number without the labels before it and the `:` or `.` after them.
+fn strip_phone_label(text: &str) -> &str {
+    let mut rest = text;
+    loop {
+        let trimmed = rest.trim_start_matches(|c: char| c.is_whitespace() || matches!(c, ':' | '.' | '：'));
+        match PHONE_LABELS.iter().find_map(|label| trimmed.strip_prefix(label)) {
+            Some(after) => rest = after,
+            None => return trimmed,
+        }
+    }
+}
+
+/// The number without an extension written after it (`内線12`, `ext.12`, `x12`, `#12`).
+fn cut_extension(text: &str) -> &str {
+    let first_digit = text.find(|c: char| c.is_ascii_digit()).unwrap_or(text.len());
+    ["内線", "内", "ext", "x", "#"]
+        .iter()
+        .filter_map(|marker| text[first_digit..].find(marker).map(|at| first_digit + at))
+        .min()
+        .map_or(text, |at| &text[..at])
+}
+
+/// 7-digit Japanese postal code as buyers type it: `123-4567`, `〒123-4567`, `〒 123 4567`, `１２３－４５６７`,
+/// `郵便番号:1234567` or `1234567` (any dash look-alike or white space between the two groups); `None`
+/// for anything else (too few or too many digits, letters), so a malformed code is treated as missing.
 pub fn postal_code(raw: &str) -> Option<String> {
-    let text: String = raw.nfkc().collect();
-    let text = text.trim();
-    let text = text.strip_prefix('〒').unwrap_or(text).trim_start();
+    let text: String = raw.nfkc().filter(|&c| !c.is_whitespace() && !is_invisible(c)).collect();
+    let text = text.strip_prefix("郵便番号").unwrap_or(&text);
+    let text = text.trim_start_matches([':', '：']);
+    let text = text.strip_prefix('〒').unwrap_or(text);
     let chars: Vec<char> = text.chars().collect();
     let all_digits = |cs: &[char]| cs.iter().all(char::is_ascii_digit);
     let valid = match chars.as_slice() {
@@ -97,29 +152,63 @@ pub fn address(parts: &[&str]) -> String {
     let chars: Vec<char> = parts
         .join(" ")
         .nfkc()
+        .filter(|&c| !is_invisible(c))
         .map(|c| {
             if c.is_whitespace() || matches!(c, '、' | ',') {
                 ' '
             } else {
-                c.to_ascii_lowercase()
+                standard_kanji(c.to_ascii_lowercase())
             }
         })
         .collect();
+    let chars = fold_small_ke(&chars);
     let chars = drop_aza_prefixes(&chars);
     let chars = kanji_numerals_to_digits(&chars);
     let chars = drop_floor_before_room(&chars);
+    let chars = fold_floor_word(&chars);
     let chars = fold_separators(&chars);
     tidy_dashes(&chars)
 }
 
+/// `ヶ`, `ケ`, `ヵ`, `が`, `ガ` and `个` between two kanji are one sign (霞ヶ関, 霞ケ関, 霞が関).
+fn fold_small_ke(chars: &[char]) -> Vec<char> {
+    (0..chars.len())
+        .map(|i| {
+            let between_kanji = i > 0 && is_kanji(chars[i - 1]) && chars.get(i + 1).is_some_and(|&n| is_kanji(n));
+            match chars[i] {
+                'ヶ' | 'ケ' | 'ヵ' | 'が' | 'ガ' | '个' if between_kanji => 'ケ',
+                c => c,
+            }
+        })
+        .collect()
+}
+
+/// `3階` as `3f`: the floor written either way.
+fn fold_floor_word(chars: &[char]) -> Vec<char> {
+    (0..chars.len())
+        .map(|i| match chars[i] {
+            '階' if i > 0 && chars[i - 1].is_ascii_digit() => 'f',
+            c => c,
+        })
+        .collect()
+}
+
+fn is_kanji(c: char) -> bool {
+    matches!(c, '\u{3400}'..='\u{4DBF}' | '\u{4E00}'..='\u{9FFF}' | '\u{F900}'..='\u{FAFF}' | '\u{20000}'..='\u{3134F}' | '々')
+}
+
 /// The place of a ship-to or buyer address, normalised as [`address`] does, in one canonical form however
 /// the prefecture and the city were split between the fields and the lines: the prefecture is dropped
-/// (the postal code beside it in every key already implies it), and the city is written once, whether the
-/// city field held it, the line repeated it, or only the line had it.
+/// (every key names it, or the postal code, beside the place), the county (`北佐久郡`) is dropped whether it
+/// was written or not (the town's name follows it in every address), and the city is written once,
+/// whether the city field held it, the line repeated it, or only the line had it.
 pub fn place(prefecture: &str, city: &str, lines: &[&str]) -> String {
     let city = address(&[city]);
     let rest = address(lines);
     let prefecture = address(&[prefecture]);
+    // A prefecture field without its suffix (`大阪`) stands for the whole name (`大阪府`): never strip the
+    // bare word from a city (`大阪市`).
+    let prefecture = full_prefecture(&prefecture).map_or(prefecture, str::to_owned);
     let mut rest = rest.as_str();
     // The prefecture (the field's, or any one written at the start of the line) and the city, each
     // repeated at the start of the line or not.
@@ -135,10 +224,198 @@ pub fn place(prefecture: &str, city: &str, lines: &[&str]) -> String {
         .find_map(|p| city_field.strip_prefix(*p))
         .map(str::to_owned)
         .unwrap_or(city_field);
-    if !city_field.is_empty() {
-        rest = rest.strip_prefix(city_field.as_str()).unwrap_or(rest);
+    let bare_city = drop_county(&city_field);
+    let rest = if city_field.is_empty() {
+        // The line starts with the municipality: its county, if any, is dropped here.
+        drop_county(rest)
+    } else {
+        // The line starts with the town, or repeats the city (with its county or without).
+        let without_county = drop_county(rest);
+        [rest, without_county.as_str()]
+            .into_iter()
+            .find_map(|text| {
+                [city_field.as_str(), bare_city.as_str()]
+                    .into_iter()
+                    .find_map(|c| text.strip_prefix(c))
+            })
+            .unwrap_or(rest)
+            .to_owned()
+    };
+    address(&[&bare_city, &rest])
+}
+
+/// The prefecture a prefecture field names, written in full (`大阪` is `大阪府`).
+fn full_prefecture(field: &str) -> Option<&'static str> {
+    PREFECTURES
+        .iter()
+        .copied()
+        .find(|p| *p == field || (p.chars().count() > 2 && p.strip_suffix(['都', '府', '県']) == Some(field)))
+}
+
+/// The place as identity keys compare it: [`place`] without the building's name. What stays after the
+/// block number (`1-2-3`) is what tells one home from another: room and floor numbers, a wing (`5号棟`,
+/// `A棟`, `東棟`), a single letter (`B-101`), a roman numeral (`Ⅱ`), a lot sign (`甲`); the name itself is
+/// dropped, since buyers write it in Latin letters or katakana, abbreviate it or leave it out
+/// (`1-2-3 メゾン千代田101`, `1-2-3 Maison Chiyoda 101` and `1-2-3-101` are one home). Different rooms stay
+/// different.
+///
+/// The block number is the first run of numbers that is not followed by a word that numbers a part of a
+/// town (`北1条西2-3-4`: the `1` of `1条` belongs to the town's name).
+pub fn place_key(prefecture: &str, city: &str, lines: &[&str]) -> String {
+    drop_building_name(&place(prefecture, city, lines))
+}
+
+/// The prefecture an address is in, from the prefecture field (`東京都`, or `東京` without its suffix) or
+/// from the start of the city field or the first line; `None` when none names one.
+pub fn prefecture_of(prefecture: &str, city: &str, lines: &[&str]) -> Option<&'static str> {
+    let known = |text: &str| PREFECTURES.iter().copied().find(|p| text.starts_with(*p));
+    full_prefecture(&address(&[prefecture]))
+        .or_else(|| known(&address(&[city])))
+        .or_else(|| known(&address(lines)))
+}
+
+/// The prefecture a postal code is filed under, by its first three digits (the 郵便番号's 上3桁, which Japan
+/// Post assigns by prefecture). A few border towns carry a neighbour's prefix (三重県木曽岬町 has Aichi's
+/// 498, 隠岐 has Tottori's 684): for them this names the neighbour, which can only miss a link, never make
+/// one, since the whole address must agree as well.
+pub fn prefecture_of_postal_code(postal: &str) -> Option<&'static str> {
+    let code = postal_code(postal)?;
+    let head: u32 = code[..3].parse().ok()?;
+    // (first prefix, index in PREFECTURES), ascending; each range runs to the next entry.
+    const RANGES: [(u32, usize); 49] = [
+        (1, 0),
+        (10, 4),
+        (20, 2),
+        (30, 1),
+        (40, 0),
+        (100, 12),
+        (210, 13),
+        (260, 11),
+        (300, 7),
+        (320, 8),
+        (330, 10),
+        (370, 9),
+        (380, 19),
+        (400, 18),
+        (410, 21),
+        (440, 22),
+        (500, 20),
+        (510, 23),
+        (520, 24),
+        (530, 26),
+        (600, 25),
+        (630, 28),
+        (640, 29),
+        (650, 27),
+        (680, 30),
+        (690, 31),
+        (700, 32),
+        (720, 33),
+        (740, 34),
+        (760, 36),
+        (770, 35),
+        (780, 38),
+        (790, 37),
+        (800, 39),
+        (840, 40),
+        (850, 41),
+        (860, 42),
+        (870, 43),
+        (880, 44),
+        (890, 45),
+        (900, 46),
+        (910, 17),
+        (920, 16),
+        (930, 15),
+        (940, 14),
+        (960, 6),
+        (980, 3),
+        (990, 5),
+        (1000, 0),
+    ];
+    RANGES
+        .windows(2)
+        .find(|pair| (pair[0].0..pair[1].0).contains(&head))
+        .map(|pair| PREFECTURES[pair[0].1])
+}
+
+/// Words after a number that make it part of a town's name, not the block number: 北1条, 東2線, 第5地割,
+/// 3区, 1番町 (written `1町` once `番` is folded), 2組, 4班, 5街区.
+const TOWN_UNITS: [char; 9] = ['条', '線', '地', '割', '区', '町', '組', '班', '街'];
+
+fn drop_building_name(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut from = 0;
+    let chain_end = loop {
+        let Some(start) = (from..chars.len()).find(|&j| chars[j].is_ascii_digit()) else {
+            return text.to_owned();
+        };
+        let mut end = start;
+        while end < chars.len()
+            && (chars[end].is_ascii_digit()
+                || (chars[end] == '-' && chars.get(end + 1).is_some_and(char::is_ascii_digit)))
+        {
+            end += 1;
+        }
+        match chars.get(end) {
+            Some(c) if TOWN_UNITS.contains(c) => from = end,
+            _ => break end,
+        }
+    };
+    let (head, rest) = chars.split_at(chain_end);
+    let mut out: Vec<char> = head.to_vec();
+    let mut k = 0;
+    while k < rest.len() {
+        let c = rest[k];
+        if c.is_ascii_alphabetic() {
+            let run_end = (k..rest.len())
+                .find(|&j| !rest[j].is_ascii_alphabetic())
+                .unwrap_or(rest.len());
+            let run = &rest[k..run_end];
+            let numeral = run.len() <= 4 && run.iter().all(|c| matches!(c, 'i' | 'v' | 'x'));
+            if run.len() == 1 || numeral {
+                out.extend_from_slice(run);
+            } else {
+                out.push('-');
+            }
+            k = run_end;
+            continue;
+        }
+        let next = rest.get(k + 1).copied();
+        let keep = c.is_ascii_digit()
+            || (k == 0 && matches!(c, '甲' | '乙' | '丙' | '丁'))
+            || matches!(c, '棟' | '館')
+            || (c == '号' && matches!(next, Some('棟' | '館')))
+            || (matches!(c, '東' | '西' | '南' | '北') && matches!(next, Some('棟' | '館')));
+        out.push(if keep { c } else { '-' });
+        k += 1;
     }
-    address(&[&city_field, rest])
+    tidy_dashes(&out)
+}
+
+/// Drops a county (`北佐久郡`) before the town or village it contains (`軽井沢町`), so that it may be
+/// written or left out: a short name ending in 郡 at the start, followed closely by a name ending in 町 or
+/// 村. The cities named with 郡 (郡山市, 大和郡山市, 郡上市) are not counties and stay.
+fn drop_county(text: &str) -> String {
+    const CITIES: [&str; 3] = ["郡山市", "大和郡山市", "郡上市"];
+    if CITIES.iter().any(|c| text.starts_with(c)) {
+        return text.to_owned();
+    }
+    let chars: Vec<char> = text.chars().collect();
+    let Some(county_end) = chars.iter().take(6).position(|&c| c == '郡') else {
+        return text.to_owned();
+    };
+    let named = county_end >= 1 && chars[..county_end].iter().all(|c| !c.is_ascii_digit());
+    let town = chars[county_end + 1..]
+        .iter()
+        .take(7)
+        .position(|&c| matches!(c, '町' | '村' | '区'))
+        .is_some_and(|at| at >= 1 && matches!(chars[county_end + 1 + at], '町' | '村'));
+    if named && town {
+        chars[county_end + 1..].iter().collect()
+    } else {
+        text.to_owned()
+    }
 }
 
 /// The 47 prefectures as addresses write them, in ISO 3166-2:JP order (JP-01 北海道 … JP-47 沖縄県).
@@ -225,20 +502,143 @@ fn drop_floor_before_room(chars: &[char]) -> Vec<char> {
     out
 }
 
-/// Normalised person name: NFKC, all white space (incl. U+3000) removed, ASCII lower-cased, middle dots
-/// (`・` `･` `·`) removed. `山田　太郎`, `山田 太郎` and `山田太郎` all become `山田太郎`; `Taro  YAMADA`
-/// becomes `taroyamada`.
+/// Normalised person name: [`name_words`] joined without spaces. `山田　太郎`, `山田 太郎様`, `山田太郎` all
+/// become `山田太郎`, and `渡邊 太郎` becomes `渡辺太郎`; `Taro  YAMADA` becomes `taroyamada`.
 pub fn name(raw: &str) -> String {
-    raw.nfkc()
-        .filter(|&c| !c.is_whitespace() && !matches!(c, '・' | '･' | '·'))
-        .map(|c| c.to_ascii_lowercase())
-        .collect()
+    name_words(raw).concat()
+}
+
+/// The words of a person's name as the malls and buyers write it: NFKC; zero-width and variation
+/// characters removed; split at every kind of white space (incl. U+3000 and no-break spaces), middle dots
+/// (`・` `･` `·`) and commas; lower-cased; honorifics dropped (様, さま, サマ, 殿, どの, 御中 written after the
+/// name, apart or attached, and `Mr.`, `Mrs.`, `Ms.`, `Miss`, `Dr.` before it, `sama`/`san` after it); old
+/// and variant kanji written in their standard form ([`standard_kanji`]).
+pub fn name_words(raw: &str) -> Vec<String> {
+    let text: String = raw
+        .nfkc()
+        .filter(|&c| !is_invisible(c))
+        .map(|c| standard_kanji(c))
+        .collect::<String>()
+        .to_lowercase();
+    let mut words: Vec<&str> = text
+        .split(|c: char| c.is_whitespace() || matches!(c, '・' | '･' | '·' | ',' | '、'))
+        .filter(|w| !w.is_empty())
+        .collect();
+    while let Some(first) = words.first()
+        && words.len() > 1
+        && ["mr", "mr.", "mrs", "mrs.", "ms", "ms.", "miss", "dr", "dr."].contains(first)
+    {
+        words.remove(0);
+    }
+    while let Some(last) = words.last()
+        && words.len() > 1
+        && ["様", "さま", "サマ", "殿", "どの", "御中", "sama", "san", "様方"].contains(last)
+    {
+        words.pop();
+    }
+    let mut words: Vec<String> = words.into_iter().map(str::to_owned).collect();
+    if let Some(last) = words.last_mut()
+        && let Some(bare) = ["様", "さま", "サマ", "殿", "御中"]
+            .iter()
+            .find_map(|h| last.strip_suffix(h).filter(|b| !b.is_empty()))
+    {
+        *last = bare.to_owned();
+    }
+    words
+}
+
+/// Characters that take no room and change nothing a person reads: zero-width spaces and joiners, the word
+/// joiner, the byte-order mark, and the variation selectors that pick a kanji's glyph (辻󠄀, 葛󠄀).
+fn is_invisible(c: char) -> bool {
+    matches!(c, '\u{200B}'..='\u{200F}' | '\u{2060}' | '\u{FEFF}' | '\u{FE00}'..='\u{FE0F}' | '\u{E0100}'..='\u{E01EF}' | '\u{180B}'..='\u{180D}')
+}
+
+/// Old (旧字体) and variant (異体字) kanji that buyers, malls and shipping labels use interchangeably in
+/// names and place names, with the standard form each is written as.
+///
+/// Source: the traditional forms printed in brackets beside their characters in the 常用漢字表 (Cabinet
+/// Notice No. 2 of 2010: 髙 is not among them, 邊/邉, 齋, 澤, 濱, 櫻, 廣, 國 … are), and the surname
+/// variants that the Ministry of Justice's 戸籍統一文字 relate to a standard character (髙, 﨑, 嵜, 邉, 嶋,
+/// 嶌, 冨, 栁, 濵, 𠮷, 𡈽, 槇). Only pairs that are one character written two ways are listed: 斎 and 斉,
+/// both read さい, are different characters and stay apart (齋 folds to 斎, 齊 to 斉). Compatibility
+/// ideographs that NFKC already maps (塚, 﨔 …) need no entry; 﨑 (U+FA11) is one NFKC keeps, so it is here.
+pub const VARIANT_KANJI: [(char, char); 62] = [
+    ('髙', '高'),
+    ('﨑', '崎'),
+    ('嵜', '崎'),
+    ('邊', '辺'),
+    ('邉', '辺'),
+    ('齋', '斎'),
+    ('齊', '斉'),
+    ('澤', '沢'),
+    ('濱', '浜'),
+    ('濵', '浜'),
+    ('櫻', '桜'),
+    ('廣', '広'),
+    ('國', '国'),
+    ('實', '実'),
+    ('惠', '恵'),
+    ('榮', '栄'),
+    ('冨', '富'),
+    ('嶋', '島'),
+    ('嶌', '島'),
+    ('眞', '真'),
+    ('槇', '槙'),
+    ('淺', '浅'),
+    ('瀨', '瀬'),
+    ('當', '当'),
+    ('會', '会'),
+    ('德', '徳'),
+    ('來', '来'),
+    ('萬', '万'),
+    ('與', '与'),
+    ('龍', '竜'),
+    ('黑', '黒'),
+    ('藏', '蔵'),
+    ('壽', '寿'),
+    ('豐', '豊'),
+    ('禮', '礼'),
+    ('靜', '静'),
+    ('淸', '清'),
+    ('增', '増'),
+    ('條', '条'),
+    ('彌', '弥'),
+    ('聰', '聡'),
+    ('曾', '曽'),
+    ('檜', '桧'),
+    ('栁', '柳'),
+    ('𠮷', '吉'),
+    ('𡈽', '土'),
+    ('戶', '戸'),
+    ('團', '団'),
+    ('圓', '円'),
+    ('嶽', '岳'),
+    ('鐵', '鉄'),
+    ('關', '関'),
+    ('澁', '渋'),
+    ('遙', '遥'),
+    ('穗', '穂'),
+    ('縣', '県'),
+    ('繩', '縄'),
+    ('驛', '駅'),
+    ('學', '学'),
+    ('兒', '児'),
+    ('峯', '峰'),
+    ('舘', '館'),
+];
+
+/// The standard form of an old or variant kanji ([`VARIANT_KANJI`]); any other character as it is.
+pub fn standard_kanji(c: char) -> char {
+    VARIANT_KANJI
+        .iter()
+        .find_map(|&(variant, standard)| (variant == c).then_some(standard))
+        .unwrap_or(c)
 }
 
 /// Dashes, hyphens, minus signs and rules that people (or IMEs) put between address or phone number groups.
-const DASHES: [char; 15] = [
+const DASHES: [char; 17] = [
     '-', '\u{02D7}', '\u{2010}', '\u{2011}', '\u{2012}', '\u{2013}', '\u{2014}', '\u{2015}', '\u{2043}', '\u{2212}',
-    '\u{2500}', '\u{2501}', '\u{FE58}', '\u{FE63}', '\u{FF0D}',
+    '\u{2500}', '\u{2501}', '\u{2E3A}', '\u{2E3B}', '\u{FE58}', '\u{FE63}', '\u{FF0D}',
 ];
 
 fn is_dash(c: char) -> bool {
@@ -360,8 +760,12 @@ fn kanji_numerals_to_digits(chars: &[char]) -> Vec<char> {
         let run = &chars[i..end];
         let next = chars.get(end).copied();
         let before_unit = matches!(next, Some('丁' | '番' | '号'));
-        let ends_number =
-            ends_with_numbered_unit(&out) && next.is_none_or(|c| c.is_ascii() || is_dash(c) || is_long_vowel(c));
+        // After 番地 or a number, or after `の` that follows one (`百二十三番地の四`).
+        let numbered_before = ends_with_numbered_unit(&out)
+            || out.split_last().is_some_and(|(&last, before)| {
+                last == 'の' && (ends_with_numbered_unit(before) || before.last().is_some_and(char::is_ascii_digit))
+            });
+        let ends_number = numbered_before && next.is_none_or(|c| c.is_ascii() || is_dash(c) || is_long_vowel(c));
         match kanji_number(run) {
             Some(n) if before_unit || ends_number => out.extend(n.to_string().chars()),
             _ => out.extend_from_slice(run),
@@ -416,6 +820,8 @@ fn fold_separators(chars: &[char]) -> Vec<char> {
             'の' if (after_digit || out.last() == Some(&'-')) && next.is_some_and(|n| n.is_ascii_digit()) => {
                 out.push('-');
             }
+            // `#101`: a room number.
+            '#' if next.is_some_and(|n| n.is_ascii_digit()) => out.push('-'),
             _ => out.push(c),
         }
         i += step;
@@ -571,9 +977,11 @@ mod tests {
             "",
             "03-1234-567",
             "090-1234-56789",
-            "03-1234-5678 内線12",
-            "tel 0312345678",
+            "tel 031234567",
+            "電話 なし",
             "03+12345678",
+            "FAX 03-1234-5678",
+            "03-1234-5678 / 090-1234-5678",
         ] {
             assert_eq!(phone(raw), None, "{raw:?}");
         }
@@ -809,6 +1217,314 @@ mod tests {
     fn empty_parts_give_an_empty_address() {
         assert_eq!(address(&[]), "");
         assert_eq!(address(&["", " ", "　"]), "");
+    }
+
+    // --- as buyers type them (issue: identity as the malls really give it) ---
+
+    #[test]
+    fn phones_with_labels_extensions_and_every_hyphen_normalise_equal() {
+        for raw in [
+            "TEL:03-1234-5678",
+            "Tel. 03-1234-5678",
+            "℡03-1234-5678",
+            "電話：03-1234-5678",
+            "電話番号 03(1234)5678",
+            "☎ 03-1234-5678",
+            "03-1234-5678 内線12",
+            "03-1234-5678（内線 12）",
+            "03-1234-5678 ext. 12",
+            "03-1234-5678 x12",
+            "03-1234-5678#12",
+            "+81(0)3-1234-5678",
+            "+81 (0) 3 1234 5678",
+            "(+81) 3-1234-5678",
+            "０３‐１２３４‐５６７８",
+            "03‑1234‑5678",
+            "03⁃1234⁃5678",
+            "03﹣1234﹣5678",
+            "03ｰ1234ｰ5678",
+            "03⸺1234⸺5678",
+            "0\u{200b}3-1234-5678",
+        ] {
+            assert_eq!(phone(raw).as_deref(), Some("0312345678"), "{raw:?}");
+        }
+        assert_eq!(phone("携帯：090-1234-5678").as_deref(), Some("09012345678"));
+        assert_eq!(phone("Mobile +81-90-1234-5678").as_deref(), Some("09012345678"));
+    }
+
+    #[test]
+    fn placeholder_phones_never_link_however_they_are_written() {
+        for raw in [
+            "000-0000-0000",
+            "０００－００００－００００",
+            "TEL:000-0000-0000",
+            "00000000000",
+            "0000-00-0000",
+            "090-0000-0000",
+            "+81-90-0000-0000",
+            "03-0000-0000",
+            "9999999999",
+        ] {
+            assert_eq!(phone(raw), None, "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn postal_codes_as_typed_normalise_equal() {
+        for raw in [
+            "〒100-0001",
+            "〒 100 0001",
+            "100 - 0001",
+            "郵便番号：100-0001",
+            "１００　０００１",
+            "100\u{3000}0001",
+        ] {
+            assert_eq!(postal_code(raw).as_deref(), Some("1000001"), "{raw:?}");
+        }
+        for raw in ["〒", "100-00001", "1OO-0001", "100-0001-2", "不明", "-"] {
+            assert_eq!(postal_code(raw), None, "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn a_postal_code_names_its_prefecture() {
+        for (postal, prefecture) in [
+            ("100-0001", "東京都"),
+            ("060-0001", "北海道"),
+            ("010-0001", "秋田県"),
+            ("231-0023", "神奈川県"),
+            ("389-0102", "長野県"),
+            ("460-0008", "愛知県"),
+            ("530-0001", "大阪府"),
+            ("604-8005", "京都府"),
+            ("650-0001", "兵庫県"),
+            ("760-0019", "香川県"),
+            ("770-0939", "徳島県"),
+            ("812-0011", "福岡県"),
+            ("900-0015", "沖縄県"),
+            ("910-0005", "福井県"),
+            ("950-0087", "新潟県"),
+            ("980-0021", "宮城県"),
+            ("990-0039", "山形県"),
+        ] {
+            assert_eq!(prefecture_of_postal_code(postal), Some(prefecture), "{postal}");
+        }
+        assert_eq!(prefecture_of_postal_code("000-0000"), None);
+        assert_eq!(prefecture_of_postal_code(""), None);
+    }
+
+    #[test]
+    fn honorifics_and_every_kind_of_space_leave_the_name() {
+        for raw in [
+            "山田太郎",
+            "山田 太郎",
+            "山田　太郎",
+            "山田\u{00a0}太郎",
+            "山田\u{2003}太郎",
+            "山田\u{200b}太郎",
+            "山田\t太郎",
+            "山田太郎様",
+            "山田 太郎 様",
+            "山田太郎　さま",
+            "山田太郎殿",
+            "山田 太郎 殿",
+            "山田太郎サマ",
+            "ﾔﾏﾀﾞ",
+        ]
+        .iter()
+        .take(13)
+        {
+            assert_eq!(name(raw), "山田太郎", "{raw:?}");
+        }
+        assert_eq!(name("Mr. Taro YAMADA"), "taroyamada");
+        assert_eq!(name("Taro Yamada sama"), "taroyamada");
+        // 様 alone is no name, and a name that only ends like an honorific keeps it when nothing else is left.
+        assert_eq!(name("様"), "様");
+    }
+
+    #[test]
+    fn old_and_variant_kanji_are_written_in_their_standard_form() {
+        for (variant, standard) in [
+            ("髙橋", "高橋"),
+            ("山﨑", "山崎"),
+            ("山嵜", "山崎"),
+            ("渡邊", "渡辺"),
+            ("渡邉", "渡辺"),
+            ("齋藤", "斎藤"),
+            ("齊藤", "斉藤"),
+            ("澤田", "沢田"),
+            ("濱田", "浜田"),
+            ("濵田", "浜田"),
+            ("櫻井", "桜井"),
+            ("廣瀬", "広瀬"),
+            ("國分", "国分"),
+            ("冨田", "富田"),
+            ("小嶋", "小島"),
+            ("𠮷田", "吉田"),
+            ("栁田", "柳田"),
+            ("辻\u{e0100}", "辻"),
+        ] {
+            assert_eq!(name(variant), name(standard), "{variant} / {standard}");
+        }
+        // Different characters stay different: 斎 and 斉, 高 and 髙's neighbours.
+        assert_ne!(name("斎藤"), name("斉藤"));
+        assert_ne!(name("渡辺"), name("渡部"));
+        assert_ne!(name("高橋"), name("高槁"));
+    }
+
+    #[test]
+    fn variant_table_maps_each_variant_to_a_different_standard_character() {
+        for (variant, standard) in VARIANT_KANJI {
+            assert_ne!(variant, standard);
+            assert!(
+                !VARIANT_KANJI.iter().any(|(v, _)| *v == standard),
+                "{standard} is itself a variant"
+            );
+            assert_eq!(
+                VARIANT_KANJI.iter().filter(|(v, _)| *v == variant).count(),
+                1,
+                "{variant} listed twice"
+            );
+        }
+    }
+
+    fn key_place(prefecture: &str, city: &str, lines: &[&str]) -> String {
+        place_key(prefecture, city, lines)
+    }
+
+    #[test]
+    fn room_and_floor_words_give_one_place() {
+        let expected = key_place("東京都", "千代田区", &["千代田1-2-3 メゾン千代田101"]);
+        for lines in [
+            &["千代田1-2-3 メゾン千代田101号室"][..],
+            &["千代田1-2-3 メゾン千代田 #101"],
+            &["千代田1-2-3-101"],
+            &["千代田1丁目2番3号", "101号室"],
+            &["千代田1-2-3 メゾン千代田 1F 101"],
+            &["千代田1-2-3 メゾン千代田 1階 101号"],
+            &["千代田1-2-3 Maison Chiyoda 101"],
+            &["千代田1-2-3 ＭＡＩＳＯＮ　ＣＨＩＹＯＤＡ　１０１"],
+            &["千代田1-2-3 ﾒｿﾞﾝ千代田 101"],
+            &["千代田一丁目二番三号 メゾン千代田101"],
+        ] {
+            assert_eq!(key_place("東京都", "千代田区", lines), expected, "{lines:?}");
+        }
+        assert_eq!(
+            key_place("", "", &["東京都千代田区千代田1-2-3 3F"]),
+            key_place("東京都", "千代田区", &["千代田1-2-3 3階"])
+        );
+    }
+
+    #[test]
+    fn different_rooms_floors_wings_and_lots_stay_different_places() {
+        let base = key_place("東京都", "千代田区", &["千代田1-2-3 メゾン千代田101"]);
+        for lines in [
+            &["千代田1-2-3 メゾン千代田102"][..],
+            &["千代田1-2-3 メゾン千代田1101"],
+            &["千代田1-2-3 メゾン千代田 A101"],
+            &["千代田1-2-3 メゾン千代田Ⅱ 101"],
+            &["千代田1-2-3 5号棟 101"],
+            &["千代田1-2-4 メゾン千代田101"],
+            &["千代田1-2 メゾン千代田101"],
+            &["千代田1-2-3"],
+        ] {
+            assert_ne!(key_place("東京都", "千代田区", lines), base, "{lines:?}");
+        }
+        assert_ne!(
+            key_place("東京都", "千代田区", &["千代田1-2-3 A棟 101"]),
+            key_place("東京都", "千代田区", &["千代田1-2-3 B棟 101"])
+        );
+        assert_ne!(
+            key_place("東京都", "千代田区", &["千代田1-2-3 東棟 101"]),
+            key_place("東京都", "千代田区", &["千代田1-2-3 西棟 101"])
+        );
+        assert_ne!(key_place("", "", &["小川123甲"]), key_place("", "", &["小川123乙"]));
+    }
+
+    #[test]
+    fn numbers_that_name_a_part_of_the_town_are_not_the_block_number() {
+        // Sapporo: 北1条西2丁目 is a town part, the block number follows it.
+        let north = key_place("北海道", "札幌市中央区", &["北1条西2丁目3-4 ハイツ札幌101"]);
+        assert_eq!(north, key_place("北海道", "札幌市中央区", &["北1条西2-3-4-101"]));
+        assert_ne!(
+            north,
+            key_place("北海道", "札幌市中央区", &["北1条東2丁目3-4 ハイツ札幌101"])
+        );
+        assert_ne!(
+            north,
+            key_place("北海道", "札幌市中央区", &["北2条西2丁目3-4 ハイツ札幌101"])
+        );
+    }
+
+    #[test]
+    fn no_between_block_numbers_is_a_separator() {
+        let expected = key_place("埼玉県", "比企郡小川町", &["小川123-4"]);
+        for line in ["小川123の4", "小川123番地の4", "小川１２３の４", "小川百二十三番地の四"]
+        {
+            assert_eq!(key_place("埼玉県", "比企郡小川町", &[line]), expected, "{line}");
+        }
+        assert_eq!(address(&["本町1の2の3"]), address(&["本町1-2-3"]));
+    }
+
+    #[test]
+    fn a_county_may_be_written_or_left_out() {
+        let expected = key_place("長野県", "北佐久郡軽井沢町", &["軽井沢1323-4"]);
+        for (city, line) in [
+            ("軽井沢町", "軽井沢1323-4"),
+            ("", "北佐久郡軽井沢町軽井沢1323-4"),
+            ("", "軽井沢町軽井沢1323-4"),
+            ("軽井沢町", "北佐久郡軽井沢町大字軽井沢1323番地4"),
+            ("北佐久郡 軽井沢町", "軽井沢１３２３－４"),
+        ] {
+            assert_eq!(key_place("長野県", city, &[line]), expected, "{city} {line}");
+        }
+        // Cities with 郡 in their names are not counties.
+        assert!(key_place("奈良県", "大和郡山市", &["北郡山町1-2"]).starts_with("大和郡山市"));
+        assert!(key_place("福島県", "郡山市", &["駅前1-2"]).starts_with("郡山市"));
+        assert!(key_place("北海道", "余市郡余市町", &["黒川町1-2"]).starts_with("余市町"));
+    }
+
+    #[test]
+    fn the_prefecture_may_be_repeated_left_out_or_written_without_its_suffix() {
+        let expected = key_place("大阪府", "大阪市北区", &["梅田1-2-3"]);
+        for (prefecture, city, line) in [
+            ("大阪府", "大阪市北区", "大阪府大阪市北区梅田1-2-3"),
+            ("", "大阪市北区", "梅田1-2-3"),
+            ("", "", "大阪府大阪市北区梅田1-2-3"),
+            ("大阪府", "大阪府大阪市北区", "梅田1-2-3"),
+            ("大阪", "大阪市北区", "梅田1-2-3"),
+        ] {
+            assert_eq!(
+                key_place(prefecture, city, &[line]),
+                expected,
+                "{prefecture} {city} {line}"
+            );
+        }
+        for (prefecture, city, line) in [
+            ("大阪府", "大阪市北区", "梅田1-2-3"),
+            ("大阪", "", "大阪市北区梅田1-2-3"),
+            ("", "大阪府大阪市北区", "梅田1-2-3"),
+            ("", "", "大阪府大阪市北区梅田1-2-3"),
+        ] {
+            assert_eq!(
+                prefecture_of(prefecture, city, &[line]),
+                Some("大阪府"),
+                "{prefecture} {city} {line}"
+            );
+        }
+        assert_eq!(prefecture_of("", "大阪市北区", &["梅田1-2-3"]), None);
+    }
+
+    #[test]
+    fn ga_and_ke_between_kanji_are_one_sign() {
+        assert_all_equal(&[
+            &["千代田区霞が関1-1"],
+            &["千代田区霞ヶ関1-1"],
+            &["千代田区霞ケ関1-1"],
+            &["千代田区霞ヵ関1-1"],
+        ]);
+        assert_eq!(address(&["龍ケ崎市"]), address(&["竜ヶ崎市"]));
+        assert_ne!(address(&["コーポかがやき1"]), address(&["コーポかケやき1"]));
     }
 
     #[test]

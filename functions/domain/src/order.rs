@@ -202,6 +202,10 @@ impl fmt::Display for Money {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct PostalAddress {
     pub name: String,
+    /// The reading of the name (フリガナ), when the mall gives one for this address (Rakuten's
+    /// `SenderModel`, Yahoo!'s `ShipLastNameKana`/`ShipFirstNameKana`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kana: Option<String>,
     pub postal_code: String,
     pub prefecture: String,
     pub city: String,

@@ -59,6 +59,7 @@ pub fn order_at(id: &str, placed_at: &str) -> Order {
         },
         ship_to: PostalAddress {
             name: "山田 太郎".into(),
+            kana: None,
             postal_code: "100-0001".into(),
             prefecture: "東京都".into(),
             city: "千代田区".into(),
