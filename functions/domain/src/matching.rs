@@ -257,4 +257,121 @@ mod tests {
         assert!(!dup.shared_keys.contains(&KeyKind::Email));
         assert!(dup.shared_keys.contains(&KeyKind::Phone));
     }
+
+    /// An order of the same item by someone who shares no email or phone with 山田 太郎's: only the
+    /// ship-to (name, reading, address) can link them.
+    fn stranger_to(id: &str, name: &str, kana: Option<&str>) -> Order {
+        let mut o = order_at(id, "2026-11-23T03:10:00Z");
+        o.order_ref.mall = Mall::Amazon;
+        o.buyer.name = name.into();
+        o.buyer.kana = None;
+        o.buyer.email = Some(crate::order::EmailAddress::parse(&format!("{id}@marketplace.amazon.co.jp")).unwrap());
+        o.buyer.phone = None;
+        o.ship_to.phone = None;
+        o.ship_to.name = name.into();
+        o.ship_to.kana = kana.map(str::to_owned);
+        o
+    }
+
+    fn rakuten_yamada() -> Order {
+        let mut o = order("R-1");
+        o.order_ref.mall = Mall::Rakuten;
+        o.buyer.email = Some(crate::order::EmailAddress::parse("abc123@pc.fw.rakuten.ne.jp").unwrap());
+        o.buyer.phone = None;
+        o.ship_to.phone = None;
+        o.ship_to.kana = Some("ヤマダ タロウ".into());
+        o
+    }
+
+    #[test]
+    fn a_reading_links_a_kanji_name_to_the_same_name_in_romaji_at_the_same_address() {
+        for romaji in [
+            "Taro Yamada",
+            "YAMADA TARO",
+            "yamada tarou",
+            "ヤマダ タロウ",
+            "やまだ たろう 様",
+        ] {
+            let mut idx = Indexed::new();
+            idx.add(&rakuten_yamada());
+            let dup = idx
+                .check(&stranger_to("A-1", romaji, None))
+                .unwrap_or_else(|| panic!("{romaji} matched"));
+            assert_eq!(dup.shared_keys, vec![KeyKind::Reading], "{romaji}");
+        }
+    }
+
+    #[test]
+    fn a_reading_never_links_a_different_syllable_or_a_different_kanji_name() {
+        for (name, kana) in [
+            ("Taro Saitou", None),
+            ("Jiro Yamada", None),
+            ("Hanako Yamada", None),
+            // Two kanji names that read alike are not one person by their readings alone.
+            ("山田 太朗", Some("ヤマダ タロウ")),
+        ] {
+            let mut idx = Indexed::new();
+            idx.add(&rakuten_yamada());
+            assert!(idx.check(&stranger_to("A-1", name, kana)).is_none(), "{name}");
+        }
+    }
+
+    #[test]
+    fn a_reading_at_another_address_links_nobody() {
+        let mut idx = Indexed::new();
+        idx.add(&rakuten_yamada());
+        let mut elsewhere = stranger_to("A-1", "Taro Yamada", None);
+        elsewhere.ship_to.lines = vec!["千代田1-2-3 メゾン千代田 102".into()];
+        assert!(idx.check(&elsewhere).is_none());
+    }
+
+    #[test]
+    fn variant_kanji_and_honorifics_are_one_recipient_for_the_gift_rule() {
+        // The buyer (one email) sends the same item twice to 渡邊 一郎, written two ways, at two addresses
+        // of his: a re-order to the same recipient, not two gifts.
+        let mut idx = Indexed::new();
+        let mut first = order("1");
+        first.ship_to.name = "渡邊 一郎".into();
+        first.ship_to.phone = None;
+        first.ship_to.lines = vec!["千代田1-2-3".into()];
+        idx.add(&first);
+        let mut second = order_at("2", "2026-11-23T04:00:00Z");
+        second.ship_to.name = "渡辺一郎 様".into();
+        second.ship_to.phone = None;
+        second.ship_to.postal_code = "530-0001".into();
+        second.ship_to.prefecture = "大阪府".into();
+        second.ship_to.city = "大阪市北区".into();
+        second.ship_to.lines = vec!["梅田1-1-1".into()];
+        assert!(idx.check(&second).is_some(), "渡邊 and 渡辺 are one recipient");
+        // To 渡部 一郎 at the other address, it is a gift to somebody else.
+        second.ship_to.name = "渡部 一郎".into();
+        assert!(idx.check(&second).is_none());
+    }
+
+    #[test]
+    fn a_recipient_in_romaji_is_the_recipient_whose_reading_agrees() {
+        let mut idx = Indexed::new();
+        let mut first = order("1");
+        first.ship_to.name = "佐藤 花子".into();
+        first.ship_to.kana = Some("サトウ ハナコ".into());
+        first.ship_to.phone = None;
+        idx.add(&first);
+        let mut second = order_at("2", "2026-11-23T04:00:00Z");
+        second.ship_to.phone = None;
+        second.ship_to.postal_code = "530-0001".into();
+        second.ship_to.prefecture = "大阪府".into();
+        second.ship_to.city = "大阪市北区".into();
+        second.ship_to.lines = vec!["梅田1-1-1".into()];
+        second.ship_to.name = "Hanako Sato".into();
+        assert!(
+            idx.check(&second).is_some(),
+            "a re-order to the same recipient at a corrected address"
+        );
+        second.ship_to.name = "Hanako Saito".into();
+        assert!(idx.check(&second).is_none(), "a gift to somebody else");
+        // 佐藤華子 (サトウ ハナコ too) is another person: two kanji names never agree by reading alone.
+        second.ship_to.name = "佐藤 華子".into();
+        second.ship_to.kana = Some("サトウ ハナコ".into());
+        assert!(idx.check(&second).is_none());
+    }
 }

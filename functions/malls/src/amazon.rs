@@ -761,8 +761,10 @@ fn v0_order(
             }
         }
     }
+    // Amazon gives no reading: a name in romaji or kana (`Taro Yamada`) is its own.
     let ship_to = PostalAddress {
         name: text(&address.name),
+        kana: None,
         postal_code: text(&address.postal_code),
         prefecture: text(&address.state_or_region),
         city: text(&address.city),
@@ -1647,6 +1649,7 @@ mod tests {
             order.ship_to,
             PostalAddress {
                 name: "山田 太郎".into(),
+                kana: None,
                 postal_code: "100-0001".into(),
                 prefecture: "東京都".into(),
                 city: "千代田区".into(),

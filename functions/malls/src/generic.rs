@@ -26,6 +26,7 @@
 //!   },
 //!   "ship_to": {
 //!     "name": "山田 太郎",
+//!     "kana": "ヤマダ タロウ",
 //!     "postal_code": "100-0001",
 //!     "prefecture": "東京都",
 //!     "city": "千代田区",
@@ -242,6 +243,9 @@ pub struct WireBuyer {
 pub struct WireAddress {
     #[serde(default, deserialize_with = "null_as_default")]
     pub name: String,
+    /// The reading of the name (フリガナ), when the sender knows it: `ヤマダ タロウ`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kana: Option<String>,
     /// `100-0001` or `1000001`.
     #[serde(default, deserialize_with = "null_as_default")]
     pub postal_code: String,
@@ -352,6 +356,7 @@ impl WireAddress {
     fn to_postal(&self) -> PostalAddress {
         PostalAddress {
             name: self.name.trim().to_owned(),
+            kana: text(&self.kana),
             postal_code: self.postal_code.trim().to_owned(),
             prefecture: self.prefecture.trim().to_owned(),
             city: self.city.trim().to_owned(),
@@ -726,6 +731,18 @@ mod tests {
             "{}",
             invalid(&raw)
         );
+    }
+
+    #[test]
+    fn the_ship_to_may_carry_its_reading() {
+        let raw = body(|o| o["ship_to"]["kana"] = "ヤマダ タロウ".into());
+        assert_eq!(
+            parse_order(&raw).unwrap().ship_to.kana.as_deref(),
+            Some("ヤマダ タロウ")
+        );
+        let raw = body(|o| o["ship_to"]["kana"] = " ".into());
+        assert_eq!(parse_order(&raw).unwrap().ship_to.kana, None);
+        assert_eq!(parse_order(&body(|_| {})).unwrap().ship_to.kana, None);
     }
 
     #[test]

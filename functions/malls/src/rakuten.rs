@@ -19,7 +19,7 @@
 //!   `emailAddress`, `phoneNumber1-2-3`, and `zipCode1-zipCode2`, `prefecture`, `city`, `subAddress` as the
 //!   buyer's own address.
 //! - ship_to: the `SenderModel` of the first `PackageModelList` entry (see [`parse_order`] on orders with
-//!   several recipients).
+//!   several recipients), with its reading from `familyNameKana firstNameKana`.
 //! - lines: every `ItemModelList` entry of every package: the product is `merchantDefinedSkuId`, else
 //!   `itemNumber`, else `manageNumber`; `itemName`; `units`; `priceTaxIncl`, else `price`.
 //! - delivery: `deliveryDate`; `shippingTerm` (`1416` is `14-16`); express when `asurakuFlag`,
@@ -1065,6 +1065,7 @@ impl WirePerson {
         let text = |field: &Option<String>| non_empty(field.as_deref()).unwrap_or_default().to_owned();
         PostalAddress {
             name: self.name(),
+            kana: self.kana(),
             postal_code: join_nonempty([self.zip_code1.as_deref(), self.zip_code2.as_deref()], "-"),
             prefecture: text(&self.prefecture),
             city: text(&self.city),
@@ -1752,6 +1753,7 @@ mod tests {
         assert_eq!(order.buyer.phone.as_deref(), Some("090-1234-5678"));
         let yamada_at_home = PostalAddress {
             name: "山田 太郎".into(),
+            kana: Some("ヤマダ タロウ".into()),
             postal_code: "100-0001".into(),
             prefecture: "東京都".into(),
             city: "千代田区".into(),
@@ -1817,6 +1819,9 @@ mod tests {
         );
         // The first package's recipient is the ship-to; the lines are those of both packages.
         assert_eq!(order.ship_to.name, "佐藤 一郎");
+        // The recipient's reading is SenderModel's familyNameKana firstNameKana, apart from the buyer's.
+        assert_eq!(order.ship_to.kana.as_deref(), Some("サトウ イチロウ"));
+        assert_eq!(order.buyer.kana.as_deref(), Some("サトウ ハナコ"));
         assert_eq!(order.ship_to.one_line(), "〒590-0078 大阪府堺市堺区 南瓦町９－９－９");
         assert_eq!(order.ship_to.phone.as_deref(), Some("072-000-1234"));
         let lines: Vec<(&str, &str, u32, Option<Money>)> = order

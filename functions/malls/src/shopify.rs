@@ -508,8 +508,11 @@ impl WireAddress {
 
     fn to_postal(&self) -> PostalAddress {
         let text = |field: &Option<String>| non_empty(field.as_deref()).unwrap_or_default().to_owned();
+        // Shopify's addresses carry no reading (first_name, last_name, name, company, address1/2, city,
+        // province, zip, phone): a name written in kana or romaji is its own reading.
         PostalAddress {
             name: self.person(),
+            kana: None,
             postal_code: text(&self.zip),
             // Shopify writes "Tokyo" or "東京都" depending on the store's language; the other malls write
             // 東京都. The ISO code (JP-13) names the prefecture the way every mall does.
@@ -840,6 +843,7 @@ mod tests {
             order.ship_to,
             PostalAddress {
                 name: "山田 太郎".into(),
+                kana: None,
                 postal_code: "100-0001".into(),
                 prefecture: "東京都".into(),
                 city: "千代田区".into(),

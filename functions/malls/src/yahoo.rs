@@ -333,8 +333,9 @@ pub type PolledOrderInfo = Result<(OrderInfo, Vec<u8>), (Vec<u8>, ParseError)>;
 /// - `OrderStatus` 1, 2, 3 are open, 4 cancelled, 5 (完了) shipped; `ShipStatus` 3 (出荷済み) or 4 (着荷済み)
 ///   also make an open order shipped. A fraud-screening hold stays open: see [`OrderInfo::fraud_hold`].
 /// - The buyer is the billing person of `Pay` (`BillLastName BillFirstName`, kana, `BillMailAddress`,
-///   `BillPhoneNumber`, the Bill* address); the ship-to is `Ship`'s, or the buyer's address when `Ship`
-///   names no one (a field list without the Ship* fields).
+///   `BillPhoneNumber`, the Bill* address); the ship-to is `Ship`'s (`ShipLastName ShipFirstName`, its
+///   reading `ShipLastNameKana ShipFirstNameKana`), or the buyer's address when `Ship` names no one (a field
+///   list without the Ship* fields).
 /// - Each `Item` is a line keyed by its `SubCode` (個別商品コード, the code of one option combination) when
 ///   it has one, else by its `ItemId` (商品コード); `Title`, `Quantity`, `UnitPrice`. `Detail/TotalPrice` is
 ///   the total.
@@ -462,7 +463,9 @@ struct WireShip {
     gift_wrap_message: Option<String>,
     need_gift_wrap_paper: Option<String>,
     ship_first_name: Option<String>,
+    ship_first_name_kana: Option<String>,
     ship_last_name: Option<String>,
+    ship_last_name_kana: Option<String>,
     ship_zip_code: Option<String>,
     ship_prefecture: Option<String>,
     ship_city: Option<String>,
@@ -614,6 +617,7 @@ impl WirePay {
         let phone = non_empty(self.bill_phone_number.as_deref()).map(str::to_owned);
         let address = address(
             &name,
+            &kana,
             [
                 self.bill_zip_code.as_deref(),
                 self.bill_prefecture.as_deref(),
@@ -638,9 +642,14 @@ impl WireShip {
     /// The recipient, or None when the response has no Ship* address at all.
     fn ship_to(&self) -> Option<PostalAddress> {
         let name = person(self.ship_last_name.as_deref(), self.ship_first_name.as_deref());
+        let kana = person(
+            self.ship_last_name_kana.as_deref(),
+            self.ship_first_name_kana.as_deref(),
+        );
         let phone = non_empty(self.ship_phone_number.as_deref()).map(str::to_owned);
         address(
             &name,
+            &kana,
             [
                 self.ship_zip_code.as_deref(),
                 self.ship_prefecture.as_deref(),
@@ -720,6 +729,7 @@ fn person(last: Option<&str>, first: Option<&str>) -> String {
 /// An address from `[zip, prefecture, city, address1, address2]`, or None when all of them are blank.
 fn address(
     name: &str,
+    kana: &str,
     [zip, prefecture, city, line1, line2]: [Option<&str>; 5],
     phone: Option<String>,
 ) -> Option<PostalAddress> {
@@ -732,6 +742,7 @@ fn address(
     let text = |part: Option<&str>| non_empty(part).unwrap_or_default().to_owned();
     Some(PostalAddress {
         name: name.to_owned(),
+        kana: non_empty(Some(kana)).map(str::to_owned),
         postal_code: postal_code(non_empty(zip).unwrap_or_default()),
         prefecture: text(prefecture),
         city: text(city),
@@ -1774,6 +1785,7 @@ mod tests {
             buyer.address,
             Some(PostalAddress {
                 name: "山田 太郎".into(),
+                kana: Some("ヤマダ タロウ".into()),
                 postal_code: "100-0001".into(),
                 prefecture: "東京都".into(),
                 city: "千代田区".into(),
@@ -1786,6 +1798,7 @@ mod tests {
             order.ship_to,
             PostalAddress {
                 name: "山田 太郎".into(),
+                kana: Some("ヤマダ タロウ".into()),
                 postal_code: "100-0001".into(),
                 prefecture: "東京都".into(),
                 city: "千代田区".into(),
