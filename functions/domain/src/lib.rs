@@ -24,6 +24,8 @@ pub mod notice;
 pub mod order;
 pub mod policy;
 pub mod ports;
+#[cfg(any(test, feature = "testing"))]
+pub mod quality;
 pub mod reading;
 pub mod service;
 pub mod shop_settings;

@@ -357,8 +357,9 @@ fn drop_building_name(text: &str) -> String {
         {
             end += 1;
         }
+        let single_number = !chars[start..end].contains(&'-');
         match chars.get(end) {
-            Some(c) if TOWN_UNITS.contains(c) => from = end,
+            Some(c) if single_number && TOWN_UNITS.contains(c) => from = end,
             _ => break end,
         }
     };
@@ -517,7 +518,7 @@ pub fn name_words(raw: &str) -> Vec<String> {
     let text: String = raw
         .nfkc()
         .filter(|&c| !is_invisible(c))
-        .map(|c| standard_kanji(c))
+        .map(standard_kanji)
         .collect::<String>()
         .to_lowercase();
     let mut words: Vec<&str> = text
@@ -759,7 +760,9 @@ fn kanji_numerals_to_digits(chars: &[char]) -> Vec<char> {
             .map_or(chars.len(), |n| i + n);
         let run = &chars[i..end];
         let next = chars.get(end).copied();
-        let before_unit = matches!(next, Some('丁' | '番' | '号'));
+        // 一番町, 二番町 … are town names (`番町`), not a 番地.
+        let town_name = next == Some('番') && chars.get(end + 1) == Some(&'町');
+        let before_unit = matches!(next, Some('丁' | '番' | '号')) && !town_name;
         // After 番地 or a number, or after `の` that follows one (`百二十三番地の四`).
         let numbered_before = ends_with_numbered_unit(&out)
             || out.split_last().is_some_and(|(&last, before)| {
@@ -1513,6 +1516,17 @@ mod tests {
             );
         }
         assert_eq!(prefecture_of("", "大阪市北区", &["梅田1-2-3"]), None);
+    }
+
+    #[test]
+    fn a_town_named_ichibancho_keeps_its_name_and_its_building_name_is_dropped() {
+        let expected = key_place("宮城県", "仙台市青葉区", &["一番町2-3-4", "一番町ハイツ402"]);
+        assert_eq!(expected, "仙台市青葉区一番町2-3-4-402");
+        assert_eq!(
+            key_place("宮城県", "仙台市青葉区", &["一番町二丁目3番4号 402号室"]),
+            expected
+        );
+        assert_ne!(key_place("宮城県", "仙台市青葉区", &["二番町2-3-4 402"]), expected);
     }
 
     #[test]
