@@ -38,7 +38,9 @@
 //! rewrites it (a new number replaces the old), and an order rewritten without a number keeps its last
 //! one until the TTL takes it.
 //!
-//! **The ingest Query.** One Query per identity key of the new order, all run concurrently:
+//! **The ingest Query.** One Query per identity key of the new order, all run concurrently (an order has an
+//! email, phone, address and, when it carries one, reading key; a reading or an address without a postal
+//! code adds no request of its own beyond its key's Query):
 //! `pk = KEY#{key} AND sk BETWEEN AT#{from} AND ~HEAD`, descending, strongly consistent, paginated.
 //! `~HEAD` sorts after every `AT#…`, so this one range holds the window's entries (plus the rare entry
 //! placed after `to`, dropped on the client: a filter expression cannot name the sort key, and a filtered
@@ -61,7 +63,7 @@
 //! index entries, history, deliveries and blacklist entries and marks are unconditional Puts (a removed
 //! blacklist entry and its marks unconditional Deletes), and a used sign-in link a Put under
 //! `attribute_not_exists(pk)` (an expired record still counts: the link is refused as expired anyway). A
-//! blacklist entry adds one item per identity key of its order (at most three) besides itself. The SDK
+//! blacklist entry adds one item per identity key of its order (at most seven) besides itself. The SDK
 //! sets the transaction's `ClientRequestToken` once per call, before its retries, so a retry of a
 //! transaction whose answer was lost succeeds instead of failing its own conditions.
 //!
@@ -495,7 +497,7 @@ impl DynamoDbStore {
             self.put(&mut items, codec::shop_settings_item(settings)?, Some(*expect), now)?;
         }
 
-        // An entry and its marks (one per identity key of the order, so at most four items) are put or
+        // An entry and its marks (one per identity key of the order, so at most eight items) are put or
         // deleted together; an Add and a Remove of one entry in one batch: the last one wins.
         for write in &batch.blacklist {
             match write {
