@@ -355,6 +355,32 @@ mod tests {
         }
     }
 
+    #[test]
+    fn nothing_readable_about_the_person_is_in_the_keys_or_the_recipient() {
+        let mut o = order("1");
+        o.ship_to.kana = Some("ヤマダ タロウ".into());
+        let mut romaji = order("2");
+        romaji.ship_to.name = "Taro Yamada".into();
+        for o in [o, romaji] {
+            let id = hasher().order_identity(&o);
+            assert!(id.keys.iter().any(|k| k.kind() == KeyKind::Reading), "{:?}", id.keys);
+            let stored = serde_json::to_string(&id).unwrap().to_lowercase();
+            for readable in [
+                "山田",
+                "ヤマダ",
+                "yamada",
+                "taro",
+                "千代田",
+                "1000001",
+                "100-0001",
+                "09012345678",
+                "example",
+            ] {
+                assert!(!stored.contains(readable), "{readable} in {stored}");
+            }
+        }
+    }
+
     /// One address as the malls and buyers really write it, one variant a row: (prefecture field, city
     /// field, address lines). Every row must give the same address key as the first.
     const ONE_ADDRESS: &[(&str, &str, &[&str])] = &[
