@@ -731,6 +731,25 @@ mod sample_events {
         assert!(share(&own_store, &yahoo, KeyKind::Email));
         assert!(share(&own_store, &rakuten, KeyKind::Phone));
     }
+
+    #[test]
+    fn the_amazon_order_in_romaji_shares_only_the_reading_with_the_rakuten_order() {
+        let rakuten = generic("generic/rakuten-order.json");
+        let amazon = generic("generic/amazon-order.json");
+        assert_eq!(amazon.order_ref.mall, mallguard_domain::ids::Mall::Amazon);
+        assert_eq!(amazon.placed_at.duration_since(rakuten.placed_at).as_mins(), 50);
+        for kind in [KeyKind::Email, KeyKind::Phone, KeyKind::Address] {
+            assert!(!share(&rakuten, &amazon, kind), "{kind:?}");
+        }
+        assert!(share(&rakuten, &amazon, KeyKind::Reading));
+        let hasher = IdentityHasher::new(b"sample-events-pepper".to_vec());
+        let (r, a) = (hasher.order_identity(&rakuten), hasher.order_identity(&amazon));
+        assert!(r.recipient.sounds_like(&a.recipient), "ヤマダ タロウ is YAMADA TARO");
+        // The Yahoo! order of the same buyer gave its reading too, in kanji: it shares the reading key, but
+        // links to the Amazon order by it only because the Amazon name is written as it sounds.
+        let yahoo = generic("generic/yahoo-order.json");
+        assert!(share(&yahoo, &amazon, KeyKind::Reading));
+    }
 }
 
 /// Checks, in one flat pass without recursion, that `raw` is one UTF-8 XML document without a DOCTYPE,
