@@ -512,7 +512,8 @@ pub fn name(raw: &str) -> String {
 /// The words of a person's name as the malls and buyers write it: NFKC; zero-width and variation
 /// characters removed; split at every kind of white space (incl. U+3000 and no-break spaces), middle dots
 /// (`・` `･` `·`) and commas; lower-cased; honorifics dropped (様, さま, サマ, 殿, どの, 御中 written after the
-/// name, apart or attached, and `Mr.`, `Mrs.`, `Ms.`, `Miss`, `Dr.` before it, `sama`/`san` after it); old
+/// name, apart or attached, and `Mr.`, `Mrs.`, `Ms.`, `Miss`, `Dr.` before it, `sama` after it; not `san`,
+/// which is also a surname); old
 /// and variant kanji written in their standard form ([`standard_kanji`]).
 pub fn name_words(raw: &str) -> Vec<String> {
     let text: String = raw
@@ -533,7 +534,7 @@ pub fn name_words(raw: &str) -> Vec<String> {
     }
     while let Some(last) = words.last()
         && words.len() > 1
-        && ["様", "さま", "サマ", "殿", "どの", "御中", "sama", "san", "様方"].contains(last)
+        && ["様", "さま", "サマ", "殿", "どの", "御中", "sama", "様方"].contains(last)
     {
         words.pop();
     }
@@ -1341,6 +1342,7 @@ mod tests {
         }
         assert_eq!(name("Mr. Taro YAMADA"), "taroyamada");
         assert_eq!(name("Taro Yamada sama"), "taroyamada");
+        assert_eq!(name("Taro San"), "tarosan");
         // 様 alone is no name, and a name that only ends like an honorific keeps it when nothing else is left.
         assert_eq!(name("様"), "様");
     }
