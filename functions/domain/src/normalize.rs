@@ -139,11 +139,15 @@ pub fn postal_code(raw: &str) -> Option<String> {
 /// Normalised address text from the address parts (prefecture, city, address lines, in that order; any of
 /// them may be empty).
 ///
-/// NFKC, then: white space (incl. U+3000), `、` and `,` removed; ASCII lower-cased; `大字` dropped, and `字`
-/// where it directly follows 町/村/市/区 or starts the text; kanji numerals before `丁目`/`丁`/`番地`/`番`/`号`
-/// written as digits; those markers after a digit folded to `-` (`号室` dropped, so `101号室` is `101`); every
-/// dash look-alike unified to `-`, and `ー` too when it follows a digit, or precedes one without following
-/// kana (otherwise it is a long vowel and kept, as in `コーポ` or `タワー1205`).
+/// NFKC, then: white space (incl. U+3000), `、` and `,` removed, and zero-width and variation characters;
+/// ASCII lower-cased; old and variant kanji in their standard form ([`standard_kanji`]: 﨑 is 崎); `ヶ`,
+/// `ケ`, `ヵ`, `が` between two kanji unified (霞ヶ関 = 霞が関); `大字` dropped, and `字` where it directly
+/// follows 町/村/市/区 or starts the text; kanji numerals before `丁目`/`丁`/`番地`/`番`/`号` written as
+/// digits (or as the last number after one, also after `の`: `百二十三番地の四` is `123-4`), but not in a
+/// town named `〇番町`; those markers after a digit folded to `-` (`号室` dropped, so `101号室` is `101`); a
+/// floor before a room dropped, and `3階` written `3f`; `#` before a number a separator (`#101`); every dash
+/// look-alike unified to `-`, and `ー` too when it follows a digit, or precedes one without following kana
+/// (otherwise it is a long vowel and kept, as in `コーポ` or `タワー1205`).
 ///
 /// A `-` survives only between two digits, so `1-2-3`, `1丁目2番3号` and `1ー2ー3` agree, with or without a
 /// dash before a building name. White space between two digits (also between parts) counts as a separator,
