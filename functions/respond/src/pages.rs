@@ -8,8 +8,9 @@ use std::sync::{Arc, LazyLock};
 use mallguard_domain::Language;
 use mallguard_domain::action::ActionState;
 use mallguard_domain::hold::{HoldState, Resolver};
-use mallguard_domain::notice::OrderSummary;
 use mallguard_domain::notice::template_environment;
+use mallguard_domain::notice::{ArrivalView, OrderSummary};
+use mallguard_domain::order::Order;
 use mallguard_domain::policy::{ShopProfile, format_jst};
 use mallguard_domain::service::HoldPage;
 use mallguard_domain::token::LinkAction;
@@ -124,6 +125,24 @@ impl Chrome {
             resolved_at: resolution.map(|r| format_jst(r.at, lang)),
             mall_cancel: page.mall_cancel.map(|state| state.as_str()),
             cancel_by_hand: page.cancel_by_hand,
+            related: page
+                .related
+                .iter()
+                .map(|o| OrderSummary::of_other(o, &page.held, lang))
+                .collect(),
+            all_items: {
+                let everything: Vec<&Order> = [&page.original, &page.held].into_iter().chain(&page.related).collect();
+                mallguard_domain::bundle::items_line(&everything, &page.products, lang)
+            },
+            // Once settled, what arrives: the earlier order, the held one unless cancelled, the related ones.
+            arrival: match hold.state {
+                HoldState::Confirmed | HoldState::Released | HoldState::Cancelled => {
+                    let held = (hold.state != HoldState::Cancelled).then_some(&page.held);
+                    let arriving = mallguard_domain::bundle::remaining(&page.original, held, &page.related);
+                    Some(ArrivalView::of(&page.held, &arriving, &page.group(), lang))
+                }
+                _ => None,
+            },
             resolved_by: resolution.map(|r| match r.by {
                 Resolver::Buyer => "buyer",
                 Resolver::Staff { .. } => "staff",
@@ -218,6 +237,12 @@ struct HoldView {
     mall_cancel: Option<&'static str>,
     /// Cancelled, but the staff cancel it at the mall by hand: in progress until they have.
     cancel_by_hand: bool,
+    /// The buyer's other open orders to the same recipient, shown as the earlier order is.
+    related: Vec<OrderSummary>,
+    /// Everything ordered, added up: 「A × 2、B × 1」.
+    all_items: String,
+    /// What arrives, in how many parcels, once the hold is settled.
+    arrival: Option<ArrivalView>,
 }
 
 #[derive(Serialize)]
@@ -264,6 +289,9 @@ mod tests {
             expired: false,
             mall_cancel,
             cancel_by_hand: false,
+            related: vec![],
+            bundling: Default::default(),
+            products: Default::default(),
         };
         let chrome = Chrome {
             shop: Arc::new(mallguard_domain::testing::shop()),

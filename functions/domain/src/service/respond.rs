@@ -30,6 +30,23 @@ pub struct HoldPage {
     /// A cancelled hold whose order mallguard does not cancel at the mall (the own store, a relay, a shop
     /// without credentials): the staff do it by hand, and until then it is only in progress.
     pub cancel_by_hand: bool,
+    /// The buyer's other open orders to the held order's recipient (関連するご注文), oldest first: the page
+    /// shows everything the buyer ordered, and after an answer what will arrive.
+    pub related: Vec<Order>,
+    /// The shop's bundling (同梱) and product map, to say in how many parcels it arrives.
+    pub bundling: crate::bundle::Bundling,
+    pub products: crate::identity::ProductMap,
+}
+
+impl HoldPage {
+    /// The related orders and the shop's bundling, as the mails take them.
+    pub fn group(&self) -> crate::notice::OrderGroup<'_> {
+        crate::notice::OrderGroup {
+            related: &self.related,
+            bundling: &self.bundling,
+            products: &self.products,
+        }
+    }
 }
 
 /// The result of pressing a button.
@@ -53,14 +70,17 @@ impl Mallguard {
     }
 
     async fn page(&self, token: &LinkToken, hold: Hold, expired: bool) -> Result<HoldPage, ServiceError> {
-        let shop = self
-            .in_shop(hold.order.mall, &hold.order.shop)
-            .await
-            .settings
-            .shop
-            .clone();
-        let held = self.load_order(&hold.order).await?.order;
+        let this = self.in_shop(hold.order.mall, &hold.order.shop).await;
+        let shop = this.settings.shop.clone();
+        let held = self.load_order(&hold.order).await?;
         let original = self.load_order(&hold.original).await?.order;
+        // A blacklisted customer's hold is the staff's alone: the buyer was never sent its link.
+        let related = if hold.blacklisted.is_none() {
+            this.related_orders(&held, &hold.original, None).await?
+        } else {
+            vec![]
+        };
+        let held = held.order;
         // An unsettled hold can be answered until its link expires, also past the deadline when it waits
         // for the staff (an Amazon order is cancelled only on the buyer's word).
         let open = hold.state == crate::hold::HoldState::Held && !expired;
@@ -91,6 +111,9 @@ impl Mallguard {
             expired,
             mall_cancel,
             cancel_by_hand,
+            related: related.into_iter().map(|r| r.order).collect(),
+            bundling: this.settings.policy.bundling.clone(),
+            products: this.settings.products.clone(),
         })
     }
 
@@ -158,6 +181,13 @@ impl Mallguard {
             let this = self.in_shop(hold.order.mall, &hold.order.shop).await;
             let held = self.load_order(&hold.order).await?;
             let original = self.load_order(&hold.original).await?;
+            // The receipt says what arrives: the buyer's other open orders are read for it (not for a hold
+            // already settled, nor a blacklisted customer's, whom nobody mails).
+            let related = if hold.state == crate::hold::HoldState::Held && hold.blacklisted.is_none() {
+                this.related_orders(&held, &hold.original, None).await?
+            } else {
+                vec![]
+            };
             let mut batch = WriteBatch::default();
             let settling = Settling {
                 hold: &hold,
@@ -165,6 +195,7 @@ impl Mallguard {
                 by: by.clone(),
                 held: &held,
                 original: &original,
+                related: Some(&related),
                 now,
             };
             let settled = match this.settle_into(&mut batch, settling)? {
