@@ -291,6 +291,11 @@ const WORDS: &[(&str, &str, &str)] = &[
         "Amazon: 回答がなければ自動でキャンセル（on / off）",
         "Amazon: cancel unanswered holds automatically (on / off)",
     ),
+    (
+        "set_bundle",
+        "同梱（off / all / 同梱するモール: rakuten,yahoo,…）",
+        "Bundling (off / all / malls packed together: rakuten,yahoo,…)",
+    ),
 ];
 
 fn words(lang: Language) -> BTreeMap<&'static str, &'static str> {
