@@ -302,6 +302,8 @@ pub async fn every_item_round_trips(store: &dyn Store) {
             Event::NoticeQueued {
                 notice: notice.id.clone(),
                 kind: notice.kind,
+                digest: Some(notice.mail.digest()),
+                template: Some(crate::notice::template_version().to_owned()),
             },
         ),
     ];

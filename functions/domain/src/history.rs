@@ -17,14 +17,9 @@ use crate::policy::format_jst;
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
     /// The mall's notification arrived (only its digest is kept here).
-    Received {
-        digest: PayloadDigest,
-        status: OrderStatus,
-    },
+    Received { digest: PayloadDigest, status: OrderStatus },
     /// The same notification (or the same order unchanged) arrived again.
-    Redelivered {
-        digest: PayloadDigest,
-    },
+    Redelivered { digest: PayloadDigest },
     /// A later notification changed the order's status at the mall.
     StatusChanged {
         from: OrderStatus,
@@ -32,10 +27,7 @@ pub enum Event {
         digest: PayloadDigest,
     },
     /// The mall began or ended holding the order for its own fraud screening (Yahoo!'s FraudHoldStatus).
-    ScreeningChanged {
-        screened: bool,
-        digest: PayloadDigest,
-    },
+    ScreeningChanged { screened: bool, digest: PayloadDigest },
     /// Suspected duplicate of `with`.
     Matched {
         with: OrderRef,
@@ -62,14 +54,25 @@ pub enum Event {
         deadline: Timestamp,
         urgent: bool,
     },
+    /// A mail written and queued. `digest` ([`Mail::digest`](crate::notice::Mail::digest)) and `template`
+    /// (the [template version](crate::notice::template_version)) stay in the evidence for good; the mail's
+    /// exact text stays in its notice record for the retention period, and the digest proves it unchanged.
     NoticeQueued {
         notice: NoticeId,
         kind: NoticeKind,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        digest: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        template: Option<String>,
     },
+    /// The mail handed to its route and taken; `digest` is that of the very mail sent (one written again in
+    /// the buyer's language differs from the one queued).
     NoticeSent {
         notice: NoticeId,
         kind: NoticeKind,
         message_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        digest: Option<String>,
     },
     NoticeFailed {
         notice: NoticeId,
@@ -78,14 +81,9 @@ pub enum Event {
         error: String,
     },
     /// A buyer's notice that waited (for the morning, or its next try) was not sent: its hold was settled.
-    NoticeWithdrawn {
-        notice: NoticeId,
-        kind: NoticeKind,
-    },
+    NoticeWithdrawn { notice: NoticeId, kind: NoticeKind },
     /// The buyer opened the page behind a notice link (GET: nothing changed).
-    PageOpened {
-        hold: HoldId,
-    },
+    PageOpened { hold: HoldId },
     /// Somebody settled the hold.
     Resolved {
         hold: HoldId,
@@ -102,18 +100,11 @@ pub enum Event {
     },
     /// The mall reports the held order cancelled, after mallguard had cancelled its hold without acting at
     /// the mall: the staff cancelled it there by hand.
-    CancelledAtMall {
-        hold: HoldId,
-    },
+    CancelledAtMall { hold: HoldId },
     /// Amazon: the customer-service fallback was noted for the staff.
-    AmazonFallbackNoted {
-        hold: HoldId,
-    },
+    AmazonFallbackNoted { hold: HoldId },
     /// mallguard asked the mall to hold, release or cancel the order (it runs after this is recorded).
-    ActionRequested {
-        action: ActionId,
-        kind: ActionKind,
-    },
+    ActionRequested { action: ActionId, kind: ActionKind },
     /// The mall did it; `reference` is the mall's id of what it did, when it gave one.
     ActionPerformed {
         action: ActionId,
@@ -166,10 +157,7 @@ pub enum Event {
         reason: String,
     },
     /// A staff member took the customer this entry was made from off the blacklist.
-    BlacklistRemoved {
-        entry: BlacklistId,
-        by: String,
-    },
+    BlacklistRemoved { entry: BlacklistId, by: String },
     /// This order shares identity keys with a blacklisted customer: held for the staff, no buyer mail.
     BlacklistMatched {
         entry: BlacklistId,
@@ -178,16 +166,9 @@ pub enum Event {
         keys: Vec<KeyKind>,
     },
     /// The order came from a quarantined payload that a staff member (or an operator) replayed after a fix.
-    QuarantineReplayed {
-        quarantine: String,
-        by: String,
-    },
+    QuarantineReplayed { quarantine: String, by: String },
     /// A staff member's note on a hold, such as the outcome of a phone call.
-    StaffNote {
-        hold: HoldId,
-        by: String,
-        note: String,
-    },
+    StaffNote { hold: HoldId, by: String, note: String },
 }
 
 /// One line of an order's history.
@@ -312,12 +293,27 @@ impl HistoryEntry {
                     format!("{} queued", kind_label(*kind, lang))
                 }
             }
-            Event::NoticeSent { kind, message_id, .. } => {
+            Event::NoticeSent {
+                kind,
+                message_id,
+                digest,
+                ..
+            } => {
                 let kind = kind_label(*kind, lang);
+                let digest = digest
+                    .as_deref()
+                    .map(|d| format!(", sha256 {}", &d[..16.min(d.len())]))
+                    .unwrap_or_default();
                 if ja {
-                    format!("{kind}を送信（メッセージID {message_id}）")
+                    format!(
+                        "{kind}を送信（メッセージID {message_id}{}）",
+                        digest.replace(", ", "、本文 ")
+                    )
                 } else {
-                    format!("{kind} sent (message id {message_id})")
+                    format!(
+                        "{kind} sent (message id {message_id}{})",
+                        digest.replace(", ", ", text ")
+                    )
                 }
             }
             Event::NoticeWithdrawn { kind, .. } => {

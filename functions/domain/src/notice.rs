@@ -126,6 +126,54 @@ pub struct Mail {
     pub tags: Vec<(String, String)>,
 }
 
+impl Mail {
+    /// SHA-256 (hex) of exactly what the mail says: its recipient, subject, text and HTML, each behind its
+    /// length, so no two different mails share one. Kept in the evidence for good: a mail the buyer forwards
+    /// years later, or the stored text read back, is proven the same by it.
+    pub fn digest(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut hash = Sha256::new();
+        let html = self.html.as_deref();
+        for part in [Some(self.to.as_str()), Some(&self.subject), Some(&self.text), html] {
+            match part {
+                Some(part) => {
+                    hash.update((part.len() as u64).to_be_bytes());
+                    hash.update(part.as_bytes());
+                }
+                None => hash.update(u64::MAX.to_be_bytes()),
+            }
+        }
+        hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+/// The sources of every mail template compiled into this build.
+const MAIL_TEMPLATES: [(&str, &str); 6] = [
+    ("buyer_ja.txt", include_str!("templates/buyer_ja.txt")),
+    ("buyer_ja.html", include_str!("templates/buyer_ja.html")),
+    ("buyer_en.txt", include_str!("templates/buyer_en.txt")),
+    ("buyer_en.html", include_str!("templates/buyer_en.html")),
+    ("staff_ja.txt", include_str!("templates/staff_ja.txt")),
+    ("staff_en.txt", include_str!("templates/staff_en.txt")),
+];
+
+/// The version of the mail templates: the first 16 hex digits of a SHA-256 over their sources, so the
+/// evidence names the very wording a mail was written from (a new build with the same templates keeps it).
+pub fn template_version() -> &'static str {
+    static VERSION: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        use sha2::{Digest, Sha256};
+        let mut hash = Sha256::new();
+        for (name, source) in MAIL_TEMPLATES {
+            hash.update(name.as_bytes());
+            hash.update([0]);
+            hash.update((source.len() as u64).to_be_bytes());
+            hash.update(source.as_bytes());
+        }
+        hash.finalize()[..8].iter().map(|b| format!("{b:02x}")).collect()
+    });
+    &VERSION
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NoticeState {
@@ -541,14 +589,7 @@ impl Default for Templates {
 
 impl Templates {
     pub fn new() -> Self {
-        let env = template_environment(&[
-            ("buyer_ja.txt", include_str!("templates/buyer_ja.txt")),
-            ("buyer_ja.html", include_str!("templates/buyer_ja.html")),
-            ("buyer_en.txt", include_str!("templates/buyer_en.txt")),
-            ("buyer_en.html", include_str!("templates/buyer_en.html")),
-            ("staff_ja.txt", include_str!("templates/staff_ja.txt")),
-            ("staff_en.txt", include_str!("templates/staff_en.txt")),
-        ]);
+        let env = template_environment(&MAIL_TEMPLATES);
         Self { env }
     }
 

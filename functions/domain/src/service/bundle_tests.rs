@@ -223,3 +223,69 @@ async fn a_gift_to_another_recipient_is_never_listed_as_a_related_order() {
         receipt.text
     );
 }
+
+#[tokio::test]
+async fn the_evidence_keeps_every_mail_of_a_hold_word_for_word_with_its_digest_and_template_version() {
+    let w = world("all".parse().unwrap());
+    w.ingest(tea_a("RA-1", "2026-11-23T03:00:00Z", Mall::Rakuten)).await;
+    w.ingest(tea_b("RB-2", "2026-11-23T03:02:00Z", Mall::Rakuten)).await;
+    let held = w.ingest(tea_a("YA-3", "2026-11-23T03:05:00Z", Mall::Yahoo)).await;
+    let IngestOutcome::Held { hold, .. } = held else {
+        panic!("{held:?}")
+    };
+    let notice = w.mails_of(NoticeKind::Notice).pop().unwrap();
+    let Answer::Done(_) = w.app.answer(&link_tokens(&notice)[0]).await.unwrap() else {
+        panic!("settles")
+    };
+
+    let hold = w.store.hold(&hold).await.unwrap().unwrap();
+    let evidence = w.app.evidence(&hold.order).await.unwrap();
+    let sent = w.mailer.mails();
+    let kinds: Vec<NoticeKind> = evidence.mails.iter().map(|m| m.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            NoticeKind::Notice,
+            NoticeKind::StaffNewHold,
+            NoticeKind::Receipt,
+            NoticeKind::StaffResolved
+        ],
+        "every mail of the hold, in the order written"
+    );
+    assert_eq!(sent.len(), evidence.mails.len(), "and nothing else was mailed");
+    for kept in &evidence.mails {
+        let mailed = sent
+            .iter()
+            .find(|m| m.tags.contains(&("kind".into(), kept.kind.as_str().into())))
+            .unwrap();
+        // Word for word: the subject, the text and the HTML the mailer was handed.
+        assert_eq!(&kept.mail, mailed, "{:?}", kept.kind);
+        assert_eq!(
+            evidence.recorded_digest(&kept.id),
+            Some(mailed.digest().as_str()),
+            "the history's digest proves the kept text is what was sent: {:?}",
+            kept.kind
+        );
+    }
+    let versions: Vec<&str> = evidence
+        .history
+        .iter()
+        .filter_map(|h| match &h.event {
+            crate::history::Event::NoticeQueued {
+                template: Some(version),
+                ..
+            } => Some(version.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(versions.len(), 4);
+    assert!(
+        versions
+            .iter()
+            .all(|v| *v == crate::notice::template_version() && v.len() == 16)
+    );
+    // A changed word is another digest.
+    let mut altered = evidence.mails[2].mail.clone();
+    altered.text = altered.text.replacen("1つの荷物", "2つの荷物", 1);
+    assert_ne!(altered.digest(), evidence.mails[2].mail.digest());
+}

@@ -212,6 +212,32 @@ pub struct Evidence {
     pub order: StoredOrder,
     pub hold: Option<Hold>,
     pub history: Vec<HistoryEntry>,
+    /// Every mail the history says was written about this order, as kept (its exact text), in the order
+    /// they were written; a mail past the retention period is gone and only its digest in the history stays.
+    pub mails: Vec<Notice>,
+}
+
+impl Evidence {
+    /// The digest the history recorded for `notice` when it was sent (else when it was written).
+    pub fn recorded_digest(&self, notice: &NoticeId) -> Option<&str> {
+        let mut queued = None;
+        for entry in &self.history {
+            match &entry.event {
+                Event::NoticeSent {
+                    notice: id,
+                    digest: Some(digest),
+                    ..
+                } if id == notice => return Some(digest),
+                Event::NoticeQueued {
+                    notice: id,
+                    digest: Some(digest),
+                    ..
+                } if id == notice => queued = Some(digest.as_str()),
+                _ => {}
+            }
+        }
+        queued
+    }
 }
 
 /// mallguard's use cases over injected ports.
@@ -657,6 +683,7 @@ impl Mallguard {
                         notice: notice.id.clone(),
                         kind: notice.kind,
                         message_id: message_id.clone(),
+                        digest: Some(notice.mail.digest()),
                     };
                     (notice.sent(message_id), event)
                 }
@@ -925,10 +952,20 @@ impl Mallguard {
             None => None,
         };
         let history = self.store.history(order).await?;
+        let mut mails: Vec<Notice> = vec![];
+        for entry in &history {
+            if let Event::NoticeQueued { notice, .. } = &entry.event
+                && !mails.iter().any(|m| &m.id == notice)
+                && let Some(kept) = self.store.notice(notice).await?
+            {
+                mails.push(kept);
+            }
+        }
         Ok(Evidence {
             order: stored,
             hold,
             history,
+            mails,
         })
     }
 
@@ -967,6 +1004,8 @@ fn queue(batch: &mut WriteBatch, notice: Notice, now: Timestamp) {
             Event::NoticeQueued {
                 notice: notice.id.clone(),
                 kind: notice.kind,
+                digest: Some(notice.mail.digest()),
+                template: Some(crate::notice::template_version().to_owned()),
             },
         ));
     }
