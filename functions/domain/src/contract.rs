@@ -1037,7 +1037,14 @@ pub async fn history_comes_back_in_insertion_order(store: &dyn Store) {
     let x1 = received(&x, ts("2026-11-23T10:00:00Z"));
     let y1 = received(&y, ts("2026-11-23T09:30:00Z"));
     // Times going backwards and equal times: the order written is what counts.
-    let x2 = HistoryEntry::new(&x, ts("2026-11-23T09:00:00Z"), Event::PageOpened { hold: hold.clone() });
+    let x2 = HistoryEntry::new(
+        &x,
+        ts("2026-11-23T09:00:00Z"),
+        Event::PageOpened {
+            hold: hold.clone(),
+            page: None,
+        },
+    );
     let x3 = HistoryEntry::new(
         &x,
         ts("2026-11-23T09:00:00Z"),

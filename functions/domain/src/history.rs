@@ -83,7 +83,12 @@ pub enum Event {
     /// A buyer's notice that waited (for the morning, or its next try) was not sent: its hold was settled.
     NoticeWithdrawn { notice: NoticeId, kind: NoticeKind },
     /// The buyer opened the page behind a notice link (GET: nothing changed).
-    PageOpened { hold: HoldId },
+    PageOpened {
+        hold: HoldId,
+        /// What the page showed: the digest of exactly the HTML served and what it was rendered from.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        page: Option<PageShown>,
+    },
     /// Somebody settled the hold.
     Resolved {
         hold: HoldId,
@@ -169,6 +174,16 @@ pub enum Event {
     QuarantineReplayed { quarantine: String, by: String },
     /// A staff member's note on a hold, such as the outcome of a phone call.
     StaffNote { hold: HoldId, by: String, note: String },
+}
+
+/// The buyer's page as it was shown: SHA-256 (hex) of exactly the HTML served, the version of the page
+/// templates, and the language it was shown in. The page is rendered from the hold as it stands, so the
+/// same hold renders the same bytes again; the digest proves which.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageShown {
+    pub digest: String,
+    pub template: String,
+    pub lang: Language,
 }
 
 /// One line of an order's history.
@@ -334,13 +349,20 @@ impl HistoryEntry {
                     format!("{kind} failed to send (attempt {attempt}): {error}")
                 }
             }
-            Event::PageOpened { .. } => {
-                if ja {
-                    "購入者が確認ページを開いた".into()
-                } else {
-                    "buyer opened the confirmation page".into()
-                }
-            }
+            Event::PageOpened { page, .. } => match (page, ja) {
+                (Some(p), true) => format!(
+                    "購入者が確認ページを開いた（表示 sha256 {}、テンプレート版 {}）",
+                    &p.digest[..16.min(p.digest.len())],
+                    p.template
+                ),
+                (Some(p), false) => format!(
+                    "buyer opened the confirmation page (shown: sha256 {}, templates {})",
+                    &p.digest[..16.min(p.digest.len())],
+                    p.template
+                ),
+                (None, true) => "購入者が確認ページを開いた".into(),
+                (None, false) => "buyer opened the confirmation page".into(),
+            },
             Event::Resolved {
                 decision, state, by, ..
             } => {

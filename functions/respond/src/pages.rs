@@ -17,20 +17,37 @@ use mallguard_domain::token::LinkAction;
 use minijinja::{Environment, context};
 use serde::Serialize;
 
+/// The page templates compiled into this build.
+const SOURCES: [(&str, &str); 9] = [
+    ("base.html", include_str!("templates/base.html")),
+    ("contact_ja.html", include_str!("templates/contact_ja.html")),
+    ("contact_en.html", include_str!("templates/contact_en.html")),
+    ("macros_ja.html", include_str!("templates/macros_ja.html")),
+    ("macros_en.html", include_str!("templates/macros_en.html")),
+    ("hold_ja.html", include_str!("templates/hold_ja.html")),
+    ("hold_en.html", include_str!("templates/hold_en.html")),
+    ("error_ja.html", include_str!("templates/error_ja.html")),
+    ("error_en.html", include_str!("templates/error_en.html")),
+];
+
 /// Built once per process: parsing the templates on every request would be wasted work.
-static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
-    template_environment(&[
-        ("base.html", include_str!("templates/base.html")),
-        ("contact_ja.html", include_str!("templates/contact_ja.html")),
-        ("contact_en.html", include_str!("templates/contact_en.html")),
-        ("macros_ja.html", include_str!("templates/macros_ja.html")),
-        ("macros_en.html", include_str!("templates/macros_en.html")),
-        ("hold_ja.html", include_str!("templates/hold_ja.html")),
-        ("hold_en.html", include_str!("templates/hold_en.html")),
-        ("error_ja.html", include_str!("templates/error_ja.html")),
-        ("error_en.html", include_str!("templates/error_en.html")),
-    ])
-});
+static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| template_environment(&SOURCES));
+
+/// The version of the page templates, as the evidence names it beside each page shown: the first 16 hex
+/// digits of a SHA-256 over their sources.
+pub fn template_version() -> &'static str {
+    static VERSION: LazyLock<String> = LazyLock::new(|| {
+        let mut all = Vec::new();
+        for (name, source) in SOURCES {
+            all.extend_from_slice(name.as_bytes());
+            all.push(0);
+            all.extend_from_slice(&(source.len() as u64).to_be_bytes());
+            all.extend_from_slice(source.as_bytes());
+        }
+        mallguard_domain::service::sha256_hex(&all)[..16].to_owned()
+    });
+    &VERSION
+}
 
 /// The language of one page and how to reach the shop: what every page, error pages too, needs.
 #[derive(Debug, Clone)]

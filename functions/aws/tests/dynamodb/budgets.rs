@@ -731,8 +731,8 @@ async fn related_orders_cost_one_getitem_each_and_only_when_a_hold_is_made() {
     let world = World::new(table.store.clone());
     let with_b = |n: usize, tag: &str| {
         let mut b = customer_order(n, &format!("{tag}-b"), "2026-11-23T03:02:00Z");
-        b.lines = mallguard_domain::order::OrderLines::parse(vec![mallguard_domain::testing::line("SKU-B", 1)])
-            .unwrap();
+        b.lines =
+            mallguard_domain::order::OrderLines::parse(vec![mallguard_domain::testing::line("SKU-B", 1)]).unwrap();
         b
     };
     let first = customer_order(31, "budget-rel-1", "2026-11-23T03:00:00Z");
@@ -795,7 +795,10 @@ async fn related_orders_cost_one_getitem_each_and_only_when_a_hold_is_made() {
     };
     let (pair_view, view) = (cost(pair.clone(), false).await, cost(hold.clone(), false).await);
     println!("the page of a pair: {pair_view}; beside B: {view}");
-    assert!(pair_view.of("Query") >= keys, "the page looks for related orders: {pair_view}");
+    assert!(
+        pair_view.of("Query") >= keys,
+        "the page looks for related orders: {pair_view}"
+    );
     assert_eq!(view.of("Query"), pair_view.of("Query"));
     assert_eq!(view.of("GetItem"), pair_view.of("GetItem") + 1, "B: {view}");
     let (pair_answer, answer) = (cost(pair, true).await, cost(hold, true).await);

@@ -22,7 +22,7 @@ pub use ingest::{Incoming, IngestOutcome};
 pub use mail_events::{MailOutcome, MailReport, MailReportOutcome};
 pub use notified::{NotificationError, NotificationOutcome, OrderNotification};
 pub use poll::{CREDENTIALS_WARNING, PollBudget, PollReport, STALE_FEED};
-pub use respond::{Answer, HoldPage};
+pub use respond::{Answer, HoldPage, PageMeta, sha256_hex};
 pub use shops::ShopSettingsError;
 pub use staff::{Blacklisting, HoldDetail, MAX_NOTE_CHARS, StaffError};
 

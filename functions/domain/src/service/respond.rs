@@ -49,6 +49,19 @@ impl HoldPage {
     }
 }
 
+/// What a page was rendered from besides the hold: the version of the page templates and the language.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageMeta {
+    pub template: String,
+    pub lang: crate::Language,
+}
+
+/// SHA-256 of `bytes`, in hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// The result of pressing a button.
 #[derive(Debug, Clone)]
 pub enum Answer {
@@ -126,19 +139,41 @@ impl Mallguard {
 
     /// The page behind a link (GET). Changes no hold; the opening is noted in the evidence.
     pub async fn view(&self, token: &str) -> Result<HoldPage, ServiceError> {
+        let (page, _) = self.view_rendered(token, |_| Err::<(String, PageMeta), ()>(())).await?;
+        Ok(page)
+    }
+
+    /// The page behind a link (GET), rendered by `render` into its HTML with the page templates' version
+    /// and language; the opening is noted in the evidence with the SHA-256 of exactly that HTML, so what the
+    /// buyer was shown is proven as the mails are. Changes no hold.
+    pub async fn view_rendered<E>(
+        &self,
+        token: &str,
+        render: impl FnOnce(&HoldPage) -> Result<(String, PageMeta), E>,
+    ) -> Result<(HoldPage, Result<String, E>), ServiceError> {
         let (token, expired) = self.verify_link(token)?;
         let hold = self.load_hold(&token.hold).await?;
+        let page = self.page(&token, hold, expired).await?;
+        let rendered = render(&page);
         if !expired {
+            let shown = rendered.as_ref().ok().map(|(html, meta)| crate::history::PageShown {
+                digest: sha256_hex(html.as_bytes()),
+                template: meta.template.clone(),
+                lang: meta.lang,
+            });
             let mut batch = WriteBatch::default();
-            let event = Event::PageOpened { hold: hold.id.clone() };
+            let event = Event::PageOpened {
+                hold: page.hold.id.clone(),
+                page: shown,
+            };
             batch
                 .history
-                .push(HistoryEntry::new(&hold.order, self.clock.now(), event));
+                .push(HistoryEntry::new(&page.hold.order, self.clock.now(), event));
             if let Err(err) = self.store.commit(batch).await {
-                tracing::warn!(hold = %hold.id, error = %err, "could not note the page opening");
+                tracing::warn!(hold = %page.hold.id, error = %err, "could not note the page opening");
             }
         }
-        self.page(&token, hold, expired).await
+        Ok((page, rendered.map(|(html, _)| html)))
     }
 
     /// Performs the link's action (POST), once. A second press, or one after the staff or the deadline
