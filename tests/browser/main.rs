@@ -9,6 +9,7 @@
 //! Needs `chromium`, `chromium-driver` and `fonts-noto-cjk`: `bash tests/run` installs them.
 
 mod console;
+mod related;
 mod webdriver;
 
 use std::path::PathBuf;

@@ -20,6 +20,7 @@ use clap::{Args, CommandFactory, Parser};
 use jiff::SignedDuration;
 use jiff::civil::Time;
 use mallguard_domain::Language;
+use mallguard_domain::bundle::Bundling;
 use mallguard_domain::identity::{IdentityHasher, ProductMap};
 use mallguard_domain::ids::ProductKey;
 use mallguard_domain::order::EmailAddress;
@@ -159,6 +160,10 @@ pub struct Knobs {
     /// or `off`. The notice goes out when they end, and the buyer's deadline moves with it.
     #[arg(long, env = "MALLGUARD_QUIET_HOURS", default_value = "21:00-08:00", value_parser = quiet_hours)]
     pub quiet_hours: QuietHoursSetting,
+    /// 同梱: whether one buyer's open orders to one address ship together, `off`, `all`, or the malls whose
+    /// orders the warehouse packs together (`rakuten,yahoo,own`). The buyer's receipt says so.
+    #[arg(long, env = "MALLGUARD_BUNDLE", default_value = "off", value_parser = bundling)]
+    pub bundle: Bundling,
     /// Days personal data is kept after it was last written (the DynamoDB TTL).
     #[arg(long, env = "MALLGUARD_RETENTION_DAYS", default_value_t = 180, value_parser = retention_days)]
     pub retention_days: i64,
@@ -166,6 +171,10 @@ pub struct Knobs {
     /// JSON object itself (handy in a function's environment).
     #[arg(long, env = "MALLGUARD_PRODUCT_MAP")]
     pub product_map: Option<String>,
+}
+
+fn bundling(raw: &str) -> Result<Bundling, String> {
+    raw.parse()
 }
 
 fn staff_list(raw: &str) -> Result<StaffList, String> {
@@ -272,6 +281,7 @@ impl Knobs {
             amazon_fallback_first: self.amazon_fallback_first && !self.no_amazon_fallback_first,
             minimum_answer_time: SignedDuration::from_mins(self.min_answer_minutes),
             quiet_hours: self.quiet_hours.0,
+            bundling: self.bundle.clone(),
             ..Policy::default()
         }
     }
@@ -1209,6 +1219,13 @@ mod tests {
             30
         );
         assert_eq!(policy(&[]).minimum_answer_time.as_mins(), 60);
+        assert!(!policy(&[]).bundling.is_on(), "no bundling by default");
+        assert!(
+            policy(&["--bundle", "rakuten,yahoo"])
+                .bundling
+                .allows(mallguard_domain::ids::Mall::Yahoo)
+        );
+        assert!(KnobsFromEnv::try_parse_from(["x", "--bundle", "ebay"]).is_err());
         assert!(KnobsFromEnv::try_parse_from(["x", "--min-answer-minutes", "1"]).is_err());
     }
 

@@ -37,6 +37,7 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         ("quarantine.html", include_str!("templates/quarantine.html")),
         ("error.html", include_str!("templates/error.html")),
         ("order_card.html", include_str!("templates/order_card.html")),
+        ("mail_texts.html", include_str!("templates/mail_texts.html")),
         ("settings_list.html", include_str!("templates/settings_list.html")),
         ("settings.html", include_str!("templates/settings.html")),
     ])
@@ -132,6 +133,21 @@ const WORDS: &[(&str, &str, &str)] = &[
         "Text for Amazon customer service",
     ),
     ("mails", "メール", "Mails"),
+    (
+        "mail_texts",
+        "送ったメールの本文（送ったとおり）",
+        "The mails' text, exactly as sent",
+    ),
+    (
+        "related_orders",
+        "同じお客様・同じお届け先の未発送の注文（保留なし）",
+        "The customer's other open orders to the same address (not held)",
+    ),
+    (
+        "bundle_candidates",
+        "同梱候補（1つの荷物にまとめて発送できる注文）",
+        "Bundling candidates (同梱: orders that ship in one parcel)",
+    ),
     ("no_mails", "メールの記録はありません。", "No mails recorded."),
     ("attempts", "試行", "Attempts"),
     ("at_mall", "モールでの操作", "At the mall"),
@@ -290,6 +306,11 @@ const WORDS: &[(&str, &str, &str)] = &[
         "set_amazon_auto_cancel",
         "Amazon: 回答がなければ自動でキャンセル（on / off）",
         "Amazon: cancel unanswered holds automatically (on / off)",
+    ),
+    (
+        "set_bundle",
+        "同梱（off / all / 同梱するモール: rakuten,yahoo,…）",
+        "Bundling (off / all / malls packed together: rakuten,yahoo,…)",
     ),
 ];
 
@@ -582,6 +603,88 @@ struct NoticeRow {
     to: String,
     message_id: Option<String>,
     last_error: Option<String>,
+    /// The mail exactly as written: what staff read back to the buyer.
+    subject: String,
+    text: String,
+    digest: String,
+    /// Whether the kept text matches the digest the timeline recorded.
+    check: &'static str,
+}
+
+impl NoticeRow {
+    fn of(
+        n: &mallguard_domain::notice::Notice,
+        history: &[mallguard_domain::history::HistoryEntry],
+        lang: Language,
+    ) -> Self {
+        let recorded = recorded_digest(history, &n.id);
+        let digest = n.mail.digest();
+        let ja = lang == Language::Ja;
+        Self {
+            kind: kind_label(n.kind, lang),
+            state: notice_state(n.state, lang),
+            delivery: history.iter().rev().find_map(|h| match &h.event {
+                Event::MailReported {
+                    message_id, outcome, ..
+                } if Some(message_id) == n.message_id.as_ref() => Some(outcome.label(lang)),
+                _ => None,
+            }),
+            attempts: n.attempts,
+            to: n.mail.to.as_str().to_owned(),
+            message_id: n.message_id.clone(),
+            last_error: n.last_error.clone(),
+            subject: n.mail.subject.clone(),
+            text: n.mail.text.clone(),
+            check: match recorded {
+                Some(r) if r == digest => {
+                    if ja {
+                        "経過の記録と一致"
+                    } else {
+                        "matches the timeline's record"
+                    }
+                }
+                Some(_) => {
+                    if ja {
+                        "経過の記録と不一致"
+                    } else {
+                        "does NOT match the timeline's record"
+                    }
+                }
+                None => {
+                    if ja {
+                        "記録なし"
+                    } else {
+                        "not recorded"
+                    }
+                }
+            },
+            digest,
+        }
+    }
+}
+
+/// The digest the timeline recorded for a mail when it was sent, else when it was written.
+fn recorded_digest<'a>(
+    history: &'a [mallguard_domain::history::HistoryEntry],
+    notice: &mallguard_domain::notice::NoticeId,
+) -> Option<&'a str> {
+    let mut queued = None;
+    for h in history {
+        match &h.event {
+            Event::NoticeSent {
+                notice: id,
+                digest: Some(d),
+                ..
+            } if id == notice => return Some(d),
+            Event::NoticeQueued {
+                notice: id,
+                digest: Some(d),
+                ..
+            } if id == notice => queued = Some(d.as_str()),
+            _ => {}
+        }
+    }
+    queued
 }
 
 #[derive(Debug, Serialize)]
@@ -613,6 +716,10 @@ pub(crate) struct HoldView {
     notices: Vec<NoticeRow>,
     actions: Vec<ActionRow>,
     history: Vec<Line>,
+    /// The customer's other open orders to the same recipient.
+    related: Vec<OrderCard>,
+    /// 同梱候補: the orders that ship together under the shop's bundling.
+    bundle_candidates: Vec<OrderCard>,
     /// The path the blacklist form of the held order posts to.
     blacklist_path: String,
 }
@@ -659,21 +766,21 @@ impl HoldView {
             notices: detail
                 .notices
                 .iter()
-                .map(|n| NoticeRow {
-                    kind: kind_label(n.kind, lang),
-                    state: notice_state(n.state, lang),
-                    delivery: detail.history.iter().rev().find_map(|h| match &h.event {
-                        Event::MailReported {
-                            message_id, outcome, ..
-                        } if Some(message_id) == n.message_id.as_ref() => Some(outcome.label(lang)),
-                        _ => None,
-                    }),
-                    attempts: n.attempts,
-                    to: n.mail.to.as_str().to_owned(),
-                    message_id: n.message_id.clone(),
-                    last_error: n.last_error.clone(),
-                })
+                .map(|n| NoticeRow::of(n, &detail.history, lang))
                 .collect(),
+            related: detail.related.iter().map(|r| OrderCard::of(r, lang)).collect(),
+            bundle_candidates: {
+                let all: Vec<&StoredOrder> = [&detail.original, &detail.held]
+                    .into_iter()
+                    .chain(&detail.related)
+                    .collect();
+                detail
+                    .bundle_candidates
+                    .iter()
+                    .filter_map(|r| all.iter().find(|o| &o.order.order_ref == r))
+                    .map(|o| OrderCard::of(o, lang))
+                    .collect()
+            },
             actions: detail
                 .actions
                 .iter()
@@ -705,6 +812,8 @@ pub(crate) struct OrderView {
     number: String,
     hold: Option<String>,
     history: Vec<Line>,
+    /// Every mail of the order, text exactly as written, beside the timeline.
+    mails: Vec<NoticeRow>,
     csv_path: String,
     blacklist_path: String,
 }
@@ -725,6 +834,11 @@ impl OrderView {
                     at: format_jst_seconds(h.at, lang),
                     what: h.what(lang),
                 })
+                .collect(),
+            mails: evidence
+                .mails
+                .iter()
+                .map(|n| NoticeRow::of(n, &evidence.history, lang))
                 .collect(),
             csv_path: format!("{path}/timeline.csv"),
             blacklist_path: format!("{path}/blacklist"),

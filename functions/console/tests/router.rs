@@ -742,3 +742,65 @@ async fn a_hold_whose_notice_bounced_shows_the_call_to_make_in_the_list_and_on_i
     let page = shop.get(&format!("/console/holds/{}", shop.hold), Some(&session)).await;
     assert!(page.body.contains("id=\"phone-task\""), "{}", page.body);
 }
+
+/// What a page shows of a text, back from HTML's escapes.
+fn unescaped(html: &str) -> String {
+    html.replace("&#x2f;", "/")
+        .replace("&#x27;", "'")
+        .replace("&quot;", "\"")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+#[tokio::test]
+async fn a_holds_page_lists_the_customers_other_orders_the_bundle_candidates_and_every_mail_word_for_word() {
+    let shop = Shop::new().await;
+    // The same buyer's B to the same address, and a shop that packs one buyer's orders together.
+    let mut b = order_at("1003", "2026-11-23T03:05:30Z");
+    b.lines = mallguard_domain::order::OrderLines::parse(vec![testing::line("SKU-B", 1)]).unwrap();
+    assert_eq!(shop.app.ingest(incoming(b)).await.unwrap(), IngestOutcome::Accepted);
+    let tanaka = mallguard_domain::ids::ShopId::parse("tanaka").unwrap();
+    shop.app
+        .save_shop_settings(
+            mallguard_domain::ids::Mall::Own,
+            &tanaka,
+            None,
+            &[("bundle".into(), "all".into())],
+            STAFF,
+        )
+        .await
+        .unwrap();
+    let session = shop.sign_in().await;
+    let page = shop.get(&format!("/console/holds/{}", shop.hold), Some(&session)).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let related = page.body.split("id=\"related\"").nth(1).expect("the related orders");
+    assert!(related.contains("1003"), "{}", page.body);
+    let candidates = page
+        .body
+        .split("id=\"bundle-candidates\"")
+        .nth(1)
+        .and_then(|rest| rest.split("</ul>").next())
+        .expect("the 同梱候補");
+    for number in ["1001", "1002", "1003"] {
+        assert!(candidates.contains(number), "{number} missing from {candidates}");
+    }
+
+    // Every mail of the hold, word for word, beside the timeline: on the hold's page and the order's.
+    let order = shop.get("/console/orders/own/tanaka/1002", Some(&session)).await;
+    assert_eq!(order.status, StatusCode::OK);
+    let mails: Vec<_> = shop
+        .mailer
+        .mails()
+        .into_iter()
+        .filter(|m| m.tags.contains(&("hold".into(), shop.hold.to_string())))
+        .collect();
+    assert_eq!(mails.len(), 2, "the notice and the staff alert");
+    for shown in [unescaped(&page.body), unescaped(&order.body)] {
+        for mail in &mails {
+            assert!(shown.contains(&mail.text), "{} not shown word for word", mail.subject);
+            assert!(shown.contains(&mail.digest()), "{} without its digest", mail.subject);
+        }
+        assert_eq!(shown.matches("経過の記録と一致").count(), 2);
+    }
+}

@@ -302,6 +302,8 @@ pub async fn every_item_round_trips(store: &dyn Store) {
             Event::NoticeQueued {
                 notice: notice.id.clone(),
                 kind: notice.kind,
+                digest: Some(notice.mail.digest()),
+                template: Some(crate::notice::template_version().to_owned()),
             },
         ),
     ];
@@ -782,8 +784,8 @@ pub async fn a_version_mismatch_conflicts_and_any_overwrites(store: &dyn Store) 
     );
 }
 
-/// The snapshot returns the index entries of the keys asked for, placed in `[from, to]` (both ends
-/// included), and nothing else; entries are upserted by (key, order).
+/// The snapshot (and `index_window`) returns the index entries of the keys asked for, placed in
+/// `[from, to]` (both ends included), and nothing else; entries are upserted by (key, order).
 pub async fn the_snapshot_reads_only_the_window_and_the_keys_asked_for(store: &dyn Store) {
     let (pa, pb) = ("contract window a", "contract window b");
     let from = ts("2026-06-01T00:00:00Z");
@@ -811,11 +813,20 @@ pub async fn the_snapshot_reads_only_the_window_and_the_keys_asked_for(store: &d
         .expect("reading a snapshot");
     let expected: Vec<IndexEntry> = [&at_from, &mid, &at_to].iter().flat_map(|o| index_entries(o)).collect();
     assert_eq!(
-        sorted(snapshot.entries),
+        sorted(snapshot.entries.clone()),
         sorted(expected),
         "the snapshot must hold exactly the entries of the keys asked for, placed in [from, to]"
     );
     assert_eq!(snapshot.existing, None, "no order was stored under the probe's ref");
+    let window = store
+        .index_window(&keys, from, to)
+        .await
+        .expect("reading an index window");
+    assert_eq!(
+        sorted(window),
+        sorted(snapshot.entries.clone()),
+        "index_window must read the same entries as the snapshot"
+    );
     assert_eq!(
         snapshot.heads.iter().map(|h| &h.key).collect::<Vec<_>>(),
         keys.iter().collect::<Vec<_>>(),
@@ -1026,7 +1037,14 @@ pub async fn history_comes_back_in_insertion_order(store: &dyn Store) {
     let x1 = received(&x, ts("2026-11-23T10:00:00Z"));
     let y1 = received(&y, ts("2026-11-23T09:30:00Z"));
     // Times going backwards and equal times: the order written is what counts.
-    let x2 = HistoryEntry::new(&x, ts("2026-11-23T09:00:00Z"), Event::PageOpened { hold: hold.clone() });
+    let x2 = HistoryEntry::new(
+        &x,
+        ts("2026-11-23T09:00:00Z"),
+        Event::PageOpened {
+            hold: hold.clone(),
+            page: None,
+        },
+    );
     let x3 = HistoryEntry::new(
         &x,
         ts("2026-11-23T09:00:00Z"),

@@ -17,14 +17,9 @@ use crate::policy::format_jst;
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
     /// The mall's notification arrived (only its digest is kept here).
-    Received {
-        digest: PayloadDigest,
-        status: OrderStatus,
-    },
+    Received { digest: PayloadDigest, status: OrderStatus },
     /// The same notification (or the same order unchanged) arrived again.
-    Redelivered {
-        digest: PayloadDigest,
-    },
+    Redelivered { digest: PayloadDigest },
     /// A later notification changed the order's status at the mall.
     StatusChanged {
         from: OrderStatus,
@@ -32,10 +27,7 @@ pub enum Event {
         digest: PayloadDigest,
     },
     /// The mall began or ended holding the order for its own fraud screening (Yahoo!'s FraudHoldStatus).
-    ScreeningChanged {
-        screened: bool,
-        digest: PayloadDigest,
-    },
+    ScreeningChanged { screened: bool, digest: PayloadDigest },
     /// Suspected duplicate of `with`.
     Matched {
         with: OrderRef,
@@ -62,14 +54,25 @@ pub enum Event {
         deadline: Timestamp,
         urgent: bool,
     },
+    /// A mail written and queued. `digest` ([`Mail::digest`](crate::notice::Mail::digest)) and `template`
+    /// (the [template version](crate::notice::template_version)) stay in the evidence for good; the mail's
+    /// exact text stays in its notice record for the retention period, and the digest proves it unchanged.
     NoticeQueued {
         notice: NoticeId,
         kind: NoticeKind,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        digest: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        template: Option<String>,
     },
+    /// The mail handed to its route and taken; `digest` is that of the very mail sent (one written again in
+    /// the buyer's language differs from the one queued).
     NoticeSent {
         notice: NoticeId,
         kind: NoticeKind,
         message_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        digest: Option<String>,
     },
     NoticeFailed {
         notice: NoticeId,
@@ -78,13 +81,13 @@ pub enum Event {
         error: String,
     },
     /// A buyer's notice that waited (for the morning, or its next try) was not sent: its hold was settled.
-    NoticeWithdrawn {
-        notice: NoticeId,
-        kind: NoticeKind,
-    },
+    NoticeWithdrawn { notice: NoticeId, kind: NoticeKind },
     /// The buyer opened the page behind a notice link (GET: nothing changed).
     PageOpened {
         hold: HoldId,
+        /// What the page showed: the digest of exactly the HTML served and what it was rendered from.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        page: Option<PageShown>,
     },
     /// Somebody settled the hold.
     Resolved {
@@ -102,18 +105,11 @@ pub enum Event {
     },
     /// The mall reports the held order cancelled, after mallguard had cancelled its hold without acting at
     /// the mall: the staff cancelled it there by hand.
-    CancelledAtMall {
-        hold: HoldId,
-    },
+    CancelledAtMall { hold: HoldId },
     /// Amazon: the customer-service fallback was noted for the staff.
-    AmazonFallbackNoted {
-        hold: HoldId,
-    },
+    AmazonFallbackNoted { hold: HoldId },
     /// mallguard asked the mall to hold, release or cancel the order (it runs after this is recorded).
-    ActionRequested {
-        action: ActionId,
-        kind: ActionKind,
-    },
+    ActionRequested { action: ActionId, kind: ActionKind },
     /// The mall did it; `reference` is the mall's id of what it did, when it gave one.
     ActionPerformed {
         action: ActionId,
@@ -166,10 +162,7 @@ pub enum Event {
         reason: String,
     },
     /// A staff member took the customer this entry was made from off the blacklist.
-    BlacklistRemoved {
-        entry: BlacklistId,
-        by: String,
-    },
+    BlacklistRemoved { entry: BlacklistId, by: String },
     /// This order shares identity keys with a blacklisted customer: held for the staff, no buyer mail.
     BlacklistMatched {
         entry: BlacklistId,
@@ -178,16 +171,19 @@ pub enum Event {
         keys: Vec<KeyKind>,
     },
     /// The order came from a quarantined payload that a staff member (or an operator) replayed after a fix.
-    QuarantineReplayed {
-        quarantine: String,
-        by: String,
-    },
+    QuarantineReplayed { quarantine: String, by: String },
     /// A staff member's note on a hold, such as the outcome of a phone call.
-    StaffNote {
-        hold: HoldId,
-        by: String,
-        note: String,
-    },
+    StaffNote { hold: HoldId, by: String, note: String },
+}
+
+/// The buyer's page as it was shown: SHA-256 (hex) of exactly the HTML served, the version of the page
+/// templates, and the language it was shown in. The page is rendered from the hold as it stands, so the
+/// same hold renders the same bytes again; the digest proves which.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageShown {
+    pub digest: String,
+    pub template: String,
+    pub lang: Language,
 }
 
 /// One line of an order's history.
@@ -312,12 +308,27 @@ impl HistoryEntry {
                     format!("{} queued", kind_label(*kind, lang))
                 }
             }
-            Event::NoticeSent { kind, message_id, .. } => {
+            Event::NoticeSent {
+                kind,
+                message_id,
+                digest,
+                ..
+            } => {
                 let kind = kind_label(*kind, lang);
+                let digest = digest
+                    .as_deref()
+                    .map(|d| format!(", sha256 {}", &d[..16.min(d.len())]))
+                    .unwrap_or_default();
                 if ja {
-                    format!("{kind}を送信（メッセージID {message_id}）")
+                    format!(
+                        "{kind}を送信（メッセージID {message_id}{}）",
+                        digest.replace(", ", "、本文 ")
+                    )
                 } else {
-                    format!("{kind} sent (message id {message_id})")
+                    format!(
+                        "{kind} sent (message id {message_id}{})",
+                        digest.replace(", ", ", text ")
+                    )
                 }
             }
             Event::NoticeWithdrawn { kind, .. } => {
@@ -338,13 +349,20 @@ impl HistoryEntry {
                     format!("{kind} failed to send (attempt {attempt}): {error}")
                 }
             }
-            Event::PageOpened { .. } => {
-                if ja {
-                    "購入者が確認ページを開いた".into()
-                } else {
-                    "buyer opened the confirmation page".into()
-                }
-            }
+            Event::PageOpened { page, .. } => match (page, ja) {
+                (Some(p), true) => format!(
+                    "購入者が確認ページを開いた（表示 sha256 {}、テンプレート版 {}）",
+                    &p.digest[..16.min(p.digest.len())],
+                    p.template
+                ),
+                (Some(p), false) => format!(
+                    "buyer opened the confirmation page (shown: sha256 {}, templates {})",
+                    &p.digest[..16.min(p.digest.len())],
+                    p.template
+                ),
+                (None, true) => "購入者が確認ページを開いた".into(),
+                (None, false) => "buyer opened the confirmation page".into(),
+            },
             Event::Resolved {
                 decision, state, by, ..
             } => {

@@ -10,6 +10,7 @@
 
 pub mod action;
 pub mod blacklist;
+pub mod bundle;
 #[cfg(any(test, feature = "testing"))]
 pub mod contract;
 pub mod feed;

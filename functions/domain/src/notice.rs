@@ -126,6 +126,54 @@ pub struct Mail {
     pub tags: Vec<(String, String)>,
 }
 
+impl Mail {
+    /// SHA-256 (hex) of exactly what the mail says: its recipient, subject, text and HTML, each behind its
+    /// length, so no two different mails share one. Kept in the evidence for good: a mail the buyer forwards
+    /// years later, or the stored text read back, is proven the same by it.
+    pub fn digest(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut hash = Sha256::new();
+        let html = self.html.as_deref();
+        for part in [Some(self.to.as_str()), Some(&self.subject), Some(&self.text), html] {
+            match part {
+                Some(part) => {
+                    hash.update((part.len() as u64).to_be_bytes());
+                    hash.update(part.as_bytes());
+                }
+                None => hash.update(u64::MAX.to_be_bytes()),
+            }
+        }
+        hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+/// The sources of every mail template compiled into this build.
+const MAIL_TEMPLATES: [(&str, &str); 6] = [
+    ("buyer_ja.txt", include_str!("templates/buyer_ja.txt")),
+    ("buyer_ja.html", include_str!("templates/buyer_ja.html")),
+    ("buyer_en.txt", include_str!("templates/buyer_en.txt")),
+    ("buyer_en.html", include_str!("templates/buyer_en.html")),
+    ("staff_ja.txt", include_str!("templates/staff_ja.txt")),
+    ("staff_en.txt", include_str!("templates/staff_en.txt")),
+];
+
+/// The version of the mail templates: the first 16 hex digits of a SHA-256 over their sources, so the
+/// evidence names the very wording a mail was written from (a new build with the same templates keeps it).
+pub fn template_version() -> &'static str {
+    static VERSION: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        use sha2::{Digest, Sha256};
+        let mut hash = Sha256::new();
+        for (name, source) in MAIL_TEMPLATES {
+            hash.update(name.as_bytes());
+            hash.update([0]);
+            hash.update((source.len() as u64).to_be_bytes());
+            hash.update(source.as_bytes());
+        }
+        hash.finalize()[..8].iter().map(|b| format!("{b:02x}")).collect()
+    });
+    &VERSION
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NoticeState {
@@ -386,6 +434,82 @@ pub struct HoldMailContext<'a> {
     pub refusal: Option<&'a str>,
     /// What became of the buyer's mail, for the staff's undeliverable mail.
     pub undelivered: Option<Undelivered>,
+    /// The buyer's other open orders and the shop's bundling, where the writer read them: the notice and
+    /// the staff alert list the related orders and 同梱候補, a receipt or cancellation says what will arrive
+    /// and in how many parcels. None: the mail speaks of the two orders alone.
+    pub group: Option<OrderGroup<'a>>,
+}
+
+/// The buyer's whole picture around a hold (関連するご注文 and 同梱).
+#[derive(Clone, Copy)]
+pub struct OrderGroup<'a> {
+    /// The buyer's other open orders to the held order's recipient, oldest first (see
+    /// [`related_refs`](crate::bundle::related_refs)).
+    pub related: &'a [Order],
+    pub bundling: &'a crate::bundle::Bundling,
+    /// To add up the same product across malls' item codes.
+    pub products: &'a crate::identity::ProductMap,
+}
+
+/// One order in the list of what will arrive.
+#[derive(Debug, Clone, Serialize)]
+pub struct ArrivingOrder {
+    pub mall: String,
+    pub order_id: String,
+    pub items: String,
+}
+
+/// One parcel of what will arrive.
+#[derive(Debug, Clone, Serialize)]
+pub struct ParcelView {
+    pub orders: Vec<ArrivingOrder>,
+    pub items: String,
+}
+
+/// What will arrive once a hold is settled, and in how many parcels: what a receipt says.
+#[derive(Debug, Clone, Serialize)]
+pub struct ArrivalView {
+    pub parcels: Vec<ParcelView>,
+    /// Every item that arrives, added up: 「A × 2、B × 1」.
+    pub items: String,
+    /// How many orders arrive.
+    pub orders: usize,
+    pub one_parcel: bool,
+    /// The shop ships one buyer's orders to one address together.
+    pub bundling: bool,
+}
+
+impl ArrivalView {
+    /// The orders `arriving` as `held`'s buyer may see them (their own order whole, the others as
+    /// [`OrderSummary::of_other`] shows them), in parcels by the shop's bundling.
+    pub fn of(held: &Order, arriving: &[&Order], group: &OrderGroup<'_>, lang: Language) -> Self {
+        let parcels = crate::bundle::parcels(held, arriving, group.bundling);
+        let view = |o: &Order| {
+            let summary = if o.order_ref == held.order_ref {
+                OrderSummary::of(o, lang)
+            } else {
+                OrderSummary::of_other(o, held, lang)
+            };
+            ArrivingOrder {
+                mall: summary.mall,
+                order_id: summary.order_id,
+                items: crate::bundle::items_line(&[o], group.products, lang),
+            }
+        };
+        Self {
+            one_parcel: parcels.len() == 1,
+            parcels: parcels
+                .iter()
+                .map(|p| ParcelView {
+                    orders: p.iter().map(|o| view(o)).collect(),
+                    items: crate::bundle::items_line(p, group.products, lang),
+                })
+                .collect(),
+            items: crate::bundle::items_line(arriving, group.products, lang),
+            orders: arriving.len(),
+            bundling: group.bundling.is_on(),
+        }
+    }
 }
 
 /// Why a buyer's mail about a hold did not reach them (or reached them to no use), and what the buyer may
@@ -465,14 +589,7 @@ impl Default for Templates {
 
 impl Templates {
     pub fn new() -> Self {
-        let env = template_environment(&[
-            ("buyer_ja.txt", include_str!("templates/buyer_ja.txt")),
-            ("buyer_ja.html", include_str!("templates/buyer_ja.html")),
-            ("buyer_en.txt", include_str!("templates/buyer_en.txt")),
-            ("buyer_en.html", include_str!("templates/buyer_en.html")),
-            ("staff_ja.txt", include_str!("templates/staff_ja.txt")),
-            ("staff_en.txt", include_str!("templates/staff_en.txt")),
-        ]);
+        let env = template_environment(&MAIL_TEMPLATES);
         Self { env }
     }
 
@@ -592,6 +709,42 @@ impl Templates {
         // A cancellation nobody has made at the mall yet: the buyer reads that it is in progress, the staff
         // that they must make it. (Where mallguard cancels at the mall, the buyer's mails wait for it.)
         let cancel_by_hand = hold.cancelled_by_hand(ctx.at_mall == Some(crate::action::ActionKind::Cancel));
+        let group = ctx.group;
+        let related_orders: &[Order] = group.map(|g| g.related).unwrap_or_default();
+        // The related orders went to the held order's own recipient, so its buyer may see them as the
+        // earlier order is shown: number masked, no total.
+        let related: Vec<OrderSummary> = related_orders
+            .iter()
+            .map(|o| {
+                if staff {
+                    OrderSummary::of(o, lang)
+                } else {
+                    OrderSummary::of_other(o, ctx.held, lang)
+                }
+            })
+            .collect();
+        let everything: Vec<&Order> = [ctx.original, ctx.held].into_iter().chain(related_orders).collect();
+        let all_items = group.map(|g| crate::bundle::items_line(&everything, g.products, lang));
+        // What arrives once the hold is settled: the earlier order, the held one unless cancelled, the rest.
+        let arrival = group
+            .filter(|_| matches!(kind, NoticeKind::Receipt | NoticeKind::Cancellation))
+            .filter(|_| hold.state != crate::hold::HoldState::Shipped)
+            .map(|g| {
+                let held = matches!(
+                    hold.state,
+                    crate::hold::HoldState::Confirmed | crate::hold::HoldState::Released
+                )
+                .then_some(ctx.held);
+                let arriving = crate::bundle::remaining(ctx.original, held, g.related);
+                ArrivalView::of(ctx.held, &arriving, &g, lang)
+            });
+        let bundling = group.is_some_and(|g| g.bundling.is_on());
+        let bundle_candidates: Vec<OrderSummary> = group
+            .map(|g| crate::bundle::bundle_candidates(ctx.held, &everything, g.bundling))
+            .unwrap_or_default()
+            .into_iter()
+            .map(|o| OrderSummary::of(o, lang))
+            .collect();
         let values = minijinja::context! {
             kind => kind.as_str(),
             shop => ctx.shop,
@@ -653,6 +806,11 @@ impl Templates {
             }),
             attempts => crate::action::ALERT_AFTER_ATTEMPTS,
             phone_task => hold.contact.phone_allowed && ctx.held.buyer.phone.is_some(),
+            related => related,
+            all_items => all_items,
+            arrival => arrival,
+            bundle_candidates => bundle_candidates,
+            bundling => bundling,
         };
         let suffix = match lang {
             Language::Ja => "ja",
@@ -857,6 +1015,7 @@ mod tests {
             at_mall: None,
             refusal: None,
             undelivered: None,
+            group: None,
         };
         Templates::new().hold_mail(kind, &ctx).unwrap().unwrap()
     }
@@ -908,6 +1067,7 @@ mod tests {
             at_mall: None,
             refusal: None,
             undelivered: None,
+            group: None,
         };
         let templates = Templates::new();
         for kind in [NoticeKind::Notice, NoticeKind::Reminder, NoticeKind::Cancellation] {
@@ -983,6 +1143,7 @@ mod tests {
             at_mall: None,
             refusal: None,
             undelivered: None,
+            group: None,
         };
         let mail = Templates::new().hold_mail(NoticeKind::Notice, &ctx).unwrap().unwrap();
         assert!(!mail.html.unwrap().contains("<script>"));
@@ -1035,6 +1196,7 @@ mod tests {
             at_mall: None,
             refusal: None,
             undelivered: None,
+            group: None,
         };
         let mail = Templates::new()
             .hold_mail(NoticeKind::StaffExpired, &ctx)

@@ -64,6 +64,8 @@ pub struct Policy {
     /// No notice to a mobile carrier's address in these hours (None: any time). An urgent hold (a requested
     /// delivery date's cut-off near) is notified at once all the same.
     pub quiet_hours: Option<QuietHours>,
+    /// 同梱: whether one buyer's open orders to one address ship together, and of which malls.
+    pub bundling: crate::bundle::Bundling,
 }
 
 impl Default for Policy {
@@ -84,6 +86,7 @@ impl Default for Policy {
                 from: Time::constant(21, 0, 0, 0),
                 until: Time::constant(8, 0, 0, 0),
             }),
+            bundling: crate::bundle::Bundling::Off,
         }
     }
 }

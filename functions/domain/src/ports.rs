@@ -196,6 +196,15 @@ pub trait IngestStore: Records {
         from: Timestamp,
         to: Timestamp,
     ) -> Result<IngestSnapshot, StoreError>;
+    /// The index entries of `keys` placed in `[from, to]`, without the heads or any order: the buyer's orders
+    /// around a hold, which the buyer's page and the receipt after an answer list beside it (関連するご注文).
+    /// The same read as the entries of [`IngestStore::ingest_snapshot`]; never scans.
+    async fn index_window(
+        &self,
+        keys: &[IdentityKey],
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<IndexEntry>, StoreError>;
     /// The digest of the payload a webhook delivery id was recorded with; None when the id was never
     /// recorded (or recorded without a digest by an older version, which then counts as unseen).
     async fn delivery_digest(&self, delivery: &str) -> Result<Option<PayloadDigest>, StoreError>;

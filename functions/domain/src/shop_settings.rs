@@ -10,6 +10,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::Language;
+use crate::bundle::Bundling;
 use crate::ids::{Mall, ShopId};
 use crate::order::EmailAddress;
 use crate::policy::QuietHours;
@@ -41,6 +42,9 @@ pub struct ShopSettings {
     pub quiet_hours: Option<QuietHoursSetting>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub amazon_auto_cancel: Option<bool>,
+    /// 同梱: `off`, `all`, or the malls whose orders to one address ship together.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bundle: Option<Bundling>,
     /// Bumped by every write: a save is conditional on the version read, so two editors lose nothing.
     pub version: u64,
     pub updated_by: String,
@@ -101,6 +105,7 @@ pub const KEYS: &[&str] = &[
     "shipping_cutoff",
     "quiet_hours",
     "amazon_auto_cancel",
+    "bundle",
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -137,6 +142,7 @@ impl ShopSettings {
             shipping_cutoff: None,
             quiet_hours: None,
             amazon_auto_cancel: None,
+            bundle: None,
             version: 0,
             updated_by: by.to_owned(),
             updated_at: at,
@@ -221,6 +227,13 @@ impl ShopSettings {
                     }
                 };
             }
+            "bundle" => {
+                self.bundle = if empty {
+                    None
+                } else {
+                    Some(value.parse().map_err(|e: String| invalid("bundle", e))?)
+                };
+            }
             other => return Err(SettingError::UnknownKey(other.to_owned())),
         }
         Ok(())
@@ -248,6 +261,7 @@ impl ShopSettings {
                 .amazon_auto_cancel
                 .map(|b| if b { "on" } else { "off" }.to_owned())
                 .unwrap_or_default(),
+            "bundle" => self.bundle.as_ref().map(ToString::to_string).unwrap_or_default(),
             _ => return None,
         })
     }
@@ -273,6 +287,7 @@ impl ShopSettings {
                 },
             }),
             amazon_auto_cancel: Some(base.policy.amazon_auto_cancel),
+            bundle: Some(base.policy.bundling.clone()),
             ..Self::new(mall, shop, "", Timestamp::UNIX_EPOCH)
         }
     }
@@ -310,6 +325,9 @@ impl ShopSettings {
         if let Some(auto) = self.amazon_auto_cancel {
             s.policy.amazon_auto_cancel = auto;
         }
+        if let Some(bundle) = &self.bundle {
+            s.policy.bundling = bundle.clone();
+        }
         s
     }
 }
@@ -341,6 +359,7 @@ mod tests {
             ("shipping_cutoff", "13:30"),
             ("quiet_hours", "22:00-07:00"),
             ("amazon_auto_cancel", "on"),
+            ("bundle", "rakuten,yahoo"),
         ] {
             s.set(key, value).unwrap();
             assert_eq!(s.get(key).unwrap(), value, "{key}");
@@ -349,7 +368,7 @@ mod tests {
         assert_eq!(s.get("quiet_hours").unwrap(), "off");
         s.set("answer_hours", " ").unwrap();
         assert_eq!(s.answer_hours, None);
-        assert_eq!(KEYS.len(), 10);
+        assert_eq!(KEYS.len(), 11);
         assert!(KEYS.iter().all(|k| s.get(k).is_some()));
     }
 
@@ -364,6 +383,7 @@ mod tests {
             ("contact_email", "not an address"),
             ("language", "fr"),
             ("amazon_auto_cancel", "maybe"),
+            ("bundle", "rakuten,ebay"),
         ] {
             assert!(
                 matches!(s.set(key, value), Err(SettingError::Invalid { .. })),

@@ -359,6 +359,21 @@ impl IngestStore for MemoryStore {
         })
     }
 
+    async fn index_window(
+        &self,
+        keys: &[IdentityKey],
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<IndexEntry>, StoreError> {
+        Ok(self
+            .tables()
+            .index
+            .values()
+            .filter(|e| keys.contains(&e.key) && e.placed_at >= from && e.placed_at <= to)
+            .cloned()
+            .collect())
+    }
+
     async fn delivery_digest(&self, delivery: &str) -> Result<Option<crate::order::PayloadDigest>, StoreError> {
         Ok(self.tables().deliveries.get(delivery).cloned())
     }
@@ -619,6 +634,9 @@ impl IngestStore for UnavailableStore {
         _: Timestamp,
         _: Timestamp,
     ) -> Result<IngestSnapshot, StoreError> {
+        unavailable()
+    }
+    async fn index_window(&self, _: &[IdentityKey], _: Timestamp, _: Timestamp) -> Result<Vec<IndexEntry>, StoreError> {
         unavailable()
     }
     async fn delivery_digest(&self, _: &str) -> Result<Option<crate::order::PayloadDigest>, StoreError> {

@@ -1073,6 +1073,26 @@ fn limit_col(limit: usize) -> i64 {
     i64::try_from(limit).unwrap_or(i64::MAX)
 }
 
+/// The index entries of `keys` placed in `[from, to]`, by key, then by time.
+fn window_entries(
+    tx: &rusqlite::Transaction<'_>,
+    keys: &[IdentityKey],
+    from: Timestamp,
+    to: Timestamp,
+) -> Result<Vec<IndexEntry>, Error> {
+    let mut entries = vec![];
+    let unique: BTreeSet<&IdentityKey> = keys.iter().collect();
+    for key in unique {
+        let found: Vec<IndexEntry> = read_all(
+            tx,
+            "SELECT json FROM index_entries WHERE key = ?1 AND placed_at BETWEEN ?2 AND ?3 ORDER BY placed_at",
+            params![key.as_str(), time_key(from), time_key(to)],
+        )?;
+        entries.extend(found.into_iter().filter(|e| e.placed_at >= from && e.placed_at <= to));
+    }
+    Ok(entries)
+}
+
 fn snapshot(
     conn: &mut Connection,
     order: &OrderRef,
@@ -1084,16 +1104,7 @@ fn snapshot(
     // version read here vouches for the entries read with it.
     let tx = conn.transaction()?;
     let existing = read_order(&tx, order)?;
-    let mut entries = vec![];
-    let unique: BTreeSet<&IdentityKey> = keys.iter().collect();
-    for key in unique {
-        let found: Vec<IndexEntry> = read_all(
-            &tx,
-            "SELECT json FROM index_entries WHERE key = ?1 AND placed_at BETWEEN ?2 AND ?3 ORDER BY placed_at",
-            params![key.as_str(), time_key(from), time_key(to)],
-        )?;
-        entries.extend(found.into_iter().filter(|e| e.placed_at >= from && e.placed_at <= to));
-    }
+    let entries = window_entries(&tx, keys, from, to)?;
     let mut heads = Vec::with_capacity(keys.len());
     for key in keys {
         let version = stored_version(&tx, "SELECT version FROM heads WHERE key = ?1", key.as_str())?;
@@ -1183,6 +1194,22 @@ impl IngestStore for SqliteStore {
     ) -> Result<IngestSnapshot, StoreError> {
         let (order, keys) = (order.clone(), keys.to_vec());
         self.read(move |conn| snapshot(conn, &order, &keys, from, to)).await
+    }
+
+    async fn index_window(
+        &self,
+        keys: &[IdentityKey],
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<IndexEntry>, StoreError> {
+        let keys = keys.to_vec();
+        self.read(move |conn| {
+            let tx = conn.transaction()?;
+            let entries = window_entries(&tx, &keys, from, to)?;
+            tx.commit()?;
+            Ok(entries)
+        })
+        .await
     }
 
     async fn delivery_digest(&self, delivery: &str) -> Result<Option<PayloadDigest>, StoreError> {

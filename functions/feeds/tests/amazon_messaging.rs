@@ -91,6 +91,7 @@ fn mail(kind: NoticeKind, language: Language) -> Mail {
         at_mall: None,
         refusal: None,
         undelivered: None,
+        group: None,
     };
     Templates::new().hold_mail(kind, &context).unwrap().unwrap()
 }

@@ -128,7 +128,7 @@ pub enum ShopAction {
     },
     /// Changes a shop's settings: KEY=VALUE …, an empty value going back to the default (keys: name,
     /// contact_email, contact_phone, staff_email, language, window_hours, answer_hours, shipping_cutoff,
-    /// quiet_hours, amazon_auto_cancel). Every function applies them within a minute.
+    /// quiet_hours, amazon_auto_cancel, bundle). Every function applies them within a minute.
     Set {
         mall: String,
         shop_id: String,

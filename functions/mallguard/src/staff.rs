@@ -238,7 +238,82 @@ pub async fn evidence(shop: &ShopArgs, mall: &str, order_id: &str, shop_id: Opti
     for entry in &evidence.history {
         say!("  {}", entry.describe(lang));
     }
+    print_mails(&evidence, lang);
     Ok(ExitCode::SUCCESS)
+}
+
+/// Every mail of the order as it was sent, text unchanged, each with the digest the history recorded and
+/// whether the kept text still matches it: what staff read back to a buyer in a dispute.
+fn print_mails(evidence: &mallguard_domain::service::Evidence, lang: Language) {
+    use mallguard_domain::history::{Event, kind_label};
+    use mallguard_domain::notice::NoticeState;
+    let w = Words::of(lang);
+    let queued: Vec<(&mallguard_domain::notice::NoticeId, Option<&str>)> = evidence
+        .history
+        .iter()
+        .filter_map(|h| match &h.event {
+            Event::NoticeQueued { notice, template, .. } => Some((notice, template.as_deref())),
+            _ => None,
+        })
+        .collect();
+    if queued.is_empty() {
+        return;
+    }
+    say!();
+    say!(
+        "{}",
+        w.pick(
+            "送ったメール（本文は送ったとおり。保存期間を過ぎたものは記録の sha256 のみ）:",
+            "Mails (the text exactly as sent; past the retention period only the recorded sha256 is left):"
+        )
+    );
+    let mut shown = vec![];
+    for (id, template) in queued {
+        if shown.contains(&id) {
+            continue;
+        }
+        shown.push(id);
+        let recorded = evidence.recorded_digest(id);
+        let Some(kept) = evidence.mails.iter().find(|m| &m.id == id) else {
+            say!();
+            say!(
+                "──── {} {}: {}",
+                id,
+                w.pick("本文は削除済み（保存期間）", "text gone (retention period)"),
+                recorded.map(|d| format!("sha256 {d}")).unwrap_or_default()
+            );
+            continue;
+        };
+        let digest = kept.mail.digest();
+        let check = match recorded {
+            Some(r) if r == digest => w.pick("経過の記録と一致", "matches the timeline's record"),
+            Some(_) => w.pick("経過の記録と不一致", "DOES NOT match the timeline's record"),
+            None => w.pick("記録なし（旧版）", "not recorded (older version)"),
+        };
+        say!();
+        say!(
+            "──── {}（{}）",
+            kind_label(kept.kind, lang),
+            match kept.state {
+                NoticeState::Sent => w.pick("送信済み", "sent"),
+                NoticeState::Pending => w.pick("送信待ち", "waiting to be sent"),
+                NoticeState::Failed => w.pick("送信できず", "could not be sent"),
+                NoticeState::Withdrawn => w.pick("送らず", "withdrawn unsent"),
+            }
+        );
+        say!("{}: {}", w.pick("宛先", "To"), kept.mail.to);
+        say!("{}: {}", w.pick("件名", "Subject"), kept.mail.subject);
+        say!("sha256: {digest}（{check}）");
+        if let Some(template) = template {
+            say!("{}: {template}", w.pick("テンプレート版", "Template version"));
+        }
+        say!();
+        print!("{}", kept.mail.text);
+        if !kept.mail.text.ends_with('\n') {
+            say!();
+        }
+        say!("────");
+    }
 }
 
 pub async fn expire(shop: &ShopArgs, within: Option<u64>) -> CliResult<ExitCode> {

@@ -86,6 +86,23 @@ async fn the_readme_walkthrough_holds_the_second_order_and_the_buyer_cancels_it(
     ] {
         assert!(evidence.contains(needle), "{needle} missing from\n{evidence}");
     }
+    // Every mail of the hold, word for word, beside the timeline, proven by the digest the timeline kept.
+    let mails = outbox(&data);
+    assert_eq!(
+        mails.len(),
+        4,
+        "the notice, the staff alert, the receipt and the staff's answer mail"
+    );
+    for mail in &mails {
+        let text = mail.text.replace("\r\n", "\n");
+        assert!(
+            evidence.contains(text.trim_end()),
+            "{} is not reproduced word for word in\n{evidence}",
+            mail.subject
+        );
+        assert!(evidence.contains(&format!("件名: {}", mail.subject)), "{evidence}");
+    }
+    assert_eq!(evidence.matches("（経過の記録と一致）").count(), 4, "{evidence}");
 
     // The staff cannot settle it a second time.
     let again = mallguard(&data, &["resolve", &hold_id, "confirm", "--staff", "suzuki"]);

@@ -31,11 +31,12 @@ use axum::routing::get;
 use mallguard_domain::Language;
 use mallguard_domain::ids::HoldId;
 use mallguard_domain::policy::ShopProfile;
-use mallguard_domain::service::{Answer, HoldPage, Mallguard};
+use mallguard_domain::service::{Answer, HoldPage, Mallguard, PageMeta};
 use serde::Deserialize;
 
 use crate::error::RespondError;
 use crate::pages::Chrome;
+pub use crate::pages::template_version;
 
 /// The router of the respond function: `GET`/`POST /h/{token}` and `GET /healthz`.
 ///
@@ -92,13 +93,6 @@ fn token_of(path: Result<Path<String>, PathRejection>, chrome: &Chrome) -> Resul
         .map_err(|_| RespondError::InvalidLink { chrome: chrome.clone() })
 }
 
-fn page_response(chrome: &Chrome, page: &HoldPage) -> Result<Response, RespondError> {
-    let html = chrome
-        .hold_page(page)
-        .map_err(|err| RespondError::render(err, chrome.clone(), Some(page.hold.id.clone())))?;
-    Ok(Html(html).into_response())
-}
-
 /// `GET /h/{token}`: shows the hold; changes nothing.
 async fn show(
     State(state): State<AppState>,
@@ -107,25 +101,42 @@ async fn show(
 ) -> Result<Response, RespondError> {
     let chrome = state.chrome(query);
     let token = token_of(path, &chrome)?;
-    let page = state
+    let asked = chrome.clone();
+    // The page is rendered before the opening is noted, so the evidence keeps the digest of exactly what
+    // the buyer was shown.
+    let (page, html) = state
         .app
-        .view(&token)
+        .view_rendered(&token, |page| {
+            let chrome = page_chrome(&asked, page);
+            chrome.hold_page(page).map(|html| {
+                let meta = PageMeta {
+                    template: pages::template_version().to_owned(),
+                    lang: chrome.lang,
+                };
+                (html, meta)
+            })
+        })
         .await
         .map_err(|err| RespondError::service(err, chrome.clone(), hold_named_by(&token)))?;
-    // The shop the buyer ordered from, as its settings name it; the buyer's own language when the mall
-    // said which and the link asks for none (else that shop's).
+    let chrome = page_chrome(&chrome, &page);
+    // An expired link still shows what happened (200): the page is there, only its buttons are gone.
+    let html = html.map_err(|err| RespondError::render(err, chrome, Some(page.hold.id.clone())))?;
+    Ok(Html(html).into_response())
+}
+
+/// The page's chrome: the shop the buyer ordered from, as its settings name it; the buyer's own language
+/// when the mall said which and the link asks for none (else that shop's).
+fn page_chrome(asked: &Chrome, page: &HoldPage) -> Chrome {
     let lang = match page.held.buyer.language {
-        Some(lang) if !chrome.explicit_lang => lang,
-        _ if !chrome.explicit_lang => page.shop.language,
-        _ => chrome.lang,
+        Some(lang) if !asked.explicit_lang => lang,
+        _ if !asked.explicit_lang => page.shop.language,
+        _ => asked.lang,
     };
-    let chrome = Chrome {
+    Chrome {
         shop: Arc::new(page.shop.clone()),
         lang,
-        ..chrome
-    };
-    // An expired link still shows what happened (200): the page is there, only its buttons are gone.
-    page_response(&chrome, &page)
+        ..asked.clone()
+    }
 }
 
 /// `POST /h/{token}`: performs the token's action, once, then sends the browser to the page of the

@@ -8,28 +8,46 @@ use std::sync::{Arc, LazyLock};
 use mallguard_domain::Language;
 use mallguard_domain::action::ActionState;
 use mallguard_domain::hold::{HoldState, Resolver};
-use mallguard_domain::notice::OrderSummary;
 use mallguard_domain::notice::template_environment;
+use mallguard_domain::notice::{ArrivalView, OrderSummary};
+use mallguard_domain::order::Order;
 use mallguard_domain::policy::{ShopProfile, format_jst};
 use mallguard_domain::service::HoldPage;
 use mallguard_domain::token::LinkAction;
 use minijinja::{Environment, context};
 use serde::Serialize;
 
+/// The page templates compiled into this build.
+const SOURCES: [(&str, &str); 9] = [
+    ("base.html", include_str!("templates/base.html")),
+    ("contact_ja.html", include_str!("templates/contact_ja.html")),
+    ("contact_en.html", include_str!("templates/contact_en.html")),
+    ("macros_ja.html", include_str!("templates/macros_ja.html")),
+    ("macros_en.html", include_str!("templates/macros_en.html")),
+    ("hold_ja.html", include_str!("templates/hold_ja.html")),
+    ("hold_en.html", include_str!("templates/hold_en.html")),
+    ("error_ja.html", include_str!("templates/error_ja.html")),
+    ("error_en.html", include_str!("templates/error_en.html")),
+];
+
 /// Built once per process: parsing the templates on every request would be wasted work.
-static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
-    template_environment(&[
-        ("base.html", include_str!("templates/base.html")),
-        ("contact_ja.html", include_str!("templates/contact_ja.html")),
-        ("contact_en.html", include_str!("templates/contact_en.html")),
-        ("macros_ja.html", include_str!("templates/macros_ja.html")),
-        ("macros_en.html", include_str!("templates/macros_en.html")),
-        ("hold_ja.html", include_str!("templates/hold_ja.html")),
-        ("hold_en.html", include_str!("templates/hold_en.html")),
-        ("error_ja.html", include_str!("templates/error_ja.html")),
-        ("error_en.html", include_str!("templates/error_en.html")),
-    ])
-});
+static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| template_environment(&SOURCES));
+
+/// The version of the page templates, as the evidence names it beside each page shown: the first 16 hex
+/// digits of a SHA-256 over their sources.
+pub fn template_version() -> &'static str {
+    static VERSION: LazyLock<String> = LazyLock::new(|| {
+        let mut all = Vec::new();
+        for (name, source) in SOURCES {
+            all.extend_from_slice(name.as_bytes());
+            all.push(0);
+            all.extend_from_slice(&(source.len() as u64).to_be_bytes());
+            all.extend_from_slice(source.as_bytes());
+        }
+        mallguard_domain::service::sha256_hex(&all)[..16].to_owned()
+    });
+    &VERSION
+}
 
 /// The language of one page and how to reach the shop: what every page, error pages too, needs.
 #[derive(Debug, Clone)]
@@ -124,6 +142,24 @@ impl Chrome {
             resolved_at: resolution.map(|r| format_jst(r.at, lang)),
             mall_cancel: page.mall_cancel.map(|state| state.as_str()),
             cancel_by_hand: page.cancel_by_hand,
+            related: page
+                .related
+                .iter()
+                .map(|o| OrderSummary::of_other(o, &page.held, lang))
+                .collect(),
+            all_items: {
+                let everything: Vec<&Order> = [&page.original, &page.held].into_iter().chain(&page.related).collect();
+                mallguard_domain::bundle::items_line(&everything, &page.products, lang)
+            },
+            // Once settled, what arrives: the earlier order, the held one unless cancelled, the related ones.
+            arrival: match hold.state {
+                HoldState::Confirmed | HoldState::Released | HoldState::Cancelled => {
+                    let held = (hold.state != HoldState::Cancelled).then_some(&page.held);
+                    let arriving = mallguard_domain::bundle::remaining(&page.original, held, &page.related);
+                    Some(ArrivalView::of(&page.held, &arriving, &page.group(), lang))
+                }
+                _ => None,
+            },
             resolved_by: resolution.map(|r| match r.by {
                 Resolver::Buyer => "buyer",
                 Resolver::Staff { .. } => "staff",
@@ -218,6 +254,12 @@ struct HoldView {
     mall_cancel: Option<&'static str>,
     /// Cancelled, but the staff cancel it at the mall by hand: in progress until they have.
     cancel_by_hand: bool,
+    /// The buyer's other open orders to the same recipient, shown as the earlier order is.
+    related: Vec<OrderSummary>,
+    /// Everything ordered, added up: 「A × 2、B × 1」.
+    all_items: String,
+    /// What arrives, in how many parcels, once the hold is settled.
+    arrival: Option<ArrivalView>,
 }
 
 #[derive(Serialize)]
@@ -264,6 +306,9 @@ mod tests {
             expired: false,
             mall_cancel,
             cancel_by_hand: false,
+            related: vec![],
+            bundling: Default::default(),
+            products: Default::default(),
         };
         let chrome = Chrome {
             shop: Arc::new(mallguard_domain::testing::shop()),

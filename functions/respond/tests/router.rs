@@ -560,3 +560,33 @@ async fn the_page_is_in_the_buyers_language_unless_the_link_asks_for_another() {
     let asked = held.get(&format!("{}?lang=ja", h(&held.cancel))).await;
     assert!(asked.html.contains("<html lang=\"ja\">"));
 }
+
+#[tokio::test]
+async fn the_evidence_keeps_the_digest_of_exactly_the_page_the_buyer_was_shown() {
+    let held = Held::new().await;
+    let page = held.get(&h(&held.cancel)).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let english = held.get(&format!("{}?lang=en", h(&held.confirm))).await;
+    let order = held.hold().await.order;
+    let shown: Vec<_> = held
+        .store
+        .history(&order)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|h| match h.event {
+            Event::PageOpened { page, .. } => page,
+            _ => None,
+        })
+        .collect();
+    assert_eq!(shown.len(), 2, "one record per page shown");
+    let digest = |html: &str| mallguard_domain::service::sha256_hex(html.as_bytes());
+    assert_eq!(shown[0].digest, digest(&page.html), "the very bytes served");
+    assert_eq!(shown[0].lang, mallguard_domain::Language::Ja);
+    assert_eq!(shown[1].digest, digest(&english.html));
+    assert_eq!(shown[1].lang, mallguard_domain::Language::En);
+    assert_eq!(shown[0].template, mallguard_respond::template_version());
+    // The same hold renders the same bytes again: a page is reproduced from the hold and proven by its digest.
+    let again = held.get(&h(&held.cancel)).await;
+    assert_eq!(digest(&again.html), shown[0].digest);
+}

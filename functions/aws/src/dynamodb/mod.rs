@@ -17,7 +17,7 @@
 //! |---|---|---|---|---|---|---|
 //! | order | `ORDER#{mall}/{shop}/{order id}` | `ORDER` | `lookup`: `MALLORDER#{mall}#{order id}` / `{shop}` | `version` N, `doc` S (StoredOrder without `raw`), `raw` B (zlib) | yes | GetItem by ref; `orders_with_id` Queries `lookup` |
 //! | order number | the order's pk | `NUMBER` | `lookup`: `MALLORDER#{mall}#{number without its #}` / `{shop}` | – | yes, the order's (written with it) | written unconditionally in the order's transaction whenever the order is, if its buyer knows it by a number other than its order id (Shopify's `#1001`); `orders_with_id` finds it with the order ids |
-//! | match-index entry | `KEY#{identity key}` | `AT#{placed_at}#{order key}` | – | `doc` S (IndexEntry: hashes only) | yes | the ingest Query below |
+//! | match-index entry | `KEY#{identity key}` | `AT#{placed_at}#{order key}` | – | `doc` S (IndexEntry: hashes only) | yes | the ingest Query below; the same Query per key of a held order lists the buyer's related orders for the buyer's page and an answer (`index_window`) |
 //! | head | `KEY#{identity key}` | `~HEAD` | – | `version` N | yes, refreshed by every bump | the ingest Query below; bumped under a condition by every decision |
 //! | hold | `HOLD#{hold id}` | `HOLD` | `due` while held: `DUE#HOLD` / `{next_due}#{id}`; `lookup`: `HOLDS` / `{created_at}#{id}` | `version` N, `state` S, `doc` S | yes | GetItem; `due_holds` Queries `due`; `holds` Queries `lookup` newest first |
 //! | notice | `NOTICE#{notice id}` | `NOTICE` | `due` while pending: `DUE#NOTICE` / `{next_attempt_at}#{id}` | `version` N, `doc` S (the rendered mail) | yes | GetItem; `pending_notices` Queries `due` |
@@ -716,6 +716,30 @@ impl IngestStore for DynamoDbStore {
             heads,
             blacklisted,
         })
+    }
+
+    async fn index_window(
+        &self,
+        keys: &[IdentityKey],
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<IndexEntry>, StoreError> {
+        let now = self.clock.now();
+        let unique: Vec<&IdentityKey> = keys.iter().collect::<BTreeSet<_>>().into_iter().collect();
+        let windows =
+            futures_util::future::try_join_all(unique.iter().map(|key| self.key_window(key, from, now))).await?;
+        let mut entries: Vec<IndexEntry> = vec![];
+        for window in windows {
+            for entry in window.entries {
+                if entry.placed_at < from || entry.placed_at > to {
+                    continue;
+                }
+                if !entries.iter().any(|e| e.key == entry.key && e.order == entry.order) {
+                    entries.push(entry);
+                }
+            }
+        }
+        Ok(entries)
     }
 
     async fn delivery_digest(&self, delivery: &str) -> Result<Option<PayloadDigest>, StoreError> {

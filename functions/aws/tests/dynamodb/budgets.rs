@@ -805,3 +805,94 @@ async fn the_buyers_cancellation_and_the_deadline_at_the_mall_cost_transactions_
     assert_eq!(with.of("TransactWriteItems"), without.of("TransactWriteItems") + 2);
     assert_eq!(with.total(), without.total() + 2, "nothing else: {with}");
 }
+
+/// The buyer's other open orders (関連するご注文) cost the ingest path nothing it does not read anyway but
+/// one GetItem per related order, and only when a hold is made: they come from the index entries the
+/// decision read. The buyer's page and answer read the index once more (one Query per key, a pair's page
+/// as well) and one GetItem per related order.
+#[tokio::test]
+async fn related_orders_cost_one_getitem_each_and_only_when_a_hold_is_made() {
+    let table = Table::new().await;
+    let world = World::new(table.store.clone());
+    let with_b = |n: usize, tag: &str| {
+        let mut b = customer_order(n, &format!("{tag}-b"), "2026-11-23T03:02:00Z");
+        b.lines =
+            mallguard_domain::order::OrderLines::parse(vec![mallguard_domain::testing::line("SKU-B", 1)]).unwrap();
+        b
+    };
+    let first = customer_order(31, "budget-rel-1", "2026-11-23T03:00:00Z");
+    let keys = keys_of(&first);
+    world.app.ingest(incoming(first)).await.unwrap();
+    table.counts.reset();
+    assert_eq!(
+        world.app.ingest(incoming(with_b(31, "budget-rel"))).await.unwrap(),
+        IngestOutcome::Accepted
+    );
+    let accepted = table.counts.take();
+    println!("B, accepted beside A: {accepted}");
+    assert_eq!(
+        (accepted.of("Query"), accepted.of("GetItem"), accepted.total()),
+        (keys, 0, keys + 1),
+        "an order that is not held reads no related order: {accepted}"
+    );
+    let duplicate = customer_order(31, "budget-rel-3", "2026-11-23T03:05:00Z");
+    let IngestOutcome::Held { hold, notified: true } = world.app.ingest(incoming(duplicate)).await.unwrap() else {
+        panic!("the second A is held")
+    };
+    let held = table.counts.take();
+    println!("the second A, held beside B: {held}");
+    assert_eq!(held.of("Query"), keys, "no Query more than a pair's hold: {held}");
+    assert_eq!(held.of("GetItem"), 2, "the original order and B: {held}");
+    assert_eq!(held.of("TransactWriteItems"), 3, "as a pair's hold: {held}");
+    let notice = world
+        .mails_of(mallguard_domain::notice::NoticeKind::Notice)
+        .pop()
+        .unwrap();
+    assert!(notice.text.contains("そのほかのご注文"), "{}", notice.text);
+
+    // A pair without B, for the page and the answer.
+    world
+        .app
+        .ingest(incoming(customer_order(32, "budget-pair-1", "2026-11-23T03:00:00Z")))
+        .await
+        .unwrap();
+    let IngestOutcome::Held { hold: pair, .. } = world
+        .app
+        .ingest(incoming(customer_order(32, "budget-pair-2", "2026-11-23T03:05:00Z")))
+        .await
+        .unwrap()
+    else {
+        panic!("held")
+    };
+    let cost = |hold, answer: bool| {
+        let token = world.token(&hold, 0);
+        let app = world.app.clone();
+        let table = &table;
+        async move {
+            table.counts.reset();
+            if answer {
+                app.answer(&token).await.unwrap();
+            } else {
+                app.view(&token).await.unwrap();
+            }
+            table.counts.take()
+        }
+    };
+    let (pair_view, view) = (cost(pair.clone(), false).await, cost(hold.clone(), false).await);
+    println!("the page of a pair: {pair_view}; beside B: {view}");
+    assert!(
+        pair_view.of("Query") >= keys,
+        "the page looks for related orders: {pair_view}"
+    );
+    assert_eq!(view.of("Query"), pair_view.of("Query"));
+    assert_eq!(view.of("GetItem"), pair_view.of("GetItem") + 1, "B: {view}");
+    let (pair_answer, answer) = (cost(pair, true).await, cost(hold, true).await);
+    println!("ship both, a pair: {pair_answer}; beside B: {answer}");
+    assert_eq!(answer.of("Query"), pair_answer.of("Query"));
+    assert_eq!(
+        answer.of("GetItem"),
+        pair_answer.of("GetItem") + 2,
+        "B for the receipt and for the page after it: {answer}"
+    );
+    assert_eq!(answer.of("TransactWriteItems"), pair_answer.of("TransactWriteItems"));
+}

@@ -68,6 +68,7 @@ async fn every_read_follows_the_pages_past_the_first() {
             SystemClock.now(),
             mallguard_domain::history::Event::PageOpened {
                 hold: holds[0].id.clone(),
+                page: None,
             },
         ));
         batch.quarantine.push((

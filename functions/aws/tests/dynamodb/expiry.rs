@@ -74,7 +74,10 @@ fn everything(id: &str) -> Everything {
     let history = HistoryEntry::new(
         &order.order.order_ref,
         SystemClock.now(),
-        Event::PageOpened { hold: hold.id.clone() },
+        Event::PageOpened {
+            hold: hold.id.clone(),
+            page: None,
+        },
     );
     let cursor = PollCursor {
         mall: Mall::Rakuten,

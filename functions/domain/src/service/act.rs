@@ -503,6 +503,7 @@ impl Mallguard {
             at_mall: Some(action.kind),
             refusal,
             undelivered: None,
+            group: None,
         };
         Ok(self.templates.hold_mail(kind, &ctx)?.map(|mail| {
             let mut notice = Notice::new(

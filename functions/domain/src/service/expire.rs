@@ -209,6 +209,7 @@ impl Mallguard {
                     by: Resolver::Deadline,
                     held: &held,
                     original: &original,
+                    related: None,
                     now,
                 };
                 match self.settle_into(&mut batch, settling)? {

@@ -278,9 +278,17 @@ impl Mallguard {
                 urgent: hold.urgent,
             },
         ));
+        // The buyer's other open orders, from the index entries this decision read anyway: a read per
+        // related order, only when a hold is made and the buyer has any.
+        let related = self
+            .related_orders(&stored, &original.order.order_ref, Some(&snapshot.entries))
+            .await?;
         let mut notices = vec![];
         for kind in [NoticeKind::Notice, NoticeKind::StaffNewHold] {
-            if let Some(mut notice) = self.hold_notice(kind, &hold, &stored, &original, now)? {
+            let at_mall = self.asked_of_mall(&hold);
+            if let Some(mut notice) =
+                self.hold_notice_with(kind, &hold, &stored, &original, at_mall, None, Some(&related), now)?
+            {
                 match deadline.send_at {
                     // Quiet hours of a carrier address: the sweep sends it when they end.
                     Some(send_at) if kind == NoticeKind::Notice => {
@@ -513,6 +521,7 @@ impl Mallguard {
                         by: Resolver::Mall,
                         held: &updated,
                         original: &original,
+                        related: None,
                         now,
                     },
                 )?;
@@ -529,6 +538,7 @@ impl Mallguard {
                             by: Resolver::Mall,
                             held: &held,
                             original: &updated,
+                            related: None,
                             now,
                         },
                     )?;
@@ -548,6 +558,7 @@ impl Mallguard {
                         by: Resolver::Mall,
                         held: &updated,
                         original: &original,
+                        related: None,
                         now,
                     },
                 )?;

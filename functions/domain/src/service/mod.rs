@@ -22,7 +22,7 @@ pub use ingest::{Incoming, IngestOutcome};
 pub use mail_events::{MailOutcome, MailReport, MailReportOutcome};
 pub use notified::{NotificationError, NotificationOutcome, OrderNotification};
 pub use poll::{CREDENTIALS_WARNING, PollBudget, PollReport, STALE_FEED};
-pub use respond::{Answer, HoldPage};
+pub use respond::{Answer, HoldPage, PageMeta, sha256_hex};
 pub use shops::ShopSettingsError;
 pub use staff::{Blacklisting, HoldDetail, MAX_NOTE_CHARS, StaffError};
 
@@ -45,6 +45,9 @@ use crate::token::{LinkAction, LinkSigner};
 
 /// How often a decision is re-read and retried when concurrent writers keep winning.
 const MAX_ATTEMPTS: usize = 16;
+/// The most related orders read beside one hold: a buyer's open orders in the window are a handful; the
+/// bound keeps a runaway identity (a shared office phone) from costing a read per order it ever placed.
+pub const MAX_RELATED: usize = 10;
 /// How often a notice is tried before it is given up: with the back-off of [`Notice::failed`] (1, 2, 4 … 32
 /// minutes, then an hour) the ten tries span about four hours (243 minutes), and then the staff take over.
 const MAX_SEND_ATTEMPTS: u32 = 10;
@@ -179,6 +182,8 @@ struct Settling<'a> {
     by: Resolver,
     held: &'a StoredOrder,
     original: &'a StoredOrder,
+    /// The buyer's related orders, where the settler read them: the buyer's receipt says what arrives.
+    related: Option<&'a [StoredOrder]>,
     now: Timestamp,
 }
 
@@ -207,6 +212,32 @@ pub struct Evidence {
     pub order: StoredOrder,
     pub hold: Option<Hold>,
     pub history: Vec<HistoryEntry>,
+    /// Every mail the history says was written about this order, as kept (its exact text), in the order
+    /// they were written; a mail past the retention period is gone and only its digest in the history stays.
+    pub mails: Vec<Notice>,
+}
+
+impl Evidence {
+    /// The digest the history recorded for `notice` when it was sent (else when it was written).
+    pub fn recorded_digest(&self, notice: &NoticeId) -> Option<&str> {
+        let mut queued = None;
+        for entry in &self.history {
+            match &entry.event {
+                Event::NoticeSent {
+                    notice: id,
+                    digest: Some(digest),
+                    ..
+                } if id == notice => return Some(digest),
+                Event::NoticeQueued {
+                    notice: id,
+                    digest: Some(digest),
+                    ..
+                } if id == notice => queued = Some(digest.as_str()),
+                _ => {}
+            }
+        }
+        queued
+    }
 }
 
 /// mallguard's use cases over injected ports.
@@ -370,7 +401,25 @@ impl Mallguard {
         undelivered: Option<crate::notice::Undelivered>,
         now: Timestamp,
     ) -> Result<Option<Notice>, RenderError> {
+        self.hold_notice_with(kind, hold, held, original, at_mall, undelivered, None, now)
+    }
+
+    /// The same, with the buyer's related orders read by the writer (None: not read, the mail speaks of the
+    /// two orders alone).
+    #[allow(clippy::too_many_arguments)]
+    fn hold_notice_with(
+        &self,
+        kind: NoticeKind,
+        hold: &Hold,
+        held: &StoredOrder,
+        original: &StoredOrder,
+        at_mall: Option<ActionKind>,
+        undelivered: Option<crate::notice::Undelivered>,
+        related: Option<&[StoredOrder]>,
+        now: Timestamp,
+    ) -> Result<Option<Notice>, RenderError> {
         let links = matches!(kind, NoticeKind::Notice | NoticeKind::Reminder).then(|| self.links(hold));
+        let related: Option<Vec<crate::order::Order>> = related.map(|r| r.iter().map(|o| o.order.clone()).collect());
         let ctx = HoldMailContext {
             shop: &self.settings.shop,
             hold,
@@ -380,6 +429,11 @@ impl Mallguard {
             at_mall,
             refusal: None,
             undelivered,
+            group: related.as_deref().map(|related| crate::notice::OrderGroup {
+                related,
+                bundling: &self.settings.policy.bundling,
+                products: &self.settings.products,
+            }),
         };
         Ok(self.templates.hold_mail(kind, &ctx)?.map(|mail| {
             let mut notice = Notice::new(
@@ -398,6 +452,49 @@ impl Mallguard {
         }))
     }
 
+    /// The buyer's other open orders beside a hold on `held` (関連するご注文): those the index entries of
+    /// `held`'s keys name inside the window around it (`entries` when the writer read them already, else one
+    /// read of the index per key), to exactly `held`'s recipient, neither `held` nor `original`, open and not
+    /// held themselves (a held one has its own notice). One read per order, at most [`MAX_RELATED`].
+    async fn related_orders(
+        &self,
+        held: &StoredOrder,
+        original: &OrderRef,
+        entries: Option<&[IndexEntry]>,
+    ) -> Result<Vec<StoredOrder>, ServiceError> {
+        let window = self.settings.policy.window;
+        let placed = held.order.placed_at;
+        let read;
+        let entries = match entries {
+            Some(entries) => entries,
+            None if held.identity.keys.is_empty() => return Ok(vec![]),
+            None => {
+                let from = placed.saturating_sub(window).unwrap_or(placed);
+                let to = placed.saturating_add(window).unwrap_or(placed);
+                read = self.store.index_window(&held.identity.keys, from, to).await?;
+                &read
+            }
+        };
+        let refs = crate::bundle::related_refs(
+            &held.identity.keys,
+            &held.identity.recipient,
+            &[&held.order.order_ref, original],
+            entries,
+            placed,
+            window,
+        );
+        let mut related = vec![];
+        for order in refs.iter().take(MAX_RELATED) {
+            if let Some(stored) = self.store.order(order).await?
+                && stored.order.status == OrderStatus::Open
+                && stored.hold.is_none()
+            {
+                related.push(stored);
+            }
+        }
+        Ok(related)
+    }
+
     async fn load_order(&self, order: &OrderRef) -> Result<StoredOrder, ServiceError> {
         self.store
             .order(order)
@@ -414,6 +511,7 @@ impl Mallguard {
             by,
             held,
             original,
+            related,
             now,
         } = s;
         let mut settled = match hold.settle(decision, by.clone(), now) {
@@ -470,7 +568,7 @@ impl Mallguard {
             at_mall == Some(ActionKind::Cancel) && matches!(kind, NoticeKind::Receipt | NoticeKind::Cancellation)
         };
         for kind in kinds.iter().filter(|k| !waits(k)) {
-            if let Some(notice) = self.hold_notice_at(*kind, &settled, held, original, at_mall, None, now)? {
+            if let Some(notice) = self.hold_notice_with(*kind, &settled, held, original, at_mall, None, related, now)? {
                 queue(batch, notice, now);
             }
         }
@@ -585,6 +683,7 @@ impl Mallguard {
                         notice: notice.id.clone(),
                         kind: notice.kind,
                         message_id: message_id.clone(),
+                        digest: Some(notice.mail.digest()),
                     };
                     (notice.sent(message_id), event)
                 }
@@ -853,10 +952,20 @@ impl Mallguard {
             None => None,
         };
         let history = self.store.history(order).await?;
+        let mut mails: Vec<Notice> = vec![];
+        for entry in &history {
+            if let Event::NoticeQueued { notice, .. } = &entry.event
+                && !mails.iter().any(|m| &m.id == notice)
+                && let Some(kept) = self.store.notice(notice).await?
+            {
+                mails.push(kept);
+            }
+        }
         Ok(Evidence {
             order: stored,
             hold,
             history,
+            mails,
         })
     }
 
@@ -895,6 +1004,8 @@ fn queue(batch: &mut WriteBatch, notice: Notice, now: Timestamp) {
             Event::NoticeQueued {
                 notice: notice.id.clone(),
                 kind: notice.kind,
+                digest: Some(notice.mail.digest()),
+                template: Some(crate::notice::template_version().to_owned()),
             },
         ));
     }
@@ -930,6 +1041,8 @@ pub fn index_entries(stored: &StoredOrder) -> Vec<IndexEntry> {
 
 #[cfg(test)]
 mod act_tests;
+#[cfg(test)]
+mod bundle_tests;
 #[cfg(test)]
 mod poll_tests;
 #[cfg(test)]

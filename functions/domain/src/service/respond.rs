@@ -30,6 +30,36 @@ pub struct HoldPage {
     /// A cancelled hold whose order mallguard does not cancel at the mall (the own store, a relay, a shop
     /// without credentials): the staff do it by hand, and until then it is only in progress.
     pub cancel_by_hand: bool,
+    /// The buyer's other open orders to the held order's recipient (関連するご注文), oldest first: the page
+    /// shows everything the buyer ordered, and after an answer what will arrive.
+    pub related: Vec<Order>,
+    /// The shop's bundling (同梱) and product map, to say in how many parcels it arrives.
+    pub bundling: crate::bundle::Bundling,
+    pub products: crate::identity::ProductMap,
+}
+
+impl HoldPage {
+    /// The related orders and the shop's bundling, as the mails take them.
+    pub fn group(&self) -> crate::notice::OrderGroup<'_> {
+        crate::notice::OrderGroup {
+            related: &self.related,
+            bundling: &self.bundling,
+            products: &self.products,
+        }
+    }
+}
+
+/// What a page was rendered from besides the hold: the version of the page templates and the language.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageMeta {
+    pub template: String,
+    pub lang: crate::Language,
+}
+
+/// SHA-256 of `bytes`, in hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The result of pressing a button.
@@ -53,14 +83,17 @@ impl Mallguard {
     }
 
     async fn page(&self, token: &LinkToken, hold: Hold, expired: bool) -> Result<HoldPage, ServiceError> {
-        let shop = self
-            .in_shop(hold.order.mall, &hold.order.shop)
-            .await
-            .settings
-            .shop
-            .clone();
-        let held = self.load_order(&hold.order).await?.order;
+        let this = self.in_shop(hold.order.mall, &hold.order.shop).await;
+        let shop = this.settings.shop.clone();
+        let held = self.load_order(&hold.order).await?;
         let original = self.load_order(&hold.original).await?.order;
+        // A blacklisted customer's hold is the staff's alone: the buyer was never sent its link.
+        let related = if hold.blacklisted.is_none() {
+            this.related_orders(&held, &hold.original, None).await?
+        } else {
+            vec![]
+        };
+        let held = held.order;
         // An unsettled hold can be answered until its link expires, also past the deadline when it waits
         // for the staff (an Amazon order is cancelled only on the buyer's word).
         let open = hold.state == crate::hold::HoldState::Held && !expired;
@@ -91,6 +124,9 @@ impl Mallguard {
             expired,
             mall_cancel,
             cancel_by_hand,
+            related: related.into_iter().map(|r| r.order).collect(),
+            bundling: this.settings.policy.bundling.clone(),
+            products: this.settings.products.clone(),
         })
     }
 
@@ -103,19 +139,41 @@ impl Mallguard {
 
     /// The page behind a link (GET). Changes no hold; the opening is noted in the evidence.
     pub async fn view(&self, token: &str) -> Result<HoldPage, ServiceError> {
+        let (page, _) = self.view_rendered(token, |_| Err::<(String, PageMeta), ()>(())).await?;
+        Ok(page)
+    }
+
+    /// The page behind a link (GET), rendered by `render` into its HTML with the page templates' version
+    /// and language; the opening is noted in the evidence with the SHA-256 of exactly that HTML, so what the
+    /// buyer was shown is proven as the mails are. Changes no hold.
+    pub async fn view_rendered<E>(
+        &self,
+        token: &str,
+        render: impl FnOnce(&HoldPage) -> Result<(String, PageMeta), E>,
+    ) -> Result<(HoldPage, Result<String, E>), ServiceError> {
         let (token, expired) = self.verify_link(token)?;
         let hold = self.load_hold(&token.hold).await?;
+        let page = self.page(&token, hold, expired).await?;
+        let rendered = render(&page);
         if !expired {
+            let shown = rendered.as_ref().ok().map(|(html, meta)| crate::history::PageShown {
+                digest: sha256_hex(html.as_bytes()),
+                template: meta.template.clone(),
+                lang: meta.lang,
+            });
             let mut batch = WriteBatch::default();
-            let event = Event::PageOpened { hold: hold.id.clone() };
+            let event = Event::PageOpened {
+                hold: page.hold.id.clone(),
+                page: shown,
+            };
             batch
                 .history
-                .push(HistoryEntry::new(&hold.order, self.clock.now(), event));
+                .push(HistoryEntry::new(&page.hold.order, self.clock.now(), event));
             if let Err(err) = self.store.commit(batch).await {
-                tracing::warn!(hold = %hold.id, error = %err, "could not note the page opening");
+                tracing::warn!(hold = %page.hold.id, error = %err, "could not note the page opening");
             }
         }
-        self.page(&token, hold, expired).await
+        Ok((page, rendered.map(|(html, _)| html)))
     }
 
     /// Performs the link's action (POST), once. A second press, or one after the staff or the deadline
@@ -158,6 +216,13 @@ impl Mallguard {
             let this = self.in_shop(hold.order.mall, &hold.order.shop).await;
             let held = self.load_order(&hold.order).await?;
             let original = self.load_order(&hold.original).await?;
+            // The receipt says what arrives: the buyer's other open orders are read for it (not for a hold
+            // already settled, nor a blacklisted customer's, whom nobody mails).
+            let related = if hold.state == crate::hold::HoldState::Held && hold.blacklisted.is_none() {
+                this.related_orders(&held, &hold.original, None).await?
+            } else {
+                vec![]
+            };
             let mut batch = WriteBatch::default();
             let settling = Settling {
                 hold: &hold,
@@ -165,6 +230,7 @@ impl Mallguard {
                 by: by.clone(),
                 held: &held,
                 original: &original,
+                related: Some(&related),
                 now,
             };
             let settled = match this.settle_into(&mut batch, settling)? {

@@ -23,6 +23,11 @@ pub struct HoldDetail {
     pub notices: Vec<Notice>,
     pub actions: Vec<MallAction>,
     pub history: Vec<HistoryEntry>,
+    /// The customer's other open orders to the held order's recipient (see [`Mallguard::related_orders`]).
+    pub related: Vec<StoredOrder>,
+    /// 同梱候補 under the held order's shop's bundling: the open orders among the held, the earlier and the
+    /// related ones that ship together to the held order's address; empty when the shop does not bundle.
+    pub bundle_candidates: Vec<crate::ids::OrderRef>,
 }
 
 /// The longest note kept on a hold.
@@ -210,6 +215,16 @@ impl Mallguard {
             }
         }
         let history = self.store.history(&hold.order).await?;
+        let this = self.in_shop(hold.order.mall, &hold.order.shop).await;
+        let related = this.related_orders(&held, &hold.original, None).await?;
+        let group: Vec<&crate::order::Order> = [&original.order, &held.order]
+            .into_iter()
+            .chain(related.iter().map(|r| &r.order))
+            .collect();
+        let bundle_candidates = crate::bundle::bundle_candidates(&held.order, &group, &this.settings.policy.bundling)
+            .into_iter()
+            .map(|o| o.order_ref.clone())
+            .collect();
         Ok(HoldDetail {
             hold,
             held,
@@ -217,6 +232,8 @@ impl Mallguard {
             notices,
             actions,
             history,
+            related,
+            bundle_candidates,
         })
     }
 

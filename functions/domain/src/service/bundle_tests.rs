@@ -1,0 +1,291 @@
+//! The buyer's whole picture: related orders in the notice, on the page and in the receipt, bundling
+//! (同梱) in the staff alert and the receipt, and a gift to somebody else kept out of it.
+
+use std::sync::Arc;
+
+use super::*;
+use crate::bundle::Bundling;
+use crate::hold::HoldState;
+use crate::notice::{Mail, NoticeKind};
+use crate::order::{Order, OrderLines};
+use crate::ports::roles::*;
+use crate::testing::{ManualClock, MemoryStore, RecordingMailer, incoming, line, link_tokens, order_at, settings};
+
+struct World {
+    app: Mallguard,
+    store: Arc<MemoryStore>,
+    mailer: Arc<RecordingMailer>,
+}
+
+fn world(bundling: Bundling) -> World {
+    let mut settings = settings();
+    settings.policy.bundling = bundling;
+    let store = Arc::new(MemoryStore::default());
+    let mailer = Arc::new(RecordingMailer::default());
+    let clock = Arc::new(ManualClock::at("2026-11-23T03:10:01Z"));
+    let app = Mallguard::new(store.clone(), mailer.clone(), clock, settings);
+    World { app, store, mailer }
+}
+
+impl World {
+    fn mails_of(&self, kind: NoticeKind) -> Vec<Mail> {
+        self.mailer
+            .mails()
+            .into_iter()
+            .filter(|m| m.tags.contains(&("kind".into(), kind.as_str().into())))
+            .collect()
+    }
+
+    async fn ingest(&self, order: Order) -> IngestOutcome {
+        self.app.ingest(incoming(order)).await.unwrap()
+    }
+}
+
+/// Tea A on Rakuten at 12:00 JST; `id` and `at` as given.
+fn tea_a(id: &str, at: &str, mall: Mall) -> Order {
+    let mut o = order_at(id, at);
+    o.order_ref.mall = mall;
+    o
+}
+
+fn tea_b(id: &str, at: &str, mall: Mall) -> Order {
+    let mut o = tea_a(id, at, mall);
+    o.lines = OrderLines::parse(vec![line("SKU-B", 1)]).unwrap();
+    o
+}
+
+const ALL_ITEMS: &str = "有機緑茶 SKU-A × 2、有機緑茶 SKU-B × 1";
+
+#[tokio::test]
+async fn a_a_b_on_two_malls_the_notice_lists_all_three_and_the_staff_alert_the_bundle_candidates() {
+    let w = world("all".parse().unwrap());
+    // A on Rakuten, B on Rakuten, then A again on Yahoo!: the second A is held, B is not.
+    assert_eq!(
+        w.ingest(tea_a("RA-1", "2026-11-23T03:00:00Z", Mall::Rakuten)).await,
+        IngestOutcome::Accepted
+    );
+    assert_eq!(
+        w.ingest(tea_b("RB-1", "2026-11-23T03:02:00Z", Mall::Rakuten)).await,
+        IngestOutcome::Accepted
+    );
+    let held = w.ingest(tea_a("YA-2", "2026-11-23T03:05:00Z", Mall::Yahoo)).await;
+    assert!(matches!(held, IngestOutcome::Held { notified: true, .. }), "{held:?}");
+
+    let notice = w.mails_of(NoticeKind::Notice).pop().unwrap();
+    let html = notice.html.clone().unwrap();
+    for text in [&notice.text, &html] {
+        assert!(
+            text.contains(&format!("{ALL_ITEMS} のご注文をいただいております（3件）")),
+            "{text}"
+        );
+        // Which one is held, and the two others by their masked numbers.
+        assert!(text.contains("YA-2") && text.contains("**-1"), "{text}");
+        assert!(text.contains("そのほかのご注文"), "{text}");
+    }
+    assert!(
+        notice
+            .text
+            .contains("保留しているのは、上の後のご注文（注文番号 YA-2）だけです")
+    );
+
+    let staff = w.mails_of(NoticeKind::StaffNewHold).pop().unwrap();
+    let candidates = staff
+        .text
+        .split("【同梱候補】")
+        .nth(1)
+        .expect("the staff alert lists 同梱候補");
+    for number in ["RA-1", "RB-1", "YA-2"] {
+        assert!(candidates.contains(number), "{number} missing from:\n{}", staff.text);
+    }
+    assert!(staff.text.contains(&format!("合計: {ALL_ITEMS}")), "{}", staff.text);
+}
+
+#[tokio::test]
+async fn a_a_b_the_page_shows_all_three_and_the_receipt_after_ship_both_says_one_parcel() {
+    let w = world("all".parse().unwrap());
+    w.ingest(tea_a("RA-1", "2026-11-23T03:00:00Z", Mall::Rakuten)).await;
+    let held = w.ingest(tea_a("YA-2", "2026-11-23T03:05:00Z", Mall::Yahoo)).await;
+    let IngestOutcome::Held { hold, .. } = held else {
+        panic!("{held:?}")
+    };
+    // B comes after the notice went: the page and the receipt still show it.
+    assert_eq!(
+        w.ingest(tea_b("RB-3", "2026-11-23T03:07:00Z", Mall::Rakuten)).await,
+        IngestOutcome::Accepted
+    );
+    let notice = w.mails_of(NoticeKind::Notice).pop().unwrap();
+    let confirm = link_tokens(&notice)[0].clone();
+    let page = w.app.view(&confirm).await.unwrap();
+    assert_eq!(page.related.len(), 1);
+    assert_eq!(page.related[0].order_ref.order_id.as_str(), "RB-3");
+
+    let Answer::Done(page) = w.app.answer(&confirm).await.unwrap() else {
+        panic!("settles")
+    };
+    assert_eq!(page.hold.state, HoldState::Confirmed);
+    let receipt = w.mails_of(NoticeKind::Receipt).pop().unwrap();
+    for needle in [
+        "【お届けする内容】",
+        &format!("合計: {ALL_ITEMS}"),
+        "以上3件のご注文を、1つの荷物にまとめてお届けいたします（同梱）。",
+        "YA-2",
+    ] {
+        assert!(
+            receipt.text.contains(needle),
+            "{needle} missing from:\n{}",
+            receipt.text
+        );
+    }
+    assert!(
+        !receipt.text.contains("RB-3"),
+        "another order's number is masked:\n{}",
+        receipt.text
+    );
+    assert_eq!(w.store.hold(&hold).await.unwrap().unwrap().state, HoldState::Confirmed);
+}
+
+#[tokio::test]
+async fn without_bundling_the_receipt_says_how_many_parcels_and_after_a_cancellation_what_remains() {
+    let w = world(Bundling::Off);
+    w.ingest(tea_a("RA-1", "2026-11-23T03:00:00Z", Mall::Rakuten)).await;
+    w.ingest(tea_b("RB-2", "2026-11-23T03:02:00Z", Mall::Rakuten)).await;
+    w.ingest(tea_a("YA-3", "2026-11-23T03:05:00Z", Mall::Yahoo)).await;
+    let notice = w.mails_of(NoticeKind::Notice).pop().unwrap();
+    assert!(
+        !w.mails_of(NoticeKind::StaffNewHold)[0].text.contains("同梱候補"),
+        "no candidates when the shop does not bundle"
+    );
+    let cancel = link_tokens(&notice)[1].clone();
+    let Answer::Done(_) = w.app.answer(&cancel).await.unwrap() else {
+        panic!("settles")
+    };
+    let receipt = w.mails_of(NoticeKind::Receipt).pop().unwrap();
+    for needle in [
+        "合計: 有機緑茶 SKU-A × 1、有機緑茶 SKU-B × 1",
+        "2つの荷物に分けてお届けいたします。",
+    ] {
+        assert!(
+            receipt.text.contains(needle),
+            "{needle} missing from:\n{}",
+            receipt.text
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_gift_to_another_recipient_is_never_listed_as_a_related_order() {
+    let w = world("all".parse().unwrap());
+    w.ingest(tea_a("RA-1", "2026-11-23T03:00:00Z", Mall::Rakuten)).await;
+    // The same buyer sends B as a gift to somebody else, on the same mall, in between.
+    let mut gift = tea_b("GIFT-77", "2026-11-23T03:02:00Z", Mall::Rakuten);
+    gift.gift = true;
+    gift.ship_to.name = "佐藤 一郎".into();
+    gift.ship_to.postal_code = "530-0001".into();
+    gift.ship_to.prefecture = "大阪府".into();
+    gift.ship_to.city = "大阪市北区".into();
+    gift.ship_to.lines = vec!["梅田9-8-7 グランドハイツ 1203".into()];
+    gift.ship_to.phone = Some("06-1234-5678".into());
+    assert_eq!(w.ingest(gift).await, IngestOutcome::Accepted);
+    let held = w.ingest(tea_a("YA-3", "2026-11-23T03:05:00Z", Mall::Yahoo)).await;
+    assert!(matches!(held, IngestOutcome::Held { .. }), "{held:?}");
+
+    let notice = w.mails_of(NoticeKind::Notice).pop().unwrap();
+    let staff = w.mails_of(NoticeKind::StaffNewHold).pop().unwrap();
+    for text in [&notice.text, notice.html.as_ref().unwrap(), &staff.text] {
+        for secret in [
+            "GIFT-77",
+            "***T-77",
+            "佐藤",
+            "梅田",
+            "大阪",
+            "SKU-B",
+            "そのほかのご注文",
+        ] {
+            assert!(!text.contains(secret), "{secret} shown:\n{text}");
+        }
+    }
+    let confirm = link_tokens(&notice)[0].clone();
+    assert!(w.app.view(&confirm).await.unwrap().related.is_empty());
+    let Answer::Done(_) = w.app.answer(&confirm).await.unwrap() else {
+        panic!("settles")
+    };
+    let receipt = w.mails_of(NoticeKind::Receipt).pop().unwrap();
+    assert!(
+        !receipt.text.contains("SKU-B") && !receipt.text.contains("T-77"),
+        "{}",
+        receipt.text
+    );
+    assert!(
+        receipt
+            .text
+            .contains("以上2件のご注文を、1つの荷物にまとめてお届けいたします（同梱）。"),
+        "{}",
+        receipt.text
+    );
+}
+
+#[tokio::test]
+async fn the_evidence_keeps_every_mail_of_a_hold_word_for_word_with_its_digest_and_template_version() {
+    let w = world("all".parse().unwrap());
+    w.ingest(tea_a("RA-1", "2026-11-23T03:00:00Z", Mall::Rakuten)).await;
+    w.ingest(tea_b("RB-2", "2026-11-23T03:02:00Z", Mall::Rakuten)).await;
+    let held = w.ingest(tea_a("YA-3", "2026-11-23T03:05:00Z", Mall::Yahoo)).await;
+    let IngestOutcome::Held { hold, .. } = held else {
+        panic!("{held:?}")
+    };
+    let notice = w.mails_of(NoticeKind::Notice).pop().unwrap();
+    let Answer::Done(_) = w.app.answer(&link_tokens(&notice)[0]).await.unwrap() else {
+        panic!("settles")
+    };
+
+    let hold = w.store.hold(&hold).await.unwrap().unwrap();
+    let evidence = w.app.evidence(&hold.order).await.unwrap();
+    let sent = w.mailer.mails();
+    let kinds: Vec<NoticeKind> = evidence.mails.iter().map(|m| m.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            NoticeKind::Notice,
+            NoticeKind::StaffNewHold,
+            NoticeKind::Receipt,
+            NoticeKind::StaffResolved
+        ],
+        "every mail of the hold, in the order written"
+    );
+    assert_eq!(sent.len(), evidence.mails.len(), "and nothing else was mailed");
+    for kept in &evidence.mails {
+        let mailed = sent
+            .iter()
+            .find(|m| m.tags.contains(&("kind".into(), kept.kind.as_str().into())))
+            .unwrap();
+        // Word for word: the subject, the text and the HTML the mailer was handed.
+        assert_eq!(&kept.mail, mailed, "{:?}", kept.kind);
+        assert_eq!(
+            evidence.recorded_digest(&kept.id),
+            Some(mailed.digest().as_str()),
+            "the history's digest proves the kept text is what was sent: {:?}",
+            kept.kind
+        );
+    }
+    let versions: Vec<&str> = evidence
+        .history
+        .iter()
+        .filter_map(|h| match &h.event {
+            crate::history::Event::NoticeQueued {
+                template: Some(version),
+                ..
+            } => Some(version.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(versions.len(), 4);
+    assert!(
+        versions
+            .iter()
+            .all(|v| *v == crate::notice::template_version() && v.len() == 16)
+    );
+    // A changed word is another digest.
+    let mut altered = evidence.mails[2].mail.clone();
+    altered.text = altered.text.replacen("1つの荷物", "2つの荷物", 1);
+    assert_ne!(altered.digest(), evidence.mails[2].mail.digest());
+}
