@@ -17,13 +17,9 @@ use mallguard_lambda::{ColdStart, cold_start_with};
 use serde_json::Value;
 use tower::ServiceExt;
 
-/// The secrets the sample events in `events/lambda/` were signed with (test values only).
-const SECRETS: &str = r#"{
-  "identity_pepper": "dGVzdCBwZXBwZXIgZm9yIHRoZSBsYW1iZGEgdGVzdHM=",
-  "link_key": "dGVzdCBsaW5rIGtleSBmb3IgdGhlIGxhbWJkYSB0ZXN0cw==",
-  "shopify": { "tanaka-shop": "test-shopify-secret-for-lambda" },
-  "generic": ["whsec_dGVzdCBnZW5lcmljIHNlY3JldCBmb3IgbGFtYmRhISE="]
-}"#;
+/// The secrets the sample events in `events/lambda/` were signed with (test values only; `tests/lambda-local`
+/// puts the same into the secret of a local Lambda run).
+const SECRETS: &str = include_str!("../../events/lambda/test-secrets.json");
 const SENDER: &str = "noreply@tanaka-shop.example";
 /// The hold the respond events' token names: the Shopify duplicate #1002.
 const HOLD: &str = "h26528c4c205a0bcea6dc";
@@ -106,6 +102,11 @@ async fn deploy(name: &str) -> Deployed {
 
 /// The same with the secret `secrets`, counting metrics as the function `function`.
 async fn deploy_with(name: &str, secrets: &str, function: &str) -> Deployed {
+    deploy_at(name, secrets, function, "2026-11-23T03:10:05Z".parse().unwrap()).await
+}
+
+/// The same on a clock that starts at `at`.
+async fn deploy_at(name: &str, secrets: &str, function: &str, at: jiff::Timestamp) -> Deployed {
     let dynamodb = service("MALLGUARD_TEST_DYNAMODB", "DynamoDB Local");
     let moto = service("MALLGUARD_TEST_SES", "moto");
     let table = format!("mallguard-lambda-{name}-{}", std::process::id());
@@ -148,7 +149,7 @@ async fn deploy_with(name: &str, secrets: &str, function: &str) -> Deployed {
         .send()
         .await
         .unwrap();
-    let clock = Arc::new(ManualClock::at("2026-11-23T03:10:05Z"));
+    let clock = Arc::new(ManualClock::at(&at.to_string()));
     let metrics = Lines::default();
     let emf = Arc::new(EmfMetrics::to_writer(function, Box::new(metrics.clone())));
     let cold = cold_start_with(&sdk, clock.clone(), emf)
@@ -325,6 +326,97 @@ fn each_function_handles_its_sample_event_against_dynamodb_local_and_moto() {
         ] {
             assert!(emf.contains(&format!("\"{metric}\"")), "{metric} missing from {emf}");
         }
+    });
+}
+
+/// What `events/README.md` says each envelope answers in a local Lambda run (`tests/lambda-local`, then
+/// `cargo lambda invoke` in its order), on today's clock: the samples are signed once, so this is what keeps
+/// them answering as documented.
+#[test]
+fn the_sample_envelopes_answer_today_as_events_readme_says() {
+    let _env = ENV.lock().unwrap_or_else(|e| e.into_inner());
+    run(async {
+        let d = deploy_at("today", SECRETS, "ingest", jiff::Timestamp::now()).await;
+        let ingest = || {
+            let webhooks = d.cold.deployment.secrets.webhooks().clone();
+            mallguard_ingest::router(d.cold.app.clone(), IngestConfig::new(webhooks))
+        };
+        let (status, body) = invoke(ingest(), &event("ingest-shopify.json")).await;
+        assert_eq!((status, body.as_str()), (200, r#"{"status":"accepted"}"#));
+        let (status, body) = invoke(ingest(), &event("ingest-shopify-base64.json")).await;
+        assert_eq!(
+            (status, body.as_str()),
+            (
+                200,
+                r#"{"hold":"h26528c4c205a0bcea6dc","notified":true,"status":"held"}"#
+            )
+        );
+        // Signed for the handler tests' clock: a replay today.
+        let (status, body) = invoke(ingest(), &event("ingest-generic.json")).await;
+        assert_eq!(status, 401, "{body}");
+        assert!(body.contains("outside the tolerance"), "{body}");
+        let (status, body) = invoke(ingest(), &event("ingest-shopify.json")).await;
+        assert_eq!((status, body.as_str()), (200, r#"{"status":"redelivered"}"#));
+
+        let respond = || mallguard_respond::router(d.cold.app.clone());
+        let (status, page) = invoke(respond(), &event("respond-get.json")).await;
+        assert_eq!(status, 200, "{page}");
+        assert!(page.contains("<title>ご注文内容のご確認"), "{page}");
+        let (status, location) = invoke_location(respond(), &event("respond-post.json")).await;
+        assert_eq!(
+            (status, location.as_deref()),
+            (
+                303,
+                Some("/h/h26528c4c205a0bcea6dc.x.4102444800.xThaR_LoKCXDGSVROz9EFQ")
+            )
+        );
+        let (status, page) = invoke(respond(), &event("respond-get.json")).await;
+        assert_eq!(status, 200, "{page}");
+        assert!(page.contains("<title>ご回答ありがとうございました"), "{page}");
+
+        // The hold is settled: each report goes into the evidence, and none escalates it.
+        for sample in [
+            "mail-events-delivery.json",
+            "mail-events-delivery-delay.json",
+            "mail-events-bounce.json",
+            "mail-events-complaint.json",
+            "mail-events-reject.json",
+        ] {
+            let payload: Value = serde_json::from_str(&event(sample)).unwrap();
+            let handled = mallguard_mail_events::handle(&d.cold.app, payload).await.unwrap();
+            assert_eq!(handled, mallguard_mail_events::Handled::Recorded, "{sample}");
+        }
+
+        let payload: Value = serde_json::from_str(&event("expire-schedule.json")).unwrap();
+        let summary = mallguard_expire::handle(&d.cold.app, payload, None).await.unwrap();
+        assert_eq!(
+            serde_json::to_value(&summary).unwrap(),
+            serde_json::json!({"reminded": 0, "cancelled": 0, "escalated": 0, "deferred": 0, "notices_sent": 0,
+                "notices_failed": 0, "actions": {"done": 0, "retried": 0, "refused": 0, "dropped": 0, "left": 0},
+                "skipped": 0, "more_due": false})
+        );
+
+        // No mall credentials in the secret: nothing to poll, and no Amazon seller to read the order from.
+        let feeds = mallguard_lambda::feeds(&d.cold.deployment).expect("feeds from the secret");
+        let payload: Value = serde_json::from_str(&event("poll-schedule.json")).unwrap();
+        let report = mallguard_poll::handle(&d.cold.app, &feeds, mallguard_lambda::poll_budget(), None, payload)
+            .await
+            .expect("the invocation succeeds");
+        assert_eq!(serde_json::to_value(report).unwrap(), serde_json::json!({"shops": []}));
+        let sellers = mallguard_lambda::amazon_sellers(&d.cold.deployment).unwrap();
+        let sqs: aws_lambda_events::event::sqs::SqsEvent =
+            serde_json::from_str(&event("amazon-notifications-sqs.json")).unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        let (response, batch) =
+            mallguard_amazon_notifications::handle(&d.cold.app, &sellers, Some(deadline), sqs).await;
+        assert_eq!(
+            serde_json::to_value(&response).unwrap(),
+            serde_json::json!({"batchItemFailures": [
+                {"itemIdentifier": "5b7e2f1c-8a3d-4e6f-9b0a-1c2d3e4f5a6b"},
+                {"itemIdentifier": "c9d8e7f6-a5b4-4c3d-8e2f-1a0b9c8d7e6f"}
+            ]}),
+            "{batch:?}"
+        );
     });
 }
 

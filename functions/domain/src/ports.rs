@@ -335,6 +335,22 @@ pub enum Metric {
 }
 
 impl Metric {
+    /// Every metric, in declaration order (the alarms' test in functions/aws checks the template against it).
+    pub const ALL: [Metric; 12] = [
+        Metric::OrderReceived,
+        Metric::DuplicateHeld,
+        Metric::NoticeSent,
+        Metric::NoticeFailed,
+        Metric::HoldConfirmed,
+        Metric::HoldCancelled,
+        Metric::HoldExpired,
+        Metric::HoldReleased,
+        Metric::ParseFailure,
+        Metric::FeedFailure,
+        Metric::FeedRetry,
+        Metric::FeedStale,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             Metric::OrderReceived => "OrdersReceived",

@@ -1,0 +1,326 @@
+//! Alarms that can fire: every alarm of `infra/template.yaml` names a metric something emits, under its
+//! namespace and with exactly its dimensions. CloudWatch accepts an alarm on a metric nobody publishes
+//! and leaves it at OK for ever (an alarm on `NoticesFailed` without the `Function` dimension the EMF
+//! lines carry never saw a data point), so the template is checked against the code here:
+//!
+//! - `mallguard` (the functions' EMF lines): a metric of [`Metric::ALL`], the dimensions
+//!   [`EmfMetrics::line`] declares, and a `Function` value that is one of the template's functions,
+//!   whose binary's source passes that very name as its metrics' function;
+//! - `AWS/Lambda`: `FunctionName` refers to a function of the template;
+//! - `AWS/SQS`: `QueueName` is the `QueueName` of a queue of the template;
+//! - no other namespace; every alarm mails the alarm topic; metric math adds up the metrics it lists.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use mallguard_aws::emf::{EmfMetrics, NAMESPACE};
+use mallguard_domain::ports::Metric;
+use yaml_rust2::{Yaml, YamlLoader};
+
+fn repository() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn load(text: &str) -> Yaml {
+    YamlLoader::load_from_str(text)
+        .expect("the template is YAML (short-form tags such as !Ref read as plain values)")
+        .into_iter()
+        .next()
+        .expect("one document")
+}
+
+fn template() -> Yaml {
+    load(&std::fs::read_to_string(repository().join("infra/template.yaml")).expect("infra/template.yaml"))
+}
+
+/// One metric an alarm watches.
+#[derive(Debug)]
+struct Watched {
+    alarm: String,
+    namespace: String,
+    name: String,
+    dimensions: Vec<(String, String)>,
+}
+
+/// The resources of a template of one type, by logical id.
+fn resources<'a>(template: &'a Yaml, kind: &str) -> Vec<(&'a str, &'a Yaml)> {
+    template["Resources"]
+        .as_hash()
+        .expect("Resources")
+        .iter()
+        .filter(|(_, r)| r["Type"].as_str() == Some(kind))
+        .map(|(id, r)| (id.as_str().expect("a logical id"), r))
+        .collect()
+}
+
+fn text(node: &Yaml) -> String {
+    match node {
+        Yaml::String(s) => s.clone(),
+        Yaml::Integer(i) => i.to_string(),
+        other => panic!("expected a string, found {other:?}"),
+    }
+}
+
+fn metric(alarm: &str, node: &Yaml) -> Watched {
+    let dimensions = match &node["Dimensions"] {
+        Yaml::BadValue => vec![],
+        list => list
+            .as_vec()
+            .unwrap_or_else(|| panic!("{alarm}: Dimensions is not a list"))
+            .iter()
+            .map(|d| (text(&d["Name"]), text(&d["Value"])))
+            .collect(),
+    };
+    Watched {
+        alarm: alarm.to_owned(),
+        namespace: text(&node["Namespace"]),
+        name: text(&node["MetricName"]),
+        dimensions,
+    }
+}
+
+/// Every metric the template's alarms watch; panics on an alarm that watches none, or whose metric math
+/// leaves out a metric it lists.
+fn watched(template: &Yaml) -> Vec<Watched> {
+    let mut all = vec![];
+    for (id, alarm) in resources(template, "AWS::CloudWatch::Alarm") {
+        let properties = &alarm["Properties"];
+        assert!(
+            properties["AlarmActions"]
+                .as_vec()
+                .is_some_and(|actions| actions.iter().any(|a| a.as_str() == Some("AlarmTopic"))),
+            "{id}: mails nobody (AlarmActions without the AlarmTopic)"
+        );
+        match properties["Metrics"].as_vec() {
+            None => all.push(metric(id, properties)),
+            Some(queries) => {
+                let expression = queries
+                    .iter()
+                    .find_map(|q| q["Expression"].as_str())
+                    .unwrap_or_else(|| panic!("{id}: metric math without an expression"));
+                for query in queries.iter().filter(|q| !q["MetricStat"].is_badvalue()) {
+                    let query_id = text(&query["Id"]);
+                    assert!(
+                        expression.contains(&format!("({query_id},")) || expression.contains(&format!("({query_id})")),
+                        "{id}: the expression {expression:?} leaves out {query_id}"
+                    );
+                    all.push(metric(id, &query["MetricStat"]["Metric"]));
+                }
+            }
+        }
+    }
+    all
+}
+
+/// The dimension names of every EMF line, as the code declares them.
+fn emf_dimensions() -> BTreeSet<String> {
+    let line = EmfMetrics::line("any", Metric::NoticeFailed, 1, 0);
+    let declared = &line["_aws"]["CloudWatchMetrics"][0]["Dimensions"];
+    let sets = declared.as_array().expect("Dimensions");
+    assert_eq!(sets.len(), 1, "the EMF lines declare one dimension set");
+    sets[0]
+        .as_array()
+        .expect("a dimension set")
+        .iter()
+        .map(|d| d.as_str().expect("a dimension name").to_owned())
+        .collect()
+}
+
+/// What is wrong with each alarm of `template`, as sentences; empty when every alarm can fire.
+/// `emits_function` tells whether the function (a binary name) publishes its metrics under that name.
+fn mismatches(template: &Yaml, emits_function: &dyn Fn(&str) -> bool) -> Vec<String> {
+    let functions = resources(template, "AWS::Serverless::Function");
+    let binaries: BTreeSet<String> = functions
+        .iter()
+        .map(|(_, f)| text(&f["Metadata"]["BuildProperties"]["Binary"]))
+        .collect();
+    let queues: BTreeSet<String> = resources(template, "AWS::SQS::Queue")
+        .iter()
+        .map(|(id, _)| format!("{id}.QueueName"))
+        .collect();
+    let metric_names: BTreeSet<&str> = Metric::ALL.iter().map(|m| m.name()).collect();
+    let emf = emf_dimensions();
+    let mut wrong = vec![];
+    for w in watched(template) {
+        let names: BTreeSet<String> = w.dimensions.iter().map(|(n, _)| n.clone()).collect();
+        let value = |name: &str| w.dimensions.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
+        let at = format!("{}: {} {}", w.alarm, w.namespace, w.name);
+        match w.namespace.as_str() {
+            ns if ns == NAMESPACE => {
+                if !metric_names.contains(w.name.as_str()) {
+                    wrong.push(format!("{at}: no such metric (functions/domain Metric)"));
+                }
+                if names != emf {
+                    wrong.push(format!("{at}: dimensions {names:?}, the EMF lines carry {emf:?}"));
+                }
+                if let Some(function) = value("Function") {
+                    if !binaries.contains(function) {
+                        wrong.push(format!(
+                            "{at}: Function {function:?} is none of the template's {binaries:?}"
+                        ));
+                    } else if !emits_function(function) {
+                        wrong.push(format!(
+                            "{at}: the {function} binary does not publish its metrics as {function:?}"
+                        ));
+                    }
+                }
+            }
+            "AWS/Lambda" => {
+                let named = value("FunctionName");
+                if names.len() != 1 || !named.is_some_and(|f| functions.iter().any(|(id, _)| *id == f)) {
+                    wrong.push(format!(
+                        "{at}: dimensions {:?} name no function of the template",
+                        w.dimensions
+                    ));
+                }
+            }
+            "AWS/SQS" => {
+                let named = value("QueueName");
+                if names.len() != 1 || !named.is_some_and(|q| queues.contains(q)) {
+                    wrong.push(format!(
+                        "{at}: dimensions {:?} name no queue of the template",
+                        w.dimensions
+                    ));
+                }
+            }
+            other => wrong.push(format!("{at}: namespace {other:?} is not watched by this test")),
+        }
+    }
+    wrong
+}
+
+/// Whether `functions/lambda/src/bin/<binary>.rs` names its metrics' function after the binary (it passes
+/// the binary's name to the cold start, which dimensions every EMF line with it).
+fn binary_names_itself(binary: &str) -> bool {
+    let source = repository().join(format!("functions/lambda/src/bin/{binary}.rs"));
+    std::fs::read_to_string(&source).is_ok_and(|code| code.contains(&format!("\"{binary}\"")))
+}
+
+#[test]
+fn every_alarm_of_the_template_watches_a_metric_the_code_emits() {
+    let template = template();
+    let watched = watched(&template);
+    assert!(
+        watched.iter().any(|w| w.namespace == NAMESPACE),
+        "the template has alarms on the functions' own metrics"
+    );
+    let wrong = mismatches(&template, &binary_names_itself);
+    assert!(wrong.is_empty(), "alarms that can never fire:\n{}", wrong.join("\n"));
+}
+
+#[test]
+fn an_alarm_on_a_metric_without_its_dimension_or_of_another_name_is_reported() {
+    let template = load(
+        r#"
+Resources:
+  IngestFunction:
+    Type: AWS::Serverless::Function
+    Metadata:
+      BuildProperties:
+        Binary: ingest
+  Queue:
+    Type: AWS::SQS::Queue
+  NoDimension:
+    Type: AWS::CloudWatch::Alarm
+    Properties:
+      Namespace: mallguard
+      MetricName: NoticesFailed
+      AlarmActions: [!Ref AlarmTopic]
+  Misspelt:
+    Type: AWS::CloudWatch::Alarm
+    Properties:
+      Namespace: mallguard
+      MetricName: NoticeFailed
+      Dimensions:
+        - Name: Function
+          Value: ingest
+      AlarmActions: [!Ref AlarmTopic]
+  UnknownFunction:
+    Type: AWS::CloudWatch::Alarm
+    Properties:
+      Metrics:
+        - Id: total
+          Expression: FILL(a, 0)
+        - Id: a
+          MetricStat:
+            Metric:
+              Namespace: mallguard
+              MetricName: ParseFailures
+              Dimensions:
+                - Name: Function
+                  Value: webhook
+      AlarmActions: [!Ref AlarmTopic]
+  OtherFunction:
+    Type: AWS::CloudWatch::Alarm
+    Properties:
+      Namespace: AWS/Lambda
+      MetricName: Errors
+      Dimensions:
+        - Name: FunctionName
+          Value: !Ref RespondFunction
+      AlarmActions: [!Ref AlarmTopic]
+  OtherQueue:
+    Type: AWS::CloudWatch::Alarm
+    Properties:
+      Namespace: AWS/SQS
+      MetricName: ApproximateNumberOfMessagesVisible
+      Dimensions:
+        - Name: QueueName
+          Value: !GetAtt Queue.QueueUrl
+      AlarmActions: [!Ref AlarmTopic]
+  Fine:
+    Type: AWS::CloudWatch::Alarm
+    Properties:
+      Namespace: mallguard
+      MetricName: DuplicatesHeld
+      Dimensions:
+        - Name: Function
+          Value: ingest
+      AlarmActions: [!Ref AlarmTopic]
+"#,
+    );
+    let wrong = mismatches(&template, &|_| true);
+    let alarms: BTreeSet<&str> = wrong.iter().map(|w| w.split(':').next().unwrap()).collect();
+    assert_eq!(
+        alarms,
+        BTreeSet::from([
+            "Misspelt",
+            "NoDimension",
+            "OtherFunction",
+            "OtherQueue",
+            "UnknownFunction"
+        ]),
+        "{wrong:#?}"
+    );
+    // A binary that dimensions its lines with another name is reported too.
+    let renamed = mismatches(&template, &|f| f != "ingest");
+    assert!(
+        renamed
+            .iter()
+            .any(|w| w.starts_with("Fine:") && w.contains("does not publish")),
+        "{renamed:#?}"
+    );
+}
+
+#[test]
+fn metric_math_that_leaves_out_a_metric_it_lists_is_refused() {
+    let template = load(
+        r#"
+Resources:
+  Partial:
+    Type: AWS::CloudWatch::Alarm
+    Properties:
+      Metrics:
+        - Id: total
+          Expression: FILL(a, 0)
+        - Id: a
+          MetricStat: { Metric: { Namespace: mallguard, MetricName: ParseFailures } }
+        - Id: b
+          MetricStat: { Metric: { Namespace: mallguard, MetricName: ParseFailures } }
+      AlarmActions: [!Ref AlarmTopic]
+"#,
+    );
+    let refused = std::panic::catch_unwind(|| watched(&template)).expect_err("b is listed but not summed");
+    let message = refused.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(message.contains("leaves out b"), "{message}");
+}

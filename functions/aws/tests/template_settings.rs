@@ -1,0 +1,144 @@
+//! Every setting a shop needs reaches the deployed functions: each knob's `MALLGUARD_*` variable is set by
+//! `infra/template.yaml` (from a parameter), and what the parameters' defaults and allowed values put there
+//! is read by the functions' configuration without an error, so no cold start fails on a default.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use clap::{Args, Command};
+use mallguard_aws::config::Knobs;
+use yaml_rust2::{Yaml, YamlLoader};
+
+/// Knobs the template leaves unset on purpose, with the reason.
+const NOT_FROM_THE_TEMPLATE: [(&str, &str); 1] = [(
+    "MALLGUARD_CONSOLE_URL",
+    "the console function takes its base URL from the Function URL each request came in on",
+)];
+
+fn template() -> Yaml {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../infra/template.yaml");
+    let text = std::fs::read_to_string(path).expect("infra/template.yaml");
+    YamlLoader::load_from_str(&text).expect("YAML").remove(0)
+}
+
+/// The variables of every knob, as the functions read them.
+fn knob_variables() -> BTreeSet<String> {
+    Knobs::augment_args(Command::new("knobs"))
+        .get_arguments()
+        .filter_map(|arg| arg.get_env())
+        .map(|env| env.to_string_lossy().into_owned())
+        .collect()
+}
+
+/// The variables the template sets: the Globals' and each function's own, name → value (a parameter's
+/// name for `!Ref`, which the YAML reader keeps as a plain string; a list for `!If`).
+fn template_variables(template: &Yaml) -> BTreeMap<String, Yaml> {
+    let mut all = BTreeMap::new();
+    let mut add = |variables: &Yaml| {
+        for (name, value) in variables.as_hash().into_iter().flatten() {
+            all.insert(name.as_str().expect("a variable name").to_owned(), value.clone());
+        }
+    };
+    add(&template["Globals"]["Function"]["Environment"]["Variables"]);
+    for (_, resource) in template["Resources"].as_hash().expect("Resources") {
+        if resource["Type"].as_str() == Some("AWS::Serverless::Function") {
+            add(&resource["Properties"]["Environment"]["Variables"]);
+        }
+    }
+    all
+}
+
+#[test]
+fn every_knob_is_set_by_the_template() {
+    let set = template_variables(&template());
+    let missing: Vec<String> = knob_variables()
+        .into_iter()
+        .filter(|var| !set.contains_key(var) && !NOT_FROM_THE_TEMPLATE.iter().any(|(v, _)| v == var))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "no parameter of infra/template.yaml sets {missing:?}: a deployed shop could not change them"
+    );
+    for (var, why) in NOT_FROM_THE_TEMPLATE {
+        assert!(knob_variables().contains(var), "{var} ({why}) is no knob any more");
+    }
+}
+
+/// A value a deployer gives each parameter without a default (they are required).
+fn sample(parameter: &str) -> Option<&'static str> {
+    match parameter {
+        "ShopName" => Some("田中商店"),
+        "SenderAddress" => Some("noreply@tanaka-shop.example"),
+        "ContactEmail" => Some("support@tanaka-shop.example"),
+        "StaffEmail" => Some("staff@tanaka-shop.example"),
+        _ => None,
+    }
+}
+
+fn text(value: &Yaml) -> Option<String> {
+    match value {
+        Yaml::String(s) => Some(s.clone()),
+        Yaml::Integer(i) => Some(i.to_string()),
+        Yaml::Boolean(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+#[test]
+fn the_parameters_defaults_and_allowed_values_are_read_by_the_functions() {
+    let template = template();
+    let parameters = template["Parameters"].as_hash().expect("Parameters");
+    let parameter = |name: &str| parameters.get(&Yaml::String(name.to_owned()));
+    let knobs = knob_variables();
+    // Each knob variable the template sets unconditionally from one parameter: variable → parameter.
+    let from_parameters: BTreeMap<String, String> = template_variables(&template)
+        .into_iter()
+        .filter(|(var, _)| knobs.contains(var))
+        .filter_map(|(var, value)| {
+            let name = text(&value)?;
+            parameter(&name).map(|_| (var, name))
+        })
+        .collect();
+    assert!(from_parameters.len() >= 15, "{from_parameters:?}");
+
+    let defaults: BTreeMap<&String, String> = from_parameters
+        .iter()
+        .map(|(var, name)| {
+            let p = parameter(name).unwrap();
+            let value = text(&p["Default"])
+                .or_else(|| sample(name).map(str::to_owned))
+                .unwrap_or_else(|| panic!("{name} has no default: give it a sample here"));
+            (var, value)
+        })
+        .collect();
+    // Every allowed value of each parameter, one at a time over the defaults.
+    let mut cases = vec![defaults.clone()];
+    for (var, name) in &from_parameters {
+        for allowed in parameter(name).unwrap()["AllowedValues"].as_vec().into_iter().flatten() {
+            let mut case = defaults.clone();
+            case.insert(var, text(allowed).expect("an allowed value"));
+            cases.push(case);
+        }
+    }
+    for case in cases {
+        for var in &knobs {
+            // SAFETY: this test binary's one test that touches the environment; nothing reads it meanwhile.
+            unsafe { std::env::remove_var(var) };
+        }
+        for (var, value) in &case {
+            // SAFETY: as above.
+            unsafe { std::env::set_var(var, value) };
+        }
+        let read = Knobs::from_env().unwrap_or_else(|e| panic!("{case:?}: {e}"));
+        assert_eq!(read.shop_name, case[&"MALLGUARD_SHOP_NAME".to_owned()]);
+        assert_eq!(
+            read.shipping_cutoff.to_string(),
+            format!("{}:00", case[&"MALLGUARD_SHIPPING_CUTOFF".to_owned()])
+        );
+        assert_eq!(read.remind.to_string(), case[&"MALLGUARD_REMIND".to_owned()]);
+        assert_eq!(
+            read.amazon_auto_cancel.to_string(),
+            case[&"MALLGUARD_AMAZON_AUTO_CANCEL".to_owned()]
+        );
+    }
+}
