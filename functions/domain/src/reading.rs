@@ -49,11 +49,6 @@ pub fn reading(raw: &str) -> Option<String> {
     Some(read.join(" "))
 }
 
-/// Whether the name is written phonetically (kana or Latin letters only), so that it is its own reading.
-pub fn is_phonetic(raw: &str) -> bool {
-    reading(raw).is_some()
-}
-
 /// One word, already NFKC-normalised, lower-cased and without spaces.
 fn word(text: &str) -> Option<String> {
     let romaji = if text.chars().all(|c| is_kana(c) || matches!(c, 'ー' | '゛' | '゜')) {
