@@ -289,3 +289,34 @@ async fn the_evidence_keeps_every_mail_of_a_hold_word_for_word_with_its_digest_a
     altered.text = altered.text.replacen("1つの荷物", "2つの荷物", 1);
     assert_ne!(altered.digest(), evidence.mails[2].mail.digest());
 }
+
+#[tokio::test]
+async fn a_receipt_that_waited_for_the_malls_cancellation_still_says_what_remains() {
+    let mut w = world("all".parse().unwrap());
+    w.app = w
+        .app
+        .clone()
+        .with_mall_actions(Arc::new(crate::testing::ScriptedActions::at(Mall::Yahoo)));
+    w.ingest(tea_a("RA-1", "2026-11-23T03:00:00Z", Mall::Rakuten)).await;
+    w.ingest(tea_b("RB-2", "2026-11-23T03:02:00Z", Mall::Rakuten)).await;
+    w.ingest(tea_a("YA-3", "2026-11-23T03:05:00Z", Mall::Yahoo)).await;
+    let notice = w.mails_of(NoticeKind::Notice).pop().unwrap();
+    let Answer::Done(page) = w.app.answer(&link_tokens(&notice)[1]).await.unwrap() else {
+        panic!("settles")
+    };
+    assert_eq!(page.hold.state, HoldState::Cancelled);
+    let receipt = w
+        .mails_of(NoticeKind::Receipt)
+        .pop()
+        .expect("sent once Yahoo! cancelled");
+    for needle in [
+        "合計: 有機緑茶 SKU-A × 1、有機緑茶 SKU-B × 1",
+        "以上2件のご注文を、1つの荷物にまとめてお届けいたします（同梱）。",
+    ] {
+        assert!(
+            receipt.text.contains(needle),
+            "{needle} missing from:\n{}",
+            receipt.text
+        );
+    }
+}
