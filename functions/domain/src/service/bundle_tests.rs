@@ -142,6 +142,21 @@ async fn a_a_b_the_page_shows_all_three_and_the_receipt_after_ship_both_says_one
         receipt.text
     );
     assert_eq!(w.store.hold(&hold).await.unwrap().unwrap().state, HoldState::Confirmed);
+    // The staff's mail about the answer lists the 同梱候補 with B, and says to pack them together.
+    let staff = w.mails_of(NoticeKind::StaffResolved).pop().unwrap();
+    let candidates = staff
+        .text
+        .split("【同梱候補】")
+        .nth(1)
+        .expect("同梱候補 after the answer");
+    for number in ["RA-1", "YA-2", "RB-3"] {
+        assert!(candidates.contains(number), "{number} missing from:\n{}", staff.text);
+    }
+    assert!(
+        candidates.contains("これらを1つの荷物にまとめて発送してください"),
+        "{}",
+        staff.text
+    );
 }
 
 #[tokio::test]
