@@ -335,3 +335,37 @@ async fn a_receipt_that_waited_for_the_malls_cancellation_still_says_what_remain
         );
     }
 }
+
+#[tokio::test]
+async fn a_buyer_who_reads_english_gets_the_whole_picture_in_english() {
+    let w = world("all".parse().unwrap());
+    let english = |mut o: Order| {
+        o.buyer.language = Some(crate::Language::En);
+        o
+    };
+    w.ingest(english(tea_a("RA-1", "2026-11-23T03:00:00Z", Mall::Rakuten)))
+        .await;
+    w.ingest(english(tea_b("RB-2", "2026-11-23T03:02:00Z", Mall::Rakuten)))
+        .await;
+    w.ingest(english(tea_a("YA-3", "2026-11-23T03:05:00Z", Mall::Yahoo)))
+        .await;
+    let notice = w.mails_of(NoticeKind::Notice).pop().unwrap();
+    for text in [&notice.text, notice.html.as_ref().unwrap()] {
+        assert!(
+            text.contains("In all, we have your orders for 有機緑茶 SKU-A × 2, 有機緑茶 SKU-B × 1 (3 orders)."),
+            "{text}"
+        );
+    }
+    let Answer::Done(_) = w.app.answer(&link_tokens(&notice)[0]).await.unwrap() else {
+        panic!("settles")
+    };
+    let receipt = w.mails_of(NoticeKind::Receipt).pop().unwrap();
+    assert!(
+        receipt
+            .text
+            .contains("These 3 orders will arrive together in one parcel."),
+        "{}",
+        receipt.text
+    );
+    assert!(receipt.html.unwrap().contains("What will arrive"));
+}
