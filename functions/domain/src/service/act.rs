@@ -472,7 +472,10 @@ impl Mallguard {
         };
         let mut notices = vec![];
         for kind in kinds {
-            if let Some(mut notice) = this.action_notice(*kind, &hold, &held, &original, action, refusal, now)? {
+            let related = known.related(&hold.id);
+            if let Some(mut notice) =
+                this.action_notice(*kind, &hold, &held, &original, action, refusal, related, now)?
+            {
                 // One alert per action (a hold can see a refused hold and a refused cancel).
                 if matches!(kind, NoticeKind::StaffActionRefused | NoticeKind::StaffActionFailing) {
                     notice.id = NoticeId::from_stored(format!("{}.{}", action.id, kind.as_str()));
@@ -492,8 +495,10 @@ impl Mallguard {
         original: &StoredOrder,
         action: &MallAction,
         refusal: Option<&str>,
+        related: Option<&[StoredOrder]>,
         now: Timestamp,
     ) -> Result<Option<Notice>, ServiceError> {
+        let related: Option<Vec<crate::order::Order>> = related.map(|r| r.iter().map(|o| o.order.clone()).collect());
         let ctx = HoldMailContext {
             shop: &self.settings.shop,
             hold,
@@ -503,7 +508,11 @@ impl Mallguard {
             at_mall: Some(action.kind),
             refusal,
             undelivered: None,
-            group: None,
+            group: related.as_deref().map(|related| crate::notice::OrderGroup {
+                related,
+                bundling: &self.settings.policy.bundling,
+                products: &self.settings.products,
+            }),
         };
         Ok(self.templates.hold_mail(kind, &ctx)?.map(|mail| {
             let mut notice = Notice::new(
@@ -575,6 +584,9 @@ impl Mallguard {
 pub(super) struct Known {
     holds: Vec<Hold>,
     orders: Vec<StoredOrder>,
+    /// The buyer's related orders a decision read for a hold, so a receipt that waited for the mall still
+    /// says what arrives (a receipt rendered by a later sweep speaks of the held order alone).
+    related: Vec<(crate::ids::HoldId, Vec<StoredOrder>)>,
 }
 
 impl Known {
@@ -589,13 +601,21 @@ impl Known {
         Self {
             holds: batch.holds.iter().map(|(hold, _)| hold.clone()).collect(),
             orders,
+            related: vec![],
         }
+    }
+
+    /// With the related orders read for `hold`.
+    pub(super) fn with_related(mut self, hold: &crate::ids::HoldId, related: Vec<StoredOrder>) -> Self {
+        self.related.push((hold.clone(), related));
+        self
     }
 
     /// Adds what another decision wrote.
     pub(super) fn extend(&mut self, other: Known) {
         self.holds.extend(other.holds);
         self.orders.extend(other.orders);
+        self.related.extend(other.related);
     }
 
     fn hold(&self, id: &crate::ids::HoldId) -> Option<&Hold> {
@@ -604,6 +624,14 @@ impl Known {
 
     fn order(&self, order: &crate::ids::OrderRef) -> Option<&StoredOrder> {
         self.orders.iter().rev().find(|o| &o.order.order_ref == order)
+    }
+
+    fn related(&self, hold: &crate::ids::HoldId) -> Option<&[StoredOrder]> {
+        self.related
+            .iter()
+            .rev()
+            .find(|(h, _)| h == hold)
+            .map(|(_, r)| r.as_slice())
     }
 }
 

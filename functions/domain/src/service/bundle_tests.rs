@@ -142,6 +142,21 @@ async fn a_a_b_the_page_shows_all_three_and_the_receipt_after_ship_both_says_one
         receipt.text
     );
     assert_eq!(w.store.hold(&hold).await.unwrap().unwrap().state, HoldState::Confirmed);
+    // The staff's mail about the answer lists the 同梱候補 with B, and says to pack them together.
+    let staff = w.mails_of(NoticeKind::StaffResolved).pop().unwrap();
+    let candidates = staff
+        .text
+        .split("【同梱候補】")
+        .nth(1)
+        .expect("同梱候補 after the answer");
+    for number in ["RA-1", "YA-2", "RB-3"] {
+        assert!(candidates.contains(number), "{number} missing from:\n{}", staff.text);
+    }
+    assert!(
+        candidates.contains("これらを1つの荷物にまとめて発送してください"),
+        "{}",
+        staff.text
+    );
 }
 
 #[tokio::test]
@@ -288,4 +303,69 @@ async fn the_evidence_keeps_every_mail_of_a_hold_word_for_word_with_its_digest_a
     let mut altered = evidence.mails[2].mail.clone();
     altered.text = altered.text.replacen("1つの荷物", "2つの荷物", 1);
     assert_ne!(altered.digest(), evidence.mails[2].mail.digest());
+}
+
+#[tokio::test]
+async fn a_receipt_that_waited_for_the_malls_cancellation_still_says_what_remains() {
+    let mut w = world("all".parse().unwrap());
+    w.app = w
+        .app
+        .clone()
+        .with_mall_actions(Arc::new(crate::testing::ScriptedActions::at(Mall::Yahoo)));
+    w.ingest(tea_a("RA-1", "2026-11-23T03:00:00Z", Mall::Rakuten)).await;
+    w.ingest(tea_b("RB-2", "2026-11-23T03:02:00Z", Mall::Rakuten)).await;
+    w.ingest(tea_a("YA-3", "2026-11-23T03:05:00Z", Mall::Yahoo)).await;
+    let notice = w.mails_of(NoticeKind::Notice).pop().unwrap();
+    let Answer::Done(page) = w.app.answer(&link_tokens(&notice)[1]).await.unwrap() else {
+        panic!("settles")
+    };
+    assert_eq!(page.hold.state, HoldState::Cancelled);
+    let receipt = w
+        .mails_of(NoticeKind::Receipt)
+        .pop()
+        .expect("sent once Yahoo! cancelled");
+    for needle in [
+        "合計: 有機緑茶 SKU-A × 1、有機緑茶 SKU-B × 1",
+        "以上2件のご注文を、1つの荷物にまとめてお届けいたします（同梱）。",
+    ] {
+        assert!(
+            receipt.text.contains(needle),
+            "{needle} missing from:\n{}",
+            receipt.text
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_buyer_who_reads_english_gets_the_whole_picture_in_english() {
+    let w = world("all".parse().unwrap());
+    let english = |mut o: Order| {
+        o.buyer.language = Some(crate::Language::En);
+        o
+    };
+    w.ingest(english(tea_a("RA-1", "2026-11-23T03:00:00Z", Mall::Rakuten)))
+        .await;
+    w.ingest(english(tea_b("RB-2", "2026-11-23T03:02:00Z", Mall::Rakuten)))
+        .await;
+    w.ingest(english(tea_a("YA-3", "2026-11-23T03:05:00Z", Mall::Yahoo)))
+        .await;
+    let notice = w.mails_of(NoticeKind::Notice).pop().unwrap();
+    for text in [&notice.text, notice.html.as_ref().unwrap()] {
+        assert!(
+            text.contains("In all, we have your orders for 有機緑茶 SKU-A × 2, 有機緑茶 SKU-B × 1 (3 orders)."),
+            "{text}"
+        );
+    }
+    let Answer::Done(_) = w.app.answer(&link_tokens(&notice)[0]).await.unwrap() else {
+        panic!("settles")
+    };
+    let receipt = w.mails_of(NoticeKind::Receipt).pop().unwrap();
+    assert!(
+        receipt
+            .text
+            .contains("These 3 orders will arrive together in one parcel."),
+        "{}",
+        receipt.text
+    );
+    assert!(receipt.html.unwrap().contains("What will arrive"));
 }

@@ -252,7 +252,7 @@ impl Mallguard {
             };
             let notices = batch.notices.iter().map(|(n, _)| n.clone()).collect();
             let actions = super::requested(&batch);
-            let known = super::act::Known::of(&batch, &[&held, &original]);
+            let known = super::act::Known::of(&batch, &[&held, &original]).with_related(&hold.id, related.clone());
             match self.store.commit(batch).await {
                 Ok(()) => {
                     tracing::info!(hold = %id, state = %settled.state, by = %settled.resolution.as_ref().map(|r| r.by.to_string()).unwrap_or_default(), "hold settled");
