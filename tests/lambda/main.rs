@@ -444,6 +444,13 @@ fn not_allowed(role: &str, writes: &[(&'static str, String)]) -> Vec<String> {
         .collect()
 }
 
+/// Fails unless `writes` (of one flow) is not empty and the role `role` allows each.
+fn assert_allowed(role: &str, writes: Vec<(&'static str, String)>) {
+    assert!(!writes.is_empty(), "{role}: the flow wrote nothing");
+    let wrong = not_allowed(role, &writes);
+    assert!(wrong.is_empty(), "writes the role refuses:\n{}", wrong.join("\n"));
+}
+
 /// The roles of infra/template.yaml allow each function's writes, as its handlers make them with the sample
 /// envelopes: IAM narrowed to what the code does is only right while the code does no more.
 #[test]
@@ -455,11 +462,6 @@ fn each_functions_role_allows_the_writes_its_handler_makes() {
         let app = app_with(&d, true, writes.clone(), RequestCounts::default()).await;
         let webhooks = d.cold.deployment.secrets.webhooks().clone();
         let ingest = || mallguard_ingest::router(app.clone(), IngestConfig::new(webhooks.clone()));
-        let check = |role: &str, writes: Vec<(&'static str, String)>| {
-            assert!(!writes.is_empty(), "{role}: the flow wrote nothing");
-            let wrong = not_allowed(role, &writes);
-            assert!(wrong.is_empty(), "writes the role refuses:\n{}", wrong.join("\n"));
-        };
 
         for sample in [
             "ingest-shopify.json",
@@ -474,16 +476,16 @@ fn each_functions_role_allows_the_writes_its_handler_makes() {
             ingested.iter().any(|(action, _)| *action == "dynamodb:UpdateItem"),
             "the customers' heads were bumped: {ingested:?}"
         );
-        check("IngestRole", ingested);
+        assert_allowed("IngestRole", ingested);
 
         let bounce: Value = serde_json::from_str(&event("mail-events-bounce.json")).unwrap();
         let handled = mallguard_mail_events::handle(&app, bounce).await.unwrap();
         assert_eq!(handled, mallguard_mail_events::Handled::Escalated);
-        check("MailEventsRole", writes.take());
+        assert_allowed("MailEventsRole", writes.take());
 
         let (status, _) = invoke_location(mallguard_respond::router(app.clone()), &event("respond-post.json")).await;
         assert_eq!(status, 303);
-        check("RespondRole", writes.take());
+        assert_allowed("RespondRole", writes.take());
 
         let open = app.holds(true).await.unwrap();
         assert_eq!(open.len(), 1, "{open:?}");
@@ -491,7 +493,7 @@ fn each_functions_role_allows_the_writes_its_handler_makes() {
         let payload: Value = serde_json::from_str(&event("expire-schedule.json")).unwrap();
         let summary = mallguard_expire::handle(&app, payload, None).await.unwrap();
         assert_eq!(summary.cancelled, 1, "{summary:?}");
-        check("ExpireRole", writes.take());
+        assert_allowed("ExpireRole", writes.take());
     });
 }
 
@@ -780,7 +782,10 @@ fn rakuten_yahoo_and_amazon_orders_of_one_buyer_through_the_deployed_handlers() 
             (1, 1, 1)
         );
         let payload: Value = serde_json::from_str(&event("poll-schedule.json")).unwrap();
-        let app = &d.cold.app;
+        // The cold start's use cases over a client that logs every write, for the roles' check.
+        let writes = WriteLog::default();
+        let recorded = app_with(&d, true, writes.clone(), RequestCounts::default()).await;
+        let app = &recorded;
         let poll = |feeds: Vec<std::sync::Arc<dyn mallguard_domain::feed::OrderFeed>>| {
             let payload = payload.clone();
             async move {
@@ -839,6 +844,7 @@ fn rakuten_yahoo_and_amazon_orders_of_one_buyer_through_the_deployed_handlers() 
         };
         // moto's mails are the whole run's: count what this test adds.
         let relay_before = to_amazon_relay(&moto_messages(&d.moto).await);
+        assert_allowed("PollRole", writes.take());
         let sellers = mallguard_lambda::amazon_sellers_from(&d.cold.deployment, &urls).unwrap();
         let sqs: aws_lambda_events::event::sqs::SqsEvent =
             serde_json::from_str(&event("amazon-notifications-sqs.json")).unwrap();
@@ -847,6 +853,7 @@ fn rakuten_yahoo_and_amazon_orders_of_one_buyer_through_the_deployed_handlers() 
         assert!(response.batch_item_failures.is_empty(), "{response:?}");
         assert_eq!((batch.held, batch.already_handled), (1, 1), "{batch:?}");
         assert_eq!(amazon.requests(fake_amazon::Endpoint::GetOrder), 1);
+        assert_allowed("AmazonNotificationsRole", writes.take());
 
         let holds = app.holds(true).await.unwrap();
         let amazon_hold = holds
