@@ -203,17 +203,28 @@ fn recipients(message: &Value) -> Vec<&str> {
 /// `d`'s use cases as its cold start composes them (the secret's mail routes; its mall actions when `act`,
 /// else none), over a DynamoDB client whose every request is counted.
 async fn counted_app(d: &Deployed, act: bool) -> (mallguard_domain::service::Mallguard, RequestCounts) {
-    let sdk = aws_config::load_defaults(BehaviorVersion::latest()).await;
     let counts = RequestCounts::default();
+    let app = app_with(d, act, counts.interceptor(), counts.clone()).await;
+    (app, counts)
+}
+
+/// `d`'s use cases as its cold start composes them, over a DynamoDB client with `interceptor`.
+async fn app_with(
+    d: &Deployed,
+    act: bool,
+    interceptor: impl aws_sdk_dynamodb::config::Intercept + 'static,
+    counts: RequestCounts,
+) -> mallguard_domain::service::Mallguard {
+    let sdk = aws_config::load_defaults(BehaviorVersion::latest()).await;
     let client = aws_sdk_dynamodb::Client::from_conf(
         aws_sdk_dynamodb::config::Builder::from(&sdk)
-            .interceptor(counts.interceptor())
+            .interceptor(interceptor)
             .build(),
     );
     let deployment = &d.cold.deployment;
     let store =
         mallguard_aws::dynamodb::DynamoDbStore::new(client, deployment.aws.table.clone(), deployment.knobs.retention())
-            .with_counts(counts.clone())
+            .with_counts(counts)
             .with_clock(d.clock.clone());
     let urls = mallguard_lambda::FeedUrls::from_env();
     let names = mallguard_lambda::ShopNames::new(&deployment.settings.shop.name);
@@ -224,12 +235,11 @@ async fn counted_app(d: &Deployed, act: bool) -> (mallguard_domain::service::Mal
         d.clock.clone(),
         deployment.settings.clone(),
     );
-    let app = if act {
+    if act {
         app.with_mall_actions(Arc::new(mallguard_lambda::mall_actions(deployment, &urls).unwrap()))
     } else {
         app
-    };
-    (app, counts)
+    }
 }
 
 fn run<F: std::future::Future>(f: F) -> F::Output {
@@ -326,6 +336,164 @@ fn each_function_handles_its_sample_event_against_dynamodb_local_and_moto() {
         ] {
             assert!(emf.contains(&format!("\"{metric}\"")), "{metric} missing from {emf}");
         }
+    });
+}
+
+/// Every write a store's client sends, as IAM authorises it: the action and the item's partition key (a
+/// transaction is authorised item by item).
+#[derive(Clone, Default)]
+struct WriteLog(Arc<Mutex<Vec<(&'static str, String)>>>);
+
+impl WriteLog {
+    fn take(&self) -> Vec<(&'static str, String)> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+impl std::fmt::Debug for WriteLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WriteLog")
+    }
+}
+
+impl aws_sdk_dynamodb::config::Intercept for WriteLog {
+    fn name(&self) -> &'static str {
+        "MallguardWriteLog"
+    }
+
+    fn read_before_serialization(
+        &self,
+        context: &aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef<'_>,
+        _runtime_components: &aws_sdk_dynamodb::config::RuntimeComponents,
+        _cfg: &mut aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        use aws_sdk_dynamodb::operation::{
+            batch_write_item::BatchWriteItemInput, delete_item::DeleteItemInput, put_item::PutItemInput,
+            transact_write_items::TransactWriteItemsInput, update_item::UpdateItemInput,
+        };
+        use aws_sdk_dynamodb::types::AttributeValue;
+        let pk = |item: Option<&std::collections::HashMap<String, AttributeValue>>| {
+            item.and_then(|i| i.get("pk"))
+                .and_then(|v| v.as_s().ok())
+                .cloned()
+                .unwrap_or_default()
+        };
+        let input = context.input();
+        let mut log = self.0.lock().unwrap();
+        if let Some(transaction) = input.downcast_ref::<TransactWriteItemsInput>() {
+            for item in transaction.transact_items() {
+                if let Some(put) = item.put() {
+                    log.push(("dynamodb:PutItem", pk(Some(put.item()))));
+                }
+                if let Some(update) = item.update() {
+                    log.push(("dynamodb:UpdateItem", pk(Some(update.key()))));
+                }
+                if let Some(delete) = item.delete() {
+                    log.push(("dynamodb:DeleteItem", pk(Some(delete.key()))));
+                }
+                if let Some(check) = item.condition_check() {
+                    log.push(("dynamodb:ConditionCheckItem", pk(Some(check.key()))));
+                }
+            }
+        } else if let Some(put) = input.downcast_ref::<PutItemInput>() {
+            log.push(("dynamodb:PutItem", pk(put.item())));
+        } else if let Some(update) = input.downcast_ref::<UpdateItemInput>() {
+            log.push(("dynamodb:UpdateItem", pk(update.key())));
+        } else if let Some(delete) = input.downcast_ref::<DeleteItemInput>() {
+            log.push(("dynamodb:DeleteItem", pk(delete.key())));
+        } else if input.downcast_ref::<BatchWriteItemInput>().is_some() {
+            log.push(("dynamodb:BatchWriteItem", String::new()));
+        }
+        Ok(())
+    }
+}
+
+/// The writes of `writes` that the role `role` of infra/template.yaml does not allow: each needs a statement
+/// with its action whose `dynamodb:LeadingKeys` (if any) matches its partition key.
+fn not_allowed(role: &str, writes: &[(&'static str, String)]) -> Vec<String> {
+    let template = yaml_rust2::YamlLoader::load_from_str(include_str!("../../infra/template.yaml")).unwrap();
+    let policies = &template[0]["Resources"][role]["Properties"]["Policies"];
+    let strings = |node: &yaml_rust2::Yaml| -> Vec<String> {
+        match node {
+            yaml_rust2::Yaml::String(s) => vec![s.clone()],
+            yaml_rust2::Yaml::Array(list) => list.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect(),
+            _ => vec![],
+        }
+    };
+    let mut statements = vec![];
+    for policy in policies.as_vec().unwrap_or_else(|| panic!("{role} has no policies")) {
+        for statement in policy["PolicyDocument"]["Statement"].as_vec().unwrap() {
+            let leading = &statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"];
+            let keys = (!leading.is_badvalue()).then(|| strings(leading));
+            statements.push((strings(&statement["Action"]), keys));
+        }
+    }
+    let matches = |pattern: &str, pk: &str| match pattern.strip_suffix('*') {
+        Some(prefix) => pk.starts_with(prefix),
+        None => pk == pattern,
+    };
+    writes
+        .iter()
+        .filter(|(action, pk)| {
+            !statements.iter().any(|(actions, keys)| {
+                actions.iter().any(|a| a == action)
+                    && keys.as_ref().is_none_or(|keys| keys.iter().any(|k| matches(k, pk)))
+            })
+        })
+        .map(|(action, pk)| format!("{role}: {action} on {pk}"))
+        .collect()
+}
+
+/// Fails unless `writes` (of one flow) is not empty and the role `role` allows each.
+fn assert_allowed(role: &str, writes: Vec<(&'static str, String)>) {
+    assert!(!writes.is_empty(), "{role}: the flow wrote nothing");
+    let wrong = not_allowed(role, &writes);
+    assert!(wrong.is_empty(), "writes the role refuses:\n{}", wrong.join("\n"));
+}
+
+/// The roles of infra/template.yaml allow each function's writes, as its handlers make them with the sample
+/// envelopes: IAM narrowed to what the code does is only right while the code does no more.
+#[test]
+fn each_functions_role_allows_the_writes_its_handler_makes() {
+    let _env = ENV.lock().unwrap_or_else(|e| e.into_inner());
+    run(async {
+        let d = deploy("iam").await;
+        let writes = WriteLog::default();
+        let app = app_with(&d, true, writes.clone(), RequestCounts::default()).await;
+        let webhooks = d.cold.deployment.secrets.webhooks().clone();
+        let ingest = || mallguard_ingest::router(app.clone(), IngestConfig::new(webhooks.clone()));
+
+        for sample in [
+            "ingest-shopify.json",
+            "ingest-shopify-base64.json",
+            "ingest-generic.json",
+        ] {
+            let (status, body) = invoke(ingest(), &event(sample)).await;
+            assert_eq!(status, 200, "{sample}: {body}");
+        }
+        let ingested = writes.take();
+        assert!(
+            ingested.iter().any(|(action, _)| *action == "dynamodb:UpdateItem"),
+            "the customers' heads were bumped: {ingested:?}"
+        );
+        assert_allowed("IngestRole", ingested);
+
+        let bounce: Value = serde_json::from_str(&event("mail-events-bounce.json")).unwrap();
+        let handled = mallguard_mail_events::handle(&app, bounce).await.unwrap();
+        assert_eq!(handled, mallguard_mail_events::Handled::Escalated);
+        assert_allowed("MailEventsRole", writes.take());
+
+        let (status, _) = invoke_location(mallguard_respond::router(app.clone()), &event("respond-post.json")).await;
+        assert_eq!(status, 303);
+        assert_allowed("RespondRole", writes.take());
+
+        let open = app.holds(true).await.unwrap();
+        assert_eq!(open.len(), 1, "{open:?}");
+        d.clock.set(open[0].deadline);
+        let payload: Value = serde_json::from_str(&event("expire-schedule.json")).unwrap();
+        let summary = mallguard_expire::handle(&app, payload, None).await.unwrap();
+        assert_eq!(summary.cancelled, 1, "{summary:?}");
+        assert_allowed("ExpireRole", writes.take());
     });
 }
 
@@ -614,7 +782,10 @@ fn rakuten_yahoo_and_amazon_orders_of_one_buyer_through_the_deployed_handlers() 
             (1, 1, 1)
         );
         let payload: Value = serde_json::from_str(&event("poll-schedule.json")).unwrap();
-        let app = &d.cold.app;
+        // The cold start's use cases over a client that logs every write, for the roles' check.
+        let writes = WriteLog::default();
+        let recorded = app_with(&d, true, writes.clone(), RequestCounts::default()).await;
+        let app = &recorded;
         let poll = |feeds: Vec<std::sync::Arc<dyn mallguard_domain::feed::OrderFeed>>| {
             let payload = payload.clone();
             async move {
@@ -673,6 +844,7 @@ fn rakuten_yahoo_and_amazon_orders_of_one_buyer_through_the_deployed_handlers() 
         };
         // moto's mails are the whole run's: count what this test adds.
         let relay_before = to_amazon_relay(&moto_messages(&d.moto).await);
+        assert_allowed("PollRole", writes.take());
         let sellers = mallguard_lambda::amazon_sellers_from(&d.cold.deployment, &urls).unwrap();
         let sqs: aws_lambda_events::event::sqs::SqsEvent =
             serde_json::from_str(&event("amazon-notifications-sqs.json")).unwrap();
@@ -681,6 +853,7 @@ fn rakuten_yahoo_and_amazon_orders_of_one_buyer_through_the_deployed_handlers() 
         assert!(response.batch_item_failures.is_empty(), "{response:?}");
         assert_eq!((batch.held, batch.already_handled), (1, 1), "{batch:?}");
         assert_eq!(amazon.requests(fake_amazon::Endpoint::GetOrder), 1);
+        assert_allowed("AmazonNotificationsRole", writes.take());
 
         let holds = app.holds(true).await.unwrap();
         let amazon_hold = holds
