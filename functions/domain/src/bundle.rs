@@ -119,7 +119,7 @@ pub fn related_refs(
         if exclude.contains(&&entry.order)
             || !keys.contains(&entry.key)
             || around.duration_since(entry.placed_at).abs() > window
-            || entry.recipient != *recipient
+            || !same_parcel_address(&entry.recipient, recipient)
         {
             continue;
         }
@@ -130,6 +130,27 @@ pub fn related_refs(
     found.retain(|(_, o)| !cancelled.contains(o));
     found.sort();
     found.into_iter().map(|(_, o)| o.clone()).collect()
+}
+
+/// The same name at the same place. The reading is left out: one mall gives it (Rakuten, Yahoo!) and
+/// another does not (Shopify, Amazon), so a buyer's own orders on two malls would otherwise never be related.
+fn same_parcel_address(a: &Recipient, b: &Recipient) -> bool {
+    a.name == b.name && a.place == b.place
+}
+
+/// Whether two orders were placed by one buyer, as far as the orders say: the same email, or the same
+/// buyer's name (normalised: spaces, honorifics and variant kanji folded). Only such an order is shown
+/// beside a hold: two people who each send to one recipient (siblings sending to their mother) share the
+/// recipient's keys but never see each other's orders.
+pub fn same_buyer(a: &Order, b: &Order) -> bool {
+    let email = |o: &Order| o.buyer.email.as_ref().and_then(|e| normalize::email(e.as_str()));
+    if let (Some(x), Some(y)) = (email(a), email(b))
+        && x == y
+    {
+        return true;
+    }
+    let (x, y) = (normalize::name(&a.buyer.name), normalize::name(&b.buyer.name));
+    !x.is_empty() && x == y
 }
 
 /// Whether two orders go to the same address (postal code and normalised place; the name aside).

@@ -369,3 +369,108 @@ async fn a_buyer_who_reads_english_gets_the_whole_picture_in_english() {
     );
     assert!(receipt.html.unwrap().contains("What will arrive"));
 }
+
+#[tokio::test]
+async fn a_buyers_order_on_a_mall_that_gives_no_reading_is_still_related() {
+    let w = world("all".parse().unwrap());
+    w.ingest(tea_a("RA-1", "2026-11-23T03:00:00Z", Mall::Rakuten)).await;
+    // B on Shopify, which hands over no reading (フリガナ) of the buyer or the recipient.
+    let mut b = tea_b("SB-1", "2026-11-23T03:02:00Z", Mall::Shopify);
+    b.buyer.kana = None;
+    b.ship_to.kana = None;
+    assert_eq!(w.ingest(b).await, IngestOutcome::Accepted);
+    let held = w.ingest(tea_a("YA-2", "2026-11-23T03:05:00Z", Mall::Yahoo)).await;
+    assert!(matches!(held, IngestOutcome::Held { .. }), "{held:?}");
+
+    let notice = w.mails_of(NoticeKind::Notice).pop().unwrap();
+    assert!(
+        notice
+            .text
+            .contains(&format!("{ALL_ITEMS} のご注文をいただいております（3件）")),
+        "{}",
+        notice.text
+    );
+    let confirm = link_tokens(&notice)[0].clone();
+    assert_eq!(w.app.view(&confirm).await.unwrap().related.len(), 1);
+}
+
+#[tokio::test]
+async fn another_buyers_order_to_the_same_recipient_is_never_shown() {
+    let w = world("all".parse().unwrap());
+    w.ingest(tea_a("RA-1", "2026-11-23T03:00:00Z", Mall::Rakuten)).await;
+    // Taro's sister sends B to the same person at the same address (their father, say): the order shares
+    // the recipient's address and phone keys with Taro's, but it is hers, not his to see.
+    let mut sister = tea_b("HB-1", "2026-11-23T03:02:00Z", Mall::Rakuten);
+    sister.buyer.name = "鈴木 花子".into();
+    sister.buyer.kana = Some("スズキ ハナコ".into());
+    sister.buyer.email = Some(crate::order::EmailAddress::parse("hanako@example.net").unwrap());
+    sister.buyer.phone = Some("080-9999-0000".into());
+    assert_eq!(w.ingest(sister).await, IngestOutcome::Accepted);
+    let held = w.ingest(tea_a("YA-2", "2026-11-23T03:05:00Z", Mall::Yahoo)).await;
+    assert!(matches!(held, IngestOutcome::Held { .. }), "{held:?}");
+
+    let notice = w.mails_of(NoticeKind::Notice).pop().unwrap();
+    let staff = w.mails_of(NoticeKind::StaffNewHold).pop().unwrap();
+    for text in [&notice.text, notice.html.as_ref().unwrap(), &staff.text] {
+        for secret in ["HB-1", "SKU-B", "そのほかのご注文"] {
+            assert!(!text.contains(secret), "{secret} shown:\n{text}");
+        }
+    }
+    let confirm = link_tokens(&notice)[0].clone();
+    assert!(w.app.view(&confirm).await.unwrap().related.is_empty());
+}
+
+/// A route that carries the buyer's notice only in English (as Amazon's messaging does for a buyer who
+/// reads English): the Japanese notice is refused and written again.
+#[derive(Default)]
+struct EnglishOnly {
+    inner: RecordingMailer,
+}
+
+#[async_trait::async_trait]
+impl Mailer for EnglishOnly {
+    async fn send(&self, mail: &Mail) -> Result<String, crate::ports::MailError> {
+        if mail.to.as_str() == "taro.yamada@example.com" && mail.subject.contains("ご確認のお願い") {
+            return Err(crate::ports::MailError::OtherLanguage {
+                reads: crate::Language::En,
+                message: "the buyer reads en-US".into(),
+            });
+        }
+        self.inner.send(mail).await
+    }
+}
+
+#[tokio::test]
+async fn a_notice_written_again_in_the_buyers_language_still_lists_the_related_orders() {
+    let mut settings = settings();
+    settings.policy.bundling = "all".parse().unwrap();
+    let store = Arc::new(MemoryStore::default());
+    let mailer = Arc::new(EnglishOnly::default());
+    let clock = Arc::new(ManualClock::at("2026-11-23T03:10:01Z"));
+    let app = Mallguard::new(store.clone(), mailer.clone(), clock.clone(), settings);
+    app.ingest(incoming(tea_a("RA-1", "2026-11-23T03:00:00Z", Mall::Rakuten)))
+        .await
+        .unwrap();
+    app.ingest(incoming(tea_b("RB-2", "2026-11-23T03:02:00Z", Mall::Rakuten)))
+        .await
+        .unwrap();
+    let held = app
+        .ingest(incoming(tea_a("YA-3", "2026-11-23T03:05:00Z", Mall::Yahoo)))
+        .await
+        .unwrap();
+    assert!(matches!(held, IngestOutcome::Held { notified: false, .. }), "{held:?}");
+    clock.advance(jiff::SignedDuration::from_mins(2));
+    assert_eq!(app.sweep().await.unwrap().notices_sent, 1);
+    let notice = mailer
+        .inner
+        .mails()
+        .into_iter()
+        .find(|m| m.tags.contains(&("kind".into(), NoticeKind::Notice.as_str().into())))
+        .expect("the notice went in English");
+    for text in [&notice.text, notice.html.as_ref().unwrap()] {
+        assert!(
+            text.contains("In all, we have your orders for 有機緑茶 SKU-A × 2, 有機緑茶 SKU-B × 1 (3 orders)."),
+            "{text}"
+        );
+    }
+}

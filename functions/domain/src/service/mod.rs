@@ -454,8 +454,8 @@ impl Mallguard {
 
     /// The buyer's other open orders beside a hold on `held` (関連するご注文): those the index entries of
     /// `held`'s keys name inside the window around it (`entries` when the writer read them already, else one
-    /// read of the index per key), to exactly `held`'s recipient, neither `held` nor `original`, open and not
-    /// held themselves (a held one has its own notice). One read per order, at most [`MAX_RELATED`].
+    /// read of the index per key), to exactly `held`'s recipient, placed by the same buyer, neither `held` nor
+    /// `original`, open and not held themselves (a held one has its own notice). One read per order, at most [`MAX_RELATED`].
     async fn related_orders(
         &self,
         held: &StoredOrder,
@@ -488,6 +488,7 @@ impl Mallguard {
             if let Some(stored) = self.store.order(order).await?
                 && stored.order.status == OrderStatus::Open
                 && stored.hold.is_none()
+                && crate::bundle::same_buyer(&held.order, &stored.order)
             {
                 related.push(stored);
             }
@@ -780,8 +781,10 @@ impl Mallguard {
         }
         let at_mall = this.asked_of_mall(&hold);
         let now = self.clock.now();
+        // The mail rewritten says all the first one did: the buyer's other orders and what arrives with them.
+        let related = self.related_orders(&held, &hold.original, None).await?;
         Ok(this
-            .hold_notice_at(notice.kind, &hold, &held, &original, at_mall, None, now)?
+            .hold_notice_with(notice.kind, &hold, &held, &original, at_mall, None, Some(&related), now)?
             .map(|rewritten| rewritten.mail))
     }
 
