@@ -474,3 +474,38 @@ async fn a_notice_written_again_in_the_buyers_language_still_lists_the_related_o
         );
     }
 }
+
+#[tokio::test]
+async fn at_most_ten_related_orders_are_listed_and_one_held_in_between_hides_none() {
+    let w = world("all".parse().unwrap());
+    w.ingest(tea_a("RA-1", "2026-11-23T03:00:00Z", Mall::Rakuten)).await;
+    // A second C is held itself (it has its own notice) and is not listed; twelve other products are open:
+    // ten are listed, the held one among the first ten read taking no place.
+    let item = |id: &str, at: &str, sku: &str| {
+        let mut o = tea_a(id, at, Mall::Rakuten);
+        o.lines = OrderLines::parse(vec![line(sku, 1)]).unwrap();
+        o
+    };
+    w.ingest(item("RC-1", "2026-11-23T03:00:10Z", "SKU-C")).await;
+    let c_again = w.ingest(item("RC-2", "2026-11-23T03:00:20Z", "SKU-C")).await;
+    assert!(matches!(c_again, IngestOutcome::Held { .. }), "{c_again:?}");
+    for i in 0..12 {
+        w.ingest(item(
+            &format!("RX-{i}"),
+            &format!("2026-11-23T03:01:{:02}Z", i),
+            &format!("SKU-X{i}"),
+        ))
+        .await;
+    }
+    let held = w.ingest(tea_a("YA-2", "2026-11-23T03:05:00Z", Mall::Yahoo)).await;
+    assert!(matches!(held, IngestOutcome::Held { .. }), "{held:?}");
+    let notice = w.mails_of(NoticeKind::Notice).pop().unwrap();
+    let page = w.app.view(&link_tokens(&notice)[0]).await.unwrap();
+    let listed: Vec<String> = page.related.iter().map(|o| o.order_ref.order_id.to_string()).collect();
+    assert_eq!(listed.len(), 10, "{listed:?}");
+    // RC-2 is held (its own notice); RC-1, the order it duplicates, is open and the buyer's.
+    assert!(
+        !listed.contains(&"RC-2".to_string()) && listed.contains(&"RC-1".to_string()),
+        "{listed:?}"
+    );
+}

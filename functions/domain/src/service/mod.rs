@@ -455,7 +455,8 @@ impl Mallguard {
     /// The buyer's other open orders beside a hold on `held` (関連するご注文): those the index entries of
     /// `held`'s keys name inside the window around it (`entries` when the writer read them already, else one
     /// read of the index per key), to exactly `held`'s recipient, placed by the same buyer, neither `held` nor
-    /// `original`, open and not held themselves (a held one has its own notice). One read per order, at most [`MAX_RELATED`].
+    /// `original`, open and not held themselves (a held one has its own notice). One read per order, at most
+    /// [`MAX_RELATED`] orders from at most three times as many reads.
     async fn related_orders(
         &self,
         held: &StoredOrder,
@@ -484,7 +485,12 @@ impl Mallguard {
             window,
         );
         let mut related = vec![];
-        for order in refs.iter().take(MAX_RELATED) {
+        // The first MAX_RELATED that qualify, not the first read: one shipped or held in between does not
+        // hide an open one. Reads stay bounded all the same.
+        for order in refs.iter().take(3 * MAX_RELATED) {
+            if related.len() == MAX_RELATED {
+                break;
+            }
             if let Some(stored) = self.store.order(order).await?
                 && stored.order.status == OrderStatus::Open
                 && stored.hold.is_none()
