@@ -153,15 +153,16 @@ pub fn same_buyer(a: &Order, b: &Order) -> bool {
     !x.is_empty() && x == y
 }
 
-/// Whether two orders go to the same address (postal code and normalised place; the name aside).
+/// Whether two orders go to the same address, read as the recipient check reads it (the names aside), with
+/// the same postal code where both give one: the orders related to a hold are the ones to this place, and a
+/// parcel goes under one label, so two postal codes are two parcels.
 pub fn same_address(a: &Order, b: &Order) -> bool {
-    let place = |o: &Order| {
-        let lines: Vec<&str> = o.ship_to.lines.iter().map(String::as_str).collect();
-        normalize::place(&o.ship_to.prefecture, &o.ship_to.city, &lines)
+    let postal = |o: &Order| normalize::postal_code(&o.ship_to.postal_code);
+    let postal_agrees = match (postal(a), postal(b)) {
+        (Some(x), Some(y)) => x == y,
+        _ => true,
     };
-    normalize::postal_code(&a.ship_to.postal_code).is_some()
-        && normalize::postal_code(&a.ship_to.postal_code) == normalize::postal_code(&b.ship_to.postal_code)
-        && place(a) == place(b)
+    postal_agrees && crate::identity::same_place(&a.ship_to, &b.ship_to)
 }
 
 /// The items of `orders` added up by product, in the order they first appear: 「A × 2、B × 1」.
@@ -327,6 +328,14 @@ mod tests {
         let mut elsewhere = b.clone();
         elsewhere.ship_to.postal_code = "530-0001".into();
         assert_eq!(parcels(&a2, &[&a1, &a2, &elsewhere], &everything).len(), 2);
+        // An order that left the postal code out, to the same place, is packed with the others (it is
+        // related by the same place); one to another room is not.
+        let mut no_postal = b.clone();
+        no_postal.ship_to.postal_code = String::new();
+        assert_eq!(parcels(&a2, &[&a1, &a2, &no_postal], &everything).len(), 1);
+        let mut next_door = b.clone();
+        next_door.ship_to.lines = vec!["千代田1-2-3 メゾン千代田 102".into()];
+        assert_eq!(parcels(&a2, &[&a1, &a2, &next_door], &everything).len(), 2);
         // A shipped order is no longer a candidate.
         let mut shipped = a1.clone();
         shipped.status = OrderStatus::Shipped;

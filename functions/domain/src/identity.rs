@@ -243,10 +243,7 @@ impl IdentityHasher {
         if let (Some(place), Some(read)) = (&place, spoken_name.as_ref().or(given_reading.as_ref())) {
             keys.insert(self.key(KeyKind::Reading, &format!("{}|{}|{read}", place.region, place.text)));
         }
-        let place_text = place.map(|p| format!("{}|{}", p.region, p.text)).unwrap_or_else(|| {
-            let postal = normalize::postal_code(&order.ship_to.postal_code).unwrap_or_default();
-            format!("{postal}|{}", place_key_text(&order.ship_to))
-        });
+        let place_text = recipient_place_text(&order.ship_to, place);
         let recipient = Recipient {
             name: self.fingerprint("recipient-name", &normalize::name(&order.ship_to.name)),
             place: self.fingerprint("recipient-place", &place_text),
@@ -302,6 +299,26 @@ impl Place {
             .any(|c| c.is_ascii_digit())
             .then_some(Self { region, text })
     }
+}
+
+/// What the recipient's `place` fingerprint is made of: the place when something places it, else the postal
+/// code (if valid) and the normalised address.
+fn recipient_place_text(address: &PostalAddress, place: Option<Place>) -> String {
+    place.map(|p| format!("{}|{}", p.region, p.text)).unwrap_or_else(|| {
+        let postal = normalize::postal_code(&address.postal_code).unwrap_or_default();
+        format!("{postal}|{}", place_key_text(address))
+    })
+}
+
+/// Whether two ship-tos are one place as the recipient check reads them (the names aside): the same text
+/// as the recipient's `place` fingerprint, and something (a prefecture or a postal code, and a number)
+/// places both. The buyer's related orders are the ones to the same place; this says which of them a
+/// warehouse can pack into one parcel, so the two never disagree.
+pub fn same_place(a: &PostalAddress, b: &PostalAddress) -> bool {
+    let (Some(x), Some(y)) = (Place::of(a), Place::of(b)) else {
+        return false;
+    };
+    recipient_place_text(a, Some(x)) == recipient_place_text(b, Some(y))
 }
 
 fn place_key_text(address: &PostalAddress) -> String {
