@@ -8,14 +8,33 @@
 //!   whose binary's source passes that very name as its metrics' function;
 //! - `AWS/Lambda`: `FunctionName` refers to a function of the template;
 //! - `AWS/SQS`: `QueueName` is the `QueueName` of a queue of the template;
-//! - no other namespace; every alarm mails the alarm topic; metric math adds up the metrics it lists.
+//! - no other namespace; every alarm mails the alarm topic; metric math adds up the metrics it lists;
+//! - every function that can count a metric an alarm watches is summed by that alarm: every function runs
+//!   the use cases through one application, so any of them may count any metric, save those
+//!   [`COUNTED_BY_SOME`] lists with the functions that count them and why.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use mallguard_aws::emf::{EmfMetrics, NAMESPACE};
 use mallguard_domain::ports::Metric;
 use yaml_rust2::{Yaml, YamlLoader};
+
+/// Metrics only some functions count, with those functions (binary names) and the reason. An alarm on any
+/// other metric of the namespace must sum every function of the template.
+const COUNTED_BY_SOME: [(&str, &[&str], &str); 2] = [
+    (
+        "FeedsStale",
+        &["poll"],
+        "only a poll run counts the shops it leaves unread (functions/domain/src/service/poll.rs)",
+    ),
+    (
+        "ParseFailures",
+        &["ingest", "poll", "amazon-notifications", "console"],
+        "only what parses a mall's payload quarantines it: webhooks (ingest), polled orders (poll), Amazon's \
+         notifications and SP-API answers (amazon-notifications), and the quarantine's replay (console)",
+    ),
+];
 
 fn repository() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -189,6 +208,35 @@ fn mismatches(template: &Yaml, emits_function: &dyn Fn(&str) -> bool) -> Vec<Str
     wrong
 }
 
+/// The functions that can count a metric of the namespace and that an alarm watching it leaves out, as
+/// sentences; empty when every alarm sums every function that may count its metric.
+fn uncovered(template: &Yaml, counted_by_some: &[(&str, &[&str], &str)]) -> Vec<String> {
+    let binaries: BTreeSet<String> = resources(template, "AWS::Serverless::Function")
+        .iter()
+        .map(|(_, f)| text(&f["Metadata"]["BuildProperties"]["Binary"]))
+        .collect();
+    // Alarm → metric → the functions it sums.
+    let mut summed: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
+    for w in watched(template).into_iter().filter(|w| w.namespace == NAMESPACE) {
+        let functions = summed.entry((w.alarm.clone(), w.name.clone())).or_default();
+        functions.extend(w.dimensions.iter().filter(|(n, _)| n == "Function").map(|(_, v)| v.clone()));
+    }
+    let mut wrong = vec![];
+    for ((alarm, metric), functions) in summed {
+        let counting: BTreeSet<String> = match counted_by_some.iter().find(|(m, _, _)| *m == metric) {
+            Some((_, some, _)) => some.iter().map(|f| (*f).to_owned()).collect(),
+            None => binaries.clone(),
+        };
+        let left_out: Vec<&String> = counting.difference(&functions).collect();
+        if !left_out.is_empty() {
+            wrong.push(format!(
+                "{alarm}: {metric} counted by {left_out:?} is not summed (it watches {functions:?})"
+            ));
+        }
+    }
+    wrong
+}
+
 /// Whether `functions/lambda/src/bin/<binary>.rs` names its metrics' function after the binary (it passes
 /// the binary's name to the cold start, which dimensions every EMF line with it).
 fn binary_names_itself(binary: &str) -> bool {
@@ -206,6 +254,76 @@ fn every_alarm_of_the_template_watches_a_metric_the_code_emits() {
     );
     let wrong = mismatches(&template, &binary_names_itself);
     assert!(wrong.is_empty(), "alarms that can never fire:\n{}", wrong.join("\n"));
+}
+
+#[test]
+fn every_alarm_sums_every_function_that_can_count_its_metric() {
+    let template = template();
+    let binaries: BTreeSet<String> = resources(&template, "AWS::Serverless::Function")
+        .iter()
+        .map(|(_, f)| text(&f["Metadata"]["BuildProperties"]["Binary"]))
+        .collect();
+    let metric_names: BTreeSet<&str> = Metric::ALL.iter().map(|m| m.name()).collect();
+    for (metric, some, why) in COUNTED_BY_SOME {
+        assert!(metric_names.contains(metric), "{metric} ({why}) is no metric any more");
+        assert!(!why.trim().is_empty(), "{metric}: say why only {some:?} count it");
+        for function in some {
+            assert!(binaries.contains(*function), "{metric}: {function} is no function of the template");
+        }
+    }
+    let wrong = uncovered(&template, &COUNTED_BY_SOME);
+    assert!(wrong.is_empty(), "alarms that miss a function:\n{}", wrong.join("\n"));
+}
+
+#[test]
+fn an_alarm_that_leaves_out_a_function_counting_its_metric_is_reported() {
+    let template = load(
+        r#"
+Resources:
+  IngestFunction:
+    Type: AWS::Serverless::Function
+    Metadata: { BuildProperties: { Binary: ingest } }
+  PollFunction:
+    Type: AWS::Serverless::Function
+    Metadata: { BuildProperties: { Binary: poll } }
+  PollOnly:
+    Type: AWS::CloudWatch::Alarm
+    Properties:
+      Namespace: mallguard
+      MetricName: FeedFailures
+      Dimensions: [{ Name: Function, Value: poll }]
+      AlarmActions: [!Ref AlarmTopic]
+  Stale:
+    Type: AWS::CloudWatch::Alarm
+    Properties:
+      Namespace: mallguard
+      MetricName: FeedsStale
+      Dimensions: [{ Name: Function, Value: poll }]
+      AlarmActions: [!Ref AlarmTopic]
+  Both:
+    Type: AWS::CloudWatch::Alarm
+    Properties:
+      Metrics:
+        - Id: total
+          Expression: FILL(a, 0) + FILL(b, 0)
+        - Id: a
+          MetricStat:
+            Metric: { Namespace: mallguard, MetricName: NoticesFailed, Dimensions: [{ Name: Function, Value: ingest }] }
+        - Id: b
+          MetricStat:
+            Metric: { Namespace: mallguard, MetricName: NoticesFailed, Dimensions: [{ Name: Function, Value: poll }] }
+      AlarmActions: [!Ref AlarmTopic]
+"#,
+    );
+    let wrong = uncovered(&template, &COUNTED_BY_SOME);
+    assert_eq!(wrong.len(), 1, "{wrong:#?}");
+    assert!(
+        wrong[0].starts_with("PollOnly: FeedFailures") && wrong[0].contains("\"ingest\""),
+        "{wrong:#?}"
+    );
+    // Without its entry in the list, FeedsStale too must come from every function.
+    let wrong = uncovered(&template, &[]);
+    assert!(wrong.iter().any(|w| w.starts_with("Stale:")), "{wrong:#?}");
 }
 
 #[test]
