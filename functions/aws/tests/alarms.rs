@@ -120,7 +120,9 @@ fn watched(template: &Yaml) -> Vec<Watched> {
                 for query in queries.iter().filter(|q| !q["MetricStat"].is_badvalue()) {
                     let query_id = text(&query["Id"]);
                     assert!(
-                        expression.contains(&format!("({query_id},")) || expression.contains(&format!("({query_id})")),
+                        expression
+                            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                            .any(|token| token == query_id),
                         "{id}: the expression {expression:?} leaves out {query_id}"
                     );
                     all.push(metric(id, &query["MetricStat"]["Metric"]));
@@ -219,7 +221,12 @@ fn uncovered(template: &Yaml, counted_by_some: &[(&str, &[&str], &str)]) -> Vec<
     let mut summed: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
     for w in watched(template).into_iter().filter(|w| w.namespace == NAMESPACE) {
         let functions = summed.entry((w.alarm.clone(), w.name.clone())).or_default();
-        functions.extend(w.dimensions.iter().filter(|(n, _)| n == "Function").map(|(_, v)| v.clone()));
+        functions.extend(
+            w.dimensions
+                .iter()
+                .filter(|(n, _)| n == "Function")
+                .map(|(_, v)| v.clone()),
+        );
     }
     let mut wrong = vec![];
     for ((alarm, metric), functions) in summed {
@@ -268,7 +275,10 @@ fn every_alarm_sums_every_function_that_can_count_its_metric() {
         assert!(metric_names.contains(metric), "{metric} ({why}) is no metric any more");
         assert!(!why.trim().is_empty(), "{metric}: say why only {some:?} count it");
         for function in some {
-            assert!(binaries.contains(*function), "{metric}: {function} is no function of the template");
+            assert!(
+                binaries.contains(*function),
+                "{metric}: {function} is no function of the template"
+            );
         }
     }
     let wrong = uncovered(&template, &COUNTED_BY_SOME);
@@ -441,4 +451,94 @@ Resources:
     let refused = std::panic::catch_unwind(|| watched(&template)).expect_err("b is listed but not summed");
     let message = refused.downcast_ref::<String>().cloned().unwrap_or_default();
     assert!(message.contains("leaves out b"), "{message}");
+}
+
+/// The longest interval (minutes) `ExpireSchedule`'s pattern allows between two sweeps.
+fn slowest_sweep_minutes(template: &Yaml) -> u64 {
+    let pattern = text(&template["Parameters"]["ExpireSchedule"]["AllowedPattern"]);
+    let allowed = regex_lite::Regex::new(&pattern).expect("ExpireSchedule's pattern");
+    let rates = (1..=24 * 60).map(|m| {
+        let rate = match m {
+            1 => "rate(1 minute)".to_owned(),
+            60 => "rate(1 hour)".to_owned(),
+            m if m % 60 == 0 => format!("rate({} hours)", m / 60),
+            m => format!("rate({m} minutes)"),
+        };
+        (m, rate)
+    });
+    rates
+        .filter(|(_, rate)| allowed.is_match(rate))
+        .map(|(m, _)| m)
+        .max()
+        .expect("ExpireSchedule allows some rate")
+}
+
+fn number(node: &Yaml) -> u64 {
+    node.as_i64()
+        .and_then(|n| u64::try_from(n).ok())
+        .unwrap_or_else(|| panic!("expected a number, found {node:?}"))
+}
+
+/// A sweep that keeps failing, or never passes, is told: the errors' alarm needs a failure in two periods
+/// running, each long enough to hold a run of the slowest schedule; the other alarm counts the runs that
+/// passed (invocations without an error) over two of the slowest schedule's intervals, and a new stack
+/// (no data yet) does not fire it while no data at all still mails.
+#[test]
+fn the_sweeps_alarms_fit_the_slowest_schedule() {
+    let template = template();
+    let slowest = slowest_sweep_minutes(&template) * 60;
+    assert_eq!(
+        slowest,
+        15 * 60,
+        "the README and the alarms' descriptions say 15 minutes"
+    );
+    let resources = &template["Resources"];
+
+    let errors = &resources["ExpireErrorsAlarm"]["Properties"];
+    assert_eq!(text(&errors["MetricName"]), "Errors");
+    assert!(number(&errors["Period"]) >= slowest, "a period holds at least one run");
+    assert_eq!(number(&errors["EvaluationPeriods"]), 2);
+    assert_eq!(number(&errors["DatapointsToAlarm"]), 2);
+    assert_eq!(number(&errors["Threshold"]), 1, "one failed run in each period");
+
+    let missing = &resources["SweepMissingAlarm"]["Properties"];
+    let queries = missing["Metrics"].as_vec().expect("metric math");
+    let id_of = |name: &str| {
+        queries
+            .iter()
+            .find(|q| q["MetricStat"]["Metric"]["MetricName"].as_str() == Some(name))
+            .map(|q| text(&q["Id"]))
+            .unwrap_or_else(|| panic!("SweepMissingAlarm reads no {name}"))
+    };
+    let expression = queries
+        .iter()
+        .find_map(|q| q["Expression"].as_str())
+        .expect("an expression");
+    let compact: String = expression.chars().filter(|c| !c.is_whitespace()).collect();
+    assert_eq!(
+        compact,
+        format!("{}-FILL({},0)", id_of("Invocations"), id_of("Errors")),
+        "the runs that passed: invocations without an error (and no runs at all: no data)"
+    );
+    for query in queries.iter().filter(|q| !q["MetricStat"].is_badvalue()) {
+        let period = number(&query["MetricStat"]["Period"]);
+        assert_eq!(
+            period * number(&missing["EvaluationPeriods"]),
+            2 * slowest,
+            "30 minutes"
+        );
+    }
+    assert_eq!(text(&missing["ComparisonOperator"]), "LessThanThreshold");
+    assert_eq!(number(&missing["Threshold"]), 1);
+    assert_eq!(
+        text(&missing["TreatMissingData"]),
+        "missing",
+        "breaching would fire on a new stack before its first sweep"
+    );
+    assert!(
+        missing["InsufficientDataActions"]
+            .as_vec()
+            .is_some_and(|a| a.iter().any(|a| a.as_str() == Some("AlarmTopic"))),
+        "no run at all (no data) is mailed too"
+    );
 }
