@@ -9,6 +9,7 @@
 //! - `AWS/Lambda`: `FunctionName` refers to a function of the template;
 //! - `AWS/SQS`: `QueueName` is the `QueueName` of a queue of the template;
 //! - no other namespace; every alarm mails the alarm topic; metric math adds up the metrics it lists;
+//! - each public Function URL is declared, granted both ways, and watched for 4xx and 5xx;
 //! - every function that can count a metric an alarm watches is summed by that alarm: every function runs
 //!   the use cases through one application, so any of them may count any metric, save those
 //!   [`COUNTED_BY_SOME`] lists with the functions that count them and why.
@@ -541,4 +542,62 @@ fn the_sweeps_alarms_fit_the_slowest_schedule() {
             .is_some_and(|a| a.iter().any(|a| a.as_str() == Some("AlarmTopic"))),
         "no run at all (no data) is mailed too"
     );
+}
+
+/// Each public Function URL is a resource of the template (so checkov sees it), is granted to everyone both
+/// ways a public URL needs since October 2025 (`lambda:InvokeFunctionUrl` for `NONE`, `lambda:InvokeFunction`
+/// through the URL only), and its function has the URL's 4xx and 5xx alarms.
+#[test]
+fn every_public_function_url_is_granted_and_watched() {
+    let template = template();
+    let urls = resources(&template, "AWS::Lambda::Url");
+    assert_eq!(urls.len(), 3, "the webhooks, the buyer's page and the console");
+    for (_, function) in resources(&template, "AWS::Serverless::Function") {
+        assert!(
+            function["Properties"]["FunctionUrlConfig"].is_badvalue(),
+            "a FunctionUrlConfig is made into a URL only at deploy, out of the checks' sight"
+        );
+    }
+    let permissions = resources(&template, "AWS::Lambda::Permission");
+    let alarms = watched(&template);
+    for (id, url) in urls {
+        let properties = &url["Properties"];
+        let function = text(&properties["TargetFunctionArn"]);
+        assert_eq!(text(&properties["AuthType"]), "NONE", "{id}");
+        let granted = |action: &str, key: &str, value: &str| {
+            permissions.iter().any(|(_, p)| {
+                let p = &p["Properties"];
+                p["FunctionName"].as_str() == Some(function.as_str())
+                    && p["Action"].as_str() == Some(action)
+                    && p["Principal"].as_str() == Some("*")
+                    && match &p[key] {
+                        Yaml::Boolean(b) => b.to_string() == value,
+                        other => other.as_str() == Some(value),
+                    }
+            })
+        };
+        assert!(
+            granted("lambda:InvokeFunctionUrl", "FunctionUrlAuthType", "NONE"),
+            "{id}: no public lambda:InvokeFunctionUrl"
+        );
+        assert!(
+            granted("lambda:InvokeFunction", "InvokedViaFunctionUrl", "true"),
+            "{id}: no public lambda:InvokeFunction through the URL"
+        );
+        assert!(
+            url["Metadata"]["checkov"]["skip"]
+                .as_vec()
+                .is_some_and(|skips| skips.iter().any(|s| s["id"].as_str() == Some("CKV_AWS_258")
+                    && s["comment"].as_str().is_some_and(|c| !c.trim().is_empty()))),
+            "{id}: say why it is public (checkov's CKV_AWS_258)"
+        );
+        for metric in ["Url4xxCount", "Url5xxCount"] {
+            assert!(
+                alarms.iter().any(|w| w.namespace == "AWS/Lambda"
+                    && w.name == metric
+                    && w.dimensions == [("FunctionName".to_owned(), function.clone())]),
+                "{id}: no alarm on {function}'s {metric}"
+            );
+        }
+    }
 }
