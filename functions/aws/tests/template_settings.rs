@@ -142,3 +142,35 @@ fn the_parameters_defaults_and_allowed_values_are_read_by_the_functions() {
         );
     }
 }
+
+/// The malls' hosts are read by every function's cold start (each builds the mall clients that hold, release
+/// and cancel orders), so the template sets them for all (Globals), never for one function alone; only the
+/// buyer page's URL differs by function.
+#[test]
+fn the_malls_urls_are_set_for_every_function() {
+    let template = template();
+    let globals = &template["Globals"]["Function"]["Environment"]["Variables"];
+    for var in [
+        "MALLGUARD_RAKUTEN_URL",
+        "MALLGUARD_AMAZON_URL",
+        "MALLGUARD_AMAZON_TOKEN_URL",
+    ] {
+        assert!(!globals[var].is_badvalue(), "{var} is not in the Globals");
+    }
+    for (id, resource) in template["Resources"].as_hash().expect("Resources") {
+        if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        for (name, _) in resource["Properties"]["Environment"]["Variables"]
+            .as_hash()
+            .into_iter()
+            .flatten()
+        {
+            let name = name.as_str().unwrap_or_default();
+            assert!(
+                !name.ends_with("_URL") || name == "MALLGUARD_PUBLIC_URL",
+                "{id:?} alone sets {name}: every function's cold start reads it"
+            );
+        }
+    }
+}
