@@ -667,6 +667,33 @@ async fn console_writes(d: &Deployed, app: &mallguard_domain::service::Mallguard
     assert_allowed("ConsoleRole", logged);
 }
 
+/// A browser's request for `/favicon.ico` on the buyer's page or the console is answered with 204, as the
+/// binaries wrap their routers, so it never counts in the Function URL's 4xx alarm.
+#[test]
+fn a_browsers_favicon_request_is_no_4xx() {
+    let _env = ENV.lock().unwrap_or_else(|e| e.into_inner());
+    run(async {
+        let d = deploy("favicon").await;
+        let mut request: Value = serde_json::from_str(&event("respond-get.json")).unwrap();
+        request["rawPath"] = "/favicon.ico".into();
+        request["requestContext"]["http"]["path"] = "/favicon.ico".into();
+        let request = request.to_string();
+        let respond = mallguard_lambda::without_favicon(mallguard_respond::router(d.cold.app.clone()));
+        let console = mallguard_lambda::without_favicon(mallguard_console::router(
+            d.cold.app.clone(),
+            Arc::new(mallguard_malls::inbound::Malls),
+            mallguard_console::ConsoleConfig {
+                staff: d.cold.deployment.knobs.staff_list(),
+                base_url: mallguard_console::ConsoleUrl::FunctionUrl,
+            },
+        ));
+        for (function, router) in [("respond", respond), ("console", console)] {
+            let (status, body) = invoke(router, &request).await;
+            assert_eq!(status, 204, "{function}: {body}");
+        }
+    });
+}
+
 /// What `events/README.md` says each envelope answers in a local Lambda run (`tests/lambda-local`, then
 /// `cargo lambda invoke` in its order), on today's clock: the samples are signed once, so this is what keeps
 /// them answering as documented.
