@@ -17,10 +17,10 @@ async fn main() -> Result<(), Error> {
             None => ConsoleUrl::FunctionUrl,
         },
     };
-    run(mallguard_console::router(
+    run(mallguard_lambda::without_favicon(mallguard_console::router(
         cold.app,
         Arc::new(mallguard_malls::inbound::Malls),
         config,
-    ))
+    )))
     .await
 }

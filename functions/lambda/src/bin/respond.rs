@@ -6,5 +6,5 @@ use lambda_http::{Error, run};
 async fn main() -> Result<(), Error> {
     mallguard_lambda::init_logging();
     let cold = mallguard_lambda::cold_start("respond").await?;
-    run(mallguard_respond::router(cold.app)).await
+    run(mallguard_lambda::without_favicon(mallguard_respond::router(cold.app))).await
 }
