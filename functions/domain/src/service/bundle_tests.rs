@@ -15,6 +15,7 @@ struct World {
     app: Mallguard,
     store: Arc<MemoryStore>,
     mailer: Arc<RecordingMailer>,
+    clock: Arc<ManualClock>,
 }
 
 fn world(bundling: Bundling) -> World {
@@ -23,8 +24,13 @@ fn world(bundling: Bundling) -> World {
     let store = Arc::new(MemoryStore::default());
     let mailer = Arc::new(RecordingMailer::default());
     let clock = Arc::new(ManualClock::at("2026-11-23T03:10:01Z"));
-    let app = Mallguard::new(store.clone(), mailer.clone(), clock, settings);
-    World { app, store, mailer }
+    let app = Mallguard::new(store.clone(), mailer.clone(), clock.clone(), settings);
+    World {
+        app,
+        store,
+        mailer,
+        clock,
+    }
 }
 
 impl World {
@@ -368,4 +374,97 @@ async fn a_buyer_who_reads_english_gets_the_whole_picture_in_english() {
         receipt.text
     );
     assert!(receipt.html.unwrap().contains("What will arrive"));
+}
+
+/// A, B and the held A again, every order in `lang`; the buyer's words for what arrives in one parcel.
+async fn a_b_a_in(w: &World, lang: crate::Language) -> Hold {
+    let speaking = |mut o: Order| {
+        o.buyer.language = Some(lang);
+        o
+    };
+    w.ingest(speaking(tea_a("RA-1", "2026-11-23T03:00:00Z", Mall::Rakuten)))
+        .await;
+    w.ingest(speaking(tea_b("RB-2", "2026-11-23T03:02:00Z", Mall::Rakuten)))
+        .await;
+    let IngestOutcome::Held { hold, .. } = w
+        .ingest(speaking(tea_a("YA-3", "2026-11-23T03:05:00Z", Mall::Yahoo)))
+        .await
+    else {
+        panic!("the second A is held")
+    };
+    w.store.hold(&hold).await.unwrap().unwrap()
+}
+
+/// What the buyer reads of the two orders that still arrive together (A and B: the held A cancelled).
+fn what_remains(lang: crate::Language) -> [&'static str; 2] {
+    match lang {
+        crate::Language::Ja => [
+            "合計: 有機緑茶 SKU-A × 1、有機緑茶 SKU-B × 1",
+            "以上2件のご注文を、1つの荷物にまとめてお届けいたします（同梱）。",
+        ],
+        crate::Language::En => [
+            "In all: 有機緑茶 SKU-A × 1, 有機緑茶 SKU-B × 1",
+            "These 2 orders will arrive together in one parcel.",
+        ],
+    }
+}
+
+fn assert_says(mail: &Mail, needles: [&str; 2]) {
+    for needle in needles {
+        assert!(mail.text.contains(needle), "{needle} missing from:\n{}", mail.text);
+    }
+    let html = mail.html.as_deref().unwrap();
+    assert!(
+        html.contains(needles[1]),
+        "{needle} missing from:\n{html}",
+        needle = needles[1]
+    );
+}
+
+#[tokio::test]
+async fn a_receipt_the_sweep_sends_later_says_what_arrives_in_either_language() {
+    for lang in [crate::Language::Ja, crate::Language::En] {
+        // Yahoo! only takes the cancellation at first (Rakuten's 800 reads the same); the sweep sends the
+        // receipt once it is confirmed, from the buyer's orders open then.
+        let actions = crate::testing::ScriptedActions::at(Mall::Yahoo)
+            .then(Ok(crate::action::Performed::default()))
+            .then(Err(crate::action::ActionError::Accepted {
+                reference: None,
+                message: "taken, not confirmed".into(),
+                check_after: jiff::SignedDuration::from_mins(5),
+            }));
+        let mut w = world("all".parse().unwrap());
+        w.app = w.app.clone().with_mall_actions(Arc::new(actions));
+        a_b_a_in(&w, lang).await;
+        let notice = w.mails_of(NoticeKind::Notice).pop().unwrap();
+        w.app.answer(&link_tokens(&notice)[1]).await.unwrap();
+        assert!(w.mails_of(NoticeKind::Receipt).is_empty(), "waits for Yahoo!");
+        w.clock.advance(jiff::SignedDuration::from_mins(10));
+        w.app.sweep().await.unwrap();
+        let receipt = w.mails_of(NoticeKind::Receipt).pop().expect("sent by the sweep");
+        assert_says(&receipt, what_remains(lang));
+    }
+}
+
+#[tokio::test]
+async fn the_deadlines_cancellation_mail_says_what_arrives_in_either_language() {
+    for lang in [crate::Language::Ja, crate::Language::En] {
+        // Cancelled by mallguard alone (the staff cancel at the mall) and through the mall's API (the mail
+        // waits for it within the sweep): both say what still arrives.
+        for at_mall in [false, true] {
+            let mut w = world("all".parse().unwrap());
+            if at_mall {
+                w.app = w
+                    .app
+                    .clone()
+                    .with_mall_actions(Arc::new(crate::testing::ScriptedActions::at(Mall::Yahoo)));
+            }
+            let hold = a_b_a_in(&w, lang).await;
+            w.clock.set(hold.deadline);
+            let report = w.app.sweep().await.unwrap();
+            assert_eq!(report.cancelled, 1, "{report:?}");
+            let cancellation = w.mails_of(NoticeKind::Cancellation).pop().expect("the deadline's mail");
+            assert_says(&cancellation, what_remains(lang));
+        }
+    }
 }
