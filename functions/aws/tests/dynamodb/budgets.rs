@@ -816,3 +816,77 @@ async fn related_orders_cost_one_getitem_each_and_only_when_a_hold_is_made() {
     );
     assert_eq!(answer.of("TransactWriteItems"), pair_answer.of("TransactWriteItems"));
 }
+
+/// The buyer's page as served costs a view one GetItem (is this page kept already?) and, only when its
+/// digest is new, one more item in the transaction that notes the opening; a reload of the same page writes
+/// its history entry alone, and a page that changed (the hold answered) is kept again.
+#[tokio::test]
+async fn a_page_is_kept_once_per_digest_for_one_getitem_per_view() {
+    use mallguard_domain::ports::Clock as _;
+    let table = Table::new().await;
+    let world = World::new(table.store.clone());
+    world
+        .app
+        .ingest(incoming(customer_order(41, "budget-page-1", "2026-11-23T03:00:00Z")))
+        .await
+        .unwrap();
+    let IngestOutcome::Held { hold, .. } = world
+        .app
+        .ingest(incoming(customer_order(41, "budget-page-2", "2026-11-23T03:05:00Z")))
+        .await
+        .unwrap()
+    else {
+        panic!("held")
+    };
+    let token = world.token(&hold, 0);
+    let render = |page: &mallguard_domain::service::HoldPage| {
+        Ok::<_, ()>((
+            format!("<p>{} {}</p>", page.held.order_ref.order_id, page.hold.state),
+            mallguard_domain::service::PageMeta {
+                template: "budget".into(),
+                lang: mallguard_domain::Language::Ja,
+            },
+        ))
+    };
+    let view = |rendered: bool| {
+        let (app, token, table) = (world.app.clone(), token.clone(), &table);
+        async move {
+            table.counts.reset();
+            if rendered {
+                app.view_rendered(&token, render).await.unwrap().1.unwrap();
+            } else {
+                app.view(&token).await.unwrap();
+            }
+            table.counts.take()
+        }
+    };
+    let bare = view(false).await;
+    let first = view(true).await;
+    let shown_at = world.clock.now();
+    world.clock.advance(jiff::SignedDuration::from_mins(1));
+    let reload = view(true).await;
+    println!("a view: {bare}; the same, its page kept: {first}; a reload of it: {reload}");
+    for counts in [&first, &reload] {
+        assert_eq!(counts.of("GetItem"), bare.of("GetItem") + 1, "{counts}");
+        assert_eq!(counts.of("Query"), bare.of("Query"));
+        assert_eq!(
+            counts.of("TransactWriteItems"),
+            1,
+            "the opening and a new page in one: {counts}"
+        );
+        assert_eq!(counts.total(), bare.total() + 1, "nothing else: {counts}");
+    }
+    let kept = table.store.pages(&hold).await.unwrap();
+    assert_eq!(kept.len(), 1, "the reload kept nothing more");
+    assert_eq!(kept[0].shown_at, shown_at, "and did not write the page again");
+    assert!(kept[0].matches());
+
+    world.app.answer(&token).await.unwrap();
+    view(true).await;
+    let kept = table.store.pages(&hold).await.unwrap();
+    assert_eq!(kept.len(), 2, "the answered page is another page");
+    assert!(
+        kept[0].html.contains("held") && kept[1].html.contains("confirmed"),
+        "{kept:?}"
+    );
+}

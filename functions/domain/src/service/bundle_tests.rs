@@ -468,3 +468,82 @@ async fn the_deadlines_cancellation_mail_says_what_arrives_in_either_language() 
         }
     }
 }
+
+#[tokio::test]
+async fn the_evidence_keeps_each_page_the_buyer_was_shown_once_and_word_for_word() {
+    let w = world("all".parse().unwrap());
+    w.ingest(tea_a("RA-1", "2026-11-23T03:00:00Z", Mall::Rakuten)).await;
+    w.ingest(tea_b("RB-2", "2026-11-23T03:02:00Z", Mall::Rakuten)).await;
+    let IngestOutcome::Held { hold, .. } = w.ingest(tea_a("YA-3", "2026-11-23T03:05:00Z", Mall::Yahoo)).await else {
+        panic!("held")
+    };
+    let notice = w.mails_of(NoticeKind::Notice).pop().unwrap();
+    let token = &link_tokens(&notice)[0];
+    // A page rendered from the hold as it stands, as the respond function's templates do.
+    let render = |page: &HoldPage| {
+        let html = format!(
+            "<html><head><title>x</title><style>p{{}}</style></head><body><p>ご注文 {} &amp; {} 件</p>\
+             <p>状態: {:?}</p></body></html>",
+            page.held.order_ref.order_id,
+            page.related.len() + 2,
+            page.hold.state
+        );
+        Ok::<_, ()>((
+            html,
+            PageMeta {
+                template: "t1".into(),
+                lang: crate::Language::Ja,
+            },
+        ))
+    };
+    let (_, first) = w.app.view_rendered(token, render).await.unwrap();
+    let first = first.unwrap();
+    let writes = w.store.commits().len();
+    // A reload of the same page notes the opening and keeps nothing more.
+    let (_, again) = w.app.view_rendered(token, render).await.unwrap();
+    assert_eq!(again.unwrap(), first);
+    let reload = &w.store.commits()[writes];
+    assert_eq!((reload.history.len(), reload.pages.len()), (1, 0), "{reload:?}");
+
+    // The buyer answers: the page changes, and the first one stays in the evidence word for word.
+    w.app.answer(token).await.unwrap();
+    let (_, after) = w.app.view_rendered(token, render).await.unwrap();
+    let after = after.unwrap();
+    assert_ne!(after, first);
+    let hold = w.store.hold(&hold).await.unwrap().unwrap();
+    let evidence = w.app.evidence(&hold.order).await.unwrap();
+    let htmls: Vec<&str> = evidence.pages.iter().map(|p| p.html.as_str()).collect();
+    assert_eq!(
+        htmls,
+        [first.as_str(), after.as_str()],
+        "each distinct page once, in order"
+    );
+    assert!(evidence.pages.iter().all(|p| p.matches()));
+    assert_eq!(evidence.pages[0].visible_text(), "ご注文 YA-3 & 3 件\n状態: Held\n");
+    let opened: Vec<&str> = evidence
+        .history
+        .iter()
+        .filter_map(|h| match &h.event {
+            crate::history::Event::PageOpened { page: Some(p), .. } => Some(p.digest.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(opened.len(), 3, "every opening is in the timeline");
+    assert_eq!(opened[0], evidence.pages[0].shown.digest);
+    assert_eq!(opened[2], evidence.pages[1].shown.digest);
+    // A changed word no longer matches its digest.
+    let mut altered = evidence.pages[0].clone();
+    altered.html = altered.html.replacen("3 件", "2 件", 1);
+    assert!(!altered.matches());
+}
+
+#[test]
+fn the_visible_text_of_a_page_leaves_out_the_markup_and_decodes_what_was_escaped() {
+    let html = "<!doctype html><html lang=\"ja\"><head><title>t</title><script>var a = '<p>';</script></head>\
+                <body><h1>ご確認</h1><p>A &lt;B&gt; &#x27;C&#39; &quot;D&quot;  &nbsp;E&amp;F &bogus;</p>\
+                <ul><li>一つ</li><li>二つ<br>三つ</li></ul><button>キャンセルする</button></body></html>";
+    assert_eq!(
+        crate::history::visible_text(html),
+        "ご確認\nA <B> 'C' \"D\" E&F &bogus;\n一つ\n二つ\n三つ\nキャンセルする\n"
+    );
+}
