@@ -38,6 +38,7 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         ("error.html", include_str!("templates/error.html")),
         ("order_card.html", include_str!("templates/order_card.html")),
         ("mail_texts.html", include_str!("templates/mail_texts.html")),
+        ("page_texts.html", include_str!("templates/page_texts.html")),
         ("settings_list.html", include_str!("templates/settings_list.html")),
         ("settings.html", include_str!("templates/settings.html")),
     ])
@@ -149,6 +150,13 @@ const WORDS: &[(&str, &str, &str)] = &[
         "Bundling candidates (同梱: orders that ship in one parcel)",
     ),
     ("no_mails", "メールの記録はありません。", "No mails recorded."),
+    (
+        "page_texts",
+        "購入者に表示したページ（表示したとおりの文面）",
+        "The pages the buyer was shown (their text, as shown)",
+    ),
+    ("shown_at", "表示", "Shown"),
+    ("template_version", "テンプレート版", "Templates"),
     ("attempts", "試行", "Attempts"),
     ("at_mall", "モールでの操作", "At the mall"),
     (
@@ -663,6 +671,40 @@ impl NoticeRow {
     }
 }
 
+/// A page the buyer was shown, as staff read it back: its visible text, with the digest checked.
+#[derive(Debug, Serialize)]
+struct PageRow {
+    shown_at: String,
+    lang: &'static str,
+    template: String,
+    digest: String,
+    /// Whether the kept HTML still matches the digest recorded when it was shown.
+    check: &'static str,
+    text: String,
+}
+
+impl PageRow {
+    fn of(page: &mallguard_domain::history::KeptPage, lang: Language) -> Self {
+        let ja = lang == Language::Ja;
+        Self {
+            shown_at: format_jst_seconds(page.shown_at, lang),
+            lang: match page.shown.lang {
+                Language::Ja => "日本語",
+                Language::En => "English",
+            },
+            template: page.shown.template.clone(),
+            digest: page.shown.digest.clone(),
+            check: match (page.matches(), ja) {
+                (true, true) => "経過の記録と一致",
+                (true, false) => "matches the timeline's record",
+                (false, true) => "経過の記録と不一致",
+                (false, false) => "does NOT match the timeline's record",
+            },
+            text: page.visible_text(),
+        }
+    }
+}
+
 /// The digest the timeline recorded for a mail when it was sent, else when it was written.
 fn recorded_digest<'a>(
     history: &'a [mallguard_domain::history::HistoryEntry],
@@ -714,6 +756,8 @@ pub(crate) struct HoldView {
     phone_allowed: bool,
     amazon_case: Option<String>,
     notices: Vec<NoticeRow>,
+    /// The pages the buyer was shown, as shown.
+    pages: Vec<PageRow>,
     actions: Vec<ActionRow>,
     history: Vec<Line>,
     /// The customer's other open orders to the same recipient.
@@ -768,6 +812,7 @@ impl HoldView {
                 .iter()
                 .map(|n| NoticeRow::of(n, &detail.history, lang))
                 .collect(),
+            pages: detail.pages.iter().map(|p| PageRow::of(p, lang)).collect(),
             related: detail.related.iter().map(|r| OrderCard::of(r, lang)).collect(),
             bundle_candidates: {
                 let all: Vec<&StoredOrder> = [&detail.original, &detail.held]
@@ -814,6 +859,8 @@ pub(crate) struct OrderView {
     history: Vec<Line>,
     /// Every mail of the order, text exactly as written, beside the timeline.
     mails: Vec<NoticeRow>,
+    /// Every page the buyer was shown for the order's hold, as shown.
+    pages: Vec<PageRow>,
     csv_path: String,
     blacklist_path: String,
 }
@@ -840,6 +887,7 @@ impl OrderView {
                 .iter()
                 .map(|n| NoticeRow::of(n, &evidence.history, lang))
                 .collect(),
+            pages: evidence.pages.iter().map(|p| PageRow::of(p, lang)).collect(),
             csv_path: format!("{path}/timeline.csv"),
             blacklist_path: format!("{path}/blacklist"),
         }

@@ -804,3 +804,41 @@ async fn a_holds_page_lists_the_customers_other_orders_the_bundle_candidates_and
         assert_eq!(shown.matches("経過の記録と一致").count(), 2);
     }
 }
+
+#[tokio::test]
+async fn the_hold_and_the_order_show_the_page_the_buyer_was_shown_as_its_visible_text() {
+    let shop = Shop::new().await;
+    let notice = shop
+        .mailer
+        .mails()
+        .into_iter()
+        .find(|m| testing::link_tokens(m).len() == 2)
+        .expect("the buyer's notice");
+    let token = &testing::link_tokens(&notice)[1];
+    let html = "<html><head><style>p{}</style></head><body><h1>ご確認</h1>\
+                <p>後のご注文（1002）をキャンセルしますか &amp; 確認</p></body></html>";
+    let render = |_: &mallguard_domain::service::HoldPage| {
+        Ok::<_, ()>((
+            html.to_owned(),
+            mallguard_domain::service::PageMeta {
+                template: "0123456789abcdef".into(),
+                lang: mallguard_domain::Language::Ja,
+            },
+        ))
+    };
+    shop.app.view_rendered(token, render).await.unwrap().1.unwrap();
+    let digest = mallguard_domain::service::sha256_hex(html.as_bytes());
+    let session = shop.sign_in().await;
+    let hold = shop.get(&format!("/console/holds/{}", shop.hold), Some(&session)).await;
+    let order = shop.get("/console/orders/own/tanaka/1002", Some(&session)).await;
+    for page in [&hold, &order] {
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        let shown = unescaped(page.body.split("id=\"page-texts\"").nth(1).expect("the pages shown"));
+        assert!(
+            shown.contains("ご確認\n後のご注文（1002）をキャンセルしますか & 確認\n"),
+            "the visible text, not the markup: {shown}"
+        );
+        assert!(!shown.contains("<h1>") && !shown.contains("p{}"), "{shown}");
+        assert!(shown.contains(&digest) && shown.contains("経過の記録と一致"), "{shown}");
+    }
+}

@@ -52,6 +52,7 @@ pub async fn run_all(store: &dyn Store) {
     blacklist_marks_come_with_the_snapshot_and_go_with_the_entry(store).await;
     a_sign_in_link_is_used_once(store).await;
     shop_settings_are_saved_under_their_version_and_listed_in_one_read(store).await;
+    pages_are_kept_once_per_hold_and_digest_word_for_word(store).await;
 }
 
 /// A store, or a store with what must live as long as it (a temporary folder): `(store, guard)`.
@@ -93,7 +94,8 @@ macro_rules! store_contract {
             pending_actions_are_due_ones_oldest_first,
             blacklist_marks_come_with_the_snapshot_and_go_with_the_entry,
             a_sign_in_link_is_used_once,
-            shop_settings_are_saved_under_their_version_and_listed_in_one_read
+            shop_settings_are_saved_under_their_version_and_listed_in_one_read,
+            pages_are_kept_once_per_hold_and_digest_word_for_word
         );
     };
     (@each $store:ident, $setup:expr; $($check:ident),*) => {
@@ -1745,6 +1747,63 @@ pub async fn shop_settings_are_saved_under_their_version_and_listed_in_one_read(
     let listed = store.shop_settings().await.expect("listing shop settings");
     assert_eq!(listed[0], changed);
     assert_eq!(listed[0].answer_hours, None);
+}
+
+/// The buyer's pages as served: each kept once per hold and digest (a second write of the same digest is the
+/// same page, one record; which showing's time it keeps is the store's), read back byte for byte in the order
+/// shown, and only the hold's own.
+pub async fn pages_are_kept_once_per_hold_and_digest_word_for_word(store: &dyn Store) {
+    use crate::history::{KeptPage, PageShown};
+    let hold = hold_at("1002", "2026-11-23T03:05:00Z", None, "2026-11-24T03:05:00Z");
+    let other = hold_at("2002", "2026-11-23T03:05:00Z", None, "2026-11-24T03:05:00Z");
+    let page = |hold: &Hold, html: &str, at: &str| KeptPage {
+        hold: hold.id.clone(),
+        order: hold.order.clone(),
+        shown_at: ts(at),
+        shown: PageShown {
+            digest: crate::service::sha256_hex(html.as_bytes()),
+            template: "0123456789abcdef".into(),
+            lang: crate::Language::Ja,
+        },
+        html: html.into(),
+    };
+    // Japanese text, markup and a page far larger than any item of the other kinds.
+    let large = format!(
+        "<p>{}</p>",
+        "後のご注文をキャンセルする &amp; <b>確認</b>\n".repeat(2_000)
+    );
+    let first = page(&hold, "<html><body><p>保留中</p></body></html>", "2026-11-23T04:00:00Z");
+    let answered = page(&hold, &large, "2026-11-23T05:00:00Z");
+    assert!(!store.page_kept(&hold.id, &first.shown.digest).await.unwrap());
+    let batch = |pages: Vec<KeptPage>| WriteBatch {
+        pages,
+        ..WriteBatch::default()
+    };
+    commit_ok(store, batch(vec![first.clone()]), "a page").await;
+    assert!(store.page_kept(&hold.id, &first.shown.digest).await.unwrap());
+    assert!(!store.page_kept(&other.id, &first.shown.digest).await.unwrap());
+    // The same digest again, later: still one page.
+    let mut again = first.clone();
+    again.shown_at = ts("2026-11-23T04:30:00Z");
+    commit_ok(
+        store,
+        batch(vec![answered.clone(), again.clone()]),
+        "another page and the first again",
+    )
+    .await;
+    commit_ok(
+        store,
+        batch(vec![page(&other, "<p>別の保留</p>", "2026-11-23T03:30:00Z")]),
+        "another hold's",
+    )
+    .await;
+    let mut kept = store.pages(&hold.id).await.unwrap();
+    assert_eq!(kept.len(), 2, "each page once: {kept:?}");
+    assert!([first.shown_at, again.shown_at].contains(&kept[0].shown_at));
+    kept[0].shown_at = first.shown_at;
+    assert_eq!(kept, vec![first, answered], "in the order shown, word for word");
+    assert!(kept.iter().all(|p| p.matches()));
+    assert_eq!(store.pages(&other.id).await.unwrap().len(), 1);
 }
 
 #[cfg(test)]

@@ -186,6 +186,129 @@ pub struct PageShown {
     pub lang: Language,
 }
 
+/// The buyer's page exactly as it was served (ページの控え), kept once per hold and digest: a buyer reloading the
+/// same page adds nothing, a page that changed (the hold answered, the mall cancelled) is kept again. Kept
+/// for the retention period, as a mail's text is; the [`PageShown`] in the history stays for good.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeptPage {
+    pub hold: HoldId,
+    /// The held order, whose evidence shows the page.
+    pub order: OrderRef,
+    /// When it was first shown.
+    pub shown_at: Timestamp,
+    pub shown: PageShown,
+    /// The HTML served, byte for byte.
+    pub html: String,
+}
+
+impl KeptPage {
+    /// The largest page kept (far above a real page's few kilobytes; every store keeps it in one item, and
+    /// DynamoDB's items stop at 400 KB). A larger one keeps only its digest in the history.
+    pub const MAX_HTML_BYTES: usize = 256 * 1024;
+
+    /// Whether the kept HTML is still what the digest recorded when it was shown.
+    pub fn matches(&self) -> bool {
+        crate::service::sha256_hex(self.html.as_bytes()) == self.shown.digest
+    }
+
+    /// What the buyer read on the page: its visible text, without the markup (what staff read back to a
+    /// buyer), one block per line.
+    pub fn visible_text(&self) -> String {
+        visible_text(&self.html)
+    }
+}
+
+/// The visible text of an HTML page: the head, scripts and styles dropped, a line break at every block,
+/// tags removed and character references decoded, blank lines and runs of spaces folded.
+pub fn visible_text(html: &str) -> String {
+    const BLOCKS: [&str; 24] = [
+        "p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "table", "section", "header",
+        "footer", "main", "form", "button", "dt", "dd", "hr", "article",
+    ];
+    let mut out = String::with_capacity(html.len() / 2);
+    let mut rest = html;
+    let mut hidden: Option<String> = None;
+    while let Some(lt) = rest.find('<') {
+        if hidden.is_none() {
+            out.push_str(&decode_entities(&rest[..lt]));
+        }
+        let Some(gt) = rest[lt..].find('>') else {
+            rest = "";
+            break;
+        };
+        let tag = &rest[lt + 1..lt + gt];
+        rest = &rest[lt + gt + 1..];
+        let closing = tag.starts_with('/');
+        let name: String = tag
+            .trim_start_matches('/')
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .collect::<String>()
+            .to_ascii_lowercase();
+        match &hidden {
+            Some(open) if closing && *open == name => hidden = None,
+            Some(_) => {}
+            None if !closing && matches!(name.as_str(), "head" | "script" | "style" | "template") => {
+                hidden = Some(name)
+            }
+            None if BLOCKS.contains(&name.as_str()) => out.push('\n'),
+            None => {}
+        }
+    }
+    if hidden.is_none() {
+        out.push_str(&decode_entities(rest));
+    }
+    let mut text = String::with_capacity(out.len());
+    for line in out.lines() {
+        let line = line.split_whitespace().collect::<Vec<_>>().join(" ");
+        if !line.is_empty() {
+            text.push_str(&line);
+            text.push('\n');
+        }
+    }
+    text
+}
+
+/// `&amp;`, `&lt;`, `&gt;`, `&quot;`, `&apos;`, `&nbsp;` and numeric references; anything else stays as written.
+fn decode_entities(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(amp) = rest.find('&') {
+        out.push_str(&rest[..amp]);
+        rest = &rest[amp..];
+        let decoded = rest.find(';').filter(|&end| end <= 10).and_then(|end| {
+            let name = &rest[1..end];
+            let c = match name {
+                "amp" => Some('&'),
+                "lt" => Some('<'),
+                "gt" => Some('>'),
+                "quot" => Some('"'),
+                "apos" => Some('\''),
+                "nbsp" => Some(' '),
+                _ => name
+                    .strip_prefix("#x")
+                    .or_else(|| name.strip_prefix("#X"))
+                    .and_then(|hex| u32::from_str_radix(hex, 16).ok())
+                    .or_else(|| name.strip_prefix('#').and_then(|dec| dec.parse().ok()))
+                    .and_then(char::from_u32),
+            };
+            c.map(|c| (c, end))
+        });
+        match decoded {
+            Some((c, end)) => {
+                out.push(c);
+                rest = &rest[end + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = &rest[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 /// One line of an order's history.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HistoryEntry {

@@ -110,6 +110,9 @@ pub struct WriteBatch {
     /// Settings of a mall shop: `Absent` for a shop never set, else the version read (the record written
     /// carries that version plus one).
     pub shop_settings: Vec<(ShopSettings, Expect)>,
+    /// Buyer's pages kept as served, each once per hold and digest (written unconditionally: the same
+    /// digest is the same page).
+    pub pages: Vec<crate::history::KeptPage>,
 }
 
 /// A staff sign-in link that was used, kept until it expires so it cannot be used again.
@@ -136,6 +139,7 @@ impl WriteBatch {
             && self.blacklist.is_empty()
             && self.sign_ins.is_empty()
             && self.shop_settings.is_empty()
+            && self.pages.is_empty()
     }
 }
 
@@ -180,6 +184,8 @@ pub trait Records: Commit {
     async fn hold(&self, id: &HoldId) -> Result<Option<Hold>, StoreError>;
     async fn notice(&self, id: &NoticeId) -> Result<Option<Notice>, StoreError>;
     async fn action(&self, id: &ActionId) -> Result<Option<MallAction>, StoreError>;
+    /// Whether the page of `hold` with this digest is kept already (the buyer's page keeps each page once).
+    async fn page_kept(&self, hold: &HoldId, digest: &str) -> Result<bool, StoreError>;
 }
 
 /// What ingesting an order reads besides [`Records`].
@@ -238,6 +244,8 @@ pub trait StaffStore: Records {
     async fn blacklist_entry(&self, id: &BlacklistId) -> Result<Option<BlacklistEntry>, StoreError>;
     /// Every mall shop's settings (a handful of records, read in one request), in mall and shop order.
     async fn shop_settings(&self) -> Result<Vec<ShopSettings>, StoreError>;
+    /// The buyer's pages kept for `hold`, in the order first shown.
+    async fn pages(&self, hold: &HoldId) -> Result<Vec<crate::history::KeptPage>, StoreError>;
 }
 
 /// What the poller of a mall that pushes nothing reads besides [`Records`]: how far it read.

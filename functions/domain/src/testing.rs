@@ -186,6 +186,7 @@ struct Tables {
     marks: BTreeMap<(IdentityKey, crate::blacklist::BlacklistId), crate::blacklist::BlacklistMark>,
     sign_ins: BTreeMap<String, Timestamp>,
     shop_settings: BTreeMap<(Mall, ShopId), crate::shop_settings::ShopSettings>,
+    pages: Vec<crate::history::KeptPage>,
 }
 
 fn condition_holds(stored: Option<u64>, expect: Expect) -> bool {
@@ -304,6 +305,15 @@ impl Commit for MemoryStore {
         for (settings, _) in batch.shop_settings {
             t.shop_settings.insert((settings.mall, settings.shop.clone()), settings);
         }
+        for page in batch.pages {
+            if !t
+                .pages
+                .iter()
+                .any(|p| p.hold == page.hold && p.shown.digest == page.shown.digest)
+            {
+                t.pages.push(page);
+            }
+        }
         Ok(())
     }
 }
@@ -324,6 +334,14 @@ impl Records for MemoryStore {
 
     async fn action(&self, id: &ActionId) -> Result<Option<MallAction>, StoreError> {
         Ok(self.tables().actions.get(id).cloned())
+    }
+
+    async fn page_kept(&self, hold: &HoldId, digest: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .tables()
+            .pages
+            .iter()
+            .any(|p| &p.hold == hold && p.shown.digest == digest))
     }
 }
 
@@ -476,6 +494,16 @@ impl StaffStore for MemoryStore {
     async fn shop_settings(&self) -> Result<Vec<crate::shop_settings::ShopSettings>, StoreError> {
         Ok(self.tables().shop_settings.values().cloned().collect())
     }
+
+    async fn pages(&self, hold: &HoldId) -> Result<Vec<crate::history::KeptPage>, StoreError> {
+        Ok(self
+            .tables()
+            .pages
+            .iter()
+            .filter(|p| &p.hold == hold)
+            .cloned()
+            .collect())
+    }
 }
 
 #[async_trait::async_trait]
@@ -623,6 +651,9 @@ impl Records for UnavailableStore {
     async fn action(&self, _: &ActionId) -> Result<Option<MallAction>, StoreError> {
         unavailable()
     }
+    async fn page_kept(&self, _: &HoldId, _: &str) -> Result<bool, StoreError> {
+        unavailable()
+    }
 }
 
 #[async_trait::async_trait]
@@ -681,6 +712,9 @@ impl StaffStore for UnavailableStore {
         unavailable()
     }
     async fn shop_settings(&self) -> Result<Vec<crate::shop_settings::ShopSettings>, StoreError> {
+        unavailable()
+    }
+    async fn pages(&self, _: &HoldId) -> Result<Vec<crate::history::KeptPage>, StoreError> {
         unavailable()
     }
 }

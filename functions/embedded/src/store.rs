@@ -20,7 +20,7 @@ use jiff::Timestamp;
 use mallguard_domain::action::{ActionId, MallAction};
 use mallguard_domain::blacklist::{BlacklistEntry, BlacklistId, BlacklistMark, BlacklistWrite};
 use mallguard_domain::feed::PollCursor;
-use mallguard_domain::history::HistoryEntry;
+use mallguard_domain::history::{HistoryEntry, KeptPage};
 use mallguard_domain::hold::Hold;
 use mallguard_domain::identity::IdentityKey;
 use mallguard_domain::ids::{HoldId, Mall, OrderId, OrderRef, ShopId};
@@ -38,7 +38,7 @@ use serde::de::DeserializeOwned;
 
 /// The schema this build writes, kept in SQLite's `user_version`. A file written by a newer build is
 /// refused rather than misread.
-const SCHEMA_VERSION: i64 = 7;
+const SCHEMA_VERSION: i64 = 8;
 
 /// How long a request waits for the file's write lock (another process's, or the commits queued before
 /// it in this one) before giving up with `Unavailable` (the caller then answers 503 and the mall retries).
@@ -176,6 +176,19 @@ CREATE TABLE IF NOT EXISTS shop_settings (
     version  INTEGER NOT NULL,
     json     TEXT NOT NULL,
     PRIMARY KEY (mall, shop)
+) WITHOUT ROWID;
+";
+
+/// Version 7 → 8: the buyer's pages as served, one row per hold and digest (the HTML zlib-compressed, as raw
+/// payloads are). A database of version 7 has none: only the pages' digests in the history.
+const TO_VERSION_8: &str = "
+CREATE TABLE IF NOT EXISTS pages (
+    hold      TEXT NOT NULL,
+    digest    TEXT NOT NULL,
+    shown_at  INTEGER NOT NULL,
+    json      TEXT NOT NULL,
+    html      BLOB NOT NULL,
+    PRIMARY KEY (hold, digest)
 ) WITHOUT ROWID;
 ";
 
@@ -556,6 +569,9 @@ fn migrate(conn: &mut Connection) -> Result<(), Error> {
     if version < 7 {
         tx.execute_batch(TO_VERSION_7)?;
     }
+    if version < 8 {
+        tx.execute_batch(TO_VERSION_8)?;
+    }
     if version != SCHEMA_VERSION {
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     }
@@ -930,6 +946,23 @@ fn write_batch(tx: &Connection, batch: WriteBatch, now: Timestamp) -> Result<(),
             to_json(settings)?
         ])?;
     }
+    // A page is kept once: the first showing of a digest stays (the same digest is the same page).
+    for page in &batch.pages {
+        let html = compress(page.html.as_bytes())?;
+        let mut meta = page.clone();
+        meta.html = String::new();
+        tx.prepare_cached(
+            "INSERT INTO pages (hold, digest, shown_at, json, html) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (hold, digest) DO NOTHING",
+        )?
+        .execute(params![
+            page.hold.as_str(),
+            page.shown.digest,
+            time_key(page.shown_at),
+            to_json(&meta)?,
+            html
+        ])?;
+    }
     Ok(())
 }
 
@@ -1181,6 +1214,18 @@ impl Records for SqliteStore {
         self.read(move |conn| read_one(conn, "SELECT json FROM actions WHERE id = ?1", id.as_str()))
             .await
     }
+
+    async fn page_kept(&self, hold: &HoldId, digest: &str) -> Result<bool, StoreError> {
+        let (hold, digest) = (hold.clone(), digest.to_owned());
+        self.read(move |conn| {
+            let found: Option<i64> = conn
+                .prepare_cached("SELECT 1 FROM pages WHERE hold = ?1 AND digest = ?2")?
+                .query_row(params![hold.as_str(), digest], |row| row.get(0))
+                .optional()?;
+            Ok(found.is_some())
+        })
+        .await
+    }
 }
 
 #[async_trait]
@@ -1361,6 +1406,27 @@ impl StaffStore for SqliteStore {
         found.sort_by(|a, b| (a.mall, &a.shop).cmp(&(b.mall, &b.shop)));
         Ok(found)
     }
+
+    async fn pages(&self, hold: &HoldId) -> Result<Vec<KeptPage>, StoreError> {
+        let hold = hold.clone();
+        self.read(move |conn| {
+            let mut stmt =
+                conn.prepare_cached("SELECT json, html FROM pages WHERE hold = ?1 ORDER BY shown_at, digest")?;
+            let rows = stmt.query_map([hold.as_str()], |row| {
+                Ok((row.get::<_, String>(0)?, row.get::<_, Vec<u8>>(1)?))
+            })?;
+            let mut pages = vec![];
+            for row in rows {
+                let (json, html) = row?;
+                let mut page: KeptPage = from_json(&json)?;
+                page.html = String::from_utf8(decompress(&html)?)
+                    .map_err(|e| Error(StoreError::Corrupt(format!("a kept page is not UTF-8: {e}"))))?;
+                pages.push(page);
+            }
+            Ok(pages)
+        })
+        .await
+    }
 }
 
 #[async_trait]
@@ -1532,6 +1598,28 @@ mod tests {
                 .iter()
                 .any(|sql| sql.contains("CREATE TABLE shop_settings"))
         );
+        assert!(schema(&new).iter().any(|sql| sql.contains("CREATE TABLE pages")));
+    }
+
+    #[tokio::test]
+    async fn a_version_7_database_is_migrated_with_no_page_kept_and_keeps_pages_after() {
+        let conn = Connection::open_in_memory().unwrap();
+        for step in [
+            SCHEMA,
+            TO_VERSION_2,
+            TO_VERSION_3,
+            TO_VERSION_4,
+            TO_VERSION_5,
+            TO_VERSION_6,
+            TO_VERSION_7,
+        ] {
+            conn.execute_batch(step).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 7).unwrap();
+        let store = SqliteStore::with_schema(conn).unwrap();
+        let hold = HoldId::parse("h0123456789abcdef0123").unwrap();
+        assert!(store.pages(&hold).await.unwrap().is_empty());
+        assert!(!store.page_kept(&hold, "00").await.unwrap());
     }
 
     #[tokio::test]

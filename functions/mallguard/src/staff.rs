@@ -239,7 +239,51 @@ pub async fn evidence(shop: &ShopArgs, mall: &str, order_id: &str, shop_id: Opti
         say!("  {}", entry.describe(lang));
     }
     print_mails(&evidence, lang);
+    print_pages(&evidence, lang);
     Ok(ExitCode::SUCCESS)
+}
+
+/// Every distinct page the buyer was shown for the order's hold, as its visible text (what staff read back
+/// to a buyer), each with the digest the timeline recorded and whether the kept HTML still matches it.
+fn print_pages(evidence: &mallguard_domain::service::Evidence, lang: Language) {
+    if evidence.pages.is_empty() {
+        return;
+    }
+    let w = Words::of(lang);
+    say!();
+    say!(
+        "{}",
+        w.pick(
+            "購入者に表示したページ（表示したとおりの文面。保存期間を過ぎたものは経過の sha256 のみ）:",
+            "Pages the buyer was shown (their text as shown; past the retention period only the timeline's sha256 is left):"
+        )
+    );
+    for page in &evidence.pages {
+        let check = if page.matches() {
+            w.pick("経過の記録と一致", "matches the timeline's record")
+        } else {
+            w.pick("経過の記録と不一致", "DOES NOT match the timeline's record")
+        };
+        say!();
+        say!(
+            "──── {} {}（{}）",
+            w.pick("確認ページ", "Confirmation page"),
+            mallguard_domain::policy::format_jst(page.shown_at, lang),
+            match page.shown.lang {
+                Language::Ja => "日本語",
+                Language::En => "English",
+            }
+        );
+        say!("sha256: {}（{check}）", page.shown.digest);
+        say!(
+            "{}: {}",
+            w.pick("テンプレート版", "Template version"),
+            page.shown.template
+        );
+        say!();
+        print!("{}", page.visible_text());
+        say!("────");
+    }
 }
 
 /// Every mail of the order as it was sent, text unchanged, each with the digest the history recorded and

@@ -50,6 +50,7 @@ async fn the_readme_walkthrough_holds_the_second_order_and_the_buyer_cancels_it(
     let client = reqwest::Client::new();
     let page = client.get(&links[1]).send().await.unwrap();
     assert_eq!(page.status(), 200);
+    let first_page = page.text().await.unwrap();
     let holds = stdout(&mallguard(&data, &["holds"]));
     assert!(holds.contains("保留中"), "opening the page changes nothing:\n{holds}");
 
@@ -60,7 +61,8 @@ async fn the_readme_walkthrough_holds_the_second_order_and_the_buyer_cancels_it(
         links[1],
         "redirected to the link's page: a reload does not resubmit"
     );
-    assert!(done.text().await.unwrap().contains("キャンセル"));
+    let answered_page = done.text().await.unwrap();
+    assert!(answered_page.contains("キャンセル"));
 
     let holds = stdout(&mallguard(&data, &["holds", "--all"]));
     assert!(holds.contains("キャンセル"), "{holds}");
@@ -102,7 +104,20 @@ async fn the_readme_walkthrough_holds_the_second_order_and_the_buyer_cancels_it(
         );
         assert!(evidence.contains(&format!("件名: {}", mail.subject)), "{evidence}");
     }
-    assert_eq!(evidence.matches("（経過の記録と一致）").count(), 4, "{evidence}");
+    // And both pages the buyer was shown, before and after the answer, as the text they read.
+    for page in [&first_page, &answered_page] {
+        let text = mallguard_domain::history::visible_text(page);
+        assert!(
+            evidence.contains(text.trim_end()),
+            "a page is not reproduced in\n{evidence}"
+        );
+    }
+    assert_eq!(evidence.matches("──── 確認ページ").count(), 2, "{evidence}");
+    assert_eq!(
+        evidence.matches("（経過の記録と一致）").count(),
+        6,
+        "four mails and two pages: {evidence}"
+    );
 
     // The staff cannot settle it a second time.
     let again = mallguard(&data, &["resolve", &hold_id, "confirm", "--staff", "suzuki"]);

@@ -590,3 +590,42 @@ async fn the_evidence_keeps_the_digest_of_exactly_the_page_the_buyer_was_shown()
     let again = held.get(&h(&held.cancel)).await;
     assert_eq!(digest(&again.html), shown[0].digest);
 }
+
+#[tokio::test]
+async fn the_evidence_keeps_the_page_the_buyer_was_shown_word_for_word_after_the_hold_changed() {
+    let held = Held::new().await;
+    let shown = held.get(&h(&held.cancel)).await;
+    assert_eq!(shown.status, StatusCode::OK);
+    // A reload of the same page keeps nothing more.
+    let reload = held.get(&h(&held.cancel)).await;
+    assert_eq!(reload.html, shown.html);
+    let order = held.hold().await.order;
+    assert_eq!(held.app.evidence(&order).await.unwrap().pages.len(), 1);
+
+    // The buyer answers: the page now says the order is cancelled; the one shown before stays in the
+    // evidence byte for byte, its digest the one the timeline recorded.
+    let after = held.press(&h(&held.cancel)).await;
+    assert_ne!(after.html, shown.html);
+    let evidence = held.app.evidence(&order).await.unwrap();
+    assert_eq!(evidence.pages.len(), 2, "the page before the answer and the one after");
+    assert_eq!(evidence.pages[0].html, shown.html, "word for word");
+    assert_eq!(evidence.pages[1].html, after.html);
+    assert!(evidence.pages.iter().all(|p| p.matches()));
+    let recorded: Vec<String> = evidence
+        .history
+        .iter()
+        .filter_map(|h| match &h.event {
+            Event::PageOpened { page: Some(p), .. } => Some(p.digest.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(recorded.first(), Some(&evidence.pages[0].shown.digest));
+    assert_eq!(recorded.last(), Some(&evidence.pages[1].shown.digest));
+    assert_eq!(evidence.pages[0].shown.template, mallguard_respond::template_version());
+    // What staff read back: the visible text, the buttons the buyer saw among it, no markup.
+    let text = evidence.pages[0].visible_text();
+    assert!(text.contains("1002"), "{text}");
+    assert!(text.contains("キャンセルする"), "{text}");
+    assert!(!text.contains('<') && !text.contains("&amp;"), "{text}");
+    assert_ne!(evidence.pages[1].visible_text(), text);
+}

@@ -12,7 +12,7 @@ use jiff::{SignedDuration, Timestamp};
 use mallguard_domain::action::{ActionState, MallAction};
 use mallguard_domain::blacklist::{BlacklistEntry, BlacklistMark};
 use mallguard_domain::feed::PollCursor;
-use mallguard_domain::history::HistoryEntry;
+use mallguard_domain::history::{HistoryEntry, KeptPage};
 use mallguard_domain::hold::Hold;
 use mallguard_domain::ids::OrderId;
 use mallguard_domain::matching::IndexEntry;
@@ -191,6 +191,27 @@ pub(super) fn history_item(entry: &HistoryEntry, sk: String) -> Result<Item, Sto
         (SK.into(), s(sk)),
         (DOC.into(), s(to_json(entry)?)),
     ]))
+}
+
+/// A kept page, in its hold's partition: the HTML compressed in `raw` (a page of [`KeptPage::MAX_HTML_BYTES`]
+/// at most fits an item even uncompressed), the rest in the doc.
+pub(super) fn page_item(page: &KeptPage, ttl: &AttributeValue) -> Result<Item, StoreError> {
+    let mut meta = page.clone();
+    let html = std::mem::take(&mut meta.html);
+    Ok(Item::from([
+        (PK.into(), s(keys::hold_pk(&page.hold))),
+        (SK.into(), s(keys::page_sk(&page.shown.digest))),
+        (DOC.into(), s(to_json(&meta)?)),
+        (RAW.into(), AttributeValue::B(compress(html.as_bytes())?.into())),
+        (EXPIRES_AT.into(), ttl.clone()),
+    ]))
+}
+
+pub(super) fn page_from_item(item: &Item) -> Result<KeptPage, StoreError> {
+    let mut page: KeptPage = doc(item)?;
+    page.html = String::from_utf8(decompress(bytes_attr(item, RAW)?)?)
+        .map_err(|e| corrupt(format!("a kept page is not UTF-8: {e}")))?;
+    Ok(page)
 }
 
 /// A quarantined payload; its raw payload is taken out and kept compressed beside the doc.

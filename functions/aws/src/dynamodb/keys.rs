@@ -122,6 +122,14 @@ pub(super) fn hold_pk(id: &HoldId) -> String {
     format!("HOLD#{id}")
 }
 
+/// The sort keys of a hold's kept pages, in the hold's partition.
+pub(super) const PAGE_PREFIX: &str = "PAGE#";
+
+/// The sort key of the page of a hold shown with this digest.
+pub(super) fn page_sk(digest: &str) -> String {
+    format!("{PAGE_PREFIX}{digest}")
+}
+
 /// `{created_at}#{hold id}`: a hold in the `lookup` partition `HOLDS`, so a Query lists them by age.
 pub(super) fn holds_sk(hold: &Hold) -> String {
     due_sk(hold.created_at, &hold.id)

@@ -21,6 +21,7 @@
 //! | head | `KEY#{identity key}` | `~HEAD` | – | `version` N | yes, refreshed by every bump | the ingest Query below; bumped under a condition by every decision |
 //! | hold | `HOLD#{hold id}` | `HOLD` | `due` while held: `DUE#HOLD` / `{next_due}#{id}`; `lookup`: `HOLDS` / `{created_at}#{id}` | `version` N, `state` S, `doc` S | yes | GetItem; `due_holds` Queries `due`; `holds` Queries `lookup` newest first |
 //! | notice | `NOTICE#{notice id}` | `NOTICE` | `due` while pending: `DUE#NOTICE` / `{next_attempt_at}#{id}` | `version` N, `doc` S (the rendered mail) | yes | GetItem; `pending_notices` Queries `due` |
+//! | kept page | the hold's pk | `PAGE#{sha256 of the HTML}` | – | `doc` S (KeptPage without its HTML: hold, order, when first shown, digest, template version, language), `raw` B (the HTML served, zlib; at most 256 KiB before compression) | yes, as the notices' text | the buyer's page GetItems it before writing (a reload of a page already kept writes only its history entry); an unconditional Put in the history entry's transaction when its digest is new; the evidence Queries `begins_with(sk, "PAGE#")` in the hold's partition |
 //! | mall action | `ACTION#{hold id}.{kind}` | `ACTION` | `due` while pending: `DUE#ACTION` / `{next_attempt_at}#{id}` | `version` N, `doc` S (MallAction: refs, state, the mall's reference or refusal; no personal data) | yes | GetItem; `pending_actions` Queries `due`; written with the decision that asks for it (Absent), then under `version = :read` |
 //! | history | the order's pk | `H#{commit time}#{writer}#{index}` | – | `doc` S (HistoryEntry: digests, ids, no personal data) | **none** (the evidence for disputes) | Query `begins_with(sk, "H#")`, ascending |
 //! | quarantined payload | `QUARANTINE` | `Q#{id}` | – | `version` N (always 0), `doc` S, `raw` B (zlib) | yes | Query pk `QUARANTINE` |
@@ -60,8 +61,8 @@
 //! `attribute_not_exists(pk)` (read as version 0) or `version = :read`; items with an [`Expect`] are whole
 //! Puts (so a settled hold loses its `due` keys and the index stays sparse) under
 //! `attribute_not_exists(pk) OR expires_at <= :now` (Absent), `version = :v` (Version) or nothing (Any);
-//! index entries, history, deliveries and blacklist entries and marks are unconditional Puts (a removed
-//! blacklist entry and its marks unconditional Deletes), and a used sign-in link a Put under
+//! index entries, history, kept pages, deliveries and blacklist entries and marks are unconditional Puts (a
+//! removed blacklist entry and its marks unconditional Deletes), and a used sign-in link a Put under
 //! `attribute_not_exists(pk)` (an expired record still counts: the link is refused as expired anyway). A
 //! blacklist entry adds one item per identity key of its order (at most seven) besides itself. The SDK
 //! sets the transaction's `ClientRequestToken` once per call, before its retries, so a retry of a
@@ -114,7 +115,7 @@ use jiff::{SignedDuration, Timestamp};
 use mallguard_domain::action::{ActionId, ActionState, MallAction};
 use mallguard_domain::blacklist::{BlacklistEntry, BlacklistId, BlacklistMark, BlacklistWrite};
 use mallguard_domain::feed::PollCursor;
-use mallguard_domain::history::HistoryEntry;
+use mallguard_domain::history::{HistoryEntry, KeptPage};
 use mallguard_domain::hold::{Hold, HoldState};
 use mallguard_domain::identity::IdentityKey;
 use mallguard_domain::ids::{HoldId, Mall, OrderId, OrderRef, ShopId};
@@ -461,6 +462,9 @@ impl DynamoDbStore {
         for (action, expect) in &batch.actions {
             self.put(&mut items, codec::action_item(action, &ttl)?, Some(*expect), now)?;
         }
+        for page in &batch.pages {
+            self.put(&mut items, codec::page_item(page, &ttl)?, None, now)?;
+        }
 
         // History comes back in commit order, not by the entries' own times (which may go backwards, and
         // which a test clock may freeze): the sort key is this commit's instant, made strictly increasing
@@ -658,6 +662,10 @@ impl Records for DynamoDbStore {
         item.map(|item| doc(&item)).transpose()
     }
 
+    async fn page_kept(&self, hold: &HoldId, digest: &str) -> Result<bool, StoreError> {
+        Ok(self.get(keys::hold_pk(hold), &keys::page_sk(digest)).await?.is_some())
+    }
+
     async fn action(&self, id: &ActionId) -> Result<Option<MallAction>, StoreError> {
         let item = self.get(keys::action_pk(id), keys::ACTION_SK).await?;
         item.map(|item| doc(&item)).transpose()
@@ -822,6 +830,20 @@ impl StaffStore for DynamoDbStore {
             None => Ok(None),
         })
         .await
+    }
+
+    async fn pages(&self, hold: &HoldId) -> Result<Vec<KeptPage>, StoreError> {
+        let now = self.clock.now();
+        let query = self
+            .partition_query(KeySchema::Table, keys::hold_pk(hold), Some("begins_with(#sk, :p)"))
+            .expression_attribute_values(":p", s(keys::PAGE_PREFIX));
+        let mut pages = self
+            .query(query, None, |item| {
+                live(item, now)?.map(|item| codec::page_from_item(&item)).transpose()
+            })
+            .await?;
+        pages.sort_by(|a, b| (a.shown_at, &a.shown.digest).cmp(&(b.shown_at, &b.shown.digest)));
+        Ok(pages)
     }
 
     async fn history(&self, order: &OrderRef) -> Result<Vec<HistoryEntry>, StoreError> {

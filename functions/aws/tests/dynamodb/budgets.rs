@@ -378,10 +378,14 @@ async fn the_expiry_sweep_over_ten_thousand_orders_reads_only_the_due_holds() {
     println!("the expiry sweep over {ORDERS} orders and {DUE} due holds: {sweep}; {report:?}");
     assert_eq!(report.cancelled, DUE, "every due hold is cancelled");
     assert_eq!(sweep.of("Scan"), 0, "never a Scan");
+    // The deadline's cancellation mail says what still arrives: the buyer's orders open now, one Query per
+    // identity key of the held order (each partition holds that one order's entry here).
+    let keys = keys_of(&orders[0].order);
     assert_eq!(
         sweep.of("Query"),
-        3,
-        "one Query each for the due holds, the due notices and the due mall actions: {sweep}"
+        3 + DUE as u64 * keys,
+        "one Query each for the due holds, the due notices and the due mall actions, and one per identity key \
+         of each due hold's order: {sweep}"
     );
     assert_eq!(
         sweep.of("GetItem"),
@@ -389,8 +393,9 @@ async fn the_expiry_sweep_over_ten_thousand_orders_reads_only_the_due_holds() {
         "the held and the original order of each due hold: {sweep}"
     );
     assert!(
-        sweep.items_read <= 3 * DUE as u64,
-        "the sweep reads the due holds and their two orders each, nothing of the other {ORDERS} orders: {sweep}"
+        sweep.items_read <= (3 + keys) * DUE as u64,
+        "the sweep reads the due holds, their two orders and the held order's own index entries, nothing of \
+         the other {ORDERS} orders: {sweep}"
     );
 
     // The next sweep finds nothing due: one page of nothing per index partition.
@@ -895,4 +900,78 @@ async fn related_orders_cost_one_getitem_each_and_only_when_a_hold_is_made() {
         "B for the receipt and for the page after it: {answer}"
     );
     assert_eq!(answer.of("TransactWriteItems"), pair_answer.of("TransactWriteItems"));
+}
+
+/// The buyer's page as served costs a view one GetItem (is this page kept already?) and, only when its
+/// digest is new, one more item in the transaction that notes the opening; a reload of the same page writes
+/// its history entry alone, and a page that changed (the hold answered) is kept again.
+#[tokio::test]
+async fn a_page_is_kept_once_per_digest_for_one_getitem_per_view() {
+    use mallguard_domain::ports::Clock as _;
+    let table = Table::new().await;
+    let world = World::new(table.store.clone());
+    world
+        .app
+        .ingest(incoming(customer_order(41, "budget-page-1", "2026-11-23T03:00:00Z")))
+        .await
+        .unwrap();
+    let IngestOutcome::Held { hold, .. } = world
+        .app
+        .ingest(incoming(customer_order(41, "budget-page-2", "2026-11-23T03:05:00Z")))
+        .await
+        .unwrap()
+    else {
+        panic!("held")
+    };
+    let token = world.token(&hold, 0);
+    let render = |page: &mallguard_domain::service::HoldPage| {
+        Ok::<_, ()>((
+            format!("<p>{} {}</p>", page.held.order_ref.order_id, page.hold.state),
+            mallguard_domain::service::PageMeta {
+                template: "budget".into(),
+                lang: mallguard_domain::Language::Ja,
+            },
+        ))
+    };
+    let view = |rendered: bool| {
+        let (app, token, table) = (world.app.clone(), token.clone(), &table);
+        async move {
+            table.counts.reset();
+            if rendered {
+                app.view_rendered(&token, render).await.unwrap().1.unwrap();
+            } else {
+                app.view(&token).await.unwrap();
+            }
+            table.counts.take()
+        }
+    };
+    let bare = view(false).await;
+    let first = view(true).await;
+    let shown_at = world.clock.now();
+    world.clock.advance(jiff::SignedDuration::from_mins(1));
+    let reload = view(true).await;
+    println!("a view: {bare}; the same, its page kept: {first}; a reload of it: {reload}");
+    for counts in [&first, &reload] {
+        assert_eq!(counts.of("GetItem"), bare.of("GetItem") + 1, "{counts}");
+        assert_eq!(counts.of("Query"), bare.of("Query"));
+        assert_eq!(
+            counts.of("TransactWriteItems"),
+            1,
+            "the opening and a new page in one: {counts}"
+        );
+        assert_eq!(counts.total(), bare.total() + 1, "nothing else: {counts}");
+    }
+    let kept = table.store.pages(&hold).await.unwrap();
+    assert_eq!(kept.len(), 1, "the reload kept nothing more");
+    assert_eq!(kept[0].shown_at, shown_at, "and did not write the page again");
+    assert!(kept[0].matches());
+
+    world.app.answer(&token).await.unwrap();
+    view(true).await;
+    let kept = table.store.pages(&hold).await.unwrap();
+    assert_eq!(kept.len(), 2, "the answered page is another page");
+    assert!(
+        kept[0].html.contains("held") && kept[1].html.contains("confirmed"),
+        "{kept:?}"
+    );
 }

@@ -44,6 +44,7 @@ struct Everything {
     history: HistoryEntry,
     cursor: PollCursor,
     action: mallguard_domain::action::MallAction,
+    page: mallguard_domain::history::KeptPage,
     batch: WriteBatch,
 }
 
@@ -94,6 +95,19 @@ fn everything(id: &str) -> Everything {
         "2025-12-31T00:00:00Z".parse().unwrap(),
     );
     action.next_attempt_at = "2025-12-31T00:00:00Z".parse().unwrap();
+    // The buyer's page as served: kept as long as the mail's text is.
+    let html = "<p>山田様のご注文</p>".to_owned();
+    let page = mallguard_domain::history::KeptPage {
+        hold: hold.id.clone(),
+        order: order.order.order_ref.clone(),
+        shown_at: "2026-11-23T04:00:00Z".parse().unwrap(),
+        shown: mallguard_domain::history::PageShown {
+            digest: mallguard_domain::service::sha256_hex(html.as_bytes()),
+            template: "0123456789abcdef".into(),
+            lang: mallguard_domain::Language::Ja,
+        },
+        html,
+    };
     let batch = WriteBatch {
         heads: keys
             .iter()
@@ -125,6 +139,7 @@ fn everything(id: &str) -> Everything {
         }],
         cursors: vec![(cursor.clone(), Expect::Absent)],
         actions: vec![(action.clone(), Expect::Absent)],
+        pages: vec![page.clone()],
         ..WriteBatch::default()
     };
     Everything {
@@ -135,6 +150,7 @@ fn everything(id: &str) -> Everything {
         history,
         cursor,
         action,
+        page,
         batch,
     }
 }
@@ -180,6 +196,8 @@ async fn reads_everything(store: &DynamoDbStore, it: &Everything) -> bool {
         store.action(&it.action.id).await.unwrap().is_some(),
         !store.pending_actions(due, 10).await.unwrap().is_empty(),
         !store.quarantined().await.unwrap().is_empty(),
+        store.page_kept(&it.hold.id, &it.page.shown.digest).await.unwrap(),
+        !store.pages(&it.hold.id).await.unwrap().is_empty(),
     ];
     assert!(
         found.iter().all(|&f| f) || found.iter().all(|&f| !f),
@@ -214,6 +232,7 @@ async fn items_past_their_expiry_are_not_returned_by_any_read() {
         history,
         cursor,
         action: _,
+        page,
         batch,
     } = everything("ttl-1");
     expired.commit(batch).await.expect("writing expired items");
@@ -252,6 +271,11 @@ async fn items_past_their_expiry_are_not_returned_by_any_read() {
         "pending_notices"
     );
     assert!(live.quarantined().await.unwrap().is_empty(), "quarantined");
+    assert!(
+        !live.page_kept(&hold.id, &page.shown.digest).await.unwrap(),
+        "page_kept"
+    );
+    assert!(live.pages(&hold.id).await.unwrap().is_empty(), "pages");
     assert!(
         live.delivery_digest("ttl-1-delivery").await.unwrap().is_none(),
         "delivery"

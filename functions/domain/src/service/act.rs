@@ -470,9 +470,24 @@ impl Mallguard {
             Some(order) => order.clone(),
             None => self.load_order(&hold.original).await?,
         };
+        // The buyer's receipt or cancellation mail says what still arrives: from the orders the decision read
+        // when it is at hand, else from the buyer's orders open now (a receipt the sweep sends later: Rakuten's
+        // pending cancellation, a retried one).
+        let read;
+        let related = match known.related(&hold.id) {
+            Some(related) => Some(related),
+            None if hold.blacklisted.is_none()
+                && kinds
+                    .iter()
+                    .any(|k| matches!(k, NoticeKind::Receipt | NoticeKind::Cancellation)) =>
+            {
+                read = this.related_orders(&held, &hold.original, None).await?;
+                Some(read.as_slice())
+            }
+            None => None,
+        };
         let mut notices = vec![];
         for kind in kinds {
-            let related = known.related(&hold.id);
             if let Some(mut notice) =
                 this.action_notice(*kind, &hold, &held, &original, action, refusal, related, now)?
             {
@@ -584,8 +599,8 @@ impl Mallguard {
 pub(super) struct Known {
     holds: Vec<Hold>,
     orders: Vec<StoredOrder>,
-    /// The buyer's related orders a decision read for a hold, so a receipt that waited for the mall still
-    /// says what arrives (a receipt rendered by a later sweep speaks of the held order alone).
+    /// The buyer's related orders a decision read for a hold, so a receipt that waited for the mall says what
+    /// arrives without reading them again (a receipt rendered by a later sweep reads them then).
     related: Vec<(crate::ids::HoldId, Vec<StoredOrder>)>,
 }
 

@@ -15,6 +15,7 @@ struct World {
     app: Mallguard,
     store: Arc<MemoryStore>,
     mailer: Arc<RecordingMailer>,
+    clock: Arc<ManualClock>,
 }
 
 fn world(bundling: Bundling) -> World {
@@ -23,8 +24,13 @@ fn world(bundling: Bundling) -> World {
     let store = Arc::new(MemoryStore::default());
     let mailer = Arc::new(RecordingMailer::default());
     let clock = Arc::new(ManualClock::at("2026-11-23T03:10:01Z"));
-    let app = Mallguard::new(store.clone(), mailer.clone(), clock, settings);
-    World { app, store, mailer }
+    let app = Mallguard::new(store.clone(), mailer.clone(), clock.clone(), settings);
+    World {
+        app,
+        store,
+        mailer,
+        clock,
+    }
 }
 
 impl World {
@@ -368,6 +374,178 @@ async fn a_buyer_who_reads_english_gets_the_whole_picture_in_english() {
         receipt.text
     );
     assert!(receipt.html.unwrap().contains("What will arrive"));
+}
+
+/// A, B and the held A again, every order in `lang`; the buyer's words for what arrives in one parcel.
+async fn a_b_a_in(w: &World, lang: crate::Language) -> Hold {
+    let speaking = |mut o: Order| {
+        o.buyer.language = Some(lang);
+        o
+    };
+    w.ingest(speaking(tea_a("RA-1", "2026-11-23T03:00:00Z", Mall::Rakuten)))
+        .await;
+    w.ingest(speaking(tea_b("RB-2", "2026-11-23T03:02:00Z", Mall::Rakuten)))
+        .await;
+    let IngestOutcome::Held { hold, .. } = w
+        .ingest(speaking(tea_a("YA-3", "2026-11-23T03:05:00Z", Mall::Yahoo)))
+        .await
+    else {
+        panic!("the second A is held")
+    };
+    w.store.hold(&hold).await.unwrap().unwrap()
+}
+
+/// What the buyer reads of the two orders that still arrive together (A and B: the held A cancelled).
+fn what_remains(lang: crate::Language) -> [&'static str; 2] {
+    match lang {
+        crate::Language::Ja => [
+            "合計: 有機緑茶 SKU-A × 1、有機緑茶 SKU-B × 1",
+            "以上2件のご注文を、1つの荷物にまとめてお届けいたします（同梱）。",
+        ],
+        crate::Language::En => [
+            "In all: 有機緑茶 SKU-A × 1, 有機緑茶 SKU-B × 1",
+            "These 2 orders will arrive together in one parcel.",
+        ],
+    }
+}
+
+fn assert_says(mail: &Mail, needles: [&str; 2]) {
+    for needle in needles {
+        assert!(mail.text.contains(needle), "{needle} missing from:\n{}", mail.text);
+    }
+    let html = mail.html.as_deref().unwrap();
+    assert!(
+        html.contains(needles[1]),
+        "{needle} missing from:\n{html}",
+        needle = needles[1]
+    );
+}
+
+#[tokio::test]
+async fn a_receipt_the_sweep_sends_later_says_what_arrives_in_either_language() {
+    for lang in [crate::Language::Ja, crate::Language::En] {
+        // Yahoo! only takes the cancellation at first (Rakuten's 800 reads the same); the sweep sends the
+        // receipt once it is confirmed, from the buyer's orders open then.
+        let actions = crate::testing::ScriptedActions::at(Mall::Yahoo)
+            .then(Ok(crate::action::Performed::default()))
+            .then(Err(crate::action::ActionError::Accepted {
+                reference: None,
+                message: "taken, not confirmed".into(),
+                check_after: jiff::SignedDuration::from_mins(5),
+            }));
+        let mut w = world("all".parse().unwrap());
+        w.app = w.app.clone().with_mall_actions(Arc::new(actions));
+        a_b_a_in(&w, lang).await;
+        let notice = w.mails_of(NoticeKind::Notice).pop().unwrap();
+        w.app.answer(&link_tokens(&notice)[1]).await.unwrap();
+        assert!(w.mails_of(NoticeKind::Receipt).is_empty(), "waits for Yahoo!");
+        w.clock.advance(jiff::SignedDuration::from_mins(10));
+        w.app.sweep().await.unwrap();
+        let receipt = w.mails_of(NoticeKind::Receipt).pop().expect("sent by the sweep");
+        assert_says(&receipt, what_remains(lang));
+    }
+}
+
+#[tokio::test]
+async fn the_deadlines_cancellation_mail_says_what_arrives_in_either_language() {
+    for lang in [crate::Language::Ja, crate::Language::En] {
+        // Cancelled by mallguard alone (the staff cancel at the mall) and through the mall's API (the mail
+        // waits for it within the sweep): both say what still arrives.
+        for at_mall in [false, true] {
+            let mut w = world("all".parse().unwrap());
+            if at_mall {
+                w.app = w
+                    .app
+                    .clone()
+                    .with_mall_actions(Arc::new(crate::testing::ScriptedActions::at(Mall::Yahoo)));
+            }
+            let hold = a_b_a_in(&w, lang).await;
+            w.clock.set(hold.deadline);
+            let report = w.app.sweep().await.unwrap();
+            assert_eq!(report.cancelled, 1, "{report:?}");
+            let cancellation = w.mails_of(NoticeKind::Cancellation).pop().expect("the deadline's mail");
+            assert_says(&cancellation, what_remains(lang));
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_evidence_keeps_each_page_the_buyer_was_shown_once_and_word_for_word() {
+    let w = world("all".parse().unwrap());
+    w.ingest(tea_a("RA-1", "2026-11-23T03:00:00Z", Mall::Rakuten)).await;
+    w.ingest(tea_b("RB-2", "2026-11-23T03:02:00Z", Mall::Rakuten)).await;
+    let IngestOutcome::Held { hold, .. } = w.ingest(tea_a("YA-3", "2026-11-23T03:05:00Z", Mall::Yahoo)).await else {
+        panic!("held")
+    };
+    let notice = w.mails_of(NoticeKind::Notice).pop().unwrap();
+    let token = &link_tokens(&notice)[0];
+    // A page rendered from the hold as it stands, as the respond function's templates do.
+    let render = |page: &HoldPage| {
+        let html = format!(
+            "<html><head><title>x</title><style>p{{}}</style></head><body><p>ご注文 {} &amp; {} 件</p>\
+             <p>状態: {:?}</p></body></html>",
+            page.held.order_ref.order_id,
+            page.related.len() + 2,
+            page.hold.state
+        );
+        Ok::<_, ()>((
+            html,
+            PageMeta {
+                template: "t1".into(),
+                lang: crate::Language::Ja,
+            },
+        ))
+    };
+    let (_, first) = w.app.view_rendered(token, render).await.unwrap();
+    let first = first.unwrap();
+    let writes = w.store.commits().len();
+    // A reload of the same page notes the opening and keeps nothing more.
+    let (_, again) = w.app.view_rendered(token, render).await.unwrap();
+    assert_eq!(again.unwrap(), first);
+    let reload = &w.store.commits()[writes];
+    assert_eq!((reload.history.len(), reload.pages.len()), (1, 0), "{reload:?}");
+
+    // The buyer answers: the page changes, and the first one stays in the evidence word for word.
+    w.app.answer(token).await.unwrap();
+    let (_, after) = w.app.view_rendered(token, render).await.unwrap();
+    let after = after.unwrap();
+    assert_ne!(after, first);
+    let hold = w.store.hold(&hold).await.unwrap().unwrap();
+    let evidence = w.app.evidence(&hold.order).await.unwrap();
+    let htmls: Vec<&str> = evidence.pages.iter().map(|p| p.html.as_str()).collect();
+    assert_eq!(
+        htmls,
+        [first.as_str(), after.as_str()],
+        "each distinct page once, in order"
+    );
+    assert!(evidence.pages.iter().all(|p| p.matches()));
+    assert_eq!(evidence.pages[0].visible_text(), "ご注文 YA-3 & 3 件\n状態: Held\n");
+    let opened: Vec<&str> = evidence
+        .history
+        .iter()
+        .filter_map(|h| match &h.event {
+            crate::history::Event::PageOpened { page: Some(p), .. } => Some(p.digest.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(opened.len(), 3, "every opening is in the timeline");
+    assert_eq!(opened[0], evidence.pages[0].shown.digest);
+    assert_eq!(opened[2], evidence.pages[1].shown.digest);
+    // A changed word no longer matches its digest.
+    let mut altered = evidence.pages[0].clone();
+    altered.html = altered.html.replacen("3 件", "2 件", 1);
+    assert!(!altered.matches());
+}
+
+#[test]
+fn the_visible_text_of_a_page_leaves_out_the_markup_and_decodes_what_was_escaped() {
+    let html = "<!doctype html><html lang=\"ja\"><head><title>t</title><script>var a = '<p>';</script></head>\
+                <body><h1>ご確認</h1><p>A &lt;B&gt; &#x27;C&#39; &quot;D&quot;  &nbsp;E&amp;F &bogus;</p>\
+                <ul><li>一つ</li><li>二つ<br>三つ</li></ul><button>キャンセルする</button></body></html>";
+    assert_eq!(
+        crate::history::visible_text(html),
+        "ご確認\nA <B> 'C' \"D\" E&F &bogus;\n一つ\n二つ\n三つ\nキャンセルする\n"
+    );
 }
 
 #[tokio::test]

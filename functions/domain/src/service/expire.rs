@@ -13,7 +13,7 @@ use crate::action::MallAction;
 use crate::history::{Event, HistoryEntry};
 use crate::hold::{Decision, Hold, HoldState, Resolver, amazon_case_text};
 use crate::notice::{Notice, NoticeKind};
-use crate::ports::{CommitError, Expect, WriteBatch};
+use crate::ports::{CommitError, Expect, StoredOrder, WriteBatch};
 
 /// How many due holds a sweep reads at a time, and how many pending notices one sweep retries.
 pub(super) const SWEEP_LIMIT: usize = 200;
@@ -163,6 +163,7 @@ impl Mallguard {
         let original = self.load_order(&hold.original).await?;
         let policy = &self.settings.policy;
         let mut batch = WriteBatch::default();
+        let mut related: Option<Vec<StoredOrder>> = None;
         let swept = if now >= hold.deadline {
             let amazon = hold.contact.amazon_fallback;
             // Amazon: by default never cancelled unanswered; the staff get the customer-service case text
@@ -203,13 +204,19 @@ impl Mallguard {
                 }
                 Swept::Escalated
             } else {
+                // The cancellation mail says what still arrives: the buyer's orders open now (read once here,
+                // and kept for the mail that waits for the mall's cancellation). A blacklisted customer's
+                // hold mails the staff alone.
+                if hold.blacklisted.is_none() {
+                    related = Some(self.related_orders(&held, &hold.original, None).await?);
+                }
                 let settling = Settling {
                     hold,
                     decision: Decision::Cancel,
                     by: Resolver::Deadline,
                     held: &held,
                     original: &original,
-                    related: None,
+                    related: related.as_deref(),
                     now,
                 };
                 match self.settle_into(&mut batch, settling)? {
@@ -237,7 +244,10 @@ impl Mallguard {
         let notices = batch.notices.iter().map(|(n, _)| n.clone()).collect();
         let actions = super::requested(&batch);
         let settled: Vec<Hold> = batch.holds.iter().map(|(h, _)| h.clone()).collect();
-        let known = Known::of(&batch, &[&held, &original]);
+        let mut known = Known::of(&batch, &[&held, &original]);
+        if let Some(related) = related {
+            known = known.with_related(&hold.id, related);
+        }
         match self.store.commit(batch).await {
             Ok(()) => {
                 settled.iter().for_each(|h| self.record_settled(h));

@@ -215,6 +215,9 @@ pub struct Evidence {
     /// Every mail the history says was written about this order, as kept (its exact text), in the order
     /// they were written; a mail past the retention period is gone and only its digest in the history stays.
     pub mails: Vec<Notice>,
+    /// Every distinct page the buyer was shown for this order's hold, as served, in the order first shown;
+    /// past the retention period only the digests in the history stay.
+    pub pages: Vec<crate::history::KeptPage>,
 }
 
 impl Evidence {
@@ -970,11 +973,16 @@ impl Mallguard {
                 mails.push(kept);
             }
         }
+        let pages = match &hold {
+            Some(hold) => self.store.pages(&hold.id).await?,
+            None => vec![],
+        };
         Ok(Evidence {
             order: stored,
             hold,
             history,
             mails,
+            pages,
         })
     }
 

@@ -162,6 +162,30 @@ impl Mallguard {
                 lang: meta.lang,
             });
             let mut batch = WriteBatch::default();
+            // The page itself is kept once per digest: a reload of the same page writes only its opening.
+            if let (Some(shown), Ok((html, _))) = (&shown, &rendered) {
+                let kept = if html.len() > crate::history::KeptPage::MAX_HTML_BYTES {
+                    tracing::warn!(hold = %page.hold.id, bytes = html.len(), "a page too large to keep: its digest only");
+                    true
+                } else {
+                    self.store
+                        .page_kept(&page.hold.id, &shown.digest)
+                        .await
+                        .unwrap_or_else(|err| {
+                            tracing::warn!(hold = %page.hold.id, error = %err, "could not tell whether the page is kept");
+                            false
+                        })
+                };
+                if !kept {
+                    batch.pages.push(crate::history::KeptPage {
+                        hold: page.hold.id.clone(),
+                        order: page.hold.order.clone(),
+                        shown_at: self.clock.now(),
+                        shown: shown.clone(),
+                        html: html.clone(),
+                    });
+                }
+            }
             let event = Event::PageOpened {
                 hold: page.hold.id.clone(),
                 page: shown,

@@ -28,6 +28,8 @@ pub struct HoldDetail {
     /// 同梱候補 under the held order's shop's bundling: the open orders among the held, the earlier and the
     /// related ones that ship together to the held order's address; empty when the shop does not bundle.
     pub bundle_candidates: Vec<crate::ids::OrderRef>,
+    /// Every distinct page the buyer was shown for this hold, as served (see [`crate::history::KeptPage`]).
+    pub pages: Vec<crate::history::KeptPage>,
 }
 
 /// The longest note kept on a hold.
@@ -215,6 +217,7 @@ impl Mallguard {
             }
         }
         let history = self.store.history(&hold.order).await?;
+        let pages = self.store.pages(id).await?;
         let this = self.in_shop(hold.order.mall, &hold.order.shop).await;
         let related = this.related_orders(&held, &hold.original, None).await?;
         let group: Vec<&crate::order::Order> = [&original.order, &held.order]
@@ -234,6 +237,7 @@ impl Mallguard {
             history,
             related,
             bundle_candidates,
+            pages,
         })
     }
 
