@@ -35,8 +35,9 @@ pub fn email(raw: &str) -> Option<String> {
 /// Japanese phone number as digits only, e.g. `09012345678`.
 ///
 /// As buyers type it: NFKC first, so 全角 digits count; a label before the number (`TEL:`, `Tel.`, `℡`,
-/// `電話`, `電話番号:`, `携帯`, `☎`) is dropped, and so is an extension after it (`内線12`, `ext. 12`, `x12`,
-/// `#12`). Spaces, every dash and long-vowel look-alike, parentheses and dots are separators; a `+` may
+/// `電話`, `電話番号:`, `携帯`, `☎`) is dropped. An extension after it (`内線12`, `ext. 12`, `x12`, `#12`)
+/// stays, written `x12` after the digits (`0451234567x12`): colleagues who share an office's main number
+/// are told apart by their extensions, so the number with an extension is not also the bare number. Spaces, every dash and long-vowel look-alike, parentheses and dots are separators; a `+` may
 /// lead; any other character makes it `None`. An international `+81` / `81` prefix is folded to the
 /// domestic leading `0` (`+81 (0)3 …` keeps its single `0`). A number labelled as a fax is `None`: it may be
 /// an office's.
@@ -52,7 +53,11 @@ pub fn phone(raw: &str) -> Option<String> {
     if text.contains("fax") || text.contains("ファクス") || text.contains("ファックス") {
         return None;
     }
-    let number = cut_extension(strip_phone_label(text.trim()));
+    let (number, extension) = cut_extension(strip_phone_label(text.trim()));
+    let extension = match extension {
+        Some(written) => phone_extension(written)?,
+        None => None,
+    };
     let mut digits = String::new();
     let mut seen_plus = false;
     for c in number.chars() {
@@ -72,7 +77,29 @@ pub fn phone(raw: &str) -> Option<String> {
     if !(10..=11).contains(&national.len()) || is_placeholder_phone(&national) {
         return None;
     }
-    Some(national)
+    Some(match extension {
+        Some(extension) => format!("{national}x{extension}"),
+        None => national,
+    })
+}
+
+/// The digits of an extension as written after its marker (`12`, ` 12）`, `.12`); `Some(None)` when the
+/// marker has no number after it, `None` (no phone at all) when anything but separators surrounds the
+/// digits or there are more than six of them.
+fn phone_extension(written: &str) -> Option<Option<String>> {
+    let mut digits = String::new();
+    for c in written.chars() {
+        match c {
+            '0'..='9' => digits.push(c),
+            c if c.is_whitespace() || is_dash(c) || matches!(c, '(' | ')' | '.' | ':' | '：' | '#') => {}
+            _ => return None,
+        }
+    }
+    match digits.len() {
+        0 => Some(None),
+        1..=6 => Some(Some(digits)),
+        _ => None,
+    }
 }
 
 /// Words that label a phone number, lower-cased, longest first where one starts another.
@@ -106,14 +133,19 @@ fn strip_phone_label(text: &str) -> &str {
     }
 }
 
-/// The number without an extension written after it (`内線12`, `ext.12`, `x12`, `#12`).
-fn cut_extension(text: &str) -> &str {
+/// The number and what follows an extension's marker (`内線12`, `ext.12`, `x12`, `#12`), if there is one.
+fn cut_extension(text: &str) -> (&str, Option<&str>) {
+    const MARKERS: [&str; 6] = ["内線", "内", "extension", "ext", "x", "#"];
     let first_digit = text.find(|c: char| c.is_ascii_digit()).unwrap_or(text.len());
-    ["内線", "内", "ext", "x", "#"]
+    let found = MARKERS
         .iter()
-        .filter_map(|marker| text[first_digit..].find(marker).map(|at| first_digit + at))
-        .min()
-        .map_or(text, |at| &text[..at])
+        .filter_map(|marker| text[first_digit..].find(marker).map(|at| (first_digit + at, marker.len())))
+        // The earliest marker, and the longest of those that start there (`内線` before `内`).
+        .min_by_key(|&(at, len)| (at, std::cmp::Reverse(len)));
+    match found {
+        Some((at, len)) => (&text[..at], Some(&text[at + len..])),
+        None => (text, None),
+    }
 }
 
 /// 7-digit Japanese postal code as buyers type it: `123-4567`, `〒123-4567`, `〒 123 4567`, `１２３－４５６７`,
@@ -1238,11 +1270,6 @@ mod tests {
             "電話：03-1234-5678",
             "電話番号 03(1234)5678",
             "☎ 03-1234-5678",
-            "03-1234-5678 内線12",
-            "03-1234-5678（内線 12）",
-            "03-1234-5678 ext. 12",
-            "03-1234-5678 x12",
-            "03-1234-5678#12",
             "+81(0)3-1234-5678",
             "+81 (0) 3 1234 5678",
             "(+81) 3-1234-5678",
@@ -1258,6 +1285,27 @@ mod tests {
         }
         assert_eq!(phone("携帯：090-1234-5678").as_deref(), Some("09012345678"));
         assert_eq!(phone("Mobile +81-90-1234-5678").as_deref(), Some("09012345678"));
+    }
+
+    #[test]
+    fn an_extension_stays_in_the_number_so_colleagues_at_one_office_stay_apart() {
+        for raw in [
+            "03-1234-5678 内線12",
+            "03-1234-5678（内線 12）",
+            "03-1234-5678 ext. 12",
+            "03-1234-5678 Extension 12",
+            "03-1234-5678 x12",
+            "03-1234-5678#12",
+            "TEL:０３－１２３４－５６７８　内線１２",
+        ] {
+            assert_eq!(phone(raw).as_deref(), Some("0312345678x12"), "{raw:?}");
+        }
+        assert_ne!(phone("045-123-4567 内線12"), phone("045-123-4567 内線34"));
+        assert_ne!(phone("045-123-4567 内線12"), phone("045-123-4567"));
+        // A marker with no number after it is no extension; one with letters or a long run is no phone.
+        assert_eq!(phone("03-1234-5678 (内線)").as_deref(), Some("0312345678"));
+        assert_eq!(phone("03-1234-5678 内線 山田"), None);
+        assert_eq!(phone("03-1234-5678 ext 1234567"), None);
     }
 
     #[test]
