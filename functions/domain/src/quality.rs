@@ -171,6 +171,8 @@ pub const CORPUS: &[Pair] = &[
     pair("readings", SAME, Side { name: "佐々木 俊介", kana: "ササキ シュンスケ", ..SENDAI }, Side { name: "Syunsuke Sasaki", ..SENDAI }),
     pair("readings", SAME, Side { name: "近藤 勇気", kana: "コンドウ ユウキ", ..CHIYODA }, Side { name: "Yūki Kondō", ..CHIYODA }),
     pair("readings", SAME, Side { name: "佐藤 健", kana: "サトウ ケン", ..UMEDA }, Side { name: "KEN SATOH", ..UMEDA }),
+    pair("readings", SAME, Side { name: "大野 裕子", kana: "オオノ ユウコ", ..SAKAE }, Side { name: "オーノ ユーコ", ..SAKAE }),
+    pair("readings", SAME, Side { name: "近藤 勇気", kana: "コンドウ ユウキ", ..SENDAI }, Side { name: "Yuki Kondo", ..SENDAI }),
     // --- names: honorifics, every kind of space, old and variant kanji; one home ---
     pair("names", SAME, Side { name: "渡邊 美咲", ..CHIYODA }, Side { name: "渡辺 美咲", ..CHIYODA }),
     pair("names", SAME, Side { name: "渡邉 美咲", ..UMEDA }, Side { name: "渡辺美咲様", ..UMEDA }),
@@ -314,6 +316,12 @@ pub const CORPUS: &[Pair] = &[
     pair("one syllable apart", NOT, Side { name: "高橋 健一", kana: "タカハシ ケンイチ", ..CHIYODA }, Side { name: "Kenji Takahashi", ..CHIYODA }),
     pair("one syllable apart", NOT, Side { name: "藤井 千恵子", kana: "フジイ チエコ", ..UMEDA }, Side { name: "Chiemi Fujii", ..UMEDA }),
     pair("one syllable apart", NOT, Side { name: "サトウ タロウ", ..KARUIZAWA }, Side { name: "サイトウ タロウ", ..KARUIZAWA }),
+    // Kana write a long vowel out: ユウキ and ユキ are two children, not one name with its vowel unmarked.
+    pair("one syllable apart", NOT, Side { name: "コンドウ ユウキ", ..CHIYODA }, Side { name: "コンドウ ユキ", ..CHIYODA }),
+    pair("one syllable apart", NOT, Side { name: "近藤 勇気", kana: "コンドウ ユウキ", ..UMEDA }, Side { name: "こんどう ゆき", ..UMEDA }),
+    pair("one syllable apart", NOT, Side { name: "ヤマダ ユウリ", ..SAPPORO }, Side { name: "山田 百合", kana: "ヤマダ ユリ", ..SAPPORO }),
+    pair("one syllable apart", NOT, Side { name: "サトウ ユウカ", ..KYOTO }, Side { name: "さとう ゆか", ..KYOTO }),
+    pair("one syllable apart", NOT, Side { name: "イトウ ユナ", ..HAKATA }, Side { name: "伊藤 優奈", kana: "イトウ ユウナ", ..HAKATA }),
     // --- must not match: the same person, another product (a variant, another size) ---
     pair("other products", NOT, Side { name: "山田 太郎", phone: "090-1234-5678", ..CHIYODA }, Side { name: "山田 太郎", phone: "090-1234-5678", product: "TEA-SENCHA-200", ..CHIYODA }),
     pair("other products", NOT, Side { name: "佐藤 花子", ..UMEDA }, Side { name: "佐藤 花子", product: "TEA-GYOKURO-100", ..UMEDA }),
