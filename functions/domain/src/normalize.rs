@@ -692,11 +692,17 @@ fn is_kana(c: char) -> bool {
     matches!(c, '\u{3041}'..='\u{3096}' | '\u{30A1}'..='\u{30FA}' | 'ー' | '\u{31F0}'..='\u{31FF}')
 }
 
+/// Numbers typed to get past a required field: all one digit, a subscriber part of one digit repeated
+/// (the last seven: `090-1111-1111`, `03-9999-9999`, `045-111-1111`) or of six or more zeros, or a run
+/// of consecutive digits up or down (`0123456789`, `012-345-6789`, `09876543210`). A real number may
+/// end in `1111`; none is a run of seven.
 fn is_placeholder_phone(digits: &str) -> bool {
-    let first = digits.chars().next();
-    let all_same = digits.chars().all(|c| Some(c) == first);
-    let trailing_zeros = digits.chars().rev().take_while(|&c| c == '0').count();
-    all_same || trailing_zeros >= 6
+    let d: Vec<u8> = digits.bytes().map(|b| b - b'0').collect();
+    let all_same = |tail: &[u8]| tail.iter().all(|&x| x == tail[0]);
+    let subscriber = &d[d.len().saturating_sub(7)..];
+    let trailing_zeros = d.iter().rev().take_while(|&&x| x == 0).count();
+    let step = |by: u8| d.windows(2).all(|w| w[1] == (w[0] + by) % 10);
+    all_same(&d) || all_same(subscriber) || trailing_zeros >= 6 || step(1) || step(9)
 }
 
 /// Drops `大字` anywhere and `字` right after 町/村/市/区 or at the start: both only announce a place name.
@@ -1006,8 +1012,11 @@ mod tests {
     }
 
     #[test]
-    fn real_numbers_ending_in_a_few_zeros_are_kept() {
+    fn real_numbers_ending_in_a_few_zeros_or_ones_or_a_short_run_are_kept() {
         assert_eq!(phone("03-1234-0000").as_deref(), Some("0312340000"));
+        assert_eq!(phone("03-3212-1111").as_deref(), Some("0332121111"));
+        assert_eq!(phone("045-123-4567").as_deref(), Some("0451234567"));
+        assert_eq!(phone("090-1111-2222").as_deref(), Some("09011112222"));
     }
 
     #[test]
@@ -1320,6 +1329,14 @@ mod tests {
             "+81-90-0000-0000",
             "03-0000-0000",
             "9999999999",
+            "090-1111-1111",
+            "090-9999-9999",
+            "03-1111-1111",
+            "045-111-1111",
+            "0123456789",
+            "012-345-6789",
+            "01234567890",
+            "09876543210",
         ] {
             assert_eq!(phone(raw), None, "{raw:?}");
         }

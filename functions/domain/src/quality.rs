@@ -360,6 +360,10 @@ pub const CORPUS: &[Pair] = &[
     pair("placeholder phones", NOT, Side { name: "小林 恵", phone: "99999999999", ..KARUIZAWA }, Side { name: "小林 恵", phone: "99999999999", ..KYOTO }),
     pair("placeholder phones", NOT, Side { name: "加藤 洋平", phone: "080-0000-0000", ..OGAWA }, Side { name: "Yohei Kato", phone: "080-0000-0000", ..HAKATA }),
     pair("placeholder phones", NOT, Side { name: "吉田 修", phone: "000-000-0000", ..SAKAE }, Side { name: "吉田 修", phone: "000-000-0000", ..SENDAI }),
+    pair("placeholder phones", NOT, Side { name: "山田 太郎", phone: "090-1111-1111", ..KYOTO }, Side { name: "山田 太郎", phone: "090-1111-1111", ..SAPPORO }),
+    pair("placeholder phones", NOT, Side { name: "佐藤 花子", phone: "090-9999-9999", ..HAKATA }, Side { name: "Hanako Sato", phone: "09099999999", ..UMEDA }),
+    pair("placeholder phones", NOT, Side { name: "鈴木 一郎", phone: "03-1111-1111", ..SAKAE }, Side { name: "鈴木 一郎", phone: "03(1111)1111", ..CHIYODA }),
+    pair("placeholder phones", NOT, Side { name: "高橋 健一", phone: "0123456789", ..SENDAI }, Side { name: "高橋 健一", phone: "012-345-6789", ..YOKOHAMA }),
 ];
 
 /// How one family did.
