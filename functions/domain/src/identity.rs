@@ -163,6 +163,11 @@ impl Recipient {
         self.name == other.name || self.place == other.place || self.sounds_like(other)
     }
 
+    /// The same name, written alike (after folding honorifics, spaces and variant kanji) or read alike.
+    pub fn same_name(&self, other: &Recipient) -> bool {
+        self.name == other.name || self.sounds_like(other)
+    }
+
     /// The reading the mall gave: folded, and as written when in kana.
     fn given(&self) -> (&Option<Fingerprint>, &Option<Fingerprint>) {
         (&self.reading, &self.kana_reading)

@@ -211,7 +211,7 @@ pub const CORPUS: &[Pair] = &[
     pair("phones", SAME, Side { name: "吉田 修", phone: "03-5555-1234 内線3", ..SAPPORO }, Side { name: "吉田 修", phone: "03-5555-1234 ext. 3", ..HAKATA }),
     pair("phones", SAME, Side { name: "高橋 健一", phone: "090-4321-8765", ..KARUIZAWA }, Side { name: "高橋 健一", phone: "+81-90-4321-8765", ..SAKAE }),
     pair("phones", SAME, Side { name: "渡辺 美咲", phone: "075-123-4567", ..YOKOHAMA }, Side { name: "渡辺 美咲", phone: "０７５（１２３）４５６７", ..SENDAI }),
-    pair("phones", SAME, Side { name: "松本 優", phone: "080-2468-1357", ..OGAWA }, Side { name: "Yu Matsumoto", phone: "+81 80 2468 1357", ..OGAWA }),
+    pair("phones", SAME, Side { name: "松本 優", kana: "マツモト ユウ", phone: "080-2468-1357", ..OGAWA }, Side { name: "Yu Matsumoto", phone: "+81 80 2468 1357", ..OGAWA }),
     // --- postal codes as typed, malformed, mistyped or missing: the address still links ---
     pair("postal codes", SAME, Side { name: "山田 太郎", ..CHIYODA }, Side { name: "山田 太郎", postal: "", ..CHIYODA }),
     pair("postal codes", SAME, Side { name: "佐藤 花子", postal: "〒530-0001", ..UMEDA }, Side { name: "佐藤 花子", postal: "５３０－０００１", ..UMEDA }),
@@ -280,6 +280,17 @@ pub const CORPUS: &[Pair] = &[
     pair("family members", NOT, Side { name: "田中 一郎", kana: "タナカ イチロウ", ..SENDAI }, Side { name: "田中 一朗", kana: "タナカ イチロウ", ..SENDAI }),
     pair("family members", NOT, Side { name: "山本 優子", ..KARUIZAWA }, Side { name: "山本 裕子", ..KARUIZAWA }),
     pair("family members", NOT, Side { name: "佐藤 花子", kana: "サトウ ハナコ", ..SAPPORO }, Side { name: "佐藤 華子", kana: "サトウ ハナコ", ..SAPPORO }),
+    // --- must not match: a household sharing one landline, each member ordering under their own name ---
+    pair("shared landline", NOT, Side { name: "山田 太郎", phone: "03-3261-4455", ..CHIYODA }, Side { name: "山田 花子", phone: "03-3261-4455", ..CHIYODA }),
+    pair("shared landline", NOT, Side { name: "佐藤 花子", kana: "サトウ ハナコ", phone: "06-6312-7788", ..UMEDA }, Side { name: "Ichiro Sato", phone: "06(6312)7788", ..UMEDA }),
+    pair("shared landline", NOT, Side { name: "高橋 健一", phone: "011-231-5566", ..SAPPORO }, Side { name: "高橋 美和", phone: "TEL:011-231-5566", ..SAPPORO }),
+    pair("shared landline", NOT, Side { name: "大野 裕子", phone: "0267-42-1234", ..KARUIZAWA }, Side { name: "オオノ ケン", phone: "0267-42-1234", ..KARUIZAWA }),
+    pair("shared landline", NOT, Side { name: "本間 真一", phone: "0493-72-3456", ..OGAWA }, Side { name: "本間 恵子", phone: "０４９３－７２－３４５６", ..OGAWA }),
+    pair("shared landline", NOT, Side { name: "服部 雄太", kana: "ハットリ ユウタ", phone: "075-231-9876", ..KYOTO }, Side { name: "Yuki Hattori", phone: "+81 75-231-9876", ..KYOTO }),
+    pair("shared landline", NOT, Side { name: "鈴木 一郎", phone: "052-251-3344", ..SAKAE }, Side { name: "鈴木 一朗", phone: "052-251-3344", ..SAKAE }),
+    // The same person on the same landline stays one customer.
+    pair("phones", SAME, Side { name: "高橋 健一", phone: "011-231-5566", ..SAPPORO }, Side { name: "髙橋 健一 様", phone: "011-231-5566", lines: &["北1条西2-3-4-101"], ..SAPPORO }),
+    pair("phones", SAME, Side { name: "本間 恵子", kana: "ホンマ ケイコ", phone: "0493-72-3456", ..OGAWA }, Side { name: "Keiko Homma", phone: "0493-72-3456", lines: &["小川123-4"], ..OGAWA }),
     // --- must not match: colleagues at one office, one main number, each with an extension ---
     pair("colleagues", NOT, Side { name: "服部 雄太", phone: "075-211-3456 内線12", ..KYOTO }, Side { name: "松井 恵子", phone: "075-211-3456 内線34", ..KYOTO }),
     pair("colleagues", NOT, Side { name: "中村 純也", phone: "092-431-0101 ext. 201", ..HAKATA }, Side { name: "Aya Kondo", phone: "092-431-0101 ext. 305", ..HAKATA }),
