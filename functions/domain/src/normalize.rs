@@ -200,6 +200,7 @@ pub fn address(parts: &[&str]) -> String {
     let chars = fold_small_ke(&chars);
     let chars = drop_aza_prefixes(&chars);
     let chars = kanji_numerals_to_digits(&chars);
+    let chars = basement_as_b(&chars);
     let chars = drop_floor_before_room(&chars);
     let chars = fold_floor_word(&chars);
     let chars = fold_separators(&chars);
@@ -217,6 +218,22 @@ fn fold_small_ke(chars: &[char]) -> Vec<char> {
             }
         })
         .collect()
+}
+
+/// `地下1階` as `b1階`: a basement floor is not the floor above ground with the same number.
+fn basement_as_b(chars: &[char]) -> Vec<char> {
+    let mut out: Vec<char> = Vec::with_capacity(chars.len());
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i] == '地' && chars.get(i + 1) == Some(&'下') && chars.get(i + 2).is_some_and(char::is_ascii_digit) {
+            out.push('b');
+            i += 2;
+        } else {
+            out.push(chars[i]);
+            i += 1;
+        }
+    }
+    out
 }
 
 /// `3階` as `3f`: the floor written either way.
@@ -289,8 +306,10 @@ fn full_prefecture(field: &str) -> Option<&'static str> {
 }
 
 /// The place as identity keys compare it: [`place`] without the building's name. What stays after the
-/// block number (`1-2-3`) is what tells one home from another: room and floor numbers, a wing (`5号棟`,
-/// `A棟`, `東棟`), a single letter (`B-101`), a roman numeral (`Ⅱ`), a lot sign (`甲`); the name itself is
+/// block number (`1-2-3`) is what tells one home from another: room and floor numbers (`二階` is `2f`,
+/// `地下1階` is `b1f`), a wing (`5号棟`, `A棟`, `東棟`, `中央棟`, `本館`, `イースト棟`, a wing word ending
+/// the name: `Park Tower East`), a lettered room (`イ号室`), a numbered building (`第二メゾン` is
+/// `第2…`), a single letter (`B-101`), a roman numeral (`Ⅱ`), a lot sign (`甲`); the name itself is
 /// dropped, since buyers write it in Latin letters or katakana, abbreviate it or leave it out
 /// (`1-2-3 メゾン千代田101`, `1-2-3 Maison Chiyoda 101` and `1-2-3-101` are one home). Different rooms stay
 /// different.
@@ -404,30 +423,98 @@ fn drop_building_name(text: &str) -> String {
     let mut k = 0;
     while k < rest.len() {
         let c = rest[k];
-        if c.is_ascii_alphabetic() {
-            let run_end = (k..rest.len())
-                .find(|&j| !rest[j].is_ascii_alphabetic())
-                .unwrap_or(rest.len());
-            let run = &rest[k..run_end];
-            let numeral = run.len() <= 4 && run.iter().all(|c| matches!(c, 'i' | 'v' | 'x'));
-            if run.len() == 1 || numeral {
-                out.extend_from_slice(run);
-            } else {
-                out.push('-');
-            }
-            k = run_end;
+        if c.is_ascii_digit() || c == '-' {
+            out.push(c);
+            k += 1;
             continue;
         }
-        let next = rest.get(k + 1).copied();
-        let keep = c.is_ascii_digit()
-            || (k == 0 && matches!(c, '甲' | '乙' | '丙' | '丁'))
-            || matches!(c, '棟' | '館')
-            || (c == '号' && matches!(next, Some('棟' | '館')))
-            || (matches!(c, '東' | '西' | '南' | '北') && matches!(next, Some('棟' | '館')));
-        out.push(if keep { c } else { '-' });
-        k += 1;
+        // One word: a run of Latin letters, of kana, or of anything else (kanji, signs).
+        let class = script(c);
+        let run_end = (k..rest.len())
+            .find(|&j| rest[j].is_ascii_digit() || rest[j] == '-' || script(rest[j]) != class)
+            .unwrap_or(rest.len());
+        let run = &rest[k..run_end];
+        let next = rest.get(run_end).copied();
+        out.push('-');
+        out.extend_from_slice(&kept_of_word(run, class, k == 0, next));
+        out.push('-');
+        k = run_end;
     }
     tidy_dashes(&out)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Script {
+    Latin,
+    Kana,
+    Other,
+}
+
+fn script(c: char) -> Script {
+    if c.is_ascii_alphabetic() {
+        Script::Latin
+    } else if is_kana(c) {
+        Script::Kana
+    } else {
+        Script::Other
+    }
+}
+
+/// Words that name one wing of a building, in Latin letters and katakana, kept where they end a name
+/// (`Park Tower East`, `パークタワーウエスト`).
+const WING_WORDS: [&str; 16] = [
+    "east", "west", "north", "south", "center", "centre", "central", "annex", "イースト", "ウエスト", "ウェスト",
+    "ノース", "サウス", "センター", "セントラル", "アネックス",
+];
+
+/// What of one word after the block number tells homes apart, the rest being the building's name: a
+/// single letter or a roman numeral (`B-101`, `Ⅱ`), a lot sign first (`甲`), a wing word ending the word
+/// ([`WING_WORDS`]), the word before 棟/館 (`イースト棟`, `East棟`; of kanji the one or two before it:
+/// `中央棟`, `本館`, `5号棟`), and a kana or kanji before 号 (`イ号室`).
+fn kept_of_word(run: &[char], class: Script, first: bool, next: Option<char>) -> Vec<char> {
+    let before_wing = matches!(next, Some('棟' | '館'));
+    let before_go = next == Some('号');
+    match class {
+        Script::Latin => {
+            let numeral = run.len() <= 4 && run.iter().all(|c| matches!(c, 'i' | 'v' | 'x'));
+            if run.len() == 1 || numeral || before_wing {
+                return run.to_vec();
+            }
+            wing_word_ending(run)
+        }
+        Script::Kana if before_wing => run.to_vec(),
+        Script::Kana if before_go => run[run.len() - 1..].to_vec(),
+        Script::Kana => wing_word_ending(run),
+        Script::Other => {
+            let mut kept = vec![];
+            if first && matches!(run[0], '甲' | '乙' | '丙' | '丁') {
+                kept.push(run[0]);
+            }
+            // The kanji before each 棟/館 inside the word, and a lone one before 号 (号室 after a kana or
+            // kanji: `ロ号室`).
+            for (i, &c) in run.iter().enumerate() {
+                if matches!(c, '棟' | '館') {
+                    let one = i >= 1 && matches!(run[i - 1], '東' | '西' | '南' | '北' | '本' | '別' | '新' | '旧' | '号');
+                    let from = if one { i - 1 } else { i.saturating_sub(2) };
+                    kept.extend_from_slice(&run[from..=i]);
+                } else if c == '号' && i >= 1 && !matches!(run[i - 1], '棟' | '館') {
+                    kept.extend_from_slice(&run[i - 1..=i]);
+                }
+            }
+            if kept.is_empty() && before_go {
+                kept.push(run[run.len() - 1]);
+            }
+            kept
+        }
+    }
+}
+
+fn wing_word_ending(run: &[char]) -> Vec<char> {
+    let text: String = run.iter().collect();
+    WING_WORDS
+        .iter()
+        .find(|w| text.ends_with(*w))
+        .map_or(vec![], |w| w.chars().collect())
 }
 
 /// Drops a county (`北佐久郡`) before the town or village it contains (`軽井沢町`), so that it may be
@@ -805,7 +892,8 @@ fn kanji_numerals_to_digits(chars: &[char]) -> Vec<char> {
         let next = chars.get(end).copied();
         // 一番町, 二番町 … are town names (`番町`), not a 番地.
         let town_name = next == Some('番') && chars.get(end + 1) == Some(&'町');
-        let before_unit = matches!(next, Some('丁' | '番' | '号')) && !town_name;
+        // Also a floor (`二階`) and an ordinal (`第二メゾン`).
+        let before_unit = (matches!(next, Some('丁' | '番' | '号' | '階')) && !town_name) || out.last() == Some(&'第');
         // After 番地 or a number, or after `の` that follows one (`百二十三番地の四`).
         let numbered_before = ends_with_numbered_unit(&out)
             || out.split_last().is_some_and(|(&last, before)| {
@@ -1513,6 +1601,39 @@ mod tests {
             key_place("東京都", "千代田区", &["千代田1-2-3 西棟 101"])
         );
         assert_ne!(key_place("", "", &["小川123甲"]), key_place("", "", &["小川123乙"]));
+    }
+
+    #[test]
+    fn wings_lettered_rooms_floors_basements_and_ordinals_are_not_dropped_with_the_building_name() {
+        let key = |line: &str| key_place("東京都", "千代田区", &[line]);
+        for (a, b) in [
+            ("千代田1-2-3 パークタワー イースト棟 1205", "千代田1-2-3 パークタワー ウエスト棟 1205"),
+            ("千代田1-2-3 Park Tower East 1205", "千代田1-2-3 Park Tower West 1205"),
+            ("千代田1-2-3 パークタワーイースト 1205", "千代田1-2-3 パークタワーウエスト 1205"),
+            ("千代田1-2-3 East棟 1205", "千代田1-2-3 West棟 1205"),
+            ("千代田1-2-3 ホテル本館101", "千代田1-2-3 ホテル別館101"),
+            ("千代田1-2-3 サンハイツ中央棟101", "千代田1-2-3 サンハイツ公園棟101"),
+            ("千代田1-2-3 コーポ山田 イ号室", "千代田1-2-3 コーポ山田 ロ号室"),
+            ("千代田1-2-3 山田荘 い号", "千代田1-2-3 山田荘 ろ号"),
+            ("千代田1-2-3 山田ビル二階", "千代田1-2-3 山田ビル三階"),
+            ("千代田1-2-3 山田ビル地下1階", "千代田1-2-3 山田ビル1階"),
+            ("千代田1-2-3 山田ビル地下1階", "千代田1-2-3 山田ビル 1F"),
+            ("千代田1-2-3 第二メゾン101", "千代田1-2-3 第三メゾン101"),
+        ] {
+            assert_ne!(key(a), key(b), "{a} / {b}");
+        }
+        for (a, b) in [
+            ("千代田1-2-3 山田ビル2階", "千代田1-2-3 山田ビル二階"),
+            ("千代田1-2-3 山田ビル 2F", "千代田1-2-3 Yamada Bldg. 二階"),
+            ("千代田1-2-3 第2メゾン101", "千代田1-2-3 第二メゾン101"),
+            ("千代田1-2-3 パークタワー イースト棟 1205", "千代田1-2-3 パークタワーイースト棟1205号室"),
+            ("千代田1-2-3 Park Tower East 1205", "千代田1-2-3 PARK TOWER EAST #1205"),
+            ("千代田1-2-3 ホテル本館101", "千代田1-2-3 ホテル 本館 101号室"),
+            ("千代田1-2-3 山田ビル地下1階", "千代田1-2-3 山田ビル B1F"),
+            ("千代田1-2-3 コーポ山田 イ号室", "千代田1-2-3 コーポ山田イ号室"),
+        ] {
+            assert_eq!(key(a), key(b), "{a} / {b}");
+        }
     }
 
     #[test]

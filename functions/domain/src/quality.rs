@@ -247,6 +247,10 @@ pub const CORPUS: &[Pair] = &[
     pair("addresses", SAME, Side { name: "小林 恵", lines: &["本町1-2-3 5号棟101号室"], ..SAKAE }, Side { name: "小林 恵", lines: &["本町1-2-3-5号棟-101"], ..SAKAE }),
     pair("addresses", SAME, Side { name: "吉田 修", lines: &["渋谷2-21-1", "グランドヒルズ302"], postal: "150-0002", prefecture: "東京都", city: "渋谷区", ..BLANK }, Side { name: "吉田 修", lines: &["渋谷2-21-1", "ＧＲＡＮＤ　ＨＩＬＬＳ　３０２"], postal: "150-0002", prefecture: "東京都", city: "渋谷区", ..BLANK }),
     pair("addresses", SAME, Side { name: "高橋 健一", ..SAPPORO }, Side { name: "高橋 健一", prefecture: "", city: "", lines: &["北海道札幌市中央区北１条西２丁目３番４号 ハイツ札幌 1F 101"], ..SAPPORO }),
+    pair("addresses", SAME, Side { name: "斎藤 涼子", lines: &["山下町1-2", "ポートタワー イースト棟 1205"], ..YOKOHAMA }, Side { name: "斎藤 涼子", lines: &["山下町１－２　ﾎﾟｰﾄﾀﾜｰ ｲｰｽﾄ棟 1205号室"], ..YOKOHAMA }),
+    pair("addresses", SAME, Side { name: "中村 純也", lines: &["博多駅前2-1-1", "博多ビル二階"], ..HAKATA }, Side { name: "中村 純也", lines: &["博多駅前2丁目1-1 博多ビル 2F"], ..HAKATA }),
+    pair("addresses", SAME, Side { name: "山田 太郎", lines: &["千代田1-2-3", "第二メゾン千代田101"], ..CHIYODA }, Side { name: "山田 太郎", lines: &["千代田1-2-3 第2メゾン千代田 101号室"], ..CHIYODA }),
+    pair("addresses", SAME, Side { name: "本間 真一", lines: &["小川123-4", "コーポ山田 イ号室"], ..OGAWA }, Side { name: "本間 真一", lines: &["小川１２３－４　コーポ山田イ号室"], ..OGAWA }),
     // --- must not match: neighbours in one building or on the next lot ---
     pair("neighbours", NOT, Side { name: "山田 太郎", ..CHIYODA }, Side { name: "鈴木 一郎", lines: &["千代田1-2-3", "メゾン千代田102"], ..CHIYODA }),
     pair("neighbours", NOT, Side { name: "佐藤 花子", ..UMEDA }, Side { name: "田中 陽子", lines: &["梅田1-1-1", "梅田ハイツ306"], ..UMEDA }),
@@ -263,6 +267,15 @@ pub const CORPUS: &[Pair] = &[
     pair("neighbours", NOT, Side { name: "高橋 健一", lines: &["北1条西2丁目3-4", "ハイツ札幌101"], ..SAPPORO }, Side { name: "高橋 健一", lines: &["北1条東2丁目3-4", "ハイツ札幌101"], ..SAPPORO }),
     pair("neighbours", NOT, Side { name: "小林 恵", lines: &["本町1-2-3 A棟101"], ..SAKAE }, Side { name: "小林 恵", lines: &["本町1-2-3 B棟101"], ..SAKAE }),
     pair("neighbours", NOT, Side { name: "吉田 修", lines: &["小川123甲"], ..OGAWA }, Side { name: "吉田 修", lines: &["小川123乙"], ..OGAWA }),
+    // Wings, lettered rooms, floors and basements, and numbered buildings are homes of their own.
+    pair("neighbours", NOT, Side { name: "斎藤 涼子", lines: &["山下町1-2", "ポートタワー イースト棟 1205"], ..YOKOHAMA }, Side { name: "斎藤 涼子", lines: &["山下町1-2", "ポートタワー ウエスト棟 1205"], ..YOKOHAMA }),
+    pair("neighbours", NOT, Side { name: "Ryoko Saito", lines: &["Yamashitacho 1-2", "Port Tower East 1205"], ..YOKOHAMA }, Side { name: "Ryoko Saito", lines: &["Yamashitacho 1-2", "Port Tower West 1205"], ..YOKOHAMA }),
+    pair("neighbours", NOT, Side { name: "服部 雄太", lines: &["烏丸通三条上る場之町123", "烏丸ホテル本館101"], ..KYOTO }, Side { name: "服部 雄太", lines: &["烏丸通三条上る場之町123", "烏丸ホテル別館101"], ..KYOTO }),
+    pair("neighbours", NOT, Side { name: "加藤 洋平", lines: &["栄3-4-5", "サカエ団地 中央棟 201"], ..SAKAE }, Side { name: "加藤 洋平", lines: &["栄3-4-5", "サカエ団地 公園棟 201"], ..SAKAE }),
+    pair("neighbours", NOT, Side { name: "本間 真一", lines: &["小川123-4", "コーポ山田 イ号室"], ..OGAWA }, Side { name: "本間 真一", lines: &["小川123-4", "コーポ山田 ロ号室"], ..OGAWA }),
+    pair("neighbours", NOT, Side { name: "中村 純也", lines: &["博多駅前2-1-1", "博多ビル二階"], ..HAKATA }, Side { name: "中村 純也", lines: &["博多駅前2-1-1", "博多ビル三階"], ..HAKATA }),
+    pair("neighbours", NOT, Side { name: "藤井 千恵子", lines: &["一番町2-3-4", "一番町ビル地下1階"], ..SENDAI }, Side { name: "藤井 千恵子", lines: &["一番町2-3-4", "一番町ビル1階"], ..SENDAI }),
+    pair("neighbours", NOT, Side { name: "山田 太郎", lines: &["千代田1-2-3", "第二メゾン千代田101"], ..CHIYODA }, Side { name: "山田 太郎", lines: &["千代田1-2-3", "第三メゾン千代田101"], ..CHIYODA }),
     // --- must not match: family members at one address, each with their own phone and email ---
     pair("family members", NOT, Side { name: "山田 太郎", phone: "090-1000-0001", ..CHIYODA }, Side { name: "山田 花子", phone: "090-1000-0002", ..CHIYODA }),
     pair("family members", NOT, Side { name: "佐藤 花子", kana: "サトウ ハナコ", ..UMEDA }, Side { name: "Ichiro Sato", ..UMEDA }),
