@@ -15,7 +15,7 @@ use unicode_normalization::UnicodeNormalization;
 /// `None` when it is not a plausible address: no single `@`, empty local part or domain, a domain without a
 /// dot (or starting or ending with one), or white space inside.
 pub fn email(raw: &str) -> Option<String> {
-    let text = raw.nfkc().collect::<String>().trim().to_lowercase();
+    let text = bounded(raw).nfkc().collect::<String>().trim().to_lowercase();
     if text.chars().any(char::is_whitespace) {
         return None;
     }
@@ -45,7 +45,7 @@ pub fn email(raw: &str) -> Option<String> {
 /// `None` unless 10 or 11 digits remain, and for placeholders that many customers type: all digits the same
 /// (`000-0000-0000`) or a subscriber part of zeros (six or more trailing zeros, `090-0000-0000`).
 pub fn phone(raw: &str) -> Option<String> {
-    let text: String = raw
+    let text: String = bounded(raw)
         .nfkc()
         .filter(|&c| !is_invisible(c))
         .collect::<String>()
@@ -152,7 +152,10 @@ fn cut_extension(text: &str) -> (&str, Option<&str>) {
 /// `郵便番号:1234567` or `1234567` (any dash look-alike or white space between the two groups); `None`
 /// for anything else (too few or too many digits, letters), so a malformed code is treated as missing.
 pub fn postal_code(raw: &str) -> Option<String> {
-    let text: String = raw.nfkc().filter(|&c| !c.is_whitespace() && !is_invisible(c)).collect();
+    let text: String = bounded(raw)
+        .nfkc()
+        .filter(|&c| !c.is_whitespace() && !is_invisible(c))
+        .collect();
     let text = text.strip_prefix("郵便番号").unwrap_or(&text);
     let text = text.trim_start_matches([':', '：']);
     let text = text.strip_prefix('〒').unwrap_or(text);
@@ -185,8 +188,8 @@ pub fn postal_code(raw: &str) -> Option<String> {
 /// dash before a building name. White space between two digits (also between parts) counts as a separator,
 /// so `2-21-1 1F` does not become block `2-21-11`.
 pub fn address(parts: &[&str]) -> String {
-    let chars: Vec<char> = parts
-        .join(" ")
+    let joined = parts.iter().map(|part| bounded(part)).collect::<Vec<_>>().join(" ");
+    let chars: Vec<char> = bounded(&joined)
         .nfkc()
         .filter(|&c| !is_invisible(c))
         .map(|c| {
@@ -639,7 +642,7 @@ pub fn name(raw: &str) -> String {
 /// which is also a surname); old
 /// and variant kanji written in their standard form ([`standard_kanji`]).
 pub fn name_words(raw: &str) -> Vec<String> {
-    let text: String = raw
+    let text: String = bounded(raw)
         .nfkc()
         .filter(|&c| !is_invisible(c))
         .map(standard_kanji)
@@ -913,12 +916,13 @@ fn kanji_numerals_to_digits(chars: &[char]) -> Vec<char> {
 /// (but not after kana), 丁目/丁/番地/番/号 after a digit, `の` in `5番地の3`, and white space between two
 /// digits. `号室` after a digit is dropped; `号棟` / `号館` stay, they name a building.
 fn fold_separators(chars: &[char]) -> Vec<char> {
-    let next_non_space_is_digit = |from: usize| {
-        chars
-            .get(from..)
-            .and_then(|rest| rest.iter().find(|&&c| c != ' '))
-            .is_some_and(char::is_ascii_digit)
-    };
+    // For each position, whether the first character at or after it that is not a space is a digit: one
+    // pass from the end, so the look-ahead costs nothing per character.
+    let mut digit_ahead = vec![false; chars.len() + 1];
+    for i in (0..chars.len()).rev() {
+        digit_ahead[i] = if chars[i] == ' ' { digit_ahead[i + 1] } else { chars[i].is_ascii_digit() };
+    }
+    let next_non_space_is_digit = |from: usize| digit_ahead.get(from).copied().unwrap_or(false);
     let mut out: Vec<char> = Vec::with_capacity(chars.len());
     let mut i = 0;
     while i < chars.len() {
@@ -964,23 +968,33 @@ fn fold_separators(chars: &[char]) -> Vec<char> {
 }
 
 /// Keeps a `-` only between two digits, once: elsewhere (start, end, before a building name) it means nothing.
+/// One pass: a run of dashes is remembered and written only when a digit follows it.
 fn tidy_dashes(chars: &[char]) -> String {
     let mut out = String::with_capacity(chars.len());
-    for (i, &c) in chars.iter().enumerate() {
-        if c != '-' {
-            out.push(c);
+    let mut pending = false;
+    let mut last_is_digit = false;
+    for &c in chars {
+        if c == '-' {
+            pending |= last_is_digit;
             continue;
         }
-        let after_digit = out.ends_with(|p: char| p.is_ascii_digit());
-        let before_digit = chars[i + 1..]
-            .iter()
-            .find(|&&n| n != '-')
-            .is_some_and(char::is_ascii_digit);
-        if after_digit && before_digit {
+        if pending && c.is_ascii_digit() {
             out.push('-');
         }
+        pending = false;
+        last_is_digit = c.is_ascii_digit();
+        out.push(c);
     }
     out
+}
+
+/// Fields longer than this are cut before they are normalised: no name, phone or address is anywhere near
+/// it, and every step stays cheap however long a hostile or broken payload's field is.
+pub const MAX_FIELD_CHARS: usize = 1_000;
+
+/// The first [`MAX_FIELD_CHARS`] characters of a field.
+fn bounded(raw: &str) -> &str {
+    raw.char_indices().nth(MAX_FIELD_CHARS).map_or(raw, |(at, _)| &raw[..at])
 }
 
 #[cfg(test)]
@@ -1601,6 +1615,28 @@ mod tests {
             key_place("東京都", "千代田区", &["千代田1-2-3 西棟 101"])
         );
         assert_ne!(key_place("", "", &["小川123甲"]), key_place("", "", &["小川123乙"]));
+    }
+
+    #[test]
+    fn a_field_of_200000_characters_is_cut_to_a_thousand_before_it_is_normalised() {
+        // Every step is linear in what it is given, and what it is given is at most MAX_FIELD_CHARS long:
+        // the results below show the cut was made (no step saw the whole line).
+        let dashes = "1-".repeat(100_000);
+        let spaces = format!("1{}", " ー".repeat(99_999) + "ー");
+        let words = "字 ".repeat(100_000);
+        let letters = "ab".repeat(100_000);
+        for line in [&dashes, &spaces, &words, &letters] {
+            assert_eq!(line.chars().count(), 200_000);
+            assert!(address(&[line]).chars().count() <= MAX_FIELD_CHARS);
+            assert!(place_key("東京都", line, &[line, line]).chars().count() <= 2 * MAX_FIELD_CHARS);
+            assert!(name(line).chars().count() <= MAX_FIELD_CHARS);
+            assert_eq!(phone(line), None);
+            assert_eq!(postal_code(line), None);
+            assert_eq!(email(line), None);
+        }
+        assert_eq!(tidy_dashes(&"-1-".repeat(1_000).chars().collect::<Vec<_>>()).len(), 1_999);
+        assert_eq!(tidy_dashes(&['1', '-', '-', 'a', '-', '2']), "1a2");
+        assert_eq!(tidy_dashes(&['-', '1', '-', '-', '2', '-']), "1-2");
     }
 
     #[test]

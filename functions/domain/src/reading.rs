@@ -439,14 +439,16 @@ fn latin_to_romaji(text: &str) -> Option<String> {
 /// `ou`, `oo` → `o`, `uu` → `u`, `aa` → `a`, `ee` → `e` (repeatedly: `oou` is `o`).
 fn fold_long_vowels(romaji: &str) -> String {
     let mut out = String::with_capacity(romaji.len());
+    let mut last = None;
     for c in romaji.chars() {
-        let fold = match out.chars().last() {
+        let fold = match last {
             Some('o') => matches!(c, 'o' | 'u'),
             Some(p @ ('u' | 'a' | 'e')) => c == p,
             _ => false,
         };
         if !fold {
             out.push(c);
+            last = Some(c);
         }
     }
     out
