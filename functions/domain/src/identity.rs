@@ -419,11 +419,31 @@ mod tests {
             hasher().order_identity(&o).recipient
         };
         for (a, b, alike) in [
-            (recipient("コンドウ ユウキ", None), recipient("コンドウ ユキ", None), false),
-            (recipient("近藤 勇気", Some("コンドウ ユウキ")), recipient("こんどう ゆき", None), false),
-            (recipient("ユリ ヤマダ", None), recipient("山田 百合", Some("ヤマダ ユウリ")), false),
-            (recipient("コンドウ ユウキ", None), recipient("こんどう ゆーき", None), true),
-            (recipient("近藤 勇気", Some("コンドウ ユウキ")), recipient("Yuki Kondo", None), true),
+            (
+                recipient("コンドウ ユウキ", None),
+                recipient("コンドウ ユキ", None),
+                false,
+            ),
+            (
+                recipient("近藤 勇気", Some("コンドウ ユウキ")),
+                recipient("こんどう ゆき", None),
+                false,
+            ),
+            (
+                recipient("ユリ ヤマダ", None),
+                recipient("山田 百合", Some("ヤマダ ユウリ")),
+                false,
+            ),
+            (
+                recipient("コンドウ ユウキ", None),
+                recipient("こんどう ゆーき", None),
+                true,
+            ),
+            (
+                recipient("近藤 勇気", Some("コンドウ ユウキ")),
+                recipient("Yuki Kondo", None),
+                true,
+            ),
             (recipient("Yuuki Kondou", None), recipient("コンドウ ユキ", None), true),
             (recipient("Yuki Kondo", None), recipient("Kondou Yuuki", None), true),
         ] {

@@ -139,7 +139,11 @@ fn cut_extension(text: &str) -> (&str, Option<&str>) {
     let first_digit = text.find(|c: char| c.is_ascii_digit()).unwrap_or(text.len());
     let found = MARKERS
         .iter()
-        .filter_map(|marker| text[first_digit..].find(marker).map(|at| (first_digit + at, marker.len())))
+        .filter_map(|marker| {
+            text[first_digit..]
+                .find(marker)
+                .map(|at| (first_digit + at, marker.len()))
+        })
         // The earliest marker, and the longest of those that start there (`内線` before `内`).
         .min_by_key(|&(at, len)| (at, std::cmp::Reverse(len)));
     match found {
@@ -466,8 +470,22 @@ fn script(c: char) -> Script {
 /// Words that name one wing of a building, in Latin letters and katakana, kept where they end a name
 /// (`Park Tower East`, `パークタワーウエスト`).
 const WING_WORDS: [&str; 16] = [
-    "east", "west", "north", "south", "center", "centre", "central", "annex", "イースト", "ウエスト", "ウェスト",
-    "ノース", "サウス", "センター", "セントラル", "アネックス",
+    "east",
+    "west",
+    "north",
+    "south",
+    "center",
+    "centre",
+    "central",
+    "annex",
+    "イースト",
+    "ウエスト",
+    "ウェスト",
+    "ノース",
+    "サウス",
+    "センター",
+    "セントラル",
+    "アネックス",
 ];
 
 /// What of one word after the block number tells homes apart, the rest being the building's name: a
@@ -497,7 +515,8 @@ fn kept_of_word(run: &[char], class: Script, first: bool, next: Option<char>) ->
             // kanji: `ロ号室`).
             for (i, &c) in run.iter().enumerate() {
                 if matches!(c, '棟' | '館') {
-                    let one = i >= 1 && matches!(run[i - 1], '東' | '西' | '南' | '北' | '本' | '別' | '新' | '旧' | '号');
+                    let one =
+                        i >= 1 && matches!(run[i - 1], '東' | '西' | '南' | '北' | '本' | '別' | '新' | '旧' | '号');
                     let from = if one { i - 1 } else { i.saturating_sub(2) };
                     kept.extend_from_slice(&run[from..=i]);
                 } else if c == '号' && i >= 1 && !matches!(run[i - 1], '棟' | '館') {
@@ -920,7 +939,11 @@ fn fold_separators(chars: &[char]) -> Vec<char> {
     // pass from the end, so the look-ahead costs nothing per character.
     let mut digit_ahead = vec![false; chars.len() + 1];
     for i in (0..chars.len()).rev() {
-        digit_ahead[i] = if chars[i] == ' ' { digit_ahead[i + 1] } else { chars[i].is_ascii_digit() };
+        digit_ahead[i] = if chars[i] == ' ' {
+            digit_ahead[i + 1]
+        } else {
+            chars[i].is_ascii_digit()
+        };
     }
     let next_non_space_is_digit = |from: usize| digit_ahead.get(from).copied().unwrap_or(false);
     let mut out: Vec<char> = Vec::with_capacity(chars.len());
@@ -994,7 +1017,9 @@ pub const MAX_FIELD_CHARS: usize = 1_000;
 
 /// The first [`MAX_FIELD_CHARS`] characters of a field.
 fn bounded(raw: &str) -> &str {
-    raw.char_indices().nth(MAX_FIELD_CHARS).map_or(raw, |(at, _)| &raw[..at])
+    raw.char_indices()
+        .nth(MAX_FIELD_CHARS)
+        .map_or(raw, |(at, _)| &raw[..at])
 }
 
 #[cfg(test)]
@@ -1634,7 +1659,10 @@ mod tests {
             assert_eq!(postal_code(line), None);
             assert_eq!(email(line), None);
         }
-        assert_eq!(tidy_dashes(&"-1-".repeat(1_000).chars().collect::<Vec<_>>()).len(), 1_999);
+        assert_eq!(
+            tidy_dashes(&"-1-".repeat(1_000).chars().collect::<Vec<_>>()).len(),
+            1_999
+        );
         assert_eq!(tidy_dashes(&['1', '-', '-', 'a', '-', '2']), "1a2");
         assert_eq!(tidy_dashes(&['-', '1', '-', '-', '2', '-']), "1-2");
     }
@@ -1643,9 +1671,15 @@ mod tests {
     fn wings_lettered_rooms_floors_basements_and_ordinals_are_not_dropped_with_the_building_name() {
         let key = |line: &str| key_place("東京都", "千代田区", &[line]);
         for (a, b) in [
-            ("千代田1-2-3 パークタワー イースト棟 1205", "千代田1-2-3 パークタワー ウエスト棟 1205"),
+            (
+                "千代田1-2-3 パークタワー イースト棟 1205",
+                "千代田1-2-3 パークタワー ウエスト棟 1205",
+            ),
             ("千代田1-2-3 Park Tower East 1205", "千代田1-2-3 Park Tower West 1205"),
-            ("千代田1-2-3 パークタワーイースト 1205", "千代田1-2-3 パークタワーウエスト 1205"),
+            (
+                "千代田1-2-3 パークタワーイースト 1205",
+                "千代田1-2-3 パークタワーウエスト 1205",
+            ),
             ("千代田1-2-3 East棟 1205", "千代田1-2-3 West棟 1205"),
             ("千代田1-2-3 ホテル本館101", "千代田1-2-3 ホテル別館101"),
             ("千代田1-2-3 サンハイツ中央棟101", "千代田1-2-3 サンハイツ公園棟101"),
@@ -1662,7 +1696,10 @@ mod tests {
             ("千代田1-2-3 山田ビル2階", "千代田1-2-3 山田ビル二階"),
             ("千代田1-2-3 山田ビル 2F", "千代田1-2-3 Yamada Bldg. 二階"),
             ("千代田1-2-3 第2メゾン101", "千代田1-2-3 第二メゾン101"),
-            ("千代田1-2-3 パークタワー イースト棟 1205", "千代田1-2-3 パークタワーイースト棟1205号室"),
+            (
+                "千代田1-2-3 パークタワー イースト棟 1205",
+                "千代田1-2-3 パークタワーイースト棟1205号室",
+            ),
             ("千代田1-2-3 Park Tower East 1205", "千代田1-2-3 PARK TOWER EAST #1205"),
             ("千代田1-2-3 ホテル本館101", "千代田1-2-3 ホテル 本館 101号室"),
             ("千代田1-2-3 山田ビル地下1階", "千代田1-2-3 山田ビル B1F"),

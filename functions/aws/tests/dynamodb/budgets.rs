@@ -434,7 +434,11 @@ fn assert_per_order(pass: &Pass, mall: &str, keys: u64) {
     let orders = (report.orders + report.quarantined) as u64;
     let pages = report.pages as u64;
     assert_eq!(store.of("Scan"), 0, "{mall}: {store}");
-    assert_eq!(store.of("Query"), keys, "{mall}: one Query per identity key of the orders read: {store}");
+    assert_eq!(
+        store.of("Query"),
+        keys,
+        "{mall}: one Query per identity key of the orders read: {store}"
+    );
     assert!(
         store.of("GetItem") <= 2 * orders + 1,
         "{mall}: at most the order and its duplicate's per order, and the cursor: {store}"
