@@ -125,7 +125,10 @@ const PHONE_LABELS: [&str; 15] = [
 fn strip_phone_label(text: &str) -> &str {
     let mut rest = text;
     loop {
-        let trimmed = rest.trim_start_matches(|c: char| c.is_whitespace() || matches!(c, ':' | '.' | '：'));
+        // A label may stand in brackets: `【携帯】`, `[TEL]`, `(電話)`.
+        let trimmed = rest.trim_start_matches(|c: char| {
+            c.is_whitespace() || matches!(c, ':' | '.' | '：' | '【' | '】' | '[' | ']' | '(' | ')' | '〔' | '〕')
+        });
         match PHONE_LABELS.iter().find_map(|label| trimmed.strip_prefix(label)) {
             Some(after) => rest = after,
             None => return trimmed,
@@ -694,10 +697,10 @@ pub fn name_words(raw: &str) -> Vec<String> {
     words
 }
 
-/// Characters that take no room and change nothing a person reads: zero-width spaces and joiners, the word
-/// joiner, the byte-order mark, and the variation selectors that pick a kanji's glyph (辻󠄀, 葛󠄀).
+/// Characters that take no room and change nothing a person reads: the soft hyphen, zero-width spaces and
+/// joiners, the word joiner, the byte-order mark, and the variation selectors that pick a kanji's glyph (辻󠄀, 葛󠄀).
 fn is_invisible(c: char) -> bool {
-    matches!(c, '\u{200B}'..='\u{200F}' | '\u{2060}' | '\u{FEFF}' | '\u{FE00}'..='\u{FE0F}' | '\u{E0100}'..='\u{E01EF}' | '\u{180B}'..='\u{180D}')
+    matches!(c, '\u{00AD}' | '\u{200B}'..='\u{200F}' | '\u{2060}' | '\u{FEFF}' | '\u{FE00}'..='\u{FE0F}' | '\u{E0100}'..='\u{E01EF}' | '\u{180B}'..='\u{180D}')
 }
 
 /// Old (旧字体) and variant (異体字) kanji that buyers, malls and shipping labels use interchangeably in
@@ -1416,10 +1419,16 @@ mod tests {
             "03ｰ1234ｰ5678",
             "03⸺1234⸺5678",
             "0\u{200b}3-1234-5678",
+            "03\u{00ad}1234\u{00ad}5678",
+            "【電話】03-1234-5678",
+            "[TEL] 03-1234-5678",
+            "(TEL) 03-1234-5678",
+            "〔自宅〕03-1234-5678",
         ] {
             assert_eq!(phone(raw).as_deref(), Some("0312345678"), "{raw:?}");
         }
         assert_eq!(phone("携帯：090-1234-5678").as_deref(), Some("09012345678"));
+        assert_eq!(phone("【携帯】090-3141-5926").as_deref(), Some("09031415926"));
         assert_eq!(phone("Mobile +81-90-1234-5678").as_deref(), Some("09012345678"));
     }
 

@@ -256,10 +256,14 @@ fn kana_to_romaji(text: &str) -> Option<String> {
             };
             i += 1;
         } else if let Some(small @ ('ァ' | 'ィ' | 'ゥ' | 'ェ' | 'ォ')) = kana.get(i + 1).copied()
-            && syllable.len() >= 2
+            && (syllable.len() >= 2 || (c == 'ウ' && matches!(small, 'ィ' | 'ェ')))
         {
-            // ファ fa, ティ ti, シェ she, ウィ wi: the small vowel replaces the kana's own.
-            let stem = syllable.trim_end_matches(is_vowel);
+            // ファ fa, ティ ti, シェ she, ウィ wi, ウェ we: the small vowel replaces the kana's own.
+            let stem = if c == 'ウ' {
+                "w"
+            } else {
+                syllable.trim_end_matches(is_vowel)
+            };
             syllable = format!("{stem}{}", kana_syllable(small)?);
             i += 1;
         }
@@ -555,6 +559,12 @@ mod tests {
     fn foreign_names_in_latin_letters_keep_their_letters() {
         same(&["John Smith", "SMITH John", "smith  john"]);
         different("John Smith", "ジョン スミス");
+    }
+
+    #[test]
+    fn small_vowels_after_u_read_w() {
+        same(&["ウィリアム", "Wiriamu"]);
+        assert_eq!(reading("ウェンディ").as_deref(), Some("wendi"));
     }
 
     #[test]
