@@ -147,6 +147,12 @@ pub struct Recipient {
     /// The recipient's name read as written, when it is written in kana or romaji (`Taro Yamada`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spoken_name: Option<Fingerprint>,
+    /// [`Recipient::reading`] with its long vowels as written, when the mall gave it in kana.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kana_reading: Option<Fingerprint>,
+    /// [`Recipient::spoken_name`] with its long vowels as written, when the name is written in kana.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kana_name: Option<Fingerprint>,
 }
 
 impl Recipient {
@@ -157,14 +163,38 @@ impl Recipient {
         self.name == other.name || self.place == other.place || self.sounds_like(other)
     }
 
+    /// The same name, written alike (after folding honorifics, spaces and variant kanji) or read alike.
+    pub fn same_name(&self, other: &Recipient) -> bool {
+        self.name == other.name || self.sounds_like(other)
+    }
+
+    /// The reading the mall gave: folded, and as written when in kana.
+    fn given(&self) -> (&Option<Fingerprint>, &Option<Fingerprint>) {
+        (&self.reading, &self.kana_reading)
+    }
+
+    /// The name read as written: folded, and as written when in kana.
+    fn spoken(&self) -> (&Option<Fingerprint>, &Option<Fingerprint>) {
+        (&self.spoken_name, &self.kana_name)
+    }
+
     /// The two names are one person's by their readings: one order's reading agrees with the other's name
     /// written in kana or romaji, or both names are so written and agree (in either word order). Two names
     /// written in kanji never agree by their readings alone: 佐藤花子 and 佐藤華子 both read サトウ ハナコ.
+    ///
+    /// Two readings both in kana agree only with their long vowels as written (ユウキ and ユキ are
+    /// siblings, not one name); long vowels are folded only when one side is romaji, which may leave them
+    /// unmarked (`Yuki` is written for ユウキ too).
     pub fn sounds_like(&self, other: &Recipient) -> bool {
-        let agree = |a: &Option<Fingerprint>, b: &Option<Fingerprint>| a.is_some() && a == b;
-        agree(&self.spoken_name, &other.spoken_name)
-            || agree(&self.reading, &other.spoken_name)
-            || agree(&self.spoken_name, &other.reading)
+        let agree = |(a, a_kana): (&Option<Fingerprint>, &Option<Fingerprint>),
+                     (b, b_kana): (&Option<Fingerprint>, &Option<Fingerprint>)| {
+            match (a_kana, b_kana) {
+                (Some(a_kana), Some(b_kana)) => a.is_some() && a == b && a_kana == b_kana,
+                _ => a.is_some() && a == b,
+            }
+        };
+        let (mine, theirs) = (self.spoken(), other.spoken());
+        agree(mine, theirs) || agree(self.given(), theirs) || agree(mine, other.given())
     }
 }
 
@@ -238,7 +268,10 @@ impl IdentityHasher {
             keys.extend(self.address_key(&with_name));
         }
         let spoken_name = reading::reading(&order.ship_to.name).and_then(full_name);
-        let given_reading = recipient_reading(order).and_then(full_name);
+        let kana_name = reading::kana_reading(&order.ship_to.name).and_then(full_name);
+        let given = recipient_kana(order);
+        let given_reading = given.and_then(reading::reading).and_then(full_name);
+        let given_kana = given.and_then(reading::kana_reading).and_then(full_name);
         let place = Place::of(&order.ship_to);
         if let (Some(place), Some(read)) = (&place, spoken_name.as_ref().or(given_reading.as_ref())) {
             keys.insert(self.key(KeyKind::Reading, &format!("{}|{}|{read}", place.region, place.text)));
@@ -249,6 +282,8 @@ impl IdentityHasher {
             place: self.fingerprint("recipient-place", &place_text),
             reading: given_reading.map(|r| self.fingerprint("recipient-reading", &r)),
             spoken_name: spoken_name.map(|r| self.fingerprint("recipient-reading", &r)),
+            kana_reading: given_kana.map(|r| self.fingerprint("recipient-kana-reading", &r)),
+            kana_name: kana_name.map(|r| self.fingerprint("recipient-kana-reading", &r)),
         };
         OrderIdentity {
             keys: keys.into_iter().collect(),
@@ -263,18 +298,14 @@ fn full_name(reading: String) -> Option<String> {
     (reading.split(' ').count() >= 2).then_some(reading)
 }
 
-/// The reading of the ship-to's name the mall gave: the ship-to's own, else the buyer's when the ship-to
-/// is the buyer by name.
-fn recipient_reading(order: &Order) -> Option<String> {
-    let own = order.ship_to.kana.as_deref().and_then(reading::reading);
+/// The reading of the ship-to's name the mall gave (as given): the ship-to's own, else the buyer's when
+/// the ship-to is the buyer by name.
+fn recipient_kana(order: &Order) -> Option<&str> {
+    let readable = |kana: &&str| reading::reading(kana).is_some();
+    let own = order.ship_to.kana.as_deref().filter(readable);
     own.or_else(|| {
         let same_person = normalize::name(&order.ship_to.name) == normalize::name(&order.buyer.name);
-        order
-            .buyer
-            .kana
-            .as_deref()
-            .filter(|_| same_person)
-            .and_then(reading::reading)
+        order.buyer.kana.as_deref().filter(|_| same_person).filter(readable)
     })
 }
 
@@ -392,6 +423,49 @@ mod tests {
                 (id.recipient.reading.as_ref(), id.recipient.spoken_name.as_ref()),
                 (None, None)
             );
+        }
+    }
+
+    #[test]
+    fn kana_compare_their_long_vowels_as_written_and_romaji_folds_them() {
+        let recipient = |name: &str, kana: Option<&str>| {
+            let mut o = order("1");
+            o.buyer.kana = None;
+            o.ship_to.name = name.into();
+            o.ship_to.kana = kana.map(str::to_owned);
+            hasher().order_identity(&o).recipient
+        };
+        for (a, b, alike) in [
+            (
+                recipient("コンドウ ユウキ", None),
+                recipient("コンドウ ユキ", None),
+                false,
+            ),
+            (
+                recipient("近藤 勇気", Some("コンドウ ユウキ")),
+                recipient("こんどう ゆき", None),
+                false,
+            ),
+            (
+                recipient("ユリ ヤマダ", None),
+                recipient("山田 百合", Some("ヤマダ ユウリ")),
+                false,
+            ),
+            (
+                recipient("コンドウ ユウキ", None),
+                recipient("こんどう ゆーき", None),
+                true,
+            ),
+            (
+                recipient("近藤 勇気", Some("コンドウ ユウキ")),
+                recipient("Yuki Kondo", None),
+                true,
+            ),
+            (recipient("Yuuki Kondou", None), recipient("コンドウ ユキ", None), true),
+            (recipient("Yuki Kondo", None), recipient("Kondou Yuuki", None), true),
+        ] {
+            assert_eq!(a.sounds_like(&b), alike, "{a:?} / {b:?}");
+            assert_eq!(b.sounds_like(&a), alike, "{b:?} / {a:?}");
         }
     }
 

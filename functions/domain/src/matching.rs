@@ -44,7 +44,8 @@ pub struct DuplicateOf {
 ///
 /// Two orders match when they share an identity key and a product, were placed within `window` of each
 /// other, the earlier is not cancelled, and they go to the same recipient (same name or same address, or
-/// names that sound alike; a shared reading key alone needs the names to sound alike):
+/// names that sound alike; when only phone or reading keys are shared, the names must agree, written or
+/// read alike):
 /// a buyer who sends one gift to several people is not ordering twice. Among several matches the
 /// earliest wins, so three copies all point at the first. The window is symmetric because malls
 /// deliver out of order: the order that arrives second is the one held, since the first may be packing.
@@ -78,9 +79,12 @@ pub fn find_duplicate(new: Candidate<'_>, entries: &[IndexEntry], window: Signed
             let mut shared_keys: Vec<KeyKind> = entries.iter().map(|e| e.key.kind()).collect();
             shared_keys.sort();
             shared_keys.dedup();
-            // A reading alone links two names only when one of them is written as it sounds: two kanji
-            // names with one reading (佐藤花子, 佐藤華子) at one address may be two people.
-            if shared_keys == [KeyKind::Reading] && !first.recipient.sounds_like(new.recipient) {
+            // A reading links two names only when one of them is written as it sounds: two kanji names with
+            // one reading (佐藤花子, 佐藤華子) at one address may be two people. A phone may be a household's
+            // landline (or an office's), whose members share the place too. So when nothing but a phone or a
+            // reading is shared, the names must agree, written alike or read alike.
+            let weak = |kind: &KeyKind| matches!(kind, KeyKind::Phone | KeyKind::Reading);
+            if shared_keys.iter().all(weak) && !first.recipient.same_name(new.recipient) {
                 return None;
             }
             Some(DuplicateOf {
@@ -314,6 +318,35 @@ mod tests {
             idx.add(&rakuten_yamada());
             assert!(idx.check(&stranger_to("A-1", name, kana)).is_none(), "{name}");
         }
+    }
+
+    #[test]
+    fn a_phone_alone_links_one_household_only_when_the_names_agree() {
+        let landline = |id: &str, name: &str, kana: Option<&str>| {
+            let mut o = stranger_to(id, name, kana);
+            o.ship_to.phone = Some("03-3261-4455".into());
+            o
+        };
+        for (name, kana, held) in [
+            ("山田 花子", None, false),
+            ("Hanako Yamada", None, false),
+            ("山田 太朗", Some("ヤマダ タロウ"), false),
+            ("山田 太郎 様", None, true),
+            ("Taro Yamada", None, true),
+        ] {
+            let mut idx = Indexed::new();
+            idx.add(&landline("R-1", "山田 太郎", Some("ヤマダ タロウ")));
+            let found = idx.check(&landline("A-1", name, kana));
+            assert_eq!(found.is_some(), held, "{name} {found:?}");
+        }
+        // The same household's shared email still links them (a family orders once).
+        let mut idx = Indexed::new();
+        let mut taro = landline("R-1", "山田 太郎", None);
+        taro.buyer.email = Some(crate::order::EmailAddress::parse("yamada@example.jp").unwrap());
+        idx.add(&taro);
+        let mut hanako = landline("A-1", "山田 花子", None);
+        hanako.buyer.email = taro.buyer.email.clone();
+        assert!(idx.check(&hanako).is_some());
     }
 
     #[test]

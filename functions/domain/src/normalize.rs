@@ -15,7 +15,7 @@ use unicode_normalization::UnicodeNormalization;
 /// `None` when it is not a plausible address: no single `@`, empty local part or domain, a domain without a
 /// dot (or starting or ending with one), or white space inside.
 pub fn email(raw: &str) -> Option<String> {
-    let text = raw.nfkc().collect::<String>().trim().to_lowercase();
+    let text = bounded(raw).nfkc().collect::<String>().trim().to_lowercase();
     if text.chars().any(char::is_whitespace) {
         return None;
     }
@@ -35,8 +35,9 @@ pub fn email(raw: &str) -> Option<String> {
 /// Japanese phone number as digits only, e.g. `09012345678`.
 ///
 /// As buyers type it: NFKC first, so 全角 digits count; a label before the number (`TEL:`, `Tel.`, `℡`,
-/// `電話`, `電話番号:`, `携帯`, `☎`) is dropped, and so is an extension after it (`内線12`, `ext. 12`, `x12`,
-/// `#12`). Spaces, every dash and long-vowel look-alike, parentheses and dots are separators; a `+` may
+/// `電話`, `電話番号:`, `携帯`, `☎`) is dropped. An extension after it (`内線12`, `ext. 12`, `x12`, `#12`)
+/// stays, written `x12` after the digits (`0451234567x12`): colleagues who share an office's main number
+/// are told apart by their extensions, so the number with an extension is not also the bare number. Spaces, every dash and long-vowel look-alike, parentheses and dots are separators; a `+` may
 /// lead; any other character makes it `None`. An international `+81` / `81` prefix is folded to the
 /// domestic leading `0` (`+81 (0)3 …` keeps its single `0`). A number labelled as a fax is `None`: it may be
 /// an office's.
@@ -44,7 +45,7 @@ pub fn email(raw: &str) -> Option<String> {
 /// `None` unless 10 or 11 digits remain, and for placeholders that many customers type: all digits the same
 /// (`000-0000-0000`) or a subscriber part of zeros (six or more trailing zeros, `090-0000-0000`).
 pub fn phone(raw: &str) -> Option<String> {
-    let text: String = raw
+    let text: String = bounded(raw)
         .nfkc()
         .filter(|&c| !is_invisible(c))
         .collect::<String>()
@@ -52,7 +53,11 @@ pub fn phone(raw: &str) -> Option<String> {
     if text.contains("fax") || text.contains("ファクス") || text.contains("ファックス") {
         return None;
     }
-    let number = cut_extension(strip_phone_label(text.trim()));
+    let (number, extension) = cut_extension(strip_phone_label(text.trim()));
+    let extension = match extension {
+        Some(written) => phone_extension(written)?,
+        None => None,
+    };
     let mut digits = String::new();
     let mut seen_plus = false;
     for c in number.chars() {
@@ -72,7 +77,29 @@ pub fn phone(raw: &str) -> Option<String> {
     if !(10..=11).contains(&national.len()) || is_placeholder_phone(&national) {
         return None;
     }
-    Some(national)
+    Some(match extension {
+        Some(extension) => format!("{national}x{extension}"),
+        None => national,
+    })
+}
+
+/// The digits of an extension as written after its marker (`12`, ` 12）`, `.12`); `Some(None)` when the
+/// marker has no number after it, `None` (no phone at all) when anything but separators surrounds the
+/// digits or there are more than six of them.
+fn phone_extension(written: &str) -> Option<Option<String>> {
+    let mut digits = String::new();
+    for c in written.chars() {
+        match c {
+            '0'..='9' => digits.push(c),
+            c if c.is_whitespace() || is_dash(c) || matches!(c, '(' | ')' | '.' | ':' | '：' | '#') => {}
+            _ => return None,
+        }
+    }
+    match digits.len() {
+        0 => Some(None),
+        1..=6 => Some(Some(digits)),
+        _ => None,
+    }
 }
 
 /// Words that label a phone number, lower-cased, longest first where one starts another.
@@ -98,7 +125,10 @@ const PHONE_LABELS: [&str; 15] = [
 fn strip_phone_label(text: &str) -> &str {
     let mut rest = text;
     loop {
-        let trimmed = rest.trim_start_matches(|c: char| c.is_whitespace() || matches!(c, ':' | '.' | '：'));
+        // A label may stand in brackets: `【携帯】`, `[TEL]`, `(電話)`.
+        let trimmed = rest.trim_start_matches(|c: char| {
+            c.is_whitespace() || matches!(c, ':' | '.' | '：' | '【' | '】' | '[' | ']' | '(' | ')' | '〔' | '〕')
+        });
         match PHONE_LABELS.iter().find_map(|label| trimmed.strip_prefix(label)) {
             Some(after) => rest = after,
             None => return trimmed,
@@ -106,21 +136,33 @@ fn strip_phone_label(text: &str) -> &str {
     }
 }
 
-/// The number without an extension written after it (`内線12`, `ext.12`, `x12`, `#12`).
-fn cut_extension(text: &str) -> &str {
+/// The number and what follows an extension's marker (`内線12`, `ext.12`, `x12`, `#12`), if there is one.
+fn cut_extension(text: &str) -> (&str, Option<&str>) {
+    const MARKERS: [&str; 6] = ["内線", "内", "extension", "ext", "x", "#"];
     let first_digit = text.find(|c: char| c.is_ascii_digit()).unwrap_or(text.len());
-    ["内線", "内", "ext", "x", "#"]
+    let found = MARKERS
         .iter()
-        .filter_map(|marker| text[first_digit..].find(marker).map(|at| first_digit + at))
-        .min()
-        .map_or(text, |at| &text[..at])
+        .filter_map(|marker| {
+            text[first_digit..]
+                .find(marker)
+                .map(|at| (first_digit + at, marker.len()))
+        })
+        // The earliest marker, and the longest of those that start there (`内線` before `内`).
+        .min_by_key(|&(at, len)| (at, std::cmp::Reverse(len)));
+    match found {
+        Some((at, len)) => (&text[..at], Some(&text[at + len..])),
+        None => (text, None),
+    }
 }
 
 /// 7-digit Japanese postal code as buyers type it: `123-4567`, `〒123-4567`, `〒 123 4567`, `１２３－４５６７`,
 /// `郵便番号:1234567` or `1234567` (any dash look-alike or white space between the two groups); `None`
 /// for anything else (too few or too many digits, letters), so a malformed code is treated as missing.
 pub fn postal_code(raw: &str) -> Option<String> {
-    let text: String = raw.nfkc().filter(|&c| !c.is_whitespace() && !is_invisible(c)).collect();
+    let text: String = bounded(raw)
+        .nfkc()
+        .filter(|&c| !c.is_whitespace() && !is_invisible(c))
+        .collect();
     let text = text.strip_prefix("郵便番号").unwrap_or(&text);
     let text = text.trim_start_matches([':', '：']);
     let text = text.strip_prefix('〒').unwrap_or(text);
@@ -153,8 +195,8 @@ pub fn postal_code(raw: &str) -> Option<String> {
 /// dash before a building name. White space between two digits (also between parts) counts as a separator,
 /// so `2-21-1 1F` does not become block `2-21-11`.
 pub fn address(parts: &[&str]) -> String {
-    let chars: Vec<char> = parts
-        .join(" ")
+    let joined = parts.iter().map(|part| bounded(part)).collect::<Vec<_>>().join(" ");
+    let chars: Vec<char> = bounded(&joined)
         .nfkc()
         .filter(|&c| !is_invisible(c))
         .map(|c| {
@@ -168,6 +210,7 @@ pub fn address(parts: &[&str]) -> String {
     let chars = fold_small_ke(&chars);
     let chars = drop_aza_prefixes(&chars);
     let chars = kanji_numerals_to_digits(&chars);
+    let chars = basement_as_b(&chars);
     let chars = drop_floor_before_room(&chars);
     let chars = fold_floor_word(&chars);
     let chars = fold_separators(&chars);
@@ -185,6 +228,22 @@ fn fold_small_ke(chars: &[char]) -> Vec<char> {
             }
         })
         .collect()
+}
+
+/// `地下1階` as `b1階`: a basement floor is not the floor above ground with the same number.
+fn basement_as_b(chars: &[char]) -> Vec<char> {
+    let mut out: Vec<char> = Vec::with_capacity(chars.len());
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i] == '地' && chars.get(i + 1) == Some(&'下') && chars.get(i + 2).is_some_and(char::is_ascii_digit) {
+            out.push('b');
+            i += 2;
+        } else {
+            out.push(chars[i]);
+            i += 1;
+        }
+    }
+    out
 }
 
 /// `3階` as `3f`: the floor written either way.
@@ -257,8 +316,10 @@ fn full_prefecture(field: &str) -> Option<&'static str> {
 }
 
 /// The place as identity keys compare it: [`place`] without the building's name. What stays after the
-/// block number (`1-2-3`) is what tells one home from another: room and floor numbers, a wing (`5号棟`,
-/// `A棟`, `東棟`), a single letter (`B-101`), a roman numeral (`Ⅱ`), a lot sign (`甲`); the name itself is
+/// block number (`1-2-3`) is what tells one home from another: room and floor numbers (`二階` is `2f`,
+/// `地下1階` is `b1f`), a wing (`5号棟`, `A棟`, `東棟`, `中央棟`, `本館`, `イースト棟`, a wing word ending
+/// the name: `Park Tower East`), a lettered room (`イ号室`), a numbered building (`第二メゾン` is
+/// `第2…`), a single letter (`B-101`), a roman numeral (`Ⅱ`), a lot sign (`甲`); the name itself is
 /// dropped, since buyers write it in Latin letters or katakana, abbreviate it or leave it out
 /// (`1-2-3 メゾン千代田101`, `1-2-3 Maison Chiyoda 101` and `1-2-3-101` are one home). Different rooms stay
 /// different.
@@ -372,30 +433,113 @@ fn drop_building_name(text: &str) -> String {
     let mut k = 0;
     while k < rest.len() {
         let c = rest[k];
-        if c.is_ascii_alphabetic() {
-            let run_end = (k..rest.len())
-                .find(|&j| !rest[j].is_ascii_alphabetic())
-                .unwrap_or(rest.len());
-            let run = &rest[k..run_end];
-            let numeral = run.len() <= 4 && run.iter().all(|c| matches!(c, 'i' | 'v' | 'x'));
-            if run.len() == 1 || numeral {
-                out.extend_from_slice(run);
-            } else {
-                out.push('-');
-            }
-            k = run_end;
+        if c.is_ascii_digit() || c == '-' {
+            out.push(c);
+            k += 1;
             continue;
         }
-        let next = rest.get(k + 1).copied();
-        let keep = c.is_ascii_digit()
-            || (k == 0 && matches!(c, '甲' | '乙' | '丙' | '丁'))
-            || matches!(c, '棟' | '館')
-            || (c == '号' && matches!(next, Some('棟' | '館')))
-            || (matches!(c, '東' | '西' | '南' | '北') && matches!(next, Some('棟' | '館')));
-        out.push(if keep { c } else { '-' });
-        k += 1;
+        // One word: a run of Latin letters, of kana, or of anything else (kanji, signs).
+        let class = script(c);
+        let run_end = (k..rest.len())
+            .find(|&j| rest[j].is_ascii_digit() || rest[j] == '-' || script(rest[j]) != class)
+            .unwrap_or(rest.len());
+        let run = &rest[k..run_end];
+        let next = rest.get(run_end).copied();
+        out.push('-');
+        out.extend_from_slice(&kept_of_word(run, class, k == 0, next));
+        out.push('-');
+        k = run_end;
     }
     tidy_dashes(&out)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Script {
+    Latin,
+    Kana,
+    Other,
+}
+
+fn script(c: char) -> Script {
+    if c.is_ascii_alphabetic() {
+        Script::Latin
+    } else if is_kana(c) {
+        Script::Kana
+    } else {
+        Script::Other
+    }
+}
+
+/// Words that name one wing of a building, in Latin letters and katakana, kept where they end a name
+/// (`Park Tower East`, `パークタワーウエスト`).
+const WING_WORDS: [&str; 16] = [
+    "east",
+    "west",
+    "north",
+    "south",
+    "center",
+    "centre",
+    "central",
+    "annex",
+    "イースト",
+    "ウエスト",
+    "ウェスト",
+    "ノース",
+    "サウス",
+    "センター",
+    "セントラル",
+    "アネックス",
+];
+
+/// What of one word after the block number tells homes apart, the rest being the building's name: a
+/// single letter or a roman numeral (`B-101`, `Ⅱ`), a lot sign first (`甲`), a wing word ending the word
+/// ([`WING_WORDS`]), the word before 棟/館 (`イースト棟`, `East棟`; of kanji the one or two before it:
+/// `中央棟`, `本館`, `5号棟`), and a kana or kanji before 号 (`イ号室`).
+fn kept_of_word(run: &[char], class: Script, first: bool, next: Option<char>) -> Vec<char> {
+    let before_wing = matches!(next, Some('棟' | '館'));
+    let before_go = next == Some('号');
+    match class {
+        Script::Latin => {
+            let numeral = run.len() <= 4 && run.iter().all(|c| matches!(c, 'i' | 'v' | 'x'));
+            if run.len() == 1 || numeral || before_wing {
+                return run.to_vec();
+            }
+            wing_word_ending(run)
+        }
+        Script::Kana if before_wing => run.to_vec(),
+        Script::Kana if before_go => run[run.len() - 1..].to_vec(),
+        Script::Kana => wing_word_ending(run),
+        Script::Other => {
+            let mut kept = vec![];
+            if first && matches!(run[0], '甲' | '乙' | '丙' | '丁') {
+                kept.push(run[0]);
+            }
+            // The kanji before each 棟/館 inside the word, and a lone one before 号 (号室 after a kana or
+            // kanji: `ロ号室`).
+            for (i, &c) in run.iter().enumerate() {
+                if matches!(c, '棟' | '館') {
+                    let one =
+                        i >= 1 && matches!(run[i - 1], '東' | '西' | '南' | '北' | '本' | '別' | '新' | '旧' | '号');
+                    let from = if one { i - 1 } else { i.saturating_sub(2) };
+                    kept.extend_from_slice(&run[from..=i]);
+                } else if c == '号' && i >= 1 && !matches!(run[i - 1], '棟' | '館') {
+                    kept.extend_from_slice(&run[i - 1..=i]);
+                }
+            }
+            if kept.is_empty() && before_go {
+                kept.push(run[run.len() - 1]);
+            }
+            kept
+        }
+    }
+}
+
+fn wing_word_ending(run: &[char]) -> Vec<char> {
+    let text: String = run.iter().collect();
+    WING_WORDS
+        .iter()
+        .find(|w| text.ends_with(*w))
+        .map_or(vec![], |w| w.chars().collect())
 }
 
 /// Drops a county (`北佐久郡`) before the town or village it contains (`軽井沢町`), so that it may be
@@ -520,7 +664,7 @@ pub fn name(raw: &str) -> String {
 /// which is also a surname); old
 /// and variant kanji written in their standard form ([`standard_kanji`]).
 pub fn name_words(raw: &str) -> Vec<String> {
-    let text: String = raw
+    let text: String = bounded(raw)
         .nfkc()
         .filter(|&c| !is_invisible(c))
         .map(standard_kanji)
@@ -553,10 +697,10 @@ pub fn name_words(raw: &str) -> Vec<String> {
     words
 }
 
-/// Characters that take no room and change nothing a person reads: zero-width spaces and joiners, the word
-/// joiner, the byte-order mark, and the variation selectors that pick a kanji's glyph (辻󠄀, 葛󠄀).
+/// Characters that take no room and change nothing a person reads: the soft hyphen, zero-width spaces and
+/// joiners, the word joiner, the byte-order mark, and the variation selectors that pick a kanji's glyph (辻󠄀, 葛󠄀).
 fn is_invisible(c: char) -> bool {
-    matches!(c, '\u{200B}'..='\u{200F}' | '\u{2060}' | '\u{FEFF}' | '\u{FE00}'..='\u{FE0F}' | '\u{E0100}'..='\u{E01EF}' | '\u{180B}'..='\u{180D}')
+    matches!(c, '\u{00AD}' | '\u{200B}'..='\u{200F}' | '\u{2060}' | '\u{FEFF}' | '\u{FE00}'..='\u{FE0F}' | '\u{E0100}'..='\u{E01EF}' | '\u{180B}'..='\u{180D}')
 }
 
 /// Old (旧字体) and variant (異体字) kanji that buyers, malls and shipping labels use interchangeably in
@@ -660,11 +804,17 @@ fn is_kana(c: char) -> bool {
     matches!(c, '\u{3041}'..='\u{3096}' | '\u{30A1}'..='\u{30FA}' | 'ー' | '\u{31F0}'..='\u{31FF}')
 }
 
+/// Numbers typed to get past a required field: all one digit, a subscriber part of one digit repeated
+/// (the last seven: `090-1111-1111`, `03-9999-9999`, `045-111-1111`) or of six or more zeros, or a run
+/// of consecutive digits up or down (`0123456789`, `012-345-6789`, `09876543210`). A real number may
+/// end in `1111`; none is a run of seven.
 fn is_placeholder_phone(digits: &str) -> bool {
-    let first = digits.chars().next();
-    let all_same = digits.chars().all(|c| Some(c) == first);
-    let trailing_zeros = digits.chars().rev().take_while(|&c| c == '0').count();
-    all_same || trailing_zeros >= 6
+    let d: Vec<u8> = digits.bytes().map(|b| b - b'0').collect();
+    let all_same = |tail: &[u8]| tail.iter().all(|&x| x == tail[0]);
+    let subscriber = &d[d.len().saturating_sub(7)..];
+    let trailing_zeros = d.iter().rev().take_while(|&&x| x == 0).count();
+    let step = |by: u8| d.windows(2).all(|w| w[1] == (w[0] + by) % 10);
+    all_same(&d) || all_same(subscriber) || trailing_zeros >= 6 || step(1) || step(9)
 }
 
 /// Drops `大字` anywhere and `字` right after 町/村/市/区 or at the start: both only announce a place name.
@@ -767,7 +917,8 @@ fn kanji_numerals_to_digits(chars: &[char]) -> Vec<char> {
         let next = chars.get(end).copied();
         // 一番町, 二番町 … are town names (`番町`), not a 番地.
         let town_name = next == Some('番') && chars.get(end + 1) == Some(&'町');
-        let before_unit = matches!(next, Some('丁' | '番' | '号')) && !town_name;
+        // Also a floor (`二階`) and an ordinal (`第二メゾン`).
+        let before_unit = (matches!(next, Some('丁' | '番' | '号' | '階')) && !town_name) || out.last() == Some(&'第');
         // After 番地 or a number, or after `の` that follows one (`百二十三番地の四`).
         let numbered_before = ends_with_numbered_unit(&out)
             || out.split_last().is_some_and(|(&last, before)| {
@@ -787,12 +938,17 @@ fn kanji_numerals_to_digits(chars: &[char]) -> Vec<char> {
 /// (but not after kana), 丁目/丁/番地/番/号 after a digit, `の` in `5番地の3`, and white space between two
 /// digits. `号室` after a digit is dropped; `号棟` / `号館` stay, they name a building.
 fn fold_separators(chars: &[char]) -> Vec<char> {
-    let next_non_space_is_digit = |from: usize| {
-        chars
-            .get(from..)
-            .and_then(|rest| rest.iter().find(|&&c| c != ' '))
-            .is_some_and(char::is_ascii_digit)
-    };
+    // For each position, whether the first character at or after it that is not a space is a digit: one
+    // pass from the end, so the look-ahead costs nothing per character.
+    let mut digit_ahead = vec![false; chars.len() + 1];
+    for i in (0..chars.len()).rev() {
+        digit_ahead[i] = if chars[i] == ' ' {
+            digit_ahead[i + 1]
+        } else {
+            chars[i].is_ascii_digit()
+        };
+    }
+    let next_non_space_is_digit = |from: usize| digit_ahead.get(from).copied().unwrap_or(false);
     let mut out: Vec<char> = Vec::with_capacity(chars.len());
     let mut i = 0;
     while i < chars.len() {
@@ -838,23 +994,35 @@ fn fold_separators(chars: &[char]) -> Vec<char> {
 }
 
 /// Keeps a `-` only between two digits, once: elsewhere (start, end, before a building name) it means nothing.
+/// One pass: a run of dashes is remembered and written only when a digit follows it.
 fn tidy_dashes(chars: &[char]) -> String {
     let mut out = String::with_capacity(chars.len());
-    for (i, &c) in chars.iter().enumerate() {
-        if c != '-' {
-            out.push(c);
+    let mut pending = false;
+    let mut last_is_digit = false;
+    for &c in chars {
+        if c == '-' {
+            pending |= last_is_digit;
             continue;
         }
-        let after_digit = out.ends_with(|p: char| p.is_ascii_digit());
-        let before_digit = chars[i + 1..]
-            .iter()
-            .find(|&&n| n != '-')
-            .is_some_and(char::is_ascii_digit);
-        if after_digit && before_digit {
+        if pending && c.is_ascii_digit() {
             out.push('-');
         }
+        pending = false;
+        last_is_digit = c.is_ascii_digit();
+        out.push(c);
     }
     out
+}
+
+/// Fields longer than this are cut before they are normalised: no name, phone or address is anywhere near
+/// it, and every step stays cheap however long a hostile or broken payload's field is.
+pub const MAX_FIELD_CHARS: usize = 1_000;
+
+/// The first [`MAX_FIELD_CHARS`] characters of a field.
+fn bounded(raw: &str) -> &str {
+    raw.char_indices()
+        .nth(MAX_FIELD_CHARS)
+        .map_or(raw, |(at, _)| &raw[..at])
 }
 
 #[cfg(test)]
@@ -974,8 +1142,11 @@ mod tests {
     }
 
     #[test]
-    fn real_numbers_ending_in_a_few_zeros_are_kept() {
+    fn real_numbers_ending_in_a_few_zeros_or_ones_or_a_short_run_are_kept() {
         assert_eq!(phone("03-1234-0000").as_deref(), Some("0312340000"));
+        assert_eq!(phone("03-3212-1111").as_deref(), Some("0332121111"));
+        assert_eq!(phone("045-123-4567").as_deref(), Some("0451234567"));
+        assert_eq!(phone("090-1111-2222").as_deref(), Some("09011112222"));
     }
 
     #[test]
@@ -1238,11 +1409,6 @@ mod tests {
             "電話：03-1234-5678",
             "電話番号 03(1234)5678",
             "☎ 03-1234-5678",
-            "03-1234-5678 内線12",
-            "03-1234-5678（内線 12）",
-            "03-1234-5678 ext. 12",
-            "03-1234-5678 x12",
-            "03-1234-5678#12",
             "+81(0)3-1234-5678",
             "+81 (0) 3 1234 5678",
             "(+81) 3-1234-5678",
@@ -1253,11 +1419,38 @@ mod tests {
             "03ｰ1234ｰ5678",
             "03⸺1234⸺5678",
             "0\u{200b}3-1234-5678",
+            "03\u{00ad}1234\u{00ad}5678",
+            "【電話】03-1234-5678",
+            "[TEL] 03-1234-5678",
+            "(TEL) 03-1234-5678",
+            "〔自宅〕03-1234-5678",
         ] {
             assert_eq!(phone(raw).as_deref(), Some("0312345678"), "{raw:?}");
         }
         assert_eq!(phone("携帯：090-1234-5678").as_deref(), Some("09012345678"));
+        assert_eq!(phone("【携帯】090-3141-5926").as_deref(), Some("09031415926"));
         assert_eq!(phone("Mobile +81-90-1234-5678").as_deref(), Some("09012345678"));
+    }
+
+    #[test]
+    fn an_extension_stays_in_the_number_so_colleagues_at_one_office_stay_apart() {
+        for raw in [
+            "03-1234-5678 内線12",
+            "03-1234-5678（内線 12）",
+            "03-1234-5678 ext. 12",
+            "03-1234-5678 Extension 12",
+            "03-1234-5678 x12",
+            "03-1234-5678#12",
+            "TEL:０３－１２３４－５６７８　内線１２",
+        ] {
+            assert_eq!(phone(raw).as_deref(), Some("0312345678x12"), "{raw:?}");
+        }
+        assert_ne!(phone("045-123-4567 内線12"), phone("045-123-4567 内線34"));
+        assert_ne!(phone("045-123-4567 内線12"), phone("045-123-4567"));
+        // A marker with no number after it is no extension; one with letters or a long run is no phone.
+        assert_eq!(phone("03-1234-5678 (内線)").as_deref(), Some("0312345678"));
+        assert_eq!(phone("03-1234-5678 内線 山田"), None);
+        assert_eq!(phone("03-1234-5678 ext 1234567"), None);
     }
 
     #[test]
@@ -1272,6 +1465,14 @@ mod tests {
             "+81-90-0000-0000",
             "03-0000-0000",
             "9999999999",
+            "090-1111-1111",
+            "090-9999-9999",
+            "03-1111-1111",
+            "045-111-1111",
+            "0123456789",
+            "012-345-6789",
+            "01234567890",
+            "09876543210",
         ] {
             assert_eq!(phone(raw), None, "{raw:?}");
         }
@@ -1448,6 +1649,73 @@ mod tests {
             key_place("東京都", "千代田区", &["千代田1-2-3 西棟 101"])
         );
         assert_ne!(key_place("", "", &["小川123甲"]), key_place("", "", &["小川123乙"]));
+    }
+
+    #[test]
+    fn a_field_of_200000_characters_is_cut_to_a_thousand_before_it_is_normalised() {
+        // Every step is linear in what it is given, and what it is given is at most MAX_FIELD_CHARS long:
+        // the results below show the cut was made (no step saw the whole line).
+        let dashes = "1-".repeat(100_000);
+        let spaces = format!("1{}", " ー".repeat(99_999) + "ー");
+        let words = "字 ".repeat(100_000);
+        let letters = "ab".repeat(100_000);
+        for line in [&dashes, &spaces, &words, &letters] {
+            assert_eq!(line.chars().count(), 200_000);
+            assert!(address(&[line]).chars().count() <= MAX_FIELD_CHARS);
+            assert!(place_key("東京都", line, &[line, line]).chars().count() <= 2 * MAX_FIELD_CHARS);
+            assert!(name(line).chars().count() <= MAX_FIELD_CHARS);
+            assert_eq!(phone(line), None);
+            assert_eq!(postal_code(line), None);
+            assert_eq!(email(line), None);
+        }
+        assert_eq!(
+            tidy_dashes(&"-1-".repeat(1_000).chars().collect::<Vec<_>>()).len(),
+            1_999
+        );
+        assert_eq!(tidy_dashes(&['1', '-', '-', 'a', '-', '2']), "1a2");
+        assert_eq!(tidy_dashes(&['-', '1', '-', '-', '2', '-']), "1-2");
+    }
+
+    #[test]
+    fn wings_lettered_rooms_floors_basements_and_ordinals_are_not_dropped_with_the_building_name() {
+        let key = |line: &str| key_place("東京都", "千代田区", &[line]);
+        for (a, b) in [
+            (
+                "千代田1-2-3 パークタワー イースト棟 1205",
+                "千代田1-2-3 パークタワー ウエスト棟 1205",
+            ),
+            ("千代田1-2-3 Park Tower East 1205", "千代田1-2-3 Park Tower West 1205"),
+            (
+                "千代田1-2-3 パークタワーイースト 1205",
+                "千代田1-2-3 パークタワーウエスト 1205",
+            ),
+            ("千代田1-2-3 East棟 1205", "千代田1-2-3 West棟 1205"),
+            ("千代田1-2-3 ホテル本館101", "千代田1-2-3 ホテル別館101"),
+            ("千代田1-2-3 サンハイツ中央棟101", "千代田1-2-3 サンハイツ公園棟101"),
+            ("千代田1-2-3 コーポ山田 イ号室", "千代田1-2-3 コーポ山田 ロ号室"),
+            ("千代田1-2-3 山田荘 い号", "千代田1-2-3 山田荘 ろ号"),
+            ("千代田1-2-3 山田ビル二階", "千代田1-2-3 山田ビル三階"),
+            ("千代田1-2-3 山田ビル地下1階", "千代田1-2-3 山田ビル1階"),
+            ("千代田1-2-3 山田ビル地下1階", "千代田1-2-3 山田ビル 1F"),
+            ("千代田1-2-3 第二メゾン101", "千代田1-2-3 第三メゾン101"),
+        ] {
+            assert_ne!(key(a), key(b), "{a} / {b}");
+        }
+        for (a, b) in [
+            ("千代田1-2-3 山田ビル2階", "千代田1-2-3 山田ビル二階"),
+            ("千代田1-2-3 山田ビル 2F", "千代田1-2-3 Yamada Bldg. 二階"),
+            ("千代田1-2-3 第2メゾン101", "千代田1-2-3 第二メゾン101"),
+            (
+                "千代田1-2-3 パークタワー イースト棟 1205",
+                "千代田1-2-3 パークタワーイースト棟1205号室",
+            ),
+            ("千代田1-2-3 Park Tower East 1205", "千代田1-2-3 PARK TOWER EAST #1205"),
+            ("千代田1-2-3 ホテル本館101", "千代田1-2-3 ホテル 本館 101号室"),
+            ("千代田1-2-3 山田ビル地下1階", "千代田1-2-3 山田ビル B1F"),
+            ("千代田1-2-3 コーポ山田 イ号室", "千代田1-2-3 コーポ山田イ号室"),
+        ] {
+            assert_eq!(key(a), key(b), "{a} / {b}");
+        }
     }
 
     #[test]

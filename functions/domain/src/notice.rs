@@ -370,12 +370,19 @@ impl OrderSummary {
 /// A phone number written one way in every mail, whatever way the buyer typed it: `０９０ー1234ー5678`
 /// and `+81 90 1234 5678` are both `090-1234-5678`. Numbers that do not normalise are shown as typed.
 pub fn display_phone(raw: &str) -> String {
-    match normalize::phone(raw) {
+    let Some(normalised) = normalize::phone(raw) else {
+        return raw.trim().to_owned();
+    };
+    let (d, extension) = match normalised.split_once('x') {
+        Some((number, extension)) => (number, format!(" x{extension}")),
+        None => (normalised.as_str(), String::new()),
+    };
+    if d.len() == 11 {
         // Mobile and IP numbers: 0X0-XXXX-XXXX.
-        Some(d) if d.len() == 11 => format!("{}-{}-{}", &d[..3], &d[3..7], &d[7..]),
+        format!("{}-{}-{}{extension}", &d[..3], &d[3..7], &d[7..])
+    } else {
         // Landlines: the area code's length varies, so the digits stay together.
-        Some(d) => d,
-        None => raw.trim().to_owned(),
+        format!("{d}{extension}")
     }
 }
 

@@ -36,11 +36,29 @@
 ///
 /// Honorifics (様, さま, 殿, `Mr.` …) and every kind of space are handled by [`crate::normalize::name_words`].
 pub fn reading(raw: &str) -> Option<String> {
+    read_words(raw, |w| word(w).map(|romaji| fold_long_vowels(&romaji)))
+}
+
+/// The reading of a name written wholly in kana, its long vowels as the kana write them: ユウキ is `yuuki`
+/// and ユキ is `yuki`, since kana spell a long vowel out (only how a long o is marked is folded: サトウ,
+/// サトオ and サトー are all `satoo`). `None` when any word is not kana (romaji, where `Yuki` may be
+/// either, is compared by [`reading`] alone).
+pub fn kana_reading(raw: &str) -> Option<String> {
+    read_words(raw, |w| {
+        if is_kana_word(w) {
+            word(w).map(|romaji| romaji.replace("ou", "oo"))
+        } else {
+            None
+        }
+    })
+}
+
+fn read_words(raw: &str, read_word: impl Fn(&str) -> Option<String>) -> Option<String> {
     let words = crate::normalize::name_words(raw);
     if words.is_empty() {
         return None;
     }
-    let mut read: Vec<String> = words.iter().map(|w| word(w)).collect::<Option<_>>()?;
+    let mut read: Vec<String> = words.iter().map(|w| read_word(w)).collect::<Option<_>>()?;
     read.retain(|w| !w.is_empty());
     if read.is_empty() {
         return None;
@@ -49,9 +67,14 @@ pub fn reading(raw: &str) -> Option<String> {
     Some(read.join(" "))
 }
 
-/// One word, already NFKC-normalised, lower-cased and without spaces.
+fn is_kana_word(text: &str) -> bool {
+    text.chars().all(|c| is_kana(c) || matches!(c, 'ー' | '゛' | '゜'))
+}
+
+/// One word, already NFKC-normalised, lower-cased and without spaces, in Hepburn before long vowels are
+/// folded.
 fn word(text: &str) -> Option<String> {
-    let romaji = if text.chars().all(|c| is_kana(c) || matches!(c, 'ー' | '゛' | '゜')) {
+    let romaji = if is_kana_word(text) {
         kana_to_romaji(text)?
     } else if text
         .chars()
@@ -62,7 +85,7 @@ fn word(text: &str) -> Option<String> {
     } else {
         return None;
     };
-    Some(fold_long_vowels(&romaji))
+    Some(romaji)
 }
 
 fn is_kana(c: char) -> bool {
@@ -233,10 +256,14 @@ fn kana_to_romaji(text: &str) -> Option<String> {
             };
             i += 1;
         } else if let Some(small @ ('ァ' | 'ィ' | 'ゥ' | 'ェ' | 'ォ')) = kana.get(i + 1).copied()
-            && syllable.len() >= 2
+            && (syllable.len() >= 2 || (c == 'ウ' && matches!(small, 'ィ' | 'ェ')))
         {
-            // ファ fa, ティ ti, シェ she, ウィ wi: the small vowel replaces the kana's own.
-            let stem = syllable.trim_end_matches(is_vowel);
+            // ファ fa, ティ ti, シェ she, ウィ wi, ウェ we: the small vowel replaces the kana's own.
+            let stem = if c == 'ウ' {
+                "w"
+            } else {
+                syllable.trim_end_matches(is_vowel)
+            };
             syllable = format!("{stem}{}", kana_syllable(small)?);
             i += 1;
         }
@@ -416,14 +443,16 @@ fn latin_to_romaji(text: &str) -> Option<String> {
 /// `ou`, `oo` → `o`, `uu` → `u`, `aa` → `a`, `ee` → `e` (repeatedly: `oou` is `o`).
 fn fold_long_vowels(romaji: &str) -> String {
     let mut out = String::with_capacity(romaji.len());
+    let mut last = None;
     for c in romaji.chars() {
-        let fold = match out.chars().last() {
+        let fold = match last {
             Some('o') => matches!(c, 'o' | 'u'),
             Some(p @ ('u' | 'a' | 'e')) => c == p,
             _ => false,
         };
         if !fold {
             out.push(c);
+            last = Some(c);
         }
     }
     out
@@ -530,6 +559,37 @@ mod tests {
     fn foreign_names_in_latin_letters_keep_their_letters() {
         same(&["John Smith", "SMITH John", "smith  john"]);
         different("John Smith", "ジョン スミス");
+    }
+
+    #[test]
+    fn small_vowels_after_u_read_w() {
+        same(&["ウィリアム", "Wiriamu"]);
+        assert_eq!(reading("ウェンディ").as_deref(), Some("wendi"));
+    }
+
+    #[test]
+    fn kana_keep_their_long_vowels_so_siblings_stay_apart() {
+        for (long, short) in [
+            ("ユウキ", "ユキ"),
+            ("ユウリ", "ユリ"),
+            ("ユウカ", "ユカ"),
+            ("ユウナ", "ユナ"),
+            ("コンドウ ユウキ", "コンドウ ユキ"),
+            ("おおの ゆうこ", "おの ゆうこ"),
+        ] {
+            assert_ne!(kana_reading(long), kana_reading(short), "{long} / {short}");
+            assert!(kana_reading(long).is_some());
+            // The folded reading, which romaji is compared by, cannot tell them apart.
+            assert_eq!(reading(long), reading(short), "{long} / {short}");
+        }
+        assert_eq!(kana_reading("ユウキ"), kana_reading("ゆうき"));
+        assert_eq!(kana_reading("ユウキ"), kana_reading("ユーキ"));
+        assert_eq!(kana_reading("サトウ"), kana_reading("サトー"));
+        assert_eq!(kana_reading("ﾕｳｷ"), kana_reading("ユウキ"));
+        assert_eq!(kana_reading("コンドウ ユウキ 様"), kana_reading("ユウキ　コンドウ"));
+        assert_eq!(kana_reading("Yuki Kondo"), None);
+        assert_eq!(kana_reading("コンドウ Yuki"), None);
+        assert_eq!(kana_reading("近藤 ユウキ"), None);
     }
 
     #[test]

@@ -679,20 +679,20 @@ async fn an_order_matching_only_a_held_order_is_held_against_the_first_order_of_
     let w = world();
     // A (own store) and S (Shopify) share the buyer's email; R (Rakuten) shares only the phone with S.
     let mut a = order("A-1");
-    a.ship_to.phone = Some("03-1111-1111".into());
-    a.buyer.phone = Some("03-1111-1111".into());
+    a.ship_to.phone = Some("03-3214-5601".into());
+    a.buyer.phone = Some("03-3214-5601".into());
     a.ship_to.lines = vec!["千代田1-2-3 メゾン千代田 101".into()];
     let mut s = order_at("S-1", "2026-11-23T03:02:00Z");
     s.order_ref.mall = Mall::Shopify;
-    s.buyer.phone = Some("090-2222-2222".into());
-    s.ship_to.phone = Some("090-2222-2222".into());
+    s.buyer.phone = Some("090-2468-1357".into());
+    s.ship_to.phone = Some("090-2468-1357".into());
     s.ship_to.postal_code = "100-0002".into();
     s.ship_to.lines = vec!["皇居外苑1-1".into()];
     let mut r = order_at("R-1", "2026-11-23T03:04:00Z");
     r.order_ref.mall = Mall::Rakuten;
     r.buyer.email = Some(crate::order::EmailAddress::parse("abc123@pc.fw.rakuten.ne.jp").unwrap());
-    r.buyer.phone = Some("090-2222-2222".into());
-    r.ship_to.phone = Some("090-2222-2222".into());
+    r.buyer.phone = Some("090-2468-1357".into());
+    r.ship_to.phone = Some("090-2468-1357".into());
     r.ship_to.postal_code = "100-0003".into();
     r.ship_to.lines = vec!["一ツ橋1-1".into()];
 
