@@ -687,3 +687,34 @@ async fn at_most_ten_related_orders_are_listed_and_one_held_in_between_hides_non
         "{listed:?}"
     );
 }
+
+#[tokio::test]
+async fn a_a_b_the_reminder_lists_the_order_placed_after_the_notice() {
+    let w = world("all".parse().unwrap());
+    w.ingest(tea_a("RA-1", "2026-11-23T03:00:00Z", Mall::Rakuten)).await;
+    let held = w.ingest(tea_a("YA-2", "2026-11-23T03:05:00Z", Mall::Yahoo)).await;
+    let IngestOutcome::Held { hold, .. } = held else {
+        panic!("{held:?}")
+    };
+    // B comes after the notice went, which could not list it; the reminder does.
+    w.ingest(tea_b("RB-3", "2026-11-23T03:07:00Z", Mall::Rakuten)).await;
+    let notice = w.mails_of(NoticeKind::Notice).pop().unwrap();
+    assert!(!notice.text.contains("SKU-B"), "{}", notice.text);
+    let remind_at = w
+        .store
+        .hold(&hold)
+        .await
+        .unwrap()
+        .unwrap()
+        .remind_at
+        .expect("a reminder is due");
+    w.clock.set(remind_at);
+    w.app.sweep().await.unwrap();
+    let reminder = w.mails_of(NoticeKind::Reminder).pop().expect("the reminder went");
+    for text in [&reminder.text, reminder.html.as_ref().unwrap()] {
+        assert!(
+            text.contains(&format!("{ALL_ITEMS} のご注文をいただいております（3件）")),
+            "{text}"
+        );
+    }
+}

@@ -236,7 +236,20 @@ impl Mallguard {
         } else {
             let reminded = hold.reminded();
             batch.holds.push((reminded.clone(), Expect::Version(hold.version)));
-            if let Some(n) = self.hold_notice(NoticeKind::Reminder, &reminded, &held, &original, now)? {
+            // The reminder lists the buyer's other open orders as they are now: in A, A, B the notice went
+            // before B was placed, and the reminder is where the buyer sees all three.
+            let listed = self.related_orders(&held, &hold.original, None).await?;
+            let at_mall = self.asked_of_mall(&reminded);
+            if let Some(n) = self.hold_notice_with(
+                NoticeKind::Reminder,
+                &reminded,
+                &held,
+                &original,
+                at_mall,
+                None,
+                Some(&listed),
+                now,
+            )? {
                 queue(&mut batch, n, now);
             }
             Swept::Reminded
