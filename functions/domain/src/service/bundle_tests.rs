@@ -718,3 +718,25 @@ async fn a_a_b_the_reminder_lists_the_order_placed_after_the_notice() {
         );
     }
 }
+
+#[tokio::test]
+async fn an_order_held_once_and_confirmed_is_listed_like_any_other() {
+    let w = world("all".parse().unwrap());
+    w.ingest(tea_a("RA-1", "2026-11-23T03:00:00Z", Mall::Rakuten)).await;
+    let first = w.ingest(tea_a("YA-2", "2026-11-23T03:05:00Z", Mall::Yahoo)).await;
+    assert!(matches!(first, IngestOutcome::Held { .. }), "{first:?}");
+    // The buyer meant both A's: YA-2 ships after all.
+    let notice = w.mails_of(NoticeKind::Notice).pop().unwrap();
+    let Answer::Done(_) = w.app.answer(&link_tokens(&notice)[0]).await.unwrap() else {
+        panic!("settles")
+    };
+    // Then B twice: the second B is held, and its notice lists both A's beside the first B.
+    w.ingest(tea_b("RB-3", "2026-11-23T03:07:00Z", Mall::Rakuten)).await;
+    let second = w.ingest(tea_b("YB-4", "2026-11-23T03:08:00Z", Mall::Yahoo)).await;
+    assert!(matches!(second, IngestOutcome::Held { .. }), "{second:?}");
+    let notice = w.mails_of(NoticeKind::Notice).pop().unwrap();
+    let page = w.app.view(&link_tokens(&notice)[0]).await.unwrap();
+    let mut listed: Vec<String> = page.related.iter().map(|o| o.order_ref.order_id.to_string()).collect();
+    listed.sort();
+    assert_eq!(listed, ["RA-1", "YA-2"]);
+}

@@ -458,7 +458,7 @@ impl Mallguard {
     /// The buyer's other open orders beside a hold on `held` (関連するご注文): those the index entries of
     /// `held`'s keys name inside the window around it (`entries` when the writer read them already, else one
     /// read of the index per key), to exactly `held`'s recipient, placed by the same buyer, neither `held` nor
-    /// `original`, open and not held themselves (a held one has its own notice). One read per order, at most
+    /// `original`, open and not held now (a held one has its own notice; one confirmed ships like any other). One read per order, at most
     /// [`MAX_RELATED`] orders from at most three times as many reads.
     async fn related_orders(
         &self,
@@ -496,13 +496,26 @@ impl Mallguard {
             }
             if let Some(stored) = self.store.order(order).await?
                 && stored.order.status == OrderStatus::Open
-                && stored.hold.is_none()
                 && crate::bundle::same_buyer(&held.order, &stored.order)
+                && self.ships_with_the_rest(&stored).await?
             {
                 related.push(stored);
             }
         }
         Ok(related)
+    }
+
+    /// Whether an open order goes out like any other: never held, or held and then shipped as it was (the
+    /// buyer confirmed it, or its twin was cancelled at the mall). One still held has its own notice. One more
+    /// read, only for an order that was ever held.
+    async fn ships_with_the_rest(&self, stored: &StoredOrder) -> Result<bool, ServiceError> {
+        let Some(id) = &stored.hold else {
+            return Ok(true);
+        };
+        Ok(matches!(
+            self.store.hold(id).await?.map(|h| h.state),
+            Some(crate::hold::HoldState::Confirmed | crate::hold::HoldState::Released)
+        ))
     }
 
     async fn load_order(&self, order: &OrderRef) -> Result<StoredOrder, ServiceError> {
