@@ -1602,7 +1602,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_version_7_database_is_migrated_with_no_page_kept_and_keeps_pages_after() {
+    async fn a_version_7_database_is_migrated_with_an_empty_pages_table() {
         let conn = Connection::open_in_memory().unwrap();
         for step in [
             SCHEMA,
