@@ -7,7 +7,7 @@
 //! `TransactWriteItems`.
 
 use std::collections::BTreeSet;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -15,7 +15,6 @@ use std::time::Duration;
 use async_trait::async_trait;
 use flate2::Compression;
 use flate2::read::ZlibDecoder;
-use flate2::write::ZlibEncoder;
 use jiff::Timestamp;
 use mallguard_domain::action::{ActionId, MallAction};
 use mallguard_domain::blacklist::{BlacklistEntry, BlacklistId, BlacklistMark, BlacklistWrite};
@@ -207,8 +206,10 @@ CREATE TABLE IF NOT EXISTS pages (
 /// **Files.** The database file, and the `-wal` and `-shm` files SQLite gives the same permissions, are
 /// readable and writable by the owner only (they hold buyers' names and addresses), whatever the umask.
 ///
-/// Every call runs on tokio's blocking pool so a slow disk or a lock held by another process never
-/// stalls the async runtime. Clones share the connections and the clock.
+/// Commits, and reads that list many rows, run on tokio's blocking pool so a slow disk or a lock held by
+/// another process never stalls the async runtime. A read by key runs in place, on a connection told never
+/// to wait (a WAL read waits for nobody), and goes to the pool only when SQLite would have waited. Clones
+/// share the connections and the clock.
 #[derive(Clone)]
 pub struct SqliteStore {
     writer: Arc<tokio::sync::Mutex<Connection>>,
@@ -271,6 +272,11 @@ impl SqliteStore {
             conn.pragma_update(None, "wal_autocheckpoint", 0)
                 .map_err(|e| Error::from(e).0)?;
         }
+        // Each batch of a group commit is a savepoint; what it would undo (its sub-journal) spills from
+        // memory into a temporary file past 64 KB, and a file created, written and deleted per commit cost
+        // more than the commit's own writes. A group's pages are few enough to keep in memory.
+        conn.pragma_update(None, "temp_store", "MEMORY")
+            .map_err(|e| Error::from(e).0)?;
         let mut store = Self::with_schema(conn)?;
         match checkpointer {
             Ok(conn) => checkpoints(conn, Arc::downgrade(&store.writer)),
@@ -404,8 +410,30 @@ impl SqliteStore {
         .map_err(|e| e.0)
     }
 
-    /// Runs `f` on a read connection on the blocking pool (the writing one for a store in memory).
+    /// Runs `f` on a read connection (the writing one for a store in memory).
+    ///
+    /// A read in WAL mode waits for nobody (it reads the last commit, whoever holds the write lock), so it
+    /// first runs right here, on an idle connection and with SQLite told never to wait: handing it to the
+    /// blocking pool would cost more than the read (two thread wake-ups per read, most of a small request's
+    /// CPU). Should SQLite find the file locked all the same (another process recovering the WAL, say) or
+    /// no connection be idle, `f` runs again on the blocking pool, where it may wait up to the busy timeout.
     async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: Fn(&mut Connection) -> Result<T, Error> + Send + 'static,
+    {
+        let Some(readers) = &self.readers else {
+            return self.write(f).await;
+        };
+        if let Some(result) = readers.read_now(&f) {
+            return result.map_err(|e| e.0);
+        }
+        self.read_on_pool(f).await
+    }
+
+    /// Runs `f` on a read connection on the blocking pool: for reads that list (the console's tables, the
+    /// sweep's due items), which may take long enough to hold up other requests if run in place.
+    async fn read_on_pool<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, Error> + Send + 'static,
@@ -452,6 +480,21 @@ fn busy(timeout: Duration) -> StoreError {
 /// How often the checkpointer copies the WAL's new pages into the database file.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
 
+/// A WAL this long (pages; SQLite's own automatic checkpoint starts at 1,000) is brought back to its start
+/// by the checkpointer (see [`checkpoints`]).
+const RESTART_AFTER_PAGES: i64 = 1_000;
+
+/// How long the checkpointer waits for reads to leave the WAL before it gives up starting it over (and
+/// tries again on its next round).
+const RESTART_WAIT: Duration = Duration::from_millis(20);
+
+/// One `PASSIVE` checkpoint: the pages in the WAL and how many of them are now in the database file.
+fn checkpoint(conn: &Connection) -> rusqlite::Result<(i64, i64)> {
+    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
+        Ok((row.get(1)?, row.get(2)?))
+    })
+}
+
 /// Starts the thread that checkpoints the WAL on `conn` every [`CHECKPOINT_EVERY`]
 /// while the store whose writer is `writer` lives. A `PASSIVE` checkpoint never waits for a writer or a
 /// reader: it copies what it can, and once every page is copied the next commit starts the WAL over, so
@@ -462,14 +505,36 @@ fn checkpoints(conn: Connection, writer: std::sync::Weak<tokio::sync::Mutex<Conn
     let spawned = std::thread::Builder::new()
         .name("sqlite-checkpoint".into())
         .spawn(move || {
+            // Only the `RESTART` checkpoint waits (for reads in progress), and never for long: the writer
+            // is held meanwhile.
+            let _ = conn.busy_timeout(RESTART_WAIT);
             loop {
                 std::thread::sleep(CHECKPOINT_EVERY);
                 if alive.strong_count() == 0 {
                     return;
                 }
-                // It answers (busy, WAL pages, pages copied); a page not copied now is copied next time.
-                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-                    tracing::debug!(error = %e, "checkpoint skipped");
+                let wal = match checkpoint(&conn) {
+                    Ok((wal, _copied)) => wal,
+                    Err(e) => {
+                        tracing::debug!(error = %e, "checkpoint skipped");
+                        continue;
+                    }
+                };
+                // Under steady commits and reads the WAL is never all copied, with no reader in it, at the
+                // moment a commit begins (commits go on adding pages while the pass above copies), and only
+                // then does SQLite start it over: the file would grow for as long as the load lasts, every
+                // commit extending it (new blocks for the file system to allocate) and every read searching a
+                // longer index. So once the WAL is long, what the pass left (the few pages added meanwhile) is
+                // copied between two commits, with the writer held, in a `RESTART` checkpoint: it waits, a few
+                // milliseconds at most, for the reads still in the WAL (new reads go on, from the database
+                // file), so that the next commit starts the WAL over.
+                if wal >= RESTART_AFTER_PAGES
+                    && let Some(writer) = alive.upgrade()
+                {
+                    let _between_commits = writer.blocking_lock();
+                    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(())) {
+                        tracing::debug!(error = %e, "checkpoint skipped");
+                    }
                 }
             }
         });
@@ -480,6 +545,32 @@ fn checkpoints(conn: Connection, writer: std::sync::Weak<tokio::sync::Mutex<Conn
             && let Ok(conn) = writer.try_lock()
         {
             let _ = conn.pragma_update(None, "wal_autocheckpoint", 1000);
+        }
+    }
+}
+
+impl Readers {
+    /// Runs `f` at once on an idle connection, never waiting for a lock; None when no connection is idle,
+    /// no read permit is free, or SQLite would have had to wait (nothing was read then: try again where
+    /// waiting is allowed).
+    fn read_now<T>(&self, f: &impl Fn(&mut Connection) -> Result<T, Error>) -> Option<Result<T, Error>> {
+        let _permit = Arc::clone(&self.permits).try_acquire_owned().ok()?;
+        let mut conn = self.idle.lock().unwrap_or_else(PoisonError::into_inner).pop()?;
+        if conn.busy_timeout(Duration::ZERO).is_err() {
+            return None;
+        }
+        let result = f(&mut conn);
+        match &result {
+            Err(e) if e.is_busy() => {
+                self.idle.lock().unwrap_or_else(PoisonError::into_inner).push(conn);
+                None
+            }
+            // A connection whose read failed is not kept: whatever failed may stick to it.
+            Err(_) => Some(result),
+            Ok(_) => {
+                self.idle.lock().unwrap_or_else(PoisonError::into_inner).push(conn);
+                Some(result)
+            }
         }
     }
 }
@@ -543,7 +634,7 @@ fn migrate(conn: &mut Connection) -> Result<(), Error> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let version: i64 = tx.query_row("PRAGMA user_version", [], |row| row.get(0))?;
     if version > SCHEMA_VERSION {
-        return Err(Error(StoreError::Corrupt(format!(
+        return Err(Error::from(StoreError::Corrupt(format!(
             "the database has schema version {version}; this build knows version {SCHEMA_VERSION}"
         ))));
     }
@@ -605,17 +696,27 @@ fn number_col(order: &Order) -> Option<&str> {
 
 /// A `StoreError` that the `?` operator can make from SQLite, JSON and I/O errors.
 #[derive(Debug)]
-struct Error(StoreError);
+/// A store error, and whether SQLite answered busy (locked by another connection): a read tried without
+/// waiting is then tried again where it may wait.
+struct Error(StoreError, bool);
+
+impl Error {
+    fn is_busy(&self) -> bool {
+        self.1
+    }
+}
 
 impl From<StoreError> for Error {
     fn from(err: StoreError) -> Self {
-        Self(err)
+        Self(err, false)
     }
 }
 
 impl From<rusqlite::Error> for Error {
     fn from(err: rusqlite::Error) -> Self {
-        use rusqlite::ErrorCode::{DatabaseCorrupt, NotADatabase};
+        use rusqlite::ErrorCode::{DatabaseBusy, DatabaseCorrupt, DatabaseLocked, NotADatabase};
+        let busy =
+            matches!(&err, rusqlite::Error::SqliteFailure(e, _) if matches!(e.code, DatabaseBusy | DatabaseLocked));
         let corrupt = match &err {
             rusqlite::Error::SqliteFailure(e, _) => matches!(e.code, DatabaseCorrupt | NotADatabase),
             // A column that does not read back as the type written: the data, not the service, is wrong.
@@ -627,16 +728,16 @@ impl From<rusqlite::Error> for Error {
             _ => false,
         };
         if corrupt {
-            Self(StoreError::Corrupt(err.to_string()))
+            Self(StoreError::Corrupt(err.to_string()), false)
         } else {
-            Self(StoreError::Unavailable(err.to_string()))
+            Self(StoreError::Unavailable(err.to_string()), busy)
         }
     }
 }
 
 impl From<serde_json::Error> for Error {
     fn from(err: serde_json::Error) -> Self {
-        Self(StoreError::Corrupt(format!("an item does not read back: {err}")))
+        Self(StoreError::Corrupt(format!("an item does not read back: {err}")), false)
     }
 }
 
@@ -650,7 +751,7 @@ fn time_key(at: Timestamp) -> i64 {
 }
 
 fn version_col(version: u64) -> Result<i64, Error> {
-    i64::try_from(version).map_err(|_| Error(StoreError::Corrupt(format!("version {version} is out of range"))))
+    i64::try_from(version).map_err(|_| Error::from(StoreError::Corrupt(format!("version {version} is out of range"))))
 }
 
 fn to_json<T: Serialize>(item: &T) -> Result<String, Error> {
@@ -661,18 +762,37 @@ fn from_json<T: DeserializeOwned>(json: &str) -> Result<T, Error> {
     Ok(serde_json::from_str(json)?)
 }
 
+thread_local! {
+    /// One zlib compressor per thread, reset for each payload: a new one allocates and zeroes some 300 KB
+    /// of tables, which cost more than compressing an order's payload (and, freed each time, made the
+    /// allocator hand the memory back and fault it in again).
+    static DEFLATE: std::cell::RefCell<flate2::Compress> =
+        std::cell::RefCell::new(flate2::Compress::new(Compression::default(), true));
+}
+
 fn compress(raw: &[u8]) -> Result<Vec<u8>, Error> {
-    let mut encoder = ZlibEncoder::new(Vec::with_capacity(raw.len() / 2 + 16), Compression::default());
-    encoder
-        .write_all(raw)
-        .and_then(|()| encoder.finish())
-        .map_err(|e| Error(StoreError::Unavailable(format!("cannot compress a payload: {e}"))))
+    let failed = |e: String| Error::from(StoreError::Unavailable(format!("cannot compress a payload: {e}")));
+    DEFLATE.with_borrow_mut(|deflate| {
+        deflate.reset();
+        let mut blob = Vec::with_capacity(raw.len() / 2 + 64);
+        loop {
+            let read = usize::try_from(deflate.total_in()).map_err(|e| failed(e.to_string()))?;
+            let status = deflate
+                .compress_vec(&raw[read..], &mut blob, flate2::FlushCompress::Finish)
+                .map_err(|e| failed(e.to_string()))?;
+            if status == flate2::Status::StreamEnd {
+                return Ok(blob);
+            }
+            // `compress_vec` writes only into spare capacity.
+            blob.reserve(blob.capacity().max(64));
+        }
+    })
 }
 
 fn decompress(blob: &[u8]) -> Result<Vec<u8>, Error> {
     let mut raw = Vec::with_capacity(blob.len() * 3);
     ZlibDecoder::new(blob).read_to_end(&mut raw).map_err(|e| {
-        Error(StoreError::Corrupt(format!(
+        Error::from(StoreError::Corrupt(format!(
             "a stored payload does not decompress: {e}"
         )))
     })?;
@@ -709,7 +829,9 @@ fn stored_version(tx: &Connection, sql: &str, id: &str) -> Result<Option<u64>, E
 
 fn stored_u64(version: Option<i64>) -> Result<Option<u64>, Error> {
     version
-        .map(|v| u64::try_from(v).map_err(|_| Error(StoreError::Corrupt(format!("stored version {v} is negative")))))
+        .map(|v| {
+            u64::try_from(v).map_err(|_| Error::from(StoreError::Corrupt(format!("stored version {v} is negative"))))
+        })
         .transpose()
 }
 
@@ -1267,8 +1389,9 @@ impl IngestStore for SqliteStore {
             digest
                 .flatten()
                 .map(|hex| {
-                    PayloadDigest::parse(&hex)
-                        .ok_or_else(|| Error(StoreError::Corrupt(format!("delivery {delivery_id:?}: bad digest"))))
+                    PayloadDigest::parse(&hex).ok_or_else(|| {
+                        Error::from(StoreError::Corrupt(format!("delivery {delivery_id:?}: bad digest")))
+                    })
                 })
                 .transpose()
         })
@@ -1279,7 +1402,7 @@ impl IngestStore for SqliteStore {
 #[async_trait]
 impl SweepStore for SqliteStore {
     async fn due_holds(&self, now: Timestamp, limit: usize) -> Result<Vec<Hold>, StoreError> {
-        self.read(move |conn| {
+        self.read_on_pool(move |conn| {
             // `next_due` is NULL for settled holds, so the index holds exactly the holds the sweep watches.
             let holds: Vec<Hold> = read_all(
                 conn,
@@ -1296,7 +1419,7 @@ impl SweepStore for SqliteStore {
     }
 
     async fn pending_notices(&self, now: Timestamp, limit: usize) -> Result<Vec<Notice>, StoreError> {
-        self.read(move |conn| {
+        self.read_on_pool(move |conn| {
             let notices: Vec<Notice> = read_all(
                 conn,
                 "SELECT json FROM notices WHERE state = 'pending' AND next_attempt_at <= ?1
@@ -1309,7 +1432,7 @@ impl SweepStore for SqliteStore {
     }
 
     async fn pending_actions(&self, now: Timestamp, limit: usize) -> Result<Vec<MallAction>, StoreError> {
-        self.read(move |conn| {
+        self.read_on_pool(move |conn| {
             let actions: Vec<MallAction> = read_all(
                 conn,
                 "SELECT json FROM actions WHERE state = 'pending' AND next_attempt_at <= ?1
@@ -1360,7 +1483,7 @@ impl StaffStore for SqliteStore {
     }
 
     async fn holds(&self, open_only: bool) -> Result<Vec<Hold>, StoreError> {
-        self.read(move |conn| {
+        self.read_on_pool(move |conn| {
             let sql = if open_only {
                 "SELECT json FROM holds WHERE state = 'held' ORDER BY created_at DESC, id DESC"
             } else {
@@ -1377,18 +1500,18 @@ impl StaffStore for SqliteStore {
             read_all(
                 conn,
                 "SELECT json FROM history WHERE order_key = ?1 ORDER BY seq",
-                [key],
+                [&key],
             )
         })
         .await
     }
 
     async fn quarantined(&self) -> Result<Vec<Quarantined>, StoreError> {
-        self.read(|conn| read_quarantined(conn)).await
+        self.read_on_pool(|conn| read_quarantined(conn)).await
     }
 
     async fn blacklist(&self) -> Result<Vec<BlacklistEntry>, StoreError> {
-        self.read(|conn| read_all(conn, "SELECT json FROM blacklist ORDER BY added_at DESC, id", []))
+        self.read_on_pool(|conn| read_all(conn, "SELECT json FROM blacklist ORDER BY added_at DESC, id", []))
             .await
     }
 
@@ -1409,7 +1532,7 @@ impl StaffStore for SqliteStore {
 
     async fn pages(&self, hold: &HoldId) -> Result<Vec<KeptPage>, StoreError> {
         let hold = hold.clone();
-        self.read(move |conn| {
+        self.read_on_pool(move |conn| {
             let mut stmt =
                 conn.prepare_cached("SELECT json, html FROM pages WHERE hold = ?1 ORDER BY shown_at, digest")?;
             let rows = stmt.query_map([hold.as_str()], |row| {
@@ -1420,7 +1543,7 @@ impl StaffStore for SqliteStore {
                 let (json, html) = row?;
                 let mut page: KeptPage = from_json(&json)?;
                 page.html = String::from_utf8(decompress(&html)?)
-                    .map_err(|e| Error(StoreError::Corrupt(format!("a kept page is not UTF-8: {e}"))))?;
+                    .map_err(|e| Error::from(StoreError::Corrupt(format!("a kept page is not UTF-8: {e}"))))?;
                 pages.push(page);
             }
             Ok(pages)
@@ -1445,6 +1568,69 @@ mod tests {
 
     use super::*;
 
+    /// A keyed read runs in place, on the caller's thread; when SQLite answers busy there (it was told not
+    /// to wait), the same read runs again on the blocking pool, where it may wait, and its answer is the
+    /// caller's. Any other error is the caller's at once.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_read_runs_in_place_and_again_on_the_pool_when_sqlite_would_have_waited() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("mallguard.db")).unwrap();
+        // The first read opens a connection on the pool and leaves it idle.
+        store
+            .read(|conn| Ok(conn.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?))
+            .await
+            .unwrap();
+        let caller = std::thread::current().id();
+
+        let threads = Arc::new(Mutex::new(Vec::new()));
+        let seen = Arc::clone(&threads);
+        let answer = store
+            .read(move |conn| {
+                let mut seen = seen.lock().unwrap();
+                seen.push(std::thread::current().id());
+                if seen.len() == 1 {
+                    let busy = rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY);
+                    return Err(rusqlite::Error::SqliteFailure(busy, None).into());
+                }
+                Ok(conn.query_row("SELECT 2", [], |r| r.get::<_, i64>(0))?)
+            })
+            .await;
+        assert_eq!(answer.unwrap(), 2);
+        let threads = threads.lock().unwrap().clone();
+        assert_eq!(threads.len(), 2, "tried in place, then on the pool");
+        assert_eq!(threads[0], caller, "the first try ran on the caller's thread");
+        assert_ne!(threads[1], caller, "the second ran on the blocking pool");
+
+        let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = Arc::clone(&calls);
+        let failed: Result<i64, _> = store
+            .read(move |_| {
+                counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                Err(Error::from(StoreError::Corrupt("unreadable".into())))
+            })
+            .await;
+        assert_eq!(failed, Err(StoreError::Corrupt("unreadable".into())));
+        assert_eq!(
+            calls.load(std::sync::atomic::Ordering::SeqCst),
+            1,
+            "only busy is tried again"
+        );
+    }
+
+    #[test]
+    fn payloads_compressed_one_after_another_on_one_thread_each_decompress_to_themselves() {
+        let big: Vec<u8> = (0..200_000u32).flat_map(|i| (i * 7919 % 251).to_le_bytes()).collect();
+        let payloads: [&[u8]; 4] = [
+            b"{\"id\":1}",
+            &big,
+            b"",
+            "注文 #1001 ご注文ありがとうございます".as_bytes(),
+        ];
+        for payload in payloads {
+            assert_eq!(decompress(&compress(payload).unwrap()).unwrap(), payload);
+        }
+    }
+
     #[test]
     fn time_keys_keep_the_order_of_times_even_beyond_what_nanoseconds_in_an_i64_hold() {
         let times = [
@@ -1467,7 +1653,7 @@ mod tests {
         let blob = compress(&raw).unwrap();
         assert!(blob.len() < raw.len());
         assert_eq!(decompress(&blob).unwrap(), raw);
-        assert!(matches!(decompress(b"not zlib"), Err(Error(StoreError::Corrupt(_)))));
+        assert!(matches!(decompress(b"not zlib"), Err(Error(StoreError::Corrupt(_), _))));
     }
 
     #[test]
