@@ -762,31 +762,30 @@ fn from_json<T: DeserializeOwned>(json: &str) -> Result<T, Error> {
     Ok(serde_json::from_str(json)?)
 }
 
-thread_local! {
-    /// One zlib compressor per thread, reset for each payload: a new one allocates and zeroes some 300 KB
-    /// of tables, which cost more than compressing an order's payload (and, freed each time, made the
-    /// allocator hand the memory back and fault it in again).
-    static DEFLATE: std::cell::RefCell<flate2::Compress> =
-        std::cell::RefCell::new(flate2::Compress::new(Compression::default(), true));
-}
+/// One zlib compressor, reset for each payload: a new one allocates and zeroes some 300 KB of tables,
+/// which cost more than compressing an order's payload (and, freed each time, made the allocator hand the
+/// memory back and fault it in again). Only commits compress, and they take turns on the writer, so the
+/// lock is never waited for; one for all threads keeps the memory to one compressor's.
+static DEFLATE: std::sync::LazyLock<Mutex<flate2::Compress>> =
+    std::sync::LazyLock::new(|| Mutex::new(flate2::Compress::new(Compression::default(), true)));
 
 fn compress(raw: &[u8]) -> Result<Vec<u8>, Error> {
     let failed = |e: String| Error::from(StoreError::Unavailable(format!("cannot compress a payload: {e}")));
-    DEFLATE.with_borrow_mut(|deflate| {
-        deflate.reset();
-        let mut blob = Vec::with_capacity(raw.len() / 2 + 64);
-        loop {
-            let read = usize::try_from(deflate.total_in()).map_err(|e| failed(e.to_string()))?;
-            let status = deflate
-                .compress_vec(&raw[read..], &mut blob, flate2::FlushCompress::Finish)
-                .map_err(|e| failed(e.to_string()))?;
-            if status == flate2::Status::StreamEnd {
-                return Ok(blob);
-            }
-            // `compress_vec` writes only into spare capacity.
-            blob.reserve(blob.capacity().max(64));
+    let mut deflate = DEFLATE.lock().unwrap_or_else(PoisonError::into_inner);
+    // A compressor a failed call left mid-stream starts over here too.
+    deflate.reset();
+    let mut blob = Vec::with_capacity(raw.len() / 2 + 64);
+    loop {
+        let read = usize::try_from(deflate.total_in()).map_err(|e| failed(e.to_string()))?;
+        let status = deflate
+            .compress_vec(&raw[read..], &mut blob, flate2::FlushCompress::Finish)
+            .map_err(|e| failed(e.to_string()))?;
+        if status == flate2::Status::StreamEnd {
+            return Ok(blob);
         }
-    })
+        // `compress_vec` writes only into spare capacity.
+        blob.reserve(blob.capacity().max(64));
+    }
 }
 
 fn decompress(blob: &[u8]) -> Result<Vec<u8>, Error> {
@@ -1618,7 +1617,7 @@ mod tests {
     }
 
     #[test]
-    fn payloads_compressed_one_after_another_on_one_thread_each_decompress_to_themselves() {
+    fn payloads_compressed_one_after_another_each_decompress_to_themselves() {
         let big: Vec<u8> = (0..200_000u32).flat_map(|i| (i * 7919 % 251).to_le_bytes()).collect();
         let payloads: [&[u8]; 4] = [
             b"{\"id\":1}",
