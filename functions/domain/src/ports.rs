@@ -214,6 +214,29 @@ pub trait IngestStore: Records {
     /// The digest of the payload a webhook delivery id was recorded with; None when the id was never
     /// recorded (or recorded without a digest by an older version, which then counts as unseen).
     async fn delivery_digest(&self, delivery: &str) -> Result<Option<PayloadDigest>, StoreError>;
+    /// What ingesting a delivery reads first: the digest its delivery id was recorded with (None without an
+    /// id, or for one never recorded) and, unless that digest is `digest` (a redelivery: nothing to decide),
+    /// the [`IngestStore::ingest_snapshot`]. By default the two reads one after the other; a store that reads
+    /// both at once (one read transaction) says so by overriding it.
+    async fn delivery_and_snapshot(
+        &self,
+        delivery: Option<&str>,
+        digest: &PayloadDigest,
+        order: &OrderRef,
+        keys: &[IdentityKey],
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<(Option<PayloadDigest>, Option<IngestSnapshot>), StoreError> {
+        let seen = match delivery {
+            Some(delivery) => self.delivery_digest(delivery).await?,
+            None => None,
+        };
+        if seen.as_ref() == Some(digest) {
+            return Ok((seen, None));
+        }
+        let snapshot = self.ingest_snapshot(order, keys, from, to).await?;
+        Ok((seen, Some(snapshot)))
+    }
 }
 
 /// What the expiry sweep reads besides [`Records`]: only what is due, never the whole table.

@@ -1247,6 +1247,21 @@ fn window_entries(
     Ok(entries)
 }
 
+/// The digest delivery `id` was recorded with.
+fn delivery_digest(conn: &Connection, id: &str) -> Result<Option<PayloadDigest>, Error> {
+    let digest: Option<Option<String>> = conn
+        .prepare_cached("SELECT digest FROM deliveries WHERE id = ?1")?
+        .query_row([id], |row| row.get(0))
+        .optional()?;
+    digest
+        .flatten()
+        .map(|hex| {
+            PayloadDigest::parse(&hex)
+                .ok_or_else(|| Error::from(StoreError::Corrupt(format!("delivery {id:?}: bad digest"))))
+        })
+        .transpose()
+}
+
 fn snapshot(
     conn: &mut Connection,
     order: &OrderRef,
@@ -1257,6 +1272,19 @@ fn snapshot(
     // One read transaction: the order, the entries and the heads are all of the same moment, so a head
     // version read here vouches for the entries read with it.
     let tx = conn.transaction()?;
+    let snapshot = snapshot_in(&tx, order, keys, from, to)?;
+    tx.commit()?;
+    Ok(snapshot)
+}
+
+/// [`snapshot`] inside a read transaction the caller holds.
+fn snapshot_in(
+    tx: &Transaction<'_>,
+    order: &OrderRef,
+    keys: &[IdentityKey],
+    from: Timestamp,
+    to: Timestamp,
+) -> Result<IngestSnapshot, Error> {
     let existing = read_order(&tx, order)?;
     let entries = window_entries(&tx, keys, from, to)?;
     let mut heads = Vec::with_capacity(keys.len());
@@ -1276,7 +1304,6 @@ fn snapshot(
         )?;
         blacklisted.extend(marks);
     }
-    tx.commit()?;
     Ok(IngestSnapshot {
         existing,
         entries,
@@ -1380,19 +1407,34 @@ impl IngestStore for SqliteStore {
 
     async fn delivery_digest(&self, delivery: &str) -> Result<Option<PayloadDigest>, StoreError> {
         let delivery_id = delivery.to_owned();
+        self.read(move |conn| delivery_digest(conn, &delivery_id)).await
+    }
+
+    /// Both in one read transaction: one read where there were two (each a hand-over of a connection and a
+    /// fresh look at the WAL).
+    async fn delivery_and_snapshot(
+        &self,
+        delivery: Option<&str>,
+        digest: &PayloadDigest,
+        order: &OrderRef,
+        keys: &[IdentityKey],
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<(Option<PayloadDigest>, Option<IngestSnapshot>), StoreError> {
+        let (delivery, digest) = (delivery.map(str::to_owned), digest.clone());
+        let (order, keys) = (order.clone(), keys.to_vec());
         self.read(move |conn| {
-            let digest: Option<Option<String>> = conn
-                .prepare_cached("SELECT digest FROM deliveries WHERE id = ?1")?
-                .query_row([&delivery_id], |row| row.get(0))
-                .optional()?;
-            digest
-                .flatten()
-                .map(|hex| {
-                    PayloadDigest::parse(&hex).ok_or_else(|| {
-                        Error::from(StoreError::Corrupt(format!("delivery {delivery_id:?}: bad digest")))
-                    })
-                })
-                .transpose()
+            let tx = conn.transaction()?;
+            let seen = match &delivery {
+                Some(delivery) => delivery_digest(&tx, delivery)?,
+                None => None,
+            };
+            if seen.as_ref() == Some(&digest) {
+                return Ok((seen, None));
+            }
+            let snapshot = snapshot_in(&tx, &order, &keys, from, to)?;
+            tx.commit()?;
+            Ok((seen, Some(snapshot)))
         })
         .await
     }
@@ -2008,6 +2050,45 @@ mod tests {
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
         assert_eq!(version, SCHEMA_VERSION);
+    }
+
+    /// The store's own one-transaction read answers as the two reads it stands for: a redelivery (same id,
+    /// same payload) ends there, anything else comes with the snapshot.
+    #[tokio::test]
+    async fn the_delivery_and_the_snapshot_read_together_answer_as_the_two_reads_would() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("mallguard.db")).unwrap();
+        let stored = mallguard_domain::testing::order("D-1");
+        let digest = PayloadDigest::of(b"payload");
+        let batch = WriteBatch {
+            deliveries: vec![WebhookDelivery {
+                id: "d-1".to_owned(),
+                digest: digest.clone(),
+            }],
+            ..WriteBatch::default()
+        };
+        store.commit(batch).await.unwrap();
+        let order = &stored.order_ref;
+        let at: Timestamp = "2026-11-23T03:00:00Z".parse().unwrap();
+        let read = |delivery: Option<&'static str>, digest: PayloadDigest| {
+            let store = store.clone();
+            let order = order.clone();
+            async move {
+                store
+                    .delivery_and_snapshot(delivery, &digest, &order, &[], at, at)
+                    .await
+                    .unwrap()
+            }
+        };
+        let (seen, snapshot) = read(Some("d-1"), digest.clone()).await;
+        assert_eq!((seen, snapshot.is_none()), (Some(digest.clone()), true), "a redelivery");
+        let (seen, snapshot) = read(Some("d-1"), PayloadDigest::of(b"another body")).await;
+        assert_eq!(seen, Some(digest.clone()), "the same id with another body");
+        assert!(snapshot.is_some_and(|s| s.existing.is_none()));
+        let (seen, snapshot) = read(Some("d-2"), digest.clone()).await;
+        assert_eq!((seen, snapshot.is_some()), (None, true), "a new delivery id");
+        let (seen, snapshot) = read(None, digest).await;
+        assert_eq!((seen, snapshot.is_some()), (None, true), "no delivery id");
     }
 
     #[tokio::test]

@@ -59,18 +59,6 @@ impl Mallguard {
         // Every send and mall action of this request shares one budget from here: the mall is waiting.
         let within = super::Within::request();
         let digest = PayloadDigest::of(&incoming.raw);
-        if let Some(delivery) = &incoming.delivery {
-            match self.store.delivery_digest(delivery).await? {
-                Some(seen) if seen == digest => return Ok(IngestOutcome::Redelivered),
-                // The same id with another body is not a retry: processing it as new loses nothing (the
-                // order itself is idempotent by its mall, shop and id), dropping it could lose an order.
-                Some(_) => tracing::warn!(
-                    delivery = delivery.as_str(),
-                    "a delivery id seen before came with a different payload: processed as new"
-                ),
-                None => {}
-            }
-        }
         let settings = &self.settings;
         let identity = settings.hasher.order_identity(&incoming.order);
         let products = settings.products.products_of(&incoming.order);
@@ -80,10 +68,35 @@ impl Mallguard {
         let to = placed.saturating_add(window).unwrap_or(placed);
         for attempt in 0..MAX_ATTEMPTS {
             let now = self.clock.now();
-            let mut snapshot = self
-                .store
-                .ingest_snapshot(&incoming.order.order_ref, &identity.keys, from, to)
-                .await?;
+            let mut snapshot = if attempt == 0 {
+                let (seen, snapshot) = self
+                    .store
+                    .delivery_and_snapshot(
+                        incoming.delivery.as_deref(),
+                        &digest,
+                        &incoming.order.order_ref,
+                        &identity.keys,
+                        from,
+                        to,
+                    )
+                    .await?;
+                let Some(snapshot) = snapshot else {
+                    return Ok(IngestOutcome::Redelivered);
+                };
+                // The same id with another body is not a retry: processing it as new loses nothing (the
+                // order itself is idempotent by its mall, shop and id), dropping it could lose an order.
+                if seen.is_some() {
+                    tracing::warn!(
+                        delivery = incoming.delivery.as_deref().unwrap_or_default(),
+                        "a delivery id seen before came with a different payload: processed as new"
+                    );
+                }
+                snapshot
+            } else {
+                self.store
+                    .ingest_snapshot(&incoming.order.order_ref, &identity.keys, from, to)
+                    .await?
+            };
             // A store may find a stored copy through the index entries alone (a redelivery shares its keys
             // and time). After a lost race, or for an order with no identity keys, ask for it directly.
             if snapshot.existing.is_none() && (attempt > 0 || identity.keys.is_empty()) {
