@@ -13,7 +13,8 @@ use mallguard_domain::hold::HoldState;
 use mallguard_domain::ids::HoldId;
 use mallguard_domain::testing::ManualClock;
 use mallguard_ingest::IngestConfig;
-use mallguard_lambda::{ColdStart, cold_start_with};
+use mallguard_lambda::functions::{MailEvents, Poll};
+use mallguard_lambda::{ColdStart, Function, cold_start_with};
 use serde_json::Value;
 use tower::ServiceExt;
 
@@ -152,7 +153,7 @@ async fn deploy_at(name: &str, secrets: &str, function: &str, at: jiff::Timestam
     let clock = Arc::new(ManualClock::at(&at.to_string()));
     let metrics = Lines::default();
     let emf = Arc::new(EmfMetrics::to_writer(function, Box::new(metrics.clone())));
-    let cold = cold_start_with(&sdk, clock.clone(), emf)
+    let cold = cold_start_with::<Poll>(&sdk, clock.clone(), emf)
         .await
         .expect("the cold start succeeds");
     Deployed {
@@ -785,6 +786,38 @@ fn the_sample_envelopes_answer_today_as_events_readme_says() {
     });
 }
 
+/// The mail-events function is wired with SES alone (no mall client, no relay): a bounced notice still
+/// escalates its hold, and the staff's alert still goes out.
+#[test]
+fn the_mail_events_wiring_escalates_a_bounce_and_alerts_the_staff_through_ses() {
+    let _env = ENV.lock().unwrap_or_else(|e| e.into_inner());
+    run(async {
+        let d = deploy("mailevents-wiring").await;
+        let webhooks = d.cold.deployment.secrets.webhooks().clone();
+        let ingest = || mallguard_ingest::router(d.cold.app.clone(), IngestConfig::new(webhooks.clone()));
+        for sample in ["ingest-shopify.json", "ingest-shopify-base64.json"] {
+            let (status, body) = invoke(ingest(), &event(sample)).await;
+            assert_eq!(status, 200, "{sample}: {body}");
+        }
+        let before = moto_messages(&d.moto).await.len();
+
+        let wiring = MailEvents::WIRING;
+        assert!(!wiring.mall_actions && !wiring.buyer_mail_routes && !wiring.credential_keeper);
+        let sdk = aws_config::load_defaults(BehaviorVersion::latest()).await;
+        let cold = cold_start_with::<MailEvents>(&sdk, d.clock.clone(), Arc::new(mallguard_domain::ports::NoMetrics))
+            .await
+            .expect("the cold start succeeds");
+        let bounce: Value = serde_json::from_str(&event("mail-events-bounce.json")).unwrap();
+        let handled = mallguard_mail_events::handle(&cold.app, bounce).await.unwrap();
+        assert_eq!(handled, mallguard_mail_events::Handled::Escalated);
+        assert_eq!(
+            moto_messages(&d.moto).await.len(),
+            before + 1,
+            "the staff's alert went out through SES"
+        );
+    });
+}
+
 #[test]
 fn a_cold_start_without_its_secret_names_what_is_missing() {
     let _env = ENV.lock().unwrap_or_else(|e| e.into_inner());
@@ -795,7 +828,7 @@ fn a_cold_start_without_its_secret_names_what_is_missing() {
         unsafe { std::env::set_var("MALLGUARD_SECRET_ID", "mallguard/does-not-exist") };
         let sdk = aws_config::load_defaults(BehaviorVersion::latest()).await;
         let clock = Arc::new(ManualClock::at("2026-11-23T03:10:05Z"));
-        let err = cold_start_with(&sdk, clock, Arc::new(mallguard_domain::ports::NoMetrics))
+        let err = cold_start_with::<Poll>(&sdk, clock, Arc::new(mallguard_domain::ports::NoMetrics))
             .await
             .err()
             .expect("no such secret");
@@ -1548,7 +1581,7 @@ fn a_rakuten_buyers_notice_goes_through_rakutens_relay_with_the_shops_login() {
             .await
             .unwrap();
         let sdk = aws_config::load_defaults(BehaviorVersion::latest()).await;
-        let cold = cold_start_with(&sdk, d.clock.clone(), Arc::new(mallguard_domain::ports::NoMetrics))
+        let cold = cold_start_with::<Poll>(&sdk, d.clock.clone(), Arc::new(mallguard_domain::ports::NoMetrics))
             .await
             .expect("the cold start succeeds");
         let ingest = {
@@ -1624,7 +1657,7 @@ fn a_shops_settings_saved_in_the_console_govern_the_next_notice_of_every_functio
 
         // Another function's cold start on the same table and secret: the ingest function.
         let sdk = aws_config::load_defaults(BehaviorVersion::latest()).await;
-        let ingest = cold_start_with(&sdk, d.clock.clone(), Arc::new(mallguard_domain::ports::NoMetrics))
+        let ingest = cold_start_with::<Poll>(&sdk, d.clock.clone(), Arc::new(mallguard_domain::ports::NoMetrics))
             .await
             .expect("the cold start succeeds");
         let router = || {

@@ -61,16 +61,88 @@ pub struct ColdStart {
     pub deployment: Deployment,
 }
 
-/// The cold start of the function `function` (ingest, respond, expire, poll) on AWS. The SDK talks through
-/// `mallguard_aws::sdk`'s client (rustls on ring): the SDK crates are built without their default one.
-pub async fn cold_start(function: &str) -> Result<ColdStart, ConfigError> {
-    let sdk = mallguard_aws::sdk::load().await;
-    cold_start_with(&sdk, Arc::new(SystemClock), Arc::new(EmfMetrics::stdout(function))).await
+/// A deployed function (one binary each): its name and what its cold start builds. A type rather than a
+/// value, so that each binary is compiled with its own wiring and contains no client it never builds.
+pub trait Function {
+    /// The function's name, as its metrics carry it.
+    const NAME: &'static str;
+    const WIRING: Wiring;
 }
 
-/// The same with the SDK configuration, the clock and the metrics injected (tests point them at
-/// DynamoDB Local and moto, and move the clock).
-pub async fn cold_start_with(
+/// What a cold start builds besides the store and SES: only what the function's use cases call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Wiring {
+    /// A client per shop the secret lets mallguard act for (hold, release, cancel at the mall).
+    pub mall_actions: bool,
+    /// The buyers' mail routes: Rakuten's relay and Amazon's Buyer-Seller Messaging (else SES for all).
+    pub buyer_mail_routes: bool,
+    /// The Secrets Manager writer that keeps a credential a mall rotated.
+    pub credential_keeper: bool,
+}
+
+impl Wiring {
+    /// Every client.
+    pub const EVERYTHING: Wiring = Wiring {
+        mall_actions: true,
+        buyer_mail_routes: true,
+        credential_keeper: true,
+    };
+    /// Every client but the credential keeper: only the poll function reads the feeds whose tokens a mall
+    /// may rotate.
+    const ACTING: Wiring = Wiring {
+        credential_keeper: false,
+        ..Wiring::EVERYTHING
+    };
+}
+
+/// The functions, as the binaries in `src/bin/` name them.
+pub mod functions {
+    use super::{Function, Wiring};
+
+    macro_rules! function {
+        ($(#[$doc:meta])* $ty:ident, $name:literal, $wiring:expr) => {
+            $(#[$doc])*
+            pub struct $ty;
+            impl Function for $ty {
+                const NAME: &'static str = $name;
+                const WIRING: Wiring = $wiring;
+            }
+        };
+    }
+
+    function!(Ingest, "ingest", Wiring::ACTING);
+    function!(Respond, "respond", Wiring::ACTING);
+    function!(Expire, "expire", Wiring::ACTING);
+    function!(
+        /// Builds every client (the tests' cold start serves every handler with it).
+        Poll,
+        "poll",
+        Wiring::EVERYTHING
+    );
+    function!(AmazonNotifications, "amazon-notifications", Wiring::ACTING);
+    function!(
+        /// SES's reports on the notices: the only mail it sends is the staff's alert, and it acts at no mall.
+        MailEvents,
+        "mail-events",
+        Wiring {
+            mall_actions: false,
+            buyer_mail_routes: false,
+            credential_keeper: false,
+        }
+    );
+    function!(Console, "console", Wiring::ACTING);
+}
+
+/// The cold start of the function `F` on AWS. The SDK talks through `mallguard_aws::sdk`'s client (rustls
+/// on ring): the SDK crates are built without their default one.
+pub async fn cold_start<F: Function>() -> Result<ColdStart, ConfigError> {
+    let sdk = mallguard_aws::sdk::load().await;
+    cold_start_with::<F>(&sdk, Arc::new(SystemClock), Arc::new(EmfMetrics::stdout(F::NAME))).await
+}
+
+/// The same with the SDK configuration, the clock and the metrics injected (tests point them at DynamoDB
+/// Local and moto, and move the clock).
+pub async fn cold_start_with<F: Function>(
     sdk: &SdkConfig,
     clock: Arc<dyn Clock>,
     metrics: Arc<dyn Metrics>,
@@ -79,26 +151,30 @@ pub async fn cold_start_with(
     // One clock for the use cases and the store, so a test clock governs TTLs and leases too.
     let store = deployment.store(sdk).with_clock(clock.clone());
     store.warm_up().await;
-    let names = shop_names(&store, &deployment.settings.shop.name).await;
-    let mailer = mail_routes(
-        &deployment,
-        &names,
-        &FeedUrls::from_env(),
-        Arc::new(deployment.mailer(sdk)),
-    )?;
-    // A credential a mall rotates while the poll function reads it goes back into the deployment's secret.
-    let keeper = SecretsManagerKeeper::new(aws_sdk_secretsmanager::Client::new(sdk), &deployment.aws.secret_id);
-    // Every function may act at a mall: ingest and poll hold new duplicates, respond and expire release and
-    // cancel, all retry through the sweep.
-    let actions = mall_actions(&deployment, &FeedUrls::from_env()).map_err(|e| ConfigError::BadSecret {
-        secret_id: deployment.aws.secret_id.clone(),
-        reason: e.to_string(),
-    })?;
-    tracing::info!(shops = actions.len(), "mall actions ready");
-    let app = Mallguard::new(Arc::new(store), Arc::new(mailer), clock, deployment.settings.clone())
-        .with_metrics(metrics)
-        .with_credential_keeper(Arc::new(keeper))
-        .with_mall_actions(Arc::new(actions));
+    let ses: Arc<dyn Mailer> = Arc::new(deployment.mailer(sdk));
+    let mailer = if F::WIRING.buyer_mail_routes {
+        let names = shop_names(&store, &deployment.settings.shop.name).await;
+        mail_routes(&deployment, &names, &FeedUrls::from_env(), ses)?
+    } else {
+        RoutedMailer::new(ses)
+    };
+    let mut app =
+        Mallguard::new(Arc::new(store), Arc::new(mailer), clock, deployment.settings.clone()).with_metrics(metrics);
+    if F::WIRING.credential_keeper {
+        // A credential a mall rotates while the poll function reads it goes back into the deployment's secret.
+        let keeper = SecretsManagerKeeper::new(aws_sdk_secretsmanager::Client::new(sdk), &deployment.aws.secret_id);
+        app = app.with_credential_keeper(Arc::new(keeper));
+    }
+    if F::WIRING.mall_actions {
+        // Ingest and poll hold new duplicates, respond, expire and the console release and cancel, all retry
+        // through the sweep.
+        let actions = mall_actions(&deployment, &FeedUrls::from_env()).map_err(|e| ConfigError::BadSecret {
+            secret_id: deployment.aws.secret_id.clone(),
+            reason: e.to_string(),
+        })?;
+        tracing::info!(shops = actions.len(), "mall actions ready");
+        app = app.with_mall_actions(Arc::new(actions));
+    }
     // Each mall shop's own settings over the deployment's, cached while the function is warm.
     match app.load_shop_settings().await {
         Ok(shops) => tracing::info!(shops, "shop settings read"),

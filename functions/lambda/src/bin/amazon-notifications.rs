@@ -10,7 +10,7 @@ use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     mallguard_lambda::init_logging();
-    let cold = mallguard_lambda::cold_start("amazon-notifications").await?;
+    let cold = mallguard_lambda::cold_start::<mallguard_lambda::functions::AmazonNotifications>().await?;
     let sellers = mallguard_lambda::amazon_sellers(&cold.deployment)?;
     tracing::info!(sellers = sellers.len(), "amazon sellers ready");
     let (app, sellers) = (&cold.app, &sellers);

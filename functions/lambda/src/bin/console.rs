@@ -8,7 +8,7 @@ use mallguard_console::{ConsoleConfig, ConsoleUrl};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     mallguard_lambda::init_logging();
-    let cold = mallguard_lambda::cold_start("console").await?;
+    let cold = mallguard_lambda::cold_start::<mallguard_lambda::functions::Console>().await?;
     let config = ConsoleConfig {
         staff: cold.deployment.knobs.staff_list(),
         // The Function URL the request came in on, unless the stack names another (a custom domain).

@@ -8,7 +8,7 @@ use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     mallguard_lambda::init_logging();
-    let cold = mallguard_lambda::cold_start("expire").await?;
+    let cold = mallguard_lambda::cold_start::<mallguard_lambda::functions::Expire>().await?;
     let app = &cold.app;
     run(service_fn(|event: LambdaEvent<serde_json::Value>| async move {
         // The deadline as an instant of this process's monotonic clock.

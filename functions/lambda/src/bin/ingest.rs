@@ -8,7 +8,7 @@ async fn main() -> Result<(), Error> {
     // JSON logs when the function's log format is JSON (set in the template); never a body, an email,
     // a phone number or an address.
     mallguard_lambda::init_logging();
-    let cold = mallguard_lambda::cold_start("ingest").await?;
+    let cold = mallguard_lambda::cold_start::<mallguard_lambda::functions::Ingest>().await?;
     let webhooks = cold.deployment.secrets.webhooks().clone();
     // lambda_http hands the router the exact bytes received (base64-decoded when isBase64Encoded), which
     // is what the signature checks need.

@@ -8,7 +8,7 @@ use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     mallguard_lambda::init_logging();
-    let cold = mallguard_lambda::cold_start("poll").await?;
+    let cold = mallguard_lambda::cold_start::<mallguard_lambda::functions::Poll>().await?;
     let feeds = mallguard_lambda::feeds(&cold.deployment)?;
     tracing::info!(shops = feeds.len(), "poll feeds ready");
     let (app, feeds, budget) = (&cold.app, feeds.as_slice(), mallguard_lambda::poll_budget());
