@@ -136,3 +136,46 @@ async fn a_cold_start_reads_the_environment_and_the_secret_from_secrets_manager(
         "=?UTF-8?B?55Sw5Lit5ZWG5bqX?= <noreply@shop.example>"
     );
 }
+
+/// A deployed function builds its SDK configuration from what Lambda puts in its environment alone: the
+/// region, the role's credentials with their session token, and a service's own endpoint variable.
+#[tokio::test]
+// The environment lock is held across the awaits on purpose: the configuration reads the environment.
+#[allow(clippy::await_holding_lock)]
+async fn a_function_s_sdk_configuration_is_what_lambda_puts_in_its_environment() {
+    use aws_credential_types::provider::ProvideCredentials as _;
+    let endpoint = std::env::var("MALLGUARD_TEST_SES")
+        .unwrap_or_else(|_| panic!("moto is not running: run the tests with `bash tests/run`"));
+    let _env = environment(&[
+        ("AWS_REGION", "ap-northeast-1"),
+        ("AWS_ACCESS_KEY_ID", "ASIALAMBDAROLE"),
+        ("AWS_SECRET_ACCESS_KEY", "role-secret"),
+        ("AWS_SESSION_TOKEN", "role-session"),
+        ("AWS_ENDPOINT_URL_SECRETS_MANAGER", &endpoint),
+    ]);
+    let sdk = mallguard_aws::sdk::lambda();
+    assert_eq!(sdk.region().map(|r| r.as_ref()), Some("ap-northeast-1"));
+    let credentials = sdk
+        .credentials_provider()
+        .expect("credentials from the environment")
+        .provide_credentials()
+        .await
+        .unwrap();
+    assert_eq!(
+        (credentials.access_key_id(), credentials.session_token()),
+        ("ASIALAMBDAROLE", Some("role-session"))
+    );
+    // Secrets Manager is reached at its own endpoint variable: moto answers.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let made = aws_sdk_secretsmanager::Client::new(&sdk)
+        .create_secret()
+        .name(format!("mallguard/test/lambda-config-{nanos}"))
+        .secret_string("{}")
+        .send()
+        .await
+        .expect("moto answers at AWS_ENDPOINT_URL_SECRETS_MANAGER");
+    assert!(made.arn().is_some_and(|arn| arn.contains("lambda-config")));
+}

@@ -136,7 +136,7 @@ pub mod functions {
 /// The cold start of the function `F` on AWS. The SDK talks through `mallguard_aws::sdk`'s client (rustls
 /// on ring): the SDK crates are built without their default one.
 pub async fn cold_start<F: Function>() -> Result<ColdStart, ConfigError> {
-    let sdk = mallguard_aws::sdk::load().await;
+    let sdk = mallguard_aws::sdk::lambda();
     cold_start_with::<F>(&sdk, Arc::new(SystemClock), Arc::new(EmfMetrics::stdout(F::NAME))).await
 }
 

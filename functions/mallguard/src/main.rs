@@ -52,13 +52,23 @@ async fn run() -> std::process::ExitCode {
     // Logs go to stderr so that what a command prints (a banner, a table, a timeline) stays clean, and
     // carry colour only on a terminal.
     let colour = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    // A thread of its own writes the lines, so a request never waits for its log line's write: at the
+    // default level every order logs one, which cost some 5 % of the server's throughput written in place.
+    // Never lossy: should the thread fall behind, a request waits rather than a line being dropped. The
+    // guard writes what is left when it is dropped, before the program ends or prints its error.
+    let (writer, written) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("mallguard-log")
+        .finish(std::io::stderr());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
         .with_ansi(colour)
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         .init();
-    match cli::run(cli).await {
+    let outcome = cli::run(cli).await;
+    drop(written);
+    match outcome {
         Ok(code) => code,
         Err(err) => {
             eprintln!("error: {err:#}");
