@@ -248,8 +248,23 @@ fn uncovered(template: &Yaml, counted_by_some: &[(&str, &[&str], &str)]) -> Vec<
 /// Whether `functions/lambda/src/bin/<binary>.rs` names its metrics' function after the binary (it passes
 /// the binary's name to the cold start, which dimensions every EMF line with it).
 fn binary_names_itself(binary: &str) -> bool {
-    let source = repository().join(format!("functions/lambda/src/bin/{binary}.rs"));
-    std::fs::read_to_string(&source).is_ok_and(|code| code.contains(&format!("\"{binary}\"")))
+    let read = |path: &str| std::fs::read_to_string(repository().join(path)).unwrap_or_default();
+    // The binary starts as its function type (`cold_start::<mallguard_lambda::functions::Poll>()`), whose
+    // `NAME` its metrics carry: `function!(Poll, "poll", …)` in the library.
+    let code = read(&format!("functions/lambda/src/bin/{binary}.rs"));
+    let Some(function) = code
+        .split("functions::")
+        .nth(1)
+        .map(|rest| rest.chars().take_while(char::is_ascii_alphanumeric).collect::<String>())
+        .filter(|function| !function.is_empty())
+    else {
+        return false;
+    };
+    let library = read("functions/lambda/src/lib.rs")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    library.contains(&format!("{function}, \"{binary}\""))
 }
 
 #[test]
