@@ -1285,11 +1285,11 @@ fn snapshot_in(
     from: Timestamp,
     to: Timestamp,
 ) -> Result<IngestSnapshot, Error> {
-    let existing = read_order(&tx, order)?;
-    let entries = window_entries(&tx, keys, from, to)?;
+    let existing = read_order(tx, order)?;
+    let entries = window_entries(tx, keys, from, to)?;
     let mut heads = Vec::with_capacity(keys.len());
     for key in keys {
-        let version = stored_version(&tx, "SELECT version FROM heads WHERE key = ?1", key.as_str())?;
+        let version = stored_version(tx, "SELECT version FROM heads WHERE key = ?1", key.as_str())?;
         heads.push(Head {
             key: key.clone(),
             version: version.unwrap_or(0),
@@ -1298,7 +1298,7 @@ fn snapshot_in(
     let mut blacklisted = vec![];
     for key in keys.iter().collect::<BTreeSet<_>>() {
         let marks: Vec<BlacklistMark> = read_all(
-            &tx,
+            tx,
             "SELECT json FROM blacklist_marks WHERE key = ?1 ORDER BY entry",
             [key.as_str()],
         )?;

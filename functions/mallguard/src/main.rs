@@ -16,6 +16,9 @@ use clap::Parser;
 /// one writer and a few readers at once, so more threads would only hold memory.
 const BLOCKING_THREADS: usize = 16;
 
+/// Log lines that may wait for the log thread before a request waits for it.
+const LOG_LINES_WAITING: usize = 2_048;
+
 fn main() -> std::process::ExitCode {
     fewer_allocator_arenas();
     match tokio::runtime::Builder::new_multi_thread()
@@ -58,6 +61,9 @@ async fn run() -> std::process::ExitCode {
     // guard writes what is left when it is dropped, before the program ends or prints its error.
     let (writer, written) = tracing_appender::non_blocking::NonBlockingBuilder::default()
         .lossy(false)
+        // A few thousand lines at most wait for the thread (its default, 128,000, held 5 MB more under a
+        // burst of held orders at concurrency 64).
+        .buffered_lines_limit(LOG_LINES_WAITING)
         .thread_name("mallguard-log")
         .finish(std::io::stderr());
     tracing_subscriber::fmt()
