@@ -1609,6 +1609,27 @@ mod tests {
 
     use super::*;
 
+    /// An empty database as a build of schema `version` left it: the first schema and the steps after it,
+    /// without the data fixes of the migration (the tests add the rows an old build wrote).
+    fn database_at(version: i64) -> Connection {
+        let steps = [
+            SCHEMA,
+            TO_VERSION_2,
+            TO_VERSION_3,
+            TO_VERSION_4,
+            TO_VERSION_5,
+            TO_VERSION_6,
+            TO_VERSION_7,
+            TO_VERSION_8,
+        ];
+        let conn = Connection::open_in_memory().unwrap();
+        for step in &steps[..usize::try_from(version).unwrap()] {
+            conn.execute_batch(step).unwrap();
+        }
+        conn.pragma_update(None, "user_version", version).unwrap();
+        conn
+    }
+
     /// A keyed read runs in place, on the caller's thread; when SQLite answers busy there (it was told not
     /// to wait), the same read runs again on the blocking pool, where it may wait, and its answer is the
     /// caller's. Any other error is the caller's at once.
@@ -1710,9 +1731,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_version_1_database_is_migrated_and_its_digestless_deliveries_read_as_unseen() {
-        let conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch(SCHEMA).unwrap();
-        conn.pragma_update(None, "user_version", 1).unwrap();
+        let conn = database_at(1);
         conn.execute("INSERT INTO deliveries (id, seen_at) VALUES ('old', 1)", [])
             .unwrap();
         let store = SqliteStore::with_schema(conn).unwrap();
@@ -1755,10 +1774,7 @@ mod tests {
             stored.order.number = number.map(str::to_owned);
             stored
         };
-        let conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch(SCHEMA).unwrap();
-        conn.execute_batch(TO_VERSION_2).unwrap();
-        conn.pragma_update(None, "user_version", 2).unwrap();
+        let conn = database_at(2);
         let orders = [
             numbered("5678901234567890123", Some("#1001")),
             numbered("5678901234567890124", None),
@@ -1807,9 +1823,7 @@ mod tests {
         };
         let mut new = Connection::open_in_memory().unwrap();
         migrate(&mut new).unwrap();
-        let mut old = Connection::open_in_memory().unwrap();
-        old.execute_batch(SCHEMA).unwrap();
-        old.pragma_update(None, "user_version", 1).unwrap();
+        let mut old = database_at(1);
         migrate(&mut old).unwrap();
         assert_eq!(schema(&new), schema(&old));
         assert!(schema(&new).iter().any(|sql| sql.contains("orders_by_number")));
@@ -1830,19 +1844,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_version_7_database_is_migrated_with_an_empty_pages_table() {
-        let conn = Connection::open_in_memory().unwrap();
-        for step in [
-            SCHEMA,
-            TO_VERSION_2,
-            TO_VERSION_3,
-            TO_VERSION_4,
-            TO_VERSION_5,
-            TO_VERSION_6,
-            TO_VERSION_7,
-        ] {
-            conn.execute_batch(step).unwrap();
-        }
-        conn.pragma_update(None, "user_version", 7).unwrap();
+        let conn = database_at(7);
         let store = SqliteStore::with_schema(conn).unwrap();
         let hold = HoldId::parse("h0123456789abcdef0123").unwrap();
         assert!(store.pages(&hold).await.unwrap().is_empty());
@@ -1851,18 +1853,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_version_6_database_is_migrated_with_every_shop_on_the_defaults() {
-        let conn = Connection::open_in_memory().unwrap();
-        for step in [
-            SCHEMA,
-            TO_VERSION_2,
-            TO_VERSION_3,
-            TO_VERSION_4,
-            TO_VERSION_5,
-            TO_VERSION_6,
-        ] {
-            conn.execute_batch(step).unwrap();
-        }
-        conn.pragma_update(None, "user_version", 6).unwrap();
+        let conn = database_at(6);
         conn.execute(
             "INSERT INTO sign_ins (id, expires_at) VALUES ('v6-link', ?1)",
             [time_key("2099-01-01T00:00:00Z".parse().unwrap())],
@@ -1905,11 +1896,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_version_5_database_is_migrated_with_an_empty_blacklist_and_no_link_used() {
-        let conn = Connection::open_in_memory().unwrap();
-        for step in [SCHEMA, TO_VERSION_2, TO_VERSION_3, TO_VERSION_4, TO_VERSION_5] {
-            conn.execute_batch(step).unwrap();
-        }
-        conn.pragma_update(None, "user_version", 5).unwrap();
+        let conn = database_at(5);
         let store = SqliteStore::with_schema(conn).unwrap();
         assert_eq!(store.blacklist().await.unwrap(), vec![]);
         let used = mallguard_domain::ports::UsedSignIn {
@@ -2001,11 +1988,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_version_3_database_is_migrated_and_its_malls_start_unpolled() {
-        let conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch(SCHEMA).unwrap();
-        conn.execute_batch(TO_VERSION_2).unwrap();
-        conn.execute_batch(TO_VERSION_3).unwrap();
-        conn.pragma_update(None, "user_version", 3).unwrap();
+        let conn = database_at(3);
         let order = mallguard_domain::testing::order("v3-1");
         let stored = StoredOrder {
             identity: mallguard_domain::identity::IdentityHasher::new(b"v3".to_vec()).order_identity(&order),
