@@ -53,7 +53,6 @@ pub async fn load() -> SdkConfig {
 /// through STS, the container endpoint, instance metadata) never apply on Lambda, and leaving the chain
 /// out leaves their clients (STS's, the metadata client) out of every package.
 pub fn lambda() -> SdkConfig {
-    let variable = |name: &str| std::env::var(name).ok().filter(|value| !value.trim().is_empty());
     let mut sdk = SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
         .http_client(http_client())
@@ -88,8 +87,12 @@ struct EndpointVariables;
 
 impl LoadServiceConfig for EndpointVariables {
     fn load_config(&self, key: ServiceConfigKey<'_>) -> Option<String> {
-        let variable = |name: &str| std::env::var(name).ok().filter(|value| !value.trim().is_empty());
         let service = key.service_id().to_uppercase().replace(' ', "_");
         variable(&format!("{}_{service}", key.env())).or_else(|| variable(key.env()))
     }
+}
+
+/// An environment variable that is set to something (an empty one counts as unset, as the SDK takes it).
+fn variable(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|value| !value.trim().is_empty())
 }
