@@ -10,7 +10,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use jiff::Timestamp;
@@ -36,6 +36,8 @@ pub struct OutboxMailer {
     dir: PathBuf,
     from: EmailAddress,
     clock: Arc<dyn Clock>,
+    /// The folder was made (or closed to others) by an earlier mail: not checked again for every mail.
+    ready: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for OutboxMailer {
@@ -54,6 +56,7 @@ impl OutboxMailer {
             dir: dir.into(),
             from,
             clock: Arc::new(SystemClock),
+            ready: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -66,6 +69,21 @@ impl OutboxMailer {
     /// The folder the mails are written into.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// Writes one message, making the folder first when no mail has yet (or when it went meanwhile).
+    fn write(&self, name: &str, contents: &[u8]) -> std::io::Result<PathBuf> {
+        if !self.ready.load(Ordering::Relaxed) {
+            private_dir(&self.dir)?;
+            self.ready.store(true, Ordering::Relaxed);
+        }
+        match write_file(&self.dir, name, contents) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                private_dir(&self.dir)?;
+                write_file(&self.dir, name, contents)
+            }
+            written => written,
+        }
     }
 }
 
@@ -84,10 +102,10 @@ impl Mailer for OutboxMailer {
         let name = format!("{}-{kind}-{id}.eml", compact_utc(now));
         let message = render(mail, &self.from, &id, now)
             .map_err(|e| MailError::Rejected(format!("the mail could not be put together: {e}")))?;
-        let dir = self.dir.clone();
-        let path = tokio::task::spawn_blocking(move || write_file(&dir, &name, &message))
-            .await
-            .map_err(|e| MailError::Transient(format!("the outbox writer failed: {e}")))?
+        // Written right here: a file of a few kilobytes into the page cache takes microseconds, less than
+        // handing it to the blocking pool and back.
+        let path = self
+            .write(&name, &message)
             .map_err(|e| MailError::Transient(format!("cannot write to the outbox {}: {e}", self.dir.display())))?;
         // No address in the log: the file holds it, the log says where the file is.
         tracing::info!(path = %path.display(), kind, message_id = %id, "mail written to the outbox");
@@ -100,10 +118,10 @@ impl Mailer for OutboxMailer {
 
 /// Writes under a temporary name and renames, so a watcher of the folder never sees half a message.
 ///
-/// A mail holds the buyer's name, address and order: the folder is the owner's only (0700, made so when
-/// an older version or a wide umask left it open) and so is every file (0600), whatever the umask.
+/// A mail holds the buyer's name, address and order: the folder is the owner's only (0700, made so by
+/// [`private_dir`] when an older version or a wide umask left it open) and so is every file (0600),
+/// whatever the umask.
 fn write_file(dir: &Path, name: &str, contents: &[u8]) -> std::io::Result<PathBuf> {
-    private_dir(dir)?;
     let path = dir.join(name);
     let partial = dir.join(format!(".{name}.partial"));
     let mut file = private_file(&partial)?;

@@ -369,14 +369,27 @@ impl SqliteStore {
                 drop(conn);
                 continue;
             }
-            let (mut conn, transactions) = (conn, Arc::clone(&self.transactions));
-            tokio::task::spawn_blocking(move || {
-                if commit_group(&mut conn, group) {
-                    transactions.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let mut conn = conn;
+            // Right here first: a commit with the lock free takes a fraction of a millisecond (there is no
+            // sync to wait for in WAL mode), less than handing it to the blocking pool and back. Only when
+            // another process holds the file does it go where it may wait.
+            let group = match commit_group(&mut conn, group, false) {
+                Ok(committed) => {
+                    self.count_transaction(committed);
+                    continue;
                 }
-            })
-            .await
-            .map_err(|e| StoreError::Unavailable(format!("the store's worker thread failed: {e}")))?;
+                Err(group) => group,
+            };
+            let committed = tokio::task::spawn_blocking(move || commit_group(&mut conn, group, true).unwrap_or(false))
+                .await
+                .map_err(|e| StoreError::Unavailable(format!("the store's worker thread failed: {e}")))?;
+            self.count_transaction(committed);
+        }
+    }
+
+    fn count_transaction(&self, committed: bool) {
+        if committed {
+            self.transactions.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
     }
 
@@ -1124,78 +1137,88 @@ struct Queued {
     answer: tokio::sync::oneshot::Sender<Result<bool, StoreError>>,
 }
 
-/// Commits `group` in one transaction, each batch in a savepoint, and answers each batch. True when a
-/// transaction was committed.
-fn commit_group(conn: &mut Connection, group: Vec<Queued>) -> bool {
-    if let [_] = group.as_slice() {
-        let Some(q) = group.into_iter().next() else {
-            return false;
-        };
-        let left = q.deadline.saturating_duration_since(tokio::time::Instant::now());
-        let result = conn
-            .busy_timeout(left)
-            .map_err(Error::from)
-            .and_then(|()| commit_batch(conn, q.batch, q.now))
-            .map_err(|e| e.0);
-        let committed = matches!(result, Ok(true));
-        let _ = q.answer.send(result);
-        return committed;
-    }
-    // SQLite may wait for another process's lock as long as the most patient batch could; a batch whose
-    // own time is up by then gets the same `Unavailable` as it would alone, a moment later.
-    let left = group
-        .iter()
-        .map(|q| q.deadline.saturating_duration_since(tokio::time::Instant::now()))
-        .max()
-        .unwrap_or_default();
-    // The answers apart from the work: should the transaction not even begin (another process holds the
-    // lock past every batch's time), each batch still gets that error, not a dropped channel.
+/// Commits `group` in one transaction (a lone batch as it is, several each in a savepoint) and answers each
+/// batch; true when a transaction was committed.
+///
+/// `wait`: SQLite may wait for another process's lock as long as the most patient batch could (a batch whose
+/// own time is up by then gets the same `Unavailable` as it would alone, a moment later). Without it the
+/// transaction begins now or not at all: the group comes back unanswered when the file is locked, to be
+/// committed where waiting does not hold up other requests.
+fn commit_group(conn: &mut Connection, group: Vec<Queued>, wait: bool) -> Result<bool, Vec<Queued>> {
+    let left = if wait {
+        group
+            .iter()
+            .map(|q| q.deadline.saturating_duration_since(tokio::time::Instant::now()))
+            .max()
+            .unwrap_or_default()
+    } else {
+        Duration::ZERO
+    };
+    // IMMEDIATE takes the write lock before the checks, so no other writer can slip in between the reads of
+    // the versions and the writes that depend on them. Once it is taken nothing else waits for a lock.
+    let began = conn
+        .busy_timeout(left)
+        .and_then(|()| conn.transaction_with_behavior(TransactionBehavior::Immediate))
+        .map_err(Error::from);
+    let tx = match began {
+        Ok(tx) => tx,
+        Err(e) if !wait && e.is_busy() => return Err(group),
+        Err(e) => {
+            // Nothing of the group was committed: every batch gets the error, not a dropped channel.
+            for q in group {
+                let _ = q.answer.send(Err(e.0.clone()));
+            }
+            return Ok(false);
+        }
+    };
     let (work, answers): (Vec<_>, Vec<_>) = group.into_iter().map(|q| ((q.batch, q.now), q.answer)).unzip();
     let mut outcomes = Vec::with_capacity(work.len());
-    let result = (|| -> Result<(), Error> {
-        conn.busy_timeout(left)?;
-        let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        for (batch, now) in work {
-            outcomes.push((|| -> Result<bool, Error> {
-                let sp = tx.savepoint()?;
-                if !conditions_hold(&sp, &batch)? {
-                    return Ok(false);
+    let result = if let [_] = work.as_slice() {
+        // Alone: no savepoint (a broken condition writes nothing; a failed statement rolls the transaction back).
+        (|| -> Result<(), Error> {
+            for (batch, now) in work {
+                if !conditions_hold(&tx, &batch)? {
+                    outcomes.push(Ok(false));
+                    return Ok(());
                 }
-                write_batch(&sp, batch, now)?;
-                sp.commit()?;
-                Ok(true)
-            })());
-        }
-        Ok(tx.commit()?)
-    })();
+                write_batch(&tx, batch, now)?;
+                outcomes.push(Ok(true));
+            }
+            Ok(tx.commit()?)
+        })()
+    } else {
+        (|| -> Result<(), Error> {
+            let mut tx = tx;
+            for (batch, now) in work {
+                outcomes.push((|| -> Result<bool, Error> {
+                    let sp = tx.savepoint()?;
+                    if !conditions_hold(&sp, &batch)? {
+                        return Ok(false);
+                    }
+                    write_batch(&sp, batch, now)?;
+                    sp.commit()?;
+                    Ok(true)
+                })());
+            }
+            Ok(tx.commit()?)
+        })()
+    };
     match result {
         Ok(()) => {
+            let committed = outcomes.iter().any(|o| matches!(o, Ok(true)));
             for (answer, done) in answers.into_iter().zip(outcomes) {
                 let _ = answer.send(done.map_err(|e| e.0));
             }
-            true
+            Ok(committed)
         }
         Err(e) => {
             // Nothing of the group was committed: every batch gets the error.
             for answer in answers {
                 let _ = answer.send(Err(e.0.clone()));
             }
-            false
+            Ok(false)
         }
     }
-}
-
-fn commit_batch(conn: &mut Connection, batch: WriteBatch, now: Timestamp) -> Result<bool, Error> {
-    // IMMEDIATE takes the write lock before the checks, so no other writer can slip in between the
-    // reads of the versions and the writes that depend on them.
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    if !conditions_hold(&tx, &batch)? {
-        // Dropping the transaction rolls it back; nothing was written yet anyway.
-        return Ok(false);
-    }
-    write_batch(&tx, batch, now)?;
-    tx.commit()?;
-    Ok(true)
 }
 
 fn read_order(conn: &Connection, order: &OrderRef) -> Result<Option<StoredOrder>, Error> {

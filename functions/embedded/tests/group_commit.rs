@@ -55,3 +55,50 @@ async fn commits_waiting_together_share_a_transaction_and_keep_their_own_outcome
     assert!(transactions <= 3, "{REQUESTS} commits took {transactions} transactions");
     assert!(transactions >= 1);
 }
+
+/// With the file's lock free a commit runs where it was asked: the blocking pool's only thread is taken
+/// here, and the commit is done all the same.
+#[test]
+fn a_commit_with_the_lock_free_needs_no_thread_of_the_blocking_pool() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .max_blocking_threads(1)
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("mallguard.db")).unwrap();
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let taken = tokio::task::spawn_blocking(move || released.recv());
+        // A hang guard, not a measure: through the pool the commit would wait for `taken` forever.
+        let committed = tokio::time::timeout(Duration::from_secs(30), store.commit(new_order("P-1"))).await;
+        release.send(()).unwrap();
+        taken.await.unwrap().unwrap();
+        committed
+            .expect("the commit did not wait for the blocking pool")
+            .unwrap();
+        assert!(store.order(&order("P-1").order_ref).await.unwrap().is_some());
+    });
+}
+
+/// A commit that finds the file locked by another process does not fail at once: it waits (on the blocking
+/// pool, not holding up the runtime) and commits when the lock goes.
+#[tokio::test]
+async fn a_commit_that_finds_the_file_locked_waits_for_the_lock() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mallguard.db");
+    let store = SqliteStore::open(&path).unwrap();
+    let other = rusqlite::Connection::open(&path).unwrap();
+    other.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let waiting = {
+        let store = store.clone();
+        tokio::spawn(async move { store.commit(new_order("L-1")).await })
+    };
+    // The runtime (one thread) goes on meanwhile: this request is served while the commit waits.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(!waiting.is_finished(), "the commit waits for the lock");
+    assert!(store.order(&order("L-1").order_ref).await.unwrap().is_none());
+    other.execute_batch("COMMIT").unwrap();
+    waiting.await.unwrap().expect("committed once the lock went");
+    assert!(store.order(&order("L-1").order_ref).await.unwrap().is_some());
+}

@@ -320,3 +320,21 @@ async fn mails_and_their_folder_are_the_owners_only() {
     assert_eq!(files.len(), 1);
     assert_eq!(mode(&files[0]), 0o600);
 }
+
+/// The folder is made with the first mail, not checked again for each; one removed meanwhile (a developer
+/// clearing it out) is made again by the next mail, which is written all the same.
+#[tokio::test]
+async fn a_folder_removed_between_two_mails_is_made_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = dir.path().join("outbox");
+    let mailer = OutboxMailer::new(&outbox, address("noreply@tanaka-shop.example"));
+    mailer.send(&notice_mail()).await.unwrap();
+    std::fs::remove_dir_all(&outbox).unwrap();
+    mailer.send(&notice_mail()).await.unwrap();
+    assert_eq!(eml_files(&outbox).len(), 1);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&outbox).unwrap().permissions().mode() & 0o777, 0o700);
+    }
+}

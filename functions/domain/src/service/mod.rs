@@ -121,6 +121,14 @@ struct Delivered {
     left: usize,
 }
 
+impl Delivered {
+    fn absorb(&mut self, other: Delivered) {
+        self.sent.extend(other.sent);
+        self.failed += other.failed;
+        self.left += other.left;
+    }
+}
+
 /// The secrets and numbers of one deployment.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -649,132 +657,160 @@ impl Mallguard {
 
     async fn deliver_within(&self, notices: Vec<Notice>, within: Within) -> Delivered {
         let mut delivered = Delivered::default();
-        let mut queue: std::collections::VecDeque<Notice> = notices.into();
-        while let Some(notice) = queue.pop_front() {
-            let Some(limit) = within.next_call() else {
-                // Not even started once the time is spent: a send cut short might still go out.
-                tracing::warn!(notice = %notice.id, "no time left to send the notice; the sweep sends it");
-                if within.sweep {
-                    delivered.left += 1;
-                } else {
-                    delivered.failed += 1;
-                }
-                continue;
-            };
-            let notice = if within.sweep {
-                match self.lease(&notice).await {
-                    Some(leased) => leased,
-                    None => continue,
-                }
-            } else {
-                notice
-            };
-            // A buyer's question that waited (for the morning, or its next try) is not asked once the hold
-            // is settled: the buyer would be asked to confirm or cancel what is decided.
-            if within.sweep && self.settled_meanwhile(&notice).await {
-                self.withdraw(&notice).await;
-                continue;
+        if within.sweep {
+            let mut queue: std::collections::VecDeque<Notice> = notices.into();
+            while let Some(notice) = queue.pop_front() {
+                let (one, alerts) = self.deliver_one(notice, within).await;
+                delivered.absorb(one);
+                queue.extend(alerts);
             }
-            let outcome = match tokio::time::timeout(limit, self.mailer.send(&notice.mail)).await {
-                Ok(outcome) => outcome,
-                // In the sweep, a send that does not answer counts as a failed attempt: a route that always
-                // hangs is given up after the tries it gets, the staff told, and the others go out meanwhile.
-                Err(_) if within.sweep => Err(MailError::Transient(format!(
-                    "the mail service did not answer within {} s",
-                    limit.as_secs()
-                ))),
-                // In a request the notice is left as it is, pending under the lease its writer took, and the
-                // sweep sends it once the lease ends. Not an attempt that failed: the mail service may be fine.
-                Err(_) => {
-                    delivered.failed += 1;
-                    tracing::warn!(notice = %notice.id, "notice not sent in time; the sweep sends it");
-                    continue;
-                }
-            };
-            let now = self.clock.now();
-            let refused = matches!(outcome, Err(MailError::Rejected(_)));
-            let reads = match &outcome {
-                Err(MailError::OtherLanguage { reads, .. }) => Some(*reads),
-                _ => None,
-            };
-            let (updated, event) = match outcome {
-                Ok(message_id) => {
-                    delivered.sent.push(notice.kind);
-                    self.metrics.record(Metric::NoticeSent, 1);
-                    tracing::info!(notice = %notice.id, %message_id, "notice sent");
-                    let event = Event::NoticeSent {
-                        notice: notice.id.clone(),
-                        kind: notice.kind,
-                        message_id: message_id.clone(),
-                        digest: Some(notice.mail.digest()),
-                    };
-                    (notice.sent(message_id), event)
-                }
-                Err(err) => {
-                    delivered.failed += 1;
-                    self.metrics.record(Metric::NoticeFailed, 1);
-                    // A refusal is final; a failure that may pass is retried a bounded number of times.
-                    let give_up = refused || notice.attempts + 1 >= MAX_SEND_ATTEMPTS;
-                    let updated = if give_up {
-                        tracing::error!(notice = %notice.id, error = %err, "notice given up: the staff are told");
-                        notice.given_up(err.to_string())
-                    } else {
-                        tracing::warn!(notice = %notice.id, error = %err, "notice not sent; the sweep retries it");
-                        notice.failed(err.to_string(), now)
-                    };
-                    let event = Event::NoticeFailed {
-                        notice: notice.id.clone(),
-                        kind: notice.kind,
-                        attempt: updated.attempts,
-                        error: err.to_string(),
-                    };
-                    (updated, event)
-                }
-            };
-            let mut batch = WriteBatch::default();
-            let mut updated = updated;
-            // The route takes only mail in the buyer's language, which was not known when this was written:
-            // the next attempt goes written in it.
-            if let Some(reads) = reads
-                && updated.state == NoticeState::Pending
-            {
-                match self.in_language(&notice, reads, &mut batch).await {
-                    Ok(Some(mail)) => updated.mail = mail,
-                    Ok(None) => {}
-                    Err(err) => tracing::warn!(notice = %notice.id, error = %err, "could not write the notice again"),
-                }
-            }
-            if let Some(order) = &notice.order {
-                batch.history.push(HistoryEntry::new(order, now, event));
-            }
-            // A buyer's notice given up leaves the buyer unaware of an open hold: the staff take over.
-            let given_up_hold = (updated.state == NoticeState::Failed
-                && matches!(notice.kind, NoticeKind::Notice | NoticeKind::Reminder))
-            .then_some(notice.hold.as_ref())
-            .flatten();
-            let how = if refused {
-                UndeliveredHow::Refused
-            } else {
-                UndeliveredHow::GaveUp {
-                    attempts: updated.attempts,
-                }
-            };
-            batch.notices.push((updated, Expect::Version(notice.version)));
-            let recorded = match given_up_hold {
-                Some(hold_id) => match self.store.hold(hold_id).await {
-                    Ok(Some(hold)) => self.escalate_undeliverable(hold, batch, (notice.kind, how), now).await,
-                    Ok(None) => self.commit_alone(batch).await.map(|()| vec![]),
-                    Err(err) => Err(err.into()),
-                },
-                None => self.commit_alone(batch).await.map(|()| vec![]),
-            };
-            match recorded {
-                Ok(alerts) => queue.extend(alerts),
-                // The mail went out (or not) either way; a conflict means the sweep already recorded it.
-                Err(err) => tracing::warn!(notice = %notice.id, error = %err, "could not record the notice's outcome"),
+            return delivered;
+        }
+        // A request's mails (a hold's notice and the staff's copy, say) go out together, and their outcomes
+        // are recorded together: the mall waits for the slowest send, not for the sum of them, and a store
+        // that commits concurrent writes as one (the embedded one does) records them in one transaction.
+        // Each outcome is still its own write, conditional on its own notice, so none waits for another.
+        let mut round = notices;
+        while !round.is_empty() {
+            let outcomes = futures_util::future::join_all(round.into_iter().map(|n| self.deliver_one(n, within))).await;
+            round = Vec::new();
+            for (one, alerts) in outcomes {
+                delivered.absorb(one);
+                round.extend(alerts);
             }
         }
         delivered
+    }
+
+    /// Sends one notice within `within` and records its outcome; returns what it did and the staff alerts it
+    /// raised (a buyer's notice given up), to be sent next.
+    async fn deliver_one(&self, notice: Notice, within: Within) -> (Delivered, Vec<Notice>) {
+        let mut delivered = Delivered::default();
+        let Some(limit) = within.next_call() else {
+            // Not even started once the time is spent: a send cut short might still go out.
+            tracing::warn!(notice = %notice.id, "no time left to send the notice; the sweep sends it");
+            if within.sweep {
+                delivered.left += 1;
+            } else {
+                delivered.failed += 1;
+            }
+            return (delivered, vec![]);
+        };
+        let notice = if within.sweep {
+            match self.lease(&notice).await {
+                Some(leased) => leased,
+                None => return (delivered, vec![]),
+            }
+        } else {
+            notice
+        };
+        // A buyer's question that waited (for the morning, or its next try) is not asked once the hold
+        // is settled: the buyer would be asked to confirm or cancel what is decided.
+        if within.sweep && self.settled_meanwhile(&notice).await {
+            self.withdraw(&notice).await;
+            return (delivered, vec![]);
+        }
+        let outcome = match tokio::time::timeout(limit, self.mailer.send(&notice.mail)).await {
+            Ok(outcome) => outcome,
+            // In the sweep, a send that does not answer counts as a failed attempt: a route that always
+            // hangs is given up after the tries it gets, the staff told, and the others go out meanwhile.
+            Err(_) if within.sweep => Err(MailError::Transient(format!(
+                "the mail service did not answer within {} s",
+                limit.as_secs()
+            ))),
+            // In a request the notice is left as it is, pending under the lease its writer took, and the
+            // sweep sends it once the lease ends. Not an attempt that failed: the mail service may be fine.
+            Err(_) => {
+                delivered.failed += 1;
+                tracing::warn!(notice = %notice.id, "notice not sent in time; the sweep sends it");
+                return (delivered, vec![]);
+            }
+        };
+        let now = self.clock.now();
+        let refused = matches!(outcome, Err(MailError::Rejected(_)));
+        let reads = match &outcome {
+            Err(MailError::OtherLanguage { reads, .. }) => Some(*reads),
+            _ => None,
+        };
+        let (updated, event) = match outcome {
+            Ok(message_id) => {
+                delivered.sent.push(notice.kind);
+                self.metrics.record(Metric::NoticeSent, 1);
+                tracing::info!(notice = %notice.id, %message_id, "notice sent");
+                let event = Event::NoticeSent {
+                    notice: notice.id.clone(),
+                    kind: notice.kind,
+                    message_id: message_id.clone(),
+                    digest: Some(notice.mail.digest()),
+                };
+                (notice.sent(message_id), event)
+            }
+            Err(err) => {
+                delivered.failed += 1;
+                self.metrics.record(Metric::NoticeFailed, 1);
+                // A refusal is final; a failure that may pass is retried a bounded number of times.
+                let give_up = refused || notice.attempts + 1 >= MAX_SEND_ATTEMPTS;
+                let updated = if give_up {
+                    tracing::error!(notice = %notice.id, error = %err, "notice given up: the staff are told");
+                    notice.given_up(err.to_string())
+                } else {
+                    tracing::warn!(notice = %notice.id, error = %err, "notice not sent; the sweep retries it");
+                    notice.failed(err.to_string(), now)
+                };
+                let event = Event::NoticeFailed {
+                    notice: notice.id.clone(),
+                    kind: notice.kind,
+                    attempt: updated.attempts,
+                    error: err.to_string(),
+                };
+                (updated, event)
+            }
+        };
+        let mut batch = WriteBatch::default();
+        let mut updated = updated;
+        // The route takes only mail in the buyer's language, which was not known when this was written:
+        // the next attempt goes written in it.
+        if let Some(reads) = reads
+            && updated.state == NoticeState::Pending
+        {
+            match self.in_language(&notice, reads, &mut batch).await {
+                Ok(Some(mail)) => updated.mail = mail,
+                Ok(None) => {}
+                Err(err) => tracing::warn!(notice = %notice.id, error = %err, "could not write the notice again"),
+            }
+        }
+        if let Some(order) = &notice.order {
+            batch.history.push(HistoryEntry::new(order, now, event));
+        }
+        // A buyer's notice given up leaves the buyer unaware of an open hold: the staff take over.
+        let given_up_hold = (updated.state == NoticeState::Failed
+            && matches!(notice.kind, NoticeKind::Notice | NoticeKind::Reminder))
+        .then_some(notice.hold.as_ref())
+        .flatten();
+        let how = if refused {
+            UndeliveredHow::Refused
+        } else {
+            UndeliveredHow::GaveUp {
+                attempts: updated.attempts,
+            }
+        };
+        batch.notices.push((updated, Expect::Version(notice.version)));
+        let recorded = match given_up_hold {
+            Some(hold_id) => match self.store.hold(hold_id).await {
+                Ok(Some(hold)) => self.escalate_undeliverable(hold, batch, (notice.kind, how), now).await,
+                Ok(None) => self.commit_alone(batch).await.map(|()| vec![]),
+                Err(err) => Err(err.into()),
+            },
+            None => self.commit_alone(batch).await.map(|()| vec![]),
+        };
+        match recorded {
+            Ok(alerts) => (delivered, alerts),
+            // The mail went out (or not) either way; a conflict means the sweep already recorded it.
+            Err(err) => {
+                tracing::warn!(notice = %notice.id, error = %err, "could not record the notice's outcome");
+                (delivered, vec![])
+            }
+        }
     }
 
     /// The mail of `notice` written again for a buyer who reads `reads`, and (into `batch`) the held order
