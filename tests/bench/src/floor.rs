@@ -2,6 +2,12 @@
 //! one `BEGIN IMMEDIATE` transaction per order, on a database with the store's own schema and pragmas.
 //! Ingest can never be faster than this; the gap is the price of everything else (HTTP, parsing,
 //! signature, matching, the reads before the write).
+//!
+//! For the duplicate mix the floor writes what a held order writes as well: its decision (the order's rows,
+//! the hold, the buyer's notice and the staff's, the original order taking the duplicate, four history
+//! rows) in one transaction, and the two notices' outcomes in a second (a notice is committed before it is
+//! sent and its outcome after, so two transactions is the least a held order can take). How its rate
+//! compares with the distinct floor's says what share of the distinct rate the mix's writes alone allow.
 
 use std::io::Write;
 use std::path::Path;
@@ -20,6 +26,8 @@ pub struct RowSizes {
     pub index_json: usize,
     pub history_json: usize,
     pub key: usize,
+    pub hold_json: usize,
+    pub notice_json: usize,
     /// Whether these were read from a real database (else the guesses below).
     pub measured: bool,
 }
@@ -31,6 +39,8 @@ impl Default for RowSizes {
             index_json: 400,
             history_json: 200,
             key: 48,
+            hold_json: 1_500,
+            notice_json: 3_000,
             measured: false,
         }
     }
@@ -53,6 +63,9 @@ impl RowSizes {
             index_json: avg("SELECT avg(length(json)) FROM index_entries")?,
             history_json: avg("SELECT avg(length(json)) FROM history")?,
             key: avg("SELECT avg(length(key)) FROM index_entries")?,
+            // A run without holds has neither: the guesses stand (only the mix's floor writes them).
+            hold_json: avg("SELECT avg(length(json)) FROM holds").unwrap_or(Self::default().hold_json),
+            notice_json: avg("SELECT avg(length(json)) FROM notices").unwrap_or(Self::default().notice_json),
             measured: true,
         })
     }
@@ -79,6 +92,8 @@ pub struct Floor {
     sizes: RowSizes,
     written: usize,
     wall: Duration,
+    /// The first orders of pairs whose second has not come yet, oldest first: a held order's original.
+    originals: std::collections::VecDeque<String>,
 }
 
 impl Floor {
@@ -101,20 +116,32 @@ impl Floor {
             sizes,
             written: 0,
             wall: Duration::ZERO,
+            originals: std::collections::VecDeque::new(),
         })
     }
 
     /// Writes the nine rows of each order, one transaction each. The payloads are built before the clock
     /// starts: only SQLite is timed (compressing the raw body is the store's work, but not SQLite's).
     pub fn write(&mut self, orders: &[Order]) -> Result<(), String> {
-        let rows: Vec<Rows> = orders
+        let mut rows: Vec<Rows> = orders
             .iter()
             .enumerate()
             .map(|(n, o)| Rows::new(self.written + n, o, self.sizes))
             .collect();
+        for (r, o) in rows.iter_mut().zip(orders) {
+            if o.duplicate {
+                let original = self.originals.pop_front().ok_or("a duplicate before any original")?;
+                r.held = Some(Held::new(r, original, self.sizes));
+            } else {
+                self.originals.push_back(r.order_key.clone());
+            }
+        }
         let started = Instant::now();
         for r in &rows {
             write(&mut self.conn, r).map_err(|e| format!("floor write: {e}"))?;
+            if let Some(held) = &r.held {
+                write_outcomes(&mut self.conn, r, held).map_err(|e| format!("floor write: {e}"))?;
+            }
         }
         self.wall += started.elapsed();
         self.written += rows.len();
@@ -141,6 +168,41 @@ struct Rows {
     placed_at: i64,
     delivery: String,
     digest: String,
+    /// What a held order writes besides.
+    held: Option<Held>,
+}
+
+/// The rows of a hold: its own, the two notices (then their outcomes), the original order written again
+/// with the duplicate noted, and three history rows more (matched, the original's duplicate, held) and two
+/// for the outcomes.
+struct Held {
+    hold_id: String,
+    hold_json: String,
+    notices: [(String, String); 2],
+    original_key: String,
+    original_json: String,
+    history_json: String,
+}
+
+impl Held {
+    fn new(r: &Rows, original_key: String, s: RowSizes) -> Self {
+        let pad = |prefix: &str, len: usize| {
+            let mut text = format!("{prefix}{}:", r.order_key);
+            while text.len() < len {
+                text.push('x');
+            }
+            text
+        };
+        let hold_id = format!("h.{}", r.order_key);
+        Self {
+            notices: ["notice", "staff_new_hold"].map(|kind| (format!("{hold_id}.{kind}"), pad(kind, s.notice_json))),
+            hold_json: pad("hold", s.hold_json),
+            hold_id,
+            original_json: pad(&original_key, s.order_json),
+            original_key,
+            history_json: r.history_json.clone(),
+        }
+    }
 }
 
 impl Rows {
@@ -165,6 +227,7 @@ impl Rows {
             // Numbered like the order key: each row is new, as each of the server's is.
             delivery: format!("generic/{}-{n}", order.id),
             digest: pad("", 64),
+            held: None,
         }
     }
 }
@@ -200,5 +263,65 @@ fn write(conn: &mut Connection, r: &Rows) -> rusqlite::Result<()> {
          ON CONFLICT (id) DO UPDATE SET digest = excluded.digest",
     )?
     .execute(params![r.delivery, r.placed_at / 1_000_000_000, r.digest])?;
+    if let Some(held) = &r.held {
+        for _ in 0..3 {
+            tx.prepare_cached("INSERT INTO history (order_key, at, json) VALUES (?1, ?2, ?3)")?
+                .execute(params![r.order_key, r.placed_at, held.history_json])?;
+        }
+        tx.prepare_cached(
+            "INSERT INTO holds (id, version, state, next_due, created_at, json) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (id) DO UPDATE SET version = excluded.version, state = excluded.state,
+                 next_due = excluded.next_due, created_at = excluded.created_at, json = excluded.json",
+        )?
+        .execute(params![
+            held.hold_id,
+            1,
+            "held",
+            r.placed_at + DAY,
+            r.placed_at,
+            held.hold_json
+        ])?;
+        for (id, json) in &held.notices {
+            notice(&tx, id, 1, "pending", r.placed_at, json)?;
+        }
+        // The original takes the duplicate: its row written again (same payload, new version).
+        tx.prepare_cached(
+            "INSERT INTO orders (key, version, json, raw, number) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (key) DO UPDATE SET version = excluded.version, json = excluded.json, raw = excluded.raw,
+                 number = excluded.number",
+        )?
+        .execute(params![
+            held.original_key,
+            2,
+            held.original_json,
+            r.raw,
+            Option::<String>::None
+        ])?;
+    }
     tx.commit()
 }
+
+/// The two notices sent: each written again as sent, with a history row, in one transaction.
+fn write_outcomes(conn: &mut Connection, r: &Rows, held: &Held) -> rusqlite::Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    for (id, json) in &held.notices {
+        notice(&tx, id, 2, "sent", r.placed_at, json)?;
+        tx.prepare_cached("INSERT INTO history (order_key, at, json) VALUES (?1, ?2, ?3)")?
+            .execute(params![r.order_key, r.placed_at, held.history_json])?;
+    }
+    tx.commit()
+}
+
+/// The store's statement for a notice.
+fn notice(tx: &Connection, id: &str, version: i64, state: &str, at: i64, json: &str) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO notices (id, version, state, next_attempt_at, json) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (id) DO UPDATE SET version = excluded.version, state = excluded.state,
+             next_attempt_at = excluded.next_attempt_at, json = excluded.json",
+    )?
+    .execute(params![id, version, state, at, json])?;
+    Ok(())
+}
+
+/// A day in the store's time keys (nanoseconds).
+const DAY: i64 = 86_400 * 1_000_000_000;

@@ -225,8 +225,21 @@ async fn all(args: AllArgs) -> Result<(), String> {
     let bare8 = bare(&distinct, 8).await?;
 
     // Half the orders held, each hold mailing the buyer and the staff.
+    // Beside a floor of its own writing the mix's rows: how far the held orders' writes alone pull the
+    // rate down is the mix's ceiling.
     let mix = orders.with_duplicates("mix", args.orders, 400);
-    let dup8 = ingest(&binary, &work.path().join("mix"), &mix, 8, "info").await?;
+    let mut mix_floor: Option<floor::Floor> = None;
+    let mix_floor_db = work.path().join("mix-floor.db");
+    let dup8 = ingest_beside_floor(
+        &binary,
+        &work.path().join("mix"),
+        &mix,
+        8,
+        &mut mix_floor,
+        &mix_floor_db,
+    )
+    .await?;
+    let mix_floor = mix_floor.ok_or("the mix's floor never ran")?.result();
 
     // Peak memory under many connections.
     let c64 = ingest(&binary, &work.path().join("c64"), &distinct, 64, "info").await?;
@@ -260,6 +273,7 @@ async fn all(args: AllArgs) -> Result<(), String> {
         c64,
         dup64,
         floor,
+        mix_floor,
         growth,
         backlog_held: made.held,
         sweeps,

@@ -12,6 +12,8 @@ use serde_json::Value;
 pub struct Order {
     pub id: String,
     pub body: Vec<u8>,
+    /// The second order of a pair: the server holds it.
+    pub duplicate: bool,
 }
 
 pub struct Orders {
@@ -66,6 +68,7 @@ impl Orders {
         Order {
             id: format!("msg_{order_id}"),
             body: serde_json::to_vec(&o).expect("JSON always serialises"),
+            duplicate: false,
         }
     }
 
@@ -94,7 +97,9 @@ impl Orders {
             for b in first..first + pairs {
                 if out.len() < count {
                     let placed = first_placed(now, b, count) + SignedDuration::from_mins(5);
-                    out.push(self.order(tag, out.len(), b, placed));
+                    let mut second = self.order(tag, out.len(), b, placed);
+                    second.duplicate = true;
+                    out.push(second);
                 }
             }
             buyer += pairs;
