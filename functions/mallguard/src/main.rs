@@ -4,6 +4,7 @@
 mod args;
 mod cli;
 mod local;
+mod log_writer;
 mod send;
 mod serve;
 mod staff;
@@ -16,8 +17,11 @@ use clap::Parser;
 /// one writer and a few readers at once, so more threads would only hold memory.
 const BLOCKING_THREADS: usize = 16;
 
-/// Log lines that may wait for the log thread before a request waits for it.
-const LOG_LINES_WAITING: usize = 2_048;
+/// How long the log's thread lets lines gather after the first before it writes them.
+const LOG_GATHER: std::time::Duration = std::time::Duration::from_millis(5);
+
+/// The bytes of log lines that may wait for the log's thread; a line beyond them is written in place.
+const LOG_BUFFER_BYTES: usize = 256 * 1024;
 
 fn main() -> std::process::ExitCode {
     fewer_allocator_arenas();
@@ -55,17 +59,20 @@ async fn run() -> std::process::ExitCode {
     // Logs go to stderr so that what a command prints (a banner, a table, a timeline) stays clean, and
     // carry colour only on a terminal.
     let colour = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    // A thread of its own writes the lines, so a request never waits for its log line's write: at the
-    // default level every order logs one, which cost some 5 % of the server's throughput written in place.
-    // Never lossy: should the thread fall behind, a request waits rather than a line being dropped. The
-    // guard writes what is left when it is dropped, before the program ends or prints its error.
-    let (writer, written) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .lossy(false)
-        // A few thousand lines at most wait for the thread (its default, 128,000, held 5 MB more under a
-        // burst of held orders at concurrency 64).
-        .buffered_lines_limit(LOG_LINES_WAITING)
-        .thread_name("mallguard-log")
-        .finish(std::io::stderr());
+    // A thread of its own writes the lines, gathered, so a request neither waits for its line's write nor
+    // wakes a thread for each line (see `log_writer`). Never lossy; what waits is written before the
+    // program ends or prints its error (the guard).
+    let gathering = log_writer::Gathering {
+        every: LOG_GATHER,
+        limit: LOG_BUFFER_BYTES,
+    };
+    let (writer, written) = match log_writer::gathered(Box::new(std::io::stderr()), gathering, "mallguard-log") {
+        Ok(gathered) => gathered,
+        Err(err) => {
+            eprintln!("error: cannot start the log's thread: {err}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
