@@ -102,3 +102,19 @@ async fn a_commit_that_finds_the_file_locked_waits_for_the_lock() {
     waiting.await.unwrap().expect("committed once the lock went");
     assert!(store.order(&order("L-1").order_ref).await.unwrap().is_some());
 }
+
+/// Commits that become ready together, as the outcomes of the mails one request sent together, share one
+/// transaction even when nothing holds the writer.
+#[tokio::test]
+async fn commits_ready_at_the_same_moment_share_a_transaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("mallguard.db")).unwrap();
+    let before = store.transactions();
+    let (a, b) = tokio::join!(store.commit(new_order("T-1")), store.commit(new_order("T-2")));
+    a.unwrap();
+    b.unwrap();
+    assert_eq!(store.transactions() - before, 1, "two commits, one transaction");
+    for id in ["T-1", "T-2"] {
+        assert!(store.order(&order(id).order_ref).await.unwrap().is_some(), "{id}");
+    }
+}
