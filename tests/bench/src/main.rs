@@ -212,34 +212,27 @@ async fn all(args: AllArgs) -> Result<(), String> {
     };
     let due_at = Instant::now() + Duration::from_secs(5 * 60 + 5);
 
-    // Ingest of distinct orders at concurrency 1 and 8, at the default log level, each slice by slice
-    // in turn with the floor writing the same orders' rows.
+    // Ingest of distinct orders at concurrency 1, slice by slice in turn with the floor writing the same
+    // orders' rows; then the runs at concurrency 8 side by side (see `at_eight`).
     let distinct = orders.distinct("distinct", args.orders);
-    let mut floor: Option<floor::Floor> = None;
-    let floor_db = work.path().join("floor.db");
-    let c1 = ingest_beside_floor(&binary, &work.path().join("c1"), &distinct, 1, &mut floor, &floor_db).await?;
-    let c8 = ingest_beside_floor(&binary, &work.path().join("c8"), &distinct, 8, &mut floor, &floor_db).await?;
-    let floor = floor.ok_or("the floor never ran")?.result();
-    let c8_warn = ingest(&binary, &work.path().join("c8-warn"), &distinct, 8, "warn").await?;
-    let bare1 = bare(&distinct, 1).await?;
-    let bare8 = bare(&distinct, 8).await?;
-
-    // Half the orders held, each hold mailing the buyer and the staff.
-    // Beside a floor of its own writing the mix's rows: how far the held orders' writes alone pull the
-    // rate down is the mix's ceiling.
     let mix = orders.with_duplicates("mix", args.orders, 400);
+    let mut floor: Option<floor::Floor> = None;
     let mut mix_floor: Option<floor::Floor> = None;
-    let mix_floor_db = work.path().join("mix-floor.db");
-    let dup8 = ingest_beside_floor(
+    let c1 = ingest_beside_floor(
         &binary,
-        &work.path().join("mix"),
-        &mix,
-        8,
-        &mut mix_floor,
-        &mix_floor_db,
+        &work.path().join("c1"),
+        &distinct,
+        1,
+        &mut floor,
+        &work.path().join("floor.db"),
     )
     .await?;
+    let eight = at_eight(&binary, work.path(), (&distinct, &mix), &mut floor, &mut mix_floor).await?;
+    let (c8, c8_warn, dup8) = (eight.distinct, eight.warn, eight.mix);
+    let floor = floor.ok_or("the floor never ran")?.result();
     let mix_floor = mix_floor.ok_or("the mix's floor never ran")?.result();
+    let bare1 = bare(&distinct, 1).await?;
+    let bare8 = bare(&distinct, 8).await?;
 
     // Peak memory under many connections.
     let c64 = ingest(&binary, &work.path().join("c64"), &distinct, 64, "info").await?;
@@ -399,28 +392,105 @@ async fn ingest_beside_floor(
         "ingest: {} orders at concurrency {concurrency}, slice by slice beside the floor",
         orders.len()
     ));
-    let server = Server::mallguard(binary, data, &[], "info")?;
-    let load = Load::new(&server.url, Some(server::generic_secret(data)?), concurrency);
-    let slice = orders.len().div_ceil(SLICES).max(1);
-    let mut total = LoadResult::default();
-    let mut cpu = 0;
-    for part in orders.chunks(slice) {
-        let before = server.cpu_ticks()?;
-        let r = load.post(part, SIGN_BATCH).await;
-        cpu += server.cpu_ticks()? - before;
+    let mut side = Sliced::start(binary, data, concurrency, "info")?;
+    for part in orders.chunks(orders.len().div_ceil(SLICES).max(1)) {
+        side.slice(part, Some((floor, floor_db))).await?;
+    }
+    side.finish()
+}
+
+/// What the runs at concurrency 8 measure together.
+struct AtEight {
+    distinct: report::Run,
+    warn: report::Run,
+    mix: report::Run,
+}
+
+/// The distinct orders at the default log level and at `warn`, and the duplicate mix, all at concurrency
+/// 8, a slice of each in turn, the default-level run and the mix each beside a floor of its own: on a
+/// shared machine the speed drifts by the minute, and the ratios between them (the floor's share, the log
+/// level's cost, the mix's rate) are only fair when all of them see the same weather.
+async fn at_eight(
+    binary: &Path,
+    work: &Path,
+    (distinct, mix): (&[Order], &[Order]),
+    floor: &mut Option<floor::Floor>,
+    mix_floor: &mut Option<floor::Floor>,
+) -> Result<AtEight, String> {
+    say(format!(
+        "ingest at concurrency 8: {} distinct orders (log level info, beside the floor), the same at warn, \
+         {} of the duplicate mix (beside a floor of its own), slice by slice in turn",
+        distinct.len(),
+        mix.len()
+    ));
+    let mut plain = Sliced::start(binary, &work.join("c8"), 8, "info")?;
+    let mut quiet = Sliced::start(binary, &work.join("c8-warn"), 8, "warn")?;
+    let mut held = Sliced::start(binary, &work.join("mix"), 8, "info")?;
+    let (floor_db, mix_floor_db) = (work.join("floor.db"), work.join("mix-floor.db"));
+    let distinct_parts = distinct.chunks(distinct.len().div_ceil(SLICES).max(1));
+    let mix_parts = mix.chunks(mix.len().div_ceil(SLICES).max(1));
+    for (d, m) in distinct_parts.zip(mix_parts) {
+        plain.slice(d, Some((floor, &floor_db))).await?;
+        quiet.slice(d, None).await?;
+        held.slice(m, Some((mix_floor, &mix_floor_db))).await?;
+    }
+    Ok(AtEight {
+        distinct: plain.finish()?,
+        warn: quiet.finish()?,
+        mix: held.finish()?,
+    })
+}
+
+/// One `mallguard serve` taking orders slice by slice, its CPU counted only while a slice is posted.
+struct Sliced {
+    server: Server,
+    load: Load,
+    data: std::path::PathBuf,
+    concurrency: usize,
+    total: LoadResult,
+    cpu: u64,
+}
+
+impl Sliced {
+    fn start(binary: &Path, data: &Path, concurrency: usize, log: &str) -> Result<Self, String> {
+        let server = Server::mallguard(binary, data, &[], log)?;
+        let load = Load::new(&server.url, Some(server::generic_secret(data)?), concurrency);
+        Ok(Self {
+            server,
+            load,
+            data: data.to_owned(),
+            concurrency,
+            total: LoadResult::default(),
+            cpu: 0,
+        })
+    }
+
+    /// Posts `part`, then has the floor, if any, write the same orders' rows (opened on the first slice,
+    /// with the row sizes of what the server stored by then).
+    async fn slice(&mut self, part: &[Order], floor: Option<(&mut Option<floor::Floor>, &Path)>) -> Result<(), String> {
+        let before = self.server.cpu_ticks()?;
+        let r = self.load.post(part, SIGN_BATCH).await;
+        self.cpu += self.server.cpu_ticks()? - before;
         check(&r, "ingest")?;
-        total.merge(r);
+        self.total.merge(r);
+        let Some((floor, floor_db)) = floor else {
+            return Ok(());
+        };
         if floor.is_none() {
-            let sizes = floor::RowSizes::of(&server::database(data)).unwrap_or_default();
+            let sizes = floor::RowSizes::of(&server::database(&self.data)).unwrap_or_default();
             *floor = Some(floor::Floor::open(floor_db, sizes)?);
         }
         if let Some(f) = floor.as_mut() {
             f.write(part)?;
         }
+        Ok(())
     }
-    let rss = server.peak_rss_kb()?;
-    server.stop();
-    Ok(report::Run::new(concurrency, total, cpu, rss))
+
+    fn finish(self) -> Result<report::Run, String> {
+        let rss = self.server.peak_rss_kb()?;
+        self.server.stop();
+        Ok(report::Run::new(self.concurrency, self.total, self.cpu, rss))
+    }
 }
 
 /// How many slices an ingest run is cut into to alternate with the floor.

@@ -617,9 +617,6 @@ impl Mallguard {
         (delivered.sent, delivered.failed + delivered.left)
     }
 
-    /// Sends notices within `within` and records each outcome. In the sweep each is leased just before its
-    /// own send, from the clock's now, so a lease taken at the sweep's start cannot lapse while the notice
-    /// waits for its turn and another sweep send it too; one somebody else has taken meanwhile is theirs.
     /// Whether `notice` asks the buyer about a hold that is no longer held.
     async fn settled_meanwhile(&self, notice: &Notice) -> bool {
         if !matches!(notice.kind, NoticeKind::Notice | NoticeKind::Reminder) {
@@ -655,6 +652,10 @@ impl Mallguard {
         }
     }
 
+    /// Sends notices within `within` and records each outcome. In the sweep, one after another, each leased
+    /// just before its own send, from the clock's now, so a lease taken at the sweep's start cannot lapse while
+    /// the notice waits for its turn and another sweep send it too; one somebody else has taken meanwhile is
+    /// theirs. In a request, together (see below); the staff alerts a failure raises go out after them.
     async fn deliver_within(&self, notices: Vec<Notice>, within: Within) -> Delivered {
         let mut delivered = Delivered::default();
         if within.sweep {
