@@ -161,3 +161,42 @@ fn cut_off(mut stream: &TcpStream) -> bool {
     stream.set_nonblocking(true).unwrap();
     !matches!(stream.read(&mut [0u8; 64]), Err(e) if e.kind() == ErrorKind::WouldBlock)
 }
+
+/// Webhooks are worked on a few at a time (each holds an order and its mails in memory): one more waits
+/// for a turn, and the pages of the buyer and the staff do not wait behind them.
+#[tokio::test]
+async fn beyond_the_webhook_limit_a_webhook_waits_its_turn_and_pages_do_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut env = LIMITS.to_vec();
+    env.push(("MALLGUARD_MAX_WEBHOOKS", "1"));
+    let (_server, url) = start_with_env(&dir.path().join(".mallguard"), &env);
+
+    // A webhook whose body stops halfway holds the only turn until the request timeout (2 s) ends it.
+    let mut holding = connect(&url);
+    holding
+        .write_all(b"POST /webhooks/generic HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n{\"order")
+        .unwrap();
+    // Time for the server to start on it (the turn is taken before the body is read).
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let mut waiting = connect(&url);
+    waiting
+        .write_all(
+            b"POST /webhooks/generic HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
+        )
+        .unwrap();
+    let index = reqwest::get(format!("{url}/")).await.unwrap();
+    assert_eq!(index.status(), 200, "a page is served while the webhook waits");
+    assert!(!cut_off(&waiting), "the second webhook waits for the first's turn");
+    waiting.set_nonblocking(false).unwrap();
+
+    let (held, answered) =
+        tokio::task::spawn_blocking(move || (read_until_closed(&mut holding), read_until_closed(&mut waiting)))
+            .await
+            .unwrap();
+    let held = held.unwrap_or_else(|e| panic!("the stalled webhook: {e}"));
+    assert!(held.starts_with("HTTP/1.1 408"), "{held}");
+    let answered = answered.unwrap_or_else(|e| panic!("the waiting webhook: {e}"));
+    // Unsigned: refused, but answered once the turn was free.
+    assert!(answered.starts_with("HTTP/1.1 401"), "{answered}");
+}
