@@ -33,6 +33,10 @@ pub struct IngestConfig {
     pub secrets: WebhookSecrets,
     pub max_body: usize,
     pub tolerance: SignedDuration,
+    /// How many signed orders are worked on at once (None: no bound; a Lambda invocation has one). Each
+    /// holds an order and its mails in memory; more wait their turn. A turn is taken only once the body is
+    /// read and its signature verified, so a slow or unsigned sender never holds one.
+    pub at_once: Option<usize>,
 }
 
 impl IngestConfig {
@@ -41,6 +45,7 @@ impl IngestConfig {
             secrets,
             max_body: DEFAULT_MAX_BODY,
             tolerance: DEFAULT_TOLERANCE,
+            at_once: None,
         }
     }
 }
@@ -49,6 +54,8 @@ impl IngestConfig {
 struct AppState {
     app: Mallguard,
     config: std::sync::Arc<IngestConfig>,
+    /// The turns of [`IngestConfig::at_once`], shared by every request.
+    turns: Option<std::sync::Arc<tokio::sync::Semaphore>>,
 }
 
 /// The ingest routes over injected use cases: the same router serves Lambda and the local program.
@@ -59,6 +66,9 @@ pub fn router(app: Mallguard, config: IngestConfig) -> Router {
         .layer(DefaultBodyLimit::max(limit))
         .with_state(AppState {
             app,
+            turns: config
+                .at_once
+                .map(|n| std::sync::Arc::new(tokio::sync::Semaphore::new(n))),
             config: std::sync::Arc::new(config),
         })
 }
@@ -166,6 +176,11 @@ async fn receive(
         state.app.now(),
         state.config.tolerance,
     )?;
+    // Never closed: the semaphore lives as long as the router.
+    let _turn = match &state.turns {
+        Some(turns) => turns.acquire().await.ok(),
+        None => None,
+    };
     let order = match malls::parse(source, &headers, &raw) {
         Ok(Parsed::Order(order)) => *order,
         Ok(Parsed::Ignored(topic)) => {

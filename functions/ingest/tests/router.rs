@@ -119,3 +119,82 @@ async fn a_signed_body_that_is_not_an_object_or_not_utf8_is_refused_not_quaranti
         }
     }
 }
+
+fn signed_as(id: &str, body: &[u8]) -> Request<Body> {
+    let timestamp: Timestamp = "2026-11-23T03:10:00Z".parse().unwrap();
+    let signature = mallguard_malls::generic::sign(SECRET, id, timestamp.as_second(), body);
+    Request::post("/webhooks/generic")
+        .header("webhook-id", id)
+        .header("webhook-timestamp", timestamp.as_second().to_string())
+        .header("webhook-signature", signature)
+        .body(Body::from(body.to_vec()))
+        .unwrap()
+}
+
+/// With one turn, a signed order waits while another is worked on (here a held order whose mail service
+/// hangs until the request's send budget ends), while an unsigned request is refused at once: a turn is
+/// taken only after the signature is verified.
+#[tokio::test(start_paused = true)]
+async fn signed_orders_take_turns_and_an_unsigned_request_never_waits_for_one() {
+    let mailer = Arc::new(RecordingMailer::default());
+    let app = Mallguard::new(
+        Arc::new(mallguard_domain::testing::MemoryStore::default()),
+        mailer.clone(),
+        Arc::new(ManualClock::at("2026-11-23T03:10:00Z")),
+        settings(),
+    );
+    let secrets = WebhookSecrets::new(Default::default(), vec![SECRET.into()]).unwrap();
+    let router = mallguard_ingest::router(
+        app,
+        IngestConfig {
+            at_once: Some(1),
+            ..IngestConfig::new(secrets)
+        },
+    );
+    let first = router
+        .clone()
+        .oneshot(signed_as(
+            "msg_first",
+            include_bytes!("../../../events/generic/order.json"),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(first.status(), 200);
+
+    mailer.hang(true);
+    let done = Arc::new(std::sync::Mutex::new(Vec::<&str>::new()));
+    let post = |name: &'static str, request: Request<Body>| {
+        let (router, done) = (router.clone(), done.clone());
+        tokio::spawn(async move {
+            let status = router.oneshot(request).await.unwrap().status().as_u16();
+            done.lock().unwrap().push(name);
+            status
+        })
+    };
+    let held = post(
+        "held",
+        signed_as(
+            "msg_held",
+            include_bytes!("../../../events/generic/order-duplicate.json"),
+        ),
+    );
+    tokio::task::yield_now().await;
+    let waiting = post(
+        "waiting",
+        signed_as(
+            "msg_other",
+            include_bytes!("../../../events/generic/order-unrelated.json"),
+        ),
+    );
+    let unsigned = post(
+        "unsigned",
+        Request::post("/webhooks/generic")
+            .body(Body::from(
+                &include_bytes!("../../../events/generic/order-unrelated.json")[..],
+            ))
+            .unwrap(),
+    );
+    assert_eq!(unsigned.await.unwrap(), 401);
+    assert_eq!((held.await.unwrap(), waiting.await.unwrap()), (200, 200));
+    assert_eq!(*done.lock().unwrap(), ["unsigned", "held", "waiting"]);
+}

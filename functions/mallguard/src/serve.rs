@@ -25,11 +25,11 @@ const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// The most connections served at once; more wait in the listen backlog until one closes.
 const MAX_CONNECTIONS: usize = 512;
-/// The most webhook requests worked on at once; more wait for one to finish (their wait counts toward the
-/// request timeout). Each holds an order, its mails and its writes in memory: unbounded, 64 connections
-/// posting held orders at once took the program past 40 MB, where 16 at a time keep it under 30 MB with
-/// the same throughput (two cores are busy either way). The buyer's page and the console do not wait
-/// behind webhooks.
+/// The most signed orders worked on at once; more wait for a turn (their wait counts toward the request
+/// timeout). Each holds an order, its mails and its writes in memory: unbounded, 64 connections posting held
+/// orders at once took the program past 40 MB, where 16 at a time keep it under 30 MB with the same
+/// throughput (two cores are busy either way). A turn is taken once the body is read and its signature
+/// verified, so slow or unsigned senders hold none, and pages never wait for one.
 const MAX_WEBHOOKS: usize = 16;
 /// How long Ctrl-C waits for the requests in flight to finish.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -141,9 +141,12 @@ pub async fn serve(shop: &ShopArgs, args: ServeArgs) -> CliResult<ExitCode> {
         .join(", ");
     let router = axum::Router::new()
         .route("/", axum::routing::get(index))
-        .merge(at_most(
-            limits.max_webhooks,
-            mallguard_ingest::router(app.clone(), IngestConfig::new(webhooks)),
+        .merge(mallguard_ingest::router(
+            app.clone(),
+            IngestConfig {
+                at_once: Some(limits.max_webhooks),
+                ..IngestConfig::new(webhooks)
+            },
         ))
         .merge(mallguard_respond::router(app.clone()))
         .merge(mallguard_console::router(
@@ -308,21 +311,6 @@ async fn run(listener: TcpListener, router: axum::Router, limits: Limits, stop: 
             tracing::warn!("requests still in flight after {} s; stopping anyway", SHUTDOWN_GRACE.as_secs());
         }
     }
-}
-
-/// `router` working on at most `n` requests at once; the others wait their turn.
-fn at_most(n: usize, router: axum::Router) -> axum::Router {
-    let turns = Arc::new(tokio::sync::Semaphore::new(n));
-    router.layer(axum::middleware::from_fn(
-        move |request: axum::extract::Request, next: axum::middleware::Next| {
-            let turns = Arc::clone(&turns);
-            async move {
-                // Never closed: the semaphore lives as long as the router.
-                let _turn = turns.acquire_owned().await;
-                next.run(request).await
-            }
-        },
-    ))
 }
 
 /// `GET /`: what this server is, for whoever opens its address in a browser.

@@ -670,7 +670,7 @@ impl Mallguard {
         // A request's mails (a hold's notice and the staff's copy, say) go out together, and their outcomes
         // are recorded together: the mall waits for the slowest send, not for the sum of them, and a store
         // that commits concurrent writes as one (the embedded one does) records them in one transaction.
-        // Each outcome is still its own write, conditional on its own notice, so none waits for another.
+        // Each outcome is still its own write, conditional on its own notice, so one's conflict undoes no other.
         let mut round = notices;
         while !round.is_empty() {
             let outcomes = futures_util::future::join_all(round.into_iter().map(|n| self.deliver_one(n, within))).await;
