@@ -779,10 +779,16 @@ pub const VARIANT_KANJI: [(char, char); 62] = [
 
 /// The standard form of an old or variant kanji ([`VARIANT_KANJI`]); any other character as it is.
 pub fn standard_kanji(c: char) -> char {
-    VARIANT_KANJI
-        .iter()
-        .find_map(|&(variant, standard)| (variant == c).then_some(standard))
-        .unwrap_or(c)
+    // Asked of every character of every name and address: a binary search, not a walk through the table.
+    static SORTED: std::sync::LazyLock<Vec<(char, char)>> = std::sync::LazyLock::new(|| {
+        let mut sorted = VARIANT_KANJI.to_vec();
+        sorted.sort_unstable();
+        sorted
+    });
+    match SORTED.binary_search_by_key(&c, |&(variant, _)| variant) {
+        Ok(at) => SORTED[at].1,
+        Err(_) => c,
+    }
 }
 
 /// Dashes, hyphens, minus signs and rules that people (or IMEs) put between address or phone number groups.
@@ -1586,6 +1592,8 @@ mod tests {
     fn variant_table_maps_each_variant_to_a_different_standard_character() {
         for (variant, standard) in VARIANT_KANJI {
             assert_ne!(variant, standard);
+            assert_eq!(standard_kanji(variant), standard, "{variant}");
+            assert_eq!(standard_kanji(standard), standard, "{standard}");
             assert!(
                 !VARIANT_KANJI.iter().any(|(v, _)| *v == standard),
                 "{standard} is itself a variant"

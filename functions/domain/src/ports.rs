@@ -175,6 +175,14 @@ pub enum CommitError {
 pub trait Commit: Send + Sync {
     /// Writes the batch atomically, or nothing when a condition fails.
     async fn commit(&self, batch: WriteBatch) -> Result<(), CommitError>;
+
+    /// Writes the batch as [`Commit::commit`] does, knowing that other commits of the same request are on
+    /// their way at the same moment (the outcomes of mails sent together): a store that commits
+    /// concurrent writes as one may let them catch up, so they share one transaction. Each batch keeps its
+    /// own conditions and outcome.
+    async fn commit_beside_others(&self, batch: WriteBatch) -> Result<(), CommitError> {
+        self.commit(batch).await
+    }
 }
 
 /// Reads one record by its key: what every use case that settles a hold needs.

@@ -198,8 +198,10 @@ CREATE TABLE IF NOT EXISTS pages (
 /// read under that lock. A commit waits for that connection (behind the commits queued before it) and then
 /// for the file's write lock (held by another process, say) for at most the busy timeout *in all*, counted
 /// from when it was asked: when the store is locked, every waiting request gets `Unavailable` one busy
-/// timeout after it came, together, instead of one busy timeout after the one before it. Reads run on
-/// connections of their own (up to a few, opened as needed): the file is in WAL mode, so they read the
+/// timeout after it came, together, instead of one busy timeout after the one before it. A read by key
+/// takes the writing connection when no commit holds it or waits for it (its page cache holds what it
+/// wrote; a read connection's is emptied by every commit of another connection), and otherwise runs on
+/// a connection of its own (up to a few, opened as needed): the file is in WAL mode, so those read the
 /// last commit while a writer (this process's or another's) holds the write lock, and never queue behind
 /// a commit. A store in memory has one connection for everything (a second would be a second database).
 ///
@@ -329,7 +331,10 @@ impl SqliteStore {
     /// request that was waiting, instead of each waiting its turn for a sync of its own; alone, a batch
     /// commits as before. A batch still in the queue one busy timeout after the call is taken out and
     /// answered `Unavailable`; one taken by a commit always gets that commit's outcome.
-    async fn group_commit(&self, batch: WriteBatch, now: Timestamp) -> Result<bool, StoreError> {
+    ///
+    /// `beside_others`: other commits of the same task come at the same moment (see
+    /// [`Commit::commit_beside_others`]); they are let queue beside this one first.
+    async fn group_commit(&self, batch: WriteBatch, now: Timestamp, beside_others: bool) -> Result<bool, StoreError> {
         let deadline = tokio::time::Instant::now() + self.busy_timeout;
         let (answer, mut outcome) = tokio::sync::oneshot::channel();
         let id = NEXT_COMMIT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -345,8 +350,12 @@ impl SqliteStore {
         // The other futures of this task go first (the outcomes of the mails one request sent together), so
         // their commits queue beside this one and share its transaction, and its sync, instead of each
         // taking the writer in turn. (Woken at once, not as `tokio::task::yield_now` does after the next
-        // poll of the runtime's I/O driver: that is a system call per commit.)
-        YieldOnce(false).await;
+        // poll of the runtime's I/O driver: that is a system call per commit.) Only then: tokio puts a task
+        // that woke itself at the back of its queue and wakes an idle worker thread to take it, two thread
+        // switches a lone commit has no use for.
+        if beside_others {
+            YieldOnce(false).await;
+        }
         loop {
             let writer = tokio::select! {
                 // Another request's commit took this batch along.
@@ -444,10 +453,36 @@ impl SqliteStore {
         let Some(readers) = &self.readers else {
             return self.write(f).await;
         };
+        if let Some(result) = self.read_on_idle_writer(&f) {
+            return result.map_err(|e| e.0);
+        }
         if let Some(result) = readers.read_now(&f) {
             return result.map_err(|e| e.0);
         }
         self.read_on_pool(f).await
+    }
+
+    /// Runs `f` at once on the writing connection when no commit holds it or waits for it; None otherwise,
+    /// or when SQLite would have had to wait (nothing was read then).
+    ///
+    /// A read connection's page cache is emptied whenever another connection has committed since its last
+    /// read, so under a steady flow of orders every read by key fetches each page it touches from the file
+    /// again (a system call and a copy per page); the writer's cache holds the pages it wrote itself. A
+    /// read this short (a few lookups by key) holds a commit that comes meanwhile for less than the commit
+    /// itself takes.
+    fn read_on_idle_writer<T>(&self, f: &impl Fn(&mut Connection) -> Result<T, Error>) -> Option<Result<T, Error>> {
+        if !self.queue.lock().unwrap_or_else(PoisonError::into_inner).is_empty() {
+            return None;
+        }
+        let mut conn = self.writer.try_lock().ok()?;
+        if conn.busy_timeout(Duration::ZERO).is_err() {
+            return None;
+        }
+        // A read that fails leaves nothing behind on the connection: its transaction rolls back on drop.
+        match f(&mut conn) {
+            Err(e) if e.is_busy() => None,
+            result => Some(result),
+        }
     }
 
     /// Runs `f` on a read connection on the blocking pool: for reads that list (the console's tables, the
@@ -1376,7 +1411,18 @@ impl Commit for SqliteStore {
             return Ok(());
         }
         let now = self.clock.now();
-        match self.group_commit(batch, now).await? {
+        match self.group_commit(batch, now, false).await? {
+            true => Ok(()),
+            false => Err(CommitError::Conflict),
+        }
+    }
+
+    async fn commit_beside_others(&self, batch: WriteBatch) -> Result<(), CommitError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let now = self.clock.now();
+        match self.group_commit(batch, now, true).await? {
             true => Ok(()),
             false => Err(CommitError::Conflict),
         }
@@ -1675,6 +1721,34 @@ mod tests {
         conn
     }
 
+    /// A keyed read takes the writing connection when nothing holds it or waits for it (its page cache is
+    /// the one kept warm), a read connection otherwise: while a commit holds the writer, and while commits
+    /// wait for it (a read would hold them up).
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_read_takes_the_idle_writer_and_otherwise_a_read_connection() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("mallguard.db")).unwrap();
+        let on_a_read_connection =
+            || store.read(|conn| Ok(conn.query_row("PRAGMA query_only", [], |r| r.get::<_, bool>(0))?));
+        assert!(!on_a_read_connection().await.unwrap(), "the writer was idle");
+
+        let held = store.writer.try_lock().unwrap();
+        assert!(on_a_read_connection().await.unwrap(), "a commit held the writer");
+        drop(held);
+
+        let (answer, _outcome) = tokio::sync::oneshot::channel();
+        store.queue.lock().unwrap().push(Queued {
+            id: 0,
+            batch: WriteBatch::default(),
+            now: Timestamp::UNIX_EPOCH,
+            deadline: tokio::time::Instant::now(),
+            answer,
+        });
+        assert!(on_a_read_connection().await.unwrap(), "a commit waited for the writer");
+        store.queue.lock().unwrap().clear();
+        assert!(!on_a_read_connection().await.unwrap(), "the writer was idle again");
+    }
+
     /// A keyed read runs in place, on the caller's thread; when SQLite answers busy there (it was told not
     /// to wait), the same read runs again on the blocking pool, where it may wait, and its answer is the
     /// caller's. Any other error is the caller's at once.
@@ -1682,7 +1756,9 @@ mod tests {
     async fn a_read_runs_in_place_and_again_on_the_pool_when_sqlite_would_have_waited() {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(&dir.path().join("mallguard.db")).unwrap();
-        // The first read opens a connection on the pool and leaves it idle.
+        // A commit holds the writer throughout, so the reads take read connections. The first read opens one
+        // on the pool and leaves it idle.
+        let _held = store.writer.try_lock().unwrap();
         store
             .read(|conn| Ok(conn.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?))
             .await

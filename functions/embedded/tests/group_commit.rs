@@ -104,17 +104,30 @@ async fn a_commit_that_finds_the_file_locked_waits_for_the_lock() {
 }
 
 /// Commits that become ready together, as the outcomes of the mails one request sent together, share one
-/// transaction even when nothing holds the writer.
+/// transaction even when nothing holds the writer; a commit not said to have company goes at once, so two
+/// such commits in one task take a transaction each.
 #[tokio::test]
-async fn commits_ready_at_the_same_moment_share_a_transaction() {
+async fn commits_said_to_come_together_share_a_transaction_and_others_do_not_wait() {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&dir.path().join("mallguard.db")).unwrap();
     let before = store.transactions();
-    let (a, b) = tokio::join!(store.commit(new_order("T-1")), store.commit(new_order("T-2")));
+    let (a, b) = tokio::join!(
+        store.commit_beside_others(new_order("T-1")),
+        store.commit_beside_others(new_order("T-2"))
+    );
     a.unwrap();
     b.unwrap();
-    assert_eq!(store.transactions() - before, 1, "two commits, one transaction");
-    for id in ["T-1", "T-2"] {
+    assert_eq!(
+        store.transactions() - before,
+        1,
+        "two commits beside each other, one transaction"
+    );
+    let before = store.transactions();
+    let (a, b) = tokio::join!(store.commit(new_order("T-3")), store.commit(new_order("T-4")));
+    a.unwrap();
+    b.unwrap();
+    assert_eq!(store.transactions() - before, 2, "two lone commits, two transactions");
+    for id in ["T-1", "T-2", "T-3", "T-4"] {
         assert!(store.order(&order(id).order_ref).await.unwrap().is_some(), "{id}");
     }
 }

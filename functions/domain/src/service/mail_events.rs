@@ -199,7 +199,18 @@ impl Mallguard {
 
     /// Commits `batch`; a conflict is reported as contention (what it writes was written by somebody else).
     pub(super) async fn commit_alone(&self, batch: WriteBatch) -> Result<(), ServiceError> {
-        self.store.commit(batch).await.map_err(|e| match e {
+        self.commit_as(batch, false).await
+    }
+
+    /// Commits `batch` as [`Self::commit_alone`] does; `beside_others`: other commits of the same request
+    /// come at the same moment (see [`crate::ports::Commit::commit_beside_others`]).
+    pub(super) async fn commit_as(&self, batch: WriteBatch, beside_others: bool) -> Result<(), ServiceError> {
+        let committed = if beside_others {
+            self.store.commit_beside_others(batch).await
+        } else {
+            self.store.commit(batch).await
+        };
+        committed.map_err(|e| match e {
             CommitError::Store(err) => ServiceError::Store(err),
             CommitError::Conflict => ServiceError::Contention,
         })

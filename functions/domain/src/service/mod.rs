@@ -661,7 +661,7 @@ impl Mallguard {
         if within.sweep {
             let mut queue: std::collections::VecDeque<Notice> = notices.into();
             while let Some(notice) = queue.pop_front() {
-                let (one, alerts) = self.deliver_one(notice, within).await;
+                let (one, alerts) = self.deliver_one(notice, within, false).await;
                 delivered.absorb(one);
                 queue.extend(alerts);
             }
@@ -673,7 +673,9 @@ impl Mallguard {
         // Each outcome is still its own write, conditional on its own notice, so one's conflict undoes no other.
         let mut round = notices;
         while !round.is_empty() {
-            let outcomes = futures_util::future::join_all(round.into_iter().map(|n| self.deliver_one(n, within))).await;
+            let together = round.len() > 1;
+            let outcomes =
+                futures_util::future::join_all(round.into_iter().map(|n| self.deliver_one(n, within, together))).await;
             round = Vec::new();
             for (one, alerts) in outcomes {
                 delivered.absorb(one);
@@ -684,8 +686,9 @@ impl Mallguard {
     }
 
     /// Sends one notice within `within` and records its outcome; returns what it did and the staff alerts it
-    /// raised (a buyer's notice given up), to be sent next.
-    async fn deliver_one(&self, notice: Notice, within: Within) -> (Delivered, Vec<Notice>) {
+    /// raised (a buyer's notice given up), to be sent next. `together`: other notices of the request go out
+    /// at the same moment, and their outcomes are recorded beside this one's.
+    async fn deliver_one(&self, notice: Notice, within: Within, together: bool) -> (Delivered, Vec<Notice>) {
         let mut delivered = Delivered::default();
         let Some(limit) = within.next_call() else {
             // Not even started once the time is spent: a send cut short might still go out.
@@ -799,10 +802,10 @@ impl Mallguard {
         let recorded = match given_up_hold {
             Some(hold_id) => match self.store.hold(hold_id).await {
                 Ok(Some(hold)) => self.escalate_undeliverable(hold, batch, (notice.kind, how), now).await,
-                Ok(None) => self.commit_alone(batch).await.map(|()| vec![]),
+                Ok(None) => self.commit_as(batch, together).await.map(|()| vec![]),
                 Err(err) => Err(err.into()),
             },
-            None => self.commit_alone(batch).await.map(|()| vec![]),
+            None => self.commit_as(batch, together).await.map(|()| vec![]),
         };
         match recorded {
             Ok(alerts) => (delivered, alerts),
