@@ -542,17 +542,11 @@ fn decode_response<T: DeserializeOwned>(raw: &[u8], response: &str) -> Result<T,
         ParseError::NotJson(message) => ParseError::NotJson(format!("{response}: {message}")),
         other => other,
     })?;
-    let mut deserializer = serde_json::Deserializer::from_slice(raw);
-    serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        let suffix = format!(" at line {} column {}", inner.line(), inner.column());
-        let text = inner.to_string();
-        let message = text.strip_suffix(&suffix).unwrap_or(&text);
-        if path == "." {
-            ParseError::field(response, message)
+    crate::decode_shaped(raw, |path| {
+        if path.is_empty() {
+            response.to_owned()
         } else {
-            ParseError::field(&format!("{response}.{path}"), message)
+            format!("{response}.{path}")
         }
     })
 }

@@ -609,15 +609,7 @@ fn decode_at<T: DeserializeOwned>(raw: &[u8], at: &str) -> Result<T, ParseError>
         Err(e) => return Err(e),
         Ok(()) => {}
     }
-    let mut deserializer = serde_json::Deserializer::from_slice(raw);
-    serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        let suffix = format!(" at line {} column {}", inner.line(), inner.column());
-        let text = inner.to_string();
-        let message = text.strip_suffix(&suffix).unwrap_or(&text);
-        ParseError::field(&join(at, if path == "." { "" } else { &path }), message)
-    })
+    crate::decode_shaped(raw, |path| join(at, path))
 }
 
 /// `at.field`, `at[0]`, or whichever of the two is not empty.
