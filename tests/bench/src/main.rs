@@ -51,6 +51,17 @@ enum Cmd {
         #[arg(long)]
         bins: Option<PathBuf>,
     },
+    /// Distinct orders at one concurrency slice by slice beside the floor, alone: the quick check of the
+    /// floor's share while profiling (`all` measures it with everything else).
+    Floor {
+        #[arg(long, default_value_t = 5_000)]
+        orders: usize,
+        #[arg(long, default_value_t = 1)]
+        concurrency: usize,
+        /// The `mallguard` binary to run (default: the target dir's release build, as it is).
+        #[arg(long)]
+        binary: Option<PathBuf>,
+    },
     /// The cost model: a mix of orders through the use cases on DynamoDB Local, priced per 10,000 orders.
     Cost {
         #[arg(long, default_value_t = 1_000)]
@@ -120,6 +131,11 @@ fn main() -> ExitCode {
             concurrency,
             duplicates,
         } => runtime().block_on(load_by_hand(&url, &data, orders, concurrency, duplicates)),
+        Cmd::Floor {
+            orders,
+            concurrency,
+            binary,
+        } => runtime().block_on(floor_only(orders, concurrency, binary)),
         Cmd::Coldstart { bins } => runtime().block_on(coldstart_only(bins)),
         Cmd::Cost { orders, durations } => runtime().block_on(cost_only(orders, durations)),
     };
@@ -130,6 +146,37 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `mallguard-bench floor`: ingest beside the floor alone; the rates and the ratio on stdout.
+async fn floor_only(count: usize, concurrency: usize, binary: Option<PathBuf>) -> Result<(), String> {
+    let root = root();
+    let binary = binary.unwrap_or_else(|| target_dir(&root).join("release/mallguard"));
+    let work = tempfile::Builder::new()
+        .prefix("mallguard-bench")
+        .tempdir()
+        .map_err(|e| e.to_string())?;
+    let orders = Orders::load(&root)?.distinct("floor", count);
+    let mut floor = None;
+    let run = ingest_beside_floor(
+        &binary,
+        &work.path().join("ingest"),
+        &orders,
+        concurrency,
+        &mut floor,
+        &work.path().join("floor.db"),
+    )
+    .await?;
+    let floor = floor.ok_or("the floor never ran")?.result();
+    println!(
+        "ingest {:.0}/s (p50 {:.2} ms, {:.3} ms CPU a request), floor {:.0}/s: {:.1} % of the floor",
+        run.per_second,
+        run.p50_ms,
+        run.cpu_ms_per_order,
+        floor.per_second(),
+        100.0 * run.per_second / floor.per_second()
+    );
+    Ok(())
 }
 
 /// `mallguard-bench coldstart`: the cold starts alone, as JSON on stdout.
