@@ -40,6 +40,7 @@ pub async fn run_all(store: &dyn Store) {
     a_stale_head_version_conflicts(store).await;
     a_version_mismatch_conflicts_and_any_overwrites(store).await;
     the_snapshot_reads_only_the_window_and_the_keys_asked_for(store).await;
+    a_snapshot_of_many_keys_reads_each_of_them(store).await;
     due_holds_are_held_ones_at_or_before_now_soonest_first(store).await;
     pending_notices_are_due_ones_oldest_first(store).await;
     history_comes_back_in_insertion_order(store).await;
@@ -83,6 +84,7 @@ macro_rules! store_contract {
             a_stale_head_version_conflicts,
             a_version_mismatch_conflicts_and_any_overwrites,
             the_snapshot_reads_only_the_window_and_the_keys_asked_for,
+            a_snapshot_of_many_keys_reads_each_of_them,
             due_holds_are_held_ones_at_or_before_now_soonest_first,
             pending_notices_are_due_ones_oldest_first,
             history_comes_back_in_insertion_order,
@@ -890,6 +892,76 @@ pub async fn the_snapshot_reads_only_the_window_and_the_keys_asked_for(store: &d
         sorted(expected),
         "index entries must be replaced by (key, order), never duplicated, with their new time"
     );
+}
+
+/// A snapshot asked for more keys than one order has (three orders' keys, one of them twice) reads the
+/// entries, the head and the blacklist marks of every one: a store that reads keys a batch at a time
+/// reads every batch.
+pub async fn a_snapshot_of_many_keys_reads_each_of_them(store: &dyn Store) {
+    use crate::blacklist::{BlacklistEntry, BlacklistId, BlacklistWrite};
+    let at = "2026-06-02T00:00:00Z";
+    let orders: Vec<StoredOrder> = ["a", "b", "c"]
+        .iter()
+        .map(|p| stored_order(&format!("c-many-{p}"), at, &format!("contract many keys {p}")))
+        .collect();
+    let mut keys: Vec<IdentityKey> = orders.iter().flat_map(|o| o.identity.keys.clone()).collect();
+    assert!(keys.len() > 8, "more keys than one order has: {}", keys.len());
+    keys.push(keys[0].clone());
+    let last = &orders[2];
+    let listed = BlacklistEntry {
+        id: BlacklistId::for_order(&last.order.order_ref),
+        order: last.order.order_ref.clone(),
+        number: None,
+        keys: last.identity.keys.clone(),
+        reason: "contract".into(),
+        added_by: "ops".into(),
+        added_at: ts(at),
+    };
+    let batch = WriteBatch {
+        index: orders.iter().flat_map(index_entries).collect(),
+        // The heads of the second and third orders' keys move to version 1.
+        heads: orders[1..]
+            .iter()
+            .flat_map(|o| o.identity.keys.iter())
+            .map(|key| Head {
+                key: key.clone(),
+                version: 0,
+            })
+            .collect(),
+        blacklist: vec![BlacklistWrite::Add(listed.clone())],
+        ..WriteBatch::default()
+    };
+    commit_ok(
+        store,
+        batch,
+        "writing three orders' index entries, heads and a blacklist entry",
+    )
+    .await;
+
+    let probe = order("c-many-new").order_ref;
+    let snapshot = store
+        .ingest_snapshot(&probe, &keys, ts("2026-06-01T00:00:00Z"), ts("2026-06-03T00:00:00Z"))
+        .await
+        .expect("reading a snapshot");
+    let expected: Vec<IndexEntry> = orders.iter().flat_map(index_entries).collect();
+    assert_eq!(
+        sorted(snapshot.entries),
+        sorted(expected),
+        "every key's entries, once each"
+    );
+    let first_keys = &orders[0].identity.keys;
+    let heads: Vec<(IdentityKey, u64)> = snapshot.heads.into_iter().map(|h| (h.key, h.version)).collect();
+    let expected: Vec<(IdentityKey, u64)> = keys
+        .iter()
+        .map(|k| (k.clone(), if first_keys.contains(k) { 0 } else { 1 }))
+        .collect();
+    assert_eq!(
+        heads, expected,
+        "one head per key asked for, in the order asked, with its version"
+    );
+    let mut marks: Vec<IdentityKey> = snapshot.blacklisted.into_iter().map(|m| m.key).collect();
+    marks.sort();
+    assert_eq!(marks, listed.keys, "the marks under every listed key asked for");
 }
 
 /// `due_holds` returns held holds whose next due time (reminder, else deadline) is at or before `now`,
