@@ -962,6 +962,13 @@ pub async fn a_snapshot_of_many_keys_reads_each_of_them(store: &dyn Store) {
     let mut marks: Vec<IdentityKey> = snapshot.blacklisted.into_iter().map(|m| m.key).collect();
     marks.sort();
     assert_eq!(marks, listed.keys, "the marks under every listed key asked for");
+
+    // The other checks that run on the same store list the blacklist: it is left as it was.
+    let batch = WriteBatch {
+        blacklist: vec![BlacklistWrite::Remove(listed)],
+        ..WriteBatch::default()
+    };
+    commit_ok(store, batch, "removing the blacklist entry").await;
 }
 
 /// `due_holds` returns held holds whose next due time (reminder, else deadline) is at or before `now`,

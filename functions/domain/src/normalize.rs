@@ -5,6 +5,8 @@
 //! the same thing must come out identical, and different things must stay different. Everything here is
 //! pure and offline.
 
+use std::borrow::Cow;
+
 use unicode_normalization::UnicodeNormalization;
 
 /// Trimmed, lower-cased email (after NFKC, so a 全角 address counts).
@@ -15,7 +17,7 @@ use unicode_normalization::UnicodeNormalization;
 /// `None` when it is not a plausible address: no single `@`, empty local part or domain, a domain without a
 /// dot (or starting or ending with one), or white space inside.
 pub fn email(raw: &str) -> Option<String> {
-    let text = bounded(raw).nfkc().collect::<String>().trim().to_lowercase();
+    let text = nfkc(bounded(raw)).trim().to_lowercase();
     if text.chars().any(char::is_whitespace) {
         return None;
     }
@@ -45,8 +47,8 @@ pub fn email(raw: &str) -> Option<String> {
 /// `None` unless 10 or 11 digits remain, and for placeholders that many customers type: all digits the same
 /// (`000-0000-0000`) or a subscriber part of zeros (six or more trailing zeros, `090-0000-0000`).
 pub fn phone(raw: &str) -> Option<String> {
-    let text: String = bounded(raw)
-        .nfkc()
+    let text: String = nfkc(bounded(raw))
+        .chars()
         .filter(|&c| !is_invisible(c))
         .collect::<String>()
         .to_lowercase();
@@ -159,8 +161,8 @@ fn cut_extension(text: &str) -> (&str, Option<&str>) {
 /// `郵便番号:1234567` or `1234567` (any dash look-alike or white space between the two groups); `None`
 /// for anything else (too few or too many digits, letters), so a malformed code is treated as missing.
 pub fn postal_code(raw: &str) -> Option<String> {
-    let text: String = bounded(raw)
-        .nfkc()
+    let text: String = nfkc(bounded(raw))
+        .chars()
         .filter(|&c| !c.is_whitespace() && !is_invisible(c))
         .collect();
     let text = text.strip_prefix("郵便番号").unwrap_or(&text);
@@ -196,8 +198,8 @@ pub fn postal_code(raw: &str) -> Option<String> {
 /// so `2-21-1 1F` does not become block `2-21-11`.
 pub fn address(parts: &[&str]) -> String {
     let joined = parts.iter().map(|part| bounded(part)).collect::<Vec<_>>().join(" ");
-    let chars: Vec<char> = bounded(&joined)
-        .nfkc()
+    let chars: Vec<char> = nfkc(bounded(&joined))
+        .chars()
         .filter(|&c| !is_invisible(c))
         .map(|c| {
             if c.is_whitespace() || matches!(c, '、' | ',') {
@@ -664,8 +666,8 @@ pub fn name(raw: &str) -> String {
 /// which is also a surname); old
 /// and variant kanji written in their standard form ([`standard_kanji`]).
 pub fn name_words(raw: &str) -> Vec<String> {
-    let text: String = bounded(raw)
-        .nfkc()
+    let text: String = nfkc(bounded(raw))
+        .chars()
         .filter(|&c| !is_invisible(c))
         .map(standard_kanji)
         .collect::<String>()
@@ -1025,6 +1027,17 @@ fn tidy_dashes(chars: &[char]) -> String {
 pub const MAX_FIELD_CHARS: usize = 1_000;
 
 /// The first [`MAX_FIELD_CHARS`] characters of a field.
+/// `text` in Unicode normalisation form KC, borrowed as it is when a quick check finds it in that form
+/// already (most text: ASCII, kana, kanji, half-width digits), so only text that needs it is decomposed
+/// and composed again.
+fn nfkc(text: &str) -> Cow<'_, str> {
+    if unicode_normalization::is_nfkc_quick(text.chars()) == unicode_normalization::IsNormalized::Yes {
+        Cow::Borrowed(text)
+    } else {
+        Cow::Owned(text.nfkc().collect())
+    }
+}
+
 fn bounded(raw: &str) -> &str {
     raw.char_indices()
         .nth(MAX_FIELD_CHARS)
@@ -1034,6 +1047,26 @@ fn bounded(raw: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_already_in_nfkc_is_kept_and_any_other_is_normalised() {
+        for text in [
+            "taro.yamada@example.com",
+            "東京都千代田区千代田1-2-3 メゾン千代田101",
+            "ヤマダ タロウ",
+            "ＴＡＲＯ＠ｅｘａｍｐｌｅ．ｃｏｍ",
+            "千代田１－２－３",
+            "ﾔﾏﾀﾞ ﾀﾛｳ",
+            "㈱山田商店 ㍻",
+            "e\u{301}cole",
+            "\u{FA11}崎",
+            "",
+        ] {
+            let expected: String = text.nfkc().collect();
+            assert_eq!(nfkc(text), expected, "{text:?}");
+            assert_eq!(matches!(nfkc(text), Cow::Borrowed(_)), expected == text, "{text:?}");
+        }
+    }
 
     fn assert_all_equal(variants: &[&[&str]]) {
         let expected = address(variants[0]);
