@@ -373,7 +373,7 @@ impl SqliteStore {
                     .await
                     .unwrap_or_else(|_| Err(StoreError::Unavailable("the store's writer stopped".into())));
             };
-            let group: Vec<Queued> = {
+            let mut group: Vec<Queued> = {
                 let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
                 let n = queue.len().min(GROUP_LIMIT);
                 queue.drain(..n).collect()
@@ -383,23 +383,45 @@ impl SqliteStore {
                 drop(conn);
                 continue;
             }
-            let mut conn = conn;
-            // Right here first: with the lock free, a commit (its WAL frames and one sync) takes a fraction of
-            // a millisecond on a local disk, less than handing it to the blocking pool and back. Commits take
-            // turns, so at most one of the runtime's threads is in one, and the others take its waiting
-            // tasks. Only when another process holds the file does it go where it may wait.
-            let group = match commit_group(&mut conn, group, false) {
-                Ok(committed) => {
-                    self.count_transaction(committed);
-                    continue;
-                }
-                Err(group) => group,
-            };
-            let committed = tokio::task::spawn_blocking(move || commit_group(&mut conn, group, true).unwrap_or(false))
-                .await
-                .map_err(|e| StoreError::Unavailable(format!("the store's worker thread failed: {e}")))?;
-            self.count_transaction(committed);
+            // This batch's own outcome comes back on a channel nobody has polled yet, and the channel the
+            // select above polled is closed first: answered there, it would wake this very task, which tokio
+            // answers, the next time the task waits, by polling it again and waking an idle worker thread to
+            // take it (two thread switches per commit, for nothing).
+            if let Some(own) = group.iter_mut().find(|q| q.id == id) {
+                let (own_answer, own_outcome) = tokio::sync::oneshot::channel();
+                let polled = std::mem::replace(&mut own.answer, own_answer);
+                drop(outcome);
+                drop(polled);
+                self.commit_taken(conn, group).await?;
+                return own_outcome
+                    .await
+                    .unwrap_or_else(|_| Err(StoreError::Unavailable("the store's writer stopped".into())));
+            }
+            // Another commit took this batch before this one got the writer; its outcome is on the way, after
+            // this commit of the batches queued since.
+            self.commit_taken(conn, group).await?;
         }
+    }
+
+    /// Commits `group`, taken from the queue by the holder of the writer `conn`, and answers each batch.
+    ///
+    /// Right here first: with the lock free, a commit (its WAL frames and one sync) takes a fraction of a
+    /// millisecond on a local disk, less than handing it to the blocking pool and back. Commits take turns,
+    /// so at most one of the runtime's threads is in one, and the others take its waiting tasks. Only when
+    /// another process holds the file does it go where it may wait.
+    async fn commit_taken(
+        &self,
+        mut conn: tokio::sync::OwnedMutexGuard<Connection>,
+        group: Vec<Queued>,
+    ) -> Result<(), StoreError> {
+        let committed = match commit_group(&mut conn, group, false) {
+            Ok(committed) => committed,
+            Err(group) => tokio::task::spawn_blocking(move || commit_group(&mut conn, group, true).unwrap_or(false))
+                .await
+                .map_err(|e| StoreError::Unavailable(format!("the store's worker thread failed: {e}")))?,
+        };
+        self.count_transaction(committed);
+        Ok(())
     }
 
     fn count_transaction(&self, committed: bool) {

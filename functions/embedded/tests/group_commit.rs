@@ -131,3 +131,55 @@ async fn commits_said_to_come_together_share_a_transaction_and_others_do_not_wai
         assert!(store.order(&order(id).order_ref).await.unwrap().is_some(), "{id}");
     }
 }
+
+/// Counts the wake-ups of the task polling `inner`.
+struct CountWakes<F> {
+    inner: std::pin::Pin<Box<F>>,
+    wakes: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+struct CountingWaker {
+    task: std::task::Waker,
+    wakes: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl std::task::Wake for CountingWaker {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &std::sync::Arc<Self>) {
+        self.wakes.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.task.wake_by_ref();
+    }
+}
+
+impl<F: std::future::Future> std::future::Future for CountWakes<F> {
+    type Output = F::Output;
+
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<F::Output> {
+        let waker = std::task::Waker::from(std::sync::Arc::new(CountingWaker {
+            task: cx.waker().clone(),
+            wakes: std::sync::Arc::clone(&self.wakes),
+        }));
+        self.inner.as_mut().poll(&mut std::task::Context::from_waker(&waker))
+    }
+}
+
+/// A commit that finds the writer free commits and answers without waking its own task: a task that wakes
+/// itself is polled again by tokio once it next waits, and an idle worker thread is woken to take it.
+#[tokio::test]
+async fn a_lone_commit_never_wakes_its_own_task() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("mallguard.db")).unwrap();
+    let wakes = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    for n in 0..REQUESTS {
+        let commit = CountWakes {
+            inner: Box::pin(store.commit(new_order(&format!("W-{n}")))),
+            wakes: std::sync::Arc::clone(&wakes),
+        };
+        commit.await.unwrap();
+    }
+    assert_eq!(wakes.load(std::sync::atomic::Ordering::SeqCst), 0);
+    assert!(store.order(&order("W-0").order_ref).await.unwrap().is_some());
+}
