@@ -149,6 +149,8 @@ pub struct MemoryStore {
     inner: Mutex<Tables>,
     /// Counts calls, so tests can check how much a use case reads.
     pub calls: std::sync::atomic::AtomicUsize,
+    /// Counts the commits made with [`Commit::commit_beside_others`].
+    pub beside_others: std::sync::atomic::AtomicUsize,
     /// Every batch committed, in order (a batch that conflicted wrote nothing and is not kept), so tests can
     /// check what a use case wrote.
     committed: Mutex<Vec<WriteBatch>>,
@@ -206,6 +208,11 @@ impl MemoryStore {
 
 #[async_trait::async_trait]
 impl Commit for MemoryStore {
+    async fn commit_beside_others(&self, batch: WriteBatch) -> Result<(), CommitError> {
+        self.beside_others.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.commit(batch).await
+    }
+
     async fn commit(&self, batch: WriteBatch) -> Result<(), CommitError> {
         let unwritable = self.unwritable.lock().unwrap().clone();
         if let Some((stored, _)) = batch

@@ -284,11 +284,6 @@ pub(crate) fn decode_shaped<T: DeserializeOwned>(
     raw: &[u8],
     name: impl FnOnce(&str) -> String,
 ) -> Result<T, ParseError> {
-    // Tracking the path slows the decoding of every order; a payload that fails is decoded again with it
-    // (the same bytes fail the same way) only to say where.
-    if let Ok(decoded) = serde_json::from_slice(raw) {
-        return Ok(decoded);
-    }
     let mut deserializer = serde_json::Deserializer::from_slice(raw);
     serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
         let path = e.path().to_string();

@@ -237,6 +237,22 @@ async fn a_forged_link_is_refused_and_an_expired_link_shows_the_outcome() {
     assert_eq!(w.state(&hold).await, HoldState::Held, "an expired link changes nothing");
 }
 
+/// The outcomes of the mails one request sends together (the buyer's notice and the staff's alert of a
+/// new hold) are committed as coming together, so a store that groups concurrent commits records them in
+/// one transaction; the sweep sends one mail after another, and commits each outcome alone.
+#[tokio::test]
+async fn the_outcomes_of_mails_sent_together_are_committed_as_coming_together() {
+    let w = world();
+    let together = || w.store.beside_others.load(std::sync::atomic::Ordering::Relaxed);
+    let hold = w.held_pair().await;
+    assert_eq!(w.mailer.mails().len(), 2);
+    assert_eq!(together(), 2, "the notice's outcome and the alert's");
+    w.clock.set(hold.remind_at.unwrap());
+    assert_eq!(w.app.sweep().await.unwrap().reminded, 1);
+    assert_eq!(w.mails_of(NoticeKind::Reminder).len(), 1);
+    assert_eq!(together(), 2, "the sweep's reminder went alone");
+}
+
 #[tokio::test]
 async fn the_sweep_reminds_at_half_time_and_cancels_at_the_deadline() {
     let w = world();
