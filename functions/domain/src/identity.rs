@@ -260,7 +260,7 @@ impl IdentityHasher {
                 keys.insert(self.key(KeyKind::Phone, &p));
             }
         }
-        // Reading a place is most of the work of an order's keys, and the buyer's own address is the
+        // Reading a place is much of the work of an order's keys, and the buyer's own address is the
         // ship-to more often than not: each place is read once.
         let place = Place::of(&order.ship_to);
         keys.extend(self.address_key(&order.ship_to, place.as_ref()));
