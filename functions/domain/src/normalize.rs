@@ -1026,7 +1026,6 @@ fn tidy_dashes(chars: &[char]) -> String {
 /// it, and every step stays cheap however long a hostile or broken payload's field is.
 pub const MAX_FIELD_CHARS: usize = 1_000;
 
-/// The first [`MAX_FIELD_CHARS`] characters of a field.
 /// `text` in Unicode normalisation form KC, borrowed as it is when a quick check finds it in that form
 /// already (most text: ASCII, kana, kanji, half-width digits), so only text that needs it is decomposed
 /// and composed again.
@@ -1038,6 +1037,7 @@ fn nfkc(text: &str) -> Cow<'_, str> {
     }
 }
 
+/// The first [`MAX_FIELD_CHARS`] characters of a field.
 fn bounded(raw: &str) -> &str {
     raw.char_indices()
         .nth(MAX_FIELD_CHARS)

@@ -424,6 +424,18 @@ impl SqliteStore {
         Ok(())
     }
 
+    /// [`Commit::commit`] (`beside_others`: [`Commit::commit_beside_others`]).
+    async fn commit_as(&self, batch: WriteBatch, beside_others: bool) -> Result<(), CommitError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let now = self.clock.now();
+        match self.group_commit(batch, now, beside_others).await? {
+            true => Ok(()),
+            false => Err(CommitError::Conflict),
+        }
+    }
+
     fn count_transaction(&self, committed: bool) {
         if committed {
             self.transactions.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -1429,25 +1441,11 @@ fn read_quarantined(conn: &Connection) -> Result<Vec<Quarantined>, Error> {
 #[async_trait]
 impl Commit for SqliteStore {
     async fn commit(&self, batch: WriteBatch) -> Result<(), CommitError> {
-        if batch.is_empty() {
-            return Ok(());
-        }
-        let now = self.clock.now();
-        match self.group_commit(batch, now, false).await? {
-            true => Ok(()),
-            false => Err(CommitError::Conflict),
-        }
+        self.commit_as(batch, false).await
     }
 
     async fn commit_beside_others(&self, batch: WriteBatch) -> Result<(), CommitError> {
-        if batch.is_empty() {
-            return Ok(());
-        }
-        let now = self.clock.now();
-        match self.group_commit(batch, now, true).await? {
-            true => Ok(()),
-            false => Err(CommitError::Conflict),
-        }
+        self.commit_as(batch, true).await
     }
 }
 
