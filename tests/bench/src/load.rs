@@ -211,20 +211,31 @@ impl Load {
     }
 
     /// Sends `request` on the worker's connection (a new one if it has none) and reads the answer; a
-    /// connection that failed or that the server closes is dropped.
+    /// connection that failed or that the server closes is dropped. A kept-alive connection the server had
+    /// closed meanwhile (idle too long, say) fails before any byte of an answer: the request goes once more
+    /// on a new connection, as general clients do.
     fn exchange(&self, slot: &mut Option<Connection>, request: &[u8]) -> Result<Answer, String> {
+        let reused = slot.is_some();
+        let answer = match self.send(slot, request) {
+            Err(Failed::ClosedBeforeAnswer(_)) if reused => self.send(slot, request),
+            answer => answer,
+        };
+        answer.map_err(Failed::into_message)
+    }
+
+    fn send(&self, slot: &mut Option<Connection>, request: &[u8]) -> Result<Answer, Failed> {
         if slot.is_none() {
-            *slot = Some(
-                self.connect()
-                    .map_err(|e| format!("cannot connect to {}: {e}", self.authority))?,
-            );
+            let conn = self
+                .connect()
+                .map_err(|e| Failed::Other(format!("cannot connect to {}: {e}", self.authority)))?;
+            *slot = Some(conn);
         }
         let conn = slot.as_mut().expect("connected just above");
-        let answer = conn
-            .stream
-            .write_all(request)
-            .map_err(|e| format!("sending: {e}"))
-            .and_then(|()| read_answer(conn));
+        let answer = match conn.stream.write_all(request) {
+            Ok(()) => read_answer(conn),
+            Err(e) if closed(&e) => Err(Failed::ClosedBeforeAnswer(format!("sending: {e}"))),
+            Err(e) => Err(Failed::Other(format!("sending: {e}"))),
+        };
         if answer.as_ref().map_or(true, |a| a.closing) {
             *slot = None;
         }
@@ -246,21 +257,51 @@ impl Load {
 /// How long a worker waits for a server that stopped answering.
 const TIMEOUT: Duration = Duration::from_secs(60);
 
+/// Why an exchange failed.
+enum Failed {
+    /// The connection was closed or reset before any byte of the answer came.
+    ClosedBeforeAnswer(String),
+    Other(String),
+}
+
+impl Failed {
+    fn into_message(self) -> String {
+        match self {
+            Failed::ClosedBeforeAnswer(e) | Failed::Other(e) => e,
+        }
+    }
+}
+
+/// Whether `e` says the peer closed or reset the connection.
+fn closed(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::{BrokenPipe, ConnectionAborted, ConnectionReset, UnexpectedEof};
+    matches!(
+        e.kind(),
+        BrokenPipe | ConnectionReset | ConnectionAborted | UnexpectedEof
+    )
+}
+
 /// Reads one answer: the head up to its blank line, then `content-length` bytes of body.
-fn read_answer(conn: &mut Connection) -> Result<Answer, String> {
+fn read_answer(conn: &mut Connection) -> Result<Answer, Failed> {
     let head_end = loop {
         if let Some(at) = conn.read.windows(4).position(|w| w == b"\r\n\r\n") {
             break at + 4;
         }
-        fill(conn)?;
+        let nothing_yet = conn.read.is_empty();
+        fill(conn).map_err(|e| match e {
+            Failed::ClosedBeforeAnswer(e) if !nothing_yet => Failed::Other(e),
+            e => e,
+        })?;
     };
-    let head = std::str::from_utf8(&conn.read[..head_end]).map_err(|_| "an answer's head is not UTF-8".to_owned())?;
+    let other = |e: String| Failed::Other(e);
+    let head =
+        std::str::from_utf8(&conn.read[..head_end]).map_err(|_| other("an answer's head is not UTF-8".into()))?;
     let mut lines = head.split("\r\n");
     let status = lines
         .next()
         .and_then(|line| line.split(' ').nth(1))
         .and_then(|code| code.parse::<u16>().ok())
-        .ok_or_else(|| format!("not an HTTP answer: {:?}", &head[..head.len().min(100)]))?;
+        .ok_or_else(|| other(format!("not an HTTP answer: {:?}", &head[..head.len().min(100)])))?;
     let mut length = None;
     let mut closing = false;
     for line in lines {
@@ -273,12 +314,12 @@ fn read_answer(conn: &mut Connection) -> Result<Answer, String> {
         } else if name.eq_ignore_ascii_case("connection") {
             closing = value.eq_ignore_ascii_case("close");
         } else if name.eq_ignore_ascii_case("transfer-encoding") {
-            return Err(format!("a {status} answer came {value}, not with a length"));
+            return Err(other(format!("a {status} answer came {value}, not with a length")));
         }
     }
-    let length = length.ok_or_else(|| format!("a {status} answer without content-length"))?;
+    let length = length.ok_or_else(|| other(format!("a {status} answer without content-length")))?;
     while conn.read.len() < head_end + length {
-        fill(conn)?;
+        fill(conn).map_err(|e| other(e.into_message()))?;
     }
     let body = conn.read[head_end..head_end + length].to_vec();
     conn.read.drain(..head_end + length);
@@ -286,14 +327,17 @@ fn read_answer(conn: &mut Connection) -> Result<Answer, String> {
 }
 
 /// Reads what the socket has into the connection's buffer.
-fn fill(conn: &mut Connection) -> Result<(), String> {
+fn fill(conn: &mut Connection) -> Result<(), Failed> {
     let mut chunk = [0u8; 4096];
     match conn.stream.read(&mut chunk) {
-        Ok(0) => Err("the server closed the connection".to_owned()),
+        Ok(0) => Err(Failed::ClosedBeforeAnswer(
+            "the server closed the connection".to_owned(),
+        )),
         Ok(n) => {
             conn.read.extend_from_slice(&chunk[..n]);
             Ok(())
         }
-        Err(e) => Err(format!("reading: {e}")),
+        Err(e) if closed(&e) => Err(Failed::ClosedBeforeAnswer(format!("reading: {e}"))),
+        Err(e) => Err(Failed::Other(format!("reading: {e}"))),
     }
 }
