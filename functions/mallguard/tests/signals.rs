@@ -4,11 +4,11 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufReader, Read};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{BIN, event};
+use common::{BIN, event, read_banner};
 
 /// Starts the server at `info`, posts one order, sends it `signal` and returns its exit status, what it
 /// printed after the banner and its log.
@@ -23,22 +23,7 @@ fn stopped_by(signal: &str) -> (std::process::ExitStatus, String, String) {
         .spawn()
         .unwrap();
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut url = None;
-    let mut line = String::new();
-    while stdout.read_line(&mut line).unwrap() > 0 {
-        if let Some(rest) = line.trim().strip_prefix("webhooks:") {
-            url = rest
-                .split_whitespace()
-                .next()
-                .and_then(|u| u.strip_suffix("/webhooks/shopify"))
-                .map(str::to_owned);
-        }
-        if line.contains("order-duplicate.json") {
-            break;
-        }
-        line.clear();
-    }
-    let url = url.expect("the banner names the webhooks' URL");
+    let (url, _) = read_banner(&mut stdout);
     let sent = Command::new(BIN)
         .env("MALLGUARD_LOG", "warn")
         .args(["send", &event("generic/order.json"), "--url", &url, "--data"])

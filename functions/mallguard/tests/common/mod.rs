@@ -24,12 +24,18 @@ pub fn spawn(mut command: Command) -> (Server, String, String) {
     let mut child = command.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
     let out = child.stdout.take().unwrap();
     let server = Server(child);
+    let (url, banner) = read_banner(&mut BufReader::new(out));
+    (server, url, banner)
+}
+
+/// Reads a server's banner from its standard output up to the sample commands (what follows stays in
+/// `out`); returns the server's URL and the banner.
+pub fn read_banner(out: &mut impl BufRead) -> (String, String) {
     let mut banner = String::new();
     let mut url = None;
-    for line in BufReader::new(out).lines() {
-        let line = line.unwrap();
+    let mut line = String::new();
+    while out.read_line(&mut line).unwrap() > 0 {
         banner.push_str(&line);
-        banner.push('\n');
         if let Some(rest) = line.trim().strip_prefix("webhooks:") {
             url = rest
                 .split_whitespace()
@@ -40,9 +46,10 @@ pub fn spawn(mut command: Command) -> (Server, String, String) {
         if line.contains("order-duplicate.json") {
             break;
         }
+        line.clear();
     }
     let url = url.unwrap_or_else(|| panic!("no URL in the banner:\n{banner}"));
-    (server, url, banner)
+    (url, banner)
 }
 
 pub fn stdout(output: &Output) -> String {
