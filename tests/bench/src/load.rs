@@ -94,23 +94,26 @@ pub struct Load {
 }
 
 impl Load {
-    /// `secret`: sign with it (None: post unsigned, for the bare server).
-    pub fn new(base_url: &str, secret: Option<String>, concurrency: usize) -> Self {
+    /// `base_url`: `http://host:port` (the load speaks plain HTTP only); `secret`: sign with it (None: post
+    /// unsigned, for the bare server).
+    pub fn new(base_url: &str, secret: Option<String>, concurrency: usize) -> Result<Self, String> {
         let authority = base_url
             .trim_end_matches('/')
             .strip_prefix("http://")
-            .expect("the servers measured speak plain HTTP")
+            .filter(|authority| !authority.is_empty() && !authority.contains('/'))
+            .ok_or_else(|| format!("{base_url:?}: the load posts to http://host:port (plain HTTP, no path)"))?
             .to_owned();
-        Self {
+        Ok(Self {
             authority,
             path: "/webhooks/generic".to_owned(),
             secret,
             connections: (0..concurrency.max(1)).map(|_| Mutex::new(None)).collect(),
-        }
+        })
     }
 
-    /// Posts `orders` in order, batch by batch (each batch finished before the next is signed).
-    pub async fn post(&self, orders: &[Order], batch: usize) -> LoadResult {
+    /// Posts `orders` in order, batch by batch (each batch finished before the next is signed). Blocks: the
+    /// workers are threads of their own, and a caller on the runtime gives up its worker meanwhile.
+    pub fn post(&self, orders: &[Order], batch: usize) -> LoadResult {
         let mut total = LoadResult::default();
         for chunk in orders.chunks(batch.max(1)) {
             total.merge(self.post_batch(chunk));

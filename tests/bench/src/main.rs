@@ -251,8 +251,8 @@ async fn all(args: AllArgs) -> Result<(), String> {
         .with_duplicates("backlog", args.backlog * 2, 400);
     let made = {
         let server = Server::mallguard(&binary, &backlog_data, &["--min-answer-minutes", "5"], "warn")?;
-        let load = Load::new(&server.url, Some(server::generic_secret(&backlog_data)?), 8);
-        let r = load.post(&backlog_orders, SIGN_BATCH).await;
+        let load = Load::new(&server.url, Some(server::generic_secret(&backlog_data)?), 8)?;
+        let r = load.post(&backlog_orders, SIGN_BATCH);
         server.stop();
         check(&r, "backlog")?;
         r
@@ -342,8 +342,8 @@ async fn load_by_hand(
     } else {
         orders.distinct(&tag, count)
     };
-    let load = Load::new(url, Some(server::generic_secret(data)?), concurrency);
-    let r = load.post(&orders, SIGN_BATCH).await;
+    let load = Load::new(url, Some(server::generic_secret(data)?), concurrency)?;
+    let r = load.post(&orders, SIGN_BATCH);
     check(&r, "load")?;
     println!(
         "{} orders ({} accepted, {} held) at {:.0}/s, p50 {:.2} ms, p99 {:.2} ms",
@@ -415,9 +415,9 @@ async fn ingest(
         data.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()
     ));
     let server = Server::mallguard(binary, data, &[], log)?;
-    let load = Load::new(&server.url, Some(server::generic_secret(data)?), concurrency);
+    let load = Load::new(&server.url, Some(server::generic_secret(data)?), concurrency)?;
     let cpu = server.cpu_ticks()?;
-    let r = load.post(orders, SIGN_BATCH).await;
+    let r = load.post(orders, SIGN_BATCH);
     let cpu = server.cpu_ticks()? - cpu;
     let rss = server.peak_rss_kb()?;
     server.stop();
@@ -501,7 +501,7 @@ struct Sliced {
 impl Sliced {
     fn start(binary: &Path, data: &Path, concurrency: usize, log: &str) -> Result<Self, String> {
         let server = Server::mallguard(binary, data, &[], log)?;
-        let load = Load::new(&server.url, Some(server::generic_secret(data)?), concurrency);
+        let load = Load::new(&server.url, Some(server::generic_secret(data)?), concurrency)?;
         Ok(Self {
             server,
             load,
@@ -516,7 +516,7 @@ impl Sliced {
     /// with the row sizes of what the server stored by then).
     async fn slice(&mut self, part: &[Order], floor: Option<(&mut Option<floor::Floor>, &Path)>) -> Result<(), String> {
         let before = self.server.cpu_ticks()?;
-        let r = self.load.post(part, SIGN_BATCH).await;
+        let r = self.load.post(part, SIGN_BATCH);
         self.cpu += self.server.cpu_ticks()? - before;
         check(&r, "ingest")?;
         self.total.merge(r);
@@ -550,9 +550,9 @@ async fn bare(orders: &[Order], concurrency: usize) -> Result<report::Run, Strin
         orders.len()
     ));
     let server = Server::bare_axum()?;
-    let load = Load::new(&server.url, None, concurrency);
+    let load = Load::new(&server.url, None, concurrency)?;
     let cpu = server.cpu_ticks()?;
-    let r = load.post(orders, SIGN_BATCH).await;
+    let r = load.post(orders, SIGN_BATCH);
     let cpu = server.cpu_ticks()? - cpu;
     let rss = server.peak_rss_kb()?;
     server.stop();
@@ -565,11 +565,11 @@ async fn growth(binary: &Path, data: &Path, orders: &Orders, count: usize) -> Re
     say(format!("growth: {count} orders into one store, ten slices"));
     let all = orders.distinct("growth", count);
     let server = Server::mallguard(binary, data, &[], "info")?;
-    let load = Load::new(&server.url, Some(server::generic_secret(data)?), 1);
+    let load = Load::new(&server.url, Some(server::generic_secret(data)?), 1)?;
     let mut slices = vec![];
     let size = count.div_ceil(10).max(1);
     for (i, slice) in all.chunks(size).enumerate() {
-        let r = load.post(slice, SIGN_BATCH).await;
+        let r = load.post(slice, SIGN_BATCH);
         check(&r, "growth")?;
         slices.push(report::Slice {
             stored_before: i * size,
