@@ -6,4 +6,4 @@ mod outbox;
 mod store;
 
 pub use outbox::OutboxMailer;
-pub use store::SqliteStore;
+pub use store::{SqliteStore, without_memory_statistics};

@@ -25,6 +25,10 @@ const LOG_BUFFER_BYTES: usize = 256 * 1024;
 
 fn main() -> std::process::ExitCode {
     fewer_allocator_arenas();
+    // SAFETY: first thing in `main`, before any other thread exists or any connection is opened.
+    if !unsafe { mallguard_embedded::without_memory_statistics() } {
+        eprintln!("warning: SQLite had started already; its memory statistics stay on");
+    }
     match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .max_blocking_threads(BLOCKING_THREADS)

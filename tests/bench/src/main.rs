@@ -120,6 +120,9 @@ struct AllArgs {
 }
 
 fn main() -> ExitCode {
+    // The floor runs SQLite as `mallguard` does, with the process-wide setting its `main` makes.
+    // SAFETY: first thing in `main`, before any other thread exists or any connection is opened.
+    let _ = unsafe { mallguard_embedded::without_memory_statistics() };
     let cli = Cli::parse();
     let result = match cli.command {
         Cmd::BareAxum { port } => bare::serve(port),
