@@ -1012,7 +1012,10 @@ fn conditions_hold(tx: &Connection, batch: &WriteBatch) -> Result<bool, Error> {
 }
 
 /// Writes every item of `batch` at `now`; the conditions were checked in the same transaction.
-fn write_batch(tx: &Connection, batch: WriteBatch, now: Timestamp) -> Result<(), Error> {
+///
+/// The batch is left as it came (a payload is taken out of its order while the order's JSON is made, and put
+/// back), so that it can be written again should its transaction be undone.
+fn write_batch(tx: &Connection, batch: &mut WriteBatch, now: Timestamp) -> Result<(), Error> {
     for head in &batch.heads {
         tx.prepare_cached(
             "INSERT INTO heads (key, version) VALUES (?1, ?2)
@@ -1020,8 +1023,12 @@ fn write_batch(tx: &Connection, batch: WriteBatch, now: Timestamp) -> Result<(),
         )?
         .execute(params![head.key.as_str(), version_col(head.version + 1)?])?;
     }
-    for (mut order, _) in batch.orders {
-        let raw = compress(&std::mem::take(&mut order.raw))?;
+    for (order, _) in &mut batch.orders {
+        // The payload goes in its own column, compressed, not in the order's JSON.
+        let payload = std::mem::take(&mut order.raw);
+        let (raw, json) = (compress(&payload), to_json(&*order));
+        order.raw = payload;
+        let (raw, json) = (raw?, json?);
         tx.prepare_cached(
             "INSERT INTO orders (key, version, json, raw, number) VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT (key) DO UPDATE SET version = excluded.version, json = excluded.json, raw = excluded.raw,
@@ -1030,7 +1037,7 @@ fn write_batch(tx: &Connection, batch: WriteBatch, now: Timestamp) -> Result<(),
         .execute(params![
             order.order.order_ref.key(),
             version_col(order.version)?,
-            to_json(&order)?,
+            json,
             raw,
             number_col(&order.order)
         ])?;
@@ -1080,14 +1087,17 @@ fn write_batch(tx: &Connection, batch: WriteBatch, now: Timestamp) -> Result<(),
         tx.prepare_cached("INSERT INTO history (order_key, at, json) VALUES (?1, ?2, ?3)")?
             .execute(params![entry.order.key(), time_key(entry.at), to_json(entry)?])?;
     }
-    for (mut item, _) in batch.quarantine {
-        let raw = compress(&std::mem::take(&mut item.raw))?;
+    for (item, _) in &mut batch.quarantine {
+        let payload = std::mem::take(&mut item.raw);
+        let (raw, json) = (compress(&payload), to_json(&*item));
+        item.raw = payload;
+        let (raw, json) = (raw?, json?);
         tx.prepare_cached(
             "INSERT INTO quarantine (id, received_at, json, raw) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (id) DO UPDATE SET received_at = excluded.received_at, json = excluded.json,
                  raw = excluded.raw",
         )?
-        .execute(params![item.id, time_key(item.received_at), to_json(&item)?, raw])?;
+        .execute(params![item.id, time_key(item.received_at), json, raw])?;
     }
     let seen_at = now.as_second();
     for delivery in &batch.deliveries {
@@ -1246,14 +1256,20 @@ struct Queued {
     answer: tokio::sync::oneshot::Sender<Result<bool, StoreError>>,
 }
 
-/// Commits `group` in one transaction (a lone batch as it is, several each in a savepoint) and answers each
-/// batch; true when it wrote a batch.
+/// Commits `group` in one transaction and answers each batch; true when it wrote a batch.
+///
+/// The batches are written one after the other with no savepoint between them: a batch whose condition broke
+/// writes nothing (conditions are checked before any write), so a savepoint would only serve a statement
+/// failing halfway through a batch, and it costs a copy of every page the batch touches (SQLite's
+/// sub-journal, in memory) plus the allocations for it, for every batch of every group. Should a statement
+/// fail all the same, the transaction is undone and the group written again with a savepoint per batch,
+/// so that only the failing batch fails.
 ///
 /// `wait`: SQLite may wait for another process's lock as long as the most patient batch could (a batch whose
 /// own time is up by then gets the same `Unavailable` as it would alone, a moment later). Without it the
 /// transaction begins now or not at all: the group comes back unanswered when the file is locked, to be
 /// committed where waiting does not hold up other requests.
-fn commit_group(conn: &mut Connection, group: Vec<Queued>, wait: bool) -> Result<bool, Vec<Queued>> {
+fn commit_group(conn: &mut Connection, mut group: Vec<Queued>, wait: bool) -> Result<bool, Vec<Queued>> {
     let left = if wait {
         group
             .iter()
@@ -1263,71 +1279,86 @@ fn commit_group(conn: &mut Connection, group: Vec<Queued>, wait: bool) -> Result
     } else {
         Duration::ZERO
     };
-    // IMMEDIATE takes the write lock before the checks, so no other writer can slip in between the reads of
-    // the versions and the writes that depend on them. Once it is taken nothing else waits for a lock.
-    let began = conn
-        .busy_timeout(left)
-        .and_then(|()| conn.transaction_with_behavior(TransactionBehavior::Immediate))
-        .map_err(Error::from);
-    let tx = match began {
-        Ok(tx) => tx,
+    // None: a statement failed in a group of several, to be written again apart.
+    let together = match begin_immediate(conn, left) {
         Err(e) if !wait && e.is_busy() => return Err(group),
+        Err(e) => Some(Err(e)),
+        Ok(tx) => match write_together(&tx, &mut group) {
+            Ok(written) => Some(
+                tx.commit()
+                    .map(|()| written.into_iter().map(Ok).collect())
+                    .map_err(Error::from),
+            ),
+            // Dropping the transaction undoes it.
+            Err(_) if group.len() > 1 => None,
+            Err(e) => Some(Err(e)),
+        },
+    };
+    let outcomes = match together {
+        Some(outcomes) => outcomes,
+        None => match begin_immediate(conn, left) {
+            Err(e) if !wait && e.is_busy() => return Err(group),
+            Err(e) => Err(e),
+            Ok(tx) => write_apart(tx, &mut group),
+        },
+    };
+    match outcomes {
+        Ok(outcomes) => {
+            let committed = outcomes.iter().any(|o| matches!(o, Ok(true)));
+            for (q, done) in group.into_iter().zip(outcomes) {
+                let _ = q.answer.send(done.map_err(|e| e.0));
+            }
+            Ok(committed)
+        }
         Err(e) => {
             // Nothing of the group was committed: every batch gets the error, not a dropped channel.
             for q in group {
                 let _ = q.answer.send(Err(e.0.clone()));
             }
-            return Ok(false);
-        }
-    };
-    let (work, answers): (Vec<_>, Vec<_>) = group.into_iter().map(|q| ((q.batch, q.now), q.answer)).unzip();
-    let mut outcomes = Vec::with_capacity(work.len());
-    let result = if let [_] = work.as_slice() {
-        // Alone: no savepoint (a broken condition writes nothing; a failed statement rolls the transaction back).
-        (|| -> Result<(), Error> {
-            for (batch, now) in work {
-                if !conditions_hold(&tx, &batch)? {
-                    outcomes.push(Ok(false));
-                    return Ok(());
-                }
-                write_batch(&tx, batch, now)?;
-                outcomes.push(Ok(true));
-            }
-            Ok(tx.commit()?)
-        })()
-    } else {
-        (|| -> Result<(), Error> {
-            let mut tx = tx;
-            for (batch, now) in work {
-                outcomes.push((|| -> Result<bool, Error> {
-                    let sp = tx.savepoint()?;
-                    if !conditions_hold(&sp, &batch)? {
-                        return Ok(false);
-                    }
-                    write_batch(&sp, batch, now)?;
-                    sp.commit()?;
-                    Ok(true)
-                })());
-            }
-            Ok(tx.commit()?)
-        })()
-    };
-    match result {
-        Ok(()) => {
-            let committed = outcomes.iter().any(|o| matches!(o, Ok(true)));
-            for (answer, done) in answers.into_iter().zip(outcomes) {
-                let _ = answer.send(done.map_err(|e| e.0));
-            }
-            Ok(committed)
-        }
-        Err(e) => {
-            // Nothing of the group was committed: every batch gets the error.
-            for answer in answers {
-                let _ = answer.send(Err(e.0.clone()));
-            }
             Ok(false)
         }
     }
+}
+
+/// `BEGIN IMMEDIATE`, waiting up to `left` for another process's lock. IMMEDIATE takes the write lock before
+/// the checks, so no other writer can slip in between the reads of the versions and the writes that depend
+/// on them; once it is taken nothing else waits for a lock.
+fn begin_immediate(conn: &mut Connection, left: Duration) -> Result<Transaction<'_>, Error> {
+    conn.busy_timeout(left)?;
+    Ok(conn.transaction_with_behavior(TransactionBehavior::Immediate)?)
+}
+
+/// Writes each batch of `group` whose conditions hold, in order (each checked after the writes of those
+/// before it): whether each was written. Any failed statement fails the lot (the caller undoes it).
+fn write_together(tx: &Transaction<'_>, group: &mut [Queued]) -> Result<Vec<bool>, Error> {
+    let mut written = Vec::with_capacity(group.len());
+    for q in group.iter_mut() {
+        let holds = conditions_hold(tx, &q.batch)?;
+        if holds {
+            write_batch(tx, &mut q.batch, q.now)?;
+        }
+        written.push(holds);
+    }
+    Ok(written)
+}
+
+/// Writes each batch of `group` in a savepoint of its own and commits: a batch whose statement fails is
+/// undone alone and gets the error, the others are committed.
+fn write_apart(mut tx: Transaction<'_>, group: &mut [Queued]) -> Result<Vec<Result<bool, Error>>, Error> {
+    let mut outcomes = Vec::with_capacity(group.len());
+    for q in group.iter_mut() {
+        outcomes.push((|| -> Result<bool, Error> {
+            let sp = tx.savepoint()?;
+            if !conditions_hold(&sp, &q.batch)? {
+                return Ok(false);
+            }
+            write_batch(&sp, &mut q.batch, q.now)?;
+            sp.commit()?;
+            Ok(true)
+        })());
+    }
+    tx.commit()?;
+    Ok(outcomes)
 }
 
 fn read_order(conn: &Connection, order: &OrderRef) -> Result<Option<StoredOrder>, Error> {

@@ -6,6 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::new_order;
+use mallguard_domain::history::{Event, HistoryEntry};
 use mallguard_domain::ports::CommitError;
 use mallguard_domain::ports::roles::*;
 use mallguard_domain::testing::order;
@@ -54,6 +55,66 @@ async fn commits_waiting_together_share_a_transaction_and_keep_their_own_outcome
     // The first request may commit alone; the rest queued behind the lock and went in together.
     assert!(transactions <= 3, "{REQUESTS} commits took {transactions} transactions");
     assert!(transactions >= 1);
+}
+
+/// A statement failing halfway through one batch of a group (a full disk, say; here a trigger refusing the
+/// batch's history row, written after its order row) fails that batch alone: nothing of it stays, and the
+/// other batches of its transaction commit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_statement_failing_in_one_batch_of_a_group_fails_that_batch_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mallguard.db");
+    let store = SqliteStore::open(&path).unwrap();
+    let before = store.transactions();
+
+    let other = rusqlite::Connection::open(&path).unwrap();
+    other
+        .execute_batch(
+            "CREATE TRIGGER refuse_broken BEFORE INSERT ON history WHEN NEW.order_key LIKE '%F-broken%'
+             BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;",
+        )
+        .unwrap();
+    other.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let with_history = |id: &str| {
+        let mut batch = new_order(id);
+        let stored = &batch.orders[0].0.order;
+        let received = Event::Received {
+            digest: stored.payload_digest.clone(),
+            status: stored.status,
+        };
+        batch
+            .history
+            .push(HistoryEntry::new(&stored.order_ref, stored.placed_at, received));
+        batch
+    };
+    let requests: Vec<_> = (0..REQUESTS)
+        .map(|i| {
+            let (store, batch) = (store.clone(), with_history(&format!("F-{i}")));
+            tokio::spawn(async move { store.commit(batch).await })
+        })
+        .collect();
+    let broken = {
+        let (store, batch) = (store.clone(), with_history("F-broken"));
+        tokio::spawn(async move { store.commit(batch).await })
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    other.execute_batch("COMMIT").unwrap();
+
+    let refused = broken.await.unwrap();
+    assert!(matches!(refused, Err(CommitError::Store(_))), "{refused:?}");
+    for request in requests {
+        request.await.unwrap().expect("every other order commits");
+    }
+    for i in 0..REQUESTS {
+        let id = format!("F-{i}");
+        let stored = order(&id).order_ref;
+        assert!(store.order(&stored).await.unwrap().is_some(), "{id} was stored");
+        assert_eq!(store.history(&stored).await.unwrap().len(), 1, "{id}'s history");
+    }
+    // Its order row was written before its history failed, and went with the rest of it.
+    assert!(store.order(&order("F-broken").order_ref).await.unwrap().is_none());
+    let transactions = store.transactions() - before;
+    assert!(transactions <= 3, "{REQUESTS} commits took {transactions} transactions");
 }
 
 /// With the file's lock free a commit runs where it was asked: the blocking pool's only thread is taken
