@@ -274,9 +274,10 @@ impl SqliteStore {
             conn.pragma_update(None, "wal_autocheckpoint", 0)
                 .map_err(|e| Error::from(e).0)?;
         }
-        // Each batch of a group commit is a savepoint; what it would undo (its sub-journal) spills from
-        // memory into a temporary file past 64 KB, and a file created, written and deleted per commit cost
-        // more than the commit's own writes. A group's pages are few enough to keep in memory.
+        // Should a group commit be written again a savepoint per batch (see `commit_group`), what each would
+        // undo (its sub-journal) would spill from memory into a temporary file past 64 KB, and a file
+        // created, written and deleted per commit cost more than the commit's own writes. A group's pages
+        // are few enough to keep in memory.
         conn.pragma_update(None, "temp_store", "MEMORY")
             .map_err(|e| Error::from(e).0)?;
         let mut store = Self::with_schema(conn)?;
@@ -326,8 +327,8 @@ impl SqliteStore {
 
     /// Commits `batch` (true) or finds its conditions broken (false), together with the other commits
     /// waiting at the same moment: the first to get the writer takes every queued batch and commits them
-    /// in one `BEGIN IMMEDIATE` transaction, each batch in a savepoint of its own, so one batch's broken
-    /// condition or failed statement touches no other. One commit (one WAL sync) then serves every
+    /// in one `BEGIN IMMEDIATE` transaction, so that one batch's broken condition or failed statement
+    /// touches no other (see `commit_group`). One commit (one WAL sync) then serves every
     /// request that was waiting, instead of each waiting its turn for a sync of its own; alone, a batch
     /// commits as before. A batch still in the queue one busy timeout after the call is taken out and
     /// answered `Unavailable`; one taken by a commit always gets that commit's outcome.
