@@ -1025,11 +1025,7 @@ fn write_batch(tx: &Connection, batch: &mut WriteBatch, now: Timestamp) -> Resul
         .execute(params![head.key.as_str(), version_col(head.version + 1)?])?;
     }
     for (order, _) in &mut batch.orders {
-        // The payload goes in its own column, compressed, not in the order's JSON.
-        let payload = std::mem::take(&mut order.raw);
-        let (raw, json) = (compress(&payload), to_json(&*order));
-        order.raw = payload;
-        let (raw, json) = (raw?, json?);
+        let (json, raw) = json_and_payload(order, |o| &mut o.raw)?;
         tx.prepare_cached(
             "INSERT INTO orders (key, version, json, raw, number) VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT (key) DO UPDATE SET version = excluded.version, json = excluded.json, raw = excluded.raw,
@@ -1089,10 +1085,7 @@ fn write_batch(tx: &Connection, batch: &mut WriteBatch, now: Timestamp) -> Resul
             .execute(params![entry.order.key(), time_key(entry.at), to_json(entry)?])?;
     }
     for (item, _) in &mut batch.quarantine {
-        let payload = std::mem::take(&mut item.raw);
-        let (raw, json) = (compress(&payload), to_json(&*item));
-        item.raw = payload;
-        let (raw, json) = (raw?, json?);
+        let (json, raw) = json_and_payload(item, |i| &mut i.raw)?;
         tx.prepare_cached(
             "INSERT INTO quarantine (id, received_at, json, raw) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (id) DO UPDATE SET received_at = excluded.received_at, json = excluded.json,
@@ -1204,7 +1197,18 @@ fn write_batch(tx: &Connection, batch: &mut WriteBatch, now: Timestamp) -> Resul
     Ok(())
 }
 
-/// Commits `batch` at `now`, or returns `Ok(false)` and writes nothing when a condition fails.
+/// `item`'s JSON without its payload, and the payload compressed: the payload goes in a column of its own.
+/// The payload is taken out while the JSON is made and put back, so `item` is left as it came.
+fn json_and_payload<T: Serialize>(
+    item: &mut T,
+    payload: impl Fn(&mut T) -> &mut Vec<u8>,
+) -> Result<(String, Vec<u8>), Error> {
+    let raw = std::mem::take(payload(item));
+    let (json, compressed) = (to_json(&*item), compress(&raw));
+    *payload(item) = raw;
+    Ok((json?, compressed?))
+}
+
 /// Numbers the queued commits.
 static NEXT_COMMIT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
