@@ -8,6 +8,9 @@
 //! rows) in one transaction, and the two notices' outcomes in a second (a notice is committed before it is
 //! sent and its outcome after, so two transactions is the least a held order can take). How its rate
 //! compares with the distinct floor's says what share of the distinct rate the mix's writes alone allow.
+//! Since ingest under load commits several requests' writes in one transaction, the two are also written
+//! eight orders a transaction ([`Floor::in_groups`]): the mix's share then says the same with the syncs
+//! shared, as ingest shares them.
 
 use std::io::Write;
 use std::path::Path;
@@ -94,11 +97,20 @@ pub struct Floor {
     wall: Duration,
     /// The first orders of pairs whose second has not come yet, oldest first: a held order's original.
     originals: std::collections::VecDeque<String>,
+    /// Orders a transaction: 1 for the floor proper; more to write as ingest's grouped commits do.
+    group: usize,
 }
 
 impl Floor {
-    /// A new database at `db` with the store's schema (every migration) and pragmas.
+    /// A new database at `db` with the store's schema (every migration) and pragmas, written one order a
+    /// transaction.
     pub fn open(db: &Path, sizes: RowSizes) -> Result<Self, String> {
+        Self::in_groups(db, sizes, 1)
+    }
+
+    /// The same, written `group` orders a transaction, as ingest's commits come together under load: the
+    /// decisions of `group` orders in one, then the outcomes of the held ones' notices in a second.
+    pub fn in_groups(db: &Path, sizes: RowSizes, group: usize) -> Result<Self, String> {
         drop(mallguard_embedded::SqliteStore::open(db).map_err(|e| format!("cannot create {}: {e}", db.display()))?);
         // The store's pragmas on its writing connection (`SqliteStore::open`): a busy timeout and WAL, the
         // rest SQLite's defaults. (The store checkpoints on a thread of its own; the floor leaves SQLite's
@@ -117,6 +129,7 @@ impl Floor {
             written: 0,
             wall: Duration::ZERO,
             originals: std::collections::VecDeque::new(),
+            group: group.max(1),
         })
     }
 
@@ -137,10 +150,16 @@ impl Floor {
             }
         }
         let started = Instant::now();
-        for r in &rows {
-            write(&mut self.conn, r).map_err(|e| format!("floor write: {e}"))?;
-            if let Some(held) = &r.held {
-                write_outcomes(&mut self.conn, r, held).map_err(|e| format!("floor write: {e}"))?;
+        if self.group == 1 {
+            for r in &rows {
+                write(&mut self.conn, r).map_err(|e| format!("floor write: {e}"))?;
+                if let Some(held) = &r.held {
+                    write_outcomes(&mut self.conn, r, held).map_err(|e| format!("floor write: {e}"))?;
+                }
+            }
+        } else {
+            for group in rows.chunks(self.group) {
+                write_group(&mut self.conn, group).map_err(|e| format!("floor write: {e}"))?;
             }
         }
         self.wall += started.elapsed();
@@ -232,10 +251,16 @@ impl Rows {
     }
 }
 
-/// The order row, three heads, three index entries, one history row, one delivery: the store's
-/// statements (`write_batch` in `functions/embedded/src/store.rs`), in its order.
+/// One order's rows in a transaction of its own.
 fn write(conn: &mut Connection, r: &Rows) -> rusqlite::Result<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    write_rows(&tx, r)?;
+    tx.commit()
+}
+
+/// The order row, three heads, three index entries, one history row, one delivery (and a held order's
+/// rows): the store's statements (`write_batch` in `functions/embedded/src/store.rs`), in its order.
+fn write_rows(tx: &Connection, r: &Rows) -> rusqlite::Result<()> {
     for key in &r.keys {
         tx.prepare_cached(
             "INSERT INTO heads (key, version) VALUES (?1, ?2)
@@ -282,7 +307,7 @@ fn write(conn: &mut Connection, r: &Rows) -> rusqlite::Result<()> {
             held.hold_json
         ])?;
         for (id, json) in &held.notices {
-            notice(&tx, id, 1, "pending", r.placed_at, json)?;
+            notice(tx, id, 1, "pending", r.placed_at, json)?;
         }
         // The original takes the duplicate: its row written again (same payload, new version).
         tx.prepare_cached(
@@ -298,18 +323,43 @@ fn write(conn: &mut Connection, r: &Rows) -> rusqlite::Result<()> {
             Option::<String>::None
         ])?;
     }
+    Ok(())
+}
+
+/// The decisions of `group` in one transaction, then the outcomes of its held orders' notices in another.
+fn write_group(conn: &mut Connection, group: &[Rows]) -> rusqlite::Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    for r in group {
+        write_rows(&tx, r)?;
+    }
+    tx.commit()?;
+    if group.iter().any(|r| r.held.is_some()) {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for r in group {
+            if let Some(held) = &r.held {
+                outcome_rows(&tx, r, held)?;
+            }
+        }
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+/// A held order's outcomes in a transaction of their own.
+fn write_outcomes(conn: &mut Connection, r: &Rows, held: &Held) -> rusqlite::Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    outcome_rows(&tx, r, held)?;
     tx.commit()
 }
 
-/// The two notices sent: each written again as sent, with a history row, in one transaction.
-fn write_outcomes(conn: &mut Connection, r: &Rows, held: &Held) -> rusqlite::Result<()> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+/// The two notices sent: each written again as sent, with a history row.
+fn outcome_rows(tx: &Connection, r: &Rows, held: &Held) -> rusqlite::Result<()> {
     for (id, json) in &held.notices {
-        notice(&tx, id, 2, "sent", r.placed_at, json)?;
+        notice(tx, id, 2, "sent", r.placed_at, json)?;
         tx.prepare_cached("INSERT INTO history (order_key, at, json) VALUES (?1, ?2, ?3)")?
             .execute(params![r.order_key, r.placed_at, held.history_json])?;
     }
-    tx.commit()
+    Ok(())
 }
 
 /// The store's statement for a notice.
@@ -325,3 +375,52 @@ fn notice(tx: &Connection, id: &str, version: i64, state: &str, at: i64, json: &
 
 /// A day in the store's time keys (nanoseconds).
 const DAY: i64 = 86_400 * 1_000_000_000;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::orders::Orders;
+
+    /// Rows per table, every table of the schema, by name.
+    fn counts(db: &Path) -> Vec<(String, i64)> {
+        let conn = Connection::open(db).expect("the floor's database opens");
+        let tables: Vec<String> = conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+            .expect("the tables are listed");
+        tables
+            .into_iter()
+            .map(|t| {
+                let n = conn
+                    .query_row(&format!("SELECT count(*) FROM \"{t}\""), [], |r| r.get(0))
+                    .expect("a table is counted");
+                (t, n)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn written_in_groups_the_floor_writes_the_rows_it_writes_one_order_a_transaction() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let mix = Orders::load(&root)
+            .expect("the sample orders load")
+            .with_duplicates("t", 50, 10);
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let (one, grouped) = (dir.path().join("one.db"), dir.path().join("grouped.db"));
+        let mut alone = Floor::open(&one, RowSizes::default()).expect("the floor opens");
+        let mut together = Floor::in_groups(&grouped, RowSizes::default(), 8).expect("the floor opens");
+        // In two slices, so that a group and a pair cross from one slice into the next.
+        for part in mix.chunks(27) {
+            alone.write(part).expect("the floor writes");
+            together.write(part).expect("the grouped floor writes");
+        }
+        let (alone, together) = (counts(&one), counts(&grouped));
+        assert_eq!(alone, together);
+        let rows = |table: &str| alone.iter().find(|(t, _)| t == table).map_or(0, |(_, n)| *n);
+        // 25 held: each has three history rows more in its decision and two with its outcomes.
+        assert_eq!(
+            (rows("orders"), rows("holds"), rows("notices"), rows("history")),
+            (50, 25, 50, 50 + 25 * 5)
+        );
+    }
+}

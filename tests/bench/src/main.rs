@@ -281,6 +281,7 @@ async fn all(args: AllArgs) -> Result<(), String> {
     let (c8, c8_warn, dup8) = (eight.distinct, eight.warn, eight.mix);
     let floor = floor.ok_or("the floor never ran")?.result();
     let mix_floor = mix_floor.ok_or("the mix's floor never ran")?.result();
+    let grouped_floors = grouped_floors(work.path(), (&distinct, &mix), (floor.sizes, mix_floor.sizes))?;
     let bare1 = bare(&distinct, 1).await?;
     let bare8 = bare(&distinct, 8).await?;
 
@@ -317,6 +318,7 @@ async fn all(args: AllArgs) -> Result<(), String> {
         dup64,
         floor,
         mix_floor,
+        grouped_floors,
         growth,
         backlog_held: made.held,
         sweeps,
@@ -448,6 +450,28 @@ async fn ingest_beside_floor(
     }
     side.finish()
 }
+
+/// The distinct orders' floor and the mix's, each written eight orders a transaction (decisions, then the
+/// held orders' outcomes), a slice of each in turn, with the row sizes of the floors one order a transaction.
+fn grouped_floors(
+    work: &Path,
+    (distinct, mix): (&[Order], &[Order]),
+    (distinct_sizes, mix_sizes): (floor::RowSizes, floor::RowSizes),
+) -> Result<(floor::FloorResult, floor::FloorResult), String> {
+    say(format!("the floors again, {GROUPED} orders a transaction"));
+    let mut plain = floor::Floor::in_groups(&work.join("floor-grouped.db"), distinct_sizes, GROUPED)?;
+    let mut held = floor::Floor::in_groups(&work.join("mix-floor-grouped.db"), mix_sizes, GROUPED)?;
+    let distinct_parts = distinct.chunks(distinct.len().div_ceil(SLICES).max(1));
+    let mix_parts = mix.chunks(mix.len().div_ceil(SLICES).max(1));
+    for (d, m) in distinct_parts.zip(mix_parts) {
+        plain.write(d)?;
+        held.write(m)?;
+    }
+    Ok((plain.result(), held.result()))
+}
+
+/// Orders a transaction in the grouped floors: as many as requests in flight at concurrency 8.
+pub const GROUPED: usize = 8;
 
 /// What the runs at concurrency 8 measure together.
 struct AtEight {
