@@ -160,17 +160,9 @@ impl Floor {
             }
         }
         let (started, cpu_before) = (Instant::now(), thread_cpu());
-        if self.group == 1 {
-            for r in &rows {
-                write(&mut self.conn, r).map_err(|e| format!("floor write: {e}"))?;
-                if let Some(held) = &r.held {
-                    write_outcomes(&mut self.conn, r, held).map_err(|e| format!("floor write: {e}"))?;
-                }
-            }
-        } else {
-            for group in rows.chunks(self.group) {
-                write_group(&mut self.conn, group).map_err(|e| format!("floor write: {e}"))?;
-            }
+        // One order a transaction for the floor proper: each decision, then its outcomes, in turn.
+        for group in rows.chunks(self.group) {
+            write_group(&mut self.conn, group).map_err(|e| format!("floor write: {e}"))?;
         }
         self.wall += started.elapsed();
         self.cpu += thread_cpu().saturating_sub(cpu_before);
@@ -277,13 +269,6 @@ fn thread_cpu() -> Duration {
     )
 }
 
-/// One order's rows in a transaction of its own.
-fn write(conn: &mut Connection, r: &Rows) -> rusqlite::Result<()> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    write_rows(&tx, r)?;
-    tx.commit()
-}
-
 /// The order row, three heads, three index entries, one history row, one delivery (and a held order's
 /// rows): the store's statements (`write_batch` in `functions/embedded/src/store.rs`), in its order.
 fn write_rows(tx: &Connection, r: &Rows) -> rusqlite::Result<()> {
@@ -369,13 +354,6 @@ fn write_group(conn: &mut Connection, group: &[Rows]) -> rusqlite::Result<()> {
         tx.commit()?;
     }
     Ok(())
-}
-
-/// A held order's outcomes in a transaction of their own.
-fn write_outcomes(conn: &mut Connection, r: &Rows, held: &Held) -> rusqlite::Result<()> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    outcome_rows(&tx, r, held)?;
-    tx.commit()
 }
 
 /// The two notices sent: each written again as sent, with a history row.
