@@ -335,13 +335,20 @@ impl SqliteStore {
     ///
     /// `beside_others`: other commits of the same task come at the same moment (see
     /// [`Commit::commit_beside_others`]); they are let queue beside this one first.
-    async fn group_commit(&self, batch: WriteBatch, now: Timestamp, beside_others: bool) -> Result<bool, StoreError> {
+    async fn group_commit(
+        &self,
+        mut batch: WriteBatch,
+        now: Timestamp,
+        beside_others: bool,
+    ) -> Result<bool, StoreError> {
         let deadline = tokio::time::Instant::now() + self.busy_timeout;
+        let encoded = Encoded::of(&mut batch).map_err(|e| e.0)?;
         let (answer, mut outcome) = tokio::sync::oneshot::channel();
         let id = NEXT_COMMIT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.queue.lock().unwrap_or_else(PoisonError::into_inner).push(Queued {
             id,
             batch,
+            encoded,
             now,
             deadline,
             answer,
@@ -869,16 +876,22 @@ fn from_json<T: DeserializeOwned>(json: &str) -> Result<T, Error> {
     Ok(serde_json::from_str(json)?)
 }
 
-/// One zlib compressor, reset for each payload: a new one allocates and zeroes some 300 KB of tables,
-/// which cost more than compressing an order's payload (and, freed each time, made the allocator hand the
-/// memory back and fault it in again). Only commits compress, and they take turns on the writer, so the
-/// lock is never waited for; one for all threads keeps the memory to one compressor's.
-static DEFLATE: std::sync::LazyLock<Mutex<flate2::Compress>> =
-    std::sync::LazyLock::new(|| Mutex::new(flate2::Compress::new(Compression::default(), true)));
+thread_local! {
+    /// One zlib compressor a thread, reset for each payload: a new one allocates and zeroes some 300 KB of
+    /// tables, which cost more than compressing an order's payload (and, freed each time, made the allocator hand
+    /// the memory back and fault it in again). One a thread, not one for all behind a lock: payloads are
+    /// compressed before their commit queues for the writer ([`Encoded`]), by each request on its own thread, so
+    /// a shared one would be waited for. The threads that commit are the runtime's few workers.
+    static DEFLATE: std::cell::RefCell<flate2::Compress> =
+        std::cell::RefCell::new(flate2::Compress::new(Compression::default(), true));
+}
 
 fn compress(raw: &[u8]) -> Result<Vec<u8>, Error> {
+    DEFLATE.with_borrow_mut(|deflate| compress_with(deflate, raw))
+}
+
+fn compress_with(deflate: &mut flate2::Compress, raw: &[u8]) -> Result<Vec<u8>, Error> {
     let failed = |e: String| Error::from(StoreError::Unavailable(format!("cannot compress a payload: {e}")));
-    let mut deflate = DEFLATE.lock().unwrap_or_else(PoisonError::into_inner);
     // A compressor a failed call left mid-stream starts over here too.
     deflate.reset();
     let mut blob = Vec::with_capacity(raw.len() / 2 + 64);
@@ -1016,7 +1029,8 @@ fn conditions_hold(tx: &Connection, batch: &WriteBatch) -> Result<bool, Error> {
 ///
 /// The batch is left as it came (a payload is taken out of its order while the order's JSON is made, and put
 /// back), so that it can be written again should its transaction be undone.
-fn write_batch(tx: &Connection, batch: &mut WriteBatch, now: Timestamp) -> Result<(), Error> {
+/// Writes `batch`, whose JSON columns and compressed payloads are `encoded`.
+fn write_batch(tx: &Connection, batch: &WriteBatch, encoded: &Encoded, now: Timestamp) -> Result<(), Error> {
     for head in &batch.heads {
         tx.prepare_cached(
             "INSERT INTO heads (key, version) VALUES (?1, ?2)
@@ -1024,8 +1038,7 @@ fn write_batch(tx: &Connection, batch: &mut WriteBatch, now: Timestamp) -> Resul
         )?
         .execute(params![head.key.as_str(), version_col(head.version + 1)?])?;
     }
-    for (order, _) in &mut batch.orders {
-        let (json, raw) = json_and_payload(order, |o| &mut o.raw)?;
+    for ((order, _), (json, raw)) in batch.orders.iter().zip(&encoded.orders) {
         tx.prepare_cached(
             "INSERT INTO orders (key, version, json, raw, number) VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT (key) DO UPDATE SET version = excluded.version, json = excluded.json, raw = excluded.raw,
@@ -1039,7 +1052,7 @@ fn write_batch(tx: &Connection, batch: &mut WriteBatch, now: Timestamp) -> Resul
             number_col(&order.order)
         ])?;
     }
-    for entry in &batch.index {
+    for (entry, json) in batch.index.iter().zip(&encoded.index) {
         tx.prepare_cached(
             "INSERT INTO index_entries (key, order_key, placed_at, json) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (key, order_key) DO UPDATE SET placed_at = excluded.placed_at, json = excluded.json",
@@ -1048,10 +1061,10 @@ fn write_batch(tx: &Connection, batch: &mut WriteBatch, now: Timestamp) -> Resul
             entry.key.as_str(),
             entry.order.key(),
             time_key(entry.placed_at),
-            to_json(entry)?
+            json
         ])?;
     }
-    for (hold, _) in &batch.holds {
+    for ((hold, _), json) in batch.holds.iter().zip(&encoded.holds) {
         tx.prepare_cached(
             "INSERT INTO holds (id, version, state, next_due, created_at, json) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
              ON CONFLICT (id) DO UPDATE SET version = excluded.version, state = excluded.state,
@@ -1063,10 +1076,10 @@ fn write_batch(tx: &Connection, batch: &mut WriteBatch, now: Timestamp) -> Resul
             hold.state.as_str(),
             hold.next_due().map(time_key),
             time_key(hold.created_at),
-            to_json(hold)?
+            json
         ])?;
     }
-    for (notice, _) in &batch.notices {
+    for ((notice, _), json) in batch.notices.iter().zip(&encoded.notices) {
         tx.prepare_cached(
             "INSERT INTO notices (id, version, state, next_attempt_at, json) VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT (id) DO UPDATE SET version = excluded.version, state = excluded.state,
@@ -1077,15 +1090,14 @@ fn write_batch(tx: &Connection, batch: &mut WriteBatch, now: Timestamp) -> Resul
             version_col(notice.version)?,
             notice_state(notice.state),
             time_key(notice.next_attempt_at),
-            to_json(notice)?
+            json
         ])?;
     }
-    for entry in &batch.history {
+    for (entry, json) in batch.history.iter().zip(&encoded.history) {
         tx.prepare_cached("INSERT INTO history (order_key, at, json) VALUES (?1, ?2, ?3)")?
-            .execute(params![entry.order.key(), time_key(entry.at), to_json(entry)?])?;
+            .execute(params![entry.order.key(), time_key(entry.at), json])?;
     }
-    for (item, _) in &mut batch.quarantine {
-        let (json, raw) = json_and_payload(item, |i| &mut i.raw)?;
+    for ((item, _), (json, raw)) in batch.quarantine.iter().zip(&encoded.quarantine) {
         tx.prepare_cached(
             "INSERT INTO quarantine (id, received_at, json, raw) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (id) DO UPDATE SET received_at = excluded.received_at, json = excluded.json,
@@ -1113,7 +1125,7 @@ fn write_batch(tx: &Connection, batch: &mut WriteBatch, now: Timestamp) -> Resul
             to_json(cursor)?
         ])?;
     }
-    for (action, _) in &batch.actions {
+    for ((action, _), json) in batch.actions.iter().zip(&encoded.actions) {
         tx.prepare_cached(
             "INSERT INTO actions (id, version, state, next_attempt_at, json) VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT (id) DO UPDATE SET version = excluded.version, state = excluded.state,
@@ -1124,7 +1136,7 @@ fn write_batch(tx: &Connection, batch: &mut WriteBatch, now: Timestamp) -> Resul
             version_col(action.version)?,
             action.state.as_str(),
             time_key(action.next_attempt_at),
-            to_json(action)?
+            json
         ])?;
     }
     for write in &batch.blacklist {
@@ -1178,10 +1190,7 @@ fn write_batch(tx: &Connection, batch: &mut WriteBatch, now: Timestamp) -> Resul
         ])?;
     }
     // A page is kept once: the first showing of a digest stays (the same digest is the same page).
-    for page in &batch.pages {
-        let html = compress(page.html.as_bytes())?;
-        let mut meta = page.clone();
-        meta.html = String::new();
+    for (page, (json, html)) in batch.pages.iter().zip(&encoded.pages) {
         tx.prepare_cached(
             "INSERT INTO pages (hold, digest, shown_at, json, html) VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT (hold, digest) DO NOTHING",
@@ -1190,7 +1199,7 @@ fn write_batch(tx: &Connection, batch: &mut WriteBatch, now: Timestamp) -> Resul
             page.hold.as_str(),
             page.shown.digest,
             time_key(page.shown_at),
-            to_json(&meta)?,
+            json,
             html
         ])?;
     }
@@ -1207,6 +1216,66 @@ fn json_and_payload<T: Serialize>(
     let (json, compressed) = (to_json(&*item), compress(&raw));
     *payload(item) = raw;
     Ok((json?, compressed?))
+}
+
+/// A batch's JSON columns and compressed payloads, made before the batch queues for the writer: commits take
+/// turns on the writer, so what needs no lock (serialising, compressing) is done beforehand by each request on
+/// its own thread, and the writer does only SQLite's work. Each list is in the order of the batch's list of
+/// the same name; the rows a batch seldom has (cursors, the blacklist, settings) are made as they are written.
+struct Encoded {
+    orders: Vec<(String, Vec<u8>)>,
+    index: Vec<String>,
+    holds: Vec<String>,
+    notices: Vec<String>,
+    history: Vec<String>,
+    quarantine: Vec<(String, Vec<u8>)>,
+    actions: Vec<String>,
+    pages: Vec<(String, Vec<u8>)>,
+}
+
+impl Encoded {
+    fn of(batch: &mut WriteBatch) -> Result<Self, Error> {
+        Ok(Self {
+            orders: batch
+                .orders
+                .iter_mut()
+                .map(|(order, _)| json_and_payload(order, |o| &mut o.raw))
+                .collect::<Result<_, _>>()?,
+            index: batch.index.iter().map(to_json).collect::<Result<_, _>>()?,
+            holds: batch
+                .holds
+                .iter()
+                .map(|(hold, _)| to_json(hold))
+                .collect::<Result<_, _>>()?,
+            notices: batch
+                .notices
+                .iter()
+                .map(|(notice, _)| to_json(notice))
+                .collect::<Result<_, _>>()?,
+            history: batch.history.iter().map(to_json).collect::<Result<_, _>>()?,
+            quarantine: batch
+                .quarantine
+                .iter_mut()
+                .map(|(item, _)| json_and_payload(item, |i| &mut i.raw))
+                .collect::<Result<_, _>>()?,
+            actions: batch
+                .actions
+                .iter()
+                .map(|(action, _)| to_json(action))
+                .collect::<Result<_, _>>()?,
+            pages: batch
+                .pages
+                .iter_mut()
+                .map(|page| {
+                    // The page's HTML goes, compressed, in a column of its own; its JSON has the rest.
+                    let html = std::mem::take(&mut page.html);
+                    let (json, compressed) = (to_json(&*page), compress(html.as_bytes()));
+                    page.html = html;
+                    Ok((json?, compressed?))
+                })
+                .collect::<Result<_, Error>>()?,
+        })
+    }
 }
 
 /// Numbers the queued commits.
@@ -1256,6 +1325,7 @@ const GROUP_LIMIT: usize = 64;
 struct Queued {
     id: u64,
     batch: WriteBatch,
+    encoded: Encoded,
     now: Timestamp,
     deadline: tokio::time::Instant,
     answer: tokio::sync::oneshot::Sender<Result<bool, StoreError>>,
@@ -1340,7 +1410,7 @@ fn write_together(tx: &Transaction<'_>, group: &mut [Queued]) -> Result<Vec<bool
     for q in group.iter_mut() {
         let holds = conditions_hold(tx, &q.batch)?;
         if holds {
-            write_batch(tx, &mut q.batch, q.now)?;
+            write_batch(tx, &q.batch, &q.encoded, q.now)?;
         }
         written.push(holds);
     }
@@ -1357,7 +1427,7 @@ fn write_apart(mut tx: Transaction<'_>, group: &mut [Queued]) -> Result<Vec<Resu
             if !conditions_hold(&sp, &q.batch)? {
                 return Ok(false);
             }
-            write_batch(&sp, &mut q.batch, q.now)?;
+            write_batch(&sp, &q.batch, &q.encoded, q.now)?;
             sp.commit()?;
             Ok(true)
         })());
@@ -1813,6 +1883,7 @@ mod tests {
         let (answer, _outcome) = tokio::sync::oneshot::channel();
         store.queue.lock().unwrap().push(Queued {
             id: 0,
+            encoded: Encoded::of(&mut WriteBatch::default()).unwrap(),
             batch: WriteBatch::default(),
             now: Timestamp::UNIX_EPOCH,
             deadline: tokio::time::Instant::now(),
@@ -2154,6 +2225,64 @@ mod tests {
         .map(|(mall, shop)| (mall, shop.to_owned()))
         .collect();
         assert_eq!(listed, expected);
+    }
+
+    /// Payloads are compressed by each request on its own thread before its commit queues (one compressor a
+    /// thread): many commits at once from both of the runtime's threads each keep their own payload, and the
+    /// stored JSON holds no copy of it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn payloads_compressed_on_many_threads_at_once_are_each_stored_as_they_came() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("mallguard.db")).unwrap();
+        let hasher = mallguard_domain::identity::IdentityHasher::new(b"enc".to_vec());
+        let stored = |n: usize| {
+            let order = mallguard_domain::testing::order(&format!("enc-{n}"));
+            StoredOrder {
+                identity: hasher.order_identity(&order),
+                products: mallguard_domain::identity::ProductMap::default().products_of(&order),
+                // Payloads of different lengths, each its own, so a mix-up shows.
+                raw: format!("{{\"n\":{n},\"pad\":\"{}\"}}", "x".repeat(n * 37)).into_bytes(),
+                received_at: order.placed_at,
+                version: 1,
+                hold: None,
+                duplicates: vec![],
+                order,
+            }
+        };
+        let commits: Vec<_> = (0..64)
+            .map(|n| {
+                let store = store.clone();
+                let order = stored(n);
+                tokio::spawn(async move {
+                    let batch = WriteBatch {
+                        orders: vec![(order, Expect::Absent)],
+                        ..WriteBatch::default()
+                    };
+                    store.commit(batch).await
+                })
+            })
+            .collect();
+        for commit in commits {
+            commit.await.unwrap().unwrap();
+        }
+        for n in 0..64 {
+            let expected = stored(n);
+            let read = store.order(&expected.order.order_ref).await.unwrap().unwrap();
+            assert_eq!(read.raw, expected.raw, "order {n}");
+        }
+        let conn = store.writer.try_lock().unwrap();
+        let (rows, without_payload): (i64, i64) = conn
+            .query_row(
+                "SELECT count(*), count(*) FILTER (WHERE json LIKE '%\"raw\":[]%') FROM orders",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!(
+            (rows, without_payload),
+            (64, 64),
+            "the payload is in its own column only"
+        );
     }
 
     #[tokio::test]
