@@ -1025,11 +1025,9 @@ fn conditions_hold(tx: &Connection, batch: &WriteBatch) -> Result<bool, Error> {
     Ok(true)
 }
 
-/// Writes every item of `batch` at `now`; the conditions were checked in the same transaction.
-///
-/// The batch is left as it came (a payload is taken out of its order while the order's JSON is made, and put
-/// back), so that it can be written again should its transaction be undone.
-/// Writes `batch`, whose JSON columns and compressed payloads are `encoded`.
+/// Writes every item of `batch` at `now`, with the JSON columns and compressed payloads made beforehand
+/// (`encoded`); the conditions were checked in the same transaction. Nothing here changes the batch or its
+/// rows, so a group whose transaction is undone is written again as it was.
 fn write_batch(tx: &Connection, batch: &WriteBatch, encoded: &Encoded, now: Timestamp) -> Result<(), Error> {
     for head in &batch.heads {
         tx.prepare_cached(
@@ -1234,6 +1232,8 @@ struct Encoded {
 }
 
 impl Encoded {
+    /// A payload (an order's or a quarantined item's raw body, a page's HTML) is taken out of its item while
+    /// the item's JSON is made, and put back: the batch is left as it came.
     fn of(batch: &mut WriteBatch) -> Result<Self, Error> {
         Ok(Self {
             orders: batch
