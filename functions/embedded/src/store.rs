@@ -1205,13 +1205,14 @@ fn write_batch(tx: &Connection, batch: &WriteBatch, encoded: &Encoded, now: Time
 }
 
 /// `item`'s JSON without its payload, and the payload compressed: the payload goes in a column of its own.
-/// The payload is taken out while the JSON is made and put back, so `item` is left as it came.
-fn json_and_payload<T: Serialize>(
+/// The payload (raw bytes, or a page's HTML) is taken out while the JSON is made and put back, so `item` is
+/// left as it came.
+fn json_and_payload<T: Serialize, P: Default + AsRef<[u8]>>(
     item: &mut T,
-    payload: impl Fn(&mut T) -> &mut Vec<u8>,
+    payload: impl Fn(&mut T) -> &mut P,
 ) -> Result<(String, Vec<u8>), Error> {
     let raw = std::mem::take(payload(item));
-    let (json, compressed) = (to_json(&*item), compress(&raw));
+    let (json, compressed) = (to_json(&*item), compress(raw.as_ref()));
     *payload(item) = raw;
     Ok((json?, compressed?))
 }
@@ -1220,6 +1221,7 @@ fn json_and_payload<T: Serialize>(
 /// turns on the writer, so what needs no lock (serialising, compressing) is done beforehand by each request on
 /// its own thread, and the writer does only SQLite's work. Each list is in the order of the batch's list of
 /// the same name; the rows a batch seldom has (cursors, the blacklist, settings) are made as they are written.
+#[derive(Default)]
 struct Encoded {
     orders: Vec<(String, Vec<u8>)>,
     index: Vec<String>,
@@ -1266,14 +1268,8 @@ impl Encoded {
             pages: batch
                 .pages
                 .iter_mut()
-                .map(|page| {
-                    // The page's HTML goes, compressed, in a column of its own; its JSON has the rest.
-                    let html = std::mem::take(&mut page.html);
-                    let (json, compressed) = (to_json(&*page), compress(html.as_bytes()));
-                    page.html = html;
-                    Ok((json?, compressed?))
-                })
-                .collect::<Result<_, Error>>()?,
+                .map(|page| json_and_payload(page, |p| &mut p.html))
+                .collect::<Result<_, _>>()?,
         })
     }
 }
@@ -1883,7 +1879,7 @@ mod tests {
         let (answer, _outcome) = tokio::sync::oneshot::channel();
         store.queue.lock().unwrap().push(Queued {
             id: 0,
-            encoded: Encoded::of(&mut WriteBatch::default()).unwrap(),
+            encoded: Encoded::default(),
             batch: WriteBatch::default(),
             now: Timestamp::UNIX_EPOCH,
             deadline: tokio::time::Instant::now(),

@@ -160,7 +160,7 @@ impl Floor {
             }
         }
         let (started, cpu_before) = (Instant::now(), thread_cpu());
-        // One order a transaction for the floor proper: each decision, then its outcomes, in turn.
+        // `group` orders a transaction (one for the floor proper: each decision, then its outcomes, in turn).
         for group in rows.chunks(self.group) {
             write_group(&mut self.conn, group).map_err(|e| format!("floor write: {e}"))?;
         }
