@@ -108,6 +108,9 @@ pub struct Floor {
     originals: std::collections::VecDeque<String>,
     /// Orders a transaction: 1 for the floor proper; more to write as ingest's grouped commits do.
     group: usize,
+    /// Memory written over between two transactions (none for the floor proper): see
+    /// [`Floor::disturbing_caches`].
+    disturb: Vec<u8>,
 }
 
 impl Floor {
@@ -140,7 +143,18 @@ impl Floor {
             cpu: Duration::ZERO,
             originals: std::collections::VecDeque::new(),
             group: group.max(1),
+            disturb: Vec::new(),
         })
+    }
+
+    /// The same floor, writing over `bytes` of memory between two transactions (untimed). The floor proper
+    /// commits in a loop that does nothing else, so SQLite's code and pages stay in the core's caches from one
+    /// commit to the next; ingest runs a request's other work between two commits, which evicts them. With as
+    /// much memory written over as the core's L2 cache holds ([`core_l2_bytes`]), the floor's transactions
+    /// start from caches as cold as ingest's do, and what that costs SQLite alone is measured.
+    pub fn disturbing_caches(mut self, bytes: usize) -> Self {
+        self.disturb = vec![0; bytes];
+        self
     }
 
     /// Writes the nine rows of each order, one transaction each. The payloads are built before the clock
@@ -159,13 +173,15 @@ impl Floor {
                 self.originals.push_back(r.order_key.clone());
             }
         }
-        let (started, cpu_before) = (Instant::now(), thread_cpu());
-        // `group` orders a transaction (one for the floor proper: each decision, then its outcomes, in turn).
+        // `group` orders a transaction (one for the floor proper: each decision, then its outcomes, in turn),
+        // each timed on its own so that disturbing the caches between two of them is not.
         for group in rows.chunks(self.group) {
+            let (started, cpu_before) = (Instant::now(), thread_cpu());
             write_group(&mut self.conn, group).map_err(|e| format!("floor write: {e}"))?;
+            self.wall += started.elapsed();
+            self.cpu += thread_cpu().saturating_sub(cpu_before);
+            disturb(&mut self.disturb);
         }
-        self.wall += started.elapsed();
-        self.cpu += thread_cpu().saturating_sub(cpu_before);
         self.written += rows.len();
         Ok(())
     }
@@ -252,6 +268,42 @@ impl Rows {
             digest: pad("", 64),
             held: None,
         }
+    }
+}
+
+/// Writes one byte of each 64-byte cache line of `memory`, so that whatever the caches held is evicted.
+fn disturb(memory: &mut [u8]) {
+    for line in memory.chunks_mut(64) {
+        line[0] = line[0].wrapping_add(1);
+    }
+    std::hint::black_box(memory);
+}
+
+/// The size of the first CPU core's L2 cache as Linux reports it (`/sys/devices/system/cpu/cpu0/cache`), or
+/// 2 MiB where it reports none.
+pub fn core_l2_bytes() -> usize {
+    let read = |path: std::path::PathBuf| std::fs::read_to_string(path).ok();
+    let caches = std::fs::read_dir("/sys/devices/system/cpu/cpu0/cache")
+        .into_iter()
+        .flatten()
+        .flatten();
+    caches
+        .filter(|entry| read(entry.path().join("level")).is_some_and(|level| level.trim() == "2"))
+        .find_map(|entry| read(entry.path().join("size")).and_then(|size| cache_size(&size)))
+        .unwrap_or(2 << 20)
+}
+
+/// A cache size as sysfs writes it (`2048K`, `4M`).
+fn cache_size(text: &str) -> Option<usize> {
+    let text = text.trim();
+    let (digits, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
+    let n: usize = digits.parse().ok()?;
+    match unit {
+        "" => Some(n),
+        "K" => Some(n << 10),
+        "M" => Some(n << 20),
+        "G" => Some(n << 30),
+        _ => None,
     }
 }
 
@@ -426,5 +478,34 @@ mod tests {
             (rows("orders"), rows("holds"), rows("notices"), rows("history")),
             (50, 25, 50, 50 + 25 * 5)
         );
+    }
+
+    #[test]
+    fn disturbing_the_caches_changes_what_is_timed_not_what_is_written() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let orders = Orders::load(&root).expect("the sample orders load").distinct("t", 30);
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let (plain, cold) = (dir.path().join("plain.db"), dir.path().join("cold.db"));
+        let mut proper = Floor::open(&plain, RowSizes::default()).expect("the floor opens");
+        let mut disturbed = Floor::open(&cold, RowSizes::default())
+            .expect("the floor opens")
+            .disturbing_caches(256 << 10);
+        proper.write(&orders).expect("the floor writes");
+        disturbed.write(&orders).expect("the disturbed floor writes");
+        assert_eq!(counts(&plain), counts(&cold));
+        assert_eq!(disturbed.result().orders, 30);
+        // Every line of the memory was written over once a transaction: 30 transactions, 30 added to each.
+        assert!(disturbed.disturb.chunks(64).all(|line| line[0] == 30));
+        assert!(proper.disturb.is_empty());
+    }
+
+    #[test]
+    fn cache_sizes_read_as_sysfs_writes_them() {
+        assert_eq!(cache_size("2048K\n"), Some(2 << 20));
+        assert_eq!(cache_size("4M"), Some(4 << 20));
+        assert_eq!(cache_size("512"), Some(512));
+        assert_eq!(cache_size("2048 KB"), None);
+        assert_eq!(cache_size("K"), None);
+        assert!(core_l2_bytes() >= 64 << 10);
     }
 }

@@ -52,7 +52,8 @@ enum Cmd {
         bins: Option<PathBuf>,
     },
     /// Distinct orders at one concurrency slice by slice beside the floor, alone: the quick check of the
-    /// floor's share while profiling (`all` measures it with everything else).
+    /// floor's share while profiling (`all` measures it with everything else); at concurrency 1 also the
+    /// share of a floor slowed as much as disturbing its caches between transactions slows it.
     Floor {
         #[arg(long, default_value_t = 5_000)]
         orders: usize,
@@ -172,12 +173,28 @@ async fn floor_only(count: usize, concurrency: usize, binary: Option<PathBuf>) -
     .await?;
     let floor = floor.ok_or("the floor never ran")?.result();
     println!(
-        "ingest {:.0}/s (p50 {:.2} ms, {:.3} ms CPU a request), floor {:.0}/s: {:.1} % of the floor",
+        "ingest {:.0}/s (p50 {:.2} ms, {:.3} ms CPU a request), floor {:.0}/s ({:.3} ms CPU an order): {:.1} % of the floor",
         run.per_second,
         run.p50_ms,
         run.cpu_ms_per_order,
         floor.per_second(),
+        floor.cpu_ms_per_order(),
         100.0 * run.per_second / floor.per_second()
+    );
+    // One request at a time, every commit comes after a request's other work, as the disturbed floor's do.
+    if concurrency != 1 {
+        return Ok(());
+    }
+    let (warm, cold) = cold_floors(work.path(), &orders, floor.sizes)?;
+    let slowed = cold.per_second() / warm.per_second();
+    println!(
+        "with its caches disturbed between transactions the floor writes {:.0} of {:.0}/s ({:.3} against {:.3} ms \
+         CPU an order): against the floor slowed as much, {:.1} %",
+        cold.per_second(),
+        warm.per_second(),
+        cold.cpu_ms_per_order(),
+        warm.cpu_ms_per_order(),
+        100.0 * run.per_second / (floor.per_second() * slowed)
     );
     Ok(())
 }
@@ -282,6 +299,7 @@ async fn all(args: AllArgs) -> Result<(), String> {
     let floor = floor.ok_or("the floor never ran")?.result();
     let mix_floor = mix_floor.ok_or("the mix's floor never ran")?.result();
     let grouped_floors = grouped_floors(work.path(), (&distinct, &mix), (floor.sizes, mix_floor.sizes))?;
+    let cold_floors = cold_floors(work.path(), &distinct, floor.sizes)?;
     let bare1 = bare(&distinct, 1).await?;
     let bare8 = bare(&distinct, 8).await?;
 
@@ -319,6 +337,7 @@ async fn all(args: AllArgs) -> Result<(), String> {
         floor,
         mix_floor,
         grouped_floors,
+        cold_floors,
         growth,
         backlog_held: made.held,
         sweeps,
@@ -468,6 +487,28 @@ fn grouped_floors(
         held.write(m)?;
     }
     Ok((plain.result(), held.result()))
+}
+
+/// The distinct orders' floor proper and the same with its caches disturbed between transactions (as much
+/// memory written over as the core's L2 cache holds: see `Floor::disturbing_caches`), a slice of each in
+/// turn: what cold caches cost SQLite alone.
+fn cold_floors(
+    work: &Path,
+    distinct: &[Order],
+    sizes: floor::RowSizes,
+) -> Result<(floor::FloorResult, floor::FloorResult), String> {
+    let bytes = floor::core_l2_bytes();
+    say(format!(
+        "the floor again, beside one writing over {} KiB between transactions",
+        bytes >> 10
+    ));
+    let mut proper = floor::Floor::open(&work.join("floor-warm.db"), sizes)?;
+    let mut cold = floor::Floor::open(&work.join("floor-cold.db"), sizes)?.disturbing_caches(bytes);
+    for part in distinct.chunks(distinct.len().div_ceil(SLICES).max(1)) {
+        proper.write(part)?;
+        cold.write(part)?;
+    }
+    Ok((proper.result(), cold.result()))
 }
 
 /// Orders a transaction in the grouped floors: as many as requests in flight at concurrency 8.
