@@ -108,10 +108,19 @@ pub struct Floor {
     originals: std::collections::VecDeque<String>,
     /// Orders a transaction: 1 for the floor proper; more to write as ingest's grouped commits do.
     group: usize,
-    /// Memory written over between two transactions (none for the floor proper): see
+    /// Memory written over before the transactions of every other block (none for the floor proper): see
     /// [`Floor::disturbing_caches`].
     disturb: Vec<u8>,
+    /// The transactions written so far, and the orders, time and CPU of those the caches were disturbed for
+    /// (the others are in `wall` and `cpu`).
+    transactions: usize,
+    disturbed: (usize, Duration, Duration),
 }
+
+/// Transactions a block, when blocks alternate with their caches disturbed and not: short enough that
+/// both kinds see the same minute of a shared machine, long enough that a block's first transaction is
+/// the exception.
+const BLOCK: usize = 16;
 
 impl Floor {
     /// A new database at `db` with the store's schema (every migration) and pragmas, written one order a
@@ -144,14 +153,18 @@ impl Floor {
             originals: std::collections::VecDeque::new(),
             group: group.max(1),
             disturb: Vec::new(),
+            transactions: 0,
+            disturbed: (0, Duration::ZERO, Duration::ZERO),
         })
     }
 
-    /// The same floor, writing over `bytes` of memory between two transactions (untimed). The floor proper
-    /// commits in a loop that does nothing else, so SQLite's code and pages stay in the core's caches from one
-    /// commit to the next; ingest runs a request's other work between two commits, which evicts them. With as
-    /// much memory written over as the core's L2 cache holds ([`core_l2_bytes`]), the floor's transactions
-    /// start from caches as cold as ingest's do, and what that costs SQLite alone is measured.
+    /// The same floor, in blocks of transactions that alternate: as it is, and with `bytes` of memory written
+    /// over (untimed) before each transaction ([`Floor::disturbed_result`]). The floor proper commits in a
+    /// loop that does nothing else, so SQLite's code and pages stay in the core's caches from one commit to the
+    /// next; ingest runs a request's other work between two commits, which evicts them. With as much memory
+    /// written over as the core's L2 cache holds ([`core_l2_bytes`]), a transaction starts from caches as cold
+    /// as ingest's, and the two kinds of block, on one database in the same minutes, say what that costs
+    /// SQLite alone.
     pub fn disturbing_caches(mut self, bytes: usize) -> Self {
         self.disturb = vec![0; bytes];
         self
@@ -174,23 +187,46 @@ impl Floor {
             }
         }
         // `group` orders a transaction (one for the floor proper: each decision, then its outcomes, in turn),
-        // each timed on its own so that disturbing the caches between two of them is not.
+        // each timed on its own so that disturbing the caches before it is not.
         for group in rows.chunks(self.group) {
+            let disturbed = !self.disturb.is_empty() && (self.transactions / BLOCK) % 2 == 1;
+            if disturbed {
+                disturb(&mut self.disturb);
+            }
             let (started, cpu_before) = (Instant::now(), thread_cpu());
             write_group(&mut self.conn, group).map_err(|e| format!("floor write: {e}"))?;
-            self.wall += started.elapsed();
-            self.cpu += thread_cpu().saturating_sub(cpu_before);
-            disturb(&mut self.disturb);
+            let (wall, cpu) = (started.elapsed(), thread_cpu().saturating_sub(cpu_before));
+            if disturbed {
+                self.disturbed.0 += group.len();
+                self.disturbed.1 += wall;
+                self.disturbed.2 += cpu;
+            } else {
+                self.wall += wall;
+                self.cpu += cpu;
+            }
+            self.transactions += 1;
         }
         self.written += rows.len();
         Ok(())
     }
 
+    /// The floor's transactions (with [`Floor::disturbing_caches`], those of the undisturbed blocks).
     pub fn result(&self) -> FloorResult {
         FloorResult {
-            orders: self.written,
+            orders: self.written - self.disturbed.0,
             wall: self.wall,
             cpu: self.cpu,
+            sizes: self.sizes,
+        }
+    }
+
+    /// The transactions of the blocks whose caches were disturbed ([`Floor::disturbing_caches`]).
+    pub fn disturbed_result(&self) -> FloorResult {
+        let (orders, wall, cpu) = self.disturbed;
+        FloorResult {
+            orders,
+            wall,
+            cpu,
             sizes: self.sizes,
         }
     }
@@ -490,12 +526,20 @@ mod tests {
         let mut disturbed = Floor::open(&cold, RowSizes::default())
             .expect("the floor opens")
             .disturbing_caches(256 << 10);
-        proper.write(&orders).expect("the floor writes");
-        disturbed.write(&orders).expect("the disturbed floor writes");
+        // In slices that cut a block, so that the blocks run on from one slice into the next.
+        for part in orders.chunks(7) {
+            proper.write(part).expect("the floor writes");
+            disturbed.write(part).expect("the disturbed floor writes");
+        }
         assert_eq!(counts(&plain), counts(&cold));
-        assert_eq!(disturbed.result().orders, 30);
-        // Every line of the memory was written over once a transaction: 30 transactions, 30 added to each.
-        assert!(disturbed.disturb.chunks(64).all(|line| line[0] == 30));
+        assert_eq!(proper.result().orders, 30);
+        assert_eq!(proper.disturbed_result().orders, 0);
+        // Blocks of 16: transactions 0 to 15 as they are, 16 to 29 disturbed, each line written over once
+        // before each of those.
+        assert_eq!(disturbed.result().orders, 16);
+        assert_eq!(disturbed.disturbed_result().orders, 14);
+        assert!(disturbed.disturb.chunks(64).all(|line| line[0] == 14));
+        assert!(disturbed.disturbed_result().cpu > Duration::ZERO);
         assert!(proper.disturb.is_empty());
     }
 

@@ -53,7 +53,7 @@ enum Cmd {
     },
     /// Distinct orders at one concurrency slice by slice beside the floor, alone: the quick check of the
     /// floor's share while profiling (`all` measures it with everything else); at concurrency 1 also the
-    /// share of a floor slowed as much as disturbing its caches between transactions slows it.
+    /// share of a floor slowed as much as disturbing its caches before each transaction slows it.
     Floor {
         #[arg(long, default_value_t = 5_000)]
         orders: usize,
@@ -188,8 +188,8 @@ async fn floor_only(count: usize, concurrency: usize, binary: Option<PathBuf>) -
     let (warm, cold) = cold_floors(work.path(), &orders, floor.sizes)?;
     let slowed = cold.per_second() / warm.per_second();
     println!(
-        "with its caches disturbed between transactions the floor writes {:.0} of {:.0}/s ({:.3} against {:.3} ms \
-         CPU an order): against the floor slowed as much, {:.1} %",
+        "with its caches disturbed before each transaction the floor writes {:.0} orders/s against {:.0} in the \
+         blocks between ({:.3} against {:.3} ms CPU an order): against the floor slowed as much, {:.1} %",
         cold.per_second(),
         warm.per_second(),
         cold.cpu_ms_per_order(),
@@ -489,9 +489,10 @@ fn grouped_floors(
     Ok((plain.result(), held.result()))
 }
 
-/// The distinct orders' floor proper and the same with its caches disturbed between transactions (as much
-/// memory written over as the core's L2 cache holds: see `Floor::disturbing_caches`), a slice of each in
-/// turn: what cold caches cost SQLite alone.
+/// The distinct orders' floor again, its blocks of transactions alternately as they are and with their
+/// caches disturbed (as much memory written over before each transaction as the core's L2 cache holds: see
+/// `Floor::disturbing_caches`): what cold caches cost SQLite alone. The undisturbed blocks, then the
+/// disturbed ones.
 fn cold_floors(
     work: &Path,
     distinct: &[Order],
@@ -499,16 +500,12 @@ fn cold_floors(
 ) -> Result<(floor::FloorResult, floor::FloorResult), String> {
     let bytes = floor::core_l2_bytes();
     say(format!(
-        "the floor again, beside one writing over {} KiB between transactions",
+        "the floor again, every other block of transactions after {} KiB written over",
         bytes >> 10
     ));
-    let mut proper = floor::Floor::open(&work.join("floor-warm.db"), sizes)?;
-    let mut cold = floor::Floor::open(&work.join("floor-cold.db"), sizes)?.disturbing_caches(bytes);
-    for part in distinct.chunks(distinct.len().div_ceil(SLICES).max(1)) {
-        proper.write(part)?;
-        cold.write(part)?;
-    }
-    Ok((proper.result(), cold.result()))
+    let mut floor = floor::Floor::open(&work.join("floor-cold.db"), sizes)?.disturbing_caches(bytes);
+    floor.write(distinct)?;
+    Ok((floor.result(), floor.disturbed_result()))
 }
 
 /// Orders a transaction in the grouped floors: as many as requests in flight at concurrency 8.

@@ -90,8 +90,8 @@ pub struct RunFigures {
     pub mix_floor: FloorResult,
     /// The distinct floor and the mix's, eight orders a transaction.
     pub grouped_floors: (FloorResult, FloorResult),
-    /// The distinct floor proper and the same with its caches disturbed between transactions, in a pass of
-    /// their own.
+    /// The distinct floor again, in a pass of its own: its blocks of transactions as they are, and those
+    /// with the caches disturbed before each transaction.
     pub cold_floors: (FloorResult, FloorResult),
     pub growth: Vec<Slice>,
     pub backlog_held: usize,
@@ -150,7 +150,7 @@ impl Report {
         let (floor_ms, http_ms) = (1_000.0 / floor, 1_000.0 / f.bare1.per_second);
         let ceiling = floor_ms / (floor_ms + http_ms) * 100.0;
         // The floor commits in a loop that does nothing else; ingest's commits come after a request's other
-        // work, with colder caches. The same floor disturbed between transactions says what that costs SQLite.
+        // work, with colder caches. The same floor disturbed before its transactions says what that costs SQLite.
         let (warm, cold) = &f.cold_floors;
         let slowed = cold.per_second() / warm.per_second();
         self.budgets.push(Budget::new(
@@ -159,9 +159,9 @@ impl Report {
                 "{:.0} % ({:.0} of {:.0} orders/s; {:.2} ms a request, of which the floor's writes {:.2} ms ({:.2} ms \
                  of CPU, the rest waiting for the disk) and HTTP alone {:.3} ms: {ceiling:.0} % with no other \
                  work; 60 % allows {:.2} ms a request in all, where the server's CPU alone takes {:.2} ms). With \
-                 its caches disturbed between transactions ({} KiB written over, the core's L2 cache) the floor \
-                 writes {:.0} of {:.0} orders/s ({:.2} against {:.2} ms of CPU an order): against the floor slowed \
-                 as much, {:.0} %",
+                 the caches disturbed before each transaction ({} KiB written over, the core's L2 cache), as a \
+                 request's other work disturbs ingest's, the floor writes {:.0} orders/s against {:.0} in the \
+                 blocks between ({:.2} against {:.2} ms of CPU an order): against the floor slowed as much, {:.0} %",
                 pct(&f.c1),
                 f.c1.per_second,
                 floor,
