@@ -11,6 +11,10 @@
 //! Since ingest under load commits several requests' writes in one transaction, the two are also written
 //! eight orders a transaction ([`Floor::in_groups`]): the mix's share then says the same with the syncs
 //! shared, as ingest shares them.
+//!
+//! The floor commits in a loop that does nothing else, so its caches stay warm from one commit to the next,
+//! where ingest commits after a request's other work: [`Floor::disturbing_caches`] says what cold caches cost
+//! SQLite alone, with memory written over before every other block of transactions.
 
 use std::io::Write;
 use std::path::Path;
@@ -120,7 +124,7 @@ pub struct Floor {
 /// Transactions a block, when blocks alternate with their caches disturbed and not: short enough that
 /// both kinds see the same minute of a shared machine, long enough that a block's first transaction is
 /// the exception.
-const BLOCK: usize = 16;
+pub const BLOCK: usize = 16;
 
 impl Floor {
     /// A new database at `db` with the store's schema (every migration) and pragmas, written one order a
@@ -162,7 +166,7 @@ impl Floor {
     /// over (untimed) before each transaction ([`Floor::disturbed_result`]). The floor proper commits in a
     /// loop that does nothing else, so SQLite's code and pages stay in the core's caches from one commit to the
     /// next; ingest runs a request's other work between two commits, which evicts them. With as much memory
-    /// written over as the core's L2 cache holds ([`core_l2_bytes`]), a transaction starts from caches as cold
+    /// written over as the core's L2 cache holds ([`disturbance`]), a transaction starts from caches as cold
     /// as ingest's, and the two kinds of block, on one database in the same minutes, say what that costs
     /// SQLite alone.
     pub fn disturbing_caches(mut self, bytes: usize) -> Self {
@@ -315,9 +319,8 @@ fn disturb(memory: &mut [u8]) {
     std::hint::black_box(memory);
 }
 
-/// The size of the first CPU core's L2 cache as Linux reports it (`/sys/devices/system/cpu/cpu0/cache`), or
-/// 2 MiB where it reports none.
-pub fn core_l2_bytes() -> usize {
+/// The size of the first CPU core's L2 cache as Linux reports it (`/sys/devices/system/cpu/cpu0/cache`).
+pub fn core_l2_bytes() -> Option<usize> {
     let read = |path: std::path::PathBuf| std::fs::read_to_string(path).ok();
     let caches = std::fs::read_dir("/sys/devices/system/cpu/cpu0/cache")
         .into_iter()
@@ -326,7 +329,18 @@ pub fn core_l2_bytes() -> usize {
     caches
         .filter(|entry| read(entry.path().join("level")).is_some_and(|level| level.trim() == "2"))
         .find_map(|entry| read(entry.path().join("size")).and_then(|size| cache_size(&size)))
-        .unwrap_or(2 << 20)
+}
+
+/// How much memory the cold-cache floor writes over before a transaction: the core's L2 cache, or 2 MiB
+/// where Linux reports none; and what that is, in words.
+pub fn disturbance() -> (usize, &'static str) {
+    match core_l2_bytes() {
+        Some(bytes) => (bytes, "a core's L2 cache"),
+        None => (
+            2 << 20,
+            "a guess at a core's L2 cache, which Linux does not report here",
+        ),
+    }
 }
 
 /// A cache size as sysfs writes it (`2048K`, `4M`).
@@ -550,6 +564,6 @@ mod tests {
         assert_eq!(cache_size("512"), Some(512));
         assert_eq!(cache_size("2048 KB"), None);
         assert_eq!(cache_size("K"), None);
-        assert!(core_l2_bytes() >= 64 << 10);
+        assert!(disturbance().0 >= 64 << 10);
     }
 }

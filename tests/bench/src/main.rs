@@ -498,7 +498,7 @@ fn cold_floors(
     distinct: &[Order],
     sizes: floor::RowSizes,
 ) -> Result<(floor::FloorResult, floor::FloorResult), String> {
-    let bytes = floor::core_l2_bytes();
+    let (bytes, _) = floor::disturbance();
     say(format!(
         "the floor again, every other block of transactions after {} KiB written over",
         bytes >> 10

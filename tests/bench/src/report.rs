@@ -159,7 +159,7 @@ impl Report {
                 "{:.0} % ({:.0} of {:.0} orders/s; {:.2} ms a request, of which the floor's writes {:.2} ms ({:.2} ms \
                  of CPU, the rest waiting for the disk) and HTTP alone {:.3} ms: {ceiling:.0} % with no other \
                  work; 60 % allows {:.2} ms a request in all, where the server's CPU alone takes {:.2} ms). With \
-                 the caches disturbed before each transaction ({} KiB written over, the core's L2 cache), as a \
+                 the caches disturbed before each transaction ({} KiB written over, {}), as a \
                  request's other work disturbs ingest's, the floor writes {:.0} orders/s against {:.0} in the \
                  blocks between ({:.2} against {:.2} ms of CPU an order): against the floor slowed as much, {:.0} %",
                 pct(&f.c1),
@@ -171,7 +171,8 @@ impl Report {
                 http_ms,
                 floor_ms / 0.6,
                 f.c1.cpu_ms_per_order,
-                crate::floor::core_l2_bytes() >> 10,
+                crate::floor::disturbance().0 >> 10,
+                crate::floor::disturbance().1,
                 cold.per_second(),
                 warm.per_second(),
                 cold.cpu_ms_per_order(),
@@ -305,12 +306,14 @@ impl Report {
                     "row_sizes_measured": f.mix_floor.sizes.measured,
                 },
                 "floor_caches_disturbed": {
-                    "bytes_between_transactions": crate::floor::core_l2_bytes(),
+                    "bytes_written_over_before_a_transaction": crate::floor::disturbance().0,
                     "orders": cold.orders,
                     "per_second": cold.per_second(),
                     "cpu_ms_per_order": cold.cpu_ms_per_order(),
-                    "floor_beside_it_per_second": warm.per_second(),
-                    "floor_beside_it_cpu_ms_per_order": warm.cpu_ms_per_order(),
+                    "transactions_a_block": crate::floor::BLOCK,
+                    "undisturbed_blocks_orders": warm.orders,
+                    "undisturbed_blocks_per_second": warm.per_second(),
+                    "undisturbed_blocks_cpu_ms_per_order": warm.cpu_ms_per_order(),
                 },
                 "floor_grouped": {
                     "orders_a_transaction": crate::GROUPED,
