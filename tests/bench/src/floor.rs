@@ -106,8 +106,8 @@ pub struct Floor {
     conn: Connection,
     sizes: RowSizes,
     written: usize,
-    wall: Duration,
-    cpu: Duration,
+    /// The transactions timed as they are (all of them for the floor proper).
+    undisturbed: Tally,
     /// The first orders of pairs whose second has not come yet, oldest first: a held order's original.
     originals: std::collections::VecDeque<String>,
     /// Orders a transaction: 1 for the floor proper; more to write as ingest's grouped commits do.
@@ -115,10 +115,29 @@ pub struct Floor {
     /// Memory written over before the transactions of every other block (none for the floor proper): see
     /// [`Floor::disturbing_caches`].
     disturb: Vec<u8>,
-    /// The transactions written so far, and the orders, time and CPU of those the caches were disturbed for
-    /// (the others are in `wall` and `cpu`).
+    /// The transactions the caches were disturbed for.
+    disturbed: Tally,
+    /// Transactions written so far, to tell the blocks apart.
     transactions: usize,
-    disturbed: (usize, Duration, Duration),
+}
+
+/// Orders written and the time and CPU their transactions took.
+#[derive(Debug, Clone, Copy, Default)]
+struct Tally {
+    orders: usize,
+    wall: Duration,
+    cpu: Duration,
+}
+
+impl Tally {
+    fn result(self, sizes: RowSizes) -> FloorResult {
+        FloorResult {
+            orders: self.orders,
+            wall: self.wall,
+            cpu: self.cpu,
+            sizes,
+        }
+    }
 }
 
 /// Transactions a block, when blocks alternate with their caches disturbed and not: short enough that
@@ -152,13 +171,12 @@ impl Floor {
             conn,
             sizes,
             written: 0,
-            wall: Duration::ZERO,
-            cpu: Duration::ZERO,
+            undisturbed: Tally::default(),
             originals: std::collections::VecDeque::new(),
             group: group.max(1),
             disturb: Vec::new(),
+            disturbed: Tally::default(),
             transactions: 0,
-            disturbed: (0, Duration::ZERO, Duration::ZERO),
         })
     }
 
@@ -199,15 +217,14 @@ impl Floor {
             }
             let (started, cpu_before) = (Instant::now(), thread_cpu());
             write_group(&mut self.conn, group).map_err(|e| format!("floor write: {e}"))?;
-            let (wall, cpu) = (started.elapsed(), thread_cpu().saturating_sub(cpu_before));
-            if disturbed {
-                self.disturbed.0 += group.len();
-                self.disturbed.1 += wall;
-                self.disturbed.2 += cpu;
+            let tally = if disturbed {
+                &mut self.disturbed
             } else {
-                self.wall += wall;
-                self.cpu += cpu;
-            }
+                &mut self.undisturbed
+            };
+            tally.wall += started.elapsed();
+            tally.cpu += thread_cpu().saturating_sub(cpu_before);
+            tally.orders += group.len();
             self.transactions += 1;
         }
         self.written += rows.len();
@@ -216,23 +233,31 @@ impl Floor {
 
     /// The floor's transactions (with [`Floor::disturbing_caches`], those of the undisturbed blocks).
     pub fn result(&self) -> FloorResult {
-        FloorResult {
-            orders: self.written - self.disturbed.0,
-            wall: self.wall,
-            cpu: self.cpu,
-            sizes: self.sizes,
-        }
+        self.undisturbed.result(self.sizes)
     }
 
     /// The transactions of the blocks whose caches were disturbed ([`Floor::disturbing_caches`]).
     pub fn disturbed_result(&self) -> FloorResult {
-        let (orders, wall, cpu) = self.disturbed;
-        FloorResult {
-            orders,
-            wall,
-            cpu,
-            sizes: self.sizes,
-        }
+        self.disturbed.result(self.sizes)
+    }
+}
+
+/// The floor's blocks of transactions as they are and with their caches disturbed, from one pass.
+#[derive(Debug, Clone)]
+pub struct ColdFloor {
+    pub warm: FloorResult,
+    pub cold: FloorResult,
+    /// The memory written over before each disturbed transaction, and what that amount is.
+    pub bytes: usize,
+    pub what: &'static str,
+}
+
+impl ColdFloor {
+    /// `rate` (orders/s) as a percentage of a floor of `floor` orders/s slowed as much as disturbing the
+    /// caches slowed these blocks.
+    pub fn share_of_slowed(&self, rate: f64, floor: f64) -> f64 {
+        let slowed = self.cold.per_second() / self.warm.per_second().max(1e-9);
+        100.0 * rate / (floor * slowed).max(1e-9)
     }
 }
 
@@ -555,6 +580,24 @@ mod tests {
         assert!(disturbed.disturb.chunks(64).all(|line| line[0] == 14));
         assert!(disturbed.disturbed_result().cpu > Duration::ZERO);
         assert!(proper.disturb.is_empty());
+    }
+
+    #[test]
+    fn a_share_of_the_slowed_floor_is_taken_of_the_floor_slowed_as_the_disturbed_blocks_were() {
+        let result = |orders: usize| FloorResult {
+            orders,
+            wall: Duration::from_secs(1),
+            cpu: Duration::from_millis(100),
+            sizes: RowSizes::default(),
+        };
+        let blocks = ColdFloor {
+            warm: result(100),
+            cold: result(80),
+            bytes: 2 << 20,
+            what: "a core's L2 cache",
+        };
+        // 40 orders/s against a floor of 100 slowed to 80.
+        assert!((blocks.share_of_slowed(40.0, 100.0) - 50.0).abs() < 1e-9);
     }
 
     #[test]

@@ -185,16 +185,15 @@ async fn floor_only(count: usize, concurrency: usize, binary: Option<PathBuf>) -
     if concurrency != 1 {
         return Ok(());
     }
-    let (warm, cold) = cold_floors(work.path(), &orders, floor.sizes)?;
-    let slowed = cold.per_second() / warm.per_second();
+    let cold = cold_floors(work.path(), &orders, floor.sizes)?;
     println!(
         "with its caches disturbed before each transaction the floor writes {:.0} orders/s against {:.0} in the \
          blocks between ({:.3} against {:.3} ms CPU an order): against the floor slowed as much, {:.1} %",
-        cold.per_second(),
-        warm.per_second(),
-        cold.cpu_ms_per_order(),
-        warm.cpu_ms_per_order(),
-        100.0 * run.per_second / (floor.per_second() * slowed)
+        cold.cold.per_second(),
+        cold.warm.per_second(),
+        cold.cold.cpu_ms_per_order(),
+        cold.warm.cpu_ms_per_order(),
+        cold.share_of_slowed(run.per_second, floor.per_second())
     );
     Ok(())
 }
@@ -493,19 +492,20 @@ fn grouped_floors(
 /// caches disturbed (as much memory written over before each transaction as the core's L2 cache holds: see
 /// `Floor::disturbing_caches`): what cold caches cost SQLite alone. The undisturbed blocks, then the
 /// disturbed ones.
-fn cold_floors(
-    work: &Path,
-    distinct: &[Order],
-    sizes: floor::RowSizes,
-) -> Result<(floor::FloorResult, floor::FloorResult), String> {
-    let (bytes, _) = floor::disturbance();
+fn cold_floors(work: &Path, distinct: &[Order], sizes: floor::RowSizes) -> Result<floor::ColdFloor, String> {
+    let (bytes, what) = floor::disturbance();
     say(format!(
         "the floor again, every other block of transactions after {} KiB written over",
         bytes >> 10
     ));
     let mut floor = floor::Floor::open(&work.join("floor-cold.db"), sizes)?.disturbing_caches(bytes);
     floor.write(distinct)?;
-    Ok((floor.result(), floor.disturbed_result()))
+    Ok(floor::ColdFloor {
+        warm: floor.result(),
+        cold: floor.disturbed_result(),
+        bytes,
+        what,
+    })
 }
 
 /// Orders a transaction in the grouped floors: as many as requests in flight at concurrency 8.

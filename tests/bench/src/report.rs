@@ -92,7 +92,7 @@ pub struct RunFigures {
     pub grouped_floors: (FloorResult, FloorResult),
     /// The distinct floor again, in a pass of its own: its blocks of transactions as they are, and those
     /// with the caches disturbed before each transaction.
-    pub cold_floors: (FloorResult, FloorResult),
+    pub cold_floors: crate::floor::ColdFloor,
     pub growth: Vec<Slice>,
     pub backlog_held: usize,
     pub sweeps: Vec<Sweep>,
@@ -151,8 +151,8 @@ impl Report {
         let ceiling = floor_ms / (floor_ms + http_ms) * 100.0;
         // The floor commits in a loop that does nothing else; ingest's commits come after a request's other
         // work, with colder caches. The same floor disturbed before its transactions says what that costs SQLite.
-        let (warm, cold) = &f.cold_floors;
-        let slowed = cold.per_second() / warm.per_second();
+        let cold_floors = &f.cold_floors;
+        let (warm, cold) = (&cold_floors.warm, &cold_floors.cold);
         self.budgets.push(Budget::new(
             "local ingest, concurrency 1, as % of the writes-only floor",
             format!(
@@ -171,13 +171,13 @@ impl Report {
                 http_ms,
                 floor_ms / 0.6,
                 f.c1.cpu_ms_per_order,
-                crate::floor::disturbance().0 >> 10,
-                crate::floor::disturbance().1,
+                cold_floors.bytes >> 10,
+                cold_floors.what,
                 cold.per_second(),
                 warm.per_second(),
                 cold.cpu_ms_per_order(),
                 warm.cpu_ms_per_order(),
-                pct(&f.c1) / slowed
+                cold_floors.share_of_slowed(f.c1.per_second, floor)
             ),
             "≥ 60 %",
             pct(&f.c1) >= 60.0,
@@ -306,7 +306,7 @@ impl Report {
                     "row_sizes_measured": f.mix_floor.sizes.measured,
                 },
                 "floor_caches_disturbed": {
-                    "bytes_written_over_before_a_transaction": crate::floor::disturbance().0,
+                    "bytes_written_over_before_a_transaction": cold_floors.bytes,
                     "orders": cold.orders,
                     "per_second": cold.per_second(),
                     "cpu_ms_per_order": cold.cpu_ms_per_order(),
