@@ -3,6 +3,7 @@
 //! one machine with no cloud account (`cargo run`), and the tests run without network.
 
 mod outbox;
+pub mod payload;
 mod store;
 
 pub use outbox::OutboxMailer;

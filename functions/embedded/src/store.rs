@@ -2,19 +2,16 @@
 //!
 //! Every item is kept as its JSON next to the few columns a query filters or sorts on (versions, states,
 //! times). Times are integers (Unix nanoseconds) so SQL orders them correctly; raw payloads are
-//! zlib-compressed blobs. A commit is one `BEGIN IMMEDIATE` transaction that checks every condition of
+//! compressed blobs (see [`crate::payload`]). A commit is one `BEGIN IMMEDIATE` transaction that checks every condition of
 //! the batch before it writes anything, which gives the same all-or-nothing guarantee as one DynamoDB
 //! `TransactWriteItems`.
 
 use std::collections::BTreeSet;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use flate2::Compression;
-use flate2::read::ZlibDecoder;
 use jiff::Timestamp;
 use mallguard_domain::action::{ActionId, MallAction};
 use mallguard_domain::blacklist::{BlacklistEntry, BlacklistId, BlacklistMark, BlacklistWrite};
@@ -34,6 +31,8 @@ use mallguard_domain::shop_settings::ShopSettings;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+
+use crate::payload;
 
 /// The schema this build writes, kept in SQLite's `user_version`. A file written by a newer build is
 /// refused rather than misread.
@@ -876,46 +875,12 @@ fn from_json<T: DeserializeOwned>(json: &str) -> Result<T, Error> {
     Ok(serde_json::from_str(json)?)
 }
 
-thread_local! {
-    /// One zlib compressor a thread, reset for each payload: a new one allocates and zeroes some 300 KB of
-    /// tables, which cost more than compressing an order's payload (and, freed each time, made the allocator hand
-    /// the memory back and fault it in again). One a thread, not one for all behind a lock: payloads are
-    /// compressed before their commit queues for the writer ([`Encoded`]), by each request on its own thread, so
-    /// a shared one would be waited for. The threads that commit are the runtime's few workers.
-    static DEFLATE: std::cell::RefCell<flate2::Compress> =
-        std::cell::RefCell::new(flate2::Compress::new(Compression::default(), true));
-}
-
 fn compress(raw: &[u8]) -> Result<Vec<u8>, Error> {
-    DEFLATE.with_borrow_mut(|deflate| compress_with(deflate, raw))
-}
-
-fn compress_with(deflate: &mut flate2::Compress, raw: &[u8]) -> Result<Vec<u8>, Error> {
-    let failed = |e: String| Error::from(StoreError::Unavailable(format!("cannot compress a payload: {e}")));
-    // A compressor a failed call left mid-stream starts over here too.
-    deflate.reset();
-    let mut blob = Vec::with_capacity(raw.len() / 2 + 64);
-    loop {
-        let read = usize::try_from(deflate.total_in()).map_err(|e| failed(e.to_string()))?;
-        let status = deflate
-            .compress_vec(&raw[read..], &mut blob, flate2::FlushCompress::Finish)
-            .map_err(|e| failed(e.to_string()))?;
-        if status == flate2::Status::StreamEnd {
-            return Ok(blob);
-        }
-        // `compress_vec` writes only into spare capacity.
-        blob.reserve(blob.capacity().max(64));
-    }
+    payload::pack(raw).map_err(|e| Error::from(StoreError::Unavailable(e.to_string())))
 }
 
 fn decompress(blob: &[u8]) -> Result<Vec<u8>, Error> {
-    let mut raw = Vec::with_capacity(blob.len() * 3);
-    ZlibDecoder::new(blob).read_to_end(&mut raw).map_err(|e| {
-        Error::from(StoreError::Corrupt(format!(
-            "a stored payload does not decompress: {e}"
-        )))
-    })?;
-    Ok(raw)
+    payload::unpack(blob).map_err(|e| Error::from(StoreError::Corrupt(e.to_string())))
 }
 
 /// The key of a poll cursor: `{mall}/{shop}` (shop ids hold no `/`).
@@ -1942,20 +1907,6 @@ mod tests {
     }
 
     #[test]
-    fn payloads_compressed_one_after_another_each_decompress_to_themselves() {
-        let big: Vec<u8> = (0..200_000u32).flat_map(|i| (i * 7919 % 251).to_le_bytes()).collect();
-        let payloads: [&[u8]; 4] = [
-            b"{\"id\":1}",
-            &big,
-            b"",
-            "注文 #1001 ご注文ありがとうございます".as_bytes(),
-        ];
-        for payload in payloads {
-            assert_eq!(decompress(&compress(payload).unwrap()).unwrap(), payload);
-        }
-    }
-
-    #[test]
     fn time_keys_keep_the_order_of_times_even_beyond_what_nanoseconds_in_an_i64_hold() {
         let times = [
             Timestamp::MIN,
@@ -1969,15 +1920,6 @@ mod tests {
             assert!(time_key(pair[0]) <= time_key(pair[1]), "{} vs {}", pair[0], pair[1]);
         }
         assert!(time_key(times[3]) < time_key(times[4]));
-    }
-
-    #[test]
-    fn payloads_round_trip_through_compression() {
-        let raw: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
-        let blob = compress(&raw).unwrap();
-        assert!(blob.len() < raw.len());
-        assert_eq!(decompress(&blob).unwrap(), raw);
-        assert!(matches!(decompress(b"not zlib"), Err(Error(StoreError::Corrupt(_), _))));
     }
 
     #[test]
@@ -2306,6 +2248,13 @@ mod tests {
         assert_eq!(kept, ["new"]);
     }
 
+    fn zlib(raw: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        z.write_all(raw).unwrap();
+        z.finish().unwrap()
+    }
+
     #[tokio::test]
     async fn a_version_3_database_is_migrated_and_its_malls_start_unpolled() {
         let conn = database_at(3);
@@ -2313,7 +2262,7 @@ mod tests {
         let stored = StoredOrder {
             identity: mallguard_domain::identity::IdentityHasher::new(b"v3".to_vec()).order_identity(&order),
             products: mallguard_domain::identity::ProductMap::default().products_of(&order),
-            raw: b"{}".to_vec(),
+            raw: br#"{"order":"v3-1"}"#.to_vec(),
             received_at: order.placed_at,
             version: 1,
             hold: None,
@@ -2325,7 +2274,8 @@ mod tests {
             params![
                 stored.order.order_ref.key(),
                 to_json(&stored).unwrap(),
-                compress(&stored.raw).unwrap()
+                // As the builds of that time wrote it: zlib, which this one still reads.
+                zlib(&stored.raw)
             ],
         )
         .unwrap();
