@@ -626,12 +626,12 @@ async fn bare(orders: &[Order], concurrency: usize) -> Result<report::Run, Strin
 }
 
 /// Distinct orders at concurrency 1 into one store, in ten slices: each slice's latency.
-async fn growth(binary: &Path, data: &Path, orders: &Orders, count: usize) -> Result<Vec<report::Slice>, String> {
+async fn growth(binary: &Path, data: &Path, orders: &Orders, count: usize) -> Result<report::Growth, String> {
     say(format!("growth: {count} orders into one store, ten slices"));
     let all = orders.distinct("growth", count);
     let server = Server::mallguard(binary, data, &[], "info")?;
     let load = Load::new(&server.url, Some(server::generic_secret(data)?), 1)?;
-    let mut slices = vec![];
+    let (mut slices, mut latencies) = (vec![], vec![]);
     let size = count.div_ceil(10).max(1);
     for (i, slice) in all.chunks(size).enumerate() {
         let r = load.post(slice, SIGN_BATCH);
@@ -643,9 +643,10 @@ async fn growth(binary: &Path, data: &Path, orders: &Orders, count: usize) -> Re
             p99_ms: r.quantile_ms(0.99),
             per_second: r.per_second(),
         });
+        latencies.push(r.latencies);
     }
     server.stop();
-    Ok(slices)
+    Ok(report::Growth::new(slices, &latencies))
 }
 
 /// `mallguard expire --within S` until nothing due is left, as the scheduled function would run.
