@@ -29,6 +29,9 @@ pub enum PayloadError {
     /// A payload of 4 GiB or more (the length is kept in four bytes; request bodies are far smaller).
     #[error("a payload of {0} bytes is too large to keep")]
     TooLarge(usize),
+    /// LZ4 refused to compress (it cannot, given room for its worst case; kept rather than a panic).
+    #[error("cannot compress a payload: {0}")]
+    Compress(String),
     /// A stored blob that does not decompress: the file, not the service, is wrong.
     #[error("a stored payload does not decompress: {0}")]
     Corrupt(String),
@@ -40,9 +43,8 @@ pub fn pack(raw: &[u8]) -> Result<Vec<u8>, PayloadError> {
     let mut blob = vec![0; HEADER + lz4_flex::block::get_maximum_output_size(raw.len())];
     blob[0] = LZ4_TAG;
     blob[1..HEADER].copy_from_slice(&len.to_le_bytes());
-    let written = lz4_flex::block::compress_into(raw, &mut blob[HEADER..])
-        // The buffer is as long as LZ4 can ever need.
-        .map_err(|e| PayloadError::Corrupt(format!("cannot compress a payload: {e}")))?;
+    let written =
+        lz4_flex::block::compress_into(raw, &mut blob[HEADER..]).map_err(|e| PayloadError::Compress(e.to_string()))?;
     blob.truncate(HEADER + written);
     Ok(blob)
 }
