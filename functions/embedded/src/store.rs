@@ -2,9 +2,9 @@
 //!
 //! Every item is kept as its JSON next to the few columns a query filters or sorts on (versions, states,
 //! times). Times are integers (Unix nanoseconds) so SQL orders them correctly; raw payloads are
-//! compressed blobs (see [`crate::payload`]). A commit is one `BEGIN IMMEDIATE` transaction that checks every condition of
-//! the batch before it writes anything, which gives the same all-or-nothing guarantee as one DynamoDB
-//! `TransactWriteItems`.
+//! compressed blobs (see [`crate::payload`]). A commit is one `BEGIN IMMEDIATE` transaction that checks
+//! every condition of the batch before it writes anything, which gives the same all-or-nothing guarantee
+//! as one DynamoDB `TransactWriteItems`.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -1904,6 +1904,12 @@ mod tests {
             1,
             "only busy is tried again"
         );
+    }
+
+    #[test]
+    fn a_payload_that_does_not_unpack_is_a_corrupt_item() {
+        assert_eq!(decompress(&compress(b"{}").unwrap()).unwrap(), b"{}");
+        assert!(matches!(decompress(b"not zlib"), Err(Error(StoreError::Corrupt(_), _))));
     }
 
     #[test]
