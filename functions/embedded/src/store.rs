@@ -36,7 +36,11 @@ use crate::payload;
 
 /// The schema this build writes, kept in SQLite's `user_version`. A file written by a newer build is
 /// refused rather than misread.
-const SCHEMA_VERSION: i64 = 8;
+///
+/// Version 8 → 9 changes no table: payloads are written with LZ4 from then on ([`crate::payload`]), which a
+/// build of version 8 cannot read, so such a build refuses the file instead of calling its new orders
+/// corrupt. The zlib payloads written before stay as they are, and read.
+const SCHEMA_VERSION: i64 = 9;
 
 /// How long a request waits for the file's write lock (another process's, or the commits queued before
 /// it in this one) before giving up with `Unavailable` (the caller then answers 503 and the mall retries).
@@ -177,7 +181,7 @@ CREATE TABLE IF NOT EXISTS shop_settings (
 ) WITHOUT ROWID;
 ";
 
-/// Version 7 → 8: the buyer's pages as served, one row per hold and digest (the HTML zlib-compressed, as raw
+/// Version 7 → 8: the buyer's pages as served, one row per hold and digest (the HTML compressed, as raw
 /// payloads are). A database of version 7 has none: only the pages' digests in the history.
 const TO_VERSION_8: &str = "
 CREATE TABLE IF NOT EXISTS pages (
@@ -2050,6 +2054,41 @@ mod tests {
                 .any(|sql| sql.contains("CREATE TABLE shop_settings"))
         );
         assert!(schema(&new).iter().any(|sql| sql.contains("CREATE TABLE pages")));
+    }
+
+    #[tokio::test]
+    async fn a_version_8_database_keeps_its_zlib_payloads_readable_and_refuses_older_builds_from_then_on() {
+        let conn = database_at(8);
+        let order = mallguard_domain::testing::order("v8-1");
+        let stored = StoredOrder {
+            identity: mallguard_domain::identity::IdentityHasher::new(b"v8".to_vec()).order_identity(&order),
+            products: mallguard_domain::identity::ProductMap::default().products_of(&order),
+            raw: br#"{"order":"v8-1"}"#.to_vec(),
+            received_at: order.placed_at,
+            version: 1,
+            hold: None,
+            duplicates: vec![],
+            order,
+        };
+        conn.execute(
+            "INSERT INTO orders (key, version, json, raw) VALUES (?1, 1, ?2, ?3)",
+            params![
+                stored.order.order_ref.key(),
+                to_json(&stored).unwrap(),
+                zlib(&stored.raw)
+            ],
+        )
+        .unwrap();
+        let store = SqliteStore::with_schema(conn).unwrap();
+        assert_eq!(store.order(&stored.order.order_ref).await.unwrap(), Some(stored));
+        let version: i64 = store
+            .writer
+            .try_lock()
+            .unwrap()
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        // A build of version 8 reads this as a newer file, and refuses it.
+        assert_eq!(version, 9);
     }
 
     #[tokio::test]
