@@ -541,9 +541,15 @@ async fn at_eight(
     let (floor_db, mix_floor_db) = (work.join("floor.db"), work.join("mix-floor.db"));
     let distinct_parts = distinct.chunks(distinct.len().div_ceil(SLICES).max(1));
     let mix_parts = mix.chunks(mix.len().div_ceil(SLICES).max(1));
-    for (d, m) in distinct_parts.zip(mix_parts) {
-        plain.slice(d, Some((floor, &floor_db))).await?;
-        quiet.slice(d, None).await?;
+    for (round, (d, m)) in distinct_parts.zip(mix_parts).enumerate() {
+        // The two log levels take turns going first, so that neither always follows the mix's floor (the
+        // heaviest writing of a round) and the cost of `info` is not that position's.
+        for level in log_levels_in_turn(round) {
+            match level {
+                LogLevel::Info => plain.slice(d, Some((floor, &floor_db))).await?,
+                LogLevel::Warn => quiet.slice(d, None).await?,
+            }
+        }
         held.slice(m, Some((mix_floor, &mix_floor_db))).await?;
     }
     Ok(AtEight {
@@ -551,6 +557,23 @@ async fn at_eight(
         warn: quiet.finish()?,
         mix: held.finish()?,
     })
+}
+
+/// The order the distinct runs at `info` and at `warn` post their slices in, in round `round`: each first in
+/// every other round.
+fn log_levels_in_turn(round: usize) -> [LogLevel; 2] {
+    if round.is_multiple_of(2) {
+        [LogLevel::Info, LogLevel::Warn]
+    } else {
+        [LogLevel::Warn, LogLevel::Info]
+    }
+}
+
+/// The two log levels the distinct orders are posted at, at concurrency 8.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LogLevel {
+    Info,
+    Warn,
 }
 
 /// One `mallguard serve` taking orders slice by slice, its CPU counted only while a slice is posted.
@@ -736,5 +759,20 @@ fn run(cmd: &mut Command) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!("{cmd:?} failed: {status}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_log_level_goes_first_in_half_the_rounds_and_both_post_in_every_round() {
+        let first = |level| (0..SLICES).filter(|r| log_levels_in_turn(*r)[0] == level).count();
+        assert_eq!((first(LogLevel::Info), first(LogLevel::Warn)), (SLICES / 2, SLICES / 2));
+        for round in 0..SLICES {
+            let levels = log_levels_in_turn(round);
+            assert!(levels.contains(&LogLevel::Info) && levels.contains(&LogLevel::Warn));
+        }
     }
 }
