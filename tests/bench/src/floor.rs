@@ -4,7 +4,8 @@
 //! signature, matching, the reads before the write).
 //!
 //! The same rows means the same keys, not only the same lengths: the three identity keys are made as ingest
-//! makes them (HMACs, spread over the key space), and a hold's id is spread as the store's random ids are.
+//! makes them (HMACs, spread over the key space), and a hold's id is spread as the store's are (a hash of the
+//! held order's key).
 //! Where each order's entries land in the `heads` and `index_entries` trees decides which pages a commit
 //! reads and writes: keys numbered in order (as the floor wrote them before) land on the same few leaves
 //! order after order, which stay in SQLite's page cache and the CPU's, and made the floor a quarter faster
@@ -313,7 +314,7 @@ impl Held {
             }
             text
         };
-        // Spread over the table as the store's random hold ids are (`h` and 20 hex digits).
+        // Spread over the table as the store's hold ids are (`h` and 20 hex digits of a hash of the order).
         let hold_id = format!("h{:020x}", spread(r.number) >> 48);
         Self {
             notices: ["notice", "staff_new_hold"].map(|kind| (format!("{hold_id}.{kind}"), pad(kind, s.notice_json))),
