@@ -2059,26 +2059,7 @@ mod tests {
     #[tokio::test]
     async fn a_version_8_database_keeps_its_zlib_payloads_readable_and_refuses_older_builds_from_then_on() {
         let conn = database_at(8);
-        let order = mallguard_domain::testing::order("v8-1");
-        let stored = StoredOrder {
-            identity: mallguard_domain::identity::IdentityHasher::new(b"v8".to_vec()).order_identity(&order),
-            products: mallguard_domain::identity::ProductMap::default().products_of(&order),
-            raw: br#"{"order":"v8-1"}"#.to_vec(),
-            received_at: order.placed_at,
-            version: 1,
-            hold: None,
-            duplicates: vec![],
-            order,
-        };
-        conn.execute(
-            "INSERT INTO orders (key, version, json, raw) VALUES (?1, 1, ?2, ?3)",
-            params![
-                stored.order.order_ref.key(),
-                to_json(&stored).unwrap(),
-                zlib(&stored.raw)
-            ],
-        )
-        .unwrap();
+        let stored = order_written_with_zlib(&conn, "v8");
         let store = SqliteStore::with_schema(conn).unwrap();
         assert_eq!(store.order(&stored.order.order_ref).await.unwrap(), Some(stored));
         let version: i64 = store
@@ -2293,21 +2274,14 @@ mod tests {
         assert_eq!(kept, ["new"]);
     }
 
-    fn zlib(raw: &[u8]) -> Vec<u8> {
-        use std::io::Write;
-        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
-        z.write_all(raw).unwrap();
-        z.finish().unwrap()
-    }
-
-    #[tokio::test]
-    async fn a_version_3_database_is_migrated_and_its_malls_start_unpolled() {
-        let conn = database_at(3);
-        let order = mallguard_domain::testing::order("v3-1");
+    /// An order `{tag}-1` written into `conn` as the builds before LZ4 wrote it: its payload zlib-compressed,
+    /// which this build still reads.
+    fn order_written_with_zlib(conn: &Connection, tag: &str) -> StoredOrder {
+        let order = mallguard_domain::testing::order(&format!("{tag}-1"));
         let stored = StoredOrder {
-            identity: mallguard_domain::identity::IdentityHasher::new(b"v3".to_vec()).order_identity(&order),
+            identity: mallguard_domain::identity::IdentityHasher::new(tag.as_bytes().to_vec()).order_identity(&order),
             products: mallguard_domain::identity::ProductMap::default().products_of(&order),
-            raw: br#"{"order":"v3-1"}"#.to_vec(),
+            raw: format!(r#"{{"order":"{tag}-1"}}"#).into_bytes(),
             received_at: order.placed_at,
             version: 1,
             hold: None,
@@ -2319,11 +2293,24 @@ mod tests {
             params![
                 stored.order.order_ref.key(),
                 to_json(&stored).unwrap(),
-                // As the builds of that time wrote it: zlib, which this one still reads.
                 zlib(&stored.raw)
             ],
         )
         .unwrap();
+        stored
+    }
+
+    fn zlib(raw: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        z.write_all(raw).unwrap();
+        z.finish().unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_version_3_database_is_migrated_and_its_malls_start_unpolled() {
+        let conn = database_at(3);
+        let stored = order_written_with_zlib(&conn, "v3");
         let store = SqliteStore::with_schema(conn).unwrap();
         let shop = ShopId::parse("tanaka-rakuten").unwrap();
         assert_eq!(store.cursor(Mall::Rakuten, &shop).await.unwrap(), None);
