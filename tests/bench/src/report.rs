@@ -69,9 +69,10 @@ pub struct Slice {
 }
 
 /// The growth run: each slice, and the p99 latency of its first and its last fifth of the orders, each over
-/// all the requests of its slices. A slice's own p99 is its 20th slowest request in 2,000, and slices read
-/// either about 0.8 or about 1.2 ms (a checkpoint copying into the database file during the slice, or not)
-/// whatever the store holds: one slice against one other would judge that draw, not the store's growth.
+/// all the requests of its slices. A slice's own p99 is its 20th slowest request in 2,000, and slices have
+/// read anything from 0.7 to 1.7 ms in no order of what the store holds (whether a checkpoint copies into
+/// the database file during the slice, probably; not confirmed): one slice against one other would judge
+/// that draw, not the store's growth.
 #[derive(Debug, Clone, Serialize)]
 pub struct Growth {
     pub slices: Vec<Slice>,
