@@ -1962,13 +1962,7 @@ mod tests {
             store.delivery_digest("old").await.unwrap(),
             Some(PayloadDigest::of(b"body"))
         );
-        let version: i64 = store
-            .writer
-            .try_lock()
-            .unwrap()
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(version, SCHEMA_VERSION);
+        assert_eq!(user_version(&store), SCHEMA_VERSION);
     }
 
     #[tokio::test]
@@ -2015,13 +2009,7 @@ mod tests {
             found,
             vec![orders[2].order.order_ref.clone(), orders[0].order.order_ref.clone()]
         );
-        let version: i64 = store
-            .writer
-            .try_lock()
-            .unwrap()
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(version, SCHEMA_VERSION);
+        assert_eq!(user_version(&store), SCHEMA_VERSION);
     }
 
     #[test]
@@ -2062,14 +2050,8 @@ mod tests {
         let stored = order_written_with_zlib(&conn, "v8");
         let store = SqliteStore::with_schema(conn).unwrap();
         assert_eq!(store.order(&stored.order.order_ref).await.unwrap(), Some(stored));
-        let version: i64 = store
-            .writer
-            .try_lock()
-            .unwrap()
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .unwrap();
         // A build of version 8 reads this as a newer file, and refuses it.
-        assert_eq!(version, 9);
+        assert_eq!(user_version(&store), 9);
     }
 
     #[tokio::test]
@@ -2115,13 +2097,7 @@ mod tests {
             ..WriteBatch::default()
         };
         assert_eq!(store.commit(used).await, Err(CommitError::Conflict));
-        let version: i64 = store
-            .writer
-            .try_lock()
-            .unwrap()
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(version, SCHEMA_VERSION);
+        assert_eq!(user_version(&store), SCHEMA_VERSION);
     }
 
     #[tokio::test]
@@ -2139,13 +2115,7 @@ mod tests {
         };
         store.commit(batch()).await.unwrap();
         assert_eq!(store.commit(batch()).await, Err(CommitError::Conflict));
-        let version: i64 = store
-            .writer
-            .try_lock()
-            .unwrap()
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(version, SCHEMA_VERSION);
+        assert_eq!(user_version(&store), SCHEMA_VERSION);
     }
 
     #[tokio::test]
@@ -2300,6 +2270,12 @@ mod tests {
         stored
     }
 
+    /// The schema version the store's file carries (SQLite's `user_version`).
+    fn user_version(store: &SqliteStore) -> i64 {
+        let conn = store.writer.try_lock().expect("no commit is under way");
+        conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap()
+    }
+
     fn zlib(raw: &[u8]) -> Vec<u8> {
         use std::io::Write;
         let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
@@ -2328,13 +2304,7 @@ mod tests {
         store.commit(batch).await.unwrap();
         assert_eq!(store.cursor(Mall::Rakuten, &shop).await.unwrap(), Some(cursor));
         assert_eq!(store.order(&stored.order.order_ref).await.unwrap(), Some(stored));
-        let version: i64 = store
-            .writer
-            .try_lock()
-            .unwrap()
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(version, SCHEMA_VERSION);
+        assert_eq!(user_version(&store), SCHEMA_VERSION);
     }
 
     /// The store's own one-transaction read answers as the two reads it stands for: a redelivery (same id,
