@@ -54,6 +54,7 @@ pub async fn run_all(store: &dyn Store) {
     a_sign_in_link_is_used_once(store).await;
     shop_settings_are_saved_under_their_version_and_listed_in_one_read(store).await;
     pages_are_kept_once_per_hold_and_digest_word_for_word(store).await;
+    a_batch_written_behind_is_read_after_the_call_and_written_before_later_commits(store).await;
 }
 
 /// A store, or a store with what must live as long as it (a temporary folder): `(store, guard)`.
@@ -97,7 +98,8 @@ macro_rules! store_contract {
             blacklist_marks_come_with_the_snapshot_and_go_with_the_entry,
             a_sign_in_link_is_used_once,
             shop_settings_are_saved_under_their_version_and_listed_in_one_read,
-            pages_are_kept_once_per_hold_and_digest_word_for_word
+            pages_are_kept_once_per_hold_and_digest_word_for_word,
+            a_batch_written_behind_is_read_after_the_call_and_written_before_later_commits
         );
     };
     (@each $store:ident, $setup:expr; $($check:ident),*) => {
@@ -1893,4 +1895,76 @@ mod tests {
     async fn the_memory_store_keeps_the_contract() {
         super::run_all(&crate::testing::MemoryStore::default()).await;
     }
+}
+
+/// What `commit_behind` is given (a request's record of the mails it sent) is shown to every read of
+/// notices and history begun after the call and written before any commit asked for after it, whether the
+/// store writes it at once or after answering; one whose condition broke writes nothing; and
+/// `written_behind` returns once everything is written.
+pub async fn a_batch_written_behind_is_read_after_the_call_and_written_before_later_commits(store: &dyn Store) {
+    let notice = notice_at("c-behind-1", "2026-11-23T03:00:00Z", "2026-11-23T03:00:00Z");
+    let order = notice.order.clone().expect("the notice's order");
+    let batch = WriteBatch {
+        notices: vec![(notice.clone(), Expect::Absent)],
+        ..WriteBatch::default()
+    };
+    commit_ok(store, batch, "writing the pending notice").await;
+
+    let sent = notice.sent("m-behind-1".to_owned());
+    let entry = HistoryEntry::new(
+        &order,
+        ts("2026-11-23T03:00:01Z"),
+        Event::NoticeSent {
+            notice: notice.id.clone(),
+            kind: notice.kind,
+            message_id: "m-behind-1".to_owned(),
+            digest: Some(notice.mail.digest()),
+        },
+    );
+    let record = WriteBatch {
+        notices: vec![(sent.clone(), Expect::Version(notice.version))],
+        history: vec![entry.clone()],
+        ..WriteBatch::default()
+    };
+    store.commit_behind(record).await.expect("the record is taken");
+    assert_eq!(
+        read_notice(store, &notice.id).await,
+        Some(sent.clone()),
+        "a read of the notice after the call shows what it recorded"
+    );
+    assert_eq!(
+        store.history(&order).await.expect("reading history"),
+        vec![entry.clone()],
+        "so does a read of the order's history"
+    );
+
+    // A commit asked for after the call finds the notice as recorded: it is conditional on that version.
+    let failed = sent.failed("bounced".to_owned(), ts("2026-11-23T03:00:02Z"));
+    let batch = WriteBatch {
+        notices: vec![(failed.clone(), Expect::Version(sent.version))],
+        ..WriteBatch::default()
+    };
+    commit_ok(store, batch, "a commit conditional on the recorded version").await;
+
+    // A record whose notice changed meanwhile writes nothing (the store that commits at once says so).
+    let stale = WriteBatch {
+        notices: vec![(sent.sent("m-behind-2".to_owned()), Expect::Version(sent.version))],
+        history: vec![entry.clone()],
+        ..WriteBatch::default()
+    };
+    match store.commit_behind(stale).await {
+        Ok(()) | Err(CommitError::Conflict) => {}
+        Err(other) => panic!("a stale record: taken, or a conflict at once, got {other:?}"),
+    }
+    store.written_behind().await;
+    assert_eq!(
+        read_notice(store, &notice.id).await,
+        Some(failed),
+        "the stale record wrote nothing"
+    );
+    assert_eq!(
+        store.history(&order).await.expect("reading history"),
+        vec![entry],
+        "not even its history"
+    );
 }

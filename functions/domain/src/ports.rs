@@ -183,6 +183,22 @@ pub trait Commit: Send + Sync {
     async fn commit_beside_others(&self, batch: WriteBatch) -> Result<(), CommitError> {
         self.commit(batch).await
     }
+
+    /// Writes the record of mails a request has just sent (their notices and history) where nobody waits
+    /// for it: the mails went out either way, a failure to record them is only logged, and a notice left
+    /// unrecorded stays pending under its lease for the sweep to look at again. A store may answer as soon
+    /// as the batch is queued, so that the request is answered without waiting for a transaction of its
+    /// own; it then writes the batch before any commit asked for after this call, shows it to every read
+    /// of notices and history begun after this call, logs what it could not write, and has written it
+    /// when [`Commit::written_behind`] returns. A batch holding anything else is committed at once.
+    /// Default: committed at once, as [`Commit::commit_beside_others`] does.
+    async fn commit_behind(&self, batch: WriteBatch) -> Result<(), CommitError> {
+        self.commit_beside_others(batch).await
+    }
+
+    /// Waits until every batch [`Commit::commit_behind`] left to be written is written (or given up and
+    /// logged): what a process calls before it stops.
+    async fn written_behind(&self) {}
 }
 
 /// Reads one record by its key: what every use case that settles a hold needs.

@@ -151,6 +151,8 @@ pub struct MemoryStore {
     pub calls: std::sync::atomic::AtomicUsize,
     /// Counts the commits made with [`Commit::commit_beside_others`].
     pub beside_others: std::sync::atomic::AtomicUsize,
+    /// Counts the batches given to [`Commit::commit_behind`] (this store writes them at once).
+    pub behind: std::sync::atomic::AtomicUsize,
     /// Every batch committed, in order (a batch that conflicted wrote nothing and is not kept), so tests can
     /// check what a use case wrote.
     committed: Mutex<Vec<WriteBatch>>,
@@ -210,6 +212,11 @@ impl MemoryStore {
 impl Commit for MemoryStore {
     async fn commit_beside_others(&self, batch: WriteBatch) -> Result<(), CommitError> {
         self.beside_others.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.commit(batch).await
+    }
+
+    async fn commit_behind(&self, batch: WriteBatch) -> Result<(), CommitError> {
+        self.behind.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.commit(batch).await
     }
 

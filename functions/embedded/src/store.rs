@@ -227,6 +227,44 @@ pub struct SqliteStore {
     busy_timeout: Duration,
     /// When a delivery id was seen (`deliveries.seen_at`).
     clock: Arc<dyn Clock>,
+    /// The batches [`Commit::commit_behind`] answered before they were written (None: it commits at once).
+    behind: Option<Arc<Behind>>,
+}
+
+/// The batches written behind their requests' answers and not yet written: reads of notices and history
+/// wait for the ones queued before them, and a stopping process for all of them.
+#[derive(Default)]
+struct Behind {
+    /// The commit ids of the batches still to be written.
+    pending: Mutex<BTreeSet<u64>>,
+    /// Told whenever one is written or given up.
+    settled: tokio::sync::Notify,
+}
+
+impl Behind {
+    /// Waits until no batch whose id is below `upto` is pending (None: until none at all is).
+    async fn caught_up(&self, upto: Option<u64>) {
+        loop {
+            let settled = self.settled.notified();
+            tokio::pin!(settled);
+            settled.as_mut().enable();
+            let first = self
+                .pending
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .first()
+                .copied();
+            if first.is_none_or(|first| upto.is_some_and(|upto| first >= upto)) {
+                return;
+            }
+            settled.await;
+        }
+    }
+
+    fn settle(&self, id: u64) {
+        self.pending.lock().unwrap_or_else(PoisonError::into_inner).remove(&id);
+        self.settled.notify_waiters();
+    }
 }
 
 /// The read connections of a store on a file: idle ones kept for the next read, at most [`READERS`]
@@ -311,7 +349,18 @@ impl SqliteStore {
             readers: None,
             busy_timeout: DEFAULT_BUSY_TIMEOUT,
             clock: Arc::new(SystemClock),
+            behind: None,
         })
+    }
+
+    /// Writes what [`Commit::commit_behind`] is given after answering: the batch is queued at once (the
+    /// commits asked for after it come after it) and written by the next transaction, whoever's it is; a
+    /// task of its own sees that one comes. For a server answering requests: the request that has just
+    /// sent its mails is answered without waiting for a transaction to record them. Whoever stops the
+    /// process calls [`Commit::written_behind`] first.
+    pub fn writing_behind(mut self) -> Self {
+        self.behind = Some(Arc::default());
+        self
     }
 
     /// Takes "now" from `clock` (the system clock by default): the time a delivery id is recorded as
@@ -338,16 +387,17 @@ impl SqliteStore {
     ///
     /// `beside_others`: other commits of the same task come at the same moment (see
     /// [`Commit::commit_beside_others`]); they are let queue beside this one first.
-    async fn group_commit(
-        &self,
-        mut batch: WriteBatch,
-        now: Timestamp,
-        beside_others: bool,
-    ) -> Result<bool, StoreError> {
+    async fn group_commit(&self, batch: WriteBatch, now: Timestamp, beside_others: bool) -> Result<bool, StoreError> {
+        let id = NEXT_COMMIT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let queued = self.enqueue(id, batch, now)?;
+        self.committed(queued, beside_others).await
+    }
+
+    /// Queues `batch` as commit `id`: its JSON and payloads made, its busy timeout counted from now.
+    fn enqueue(&self, id: u64, mut batch: WriteBatch, now: Timestamp) -> Result<InQueue, StoreError> {
         let deadline = tokio::time::Instant::now() + self.busy_timeout;
         let encoded = Encoded::of(&mut batch).map_err(|e| e.0)?;
-        let (answer, mut outcome) = tokio::sync::oneshot::channel();
-        let id = NEXT_COMMIT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let (answer, outcome) = tokio::sync::oneshot::channel();
         self.queue.lock().unwrap_or_else(PoisonError::into_inner).push(Queued {
             id,
             batch,
@@ -356,6 +406,17 @@ impl SqliteStore {
             deadline,
             answer,
         });
+        Ok(InQueue { id, outcome, deadline })
+    }
+
+    /// Waits for the outcome of the queued commit, committing it (with every batch queued by then) once the
+    /// writer is free and no other commit has taken it.
+    async fn committed(&self, queued: InQueue, beside_others: bool) -> Result<bool, StoreError> {
+        let InQueue {
+            id,
+            mut outcome,
+            deadline,
+        } = queued;
         // A request given up (its future dropped) takes its batch out of the queue with it.
         let waiting = StillQueued { queue: &self.queue, id };
         // The other futures of this task go first (the outcomes of the mails one request sent together), so
@@ -1286,6 +1347,23 @@ impl std::future::Future for YieldOnce {
 /// The most batches one transaction takes (the rest go in the next).
 const GROUP_LIMIT: usize = 64;
 
+/// A commit in the queue, as its asker sees it: where its outcome comes, and until when it may wait.
+struct InQueue {
+    id: u64,
+    outcome: tokio::sync::oneshot::Receiver<Result<bool, StoreError>>,
+    deadline: tokio::time::Instant,
+}
+
+/// A batch written behind its request's answer: settled (written, or given up and logged) when this goes,
+/// also when its task is dropped with the runtime.
+struct SettlesBehind(Arc<Behind>, u64);
+
+impl Drop for SettlesBehind {
+    fn drop(&mut self) {
+        self.0.settle(self.1);
+    }
+}
+
 /// A commit waiting for the writer.
 struct Queued {
     id: u64,
@@ -1536,6 +1614,61 @@ impl Commit for SqliteStore {
     async fn commit_beside_others(&self, batch: WriteBatch) -> Result<(), CommitError> {
         self.commit_as(batch, true).await
     }
+
+    async fn commit_behind(&self, mut batch: WriteBatch) -> Result<(), CommitError> {
+        let Some(behind) = &self.behind else {
+            return self.commit_as(batch, true).await;
+        };
+        let (notices, history) = (std::mem::take(&mut batch.notices), std::mem::take(&mut batch.history));
+        let only_notices_and_history = batch.is_empty();
+        (batch.notices, batch.history) = (notices, history);
+        if !only_notices_and_history {
+            return self.commit_as(batch, true).await;
+        }
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let id = NEXT_COMMIT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        // Pending before this call answers: a read begun after it waits for the batch.
+        behind.pending.lock().unwrap_or_else(PoisonError::into_inner).insert(id);
+        let settles = SettlesBehind(Arc::clone(behind), id);
+        let queued = self.enqueue(id, batch, self.clock.now())?;
+        let store = self.clone();
+        // The next commit takes the batch along (the queue is first come, first committed); this task only
+        // sees that one comes when no other commit does, and logs what became of it.
+        tokio::spawn(async move {
+            let _settles = settles;
+            match store.committed(queued, false).await {
+                Ok(true) => {}
+                Ok(false) => tracing::warn!(
+                    "a sent mail's record was not written: its notice changed meanwhile (the sweep, say, took it)"
+                ),
+                Err(error) => tracing::warn!(
+                    %error,
+                    "a sent mail's record could not be written: its notice stays pending, and the sweep looks at it again once its lease ends"
+                ),
+            }
+        });
+        Ok(())
+    }
+
+    async fn written_behind(&self) {
+        if let Some(behind) = &self.behind {
+            behind.caught_up(None).await;
+        }
+    }
+}
+
+impl SqliteStore {
+    /// Waits until the batches written behind before this call are written: a read of notices or history
+    /// shows what the requests answered before it recorded.
+    async fn behind_written_before_now(&self) {
+        if let Some(behind) = &self.behind {
+            behind
+                .caught_up(Some(NEXT_COMMIT.load(std::sync::atomic::Ordering::Relaxed)))
+                .await;
+        }
+    }
 }
 
 #[async_trait]
@@ -1552,6 +1685,7 @@ impl Records for SqliteStore {
     }
 
     async fn notice(&self, id: &NoticeId) -> Result<Option<Notice>, StoreError> {
+        self.behind_written_before_now().await;
         let id = id.clone();
         self.read(move |conn| read_one(conn, "SELECT json FROM notices WHERE id = ?1", id.as_str()))
             .await
@@ -1660,6 +1794,7 @@ impl SweepStore for SqliteStore {
     }
 
     async fn pending_notices(&self, now: Timestamp, limit: usize) -> Result<Vec<Notice>, StoreError> {
+        self.behind_written_before_now().await;
         self.read_on_pool(move |conn| {
             let notices: Vec<Notice> = read_all(
                 conn,
@@ -1736,6 +1871,7 @@ impl StaffStore for SqliteStore {
     }
 
     async fn history(&self, order: &OrderRef) -> Result<Vec<HistoryEntry>, StoreError> {
+        self.behind_written_before_now().await;
         let key = order.key();
         self.read(move |conn| {
             read_all(
@@ -1908,6 +2044,102 @@ mod tests {
             1,
             "only busy is tried again"
         );
+    }
+
+    /// A pending notice about the order `id`, as a request writes it before sending its mail.
+    fn pending_notice(id: &str) -> Notice {
+        let order = mallguard_domain::testing::order(id).order_ref;
+        let hold = HoldId::for_order(&order);
+        let mail = mallguard_domain::notice::Mail {
+            to: mallguard_domain::order::EmailAddress::parse("taro.yamada@example.com").unwrap(),
+            subject: "【田中商店】ご注文の確認".to_owned(),
+            text: "山田 太郎様\n".to_owned(),
+            html: None,
+            tags: vec![],
+        };
+        let at = "2026-11-23T03:00:00Z".parse().unwrap();
+        let id = NoticeId::from_stored(format!("{hold}.notice"));
+        let mut notice = Notice::new(id, mallguard_domain::notice::NoticeKind::Notice, Some(hold), mail, at);
+        notice.order = Some(order);
+        notice
+    }
+
+    /// A store writing behind answers before the record is written (here while a commit holds the writer);
+    /// a read of the notice begun after that, and `written_behind`, wait until it is written, and never
+    /// show the notice as it was. Reads of anything else do not wait.
+    #[tokio::test(flavor = "current_thread")]
+    async fn reads_of_notices_wait_for_what_was_written_behind_before_them_and_other_reads_do_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("mallguard.db"))
+            .unwrap()
+            .writing_behind();
+        let notice = pending_notice("behind-read");
+        let batch = WriteBatch {
+            notices: vec![(notice.clone(), Expect::Absent)],
+            ..WriteBatch::default()
+        };
+        store.commit(batch).await.unwrap();
+        let held = Arc::clone(&store.writer).lock_owned().await;
+        let sent = notice.sent("m-1".to_owned());
+        let record = WriteBatch {
+            notices: vec![(sent.clone(), Expect::Version(notice.version))],
+            ..WriteBatch::default()
+        };
+        store.commit_behind(record).await.unwrap();
+        let read = tokio::spawn({
+            let (store, id) = (store.clone(), notice.id.clone());
+            async move { store.notice(&id).await }
+        });
+        let everything = tokio::spawn({
+            let store = store.clone();
+            async move { store.written_behind().await }
+        });
+        for _ in 0..20 {
+            tokio::task::yield_now().await;
+        }
+        assert!(!read.is_finished(), "the read waits while the record cannot be written");
+        assert!(!everything.is_finished(), "so does written_behind");
+        let order = notice.order.clone().unwrap();
+        assert_eq!(
+            store.order(&order).await.unwrap(),
+            None,
+            "a read of orders does not wait"
+        );
+        drop(held);
+        assert_eq!(read.await.unwrap().unwrap(), Some(sent));
+        everything.await.unwrap();
+    }
+
+    /// A record's task dropped with its runtime (a process stopping without `written_behind`) counts as
+    /// settled: nobody waits for it forever.
+    #[test]
+    fn a_record_whose_task_went_with_its_runtime_is_not_waited_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("mallguard.db"))
+            .unwrap()
+            .writing_behind();
+        let notice = pending_notice("behind-dropped");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let record = WriteBatch {
+                notices: vec![(notice.clone(), Expect::Absent)],
+                ..WriteBatch::default()
+            };
+            store.commit_behind(record).await.unwrap();
+        });
+        drop(runtime);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            tokio::time::timeout(Duration::from_secs(30), store.written_behind())
+                .await
+                .expect("nothing is left to wait for");
+        });
     }
 
     #[test]

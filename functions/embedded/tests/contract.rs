@@ -29,6 +29,18 @@ mod in_a_file {
     });
 }
 
+/// The contract on a store in a file that writes a request's record of its mails after answering, as
+/// `mallguard serve` runs it.
+mod in_a_file_writing_behind {
+    use mallguard_embedded::SqliteStore;
+
+    mallguard_domain::store_contract!(store => {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("mallguard.db")).unwrap().writing_behind();
+        (store, dir)
+    });
+}
+
 #[tokio::test]
 async fn the_file_store_keeps_its_data_across_a_reopen() {
     let dir = tempfile::tempdir().unwrap();

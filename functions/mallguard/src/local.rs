@@ -351,6 +351,18 @@ impl Clock for ShiftedClock {
 /// `--secret-id`), the chosen store and mailer, and the system clock, wired into the use cases. Links in
 /// mails point at `public_url` unless `--public-url` says otherwise.
 pub async fn compose(shop: &ShopArgs, public_url: String) -> CliResult<Local> {
+    compose_as(shop, public_url, false).await
+}
+
+/// [`compose`] for `mallguard serve`: the embedded store records what a request's mails did after the
+/// request is answered (see [`SqliteStore::writing_behind`]), and the server waits for those records
+/// before it stops ([`Mallguard::written_behind`]). A command that ends when its work does keeps writing
+/// them before it answers.
+pub async fn compose_server(shop: &ShopArgs, public_url: String) -> CliResult<Local> {
+    compose_as(shop, public_url, true).await
+}
+
+async fn compose_as(shop: &ShopArgs, public_url: String, serving: bool) -> CliResult<Local> {
     let data = shop.data_dir();
     let sdk = || aws_config::load_defaults(aws_config::BehaviorVersion::latest());
     let secrets = match &shop.state.secret_id {
@@ -363,7 +375,8 @@ pub async fn compose(shop: &ShopArgs, public_url: String) -> CliResult<Local> {
         StoreKind::Embedded => (
             {
                 data.prepare()?;
-                Arc::new(SqliteStore::open(&data.database())?.with_clock(clock.clone()))
+                let store = SqliteStore::open(&data.database())?.with_clock(clock.clone());
+                Arc::new(if serving { store.writing_behind() } else { store })
             },
             Arc::new(OutboxMailer::new(data.outbox(), shop.knobs.sender.clone()).with_clock(clock.clone())),
         ),

@@ -125,7 +125,7 @@ pub async fn serve(shop: &ShopArgs, args: ServeArgs) -> CliResult<ExitCode> {
     } else {
         false
     };
-    let local = crate::local::compose(shop, url_of(addr)).await?;
+    let local = crate::local::compose_server(shop, url_of(addr)).await?;
     let feeds = crate::local::feeds(&local, feed_args, None, shop.knobs.policy().window)?;
     let crate::local::Local { app, webhooks, .. } = local;
     let console = mallguard_console::ConsoleConfig {
@@ -257,6 +257,8 @@ pub async fn serve(shop: &ShopArgs, args: ServeArgs) -> CliResult<ExitCode> {
             limits.request_timeout,
         ));
     run(listener, router, limits, shutdown()).await;
+    // The last requests' mails are recorded before the process ends: unrecorded, they would go out again.
+    app.written_behind().await;
     println!("mallguard stopped.");
     Ok(ExitCode::SUCCESS)
 }

@@ -210,10 +210,13 @@ impl Mallguard {
         } else {
             self.store.commit(batch).await
         };
-        committed.map_err(|e| match e {
-            CommitError::Store(err) => ServiceError::Store(err),
-            CommitError::Conflict => ServiceError::Contention,
-        })
+        committed.map_err(contention)
+    }
+
+    /// Records what a request's sends did (the notices and their history), behind the request's answer
+    /// where the store can (see [`crate::ports::Commit::commit_behind`]).
+    pub(super) async fn commit_behind(&self, batch: WriteBatch) -> Result<(), ServiceError> {
+        self.store.commit_behind(batch).await.map_err(contention)
     }
 
     /// Adds to `batch` the escalation of `hold` whose buyer cannot be mailed, and returns the staff alert to
@@ -315,5 +318,14 @@ impl Mallguard {
         } else {
             EarlierNotice::Sent
         })
+    }
+}
+
+/// A commit's failure as the use cases report it: a conflict is contention (what it writes was written by
+/// somebody else).
+fn contention(error: CommitError) -> ServiceError {
+    match error {
+        CommitError::Store(err) => ServiceError::Store(err),
+        CommitError::Conflict => ServiceError::Contention,
     }
 }

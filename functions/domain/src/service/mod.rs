@@ -271,6 +271,12 @@ pub struct Mallguard {
 }
 
 impl Mallguard {
+    /// Waits until the store has written what it recorded behind requests' answers (see
+    /// [`crate::ports::Commit::commit_behind`]): a server calls it last, before it stops.
+    pub async fn written_behind(&self) {
+        self.store.written_behind().await;
+    }
+
     pub fn new(store: Arc<dyn Store>, mailer: Arc<dyn Mailer>, clock: Arc<dyn Clock>, settings: Settings) -> Self {
         Self {
             store,
@@ -805,6 +811,9 @@ impl Mallguard {
                 Ok(None) => self.commit_as(batch, together).await.map(|()| vec![]),
                 Err(err) => Err(err.into()),
             },
+            // A request's sends are recorded behind its answer where the store can: the mails went out
+            // either way. The sweep records each before its next send.
+            None if !within.sweep => self.commit_behind(batch).await.map(|()| vec![]),
             None => self.commit_as(batch, together).await.map(|()| vec![]),
         };
         match recorded {

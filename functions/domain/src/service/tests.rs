@@ -237,20 +237,28 @@ async fn a_forged_link_is_refused_and_an_expired_link_shows_the_outcome() {
     assert_eq!(w.state(&hold).await, HoldState::Held, "an expired link changes nothing");
 }
 
-/// The outcomes of the mails one request sends together (the buyer's notice and the staff's alert of a
-/// new hold) are committed as coming together, so a store that groups concurrent commits records them in
-/// one transaction; the sweep sends one mail after another, and commits each outcome alone.
+/// The outcomes of the mails a request sends (the buyer's notice and the staff's alert of a new hold) are
+/// given to the store to write behind the request's answer, so a store that can answers first; the sweep
+/// sends one mail after another and commits each outcome before its next send, alone.
 #[tokio::test]
-async fn the_outcomes_of_mails_sent_together_are_committed_as_coming_together() {
+async fn a_requests_mails_are_recorded_behind_its_answer_and_the_sweeps_one_by_one() {
     let w = world();
-    let together = || w.store.beside_others.load(std::sync::atomic::Ordering::Relaxed);
+    let count = |c: &std::sync::atomic::AtomicUsize| c.load(std::sync::atomic::Ordering::Relaxed);
     let hold = w.held_pair().await;
     assert_eq!(w.mailer.mails().len(), 2);
-    assert_eq!(together(), 2, "the notice's outcome and the alert's");
+    assert_eq!(count(&w.store.behind), 2, "the notice's outcome and the alert's");
+    let notice = crate::notice::NoticeId::for_hold(&hold.id, NoticeKind::Notice);
+    let sent = w.store.notice(&notice).await.unwrap().unwrap();
+    assert_eq!(sent.state, crate::notice::NoticeState::Sent, "recorded all the same");
     w.clock.set(hold.remind_at.unwrap());
     assert_eq!(w.app.sweep().await.unwrap().reminded, 1);
     assert_eq!(w.mails_of(NoticeKind::Reminder).len(), 1);
-    assert_eq!(together(), 2, "the sweep's reminder went alone");
+    assert_eq!(
+        count(&w.store.behind),
+        2,
+        "the sweep's reminder was recorded before it went on"
+    );
+    assert_eq!(count(&w.store.beside_others), 0, "and alone");
 }
 
 #[tokio::test]
