@@ -10,9 +10,18 @@ use std::time::{Duration, Instant};
 
 use common::{BIN, event, read_banner};
 
-/// Starts the server at `info`, posts one order, sends it `signal` and returns its exit status, what it
-/// printed after the banner and its log.
-fn stopped_by(signal: &str) -> (std::process::ExitStatus, String, String) {
+/// What a stopped server left: its exit status, what it printed after the banner, its log and its data
+/// folder.
+struct Stopped {
+    status: std::process::ExitStatus,
+    printed: String,
+    log: String,
+    data: tempfile::TempDir,
+}
+
+/// Starts the server at `info`, posts the sample `events` one after another, sends it `signal` at once and
+/// waits for it to end.
+fn stopped_by(signal: &str, events: &[&str]) -> Stopped {
     let data = tempfile::tempdir().unwrap();
     let mut child = Command::new(BIN)
         .env("MALLGUARD_DATA", data.path())
@@ -24,13 +33,15 @@ fn stopped_by(signal: &str) -> (std::process::ExitStatus, String, String) {
         .unwrap();
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let (url, _) = read_banner(&mut stdout);
-    let sent = Command::new(BIN)
-        .env("MALLGUARD_LOG", "warn")
-        .args(["send", &event("generic/order.json"), "--url", &url, "--data"])
-        .arg(data.path())
-        .output()
-        .unwrap();
-    assert!(sent.status.success(), "{}", String::from_utf8_lossy(&sent.stderr));
+    for name in events {
+        let sent = Command::new(BIN)
+            .env("MALLGUARD_LOG", "warn")
+            .args(["send", &event(name), "--url", &url, "--data"])
+            .arg(data.path())
+            .output()
+            .unwrap();
+        assert!(sent.status.success(), "{}", String::from_utf8_lossy(&sent.stderr));
+    }
 
     let killed = Command::new("kill")
         .args([&format!("-{signal}"), &child.id().to_string()])
@@ -48,17 +59,24 @@ fn stopped_by(signal: &str) -> (std::process::ExitStatus, String, String) {
         }
         std::thread::sleep(Duration::from_millis(20));
     };
-    let mut rest = String::new();
-    stdout.read_to_string(&mut rest).unwrap();
+    let mut printed = String::new();
+    stdout.read_to_string(&mut printed).unwrap();
     let mut log = String::new();
     child.stderr.take().unwrap().read_to_string(&mut log).unwrap();
-    (status, rest, log)
+    Stopped {
+        status,
+        printed,
+        log,
+        data,
+    }
 }
 
 #[test]
 fn sigterm_stops_the_server_as_ctrl_c_does_with_the_log_written() {
     for signal in ["TERM", "INT"] {
-        let (status, printed, log) = stopped_by(signal);
+        let Stopped {
+            status, printed, log, ..
+        } = stopped_by(signal, &["generic/order.json"]);
         assert!(status.success(), "SIG{signal}: {status:?}\n{printed}\n{log}");
         assert!(printed.contains("mallguard stopped."), "SIG{signal}: {printed}");
         // The order's line was written by the log's thread before the program ended.
@@ -67,4 +85,28 @@ fn sigterm_stops_the_server_as_ctrl_c_does_with_the_log_written() {
             "SIG{signal}: {log}"
         );
     }
+}
+
+/// The server records a request's sent mails after answering it; stopped right after a duplicate was held,
+/// it has recorded both of that request's mails (the buyer's notice and the staff's alert) as sent before
+/// it ends, so none is sent again by the next start's sweep.
+#[test]
+fn the_last_requests_mails_are_recorded_as_sent_before_the_server_ends() {
+    let stopped = stopped_by("TERM", &["generic/order.json", "generic/order-duplicate.json"]);
+    assert!(stopped.status.success(), "{:?}\n{}", stopped.status, stopped.log);
+    assert!(stopped.log.contains("suspected duplicate held"), "{}", stopped.log);
+    let db = rusqlite::Connection::open(stopped.data.path().join("mallguard.db")).unwrap();
+    let states: Vec<(String, String)> = db
+        .prepare("SELECT json_extract(json, '$.kind'), state FROM notices ORDER BY id")
+        .unwrap()
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        states,
+        [("notice", "sent"), ("staff_new_hold", "sent")].map(|(k, s)| (k.to_owned(), s.to_owned())),
+        "{}",
+        stopped.log
+    );
 }
