@@ -1887,16 +1887,6 @@ pub async fn pages_are_kept_once_per_hold_and_digest_word_for_word(store: &dyn S
     assert_eq!(store.pages(&other.id).await.unwrap().len(), 1);
 }
 
-#[cfg(test)]
-mod tests {
-    /// The in-memory reference store keeps the contract too, so the use-case tests run on a store that
-    /// behaves like the real ones.
-    #[tokio::test]
-    async fn the_memory_store_keeps_the_contract() {
-        super::run_all(&crate::testing::MemoryStore::default()).await;
-    }
-}
-
 /// What `commit_behind` is given (a request's record of the mails it sent) is shown to every read of
 /// notices and history begun after the call and written before any commit asked for after it, whether the
 /// store writes it at once or after answering; one whose condition broke writes nothing; and
@@ -1967,4 +1957,14 @@ pub async fn a_batch_written_behind_is_read_after_the_call_and_written_before_la
         vec![entry],
         "not even its history"
     );
+}
+
+#[cfg(test)]
+mod tests {
+    /// The in-memory reference store keeps the contract too, so the use-case tests run on a store that
+    /// behaves like the real ones.
+    #[tokio::test]
+    async fn the_memory_store_keeps_the_contract() {
+        super::run_all(&crate::testing::MemoryStore::default()).await;
+    }
 }
